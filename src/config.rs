@@ -1,0 +1,171 @@
+//! Every option seqspool has: its flag, its environment variable and its default.
+//!
+//! The command line and the environment are read here and nowhere else. Tests
+//! build a [`Config`] with [`Config::new`] and change the fields they care about,
+//! so each default lives in one named constant.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Default address: loopback only, so a fresh start exposes nothing to the network.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+/// Default bound of the queue: a day of plate-sized submissions, small in memory.
+pub const DEFAULT_CAPACITY: usize = 1000;
+/// Default body limit, 8 MiB: a few thousand sequences of a few kilobases each.
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+/// Default records per batch: a 96- or 384-well plate with room to spare.
+pub const DEFAULT_MAX_RECORDS: usize = 10_000;
+/// Default residues per sequence: a bacterial chromosome is larger, a query is not.
+pub const DEFAULT_MAX_RESIDUES: usize = 1_000_000;
+/// Default grace period, for requests in flight at shutdown and for a command
+/// told to stop (SIGTERM) before it is killed (SIGKILL).
+pub const DEFAULT_GRACE_SECS: f64 = 10.0;
+/// Default cap on each of `stdout.txt` and `stderr.txt`: a command that floods
+/// its output fills its own log up to here, not the disk.
+pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+
+/// What to do at start with an experiment that was RUNNING when the server stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnInterrupt {
+    /// Put it back at the head of the queue; it runs again first.
+    Requeue,
+    /// Mark it SYSTEM_ERROR, for commands that must not run twice.
+    Fail,
+}
+
+/// Which sequences the server takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AlphabetPolicy {
+    /// Detect DNA, RNA or protein from the letters.
+    Auto,
+    /// DNA or RNA only: a protein gets 422 (for a server that runs blastn).
+    Nucleotide,
+    /// Protein only: every sequence is read as amino acids.
+    Protein,
+}
+
+/// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
+#[derive(Clone, Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "SEQSPOOL_BIND", default_value = DEFAULT_BIND, value_name = "ADDR")]
+    pub bind: SocketAddr,
+
+    /// Directory holding one sub-directory per experiment; created if missing.
+    #[arg(long, env = "SEQSPOOL_EXPERIMENTS", default_value = "./experiments", value_name = "DIR")]
+    pub experiments: PathBuf,
+
+    /// Processing command, run with /bin/sh -c in the experiment's directory
+    /// [default: the built-in analysis, which writes analysis.json]
+    #[arg(long, env = "SEQSPOOL_COMMAND", value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// Most experiments that may wait in the queue; past it submissions get 503.
+    #[arg(long, env = "SEQSPOOL_CAPACITY", default_value_t = DEFAULT_CAPACITY,
+          value_parser = parse_capacity, value_name = "N")]
+    pub capacity: usize,
+
+    /// Seconds a command may run before it is stopped (SIGTERM, then SIGKILL) [default: none]
+    #[arg(long, env = "SEQSPOOL_TIMEOUT", value_parser = parse_seconds, value_name = "SECS")]
+    pub timeout: Option<Duration>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "SEQSPOOL_MAX_BODY", default_value_t = DEFAULT_MAX_BODY, value_name = "BYTES")]
+    pub max_body: usize,
+
+    /// Most records one FASTA batch may hold; more get 413.
+    #[arg(long, env = "SEQSPOOL_MAX_RECORDS", default_value_t = DEFAULT_MAX_RECORDS, value_name = "N")]
+    pub max_records: usize,
+
+    /// Most residues one sequence may hold; more get 422.
+    #[arg(long, env = "SEQSPOOL_MAX_RESIDUES", default_value_t = DEFAULT_MAX_RESIDUES, value_name = "N")]
+    pub max_residues: usize,
+
+    /// Which sequences to accept.
+    #[arg(long, env = "SEQSPOOL_ALPHABET", value_enum, default_value_t = AlphabetPolicy::Auto)]
+    pub alphabet: AlphabetPolicy,
+
+    /// What to do at start with an experiment that was running when the server stopped.
+    #[arg(long, env = "SEQSPOOL_ON_INTERRUPT", value_enum, default_value_t = OnInterrupt::Requeue)]
+    pub on_interrupt: OnInterrupt,
+
+    /// Seconds of grace: for requests in flight at shutdown, and between SIGTERM
+    /// and SIGKILL when a command is stopped.
+    #[arg(long, env = "SEQSPOOL_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds, value_name = "SECS")]
+    pub shutdown_grace: Duration,
+
+    /// Largest stdout.txt or stderr.txt kept per experiment, in bytes; the rest is dropped.
+    #[arg(long, env = "SEQSPOOL_MAX_OUTPUT", default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
+    pub max_output: u64,
+}
+
+impl Config {
+    /// The defaults, with experiments kept in `experiments`: what tests start from.
+    pub fn new(experiments: impl Into<PathBuf>) -> Config {
+        Config {
+            bind: DEFAULT_BIND.parse().expect("the default address parses"),
+            experiments: experiments.into(),
+            command: None,
+            capacity: DEFAULT_CAPACITY,
+            timeout: None,
+            max_body: DEFAULT_MAX_BODY,
+            max_records: DEFAULT_MAX_RECORDS,
+            max_residues: DEFAULT_MAX_RESIDUES,
+            alphabet: AlphabetPolicy::Auto,
+            on_interrupt: OnInterrupt::Requeue,
+            shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
+            max_output: DEFAULT_MAX_OUTPUT,
+        }
+    }
+
+    /// What `service-info` and the start-up log show of the processing command.
+    pub fn command_label(&self) -> &str {
+        self.command.as_deref().unwrap_or(BUILTIN_COMMAND)
+    }
+}
+
+/// How the built-in analysis is named where a command would be.
+pub const BUILTIN_COMMAND: &str = "builtin:analysis";
+
+/// Parses the queue's capacity: a queue that holds nothing would refuse everything.
+fn parse_capacity(text: &str) -> Result<usize, String> {
+    match text.trim().parse() {
+        Ok(0) | Err(_) => Err(format!("'{text}' is not a capacity; give a whole number of at least 1")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// Parses a number of seconds, fractions allowed ("0.5"), into a duration.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a usable number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_defaults_match_the_constants() {
+        let parsed = Config::try_parse_from(["seqspool", "--experiments", "e"]).unwrap();
+        let built = Config::new("e");
+        assert_eq!(parsed.bind, built.bind);
+        assert_eq!(parsed.capacity, built.capacity);
+        assert_eq!(parsed.max_body, built.max_body);
+        assert_eq!(parsed.shutdown_grace, built.shutdown_grace);
+        assert_eq!(parsed.max_output, built.max_output);
+        assert_eq!(parsed.timeout, None);
+    }
+
+    #[test]
+    fn seconds_may_be_fractions_but_not_negative() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(Config::try_parse_from(["seqspool", "--capacity", "0"]).is_err());
+    }
+}
