@@ -56,7 +56,12 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Directory holding one sub-directory per experiment; created if missing.
-    #[arg(long, env = "SEQSPOOL_EXPERIMENTS", default_value = "./experiments", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "SEQSPOOL_EXPERIMENTS",
+        default_value = "./experiments",
+        value_name = "DIR"
+    )]
     pub experiments: PathBuf,
 
     /// Processing command, run with /bin/sh -c in the experiment's directory
@@ -134,15 +139,21 @@ pub const BUILTIN_COMMAND: &str = "builtin:analysis";
 /// Parses the queue's capacity: a queue that holds nothing would refuse everything.
 fn parse_capacity(text: &str) -> Result<usize, String> {
     match text.trim().parse() {
-        Ok(0) | Err(_) => Err(format!("'{text}' is not a capacity; give a whole number of at least 1")),
+        Ok(0) | Err(_) => Err(format!(
+            "'{text}' is not a capacity; give a whole number of at least 1"
+        )),
         Ok(n) => Ok(n),
     }
 }
 
 /// Parses a number of seconds, fractions allowed ("0.5"), into a duration.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a usable number of seconds"))
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("'{text}' is not a usable number of seconds"))
 }
 
 #[cfg(test)]

@@ -32,7 +32,11 @@ pub enum Error {
     /// The server is shutting down and takes no new experiments (503).
     ShuttingDown,
     /// A file operation failed: `op` says what we were doing, `path` where.
-    Io { op: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     /// Any other failure inside seqspool (500).
     Internal(String),
 }
@@ -40,7 +44,11 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with what we were doing and where.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     /// The HTTP status this error answers with.
@@ -115,12 +123,18 @@ mod tests {
         assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
         let denied = Error::io("writing", "/x", io::Error::from_raw_os_error(libc::EACCES));
         assert_eq!(denied.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(denied.to_string(), "writing /x: Permission denied (os error 13)");
+        assert_eq!(
+            denied.to_string(),
+            "writing /x: Permission denied (os error 13)"
+        );
     }
 
     #[test]
     fn an_invalid_field_is_named() {
-        let err = Error::Invalid { field: "query_name", msg: "is empty".into() };
+        let err = Error::Invalid {
+            field: "query_name",
+            msg: "is empty".into(),
+        };
         assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.field(), Some("query_name"));
         assert_eq!(err.to_string(), "query_name: is empty");

@@ -1,1 +1,42 @@
-fn main() {}
+//! The `seqspool` binary: the command line, logging, signals, and nothing else.
+
+use clap::Parser;
+use seqspool::Config;
+
+fn main() {
+    let config = Config::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let runtime = tokio::runtime::Runtime::new()
+        .unwrap_or_else(|err| fail(&format!("starting the runtime: {err}")));
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|err| {
+                seqspool::Error::Internal(format!("listening on {}: {err}", config.bind))
+            })?;
+        seqspool::run(listener, config, stop_signal()).await
+    });
+    if let Err(err) = result {
+        fail(&err.to_string());
+    }
+}
+
+/// Completes at the first SIGINT (Ctrl-C) or SIGTERM (systemd's stop).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        fail("installing the signal handlers");
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("seqspool: {message}");
+    std::process::exit(1);
+}

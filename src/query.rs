@@ -28,6 +28,14 @@ impl Alphabet {
     pub fn is_nucleotide(self) -> bool {
         self != Alphabet::Protein
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alphabet::Dna => "dna",
+            Alphabet::Rna => "rna",
+            Alphabet::Protein => "protein",
+        }
+    }
 }
 
 /// The limits a submission is checked against, taken from the configuration.
@@ -40,7 +48,11 @@ pub struct Limits {
 
 impl From<&Config> for Limits {
     fn from(config: &Config) -> Limits {
-        Limits { max_records: config.max_records, max_residues: config.max_residues, alphabet: config.alphabet }
+        Limits {
+            max_records: config.max_records,
+            max_residues: config.max_residues,
+            alphabet: config.alphabet,
+        }
     }
 }
 
@@ -75,7 +87,9 @@ impl Query {
 
     /// The query as the processing command reads it: one FASTA record, 60 residues a line.
     pub fn to_fasta(&self) -> String {
-        let mut fasta = String::with_capacity(self.sequence.len() + self.sequence.len() / 60 + self.name.len() + 4);
+        let mut fasta = String::with_capacity(
+            self.sequence.len() + self.sequence.len() / 60 + self.name.len() + 4,
+        );
         fasta.push('>');
         fasta.push_str(&self.name);
         if let Some(description) = &self.description {
@@ -97,12 +111,24 @@ impl Query {
 /// A sequence holding several FASTA records is a batch: each record becomes one
 /// query named by its header, and `name` is not needed. A single sequence may
 /// have one header line; it needs a `name`, or a header to take the name from.
-pub fn parse_submission(name: Option<&str>, text: Option<&str>, limits: &Limits) -> Result<Vec<Query>, Error> {
+pub fn parse_submission(
+    name: Option<&str>,
+    text: Option<&str>,
+    limits: &Limits,
+) -> Result<Vec<Query>, Error> {
     let text = text.map(strip_bom).unwrap_or("");
     if text.trim().is_empty() {
-        return Err(invalid("query_sequence", "is missing or empty; paste a sequence, with or without a FASTA header".into()));
+        return Err(invalid(
+            "query_sequence",
+            "is missing or empty; paste a sequence, with or without a FASTA header".into(),
+        ));
     }
-    if text.lines().filter(|line| line.trim_start().starts_with('>')).count() > 1 {
+    if text
+        .lines()
+        .filter(|line| line.trim_start().starts_with('>'))
+        .count()
+        > 1
+    {
         return parse_fasta(text, limits);
     }
 
@@ -113,11 +139,22 @@ pub fn parse_submission(name: Option<&str>, text: Option<&str>, limits: &Limits)
     };
     let name = match name.map(str::trim).filter(|name| !name.is_empty()) {
         Some(name) => name,
-        None => header_name.ok_or_else(|| invalid("query_name", "is missing or empty; give the query a name".into()))?,
+        None => header_name.ok_or_else(|| {
+            invalid(
+                "query_name",
+                "is missing or empty; give the query a name".into(),
+            )
+        })?,
     };
     check_name("query_name", name)?;
-    let (sequence, alphabet) = clean_sequence(body, body_start, limits).map_err(|problem| invalid("query_sequence", problem))?;
-    Ok(vec![Query { name: name.to_owned(), description: description.map(str::to_owned), sequence, alphabet }])
+    let (sequence, alphabet) = clean_sequence(body, body_start, limits)
+        .map_err(|problem| invalid("query_sequence", problem))?;
+    Ok(vec![Query {
+        name: name.to_owned(),
+        description: description.map(str::to_owned),
+        sequence,
+        alphabet,
+    }])
 }
 
 /// Parses a FASTA text of one or more records, all or nothing.
@@ -127,7 +164,11 @@ pub fn parse_submission(name: Option<&str>, text: Option<&str>, limits: &Limits)
 pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
     let text = strip_bom(text);
     let mut queries = Vec::new();
-    let mut records = Records { text, offset: 0, line: 1 };
+    let mut records = Records {
+        text,
+        offset: 0,
+        line: 1,
+    };
     while let Some(record) = records.next_record()? {
         let number = queries.len() + 1;
         if number > limits.max_records {
@@ -138,15 +179,32 @@ pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
         }
         let (name, description) = split_fasta_header(record.header);
         let at = |problem: String| {
-            invalid("query_sequence", format!("record {number} ({}): {problem}", name.unwrap_or("unnamed")))
+            invalid(
+                "query_sequence",
+                format!("record {number} ({}): {problem}", name.unwrap_or("unnamed")),
+            )
         };
-        let name = name.ok_or_else(|| at(format!("line {}: the header names no identifier", record.line)))?;
+        let name = name.ok_or_else(|| {
+            at(format!(
+                "line {}: the header names no identifier",
+                record.line
+            ))
+        })?;
         check_name("query_sequence", name).map_err(|err| at(err.to_string()))?;
-        let (sequence, alphabet) = clean_sequence(record.body, record.body_start, limits).map_err(at)?;
-        queries.push(Query { name: name.to_owned(), description: description.map(str::to_owned), sequence, alphabet });
+        let (sequence, alphabet) =
+            clean_sequence(record.body, record.body_start, limits).map_err(at)?;
+        queries.push(Query {
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            sequence,
+            alphabet,
+        });
     }
     if queries.is_empty() {
-        return Err(invalid("query_sequence", "holds no FASTA record; a record starts with a '>name' line".into()));
+        return Err(invalid(
+            "query_sequence",
+            "holds no FASTA record; a record starts with a '>name' line".into(),
+        ));
     }
     Ok(queries)
 }
@@ -180,7 +238,9 @@ impl<'a> Records<'a> {
     fn next_record(&mut self) -> Result<Option<Record<'a>>, Error> {
         // Find the header, skipping blank and comment lines.
         let (header, header_line) = loop {
-            let Some(line) = self.next_line() else { return Ok(None) };
+            let Some(line) = self.next_line() else {
+                return Ok(None);
+            };
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with(';') {
                 continue;
@@ -194,18 +254,29 @@ impl<'a> Records<'a> {
             ));
         };
         let body_offset = self.offset;
-        let body_start = Origin { position: self.text[..body_offset].chars().count() + 1, line: self.line };
+        let body_start = Origin {
+            position: self.text[..body_offset].chars().count() + 1,
+            line: self.line,
+        };
         while let Some(rest) = self.text.get(self.offset..) {
             if rest.is_empty() || rest.trim_start_matches([' ', '\t']).starts_with('>') {
                 break;
             }
             self.next_line();
         }
-        Ok(Some(Record { header, line: header_line, body: &self.text[body_offset..self.offset], body_start }))
+        Ok(Some(Record {
+            header,
+            line: header_line,
+            body: &self.text[body_offset..self.offset],
+            body_start,
+        }))
     }
 
     fn next_line(&mut self) -> Option<&'a str> {
-        let rest = self.text.get(self.offset..).filter(|rest| !rest.is_empty())?;
+        let rest = self
+            .text
+            .get(self.offset..)
+            .filter(|rest| !rest.is_empty())?;
         let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
         self.offset += end;
         self.line += 1;
@@ -221,10 +292,20 @@ fn split_header(text: &str) -> (Option<&str>, &str, Origin) {
         let end = after.find('\n').map_or(after.len(), |i| i + 1);
         let body_offset = leading + 1 + end;
         let before = &text[..body_offset];
-        let origin = Origin { position: before.chars().count() + 1, line: before.matches('\n').count() + 1 };
+        let origin = Origin {
+            position: before.chars().count() + 1,
+            line: before.matches('\n').count() + 1,
+        };
         (Some(after[..end].trim()), &text[body_offset..], origin)
     } else {
-        (None, text, Origin { position: 1, line: 1 })
+        (
+            None,
+            text,
+            Origin {
+                position: 1,
+                line: 1,
+            },
+        )
     }
 }
 
@@ -240,10 +321,19 @@ fn split_fasta_header(header: &str) -> (Option<&str>, Option<&str>) {
 fn check_name(field: &'static str, name: &str) -> Result<(), Error> {
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {
-        return Err(invalid(field, format!("the name is {chars} characters long; at most {MAX_NAME_CHARS} are allowed")));
+        return Err(invalid(
+            field,
+            format!("the name is {chars} characters long; at most {MAX_NAME_CHARS} are allowed"),
+        ));
     }
     if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(invalid(field, format!("the name holds the control character {}; use printable characters", c.escape_debug())));
+        return Err(invalid(
+            field,
+            format!(
+                "the name holds the control character {}; use printable characters",
+                c.escape_debug()
+            ),
+        ));
     }
     Ok(())
 }
@@ -253,7 +343,11 @@ fn check_name(field: &'static str, name: &str) -> Result<(), Error> {
 /// White space and digits are dropped, as in GenBank and EMBL flat files; a
 /// trailing `*` (a protein's stop) is dropped. Returns a message naming the first
 /// offending character and where it stands.
-fn clean_sequence(text: &str, origin: Origin, limits: &Limits) -> Result<(String, Alphabet), String> {
+fn clean_sequence(
+    text: &str,
+    origin: Origin,
+    limits: &Limits,
+) -> Result<(String, Alphabet), String> {
     let mut sequence = String::with_capacity(text.len());
     let (mut line, mut column) = (origin.line, 0);
     for (index, c) in text.chars().enumerate() {
@@ -341,7 +435,11 @@ fn invalid(field: &'static str, msg: String) -> Error {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_records: 10, max_residues: 1000, alphabet: AlphabetPolicy::Auto };
+    const LIMITS: Limits = Limits {
+        max_records: 10,
+        max_residues: 1000,
+        alphabet: AlphabetPolicy::Auto,
+    };
 
     fn one(name: &str, text: &str) -> Result<Query, Error> {
         parse_submission(Some(name), Some(text), &LIMITS).map(|mut queries| queries.remove(0))
@@ -364,13 +462,21 @@ mod tests {
     #[test]
     fn genbank_numbering_and_spacing_are_dropped() {
         let text = "        1 gatcctccat atacaacggt\n       21 ccgacatgag\n";
-        assert_eq!(one("gb", text).unwrap().sequence(), "GATCCTCCATATACAACGGTCCGACATGAG");
+        assert_eq!(
+            one("gb", text).unwrap().sequence(),
+            "GATCCTCCATATACAACGGTCCGACATGAG"
+        );
     }
 
     #[test]
     fn one_header_line_is_accepted_and_can_name_the_query() {
-        let query = parse_submission(None, Some("\u{feff}>seq7 a test read\nACGT\n"), &LIMITS).unwrap().remove(0);
-        assert_eq!((query.name(), query.description(), query.sequence()), ("seq7", Some("a test read"), "ACGT"));
+        let query = parse_submission(None, Some("\u{feff}>seq7 a test read\nACGT\n"), &LIMITS)
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            (query.name(), query.description(), query.sequence()),
+            ("seq7", Some("a test read"), "ACGT")
+        );
         assert_eq!(one("given", ">seq7\nACGT").unwrap().name(), "given");
     }
 
@@ -387,10 +493,16 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        assert_eq!(message(one(" ", "ACGT")), "query_name: is missing or empty; give the query a name");
+        assert_eq!(
+            message(one(" ", "ACGT")),
+            "query_name: is missing or empty; give the query a name"
+        );
         assert!(message(one("a\u{7}b", "ACGT")).contains("control character \\u{7}"));
         assert!(message(one(&"x".repeat(257), "ACGT")).contains("at most 256"));
-        assert_eq!(one("$(touch pwned); `id`", "ACGT").unwrap().name(), "$(touch pwned); `id`");
+        assert_eq!(
+            one("$(touch pwned); `id`", "ACGT").unwrap().name(),
+            "$(touch pwned); `id`"
+        );
     }
 
     #[test]
@@ -402,15 +514,27 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let small = Limits { max_residues: 4, ..LIMITS };
+        let small = Limits {
+            max_residues: 4,
+            ..LIMITS
+        };
         assert!(parse_submission(Some("q"), Some("ACGT"), &small).is_ok());
         let err = parse_submission(Some("q"), Some("ACGTA"), &small).unwrap_err();
         assert!(err.to_string().contains("more than 4 residues"), "{err}");
-        let nucleotide_only = Limits { alphabet: AlphabetPolicy::Nucleotide, ..LIMITS };
+        let nucleotide_only = Limits {
+            alphabet: AlphabetPolicy::Nucleotide,
+            ..LIMITS
+        };
         assert!(parse_submission(Some("q"), Some("MKVLAAGIVG"), &nucleotide_only).is_err());
         assert!(parse_submission(Some("q"), Some("ACGT"), &nucleotide_only).is_ok());
-        let protein = Limits { alphabet: AlphabetPolicy::Protein, ..LIMITS };
-        assert_eq!(parse_submission(Some("q"), Some("ACGT"), &protein).unwrap()[0].alphabet(), Alphabet::Protein);
+        let protein = Limits {
+            alphabet: AlphabetPolicy::Protein,
+            ..LIMITS
+        };
+        assert_eq!(
+            parse_submission(Some("q"), Some("ACGT"), &protein).unwrap()[0].alphabet(),
+            Alphabet::Protein
+        );
     }
 
     #[test]
@@ -424,19 +548,32 @@ mod tests {
         assert_eq!(queries[1].sequence(), "MKVL");
         assert_eq!(queries[2].alphabet(), Alphabet::Rna);
         // Several records in a form field are a batch too.
-        assert_eq!(parse_submission(None, Some(text), &LIMITS).unwrap().len(), 3);
+        assert_eq!(
+            parse_submission(None, Some(text), &LIMITS).unwrap().len(),
+            3
+        );
     }
 
     #[test]
     fn a_bad_record_names_its_number_and_line() {
         let err = parse_fasta(">a\nACGT\n>b\nAC@T\n", &LIMITS).unwrap_err();
         assert_eq!(err.field(), Some("query_sequence"));
-        assert!(err.to_string().contains("record 2 (b): invalid character '@' at position 14 (line 4, column 3)"), "{err}");
-        assert!(message(parse_fasta("ACGT\n>a\nACGT", &LIMITS)).contains("line 1: sequence text before the first header"));
-        assert!(message(parse_fasta(">a\n>b\nACGT", &LIMITS)).contains("record 1 (a): holds no residues"));
-        assert!(message(parse_fasta(">\nACGT", &LIMITS)).contains("record 1 (unnamed): line 1: the header names no identifier"));
+        assert!(
+            err.to_string()
+                .contains("record 2 (b): invalid character '@' at position 14 (line 4, column 3)"),
+            "{err}"
+        );
+        assert!(message(parse_fasta("ACGT\n>a\nACGT", &LIMITS))
+            .contains("line 1: sequence text before the first header"));
+        assert!(message(parse_fasta(">a\n>b\nACGT", &LIMITS))
+            .contains("record 1 (a): holds no residues"));
+        assert!(message(parse_fasta(">\nACGT", &LIMITS))
+            .contains("record 1 (unnamed): line 1: the header names no identifier"));
         let many = ">r\nA\n".repeat(11);
-        assert!(matches!(parse_fasta(&many, &LIMITS), Err(Error::TooLarge(_))));
+        assert!(matches!(
+            parse_fasta(&many, &LIMITS),
+            Err(Error::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -445,6 +582,9 @@ mod tests {
         let fasta = query.to_fasta();
         let lines: Vec<_> = fasta.lines().collect();
         assert_eq!(lines[0], ">q");
-        assert_eq!(lines.iter().map(|l| l.len()).collect::<Vec<_>>(), [2, 60, 60, 10]);
+        assert_eq!(
+            lines.iter().map(|l| l.len()).collect::<Vec<_>>(),
+            [2, 60, 60, 10]
+        );
     }
 }

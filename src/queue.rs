@@ -1,0 +1,475 @@
+//! The in-memory index of experiments: states, queue positions, backlog counts,
+//! admission against the capacity, and cancel.
+//!
+//! The index is rebuilt from the experiments directory at start and changed only
+//! here, under one std `Mutex` that is never held across an `.await` or a file
+//! operation, so every read route answers from memory in microseconds. The run
+//! order is the id order of the QUEUED experiments: ids are given in acceptance
+//! order, and the worker always takes the oldest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::runner::Signal;
+use crate::store::{Id, ProcessIdentity, Record, State};
+use crate::time::Timestamp;
+
+/// An experiment as the read routes show it: its record, and where it stands.
+#[derive(Clone, Debug, Serialize)]
+pub struct View {
+    #[serde(flatten)]
+    pub record: Record,
+    /// Place in the queue while QUEUED (1 = next to run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+}
+
+/// How many experiments are waiting and running.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Backlog {
+    pub queued: usize,
+    pub running: usize,
+}
+
+impl Backlog {
+    pub fn total(self) -> usize {
+        self.queued + self.running
+    }
+}
+
+/// Which experiments a listing shows, newest first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filter {
+    pub state: Option<State>,
+    pub batch: Option<Id>,
+    /// Only experiments older than this one (the page token of the previous page).
+    pub before: Option<Id>,
+    pub limit: usize,
+}
+
+/// What a cancel did.
+#[derive(Debug)]
+pub enum Canceled {
+    /// It was waiting, or cancelled already: it is CANCELED now. The record is
+    /// to be persisted by the caller (when `changed`).
+    Done { record: Record, changed: bool },
+    /// It is running: the command is being stopped and will end CANCELED.
+    Stopping(View),
+}
+
+struct Running {
+    id: Id,
+    /// Reaches the runner of the command, for cancel and shutdown; `None` for the built-in analysis.
+    signals: Option<Sender<Signal>>,
+}
+
+#[derive(Default)]
+struct Index {
+    records: BTreeMap<Id, Record>,
+    /// QUEUED experiments, in run order.
+    waiting: BTreeSet<Id>,
+    running: Option<Running>,
+    /// Experiments per state, by [`State::index`].
+    counts: [usize; 6],
+    /// Slots promised to submissions being written.
+    reserved: usize,
+}
+
+impl Index {
+    fn insert(&mut self, record: Record) {
+        self.counts[record.state.index()] += 1;
+        if record.state == State::Queued {
+            self.waiting.insert(record.id);
+        }
+        self.records.insert(record.id, record);
+    }
+
+    /// Applies `change` to a record, keeping the counts and the waiting set true.
+    fn update(&mut self, id: Id, change: impl FnOnce(&mut Record)) -> Option<Record> {
+        let record = self.records.get_mut(&id)?;
+        let before = record.state;
+        change(record);
+        let after = record.state;
+        if before != after {
+            self.counts[before.index()] -= 1;
+            self.counts[after.index()] += 1;
+            if before == State::Queued {
+                self.waiting.remove(&id);
+            }
+            if after == State::Queued {
+                self.waiting.insert(id);
+            }
+        }
+        Some(record.clone())
+    }
+
+    fn view(&self, record: &Record) -> View {
+        let position =
+            (record.state == State::Queued).then(|| self.waiting.range(..record.id).count() + 1);
+        View {
+            record: record.clone(),
+            position,
+        }
+    }
+}
+
+/// The index, shared by the HTTP side, the intake and the worker.
+pub struct Queue {
+    index: Mutex<Index>,
+    capacity: usize,
+    /// Set at shutdown: nothing more is started.
+    closing: AtomicBool,
+}
+
+impl Queue {
+    /// An index of `records` (as the start-up scan found and recovery settled them).
+    pub fn new(capacity: usize, records: Vec<Record>) -> Queue {
+        let mut index = Index::default();
+        for record in records {
+            index.insert(record);
+        }
+        Queue {
+            index: Mutex::new(index),
+            capacity,
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // A panic while holding the lock leaves the index consistent (every
+        // change is made by `update`, which cannot panic half-way), so carry on.
+        self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The QUEUED experiments in run order (at start: what the worker takes first).
+    pub fn waiting(&self) -> Vec<Id> {
+        self.lock().waiting.iter().copied().collect()
+    }
+
+    /// Promises room for `count` more experiments, or refuses: the queue holds
+    /// at most `capacity` waiting experiments, counting those being written.
+    pub fn reserve(&self, count: usize) -> Result<(), Error> {
+        let mut index = self.lock();
+        if index.waiting.len() + index.reserved + count > self.capacity {
+            return Err(Error::QueueFull {
+                capacity: self.capacity,
+            });
+        }
+        index.reserved += count;
+        Ok(())
+    }
+
+    /// Gives back a reservation whose submission failed.
+    pub fn unreserve(&self, count: usize) {
+        let mut index = self.lock();
+        index.reserved = index.reserved.saturating_sub(count);
+    }
+
+    /// Adds newly accepted experiments, which were reserved for.
+    pub fn enqueue(&self, records: &[Record]) {
+        let mut index = self.lock();
+        index.reserved = index.reserved.saturating_sub(records.len());
+        for record in records {
+            index.insert(record.clone());
+        }
+    }
+
+    pub fn get(&self, id: Id) -> Option<View> {
+        let index = self.lock();
+        index.records.get(&id).map(|record| index.view(record))
+    }
+
+    /// Experiments newest first, as the filter says, and the page token of the next page.
+    pub fn list(&self, filter: &Filter) -> (Vec<View>, Option<Id>) {
+        let index = self.lock();
+        let upper = filter
+            .before
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let mut matching = index
+            .records
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .map(|(_, record)| record)
+            .filter(|record| filter.state.is_none_or(|state| record.state == state))
+            .filter(|record| filter.batch.is_none_or(|batch| record.batch == Some(batch)));
+        let page: Vec<View> = matching
+            .by_ref()
+            .take(filter.limit)
+            .map(|record| index.view(record))
+            .collect();
+        let next = match matching.next() {
+            Some(_) => page.last().map(|view| view.record.id),
+            None => None,
+        };
+        (page, next)
+    }
+
+    pub fn backlog(&self) -> Backlog {
+        let index = self.lock();
+        Backlog {
+            queued: index.counts[State::Queued.index()],
+            running: index.counts[State::Running.index()],
+        }
+    }
+
+    /// Experiments per state, in [`State::ALL`] order.
+    pub fn counts(&self) -> [usize; 6] {
+        self.lock().counts
+    }
+
+    /// Marks an experiment RUNNING, if it is still QUEUED and the server is not
+    /// closing; returns its record. `signals` will reach its runner.
+    pub fn begin(
+        &self,
+        id: Id,
+        command: Arc<str>,
+        signals: Option<Sender<Signal>>,
+    ) -> Option<Record> {
+        let mut index = self.lock();
+        if self.closing.load(Ordering::SeqCst) || index.records.get(&id)?.state != State::Queued {
+            return None;
+        }
+        let record = index.update(id, |record| {
+            record.state = State::Running;
+            record.started_at = Some(Timestamp::now());
+            record.attempts += 1;
+            record.command = command;
+            record.error = None;
+        })?;
+        index.running = Some(Running { id, signals });
+        Some(record)
+    }
+
+    /// Records the running command's process group.
+    pub fn set_process(&self, id: Id, process: ProcessIdentity) -> Option<Record> {
+        self.lock()
+            .update(id, |record| record.process = Some(process))
+    }
+
+    /// Applies the end of a run (or of an interruption) to the running experiment.
+    pub fn finish(&self, id: Id, change: impl FnOnce(&mut Record)) -> Option<Record> {
+        let mut index = self.lock();
+        if index
+            .running
+            .as_ref()
+            .is_some_and(|running| running.id == id)
+        {
+            index.running = None;
+        }
+        index.update(id, |record| {
+            record.process = None;
+            change(record);
+        })
+    }
+
+    /// Cancels an experiment: a waiting one at once, a running one by stopping its command.
+    pub fn cancel(&self, id: Id) -> Result<Canceled, Error> {
+        let mut index = self.lock();
+        let Some(record) = index.records.get(&id) else {
+            return Err(Error::NotFound(format!("no experiment {id}")));
+        };
+        match record.state {
+            State::Canceled => Ok(Canceled::Done {
+                record: record.clone(),
+                changed: false,
+            }),
+            State::Queued => {
+                let record = index
+                    .update(id, |record| {
+                        record.state = State::Canceled;
+                        record.finished_at = Some(Timestamp::now());
+                        record.error = Some("canceled by a client before it ran".into());
+                    })
+                    .expect("the record exists");
+                Ok(Canceled::Done {
+                    record,
+                    changed: true,
+                })
+            }
+            State::Running => {
+                let view = index.view(record);
+                match index.running.as_ref().filter(|running| running.id == id).and_then(|r| r.signals.as_ref()) {
+                    Some(signals) => {
+                        let _ = signals.send(Signal::Cancel);
+                        Ok(Canceled::Stopping(view))
+                    }
+                    None => Err(Error::Conflict(format!(
+                        "experiment {id} is running the built-in analysis, which takes moments and cannot be stopped"
+                    ))),
+                }
+            }
+            finished => Err(Error::Conflict(format!(
+                "experiment {id} has finished ({}); there is nothing to cancel",
+                finished.as_str()
+            ))),
+        }
+    }
+
+    /// Stops the queue for shutdown: nothing more starts, and the running command is told to stop.
+    pub fn close(&self) {
+        let index = self.lock();
+        self.closing.store(true, Ordering::SeqCst);
+        if let Some(signals) = index
+            .running
+            .as_ref()
+            .and_then(|running| running.signals.as_ref())
+        {
+            let _ = signals.send(Signal::Shutdown);
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Alphabet;
+
+    fn record(id: u64, state: State) -> Record {
+        Record {
+            id: Id(id),
+            query_name: format!("q{id}"),
+            description: None,
+            alphabet: Alphabet::Dna,
+            length: 4,
+            batch: None,
+            state,
+            submitted_at: Timestamp::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            attempts: 0,
+            command: "true".into(),
+            process: None,
+        }
+    }
+
+    #[test]
+    fn positions_follow_the_id_order_of_waiting_experiments() {
+        let queue = Queue::new(
+            10,
+            vec![
+                record(1, State::Complete),
+                record(2, State::Queued),
+                record(5, State::Queued),
+            ],
+        );
+        assert_eq!(queue.get(Id(2)).unwrap().position, Some(1));
+        assert_eq!(queue.get(Id(5)).unwrap().position, Some(2));
+        assert_eq!(queue.get(Id(1)).unwrap().position, None);
+        queue.begin(Id(2), "true".into(), None).unwrap();
+        assert_eq!(queue.get(Id(5)).unwrap().position, Some(1));
+        assert_eq!(
+            queue.backlog(),
+            Backlog {
+                queued: 1,
+                running: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_capacity_counts_waiting_and_reserved_slots() {
+        let queue = Queue::new(3, vec![record(1, State::Queued)]);
+        queue.reserve(2).unwrap();
+        assert!(matches!(
+            queue.reserve(1),
+            Err(Error::QueueFull { capacity: 3 })
+        ));
+        queue.unreserve(1);
+        queue.reserve(1).unwrap();
+        queue.enqueue(&[record(2, State::Queued), record(3, State::Queued)]);
+        assert!(queue.reserve(1).is_err());
+        queue.cancel(Id(3)).unwrap();
+        queue.reserve(1).unwrap();
+    }
+
+    #[test]
+    fn a_cancelled_experiment_never_begins() {
+        let queue = Queue::new(
+            10,
+            vec![record(1, State::Queued), record(2, State::Complete)],
+        );
+        assert!(matches!(
+            queue.cancel(Id(1)),
+            Ok(Canceled::Done { changed: true, .. })
+        ));
+        assert!(matches!(
+            queue.cancel(Id(1)),
+            Ok(Canceled::Done { changed: false, .. })
+        ));
+        assert!(queue.begin(Id(1), "true".into(), None).is_none());
+        assert_eq!(queue.backlog().total(), 0);
+        assert!(matches!(queue.cancel(Id(2)), Err(Error::Conflict(_))));
+        assert!(matches!(queue.cancel(Id(3)), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn cancelling_a_running_command_signals_its_runner() {
+        let queue = Queue::new(10, vec![record(1, State::Queued)]);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        queue.begin(Id(1), "sleep 9".into(), Some(sender)).unwrap();
+        assert!(matches!(queue.cancel(Id(1)), Ok(Canceled::Stopping(_))));
+        assert!(matches!(receiver.try_recv(), Ok(Signal::Cancel)));
+        queue.close();
+        assert!(matches!(receiver.try_recv(), Ok(Signal::Shutdown)));
+    }
+
+    #[test]
+    fn listings_are_newest_first_and_paged() {
+        let queue = Queue::new(
+            10,
+            (1..=5)
+                .map(|id| {
+                    record(
+                        id,
+                        if id % 2 == 0 {
+                            State::Complete
+                        } else {
+                            State::Queued
+                        },
+                    )
+                })
+                .collect(),
+        );
+        let ids = |views: Vec<View>| {
+            views
+                .into_iter()
+                .map(|view| view.record.id.0)
+                .collect::<Vec<_>>()
+        };
+        let (page, next) = queue.list(&Filter {
+            limit: 2,
+            ..Filter::default()
+        });
+        assert_eq!((ids(page), next), (vec![5, 4], Some(Id(4))));
+        let (page, next) = queue.list(&Filter {
+            limit: 2,
+            before: Some(Id(4)),
+            ..Filter::default()
+        });
+        assert_eq!((ids(page), next), (vec![3, 2], Some(Id(2))));
+        let (page, next) = queue.list(&Filter {
+            limit: 5,
+            state: Some(State::Queued),
+            ..Filter::default()
+        });
+        assert_eq!((ids(page), next), (vec![5, 3, 1], None));
+    }
+}

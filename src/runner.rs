@@ -1,0 +1,542 @@
+//! Running one processing command: its process group, its logs, its timeout, its cancel.
+//!
+//! The command runs with `/bin/sh -c` as the leader of a new process group, so
+//! stopping it means signalling the whole group and no grandchild survives. The
+//! leader's exit is observed with `waitid(WNOWAIT)`, which leaves it a zombie
+//! until the rest of the group has been killed: while the zombie exists its
+//! group id cannot be reused, so `killpg` never reaches a stranger.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::store::ProcessIdentity;
+
+/// How long output copiers may take to drain once the group is gone. Only a
+/// process that left the group (with `setsid`) and kept the pipe open makes
+/// them wait longer; the command's outcome does not wait for it.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
+/// What a running command can be told, and what its waiter reports.
+#[derive(Debug)]
+pub enum Signal {
+    /// A client cancelled the experiment.
+    Cancel,
+    /// The server is shutting down; the experiment will run again at the next start.
+    Shutdown,
+    /// The group leader has exited (internal: sent by the waiter thread).
+    Exited,
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It exited by itself, or was killed by a signal nobody here sent.
+    Finished(ExitStatus),
+    /// It ran past the timeout and was stopped.
+    TimedOut(ExitStatus),
+    Canceled,
+    /// The server shut down while it ran.
+    Interrupted,
+    /// It could not be started at all.
+    NotStarted(io::Error),
+}
+
+/// Everything needed to run one command.
+pub struct Job<'a> {
+    pub command: &'a str,
+    pub dir: &'a Path,
+    pub env: &'a [(&'a str, &'a str)],
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Most bytes kept of each of stdout and stderr.
+    pub max_output: u64,
+}
+
+/// Runs `job` to its end. `started` is called once the group exists, with what
+/// identifies it, before anything can stop it; `signals` delivers cancel and
+/// shutdown requests. `sender` must be the sender half of `signals`.
+pub fn run(
+    job: &Job,
+    signals: (Sender<Signal>, Receiver<Signal>),
+    started: impl FnOnce(ProcessIdentity),
+) -> Outcome {
+    let (sender, receiver) = signals;
+    let (stdout, stderr) = match (
+        File::create(job.dir.join("stdout.txt")),
+        File::create(job.dir.join("stderr.txt")),
+    ) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(e), _) | (_, Err(e)) => return Outcome::NotStarted(e),
+    };
+    let mut child = match Command::new("/bin/sh")
+        .arg("-c")
+        .arg(job.command)
+        .current_dir(job.dir)
+        .envs(job.env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => return Outcome::NotStarted(err),
+    };
+    let pgid = child.id() as i32;
+    let drained = {
+        let (done, drained) = mpsc::channel();
+        copy_capped(
+            child.stdout.take().expect("stdout is piped"),
+            stdout,
+            job.max_output,
+            done.clone(),
+        );
+        copy_capped(
+            child.stderr.take().expect("stderr is piped"),
+            stderr,
+            job.max_output,
+            done,
+        );
+        drained
+    };
+    started(identify(pgid));
+    spawn_waiter(pgid, sender);
+
+    let deadline = job.timeout.map(|timeout| Instant::now() + timeout);
+    let signal = match deadline {
+        Some(deadline) => receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+        None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    };
+    let stop_reason = match signal {
+        Ok(Signal::Exited) => None,
+        Ok(Signal::Cancel) => Some(Stop::Cancel),
+        Ok(Signal::Shutdown) => Some(Stop::Shutdown),
+        Err(RecvTimeoutError::Timeout) => Some(Stop::Timeout),
+        // The waiter holds a sender until the leader exits, so this cannot happen.
+        Err(RecvTimeoutError::Disconnected) => None,
+    };
+    if stop_reason.is_some() {
+        stop_group(pgid, job.grace, &receiver);
+    }
+    // Whatever is left of the group (children the command started in the
+    // background, or ones that ignored SIGTERM) goes now, before the leader is
+    // reaped and its group id freed.
+    kill_group(pgid, libc::SIGKILL);
+    let status = reap(&mut child);
+    let deadline = Instant::now() + DRAIN_WAIT;
+    for _ in 0..2 {
+        if drained
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_err()
+        {
+            log::warn!(
+                "{}: a process outside the command's group still holds its output open",
+                job.dir.display()
+            );
+            break;
+        }
+    }
+    match stop_reason {
+        None => Outcome::Finished(status),
+        Some(Stop::Timeout) => Outcome::TimedOut(status),
+        Some(Stop::Cancel) => Outcome::Canceled,
+        Some(Stop::Shutdown) => Outcome::Interrupted,
+    }
+}
+
+enum Stop {
+    Timeout,
+    Cancel,
+    Shutdown,
+}
+
+/// SIGTERM to the group, then SIGKILL if the leader has not exited within `grace`.
+fn stop_group(pgid: i32, grace: Duration, signals: &Receiver<Signal>) {
+    kill_group(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        match signals.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Signal::Exited) => return,
+            Ok(_) => continue, // already stopping
+            Err(_) => break,
+        }
+    }
+    kill_group(pgid, libc::SIGKILL);
+    // Wait for the leader's exit so that it is a zombie, not running, when reaped.
+    while let Ok(signal) = signals.recv() {
+        if matches!(signal, Signal::Exited) {
+            return;
+        }
+    }
+}
+
+fn kill_group(pgid: i32, signal: libc::c_int) {
+    // SAFETY: killpg only sends a signal. The leader is not reaped yet, so the
+    // group id is still ours. ESRCH (nobody left) is fine.
+    unsafe { libc::killpg(pgid, signal) };
+}
+
+/// Reaps the leader, which has exited (it was observed with WNOWAIT).
+fn reap(child: &mut Child) -> ExitStatus {
+    loop {
+        match child.wait() {
+            Ok(status) => return status,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            // Only ECHILD is possible, and only if someone else reaped it.
+            Err(_) => return ExitStatus::from_raw(0xff00),
+        }
+    }
+}
+
+/// A thread that waits for the leader to exit, without reaping it, and says so.
+fn spawn_waiter(pid: i32, sender: Sender<Signal>) {
+    thread::Builder::new()
+        .name(format!("wait-{pid}"))
+        .spawn(move || {
+            loop {
+                // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: waits for our own child; WNOWAIT leaves it reapable.
+                let rc = unsafe {
+                    libc::waitid(
+                        libc::P_PID,
+                        pid as libc::id_t,
+                        &mut info,
+                        libc::WEXITED | libc::WNOWAIT,
+                    )
+                };
+                if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                    break;
+                }
+            }
+            let _ = sender.send(Signal::Exited);
+        })
+        .expect("spawning a thread");
+}
+
+/// Copies a command's output into its log file, keeping at most `max` bytes;
+/// the rest is read and dropped so the command never blocks on a full pipe.
+fn copy_capped(mut from: impl Read + Send + 'static, mut to: File, max: u64, done: Sender<()>) {
+    thread::Builder::new()
+        .name("output".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let (mut kept, mut dropped) = (0u64, 0u64);
+            loop {
+                let n = match from.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                let keep = (max - kept).min(n as u64) as usize;
+                if keep > 0 && to.write_all(&buf[..keep]).is_err() {
+                    dropped += n as u64; // disk full: keep draining, so the command is not blocked
+                    continue;
+                }
+                kept += keep as u64;
+                dropped += (n - keep) as u64;
+            }
+            if dropped > 0 {
+                let _ = write!(to, "\n[seqspool: {dropped} more bytes dropped; the log is capped at {max} bytes]\n");
+            }
+            let _ = done.send(());
+        })
+        .expect("spawning a thread");
+}
+
+/// What identifies the group whose leader is `pid`, for recovery after a crash.
+pub fn identify(pid: i32) -> ProcessIdentity {
+    ProcessIdentity {
+        pgid: pid,
+        start_ticks: start_ticks(pid).unwrap_or(0),
+        boot_id: boot_id(),
+    }
+}
+
+/// Kills what is left of a command's group after a server crash, if it is still
+/// alive and still the same group; returns how many processes were signalled.
+///
+/// A group whose leader is alive is ours only if the leader's start time
+/// matches. A group whose leader is gone is recognised by members started no
+/// earlier than the leader was: the group id cannot have been given again while
+/// they lived.
+pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
+    if process.boot_id != boot_id() {
+        return 0; // the machine rebooted since: nothing of it can be left
+    }
+    let members = |process: &ProcessIdentity| -> Vec<i32> {
+        if let Some(ticks) = start_ticks(process.pgid) {
+            if ticks != process.start_ticks {
+                return Vec::new(); // the leader's pid now belongs to someone else
+            }
+        }
+        group_members(process.pgid)
+            .into_iter()
+            .filter(|&(_, ticks)| ticks >= process.start_ticks)
+            .map(|(pid, _)| pid)
+            .collect()
+    };
+    let found = members(process);
+    if found.is_empty() {
+        return 0;
+    }
+    for &pid in &found {
+        // SAFETY: signals a process we identified as a member of the old group.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !members(process).is_empty() {
+        thread::sleep(Duration::from_millis(20));
+    }
+    for pid in members(process) {
+        // SAFETY: as above; these ignored SIGTERM.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    found.len()
+}
+
+/// Every live process in group `pgid`, with its start time.
+fn group_members(pgid: i32) -> Vec<(i32, u64)> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = proc_stat(pid)?;
+            (stat.pgrp == pgid && stat.state != 'Z').then_some((pid, stat.start_ticks))
+        })
+        .collect()
+}
+
+struct Stat {
+    state: char,
+    pgrp: i32,
+    start_ticks: u64,
+}
+
+/// The fields we need of `/proc/PID/stat`. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted from the last `)`.
+fn proc_stat(pid: i32) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); field N is fields[N - 3].
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
+}
+
+fn start_ticks(pid: i32) -> Option<u64> {
+    proc_stat(pid)
+        .filter(|stat| stat.state != 'Z')
+        .map(|stat| stat.start_ticks)
+}
+
+fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|id| id.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Describes how a process ended, in words for `error`.
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal} ({})", signal_name(signal)),
+        (None, None) => "ended in an unknown way".into(),
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        _ => "unnamed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job<'a>(command: &'a str, dir: &'a Path) -> Job<'a> {
+        Job {
+            command,
+            dir,
+            env: &[],
+            timeout: None,
+            grace: Duration::from_secs(5),
+            max_output: 1 << 20,
+        }
+    }
+
+    fn go(job: &Job) -> Outcome {
+        run(job, mpsc::channel(), |_| {})
+    }
+
+    fn alive(pid: i32) -> bool {
+        start_ticks(pid).is_some()
+    }
+
+    #[test]
+    fn output_lands_in_the_logs_and_the_exit_code_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outcome = go(&Job {
+            env: &[("GREETING", "hi")],
+            ..job("echo $GREETING; echo oops >&2; exit 3", tmp.path())
+        });
+        let Outcome::Finished(status) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(status.code(), Some(3));
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("stdout.txt")).unwrap(),
+            "hi\n"
+        );
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("stderr.txt")).unwrap(),
+            "oops\n"
+        );
+    }
+
+    #[test]
+    fn a_flood_of_output_is_capped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outcome = go(&Job {
+            max_output: 1000,
+            ..job("head -c 3000000 /dev/zero", tmp.path())
+        });
+        assert!(
+            matches!(outcome, Outcome::Finished(status) if status.success()),
+            "{outcome:?}"
+        );
+        let log = fs::read(tmp.path().join("stdout.txt")).unwrap();
+        assert!(log.len() < 1200, "{}", log.len());
+        assert!(String::from_utf8_lossy(&log).contains("2999000 more bytes dropped"));
+    }
+
+    #[test]
+    fn a_timeout_stops_the_whole_group() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut identity = None;
+        let timed = Job {
+            timeout: Some(Duration::from_millis(300)),
+            ..job("sleep 60 & echo $! > bg; wait", tmp.path())
+        };
+        let outcome = run(&timed, mpsc::channel(), |id| identity = Some(id));
+        let Outcome::TimedOut(status) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        let background: i32 = fs::read_to_string(tmp.path().join("bg"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!alive(background), "the background sleep survived");
+        let identity = identity.unwrap();
+        assert!(identity.start_ticks > 0 && !identity.boot_id.is_empty());
+    }
+
+    #[test]
+    fn a_command_that_ignores_sigterm_is_killed_after_the_grace() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stubborn = Job {
+            timeout: Some(Duration::from_millis(200)),
+            grace: Duration::from_millis(200),
+            ..job("trap '' TERM; sleep 60", tmp.path())
+        };
+        let outcome = go(&stubborn);
+        assert!(
+            matches!(outcome, Outcome::TimedOut(status) if status.signal() == Some(libc::SIGKILL)),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn children_left_behind_after_a_normal_exit_are_killed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outcome = go(&job("sleep 60 > /dev/null 2>&1 & echo $! > bg", tmp.path()));
+        assert!(
+            matches!(outcome, Outcome::Finished(status) if status.success()),
+            "{outcome:?}"
+        );
+        let background: i32 = fs::read_to_string(tmp.path().join("bg"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!alive(background), "the background sleep survived");
+    }
+
+    #[test]
+    fn a_cancel_stops_the_command() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        let canceller = sender.clone();
+        let outcome = run(
+            &job("sleep 60", tmp.path()),
+            (sender, receiver),
+            move |_| {
+                canceller.send(Signal::Cancel).unwrap();
+            },
+        );
+        assert!(matches!(outcome, Outcome::Canceled), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_missing_directory_means_not_started() {
+        let outcome = go(&job("true", Path::new("/nonexistent/seqspool")));
+        assert!(matches!(outcome, Outcome::NotStarted(_)), "{outcome:?}");
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_server_are_found_by_identity() {
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "sleep 60"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let identity = identify(pid);
+        let stranger = ProcessIdentity {
+            start_ticks: identity.start_ticks + 1,
+            ..identity.clone()
+        };
+        assert_eq!(kill_leftover(&stranger, Duration::from_secs(1)), 0);
+        assert!(alive(pid));
+        assert!(kill_leftover(&identity, Duration::from_secs(5)) >= 1);
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn statuses_are_described_in_words() {
+        assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with code 3");
+        assert_eq!(
+            describe(ExitStatus::from_raw(libc::SIGKILL)),
+            "killed by signal 9 (SIGKILL)"
+        );
+    }
+}

@@ -1,0 +1,629 @@
+//! The experiments directory: the durable record of everything seqspool accepted.
+//!
+//! An experiment is written in `.incoming/`, flushed, and renamed into place, so
+//! a crash leaves either a whole experiment or nothing visible. Its
+//! `experiment.json` is replaced atomically at each state change. At start the
+//! directory is scanned and memory is rebuilt from it; `.lock` (held with
+//! `flock`, which the kernel drops when the process dies) keeps a second server
+//! out.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Error;
+use crate::query::{Alphabet, Query};
+use crate::time::Timestamp;
+
+/// The record of an experiment, in its directory.
+pub const RECORD_FILE: &str = "experiment.json";
+/// The input, as one FASTA record, for the processing command.
+pub const QUERY_FILE: &str = "query.fasta";
+const LOCK_FILE: &str = ".lock";
+const INCOMING_DIR: &str = ".incoming";
+
+/// An experiment's id: a number given in acceptance order, written with at least
+/// six digits (`000042`). Never taken from user input, never reused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(pub u64);
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06}", self.0)
+    }
+}
+
+impl FromStr for Id {
+    type Err = ();
+
+    /// Only ASCII digits: anything else (`..`, `/`, signs) is not an id.
+    fn from_str(text: &str) -> Result<Id, ()> {
+        if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        text.parse().map(Id).map_err(|_| ())
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Id, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|()| serde::de::Error::custom(format!("'{text}' is not an experiment id")))
+    }
+}
+
+/// Where an experiment stands, with the GA4GH WES/TES names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    Queued,
+    Running,
+    Complete,
+    ExecutorError,
+    SystemError,
+    Canceled,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Queued,
+        State::Running,
+        State::Complete,
+        State::ExecutorError,
+        State::SystemError,
+        State::Canceled,
+    ];
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, State::Queued | State::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "QUEUED",
+            State::Running => "RUNNING",
+            State::Complete => "COMPLETE",
+            State::ExecutorError => "EXECUTOR_ERROR",
+            State::SystemError => "SYSTEM_ERROR",
+            State::Canceled => "CANCELED",
+        }
+    }
+
+    /// Position in [`State::ALL`], for per-state counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl FromStr for State {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<State, ()> {
+        State::ALL
+            .into_iter()
+            .find(|state| state.as_str().eq_ignore_ascii_case(text))
+            .ok_or(())
+    }
+}
+
+/// What identifies a running command's process group across a server crash:
+/// the group id alone could be reused after a reboot or a long time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessIdentity {
+    /// The process group id, which is also the group leader's pid.
+    pub pgid: i32,
+    /// The leader's start time, in clock ticks since boot (`/proc/PID/stat`, field 22).
+    pub start_ticks: u64,
+    /// `/proc/sys/kernel/random/boot_id` when the command started.
+    pub boot_id: String,
+}
+
+/// The record of one experiment: `experiment.json`, and the in-memory index entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: Id,
+    pub query_name: String,
+    /// The rest of the FASTA header after the name, when the query had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub alphabet: Alphabet,
+    /// Residues in the query.
+    pub length: usize,
+    /// The id of the first experiment of the batch this one was submitted in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Id>,
+    pub state: State,
+    pub submitted_at: Timestamp,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    /// The processing command's exit code, when it exited by itself.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the processing command, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Why the experiment did not complete, in words.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// How many times the processor was started on it (more than one after an interruption).
+    #[serde(default)]
+    pub attempts: u32,
+    /// The processing command it ran, or will run, with.
+    pub command: Arc<str>,
+    /// The running command's process group, recorded while RUNNING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessIdentity>,
+}
+
+impl Record {
+    /// The record of a newly accepted query.
+    pub fn new(
+        id: Id,
+        query: &Query,
+        batch: Option<Id>,
+        command: Arc<str>,
+        now: Timestamp,
+    ) -> Record {
+        Record {
+            id,
+            query_name: query.name().to_owned(),
+            description: query.description().map(str::to_owned),
+            alphabet: query.alphabet(),
+            length: query.sequence().len(),
+            batch,
+            state: State::Queued,
+            submitted_at: now,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            attempts: 0,
+            command,
+            process: None,
+        }
+    }
+}
+
+/// A file of an experiment directory, as listed to clients.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileInfo {
+    pub name: String,
+    pub size: u64,
+}
+
+/// What the start-up scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Every readable experiment, in id (acceptance) order.
+    pub records: Vec<Record>,
+    /// Entries that are not experiments or could not be read; left untouched.
+    pub skipped: usize,
+    /// Unacknowledged experiments found in `.incoming/` and removed.
+    pub discarded: usize,
+    /// The first id not yet used on disk.
+    pub next_id: Id,
+    pub took: Duration,
+}
+
+/// An experiment written under `.incoming/`: invisible until published.
+pub struct Staged {
+    id: Id,
+    dir: tempfile::TempDir,
+}
+
+/// The experiments directory, locked for this process.
+pub struct Store {
+    root: PathBuf,
+    incoming: PathBuf,
+    /// Held open for the `flock` on it; dropped with the store.
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) and locks the experiments directory, then scans it.
+    pub fn open(root: &Path) -> Result<(Store, Scan), Error> {
+        let started = Instant::now();
+        fs::create_dir_all(root)
+            .map_err(|e| Error::io("creating the experiments directory", root, e))?;
+        // Absolute, so that EXPERIMENT_DIR and the paths in answers hold wherever they are used.
+        let root = &root
+            .canonicalize()
+            .map_err(|e| Error::io("resolving", root, e))?;
+        let lock = lock(&root.join(LOCK_FILE))?;
+        let incoming = root.join(INCOMING_DIR);
+        let mut scan = Scan::default();
+        let mut highest = 0;
+        // Whatever is in .incoming was never acknowledged. Its ids still count
+        // as used, so that no id is ever given twice.
+        if incoming.exists() {
+            for entry in fs::read_dir(&incoming).map_err(|e| Error::io("reading", &incoming, e))? {
+                let entry = entry.map_err(|e| Error::io("reading", &incoming, e))?;
+                if let Some(id) = staged_id(&entry.file_name().to_string_lossy()) {
+                    highest = highest.max(id.0);
+                }
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                removed
+                    .map_err(|e| Error::io("removing an unacknowledged experiment", &path, e))?;
+                scan.discarded += 1;
+            }
+        }
+        fs::create_dir_all(&incoming).map_err(|e| Error::io("creating", &incoming, e))?;
+
+        for entry in fs::read_dir(root).map_err(|e| Error::io("reading", root, e))? {
+            let entry = entry.map_err(|e| Error::io("reading", root, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let path = entry.path();
+            if name.starts_with('.') || !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue; // the lock, .incoming, README.md: not experiments, and nothing to warn about
+            }
+            let Ok(id) = name.parse::<Id>() else {
+                log::warn!(
+                    "skipping {}: not an experiment (its name is not an experiment id)",
+                    path.display()
+                );
+                scan.skipped += 1;
+                continue;
+            };
+            highest = highest.max(id.0);
+            match read_record(&path) {
+                Ok(record) if record.id == id => scan.records.push(record),
+                Ok(record) => {
+                    log::warn!(
+                        "skipping {}: its {RECORD_FILE} is for experiment {}",
+                        path.display(),
+                        record.id
+                    );
+                    scan.skipped += 1;
+                }
+                Err(err) => {
+                    log::warn!("skipping {}: {err}", path.display());
+                    scan.skipped += 1;
+                }
+            }
+        }
+        scan.records.sort_unstable_by_key(|record| record.id);
+        scan.next_id = Id(highest + 1);
+        scan.took = started.elapsed();
+        let store = Store {
+            root: root.to_owned(),
+            incoming,
+            _lock: lock,
+        };
+        Ok((store, scan))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of an experiment (which may not exist).
+    pub fn dir(&self, id: Id) -> PathBuf {
+        self.root.join(id.to_string())
+    }
+
+    /// Writes an experiment under `.incoming/`, flushed to disk. Nothing is visible yet.
+    pub fn stage(&self, record: &Record, query: &Query) -> Result<Staged, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}.", record.id))
+            .tempdir_in(&self.incoming)
+            .map_err(|e| Error::io("creating a directory in", &self.incoming, e))?;
+        write_synced(&dir.path().join(QUERY_FILE), query.to_fasta().as_bytes())?;
+        write_synced(&dir.path().join(RECORD_FILE), &record_json(record)?)?;
+        sync_dir(dir.path())?;
+        Ok(Staged { id: record.id, dir })
+    }
+
+    /// Renames staged experiments into place and flushes the directory: from
+    /// here on they survive a crash or a power cut. All or nothing: on failure
+    /// whatever was renamed is removed again.
+    pub fn publish(&self, staged: Vec<Staged>) -> Result<(), Error> {
+        let mut published: Vec<PathBuf> = Vec::with_capacity(staged.len());
+        let result = staged.into_iter().try_for_each(|staged| {
+            let target = self.dir(staged.id);
+            let source = staged.dir.keep();
+            match fs::rename(&source, &target) {
+                Ok(()) => {
+                    published.push(target);
+                    Ok(())
+                }
+                Err(err) => {
+                    let _ = fs::remove_dir_all(&source);
+                    Err(Error::io("moving an experiment into", &target, err))
+                }
+            }
+        });
+        let result = result.and_then(|()| sync_dir(&self.root));
+        if result.is_err() {
+            for dir in published {
+                if let Err(err) = fs::remove_dir_all(&dir) {
+                    log::error!(
+                        "removing the unacknowledged experiment {}: {err}",
+                        dir.display()
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    /// Replaces an experiment's `experiment.json` atomically (write a temporary
+    /// file beside it, rename). Not flushed: a killed process loses nothing the
+    /// kernel has, and after a power cut the older state only makes the
+    /// experiment run again.
+    pub fn write_record(&self, record: &Record) -> Result<(), Error> {
+        let dir = self.dir(record.id);
+        let mut file = readable_temp_file(&dir)?;
+        let path = dir.join(RECORD_FILE);
+        file.write_all(&record_json(record)?)
+            .map_err(|e| Error::io("writing", &path, e))?;
+        file.persist(&path)
+            .map_err(|e| Error::io("replacing", &path, e.error))?;
+        Ok(())
+    }
+
+    /// The plain files directly inside an experiment's directory, by name.
+    pub fn files(&self, id: Id) -> Result<Vec<FileInfo>, Error> {
+        let dir = self.dir(id);
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))? {
+            let entry = entry.map_err(|e| Error::io("listing", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Temporary files of an atomic replace start with a dot; links and
+            // directories are never served, so they are never listed.
+            match entry.metadata() {
+                Ok(meta) if meta.file_type().is_file() && !name.starts_with('.') => {
+                    files.push(FileInfo {
+                        name,
+                        size: meta.len(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    /// Opens one plain file directly inside an experiment's directory.
+    ///
+    /// The name must be a single path component, and the file must be a regular
+    /// file and not a link (`O_NOFOLLOW`), so nothing outside the directory can
+    /// be reached. Anything else is "not found".
+    pub fn open_file(&self, id: Id, name: &str) -> Result<(File, u64), Error> {
+        let not_found = || Error::NotFound(format!("experiment {id} has no file named '{name}'"));
+        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+            return Err(not_found());
+        }
+        let path = self.dir(id).join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|_| not_found())?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("reading", &path, e))?;
+        if !meta.file_type().is_file() || meta.file_type().is_fifo() {
+            return Err(not_found());
+        }
+        Ok((file, meta.len()))
+    }
+}
+
+/// A temporary file in `dir` that, once renamed into place, the lab's other
+/// accounts can read like any file the command writes (tempfile's default is 0600).
+pub fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .permissions(fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("creating a temporary file in", dir, e))
+}
+
+/// Reads and checks an experiment's record.
+pub fn read_record(dir: &Path) -> Result<Record, Error> {
+    let path = dir.join(RECORD_FILE);
+    let bytes = fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))
+}
+
+fn record_json(record: &Record) -> Result<Vec<u8>, Error> {
+    let mut json = serde_json::to_vec_pretty(record)
+        .map_err(|e| Error::Internal(format!("encoding a record: {e}")))?;
+    json.push(b'\n');
+    Ok(json)
+}
+
+/// The id of a staged directory's name (`000042.XXXXXX`).
+fn staged_id(name: &str) -> Option<Id> {
+    name.split('.').next()?.parse().ok()
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut file = File::create(path).map_err(|e| Error::io("creating", path, e))?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io("writing", path, e))?;
+    file.sync_all().map_err(|e| Error::io("flushing", path, e))
+}
+
+/// Flushes a directory's entries (the names in it) to disk.
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("flushing the directory", dir, e))
+}
+
+/// Takes the exclusive lock that keeps a second server out of the directory.
+fn lock(path: &Path) -> Result<File, Error> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("opening the lock file", path, e))?;
+    // SAFETY: flock takes a file descriptor we own and open for the call's length.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            let dir = path.parent().unwrap_or(path);
+            return Err(Error::Internal(format!(
+                "another seqspool is already serving {} (it holds the lock on {}); stop it, or give this one another --experiments",
+                dir.display(),
+                path.display()
+            )));
+        }
+        return Err(Error::io("locking", path, err));
+    }
+    // The pid is for the operator's eyes only: the lock is what counts.
+    let _ = file
+        .set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()));
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AlphabetPolicy;
+    use crate::query::{parse_submission, Limits};
+
+    fn query(name: &str) -> Query {
+        let limits = Limits {
+            max_records: 10,
+            max_residues: 100,
+            alphabet: AlphabetPolicy::Auto,
+        };
+        parse_submission(Some(name), Some("ACGT"), &limits)
+            .unwrap()
+            .remove(0)
+    }
+
+    fn accept(store: &Store, id: u64, name: &str) -> Record {
+        let query = query(name);
+        let record = Record::new(Id(id), &query, None, "true".into(), Timestamp::now());
+        let staged = store.stage(&record, &query).unwrap();
+        store.publish(vec![staged]).unwrap();
+        record
+    }
+
+    #[test]
+    fn ids_are_digits_only() {
+        assert_eq!("000042".parse(), Ok(Id(42)));
+        assert_eq!(Id(42).to_string(), "000042");
+        assert_eq!(Id(1_234_567).to_string(), "1234567");
+        for bad in [
+            "",
+            "..",
+            "-1",
+            "+1",
+            "4 2",
+            "00004a",
+            "99999999999999999999",
+        ] {
+            assert_eq!(bad.parse::<Id>(), Err(()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_experiment_is_found_again_at_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, scan) = Store::open(tmp.path()).unwrap();
+        assert_eq!(scan.next_id, Id(1));
+        let first = accept(&store, 1, "first");
+        let second = accept(&store, 2, "second");
+        assert_eq!(
+            fs::read_to_string(store.dir(Id(1)).join(QUERY_FILE)).unwrap(),
+            ">first\nACGT\n"
+        );
+        drop(store);
+
+        let (_store, scan) = Store::open(tmp.path()).unwrap();
+        assert_eq!(scan.records, [first, second]);
+        assert_eq!(scan.next_id, Id(3));
+    }
+
+    #[test]
+    fn a_second_store_on_the_same_directory_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let _first = Store::open(tmp.path()).unwrap();
+        let err = Store::open(tmp.path()).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("another seqspool is already serving"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn leftovers_are_discarded_but_their_ids_are_not_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join(".incoming/000007.abc")).unwrap();
+        fs::create_dir_all(tmp.path().join("notes")).unwrap();
+        fs::create_dir_all(tmp.path().join("000003")).unwrap(); // no record
+        fs::write(tmp.path().join("README.md"), "hello").unwrap();
+        let (_store, scan) = Store::open(tmp.path()).unwrap();
+        assert_eq!((scan.discarded, scan.skipped, scan.next_id), (1, 2, Id(8)));
+        assert!(!tmp.path().join(".incoming/000007.abc").exists());
+        assert!(tmp.path().join("notes").exists() && tmp.path().join("000003").exists());
+    }
+
+    #[test]
+    fn only_plain_files_inside_the_directory_are_served() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(tmp.path()).unwrap();
+        accept(&store, 1, "q");
+        let dir = store.dir(Id(1));
+        fs::write(tmp.path().join("secret"), "no").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret"), dir.join("link")).unwrap();
+        fs::create_dir(dir.join("sub")).unwrap();
+        assert!(store.open_file(Id(1), QUERY_FILE).is_ok());
+        for name in [
+            "link",
+            "sub",
+            "../secret",
+            "..",
+            ".",
+            "",
+            "sub/x",
+            ".hidden",
+        ] {
+            assert!(
+                matches!(store.open_file(Id(1), name), Err(Error::NotFound(_))),
+                "{name}"
+            );
+        }
+        let names: Vec<_> = store
+            .files(Id(1))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, [RECORD_FILE, QUERY_FILE]);
+    }
+}
