@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::store::Faults;
+
 /// Default address: loopback only, so a fresh start exposes nothing to the network.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// Default bound of the queue: a day of plate-sized submissions, small in memory.
@@ -106,6 +108,11 @@ pub struct Config {
     /// Largest stdout.txt or stderr.txt kept per experiment, in bytes; the rest is dropped.
     #[arg(long, env = "SEQSPOOL_MAX_OUTPUT", default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
     pub max_output: u64,
+
+    /// Faults injected into the store's writes, for tests; never set from the command line.
+    #[arg(skip)]
+    #[doc(hidden)]
+    pub faults: Faults,
 }
 
 impl Config {
@@ -124,6 +131,7 @@ impl Config {
             on_interrupt: OnInterrupt::Requeue,
             shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
             max_output: DEFAULT_MAX_OUTPUT,
+            faults: Faults::default(),
         }
     }
 

@@ -51,6 +51,25 @@ impl Error {
         }
     }
 
+    /// The same error once more, for each of the submissions one failed flush
+    /// fails (an `io::Error` cannot be cloned; its OS error code and text can).
+    pub fn again(&self) -> Error {
+        match self {
+            Error::Io { op, path, source } => {
+                let source = match source.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                };
+                Error::Io {
+                    op,
+                    path: path.clone(),
+                    source,
+                }
+            }
+            other => Error::Internal(other.to_string()),
+        }
+    }
+
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -1,25 +1,31 @@
 //! Acceptance: turning validated queries into durable experiments, in order.
 //!
 //! One thread does it, so ids, directories and the worker's channel all see the
-//! same order. For each submission it reserves room (a full queue refuses
-//! before anything is written), writes the experiments under `.incoming/`,
-//! flushes them, renames them into place, and only then indexes them, sends
-//! them to the worker and lets the handler answer 2xx. Submissions that arrive
-//! together are taken together, so the HTTP side never writes to disk itself.
+//! same order. It takes every submission waiting for it as one group (group
+//! commit): each is admitted (a full queue refuses before anything is written)
+//! and written under `.incoming/`; then the whole group is flushed at once,
+//! renamed into place and the directory flushed; only then are the experiments
+//! indexed, sent to the worker, and their handlers let answer 2xx. Flushes are
+//! what durability costs, and a group shares them.
 
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::oneshot;
 
 use crate::error::Error;
 use crate::query::Query;
 use crate::queue::Queue;
-use crate::store::{Id, Record, Store};
+use crate::store::{Id, Published, Record, Staged, Store};
 use crate::time::Timestamp;
 
 /// Submissions that may wait for the intake thread; past it handlers wait for room.
 const PENDING_SUBMISSIONS: usize = 1024;
+
+/// Most submissions flushed as one group: enough to share the flushes of every
+/// client of a busy lab, few enough that the first of them is not kept waiting long.
+const MAX_GROUP: usize = 256;
 
 /// The handle the HTTP side submits through.
 #[derive(Clone)]
@@ -60,10 +66,23 @@ impl Intake {
         let thread = thread::Builder::new()
             .name("intake".into())
             .spawn(move || {
-                while let Some(Message::Submit(submission)) = pending.blocking_recv() {
-                    let result = writer.accept(&submission.queries);
-                    // The client may have gone; the experiments are accepted all the same.
-                    let _ = submission.reply.send(result);
+                let mut closing = false;
+                while !closing {
+                    let Some(Message::Submit(first)) = pending.blocking_recv() else {
+                        break;
+                    };
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match pending.try_recv() {
+                            Ok(Message::Submit(next)) => group.push(next),
+                            Ok(Message::Close) => closing = true,
+                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+                        }
+                        if closing || pending.is_empty() {
+                            break;
+                        }
+                    }
+                    writer.accept(group);
                 }
             })
             .expect("spawning the intake thread");
@@ -94,61 +113,117 @@ struct Writer {
     command: Arc<str>,
 }
 
+/// A submission of the group that was admitted and written.
+struct Admitted<'a> {
+    reply: oneshot::Sender<Result<Vec<Record>, Error>>,
+    records: Vec<Record>,
+    staged: Vec<Staged>,
+    /// Room in the worker's channel, held from admission to hand-over.
+    permits: mpsc::PermitIterator<'a, Id>,
+}
+
 impl Writer {
-    fn accept(&mut self, queries: &[Query]) -> Result<Vec<Record>, Error> {
-        let count = queries.len();
-        if self.queue.is_closing() {
-            return Err(Error::ShuttingDown);
-        }
-        self.queue.reserve(count)?;
-        // The queue's count admits it; the channel must have the room too. It
-        // can lag behind when cancelled experiments still sit in it, unread.
-        let permits = match self.jobs.try_reserve_many(count) {
-            Ok(permits) => permits,
-            Err(_) => {
-                self.queue.unreserve(count);
-                return Err(Error::QueueFull {
-                    capacity: self.queue.capacity(),
-                });
+    /// Accepts a group of submissions, answering each one.
+    fn accept(&mut self, group: Vec<Submission>) {
+        let Writer {
+            store,
+            queue,
+            jobs,
+            next_id,
+            command,
+        } = self;
+        let mut admitted = Vec::with_capacity(group.len());
+        for Submission { queries, reply } in group {
+            let count = queries.len();
+            match admit(queue, jobs, count) {
+                Ok(permits) => match stage(store, command, next_id, &queries) {
+                    Ok((records, staged)) => admitted.push(Admitted {
+                        reply,
+                        records,
+                        staged,
+                        permits,
+                    }),
+                    Err(err) => {
+                        queue.unreserve(count);
+                        let _ = reply.send(Err(err));
+                    }
+                },
+                // The client may have gone; nothing was written for it anyway.
+                Err(err) => drop(reply.send(Err(err))),
             }
-        };
-        let records = match write(&self.store, &self.command, &mut self.next_id, queries) {
-            Ok(records) => records,
-            Err(err) => {
-                self.queue.unreserve(count);
-                return Err(err);
+        }
+        if admitted.is_empty() {
+            return;
+        }
+
+        // Flush everything the group wrote, then make it visible, then make that durable.
+        let staged: Vec<&Staged> = admitted.iter().flat_map(|a| &a.staged).collect();
+        let flushed = store.flush(&staged);
+        let mut published: Vec<(Admitted, Published)> = Vec::with_capacity(admitted.len());
+        let mut failed: Vec<(Admitted, Error)> = Vec::new();
+        for mut submission in admitted {
+            let staged = std::mem::take(&mut submission.staged);
+            match flushed
+                .as_ref()
+                .map_err(Error::again)
+                .and_then(|()| store.publish(staged))
+            {
+                Ok(visible) => published.push((submission, visible)),
+                Err(err) => failed.push((submission, err)),
             }
-        };
-        self.queue.enqueue(&records);
-        for (permit, record) in permits.zip(&records) {
-            permit.send(record.id);
         }
-        let batch = if count > 1 {
-            format!(" in batch {}", records[0].id)
-        } else {
-            String::new()
-        };
-        for record in &records {
-            log::info!(
-                "experiment {} accepted{batch}: '{}', {} residues ({})",
-                record.id,
-                record.query_name,
-                record.length,
-                record.alphabet.as_str()
-            );
+        if !published.is_empty() {
+            if let Err(err) = store.sync_root() {
+                for (submission, visible) in published.drain(..) {
+                    store.withdraw(visible);
+                    failed.push((submission, Error::again(&err)));
+                }
+            }
         }
-        Ok(records)
+        for (submission, err) in failed {
+            queue.unreserve(submission.records.len());
+            let _ = submission.reply.send(Err(err));
+        }
+
+        for (submission, _durable) in published {
+            queue.enqueue(&submission.records);
+            for (permit, record) in submission.permits.zip(&submission.records) {
+                permit.send(record.id);
+            }
+            log_accepted(&submission.records);
+            // The client may have gone; the experiments are accepted all the same.
+            let _ = submission.reply.send(Ok(submission.records));
+        }
     }
 }
 
-/// Writes the experiments durably, giving ids from `next_id` on; nothing of
-/// them is visible if it fails.
-fn write(
+/// Reserves room for `count` experiments in the queue and in the worker's channel.
+fn admit<'a>(
+    queue: &Queue,
+    jobs: &'a mpsc::Sender<Id>,
+    count: usize,
+) -> Result<mpsc::PermitIterator<'a, Id>, Error> {
+    if queue.is_closing() {
+        return Err(Error::ShuttingDown);
+    }
+    queue.reserve(count)?;
+    // The queue's count admits it; the channel must have the room too. It can
+    // lag behind while cancelled experiments still sit in it, unread.
+    jobs.try_reserve_many(count).map_err(|_| {
+        queue.unreserve(count);
+        Error::QueueFull {
+            capacity: queue.capacity(),
+        }
+    })
+}
+
+/// Writes the experiments under `.incoming/`, giving ids from `next_id` on.
+fn stage(
     store: &Store,
     command: &Arc<str>,
     next_id: &mut Id,
     queries: &[Query],
-) -> Result<Vec<Record>, Error> {
+) -> Result<(Vec<Record>, Vec<Staged>), Error> {
     let now = Timestamp::now();
     let batch = (queries.len() > 1).then_some(*next_id);
     let mut records = Vec::with_capacity(queries.len());
@@ -161,6 +236,21 @@ fn write(
         staged.push(store.stage(&record, query)?);
         records.push(record);
     }
-    store.publish(staged)?;
-    Ok(records)
+    Ok((records, staged))
+}
+
+fn log_accepted(records: &[Record]) {
+    let batch = match records {
+        [first, _, ..] => format!(" in batch {}", first.id),
+        _ => String::new(),
+    };
+    for record in records {
+        log::info!(
+            "experiment {} accepted{batch}: '{}', {} residues ({})",
+            record.id,
+            record.query_name,
+            record.length,
+            record.alphabet.as_str()
+        );
+    }
 }

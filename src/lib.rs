@@ -45,7 +45,7 @@ pub async fn run(
     let (store, recovered) = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || -> Result<_, Error> {
-            let (store, mut scan) = Store::open(&config.experiments)?;
+            let (store, mut scan) = Store::open(&config.experiments, config.faults.clone())?;
             let recovery = worker::recover(&store, &mut scan, &config);
             log::info!(
                 "recovered {}: {} queued, {} requeued after an interruption, {} failed after an interruption, \

@@ -109,7 +109,12 @@ async fn submit_legacy(app: &App, request: Request<Incoming>) -> Result<Response
 
 /// `POST /experiments`: 202 with the record, or with the batch when several records came.
 async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
-    let queries = read_queries(app, request, &[FORM, JSON]).await?;
+    let queries = read_queries(
+        app,
+        request,
+        &[FORM, JSON, MULTIPART, FASTA, FASTA_APPLICATION],
+    )
+    .await?;
     let records = app.intake.submit(queries).await?;
     if let [record] = records.as_slice() {
         let view = app.queue.get(record.id).unwrap_or(View {
@@ -141,6 +146,12 @@ async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
+/// A browser form with a file picker (`<input type=file>`), or `curl -F file=@plate.fasta`.
+const MULTIPART: &str = "multipart/form-data";
+/// A FASTA file as the whole body, as `curl --data-binary @plate.fasta` sends it.
+const FASTA: &str = "text/x-fasta";
+/// The other name FASTA goes by; clients use both.
+const FASTA_APPLICATION: &str = "application/x-fasta";
 
 /// The two fields every submission format carries.
 #[derive(Deserialize)]
@@ -162,22 +173,142 @@ async fn read_queries(
             accepted.join(" or ")
         )));
     };
+    // A multipart body needs the boundary, a parameter of the header the body consumes.
+    let header = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let body = http::read_body(request, app.config.max_body).await?;
     let fields: Fields = match kind {
-        FORM => {
-            let text = std::str::from_utf8(&body)
-                .map_err(|_| Error::BadRequest("the form is not valid UTF-8".into()))?;
-            serde_urlencoded::from_str(text)
-                .map_err(|err| Error::BadRequest(format!("malformed form: {err}")))?
+        FORM => parse_form(&body)?,
+        JSON => parse_json(&body)?,
+        MULTIPART => return read_upload(body, &header, &app.limits).await,
+        _ => {
+            let text = std::str::from_utf8(&body).map_err(|err| {
+                Error::BadRequest(format!(
+                    "the FASTA body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA file",
+                    err.valid_up_to()
+                ))
+            })?;
+            return query::parse_fasta(text, &app.limits);
         }
-        _ => serde_json::from_slice(&body)
-            .map_err(|err| Error::BadRequest(format!("malformed JSON: {err}")))?,
     };
     query::parse_submission(
         fields.query_name.as_deref(),
         fields.query_sequence.as_deref(),
         &app.limits,
     )
+}
+
+/// Reads a form-encoded body strictly: a field that is not UTF-8 once
+/// percent-decoded is refused, not replaced with U+FFFD, and so is a field given twice.
+fn parse_form(body: &[u8]) -> Result<Fields, Error> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::BadRequest("the form is not valid UTF-8".into()))?;
+    for piece in text.split('&').flat_map(|pair| pair.split('=')) {
+        if percent_decode(&piece.replace('+', " ")).is_none() {
+            return Err(Error::BadRequest(format!(
+                "malformed form: '{piece}' is not valid percent-encoded UTF-8"
+            )));
+        }
+    }
+    serde_urlencoded::from_str(text)
+        .map_err(|err| Error::BadRequest(format!("malformed form: {err}")))
+}
+
+/// Reads a JSON body, which must be an object with the fields by name.
+fn parse_json(body: &[u8]) -> Result<Fields, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|err| Error::BadRequest(format!("malformed JSON: {err}")))?;
+    if !value.is_object() {
+        return Err(Error::BadRequest(
+            "malformed JSON: send an object, {\"query_name\": ..., \"query_sequence\": ...}".into(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|err| Error::BadRequest(format!("malformed JSON: {err}")))
+}
+
+/// Reads a form upload: a FASTA file (the part named `file` or `fasta`, or any
+/// part with a file name) whose records are the queries, or, when no file was
+/// chosen, the `query_name` and `query_sequence` text fields the same form
+/// carries, read as a form-encoded submission would be.
+async fn read_upload(
+    body: bytes::Bytes,
+    content_type: &str,
+    limits: &Limits,
+) -> Result<Vec<Query>, Error> {
+    let malformed =
+        |err: multer::Error| Error::BadRequest(format!("malformed multipart form: {err}"));
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    // The body is in memory already, within --max-body: multer reads it as a one-chunk stream.
+    let chunks = http_body_util::BodyExt::into_data_stream(http_body_util::Full::new(body));
+    let mut form = multer::Multipart::new(chunks, boundary);
+    let mut fields = Fields {
+        query_name: None,
+        query_sequence: None,
+    };
+    let mut files = Vec::new();
+    while let Some(part) = form.next_field().await.map_err(malformed)? {
+        let name = part.name().unwrap_or_default().to_owned();
+        let is_file = part.file_name().is_some() || name == "file" || name == "fasta";
+        let data = part.bytes().await.map_err(malformed)?;
+        if is_file {
+            // A browser sends an empty part (filename="") when no file was chosen.
+            if !data.is_empty() {
+                files.push(data);
+            }
+            continue;
+        }
+        let slot = match name.as_str() {
+            "query_name" => &mut fields.query_name,
+            "query_sequence" => &mut fields.query_sequence,
+            // A submit button's value and the like: not ours to judge.
+            _ => continue,
+        };
+        let text = std::str::from_utf8(&data).map_err(|_| {
+            Error::BadRequest(format!("the form field '{name}' is not valid UTF-8"))
+        })?;
+        *slot = Some(text.to_owned());
+    }
+    let pasted = fields
+        .query_sequence
+        .as_deref()
+        .is_some_and(|text| !text.trim().is_empty());
+    match files.as_slice() {
+        [] => query::parse_submission(
+            fields.query_name.as_deref(),
+            fields.query_sequence.as_deref(),
+            limits,
+        ),
+        [_] if pasted => Err(Error::Invalid {
+            field: "file",
+            msg: "came with a pasted sequence too; send either a FASTA file or a pasted sequence"
+                .into(),
+        }),
+        [file] => {
+            let text = std::str::from_utf8(file).map_err(|err| Error::Invalid {
+                field: "file",
+                msg: format!(
+                    "is not UTF-8 text (a bad byte at offset {}); upload a plain-text FASTA file, not a compressed or word-processor one",
+                    err.valid_up_to()
+                ),
+            })?;
+            // The records' problems are the file's, whatever field a pasted text would name.
+            query::parse_fasta(text, limits).map_err(|err| match err {
+                Error::Invalid { msg, .. } => Error::Invalid { field: "file", msg },
+                other => other,
+            })
+        }
+        _ => Err(Error::Invalid {
+            field: "file",
+            msg: format!(
+                "{} files were uploaded; send one FASTA file (its records make a batch)",
+                files.len()
+            ),
+        }),
+    }
 }
 
 /// The request's media type, lower case, without parameters (`; charset=...`).

@@ -130,6 +130,9 @@ pub fn run(
     // reaped and its group id freed.
     kill_group(pgid, libc::SIGKILL);
     let status = reap(&mut child);
+    // SIGKILL is delivered, not yet acted on: wait until the strays are dead,
+    // so that the next command never runs beside them.
+    wait_until_gone(pgid);
     let deadline = Instant::now() + DRAIN_WAIT;
     for _ in 0..2 {
         if drained
@@ -174,6 +177,27 @@ fn stop_group(pgid: i32, grace: Duration, signals: &Receiver<Signal>) {
         if matches!(signal, Signal::Exited) {
             return;
         }
+    }
+}
+
+/// How long to wait for SIGKILLed processes to die; only a process stuck in
+/// the kernel (uninterruptible I/O) takes longer, and it runs no code meanwhile.
+const DEATH_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits until no live process is left in group `pgid` (the leader is reaped).
+fn wait_until_gone(pgid: i32) {
+    let deadline = Instant::now() + DEATH_WAIT;
+    // SAFETY: signal 0 only checks whether the group has members.
+    while unsafe { libc::kill(-pgid, 0) } == 0 {
+        // Members may be zombies that their new parent has not reaped yet: those are dead.
+        if group_members(pgid).is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            log::warn!("process group {pgid} still has members {DEATH_WAIT:?} after SIGKILL");
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -288,17 +312,15 @@ pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
     if found.is_empty() {
         return 0;
     }
-    for &pid in &found {
-        // SAFETY: signals a process we identified as a member of the old group.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
+    // The group is ours: signal all of it at once, so that a child forked
+    // after the scan above is not missed.
+    kill_group(process.pgid, libc::SIGTERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline && !members(process).is_empty() {
         thread::sleep(Duration::from_millis(20));
     }
-    for pid in members(process) {
-        // SAFETY: as above; these ignored SIGTERM.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+    if !members(process).is_empty() {
+        kill_group(process.pgid, libc::SIGKILL);
     }
     found.len()
 }

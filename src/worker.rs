@@ -188,7 +188,12 @@ enum Ended {
 fn settle(outcome: Outcome, timeout: Option<Duration>) -> Ended {
     use std::os::unix::process::ExitStatusExt;
     match outcome {
-        Outcome::Finished(status) if status.success() => Ended::State(State::Complete, None),
+        Outcome::Finished(status) if status.success() => Ended::Status {
+            state: State::Complete,
+            exit_code: Some(0),
+            signal: None,
+            error: None,
+        },
         Outcome::Finished(status) => {
             let (exit_code, signal) = (status.code(), status.signal());
             let state = match exit_code {
