@@ -187,10 +187,11 @@ impl Writer {
 
         for (submission, _durable) in published {
             queue.enqueue(&submission.records);
+            // Logged before the hand-over, so that "accepted" always comes before "started".
+            log_accepted(&submission.records);
             for (permit, record) in submission.permits.zip(&submission.records) {
                 permit.send(record.id);
             }
-            log_accepted(&submission.records);
             // The client may have gone; the experiments are accepted all the same.
             let _ = submission.reply.send(Ok(submission.records));
         }

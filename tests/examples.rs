@@ -1,0 +1,119 @@
+//! The examples the README shows really work: `examples/kmer_count.sh` as a
+//! processing command, and `examples/submit.py` as a client, each against a
+//! real server.
+
+mod common;
+use common::*;
+
+use std::process::Command;
+
+/// The README's `--command`, with the script's absolute path: the command runs
+/// in the experiment's directory, where a relative path would not resolve.
+fn kmer_command() -> String {
+    format!("sh {}/examples/kmer_count.sh", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_kmer_example_writes_sorted_counts_that_match_a_hand_count() {
+    let server = Server::start(|config| config.command = Some(kmer_command()));
+    // ACGTACGTAC has eight 3-mers: ACG, CGT, GTA and TAC twice each; AAAA adds
+    // two AAA; TTT once. Wrapped over lines with a header, as FASTA comes.
+    let id = server.submit("kmers", ">kmers demo\nACGTACGTAC\nAAAATTT");
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert!(record["error"].is_null(), "{record:#}");
+
+    let tsv = server.get(&format!("/experiments/{id}/files/kmers.tsv"));
+    assert_eq!(tsv.status, 200, "{}", tsv.text());
+    let text = tsv.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "kmer\tcount");
+    // ACGTACGTACAAAATTT: 17 residues, 15 windows of 3.
+    let expected = [
+        "AAA\t2", "ACG\t2", "CGT\t2", "GTA\t2", "TAC\t2", // count 2, alphabetical
+        "AAT\t1", "ACA\t1", "ATT\t1", "CAA\t1", "TTT\t1", // count 1, alphabetical
+    ];
+    assert_eq!(&lines[1..], &expected, "kmers.tsv:\n{text}");
+
+    let stdout = server.get(&format!("/experiments/{id}/files/stdout.txt"));
+    assert_eq!(stdout.text().trim(), "17 residues, 15 3-mers, 10 distinct");
+}
+
+#[test]
+fn the_kmer_example_fails_a_sequence_shorter_than_k() {
+    let server = Server::start(|config| config.command = Some(kmer_command()));
+    let id = server.submit("too-short", "AC");
+    let record = server.wait_for_state(&id, "EXECUTOR_ERROR");
+    assert_ne!(record["exit_code"], 0, "{record:#}");
+
+    let stderr = server
+        .get(&format!("/experiments/{id}/files/stderr.txt"))
+        .text();
+    assert!(stderr.contains("fewer than k = 3"), "stderr.txt: {stderr}");
+    let files = server.get(&format!("/experiments/{id}")).json()["files"].to_string();
+    assert!(
+        !files.contains("kmers.tsv"),
+        "no result file for a failed count: {files}"
+    );
+}
+
+#[test]
+fn the_client_example_submits_waits_and_prints_the_analysis() {
+    if !on_path("python3") {
+        assert!(
+            !required("python3"),
+            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
+        );
+        eprintln!("SKIPPED the_client_example_submits_waits_and_prints_the_analysis: python3 is not on the PATH");
+        return;
+    }
+    let server = Server::start(|_| {});
+    let output = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
+        .args(["--server", &format!("http://{}", server.addr)])
+        .args(["--interval", "0.2", "--max-wait", "30"])
+        .args(["primer", "ATGGCCTAA"])
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "submit.py failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(stdout.contains("submitted experiment 000001"), "{stdout}");
+    assert!(stdout.contains("finished: COMPLETE"), "{stdout}");
+    assert!(stdout.contains("analysis.json"), "{stdout}");
+    assert!(
+        stdout.contains("\"length\": 9"),
+        "the analysis is printed: {stdout}"
+    );
+}
+
+#[test]
+fn the_client_example_explains_a_refusal_and_exits_1() {
+    if !on_path("python3") {
+        assert!(
+            !required("python3"),
+            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
+        );
+        eprintln!(
+            "SKIPPED the_client_example_explains_a_refusal_and_exits_1: python3 is not on the PATH"
+        );
+        return;
+    }
+    let server = Server::start(|_| {});
+    let output = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
+        .args(["--server", &format!("http://{}", server.addr)])
+        .args(["bad", "ACGT@"])
+        .output()
+        .expect("running python3");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("422") && stderr.contains("query_sequence"),
+        "{stderr}"
+    );
+    assert!(server.experiment_dirs().is_empty());
+}
