@@ -1,11 +1,10 @@
 //! Acceptance: turning validated queries into durable experiments, in order.
 //!
-//! One thread does it, so ids, directories and the worker's channel all see the
-//! same order. It takes every submission waiting for it as one group (group
+//! One thread does it, so ids and directories follow the order of arrival. It takes every submission waiting for it as one group (group
 //! commit): each is admitted (a full queue refuses before anything is written)
 //! and written under `.incoming/`; then the whole group is flushed at once,
 //! renamed into place and the directory flushed; only then are the experiments
-//! indexed, sent to the worker, and their handlers let answer 2xx. Flushes are
+//! queued, the worker woken, and their handlers let answer 2xx. Flushes are
 //! what durability costs, and a group shares them.
 
 use std::sync::Arc;
@@ -45,13 +44,13 @@ struct Submission {
 }
 
 impl Intake {
-    /// Starts the intake thread. It gives ids from `next_id` on and sends
-    /// accepted ids to the worker through `jobs`; it ends, dropping `jobs`, at
+    /// Starts the intake thread. It gives ids from `next_id` on and rings
+    /// `wake` when it has queued experiments; it ends, dropping `wake`, at
     /// [`Intake::close`].
     pub fn spawn(
         store: Arc<Store>,
         queue: Arc<Queue>,
-        jobs: mpsc::Sender<Id>,
+        wake: mpsc::Sender<()>,
         next_id: Id,
         command: Arc<str>,
     ) -> (Intake, JoinHandle<()>) {
@@ -59,7 +58,7 @@ impl Intake {
         let mut writer = Writer {
             store,
             queue,
-            jobs,
+            wake,
             next_id,
             command,
         };
@@ -108,18 +107,17 @@ impl Intake {
 struct Writer {
     store: Arc<Store>,
     queue: Arc<Queue>,
-    jobs: mpsc::Sender<Id>,
+    /// Wakes the worker when it sleeps.
+    wake: mpsc::Sender<()>,
     next_id: Id,
     command: Arc<str>,
 }
 
 /// A submission of the group that was admitted and written.
-struct Admitted<'a> {
+struct Admitted {
     reply: oneshot::Sender<Result<Vec<Record>, Error>>,
     records: Vec<Record>,
     staged: Vec<Staged>,
-    /// Room in the worker's channel, held from admission to hand-over.
-    permits: mpsc::PermitIterator<'a, Id>,
 }
 
 impl Writer {
@@ -128,20 +126,19 @@ impl Writer {
         let Writer {
             store,
             queue,
-            jobs,
+            wake,
             next_id,
             command,
         } = self;
         let mut admitted = Vec::with_capacity(group.len());
         for Submission { queries, reply } in group {
             let count = queries.len();
-            match admit(queue, jobs, count) {
-                Ok(permits) => match stage(store, command, next_id, &queries) {
+            match admit(queue, count) {
+                Ok(()) => match stage(store, command, next_id, &queries) {
                     Ok((records, staged)) => admitted.push(Admitted {
                         reply,
                         records,
                         staged,
-                        permits,
                     }),
                     Err(err) => {
                         queue.unreserve(count);
@@ -186,36 +183,23 @@ impl Writer {
         }
 
         for (submission, _durable) in published {
-            queue.enqueue(&submission.records);
-            // Logged before the hand-over, so that "accepted" always comes before "started".
+            // Logged before the worker can see them, so "accepted" always comes before "started".
             log_accepted(&submission.records);
-            for (permit, record) in submission.permits.zip(&submission.records) {
-                permit.send(record.id);
-            }
+            queue.enqueue(&submission.records);
+            // A full channel means a wake-up is pending already: the worker will see these too.
+            let _ = wake.try_send(());
             // The client may have gone; the experiments are accepted all the same.
             let _ = submission.reply.send(Ok(submission.records));
         }
     }
 }
 
-/// Reserves room for `count` experiments in the queue and in the worker's channel.
-fn admit<'a>(
-    queue: &Queue,
-    jobs: &'a mpsc::Sender<Id>,
-    count: usize,
-) -> Result<mpsc::PermitIterator<'a, Id>, Error> {
+/// Reserves room in the queue for `count` experiments, or refuses before anything is written.
+fn admit(queue: &Queue, count: usize) -> Result<(), Error> {
     if queue.is_closing() {
         return Err(Error::ShuttingDown);
     }
-    queue.reserve(count)?;
-    // The queue's count admits it; the channel must have the room too. It can
-    // lag behind while cancelled experiments still sit in it, unread.
-    jobs.try_reserve_many(count).map_err(|_| {
-        queue.unreserve(count);
-        Error::QueueFull {
-            capacity: queue.capacity(),
-        }
-    })
+    queue.reserve(count)
 }
 
 /// Writes the experiments under `.incoming/`, giving ids from `next_id` on.

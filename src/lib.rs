@@ -67,18 +67,20 @@ pub async fn run(
     let store = Arc::new(store);
     let command: Arc<str> = config.command_label().into();
     let queue = Arc::new(Queue::new(config.capacity, recovered.records));
-    let (jobs, next_jobs) = tokio::sync::mpsc::channel(config.capacity);
+    // The queue holds the order and the bound; this channel only wakes the
+    // worker when it sleeps, so one pending wake-up is all it ever needs.
+    let (wake, woken) = tokio::sync::mpsc::channel(1);
     let worker = Worker {
         queue: queue.clone(),
         store: store.clone(),
         config: config.clone(),
         command: command.clone(),
     }
-    .spawn(queue.waiting(), next_jobs);
+    .spawn(woken);
     let (intake, intake_thread) = Intake::spawn(
         store.clone(),
         queue.clone(),
-        jobs,
+        wake,
         recovered.next_id,
         command,
     );

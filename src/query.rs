@@ -340,9 +340,9 @@ fn check_name(field: &'static str, name: &str) -> Result<(), Error> {
 
 /// Cleans a sequence text into upper-case residues and detects its alphabet.
 ///
-/// White space and digits are dropped, as in GenBank and EMBL flat files; a
-/// trailing `*` (a protein's stop) is dropped. Returns a message naming the first
-/// offending character and where it stands.
+/// White space and digits are dropped, as in GenBank and EMBL flat files, and
+/// so are `;` comment lines; a trailing `*` (a protein's stop) is dropped.
+/// Returns a message naming the first offending character and where it stands.
 fn clean_sequence(
     text: &str,
     origin: Origin,
@@ -350,14 +350,25 @@ fn clean_sequence(
 ) -> Result<(String, Alphabet), String> {
     let mut sequence = String::with_capacity(text.len());
     let (mut line, mut column) = (origin.line, 0);
+    // A line whose first printed character is ';' is a comment, wherever it stands.
+    let (mut line_start, mut comment) = (true, false);
     for (index, c) in text.chars().enumerate() {
         column += 1;
         if c == '\n' {
             line += 1;
             column = 0;
+            (line_start, comment) = (true, false);
             continue;
         }
-        if c.is_whitespace() || c.is_ascii_digit() {
+        if comment || c.is_whitespace() {
+            continue;
+        }
+        if c == ';' && line_start {
+            comment = true;
+            continue;
+        }
+        line_start = false;
+        if c.is_ascii_digit() {
             continue;
         }
         if c.is_ascii_alphabetic() || c == '*' || c == '-' {
@@ -539,7 +550,7 @@ mod tests {
 
     #[test]
     fn a_batch_keeps_file_order_names_and_descriptions() {
-        let text = "; exported\r\n>a first one\r\nACGT\r\n\r\nAC\r\n>b\r\nMKVL*\r\n\r\n>c\nacgu\n";
+        let text = "; exported\r\n>a first one\r\nACGT\r\n\r\n ;note\r\nAC\r\n; a's end\r\n>b\r\nMKVL*\r\n\r\n>c\nacgu\n";
         let queries = parse_fasta(text, &LIMITS).unwrap();
         let names: Vec<_> = queries.iter().map(Query::name).collect();
         assert_eq!(names, ["a", "b", "c"]);
@@ -565,6 +576,8 @@ mod tests {
         );
         assert!(message(parse_fasta("ACGT\n>a\nACGT", &LIMITS))
             .contains("line 1: sequence text before the first header"));
+        assert!(message(parse_fasta(">a\nAC;GT\n", &LIMITS))
+            .contains("record 1 (a): invalid character ';' at position 6 (line 2, column 3)"));
         assert!(message(parse_fasta(">a\n>b\nACGT", &LIMITS))
             .contains("record 1 (a): holds no residues"));
         assert!(message(parse_fasta(">\nACGT", &LIMITS))

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::runner::Signal;
-use crate::store::{Id, ProcessIdentity, Record, State};
+use crate::store::{Id, Record, State};
 use crate::time::Timestamp;
 
 /// An experiment as the read routes show it: its record, and where it stands.
@@ -152,11 +152,6 @@ impl Queue {
         self.capacity
     }
 
-    /// The QUEUED experiments in run order (at start: what the worker takes first).
-    pub fn waiting(&self) -> Vec<Id> {
-        self.lock().waiting.iter().copied().collect()
-    }
-
     /// Promises room for `count` more experiments, or refuses: the queue holds
     /// at most `capacity` waiting experiments, counting those being written.
     pub fn reserve(&self, count: usize) -> Result<(), Error> {
@@ -228,18 +223,15 @@ impl Queue {
         self.lock().counts
     }
 
-    /// Marks an experiment RUNNING, if it is still QUEUED and the server is not
-    /// closing; returns its record. `signals` will reach its runner.
-    pub fn begin(
-        &self,
-        id: Id,
-        command: Arc<str>,
-        signals: Option<Sender<Signal>>,
-    ) -> Option<Record> {
+    /// Takes the next waiting experiment (the oldest), marks it RUNNING and
+    /// returns its record, unless none is waiting or the server is closing.
+    /// `signals` will reach its runner, for cancel and shutdown.
+    pub fn next(&self, command: Arc<str>, signals: Option<Sender<Signal>>) -> Option<Record> {
         let mut index = self.lock();
-        if self.closing.load(Ordering::SeqCst) || index.records.get(&id)?.state != State::Queued {
+        if self.is_closing() {
             return None;
         }
+        let id = *index.waiting.first()?;
         let record = index.update(id, |record| {
             record.state = State::Running;
             record.started_at = Some(Timestamp::now());
@@ -251,26 +243,26 @@ impl Queue {
         Some(record)
     }
 
-    /// Records the running command's process group.
-    pub fn set_process(&self, id: Id, process: ProcessIdentity) -> Option<Record> {
-        self.lock()
-            .update(id, |record| record.process = Some(process))
+    /// Replaces the running experiment's record with the worker's copy, which
+    /// the worker has written to disk first, so memory is never ahead of it.
+    pub fn update_running(&self, record: Record) {
+        let id = record.id;
+        self.lock().update(id, |stored| *stored = record);
     }
 
-    /// Applies the end of a run (or of an interruption) to the running experiment.
-    pub fn finish(&self, id: Id, change: impl FnOnce(&mut Record)) -> Option<Record> {
+    /// Like [`Queue::update_running`], for the run's last change: the
+    /// experiment is no longer the running one.
+    pub fn finish(&self, record: Record) {
         let mut index = self.lock();
         if index
             .running
             .as_ref()
-            .is_some_and(|running| running.id == id)
+            .is_some_and(|running| running.id == record.id)
         {
             index.running = None;
         }
-        index.update(id, |record| {
-            record.process = None;
-            change(record);
-        })
+        let id = record.id;
+        index.update(id, |stored| *stored = record);
     }
 
     /// Cancels an experiment: a waiting one at once, a running one by stopping its command.
@@ -373,7 +365,7 @@ mod tests {
         assert_eq!(queue.get(Id(2)).unwrap().position, Some(1));
         assert_eq!(queue.get(Id(5)).unwrap().position, Some(2));
         assert_eq!(queue.get(Id(1)).unwrap().position, None);
-        queue.begin(Id(2), "true".into(), None).unwrap();
+        assert_eq!(queue.next("true".into(), None).unwrap().id, Id(2));
         assert_eq!(queue.get(Id(5)).unwrap().position, Some(1));
         assert_eq!(
             queue.backlog(),
@@ -396,15 +388,43 @@ mod tests {
         queue.reserve(1).unwrap();
         queue.enqueue(&[record(2, State::Queued), record(3, State::Queued)]);
         assert!(queue.reserve(1).is_err());
+        // A cancelled experiment's room is free at once.
         queue.cancel(Id(3)).unwrap();
         queue.reserve(1).unwrap();
+    }
+
+    #[test]
+    fn the_worker_takes_the_oldest_and_closing_stops_it() {
+        let queue = Queue::new(10, vec![record(7, State::Queued), record(3, State::Queued)]);
+        let first = queue.next("true".into(), None).unwrap();
+        assert_eq!(
+            (first.id, first.state, first.attempts),
+            (Id(3), State::Running, 1)
+        );
+        queue.finish(Record {
+            state: State::Complete,
+            ..first
+        });
+        assert_eq!(
+            queue.backlog(),
+            Backlog {
+                queued: 1,
+                running: 0
+            }
+        );
+        queue.close();
+        assert!(queue.next("true".into(), None).is_none());
     }
 
     #[test]
     fn a_cancelled_experiment_never_begins() {
         let queue = Queue::new(
             10,
-            vec![record(1, State::Queued), record(2, State::Complete)],
+            vec![
+                record(1, State::Queued),
+                record(2, State::Complete),
+                record(4, State::Queued),
+            ],
         );
         assert!(matches!(
             queue.cancel(Id(1)),
@@ -414,8 +434,8 @@ mod tests {
             queue.cancel(Id(1)),
             Ok(Canceled::Done { changed: false, .. })
         ));
-        assert!(queue.begin(Id(1), "true".into(), None).is_none());
-        assert_eq!(queue.backlog().total(), 0);
+        assert_eq!(queue.next("true".into(), None).unwrap().id, Id(4));
+        assert!(queue.next("true".into(), None).is_none());
         assert!(matches!(queue.cancel(Id(2)), Err(Error::Conflict(_))));
         assert!(matches!(queue.cancel(Id(3)), Err(Error::NotFound(_))));
     }
@@ -424,7 +444,7 @@ mod tests {
     fn cancelling_a_running_command_signals_its_runner() {
         let queue = Queue::new(10, vec![record(1, State::Queued)]);
         let (sender, receiver) = std::sync::mpsc::channel();
-        queue.begin(Id(1), "sleep 9".into(), Some(sender)).unwrap();
+        queue.next("sleep 9".into(), Some(sender)).unwrap();
         assert!(matches!(queue.cancel(Id(1)), Ok(Canceled::Stopping(_))));
         assert!(matches!(receiver.try_recv(), Ok(Signal::Cancel)));
         queue.close();

@@ -137,7 +137,18 @@ async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
             })
         })
         .collect();
-    let body = json!({ "batch": batch, "count": views.len(), "experiments": views });
+    // A struct, not json!: its records keep their field order (id first), as single answers do.
+    #[derive(Serialize)]
+    struct Batch {
+        batch: Id,
+        count: usize,
+        experiments: Vec<View>,
+    }
+    let body = Batch {
+        batch,
+        count: views.len(),
+        experiments: views,
+    };
     Ok(with_location(
         http::json(StatusCode::ACCEPTED, &body),
         &format!("/experiments?batch={batch}"),

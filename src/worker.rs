@@ -17,7 +17,7 @@ use crate::analysis;
 use crate::config::{Config, OnInterrupt};
 use crate::queue::Queue;
 use crate::runner::{self, Job, Outcome};
-use crate::store::{Id, Record, Scan, State, Store, QUERY_FILE};
+use crate::store::{Record, Scan, State, Store, QUERY_FILE};
 use crate::time::Timestamp;
 
 /// POSIX shells exit with 126 when a command cannot be executed and 127 when it
@@ -34,35 +34,35 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread: first the experiments `recovered` at start, then whatever arrives on `jobs`.
-    pub fn spawn(self, recovered: Vec<Id>, mut jobs: Receiver<Id>) -> JoinHandle<()> {
+    /// Starts the thread. It runs whatever is waiting, oldest first, and then
+    /// sleeps until `wake` says more has come; it ends when the queue closes
+    /// or every sender of `wake` is gone.
+    pub fn spawn(self, mut wake: Receiver<()>) -> JoinHandle<()> {
         thread::Builder::new()
             .name("worker".into())
-            .spawn(move || {
-                let next = recovered
-                    .into_iter()
-                    .chain(std::iter::from_fn(move || jobs.blocking_recv()));
-                for id in next {
-                    if self.queue.is_closing() {
-                        break;
-                    }
-                    self.run_one(id);
+            .spawn(move || loop {
+                while self.run_next() {}
+                if self.queue.is_closing() || wake.blocking_recv().is_none() {
+                    break;
                 }
             })
             .expect("spawning the worker thread")
     }
 
-    /// Runs one experiment to its end, unless it was cancelled while it waited.
-    fn run_one(&self, id: Id) {
+    /// Runs the next waiting experiment to its end; false if none was waiting.
+    fn run_next(&self) -> bool {
         let (signals, receiver) = mpsc::channel();
         let uses_command = self.config.command.is_some();
-        let Some(record) = self.queue.begin(
-            id,
-            self.command.clone(),
-            uses_command.then(|| signals.clone()),
-        ) else {
-            return; // cancelled while waiting, or the server is closing
+        let Some(mut record) = self
+            .queue
+            .next(self.command.clone(), uses_command.then(|| signals.clone()))
+        else {
+            return false;
         };
+        let id = record.id;
+        // RUNNING is on disk before anything runs: a crash from here on is
+        // seen at the restart as an interruption.
+        self.persist(&record);
         log::info!(
             "experiment {id} started (attempt {}): {}",
             record.attempts,
@@ -71,16 +71,13 @@ impl Worker {
         let started = Instant::now();
         let dir = self.store.dir(id);
         let ended = match &self.config.command {
-            None => {
-                self.persist(&record);
-                match analysis::run(&dir, record.alphabet) {
-                    Ok(()) => Ended::State(State::Complete, None),
-                    Err(err) => Ended::State(
-                        State::SystemError,
-                        Some(format!("the built-in analysis failed: {err}")),
-                    ),
-                }
-            }
+            None => match analysis::run(&dir, record.alphabet) {
+                Ok(()) => ended(State::Complete, None),
+                Err(err) => ended(
+                    State::SystemError,
+                    Some(format!("the built-in analysis failed: {err}")),
+                ),
+            },
             Some(command) => {
                 let env = environment(&record, &dir);
                 let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -93,28 +90,27 @@ impl Worker {
                     max_output: self.config.max_output,
                 };
                 let outcome = runner::run(&job, (signals, receiver), |process| {
-                    if let Some(record) = self.queue.set_process(id, process) {
-                        self.persist(&record);
-                    }
+                    record.process = Some(process);
+                    self.persist(&record);
+                    self.queue.update_running(record.clone());
                 });
                 settle(outcome, self.config.timeout)
             }
         };
-        let elapsed = started.elapsed();
+        let took = started.elapsed();
+        record.process = None;
         match ended {
             Ended::Interrupted => {
-                let record = self.queue.finish(id, |record| {
-                    record.error = Some(
-                        "interrupted by a server shutdown; it runs again first at the next start"
-                            .into(),
-                    )
-                });
-                if let Some(record) = record {
-                    self.persist(&record); // still RUNNING on disk: recovery requeues it at the head
-                }
+                // Still RUNNING on disk, with its group gone: recovery requeues it at the head.
+                record.error = Some(
+                    "interrupted by a server shutdown; it runs again first at the next start"
+                        .into(),
+                );
+                self.persist(&record);
+                self.queue.finish(record);
                 log::info!(
                     "experiment {id} interrupted by the shutdown after {:.1} s",
-                    elapsed.as_secs_f64()
+                    took.as_secs_f64()
                 );
             }
             Ended::Status {
@@ -122,45 +118,32 @@ impl Worker {
                 exit_code,
                 signal,
                 error,
-            } => self.end(id, state, exit_code, signal, error, elapsed),
-            Ended::State(state, error) => self.end(id, state, None, None, error, elapsed),
+            } => {
+                record.state = state;
+                record.finished_at = Some(Timestamp::now());
+                record.exit_code = exit_code;
+                record.signal = signal;
+                record.error = error;
+                self.persist(&record);
+                let code = exit_code.map_or(String::new(), |code| format!(" with code {code}"));
+                let why = record
+                    .error
+                    .as_deref()
+                    .map_or(String::new(), |error| format!(": {error}"));
+                log::info!(
+                    "experiment {id} finished {}{code} in {:.1} s{why}",
+                    state.as_str(),
+                    took.as_secs_f64()
+                );
+                self.queue.finish(record);
+            }
         }
+        true
     }
 
-    fn end(
-        &self,
-        id: Id,
-        state: State,
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        error: Option<String>,
-        took: Duration,
-    ) {
-        let Some(record) = self.queue.finish(id, |record| {
-            record.state = state;
-            record.finished_at = Some(Timestamp::now());
-            record.exit_code = exit_code;
-            record.signal = signal;
-            record.error = error;
-        }) else {
-            return;
-        };
-        self.persist(&record);
-        let code = exit_code.map_or(String::new(), |code| format!(" with code {code}"));
-        let why = record
-            .error
-            .as_deref()
-            .map_or(String::new(), |error| format!(": {error}"));
-        log::info!(
-            "experiment {id} finished {}{code} in {:.1} s{why}",
-            state.as_str(),
-            took.as_secs_f64()
-        );
-    }
-
-    /// Writes a record; a failure is logged, and memory stays ahead of the disk
-    /// until the next write of that experiment (or, after a restart, the disk's
-    /// older state makes it run again).
+    /// Writes a record. A failure is logged; memory then runs ahead of the
+    /// disk until the experiment's next write, and after a restart the disk's
+    /// older state makes it run again: never lost, at worst run twice.
     fn persist(&self, record: &Record) {
         if let Err(err) = self.store.write_record(record) {
             log::error!(
@@ -174,7 +157,6 @@ impl Worker {
 
 /// How a run ended, before it is applied to the record.
 enum Ended {
-    State(State, Option<String>),
     Status {
         state: State,
         exit_code: Option<i32>,
@@ -182,6 +164,16 @@ enum Ended {
         error: Option<String>,
     },
     Interrupted,
+}
+
+/// An end without an exit status (the built-in analysis, a cancel, a command that never started).
+fn ended(state: State, error: Option<String>) -> Ended {
+    Ended::Status {
+        state,
+        exit_code: None,
+        signal: None,
+        error,
+    }
 }
 
 /// Maps a command's outcome to the experiment's final state.
@@ -221,12 +213,12 @@ fn settle(outcome: Outcome, timeout: Option<Duration>) -> Ended {
                 runner::describe(status)
             )),
         },
-        Outcome::Canceled => Ended::State(
+        Outcome::Canceled => ended(
             State::Canceled,
             Some("canceled by a client while it ran".into()),
         ),
         Outcome::Interrupted => Ended::Interrupted,
-        Outcome::NotStarted(err) => Ended::State(
+        Outcome::NotStarted(err) => ended(
             State::SystemError,
             Some(format!("could not start the command: {err}")),
         ),

@@ -93,28 +93,30 @@ fn a_state_change_that_cannot_be_recorded_is_logged_and_the_disk_wins_after_a_re
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("experiments");
     let faults = Faults::default();
-    let id;
+    let record_on_disk = |id: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(dir.join(id).join("experiment.json")).unwrap()).unwrap()
+    };
+    let waiting;
     {
         let server = Server::start_in(&dir, |config| {
             config.faults = faults.clone();
-            config.command = Some("sleep 0.3".into());
+            config.command = Some("sleep 0.5".into());
         });
-        id = server.submit("q", SEQUENCE);
-        // The records of RUNNING and COMPLETE cannot be written: memory runs ahead of the disk.
+        let running = server.submit("first", SEQUENCE);
+        server.wait_for_state(&running, "RUNNING");
+        waiting = server.submit("second", SEQUENCE);
+        // From here no state change can be written: memory runs ahead of the disk.
         faults.fail_writes(libc::ENOSPC);
-        server.wait_for_state(&id, "COMPLETE");
-        let on_disk: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.join(&id).join("experiment.json")).unwrap())
-                .unwrap();
-        assert_eq!(on_disk["state"], "QUEUED");
+        server.wait_for_state(&waiting, "COMPLETE");
+        assert_eq!(record_on_disk(&waiting)["state"], "QUEUED");
     }
     // After a restart memory is the disk again: the experiment runs again, and is recorded.
-    let server = Server::start_in(&dir, |config| config.command = Some("sleep 0.3".into()));
-    let record = server.wait_for_state(&id, "COMPLETE");
+    let server = Server::start_in(&dir, |config| config.command = Some("sleep 0.1".into()));
+    let record = server.wait_for_state(&waiting, "COMPLETE");
     assert_eq!(record["attempts"], 1);
-    let on_disk: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir.join(&id).join("experiment.json")).unwrap()).unwrap();
-    assert_eq!(on_disk["state"], "COMPLETE");
+    wait_until("the second run is recorded", || {
+        record_on_disk(&waiting)["state"] == "COMPLETE"
+    });
 }
 
 /// A small tmpfs mounted for one test, unmounted on drop.
