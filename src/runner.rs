@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 
 use crate::store::ProcessIdentity;
 
+/// What `/bin/sh -c` runs: wait at the gate, give the command /dev/null as its
+/// stdin, then run it (from the environment, never from a command line built
+/// here). A gate closed without a line means seqspool died: exit untouched.
+const GATED_SCRIPT: &str = "IFS= read -r _ || exit 125; exec </dev/null; eval \"$SEQSPOOL_COMMAND\"";
+
 /// How long output copiers may take to drain once the group is gone. Only a
 /// process that left the group (with `setsid`) and kept the pipe open makes
 /// them wait longer; the command's outcome does not wait for it.
@@ -75,17 +80,24 @@ pub fn run(
         (Ok(out), Ok(err)) => (out, err),
         (Err(e), _) | (_, Err(e)) => return Outcome::NotStarted(e),
     };
-    let mut child = match Command::new("/bin/sh")
-        .arg("-c")
-        .arg(job.command)
+    // The shell waits at the gate (its stdin) until the group's identity is
+    // recorded; if seqspool dies before that, the gate closes unopened and the
+    // command never runs, so no unrecorded command can outlive a crash.
+    let (gate, mut opener) = match io::pipe() {
+        Ok(pipe) => pipe,
+        Err(err) => return Outcome::NotStarted(err),
+    };
+    let spawned = Command::new("/bin/sh")
+        .args(["-c", GATED_SCRIPT])
         .current_dir(job.dir)
         .envs(job.env.iter().copied())
-        .stdin(Stdio::null())
+        .env("SEQSPOOL_COMMAND", job.command)
+        .stdin(gate)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .spawn()
-    {
+        .spawn();
+    let mut child = match spawned {
         Ok(child) => child,
         Err(err) => return Outcome::NotStarted(err),
     };
@@ -107,6 +119,9 @@ pub fn run(
         drained
     };
     started(identify(pgid));
+    // Open the gate. If the shell is gone already, its exit says why.
+    let _ = opener.write_all(b"go\n");
+    drop(opener);
     spawn_waiter(pgid, sender);
 
     let deadline = job.timeout.map(|timeout| Instant::now() + timeout);
@@ -551,6 +566,32 @@ mod tests {
         assert!(alive(pid));
         assert!(kill_leftover(&identity, Duration::from_secs(5)) >= 1);
         assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn a_gate_closed_unopened_runs_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (gate, opener) = io::pipe().unwrap();
+        drop(opener); // seqspool died before recording the group
+        let status = Command::new("/bin/sh")
+            .args(["-c", GATED_SCRIPT])
+            .current_dir(tmp.path())
+            .env("SEQSPOOL_COMMAND", "touch ran")
+            .stdin(gate)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(125));
+        assert!(!tmp.path().join("ran").exists());
+    }
+
+    #[test]
+    fn the_command_runs_as_sh_c_would_run_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let script = "read line || echo stdin-is-empty; echo \"$0\" > zero; f() { echo \"$#\"; }; f a b; exit 4";
+        let outcome = go(&job(script, tmp.path()));
+        assert!(matches!(outcome, Outcome::Finished(status) if status.code() == Some(4)), "{outcome:?}");
+        assert_eq!(fs::read_to_string(tmp.path().join("stdout.txt")).unwrap(), "stdin-is-empty\n2\n");
+        assert_eq!(fs::read_to_string(tmp.path().join("zero")).unwrap(), "/bin/sh\n");
     }
 
     #[test]

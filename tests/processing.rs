@@ -244,6 +244,7 @@ fn a_command_sees_its_environment_and_its_output_lands_in_the_logs() {
     let server = Server::start(|config| config.command = Some(command.into()));
     let id = server.submit("env test 1", ">ignored header words\nacgt acgt\nAC");
     let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["exit_code"], 0, "a command that exits 0 records it");
     assert_eq!(record["error"], Value::Null);
 
     let dir = server.dir.canonicalize().unwrap().join(&id);
