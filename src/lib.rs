@@ -14,6 +14,7 @@ pub mod routes;
 pub mod runner;
 pub mod store;
 pub mod time;
+pub mod ui;
 pub mod worker;
 
 use std::future::Future;

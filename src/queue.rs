@@ -7,7 +7,7 @@
 //! order is the id order of the QUEUED experiments: ids are given in acceptance
 //! order, and the worker always takes the oldest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,11 +68,16 @@ struct Running {
     signals: Option<Sender<Signal>>,
 }
 
+/// Records and waiting ids are kept in id order in flat collections, not
+/// trees: new ids are always the highest, so both only grow at the end, a
+/// lookup or a queue position is a binary search, and an entry costs its own
+/// size (a B-tree filled in order is a third empty).
 #[derive(Default)]
 struct Index {
-    records: BTreeMap<Id, Record>,
-    /// QUEUED experiments, in run order.
-    waiting: BTreeSet<Id>,
+    /// Every experiment, in id order.
+    records: Vec<Record>,
+    /// QUEUED experiments, in id order, which is run order.
+    waiting: VecDeque<Id>,
     running: Option<Running>,
     /// Experiments per state, by [`State::index`].
     counts: [usize; 6],
@@ -84,14 +89,28 @@ impl Index {
     fn insert(&mut self, record: Record) {
         self.counts[record.state.index()] += 1;
         if record.state == State::Queued {
-            self.waiting.insert(record.id);
+            insert_sorted(&mut self.waiting, record.id);
         }
-        self.records.insert(record.id, record);
+        match self.records.last() {
+            Some(last) if last.id >= record.id => {
+                let at = self.records.partition_point(|r| r.id < record.id);
+                self.records.insert(at, record);
+            }
+            _ => self.records.push(record),
+        }
+    }
+
+    fn find(&self, id: Id) -> Option<&Record> {
+        self.records
+            .binary_search_by_key(&id, |r| r.id)
+            .ok()
+            .map(|at| &self.records[at])
     }
 
     /// Applies `change` to a record, keeping the counts and the waiting set true.
     fn update(&mut self, id: Id, change: impl FnOnce(&mut Record)) -> Option<Record> {
-        let record = self.records.get_mut(&id)?;
+        let at = self.records.binary_search_by_key(&id, |r| r.id).ok()?;
+        let record = &mut self.records[at];
         let before = record.state;
         change(record);
         let after = record.state;
@@ -99,22 +118,40 @@ impl Index {
             self.counts[before.index()] -= 1;
             self.counts[after.index()] += 1;
             if before == State::Queued {
-                self.waiting.remove(&id);
+                if let Ok(at) = self.waiting.binary_search(&id) {
+                    self.waiting.remove(at);
+                }
             }
             if after == State::Queued {
-                self.waiting.insert(id);
+                insert_sorted(&mut self.waiting, id);
             }
         }
         Some(record.clone())
     }
 
     fn view(&self, record: &Record) -> View {
-        let position =
-            (record.state == State::Queued).then(|| self.waiting.range(..record.id).count() + 1);
+        let position = (record.state == State::Queued).then(|| {
+            self.waiting
+                .binary_search(&record.id)
+                .unwrap_or_else(|at| at)
+                + 1
+        });
         View {
             record: record.clone(),
             position,
         }
+    }
+}
+
+/// Adds `id` to ids kept in order: at the end, where new ids always go.
+fn insert_sorted(ids: &mut VecDeque<Id>, id: Id) {
+    match ids.back() {
+        Some(&last) if last >= id => {
+            if let Err(at) = ids.binary_search(&id) {
+                ids.insert(at, id);
+            }
+        }
+        _ => ids.push_back(id),
     }
 }
 
@@ -128,11 +165,22 @@ pub struct Queue {
 
 impl Queue {
     /// An index of `records` (as the start-up scan found and recovery settled them).
-    pub fn new(capacity: usize, records: Vec<Record>) -> Queue {
+    pub fn new(capacity: usize, mut records: Vec<Record>) -> Queue {
+        records.sort_unstable_by_key(|record| record.id);
+        // Recovered records each read their own copy of the command: share one per command.
+        let mut commands: HashMap<Arc<str>, Arc<str>> = HashMap::new();
         let mut index = Index::default();
-        for record in records {
-            index.insert(record);
+        for record in &mut records {
+            let shared = commands
+                .entry(record.command.clone())
+                .or_insert_with(|| record.command.clone());
+            record.command = shared.clone();
+            index.counts[record.state.index()] += 1;
+            if record.state == State::Queued {
+                index.waiting.push_back(record.id);
+            }
         }
+        index.records = records;
         Queue {
             index: Mutex::new(index),
             capacity,
@@ -182,20 +230,18 @@ impl Queue {
 
     pub fn get(&self, id: Id) -> Option<View> {
         let index = self.lock();
-        index.records.get(&id).map(|record| index.view(record))
+        index.find(id).map(|record| index.view(record))
     }
 
     /// Experiments newest first, as the filter says, and the page token of the next page.
     pub fn list(&self, filter: &Filter) -> (Vec<View>, Option<Id>) {
         let index = self.lock();
-        let upper = filter
-            .before
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let mut matching = index
-            .records
-            .range((std::ops::Bound::Unbounded, upper))
+        let upper = filter.before.map_or(index.records.len(), |before| {
+            index.records.partition_point(|record| record.id < before)
+        });
+        let mut matching = index.records[..upper]
+            .iter()
             .rev()
-            .map(|(_, record)| record)
             .filter(|record| filter.state.is_none_or(|state| record.state == state))
             .filter(|record| filter.batch.is_none_or(|batch| record.batch == Some(batch)));
         let page: Vec<View> = matching
@@ -231,7 +277,7 @@ impl Queue {
         if self.is_closing() {
             return None;
         }
-        let id = *index.waiting.first()?;
+        let id = *index.waiting.front()?;
         let record = index.update(id, |record| {
             record.state = State::Running;
             record.started_at = Some(Timestamp::now());
@@ -268,7 +314,7 @@ impl Queue {
     /// Cancels an experiment: a waiting one at once, a running one by stopping its command.
     pub fn cancel(&self, id: Id) -> Result<Canceled, Error> {
         let mut index = self.lock();
-        let Some(record) = index.records.get(&id) else {
+        let Some(record) = index.find(id) else {
             return Err(Error::NotFound(format!("no experiment {id}")));
         };
         match record.state {

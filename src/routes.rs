@@ -19,6 +19,7 @@ use crate::intake::Intake;
 use crate::query::{self, Limits, Query};
 use crate::queue::{Canceled, Filter, Queue, View};
 use crate::store::{Id, State, Store};
+use crate::ui;
 
 /// Experiments on one page of `GET /experiments` unless `limit` says otherwise.
 const DEFAULT_PAGE: usize = 100;
@@ -46,20 +47,35 @@ async fn route(app: &App, request: Request<Incoming>) -> Result<Response<Body>, 
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
     let method = request.method().clone();
+    // A browser gets pages from the routes scripts get JSON from.
+    let html = ui::wants_html(request.headers());
     match (segments.as_slice(), &method) {
-        ([""], &Method::GET) => Ok(home()),
+        ([""], &Method::GET) => Ok(ui::or_error(home(app, request.uri().query()))),
         ([""], &Method::POST) => submit_legacy(app, request).await,
         ([""], _) => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         (["backlog"] | ["backlog", ""], &Method::GET) => Ok(backlog(app)),
         (["backlog"] | ["backlog", ""], _) => Err(Error::MethodNotAllowed { allow: "GET" }),
+        (["experiments"], &Method::GET) if html => {
+            Ok(ui::or_error(list_page(app, request.uri().query())))
+        }
         (["experiments"], &Method::GET) => list(app, request.uri().query()),
+        (["experiments"], &Method::POST) if html => Ok(submit_from_page(app, request).await),
         (["experiments"], &Method::POST) => submit(app, request).await,
         (["experiments"], _) => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        (["experiments", id], &Method::GET) if html => {
+            Ok(ui::or_error(experiment_page(app, id).await))
+        }
         (["experiments", id], &Method::GET) => experiment(app, parse_id(id)?).await,
         (["experiments", id], &Method::DELETE) => cancel(app, parse_id(id)?).await,
         (["experiments", _], _) => Err(Error::MethodNotAllowed {
             allow: "GET, DELETE",
         }),
+        (["experiments", id, "cancel"], &Method::POST) => {
+            Ok(ui::or_error(cancel_from_page(app, id, request).await))
+        }
+        (["experiments", _, "cancel"], _) => Err(Error::MethodNotAllowed { allow: "POST" }),
+        (["ui", name], &Method::GET) => ui::asset(name),
+        (["ui", _], _) => Err(Error::MethodNotAllowed { allow: "GET" }),
         (["experiments", id, "files", name], &Method::GET) => file(app, parse_id(id)?, name).await,
         (["experiments", _, "files", _], _) => Err(Error::MethodNotAllowed { allow: "GET" }),
         (["service-info"], &Method::GET) => Ok(service_info(app)),
@@ -70,12 +86,35 @@ async fn route(app: &App, request: Request<Incoming>) -> Result<Response<Body>, 
     }
 }
 
-fn home() -> Response<Body> {
-    http::whole(
+/// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
+fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    let filter = filter(query_string, |_| ui::PAGE)?;
+    Ok(home_page(
+        app,
+        &filter,
+        &ui::Form::default(),
         StatusCode::OK,
-        "text/plain; charset=utf-8",
-        "seqspool is running.\nPOST a sequence to /experiments (query_name, query_sequence); GET /service-info describes this server.\n",
-    )
+    ))
+}
+
+fn home_page(app: &App, filter: &Filter, form: &ui::Form, status: StatusCode) -> Response<Body> {
+    let (experiments, next_page) = app.queue.list(filter);
+    let html = ui::home(&ui::Home {
+        listing: ui::Listing {
+            experiments: &experiments,
+            next_page,
+            page_token: filter.before,
+            state: filter.state,
+            batch: filter.batch,
+            limit: filter.limit,
+        },
+        backlog: app.queue.backlog(),
+        command: app.config.command_label(),
+        max_residues: app.config.max_residues,
+        max_records: app.config.max_records,
+        form,
+    });
+    ui::page(status, html)
 }
 
 /// `POST /`: the answer the FastAPI server this grew from gave, for its scripts.
@@ -153,6 +192,58 @@ async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
         http::json(StatusCode::ACCEPTED, &body),
         &format!("/experiments?batch={batch}"),
     ))
+}
+
+/// `POST /experiments` from the page's form: 303 to the new experiment or
+/// batch, or the form again, filled in, with the error beside its field.
+async fn submit_from_page(app: &App, request: Request<Incoming>) -> Response<Body> {
+    let kind = media_type(&request);
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (input, accepted) = match http::read_body(request, app.config.max_body).await {
+        Err(err) => (ui::Input::default(), Err(err)),
+        Ok(body) => {
+            let input = ui::Input::read(&body, &content_type).await;
+            let queries = match kind.as_str() {
+                FORM => parse_form(&body).and_then(|fields| {
+                    query::parse_submission(
+                        fields.query_name.as_deref(),
+                        fields.query_sequence.as_deref(),
+                        &app.limits,
+                    )
+                }),
+                MULTIPART => read_upload(body, &content_type, &app.limits).await,
+                _ => Err(Error::UnsupportedMediaType(format!(
+                    "a form sends {FORM} or {MULTIPART}, not '{kind}'"
+                ))),
+            };
+            let accepted = match queries {
+                Ok(queries) => app.intake.submit(queries).await,
+                Err(err) => Err(err),
+            };
+            (input, accepted)
+        }
+    };
+    match accepted.as_deref() {
+        Ok([record]) => ui::see_other(&format!("/experiments/{}", record.id)),
+        Ok(records) => ui::see_other(&format!("/experiments?batch={}", records[0].id)),
+        Err(err) => {
+            let first_page = Filter {
+                limit: ui::PAGE,
+                ..Filter::default()
+            };
+            home_page(
+                app,
+                &first_page,
+                &ui::Form::failed(input, err),
+                err.status(),
+            )
+        }
+    }
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -347,6 +438,38 @@ fn backlog(app: &App) -> Response<Body> {
 
 /// `GET /experiments?state=&batch=&limit=&page_token=`
 fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    let filter = filter(query_string, |_| DEFAULT_PAGE)?;
+    let (experiments, next) = app.queue.list(&filter);
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({ "experiments": experiments, "next_page_token": next }),
+    ))
+}
+
+/// `GET /experiments?batch=` (or another filter) from a browser: a batch's page.
+fn list_page(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    let filter = filter(query_string, |batch| match batch {
+        Some(_) => ui::BATCH_PAGE,
+        None => ui::PAGE,
+    })?;
+    let (experiments, next_page) = app.queue.list(&filter);
+    let html = ui::listing(&ui::Listing {
+        experiments: &experiments,
+        next_page,
+        page_token: filter.before,
+        state: filter.state,
+        batch: filter.batch,
+        limit: filter.limit,
+    });
+    Ok(ui::page(StatusCode::OK, html))
+}
+
+/// The listing `?state=&batch=&limit=&page_token=` asks for; without a
+/// `limit`, `page` says how many, given the batch asked for.
+fn filter(
+    query_string: Option<&str>,
+    page: impl FnOnce(Option<Id>) -> usize,
+) -> Result<Filter, Error> {
     #[derive(Deserialize)]
     struct Params {
         state: Option<String>,
@@ -375,23 +498,19 @@ fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> 
             })
             .transpose()
     };
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    let batch = id_param("batch", params.batch)?;
+    let limit = params.limit.unwrap_or_else(|| page(batch));
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(Error::BadRequest(format!(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
-    let filter = Filter {
+    Ok(Filter {
         state,
-        batch: id_param("batch", params.batch)?,
+        batch,
         before: id_param("page_token", params.page_token)?,
         limit,
-    };
-    let (experiments, next) = app.queue.list(&filter);
-    Ok(http::json(
-        StatusCode::OK,
-        &json!({ "experiments": experiments, "next_page_token": next }),
-    ))
+    })
 }
 
 /// `GET /experiments/{id}`: the record, its position while queued, and its files.
@@ -428,6 +547,47 @@ async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
             log::info!("experiment {id}: cancel requested while running; stopping its command");
             Ok(http::json(StatusCode::ACCEPTED, &view))
         }
+    }
+}
+
+/// `GET /experiments/{id}` from a browser: the record in words, its files and
+/// the last lines of its logs.
+async fn experiment_page(app: &App, id: &str) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    let view = app.queue.get(id).ok_or_else(|| no_experiment(id))?;
+    let store = app.store.clone();
+    let (files, logs) = blocking(move || {
+        let files = store.files(id).unwrap_or_default();
+        Ok((files, ui::Logs::read(&store, id)))
+    })
+    .await?;
+    let dir = app.store.dir(id).display().to_string();
+    Ok(ui::page(
+        StatusCode::OK,
+        ui::experiment(&view, &files, &logs, &dir),
+    ))
+}
+
+/// `POST /experiments/{id}/cancel`: the page's Cancel button. With
+/// `confirmed=yes` (set by the script once the user said yes, or by the
+/// confirmation page's button) it cancels and goes back to the experiment;
+/// without (no JavaScript, or a form from another site) it asks first.
+async fn cancel_from_page(
+    app: &App,
+    id: &str,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    let view = app.queue.get(id).ok_or_else(|| no_experiment(id))?;
+    let same_origin = ui::same_origin(request.headers());
+    let body = http::read_body(request, ui::CANCEL_FORM_MAX).await?;
+    if !(same_origin && ui::confirmed(&body)) {
+        return Ok(ui::page(StatusCode::OK, ui::cancel_confirmation(&view)));
+    }
+    match cancel(app, id).await {
+        // Finished meanwhile: its page says how it ended.
+        Ok(_) | Err(Error::Conflict(_)) => Ok(ui::see_other(&format!("/experiments/{id}"))),
+        Err(err) => Err(err),
     }
 }
 

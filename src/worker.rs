@@ -60,9 +60,6 @@ impl Worker {
             return false;
         };
         let id = record.id;
-        // RUNNING is on disk before anything runs: a crash from here on is
-        // seen at the restart as an interruption.
-        self.persist(&record);
         log::info!(
             "experiment {id} started (attempt {}): {}",
             record.attempts,
@@ -71,13 +68,18 @@ impl Worker {
         let started = Instant::now();
         let dir = self.store.dir(id);
         let ended = match &self.config.command {
-            None => match analysis::run(&dir, record.alphabet) {
-                Ok(()) => ended(State::Complete, None),
-                Err(err) => ended(
-                    State::SystemError,
-                    Some(format!("the built-in analysis failed: {err}")),
-                ),
-            },
+            None => {
+                // RUNNING is on disk before the analysis runs: a crash during it
+                // is seen at the restart as an interruption.
+                self.persist(&record);
+                match analysis::run(&dir, record.alphabet) {
+                    Ok(()) => ended(State::Complete, None),
+                    Err(err) => ended(
+                        State::SystemError,
+                        Some(format!("the built-in analysis failed: {err}")),
+                    ),
+                }
+            }
             Some(command) => {
                 let env = environment(&record, &dir);
                 let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -89,6 +91,9 @@ impl Worker {
                     grace: self.config.shutdown_grace,
                     max_output: self.config.max_output,
                 };
+                // RUNNING is first written with the process group: the command
+                // waits at its gate until then, so a crash before it leaves a
+                // command that never ran and an experiment still QUEUED on disk.
                 let outcome = runner::run(&job, (signals, receiver), |process| {
                     record.process = Some(process);
                     self.persist(&record);

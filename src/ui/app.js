@@ -1,0 +1,475 @@
+/* seqspool's pages, made live.
+ *
+ * Every page is complete without this script; it only adds to it: times in
+ * the reader's time zone, a light poll of the JSON API (every 1.5 s while
+ * something is queued or running, paused while the tab is hidden, stopped
+ * when nothing moves), the last lines of a running experiment's logs, and a
+ * confirmation before a cancel. Text from the server is only ever set with
+ * textContent, never parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = 1500;
+  /* After a failed poll, wait up to this many intervals before the next. */
+  var MAX_BACKOFF = 8;
+  /* Lines of a log shown, as the server shows them. */
+  var LOG_LINES = 40;
+  /* A larger log is not fetched again and again: its page link is there. */
+  var LOG_MAX_BYTES = 1024 * 1024;
+
+  /* The words the server uses for the states (ui.rs, state_word). */
+  var WORDS = {
+    QUEUED: "Queued",
+    RUNNING: "Running",
+    COMPLETE: "Complete",
+    EXECUTOR_ERROR: "Failed",
+    SYSTEM_ERROR: "System error",
+    CANCELED: "Canceled"
+  };
+
+  function moving(state) {
+    return state === "QUEUED" || state === "RUNNING";
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (answer) {
+      if (!answer.ok) throw new Error(url + " answered " + answer.status);
+      return answer.json();
+    });
+  }
+
+  /* ---- formatting, as ui.rs does it ---- */
+
+  /* In full on an experiment's page; in a table, as short as the date allows:
+     the time today, the day and time this year, the date before. */
+  function localTime(iso, compact) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return iso;
+    var now = new Date();
+    var options = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (compact && date.toDateString() === now.toDateString()) {
+      options = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    } else if (compact && date.getFullYear() === now.getFullYear()) {
+      options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    } else if (compact) {
+      options = { year: "numeric", month: "short", day: "numeric" };
+    }
+    return date.toLocaleString(undefined, options);
+  }
+
+  function duration(ms) {
+    var secs = Math.floor(ms / 1000);
+    if (ms < 60000) return (ms / 1000).toFixed(1) + " s";
+    if (secs < 3600) return Math.floor(secs / 60) + " min " + String(secs % 60).padStart(2, "0") + " s";
+    return Math.floor(secs / 3600) + " h " + String(Math.floor(secs / 60) % 60).padStart(2, "0") + " min";
+  }
+
+  function runTime(view) {
+    if (!view.started_at) return null;
+    var end;
+    if (view.finished_at) end = Date.parse(view.finished_at);
+    else if (view.state === "RUNNING") end = Date.now();
+    else return null;
+    return Math.max(0, end - Date.parse(view.started_at));
+  }
+
+  function size(bytes) {
+    var units = ["KB", "MB", "GB", "TB"];
+    if (bytes < 1024) return bytes + " B";
+    var value = bytes / 1024;
+    var unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit += 1;
+    }
+    return value.toFixed(1) + " " + units[unit];
+  }
+
+  function none() {
+    return element("span", "none", "—");
+  }
+
+  function timeElement(iso, compact) {
+    if (!iso) return none();
+    var node = element("time", null, localTime(iso, compact));
+    node.dateTime = iso;
+    node.title = iso;
+    return node;
+  }
+
+  function badge(state) {
+    var node = element("span", "state state-" + state.toLowerCase().replace(/_/g, "-"), WORDS[state] || state);
+    node.dataset.state = state;
+    return node;
+  }
+
+  function localizeTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (node) {
+      var iso = node.getAttribute("datetime");
+      node.textContent = localTime(iso, node.closest("table.list") !== null);
+      node.title = iso;
+    });
+  }
+
+  function fill(node, content) {
+    node.replaceChildren(content);
+  }
+
+  /* ---- the poll ---- */
+
+  /* Runs tick() every POLL_MS while it resolves to true. document.body's
+     data-live says where it stands: polling, paused (tab hidden), idle. */
+  function poll(tick, initially) {
+    var body = document.body;
+    var note = document.querySelector("[data-live-note]");
+    var timer = 0;
+    var busy = false;
+    var failures = 0;
+
+    function say(live, text) {
+      body.dataset.live = live;
+      if (note) note.textContent = text;
+    }
+
+    function schedule() {
+      var wait = POLL_MS * Math.min(failures + 1, MAX_BACKOFF);
+      timer = setTimeout(run, wait);
+    }
+
+    function run() {
+      timer = 0;
+      if (document.hidden) {
+        say("paused", "Updates paused while this tab is hidden.");
+        return;
+      }
+      busy = true;
+      tick().then(function (more) {
+        failures = 0;
+        return more;
+      }, function () {
+        failures += 1;
+        return true;
+      }).then(function (more) {
+        busy = false;
+        if (failures > 0) {
+          say("polling", "The server does not answer; trying again.");
+          schedule();
+        } else if (more) {
+          say("polling", "Updating live.");
+          schedule();
+        } else {
+          say("idle", "Up to date: nothing is queued or running.");
+        }
+      });
+    }
+
+    /* Back to a hidden tab, or to one that stopped: look once more. */
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && !busy && !timer) run();
+    });
+
+    if (initially) {
+      say("polling", "Updating live.");
+      schedule();
+    } else {
+      say("idle", "Up to date: nothing is queued or running.");
+    }
+  }
+
+  /* ---- tables of experiments (home, batch, filtered lists) ---- */
+
+  function row(view) {
+    var tr = element("tr");
+    tr.dataset.id = view.id;
+    var name = element("td", "name");
+    var link = element("a", null, view.query_name);
+    link.href = "/experiments/" + view.id;
+    name.append(link);
+    var state = element("td");
+    state.append(badge(view.state));
+    var position = element("td", "num");
+    position.append(view.position ? String(view.position) : none());
+    var submitted = element("td");
+    submitted.append(timeElement(view.submitted_at, true));
+    var started = element("td");
+    started.append(timeElement(view.started_at, true));
+    var ran = runTime(view);
+    var took = element("td", "num");
+    took.append(ran === null ? none() : duration(ran));
+    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took);
+    return tr;
+  }
+
+  /* What, in a row, changes other than the running time. */
+  function rowKey(view) {
+    return [view.id, view.query_name, view.state, view.position, view.started_at, view.finished_at].join("|");
+  }
+
+  function listing(table) {
+    var tbody = table.tBodies[0];
+    var older = document.querySelector("[data-older]");
+    var counts = document.querySelectorAll("[data-count]");
+    var shown = null;
+    var emptyRow = tbody.querySelector("tr.empty");
+    var emptyText = emptyRow ? emptyRow.textContent : "No experiments here.";
+
+    function render(views) {
+      var key = views.map(rowKey).join("\n");
+      if (key === shown) {
+        /* Only the running times moved: change those cells, keep focus where it is. */
+        views.forEach(function (view, i) {
+          var ran = runTime(view);
+          if (view.state === "RUNNING" && ran !== null) {
+            tbody.rows[i].cells[6].textContent = duration(ran);
+          }
+        });
+        return;
+      }
+      var focused = document.activeElement;
+      var focusedHref = focused && tbody.contains(focused) ? focused.getAttribute("href") : null;
+      var rows = views.map(row);
+      if (rows.length === 0) {
+        var empty = element("tr", "empty");
+        var cell = element("td", null, emptyText);
+        cell.colSpan = 7;
+        empty.append(cell);
+        rows.push(empty);
+      }
+      tbody.replaceChildren.apply(tbody, rows);
+      shown = key;
+      if (focusedHref) {
+        var again = tbody.querySelector('a[href="' + focusedHref + '"]');
+        if (again) again.focus();
+      }
+    }
+
+    function tick() {
+      var wanted = [getJSON(table.dataset.source)];
+      if (counts.length > 0) wanted.push(getJSON("/service-info"));
+      return Promise.all(wanted).then(function (answers) {
+        var list = answers[0];
+        render(list.experiments);
+        if (older) {
+          if (list.next_page_token) {
+            var url = new URL(window.location.href);
+            url.searchParams.set("page_token", list.next_page_token);
+            older.href = url.pathname + url.search;
+            older.hidden = false;
+          } else {
+            older.hidden = true;
+          }
+        }
+        var active = list.experiments.some(function (view) { return moving(view.state); });
+        if (answers[1]) {
+          var info = answers[1].counts;
+          counts.forEach(function (node) {
+            var value = String(info[node.dataset.count] || 0);
+            if (node.textContent !== value) node.textContent = value;
+          });
+          active = active || info.QUEUED + info.RUNNING > 0;
+        }
+        return active;
+      });
+    }
+
+    var initially = Array.prototype.some.call(tbody.querySelectorAll("[data-state]"), function (node) {
+      return moving(node.dataset.state);
+    }) || Array.prototype.some.call(counts, function (node) { return node.textContent !== "0"; });
+    poll(tick, initially);
+  }
+
+  /* ---- one experiment ---- */
+
+  function statusSentence(view) {
+    var error = view.error || "no reason was recorded";
+    switch (view.state) {
+      case "QUEUED":
+        if (!view.position || view.position === 1) return "Waiting in the queue: it runs next.";
+        if (view.position === 2) return "Waiting in the queue: 1 experiment runs before it.";
+        return "Waiting in the queue: " + (view.position - 1) + " experiments run before it.";
+      case "RUNNING":
+        return "Running now; the last lines of its output appear below.";
+      case "COMPLETE":
+        return "Complete: its results are in the files below.";
+      case "EXECUTOR_ERROR":
+        return "The processing command failed: " + error;
+      case "SYSTEM_ERROR":
+        return "seqspool could not run it: " + error;
+      case "CANCELED":
+        return view.started_at ? "Canceled while it ran." : "Canceled before it ran.";
+      default:
+        return view.state;
+    }
+  }
+
+  function experiment(main) {
+    var id = main.dataset.experiment;
+    var logSizes = {};
+
+    function fact(key, content) {
+      var node = main.querySelector('[data-fact="' + key + '"]');
+      if (!node) return;
+      var present = content !== null && content !== undefined && content !== "";
+      node.hidden = !present;
+      if (!present) return;
+      var target = node.querySelector("dd") || node;
+      if (typeof content === "string" || typeof content === "number") {
+        if (target.textContent !== String(content)) target.textContent = String(content);
+      } else {
+        fill(target, content);
+      }
+    }
+
+    function render(view) {
+      var head = main.querySelector('.head-state[data-fact="state"]');
+      var current = head && head.querySelector("[data-state]");
+      if (head && (!current || current.dataset.state !== view.state)) fill(head, badge(view.state));
+      fact("state_word", WORDS[view.state] || view.state);
+      fact("position", view.position || null);
+      fact("started_at", view.started_at ? timeElement(view.started_at) : null);
+      fact("finished_at", view.finished_at ? timeElement(view.finished_at) : null);
+      var ran = runTime(view);
+      fact("duration", ran === null ? null : duration(ran));
+      fact("attempts", view.attempts > 0 ? view.attempts : null);
+      fact("exit_code", view.exit_code === null || view.exit_code === undefined ? null : view.exit_code);
+      fact("signal", view.signal === null || view.signal === undefined ? null : view.signal);
+      fact("error", view.error || null);
+
+      var status = main.querySelector("[data-status]");
+      var sentence = statusSentence(view);
+      /* Only a change is announced by the aria-live region. */
+      if (status && status.textContent !== sentence) status.textContent = sentence;
+      var cancel = main.querySelector("form.cancel");
+      if (cancel) cancel.hidden = !moving(view.state);
+      renderFiles(view.files || []);
+    }
+
+    function renderFiles(files) {
+      var tbody = main.querySelector("[data-files]");
+      if (!tbody) return;
+      var key = files.map(function (f) { return f.name + ":" + f.size; }).join("|");
+      if (tbody.dataset.key === key) return;
+      tbody.dataset.key = key;
+      var rows = files.map(function (file) {
+        var tr = element("tr");
+        var name = element("td");
+        var link = element("a", null, file.name);
+        link.href = "/experiments/" + id + "/files/" + encodeURIComponent(file.name);
+        name.append(link);
+        tr.append(name, element("td", "num", size(file.size)));
+        return tr;
+      });
+      if (rows.length === 0) {
+        var empty = element("tr", "empty");
+        var cell = element("td", null, "No files yet.");
+        cell.colSpan = 2;
+        empty.append(cell);
+        rows.push(empty);
+      }
+      tbody.replaceChildren.apply(tbody, rows);
+    }
+
+    function refreshLog(name, files) {
+      var pre = main.querySelector('pre[data-log="' + name + '"]');
+      var note = main.querySelector('[data-log-note="' + name + '"]');
+      if (!pre) return Promise.resolve();
+      var file = files.filter(function (f) { return f.name === name; })[0];
+      if (!file || logSizes[name] === file.size) return Promise.resolve();
+      if (file.size > LOG_MAX_BYTES) {
+        if (note) note.textContent = "large: open it from the files";
+        logSizes[name] = file.size;
+        return Promise.resolve();
+      }
+      var url = "/experiments/" + id + "/files/" + encodeURIComponent(name);
+      return fetch(url, { cache: "no-store" }).then(function (answer) {
+        if (!answer.ok) throw new Error(url + " answered " + answer.status);
+        return answer.text();
+      }).then(function (text) {
+        logSizes[name] = file.size;
+        var lines = text.replace(/\n$/, "").split("\n");
+        var cut = lines.length > LOG_LINES;
+        var shown = lines.slice(-LOG_LINES).join("\n");
+        /* Follow the end unless the reader scrolled up to read. */
+        var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        if (pre.textContent !== shown) pre.textContent = shown;
+        if (atEnd) pre.scrollTop = pre.scrollHeight;
+        var words = text.length === 0 ? "empty" : cut ? "last lines" : "all of it";
+        if (note) note.textContent = words;
+        pre.setAttribute("aria-label", name + ", " + words);
+      });
+    }
+
+    function tick() {
+      return getJSON("/experiments/" + id).then(function (view) {
+        render(view);
+        var files = view.files || [];
+        return Promise.all([refreshLog("stdout.txt", files), refreshLog("stderr.txt", files)]).then(function () {
+          return moving(view.state);
+        });
+      });
+    }
+
+    main.querySelectorAll("pre[data-log]").forEach(function (pre) {
+      pre.scrollTop = pre.scrollHeight;
+    });
+    var state = main.querySelector("[data-state]");
+    var live = state && moving(state.dataset.state);
+    poll(tick, live);
+  }
+
+  /* ---- forms ---- */
+
+  function forms() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) {
+          event.preventDefault();
+          return;
+        }
+        var confirmed = form.querySelector('input[name="confirmed"]');
+        if (confirmed) confirmed.value = "yes";
+      });
+    });
+    document.querySelectorAll("form[data-submit]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        var button = form.querySelector('button[type="submit"]');
+        /* After the form is sent, so the submission itself is not held up. */
+        if (button) setTimeout(function () {
+          button.disabled = true;
+          button.dataset.label = button.dataset.label || button.textContent;
+          button.textContent = "Submitting…";
+        }, 0);
+      });
+    });
+    /* Back to a page kept in the browser's cache: the button works again. */
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("form[data-submit] button[disabled]").forEach(function (button) {
+        button.disabled = false;
+        if (button.dataset.label) button.textContent = button.dataset.label;
+      });
+    });
+  }
+
+  function start() {
+    localizeTimes(document);
+    forms();
+    var main = document.querySelector("main");
+    if (!main) return;
+    if (main.dataset.page === "experiment") {
+      experiment(main);
+    } else if (main.dataset.page === "list") {
+      var table = main.querySelector("table[data-source]");
+      if (table) listing(table);
+    }
+  }
+
+  start();
+})();

@@ -1,0 +1,832 @@
+//! The web page, end to end: Debian's headless Chromium, driven over the W3C
+//! WebDriver protocol by chromedriver, against a server on port 0. It submits
+//! through the form (pasted and from a file), follows an experiment to its
+//! end without a reload, meets a validation error, cancels, and works with
+//! JavaScript off. Screenshots of the pages land in `target/screenshots/`.
+//!
+//! Without chromium and chromedriver these tests say so loudly and skip, unless
+//! `SEQSPOOL_TEST_REQUIRE` lists `chromium` (CI), where they fail. The tests
+//! at the end need no browser: they check over plain HTTP what a browser is
+//! answered, and that scripts keep getting JSON.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// What a browser sends when it asks for a page.
+const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+/// The key under which WebDriver names an element.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A sequence with one ORF, valid as DNA.
+const ORF_DNA: &str = "ATGGCCATTGTAATGGGCCGCTGAAAGGGTGCCCGATAG";
+
+// ---- the browser ----------------------------------------------------------
+
+/// A headless Chromium session behind its own chromedriver; both end on drop.
+struct Browser {
+    driver: Child,
+    driver_addr: SocketAddr,
+    session: String,
+    _profile: TempDir,
+}
+
+/// A WebDriver element reference.
+#[derive(Clone, Debug)]
+struct Element(String);
+
+/// Where a program is on the PATH, or in /usr/bin where Debian puts it.
+fn program(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&paths)
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+impl Browser {
+    /// Starts one, or returns `None` (after saying so loudly) when chromium or
+    /// chromedriver is missing and the browser is not required.
+    fn start(javascript: bool) -> Option<Browser> {
+        let (Some(chromium), Some(chromedriver)) = (program("chromium"), program("chromedriver"))
+        else {
+            assert!(
+                !required("chromium"),
+                "SEQSPOOL_TEST_REQUIRE lists chromium, but chromium or chromedriver is not \
+                 installed: apt-get install chromium chromium-driver"
+            );
+            eprintln!(
+                "\n\n*** SKIPPED: this browser test needs chromium and chromedriver \
+                 (apt-get install chromium chromium-driver) ***\n\n"
+            );
+            return None;
+        };
+        let profile = tempfile::tempdir().expect("a temporary profile directory");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .arg(format!(
+                "--log-path={}",
+                profile.path().join("chromedriver.log").display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let driver_addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut browser = Browser {
+            driver,
+            driver_addr,
+            session: String::new(),
+            _profile: profile,
+        };
+        wait_until("chromedriver is ready", || {
+            driver_request(driver_addr, "GET", "/status", "")
+                .ok()
+                .and_then(|(_, body)| serde_json::from_slice::<Value>(&body).ok())
+                .is_some_and(|status| status["value"]["ready"] == true)
+        });
+        let mut options = json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", browser._profile.path().join("profile").display()),
+                "--window-size=1280,900",
+            ],
+        });
+        if !javascript {
+            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        let created = browser.call(
+            "POST",
+            "",
+            Some(json!({ "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": options,
+            }}})),
+        );
+        browser.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session from chromedriver: {created}"))
+            .to_owned();
+        Some(browser)
+    }
+
+    /// One WebDriver command; panics on a WebDriver error.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|err| panic!("WebDriver {method} {path}: {err}"))
+    }
+
+    /// One WebDriver command: its `value`, or the error WebDriver answered.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = match self.session.as_str() {
+            "" => format!("/session{path}"),
+            session => format!("/session/{session}{path}"),
+        };
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (status, body) = driver_request(self.driver_addr, method, &url, &body)
+            .unwrap_or_else(|err| panic!("WebDriver {method} {url}: no answer: {err}"));
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|err| format!("not JSON ({err}): {}", String::from_utf8_lossy(&body)))?;
+        if status == 200 {
+            Ok(value["value"].clone())
+        } else {
+            Err(format!(
+                "{status} {}: {}",
+                value["value"]["error"], value["value"]["message"]
+            ))
+        }
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", None).as_str().unwrap().to_owned()
+    }
+
+    fn try_find(&self, css: &str) -> Option<Element> {
+        let found = self
+            .try_call(
+                "POST",
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .ok()?;
+        Some(Element(found[ELEMENT].as_str()?.to_owned()))
+    }
+
+    /// The element `css` selects, waiting until there is one.
+    fn find(&self, css: &str) -> Element {
+        let mut found = None;
+        wait_until(&format!("the page has {css}"), || {
+            found = self.try_find(css);
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    fn click(&self, element: &Element) {
+        self.call(
+            "POST",
+            &format!("/element/{}/click", element.0),
+            Some(json!({})),
+        );
+    }
+
+    /// Types `text` into an input, a textarea, or a file picker (a file's path).
+    fn type_into(&self, element: &Element, text: &str) {
+        self.call(
+            "POST",
+            &format!("/element/{}/value", element.0),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn text(&self, element: &Element) -> String {
+        let text = self.call("GET", &format!("/element/{}/text", element.0), None);
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Runs a script in the page and returns what it returned.
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// The `data-state` of the experiment page's state badge.
+    fn page_state(&self) -> Value {
+        self.script(
+            "const b = document.querySelector('.head-state [data-state]'); return b && b.dataset.state;",
+        )
+    }
+
+    /// Waits for a `confirm()` dialog, returns its text and answers it.
+    fn answer_alert(&self, accept: bool) -> String {
+        let mut text = String::new();
+        wait_until("the page asks for a confirmation", || {
+            match self.try_call("GET", "/alert/text", None) {
+                Ok(value) => {
+                    text = value.as_str().unwrap_or_default().to_owned();
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        let verb = if accept { "accept" } else { "dismiss" };
+        self.call("POST", &format!("/alert/{verb}"), Some(json!({})));
+        text
+    }
+
+    /// Makes the window as tall as the page, so a screenshot shows all of it.
+    fn fit_to_page(&self) {
+        let height = self.script(
+            "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;",
+        );
+        let height = height.as_u64().unwrap_or(900).clamp(400, 3000);
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 1280, "height": height })),
+        );
+    }
+
+    /// Saves the window as `target/screenshots/{name}`, a test artifact.
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let encoded = self.call("GET", "/screenshot", None);
+        let png = decode_base64(encoded.as_str().expect("a base64 screenshot"));
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target directory")
+            .join("screenshots");
+        std::fs::create_dir_all(&dir).expect("creating target/screenshots");
+        let path = dir.join(name);
+        std::fs::write(&path, png).expect("writing a screenshot");
+        eprintln!("screenshot: {}", path.display());
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            // Closes Chromium; chromedriver is ours to stop after.
+            let _ = self.try_call("DELETE", "", None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// One request to chromedriver. It says `Connection: close` but keeps the
+/// connection open, so the answer is read by its `Content-Length`, not to the
+/// end of the stream as `common::request` reads.
+fn driver_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(addr)?;
+    // Creating a session starts Chromium: slow on a busy machine.
+    stream.set_read_timeout(Some(PATIENCE * 2))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let malformed = |what: &str| std::io::Error::other(format!("malformed answer: {what}"));
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| malformed(&line))?;
+    let mut length = 0;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().map_err(|_| malformed(&line))?;
+            }
+        }
+    }
+    let mut answer = vec![0; length];
+    reader.read_exact(&mut answer)?;
+    Ok((status, answer))
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {:?}", c as char),
+    };
+    let symbols: Vec<u8> = text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(symbols.len() * 3 / 4);
+    for chunk in symbols.chunks(4) {
+        let bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &v)| acc | (u32::from(v) << (18 - 6 * i)));
+        out.extend_from_slice(&bits.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+/// The id at the end of an experiment page's URL.
+fn experiment_id(url: &str) -> Option<String> {
+    let id = url.split("/experiments/").nth(1)?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_owned())
+}
+
+fn deadline_passed(started: Instant) -> bool {
+    started.elapsed() > PATIENCE
+}
+
+// ---- in the browser ---------------------------------------------------------
+
+#[test]
+fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reload() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    // Long enough to be seen running, short enough for a test.
+    let server = Server::start(|config| {
+        config.command = Some(
+            "echo \"searching $QUERY_NAME\"; sleep 2; echo done > result.txt; echo finished".into(),
+        )
+    });
+    let home = format!("http://{}/", server.addr);
+
+    browser.go(&home);
+    browser.type_into(&browser.find("#query_name"), "lacZ-alpha");
+    browser.type_into(&browser.find("#query_sequence"), ORF_DNA);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let mut id = None;
+    wait_until("the browser lands on the experiment's page", || {
+        id = experiment_id(&browser.url());
+        id.is_some()
+    });
+    let id = id.unwrap();
+    assert_eq!(browser.text(&browser.find("h1")), "lacZ-alpha");
+    // Set once: it would be gone if the page were loaded again.
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+
+    let started = Instant::now();
+    while browser.page_state() != "COMPLETE" {
+        assert!(
+            !deadline_passed(started),
+            "the page never showed COMPLETE; the API says {}",
+            server.wait_for_state(&id, "COMPLETE")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document",
+        "the page was reloaded to show the new state"
+    );
+    let status = browser.text(&browser.find("[data-status]"));
+    assert!(status.starts_with("Complete"), "{status}");
+    wait_until("the page shows the end of stdout.txt", || {
+        browser
+            .text(&browser.find("pre[data-log='stdout.txt']"))
+            .contains("finished")
+    });
+    wait_until("the page stops polling once nothing moves", || {
+        browser.script("return document.body.dataset.live;") == "idle"
+    });
+    assert!(browser.try_find("form.cancel button").is_some());
+    assert_eq!(
+        browser.script("return document.querySelector('form.cancel').hidden;"),
+        true,
+        "a finished experiment offers no Cancel"
+    );
+    browser.fit_to_page();
+    browser.screenshot("experiment.png");
+
+    browser.click(&browser.find("[data-files] a[href$='/files/result.txt']"));
+    wait_until("the browser opens the result file", || {
+        browser
+            .url()
+            .ends_with(&format!("/experiments/{id}/files/result.txt"))
+    });
+    assert_eq!(browser.text(&browser.find("body")).trim(), "done");
+}
+
+#[test]
+fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = tmp.path().join("plate-3.fasta");
+    std::fs::write(
+        &fasta,
+        ">well-A1 first well\nATGGCCATTGTAATG\n>well-A2\nGGCCGCTGAAAGGGTGCCC\n>well-A3\nMKTAYIAKQRQISFVKSHFSRQ\n",
+    )
+    .unwrap();
+
+    browser.go(&format!("http://{}/", server.addr));
+    browser.type_into(
+        &browser.find("input[type=file]#file"),
+        &fasta.display().to_string(),
+    );
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    wait_until("the browser lands on the batch's page", || {
+        browser.url().contains("/experiments?batch=")
+    });
+    let names = browser.script(
+        "return Array.from(document.querySelectorAll('table.list tbody tr[data-id] td.name a'), a => a.textContent).sort();",
+    );
+    assert_eq!(names, json!(["well-A1", "well-A2", "well-A3"]));
+    assert!(browser.text(&browser.find("h1")).starts_with("Batch "));
+    assert_eq!(server.experiment_dirs().len(), 3);
+    // The batch runs through; the page follows it without a reload.
+    wait_until("the batch page shows all three complete", || {
+        browser.script(
+            "return Array.from(document.querySelectorAll('table.list tbody [data-state]'), b => b.dataset.state).join();",
+        ) == "COMPLETE,COMPLETE,COMPLETE"
+    });
+}
+
+#[test]
+fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text_kept() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|_| {});
+
+    browser.go(&format!("http://{}/", server.addr));
+    browser.type_into(&browser.find("#query_name"), "typo & co");
+    browser.type_into(&browser.find("#query_sequence"), "ACGT%GGA");
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let error = browser.find("#query_sequence-error");
+    let message = browser.text(&error);
+    assert!(message.contains("invalid character '%'"), "{message}");
+    let beside = browser.script(
+        "const f = document.getElementById('query_sequence'), e = document.getElementById('query_sequence-error');\
+         return [f.parentElement === e.parentElement, f.getAttribute('aria-invalid'), \
+                 f.getAttribute('aria-describedby').split(' ').includes('query_sequence-error'), \
+                 f.value, document.getElementById('query_name').value, document.activeElement === f];",
+    );
+    assert_eq!(
+        beside,
+        json!([true, "true", true, "ACGT%GGA", "typo & co", true])
+    );
+    assert!(
+        browser.try_find("#query_name-error").is_none(),
+        "only the field at fault is marked"
+    );
+    assert!(server.experiment_dirs().is_empty(), "nothing was written");
+}
+
+#[test]
+fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", "ACGT");
+    server.wait_for_state(&running, "RUNNING");
+    let queued = server.submit("waiting-one", "ACGTACGT");
+
+    browser.go(&format!("http://{}/experiments/{queued}", server.addr));
+    assert_eq!(browser.page_state(), "QUEUED");
+    let cancel = browser.find("form.cancel button");
+
+    browser.click(&cancel);
+    let question = browser.answer_alert(false);
+    assert!(
+        question.contains(&format!("Cancel experiment {queued} (waiting-one)?")),
+        "{question}"
+    );
+    assert_eq!(
+        server.wait_for_state(&queued, "QUEUED")["state"],
+        "QUEUED",
+        "saying no cancels nothing"
+    );
+
+    browser.click(&cancel);
+    browser.answer_alert(true);
+    server.wait_for_state(&queued, "CANCELED");
+    wait_until("the page shows the experiment canceled", || {
+        browser.page_state() == "CANCELED"
+    });
+    assert_eq!(
+        experiment_id(&browser.url()).as_deref(),
+        Some(queued.as_str())
+    );
+    let status = browser.text(&browser.find("[data-status]"));
+    assert_eq!(status, "Canceled before it ran.");
+}
+
+#[test]
+fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| {
+        config.command = Some(
+            "case \"$QUERY_NAME\" in spike-RBD) echo 'blastp: database nr not found' >&2; exit 2;; \
+             TP53-cDNA) sleep 30;; *) sleep 0.2;; esac"
+                .into(),
+        )
+    });
+    for name in ["BRCA1-exon11", "16S-rRNA-isolate-07", "spike-RBD"] {
+        server.submit(name, ORF_DNA);
+    }
+    let canceled = server.submit("pUC19-insert", ORF_DNA);
+    let blocker = server.submit("TP53-cDNA", ORF_DNA);
+    for name in ["lacZ-alpha", "GFP-S65T"] {
+        server.submit(name, ORF_DNA);
+    }
+    assert_eq!(
+        request(
+            server.addr,
+            "DELETE",
+            &format!("/experiments/{canceled}"),
+            &[],
+            b""
+        )
+        .status,
+        200
+    );
+    server.wait_for_state(&blocker, "RUNNING");
+
+    browser.go(&format!("http://{}/", server.addr));
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    let seen = browser.script(
+        "return [Array.from(document.querySelectorAll('table.list tbody tr[data-id]'), r => \
+                   r.querySelector('td.name a').textContent + '=' + r.querySelector('[data-state]').textContent), \
+                 document.querySelector('[data-count=RUNNING]').textContent, \
+                 document.querySelector('[data-count=QUEUED]').textContent];",
+    );
+    assert_eq!(
+        seen,
+        json!([
+            [
+                "GFP-S65T=Queued",
+                "lacZ-alpha=Queued",
+                "TP53-cDNA=Running",
+                "pUC19-insert=Canceled",
+                "spike-RBD=Failed",
+                "16S-rRNA-isolate-07=Complete",
+                "BRCA1-exon11=Complete"
+            ],
+            "1",
+            "2"
+        ])
+    );
+    assert_eq!(
+        browser.script("return document.body.dataset.live;"),
+        "polling"
+    );
+    browser.screenshot("home.png");
+
+    // The rest of the queue runs through; the page follows without a reload.
+    request(
+        server.addr,
+        "DELETE",
+        &format!("/experiments/{blocker}"),
+        &[],
+        b"",
+    );
+    wait_until("the home page shows nothing queued or running", || {
+        browser.script(
+            "return document.querySelectorAll('table.list tbody [data-state=QUEUED], table.list tbody [data-state=RUNNING]').length \
+             + Number(document.querySelector('[data-count=RUNNING]').textContent) \
+             + Number(document.querySelector('[data-count=QUEUED]').textContent);",
+        ) == 0
+    });
+    wait_until("the page stops polling once nothing moves", || {
+        browser.script("return document.body.dataset.live;") == "idle"
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document"
+    );
+}
+
+#[test]
+fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
+    let Some(browser) = Browser::start(false) else {
+        return;
+    };
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", "ACGT");
+    server.wait_for_state(&running, "RUNNING");
+
+    browser.go(&format!("http://{}/", server.addr));
+    browser.type_into(
+        &browser.find("#query_sequence"),
+        &format!(">no-script\n{ORF_DNA}"),
+    );
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let mut id = None;
+    wait_until("the browser lands on the experiment's page", || {
+        id = experiment_id(&browser.url());
+        id.is_some()
+    });
+    let id = id.unwrap();
+    assert_eq!(browser.text(&browser.find("h1")), "no-script");
+    // The script would have rewritten it in local time: it did not run.
+    let submitted = browser.text(&browser.find("[data-fact=submitted_at] time"));
+    assert!(submitted.ends_with('Z'), "{submitted}");
+    assert!(browser
+        .text(&browser.find("[data-status]"))
+        .contains("runs next"));
+
+    browser.click(&browser.find("form.cancel button"));
+    browser.find("form.actions button.danger");
+    assert_eq!(
+        browser.text(&browser.find("h1")),
+        format!("Cancel experiment {id}?")
+    );
+    assert_eq!(server.wait_for_state(&id, "QUEUED")["state"], "QUEUED");
+    browser.click(&browser.find("form.actions button.danger"));
+    server.wait_for_state(&id, "CANCELED");
+    wait_until("the browser is back on the experiment's page", || {
+        experiment_id(&browser.url()).as_deref() == Some(id.as_str())
+    });
+    assert_eq!(
+        browser.text(&browser.find(".head-state [data-state]")),
+        "Canceled"
+    );
+}
+
+// ---- over plain HTTP --------------------------------------------------------
+
+fn page(server: &Server, path: &str) -> Response {
+    request(server.addr, "GET", path, &[("Accept", BROWSER_ACCEPT)], b"")
+}
+
+/// A browser's multipart form post to `POST /experiments`, with an empty file part.
+fn post_page_form(server: &Server, name: &str, sequence: &str) -> Response {
+    let boundary = "----seqspool-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"query_name\"\r\n\r\n{name}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"query_sequence\"\r\n\r\n{sequence}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
+    );
+    request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[
+            ("Accept", BROWSER_ACCEPT),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
+    let server = Server::start(|config| config.command = Some("true".into()));
+    let id = server.submit("sample-1", ORF_DNA);
+
+    for path in [
+        "/",
+        &format!("/experiments/{id}"),
+        &format!("/experiments?batch={id}"),
+    ] {
+        let answer = page(&server, path);
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+        assert_eq!(
+            answer.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        let policy = answer.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+            "{policy}"
+        );
+        assert!(
+            !answer.text().contains("<script>"),
+            "{path} has an inline script"
+        );
+    }
+    for (path, content_type) in [
+        ("/ui/style.css", "text/css; charset=utf-8"),
+        ("/ui/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/icon.svg", "image/svg+xml"),
+    ] {
+        let answer = request(server.addr, "GET", path, &[], b"");
+        assert_eq!(
+            (answer.status, answer.header("content-type")),
+            (200, Some(content_type))
+        );
+    }
+
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+        let record = request(
+            server.addr,
+            "GET",
+            &format!("/experiments/{id}"),
+            &headers,
+            b"",
+        );
+        assert_eq!(record.json()["id"], id.as_str(), "Accept {accept:?}");
+        let list = request(server.addr, "GET", "/experiments", &headers, b"");
+        assert_eq!(list.json()["experiments"][0]["id"], id.as_str());
+    }
+    let missing = page(&server, "/experiments/424242");
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("no experiment 424242"));
+}
+
+#[test]
+fn a_form_post_from_a_browser_is_answered_with_see_other_and_scripts_keep_202() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+
+    let one = post_page_form(&server, "single", ORF_DNA);
+    assert_eq!(one.status, 303, "{}", one.text());
+    assert_eq!(one.header("location"), Some("/experiments/000001"));
+
+    let batch = post_page_form(&server, "", ">a\nACGT\n>b\nGGCC\n");
+    assert_eq!(batch.status, 303, "{}", batch.text());
+    assert_eq!(batch.header("location"), Some("/experiments?batch=000002"));
+
+    let script = post_form(
+        server.addr,
+        "/experiments",
+        &[("query_name", "script"), ("query_sequence", "ACGT")],
+    );
+    assert_eq!(script.status, 202);
+    assert_eq!(script.json()["id"], "000004");
+}
+
+#[test]
+fn a_rejected_form_comes_back_filled_in_with_its_status_and_nothing_written() {
+    let server = Server::start(|_| {});
+
+    let answer = post_page_form(&server, "<b>bold</b>", "ACGT%TT");
+    assert_eq!(answer.status, 422);
+    let html = answer.text();
+    assert!(html.contains("id=\"query_sequence-error\""), "{html}");
+    assert!(html.contains("value=\"&lt;b&gt;bold&lt;/b&gt;\""), "{html}");
+    assert!(html.contains(">ACGT%TT</textarea>"), "{html}");
+    assert!(!html.contains("<b>bold</b>"));
+
+    let empty = post_page_form(&server, "named", "");
+    assert_eq!(empty.status, 422);
+    assert!(empty.text().contains("id=\"query_sequence-error\""));
+    assert!(server.experiment_dirs().is_empty());
+}
+
+#[test]
+fn a_cancel_form_from_another_site_only_asks_for_confirmation() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", "ACGT");
+    server.wait_for_state(&running, "RUNNING");
+    let queued = server.submit("victim", "ACGT");
+    let path = format!("/experiments/{queued}/cancel");
+    let form = [
+        ("Accept", BROWSER_ACCEPT),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+
+    let mut foreign = form.to_vec();
+    foreign.push(("Origin", "http://elsewhere.example"));
+    let answer = request(server.addr, "POST", &path, &foreign, b"confirmed=yes");
+    assert_eq!(answer.status, 200);
+    assert!(answer.text().contains("Yes, cancel it"));
+    assert_eq!(server.wait_for_state(&queued, "QUEUED")["state"], "QUEUED");
+
+    let origin = format!("http://{}", server.addr);
+    let mut own = form.to_vec();
+    own.push(("Origin", &origin));
+    let answer = request(server.addr, "POST", &path, &own, b"confirmed=yes");
+    assert_eq!(answer.status, 303);
+    assert_eq!(
+        answer.header("location"),
+        Some(format!("/experiments/{queued}").as_str())
+    );
+    server.wait_for_state(&queued, "CANCELED");
+}
