@@ -100,14 +100,7 @@ fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> 
 fn home_page(app: &App, filter: &Filter, form: &ui::Form, status: StatusCode) -> Response<Body> {
     let (experiments, next_page) = app.queue.list(filter);
     let html = ui::home(&ui::Home {
-        listing: ui::Listing {
-            experiments: &experiments,
-            next_page,
-            page_token: filter.before,
-            state: filter.state,
-            batch: filter.batch,
-            limit: filter.limit,
-        },
+        listing: ui::Listing::new(&experiments, next_page, filter),
         backlog: app.queue.backlog(),
         command: app.config.command_label(),
         max_residues: app.config.max_residues,
@@ -197,31 +190,11 @@ async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
 /// `POST /experiments` from the page's form: 303 to the new experiment or
 /// batch, or the form again, filled in, with the error beside its field.
 async fn submit_from_page(app: &App, request: Request<Incoming>) -> Response<Body> {
-    let kind = media_type(&request);
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let (input, accepted) = match http::read_body(request, app.config.max_body).await {
+    let (input, accepted) = match read_submission(app, request, &[FORM, MULTIPART]).await {
         Err(err) => (ui::Input::default(), Err(err)),
-        Ok(body) => {
-            let input = ui::Input::read(&body, &content_type).await;
-            let queries = match kind.as_str() {
-                FORM => parse_form(&body).and_then(|fields| {
-                    query::parse_submission(
-                        fields.query_name.as_deref(),
-                        fields.query_sequence.as_deref(),
-                        &app.limits,
-                    )
-                }),
-                MULTIPART => read_upload(body, &content_type, &app.limits).await,
-                _ => Err(Error::UnsupportedMediaType(format!(
-                    "a form sends {FORM} or {MULTIPART}, not '{kind}'"
-                ))),
-            };
-            let accepted = match queries {
+        Ok(submission) => {
+            let input = ui::Input::read(&submission.body, &submission.content_type).await;
+            let accepted = match parse_queries(submission, &app.limits).await {
                 Ok(queries) => app.intake.submit(queries).await,
                 Err(err) => Err(err),
             };
@@ -266,27 +239,59 @@ struct Fields {
 async fn read_queries(
     app: &App,
     request: Request<Incoming>,
-    accepted: &[&str],
+    accepted: &[&'static str],
 ) -> Result<Vec<Query>, Error> {
-    let content_type = media_type(&request);
-    let Some(kind) = accepted.iter().copied().find(|kind| *kind == content_type) else {
+    let submission = read_submission(app, request, accepted).await?;
+    parse_queries(submission, &app.limits).await
+}
+
+/// A submission's body, read within `--max-body`, and what it says it is.
+struct Submission {
+    /// The media type, one of those the route accepts.
+    kind: &'static str,
+    /// The whole `Content-Type`, whose boundary a multipart body needs.
+    content_type: String,
+    body: bytes::Bytes,
+}
+
+/// Reads a submission body in one of the `accepted` content types.
+async fn read_submission(
+    app: &App,
+    request: Request<Incoming>,
+    accepted: &[&'static str],
+) -> Result<Submission, Error> {
+    let media = media_type(&request);
+    let Some(kind) = accepted.iter().copied().find(|kind| *kind == media) else {
         return Err(Error::UnsupportedMediaType(format!(
-            "content type '{content_type}' is not taken here; send {}",
+            "content type '{media}' is not taken here; send {}",
             accepted.join(" or ")
         )));
     };
-    // A multipart body needs the boundary, a parameter of the header the body consumes.
-    let header = request
+    let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
     let body = http::read_body(request, app.config.max_body).await?;
+    Ok(Submission {
+        kind,
+        content_type,
+        body,
+    })
+}
+
+/// Parses a submission into queries, all or none.
+async fn parse_queries(submission: Submission, limits: &Limits) -> Result<Vec<Query>, Error> {
+    let Submission {
+        kind,
+        content_type,
+        body,
+    } = submission;
     let fields: Fields = match kind {
         FORM => parse_form(&body)?,
         JSON => parse_json(&body)?,
-        MULTIPART => return read_upload(body, &header, &app.limits).await,
+        MULTIPART => return read_upload(body, &content_type, limits).await,
         _ => {
             let text = std::str::from_utf8(&body).map_err(|err| {
                 Error::BadRequest(format!(
@@ -294,13 +299,13 @@ async fn read_queries(
                     err.valid_up_to()
                 ))
             })?;
-            return query::parse_fasta(text, &app.limits);
+            return query::parse_fasta(text, limits);
         }
     };
     query::parse_submission(
         fields.query_name.as_deref(),
         fields.query_sequence.as_deref(),
-        &app.limits,
+        limits,
     )
 }
 
@@ -453,14 +458,7 @@ fn list_page(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Er
         None => ui::PAGE,
     })?;
     let (experiments, next_page) = app.queue.list(&filter);
-    let html = ui::listing(&ui::Listing {
-        experiments: &experiments,
-        next_page,
-        page_token: filter.before,
-        state: filter.state,
-        batch: filter.batch,
-        limit: filter.limit,
-    });
+    let html = ui::listing(&ui::Listing::new(&experiments, next_page, &filter));
     Ok(ui::page(StatusCode::OK, html))
 }
 

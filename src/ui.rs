@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::http::{self, Body};
 use crate::query::MAX_NAME_CHARS;
-use crate::queue::{Backlog, View};
+use crate::queue::{Backlog, Filter, View};
 use crate::store::{FileInfo, Id, State, Store};
 use crate::time::Timestamp;
 
@@ -308,7 +308,19 @@ pub struct Listing<'a> {
     pub limit: usize,
 }
 
-impl Listing<'_> {
+impl<'a> Listing<'a> {
+    /// A page of `experiments`, as `filter` chose them.
+    pub fn new(experiments: &'a [View], next_page: Option<Id>, filter: &Filter) -> Listing<'a> {
+        Listing {
+            experiments,
+            next_page,
+            page_token: filter.before,
+            state: filter.state,
+            batch: filter.batch,
+            limit: filter.limit,
+        }
+    }
+
     /// The JSON route that gives the same page, for the script's poll.
     fn source(&self) -> String {
         let mut url = format!("/experiments?limit={}", self.limit);
