@@ -1,12 +1,17 @@
 //! Acceptance: turning validated queries into durable experiments, in order.
 //!
-//! One thread does it, so ids and directories follow the order of arrival. It takes every submission waiting for it as one group (group
-//! commit): each is admitted (a full queue refuses before anything is written)
-//! and written under `.incoming/`; then the whole group is flushed at once,
-//! renamed into place and the directory flushed; only then are the experiments
-//! queued, the worker woken, and their handlers let answer 2xx. Flushes are
-//! what durability costs, and a group shares them.
+//! Durability costs flushes, and flushes are shared (group commit) and
+//! overlapped. The intake thread takes every submission waiting for it as one
+//! group: each is admitted (a full queue refuses before anything is written)
+//! and written under `.incoming/`, and the group's flush starts at once on a
+//! thread of its own, so the next group is written and flushing while this one
+//! is still on its way to the disk (the journal merges fsyncs issued together).
+//! The completer thread takes the groups strictly in order: once a group is
+//! flushed it is renamed into place and the directory flushed; only then are
+//! its experiments queued, the worker woken, and their handlers let answer
+//! 2xx. Ids, directories and the queue all follow the order of arrival.
 
+use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -25,6 +30,11 @@ const PENDING_SUBMISSIONS: usize = 1024;
 /// Most submissions flushed as one group: enough to share the flushes of every
 /// client of a busy lab, few enough that the first of them is not kept waiting long.
 const MAX_GROUP: usize = 256;
+
+/// Groups whose flushes may be under way at once; past it the intake waits for
+/// the oldest. Two overlap the wait of one group with the writing of the next;
+/// a few more absorb a burst.
+const GROUPS_IN_FLIGHT: usize = 4;
 
 /// The handle the HTTP side submits through.
 #[derive(Clone)]
@@ -55,16 +65,26 @@ impl Intake {
         command: Arc<str>,
     ) -> (Intake, JoinHandle<()>) {
         let (messages, mut pending) = mpsc::channel(PENDING_SUBMISSIONS);
+        let (flushing, flushes) = std_mpsc::sync_channel(GROUPS_IN_FLIGHT);
+        let completer = Completer {
+            store: store.clone(),
+            queue: queue.clone(),
+            wake,
+        };
         let mut writer = Writer {
             store,
             queue,
-            wake,
             next_id,
             command,
+            flushing,
         };
         let thread = thread::Builder::new()
             .name("intake".into())
             .spawn(move || {
+                let completer = thread::Builder::new()
+                    .name("intake-done".into())
+                    .spawn(move || completer.run(flushes))
+                    .expect("spawning the completer thread");
                 let mut closing = false;
                 while !closing {
                     let Some(Message::Submit(first)) = pending.blocking_recv() else {
@@ -83,6 +103,9 @@ impl Intake {
                     }
                     writer.accept(group);
                 }
+                // The groups already flushing are answered before the intake ends.
+                drop(writer);
+                let _ = completer.join();
             })
             .expect("spawning the intake thread");
         (Intake { messages }, thread)
@@ -104,13 +127,14 @@ impl Intake {
     }
 }
 
+/// The first stage: admits and writes a group, then starts its flush.
 struct Writer {
     store: Arc<Store>,
     queue: Arc<Queue>,
-    /// Wakes the worker when it sleeps.
-    wake: mpsc::Sender<()>,
     next_id: Id,
     command: Arc<str>,
+    /// Hands each group, flushing on a thread of its own, to the completer.
+    flushing: std_mpsc::SyncSender<Flushing>,
 }
 
 /// A submission of the group that was admitted and written.
@@ -120,15 +144,19 @@ struct Admitted {
     staged: Vec<Staged>,
 }
 
+/// A group on its way to the disk: the flush thread gives it back, flushed or not.
+type Flushing = JoinHandle<(Vec<Admitted>, Result<(), Error>)>;
+
 impl Writer {
-    /// Accepts a group of submissions, answering each one.
+    /// Admits and writes a group of submissions, answering those refused, and
+    /// starts flushing the rest.
     fn accept(&mut self, group: Vec<Submission>) {
         let Writer {
             store,
             queue,
-            wake,
             next_id,
             command,
+            flushing,
         } = self;
         let mut admitted = Vec::with_capacity(group.len());
         for Submission { queries, reply } in group {
@@ -152,21 +180,75 @@ impl Writer {
         if admitted.is_empty() {
             return;
         }
+        let reserved: usize = admitted.iter().map(|a| a.records.len()).sum();
+        let store = store.clone();
+        let flush = thread::Builder::new()
+            .name("intake-flush".into())
+            .spawn(move || {
+                let staged: Vec<&Staged> = admitted.iter().flat_map(|a| &a.staged).collect();
+                let flushed = store.flush(&staged);
+                (admitted, flushed)
+            });
+        match flush {
+            // The completer outlives the writer, so the send only fails if it panicked.
+            Ok(flush) => drop(flushing.send(flush)),
+            // The group went with the closure: its directories are removed and
+            // its handlers answer 503, so give back its room.
+            Err(err) => {
+                log::error!("starting a flush thread: {err}");
+                queue.unreserve(reserved);
+            }
+        }
+    }
+}
 
-        // Flush everything the group wrote, then make it visible, then make that durable.
-        let staged: Vec<&Staged> = admitted.iter().flat_map(|a| &a.staged).collect();
-        let flushed = store.flush(&staged);
-        let mut published: Vec<(Admitted, Published)> = Vec::with_capacity(admitted.len());
+/// The second stage: publishes flushed groups in order, then answers them.
+struct Completer {
+    store: Arc<Store>,
+    queue: Arc<Queue>,
+    /// Wakes the worker when it sleeps.
+    wake: mpsc::Sender<()>,
+}
+
+impl Completer {
+    /// Completes groups in the order they were written until the writer is gone.
+    /// Groups whose flush has finished by the time the oldest one is done are
+    /// completed with it, sharing one flush of the directory.
+    fn run(self, flushes: std_mpsc::Receiver<Flushing>) {
+        let mut carried = None;
+        loop {
+            let Some(first) = carried.take().or_else(|| flushes.recv().ok()) else {
+                break;
+            };
+            let mut ready = vec![finish(first)];
+            while let Ok(next) = flushes.try_recv() {
+                if !next.is_finished() {
+                    carried = Some(next);
+                    break;
+                }
+                ready.push(finish(next));
+            }
+            self.complete(ready);
+        }
+    }
+
+    /// Makes flushed groups visible and durable, then queues them and answers
+    /// their handlers; answers failures with what failed where.
+    fn complete(&self, groups: Vec<(Vec<Admitted>, Result<(), Error>)>) {
+        let Completer { store, queue, wake } = self;
+        let mut published: Vec<(Admitted, Published)> = Vec::new();
         let mut failed: Vec<(Admitted, Error)> = Vec::new();
-        for mut submission in admitted {
-            let staged = std::mem::take(&mut submission.staged);
-            match flushed
-                .as_ref()
-                .map_err(Error::again)
-                .and_then(|()| store.publish(staged))
-            {
-                Ok(visible) => published.push((submission, visible)),
-                Err(err) => failed.push((submission, err)),
+        for (admitted, flushed) in groups {
+            for mut submission in admitted {
+                let staged = std::mem::take(&mut submission.staged);
+                match flushed
+                    .as_ref()
+                    .map_err(Error::again)
+                    .and_then(|()| store.publish(staged))
+                {
+                    Ok(visible) => published.push((submission, visible)),
+                    Err(err) => failed.push((submission, err)),
+                }
             }
         }
         if !published.is_empty() {
@@ -192,6 +274,11 @@ impl Writer {
             let _ = submission.reply.send(Ok(submission.records));
         }
     }
+}
+
+/// Waits for a group's flush thread and takes the group back.
+fn finish(flush: Flushing) -> (Vec<Admitted>, Result<(), Error>) {
+    flush.join().expect("a flush thread does not panic")
 }
 
 /// Reserves room in the queue for `count` experiments, or refuses before anything is written.
