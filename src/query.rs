@@ -168,6 +168,7 @@ pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
         text,
         offset: 0,
         line: 1,
+        chars: 0,
     };
     while let Some(record) = records.next_record()? {
         let number = queries.len() + 1;
@@ -232,6 +233,9 @@ struct Records<'a> {
     offset: usize,
     /// 1-based number of the next unread line.
     line: usize,
+    /// Characters before the next unread line (kept as it goes: counting
+    /// from the start at each record made a large batch quadratic).
+    chars: usize,
 }
 
 impl<'a> Records<'a> {
@@ -255,7 +259,7 @@ impl<'a> Records<'a> {
         };
         let body_offset = self.offset;
         let body_start = Origin {
-            position: self.text[..body_offset].chars().count() + 1,
+            position: self.chars + 1,
             line: self.line,
         };
         while let Some(rest) = self.text.get(self.offset..) {
@@ -278,9 +282,11 @@ impl<'a> Records<'a> {
             .get(self.offset..)
             .filter(|rest| !rest.is_empty())?;
         let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+        let line = &rest[..end];
         self.offset += end;
         self.line += 1;
-        Some(&rest[..end])
+        self.chars += line.chars().count();
+        Some(line)
     }
 }
 

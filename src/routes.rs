@@ -293,13 +293,19 @@ async fn parse_queries(submission: Submission, limits: &Limits) -> Result<Vec<Qu
         JSON => parse_json(&body)?,
         MULTIPART => return read_upload(body, &content_type, limits).await,
         _ => {
-            let text = std::str::from_utf8(&body).map_err(|err| {
-                Error::BadRequest(format!(
-                    "the FASTA body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA file",
-                    err.valid_up_to()
-                ))
-            })?;
-            return query::parse_fasta(text, limits);
+            let limits = *limits;
+            // A plate of thousands of records takes milliseconds to check:
+            // not on a thread that answers other clients meanwhile.
+            return blocking(move || {
+                let text = std::str::from_utf8(&body).map_err(|err| {
+                    Error::BadRequest(format!(
+                        "the FASTA body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA file",
+                        err.valid_up_to()
+                    ))
+                })?;
+                query::parse_fasta(text, &limits)
+            })
+            .await;
         }
     };
     query::parse_submission(
