@@ -392,10 +392,16 @@ fn start_ticks(pid: i32) -> Option<u64> {
         .map(|stat| stat.start_ticks)
 }
 
+/// This boot's id; it cannot change while the process lives, so it is read once.
 fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|id| id.trim().to_owned())
-        .unwrap_or_default()
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| {
+            fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|id| id.trim().to_owned())
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 /// Describes how a process ended, in words for `error`.
