@@ -19,6 +19,8 @@ pub enum Error {
     Invalid { field: &'static str, msg: String },
     /// The body, or a batch, is larger than a configured limit (413).
     TooLarge(String),
+    /// The client took too long to send its request (408).
+    TooSlow(String),
     /// The body's content type is not one this route takes (415).
     UnsupportedMediaType(String),
     /// No such route, experiment or file (404).
@@ -76,6 +78,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -107,6 +110,7 @@ impl fmt::Display for Error {
         match self {
             Error::BadRequest(msg)
             | Error::TooLarge(msg)
+            | Error::TooSlow(msg)
             | Error::UnsupportedMediaType(msg)
             | Error::NotFound(msg)
             | Error::Conflict(msg)

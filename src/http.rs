@@ -37,6 +37,11 @@ pub type Body = BoxBody<Bytes, io::Error>;
 /// client must not hold a connection open for ever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client may take to send a request body: minutes for the
+/// largest upload over a slow link, not for ever (a stalled client holds a
+/// connection and a handler).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Seconds a client is told to wait when the queue is full or the server is stopping.
 pub const RETRY_AFTER_SECS: u64 = 10;
 
@@ -103,7 +108,18 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    match Limited::new(request.into_body(), limit).collect().await {
+    let collected = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(request.into_body(), limit).collect(),
+    )
+    .await
+    .map_err(|_| {
+        Error::TooSlow(format!(
+            "the body did not arrive within {} s; send it again",
+            BODY_READ_TIMEOUT.as_secs()
+        ))
+    })?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(err) => Err(Error::BadRequest(format!(

@@ -1,9 +1,10 @@
 //! The one OS thread that processes experiments, strictly one at a time, in order.
 //!
-//! It takes ids from the bounded channel (after those recovered at start) and
-//! runs each to its end before receiving the next: one at a time by
-//! construction, since there is no other thread that runs anything. It also
-//! settles, at start, the experiments a crash or a shutdown interrupted.
+//! It takes the oldest waiting experiment from the queue, runs it to its end,
+//! and only then takes the next; when none is waiting it sleeps until the
+//! intake wakes it. One at a time by construction: no other thread runs
+//! anything. It also settles, at start, the experiments a crash or a shutdown
+//! interrupted.
 
 use std::path::Path;
 use std::sync::mpsc;
