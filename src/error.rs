@@ -23,6 +23,8 @@ pub enum Error {
     TooSlow(String),
     /// The body's content type is not one this route takes (415).
     UnsupportedMediaType(String),
+    /// The request came from a page of another site (403).
+    Forbidden(String),
     /// No such route, experiment or file (404).
     NotFound(String),
     /// The route exists but not with this method (405); `allow` lists the methods it takes.
@@ -80,6 +82,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
@@ -112,6 +115,7 @@ impl fmt::Display for Error {
             | Error::TooLarge(msg)
             | Error::TooSlow(msg)
             | Error::UnsupportedMediaType(msg)
+            | Error::Forbidden(msg)
             | Error::NotFound(msg)
             | Error::Conflict(msg)
             | Error::Internal(msg) => f.write_str(msg),

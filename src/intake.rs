@@ -11,6 +11,7 @@
 //! its experiments queued, the worker woken, and their handlers let answer
 //! 2xx. Ids, directories and the queue all follow the order of arrival.
 
+use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -144,8 +145,37 @@ struct Admitted {
     staged: Vec<Staged>,
 }
 
-/// A group on its way to the disk: the flush thread gives it back, flushed or not.
-type Flushing = JoinHandle<(Vec<Admitted>, Result<(), Error>)>;
+/// A group on its way to the disk.
+struct Flushing {
+    group: Vec<Admitted>,
+    flush: Flush,
+}
+
+/// A group's flush: under way on a thread of its own, or done already.
+enum Flush {
+    Running(JoinHandle<Result<(), Error>>),
+    Done(Result<(), Error>),
+}
+
+impl Flushing {
+    fn is_finished(&self) -> bool {
+        match &self.flush {
+            Flush::Running(thread) => thread.is_finished(),
+            Flush::Done(_) => true,
+        }
+    }
+
+    /// Waits for the flush and gives the group back with its outcome.
+    fn finish(self) -> (Vec<Admitted>, Result<(), Error>) {
+        let flushed = match self.flush {
+            Flush::Running(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("a flush thread panicked".into()))),
+            Flush::Done(flushed) => flushed,
+        };
+        (self.group, flushed)
+    }
+}
 
 impl Writer {
     /// Admits and writes a group of submissions, answering those refused, and
@@ -180,23 +210,39 @@ impl Writer {
         if admitted.is_empty() {
             return;
         }
-        let reserved: usize = admitted.iter().map(|a| a.records.len()).sum();
-        let store = store.clone();
-        let flush = thread::Builder::new()
+        let paths: Vec<PathBuf> = admitted
+            .iter()
+            .flat_map(|a| &a.staged)
+            .flat_map(Staged::paths)
+            .collect();
+        let flusher = store.clone();
+        let flush = match thread::Builder::new()
             .name("intake-flush".into())
-            .spawn(move || {
-                let staged: Vec<&Staged> = admitted.iter().flat_map(|a| &a.staged).collect();
-                let flushed = store.flush(&staged);
-                (admitted, flushed)
-            });
-        match flush {
-            // The completer outlives the writer, so the send only fails if it panicked.
-            Ok(flush) => drop(flushing.send(flush)),
-            // The group went with the closure: its directories are removed and
-            // its handlers answer 503, so give back its room.
-            Err(err) => {
-                log::error!("starting a flush thread: {err}");
-                queue.unreserve(reserved);
+            .spawn(move || flusher.flush(&paths))
+        {
+            Ok(thread) => Flush::Running(thread),
+            // At the thread limit: flush here, without the overlap.
+            Err(_) => Flush::Done(
+                store.flush(
+                    &admitted
+                        .iter()
+                        .flat_map(|a| &a.staged)
+                        .flat_map(Staged::paths)
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+        };
+        if let Err(std_mpsc::SendError(lost)) = flushing.send(Flushing {
+            group: admitted,
+            flush,
+        }) {
+            // Only if the completer panicked: answer the group rather than leave it hanging.
+            let (group, _) = lost.finish();
+            for submission in group {
+                queue.unreserve(submission.records.len());
+                let _ = submission.reply.send(Err(Error::Internal(
+                    "the intake's completer stopped".into(),
+                )));
             }
         }
     }
@@ -220,13 +266,13 @@ impl Completer {
             let Some(first) = carried.take().or_else(|| flushes.recv().ok()) else {
                 break;
             };
-            let mut ready = vec![finish(first)];
+            let mut ready = vec![first.finish()];
             while let Ok(next) = flushes.try_recv() {
                 if !next.is_finished() {
                     carried = Some(next);
                     break;
                 }
-                ready.push(finish(next));
+                ready.push(next.finish());
             }
             self.complete(ready);
         }
@@ -274,11 +320,6 @@ impl Completer {
             let _ = submission.reply.send(Ok(submission.records));
         }
     }
-}
-
-/// Waits for a group's flush thread and takes the group back.
-fn finish(flush: Flushing) -> (Vec<Admitted>, Result<(), Error>) {
-    flush.join().expect("a flush thread does not panic")
 }
 
 /// Reserves room in the queue for `count` experiments, or refuses before anything is written.

@@ -203,6 +203,13 @@ impl Queue {
     /// Promises room for `count` more experiments, or refuses: the queue holds
     /// at most `capacity` waiting experiments, counting those being written.
     pub fn reserve(&self, count: usize) -> Result<(), Error> {
+        if count > self.capacity {
+            // Waiting would never help: say so, rather than "try again later".
+            return Err(Error::TooLarge(format!(
+                "the batch holds {count} records, more than the {} the queue holds (--capacity); split it",
+                self.capacity
+            )));
+        }
         let mut index = self.lock();
         if index.waiting.len() + index.reserved + count > self.capacity {
             return Err(Error::QueueFull {
@@ -354,6 +361,18 @@ impl Queue {
         }
     }
 
+    /// Undoes the cancel of a waiting experiment whose CANCELED record could
+    /// not be written: it waits again, in its place.
+    pub fn uncancel(&self, id: Id) {
+        self.lock().update(id, |record| {
+            if record.state == State::Canceled && record.started_at.is_none() {
+                record.state = State::Queued;
+                record.finished_at = None;
+                record.error = None;
+            }
+        });
+    }
+
     /// Stops the queue for shutdown: nothing more starts, and the running command is told to stop.
     pub fn close(&self) {
         let index = self.lock();
@@ -437,6 +456,8 @@ mod tests {
         // A cancelled experiment's room is free at once.
         queue.cancel(Id(3)).unwrap();
         queue.reserve(1).unwrap();
+        // A batch larger than the whole queue could never fit.
+        assert!(matches!(queue.reserve(4), Err(Error::TooLarge(_))));
     }
 
     #[test]

@@ -49,6 +49,19 @@ async fn route(app: &App, request: Request<Incoming>) -> Result<Response<Body>, 
     let method = request.method().clone();
     // A browser gets pages from the routes scripts get JSON from.
     let html = ui::wants_html(request.headers());
+    // A page of another site must not fill the lab's queue or cancel its work
+    // through the browser of someone in the lab. (Scripts send no Origin; the
+    // page's cancel form answers a foreign one with a confirmation page.)
+    let writes = method == Method::POST || method == Method::DELETE;
+    if writes
+        && !matches!(segments.as_slice(), ["experiments", _, "cancel"])
+        && !ui::same_origin(request.headers())
+    {
+        return Err(Error::Forbidden(
+            "this request came from a page of another site; submit from this server's own page, or from a script"
+                .into(),
+        ));
+    }
     match (segments.as_slice(), &method) {
         ([""], &Method::GET) => Ok(ui::or_error(home(app, request.uri().query()))),
         ([""], &Method::POST) => submit_legacy(app, request).await,
@@ -532,12 +545,14 @@ async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
     match app.queue.cancel(id)? {
         Canceled::Done { record, changed } => {
             if changed {
-                log::info!("experiment {id} canceled while queued");
                 let store = app.store.clone();
                 let written = record.clone();
                 if let Err(err) = blocking(move || store.write_record(&written)).await {
-                    log::error!("experiment {id}: could not record CANCELED: {err}");
+                    // Not on disk, so not canceled: after a restart it would run.
+                    app.queue.uncancel(id);
+                    return Err(err);
                 }
+                log::info!("experiment {id} canceled while queued");
             }
             Ok(http::json(
                 StatusCode::OK,

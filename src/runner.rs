@@ -111,22 +111,23 @@ pub fn run(
         Err(err) => return Outcome::NotStarted(err),
     };
     let pgid = child.id() as i32;
-    let drained = {
-        let (done, drained) = mpsc::channel();
-        copy_capped(
-            child.stdout.take().expect("stdout is piped"),
-            stdout,
-            job.max_output,
-            done.clone(),
-        );
-        copy_capped(
-            child.stderr.take().expect("stderr is piped"),
-            stderr,
-            job.max_output,
-            done,
-        );
-        drained
-    };
+    // The threads that feed the logs and watch for the exit are started while
+    // the command still waits at its gate: if one cannot be (the process is at
+    // its thread limit), the gate closes unopened and the command never runs.
+    let (done, drained) = mpsc::channel();
+    let (out, err) = (
+        child.stdout.take().expect("stdout is piped"),
+        child.stderr.take().expect("stderr is piped"),
+    );
+    let watched = copy_capped(out, stdout, job.max_output, done.clone())
+        .and_then(|()| copy_capped(err, stderr, job.max_output, done))
+        .and_then(|()| spawn_waiter(pgid, sender));
+    if let Err(err) = watched {
+        drop(opener);
+        kill_group(pgid, libc::SIGKILL);
+        reap(&mut child);
+        return Outcome::NotStarted(err);
+    }
     // Still at its gate: the command will run, and start its children, at the lower priority.
     // SAFETY: setpriority only changes the scheduling priority of our own child's group.
     unsafe { libc::setpriority(libc::PRIO_PGRP, pgid as libc::id_t, COMMAND_NICENESS) };
@@ -134,7 +135,6 @@ pub fn run(
     // Open the gate. If the shell is gone already, its exit says why.
     let _ = opener.write_all(b"go\n");
     drop(opener);
-    spawn_waiter(pgid, sender);
 
     let deadline = job.timeout.map(|timeout| Instant::now() + timeout);
     let signal = match deadline {
@@ -247,7 +247,7 @@ fn reap(child: &mut Child) -> ExitStatus {
 }
 
 /// A thread that waits for the leader to exit, without reaping it, and says so.
-fn spawn_waiter(pid: i32, sender: Sender<Signal>) {
+fn spawn_waiter(pid: i32, sender: Sender<Signal>) -> io::Result<()> {
     thread::Builder::new()
         .name(format!("wait-{pid}"))
         .spawn(move || {
@@ -269,12 +269,17 @@ fn spawn_waiter(pid: i32, sender: Sender<Signal>) {
             }
             let _ = sender.send(Signal::Exited);
         })
-        .expect("spawning a thread");
+        .map(drop)
 }
 
 /// Copies a command's output into its log file, keeping at most `max` bytes;
 /// the rest is read and dropped so the command never blocks on a full pipe.
-fn copy_capped(mut from: impl Read + Send + 'static, mut to: File, max: u64, done: Sender<()>) {
+fn copy_capped(
+    mut from: impl Read + Send + 'static,
+    mut to: File,
+    max: u64,
+    done: Sender<()>,
+) -> io::Result<()> {
     thread::Builder::new()
         .name("output".into())
         .spawn(move || {
@@ -300,7 +305,7 @@ fn copy_capped(mut from: impl Read + Send + 'static, mut to: File, max: u64, don
             }
             let _ = done.send(());
         })
-        .expect("spawning a thread");
+        .map(drop)
 }
 
 /// What identifies the group whose leader is `pid`, for recovery after a crash.

@@ -233,6 +233,17 @@ pub struct Staged {
     dir: tempfile::TempDir,
 }
 
+/// What a staged experiment's flush covers: its two files and its directory.
+const PATHS_PER_EXPERIMENT: usize = 3;
+
+impl Staged {
+    /// The paths [`Store::flush`] must flush for this experiment.
+    pub fn paths(&self) -> [PathBuf; PATHS_PER_EXPERIMENT] {
+        let dir = self.dir.path();
+        [dir.join(QUERY_FILE), dir.join(RECORD_FILE), dir.to_owned()]
+    }
+}
+
 /// Experiments renamed into place but not yet flushed there: withdrawn if that fails.
 #[must_use = "published experiments are withdrawn if the directory cannot be flushed"]
 pub struct Published(Vec<PathBuf>);
@@ -403,14 +414,15 @@ impl Store {
         Ok(Staged { id: record.id, dir })
     }
 
-    /// Flushes staged experiments (their files and directories) to disk.
+    /// Flushes staged experiments to disk, given as the paths of
+    /// [`Staged::paths`]: the experiments' files and directories.
     ///
     /// Many fsyncs issued at once share the file system journal's commits, so
     /// a group is flushed from several threads. A very large group is flushed
     /// with one `syncfs`, which costs about one commit whatever the count (but
     /// also flushes whatever else is waiting on that file system).
-    pub fn flush(&self, staged: &[&Staged]) -> Result<(), Error> {
-        if staged.len() >= SYNCFS_FROM {
+    pub fn flush(&self, paths: &[PathBuf]) -> Result<(), Error> {
+        if paths.len() >= SYNCFS_FROM * PATHS_PER_EXPERIMENT {
             let root = File::open(&self.root).map_err(|e| Error::io("opening", &self.root, e))?;
             // SAFETY: syncfs takes a file descriptor we own and open for the call's length.
             if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
@@ -422,22 +434,25 @@ impl Store {
             }
             return Ok(());
         }
-        let paths: Vec<PathBuf> = staged
-            .iter()
-            .flat_map(|staged| {
-                let dir = staged.dir.path();
-                [dir.join(QUERY_FILE), dir.join(RECORD_FILE), dir.to_owned()]
-            })
-            .collect();
+        let sync_all = |chunk: &[PathBuf]| chunk.iter().try_for_each(|path| sync_path(path));
         let per_thread = paths.len().div_ceil(FLUSH_THREADS).max(1);
         thread::scope(|scope| {
-            let flushers: Vec<_> = paths
-                .chunks(per_thread)
-                .map(|chunk| scope.spawn(|| chunk.iter().try_for_each(|p| sync_path(p))))
-                .collect();
-            flushers
-                .into_iter()
-                .try_for_each(|flusher| flusher.join().expect("an fsync does not panic"))
+            // A chunk whose thread cannot be made (the process is at its
+            // thread limit) is flushed here, after the others are started.
+            let mut inline = Vec::new();
+            let mut flushers = Vec::new();
+            for chunk in paths.chunks(per_thread) {
+                match thread::Builder::new().spawn_scoped(scope, move || sync_all(chunk)) {
+                    Ok(flusher) => flushers.push(flusher),
+                    Err(_) => inline.push(chunk),
+                }
+            }
+            inline.into_iter().try_for_each(sync_all)?;
+            flushers.into_iter().try_for_each(|flusher| {
+                flusher
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a flush thread panicked".into())))
+            })
         })
     }
 
@@ -606,13 +621,30 @@ fn read_records(dirs: &[(Id, PathBuf)]) -> (Vec<Record>, usize) {
                 );
                 skipped += 1;
             }
-            Err(err) => {
-                log::warn!("skipping {}: {err}", path.display());
-                skipped += 1;
-            }
+            Err(err) => match read_previous_record(path) {
+                // State changes are not flushed: after a power cut the last one
+                // may be gone, while the one before it, swapped aside, is whole.
+                Some(record) if record.id == *id => {
+                    log::warn!(
+                        "experiment {id}: {err}; using the record from before its last change \
+                         ({NEXT_RECORD_FILE}, {}): it may run again",
+                        record.state.as_str()
+                    );
+                    records.push(record);
+                }
+                _ => {
+                    log::warn!("skipping {}: {err}", path.display());
+                    skipped += 1;
+                }
+            },
         }
     }
     (records, skipped)
+}
+
+/// The record from before an experiment's last change, if it is readable.
+fn read_previous_record(dir: &Path) -> Option<Record> {
+    serde_json::from_slice(&fs::read(dir.join(NEXT_RECORD_FILE)).ok()?).ok()
 }
 
 /// Reads and checks an experiment's record.
@@ -698,7 +730,7 @@ mod tests {
         let query = query(name);
         let record = Record::new(Id(id), &query, None, "true".into(), Timestamp::now());
         let staged = store.stage(&record, &query).unwrap();
-        store.flush(&[&staged]).unwrap();
+        store.flush(&staged.paths()).unwrap();
         let _published = store.publish(vec![staged]).unwrap();
         store.sync_root().unwrap();
         record
@@ -724,6 +756,22 @@ mod tests {
             .unwrap()
             .iter()
             .all(|f| !f.name.starts_with('.')));
+    }
+
+    #[test]
+    fn a_damaged_record_falls_back_to_the_one_before_its_last_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(tmp.path(), Faults::default()).unwrap();
+        let mut record = accept(&store, 1, "q");
+        record.state = State::Running;
+        store.write_record(&record).unwrap();
+        // A power cut took the last change's data: the swapped-aside record remains.
+        fs::write(store.dir(Id(1)).join(RECORD_FILE), "").unwrap();
+        drop(store);
+        let (_store, scan) = Store::open(tmp.path(), Faults::default()).unwrap();
+        assert_eq!(scan.records.len(), 1);
+        assert_eq!(scan.records[0].state, State::Queued);
+        assert_eq!(scan.skipped, 0);
     }
 
     #[test]

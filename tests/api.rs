@@ -1106,3 +1106,59 @@ fn assert_rfc3339_now(value: &Value) {
         .as_secs() as i64;
     assert!((secs - now).abs() < 86_400, "{text} is not about now");
 }
+
+#[test]
+fn a_page_of_another_site_cannot_submit_or_cancel() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let blocker = server.submit("blocker", "ACGT");
+    server.wait_for_state(&blocker, "RUNNING");
+    wait_until("the running record is on disk", || {
+        std::fs::read_to_string(server.dir.join(&blocker).join("experiment.json"))
+            .is_ok_and(|r| r.contains("RUNNING"))
+    });
+    let form = "query_name=q&query_sequence=ACGT";
+    let foreign = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Origin", "http://elsewhere.example"),
+    ];
+    let before = snapshot(&server.dir);
+    for path in ["/", "/experiments"] {
+        let answer = request(server.addr, "POST", path, &foreign, form.as_bytes());
+        assert_eq!(answer.status, 403, "{path}: {}", answer.text());
+        assert!(answer.json()["msg"]
+            .as_str()
+            .unwrap()
+            .contains("another site"));
+    }
+    let answer = request(
+        server.addr,
+        "DELETE",
+        &format!("/experiments/{blocker}"),
+        &foreign[1..],
+        b"",
+    );
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a foreign page changed something"
+    );
+
+    // This server's own page, and scripts (no Origin), go through.
+    let own = format!("http://{}", server.addr);
+    let answer = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", &own),
+        ],
+        form.as_bytes(),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(
+        server.delete(&format!("/experiments/{blocker}")).status,
+        202
+    );
+}

@@ -265,9 +265,14 @@ fn a_batch_that_does_not_fit_the_queue_is_refused_whole() {
     let records =
         |count: usize| -> String { (1..=count).map(|i| format!(">r{i}\nACGTACGT\n")).collect() };
     let before = snapshot(&server.dir);
+    // Larger than the whole queue: waiting would never help, so 413, not 503.
     let answer = post_fasta(&server, &records(11));
-    assert_error(&answer, 503, &["queue is full", "10"]);
-    assert!(answer.header("Retry-After").is_some());
+    assert_error(
+        &answer,
+        413,
+        &["11 records", "the 10 the queue holds", "--capacity"],
+    );
+    assert!(answer.header("Retry-After").is_none());
     assert_eq!(
         snapshot(&server.dir),
         before,

@@ -188,3 +188,34 @@ fn a_really_full_disk_answers_507_and_accepts_again_once_there_is_room() {
     server.wait_for_state(&id, "COMPLETE");
     drop(server);
 }
+
+#[test]
+fn a_cancel_that_cannot_be_recorded_is_refused_and_changes_nothing() {
+    let faults = Faults::default();
+    let server = Server::start(|config| {
+        config.faults = faults.clone();
+        config.command = Some("sleep 30".into());
+    });
+    let running = server.submit("running", SEQUENCE);
+    server.wait_for_state(&running, "RUNNING");
+    let waiting = server.submit("waiting", SEQUENCE);
+
+    faults.fail_writes(libc::ENOSPC);
+    let refused = server.delete(&format!("/experiments/{waiting}"));
+    assert_eq!(refused.status, 507, "{}", refused.text());
+    // Not on disk, so not canceled: it still waits, in its place.
+    let record = server.get(&format!("/experiments/{waiting}")).json();
+    assert_eq!(
+        (record["state"].as_str(), record["position"].as_u64()),
+        (Some("QUEUED"), Some(1))
+    );
+    assert_eq!(
+        server.get("/backlog").json()[0],
+        "Currently 2 jobs in the backlog."
+    );
+
+    faults.clear();
+    let canceled = server.delete(&format!("/experiments/{waiting}"));
+    assert_eq!(canceled.status, 200, "{}", canceled.text());
+    assert_eq!(canceled.json()["state"], "CANCELED");
+}
