@@ -35,6 +35,8 @@ pub enum Error {
     QueueFull { capacity: usize },
     /// The server is shutting down and takes no new experiments (503).
     ShuttingDown,
+    /// The server is too busy receiving other requests to take this one now (503).
+    Busy(String),
     /// A file operation failed: `op` says what we were doing, `path` where.
     Io {
         op: &'static str,
@@ -86,7 +88,9 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::QueueFull { .. } | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Io { source, .. } if is_out_of_space(source) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Io { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,6 +118,7 @@ impl fmt::Display for Error {
             Error::BadRequest(msg)
             | Error::TooLarge(msg)
             | Error::TooSlow(msg)
+            | Error::Busy(msg)
             | Error::UnsupportedMediaType(msg)
             | Error::Forbidden(msg)
             | Error::NotFound(msg)

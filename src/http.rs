@@ -26,6 +26,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde::Serialize;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Error;
 use crate::routes::{self, App};
@@ -93,9 +94,36 @@ pub async fn serve(
     }
 }
 
+/// Request bodies that may be held in memory at once, in units of the largest
+/// body (`--max-body`): room for many plates uploaded together (128 MiB by
+/// default), not for a thousand slow clients to exhaust the machine.
+pub const BODIES_IN_FLIGHT: usize = 16;
+
+/// The bytes of request bodies held in memory, across all connections.
+pub struct BodyBudget(Arc<Semaphore>);
+
+impl BodyBudget {
+    pub fn new(max_body: usize) -> BodyBudget {
+        BodyBudget(Arc::new(Semaphore::new(
+            max_body
+                .saturating_mul(BODIES_IN_FLIGHT)
+                .min(Semaphore::MAX_PERMITS),
+        )))
+    }
+}
+
+/// A body's share of the [`BodyBudget`], given back when dropped.
+pub struct BodyPermit(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
 /// Reads a request body, refusing one larger than `limit` while it streams in
-/// (a `Content-Length` is not trusted, only checked early).
-pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, Error> {
+/// (a `Content-Length` is not trusted, only checked early). The body's share
+/// of `budget` (its declared length, or `limit`) is taken first and held by the
+/// returned permit: when the budget is spent the answer is 503, not memory.
+pub async fn read_body(
+    request: Request<Incoming>,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<(Bytes, BodyPermit), Error> {
     let too_large = || {
         Error::TooLarge(format!(
             "the body is larger than {limit} bytes, the most this server takes (--max-body)"
@@ -108,6 +136,12 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
+    let share = declared
+        .map_or(limit, |length| length as usize)
+        .clamp(1, u32::MAX as usize) as u32;
+    let permit = budget.0.clone().try_acquire_many_owned(share).map_err(|_| {
+        Error::Busy("the server is receiving too many large requests at once; nothing was written, try again shortly".into())
+    })?;
     let collected = tokio::time::timeout(
         BODY_READ_TIMEOUT,
         Limited::new(request.into_body(), limit).collect(),
@@ -120,7 +154,7 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
         ))
     })?;
     match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
+        Ok(collected) => Ok((collected.to_bytes(), BodyPermit(Some(permit)))),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(err) => Err(Error::BadRequest(format!(
             "reading the request body: {err}"
@@ -163,7 +197,12 @@ pub fn error_response(err: &Error) -> Response<Body> {
         field: Option<&'a str>,
     }
     let status = err.status();
-    if status.is_server_error() && !matches!(err, Error::QueueFull { .. } | Error::ShuttingDown) {
+    if status.is_server_error()
+        && !matches!(
+            err,
+            Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_)
+        )
+    {
         log::error!("{err}");
     }
     let mut response = json(
@@ -179,7 +218,7 @@ pub fn error_response(err: &Error) -> Response<Body> {
         Error::MethodNotAllowed { allow } => {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
-        Error::QueueFull { .. } | Error::ShuttingDown => {
+        Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         _ => {}

@@ -92,6 +92,7 @@ pub async fn run(
         store,
         queue: queue.clone(),
         intake: intake.clone(),
+        bodies: http::BodyBudget::new(config.max_body),
     });
     match listener.local_addr() {
         Ok(addr) => log::info!("listening on http://{addr}"),

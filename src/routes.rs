@@ -33,6 +33,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
     pub intake: Intake,
+    /// The memory request bodies may hold, across all connections.
+    pub bodies: http::BodyBudget,
 }
 
 /// Answers one request.
@@ -265,6 +267,8 @@ struct Submission {
     /// The whole `Content-Type`, whose boundary a multipart body needs.
     content_type: String,
     body: bytes::Bytes,
+    /// The body's share of the memory budget, held while it is parsed.
+    budget: http::BodyPermit,
 }
 
 /// Reads a submission body in one of the `accepted` content types.
@@ -286,20 +290,23 @@ async fn read_submission(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let body = http::read_body(request, app.config.max_body).await?;
+    let (body, budget) = http::read_body(request, app.config.max_body, &app.bodies).await?;
     Ok(Submission {
         kind,
         content_type,
         body,
+        budget,
     })
 }
 
 /// Parses a submission into queries, all or none.
 async fn parse_queries(submission: Submission, limits: &Limits) -> Result<Vec<Query>, Error> {
+    // `_budget` (not `_`) keeps the body's share of the budget until this returns.
     let Submission {
         kind,
         content_type,
         body,
+        budget: _budget,
     } = submission;
     let fields: Fields = match kind {
         FORM => parse_form(&body)?,
@@ -599,7 +606,7 @@ async fn cancel_from_page(
     let id = parse_id(id)?;
     let view = app.queue.get(id).ok_or_else(|| no_experiment(id))?;
     let same_origin = ui::same_origin(request.headers());
-    let body = http::read_body(request, ui::CANCEL_FORM_MAX).await?;
+    let (body, _budget) = http::read_body(request, ui::CANCEL_FORM_MAX, &app.bodies).await?;
     if !(same_origin && ui::confirmed(&body)) {
         return Ok(ui::page(StatusCode::OK, ui::cancel_confirmation(&view)));
     }

@@ -1162,3 +1162,44 @@ fn a_page_of_another_site_cannot_submit_or_cancel() {
         202
     );
 }
+
+#[test]
+fn slow_uploads_that_exhaust_the_body_budget_get_503_not_memory() {
+    use std::io::Write as _;
+    let server = Server::start(|config| config.max_body = 1000);
+    // Each declares a full-size body and sends none of it: together they hold
+    // the whole budget (16 bodies of --max-body).
+    let stalled: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            let head = "POST /experiments HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n";
+            stream.write_all(head.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    // An invalid submission: while there is budget it gets 422 and writes nothing.
+    let probe = || {
+        server.post_form(
+            "/experiments",
+            &[("query_name", "q"), ("query_sequence", "AC!GT")],
+        )
+    };
+    let mut busy = None;
+    wait_until("the stalled uploads hold the whole budget", || {
+        let answer = probe();
+        let full = answer.status == 503;
+        busy = full.then_some(answer);
+        full
+    });
+    let busy = busy.unwrap();
+    assert!(busy.header("Retry-After").is_some());
+    assert!(busy.json()["msg"]
+        .as_str()
+        .unwrap()
+        .contains("too many large requests"));
+    assert!(server.experiment_dirs().is_empty());
+
+    drop(stalled);
+    wait_until("the budget is given back", || probe().status == 422);
+    server.submit("after", "ACGT");
+}
