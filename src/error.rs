@@ -96,6 +96,15 @@ impl Error {
         }
     }
 
+    /// Whether the same request may succeed later (503 with `Retry-After`):
+    /// the server is full or stopping, not broken, so this is no error to log.
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self,
+            Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_)
+        )
+    }
+
     /// The input field at fault, if one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {

@@ -197,12 +197,7 @@ pub fn error_response(err: &Error) -> Response<Body> {
         field: Option<&'a str>,
     }
     let status = err.status();
-    if status.is_server_error()
-        && !matches!(
-            err,
-            Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_)
-        )
-    {
+    if status.is_server_error() && !err.is_temporary() {
         log::error!("{err}");
     }
     let mut response = json(
@@ -214,14 +209,11 @@ pub fn error_response(err: &Error) -> Response<Body> {
         },
     );
     let headers = response.headers_mut();
-    match err {
-        Error::MethodNotAllowed { allow } => {
-            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-        }
-        Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) => {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
-        _ => {}
+    if let Error::MethodNotAllowed { allow } = err {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if err.is_temporary() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     }
     response
 }

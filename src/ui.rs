@@ -173,7 +173,7 @@ pub fn or_error(result: Result<Response<Body>, Error>) -> Response<Body> {
 /// A page for an error: a browser user gets words and a way back, not JSON.
 pub fn error_page(err: &Error) -> Response<Body> {
     let status = err.status();
-    if status.is_server_error() {
+    if status.is_server_error() && !err.is_temporary() {
         log::error!("{err}");
     }
     let title = status.canonical_reason().unwrap_or("Error");
