@@ -20,10 +20,6 @@ impl Timestamp {
         Timestamp(since.as_millis() as u64)
     }
 
-    pub fn millis(self) -> u64 {
-        self.0
-    }
-
     /// The time from `earlier` to `self`, zero if the clock went backwards.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
