@@ -210,27 +210,19 @@ impl Writer {
         if admitted.is_empty() {
             return;
         }
-        let paths: Vec<PathBuf> = admitted
+        let paths: Arc<[PathBuf]> = admitted
             .iter()
             .flat_map(|a| &a.staged)
             .flat_map(Staged::paths)
             .collect();
-        let flusher = store.clone();
+        let (flusher, to_flush) = (store.clone(), paths.clone());
         let flush = match thread::Builder::new()
             .name("intake-flush".into())
-            .spawn(move || flusher.flush(&paths))
+            .spawn(move || flusher.flush(&to_flush))
         {
             Ok(thread) => Flush::Running(thread),
             // At the thread limit: flush here, without the overlap.
-            Err(_) => Flush::Done(
-                store.flush(
-                    &admitted
-                        .iter()
-                        .flat_map(|a| &a.staged)
-                        .flat_map(Staged::paths)
-                        .collect::<Vec<_>>(),
-                ),
-            ),
+            Err(_) => Flush::Done(store.flush(&paths)),
         };
         if let Err(std_mpsc::SendError(lost)) = flushing.send(Flushing {
             group: admitted,
