@@ -18,7 +18,7 @@ use crate::http::{self, Body};
 use crate::intake::Intake;
 use crate::query::{self, Limits, Query};
 use crate::queue::{Canceled, Filter, Queue, View};
-use crate::store::{Id, State, Store};
+use crate::store::{Id, Record, State, Store};
 use crate::ui;
 
 /// Experiments on one page of `GET /experiments` unless `limit` says otherwise.
@@ -163,11 +163,15 @@ async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
     )
     .await?;
     let records = app.intake.submit(queries).await?;
-    if let [record] = records.as_slice() {
-        let view = app.queue.get(record.id).unwrap_or(View {
+    // The record as the index has it now, with its queue position.
+    let view = |record: &Record| {
+        app.queue.get(record.id).unwrap_or_else(|| View {
             record: record.clone(),
             position: None,
-        });
+        })
+    };
+    if let [record] = records.as_slice() {
+        let view = view(record);
         let location = format!("/experiments/{}", record.id);
         return Ok(with_location(
             http::json(StatusCode::ACCEPTED, &view),
@@ -175,15 +179,7 @@ async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
         ));
     }
     let batch = records[0].id;
-    let views: Vec<View> = records
-        .iter()
-        .map(|r| {
-            app.queue.get(r.id).unwrap_or(View {
-                record: r.clone(),
-                position: None,
-            })
-        })
-        .collect();
+    let views: Vec<View> = records.iter().map(view).collect();
     // A struct, not json!: its records keep their field order (id first), as single answers do.
     #[derive(Serialize)]
     struct Batch {
