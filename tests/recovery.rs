@@ -126,6 +126,23 @@ impl Drop for Leftovers {
 }
 
 /// The record an experiment directory holds, read straight from disk.
+/// Starts the binary on the scratch directory, submits three experiments and
+/// waits until the first runs (its command blocks): the start of every test of
+/// an interrupted run. Returns the server, the ids and the command's processes.
+fn start_three_with_the_first_running(
+    scratch: &Scratch,
+    args: &[&str],
+) -> (Binary, Vec<String>, Leftovers) {
+    let server = Binary::start(&scratch.experiments(), args);
+    let ids: Vec<String> = ["first", "second", "third"]
+        .iter()
+        .map(|name| submit(server.addr, name, SEQUENCE))
+        .collect();
+    wait_for_state(server.addr, &ids[0], "RUNNING");
+    let old = scratch.blocking_processes();
+    (server, ids, old)
+}
+
 fn record_on_disk(dir: &Path, id: &str) -> Value {
     let text = fs::read_to_string(dir.join(id).join("experiment.json"))
         .unwrap_or_else(|err| panic!("reading {id}/experiment.json: {err}"));
@@ -397,13 +414,8 @@ fn after_a_kill_9_while_a_command_runs_its_process_group_is_killed_before_anythi
     let scratch = Scratch::new();
     let dir = scratch.experiments();
     let command = scratch.blocking_once_command();
-    let mut server = Binary::start(&dir, &["--command", &command]);
-    let ids: Vec<String> = ["first", "second", "third"]
-        .iter()
-        .map(|name| submit(server.addr, name, SEQUENCE))
-        .collect();
-    wait_for_state(server.addr, &ids[0], "RUNNING");
-    let old = scratch.blocking_processes();
+    let (mut server, ids, old) =
+        start_three_with_the_first_running(&scratch, &["--command", &command]);
     wait_for_recorded_process(&dir, &ids[0]);
     server.crash();
     assert!(
@@ -442,13 +454,7 @@ fn sigterm_stops_the_command_and_its_children_exits_0_and_the_experiment_runs_fi
     let dir = scratch.experiments();
     let command = scratch.blocking_once_command();
     let args = ["--command", &command, "--shutdown-grace", "3"];
-    let mut server = Binary::start(&dir, &args);
-    let ids: Vec<String> = ["first", "second", "third"]
-        .iter()
-        .map(|name| submit(server.addr, name, SEQUENCE))
-        .collect();
-    wait_for_state(server.addr, &ids[0], "RUNNING");
-    let old = scratch.blocking_processes();
+    let (mut server, ids, old) = start_three_with_the_first_running(&scratch, &args);
 
     server.signal(libc::SIGTERM);
     let status = server.wait();
@@ -488,13 +494,8 @@ fn with_on_interrupt_fail_an_interrupted_experiment_becomes_a_system_error_and_t
     let scratch = Scratch::new();
     let dir = scratch.experiments();
     let command = scratch.blocking_once_command();
-    let mut server = Binary::start(&dir, &["--command", &command]);
-    let ids: Vec<String> = ["first", "second", "third"]
-        .iter()
-        .map(|name| submit(server.addr, name, SEQUENCE))
-        .collect();
-    wait_for_state(server.addr, &ids[0], "RUNNING");
-    let old = scratch.blocking_processes();
+    let (mut server, ids, old) =
+        start_three_with_the_first_running(&scratch, &["--command", &command]);
     wait_for_recorded_process(&dir, &ids[0]);
     server.crash();
 
