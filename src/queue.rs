@@ -394,27 +394,9 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::Alphabet;
 
     fn record(id: u64, state: State) -> Record {
-        Record {
-            id: Id(id),
-            query_name: format!("q{id}"),
-            description: None,
-            alphabet: Alphabet::Dna,
-            length: 4,
-            batch: None,
-            state,
-            submitted_at: Timestamp::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            signal: None,
-            error: None,
-            attempts: 0,
-            command: "true".into(),
-            process: None,
-        }
+        Record::for_test(id, state)
     }
 
     #[test]

@@ -206,6 +206,31 @@ impl Record {
     }
 }
 
+#[cfg(test)]
+impl Record {
+    /// A record for unit tests: four residues of DNA named `q{id}`, never started.
+    pub(crate) fn for_test(id: u64, state: State) -> Record {
+        Record {
+            id: Id(id),
+            query_name: format!("q{id}"),
+            description: None,
+            alphabet: Alphabet::Dna,
+            length: 4,
+            batch: None,
+            state,
+            submitted_at: Timestamp::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            attempts: 0,
+            command: "true".into(),
+            process: None,
+        }
+    }
+}
+
 /// A file of an experiment directory, as listed to clients.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileInfo {

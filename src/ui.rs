@@ -1027,28 +1027,17 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::query::Alphabet;
     use crate::store::Record;
 
     fn view(name: &str, state: State) -> View {
         View {
             record: Record {
-                id: Id(7),
                 query_name: name.to_owned(),
                 description: Some("<b>bold</b> description".into()),
-                alphabet: Alphabet::Dna,
                 length: 1234,
-                batch: None,
-                state,
                 submitted_at: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
-                started_at: None,
-                finished_at: None,
-                exit_code: None,
-                signal: None,
-                error: None,
-                attempts: 0,
                 command: Arc::from("sleep 2"),
-                process: None,
+                ..Record::for_test(7, state)
             },
             position: (state == State::Queued).then_some(2),
         }
