@@ -215,6 +215,16 @@ impl Browser {
     }
 
     /// The `data-state` of the experiment page's state badge.
+    /// Waits until the browser shows an experiment's page, and returns its id.
+    fn landed_on_an_experiment(&self) -> String {
+        let mut id = None;
+        wait_until("the browser lands on the experiment's page", || {
+            id = experiment_id(&self.url());
+            id.is_some()
+        });
+        id.unwrap()
+    }
+
     fn page_state(&self) -> Value {
         self.script(
             "const b = document.querySelector('.head-state [data-state]'); return b && b.dataset.state;",
@@ -378,12 +388,7 @@ fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reloa
     browser.type_into(&browser.find("#query_sequence"), ORF_DNA);
     browser.click(&browser.find("form[data-submit] button[type=submit]"));
 
-    let mut id = None;
-    wait_until("the browser lands on the experiment's page", || {
-        id = experiment_id(&browser.url());
-        id.is_some()
-    });
-    let id = id.unwrap();
+    let id = browser.landed_on_an_experiment();
     assert_eq!(browser.text(&browser.find("h1")), "lacZ-alpha");
     // Set once: it would be gone if the page were loaded again.
     browser.script("window.seqspoolTestMarker = 'the same document';");
@@ -642,12 +647,7 @@ fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() 
         &format!(">no-script\n{ORF_DNA}"),
     );
     browser.click(&browser.find("form[data-submit] button[type=submit]"));
-    let mut id = None;
-    wait_until("the browser lands on the experiment's page", || {
-        id = experiment_id(&browser.url());
-        id.is_some()
-    });
-    let id = id.unwrap();
+    let id = browser.landed_on_an_experiment();
     assert_eq!(browser.text(&browser.find("h1")), "no-script");
     // The script would have rewritten it in local time: it did not run.
     let submitted = browser.text(&browser.find("[data-fact=submitted_at] time"));
