@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::store::Faults;
+use crate::fault::Faults;
+pub use crate::query::AlphabetPolicy;
+use crate::query::Limits;
 
 /// Default address: loopback only, so a fresh start exposes nothing to the network.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -36,17 +38,6 @@ pub enum OnInterrupt {
     Requeue,
     /// Mark it SYSTEM_ERROR, for commands that must not run twice.
     Fail,
-}
-
-/// Which sequences the server takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AlphabetPolicy {
-    /// Detect DNA, RNA or protein from the letters.
-    Auto,
-    /// DNA or RNA only: a protein gets 422 (for a server that runs blastn).
-    Nucleotide,
-    /// Protein only: every sequence is read as amino acids.
-    Protein,
 }
 
 /// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
@@ -132,6 +123,15 @@ impl Config {
             shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
             max_output: DEFAULT_MAX_OUTPUT,
             faults: Faults::default(),
+        }
+    }
+
+    /// The limits every submission is checked against.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_records: self.max_records,
+            max_residues: self.max_residues,
+            alphabet: self.alphabet,
         }
     }
 

@@ -1,41 +1,40 @@
-//! The one error type of seqspool, and the HTTP status each variant means.
+//! The one error type of seqspool.
 //!
-//! Every fallible path returns [`Error`]; `routes` is the only place that turns
-//! one into a response, so a client always gets the same JSON shape
-//! (`{"msg", "status_code", "field"?}`, as GA4GH services answer).
+//! Each variant names what went wrong in seqspool's own terms (the input was
+//! malformed, the queue is full, a file could not be written) with the context
+//! needed to act on it. It knows nothing of HTTP: `http::respond` is the one
+//! place that turns an error into a status and an answer.
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use hyper::StatusCode;
-
 /// What went wrong, with enough context to act on it.
 #[derive(Debug)]
 pub enum Error {
-    /// The request is malformed (bad form encoding, bad JSON, bad query string).
-    BadRequest(String),
-    /// One input field is invalid (422). `field` names it for the client.
+    /// The request cannot be read: bad form encoding, bad JSON, a bad query string.
+    Malformed(String),
+    /// One input field is invalid; `field` names it for the client.
     Invalid { field: &'static str, msg: String },
-    /// The body, or a batch, is larger than a configured limit (413).
+    /// The body, or a batch, is larger than a configured limit.
     TooLarge(String),
-    /// The client took too long to send its request (408).
+    /// The client took too long to send its request.
     TooSlow(String),
-    /// The body's content type is not one this route takes (415).
-    UnsupportedMediaType(String),
-    /// The request came from a page of another site (403).
-    Forbidden(String),
-    /// No such route, experiment or file (404).
+    /// The body is in a format this route does not take.
+    UnsupportedFormat(String),
+    /// The request came from a page of another site, or named a host this server is not.
+    CrossSite(String),
+    /// No such route, experiment or file.
     NotFound(String),
-    /// The route exists but not with this method (405); `allow` lists the methods it takes.
-    MethodNotAllowed { allow: &'static str },
-    /// The request conflicts with the experiment's state, e.g. cancelling a finished one (409).
-    Conflict(String),
-    /// The queue holds `--capacity` experiments already (503, with `Retry-After`).
+    /// The route exists, but not with this method; `allow` lists the methods it takes.
+    WrongMethod { allow: &'static str },
+    /// The request does not fit the experiment's state, e.g. cancelling a finished one.
+    WrongState(String),
+    /// The queue holds `--capacity` experiments already.
     QueueFull { capacity: usize },
-    /// The server is shutting down and takes no new experiments (503).
+    /// The server is shutting down and takes no new experiments.
     ShuttingDown,
-    /// The server is too busy receiving other requests to take this one now (503).
+    /// The server is too busy receiving other requests to take this one now.
     Busy(String),
     /// A file operation failed: `op` says what we were doing, `path` where.
     Io {
@@ -43,7 +42,7 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
-    /// Any other failure inside seqspool (500).
+    /// Any other failure inside seqspool.
     Internal(String),
 }
 
@@ -61,48 +60,27 @@ impl Error {
     /// fails (an `io::Error` cannot be cloned; its OS error code and text can).
     pub fn again(&self) -> Error {
         match self {
-            Error::Io { op, path, source } => {
-                let source = match source.raw_os_error() {
-                    Some(code) => io::Error::from_raw_os_error(code),
-                    None => io::Error::new(source.kind(), source.to_string()),
-                };
-                Error::Io {
-                    op,
-                    path: path.clone(),
-                    source,
-                }
-            }
+            Error::Io { op, path, source } => Error::Io {
+                op,
+                path: path.clone(),
+                source: copy_io_error(source),
+            },
             other => Error::Internal(other.to_string()),
         }
     }
 
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Error::Io { source, .. } if is_out_of_space(source) => StatusCode::INSUFFICIENT_STORAGE,
-            Error::Io { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// Whether the same request may succeed later (503 with `Retry-After`):
-    /// the server is full or stopping, not broken, so this is no error to log.
+    /// Whether the same request may succeed later, unchanged: the server is
+    /// full or stopping, not broken, so this is no error to log.
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
             Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_)
         )
+    }
+
+    /// Whether the disk is full: the operator fixes that differently from any other failure.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if is_out_of_space(source))
     }
 
     /// The input field at fault, if one is.
@@ -114,27 +92,34 @@ impl Error {
     }
 }
 
-/// True for "no space left on device" and "disk quota exceeded": the disk is
-/// full, which the operator fixes differently from any other write failure.
+fn copy_io_error(source: &io::Error) -> io::Error {
+    match source.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(source.kind(), source.to_string()),
+    }
+}
+
+/// True for "no space left on device" and "disk quota exceeded".
 pub fn is_out_of_space(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+    let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT].map(|e| e.raw_os_error());
+    err.raw_os_error().is_some_and(|code| full.contains(&code))
         || err.kind() == io::ErrorKind::StorageFull
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::BadRequest(msg)
+            Error::Malformed(msg)
             | Error::TooLarge(msg)
             | Error::TooSlow(msg)
             | Error::Busy(msg)
-            | Error::UnsupportedMediaType(msg)
-            | Error::Forbidden(msg)
+            | Error::UnsupportedFormat(msg)
+            | Error::CrossSite(msg)
             | Error::NotFound(msg)
-            | Error::Conflict(msg)
+            | Error::WrongState(msg)
             | Error::Internal(msg) => f.write_str(msg),
             Error::Invalid { field, msg } => write!(f, "{field}: {msg}"),
-            Error::MethodNotAllowed { allow } => write!(f, "method not allowed here; this route takes {allow}"),
+            Error::WrongMethod { allow } => write!(f, "method not allowed here; this route takes {allow}"),
             Error::QueueFull { capacity } => write!(
                 f,
                 "the queue is full ({capacity} experiments waiting); nothing was written, try again later"
@@ -159,11 +144,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_disk_is_507_and_other_write_failures_are_500() {
-        let full = Error::io("writing", "/x", io::Error::from_raw_os_error(libc::ENOSPC));
-        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
-        let denied = Error::io("writing", "/x", io::Error::from_raw_os_error(libc::EACCES));
-        assert_eq!(denied.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    fn a_full_disk_is_told_apart_from_other_write_failures() {
+        let nospc = rustix::io::Errno::NOSPC.raw_os_error();
+        let full = Error::io("writing", "/x", io::Error::from_raw_os_error(nospc));
+        assert!(full.is_out_of_space());
+        assert!(full.again().is_out_of_space());
+        let eacces = rustix::io::Errno::ACCESS.raw_os_error();
+        let denied = Error::io("writing", "/x", io::Error::from_raw_os_error(eacces));
+        assert!(!denied.is_out_of_space());
         assert_eq!(
             denied.to_string(),
             "writing /x: Permission denied (os error 13)"
@@ -176,7 +164,6 @@ mod tests {
             field: "query_name",
             msg: "is empty".into(),
         };
-        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.field(), Some("query_name"));
         assert_eq!(err.to_string(), "query_name: is empty");
     }

@@ -20,9 +20,10 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio::sync::oneshot;
 
 use crate::error::Error;
+use crate::model::{Id, Record};
 use crate::query::Query;
 use crate::queue::Queue;
-use crate::store::{Id, Published, Record, Staged, Store};
+use crate::store::{Published, Staged, Store};
 use crate::time::Timestamp;
 
 /// Submissions that may wait for the intake thread; past it handlers wait for room.

@@ -2,17 +2,46 @@
 //!
 //! [`run`] is the whole server: the binary calls it with a bound listener, and
 //! so do the tests, on port 0 with their own experiments directory.
+//!
+//! # Layout
+//!
+//! A request flows one way, from the transport to the disk, and the worker
+//! takes it from there:
+//!
+//! ```text
+//! http ─▶ api / ui ─▶ submission ─▶ intake ─▶ store, queue ─▶ worker ─▶ exec ─▶ store
+//! ```
+//!
+//! - `http`: the transport: the accept loop, bodies and their limits, content
+//!   negotiation, and `respond`, the one place an error becomes an answer.
+//!   It knows nothing of the routes.
+//! - `api`: the routes (the router, the native JSON API, the legacy routes).
+//! - `ui`: the pages, their handlers and their templates, embedded in the binary.
+//! - `app`: the state the routes share, and the operations API and pages both perform.
+//! - `submission`: one parser for every submission body; `query`: the
+//!   validated [`query::Query`] values it makes.
+//! - `intake`: acceptance: reserve, write, flush together, publish, answer.
+//! - `store`: the experiments directory: staging, publishing, records, files.
+//! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
+//! - `worker`: the one thread that runs experiments, one at a time, in order.
+//! - `exec`: the executors behind one seam: `builtin` (the analysis, in
+//!   process) and `local` (a command as a process tree).
+//! - `model`: what an experiment is (id, state, record, run handle); `config`,
+//!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
-pub mod analysis;
+pub mod api;
+pub mod app;
 pub mod config;
 pub mod error;
+pub mod exec;
+pub mod fault;
 pub mod http;
 pub mod intake;
+pub mod model;
 pub mod query;
 pub mod queue;
-pub mod routes;
-pub mod runner;
 pub mod store;
+pub mod submission;
 pub mod time;
 pub mod ui;
 pub mod worker;
@@ -25,9 +54,10 @@ use tokio::net::TcpListener;
 pub use config::Config;
 pub use error::Error;
 
+use app::App;
+use exec::Executors;
 use intake::Intake;
 use queue::Queue;
-use routes::App;
 use store::Store;
 use worker::Worker;
 
@@ -43,11 +73,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let config = Arc::new(config);
+    let executors = Arc::new(Executors::new(&config));
     let (store, recovered) = {
         let config = config.clone();
+        let executors = executors.clone();
         tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let (store, mut scan) = Store::open(&config.experiments, config.faults.clone())?;
-            let recovery = worker::recover(&store, &mut scan, &config);
+            let recovery = worker::recover(&store, &mut scan, &config, &executors);
             log::info!(
                 "recovered {}: {} queued, {} requeued after an interruption, {} failed after an interruption, \
                  {} finished, {} skipped, {} unacknowledged discarded, in {:.3} s",
@@ -74,7 +106,7 @@ pub async fn run(
     let worker = Worker {
         queue: queue.clone(),
         store: store.clone(),
-        config: config.clone(),
+        executors,
         command: command.clone(),
     }
     .spawn(woken);
@@ -88,11 +120,11 @@ pub async fn run(
 
     let app = Arc::new(App {
         config: config.clone(),
-        limits: (&*config).into(),
+        limits: config.limits(),
         store,
         queue: queue.clone(),
         intake: intake.clone(),
-        bodies: http::BodyBudget::new(config.max_body),
+        bodies: http::body::BodyBudget::new(config.max_body),
     });
     match listener.local_addr() {
         Ok(addr) => log::info!("listening on http://{addr}"),
@@ -108,7 +140,8 @@ pub async fn run(
             queue.close();
         }
     };
-    http::serve(listener, app.clone(), stopping, config.shutdown_grace).await;
+    let service = move |request, peer| api::handle(app.clone(), request, peer);
+    http::serve(listener, service, stopping, config.shutdown_grace).await;
 
     // The intake ends, closing the worker's channel, so an idle worker wakes and ends too.
     intake.close().await;

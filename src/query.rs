@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AlphabetPolicy, Config};
 use crate::error::Error;
 
 /// Longest `query_name`, in characters: long enough for any sample sheet's
@@ -38,22 +37,24 @@ impl Alphabet {
     }
 }
 
-/// The limits a submission is checked against, taken from the configuration.
+/// Which sequences a server takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlphabetPolicy {
+    /// Detect DNA, RNA or protein from the letters.
+    Auto,
+    /// DNA or RNA only: a protein gets 422 (for a server that runs blastn).
+    Nucleotide,
+    /// Protein only: every sequence is read as amino acids.
+    Protein,
+}
+
+/// The limits a submission is checked against (the configuration sets them).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_records: usize,
     pub max_residues: usize,
     pub alphabet: AlphabetPolicy,
-}
-
-impl From<&Config> for Limits {
-    fn from(config: &Config) -> Limits {
-        Limits {
-            max_records: config.max_records,
-            max_residues: config.max_residues,
-            alphabet: config.alphabet,
-        }
-    }
 }
 
 /// One validated sequence query: what an experiment is made from.

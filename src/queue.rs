@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::runner::Signal;
-use crate::store::{Id, Record, State};
+use crate::exec::Signal;
+use crate::model::{Id, Record, State};
 use crate::time::Timestamp;
 
 /// An experiment as the read routes show it: its record, and where it stands.
@@ -64,7 +64,7 @@ pub enum Canceled {
 
 struct Running {
     id: Id,
-    /// Reaches the runner of the command, for cancel and shutdown; `None` for the built-in analysis.
+    /// Reaches the run, for cancel and shutdown; `None` when its executor cannot stop it.
     signals: Option<Sender<Signal>>,
 }
 
@@ -278,7 +278,7 @@ impl Queue {
 
     /// Takes the next waiting experiment (the oldest), marks it RUNNING and
     /// returns its record, unless none is waiting or the server is closing.
-    /// `signals` will reach its runner, for cancel and shutdown.
+    /// `signals` will reach its run, for cancel and shutdown.
     pub fn next(&self, command: Arc<str>, signals: Option<Sender<Signal>>) -> Option<Record> {
         let mut index = self.lock();
         if self.is_closing() {
@@ -349,12 +349,12 @@ impl Queue {
                         let _ = signals.send(Signal::Cancel);
                         Ok(Canceled::Stopping(view))
                     }
-                    None => Err(Error::Conflict(format!(
+                    None => Err(Error::WrongState(format!(
                         "experiment {id} is running the built-in analysis, which takes moments and cannot be stopped"
                     ))),
                 }
             }
-            finished => Err(Error::Conflict(format!(
+            finished => Err(Error::WrongState(format!(
                 "experiment {id} has finished ({}); there is nothing to cancel",
                 finished.as_str()
             ))),
@@ -485,7 +485,7 @@ mod tests {
         ));
         assert_eq!(queue.next("true".into(), None).unwrap().id, Id(4));
         assert!(queue.next("true".into(), None).is_none());
-        assert!(matches!(queue.cancel(Id(2)), Err(Error::Conflict(_))));
+        assert!(matches!(queue.cancel(Id(2)), Err(Error::WrongState(_))));
         assert!(matches!(queue.cancel(Id(3)), Err(Error::NotFound(_))));
     }
 

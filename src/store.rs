@@ -7,23 +7,17 @@
 //! `flock`, which the kernel drops when the process dies) keeps a second server
 //! out.
 
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::Error;
-use crate::query::{Alphabet, Query};
-use crate::time::Timestamp;
+use crate::fault::Faults;
+use crate::model::{FileInfo, Id, Record};
+use crate::query::Query;
 
 /// The record of an experiment, in its directory.
 pub const RECORD_FILE: &str = "experiment.json";
@@ -33,210 +27,6 @@ pub const QUERY_FILE: &str = "query.fasta";
 const NEXT_RECORD_FILE: &str = ".experiment.json.next";
 const LOCK_FILE: &str = ".lock";
 const INCOMING_DIR: &str = ".incoming";
-
-/// An experiment's id: a number given in acceptance order, written with at least
-/// six digits (`000042`). Never taken from user input, never reused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(pub u64);
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:06}", self.0)
-    }
-}
-
-impl FromStr for Id {
-    type Err = ();
-
-    /// Only ASCII digits: anything else (`..`, `/`, signs) is not an id.
-    fn from_str(text: &str) -> Result<Id, ()> {
-        if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
-        }
-        text.parse().map(Id).map_err(|_| ())
-    }
-}
-
-impl Serialize for Id {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Id, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse()
-            .map_err(|()| serde::de::Error::custom(format!("'{text}' is not an experiment id")))
-    }
-}
-
-/// Where an experiment stands, with the GA4GH WES/TES names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum State {
-    Queued,
-    Running,
-    Complete,
-    ExecutorError,
-    SystemError,
-    Canceled,
-}
-
-impl State {
-    pub const ALL: [State; 6] = [
-        State::Queued,
-        State::Running,
-        State::Complete,
-        State::ExecutorError,
-        State::SystemError,
-        State::Canceled,
-    ];
-
-    pub fn is_finished(self) -> bool {
-        !matches!(self, State::Queued | State::Running)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Queued => "QUEUED",
-            State::Running => "RUNNING",
-            State::Complete => "COMPLETE",
-            State::ExecutorError => "EXECUTOR_ERROR",
-            State::SystemError => "SYSTEM_ERROR",
-            State::Canceled => "CANCELED",
-        }
-    }
-
-    /// Position in [`State::ALL`], for per-state counters.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl FromStr for State {
-    type Err = ();
-
-    fn from_str(text: &str) -> Result<State, ()> {
-        State::ALL
-            .into_iter()
-            .find(|state| state.as_str().eq_ignore_ascii_case(text))
-            .ok_or(())
-    }
-}
-
-/// What identifies a running command's process group across a server crash:
-/// the group id alone could be reused after a reboot or a long time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessIdentity {
-    /// The process group id, which is also the group leader's pid.
-    pub pgid: i32,
-    /// The leader's start time, in clock ticks since boot (`/proc/PID/stat`, field 22).
-    pub start_ticks: u64,
-    /// `/proc/sys/kernel/random/boot_id` when the command started.
-    pub boot_id: String,
-}
-
-/// The record of one experiment: `experiment.json`, and the in-memory index entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub id: Id,
-    pub query_name: String,
-    /// The rest of the FASTA header after the name, when the query had one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub alphabet: Alphabet,
-    /// Residues in the query.
-    pub length: usize,
-    /// The id of the first experiment of the batch this one was submitted in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch: Option<Id>,
-    pub state: State,
-    pub submitted_at: Timestamp,
-    #[serde(default)]
-    pub started_at: Option<Timestamp>,
-    #[serde(default)]
-    pub finished_at: Option<Timestamp>,
-    /// The processing command's exit code, when it exited by itself.
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    /// The signal that ended the processing command, when one did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<i32>,
-    /// Why the experiment did not complete, in words.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// How many times the processor was started on it (more than one after an interruption).
-    #[serde(default)]
-    pub attempts: u32,
-    /// The processing command it ran, or will run, with.
-    pub command: Arc<str>,
-    /// The running command's process group, recorded while RUNNING.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process: Option<ProcessIdentity>,
-}
-
-impl Record {
-    /// The record of a newly accepted query.
-    pub fn new(
-        id: Id,
-        query: &Query,
-        batch: Option<Id>,
-        command: Arc<str>,
-        now: Timestamp,
-    ) -> Record {
-        Record {
-            id,
-            query_name: query.name().to_owned(),
-            description: query.description().map(str::to_owned),
-            alphabet: query.alphabet(),
-            length: query.sequence().len(),
-            batch,
-            state: State::Queued,
-            submitted_at: now,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            signal: None,
-            error: None,
-            attempts: 0,
-            command,
-            process: None,
-        }
-    }
-}
-
-#[cfg(test)]
-impl Record {
-    /// A record for unit tests: four residues of DNA named `q{id}`, never started.
-    pub(crate) fn for_test(id: u64, state: State) -> Record {
-        Record {
-            id: Id(id),
-            query_name: format!("q{id}"),
-            description: None,
-            alphabet: Alphabet::Dna,
-            length: 4,
-            batch: None,
-            state,
-            submitted_at: Timestamp::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            signal: None,
-            error: None,
-            attempts: 0,
-            command: "true".into(),
-            process: None,
-        }
-    }
-}
-
-/// A file of an experiment directory, as listed to clients.
-#[derive(Clone, Debug, Serialize)]
-pub struct FileInfo {
-    pub name: String,
-    pub size: u64,
-}
 
 /// What the start-up scan found.
 #[derive(Debug, Default)]
@@ -285,31 +75,6 @@ const FLUSH_THREADS: usize = 4;
 /// fsync per file: a few milliseconds whatever the count, against about
 /// 0.5 ms per experiment with fsyncs.
 const SYNCFS_FROM: usize = 256;
-
-/// A fault to inject into the store's writes, for tests of the paths a full
-/// disk or a failing one takes (which a test cannot always cause for real).
-/// Clones share the fault, so a test can set it while the server runs.
-#[derive(Clone, Debug, Default)]
-pub struct Faults(Arc<AtomicI32>);
-
-impl Faults {
-    /// Makes every write fail with the OS error `errno` (such as `libc::ENOSPC`), from now on.
-    pub fn fail_writes(&self, errno: i32) {
-        self.0.store(errno, Ordering::SeqCst);
-    }
-
-    /// Lets writes succeed again.
-    pub fn clear(&self) {
-        self.0.store(0, Ordering::SeqCst);
-    }
-
-    fn check(&self, op: &'static str, path: &Path) -> Result<(), Error> {
-        match self.0.load(Ordering::SeqCst) {
-            0 => Ok(()),
-            errno => Err(Error::io(op, path, io::Error::from_raw_os_error(errno))),
-        }
-    }
-}
 
 /// The experiments directory, locked for this process.
 pub struct Store {
@@ -449,15 +214,8 @@ impl Store {
     pub fn flush(&self, paths: &[PathBuf]) -> Result<(), Error> {
         if paths.len() >= SYNCFS_FROM * PATHS_PER_EXPERIMENT {
             let root = File::open(&self.root).map_err(|e| Error::io("opening", &self.root, e))?;
-            // SAFETY: syncfs takes a file descriptor we own and open for the call's length.
-            if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
-                return Err(Error::io(
-                    "flushing the file system of",
-                    &self.root,
-                    io::Error::last_os_error(),
-                ));
-            }
-            return Ok(());
+            return rustix::fs::syncfs(&root)
+                .map_err(|e| Error::io("flushing the file system of", &self.root, e.into()));
         }
         let sync_all = |chunk: &[PathBuf]| chunk.iter().try_for_each(|path| sync_path(path));
         let per_thread = paths.len().div_ceil(FLUSH_THREADS).max(1);
@@ -581,7 +339,9 @@ impl Store {
         let path = self.dir(id).join(name);
         let file = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+            )
             .open(&path)
             .map_err(|_| not_found())?;
         let meta = file
@@ -592,6 +352,47 @@ impl Store {
         }
         Ok((file, meta.len()))
     }
+}
+
+/// Bytes read from the end of a log to find its last lines: 40 long lines.
+const TAIL_BYTES: u64 = 16 * 1024;
+
+/// The last lines of a log file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Tail {
+    pub text: String,
+    /// Whether earlier lines were left out.
+    pub cut: bool,
+}
+
+impl Store {
+    /// The last `lines` lines of one of an experiment's files (a log still
+    /// being written is read as it was), or `None` if it has no such file.
+    pub fn tail(&self, id: Id, name: &str, lines: usize) -> Option<Tail> {
+        let (file, length) = self.open_file(id, name).ok()?;
+        read_tail(file, length, lines).ok()
+    }
+}
+
+/// Reads the last `lines` lines of the first `length` bytes of `file`.
+pub fn read_tail(mut file: File, length: u64, lines: usize) -> io::Result<Tail> {
+    let start = length.saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(length - start).read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    // Starting mid-file, the first line is a piece of one.
+    let whole_lines = if start > 0 {
+        text.split_once('\n').map_or("", |(_, rest)| rest)
+    } else {
+        &text
+    };
+    let all: Vec<&str> = whole_lines.lines().collect();
+    let first = all.len().saturating_sub(lines);
+    Ok(Tail {
+        text: all[first..].join("\n"),
+        cut: start > 0 || first > 0,
+    })
 }
 
 /// A temporary file in `dir` that, once renamed into place, the lab's other
@@ -607,26 +408,12 @@ pub fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> 
 /// Swaps two files atomically, or, where the file system cannot (or `to` is
 /// missing), renames `from` over `to`, which is atomic too.
 fn exchange(from: &Path, to: &Path) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        |path: &Path| std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other);
-    let (from_c, to_c) = (c(from)?, c(to)?);
-    // SAFETY: both paths are NUL-terminated strings that live across the call.
-    let swapped = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from_c.as_ptr(),
-            libc::AT_FDCWD,
-            to_c.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if swapped == 0 {
-        return Ok(());
-    }
-    match io::Error::last_os_error().raw_os_error() {
-        Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => fs::rename(from, to),
-        _ => Err(io::Error::last_os_error()),
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    match renameat_with(CWD, from, CWD, to, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => fs::rename(from, to),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -714,10 +501,9 @@ fn lock(path: &Path) -> Result<File, Error> {
         .truncate(false)
         .open(path)
         .map_err(|e| Error::io("opening the lock file", path, e))?;
-    // SAFETY: flock takes a file descriptor we own and open for the call's length.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+    if let Err(err) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    {
+        if err == rustix::io::Errno::WOULDBLOCK {
             let dir = path.parent().unwrap_or(path);
             return Err(Error::Internal(format!(
                 "another seqspool is already serving {} (it holds the lock on {}); stop it, or give this one another --experiments",
@@ -725,7 +511,7 @@ fn lock(path: &Path) -> Result<File, Error> {
                 path.display()
             )));
         }
-        return Err(Error::io("locking", path, err));
+        return Err(Error::io("locking", path, err.into()));
     }
     // The pid is for the operator's eyes only: the lock is what counts.
     let _ = file
@@ -737,8 +523,9 @@ fn lock(path: &Path) -> Result<File, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AlphabetPolicy;
-    use crate::query::{parse_submission, Limits};
+    use crate::model::State;
+    use crate::query::{parse_submission, AlphabetPolicy, Limits};
+    use crate::time::Timestamp;
 
     fn query(name: &str) -> Query {
         let limits = Limits {
@@ -800,24 +587,6 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_digits_only() {
-        assert_eq!("000042".parse(), Ok(Id(42)));
-        assert_eq!(Id(42).to_string(), "000042");
-        assert_eq!(Id(1_234_567).to_string(), "1234567");
-        for bad in [
-            "",
-            "..",
-            "-1",
-            "+1",
-            "4 2",
-            "00004a",
-            "99999999999999999999",
-        ] {
-            assert_eq!(bad.parse::<Id>(), Err(()), "{bad}");
-        }
-    }
-
-    #[test]
     fn an_accepted_experiment_is_found_again_at_start() {
         let tmp = tempfile::tempdir().unwrap();
         let (store, scan) = Store::open(tmp.path(), Faults::default()).unwrap();
@@ -865,11 +634,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let faults = Faults::default();
         let (store, _) = Store::open(tmp.path(), faults.clone()).unwrap();
-        faults.fail_writes(libc::ENOSPC);
+        faults.fail_writes(rustix::io::Errno::NOSPC.raw_os_error());
         let query = query("q");
         let record = Record::new(Id(1), &query, None, "true".into(), Timestamp::now());
         let err = store.stage(&record, &query).err().unwrap();
-        assert_eq!(err.status(), hyper::StatusCode::INSUFFICIENT_STORAGE);
+        assert!(err.is_out_of_space(), "{err}");
         assert_eq!(
             fs::read_dir(tmp.path().join(INCOMING_DIR)).unwrap().count(),
             0
@@ -910,5 +679,31 @@ mod tests {
             .map(|f| f.name)
             .collect();
         assert_eq!(names, [RECORD_FILE, QUERY_FILE]);
+    }
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn the_tail_of_a_log_is_its_last_whole_lines() {
+        let mut file = tempfile::tempfile().unwrap();
+        for i in 0..100 {
+            writeln!(file, "line {i}").unwrap();
+        }
+        let length = file.metadata().unwrap().len();
+        let tail = read_tail(file.try_clone().unwrap(), length, 40).unwrap();
+        assert!(tail.cut);
+        assert!(tail.text.starts_with("line 60\n"));
+        assert!(tail.text.ends_with("line 99"));
+
+        let long = "x".repeat(TAIL_BYTES as usize);
+        writeln!(file, "{long}\nlast").unwrap();
+        let length = file.metadata().unwrap().len();
+        let tail = read_tail(file, length, 40).unwrap();
+        assert_eq!(tail.text, "last");
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use seqspool::store::Faults;
+use seqspool::fault::Faults;
 
 const SEQUENCE: &str = "ATGGCCATTGTAATGGGCCGCTGAAAGGGTGCCCGATAG";
 

@@ -157,7 +157,7 @@ fn wait_for_recorded_process(dir: &Path, id: &str) {
         &format!("{id}/experiment.json records its process group"),
         || {
             let record = record_on_disk(dir, id);
-            record["state"] == "RUNNING" && record["process"]["pgid"].is_i64()
+            record["state"] == "RUNNING" && record["handle"]["pgid"].is_i64()
         },
     );
 }

@@ -1,49 +1,13 @@
-//! The lab's web pages: the home page (submit, the backlog, the experiments),
-//! one experiment, a batch, and the cancel confirmation.
-//!
-//! Pages are rendered on the server as plain HTML, so they work without
-//! JavaScript; the stylesheet, the script and the icon are embedded in the
-//! binary and served from `/ui/`, so nothing comes from the network and the
-//! Content-Security-Policy can allow nothing else. The script only adds to a
-//! page: local times, a light poll of the JSON API while something moves, the
-//! last lines of a running experiment's logs, and a confirmation before a
-//! cancel. Every piece of user text goes through [`escape_html`].
+//! The pages themselves: HTML rendered on the server, so they work without
+//! JavaScript. Every piece of user text goes through [`escape_html`].
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 
-use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Response, StatusCode};
-use serde::Deserialize;
-
-use crate::error::Error;
-use crate::http::{self, Body};
+use super::{Home, Listing, Logs};
+use crate::model::{FileInfo, Id, State};
 use crate::query::MAX_NAME_CHARS;
-use crate::queue::{Backlog, Filter, View};
-use crate::store::{FileInfo, Id, State, Store};
+use crate::queue::{Backlog, View};
 use crate::time::Timestamp;
-
-/// Experiments on one page of the home table: a screenful on a laptop.
-pub const PAGE: usize = 25;
-/// Experiments on one page of a batch: a 96-well plate fits on one.
-pub const BATCH_PAGE: usize = 100;
-/// The largest body the cancel form may send (one hidden field).
-pub const CANCEL_FORM_MAX: usize = 1024;
-
-/// Lines of `stdout.txt` and `stderr.txt` a page shows (`app.js` shows as many).
-const LOG_LINES: usize = 40;
-/// Bytes read from the end of a log to find its last lines: 40 long lines.
-const LOG_TAIL_BYTES: u64 = 16 * 1024;
-
-/// Scripts, styles and images from this server only, no inline script, no
-/// framing; forms may only post here.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-const STYLE: &str = include_str!("ui/style.css");
-const SCRIPT: &str = include_str!("ui/app.js");
-const ICON: &str = include_str!("ui/icon.svg");
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape_html(text: &str) -> String {
@@ -73,338 +37,6 @@ fn encode_segment(text: &str) -> String {
         }
     }
     out
-}
-
-/// Whether the client prefers an HTML page to JSON: a browser does
-/// (`text/html,...,*/*;q=0.8`); curl (`*/*`), scripts and the pages' own
-/// `fetch` calls (`application/json`) get JSON, which stays the default.
-pub fn wants_html(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let (mut html, mut json, mut application, mut any) = (0.0f32, None, None, None);
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        match media.as_str() {
-            "text/html" | "application/xhtml+xml" => html = html.max(q),
-            "application/json" => json = Some(q),
-            "application/*" => application = Some(q),
-            "*/*" => any = Some(q),
-            _ => {}
-        }
-    }
-    let json = json.or(application).or(any).unwrap_or(0.0);
-    html > 0.0 && html > json
-}
-
-/// Whether a form post came from a page of this server: its `Origin` names the
-/// host it was sent to. A cross-site form gets the confirmation page instead
-/// of acting at once.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let value = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    match (value(header::ORIGIN), value(header::HOST)) {
-        // A browser that sends no Origin is an old one or not a browser: nothing to guard.
-        (None, _) => true,
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
-        (Some(_), None) => false,
-    }
-}
-
-/// Whether the cancel form says the user confirmed (`confirmed=yes`).
-pub fn confirmed(body: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Fields {
-        confirmed: Option<String>,
-    }
-    serde_urlencoded::from_bytes::<Fields>(body)
-        .is_ok_and(|fields| fields.confirmed.as_deref() == Some("yes"))
-}
-
-/// An HTML page with the headers every page carries.
-pub fn page(status: StatusCode, html: String) -> Response<Body> {
-    let mut response = http::whole(status, "text/html; charset=utf-8", html);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    // Pages show live state: never serve one from a cache.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// 303 See Other: where a browser goes after a form post succeeded.
-pub fn see_other(location: &str) -> Response<Body> {
-    let mut response = http::whole(
-        StatusCode::SEE_OTHER,
-        "text/plain; charset=utf-8",
-        format!("see {location}\n"),
-    );
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
-/// The page itself, or a page that tells what went wrong.
-pub fn or_error(result: Result<Response<Body>, Error>) -> Response<Body> {
-    result.unwrap_or_else(|err| error_page(&err))
-}
-
-/// A page for an error: a browser user gets words and a way back, not JSON.
-pub fn error_page(err: &Error) -> Response<Body> {
-    let status = err.status();
-    if status.is_server_error() && !err.is_temporary() {
-        log::error!("{err}");
-    }
-    let title = status.canonical_reason().unwrap_or("Error");
-    let main = format!(
-        "<h1>{title}</h1>\n<p class=\"alert\" role=\"alert\">{}</p>\n\
-         <p><a href=\"/\">Back to the experiments</a></p>\n",
-        escape_html(&err.to_string())
-    );
-    page(status, layout(title, "", &main))
-}
-
-/// `/ui/{name}`: the stylesheet, the script and the icon.
-pub fn asset(name: &str) -> Result<Response<Body>, Error> {
-    let (content_type, body) = match name {
-        "style.css" => ("text/css; charset=utf-8", STYLE),
-        "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
-        "icon.svg" => ("image/svg+xml", ICON),
-        _ => return Err(Error::NotFound(format!("no file /ui/{name}"))),
-    };
-    let mut response = http::whole(StatusCode::OK, content_type, body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Small, and changed by an upgrade: fetched again with each page.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
-}
-
-/// What the user typed into the form, put back when the submission failed.
-#[derive(Debug, Default)]
-pub struct Input {
-    pub name: String,
-    pub sequence: String,
-}
-
-impl Input {
-    /// Reads the text fields of a form body, leniently: it only serves to fill
-    /// the form in again, the submission itself is judged elsewhere.
-    pub async fn read(body: &bytes::Bytes, content_type: &str) -> Input {
-        let mut input = Input::default();
-        let media = content_type.split(';').next().unwrap_or("").trim();
-        if media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            for (name, value) in form_urlencoded_pairs(body) {
-                input.set(&name, value);
-            }
-            return input;
-        }
-        let Ok(boundary) = multer::parse_boundary(content_type) else {
-            return input;
-        };
-        let chunks =
-            http_body_util::BodyExt::into_data_stream(http_body_util::Full::new(body.clone()));
-        let mut form = multer::Multipart::new(chunks, boundary);
-        while let Ok(Some(part)) = form.next_field().await {
-            if part.file_name().is_some() {
-                continue;
-            }
-            let name = part.name().unwrap_or_default().to_owned();
-            if let Ok(text) = part.text().await {
-                input.set(&name, text);
-            }
-        }
-        input
-    }
-
-    fn set(&mut self, field: &str, value: String) {
-        match field {
-            "query_name" => self.name = value,
-            "query_sequence" => self.sequence = value,
-            _ => {}
-        }
-    }
-}
-
-fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
-}
-
-/// The submission form as a page shows it: empty, or filled in again with the
-/// error that sent it back.
-#[derive(Debug, Default)]
-pub struct Form {
-    pub input: Input,
-    /// The field at fault (`query_name`, `query_sequence`, `file`), if one is.
-    pub field: Option<&'static str>,
-    pub error: Option<String>,
-}
-
-impl Form {
-    pub fn failed(input: Input, err: &Error) -> Form {
-        let (field, error) = match err {
-            Error::Invalid { field, msg } => (Some(*field), msg.clone()),
-            other => (None, other.to_string()),
-        };
-        Form {
-            input,
-            field,
-            error: Some(error),
-        }
-    }
-
-    /// The error to show beside `field`, if it is the one at fault.
-    fn error_for(&self, field: &str) -> Option<&str> {
-        match (self.field, &self.error) {
-            (Some(f), Some(error)) if f == field => Some(error),
-            _ => None,
-        }
-    }
-}
-
-/// What the home page shows.
-pub struct Home<'a> {
-    pub listing: Listing<'a>,
-    pub backlog: Backlog,
-    pub command: &'a str,
-    pub max_residues: usize,
-    pub max_records: usize,
-    pub form: &'a Form,
-}
-
-/// One page of a table of experiments, newest first.
-pub struct Listing<'a> {
-    pub experiments: &'a [View],
-    /// The page token of the next (older) page.
-    pub next_page: Option<Id>,
-    /// The page token this page was asked with: `None` on the first page.
-    pub page_token: Option<Id>,
-    pub state: Option<State>,
-    pub batch: Option<Id>,
-    pub limit: usize,
-}
-
-impl<'a> Listing<'a> {
-    /// A page of `experiments`, as `filter` chose them.
-    pub fn new(experiments: &'a [View], next_page: Option<Id>, filter: &Filter) -> Listing<'a> {
-        Listing {
-            experiments,
-            next_page,
-            page_token: filter.before,
-            state: filter.state,
-            batch: filter.batch,
-            limit: filter.limit,
-        }
-    }
-
-    /// The JSON route that gives the same page, for the script's poll.
-    fn source(&self) -> String {
-        let mut url = format!("/experiments?limit={}", self.limit);
-        if let Some(state) = self.state {
-            let _ = write!(url, "&state={}", state.as_str());
-        }
-        if let Some(batch) = self.batch {
-            let _ = write!(url, "&batch={batch}");
-        }
-        if let Some(token) = self.page_token {
-            let _ = write!(url, "&page_token={token}");
-        }
-        url
-    }
-
-    /// The link to this listing from `path` with another page token.
-    fn link(&self, path: &str, page_token: Option<Id>) -> String {
-        let mut params = Vec::new();
-        if let Some(state) = self.state {
-            params.push(format!("state={}", state.as_str()));
-        }
-        if let Some(batch) = self.batch {
-            params.push(format!("batch={batch}"));
-        }
-        if let Some(token) = page_token {
-            params.push(format!("page_token={token}"));
-        }
-        if params.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}?{}", params.join("&"))
-        }
-    }
-}
-
-/// The last lines of an experiment's logs, as far as they exist.
-#[derive(Debug, Default)]
-pub struct Logs {
-    pub stdout: Option<Tail>,
-    pub stderr: Option<Tail>,
-}
-
-impl Logs {
-    /// Reads the ends of `stdout.txt` and `stderr.txt`; a missing one is `None`.
-    pub fn read(store: &Store, id: Id) -> Logs {
-        let tail = |name| {
-            let (file, length) = store.open_file(id, name).ok()?;
-            read_tail(file, length).ok()
-        };
-        Logs {
-            stdout: tail("stdout.txt"),
-            stderr: tail("stderr.txt"),
-        }
-    }
-}
-
-/// The last lines of a log file.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Tail {
-    pub text: String,
-    /// Whether earlier lines were left out.
-    pub cut: bool,
-}
-
-/// Reads the last [`LOG_LINES`] lines of the first `length` bytes of `file`
-/// (a log still being written is read as it was).
-pub fn read_tail(mut file: File, length: u64) -> io::Result<Tail> {
-    let start = length.saturating_sub(LOG_TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::new();
-    file.take(length - start).read_to_end(&mut bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
-    // Starting mid-file, the first line is a piece of one.
-    let whole_lines = if start > 0 {
-        text.split_once('\n').map_or("", |(_, rest)| rest)
-    } else {
-        &text
-    };
-    let lines: Vec<&str> = whole_lines.lines().collect();
-    let first = lines.len().saturating_sub(LOG_LINES);
-    Ok(Tail {
-        text: lines[first..].join("\n"),
-        cut: start > 0 || first > 0,
-    })
 }
 
 /// The home page: the submission form, the queue, and the experiments.
@@ -1022,12 +654,25 @@ fn thousands(n: u64) -> String {
     groups.join(",")
 }
 
+/// A page for an error: words and a way back.
+pub fn error(title: &str, message: &str) -> String {
+    let main = format!(
+        "<h1>{title}</h1>\n<p class=\"alert\" role=\"alert\">{}</p>\n\
+         <p><a href=\"/\">Back to the experiments</a></p>\n",
+        escape_html(message),
+        title = escape_html(title),
+    );
+    layout(title, "", &main)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::Record;
+    use crate::error::Error;
+    use crate::model::Record;
+    use crate::ui::{Form, Input, PAGE};
 
     fn view(name: &str, state: State) -> View {
         View {
@@ -1113,40 +758,6 @@ mod tests {
     }
 
     #[test]
-    fn browsers_get_html_and_every_other_client_json() {
-        let accept = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
-            wants_html(&headers)
-        };
-        assert!(accept(
-            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
-        ));
-        assert!(accept("text/html"));
-        assert!(!accept("*/*"));
-        assert!(!accept("application/json"));
-        assert!(!accept("application/json, text/html"));
-        assert!(!accept("text/html;q=0, */*"));
-        assert!(!wants_html(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn a_form_from_another_site_is_not_taken_as_confirmed() {
-        let headers = |origin: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, HeaderValue::from_static("lab:8000"));
-            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
-            headers
-        };
-        assert!(same_origin(&headers("http://lab:8000")));
-        assert!(!same_origin(&headers("https://evil.example")));
-        assert!(!same_origin(&headers("null")));
-        assert!(confirmed(b"confirmed=yes"));
-        assert!(!confirmed(b"confirmed="));
-        assert!(!confirmed(b""));
-    }
-
-    #[test]
     fn file_names_in_links_are_percent_encoded() {
         assert_eq!(encode_segment("hits top.tsv"), "hits%20top.tsv");
         assert_eq!(encode_segment("a\"b<c>/d"), "a%22b%3Cc%3E%2Fd");
@@ -1164,25 +775,5 @@ mod tests {
         assert_eq!(size(3 * 1024 * 1024 + 100_000), "3.1 MB");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
-    }
-
-    #[test]
-    fn the_tail_of_a_log_is_its_last_whole_lines() {
-        use std::io::Write;
-        let mut file = tempfile::tempfile().unwrap();
-        for i in 0..100 {
-            writeln!(file, "line {i}").unwrap();
-        }
-        let length = file.metadata().unwrap().len();
-        let tail = read_tail(file.try_clone().unwrap(), length).unwrap();
-        assert!(tail.cut);
-        assert!(tail.text.starts_with("line 60\n"));
-        assert!(tail.text.ends_with("line 99"));
-
-        let long = "x".repeat(LOG_TAIL_BYTES as usize);
-        writeln!(file, "{long}\nlast").unwrap();
-        let length = file.metadata().unwrap().len();
-        let tail = read_tail(file, length).unwrap();
-        assert_eq!(tail.text, "last");
     }
 }

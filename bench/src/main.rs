@@ -1,11 +1,11 @@
-//! The benchmark suite of issue 6: the real `seqspool` binary, driven over
+//! The benchmark suite of seqspool: the real `seqspool` binary, driven over
 //! loopback by many concurrent keep-alive connections of its own, six workloads,
 //! every figure the median of several runs with min and max beside its target.
 //!
 //! ```sh
-//! cargo run --release --example bench                      # everything, 3 runs each
-//! cargo run --release --example bench -- --only B1,B3 --runs 5
-//! cargo run --release --example bench -- --quick           # a smoke run, under a minute
+//! cargo run --release -p seqspool-bench                      # everything, 3 runs each
+//! cargo run --release -p seqspool-bench -- --only B1,B3 --runs 5
+//! cargo run --release -p seqspool-bench -- --quick           # a smoke run, under a minute
 //! ```
 //!
 //! Each run starts its own server (`--bind 127.0.0.1:0`, its address read from
@@ -32,8 +32,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use seqspool::model::{Id, Record, State};
 use seqspool::query::Alphabet;
-use seqspool::store::{Id, Record, State, QUERY_FILE, RECORD_FILE};
+use seqspool::store::{QUERY_FILE, RECORD_FILE};
 use seqspool::time::Timestamp;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -41,7 +42,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 
 const USAGE: &str = "\
-usage: cargo run --release --example bench -- [options]
+usage: cargo run --release -p seqspool-bench -- [options]
 
   --runs N            runs per workload; every figure is the median of them (default 3)
   --only B1,B3        run only these workloads (B1 .. B6)
@@ -293,7 +294,7 @@ impl Options {
     }
 
     fn command_line(&self) -> String {
-        let mut line = "cargo run --release --example bench".to_owned();
+        let mut line = "cargo run --release -p seqspool-bench".to_owned();
         if !self.args.is_empty() {
             line.push_str(" -- ");
             line.push_str(&self.args.join(" "));
@@ -303,7 +304,7 @@ impl Options {
 }
 
 /// The binary to measure: the one given, or the release build beside this
-/// example, rebuilt first when cargo runs us so that a stale binary is never measured.
+/// tool, rebuilt first when cargo runs us so that a stale binary is never measured.
 fn find_binary(given: Option<PathBuf>) -> Result<PathBuf, String> {
     if let Some(path) = given {
         return if path.is_file() {
@@ -313,11 +314,10 @@ fn find_binary(given: Option<PathBuf>) -> Result<PathBuf, String> {
         };
     }
     let exe = std::env::current_exe().map_err(|e| format!("finding this executable: {e}"))?;
-    // target/release/examples/bench -> target/release/seqspool
+    // target/release/seqspool-bench -> target/release/seqspool
     let release = exe
         .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("{} is not in target/<profile>/examples", exe.display()))?;
+        .ok_or_else(|| format!("{} is not in target/<profile>", exe.display()))?;
     let binary = release.join("seqspool");
     if release.file_name().is_some_and(|name| name != "release") {
         eprintln!(
@@ -326,9 +326,17 @@ fn find_binary(given: Option<PathBuf>) -> Result<PathBuf, String> {
         );
     }
     if let Some(cargo) = std::env::var_os("CARGO") {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        // The server is the workspace's root package, one directory up.
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut build = Command::new(cargo);
-        build.args(["build", "--bin", "seqspool", "--manifest-path"]);
+        build.args([
+            "build",
+            "-p",
+            "seqspool",
+            "--bin",
+            "seqspool",
+            "--manifest-path",
+        ]);
         build.arg(&manifest);
         if release.file_name().is_some_and(|name| name == "release") {
             build.arg("--release");
@@ -1855,7 +1863,7 @@ fn write_experiments(
             error: None,
             attempts: u32::from(done),
             command: command.clone(),
-            process: None,
+            handle: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;
         json.push(b'\n');

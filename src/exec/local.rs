@@ -1,10 +1,10 @@
-//! Running one processing command: its process group, its logs, its timeout, its cancel.
+//! The local executor: one processing command, as a process tree on this machine.
 //!
 //! The command runs with `/bin/sh -c` as the leader of a new process group, so
 //! stopping it means signalling the whole group and no grandchild survives. The
 //! leader's exit is observed with `waitid(WNOWAIT)`, which leaves it a zombie
 //! until the rest of the group has been killed: while the zombie exists its
-//! group id cannot be reused, so `killpg` never reaches a stranger.
+//! group id cannot be reused, so a group kill never reaches a stranger.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -15,7 +15,12 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::store::ProcessIdentity;
+use rustix::process::{Pid, Signal as Sig};
+
+use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
+use crate::error::Error;
+use crate::model::{ProcessIdentity, Record, RunHandle};
+use crate::store::QUERY_FILE;
 
 /// The niceness a command runs at: the lowest priority, as for any batch job.
 /// The HTTP side must answer at once however hard the command works: at nice
@@ -23,7 +28,7 @@ use crate::store::ProcessIdentity;
 /// every cycle the server leaves idle, so on a quiet machine it runs no slower.
 /// (Measured: a command burning a core at nice 0 made the server's p99 5 times
 /// worse; at nice 19 it is unchanged.)
-pub const COMMAND_NICENESS: libc::c_int = 19;
+pub const COMMAND_NICENESS: i32 = 19;
 
 /// What `/bin/sh -c` runs: wait at the gate, give the command /dev/null as its
 /// stdin, then run it (from the environment, never from a command line built
@@ -36,20 +41,112 @@ const GATED_SCRIPT: &str =
 /// them wait longer; the command's outcome does not wait for it.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
-/// What a running command can be told, and what its waiter reports.
-#[derive(Debug)]
-pub enum Signal {
-    /// A client cancelled the experiment.
-    Cancel,
-    /// The server is shutting down; the experiment will run again at the next start.
-    Shutdown,
-    /// The group leader has exited (internal: sent by the waiter thread).
-    Exited,
+/// POSIX shells exit with 126 when a command cannot be executed and 127 when it
+/// is not found: the workstation's set-up is at fault, not the query.
+const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
+
+/// Runs each experiment's processing command as a process group of its own.
+pub struct Local {
+    /// How long a command may run before it is stopped.
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Most bytes kept of each of stdout and stderr.
+    pub max_output: u64,
+}
+
+impl Executor for Local {
+    fn stoppable(&self) -> bool {
+        true
+    }
+
+    fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
+        let env = environment(run.record, run.dir);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let job = Job {
+            command: &run.record.command,
+            dir: run.dir,
+            env: &env,
+            timeout: self.timeout,
+            grace: self.grace,
+            max_output: self.max_output,
+        };
+        settle(
+            run_command(&job, control, |process| {
+                started(Some(RunHandle::Local(process)))
+            }),
+            self.timeout,
+        )
+    }
+
+    fn recover(&self, record: &Record) -> Recovered {
+        if let Some(RunHandle::Local(process)) = &record.handle {
+            let killed = kill_leftover(process, self.grace);
+            if killed > 0 {
+                log::warn!(
+                    "experiment {}: killed {killed} process(es) of its interrupted command (group {})",
+                    record.id,
+                    process.pgid
+                );
+            }
+        }
+        Recovered::Requeue
+    }
+}
+
+/// The variables a processing command finds in its environment.
+fn environment(record: &Record, dir: &Path) -> [(&'static str, String); 4] {
+    [
+        ("EXPERIMENT_ID", record.id.to_string()),
+        ("EXPERIMENT_DIR", dir.display().to_string()),
+        ("QUERY_NAME", record.query_name.clone()),
+        ("QUERY_FASTA", dir.join(QUERY_FILE).display().to_string()),
+    ]
+}
+
+/// Maps how a command ended to the experiment's outcome.
+fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
+    match exit {
+        Exit::Finished(status) if status.success() => Outcome::Complete { exit_code: Some(0) },
+        Exit::Finished(status) => match status.code() {
+            Some(code) if SHELL_CANNOT_RUN.contains(&code) => Outcome::SystemError {
+                exit_code: Some(code),
+                error: format!(
+                    "the command {} (the shell could not find or execute it); see stderr.txt",
+                    describe(status)
+                ),
+            },
+            exit_code => Outcome::Failed {
+                exit_code,
+                signal: status.signal(),
+                error: format!("the command {}", describe(status)),
+            },
+        },
+        Exit::TimedOut(status) => Outcome::Failed {
+            exit_code: status.code(),
+            signal: status.signal(),
+            error: format!(
+                "timed out after {} s and was stopped ({})",
+                timeout.map_or(0.0, |t| t.as_secs_f64()),
+                describe(status)
+            ),
+        },
+        Exit::Canceled => Outcome::Canceled,
+        Exit::Interrupted => Outcome::Interrupted,
+        Exit::NotStarted(err) => Outcome::SystemError {
+            exit_code: None,
+            error: format!("could not start the command: {err}"),
+        },
+        Exit::Unrecorded(err) => Outcome::SystemError {
+            exit_code: None,
+            error: format!("not started: its start could not be recorded: {err}"),
+        },
+    }
 }
 
 /// How a command ended.
 #[derive(Debug)]
-pub enum Outcome {
+enum Exit {
     /// It exited by itself, or was killed by a signal nobody here sent.
     Finished(ExitStatus),
     /// It ran past the timeout and was stopped.
@@ -59,42 +156,44 @@ pub enum Outcome {
     Interrupted,
     /// It could not be started at all.
     NotStarted(io::Error),
+    /// Its group could not be recorded, so its gate was never opened: nothing ran.
+    Unrecorded(Error),
 }
 
 /// Everything needed to run one command.
-pub struct Job<'a> {
-    pub command: &'a str,
-    pub dir: &'a Path,
-    pub env: &'a [(&'a str, &'a str)],
-    pub timeout: Option<Duration>,
+struct Job<'a> {
+    command: &'a str,
+    dir: &'a Path,
+    env: &'a [(&'a str, &'a str)],
+    timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
-    pub grace: Duration,
+    grace: Duration,
     /// Most bytes kept of each of stdout and stderr.
-    pub max_output: u64,
+    max_output: u64,
 }
 
 /// Runs `job` to its end. `started` is called once the group exists, with what
-/// identifies it, before anything can stop it; `signals` delivers cancel and
-/// shutdown requests. `sender` must be the sender half of `signals`.
-pub fn run(
+/// identifies it, before anything of the command runs; if it fails, the gate
+/// stays closed. `control` delivers cancel and shutdown.
+fn run_command(
     job: &Job,
-    signals: (Sender<Signal>, Receiver<Signal>),
-    started: impl FnOnce(ProcessIdentity),
-) -> Outcome {
-    let (sender, receiver) = signals;
+    control: Control,
+    started: impl FnOnce(ProcessIdentity) -> Result<(), Error>,
+) -> Exit {
+    let Control { sender, receiver } = control;
     let (stdout, stderr) = match (
         File::create(job.dir.join("stdout.txt")),
         File::create(job.dir.join("stderr.txt")),
     ) {
         (Ok(out), Ok(err)) => (out, err),
-        (Err(e), _) | (_, Err(e)) => return Outcome::NotStarted(e),
+        (Err(e), _) | (_, Err(e)) => return Exit::NotStarted(e),
     };
     // The shell waits at the gate (its stdin) until the group's identity is
     // recorded; if seqspool dies before that, the gate closes unopened and the
     // command never runs, so no unrecorded command can outlive a crash.
     let (gate, mut opener) = match io::pipe() {
         Ok(pipe) => pipe,
-        Err(err) => return Outcome::NotStarted(err),
+        Err(err) => return Exit::NotStarted(err),
     };
     let spawned = Command::new("/bin/sh")
         .args(["-c", GATED_SCRIPT])
@@ -108,7 +207,7 @@ pub fn run(
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
-        Err(err) => return Outcome::NotStarted(err),
+        Err(err) => return Exit::NotStarted(err),
     };
     let pgid = child.id() as i32;
     // The threads that feed the logs and watch for the exit are started while
@@ -124,14 +223,18 @@ pub fn run(
         .and_then(|()| spawn_waiter(pgid, sender));
     if let Err(err) = watched {
         drop(opener);
-        kill_group(pgid, libc::SIGKILL);
+        kill_group(pgid, Sig::KILL);
         reap(&mut child);
-        return Outcome::NotStarted(err);
+        return Exit::NotStarted(err);
     }
     // Still at its gate: the command will run, and start its children, at the lower priority.
-    // SAFETY: setpriority only changes the scheduling priority of our own child's group.
-    unsafe { libc::setpriority(libc::PRIO_PGRP, pgid as libc::id_t, COMMAND_NICENESS) };
-    started(identify(pgid));
+    let _ = rustix::process::setpriority_pgrp(Pid::from_raw(pgid), COMMAND_NICENESS);
+    if let Err(err) = started(identify(pgid)) {
+        drop(opener);
+        kill_group(pgid, Sig::KILL);
+        reap(&mut child);
+        return Exit::Unrecorded(err);
+    }
     // Open the gate. If the shell is gone already, its exit says why.
     let _ = opener.write_all(b"go\n");
     drop(opener);
@@ -142,7 +245,7 @@ pub fn run(
         None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
     };
     let stop_reason = match signal {
-        Ok(Signal::Exited) => None,
+        Ok(Signal::Changed) => None,
         Ok(Signal::Cancel) => Some(Stop::Cancel),
         Ok(Signal::Shutdown) => Some(Stop::Shutdown),
         Err(RecvTimeoutError::Timeout) => Some(Stop::Timeout),
@@ -155,7 +258,7 @@ pub fn run(
     // Whatever is left of the group (children the command started in the
     // background, or ones that ignored SIGTERM) goes now, before the leader is
     // reaped and its group id freed.
-    kill_group(pgid, libc::SIGKILL);
+    kill_group(pgid, Sig::KILL);
     let status = reap(&mut child);
     // SIGKILL is delivered, not yet acted on: wait until the strays are dead,
     // so that the next command never runs beside them.
@@ -174,10 +277,10 @@ pub fn run(
         }
     }
     match stop_reason {
-        None => Outcome::Finished(status),
-        Some(Stop::Timeout) => Outcome::TimedOut(status),
-        Some(Stop::Cancel) => Outcome::Canceled,
-        Some(Stop::Shutdown) => Outcome::Interrupted,
+        None => Exit::Finished(status),
+        Some(Stop::Timeout) => Exit::TimedOut(status),
+        Some(Stop::Cancel) => Exit::Canceled,
+        Some(Stop::Shutdown) => Exit::Interrupted,
     }
 }
 
@@ -189,19 +292,19 @@ enum Stop {
 
 /// SIGTERM to the group, then SIGKILL if the leader has not exited within `grace`.
 fn stop_group(pgid: i32, grace: Duration, signals: &Receiver<Signal>) {
-    kill_group(pgid, libc::SIGTERM);
+    kill_group(pgid, Sig::TERM);
     let deadline = Instant::now() + grace;
     loop {
         match signals.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Signal::Exited) => return,
+            Ok(Signal::Changed) => return,
             Ok(_) => continue, // already stopping
             Err(_) => break,
         }
     }
-    kill_group(pgid, libc::SIGKILL);
+    kill_group(pgid, Sig::KILL);
     // Wait for the leader's exit so that it is a zombie, not running, when reaped.
     while let Ok(signal) = signals.recv() {
-        if matches!(signal, Signal::Exited) {
+        if matches!(signal, Signal::Changed) {
             return;
         }
     }
@@ -214,8 +317,9 @@ const DEATH_WAIT: Duration = Duration::from_secs(2);
 /// Waits until no live process is left in group `pgid` (the leader is reaped).
 fn wait_until_gone(pgid: i32) {
     let deadline = Instant::now() + DEATH_WAIT;
-    // SAFETY: signal 0 only checks whether the group has members.
-    while unsafe { libc::kill(-pgid, 0) } == 0 {
+    while Pid::from_raw(pgid)
+        .is_some_and(|pgid| rustix::process::test_kill_process_group(pgid).is_ok())
+    {
         // Members may be zombies that their new parent has not reaped yet: those are dead.
         if group_members(pgid).is_empty() {
             return;
@@ -228,10 +332,12 @@ fn wait_until_gone(pgid: i32) {
     }
 }
 
-fn kill_group(pgid: i32, signal: libc::c_int) {
-    // SAFETY: killpg only sends a signal. The leader is not reaped yet, so the
-    // group id is still ours. ESRCH (nobody left) is fine.
-    unsafe { libc::killpg(pgid, signal) };
+/// Signals a whole group. The caller knows the group id is still ours (its
+/// leader is not reaped yet); ESRCH (nobody left) is fine.
+fn kill_group(pgid: i32, signal: Sig) {
+    if let Some(pgid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, signal);
+    }
 }
 
 /// Reaps the leader, which has exited (it was observed with WNOWAIT).
@@ -251,23 +357,12 @@ fn spawn_waiter(pid: i32, sender: Sender<Signal>) -> io::Result<()> {
     thread::Builder::new()
         .name(format!("wait-{pid}"))
         .spawn(move || {
-            loop {
-                // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid.
-                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                // SAFETY: waits for our own child; WNOWAIT leaves it reapable.
-                let rc = unsafe {
-                    libc::waitid(
-                        libc::P_PID,
-                        pid as libc::id_t,
-                        &mut info,
-                        libc::WEXITED | libc::WNOWAIT,
-                    )
-                };
-                if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                    break;
-                }
+            if let Some(pid) = Pid::from_raw(pid) {
+                use rustix::process::{waitid, WaitId, WaitIdOptions};
+                let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+                while let Err(rustix::io::Errno::INTR) = waitid(WaitId::Pid(pid), options) {}
             }
-            let _ = sender.send(Signal::Exited);
+            let _ = sender.send(Signal::Changed);
         })
         .map(drop)
 }
@@ -346,13 +441,13 @@ pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
     }
     // The group is ours: signal all of it at once, so that a child forked
     // after the scan above is not missed.
-    kill_group(process.pgid, libc::SIGTERM);
+    kill_group(process.pgid, Sig::TERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline && !members(process).is_empty() {
         thread::sleep(Duration::from_millis(20));
     }
     if !members(process).is_empty() {
-        kill_group(process.pgid, libc::SIGKILL);
+        kill_group(process.pgid, Sig::KILL);
     }
     found.len()
 }
@@ -419,22 +514,25 @@ pub fn describe(status: ExitStatus) -> String {
 }
 
 fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        _ => "unnamed",
-    }
+    const NAMES: [(Sig, &str); 13] = [
+        (Sig::HUP, "SIGHUP"),
+        (Sig::INT, "SIGINT"),
+        (Sig::QUIT, "SIGQUIT"),
+        (Sig::ILL, "SIGILL"),
+        (Sig::ABORT, "SIGABRT"),
+        (Sig::BUS, "SIGBUS"),
+        (Sig::FPE, "SIGFPE"),
+        (Sig::KILL, "SIGKILL"),
+        (Sig::SEGV, "SIGSEGV"),
+        (Sig::PIPE, "SIGPIPE"),
+        (Sig::TERM, "SIGTERM"),
+        (Sig::XCPU, "SIGXCPU"),
+        (Sig::XFSZ, "SIGXFSZ"),
+    ];
+    NAMES
+        .iter()
+        .find(|(sig, _)| sig.as_raw() == signal)
+        .map_or("unnamed", |(_, name)| name)
 }
 
 #[cfg(test)]
@@ -452,8 +550,8 @@ mod tests {
         }
     }
 
-    fn go(job: &Job) -> Outcome {
-        run(job, mpsc::channel(), |_| {})
+    fn go(job: &Job) -> Exit {
+        run_command(job, Control::new(), |_| Ok(()))
     }
 
     fn alive(pid: i32) -> bool {
@@ -467,7 +565,7 @@ mod tests {
             env: &[("GREETING", "hi")],
             ..job("echo $GREETING; echo oops >&2; exit 3", tmp.path())
         });
-        let Outcome::Finished(status) = outcome else {
+        let Exit::Finished(status) = outcome else {
             panic!("{outcome:?}")
         };
         assert_eq!(status.code(), Some(3));
@@ -489,7 +587,7 @@ mod tests {
             ..job("head -c 3000000 /dev/zero", tmp.path())
         });
         assert!(
-            matches!(outcome, Outcome::Finished(status) if status.success()),
+            matches!(outcome, Exit::Finished(status) if status.success()),
             "{outcome:?}"
         );
         let log = fs::read(tmp.path().join("stdout.txt")).unwrap();
@@ -505,11 +603,14 @@ mod tests {
             timeout: Some(Duration::from_millis(300)),
             ..job("sleep 60 & echo $! > bg; wait", tmp.path())
         };
-        let outcome = run(&timed, mpsc::channel(), |id| identity = Some(id));
-        let Outcome::TimedOut(status) = outcome else {
+        let outcome = run_command(&timed, Control::new(), |id| {
+            identity = Some(id);
+            Ok(())
+        });
+        let Exit::TimedOut(status) = outcome else {
             panic!("{outcome:?}")
         };
-        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        assert_eq!(status.signal(), Some(Sig::TERM.as_raw()));
         let background: i32 = fs::read_to_string(tmp.path().join("bg"))
             .unwrap()
             .trim()
@@ -530,7 +631,7 @@ mod tests {
         };
         let outcome = go(&stubborn);
         assert!(
-            matches!(outcome, Outcome::TimedOut(status) if status.signal() == Some(libc::SIGKILL)),
+            matches!(outcome, Exit::TimedOut(status) if status.signal() == Some(Sig::KILL.as_raw())),
             "{outcome:?}"
         );
     }
@@ -540,7 +641,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let outcome = go(&job("sleep 60 > /dev/null 2>&1 & echo $! > bg", tmp.path()));
         assert!(
-            matches!(outcome, Outcome::Finished(status) if status.success()),
+            matches!(outcome, Exit::Finished(status) if status.success()),
             "{outcome:?}"
         );
         let background: i32 = fs::read_to_string(tmp.path().join("bg"))
@@ -554,22 +655,19 @@ mod tests {
     #[test]
     fn a_cancel_stops_the_command() {
         let tmp = tempfile::tempdir().unwrap();
-        let (sender, receiver) = mpsc::channel();
-        let canceller = sender.clone();
-        let outcome = run(
-            &job("sleep 60", tmp.path()),
-            (sender, receiver),
-            move |_| {
-                canceller.send(Signal::Cancel).unwrap();
-            },
-        );
-        assert!(matches!(outcome, Outcome::Canceled), "{outcome:?}");
+        let control = Control::new();
+        let canceller = control.sender.clone();
+        let outcome = run_command(&job("sleep 60", tmp.path()), control, move |_| {
+            canceller.send(Signal::Cancel).unwrap();
+            Ok(())
+        });
+        assert!(matches!(outcome, Exit::Canceled), "{outcome:?}");
     }
 
     #[test]
     fn a_missing_directory_means_not_started() {
         let outcome = go(&job("true", Path::new("/nonexistent/seqspool")));
-        assert!(matches!(outcome, Outcome::NotStarted(_)), "{outcome:?}");
+        assert!(matches!(outcome, Exit::NotStarted(_)), "{outcome:?}");
     }
 
     #[test]
@@ -588,7 +686,7 @@ mod tests {
         assert_eq!(kill_leftover(&stranger, Duration::from_secs(1)), 0);
         assert!(alive(pid));
         assert!(kill_leftover(&identity, Duration::from_secs(5)) >= 1);
-        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+        assert_eq!(child.wait().unwrap().signal(), Some(Sig::TERM.as_raw()));
     }
 
     #[test]
@@ -599,11 +697,10 @@ mod tests {
             tmp.path(),
         ));
         assert!(
-            matches!(outcome, Outcome::Finished(status) if status.success()),
+            matches!(outcome, Exit::Finished(status) if status.success()),
             "{outcome:?}"
         );
-        // SAFETY: getpriority only reads our own priority.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let ours = rustix::process::getpriority_process(None).unwrap();
         let theirs: i32 = fs::read_to_string(tmp.path().join("stdout.txt"))
             .unwrap()
             .trim()
@@ -634,7 +731,7 @@ mod tests {
         let script = "read line || echo stdin-is-empty; echo \"$0\" > zero; f() { echo \"$#\"; }; f a b; exit 4";
         let outcome = go(&job(script, tmp.path()));
         assert!(
-            matches!(outcome, Outcome::Finished(status) if status.code() == Some(4)),
+            matches!(outcome, Exit::Finished(status) if status.code() == Some(4)),
             "{outcome:?}"
         );
         assert_eq!(
@@ -651,8 +748,18 @@ mod tests {
     fn statuses_are_described_in_words() {
         assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with code 3");
         assert_eq!(
-            describe(ExitStatus::from_raw(libc::SIGKILL)),
+            describe(ExitStatus::from_raw(Sig::KILL.as_raw())),
             "killed by signal 9 (SIGKILL)"
         );
+    }
+
+    #[test]
+    fn a_start_that_cannot_be_recorded_runs_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outcome = run_command(&job("touch ran", tmp.path()), Control::new(), |_| {
+            Err(Error::Internal("the disk is full".into()))
+        });
+        assert!(matches!(outcome, Exit::Unrecorded(_)), "{outcome:?}");
+        assert!(!tmp.path().join("ran").exists());
     }
 }

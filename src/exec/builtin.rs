@@ -1,4 +1,4 @@
-//! The built-in processor: what an experiment gets when no processing command is configured.
+//! The built-in executor: the analysis an experiment gets when no processing command is configured.
 //!
 //! It reads the experiment's `query.fasta` and writes `analysis.json` beside it: composition, GC fraction,
 //! average molecular weight, reverse complement and longest open reading frame, the first numbers a scientist
@@ -11,8 +11,42 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::{Control, Executor, Outcome, Recovered, Run, Started};
 use crate::error::Error;
+use crate::model::Record;
 use crate::query::Alphabet;
+
+/// Runs the analysis in process: moments per experiment, nothing to stop,
+/// nothing left behind by a crash.
+pub struct Builtin;
+
+impl Executor for Builtin {
+    fn stoppable(&self) -> bool {
+        false
+    }
+
+    fn run(&self, run: &Run, _control: Control, started: &mut Started) -> Outcome {
+        // RUNNING is on disk before the analysis runs: a crash during it is
+        // seen at the restart as an interruption.
+        if let Err(err) = started(None) {
+            return Outcome::SystemError {
+                exit_code: None,
+                error: format!("not started: its start could not be recorded: {err}"),
+            };
+        }
+        match write_analysis(run.dir, run.record.alphabet) {
+            Ok(()) => Outcome::Complete { exit_code: None },
+            Err(err) => Outcome::SystemError {
+                exit_code: None,
+                error: format!("the built-in analysis failed: {err}"),
+            },
+        }
+    }
+
+    fn recover(&self, _record: &Record) -> Recovered {
+        Recovered::Requeue
+    }
+}
 
 /// Average mass of the water lost at each bond between two residues, in daltons (Biopython's value).
 const WATER: f64 = 18.0153;
@@ -116,7 +150,7 @@ pub enum Strand {
 /// Reads `query.fasta` in `dir`, analyses its one record and writes `analysis.json` beside it.
 ///
 /// Fails if `query.fasta` cannot be read or holds no sequence, or if `analysis.json` cannot be written.
-pub fn run(dir: &Path, alphabet: Alphabet) -> Result<(), Error> {
+pub fn write_analysis(dir: &Path, alphabet: Alphabet) -> Result<(), Error> {
     let input = dir.join("query.fasta");
     let fasta = std::fs::read_to_string(&input).map_err(|err| Error::io("reading", &input, err))?;
     // seqspool wrote this file: one header line, then the clean sequence on lines of 60.
@@ -486,7 +520,7 @@ mod tests {
         let fasta = format!(">q1 a test\n{}\n{}\n", &sequence[..60], &sequence[60..]);
         std::fs::write(dir.path().join("query.fasta"), fasta).unwrap();
 
-        run(dir.path(), Alphabet::Dna).unwrap();
+        write_analysis(dir.path(), Alphabet::Dna).unwrap();
 
         let text = std::fs::read_to_string(dir.path().join("analysis.json")).unwrap();
         assert!(text.ends_with("}\n"));
@@ -510,7 +544,7 @@ mod tests {
     fn run_on_an_empty_query_writes_nothing() {
         let dir = tempfile::TempDir::new().unwrap();
         std::fs::write(dir.path().join("query.fasta"), ">q1\n\n").unwrap();
-        let err = run(dir.path(), Alphabet::Dna).unwrap_err();
+        let err = write_analysis(dir.path(), Alphabet::Dna).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("query.fasta in {} holds no sequence", dir.path().display())
@@ -521,7 +555,7 @@ mod tests {
     #[test]
     fn run_without_a_query_names_the_file() {
         let dir = tempfile::TempDir::new().unwrap();
-        let err = run(dir.path(), Alphabet::Dna).unwrap_err();
+        let err = write_analysis(dir.path(), Alphabet::Dna).unwrap_err();
         assert!(err.to_string().starts_with(&format!(
             "reading {}",
             dir.path().join("query.fasta").display()

@@ -1,0 +1,110 @@
+//! The routes: which handler answers which method and path.
+//!
+//! Scripts get JSON ([`native`], and [`legacy`] for the FastAPI server this
+//! project grew from); a browser gets pages (`ui`) from the same paths. A
+//! handler returns its answer or an [`Error`], which `http::respond` turns
+//! into the answer: a page for a page route, JSON for the rest.
+
+pub mod legacy;
+pub mod native;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+
+use crate::app::{parse_id, App};
+use crate::error::Error;
+use crate::http::negotiate::{same_origin, wants_html};
+use crate::http::{respond, Body};
+use crate::ui;
+
+/// Answers one request.
+pub async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    _peer: SocketAddr,
+) -> Response<Body> {
+    // A browser gets pages from the routes scripts get JSON from.
+    let html = wants_html(request.headers());
+    match route(&app, request, html).await {
+        Ok(response) => response,
+        Err(Failed::Json(err)) => respond::error(&err, None),
+        Err(Failed::Page(err)) => ui::error(&err),
+    }
+}
+
+/// A route's failure, and whether it was asked for as a page.
+enum Failed {
+    Json(Error),
+    Page(Error),
+}
+
+impl From<Error> for Failed {
+    fn from(err: Error) -> Failed {
+        Failed::Json(err)
+    }
+}
+
+async fn route(
+    app: &App,
+    request: Request<Incoming>,
+    html: bool,
+) -> Result<Response<Body>, Failed> {
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
+    let method = request.method().clone();
+    // A page of another site must not fill the lab's queue or cancel its work
+    // through the browser of someone in the lab. (Scripts send no Origin; the
+    // page's cancel form answers a foreign one with a confirmation page.)
+    let writes = method == Method::POST || method == Method::DELETE;
+    if writes
+        && !matches!(segments.as_slice(), ["experiments", _, "cancel"])
+        && !same_origin(request.headers())
+    {
+        return Err(Error::CrossSite(
+            "this request came from a page of another site; submit from this server's own page, or from a script"
+                .into(),
+        )
+        .into());
+    }
+    let query = request.uri().query().map(str::to_owned);
+    let query = query.as_deref();
+    let page = Failed::Page;
+    match (segments.as_slice(), &method) {
+        ([""], &Method::GET) => ui::home(app, query).map_err(page),
+        ([""], &Method::POST) => Ok(legacy::submit(app, request).await?),
+        ([""], _) => Err(Error::WrongMethod { allow: "GET, POST" }.into()),
+        (["backlog"] | ["backlog", ""], &Method::GET) => Ok(legacy::backlog(app)),
+        (["backlog"] | ["backlog", ""], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["experiments"], &Method::GET) if html => ui::listing(app, query).map_err(page),
+        (["experiments"], &Method::GET) => Ok(native::list(app, query)?),
+        (["experiments"], &Method::POST) if html => Ok(ui::submit(app, request).await),
+        (["experiments"], &Method::POST) => Ok(native::submit(app, request).await?),
+        (["experiments"], _) => Err(Error::WrongMethod { allow: "GET, POST" }.into()),
+        (["experiments", id], &Method::GET) if html => ui::experiment(app, id).await.map_err(page),
+        (["experiments", id], &Method::GET) => Ok(native::experiment(app, parse_id(id)?).await?),
+        (["experiments", id], &Method::DELETE) => Ok(native::cancel(app, parse_id(id)?).await?),
+        (["experiments", _], _) => Err(Error::WrongMethod {
+            allow: "GET, DELETE",
+        }
+        .into()),
+        (["experiments", id, "cancel"], &Method::POST) => {
+            ui::cancel(app, id, request).await.map_err(page)
+        }
+        (["experiments", _, "cancel"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["ui", name], &Method::GET) => Ok(ui::asset(name)?),
+        (["ui", _], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["experiments", id, "files", name], &Method::GET) => {
+            Ok(native::file(app, parse_id(id)?, name).await?)
+        }
+        (["experiments", _, "files", _], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["service-info"], &Method::GET) => Ok(native::service_info(app)),
+        (["service-info"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        _ => Err(Error::NotFound(format!(
+            "no route {path}; see GET /service-info for what this server offers"
+        ))
+        .into()),
+    }
+}

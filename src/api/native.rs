@@ -1,0 +1,175 @@
+//! The native JSON API: submit, list, read, cancel, files, and what this server is.
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::app::{self, blocking, App, Cancel};
+use crate::error::Error;
+use crate::http::negotiate::percent_decode;
+use crate::http::{body, respond, Body};
+use crate::model::{Id, State};
+use crate::queue::View;
+use crate::submission::Format;
+
+/// Experiments on one page of `GET /experiments` unless `limit` says otherwise.
+const DEFAULT_PAGE: usize = 100;
+
+/// `POST /experiments`: 202 with the record, or with the batch when several records came.
+pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
+    let queries = app.read_submission(request, &Format::ALL).await.queries?;
+    let mut views = app.submit(queries).await?;
+    if views.len() == 1 {
+        let view = views.remove(0);
+        let location = format!("/experiments/{}", view.record.id);
+        return Ok(respond::with_location(
+            respond::json(StatusCode::ACCEPTED, &view),
+            &location,
+        ));
+    }
+    let batch = views[0].record.id;
+    // A struct, not json!: its records keep their field order (id first), as single answers do.
+    #[derive(Serialize)]
+    struct Batch {
+        batch: Id,
+        count: usize,
+        experiments: Vec<View>,
+    }
+    let body = Batch {
+        batch,
+        count: views.len(),
+        experiments: views,
+    };
+    Ok(respond::with_location(
+        respond::json(StatusCode::ACCEPTED, &body),
+        &format!("/experiments?batch={batch}"),
+    ))
+}
+
+/// `GET /experiments?state=&batch=&limit=&page_token=`
+pub fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, |_| DEFAULT_PAGE)?;
+    let (experiments, next) = app.queue.list(&filter);
+    Ok(respond::json(
+        StatusCode::OK,
+        &json!({ "experiments": experiments, "next_page_token": next }),
+    ))
+}
+
+/// `GET /experiments/{id}`: the record, its position while queued, and its files.
+pub async fn experiment(app: &App, id: Id) -> Result<Response<Body>, Error> {
+    let view = app.experiment(id)?;
+    let files = app.files(id).await;
+    let mut body = serde_json::to_value(&view).expect("records serialize");
+    body["files"] = serde_json::to_value(files).expect("file lists serialize");
+    Ok(respond::json(StatusCode::OK, &body))
+}
+
+/// `DELETE /experiments/{id}`: cancels a queued or running experiment.
+pub async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
+    Ok(match app.cancel(id).await? {
+        Cancel::Done(view) => respond::json(StatusCode::OK, &view),
+        Cancel::Stopping(view) => respond::json(StatusCode::ACCEPTED, &view),
+    })
+}
+
+/// `GET /experiments/{id}/files/{name}`: one plain file of the experiment's directory.
+pub async fn file(app: &App, id: Id, name: &str) -> Result<Response<Body>, Error> {
+    app.experiment(id)?;
+    let name = percent_decode(name)
+        .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
+    let store = app.store.clone();
+    let opened = name.clone();
+    let (file, length) = blocking(move || store.open_file(id, &opened)).await?;
+    let mut response = Response::new(body::file(file, length));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&name)),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    // A result file is data, never a page of this site: no sniffing it into HTML.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    Ok(response)
+}
+
+/// `GET /service-info`: what this server is and how full it is.
+pub fn service_info(app: &App) -> Response<Body> {
+    #[derive(Serialize)]
+    struct Info<'a> {
+        name: &'static str,
+        version: &'static str,
+        command: &'a str,
+        experiments_dir: String,
+        capacity: usize,
+        timeout_secs: Option<f64>,
+        max_body: usize,
+        max_records: usize,
+        max_residues: usize,
+        alphabet: String,
+        backlog: usize,
+        counts: serde_json::Map<String, serde_json::Value>,
+    }
+    let config = &app.config;
+    let counts = app.queue.counts();
+    let counts = State::ALL
+        .iter()
+        .map(|state| (state.as_str().to_owned(), counts[state.index()].into()))
+        .collect();
+    respond::json(
+        StatusCode::OK,
+        &Info {
+            name: "seqspool",
+            version: env!("CARGO_PKG_VERSION"),
+            command: config.command_label(),
+            experiments_dir: app.store.root().display().to_string(),
+            capacity: config.capacity,
+            timeout_secs: config.timeout.map(|t| t.as_secs_f64()),
+            max_body: config.max_body,
+            max_records: config.max_records,
+            max_residues: config.max_residues,
+            alphabet: format!("{:?}", config.alphabet).to_lowercase(),
+            backlog: app.queue.backlog().total(),
+            counts,
+        },
+    )
+}
+
+/// The content type a result file is served with, by its extension.
+fn content_type(name: &str) -> &'static str {
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "json" => "application/json",
+        "txt" | "tsv" | "csv" | "fasta" | "fa" | "faa" | "fna" | "log" | "out" | "gff" | "gff3"
+        | "bed" | "sam" | "vcf" | "aln" | "html" | "htm" | "svg" => "text/plain; charset=utf-8",
+        "xml" => "application/xml",
+        "pdb" | "cif" => "chemical/x-pdb",
+        "png" => "image/png",
+        "pdf" => "application/pdf",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_pictures_are_never_served_as_html() {
+        assert_eq!(content_type("report.HTML"), "text/plain; charset=utf-8");
+        assert_eq!(content_type("analysis.json"), "application/json");
+        assert_eq!(content_type("model"), "application/octet-stream");
+    }
+}

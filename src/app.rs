@@ -1,0 +1,189 @@
+//! The state every route shares, and the operations both the JSON API and the
+//! pages perform (submit, cancel, read an experiment), so each is written once.
+//!
+//! Nothing here waits on the worker or on a processing command: an operation
+//! answers from the in-memory index, or hands queries to the intake and waits
+//! only until their experiments are durable. File operations run on tokio's
+//! blocking pool.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::Request;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::body::{self, BodyBudget};
+use crate::http::negotiate;
+use crate::intake::Intake;
+use crate::model::{FileInfo, Id, Record, State};
+use crate::query::{Limits, Query};
+use crate::queue::{Canceled, Filter, Queue, View};
+use crate::store::Store;
+use crate::submission::{self, Format, Submission};
+
+/// The largest page of experiments a client may ask for: a listing is built under the index lock.
+pub const MAX_PAGE: usize = 1000;
+
+/// Everything the handlers share.
+pub struct App {
+    pub config: Arc<Config>,
+    pub limits: Limits,
+    pub store: Arc<Store>,
+    pub queue: Arc<Queue>,
+    pub intake: Intake,
+    /// The memory request bodies may hold, across all connections.
+    pub bodies: BodyBudget,
+}
+
+/// What a cancel did.
+pub enum Cancel {
+    /// It is CANCELED (now, or was already).
+    Done(View),
+    /// It is running; its run is being stopped and will end CANCELED.
+    Stopping(View),
+}
+
+impl App {
+    /// Reads a submission body in one of the `accepted` formats, within
+    /// `--max-body` and the memory budget, and parses it.
+    pub async fn read_submission(
+        &self,
+        request: Request<Incoming>,
+        accepted: &[Format],
+    ) -> Submission {
+        let media = negotiate::media_type(request.headers());
+        let format = match Format::of(&media, accepted) {
+            Ok(format) => format,
+            Err(err) => return Submission::failed(err),
+        };
+        let content_type = negotiate::content_type(request.headers()).to_owned();
+        // The permit holds the body's share of the budget until it is parsed.
+        let (body, _permit) = match body::read(request, self.config.max_body, &self.bodies).await {
+            Ok(read) => read,
+            Err(err) => return Submission::failed(err),
+        };
+        submission::parse(format, &content_type, body, self.limits).await
+    }
+
+    /// Accepts queries as experiments, all or none, and answers with their
+    /// records as the index has them now (with their queue positions).
+    pub async fn submit(&self, queries: Vec<Query>) -> Result<Vec<View>, Error> {
+        let records = self.intake.submit(queries).await?;
+        Ok(records.iter().map(|record| self.view(record)).collect())
+    }
+
+    fn view(&self, record: &Record) -> View {
+        self.queue.get(record.id).unwrap_or_else(|| View {
+            record: record.clone(),
+            position: None,
+        })
+    }
+
+    /// An experiment as the index has it.
+    pub fn experiment(&self, id: Id) -> Result<View, Error> {
+        self.queue.get(id).ok_or_else(|| no_experiment(id))
+    }
+
+    /// The files of an experiment's directory (none if it cannot be listed).
+    pub async fn files(&self, id: Id) -> Vec<FileInfo> {
+        let store = self.store.clone();
+        blocking(move || store.files(id)).await.unwrap_or_default()
+    }
+
+    /// Cancels a queued or running experiment. A queued one is CANCELED on
+    /// disk before the answer; if that cannot be written it was not
+    /// cancelled (after a restart it would run), and waits on.
+    pub async fn cancel(&self, id: Id) -> Result<Cancel, Error> {
+        match self.queue.cancel(id)? {
+            Canceled::Done { record, changed } => {
+                if changed {
+                    let store = self.store.clone();
+                    let written = record.clone();
+                    if let Err(err) = blocking(move || store.write_record(&written)).await {
+                        self.queue.uncancel(id);
+                        return Err(err);
+                    }
+                    log::info!("experiment {id} canceled while queued");
+                }
+                Ok(Cancel::Done(View {
+                    record,
+                    position: None,
+                }))
+            }
+            Canceled::Stopping(view) => {
+                log::info!("experiment {id}: cancel requested while running; stopping its run");
+                Ok(Cancel::Stopping(view))
+            }
+        }
+    }
+}
+
+/// The error for an id the index does not hold.
+pub fn no_experiment(id: Id) -> Error {
+    Error::NotFound(format!("no experiment {id}"))
+}
+
+/// Parses an experiment id from a path segment; anything else is "not found".
+pub fn parse_id(text: &str) -> Result<Id, Error> {
+    text.parse()
+        .map_err(|()| Error::NotFound(format!("no experiment '{text}'")))
+}
+
+/// Runs a file operation on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| Error::Internal(format!("a file operation failed: {err}")))?
+}
+
+/// The listing `?state=&batch=&limit=&page_token=` asks for; without a
+/// `limit`, `page` says how many, given the batch asked for.
+pub fn listing(
+    query_string: Option<&str>,
+    page: impl FnOnce(Option<Id>) -> usize,
+) -> Result<Filter, Error> {
+    #[derive(Deserialize)]
+    struct Params {
+        state: Option<String>,
+        batch: Option<String>,
+        limit: Option<usize>,
+        page_token: Option<String>,
+    }
+    let params: Params = serde_urlencoded::from_str(query_string.unwrap_or(""))
+        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
+    let state = match params.state.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<State>().map_err(|()| {
+            let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+            Error::Malformed(format!(
+                "state '{text}' is not one of {}",
+                states.join(", ")
+            ))
+        })?),
+    };
+    let id_param = |name: &str, text: Option<String>| -> Result<Option<Id>, Error> {
+        text.filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse()
+                    .map_err(|()| Error::Malformed(format!("{name} '{t}' is not an experiment id")))
+            })
+            .transpose()
+    };
+    let batch = id_param("batch", params.batch)?;
+    let limit = params.limit.unwrap_or_else(|| page(batch));
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Error::Malformed(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    Ok(Filter {
+        state,
+        batch,
+        before: id_param("page_token", params.page_token)?,
+        limit,
+    })
+}

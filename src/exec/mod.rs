@@ -1,0 +1,133 @@
+//! Executors: how one experiment runs, and how a run a crash interrupted is settled.
+//!
+//! The worker knows only this seam: it hands an executor the experiment at the
+//! head of the queue and waits for the [`Outcome`]. Each executor owns its own
+//! way of running (in process, a process tree here) and its own handle on a
+//! run ([`RunHandle`]), which it gives back through `started` before anything
+//! runs, so that the worker records RUNNING with it first. At the next start,
+//! [`Executor::recover`] settles what that handle left behind.
+
+pub mod builtin;
+pub mod local;
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use crate::config::{Config, BUILTIN_COMMAND};
+use crate::error::Error;
+use crate::model::{Record, RunHandle};
+
+/// What a running experiment can be told, by the rest of the server or by the
+/// executor's own watchers.
+#[derive(Debug)]
+pub enum Signal {
+    /// A client cancelled the experiment.
+    Cancel,
+    /// The server is shutting down; the experiment runs again at the next start.
+    Shutdown,
+    /// Something the executor waits for has happened (a process exited).
+    Changed,
+}
+
+/// The channel a run is told things on. The worker keeps a sender for the
+/// queue (cancel, shutdown); the executor may clone it for its watchers.
+pub struct Control {
+    pub sender: Sender<Signal>,
+    pub receiver: Receiver<Signal>,
+}
+
+impl Control {
+    pub fn new() -> Control {
+        let (sender, receiver) = mpsc::channel();
+        Control { sender, receiver }
+    }
+}
+
+impl Default for Control {
+    fn default() -> Control {
+        Control::new()
+    }
+}
+
+/// One experiment, as the worker hands it to an executor.
+pub struct Run<'a> {
+    pub record: &'a Record,
+    /// The experiment's directory, where it runs and writes.
+    pub dir: &'a Path,
+}
+
+/// Called by an executor once its run is identified and before anything of
+/// it runs: the worker records RUNNING with the handle. An error means the
+/// record could not be written, and the run must not begin.
+pub type Started<'a> = dyn FnMut(Option<RunHandle>) -> Result<(), Error> + 'a;
+
+/// How a run ended, before the worker applies it to the record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did what was asked: COMPLETE (with exit code 0, for a command).
+    Complete { exit_code: Option<i32> },
+    /// The processing failed: EXECUTOR_ERROR, with the exit code or signal when there was one.
+    Failed {
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        error: String,
+    },
+    /// seqspool could not run it: SYSTEM_ERROR.
+    SystemError {
+        exit_code: Option<i32>,
+        error: String,
+    },
+    /// A client cancelled it while it ran.
+    Canceled,
+    /// The server shut down while it ran; it runs again at the next start.
+    Interrupted,
+}
+
+/// What becomes of a run that a crash or a kill of the server interrupted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recovered {
+    /// Nothing of it is left running: it may run again (or fail, as the operator chose).
+    Requeue,
+}
+
+/// One way of running experiments.
+pub trait Executor: Send + Sync {
+    /// Whether a run can be stopped once it began (a cancel of a running experiment).
+    fn stoppable(&self) -> bool;
+
+    /// Runs one experiment to its end. Calls `started` once, before anything
+    /// runs; listens on `control` for cancel and shutdown.
+    fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome;
+
+    /// Settles a run found RUNNING at start: whatever its handle says is left
+    /// of it is dealt with before anything else runs.
+    fn recover(&self, record: &Record) -> Recovered;
+}
+
+/// The executors of this server, and which one runs an experiment.
+pub struct Executors {
+    builtin: builtin::Builtin,
+    local: local::Local,
+}
+
+impl Executors {
+    pub fn new(config: &Config) -> Executors {
+        Executors {
+            builtin: builtin::Builtin,
+            local: local::Local {
+                timeout: config.timeout,
+                grace: config.shutdown_grace,
+                max_output: config.max_output,
+            },
+        }
+    }
+
+    /// The executor for an experiment that runs `command`.
+    pub fn for_command(&self, command: &str) -> &dyn Executor {
+        if command == BUILTIN_COMMAND {
+            &self.builtin
+        } else {
+            &self.local
+        }
+    }
+}

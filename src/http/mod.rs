@@ -1,0 +1,86 @@
+//! The HTTP/1 transport: the accept loop, graceful shutdown, request bodies
+//! and how answers are shaped. It knows nothing of seqspool's routes: [`serve`]
+//! takes a service, as axum's `serve` and mini-redis's `server::run` do.
+//!
+//! Connections are served by hyper on the tokio runtime. At shutdown the
+//! listener is dropped and open connections get a bounded grace period to
+//! finish what they were answering, as hyper-util's graceful example does.
+
+pub mod body;
+pub mod negotiate;
+pub mod respond;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+/// Every response body: whole (JSON, HTML) or streamed (files).
+pub type Body = BoxBody<Bytes, io::Error>;
+
+/// How long a client may take to send its request headers: a slow or stalled
+/// client must not hold a connection open for ever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves connections until `shutdown` completes, then lets open connections
+/// finish for at most `grace`. `service` answers each request; it is given the
+/// address of the client that sent it.
+pub async fn serve<S, F>(
+    listener: TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) where
+    S: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, most likely: wait a moment rather than spin.
+                    log::warn!("accepting a connection: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers must not wait for Nagle's algorithm and a delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let answer = service_fn(move |request| {
+            let answered = service(request, peer);
+            async move { Ok::<_, Infallible>(answered.await) }
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), answer));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                log::debug!("connection from {peer}: {err}");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => log::warn!("some connections were still open after the {} s grace period", grace.as_secs_f64()),
+    }
+}

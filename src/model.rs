@@ -1,0 +1,300 @@
+//! What an experiment is: its id, its state, its record, and the executor's
+//! handle on its run.
+//!
+//! These types are shared by every room: the store writes them, the queue
+//! indexes them, the worker and the executors change them, the routes show
+//! them. They hold data and the rules of the data (an id is digits, a state is
+//! final or not), nothing about where they are kept or how they are served.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::query::{Alphabet, Query};
+use crate::time::Timestamp;
+
+/// An experiment's id: a number given in acceptance order, written with at least
+/// six digits (`000042`). Never taken from user input, never reused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(pub u64);
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06}", self.0)
+    }
+}
+
+impl FromStr for Id {
+    type Err = ();
+
+    /// Only ASCII digits: anything else (`..`, `/`, signs) is not an id.
+    fn from_str(text: &str) -> Result<Id, ()> {
+        if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        text.parse().map(Id).map_err(|_| ())
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Id, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|()| serde::de::Error::custom(format!("'{text}' is not an experiment id")))
+    }
+}
+
+/// Where an experiment stands, with the GA4GH WES/TES names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    Queued,
+    Running,
+    Complete,
+    ExecutorError,
+    SystemError,
+    Canceled,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Queued,
+        State::Running,
+        State::Complete,
+        State::ExecutorError,
+        State::SystemError,
+        State::Canceled,
+    ];
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, State::Queued | State::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "QUEUED",
+            State::Running => "RUNNING",
+            State::Complete => "COMPLETE",
+            State::ExecutorError => "EXECUTOR_ERROR",
+            State::SystemError => "SYSTEM_ERROR",
+            State::Canceled => "CANCELED",
+        }
+    }
+
+    /// Position in [`State::ALL`], for per-state counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl FromStr for State {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<State, ()> {
+        State::ALL
+            .into_iter()
+            .find(|state| state.as_str().eq_ignore_ascii_case(text))
+            .ok_or(())
+    }
+}
+
+/// The executor's handle on a run: what identifies it across a crash of the
+/// server, so the executor can settle it at the next start. Written with the
+/// executor's name (`"executor": "local"`), so each executor adds its own kind
+/// of handle and old records stay readable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "executor", rename_all = "lowercase")]
+pub enum RunHandle {
+    /// A process group on this machine.
+    Local(ProcessIdentity),
+}
+
+/// What identifies a running command's process group across a server crash:
+/// the group id alone could be reused after a reboot or a long time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessIdentity {
+    /// The process group id, which is also the group leader's pid.
+    pub pgid: i32,
+    /// The leader's start time, in clock ticks since boot (`/proc/PID/stat`, field 22).
+    pub start_ticks: u64,
+    /// `/proc/sys/kernel/random/boot_id` when the command started.
+    pub boot_id: String,
+}
+
+/// Reads a handle as written today, or as records before executors had names
+/// wrote it (a bare process identity under `process`).
+fn read_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RunHandle>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Named(RunHandle),
+        Unnamed(ProcessIdentity),
+    }
+    Ok(
+        Option::<Written>::deserialize(deserializer)?.map(|written| match written {
+            Written::Named(handle) => handle,
+            Written::Unnamed(process) => RunHandle::Local(process),
+        }),
+    )
+}
+
+/// The record of one experiment: `experiment.json`, and the in-memory index entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: Id,
+    pub query_name: String,
+    /// The rest of the FASTA header after the name, when the query had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub alphabet: Alphabet,
+    /// Residues in the query.
+    pub length: usize,
+    /// The id of the first experiment of the batch this one was submitted in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Id>,
+    pub state: State,
+    pub submitted_at: Timestamp,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    /// The processing command's exit code, when it exited by itself.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the processing command, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Why the experiment did not complete, in words.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// How many times the processor was started on it (more than one after an interruption).
+    #[serde(default)]
+    pub attempts: u32,
+    /// The processing command it ran, or will run, with.
+    pub command: Arc<str>,
+    /// The executor's handle on the run, recorded while RUNNING.
+    #[serde(
+        default,
+        alias = "process",
+        deserialize_with = "read_handle",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub handle: Option<RunHandle>,
+}
+
+impl Record {
+    /// The record of a newly accepted query.
+    pub fn new(
+        id: Id,
+        query: &Query,
+        batch: Option<Id>,
+        command: Arc<str>,
+        now: Timestamp,
+    ) -> Record {
+        Record {
+            id,
+            query_name: query.name().to_owned(),
+            description: query.description().map(str::to_owned),
+            alphabet: query.alphabet(),
+            length: query.sequence().len(),
+            batch,
+            state: State::Queued,
+            submitted_at: now,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            attempts: 0,
+            command,
+            handle: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Record {
+    /// A record for unit tests: four residues of DNA named `q{id}`, never started.
+    pub(crate) fn for_test(id: u64, state: State) -> Record {
+        Record {
+            id: Id(id),
+            query_name: format!("q{id}"),
+            description: None,
+            alphabet: Alphabet::Dna,
+            length: 4,
+            batch: None,
+            state,
+            submitted_at: Timestamp::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            attempts: 0,
+            command: "true".into(),
+            handle: None,
+        }
+    }
+}
+
+/// A file of an experiment directory, as listed to clients.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileInfo {
+    pub name: String,
+    pub size: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_digits_only() {
+        assert_eq!("000042".parse(), Ok(Id(42)));
+        assert_eq!(Id(42).to_string(), "000042");
+        assert_eq!(Id(1_234_567).to_string(), "1234567");
+        for bad in [
+            "",
+            "..",
+            "-1",
+            "+1",
+            "4 2",
+            "00004a",
+            "99999999999999999999",
+        ] {
+            assert_eq!(bad.parse::<Id>(), Err(()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_handle_is_written_with_its_executor_and_old_records_still_read() {
+        let process = ProcessIdentity {
+            pgid: 42,
+            start_ticks: 7,
+            boot_id: "b".into(),
+        };
+        let record = Record {
+            handle: Some(RunHandle::Local(process.clone())),
+            ..Record::for_test(1, State::Running)
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["handle"]["executor"], "local");
+        assert_eq!(json["handle"]["pgid"], 42);
+        let back: Record = serde_json::from_value(json).unwrap();
+        assert_eq!(back, record);
+
+        // A record written before executors had names.
+        let mut old = serde_json::to_value(Record::for_test(1, State::Running)).unwrap();
+        old["process"] = serde_json::json!({"pgid": 42, "start_ticks": 7, "boot_id": "b"});
+        let read: Record = serde_json::from_value(old).unwrap();
+        assert_eq!(read.handle, Some(RunHandle::Local(process)));
+    }
+}

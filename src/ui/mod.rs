@@ -1,0 +1,318 @@
+//! The lab's web pages: the home page (submit, the backlog, the experiments),
+//! one experiment, a batch, and the cancel confirmation; their handlers here,
+//! their HTML in [`pages`].
+//!
+//! Pages are rendered on the server, so they work without JavaScript; the
+//! stylesheet, the script and the icon are embedded in the binary and served
+//! from `/ui/`, so nothing comes from the network and the page policy
+//! (`http::respond`) can allow nothing else. The script only adds to a page:
+//! local times, a light poll of the JSON API while something moves, the last
+//! lines of a running experiment's logs, and a confirmation before a cancel.
+
+mod pages;
+
+use std::fmt::Write as _;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde::Deserialize;
+
+use crate::app::{self, blocking, parse_id, App};
+use crate::error::Error;
+use crate::http::negotiate::same_origin;
+use crate::http::{body, respond, Body};
+use crate::model::{Id, State};
+use crate::queue::{Backlog, Filter, View};
+use crate::store::Tail;
+use crate::submission::{Fields, Format};
+
+/// Experiments on one page of the home table: a screenful on a laptop.
+pub const PAGE: usize = 25;
+/// Experiments on one page of a batch: a 96-well plate fits on one.
+pub const BATCH_PAGE: usize = 100;
+/// The largest body the cancel form may send (one hidden field).
+const CANCEL_FORM_MAX: usize = 1024;
+/// Lines of `stdout.txt` and `stderr.txt` a page shows (`app.js` shows as many).
+const LOG_LINES: usize = 40;
+
+const STYLE: &str = include_str!("style.css");
+const SCRIPT: &str = include_str!("app.js");
+const ICON: &str = include_str!("icon.svg");
+
+/// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
+pub fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, |_| PAGE)?;
+    Ok(respond::page(
+        StatusCode::OK,
+        home_page(app, &filter, &Form::default()),
+    ))
+}
+
+fn home_page(app: &App, filter: &Filter, form: &Form) -> String {
+    let (experiments, next_page) = app.queue.list(filter);
+    pages::home(&Home {
+        listing: Listing::new(&experiments, next_page, filter),
+        backlog: app.queue.backlog(),
+        command: app.config.command_label(),
+        max_residues: app.config.max_residues,
+        max_records: app.config.max_records,
+        form,
+    })
+}
+
+/// `GET /experiments?batch=` (or another filter) from a browser: a batch's page.
+pub fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, |batch| match batch {
+        Some(_) => BATCH_PAGE,
+        None => PAGE,
+    })?;
+    let (experiments, next_page) = app.queue.list(&filter);
+    let html = pages::listing(&Listing::new(&experiments, next_page, &filter));
+    Ok(respond::page(StatusCode::OK, html))
+}
+
+/// `POST /experiments` from the page's form: 303 to the new experiment or
+/// batch, or the form again, filled in, with the error beside its field.
+pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
+    let submission = app
+        .read_submission(request, &[Format::Form, Format::Multipart])
+        .await;
+    let accepted = match submission.queries {
+        Ok(queries) => app.submit(queries).await,
+        Err(err) => Err(err),
+    };
+    match accepted.as_deref() {
+        Ok([view]) => respond::see_other(&format!("/experiments/{}", view.record.id)),
+        Ok(views) => respond::see_other(&format!("/experiments?batch={}", views[0].record.id)),
+        Err(err) => {
+            let first_page = Filter {
+                limit: PAGE,
+                ..Filter::default()
+            };
+            let form = Form::failed(Input::from(submission.fields), err);
+            respond::error(err, Some(home_page(app, &first_page, &form)))
+        }
+    }
+}
+
+/// `GET /experiments/{id}` from a browser: the record in words, its files and
+/// the last lines of its logs.
+pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    let view = app.experiment(id)?;
+    let store = app.store.clone();
+    let (files, logs) = blocking(move || {
+        let files = store.files(id).unwrap_or_default();
+        let logs = Logs {
+            stdout: store.tail(id, "stdout.txt", LOG_LINES),
+            stderr: store.tail(id, "stderr.txt", LOG_LINES),
+        };
+        Ok((files, logs))
+    })
+    .await?;
+    let dir = app.store.dir(id).display().to_string();
+    Ok(respond::page(
+        StatusCode::OK,
+        pages::experiment(&view, &files, &logs, &dir),
+    ))
+}
+
+/// `POST /experiments/{id}/cancel`: the page's Cancel button. With
+/// `confirmed=yes` (set by the script once the user said yes, or by the
+/// confirmation page's button) it cancels and goes back to the experiment;
+/// without (no JavaScript, or a form from another site) it asks first.
+pub async fn cancel(
+    app: &App,
+    id: &str,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    let view = app.experiment(id)?;
+    let same_origin = same_origin(request.headers());
+    let (body, _budget) = body::read(request, CANCEL_FORM_MAX, &app.bodies).await?;
+    if !(same_origin && confirmed(&body)) {
+        return Ok(respond::page(
+            StatusCode::OK,
+            pages::cancel_confirmation(&view),
+        ));
+    }
+    match app.cancel(id).await {
+        // Finished meanwhile: its page says how it ended.
+        Ok(_) | Err(Error::WrongState(_)) => Ok(respond::see_other(&format!("/experiments/{id}"))),
+        Err(err) => Err(err),
+    }
+}
+
+/// A page for an error: a browser user gets words and a way back, not JSON,
+/// with the same status and headers a script would get.
+pub fn error(err: &Error) -> Response<Body> {
+    let title = respond::status(err).canonical_reason().unwrap_or("Error");
+    respond::error(err, Some(pages::error(title, &err.to_string())))
+}
+
+/// Whether the cancel form says the user confirmed (`confirmed=yes`).
+fn confirmed(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Fields {
+        confirmed: Option<String>,
+    }
+    serde_urlencoded::from_bytes::<Fields>(body)
+        .is_ok_and(|fields| fields.confirmed.as_deref() == Some("yes"))
+}
+
+/// `/ui/{name}`: the stylesheet, the script and the icon.
+pub fn asset(name: &str) -> Result<Response<Body>, Error> {
+    let (content_type, body) = match name {
+        "style.css" => ("text/css; charset=utf-8", STYLE),
+        "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
+        "icon.svg" => ("image/svg+xml", ICON),
+        _ => return Err(Error::NotFound(format!("no file /ui/{name}"))),
+    };
+    let mut response = respond::whole(StatusCode::OK, content_type, body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Small, and changed by an upgrade: fetched again with each page.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// What the user typed into the form, put back when the submission failed.
+#[derive(Debug, Default)]
+pub struct Input {
+    pub name: String,
+    pub sequence: String,
+}
+
+impl From<Fields> for Input {
+    fn from(fields: Fields) -> Input {
+        Input {
+            name: fields.query_name.unwrap_or_default(),
+            sequence: fields.query_sequence.unwrap_or_default(),
+        }
+    }
+}
+
+/// The submission form as a page shows it: empty, or filled in again with the
+/// error that sent it back.
+#[derive(Debug, Default)]
+pub struct Form {
+    pub input: Input,
+    /// The field at fault (`query_name`, `query_sequence`, `file`), if one is.
+    pub field: Option<&'static str>,
+    pub error: Option<String>,
+}
+
+impl Form {
+    pub fn failed(input: Input, err: &Error) -> Form {
+        let (field, error) = match err {
+            Error::Invalid { field, msg } => (Some(*field), msg.clone()),
+            other => (None, other.to_string()),
+        };
+        Form {
+            input,
+            field,
+            error: Some(error),
+        }
+    }
+
+    /// The error to show beside `field`, if it is the one at fault.
+    fn error_for(&self, field: &str) -> Option<&str> {
+        match (self.field, &self.error) {
+            (Some(f), Some(error)) if f == field => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// What the home page shows.
+pub struct Home<'a> {
+    pub listing: Listing<'a>,
+    pub backlog: Backlog,
+    pub command: &'a str,
+    pub max_residues: usize,
+    pub max_records: usize,
+    pub form: &'a Form,
+}
+
+/// One page of a table of experiments, newest first.
+pub struct Listing<'a> {
+    pub experiments: &'a [View],
+    /// The page token of the next (older) page.
+    pub next_page: Option<Id>,
+    /// The page token this page was asked with: `None` on the first page.
+    pub page_token: Option<Id>,
+    pub state: Option<State>,
+    pub batch: Option<Id>,
+    pub limit: usize,
+}
+
+impl<'a> Listing<'a> {
+    /// A page of `experiments`, as `filter` chose them.
+    pub fn new(experiments: &'a [View], next_page: Option<Id>, filter: &Filter) -> Listing<'a> {
+        Listing {
+            experiments,
+            next_page,
+            page_token: filter.before,
+            state: filter.state,
+            batch: filter.batch,
+            limit: filter.limit,
+        }
+    }
+
+    /// The JSON route that gives the same page, for the script's poll.
+    fn source(&self) -> String {
+        let mut url = format!("/experiments?limit={}", self.limit);
+        if let Some(state) = self.state {
+            let _ = write!(url, "&state={}", state.as_str());
+        }
+        if let Some(batch) = self.batch {
+            let _ = write!(url, "&batch={batch}");
+        }
+        if let Some(token) = self.page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
+    }
+
+    /// The link to this listing from `path` with another page token.
+    fn link(&self, path: &str, page_token: Option<Id>) -> String {
+        let mut params = Vec::new();
+        if let Some(state) = self.state {
+            params.push(format!("state={}", state.as_str()));
+        }
+        if let Some(batch) = self.batch {
+            params.push(format!("batch={batch}"));
+        }
+        if let Some(token) = page_token {
+            params.push(format!("page_token={token}"));
+        }
+        if params.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", params.join("&"))
+        }
+    }
+}
+
+/// The last lines of an experiment's logs, as far as they exist.
+#[derive(Debug, Default)]
+pub struct Logs {
+    pub stdout: Option<Tail>,
+    pub stderr: Option<Tail>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_confirmed_cancel_form_is_taken_as_confirmed() {
+        assert!(confirmed(b"confirmed=yes"));
+        assert!(!confirmed(b"confirmed="));
+        assert!(!confirmed(b""));
+    }
+}
