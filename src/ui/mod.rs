@@ -45,11 +45,11 @@ pub fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Err
     let filter = app::listing(query_string, |_| PAGE)?;
     Ok(respond::page(
         StatusCode::OK,
-        home_page(app, &filter, &Form::default()),
+        home_page(app, &filter, &Form::default()).into_string(),
     ))
 }
 
-fn home_page(app: &App, filter: &Filter, form: &Form) -> String {
+fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
     let (experiments, next_page) = app.queue.list(filter);
     pages::home(&Home {
         listing: Listing::new(&experiments, next_page, filter),
@@ -69,7 +69,7 @@ pub fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, 
     })?;
     let (experiments, next_page) = app.queue.list(&filter);
     let html = pages::listing(&Listing::new(&experiments, next_page, &filter));
-    Ok(respond::page(StatusCode::OK, html))
+    Ok(respond::page(StatusCode::OK, html.into_string()))
 }
 
 /// `POST /experiments` from the page's form: 303 to the new experiment or
@@ -91,7 +91,7 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
                 ..Filter::default()
             };
             let form = Form::failed(Input::from(submission.fields), err);
-            respond::error(err, Some(home_page(app, &first_page, &form)))
+            respond::error(err, Some(home_page(app, &first_page, &form).into_string()))
         }
     }
 }
@@ -114,7 +114,7 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     let dir = app.store.dir(id).display().to_string();
     Ok(respond::page(
         StatusCode::OK,
-        pages::experiment(&view, &files, &logs, &dir),
+        pages::experiment(&view, &files, &logs, &dir).into_string(),
     ))
 }
 
@@ -134,7 +134,7 @@ pub async fn cancel(
     if !(same_origin && confirmed(&body)) {
         return Ok(respond::page(
             StatusCode::OK,
-            pages::cancel_confirmation(&view),
+            pages::cancel_confirmation(&view).into_string(),
         ));
     }
     match app.cancel(id).await {
@@ -148,7 +148,10 @@ pub async fn cancel(
 /// with the same status and headers a script would get.
 pub fn error(err: &Error) -> Response<Body> {
     let title = respond::status(err).canonical_reason().unwrap_or("Error");
-    respond::error(err, Some(pages::error(title, &err.to_string())))
+    respond::error(
+        err,
+        Some(pages::error(title, &err.to_string()).into_string()),
+    )
 }
 
 /// Whether the cancel form says the user confirmed (`confirmed=yes`).
@@ -308,6 +311,25 @@ pub struct Logs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_error_sits_beside_the_field_it_names() {
+        let form = Form::failed(
+            Input::default(),
+            &Error::Invalid {
+                field: "query_sequence",
+                msg: "is missing or empty".into(),
+            },
+        );
+        assert_eq!(
+            form.error_for("query_sequence"),
+            Some("is missing or empty")
+        );
+        assert_eq!(form.error_for("query_name"), None);
+        let general = Form::failed(Input::default(), &Error::QueueFull { capacity: 3 });
+        assert_eq!(general.field, None);
+        assert!(general.error.unwrap().contains("queue is full"));
+    }
 
     #[test]
     fn only_a_confirmed_cancel_form_is_taken_as_confirmed() {

@@ -1,7 +1,14 @@
-//! The pages themselves: HTML rendered on the server, so they work without
-//! JavaScript. Every piece of user text goes through [`escape_html`].
+//! The pages' HTML, as maud templates.
+//!
+//! maud escapes every value spliced into a template, in text and in attribute
+//! values alike, so user text (names, descriptions, commands, file names,
+//! errors, logs) can only ever come out as text. Markup is whatever the
+//! templates write themselves, or a [`Markup`] another template returned;
+//! nothing here turns a string into markup.
 
 use std::fmt::Write as _;
+
+use maud::{html, Markup, DOCTYPE};
 
 use super::{Home, Listing, Logs};
 use crate::model::{FileInfo, Id, State};
@@ -9,419 +16,400 @@ use crate::query::MAX_NAME_CHARS;
 use crate::queue::{Backlog, View};
 use crate::time::Timestamp;
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+/// What `app.js` does on a page, as `<main>`'s `data-page` and
+/// `data-experiment` attributes tell it.
+enum Script {
+    /// Nothing: the page does not change by itself.
+    Still,
+    /// A table of experiments, polled while something moves.
+    List,
+    /// One experiment's page, polled while it moves.
+    Experiment(Id),
 }
 
-/// Percent-encodes a path segment (a file name in a link), keeping only
-/// unreserved characters as they are.
-fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
+impl Script {
+    fn page(&self) -> Option<&'static str> {
+        match self {
+            Script::Still => None,
+            Script::List => Some("list"),
+            Script::Experiment(_) => Some("experiment"),
         }
     }
-    out
+
+    fn experiment(&self) -> Option<Id> {
+        match self {
+            Script::Experiment(id) => Some(*id),
+            _ => None,
+        }
+    }
 }
 
 /// The home page: the submission form, the queue, and the experiments.
-pub fn home(home: &Home) -> String {
-    let mut main = String::from(
-        "<div class=\"intro\">\n<h1>Sequence experiments</h1>\n\
-         <p class=\"lede\">Submit a sequence; it runs when its turn comes, one experiment at a time, \
-         in the order they were submitted.</p>\n</div>\n<div class=\"home\">\n<div class=\"side\">\n",
-    );
-    main.push_str(&submit_form(home));
-    main.push_str(&command_card(home.command));
-    main.push_str("</div>\n<div class=\"board\">\n");
-    main.push_str(&backlog(home.backlog));
-    main.push_str(&experiments_section(&home.listing, "/", "Experiments"));
-    main.push_str("</div>\n</div>\n");
+pub fn home(home: &Home) -> Markup {
     let title = if home.form.error.is_some() {
         "Not submitted: please check the form"
     } else {
         "Experiments"
     };
-    layout(title, "data-page=\"list\"", &main)
+    let main = html! {
+        div.intro {
+            h1 { "Sequence experiments" }
+            p.lede {
+                "Submit a sequence; it runs when its turn comes, one experiment at a time, \
+                 in the order they were submitted."
+            }
+        }
+        div.home {
+            div.side {
+                (submit_form(home))
+                (command_card(home.command))
+            }
+            div.board {
+                (backlog(home.backlog))
+                (experiments_section(&home.listing, "/", "Experiments"))
+            }
+        }
+    };
+    layout(title, Script::List, main)
 }
 
-fn submit_form(home: &Home) -> String {
+fn submit_form(home: &Home) -> Markup {
     let form = home.form;
-    let mut html = String::from(
-        "<section class=\"card submit\" aria-labelledby=\"submit-heading\">\n\
-         <h2 id=\"submit-heading\">New experiment</h2>\n",
-    );
-    if let Some(error) = &form.error {
-        let summary = match form.field {
-            Some(_) => "Nothing was submitted: please correct the field marked below.".to_owned(),
-            None => format!("Nothing was submitted: {}", escape_html(error)),
-        };
-        let _ = writeln!(html, "<p class=\"alert\" role=\"alert\">{summary}</p>");
-    }
-    html.push_str(
-        "<form method=\"post\" action=\"/experiments\" enctype=\"multipart/form-data\" class=\"stack\" data-submit>\n",
-    );
     let name_error = form.error_for("query_name");
-    let _ = write!(
-        html,
-        "<div class=\"field{invalid}\">\n<label for=\"query_name\">Name</label>\n\
-         <p class=\"hint\" id=\"query_name-hint\">Optional if the sequence has a FASTA header (<code>&gt;name</code>).</p>\n\
-         {error}<input type=\"text\" id=\"query_name\" name=\"query_name\" maxlength=\"{MAX_NAME_CHARS}\" \
-         autocomplete=\"off\" spellcheck=\"false\" value=\"{value}\" {described}>\n</div>\n",
-        invalid = if name_error.is_some() { " invalid" } else { "" },
-        error = field_error("query_name", name_error),
-        value = escape_html(&form.input.name),
-        described = described_by("query_name", name_error),
-    );
     let sequence_error = form.error_for("query_sequence");
-    let _ = write!(
-        html,
-        "<div class=\"field{invalid}\">\n<label for=\"query_sequence\">Sequence</label>\n\
-         <p class=\"hint\" id=\"query_sequence-hint\">DNA, RNA or protein, up to {residues} residues. \
-         Several FASTA records make a batch, one experiment each.</p>\n\
-         {error}<textarea id=\"query_sequence\" name=\"query_sequence\" rows=\"5\" spellcheck=\"false\" \
-         autocomplete=\"off\" autocapitalize=\"off\" placeholder=\"&gt;sample-1&#10;ATGGCCATTGTAATGGGCCGCTGAAAGGGTGCCCGATAG\" {described}>{value}</textarea>\n</div>\n",
-        invalid = if sequence_error.is_some() { " invalid" } else { "" },
-        residues = thousands(home.max_residues as u64),
-        error = field_error("query_sequence", sequence_error),
-        // A newline right after <textarea> is dropped by the parser: keep the user's first one.
-        value = if form.input.sequence.starts_with('\n') {
-            format!("\n{}", escape_html(&form.input.sequence))
-        } else {
-            escape_html(&form.input.sequence)
-        },
-        described = described_by("query_sequence", sequence_error),
-    );
     let file_error = form
         .error_for("file")
         .map(|error| format!("{error} (a browser forgets the chosen file: choose it again)"));
-    let _ = write!(
-        html,
-        "<div class=\"field{invalid}\">\n<label for=\"file\">Or a FASTA file</label>\n\
-         <p class=\"hint\" id=\"file-hint\">Each record becomes one experiment (up to {records}); \
-         leave the sequence box empty.</p>\n\
-         {error}<input type=\"file\" id=\"file\" name=\"file\" accept=\".fasta,.fa,.fna,.faa,.txt\" {described}>\n</div>\n",
-        invalid = if file_error.is_some() { " invalid" } else { "" },
-        records = thousands(home.max_records as u64),
-        error = field_error("file", file_error.as_deref()),
-        described = described_by("file", file_error.as_deref()),
-    );
-    html.push_str(
-        "<div class=\"actions\"><button type=\"submit\" class=\"primary\">Submit</button></div>\n</form>\n</section>\n",
-    );
-    html
-}
-
-/// The message beside a field at fault; its id ties it to the field for screen readers.
-fn field_error(field: &str, error: Option<&str>) -> String {
-    match error {
-        Some(error) => format!(
-            "<p class=\"field-error\" id=\"{field}-error\">{}</p>\n",
-            escape_html(error)
-        ),
-        None => String::new(),
+    let file_error = file_error.as_deref();
+    html! {
+        section.card.submit aria-labelledby="submit-heading" {
+            h2 id="submit-heading" { "New experiment" }
+            @if let Some(error) = &form.error {
+                p.alert role="alert" {
+                    @if form.field.is_some() {
+                        "Nothing was submitted: please correct the field marked below."
+                    } @else {
+                        "Nothing was submitted: " (error)
+                    }
+                }
+            }
+            form.stack method="post" action="/experiments" enctype="multipart/form-data" data-submit {
+                div.field.invalid[name_error.is_some()] {
+                    label for="query_name" { "Name" }
+                    p.hint id="query_name-hint" {
+                        "Optional if the sequence has a FASTA header (" code { ">name" } ")."
+                    }
+                    (field_error("query_name", name_error))
+                    input type="text" id="query_name" name="query_name" maxlength=(MAX_NAME_CHARS)
+                        autocomplete="off" spellcheck="false" value=(form.input.name)
+                        aria-describedby=(described_by("query_name", name_error))
+                        aria-invalid=[name_error.map(|_| "true")] autofocus[name_error.is_some()];
+                }
+                div.field.invalid[sequence_error.is_some()] {
+                    label for="query_sequence" { "Sequence" }
+                    p.hint id="query_sequence-hint" {
+                        "DNA, RNA or protein, up to " (thousands(home.max_residues as u64)) " residues. \
+                         Several FASTA records make a batch, one experiment each."
+                    }
+                    (field_error("query_sequence", sequence_error))
+                    textarea id="query_sequence" name="query_sequence" rows="5" spellcheck="false"
+                        autocomplete="off" autocapitalize="off"
+                        placeholder=">sample-1\nATGGCCATTGTAATGGGCCGCTGAAAGGGTGCCCGATAG"
+                        aria-describedby=(described_by("query_sequence", sequence_error))
+                        aria-invalid=[sequence_error.map(|_| "true")] autofocus[sequence_error.is_some()] {
+                        (verbatim(&form.input.sequence))
+                    }
+                }
+                div.field.invalid[file_error.is_some()] {
+                    label for="file" { "Or a FASTA file" }
+                    p.hint id="file-hint" {
+                        "Each record becomes one experiment (up to " (thousands(home.max_records as u64)) "); \
+                         leave the sequence box empty."
+                    }
+                    (field_error("file", file_error))
+                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.txt"
+                        aria-describedby=(described_by("file", file_error))
+                        aria-invalid=[file_error.map(|_| "true")] autofocus[file_error.is_some()];
+                }
+                div.actions { button.primary type="submit" { "Submit" } }
+            }
+        }
     }
 }
 
+/// The message beside a field at fault; its id ties it to the field for screen readers.
+fn field_error(field: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(error) = error {
+            p.field-error id={ (field) "-error" } { (error) }
+        }
+    }
+}
+
+/// The ids of what describes a field: its error first, if it has one, then its hint.
 fn described_by(field: &str, error: Option<&str>) -> String {
     match error {
-        Some(_) => format!(
-            "aria-describedby=\"{field}-error {field}-hint\" aria-invalid=\"true\" autofocus"
-        ),
-        None => format!("aria-describedby=\"{field}-hint\""),
+        Some(_) => format!("{field}-error {field}-hint"),
+        None => format!("{field}-hint"),
+    }
+}
+
+/// Text as the content of a `<textarea>` or `<pre>`: the parser drops a
+/// newline right after the start tag, so a text that starts with one gets one
+/// more, and keeps its own.
+fn verbatim(text: &str) -> Markup {
+    html! {
+        @if text.starts_with('\n') { "\n" }
+        (text)
     }
 }
 
 /// The running and queued counts; the script keeps them current.
-fn backlog(backlog: Backlog) -> String {
-    format!(
-        "<section class=\"backlog\" aria-labelledby=\"backlog-heading\">\n\
-         <h2 id=\"backlog-heading\" class=\"visually-hidden\">Backlog</h2>\n\
-         <div class=\"counts\" aria-live=\"polite\">\n\
-         <p class=\"count running\"><span class=\"number\" data-count=\"RUNNING\">{running}</span> <span class=\"label\">running</span></p>\n\
-         <p class=\"count queued\"><span class=\"number\" data-count=\"QUEUED\">{queued}</span> <span class=\"label\">queued</span></p>\n\
-         </div>\n\
-         <p class=\"hint\">One experiment runs at a time; the others wait their turn, first in, first out.</p>\n\
-         </section>\n",
-        running = backlog.running,
-        queued = backlog.queued,
-    )
+fn backlog(backlog: Backlog) -> Markup {
+    html! {
+        section.backlog aria-labelledby="backlog-heading" {
+            h2.visually-hidden id="backlog-heading" { "Backlog" }
+            div.counts aria-live="polite" {
+                p.count.running {
+                    span.number data-count="RUNNING" { (backlog.running) }
+                    " "
+                    span.label { "running" }
+                }
+                p.count.queued {
+                    span.number data-count="QUEUED" { (backlog.queued) }
+                    " "
+                    span.label { "queued" }
+                }
+            }
+            p.hint { "One experiment runs at a time; the others wait their turn, first in, first out." }
+        }
+    }
 }
 
-fn command_card(command: &str) -> String {
-    format!(
-        "<section class=\"card command-card\" aria-labelledby=\"command-heading\">\n\
-         <h2 id=\"command-heading\">Processing command</h2>\n\
-         <p class=\"hint\">What each experiment runs, in its own directory, with its sequence in <code>query.fasta</code>.</p>\n\
-         <pre class=\"command\">{}</pre>\n</section>\n",
-        escape_html(command)
-    )
+fn command_card(command: &str) -> Markup {
+    html! {
+        section.card.command-card aria-labelledby="command-heading" {
+            h2 id="command-heading" { "Processing command" }
+            p.hint {
+                "What each experiment runs, in its own directory, with its sequence in "
+                code { "query.fasta" } "."
+            }
+            pre.command { (verbatim(command)) }
+        }
+    }
 }
 
 /// The table of experiments with its state filter and pager; `path` is the
 /// page it is on (`/` or `/experiments`).
-fn experiments_section(listing: &Listing, path: &str, heading: &str) -> String {
-    let mut html = format!(
-        "<section class=\"experiments\" aria-labelledby=\"experiments-heading\">\n\
-         <div class=\"section-head\">\n<h2 id=\"experiments-heading\">{}</h2>\n",
-        escape_html(heading)
-    );
-    if listing.batch.is_none() {
-        html.push_str(&state_filter(listing, path));
+fn experiments_section(listing: &Listing, path: &str, heading: &str) -> Markup {
+    html! {
+        section.experiments aria-labelledby="experiments-heading" {
+            div.section-head {
+                h2 id="experiments-heading" { (heading) }
+                @if listing.batch.is_none() {
+                    (state_filter(listing, path))
+                }
+            }
+            (table(listing))
+            (pager(listing, path))
+            p.live-note data-live-note aria-hidden="true" {}
+            noscript {
+                p.hint {
+                    "This page does not update by itself without JavaScript: \
+                     reload it to see the latest states."
+                }
+            }
+        }
     }
-    html.push_str("</div>\n");
-    html.push_str(&table(listing));
-    html.push_str(&pager(listing, path));
-    html.push_str(
-        "<p class=\"live-note\" data-live-note aria-hidden=\"true\"></p>\n\
-         <noscript><p class=\"hint\">This page does not update by itself without JavaScript: reload it to see the latest states.</p></noscript>\n\
-         </section>\n",
-    );
-    html
 }
 
-fn state_filter(listing: &Listing, path: &str) -> String {
-    let mut html = format!(
-        "<form method=\"get\" action=\"{path}\" class=\"filter\">\n\
-         <label for=\"state-filter\">Show</label>\n<select id=\"state-filter\" name=\"state\">\n\
-         <option value=\"\">all states</option>\n"
-    );
-    for state in State::ALL {
-        let selected = if listing.state == Some(state) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            html,
-            "<option value=\"{}\"{selected}>{}</option>",
-            state.as_str(),
-            state_word(state).to_lowercase()
-        );
+fn state_filter(listing: &Listing, path: &str) -> Markup {
+    html! {
+        form.filter method="get" action=(path) {
+            label for="state-filter" { "Show" }
+            select id="state-filter" name="state" {
+                option value="" { "all states" }
+                @for state in State::ALL {
+                    option value=(state.as_str()) selected[listing.state == Some(state)] {
+                        (state_word(state).to_lowercase())
+                    }
+                }
+            }
+            button type="submit" { "Filter" }
+        }
     }
-    html.push_str("</select>\n<button type=\"submit\">Filter</button>\n</form>\n");
-    html
 }
 
-fn table(listing: &Listing) -> String {
-    let mut html = format!(
-        "<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"experiments-heading\">\n\
-         <table class=\"list\" data-source=\"{}\">\n\
-         <thead><tr><th scope=\"col\">ID</th><th scope=\"col\">Name</th><th scope=\"col\">State</th>\
-         <th scope=\"col\" class=\"num\">Position</th><th scope=\"col\">Submitted</th>\
-         <th scope=\"col\">Started</th><th scope=\"col\" class=\"num\">Duration</th></tr></thead>\n<tbody>\n",
-        escape_html(&listing.source())
-    );
+fn table(listing: &Listing) -> Markup {
     let now = Timestamp::now();
-    for view in listing.experiments {
-        html.push_str(&row(view, now));
+    let empty = if listing.state.is_some() || listing.page_token.is_some() {
+        "No experiments here."
+    } else {
+        "No experiments yet: submit one above."
+    };
+    html! {
+        div.table-scroll tabindex="0" role="region" aria-labelledby="experiments-heading" {
+            table.list data-source=(listing.source()) {
+                thead {
+                    tr {
+                        th scope="col" { "ID" }
+                        th scope="col" { "Name" }
+                        th scope="col" { "State" }
+                        th.num scope="col" { "Position" }
+                        th scope="col" { "Submitted" }
+                        th scope="col" { "Started" }
+                        th.num scope="col" { "Duration" }
+                    }
+                }
+                tbody {
+                    @for view in listing.experiments {
+                        (row(view, now))
+                    }
+                    @if listing.experiments.is_empty() {
+                        tr.empty { td colspan="7" { (empty) } }
+                    }
+                }
+            }
+        }
     }
-    if listing.experiments.is_empty() {
-        let empty = if listing.state.is_some() || listing.page_token.is_some() {
-            "No experiments here."
-        } else {
-            "No experiments yet: submit one above."
-        };
-        let _ = writeln!(
-            html,
-            "<tr class=\"empty\"><td colspan=\"7\">{empty}</td></tr>"
-        );
-    }
-    html.push_str("</tbody>\n</table>\n</div>\n");
-    html
 }
 
-fn row(view: &View, now: Timestamp) -> String {
+fn row(view: &View, now: Timestamp) -> Markup {
     let record = &view.record;
-    format!(
-        "<tr data-id=\"{id}\"><td class=\"id\">{id}</td><td class=\"name\"><a href=\"/experiments/{id}\">{name}</a></td>\
-         <td>{state}</td><td class=\"num\">{position}</td><td>{submitted}</td><td>{started}</td>\
-         <td class=\"num\">{duration}</td></tr>\n",
-        id = record.id,
-        name = escape_html(&record.query_name),
-        state = badge(record.state),
-        position = view.position.map_or_else(none, |p| p.to_string()),
-        submitted = time(Some(record.submitted_at)),
-        started = time(record.started_at),
-        duration = run_time(view, now).map_or_else(none, duration),
-    )
+    html! {
+        tr data-id=(record.id) {
+            td.id { (record.id) }
+            td.name { a href={ "/experiments/" (record.id) } { (record.query_name) } }
+            td { (badge(record.state)) }
+            td.num {
+                @match view.position {
+                    Some(position) => { (position) }
+                    None => { (none()) }
+                }
+            }
+            td { (time(Some(record.submitted_at))) }
+            td { (time(record.started_at)) }
+            td.num {
+                @match run_time(view, now) {
+                    Some(millis) => { (duration(millis)) }
+                    None => { (none()) }
+                }
+            }
+        }
+    }
 }
 
-fn pager(listing: &Listing, path: &str) -> String {
-    let newest = match listing.page_token {
-        Some(_) => format!(
-            "<a href=\"{}\">&larr; Newest</a>",
-            escape_html(&listing.link(path, None))
-        ),
-        None => String::new(),
-    };
-    let older = match listing.next_page {
-        Some(next) => format!(
-            "<a href=\"{}\" data-older>Older &rarr;</a>",
-            escape_html(&listing.link(path, Some(next)))
-        ),
-        None => "<a href=\"#\" data-older hidden>Older &rarr;</a>".to_owned(),
-    };
-    format!("<nav class=\"pager\" aria-label=\"Pages\">{newest}{older}</nav>\n")
+fn pager(listing: &Listing, path: &str) -> Markup {
+    html! {
+        nav.pager aria-label="Pages" {
+            @if listing.page_token.is_some() {
+                a href=(listing.link(path, None)) { "← Newest" }
+            }
+            @match listing.next_page {
+                Some(next) => { a href=(listing.link(path, Some(next))) data-older { "Older →" } }
+                None => { a href="#" data-older hidden { "Older →" } }
+            }
+        }
+    }
 }
 
 /// A batch's page, or the experiments listed with a filter.
-pub fn listing(listing: &Listing) -> String {
-    let (title, intro) = match listing.batch {
-        Some(batch) => (
-            format!("Batch {batch}"),
-            format!(
-                "<p class=\"lede\">The experiments submitted together with <a href=\"/experiments/{batch}\">{batch}</a>, \
-                 from one FASTA text or file.</p>\n"
-            ),
-        ),
-        None => ("All experiments".to_owned(), String::new()),
+pub fn listing(listing: &Listing) -> Markup {
+    let title = match listing.batch {
+        Some(batch) => format!("Batch {batch}"),
+        None => "All experiments".to_owned(),
     };
     let heading = match listing.batch {
         Some(_) => "Its experiments",
         None => "Experiments",
     };
-    let main = format!(
-        "<p class=\"crumbs\"><a href=\"/\">&larr; Home</a></p>\n<div class=\"intro\">\n<h1>{title}</h1>\n{intro}</div>\n{}",
-        experiments_section(listing, "/experiments", heading)
-    );
-    layout(&title, "data-page=\"list\"", &main)
+    let main = html! {
+        p.crumbs { a href="/" { "← Home" } }
+        div.intro {
+            h1 { (title) }
+            @if let Some(batch) = listing.batch {
+                p.lede {
+                    "The experiments submitted together with "
+                    a href={ "/experiments/" (batch) } { (batch) }
+                    ", from one FASTA text or file."
+                }
+            }
+        }
+        (experiments_section(listing, "/experiments", heading))
+    };
+    layout(&title, Script::List, main)
 }
 
 /// One experiment's page.
-pub fn experiment(view: &View, files: &[FileInfo], logs: &Logs, dir: &str) -> String {
+pub fn experiment(view: &View, files: &[FileInfo], logs: &Logs, dir: &str) -> Markup {
     let record = &view.record;
     let id = record.id;
     let now = Timestamp::now();
-    let mut main = format!(
-        "<p class=\"crumbs\"><a href=\"/\">&larr; All experiments</a></p>\n\
-         <div class=\"intro experiment-head\">\n<div>\n<h1>{name}</h1>\n<p class=\"id-line\">Experiment {id}</p>\n</div>\n\
-         <div class=\"head-state\" data-fact=\"state\">{badge}</div>\n</div>\n\
-         <div class=\"card status-card\">\n<p class=\"status-line\" data-status aria-live=\"polite\">{status}</p>\n{cancel}</div>\n",
-        name = escape_html(&record.query_name),
-        badge = badge(record.state),
-        status = escape_html(&status_sentence(view)),
-        cancel = cancel_form(view),
-    );
-
-    let mut facts = String::new();
-    let mut fact = |key: &str, label: &str, value: Option<String>| {
-        let _ = writeln!(
-            facts,
-            "<div class=\"fact\" data-fact=\"{key}\"{hidden}><dt>{label}</dt><dd>{value}</dd></div>",
-            hidden = if value.is_none() { " hidden" } else { "" },
-            value = value.unwrap_or_default(),
-        );
-    };
-    fact(
-        "state_word",
-        "State",
-        Some(state_word(record.state).to_owned()),
-    );
-    fact(
-        "position",
-        "Queue position",
-        view.position.map(|p| p.to_string()),
-    );
-    fact(
-        "submitted_at",
-        "Submitted",
-        Some(time(Some(record.submitted_at))),
-    );
-    fact(
-        "started_at",
-        "Started",
-        record.started_at.map(|t| time(Some(t))),
-    );
-    fact(
-        "finished_at",
-        "Finished",
-        record.finished_at.map(|t| time(Some(t))),
-    );
-    fact("duration", "Duration", run_time(view, now).map(duration));
-    fact(
-        "attempts",
-        "Attempts",
-        (record.attempts > 0).then(|| record.attempts.to_string()),
-    );
-    fact(
-        "exit_code",
-        "Exit code",
-        record.exit_code.map(|c| c.to_string()),
-    );
-    fact("signal", "Signal", record.signal.map(|s| s.to_string()));
-    fact("error", "Error", record.error.as_deref().map(escape_html));
-    fact(
-        "description",
-        "Description",
-        record.description.as_deref().map(escape_html),
-    );
-    fact(
-        "query",
-        "Query",
-        Some(format!(
-            "{}, {} {}",
-            alphabet_word(record.alphabet.as_str()),
-            thousands(record.length as u64),
-            if record.length == 1 {
-                "residue"
-            } else {
-                "residues"
+    // One line of the record; `app.js` fills it in and hides it by its key.
+    let fact = |key: &str, label: &str, value: Option<Markup>| {
+        html! {
+            div.fact data-fact=(key) hidden[value.is_none()] {
+                dt { (label) }
+                dd { @if let Some(value) = value { (value) } }
             }
-        )),
-    );
-    fact(
-        "batch",
-        "Batch",
-        record.batch.map(|batch| {
-            format!("<a href=\"/experiments?batch={batch}\">the batch of {batch}</a>")
-        }),
-    );
-    fact(
-        "command",
-        "Command",
-        Some(format!("<code>{}</code>", escape_html(&record.command))),
-    );
-    fact(
-        "directory",
-        "Directory",
-        Some(format!("<code>{}</code>", escape_html(dir))),
-    );
-    let _ = write!(
-        main,
-        "<div class=\"columns\">\n<section class=\"card\" aria-labelledby=\"record-heading\">\n\
-         <h2 id=\"record-heading\">Record</h2>\n<dl class=\"facts\">\n{facts}</dl>\n</section>\n"
-    );
-    main.push_str(&files_card(id, files));
-    main.push_str("</div>\n");
-    main.push_str(&logs_section(logs));
-    main.push_str(
-        "<noscript><p class=\"hint\">This page does not update by itself without JavaScript: reload it to see the latest state.</p></noscript>\n",
-    );
+        }
+    };
+    let text = |text: &str| Some(html! { (text) });
+    let main = html! {
+        p.crumbs { a href="/" { "← All experiments" } }
+        div.intro.experiment-head {
+            div {
+                h1 { (record.query_name) }
+                p.id-line { "Experiment " (id) }
+            }
+            div.head-state data-fact="state" { (badge(record.state)) }
+        }
+        div.card.status-card {
+            p.status-line data-status aria-live="polite" { (status_sentence(view)) }
+            (cancel_form(view))
+        }
+        div.columns {
+            section.card aria-labelledby="record-heading" {
+                h2 id="record-heading" { "Record" }
+                dl.facts {
+                    (fact("state_word", "State", text(state_word(record.state))))
+                    (fact("position", "Queue position", view.position.map(|p| html! { (p) })))
+                    (fact("submitted_at", "Submitted", Some(time(Some(record.submitted_at)))))
+                    (fact("started_at", "Started", record.started_at.map(|t| time(Some(t)))))
+                    (fact("finished_at", "Finished", record.finished_at.map(|t| time(Some(t)))))
+                    (fact("duration", "Duration", run_time(view, now).map(|ms| html! { (duration(ms)) })))
+                    (fact("attempts", "Attempts", (record.attempts > 0).then(|| html! { (record.attempts) })))
+                    (fact("exit_code", "Exit code", record.exit_code.map(|c| html! { (c) })))
+                    (fact("signal", "Signal", record.signal.map(|s| html! { (s) })))
+                    (fact("error", "Error", record.error.as_deref().and_then(text)))
+                    (fact("description", "Description", record.description.as_deref().and_then(text)))
+                    (fact("query", "Query", Some(html! {
+                        (alphabet_word(record.alphabet.as_str())) ", "
+                        (thousands(record.length as u64)) " "
+                        (if record.length == 1 { "residue" } else { "residues" })
+                    })))
+                    (fact("batch", "Batch", record.batch.map(|batch| html! {
+                        a href={ "/experiments?batch=" (batch) } { "the batch of " (batch) }
+                    })))
+                    (fact("command", "Command", Some(html! { code { (record.command) } })))
+                    (fact("directory", "Directory", Some(html! { code { (dir) } })))
+                }
+            }
+            (files_card(id, files))
+        }
+        (logs_section(logs))
+        noscript {
+            p.hint {
+                "This page does not update by itself without JavaScript: \
+                 reload it to see the latest state."
+            }
+        }
+    };
     let title = format!("{} ({id})", record.query_name);
-    layout(
-        &title,
-        &format!("data-page=\"experiment\" data-experiment=\"{id}\""),
-        &main,
-    )
+    layout(&title, Script::Experiment(id), main)
 }
 
-fn cancel_form(view: &View) -> String {
+fn cancel_form(view: &View) -> Markup {
     let record = &view.record;
     let id = record.id;
     let question = format!(
@@ -433,121 +421,163 @@ fn cancel_form(view: &View) -> String {
             "It will not run."
         }
     );
-    format!(
-        "<form method=\"post\" action=\"/experiments/{id}/cancel\" class=\"cancel\" data-confirm=\"{question}\"{hidden}>\n\
-         <input type=\"hidden\" name=\"confirmed\" value=\"\">\n\
-         <button type=\"submit\" class=\"danger\">Cancel experiment</button>\n</form>\n",
-        question = escape_html(&question),
-        hidden = if record.state.is_finished() {
-            " hidden"
-        } else {
-            ""
-        },
-    )
+    html! {
+        form.cancel method="post" action={ "/experiments/" (id) "/cancel" } data-confirm=(question)
+            hidden[record.state.is_finished()] {
+            input type="hidden" name="confirmed" value="";
+            button.danger type="submit" { "Cancel experiment" }
+        }
+    }
 }
 
-fn files_card(id: Id, files: &[FileInfo]) -> String {
-    let mut html = String::from(
-        "<section class=\"card\" aria-labelledby=\"files-heading\">\n<h2 id=\"files-heading\">Files</h2>\n\
-         <div class=\"table-scroll\">\n<table class=\"files\">\n\
-         <thead><tr><th scope=\"col\">Name</th><th scope=\"col\" class=\"num\">Size</th></tr></thead>\n<tbody data-files>\n",
-    );
-    for file in files {
-        let _ = writeln!(
-            html,
-            "<tr><td><a href=\"/experiments/{id}/files/{href}\">{name}</a></td><td class=\"num\">{size}</td></tr>",
-            href = escape_html(&encode_segment(&file.name)),
-            name = escape_html(&file.name),
-            size = size(file.size),
-        );
+fn files_card(id: Id, files: &[FileInfo]) -> Markup {
+    html! {
+        section.card aria-labelledby="files-heading" {
+            h2 id="files-heading" { "Files" }
+            div.table-scroll {
+                table.files {
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th.num scope="col" { "Size" }
+                        }
+                    }
+                    tbody data-files {
+                        @for file in files {
+                            tr {
+                                td {
+                                    a href={ "/experiments/" (id) "/files/" (encode_segment(&file.name)) } {
+                                        (file.name)
+                                    }
+                                }
+                                td.num { (size(file.size)) }
+                            }
+                        }
+                        @if files.is_empty() {
+                            tr.empty { td colspan="2" { "No files yet." } }
+                        }
+                    }
+                }
+            }
+        }
     }
-    if files.is_empty() {
-        html.push_str("<tr class=\"empty\"><td colspan=\"2\">No files yet.</td></tr>\n");
-    }
-    html.push_str("</tbody>\n</table>\n</div>\n</section>\n");
-    html
 }
 
-fn logs_section(logs: &Logs) -> String {
-    let mut html = String::from(
-        "<section class=\"logs\" aria-labelledby=\"logs-heading\">\n<h2 id=\"logs-heading\">Output</h2>\n<div class=\"log-grid\">\n",
-    );
-    for (name, tail) in [("stdout.txt", &logs.stdout), ("stderr.txt", &logs.stderr)] {
-        let (text, note) = match tail {
-            None => (String::new(), "not written yet"),
-            Some(tail) if tail.text.is_empty() => (String::new(), "empty"),
-            Some(tail) if tail.cut => (tail.text.clone(), "last lines"),
-            Some(tail) => (tail.text.clone(), "all of it"),
-        };
-        let _ = write!(
-            html,
-            "<div class=\"log-box\">\n<h3><code>{name}</code> <span class=\"log-note\" data-log-note=\"{name}\">{note}</span></h3>\n\
-             <pre class=\"log\" data-log=\"{name}\" tabindex=\"0\" aria-label=\"{name}, {note}\">{text}</pre>\n</div>\n",
-            text = escape_html(&text),
-        );
+fn logs_section(logs: &Logs) -> Markup {
+    html! {
+        section.logs aria-labelledby="logs-heading" {
+            h2 id="logs-heading" { "Output" }
+            div.log-grid {
+                @for (name, tail) in [("stdout.txt", &logs.stdout), ("stderr.txt", &logs.stderr)] {
+                    @let (text, note) = match tail {
+                        None => ("", "not written yet"),
+                        Some(tail) if tail.text.is_empty() => ("", "empty"),
+                        Some(tail) if tail.cut => (tail.text.as_str(), "last lines"),
+                        Some(tail) => (tail.text.as_str(), "all of it"),
+                    };
+                    div.log-box {
+                        h3 {
+                            code { (name) }
+                            " "
+                            span.log-note data-log-note=(name) { (note) }
+                        }
+                        pre.log data-log=(name) tabindex="0" aria-label={ (name) ", " (note) } {
+                            (verbatim(text))
+                        }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</div>\n</section>\n");
-    html
 }
 
 /// The page a cancel without confirmation gets (no JavaScript, or a form from
 /// another site): the question, and a button that confirms.
-pub fn cancel_confirmation(view: &View) -> String {
+pub fn cancel_confirmation(view: &View) -> Markup {
     let record = &view.record;
     let id = record.id;
-    let name = escape_html(&record.query_name);
+    let name = &record.query_name;
+    let state = state_word(record.state).to_lowercase();
     let main = if record.state.is_finished() {
-        format!(
-            "<h1>Nothing to cancel</h1>\n<p>Experiment {id} ({name}) is {} already.</p>\n\
-             <p><a href=\"/experiments/{id}\">Back to the experiment</a></p>\n",
-            state_word(record.state).to_lowercase()
-        )
+        html! {
+            h1 { "Nothing to cancel" }
+            p { "Experiment " (id) " (" (name) ") is " (state) " already." }
+            p { a href={ "/experiments/" (id) } { "Back to the experiment" } }
+        }
     } else {
-        format!(
-            "<h1>Cancel experiment {id}?</h1>\n<p>{name} is {}. {}</p>\n\
-             <form method=\"post\" action=\"/experiments/{id}/cancel\" class=\"actions\">\n\
-             <input type=\"hidden\" name=\"confirmed\" value=\"yes\">\n\
-             <button type=\"submit\" class=\"danger\">Yes, cancel it</button>\n\
-             <a class=\"button\" href=\"/experiments/{id}\">No, keep it</a>\n</form>\n",
-            state_word(record.state).to_lowercase(),
-            if record.state == State::Running {
-                "Cancelling stops its command; what it wrote so far stays."
-            } else {
-                "Cancelled, it will not run."
+        let consequence = if record.state == State::Running {
+            "Cancelling stops its command; what it wrote so far stays."
+        } else {
+            "Cancelled, it will not run."
+        };
+        html! {
+            h1 { "Cancel experiment " (id) "?" }
+            p { (name) " is " (state) ". " (consequence) }
+            form.actions method="post" action={ "/experiments/" (id) "/cancel" } {
+                input type="hidden" name="confirmed" value="yes";
+                button.danger type="submit" { "Yes, cancel it" }
+                a.button href={ "/experiments/" (id) } { "No, keep it" }
             }
-        )
+        }
     };
-    layout(&format!("Cancel {id}?"), "", &main)
+    layout(&format!("Cancel {id}?"), Script::Still, main)
+}
+
+/// The page for an error: its title, what went wrong, and a way back.
+pub fn error(title: &str, message: &str) -> Markup {
+    let main = html! {
+        h1 { (title) }
+        p.alert role="alert" { (message) }
+        p { a href="/" { "Back to the experiments" } }
+    };
+    layout(title, Script::Still, main)
 }
 
 /// The frame of every page.
-fn layout(title: &str, main_attributes: &str, main: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} · seqspool</title>\n\
-         <link rel=\"icon\" href=\"/ui/icon.svg\" type=\"image/svg+xml\">\n\
-         <link rel=\"stylesheet\" href=\"/ui/style.css\">\n\
-         <script src=\"/ui/app.js\" defer></script>\n</head>\n<body>\n\
-         <a class=\"skip\" href=\"#main\">Skip to content</a>\n\
-         <header class=\"top\"><div class=\"wrap\"><a class=\"brand\" href=\"/\"><img src=\"/ui/icon.svg\" alt=\"\" width=\"28\" height=\"28\">seqspool</a>\
-         <span class=\"tagline\">the lab's sequence queue</span></div></header>\n\
-         <main id=\"main\" class=\"wrap\" {main_attributes}>\n{main}</main>\n\
-         <footer class=\"wrap foot\"><p>seqspool {version} · <a href=\"/service-info\">service info</a> (JSON) · \
-         the same routes answer scripts in JSON</p></footer>\n</body>\n</html>\n",
-        title = escape_html(title),
-        version = env!("CARGO_PKG_VERSION"),
-    )
+fn layout(title: &str, script: Script, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · seqspool" }
+                link rel="icon" href="/ui/icon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/ui/style.css";
+                script src="/ui/app.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    div.wrap {
+                        a.brand href="/" {
+                            img src="/ui/icon.svg" alt="" width="28" height="28";
+                            "seqspool"
+                        }
+                        span.tagline { "the lab's sequence queue" }
+                    }
+                }
+                main id="main" class="wrap" data-page=[script.page()] data-experiment=[script.experiment()] {
+                    (main)
+                }
+                footer.wrap.foot {
+                    p {
+                        "seqspool " (env!("CARGO_PKG_VERSION")) " · "
+                        a href="/service-info" { "service info" }
+                        " (JSON) · the same routes answer scripts in JSON"
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A state in a colour and a word (never colour alone); `data-state` keeps the API's name.
-fn badge(state: State) -> String {
-    format!(
-        "<span class=\"state state-{class}\" data-state=\"{name}\">{word}</span>",
-        class = state.as_str().to_lowercase().replace('_', "-"),
-        name = state.as_str(),
-        word = state_word(state),
-    )
+fn badge(state: State) -> Markup {
+    let class = format!("state-{}", state.as_str().to_lowercase().replace('_', "-"));
+    html! {
+        span.state.(class) data-state=(state.as_str()) { (state_word(state)) }
+    }
 }
 
 /// The word a page uses for a state (`app.js` has the same words).
@@ -602,15 +632,18 @@ fn run_time(view: &View, now: Timestamp) -> Option<u64> {
 }
 
 /// `<time>` with the RFC 3339 instant; the script rewrites it in local time.
-fn time(at: Option<Timestamp>) -> String {
-    match at {
-        Some(at) => format!("<time datetime=\"{at}\">{at}</time>"),
-        None => none(),
+fn time(at: Option<Timestamp>) -> Markup {
+    html! {
+        @match at {
+            Some(at) => { time datetime=(at) { (at) } }
+            None => { (none()) }
+        }
     }
 }
 
-fn none() -> String {
-    "<span class=\"none\">—</span>".to_owned()
+/// A dash for a value that does not exist (yet).
+fn none() -> Markup {
+    html! { span.none { "—" } }
 }
 
 /// A duration as a person reads it: `0.4 s`, `12.3 s`, `4 min 05 s`, `2 h 03 min`.
@@ -654,15 +687,18 @@ fn thousands(n: u64) -> String {
     groups.join(",")
 }
 
-/// A page for an error: words and a way back.
-pub fn error(title: &str, message: &str) -> String {
-    let main = format!(
-        "<h1>{title}</h1>\n<p class=\"alert\" role=\"alert\">{}</p>\n\
-         <p><a href=\"/\">Back to the experiments</a></p>\n",
-        escape_html(message),
-        title = escape_html(title),
-    );
-    layout(title, "", &main)
+/// Percent-encodes a path segment (a file name in a link), keeping only
+/// unreserved characters as they are.
+fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -672,7 +708,7 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use crate::model::Record;
-    use crate::ui::{Form, Input, PAGE};
+    use crate::ui::{Form, Input, Tail, PAGE};
 
     fn view(name: &str, state: State) -> View {
         View {
@@ -688,19 +724,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn html_special_characters_are_escaped() {
-        assert_eq!(
-            escape_html(r#"<script>alert("x" & 'y')</script>"#),
-            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
-        );
-        assert_eq!(escape_html("plain ACGT é"), "plain ACGT é");
+    fn home_page(views: &[View], form: &Form, command: &str) -> String {
+        home(&Home {
+            listing: Listing {
+                experiments: views,
+                next_page: None,
+                page_token: None,
+                state: None,
+                batch: None,
+                limit: PAGE,
+            },
+            backlog: Backlog::default(),
+            command,
+            max_residues: 10,
+            max_records: 10,
+            form,
+        })
+        .into_string()
     }
 
     #[test]
     fn a_rendered_page_holds_the_name_escaped_and_never_raw() {
         let hostile = r#"<img src=x onerror="alert(1)">"#;
-        let page = experiment(&view(hostile, State::Queued), &[], &Logs::default(), "/x");
+        let page =
+            experiment(&view(hostile, State::Queued), &[], &Logs::default(), "/x").into_string();
         assert!(page.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"));
         assert!(!page.contains(hostile));
         assert!(!page.contains("<b>bold</b>"));
@@ -716,45 +763,140 @@ mod tests {
                 msg: "invalid character '<'".into(),
             },
         );
-        let page = home(&Home {
-            listing: Listing {
-                experiments: &views,
-                next_page: None,
-                page_token: None,
-                state: None,
-                batch: None,
-                limit: PAGE,
-            },
-            backlog: Backlog::default(),
-            command: "grep '<x>'",
-            max_residues: 10,
-            max_records: 10,
-            form: &form,
-        });
+        let page = home_page(&views, &form, "grep '<x>'");
         assert!(!page.contains(hostile));
         assert!(!page.contains("</textarea><script>"));
         assert!(page.contains("&lt;/textarea&gt;&lt;script&gt;"));
-        assert!(page.contains("invalid character &#39;&lt;&#39;"));
-        assert!(page.contains("grep &#39;&lt;x&gt;&#39;"));
+        assert!(page.contains("invalid character '&lt;'"));
+        assert!(page.contains("grep '&lt;x&gt;'"));
     }
 
     #[test]
-    fn the_error_sits_beside_the_field_it_names() {
+    fn names_descriptions_commands_and_file_names_are_escaped_in_attributes_and_text() {
+        let hostile = r#"<script>alert("x" & 'y')</script>"#;
+        let escaped = "&lt;script&gt;alert(&quot;x&quot; &amp; 'y')&lt;/script&gt;";
+        let mut queued = view(hostile, State::Queued);
+        queued.record.description = Some(format!("about {hostile}"));
+        queued.record.command = Arc::from(format!("grep {hostile}"));
+        let files = [FileInfo {
+            name: format!("{hostile}.txt"),
+            size: 10,
+        }];
+        let logs = Logs {
+            stdout: Some(Tail {
+                text: hostile.into(),
+                cut: false,
+            }),
+            stderr: None,
+        };
+        let page = experiment(&queued, &files, &logs, "/data/000007").into_string();
+        // Only the page's own script tag, and no quote or ampersand raw.
+        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        assert!(!page.contains(r#""x""#), "{page}");
+        assert!(!page.contains(" & "), "{page}");
+        // Text: the title, the heading, the facts, the files table, the log.
+        assert!(page.contains(&format!("<title>{escaped} (000007) · seqspool</title>")));
+        assert!(page.contains(&format!("<h1>{escaped}</h1>")));
+        assert!(page.contains(&format!("<dd>about {escaped}</dd>")));
+        assert!(page.contains(&format!("<dd><code>grep {escaped}</code></dd>")));
+        assert!(page.contains(&format!(">{escaped}.txt</a>")));
+        assert!(page.contains(&format!(">{escaped}</pre>")));
+        // Attributes: the cancel question, and the file's link (percent-encoded).
+        assert!(page.contains(&format!(
+            "data-confirm=\"Cancel experiment 000007 ({escaped})? It will not run.\""
+        )));
+        assert!(page.contains(
+            "href=\"/experiments/000007/files/%3Cscript%3Ealert%28%22x%22%20%26%20%27y%27%29%3C%2Fscript%3E.txt\""
+        ));
+
+        let form = Form::failed(
+            Input {
+                name: hostile.into(),
+                sequence: hostile.into(),
+            },
+            &Error::Invalid {
+                field: "query_name",
+                msg: format!("{hostile} is no name"),
+            },
+        );
+        let page = home_page(&[queued], &form, &format!("grep {hostile}"));
+        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        assert!(!page.contains(r#""x""#), "{page}");
+        assert!(!page.contains(" & "), "{page}");
+        assert!(page.contains(&format!("value=\"{escaped}\"")));
+        assert!(page.contains(&format!(">{escaped}</textarea>")));
+        assert!(page.contains(&format!(">{escaped} is no name</p>")));
+        assert!(page.contains(&format!("<pre class=\"command\">grep {escaped}</pre>")));
+        assert!(page.contains(&format!("<a href=\"/experiments/000007\">{escaped}</a>")));
+
+        let confirmation = cancel_confirmation(&view(hostile, State::Running)).into_string();
+        assert_eq!(confirmation.matches("<script").count(), 1);
+        assert!(confirmation.contains(&format!("<p>{escaped} is running. ")));
+    }
+
+    #[test]
+    fn a_leading_newline_survives_the_textarea_and_the_log() {
+        let form = Form::failed(
+            Input {
+                name: String::new(),
+                sequence: "\n>a\nACGT".into(),
+            },
+            &Error::Invalid {
+                field: "query_sequence",
+                msg: "no".into(),
+            },
+        );
+        let page = home_page(&[], &form, "true");
+        assert!(
+            page.contains("autofocus>\n\n&gt;a\nACGT</textarea>"),
+            "{page}"
+        );
+        let form = Form::failed(
+            Input {
+                name: String::new(),
+                sequence: ">a\nACGT".into(),
+            },
+            &Error::QueueFull { capacity: 3 },
+        );
+        let page = home_page(&[], &form, "true");
+        assert!(
+            page.contains("\"query_sequence-hint\">&gt;a\nACGT</textarea>"),
+            "{page}"
+        );
+
+        let logs = Logs {
+            stdout: Some(Tail {
+                text: "\nafter a blank line".into(),
+                cut: false,
+            }),
+            stderr: None,
+        };
+        let page = experiment(&view("x", State::Running), &[], &logs, "/x").into_string();
+        assert!(
+            page.contains(", all of it\">\n\nafter a blank line</pre>"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn a_field_at_fault_is_marked_and_described_by_its_error() {
         let form = Form::failed(
             Input::default(),
             &Error::Invalid {
-                field: "query_sequence",
-                msg: "is missing or empty".into(),
+                field: "file",
+                msg: "is not FASTA".into(),
             },
         );
-        assert_eq!(
-            form.error_for("query_sequence"),
-            Some("is missing or empty")
-        );
-        assert_eq!(form.error_for("query_name"), None);
-        let general = Form::failed(Input::default(), &Error::QueueFull { capacity: 3 });
-        assert_eq!(general.field, None);
-        assert!(general.error.unwrap().contains("queue is full"));
+        let page = home_page(&[], &form, "true");
+        assert!(page.contains(
+            "<p class=\"field-error\" id=\"file-error\">is not FASTA (a browser forgets the chosen file: choose it again)</p>"
+        ));
+        assert!(page.contains(
+            "aria-describedby=\"file-error file-hint\" aria-invalid=\"true\" autofocus>"
+        ));
+        assert!(page.contains("aria-describedby=\"query_name-hint\">"));
+        assert_eq!(page.matches("aria-invalid").count(), 1);
+        assert_eq!(page.matches("class=\"field invalid\"").count(), 1);
     }
 
     #[test]
