@@ -10,7 +10,7 @@ use common::*;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -460,7 +460,7 @@ fn every_bad_input_gets_its_status_and_a_json_error_and_nothing_is_written() {
             case.headers,
             &case.body,
         );
-        assert_error(&answer, case.status, case.field, case.what);
+        assert_error(&answer, case.status, case.field, &[], case.what);
         if case.status == 405 {
             let allow = answer
                 .header("Allow")
@@ -478,36 +478,30 @@ fn every_bad_input_gets_its_status_and_a_json_error_and_nothing_is_written() {
         "/experiments",
         &[("query_name", "q"), ("query_sequence", "ACG!T")],
     );
+    // The message names the character and where.
     assert_error(
         &bad_letter,
         422,
         Some("query_sequence"),
+        &["'!'", "position 4"],
         "a '!' in the sequence",
-    );
-    let msg = bad_letter.json()["msg"].as_str().unwrap().to_owned();
-    assert!(
-        msg.contains("'!'") && msg.contains("position 4"),
-        "the message names the character and where: {msg}"
     );
     let after_header = server.post_form(
         "/",
         &[("query_name", "q"), ("query_sequence", ">h\nACGT\nAC@")],
     );
+    // The position counts the header.
     assert_error(
         &after_header,
         422,
         Some("query_sequence"),
+        &["'@'", "position 11"],
         "a '@' after a header",
-    );
-    let msg = after_header.json()["msg"].as_str().unwrap().to_owned();
-    assert!(
-        msg.contains("'@'") && msg.contains("position 11"),
-        "the position counts the header: {msg}"
     );
 
     // The limit holds while the body streams in, not only against Content-Length.
     let chunked = chunked_post(server.addr, "/experiments", &large);
-    assert_error(&chunked, 413, None, "a chunked body over --max-body");
+    assert_error(&chunked, 413, None, &[], "a chunked body over --max-body");
 
     assert_eq!(
         snapshot(&server.dir),
@@ -615,7 +609,7 @@ fn the_listing_is_newest_first_filters_by_state_and_pages() {
         "/experiments?limit=many",
         "/experiments?page_token=x",
     ] {
-        assert_error(&server.get(bad), 400, None, bad);
+        assert_error(&server.get(bad), 400, None, &[], bad);
     }
 }
 
@@ -659,18 +653,21 @@ fn one_experiment_is_its_record_with_a_position_while_queued_and_its_files() {
         &server.get("/experiments/000999"),
         404,
         None,
+        &[],
         "an unknown id",
     );
     assert_error(
         &server.get("/experiments/abc"),
         404,
         None,
+        &[],
         "an id that is not a number",
     );
     assert_error(
         &server.get("/experiments/..%2F.lock"),
         404,
         None,
+        &[],
         "a path as an id",
     );
 }
@@ -705,14 +702,14 @@ fn the_file_route_serves_plain_files_of_the_experiment_and_nothing_else() {
     std::os::unix::fs::symlink(dir.join("query.fasta"), dir.join("inside.fasta")).unwrap();
     fs::create_dir(dir.join("sub")).unwrap();
     fs::write(dir.join("sub").join("nested.txt"), "nested\n").unwrap();
-    let fifo =
-        std::ffi::CString::new(dir.join("pipe").into_os_string().into_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
-    assert_eq!(
-        unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) },
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join("pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
         0,
-        "creating a FIFO"
-    );
+    )
+    .expect("creating a FIFO");
 
     let refused = [
         "..",
@@ -735,7 +732,7 @@ fn the_file_route_serves_plain_files_of_the_experiment_and_nothing_else() {
     ];
     for name in refused {
         let path = format!("/experiments/{id}/files/{name}");
-        assert_error(&server.get(&path), 404, None, &path);
+        assert_error(&server.get(&path), 404, None, &[], &path);
     }
     let unrouted = [
         format!("/experiments/{id}/files/../../secret.txt"),
@@ -919,35 +916,12 @@ fn server_with_every_state() -> (Server, [String; 5]) {
     (server, ids)
 }
 
-/// Checks an error answer: its status, and the JSON `{msg, status_code, field?}`.
-fn assert_error(answer: &Response, status: u16, field: Option<&str>, what: &str) {
-    assert_eq!(answer.status, status, "{what}: {}", answer.text());
-    assert!(
-        answer
-            .header("Content-Type")
-            .is_some_and(|t| t.starts_with("application/json")),
-        "{what}: the error is not JSON: {:?}",
-        answer.headers
-    );
-    let body = answer.json();
-    let msg = body["msg"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: no msg in {body}"));
-    assert!(!msg.trim().is_empty(), "{what}: an empty msg");
-    assert_eq!(body["status_code"], status, "{what}: {body}");
-    match field {
-        Some(field) => assert_eq!(body["field"], field, "{what}: {body}"),
-        None => assert!(
-            body.get("field").is_none(),
-            "{what}: no one field is at fault: {body}"
-        ),
-    }
-}
-
-/// Sends a POST whose body is chunked, so the server only learns its size as it reads it.
+/// Sends a POST whose body is chunked, so the server only learns its size as
+/// it reads it. Raw, because the server answers 413 and closes part-way
+/// through the body: a client library fails on the chunks it can no longer
+/// send and never shows the answer.
 fn chunked_post(addr: std::net::SocketAddr, path: &str, body: &str) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -964,31 +938,7 @@ fn chunked_post(addr: std::net::SocketAddr, path: &str, body: &str) -> Response 
         }
     }
     let _ = stream.write_all(b"0\r\n\r\n");
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an answer head");
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: raw[end + 4..].to_vec(),
-    }
+    read_raw_answer(&mut stream)
 }
 
 /// The keys of a JSON object, sorted.
@@ -1165,13 +1115,13 @@ fn a_page_of_another_site_cannot_submit_or_cancel() {
 
 #[test]
 fn slow_uploads_that_exhaust_the_body_budget_get_503_not_memory() {
-    use std::io::Write as _;
     let server = Server::start(|config| config.max_body = 1000);
     // Each declares a full-size body and sends none of it: together they hold
-    // the whole budget (16 bodies of --max-body).
-    let stalled: Vec<std::net::TcpStream> = (0..16)
+    // the whole budget (16 bodies of --max-body). Raw, because a client
+    // library sends the body it announces: these must stall after the head.
+    let stalled: Vec<TcpStream> = (0..16)
         .map(|_| {
-            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            let mut stream = TcpStream::connect(server.addr).unwrap();
             let head = "POST /experiments HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n";
             stream.write_all(head.as_bytes()).unwrap();
             stream

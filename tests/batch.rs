@@ -136,21 +136,6 @@ fn accepted(server: &Server) -> Vec<String> {
         .collect()
 }
 
-/// Asserts `answer` is the error `status` whose message holds every one of `parts`.
-fn assert_error(answer: &Response, status: u16, parts: &[&str]) -> Value {
-    assert_eq!(answer.status, status, "{}", answer.text());
-    let body = answer.json();
-    assert_eq!(body["status_code"], status);
-    let msg = body["msg"].as_str().expect("an error message");
-    for part in parts {
-        assert!(
-            msg.contains(part),
-            "the message {msg:?} does not mention {part:?}"
-        );
-    }
-    body
-}
-
 #[test]
 fn a_96_record_plate_becomes_96_contiguous_experiments_in_file_order() {
     let server = Server::start(|_| {});
@@ -219,12 +204,13 @@ fn one_bad_record_rejects_the_whole_batch_naming_its_number_and_name() {
         ">E09 primer 57 forward, plate 7\n",
         ">E09 primer 57 forward, plate 7\nACGT!\n",
     );
-    let body = assert_error(
+    assert_error(
         &post_fasta(&server, &text),
         422,
+        Some("query_sequence"),
         &["record 57 (E09)", "invalid character '!'"],
+        "the plate as a FASTA body",
     );
-    assert_eq!(body["field"], "query_sequence");
 
     // The same file uploaded from a browser: the file is at fault.
     let upload = post_multipart(
@@ -235,15 +221,26 @@ fn one_bad_record_rejects_the_whole_batch_naming_its_number_and_name() {
             content: text.as_bytes(),
         }],
     );
-    let body = assert_error(&upload, 422, &["record 57 (E09)"]);
-    assert_eq!(body["field"], "file");
+    assert_error(
+        &upload,
+        422,
+        Some("file"),
+        &["record 57 (E09)"],
+        "the plate uploaded",
+    );
 
     // A record with no residues at all, in a form field.
     let form = server.post_form(
         "/experiments",
         &[("query_sequence", ">a\nACGT\n>b empty\n\n>c\nACGT\n")],
     );
-    assert_error(&form, 422, &["record 2 (b)", "no residues"]);
+    assert_error(
+        &form,
+        422,
+        Some("query_sequence"),
+        &["record 2 (b)", "no residues"],
+        "an empty record in a form field",
+    );
 
     assert_eq!(
         snapshot(&server.dir),
@@ -270,7 +267,9 @@ fn a_batch_that_does_not_fit_the_queue_is_refused_whole() {
     assert_error(
         &answer,
         413,
+        None,
         &["11 records", "the 10 the queue holds", "--capacity"],
+        "a batch larger than the queue",
     );
     assert!(answer.header("Retry-After").is_none());
     assert_eq!(
@@ -284,7 +283,13 @@ fn a_batch_that_does_not_fit_the_queue_is_refused_whole() {
     server.wait_for_state(&running, "RUNNING");
     assert_eq!(post_fasta(&server, &records(6)).status, 202);
     let before = accepted(&server);
-    assert_error(&post_fasta(&server, &records(5)), 503, &["queue is full"]);
+    assert_error(
+        &post_fasta(&server, &records(5)),
+        503,
+        None,
+        &["queue is full"],
+        "a batch larger than the room left",
+    );
     assert_eq!(
         accepted(&server),
         before,
@@ -498,8 +503,13 @@ fn a_browser_form_without_a_chosen_file_uses_its_text_fields() {
             },
         ],
     );
-    let body = assert_error(&empty, 422, &["is missing or empty"]);
-    assert_eq!(body["field"], "query_sequence");
+    assert_error(
+        &empty,
+        422,
+        Some("query_sequence"),
+        &["is missing or empty"],
+        "no file and no text",
+    );
 }
 
 #[test]
@@ -518,13 +528,17 @@ fn a_broken_upload_is_refused_with_nothing_written() {
     assert_error(
         &post(&server, "/experiments", &content_type, cut),
         400,
+        None,
         &["malformed multipart form"],
+        "a cut-off upload",
     );
     // No boundary in the content type.
     assert_error(
         &post(&server, "/experiments", "multipart/form-data", &whole),
         400,
+        None,
         &["malformed multipart form"],
+        "an upload without a boundary",
     );
     // A compressed file is not a FASTA file.
     let gzip = [
@@ -538,8 +552,13 @@ fn a_broken_upload_is_refused_with_nothing_written() {
             content: &gzip,
         }],
     );
-    let body = assert_error(&upload, 422, &["not UTF-8 text"]);
-    assert_eq!(body["field"], "file");
+    assert_error(
+        &upload,
+        422,
+        Some("file"),
+        &["not UTF-8 text"],
+        "a gzip file",
+    );
     // A file and a pasted sequence: which one was meant?
     let both = post_multipart(
         &server,
@@ -552,7 +571,13 @@ fn a_broken_upload_is_refused_with_nothing_written() {
             },
         ],
     );
-    assert_error(&both, 422, &["either a FASTA file or a pasted sequence"]);
+    assert_error(
+        &both,
+        422,
+        Some("file"),
+        &["either a FASTA file or a pasted sequence"],
+        "a file and a pasted sequence",
+    );
 
     assert_eq!(snapshot(&server.dir), before);
 }
@@ -593,18 +618,24 @@ fn fasta_bodies_are_taken_under_both_media_types() {
             b">latin1 \xe9\nACGT\n",
         ),
         400,
+        None,
         &["not UTF-8"],
+        "a Latin-1 FASTA body",
     );
     assert_error(
         &post(&server, "/experiments", "text/x-fasta", b"ACGT\n"),
         422,
+        Some("query_sequence"),
         &["before the first header"],
+        "a FASTA body without a header",
     );
     // The legacy route keeps its form-only shape.
     assert_error(
         &post(&server, "/", "text/x-fasta", text.as_bytes()),
         415,
+        None,
         &["application/x-www-form-urlencoded"],
+        "a FASTA body to POST /",
     );
     assert_eq!(accepted(&server), before);
 }
@@ -621,21 +652,28 @@ fn a_nucleotide_only_server_refuses_a_protein_clearly() {
             ("query_sequence", "MVLSPADKTNVKAAWGKVGAHAGEYGAEALERMF"),
         ],
     );
-    let body = assert_error(
+    assert_error(
         &form,
         422,
+        Some("query_sequence"),
         &[
             "reads as a protein",
             "nucleotide sequences only",
             "--alphabet nucleotide",
         ],
+        "a protein in a form",
     );
-    assert_eq!(body["field"], "query_sequence");
     let batch = post_fasta(
         &server,
         ">dna\nACGTACGT\n>rna\nACGUACGU\n>pep\nMKVLAAGIVGLLLW\n",
     );
-    assert_error(&batch, 422, &["record 3 (pep)", "reads as a protein"]);
+    assert_error(
+        &batch,
+        422,
+        Some("query_sequence"),
+        &["record 3 (pep)", "reads as a protein"],
+        "a protein in a batch",
+    );
     assert_eq!(snapshot(&server.dir), before);
 
     // Nucleotides pass, and each record says which alphabet it was read as.
@@ -659,7 +697,9 @@ fn too_many_records_is_413_naming_the_limit() {
     assert_error(
         &post_fasta(&server, &six),
         413,
+        None,
         &["more than 5 records", "--max-records"],
+        "six records as a FASTA body",
     );
     let upload = post_multipart(
         &server,
@@ -669,7 +709,13 @@ fn too_many_records_is_413_naming_the_limit() {
             content: six.as_bytes(),
         }],
     );
-    assert_error(&upload, 413, &["more than 5 records"]);
+    assert_error(
+        &upload,
+        413,
+        None,
+        &["more than 5 records"],
+        "six records uploaded",
+    );
     assert_eq!(snapshot(&server.dir), before);
     let five: String = (1..=5).map(|i| format!(">r{i}\nACGT\n")).collect();
     assert_eq!(post_fasta(&server, &five).status, 202);
@@ -687,11 +733,13 @@ fn too_many_residues_is_422_naming_the_limit() {
     assert_error(
         &post_fasta(&server, &text),
         422,
+        Some("query_sequence"),
         &[
             "record 2 (long)",
             "more than 100 residues",
             "--max-residues",
         ],
+        "a record of 101 residues",
     );
     assert_eq!(snapshot(&server.dir), before);
 }
@@ -707,7 +755,9 @@ fn a_body_over_the_limit_is_413_naming_the_limit() {
     assert_error(
         &post_fasta(&server, &text),
         413,
+        None,
         &["larger than 1000 bytes", "--max-body"],
+        "a FASTA body over --max-body",
     );
     let upload = post_multipart(
         &server,
@@ -717,6 +767,12 @@ fn a_body_over_the_limit_is_413_naming_the_limit() {
             content: text.as_bytes(),
         }],
     );
-    assert_error(&upload, 413, &["larger than 1000 bytes"]);
+    assert_error(
+        &upload,
+        413,
+        None,
+        &["larger than 1000 bytes"],
+        "an upload over --max-body",
+    );
     assert_eq!(snapshot(&server.dir), before);
 }

@@ -11,12 +11,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use common::*;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -95,9 +96,9 @@ impl Browser {
             _profile: profile,
         };
         wait_until("chromedriver is ready", || {
-            driver_request(driver_addr, "GET", "/status", "")
+            driver_request(driver_addr, "GET", "/status", None)
                 .ok()
-                .and_then(|(_, body)| serde_json::from_slice::<Value>(&body).ok())
+                .and_then(|answer| serde_json::from_slice::<Value>(&answer.body).ok())
                 .is_some_and(|status| status["value"]["ready"] == true)
         });
         let mut options = json!({
@@ -139,17 +140,16 @@ impl Browser {
             "" => format!("/session{path}"),
             session => format!("/session/{session}{path}"),
         };
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let (status, body) = driver_request(self.driver_addr, method, &url, &body)
+        let answer = driver_request(self.driver_addr, method, &url, body.as_ref())
             .unwrap_or_else(|err| panic!("WebDriver {method} {url}: no answer: {err}"));
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|err| format!("not JSON ({err}): {}", String::from_utf8_lossy(&body)))?;
-        if status == 200 {
+        let value: Value = serde_json::from_slice(&answer.body)
+            .map_err(|err| format!("not JSON ({err}): {}", answer.text()))?;
+        if answer.status == 200 {
             Ok(value["value"].clone())
         } else {
             Err(format!(
-                "{status} {}: {}",
-                value["value"]["error"], value["value"]["message"]
+                "{} {}: {}",
+                answer.status, value["value"]["error"], value["value"]["message"]
             ))
         }
     }
@@ -264,7 +264,9 @@ impl Browser {
     /// Saves the window as `target/screenshots/{name}`, a test artifact.
     fn screenshot(&self, name: &str) -> PathBuf {
         let encoded = self.call("GET", "/screenshot", None);
-        let png = decode_base64(encoded.as_str().expect("a base64 screenshot"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 screenshot"))
+            .expect("the screenshot is base64");
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .parent()
@@ -289,73 +291,30 @@ impl Drop for Browser {
     }
 }
 
-/// One request to chromedriver. It says `Connection: close` but keeps the
-/// connection open, so the answer is read by its `Content-Length`, not to the
-/// end of the stream as `common::request` reads.
+/// The client for chromedriver, set up as the one for the server (see
+/// `http_client`: a WebDriver error is an answer too), with twice the
+/// patience: creating a session starts Chromium, slow on a busy machine.
+static DRIVER: LazyLock<ureq::Agent> = LazyLock::new(|| http_client(PATIENCE * 2));
+
+/// One request to chromedriver, with a JSON body if there is one.
 fn driver_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    body: &str,
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr)?;
-    // Creating a session starts Chromium: slow on a busy machine.
-    stream.set_read_timeout(Some(PATIENCE * 2))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let malformed = |what: &str| std::io::Error::other(format!("malformed answer: {what}"));
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| malformed(&line))?;
-    let mut length = 0;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().map_err(|_| malformed(&line))?;
-            }
-        }
+    body: Option<&Value>,
+) -> Result<Response, ureq::Error> {
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    match body {
+        Some(body) => exchange(
+            &DRIVER,
+            request
+                .header("Content-Type", "application/json")
+                .body(body.to_string())?,
+        ),
+        None => exchange(&DRIVER, request.body(())?),
     }
-    let mut answer = vec![0; length];
-    reader.read_exact(&mut answer)?;
-    Ok((status, answer))
-}
-
-fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {:?}", c as char),
-    };
-    let symbols: Vec<u8> = text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .map(value)
-        .collect();
-    let mut out = Vec::with_capacity(symbols.len() * 3 / 4);
-    for chunk in symbols.chunks(4) {
-        let bits = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &v)| acc | (u32::from(v) << (18 - 6 * i)));
-        out.extend_from_slice(&bits.to_be_bytes()[1..chunk.len()]);
-    }
-    out
 }
 
 /// The id at the end of an experiment page's URL.

@@ -13,6 +13,9 @@ use std::process::Command;
 use common::*;
 use seqspool::fault::Faults;
 
+/// "No space left on device".
+const ENOSPC: i32 = rustix::io::Errno::NOSPC.raw_os_error();
+
 const SEQUENCE: &str = "ATGGCCATTGTAATGGGCCGCTGAAAGGGTGCCCGATAG";
 
 fn submit_answer(server: &Server) -> Response {
@@ -30,7 +33,7 @@ fn an_injected_full_disk_answers_507_and_leaves_nothing() {
     server.wait_for_state(&first, "COMPLETE");
     let before = snapshot(&server.dir);
 
-    faults.fail_writes(libc::ENOSPC);
+    faults.fail_writes(ENOSPC);
     let refused = submit_answer(&server);
     assert_eq!(refused.status, 507, "{}", refused.text());
     let error = refused.json();
@@ -70,7 +73,7 @@ fn an_injected_full_disk_answers_507_and_leaves_nothing() {
 fn any_other_write_failure_answers_500_with_the_reason() {
     let faults = Faults::default();
     let server = Server::start(|config| config.faults = faults.clone());
-    faults.fail_writes(libc::EIO);
+    faults.fail_writes(rustix::io::Errno::IO.raw_os_error());
     let refused = submit_answer(&server);
     assert_eq!(refused.status, 500, "{}", refused.text());
     assert!(refused.json()["msg"]
@@ -106,7 +109,7 @@ fn a_state_change_that_cannot_be_recorded_is_logged_and_the_disk_wins_after_a_re
         server.wait_for_state(&running, "RUNNING");
         waiting = server.submit("second", SEQUENCE);
         // From here no state change can be written: memory runs ahead of the disk.
-        faults.fail_writes(libc::ENOSPC);
+        faults.fail_writes(ENOSPC);
         server.wait_for_state(&waiting, "COMPLETE");
         assert_eq!(record_on_disk(&waiting)["state"], "QUEUED");
     }
@@ -144,7 +147,7 @@ impl Drop for Tmpfs {
 fn a_really_full_disk_answers_507_and_accepts_again_once_there_is_room() {
     let tmp = tempfile::tempdir().unwrap();
     // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     let Some(tmpfs) = root
         .then(|| Tmpfs::mount(&tmp.path().join("disk"), "512k"))
         .flatten()
@@ -200,7 +203,7 @@ fn a_cancel_that_cannot_be_recorded_is_refused_and_changes_nothing() {
     server.wait_for_state(&running, "RUNNING");
     let waiting = server.submit("waiting", SEQUENCE);
 
-    faults.fail_writes(libc::ENOSPC);
+    faults.fail_writes(ENOSPC);
     let refused = server.delete(&format!("/experiments/{waiting}"));
     assert_eq!(refused.status, 507, "{}", refused.text());
     // Not on disk, so not canceled: it still waits, in its place.

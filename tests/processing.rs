@@ -10,7 +10,6 @@ mod common;
 use common::*;
 
 use std::fs;
-use std::path::Path;
 use std::thread;
 use std::time::Instant;
 
@@ -371,27 +370,4 @@ fn a_command_that_floods_its_output_completes_with_its_log_capped() {
             .text(),
         "to-stderr\n"
     );
-}
-
-/// Reads a pid a command wrote, waiting for the file to appear.
-fn read_pid(path: &Path) -> i32 {
-    let mut pid = None;
-    wait_until(&format!("{} holds a pid", path.display()), || {
-        pid = fs::read_to_string(path)
-            .ok()
-            .and_then(|text| text.trim().parse().ok());
-        pid.is_some()
-    });
-    pid.unwrap()
-}
-
-/// Whether process `pid` exists and is not a zombie waiting to be reaped.
-fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => {
-            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-            !state.is_some_and(|rest| rest.starts_with('Z') || rest.starts_with('X'))
-        }
-    }
 }

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use rustix::process::Signal;
 use serde_json::Value;
 
 const SEQUENCE: &str = "ACGTACGTTGCA";
@@ -259,8 +260,10 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
                         break; // the server is gone
                     };
                     if answered.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AT {
-                        // SAFETY: signals the server, our child, not reaped before the clients end.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        // The server is our child, not reaped before the clients end.
+                        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                            let _ = rustix::process::kill_process(pid, Signal::KILL);
+                        }
                     }
                     let fate = match answer.status {
                         202 => Fate::Accepted(answer.json()["id"].as_str().unwrap().to_owned()),
@@ -276,7 +279,7 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
         .into_iter()
         .flat_map(|client| client.join().unwrap())
         .collect();
-    assert_eq!(server.wait().signal(), Some(libc::SIGKILL));
+    assert_eq!(server.wait().signal(), Some(Signal::KILL.as_raw()));
     let sent = fates.len();
     let accepted: BTreeMap<String, String> = fates
         .iter()
@@ -456,7 +459,7 @@ fn sigterm_stops_the_command_and_its_children_exits_0_and_the_experiment_runs_fi
     let args = ["--command", &command, "--shutdown-grace", "3"];
     let (mut server, ids, old) = start_three_with_the_first_running(&scratch, &args);
 
-    server.signal(libc::SIGTERM);
+    server.signal(Signal::TERM);
     let status = server.wait();
     assert_eq!(
         status.code(),
@@ -619,7 +622,7 @@ fn a_foreign_directory_and_a_corrupt_record_are_skipped_with_a_warning_and_left_
         404
     );
 
-    server.signal(libc::SIGTERM);
+    server.signal(Signal::TERM);
     assert!(server.wait().success());
     assert_eq!(
         fs::read_to_string(dir.join("notes/plate-7.txt")).unwrap(),

@@ -1,13 +1,15 @@
 //! What the end-to-end tests share: a real server on port 0 with its own
-//! experiments directory (in-process, or the real binary for crash tests), a
-//! small HTTP/1.1 client over `TcpStream`, and waiting with a deadline.
+//! experiments directory (in-process, or the real binary for crash tests), an
+//! HTTP client (ureq, set up to show exactly what the server answered), the
+//! answer to a request a test writes byte for byte itself, one check of error
+//! answers, a reader of `/proc/PID/stat`, and waiting with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -196,9 +198,10 @@ impl Binary {
     }
 
     /// Sends `signal` to the server process.
-    pub fn signal(&self, signal: libc::c_int) {
-        // SAFETY: signals our own child, which has not been reaped yet.
-        unsafe { libc::kill(self.child.id() as i32, signal) };
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        // Our own child, not reaped yet: its pid is still its own.
+        let _ =
+            rustix::process::kill_process(rustix::process::Pid::from_child(&self.child), signal);
     }
 
     /// Waits for the process to exit and returns its exit status.
@@ -219,7 +222,7 @@ impl Binary {
 
     /// Kills the server with SIGKILL, as a crash would, and reaps it.
     pub fn crash(&mut self) {
-        self.signal(libc::SIGKILL);
+        self.signal(rustix::process::Signal::KILL);
         self.wait();
     }
 }
@@ -260,6 +263,30 @@ impl Response {
     }
 }
 
+/// An HTTP client that reports what the server said, whatever it said: a 4xx
+/// or 5xx is an answer, not an error; a redirect is returned, not followed
+/// (tests check the 303 and its `Location`); no proxy from the environment
+/// stands in between; and it adds no `Accept` (ureq's default is `*/*`) nor
+/// `Accept-Encoding`, so the server's content negotiation sees only the headers
+/// a test sends. It keeps no connection for reuse: every request has its own,
+/// as a one-off client's would, and a server a test stopped leaves nothing
+/// behind in a pool. `timeout` bounds each whole exchange.
+pub fn http_client(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .accept("")
+        .accept_encoding("")
+        .max_idle_connections(0)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+/// The client for requests to the servers under test.
+static CLIENT: LazyLock<ureq::Agent> = LazyLock::new(|| http_client(PATIENCE));
+
 /// Sends one request and reads the whole answer; panics if the server does not answer.
 pub fn request(
     addr: SocketAddr,
@@ -272,80 +299,101 @@ pub fn request(
         .unwrap_or_else(|err| panic!("{method} {path}: no answer from {addr}: {err}"))
 }
 
-/// Sends one request on a new connection (`Connection: close`) and reads the answer.
+/// Sends one request to the server at `addr` and reads the whole answer. A
+/// body goes with its `Content-Length`; an empty one (`b""`) is no body at
+/// all, except on a POST, which says `Content-Length: 0`.
 pub fn try_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(PATIENCE))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !body.is_empty() || method == "POST" {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
+) -> Result<Response, ureq::Error> {
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    // The server may answer (413) and close before reading a large body.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw).ok_or_else(|| {
-        std::io::Error::other(format!(
-            "a malformed answer: {:?}",
-            String::from_utf8_lossy(&raw)
-        ))
-    })
+    if body.is_empty() && method != "POST" {
+        exchange(&CLIENT, request.body(())?)
+    } else {
+        exchange(&CLIENT, request.body(body)?)
+    }
 }
 
-fn parse_response(raw: &[u8]) -> Option<Response> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[end + 4..].to_vec();
-    let chunked = headers
+/// Sends `request` with `client` and reads the whole answer.
+pub fn exchange(
+    client: &ureq::Agent,
+    request: ureq::http::Request<impl ureq::AsSendBody>,
+) -> Result<Response, ureq::Error> {
+    let answer = client.run(request)?;
+    let status = answer.status().as_u16();
+    let headers = answer
+        .headers()
         .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Some(Response {
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // No size limit: a test reads whole files of any size.
+    let body = answer.into_body().into_with_config().read_to_vec()?;
+    Ok(Response {
         status,
         headers,
         body,
     })
 }
 
-fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(
-            std::str::from_utf8(&raw[..line_end])
-                .ok()?
-                .split(';')
-                .next()?
-                .trim(),
-            16,
-        )
-        .ok()?;
-        raw = &raw[line_end + 2..];
-        if size == 0 {
-            return Some(body);
-        }
-        body.extend_from_slice(raw.get(..size)?);
-        raw = raw.get(size + 2..)?;
-    }
+/// Reads the answer to a request a test wrote on `stream` itself (with
+/// `Connection: close`), for the few requests no client library sends: the
+/// answer may come, and the server close, before the test has sent its whole
+/// body, so the stream may end in a reset after the answer; what arrived
+/// before is the answer. It must have a `Content-Length` (error answers do),
+/// and all of its body must have arrived.
+pub fn read_raw_answer(stream: &mut TcpStream) -> Response {
+    stream
+        .set_read_timeout(Some(PATIENCE))
+        .expect("setting a read timeout");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let shown = || String::from_utf8_lossy(&raw).into_owned();
+    let mut names = [httparse::EMPTY_HEADER; 32];
+    let mut head = httparse::Response::new(&mut names);
+    let end = match head.parse(&raw) {
+        Ok(httparse::Status::Complete(end)) => end,
+        other => panic!("not a whole answer head ({other:?}): {:?}", shown()),
+    };
+    let status = head.code.expect("a parsed answer has a status");
+    let headers: Vec<(String, String)> = head
+        .headers
+        .iter()
+        .map(|header| {
+            (
+                header.name.to_owned(),
+                String::from_utf8_lossy(header.value).into_owned(),
+            )
+        })
+        .collect();
+    let answer = Response {
+        status,
+        headers,
+        body: raw[end..].to_vec(),
+    };
+    let length = answer
+        .header("Content-Length")
+        .and_then(|length| length.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("an answer without a Content-Length: {:?}", shown()));
+    assert_eq!(
+        answer.body.len(),
+        length,
+        "the answer's body did not arrive whole: {:?}",
+        shown()
+    );
+    answer
 }
 
 pub fn post_form(addr: SocketAddr, path: &str, fields: &[(&str, &str)]) -> Response {
@@ -381,6 +429,48 @@ pub fn wait_for_state(addr: SocketAddr, id: &str, state: &str) -> Value {
         thread::sleep(Duration::from_millis(20));
     }
     panic!("experiment {id} did not reach {state}; its record: {last:#}");
+}
+
+/// Checks an error answer and returns its JSON body: its status is `status`,
+/// it is JSON (`{msg, status_code, field?}`) with that `status_code`, its
+/// `field` is `field` (and absent for `None`: no one field is at fault), and
+/// its `msg` is not empty and holds every one of `parts`. `what` names the case
+/// in a failure.
+pub fn assert_error(
+    answer: &Response,
+    status: u16,
+    field: Option<&str>,
+    parts: &[&str],
+    what: &str,
+) -> Value {
+    assert_eq!(answer.status, status, "{what}: {}", answer.text());
+    assert!(
+        answer
+            .header("Content-Type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{what}: the error is not JSON: {:?}",
+        answer.headers
+    );
+    let body = answer.json();
+    let msg = body["msg"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no msg in {body}"));
+    assert!(!msg.trim().is_empty(), "{what}: an empty msg");
+    assert_eq!(body["status_code"], status, "{what}: {body}");
+    match field {
+        Some(field) => assert_eq!(body["field"], field, "{what}: {body}"),
+        None => assert!(
+            body.get("field").is_none(),
+            "{what}: no one field is at fault: {body}"
+        ),
+    }
+    for part in parts {
+        assert!(
+            msg.contains(part),
+            "{what}: the message {msg:?} does not mention {part:?}"
+        );
+    }
+    body
 }
 
 /// Polls `condition` until it holds; panics naming `what` after [`PATIENCE`].
@@ -481,6 +571,24 @@ pub fn output_within(command: &mut Command) -> std::process::Output {
     }
 }
 
+/// Reads the pid a command wrote into `file`, waiting until it has.
+pub fn read_pid(file: &Path) -> i32 {
+    let mut pid = None;
+    wait_until(&format!("{} holds a pid", file.display()), || {
+        pid = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
+/// Whether process `pid` exists and has not ended (see [`ProcStat::ended`]).
+/// A pid alone can be given again to another process: [`Process`] can tell.
+pub fn alive(pid: i32) -> bool {
+    proc_stat(pid).is_some_and(|stat| !stat.ended())
+}
+
 /// A process seen alive once, known by its pid and its start time
 /// (`/proc/PID/stat` field 22), so that a pid given again to a stranger is
 /// never mistaken for it.
@@ -494,45 +602,58 @@ impl Process {
     /// The process whose pid a command wrote into `file` (waiting until it
     /// has); it must be alive now.
     pub fn from_pid_file(file: &Path) -> Process {
-        let mut pid = None;
-        wait_until(&format!("{} holds a pid", file.display()), || {
-            pid = std::fs::read_to_string(file)
-                .ok()
-                .and_then(|text| text.trim().parse().ok());
-            pid.is_some()
-        });
-        let pid = pid.unwrap();
+        let pid = read_pid(file);
         match proc_stat(pid) {
-            Some((state, start_ticks)) if state != 'Z' => Process { pid, start_ticks },
+            Some(stat) if !stat.ended() => Process {
+                pid,
+                start_ticks: stat.start_ticks,
+            },
             _ => panic!("process {pid} (from {}) is not running", file.display()),
         }
     }
 
-    /// Whether it has ended: no such process, a zombie (nobody reaped it yet),
-    /// or its pid now belongs to another process.
+    /// Whether it has ended: no such process, one that ended but was not
+    /// reaped yet, or its pid now belongs to another process.
     pub fn is_gone(&self) -> bool {
         match proc_stat(self.pid) {
             None => true,
-            Some((state, start_ticks)) => state == 'Z' || start_ticks != self.start_ticks,
+            Some(stat) => stat.ended() || stat.start_ticks != self.start_ticks,
         }
     }
 
     /// Kills it if it is still alive: clean-up after a test that failed half-way.
     pub fn kill(&self) {
         if !self.is_gone() {
-            // SAFETY: only sends a signal, to the process identified above.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            if let Some(pid) = rustix::process::Pid::from_raw(self.pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
         }
     }
 }
 
-/// The state (field 3) and start time (field 22) in `/proc/PID/stat`, counted
-/// from the last `)` because the command name may hold spaces.
-fn proc_stat(pid: i32) -> Option<(char, u64)> {
+/// What a test needs of `/proc/PID/stat`.
+struct ProcStat {
+    /// Field 3: `R`, `S`, `D`, ..., `Z` (zombie), `X` (dead).
+    state: char,
+    /// Field 22: when the process started, in clock ticks after boot.
+    start_ticks: u64,
+}
+
+impl ProcStat {
+    /// Whether the process has ended and only waits to be reaped: a zombie
+    /// (nobody reaped it yet) or dead (being reaped).
+    fn ended(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// Reads `/proc/PID/stat`, counting fields from the last `)` because the
+/// command name may hold spaces; `None` if there is no such process.
+fn proc_stat(pid: i32) -> Option<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    Some((
-        fields.first()?.chars().next()?,
-        fields.get(19)?.parse().ok()?,
-    ))
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
 }
