@@ -760,6 +760,43 @@ fn a_rejected_form_comes_back_filled_in_with_its_status_and_nothing_written() {
 }
 
 #[test]
+fn a_browser_meeting_a_full_queue_gets_the_same_503_and_retry_after_as_a_script() {
+    let server = Server::start(|config| {
+        config.command = Some("sleep 30".into());
+        config.capacity = 1;
+    });
+    let running = server.submit("blocker", "ACGT");
+    server.wait_for_state(&running, "RUNNING");
+    server.submit("waits", "ACGT");
+    let before = snapshot(&server.dir);
+
+    let page = post_page_form(&server, "one-too-many", "ACGT");
+    let script = server.post_form(
+        "/experiments",
+        &[("query_name", "one-too-many"), ("query_sequence", "ACGT")],
+    );
+    assert_eq!(page.status, 503, "{}", page.text());
+    assert_eq!(script.status, 503, "{}", script.text());
+    assert!(page
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(script
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("application/json"));
+    for header in ["Retry-After", "X-Content-Type-Options"] {
+        assert!(page.header(header).is_some(), "the page has no {header}");
+        assert_eq!(page.header(header), script.header(header), "{header}");
+    }
+    // The form comes back filled in, saying why, and nothing was written.
+    let html = page.text();
+    assert!(html.contains("queue is full"), "{html}");
+    assert!(html.contains("value=\"one-too-many\""), "{html}");
+    assert_eq!(snapshot(&server.dir), before);
+}
+
+#[test]
 fn a_cancel_form_from_another_site_only_asks_for_confirmation() {
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
     let running = server.submit("blocker", "ACGT");
