@@ -100,6 +100,12 @@ pub struct Config {
     #[arg(long, env = "SEQSPOOL_MAX_OUTPUT", default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
     pub max_output: u64,
 
+    /// The binary that supervises each run (`seqspool __supervise`): this one,
+    /// unless set (tests that run the server in their own process set it).
+    #[arg(skip)]
+    #[doc(hidden)]
+    pub supervisor: Option<PathBuf>,
+
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
     #[doc(hidden)]
@@ -122,8 +128,16 @@ impl Config {
             on_interrupt: OnInterrupt::Requeue,
             shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
             max_output: DEFAULT_MAX_OUTPUT,
+            supervisor: None,
             faults: Faults::default(),
         }
+    }
+
+    /// The binary that supervises each run.
+    pub fn supervisor(&self) -> PathBuf {
+        self.supervisor.clone().unwrap_or_else(|| {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("seqspool"))
+        })
     }
 
     /// The limits every submission is checked against.

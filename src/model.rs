@@ -127,6 +127,10 @@ pub struct ProcessIdentity {
     pub start_ticks: u64,
     /// `/proc/sys/kernel/random/boot_id` when the command started.
     pub boot_id: String,
+    /// The mark every process of the run carries in its environment
+    /// (`SEQSPOOL_RUN`), unique to this run of this server on this boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<String>,
 }
 
 /// Reads a handle as written today, or as records before executors had names
@@ -280,6 +284,7 @@ mod tests {
             pgid: 42,
             start_ticks: 7,
             boot_id: "b".into(),
+            mark: None,
         };
         let record = Record {
             handle: Some(RunHandle::Local(process.clone())),

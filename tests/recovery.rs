@@ -1,6 +1,7 @@
 //! What survives a crash or a stop of the real binary: acknowledged experiments
 //! survive `kill -9` and run in acceptance order after the restart, an
-//! interrupted command's process group never outlives the restart, SIGTERM
+//! interrupted command dies with the server (or at the restart, when its
+//! supervisor died too) and never runs beside its rerun, SIGTERM
 //! stops cleanly, and the start-up scan leaves what it does not understand
 //! alone. These start `seqspool` itself, because only a real process can be
 //! killed with SIGKILL.
@@ -413,7 +414,7 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
 }
 
 #[test]
-fn after_a_kill_9_while_a_command_runs_its_process_group_is_killed_before_anything_else_runs() {
+fn after_a_kill_9_the_death_of_the_server_ends_its_command_at_once_and_it_runs_again_first() {
     let scratch = Scratch::new();
     let dir = scratch.experiments();
     let command = scratch.blocking_once_command();
@@ -421,9 +422,43 @@ fn after_a_kill_9_while_a_command_runs_its_process_group_is_killed_before_anythi
         start_three_with_the_first_running(&scratch, &["--command", &command]);
     wait_for_recorded_process(&dir, &ids[0]);
     server.crash();
+    // No restart needed: the run's supervisor learns of the death and stops it.
+    wait_until("the killed server's command is gone", || old.all_gone());
+
+    let server = Binary::start(&dir, &["--command", &command]);
+    let first = wait_for_state(server.addr, &ids[0], "COMPLETE");
+    assert_eq!(first["attempts"], 2, "{first:#}");
+    for id in &ids[1..] {
+        assert_eq!(wait_for_state(server.addr, id, "COMPLETE")["attempts"], 1);
+    }
+    let started = assert_one_at_a_time(&scratch.run_log());
+    assert_eq!(
+        started,
+        [&*ids[0], &ids[0], &ids[1], &ids[2]],
+        "the interrupted experiment runs again first"
+    );
+}
+
+#[test]
+fn when_the_supervisor_dies_with_the_server_the_restart_kills_what_is_left_before_anything_runs() {
+    let scratch = Scratch::new();
+    let dir = scratch.experiments();
+    let command = scratch.blocking_once_command();
+    let (mut server, ids, old) =
+        start_three_with_the_first_running(&scratch, &["--command", &command]);
+    wait_for_recorded_process(&dir, &ids[0]);
+    // The whole of seqspool dies at once (the OOM killer, a kill of its
+    // service): nobody is left to stop the command.
+    // Frozen first, so it can neither react to the death nor report its own.
+    let supervisor = record_on_disk(&dir, &ids[0])["handle"]["pgid"]
+        .as_i64()
+        .unwrap() as i32;
+    signal_now(supervisor, Signal::STOP);
+    server.crash();
+    signal_now(supervisor, Signal::KILL);
     assert!(
         old.none_gone(),
-        "the command's group outlives a killed server (what recovery is for)"
+        "the command outlives a killed server and supervisor (what recovery is for)"
     );
 
     let server = Binary::start(&dir, &["--command", &command]);
@@ -443,11 +478,14 @@ fn after_a_kill_9_while_a_command_runs_its_process_group_is_killed_before_anythi
         assert_eq!(wait_for_state(server.addr, id, "COMPLETE")["attempts"], 1);
     }
     let started = assert_one_at_a_time(&scratch.run_log());
-    assert_eq!(
-        started,
-        [&*ids[0], &ids[0], &ids[1], &ids[2]],
-        "the interrupted experiment runs again first"
-    );
+    assert_eq!(started, [&*ids[0], &ids[0], &ids[1], &ids[2]]);
+}
+
+/// Sends a signal to one process.
+fn signal_now(pid: i32, signal: Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
 }
 
 #[test]
@@ -577,7 +615,12 @@ fn a_leftover_child_whose_leader_has_exited_is_still_killed_at_the_restart() {
     wait_for_state(server.addr, &id, "RUNNING");
     let old = scratch.blocking_processes();
     wait_for_recorded_process(&dir, &id);
+    let supervisor = record_on_disk(&dir, &id)["handle"]["pgid"]
+        .as_i64()
+        .unwrap() as i32;
+    signal_now(supervisor, Signal::STOP);
     server.crash();
+    signal_now(supervisor, Signal::KILL);
     fs::write(&gate, "").unwrap();
     wait_until("the old leader exits by itself", || old.0[0].is_gone());
     assert!(

@@ -9,6 +9,7 @@
 
 pub mod builtin;
 pub mod local;
+pub mod supervisor;
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -115,6 +116,7 @@ impl Executors {
         Executors {
             builtin: builtin::Builtin,
             local: local::Local {
+                supervisor: config.supervisor(),
                 timeout: config.timeout,
                 grace: config.shutdown_grace,
                 max_output: config.max_output,

@@ -1,0 +1,215 @@
+//! Nothing a command starts outlives its experiment: not a child in the
+//! background, not one that leaves its process group with `setsid`, not a
+//! double-forked daemon, whether the run ends by itself, by a cancel, a
+//! timeout, a shutdown or the death of the server. And the command runs as
+//! `sh -c` would run it, in a session of its own, at the lowest priority.
+
+mod common;
+use common::*;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A command that starts an escapee (in a session of its own) and a
+/// double-forked daemon (orphaned at once), writes their pids, and then runs
+/// `rest`.
+fn escaping(rest: &str) -> String {
+    format!(
+        "setsid sh -c 'echo $$ > escapee.pid; exec sleep 300' > /dev/null 2>&1 & \
+         (setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' > /dev/null 2>&1 &) ; \
+         while [ ! -s escapee.pid ] || [ ! -s daemon.pid ]; do sleep 0.01; done; {rest}"
+    )
+}
+
+/// The escapee and the daemon of experiment `id`, once both exist.
+fn escapees(dir: &Path, id: &str) -> [Process; 2] {
+    [
+        Process::from_pid_file(&dir.join(id).join("escapee.pid")),
+        Process::from_pid_file(&dir.join(id).join("daemon.pid")),
+    ]
+}
+
+/// Whether the escapee whose pid a command wrote into `file` still runs (a
+/// `sleep 300`, so that a pid given again to a stranger does not count).
+fn still_sleeping(file: &Path) -> bool {
+    let pid = read_pid(file);
+    alive(pid)
+        && fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| cmdline == b"sleep\0300\0")
+}
+
+/// Kills escapees still alive when a test fails half-way.
+struct Cleanup(Vec<Process>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.0.iter().for_each(Process::kill);
+    }
+}
+
+fn gone(processes: &[Process]) -> bool {
+    processes.iter().all(Process::is_gone)
+}
+
+/// The session id (field 6 of `/proc/PID/stat`) of a process.
+fn session(pid: i32) -> i32 {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = text[text.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    fields[3].parse().unwrap()
+}
+
+#[test]
+fn escapees_are_gone_when_the_command_exits_by_itself() {
+    let server = Server::start(|config| config.command = Some(escaping("exit 0")));
+    let id = server.submit("escaping", "ACGT");
+    let record = server.wait_for_state(&id, "COMPLETE");
+    for name in ["escapee.pid", "daemon.pid"] {
+        assert!(
+            !still_sleeping(&server.dir.join(&id).join(name)),
+            "a process that left its group survived: {record:#}"
+        );
+    }
+    let stderr = fs::read_to_string(server.dir.join(&id).join("stderr.txt")).unwrap();
+    assert!(
+        stderr.contains("killed 2 process(es) the command left running"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn escapees_are_gone_after_a_cancel() {
+    let server = Server::start(|config| config.command = Some(escaping("sleep 300")));
+    let id = server.submit("escaping", "ACGT");
+    server.wait_for_state(&id, "RUNNING");
+    let escaped = Cleanup(escapees(&server.dir, &id).to_vec());
+    assert_eq!(server.delete(&format!("/experiments/{id}")).status, 202);
+    server.wait_for_state(&id, "CANCELED");
+    assert!(gone(&escaped.0));
+}
+
+#[test]
+fn escapees_are_gone_after_a_timeout() {
+    let server = Server::start(|config| {
+        config.command = Some(escaping("sleep 300"));
+        config.timeout = Some(std::time::Duration::from_millis(500));
+    });
+    let first = server.submit("escaping", "ACGT");
+    let record = server.wait_for_state(&first, "EXECUTOR_ERROR");
+    assert!(
+        record["error"].as_str().unwrap().contains("timed out"),
+        "{record:#}"
+    );
+    for name in ["escapee.pid", "daemon.pid"] {
+        assert!(!still_sleeping(&server.dir.join(&first).join(name)));
+    }
+}
+
+#[test]
+fn escapees_are_gone_after_a_graceful_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let server = Server::start_in(&dir, |config| config.command = Some(escaping("sleep 300")));
+    let id = server.submit("escaping", "ACGT");
+    server.wait_for_state(&id, "RUNNING");
+    let escaped = Cleanup(escapees(&dir, &id).to_vec());
+    server.stop().unwrap();
+    assert!(gone(&escaped.0));
+}
+
+#[test]
+fn escapees_die_with_a_killed_server_before_any_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let command = escaping("sleep 300");
+    let mut server = Binary::start(&dir, &["--command", &command, "--shutdown-grace", "2"]);
+    let id = submit(server.addr, "escaping", "ACGT");
+    wait_for_state(server.addr, &id, "RUNNING");
+    let escaped = Cleanup(escapees(&dir, &id).to_vec());
+    server.crash();
+    wait_until("the escapees of the killed server are gone", || {
+        gone(&escaped.0)
+    });
+}
+
+#[test]
+fn a_command_runs_as_sh_c_would_run_it_in_a_session_of_its_own_at_the_lowest_priority() {
+    let server = Server::start(|config| {
+        config.command = Some(
+            "read line || echo stdin-is-empty; echo \"$0\" > zero; f() { echo \"$#\"; }; f a b; \
+             cut -d' ' -f6,19 /proc/self/stat > placement; exit 4"
+                .into(),
+        )
+    });
+    let id = server.submit("shell", "ACGT");
+    let record = server.wait_for_state(&id, "EXECUTOR_ERROR");
+    assert_eq!(record["exit_code"], 4);
+    let dir = server.dir.join(&id);
+    assert_eq!(
+        fs::read_to_string(dir.join("stdout.txt")).unwrap(),
+        "stdin-is-empty\n2\n"
+    );
+    assert_eq!(fs::read_to_string(dir.join("zero")).unwrap(), "/bin/sh\n");
+    let placement = fs::read_to_string(dir.join("placement")).unwrap();
+    let (sid, nice) = placement.trim().split_once(' ').unwrap();
+    assert_ne!(
+        sid.parse::<i32>().unwrap(),
+        session(std::process::id() as i32),
+        "the command shares the server's session"
+    );
+    assert_eq!(nice, "19");
+}
+
+#[test]
+fn a_supervisor_whose_gate_closes_unopened_runs_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
+        .arg("__supervise")
+        .current_dir(tmp.path())
+        .env("SEQSPOOL_COMMAND", "touch ran")
+        .env("SEQSPOOL_PARENT", std::process::id().to_string())
+        .env("SEQSPOOL_MAX_OUTPUT", "1000")
+        .env("SEQSPOOL_GRACE_MS", "1000")
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(ours); // seqspool died before recording the run
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    assert!(!tmp.path().join("ran").exists());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("nothing was run"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_supervisor_told_go_runs_the_command_and_reports_its_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
+        .arg("__supervise")
+        .current_dir(tmp.path())
+        .env("SEQSPOOL_COMMAND", "echo hi; exit 3")
+        .env("SEQSPOOL_PARENT", std::process::id().to_string())
+        .env("SEQSPOOL_MAX_OUTPUT", "1000")
+        .env("SEQSPOOL_GRACE_MS", "1000")
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ours.write_all(b"go\n").unwrap();
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut ours, &mut report).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(report, format!("status {}\n", 3 << 8));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hi\n");
+}
