@@ -37,7 +37,8 @@ fn escapees(dir: &Path, id: &str) -> [Process; 2] {
 fn still_sleeping(file: &Path) -> bool {
     let pid = read_pid(file);
     alive(pid)
-        && fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| cmdline == b"sleep\0300\0")
+        && fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| cmdline == b"sleep\x00300\x00")
 }
 
 /// Kills escapees still alive when a test fails half-way.
