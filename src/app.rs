@@ -33,6 +33,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
     pub intake: Intake,
+    /// Wakes the worker when it sleeps (after a resume).
+    pub wake: tokio::sync::mpsc::Sender<()>,
     /// The memory request bodies may hold, across all connections.
     pub bodies: BodyBudget,
 }

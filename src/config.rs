@@ -31,6 +31,11 @@ pub const DEFAULT_GRACE_SECS: f64 = 10.0;
 /// its output fills its own log up to here, not the disk.
 pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
 
+/// Default room the experiments' disk must keep free for a run to start:
+/// one full log (`--max-output`). Below it the queue pauses rather than let
+/// commands fail for want of space, one experiment after another.
+pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OnInterrupt {
@@ -100,6 +105,10 @@ pub struct Config {
     #[arg(long, env = "SEQSPOOL_MAX_OUTPUT", default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
     pub max_output: u64,
 
+    /// Bytes the experiments' disk must keep free for a run to start; below it the queue pauses.
+    #[arg(long, env = "SEQSPOOL_MIN_FREE", default_value_t = DEFAULT_MIN_FREE, value_name = "BYTES")]
+    pub min_free: u64,
+
     /// The binary that supervises each run (`seqspool __supervise`): this one,
     /// unless set (tests that run the server in their own process set it).
     #[arg(skip)]
@@ -128,6 +137,7 @@ impl Config {
             on_interrupt: OnInterrupt::Requeue,
             shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
             max_output: DEFAULT_MAX_OUTPUT,
+            min_free: DEFAULT_MIN_FREE,
             supervisor: None,
             faults: Faults::default(),
         }

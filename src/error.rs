@@ -83,6 +83,11 @@ impl Error {
         matches!(self, Error::Io { source, .. } if is_out_of_space(source))
     }
 
+    /// Whether the failure passes by itself (see [`passes`]).
+    pub fn passes(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if passes(source))
+    }
+
     /// The input field at fault, if one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {
@@ -97,6 +102,17 @@ fn copy_io_error(source: &io::Error) -> io::Error {
         Some(code) => io::Error::from_raw_os_error(code),
         None => io::Error::new(source.kind(), source.to_string()),
     }
+}
+
+/// Whether an operating-system error passes by itself: out of file
+/// descriptors, processes or memory for a moment, which a retry a little
+/// later may not meet. Anything else (the disk is full, a program is
+/// missing, a permission is wrong) lasts until someone fixes it.
+pub fn passes(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let passing = [Errno::MFILE, Errno::NFILE, Errno::NOMEM, Errno::AGAIN];
+    err.raw_os_error()
+        .is_some_and(|code| passing.iter().any(|errno| errno.raw_os_error() == code))
 }
 
 /// True for "no space left on device" and "disk quota exceeded".

@@ -57,6 +57,7 @@ pub use error::Error;
 use app::App;
 use exec::Executors;
 use intake::Intake;
+use model::{Pause, PausedBy};
 use queue::Queue;
 use store::Store;
 use worker::Worker;
@@ -80,6 +81,7 @@ pub async fn run(
         tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let (store, mut scan) = Store::open(&config.experiments, config.faults.clone())?;
             let recovery = worker::recover(&store, &mut scan, &config, &executors);
+            scan.pause = check_at_start(&store, scan.pause.take(), config.min_free);
             log::info!(
                 "recovered {}: {} queued, {} requeued after an interruption, {} failed after an interruption, \
                  {} finished, {} skipped, {} unacknowledged discarded, in {:.3} s",
@@ -99,7 +101,11 @@ pub async fn run(
     };
     let store = Arc::new(store);
     let command: Arc<str> = config.command_label().into();
-    let queue = Arc::new(Queue::new(config.capacity, recovered.records));
+    let queue = Arc::new(Queue::new(
+        config.capacity,
+        recovered.records,
+        recovered.pause,
+    ));
     // The queue holds the order and the bound; this channel only wakes the
     // worker when it sleeps, so one pending wake-up is all it ever needs.
     let (wake, woken) = tokio::sync::mpsc::channel(1);
@@ -108,12 +114,13 @@ pub async fn run(
         store: store.clone(),
         executors,
         command: command.clone(),
+        min_free: config.min_free,
     }
     .spawn(woken);
     let (intake, intake_thread) = Intake::spawn(
         store.clone(),
         queue.clone(),
-        wake,
+        wake.clone(),
         recovered.next_id,
         command,
     );
@@ -124,6 +131,7 @@ pub async fn run(
         store,
         queue: queue.clone(),
         intake: intake.clone(),
+        wake,
         bodies: http::body::BodyBudget::new(config.max_body),
     });
     match listener.local_addr() {
@@ -131,13 +139,23 @@ pub async fn run(
         Err(err) => log::warn!("listening (address unknown: {err})"),
     }
     log::info!("processing command: {}", config.command_label());
+    if let Some(pause) = queue.paused() {
+        log::warn!(
+            "the queue is paused since {}: {}; nothing starts until an operator resumes it (POST /queue/resume)",
+            pause.since,
+            pause.reason
+        );
+    }
     let stopping = {
         let queue = queue.clone();
+        let wake = app.wake.clone();
         async move {
             shutdown.await;
             log::info!("shutting down: finishing requests in flight, stopping the running command");
             // At once, not after the connections: the command's grace runs alongside theirs.
             queue.close();
+            // A sleeping worker wakes, sees the queue closing, and ends.
+            let _ = wake.try_send(());
         }
     };
     let service = move |request, peer| api::handle(app.clone(), request, peer);
@@ -159,4 +177,32 @@ pub async fn run(
     let waiting = queue.backlog().total();
     log::info!("stopped; {waiting} experiment(s) waiting for the next start");
     Ok(())
+}
+
+/// The start-up checks: the store can be written and has room. A pause the
+/// workstation caused is lifted when they pass; when they fail, the queue
+/// pauses (submissions are still taken, nothing runs until it is resumed).
+fn check_at_start(store: &Store, pause: Option<Pause>, min_free: u64) -> Option<Pause> {
+    let checked = store.check(min_free);
+    let pause = match (pause, checked) {
+        (Some(pause), Ok(())) if pause.by == PausedBy::Workstation => {
+            log::info!(
+                "lifting the pause of {} ({}): the start-up checks pass",
+                pause.since,
+                pause.reason
+            );
+            None
+        }
+        (Some(pause), _) => return Some(pause),
+        (None, Err(reason)) => Some(Pause {
+            reason,
+            since: time::Timestamp::now(),
+            by: PausedBy::Workstation,
+        }),
+        (None, Ok(())) => return None,
+    };
+    if let Err(err) = store.write_pause(pause.as_ref()) {
+        log::error!("could not record the queue's state: {err}");
+    }
+    pause
 }

@@ -249,6 +249,28 @@ impl Record {
     }
 }
 
+/// Why the queue holds: nothing new starts until it is resumed; submissions
+/// are still accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    /// In words, for the log, the pages and the API.
+    pub reason: String,
+    pub since: Timestamp,
+    pub by: PausedBy,
+}
+
+/// Who paused the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PausedBy {
+    /// seqspool, because the workstation is at fault (the disk is full, a
+    /// program is missing): lifted by an operator, or by a restart whose
+    /// start-up checks pass.
+    Workstation,
+    /// An operator: lifted only by an operator.
+    Operator,
+}
+
 /// A file of an experiment directory, as listed to clients.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileInfo {

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::exec::Signal;
-use crate::model::{Id, Record, State};
+use crate::model::{Id, Pause, Record, State};
 use crate::time::Timestamp;
 
 /// An experiment as the read routes show it: its record, and where it stands.
@@ -83,6 +83,8 @@ struct Index {
     counts: [usize; 6],
     /// Slots promised to submissions being written.
     reserved: usize,
+    /// While set, nothing new starts.
+    pause: Option<Pause>,
 }
 
 impl Index {
@@ -164,8 +166,9 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// An index of `records` (as the start-up scan found and recovery settled them).
-    pub fn new(capacity: usize, mut records: Vec<Record>) -> Queue {
+    /// An index of `records` (as the start-up scan found and recovery settled
+    /// them), paused if `pause` says so.
+    pub fn new(capacity: usize, mut records: Vec<Record>, pause: Option<Pause>) -> Queue {
         records.sort_unstable_by_key(|record| record.id);
         // Recovered records each read their own copy of the command: share one per command.
         let mut commands: HashMap<Arc<str>, Arc<str>> = HashMap::new();
@@ -181,6 +184,7 @@ impl Queue {
             }
         }
         index.records = records;
+        index.pause = pause;
         Queue {
             index: Mutex::new(index),
             capacity,
@@ -277,11 +281,11 @@ impl Queue {
     }
 
     /// Takes the next waiting experiment (the oldest), marks it RUNNING and
-    /// returns its record, unless none is waiting or the server is closing.
-    /// `signals` will reach its run, for cancel and shutdown.
+    /// returns its record, unless none is waiting, the queue is paused or the
+    /// server is closing. `signals` will reach its run, for cancel and shutdown.
     pub fn next(&self, command: Arc<str>, signals: Option<Sender<Signal>>) -> Option<Record> {
         let mut index = self.lock();
-        if self.is_closing() {
+        if self.is_closing() || index.pause.is_some() {
             return None;
         }
         let id = *index.waiting.front()?;
@@ -373,6 +377,36 @@ impl Queue {
         });
     }
 
+    /// Pauses the queue: nothing new starts (a running experiment runs on).
+    /// An existing pause stays as it is; returns whether this one took effect.
+    pub fn pause(&self, pause: Pause) -> bool {
+        let mut index = self.lock();
+        if index.pause.is_some() {
+            return false;
+        }
+        index.pause = Some(pause);
+        true
+    }
+
+    /// Lifts the pause, and returns it (`None` if the queue was not paused).
+    pub fn resume(&self) -> Option<Pause> {
+        self.lock().pause.take()
+    }
+
+    /// The pause, while the queue is paused.
+    pub fn paused(&self) -> Option<Pause> {
+        self.lock().pause.clone()
+    }
+
+    /// The experiment that runs next, and the one running now, if any.
+    pub fn head(&self) -> (Option<Id>, Option<Id>) {
+        let index = self.lock();
+        (
+            index.waiting.front().copied(),
+            index.running.as_ref().map(|running| running.id),
+        )
+    }
+
     /// Stops the queue for shutdown: nothing more starts, and the running command is told to stop.
     pub fn close(&self) {
         let index = self.lock();
@@ -408,6 +442,7 @@ mod tests {
                 record(2, State::Queued),
                 record(5, State::Queued),
             ],
+            None,
         );
         assert_eq!(queue.get(Id(2)).unwrap().position, Some(1));
         assert_eq!(queue.get(Id(5)).unwrap().position, Some(2));
@@ -425,7 +460,7 @@ mod tests {
 
     #[test]
     fn the_capacity_counts_waiting_and_reserved_slots() {
-        let queue = Queue::new(3, vec![record(1, State::Queued)]);
+        let queue = Queue::new(3, vec![record(1, State::Queued)], None);
         queue.reserve(2).unwrap();
         assert!(matches!(
             queue.reserve(1),
@@ -444,7 +479,11 @@ mod tests {
 
     #[test]
     fn the_worker_takes_the_oldest_and_closing_stops_it() {
-        let queue = Queue::new(10, vec![record(7, State::Queued), record(3, State::Queued)]);
+        let queue = Queue::new(
+            10,
+            vec![record(7, State::Queued), record(3, State::Queued)],
+            None,
+        );
         let first = queue.next("true".into(), None).unwrap();
         assert_eq!(
             (first.id, first.state, first.attempts),
@@ -474,6 +513,7 @@ mod tests {
                 record(2, State::Complete),
                 record(4, State::Queued),
             ],
+            None,
         );
         assert!(matches!(
             queue.cancel(Id(1)),
@@ -491,7 +531,7 @@ mod tests {
 
     #[test]
     fn cancelling_a_running_command_signals_its_runner() {
-        let queue = Queue::new(10, vec![record(1, State::Queued)]);
+        let queue = Queue::new(10, vec![record(1, State::Queued)], None);
         let (sender, receiver) = std::sync::mpsc::channel();
         queue.next("sleep 9".into(), Some(sender)).unwrap();
         assert!(matches!(queue.cancel(Id(1)), Ok(Canceled::Stopping(_))));
@@ -516,6 +556,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            None,
         );
         let ids = |views: Vec<View>| {
             views
@@ -540,5 +581,26 @@ mod tests {
             ..Filter::default()
         });
         assert_eq!((ids(page), next), (vec![5, 3, 1], None));
+    }
+
+    #[test]
+    fn a_paused_queue_starts_nothing_until_it_is_resumed() {
+        use crate::model::PausedBy;
+        let queue = Queue::new(10, vec![record(1, State::Queued)], None);
+        let pause = Pause {
+            reason: "the disk is full".into(),
+            since: Timestamp::now(),
+            by: PausedBy::Workstation,
+        };
+        assert!(queue.pause(pause.clone()));
+        assert!(!queue.pause(Pause {
+            reason: "another".into(),
+            ..pause.clone()
+        }));
+        assert!(queue.next("true".into(), None).is_none());
+        assert_eq!(queue.head(), (Some(Id(1)), None));
+        assert_eq!(queue.resume(), Some(pause));
+        assert_eq!(queue.next("true".into(), None).unwrap().id, Id(1));
+        assert_eq!(queue.head(), (None, Some(Id(1))));
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::fault::Faults;
-use crate::model::{FileInfo, Id, Record};
+use crate::model::{FileInfo, Id, Pause, Record};
 use crate::query::Query;
 
 /// The record of an experiment, in its directory.
@@ -26,6 +26,8 @@ pub const QUERY_FILE: &str = "query.fasta";
 /// The next record, written beside the record and then swapped with it.
 const NEXT_RECORD_FILE: &str = ".experiment.json.next";
 const LOCK_FILE: &str = ".lock";
+/// The queue's own state (its pause), beside the experiments.
+const QUEUE_FILE: &str = ".queue.json";
 const INCOMING_DIR: &str = ".incoming";
 
 /// What the start-up scan found.
@@ -39,6 +41,8 @@ pub struct Scan {
     pub discarded: usize,
     /// The first id not yet used on disk.
     pub next_id: Id,
+    /// The queue's pause, as the last server left it.
+    pub pause: Option<Pause>,
     pub took: Duration,
 }
 
@@ -164,6 +168,7 @@ impl Store {
         }
         scan.records.sort_unstable_by_key(|record| record.id);
         scan.next_id = Id(highest + 1);
+        scan.pause = read_pause(&root.join(QUEUE_FILE));
         scan.took = started.elapsed();
         let store = Store {
             root: root.to_owned(),
@@ -393,6 +398,94 @@ pub fn read_tail(mut file: File, length: u64, lines: usize) -> io::Result<Tail> 
         text: all[first..].join("\n"),
         cut: start > 0 || first > 0,
     })
+}
+
+/// The queue's state on disk.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct QueueState {
+    #[serde(default)]
+    paused: Option<Pause>,
+}
+
+/// The pause in `.queue.json`, if it holds one; a damaged file is reported and read as none.
+fn read_pause(path: &Path) -> Option<Pause> {
+    let bytes = fs::read(path).ok()?;
+    match serde_json::from_slice::<QueueState>(&bytes) {
+        Ok(state) => state.paused,
+        Err(err) => {
+            log::warn!("ignoring {}: {err}", path.display());
+            None
+        }
+    }
+}
+
+impl Store {
+    /// Records the queue's pause (or its end) durably: it is rare, and must
+    /// survive a power cut as much as the experiments it holds back.
+    pub fn write_pause(&self, pause: Option<&Pause>) -> Result<(), Error> {
+        let path = self.root.join(QUEUE_FILE);
+        self.faults.check("writing", &path)?;
+        let state = QueueState {
+            paused: pause.cloned(),
+        };
+        let mut json = serde_json::to_vec_pretty(&state)
+            .map_err(|e| Error::Internal(format!("encoding the queue's state: {e}")))?;
+        json.push(b'\n');
+        let mut file = readable_temp_file(&self.root)?;
+        file.write_all(&json)
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| Error::io("writing", &path, e))?;
+        file.persist(&path)
+            .map_err(|e| Error::io("replacing", &path, e.error))?;
+        self.sync_root()
+    }
+
+    /// Bytes free for seqspool on the file system of the experiments.
+    pub fn free_space(&self) -> Result<u64, Error> {
+        let stat = rustix::fs::statvfs(&self.root)
+            .map_err(|e| Error::io("reading the free space of", &self.root, e.into()))?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
+    /// Whether the store can take experiments: it can write (a file is
+    /// written, flushed and removed) and at least `min_free` bytes are free.
+    /// The error says what is wrong, for the reason of a pause.
+    pub fn check(&self, min_free: u64) -> Result<(), String> {
+        let probe = self.root.join(".probe");
+        let written = self
+            .faults
+            .check("writing", &probe)
+            .and_then(|()| write_file(&probe, b"seqspool\n"))
+            .and_then(|()| sync_path(&probe));
+        let _ = fs::remove_file(&probe);
+        written.map_err(|err| format!("the experiments directory cannot be written: {err}"))?;
+        let free = self.free_space().map_err(|err| err.to_string())?;
+        if free < min_free {
+            return Err(format!(
+                "the disk holding {} has {} free, less than the {} it must keep free (--min-free)",
+                self.root.display(),
+                bytes(free),
+                bytes(min_free)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A size in words: `512 KiB`, `63.9 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// A temporary file in `dir` that, once renamed into place, the lab's other

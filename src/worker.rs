@@ -2,22 +2,38 @@
 //!
 //! It takes the oldest waiting experiment from the queue, hands it to its
 //! executor, waits for the end, and only then takes the next; when none is
-//! waiting it sleeps until the intake wakes it. One at a time by construction:
-//! no other thread starts anything. It also settles, at start, the experiments
-//! a crash or a shutdown interrupted, through the executor that ran them.
+//! waiting, or the queue is paused, it sleeps until woken (by the intake, or
+//! by a resume). One at a time by construction: no other thread starts
+//! anything. It also settles, at start, the experiments a crash or a shutdown
+//! interrupted, through the executor that ran them.
+//!
+//! A fault of the workstation (the disk is full, a program is missing) is
+//! never the experiment's: it goes back to the head of the queue, and the
+//! queue pauses with the reason until an operator resumes it.
 
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::Receiver;
 
 use crate::config::{Config, OnInterrupt};
 use crate::exec::{Control, Executors, Outcome, Recovered, Run};
-use crate::model::{Record, State};
+use crate::model::{Pause, PausedBy, Record, State};
 use crate::queue::Queue;
 use crate::store::{Scan, Store};
 use crate::time::Timestamp;
+
+/// The first wait before an experiment whose start failed for a passing
+/// reason (out of descriptors or processes) is tried again; it doubles at
+/// each failure in a row, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between two tries: a minute keeps the log quiet and the
+/// queue moving soon after the machine recovers.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often the end of an experiment that could not be recorded is written
+/// again, while the queue waits for the disk.
+const RECORD_RETRY: Duration = Duration::from_secs(5);
 
 /// What the worker needs to run experiments.
 pub struct Worker {
@@ -26,6 +42,18 @@ pub struct Worker {
     pub executors: Arc<Executors>,
     /// The processing command, shared by every record that runs it.
     pub command: Arc<str>,
+    /// Bytes the experiments' disk must keep free for a run to start.
+    pub min_free: u64,
+}
+
+/// What the worker does after a step.
+enum Next {
+    /// Takes the next experiment at once.
+    Run,
+    /// Sleeps until woken: nothing waits, or the queue is paused.
+    Sleep,
+    /// Tries the same experiment again after a while.
+    Retry,
 }
 
 impl Worker {
@@ -35,22 +63,53 @@ impl Worker {
     pub fn spawn(self, mut wake: Receiver<()>) -> JoinHandle<()> {
         thread::Builder::new()
             .name("worker".into())
-            .spawn(move || loop {
-                while self.run_next() {}
-                if self.queue.is_closing() || wake.blocking_recv().is_none() {
-                    break;
+            .spawn(move || {
+                let mut backoff = FIRST_BACKOFF;
+                loop {
+                    match self.step() {
+                        Next::Run => backoff = FIRST_BACKOFF,
+                        Next::Retry => {
+                            self.sleep(backoff);
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                        }
+                        Next::Sleep => {
+                            if self.queue.is_closing() || wake.blocking_recv().is_none() {
+                                break;
+                            }
+                        }
+                    }
+                    if self.queue.is_closing() {
+                        break;
+                    }
                 }
             })
             .expect("spawning the worker thread")
     }
 
-    /// Runs the next waiting experiment to its end; false if none was waiting.
-    fn run_next(&self) -> bool {
+    /// Sleeps for `duration`, unless the server starts closing meanwhile.
+    fn sleep(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        while Instant::now() < until && !self.queue.is_closing() {
+            thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+        }
+    }
+
+    /// Runs the next waiting experiment to its end, if the queue lets it.
+    fn step(&self) -> Next {
+        if self.queue.paused().is_some() {
+            return Next::Sleep;
+        }
+        // Room on the disk first: a command that cannot write fails for the
+        // disk's sake, not its own.
+        if let Err(reason) = self.room() {
+            self.pause(reason);
+            return Next::Sleep;
+        }
         let control = Control::new();
         let executor = self.executors.for_command(&self.command);
         let stopper = executor.stoppable().then(|| control.sender.clone());
         let Some(mut record) = self.queue.next(self.command.clone(), stopper) else {
-            return false;
+            return Next::Sleep;
         };
         let id = record.id;
         log::info!(
@@ -68,17 +127,25 @@ impl Worker {
             },
             control,
             // RUNNING is written with the executor's handle before anything
-            // runs, so a crash before it leaves an experiment QUEUED on disk
-            // and nothing running.
+            // runs; if it cannot be, nothing runs.
             &mut |handle| {
                 record.handle = handle;
-                self.persist(&record);
+                self.store.write_record(&record)?;
                 self.queue.update_running(record.clone());
                 Ok(())
             },
         );
         let took = started.elapsed();
         record.handle = None;
+        let outcome = match outcome {
+            // A failure while the disk is full is the disk's.
+            Outcome::Failed { error, .. } if self.room().is_err() => Outcome::Retry {
+                error: format!("{error}, while {}", self.room().unwrap_err()),
+                ran: true,
+                lasting: true,
+            },
+            outcome => outcome,
+        };
         let (state, exit_code, signal, error) = match outcome {
             Outcome::Interrupted => {
                 // Still RUNNING on disk, with nothing of it left: recovery requeues it at the head.
@@ -92,8 +159,13 @@ impl Worker {
                     "experiment {id} interrupted by the shutdown after {:.1} s",
                     took.as_secs_f64()
                 );
-                return true;
+                return Next::Sleep;
             }
+            Outcome::Retry {
+                error,
+                ran,
+                lasting,
+            } => return self.requeue(record, error, ran, lasting),
             Outcome::Complete { exit_code } => (State::Complete, exit_code, None, None),
             Outcome::Failed {
                 exit_code,
@@ -115,7 +187,9 @@ impl Worker {
         record.exit_code = exit_code;
         record.signal = signal;
         record.error = error;
-        self.persist(&record);
+        if !self.record_end(&record) {
+            return Next::Sleep; // closing: the disk still says RUNNING, so it runs again
+        }
         let code = exit_code.map_or(String::new(), |code| format!(" with code {code}"));
         let why = record
             .error
@@ -127,7 +201,81 @@ impl Worker {
             took.as_secs_f64()
         );
         self.queue.finish(record);
-        true
+        Next::Run
+    }
+
+    /// Puts an experiment the workstation failed back at the head of the
+    /// queue; a lasting fault pauses the queue.
+    fn requeue(&self, mut record: Record, error: String, ran: bool, lasting: bool) -> Next {
+        let id = record.id;
+        record.state = State::Queued;
+        record.started_at = None;
+        if !ran {
+            record.attempts = record.attempts.saturating_sub(1);
+        }
+        record.error = Some(format!("waiting again: {error}"));
+        self.persist(&record);
+        self.queue.finish(record);
+        if lasting {
+            self.pause(format!("experiment {id}: {error}"));
+            Next::Sleep
+        } else {
+            log::warn!("experiment {id}: {error}; it is tried again shortly");
+            Next::Retry
+        }
+    }
+
+    /// Writes an experiment's final record, and while the disk refuses it,
+    /// pauses the queue and tries again: memory never shows an end the disk
+    /// does not have. False if the server closed before it was written.
+    fn record_end(&self, record: &Record) -> bool {
+        let mut paused = false;
+        loop {
+            match self.store.write_record(record) {
+                Ok(()) => return true,
+                Err(err) => {
+                    if !paused {
+                        paused = true;
+                        self.pause(format!(
+                            "could not record the end of experiment {} ({}): {err}",
+                            record.id,
+                            record.state.as_str()
+                        ));
+                        let mut waiting = self
+                            .queue
+                            .get(record.id)
+                            .map(|view| view.record)
+                            .unwrap_or_else(|| record.clone());
+                        waiting.error = Some(format!(
+                            "it ended {}, which could not be recorded yet: {err}",
+                            record.state.as_str()
+                        ));
+                        self.queue.update_running(waiting);
+                    }
+                    self.sleep(RECORD_RETRY);
+                    if self.queue.is_closing() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the experiments' disk has room for a run; why not, in words.
+    fn room(&self) -> Result<(), String> {
+        match self.store.free_space() {
+            Ok(free) if free < self.min_free => Err(format!(
+                "the disk holding the experiments has {} free, less than the {} it must keep free (--min-free)",
+                crate::store::bytes(free),
+                crate::store::bytes(self.min_free)
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Pauses the queue because of the workstation, and says so.
+    fn pause(&self, reason: String) {
+        pause(&self.queue, &self.store, reason);
     }
 
     /// Writes a record. A failure is logged; memory then runs ahead of the
@@ -141,6 +289,27 @@ impl Worker {
                 record.state.as_str()
             );
         }
+    }
+}
+
+/// Pauses the queue because the workstation is at fault, records the pause
+/// and logs it; an existing pause stays.
+pub fn pause(queue: &Queue, store: &Store, reason: String) {
+    let pause = Pause {
+        reason,
+        since: Timestamp::now(),
+        by: PausedBy::Workstation,
+    };
+    if !queue.pause(pause.clone()) {
+        log::warn!("{} (the queue is paused already)", pause.reason);
+        return;
+    }
+    log::error!(
+        "the queue is paused: {}; nothing starts until an operator fixes it and resumes the queue (POST /queue/resume)",
+        pause.reason
+    );
+    if let Err(err) = store.write_pause(Some(&pause)) {
+        log::error!("could not record the pause: {err}");
     }
 }
 

@@ -91,35 +91,178 @@ fn a_removed_incoming_directory_is_made_again() {
     server.wait_for_state(&id, "COMPLETE");
 }
 
+/// A command that blocks until `gate` exists, and logs `start ID` and `end ID`
+/// to `log`, so a test sees exactly which experiments ran and when.
+fn gated_command(gate: &Path, log: &Path) -> String {
+    format!(
+        "echo \"start $EXPERIMENT_ID\" >> '{log}'; while [ ! -e '{gate}' ]; do sleep 0.02; done; \
+         echo \"end $EXPERIMENT_ID\" >> '{log}'",
+        gate = gate.display(),
+        log = log.display()
+    )
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn queue(server: &Server) -> serde_json::Value {
+    server.get("/queue").json()
+}
+
 #[test]
-fn a_state_change_that_cannot_be_recorded_is_logged_and_the_disk_wins_after_a_restart() {
+fn an_end_that_cannot_be_recorded_pauses_the_queue_and_is_never_shown_before_it_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (gate, log) = (tmp.path().join("gate"), tmp.path().join("run.log"));
+    let faults = Faults::default();
+    let server = Server::start(|config| {
+        config.faults = faults.clone();
+        config.command = Some(gated_command(&gate, &log));
+    });
+    let first = server.submit("first", SEQUENCE);
+    server.wait_for_state(&first, "RUNNING");
+    let second = server.submit("second", SEQUENCE);
+
+    faults.fail_writes(ENOSPC);
+    fs::write(&gate, "").unwrap();
+    wait_until("the queue pauses", || queue(&server)["paused"] == true);
+    let paused = queue(&server);
+    let reason = paused["pause"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("could not record the end of experiment {first}"))
+            && reason.contains("No space left on device"),
+        "{paused:#}"
+    );
+    assert_eq!(paused["pause"]["by"], "workstation");
+    // Memory shows what the disk has: still RUNNING, with why.
+    let record = server.get(&format!("/experiments/{first}")).json();
+    assert_eq!(record["state"], "RUNNING", "{record:#}");
+    assert!(record["error"]
+        .as_str()
+        .unwrap()
+        .contains("could not be recorded yet"));
+    let waiting = server.get(&format!("/experiments/{second}")).json();
+    assert_eq!(
+        (waiting["state"].as_str(), waiting["position"].as_u64()),
+        (Some("QUEUED"), Some(1))
+    );
+
+    // Once the disk takes writes again the end is recorded; the queue holds
+    // until an operator resumes it.
+    faults.clear();
+    server.wait_for_state(&first, "COMPLETE");
+    assert_eq!(queue(&server)["paused"], true);
+    assert_eq!(
+        lines(&log),
+        [format!("start {first}"), format!("end {first}")]
+    );
+    let resumed = server.post_form("/queue/resume", &[]);
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    assert_eq!(resumed.json()["paused"], false);
+    server.wait_for_state(&second, "COMPLETE");
+    assert_eq!(
+        lines(&log),
+        [
+            format!("start {first}"),
+            format!("end {first}"),
+            format!("start {second}"),
+            format!("end {second}")
+        ]
+    );
+}
+
+#[test]
+fn a_start_that_cannot_be_recorded_runs_nothing_waits_at_the_head_and_pauses_the_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (gate, log) = (tmp.path().join("gate"), tmp.path().join("run.log"));
+    let faults = Faults::default();
+    let server = Server::start(|config| {
+        config.faults = faults.clone();
+        config.command = Some(gated_command(&gate, &log));
+    });
+    let first = server.submit("first", SEQUENCE);
+    server.wait_for_state(&first, "RUNNING");
+    let second = server.submit("second", SEQUENCE);
+    let third = server.submit("third", SEQUENCE);
+    let paused = server.post_form("/queue/pause", &[]);
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    assert_eq!(paused.json()["pause"]["by"], "operator");
+    fs::write(&gate, "").unwrap();
+    server.wait_for_state(&first, "COMPLETE");
+
+    // Records cannot be written from here; the queue's own state can.
+    faults.fail_writes_to("experiment.json", ENOSPC);
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+    wait_until("the queue pauses again", || {
+        queue(&server)["paused"] == true
+    });
+    let reason = queue(&server)["pause"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains(&format!("experiment {second}"))
+            && reason.contains("could not be recorded"),
+        "{reason}"
+    );
+    let waiting = server.get(&format!("/experiments/{second}")).json();
+    assert_eq!(
+        (
+            waiting["state"].as_str(),
+            waiting["position"].as_u64(),
+            waiting["attempts"].as_u64()
+        ),
+        (Some("QUEUED"), Some(1), Some(0)),
+        "{waiting:#}"
+    );
+    assert_eq!(
+        server.get(&format!("/experiments/{third}")).json()["state"],
+        "QUEUED"
+    );
+    assert_eq!(
+        lines(&log).len(),
+        2,
+        "a command ran without being recorded: {:?}",
+        lines(&log)
+    );
+
+    faults.clear();
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+    for id in [&second, &third] {
+        assert_eq!(server.wait_for_state(id, "COMPLETE")["attempts"], 1);
+    }
+    assert_eq!(lines(&log).len(), 6, "{:?}", lines(&log));
+}
+
+#[test]
+fn a_pause_outlasts_a_restart_and_a_resume_lifts_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("experiments");
-    let faults = Faults::default();
-    let record_on_disk = |id: &str| -> serde_json::Value {
-        serde_json::from_slice(&fs::read(dir.join(id).join("experiment.json")).unwrap()).unwrap()
-    };
-    let waiting;
+    let id;
     {
-        let server = Server::start_in(&dir, |config| {
-            config.faults = faults.clone();
-            config.command = Some("sleep 0.5".into());
-        });
-        let running = server.submit("first", SEQUENCE);
-        server.wait_for_state(&running, "RUNNING");
-        waiting = server.submit("second", SEQUENCE);
-        // From here no state change can be written: memory runs ahead of the disk.
-        faults.fail_writes(ENOSPC);
-        server.wait_for_state(&waiting, "COMPLETE");
-        assert_eq!(record_on_disk(&waiting)["state"], "QUEUED");
+        let server = Server::start_in(&dir, |config| config.command = Some("true".into()));
+        let paused = server.post_form("/queue/pause", &[]);
+        assert_eq!(paused.status, 200);
+        id = server.submit("waits", SEQUENCE);
+        assert_eq!(
+            server.get(&format!("/experiments/{id}")).json()["state"],
+            "QUEUED"
+        );
     }
-    // After a restart memory is the disk again: the experiment runs again, and is recorded.
-    let server = Server::start_in(&dir, |config| config.command = Some("sleep 0.1".into()));
-    let record = server.wait_for_state(&waiting, "COMPLETE");
-    assert_eq!(record["attempts"], 1);
-    wait_until("the second run is recorded", || {
-        record_on_disk(&waiting)["state"] == "COMPLETE"
-    });
+    let server = Server::start_in(&dir, |config| config.command = Some("true".into()));
+    let info = server.get("/service-info").json();
+    assert_eq!(info["queue"]["paused"], true, "{info:#}");
+    assert_eq!(info["queue"]["pause"]["reason"], "paused by an operator");
+    assert_eq!(
+        server.get(&format!("/experiments/{id}")).json()["state"],
+        "QUEUED"
+    );
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+    server.wait_for_state(&id, "COMPLETE");
 }
 
 /// A small tmpfs mounted for one test, unmounted on drop.
@@ -160,7 +303,8 @@ fn a_really_full_disk_answers_507_and_accepts_again_once_there_is_room() {
         return;
     };
     let dir = tmpfs.0.join("experiments");
-    let server = Server::start_in(&dir, |_| {});
+    // The disk is tiny: let runs start with little room.
+    let server = Server::start_in(&dir, |config| config.min_free = 0);
     let first = server.submit("fits", SEQUENCE);
     server.wait_for_state(&first, "COMPLETE");
 
@@ -221,4 +365,102 @@ fn a_cancel_that_cannot_be_recorded_is_refused_and_changes_nothing() {
     let canceled = server.delete(&format!("/experiments/{waiting}"));
     assert_eq!(canceled.status, 200, "{}", canceled.text());
     assert_eq!(canceled.json()["state"], "CANCELED");
+}
+
+#[test]
+fn a_disk_filled_during_a_run_pauses_the_queue_and_after_a_kill_9_nothing_runs_twice_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = rustix::process::geteuid().is_root();
+    let Some(tmpfs) = root
+        .then(|| Tmpfs::mount(&tmp.path().join("disk"), "4m"))
+        .flatten()
+    else {
+        assert!(
+            !required("tmpfs"),
+            "mounting a tmpfs is required here (SEQSPOOL_TEST_REQUIRE) but failed"
+        );
+        eprintln!("SKIPPED a_disk_filled_during_a_run...: mounting a tmpfs needs root");
+        return;
+    };
+    let dir = tmpfs.0.join("experiments");
+    let (gate, log) = (tmp.path().join("gate"), tmp.path().join("run.log"));
+    // The first run fills the disk once all are submitted, then waits; every
+    // run logs outside the disk.
+    let fill = tmp.path().join("fill-now");
+    let command = format!(
+        "echo \"start $EXPERIMENT_ID\" >> '{log}'; \
+         if [ ! -e '{filled}' ]; then : > '{filled}'; while [ ! -e '{fill}' ]; do sleep 0.02; done; \
+         head -c 64M /dev/zero > fill 2>/dev/null; : > filled-up; \
+         while [ ! -e '{gate}' ]; do sleep 0.02; done; fi; echo \"end $EXPERIMENT_ID\" >> '{log}'",
+        log = log.display(),
+        gate = gate.display(),
+        fill = fill.display(),
+        filled = tmp.path().join("filled").display(),
+    );
+    let args = ["--command", command.as_str(), "--min-free", "262144"];
+    let mut server = Binary::start(&dir, &args);
+    let ids: Vec<String> = (0..4)
+        .map(|n| submit(server.addr, &format!("q{n}"), SEQUENCE))
+        .collect();
+    fs::write(&fill, "").unwrap();
+    wait_until("the first run has filled the disk", || {
+        dir.join(&ids[0]).join("filled-up").exists()
+    });
+    fs::write(&gate, "").unwrap();
+    let paused = || request(server.addr, "GET", "/queue", &[], b"").json();
+    wait_until("the queue pauses", || paused()["paused"] == true);
+    let state = paused();
+    assert_eq!(state["pause"]["by"], "workstation", "{state:#}");
+    // Nothing behind the first ran, and nothing of them is final.
+    for id in &ids[1..] {
+        let record = request(server.addr, "GET", &format!("/experiments/{id}"), &[], b"").json();
+        assert_eq!(record["state"], "QUEUED", "{record:#}");
+    }
+    let ran: Vec<String> = lines(&log);
+    assert_eq!(
+        ran.iter().filter(|line| line.starts_with("start")).count(),
+        1,
+        "{ran:?}"
+    );
+
+    server.crash();
+    fs::remove_file(dir.join(&ids[0]).join("fill")).unwrap();
+    // With room again the start-up checks pass: a pause that reached the
+    // disk is lifted (one that did not, for want of room, is not there).
+    let server = Binary::start(&dir, &args);
+    assert_eq!(
+        request(server.addr, "GET", "/queue", &[], b"").json()["paused"],
+        false,
+        "{}",
+        server.log()
+    );
+    for id in &ids {
+        wait_for_state(server.addr, id, "COMPLETE");
+    }
+    // One start per experiment (two for the first, if its end was not recorded
+    // before the kill), and every run ended before the next began.
+    let ran = lines(&log);
+    let mut open: Option<String> = None;
+    let mut starts = Vec::new();
+    for line in &ran {
+        let (what, id) = line.split_once(' ').unwrap();
+        match what {
+            "start" => {
+                assert!(
+                    open.is_none() || starts.len() == 1,
+                    "two runs at once: {ran:?}"
+                );
+                open = Some(id.to_owned());
+                starts.push(id.to_owned());
+            }
+            _ => {
+                assert_eq!(open.take().as_deref(), Some(id), "{ran:?}");
+            }
+        }
+    }
+    for id in &ids[1..] {
+        assert_eq!(starts.iter().filter(|s| *s == id).count(), 1, "{ran:?}");
+    }
+    drop(server);
+    drop(tmpfs);
 }

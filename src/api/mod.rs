@@ -100,6 +100,11 @@ async fn route(
             Ok(native::file(app, parse_id(id)?, name).await?)
         }
         (["experiments", _, "files", _], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["queue"], &Method::GET) => Ok(native::queue(app)),
+        (["queue"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["queue", "pause"], &Method::POST) => Ok(native::pause(app, query).await?),
+        (["queue", "resume"], &Method::POST) => Ok(native::resume(app).await?),
+        (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
         _ => Err(Error::NotFound(format!(

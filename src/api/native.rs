@@ -10,9 +10,10 @@ use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
 use crate::http::{body, respond, Body};
-use crate::model::{Id, State};
+use crate::model::{Id, Pause, PausedBy, State};
 use crate::queue::View;
 use crate::submission::Format;
+use crate::time::Timestamp;
 
 /// Experiments on one page of `GET /experiments` unless `limit` says otherwise.
 const DEFAULT_PAGE: usize = 100;
@@ -102,6 +103,101 @@ pub async fn file(app: &App, id: Id, name: &str) -> Result<Response<Body>, Error
     Ok(response)
 }
 
+/// The queue as `GET /queue` and `GET /service-info` show it.
+#[derive(Serialize)]
+pub struct QueueState {
+    pub paused: bool,
+    /// Why, who and since when, while paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+    pub queued: usize,
+    pub running: usize,
+    pub capacity: usize,
+    /// The experiment that runs next.
+    pub head: Option<Id>,
+    /// The experiment running now.
+    pub current: Option<Id>,
+}
+
+fn queue_state(app: &App) -> QueueState {
+    let backlog = app.queue.backlog();
+    let (head, current) = app.queue.head();
+    let pause = app.queue.paused();
+    QueueState {
+        paused: pause.is_some(),
+        pause,
+        queued: backlog.queued,
+        running: backlog.running,
+        capacity: app.queue.capacity(),
+        head,
+        current,
+    }
+}
+
+/// `GET /queue`: paused or running, why, the counts and the head.
+pub fn queue(app: &App) -> Response<Body> {
+    respond::json(StatusCode::OK, &queue_state(app))
+}
+
+/// Longest reason an operator may give for a pause.
+const MAX_REASON_CHARS: usize = 500;
+
+/// `POST /queue/pause?reason=`: nothing new starts (a running experiment
+/// finishes); submissions are still taken.
+pub async fn pause(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        reason: Option<String>,
+    }
+    let params: Params = serde_urlencoded::from_str(query_string.unwrap_or(""))
+        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
+    let reason = params
+        .reason
+        .map(|reason| reason.trim().to_owned())
+        .filter(|reason| !reason.is_empty())
+        .unwrap_or_else(|| "paused by an operator".to_owned());
+    if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field: "reason",
+            msg: format!("give at most {MAX_REASON_CHARS} printable characters"),
+        });
+    }
+    let pause = Pause {
+        reason,
+        since: Timestamp::now(),
+        by: PausedBy::Operator,
+    };
+    if app.queue.pause(pause.clone()) {
+        let store = app.store.clone();
+        let written = pause.clone();
+        if let Err(err) = blocking(move || store.write_pause(Some(&written))).await {
+            app.queue.resume();
+            return Err(err);
+        }
+        log::warn!("the queue is paused by an operator: {}", pause.reason);
+    }
+    Ok(respond::json(StatusCode::OK, &queue_state(app)))
+}
+
+/// `POST /queue/resume`: lifts the pause, whoever set it, and wakes the worker.
+pub async fn resume(app: &App) -> Result<Response<Body>, Error> {
+    if let Some(pause) = app.queue.resume() {
+        let store = app.store.clone();
+        if let Err(err) = blocking(move || store.write_pause(None)).await {
+            // Not lifted on disk: after a restart it would hold again, so it holds now.
+            app.queue.pause(pause);
+            return Err(err);
+        }
+        log::info!(
+            "the queue is resumed (it was paused since {}: {})",
+            pause.since,
+            pause.reason
+        );
+        let _ = app.wake.try_send(());
+    }
+    Ok(respond::json(StatusCode::OK, &queue_state(app)))
+}
+
 /// `GET /service-info`: what this server is and how full it is.
 pub fn service_info(app: &App) -> Response<Body> {
     #[derive(Serialize)]
@@ -118,6 +214,7 @@ pub fn service_info(app: &App) -> Response<Body> {
         alphabet: String,
         backlog: usize,
         counts: serde_json::Map<String, serde_json::Value>,
+        queue: QueueState,
     }
     let config = &app.config;
     let counts = app.queue.counts();
@@ -140,6 +237,7 @@ pub fn service_info(app: &App) -> Response<Body> {
             alphabet: format!("{:?}", config.alphabet).to_lowercase(),
             backlog: app.queue.backlog().total(),
             counts,
+            queue: queue_state(app),
         },
     )
 }

@@ -29,10 +29,10 @@ impl Executor for Builtin {
         // RUNNING is on disk before the analysis runs: a crash during it is
         // seen at the restart as an interruption.
         if let Err(err) = started(None) {
-            return Outcome::SystemError {
-                exit_code: None,
-                error: format!("not started: its start could not be recorded: {err}"),
-            };
+            return super::not_begun(
+                format!("its start could not be recorded: {err}"),
+                err.passes(),
+            );
         }
         match write_analysis(run.dir, run.record.alphabet) {
             Ok(()) => Outcome::Complete { exit_code: None },

@@ -144,13 +144,17 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
         },
         Exit::Canceled => Outcome::Canceled,
         Exit::Interrupted => Outcome::Interrupted,
-        Exit::NotStarted(err) => Outcome::SystemError {
+        Exit::NotStarted(err) => super::not_begun(
+            format!("could not start the command: {err}"),
+            crate::error::passes(&err),
+        ),
+        Exit::Unrecorded(err) => super::not_begun(
+            format!("its start could not be recorded: {err}"),
+            err.passes(),
+        ),
+        Exit::Vanished => Outcome::SystemError {
             exit_code: None,
-            error: format!("could not start the command: {err}"),
-        },
-        Exit::Unrecorded(err) => Outcome::SystemError {
-            exit_code: None,
-            error: format!("not started: its start could not be recorded: {err}"),
+            error: "its directory is gone or is no longer a directory; nothing was run".into(),
         },
     }
 }
@@ -169,6 +173,9 @@ enum Exit {
     NotStarted(io::Error),
     /// Its run could not be recorded, so its gate was never opened: nothing ran.
     Unrecorded(Error),
+    /// Its directory is gone (removed, or replaced by something else): the
+    /// experiment's own trouble, not the workstation's.
+    Vanished,
 }
 
 /// Everything needed to run one command.
@@ -202,6 +209,9 @@ fn run_command(
     started: impl FnOnce(ProcessIdentity) -> Result<(), Error>,
 ) -> Exit {
     let Control { sender, receiver } = control;
+    if !fs::symlink_metadata(job.dir).is_ok_and(|meta| meta.is_dir()) {
+        return Exit::Vanished;
+    }
     let (stdout, stderr) = match (
         File::create(job.dir.join("stdout.txt")),
         File::create(job.dir.join("stderr.txt")),

@@ -82,6 +82,27 @@ pub enum Outcome {
     Canceled,
     /// The server shut down while it ran; it runs again at the next start.
     Interrupted,
+    /// The workstation, not the query, is at fault (the disk is full, a
+    /// program is missing, the process table is full): the experiment goes
+    /// back to the head of the queue.
+    Retry {
+        error: String,
+        /// Whether the command ran (its attempt counts).
+        ran: bool,
+        /// Whether the fault lasts until an operator fixes it (the queue
+        /// pauses), or passes by itself (tried again after a moment).
+        lasting: bool,
+    },
+}
+
+/// The outcome of a run that could not begin, for `error`: the workstation's
+/// fault, lasting unless `passing` (out of descriptors or processes for a moment).
+pub fn not_begun(error: String, passing: bool) -> Outcome {
+    Outcome::Retry {
+        error,
+        ran: false,
+        lasting: !passing,
+    }
 }
 
 /// What becomes of a run that a crash or a kill of the server interrupted.
