@@ -16,8 +16,11 @@ use crate::query::Limits;
 
 /// Default address: loopback only, so a fresh start exposes nothing to the network.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
-/// Default bound of the queue: a day of plate-sized submissions, small in memory.
-pub const DEFAULT_CAPACITY: usize = 1000;
+/// Default bound of the queue: two batches of the most records
+/// ([`DEFAULT_MAX_RECORDS`]), so that a full-size batch fits by default, also
+/// behind another. At about 400 bytes a waiting experiment (more with a long
+/// name and description, both bounded), that is under 10 MB of memory.
+pub const DEFAULT_CAPACITY: usize = 2 * DEFAULT_MAX_RECORDS;
 /// Default body limit, 8 MiB: a few thousand sequences of a few kilobases each.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 /// Default records per batch: a 96- or 384-well plate with room to spare.
@@ -202,6 +205,8 @@ mod tests {
         assert_eq!(parsed.shutdown_grace, built.shutdown_grace);
         assert_eq!(parsed.max_output, built.max_output);
         assert_eq!(parsed.timeout, None);
+        // A batch as large as a submission may be fits an empty queue.
+        assert!(built.capacity >= built.max_records);
     }
 
     #[test]

@@ -351,8 +351,13 @@ fn log_accepted(records: &[Record]) {
         _ => String::new(),
     };
     for record in records {
+        let notes: String = record
+            .notes
+            .iter()
+            .map(|note| format!("; {note}"))
+            .collect();
         log::info!(
-            "experiment {} accepted{batch}: '{}', {} residues ({})",
+            "experiment {} accepted{batch}: '{}', {} residues ({}{notes})",
             record.id,
             record.query_name,
             record.length,

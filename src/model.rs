@@ -161,6 +161,10 @@ pub struct Record {
     pub alphabet: Alphabet,
     /// Residues in the query.
     pub length: usize,
+    /// What the scientist should know about how the query was read (see
+    /// [`Query::notes`]); records written before notes existed have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The id of the first experiment of the batch this one was submitted in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Id>,
@@ -209,6 +213,7 @@ impl Record {
             description: query.description().map(str::to_owned),
             alphabet: query.alphabet(),
             length: query.sequence().len(),
+            notes: query.notes().to_vec(),
             batch,
             state: State::Queued,
             submitted_at: now,
@@ -234,6 +239,7 @@ impl Record {
             description: None,
             alphabet: Alphabet::Dna,
             length: 4,
+            notes: Vec::new(),
             batch: None,
             state,
             submitted_at: Timestamp::now(),
@@ -323,5 +329,21 @@ mod tests {
         old["process"] = serde_json::json!({"pgid": 42, "start_ticks": 7, "boot_id": "b"});
         let read: Record = serde_json::from_value(old).unwrap();
         assert_eq!(read.handle, Some(RunHandle::Local(process)));
+    }
+
+    #[test]
+    fn notes_are_written_when_there_are_some_and_old_records_have_none() {
+        let quiet = serde_json::to_value(Record::for_test(1, State::Queued)).unwrap();
+        assert!(quiet.get("notes").is_none(), "{quiet}");
+        let read: Record = serde_json::from_value(quiet).unwrap();
+        assert!(read.notes.is_empty());
+
+        let noted = Record {
+            notes: vec!["read as protein because of 'E' at position 17".into()],
+            ..Record::for_test(2, State::Queued)
+        };
+        let json = serde_json::to_value(&noted).unwrap();
+        assert_eq!(json["notes"][0], noted.notes[0].as_str());
+        assert_eq!(serde_json::from_value::<Record>(json).unwrap(), noted);
     }
 }

@@ -1,10 +1,12 @@
 //! What a client sent, parsed into [`Query`] values that everything downstream trusts.
 //!
-//! A `Query` can only be made here, so a name is never empty or full of control
-//! characters, and a sequence is always clean upper-case IUPAC letters (plus `*`
-//! and `-`) within the configured limits. Sequences arrive the way scientists
-//! have them: pasted with a FASTA header, numbered and spaced like a GenBank
-//! record, in lower case, with Windows line ends or a byte-order mark.
+//! A `Query` can only be made here, so a name is never empty, a name and a
+//! description are short and hold no control or invisible formatting
+//! characters, and a sequence is always clean upper-case IUPAC letters (plus
+//! `*` and `-`) within the configured limits. Sequences arrive the way
+//! scientists have them: pasted with a FASTA header (and comment lines before
+//! it), numbered and spaced like a GenBank record, in lower case, with Windows
+//! line ends or a byte-order mark.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +15,19 @@ use crate::error::Error;
 /// Longest `query_name`, in characters: long enough for any sample sheet's
 /// naming scheme, short enough to show in a table and a log line.
 pub const MAX_NAME_CHARS: usize = 256;
+
+/// Longest description (the FASTA header after the identifier), in characters:
+/// NCBI's and UniProt's headers run to a few hundred. A record keeps it in
+/// memory and shows it in every listing, so it must stay small whatever is sent.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// Characters of a name shown in an error message: enough to recognise the
+/// record, whatever length the name was sent with.
+const NAME_SHOWN_CHARS: usize = 40;
+
+/// Stray letters a note names one by one: enough to correct a typo or two by
+/// hand; past it the note only counts them, so a note stays short.
+const STRAY_LETTERS_NAMED: usize = 5;
 
 /// The residues a sequence is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +79,7 @@ pub struct Query {
     description: Option<String>,
     sequence: String,
     alphabet: Alphabet,
+    notes: Vec<String>,
 }
 
 impl Query {
@@ -84,6 +100,12 @@ impl Query {
 
     pub fn alphabet(&self) -> Alphabet {
         self.alphabet
+    }
+
+    /// What the scientist should know about how the query was read, e.g. that
+    /// one stray letter made a DNA read a protein.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The query as the processing command reads it: one FASTA record, 60 residues a line.
@@ -138,24 +160,25 @@ pub fn parse_submission(
         Some(header) => split_fasta_header(header),
         None => (None, None),
     };
-    let name = match name.map(str::trim).filter(|name| !name.is_empty()) {
-        Some(name) => name,
-        None => header_name.ok_or_else(|| {
-            invalid(
-                "query_name",
-                "is missing or empty; give the query a name".into(),
-            )
-        })?,
+    let (name, name_field) = match name.map(str::trim).filter(|name| !name.is_empty()) {
+        Some(name) => (name, "query_name"),
+        None => (
+            header_name.ok_or_else(|| {
+                invalid(
+                    "query_name",
+                    "is missing or empty; give the query a name".into(),
+                )
+            })?,
+            "query_sequence",
+        ),
     };
-    check_name("query_name", name)?;
-    let (sequence, alphabet) = clean_sequence(body, body_start, limits)
+    check_name(name).map_err(|problem| invalid(name_field, problem))?;
+    if let Some(description) = description {
+        check_description(description).map_err(|problem| invalid("query_sequence", problem))?;
+    }
+    let cleaned = clean_sequence(body, body_start, limits)
         .map_err(|problem| invalid("query_sequence", problem))?;
-    Ok(vec![Query {
-        name: name.to_owned(),
-        description: description.map(str::to_owned),
-        sequence,
-        alphabet,
-    }])
+    Ok(vec![cleaned.into_query(name, description)])
 }
 
 /// Parses a FASTA text of one or more records, all or nothing.
@@ -181,9 +204,10 @@ pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
         }
         let (name, description) = split_fasta_header(record.header);
         let at = |problem: String| {
+            let shown = name.map_or_else(|| "unnamed".into(), shown_name);
             invalid(
                 "query_sequence",
-                format!("record {number} ({}): {problem}", name.unwrap_or("unnamed")),
+                format!("record {number} ({shown}): {problem}"),
             )
         };
         let name = name.ok_or_else(|| {
@@ -192,15 +216,12 @@ pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
                 record.line
             ))
         })?;
-        check_name("query_sequence", name).map_err(|err| at(err.to_string()))?;
-        let (sequence, alphabet) =
-            clean_sequence(record.body, record.body_start, limits).map_err(at)?;
-        queries.push(Query {
-            name: name.to_owned(),
-            description: description.map(str::to_owned),
-            sequence,
-            alphabet,
-        });
+        check_name(name).map_err(at)?;
+        if let Some(description) = description {
+            check_description(description).map_err(at)?;
+        }
+        let cleaned = clean_sequence(record.body, record.body_start, limits).map_err(at)?;
+        queries.push(cleaned.into_query(name, description));
     }
     if queries.is_empty() {
         return Err(invalid(
@@ -291,9 +312,18 @@ impl<'a> Records<'a> {
     }
 }
 
-/// Splits an optional leading header line (after any blank lines) from the sequence text.
+/// Splits an optional leading header line (after any blank and `;` comment
+/// lines, as [`parse_fasta`] skips them) from the sequence text.
 fn split_header(text: &str) -> (Option<&str>, &str, Origin) {
-    let leading = text.len() - text.trim_start().len();
+    let mut leading = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !trimmed.is_empty() && !trimmed.starts_with(';') {
+            leading += line.len() - line.trim_start().len();
+            break;
+        }
+        leading += line.len();
+    }
     let rest = &text[leading..];
     if let Some(after) = rest.strip_prefix('>') {
         let end = after.find('\n').map_or(after.len(), |i| i + 1);
@@ -325,24 +355,112 @@ fn split_fasta_header(header: &str) -> (Option<&str>, Option<&str>) {
     }
 }
 
-fn check_name(field: &'static str, name: &str) -> Result<(), Error> {
-    let chars = name.chars().count();
-    if chars > MAX_NAME_CHARS {
-        return Err(invalid(
-            field,
-            format!("the name is {chars} characters long; at most {MAX_NAME_CHARS} are allowed"),
+fn check_name(name: &str) -> Result<(), String> {
+    check_text("name", name, MAX_NAME_CHARS, "shorten it")
+}
+
+fn check_description(description: &str) -> Result<(), String> {
+    check_text(
+        "description",
+        description,
+        MAX_DESCRIPTION_CHARS,
+        "shorten the header line",
+    )
+}
+
+/// Checks a name or a description (`what`): at most `max` characters (else
+/// `shorten` says what to do), and none that is a control character or an
+/// invisible formatting one, which could forge a log line, a terminal's
+/// screen or the order text reads in.
+fn check_text(what: &str, text: &str, max: usize, shorten: &str) -> Result<(), String> {
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(format!(
+            "the {what} is {chars} characters long; at most {max} are allowed, {shorten}"
         ));
     }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(invalid(
-            field,
-            format!(
-                "the name holds the control character {}; use printable characters",
-                c.escape_debug()
-            ),
+    let unprintable = text
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() || is_invisible(c));
+    if let Some((index, c)) = unprintable {
+        let kind = if c.is_control() {
+            "a control character"
+        } else {
+            "an invisible formatting or direction character"
+        };
+        return Err(format!(
+            "the {what} holds U+{:04X}, {kind}, at character {}; use printable characters",
+            u32::from(c),
+            index + 1
         ));
     }
     Ok(())
+}
+
+/// Characters that print nothing yet change how the text around them reads:
+/// Unicode's format characters (general category Cf: direction marks,
+/// overrides and isolates, zero-width spaces and joiners, the byte-order mark,
+/// tags, ...) and the line and paragraph separators.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{AD}'
+        | '\u{600}'..='\u{605}'
+        | '\u{61C}'
+        | '\u{6DD}'
+        | '\u{70F}'
+        | '\u{890}'..='\u{891}'
+        | '\u{8E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0001}'
+        | '\u{E0020}'..='\u{E007F}')
+}
+
+/// A record's name as an error message shows it: its start only, and any
+/// unprintable character written as its escape.
+fn shown_name(name: &str) -> String {
+    let mut shown = String::new();
+    for c in name.chars().take(NAME_SHOWN_CHARS) {
+        if c.is_control() || is_invisible(c) {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    if name.chars().nth(NAME_SHOWN_CHARS).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// A sequence as [`clean_sequence`] makes it: all of a query but its name and description.
+struct Cleaned {
+    sequence: String,
+    alphabet: Alphabet,
+    notes: Vec<String>,
+}
+
+impl Cleaned {
+    fn into_query(self, name: &str, description: Option<&str>) -> Query {
+        Query {
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            sequence: self.sequence,
+            alphabet: self.alphabet,
+            notes: self.notes,
+        }
+    }
 }
 
 /// Cleans a sequence text into upper-case residues and detects its alphabet.
@@ -350,11 +468,7 @@ fn check_name(field: &'static str, name: &str) -> Result<(), Error> {
 /// White space and digits are dropped, as in GenBank and EMBL flat files, and
 /// so are `;` comment lines; a trailing `*` (a protein's stop) is dropped.
 /// Returns a message naming the first offending character and where it stands.
-fn clean_sequence(
-    text: &str,
-    origin: Origin,
-    limits: &Limits,
-) -> Result<(String, Alphabet), String> {
+fn clean_sequence(text: &str, origin: Origin, limits: &Limits) -> Result<Cleaned, String> {
     let mut sequence = String::with_capacity(text.len());
     let (mut line, mut column) = (origin.line, 0);
     // A line whose first printed character is ';' is a comment, wherever it stands.
@@ -404,14 +518,83 @@ fn clean_sequence(
     if !sequence.bytes().any(|b| b.is_ascii_alphabetic()) {
         return Err("holds no residues, only gaps or stops".into());
     }
+    // Detection said protein, yet the letters are nearly all nucleotides: a
+    // typo in a read, most likely. The reading stands; the scientist is told.
+    let stray = match (limits.alphabet, alphabet) {
+        (AlphabetPolicy::Protein, _) | (_, Alphabet::Dna | Alphabet::Rna) => None,
+        (AlphabetPolicy::Auto | AlphabetPolicy::Nucleotide, Alphabet::Protein) => {
+            stray_letters(&sequence)
+        }
+    };
     if limits.alphabet == AlphabetPolicy::Nucleotide && alphabet == Alphabet::Protein {
-        return Err("reads as a protein, and this server takes nucleotide sequences only (--alphabet nucleotide)".into());
+        let because = stray
+            .map(|(letters, _)| format!(" because of {letters}"))
+            .unwrap_or_default();
+        return Err(format!("reads as a protein{because}, and this server takes nucleotide sequences only (--alphabet nucleotide)"));
     }
-    Ok((sequence, alphabet))
+    let notes = stray
+        .map(|(letters, several)| {
+            let (that, letter) = if several {
+                ("those", "letters")
+            } else {
+                ("that", "letter")
+            };
+            format!("read as protein because of {letters}; if this is DNA, correct {that} {letter}")
+        })
+        .into_iter()
+        .collect();
+    Ok(Cleaned {
+        sequence,
+        alphabet,
+        notes,
+    })
+}
+
+/// The letters that are no nucleotide code in a sequence whose letters are
+/// otherwise nucleotides (as [`detect_alphabet`] counts them), named with
+/// their positions in the sequence, and whether there are several; `None`
+/// when the sequence reads as a protein on its own merits.
+fn stray_letters(sequence: &str) -> Option<(String, bool)> {
+    let (mut letters, mut plain, mut count) = (0usize, 0usize, 0usize);
+    let mut named = Vec::new();
+    for (index, b) in sequence.bytes().enumerate() {
+        if !b.is_ascii_alphabetic() {
+            continue;
+        }
+        letters += 1;
+        if PLAIN_NUCLEOTIDES.contains(&b) {
+            plain += 1;
+        } else if !NUCLEOTIDE_CODES.contains(&b) {
+            count += 1;
+            if named.len() < STRAY_LETTERS_NAMED {
+                named.push(format!("'{}' at position {}", b as char, index + 1));
+            }
+        }
+    }
+    if count == 0 || !mostly_plain(plain, letters) {
+        return None;
+    }
+    let mut list = match named.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) if count == named.len() => format!("{} and {last}", rest.join(", ")),
+        _ => named.join(", "),
+    };
+    if count > named.len() {
+        list.push_str(&format!(" and {} more", count - named.len()));
+    }
+    Some((list, count > 1))
 }
 
 /// IUPAC nucleotide codes: the four bases, U, and the ambiguity letters.
 const NUCLEOTIDE_CODES: &[u8] = b"ACGTURYSWKMBDHVN";
+
+/// The letters most of a nucleotide sequence is written in: the bases, U and N.
+const PLAIN_NUCLEOTIDES: &[u8] = b"ACGTUN";
+
+/// Whether at least 90% of `letters` are `plain` nucleotides (BLAST's guess).
+fn mostly_plain(plain: usize, letters: usize) -> bool {
+    plain * 10 >= letters * 9
+}
 
 /// Reads a clean sequence as nucleotides when every letter is a nucleotide code
 /// and at least 90% are A, C, G, T, U or N (so a peptide such as `MKV`, whose
@@ -428,11 +611,11 @@ fn detect_alphabet(sequence: &str) -> Alphabet {
             b'U' => u += 1,
             _ => {}
         }
-        if matches!(b, b'A' | b'C' | b'G' | b'T' | b'U' | b'N') {
+        if PLAIN_NUCLEOTIDES.contains(&b) {
             plain += 1;
         }
     }
-    if plain * 10 < letters * 9 {
+    if !mostly_plain(plain, letters) {
         Alphabet::Protein
     } else if u > 0 && t == 0 {
         Alphabet::Rna
@@ -515,7 +698,11 @@ mod tests {
             message(one(" ", "ACGT")),
             "query_name: is missing or empty; give the query a name"
         );
-        assert!(message(one("a\u{7}b", "ACGT")).contains("control character \\u{7}"));
+        assert_eq!(
+            message(one("a\u{7}b", "ACGT")),
+            "query_name: the name holds U+0007, a control character, at character 2; \
+             use printable characters"
+        );
         assert!(message(one(&"x".repeat(257), "ACGT")).contains("at most 256"));
         assert_eq!(
             one("$(touch pwned); `id`", "ACGT").unwrap().name(),
@@ -605,6 +792,182 @@ mod tests {
         assert_eq!(
             lines.iter().map(|l| l.len()).collect::<Vec<_>>(),
             [2, 60, 60, 10]
+        );
+    }
+
+    #[test]
+    fn descriptions_are_bounded() {
+        let longest = "d".repeat(MAX_DESCRIPTION_CHARS);
+        let query = one("q", &format!(">h {longest}\nACGT")).unwrap();
+        assert_eq!(query.description(), Some(longest.as_str()));
+        let err = one("q", &format!(">h {longest}é\nACGT")).unwrap_err();
+        assert_eq!(err.field(), Some("query_sequence"));
+        assert_eq!(
+            err.to_string(),
+            "query_sequence: the description is 1001 characters long; at most 1000 are allowed, \
+             shorten the header line"
+        );
+        let batch = format!(">a\nACGT\n>b {longest}d\nACGT\n");
+        assert!(message(parse_fasta(&batch, &LIMITS))
+            .starts_with("query_sequence: record 2 (b): the description is 1001 characters long"));
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_named_in_names_and_descriptions() {
+        for (c, kind) in [
+            ('\0', "a control character"),
+            ('\u{1b}', "a control character"),
+            ('\r', "a control character"),
+            ('\u{85}', "a control character"),
+            ('\u{202e}', "an invisible formatting or direction character"),
+            ('\u{200b}', "an invisible formatting or direction character"),
+            ('\u{2067}', "an invisible formatting or direction character"),
+            ('\u{feff}', "an invisible formatting or direction character"),
+            ('\u{2028}', "an invisible formatting or direction character"),
+            (
+                '\u{e0041}',
+                "an invisible formatting or direction character",
+            ),
+        ] {
+            let code = format!("U+{:04X}, {kind}, at character 3", u32::from(c));
+            let name = format!("ab{c}c");
+            let err = one(&name, "ACGT").unwrap_err();
+            assert_eq!(err.field(), Some("query_name"));
+            assert!(
+                err.to_string().contains(&format!("the name holds {code}")),
+                "{err}"
+            );
+
+            // In a header, white space (U+0085 and U+2028 are) ends the name.
+            if !c.is_whitespace() {
+                let header = format!(">{name}\nACGT");
+                let err = parse_submission(None, Some(&header), &LIMITS).unwrap_err();
+                assert_eq!(err.field(), Some("query_sequence"), "a name from a header");
+                assert!(
+                    err.to_string().contains(&format!("the name holds {code}")),
+                    "{err}"
+                );
+            }
+
+            let err = one("q", &format!(">h ab{c}c\nACGT")).unwrap_err();
+            assert_eq!(err.field(), Some("query_sequence"));
+            assert!(
+                err.to_string()
+                    .contains(&format!("the description holds {code}")),
+                "{err}"
+            );
+
+            let err = parse_fasta(&format!(">ok\nA\n>h ab{c}c\nACGT"), &LIMITS).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains(&format!("record 2 (h): the description holds {code}")),
+                "{err}"
+            );
+        }
+        // Printable text of any script is kept as it came.
+        let query = one("α-globin", ">h 5′ end — ünïcödé, 日本\r\nACGT").unwrap();
+        assert_eq!(query.description(), Some("5′ end — ünïcödé, 日本"));
+    }
+
+    #[test]
+    fn an_error_shows_only_the_start_of_a_long_or_unprintable_name() {
+        let huge = "n".repeat(1_000_000);
+        let err = message(parse_fasta(&format!(">{huge}\nACGT\n"), &LIMITS));
+        assert!(err.len() < 300, "{} bytes", err.len());
+        assert!(
+            err.contains(&format!("record 1 ({}…)", "n".repeat(40))),
+            "{err}"
+        );
+        assert!(
+            err.contains("the name is 1000000 characters long; at most 256"),
+            "{err}"
+        );
+        let err = message(parse_fasta(">a\u{1b}[2J b\nACGT\n", &LIMITS));
+        assert!(err.contains("record 1 (a\\u{1b}[2J)"), "{err}");
+    }
+
+    #[test]
+    fn comment_lines_may_come_before_a_single_header() {
+        let text = "; exported by SnapGene\r\n\r\n ;2024\r\n>gfp start codon\r\nATG;x\r\nAAA\r\n";
+        let err = message(parse_submission(None, Some(text), &LIMITS));
+        // The header was found: the complaint is about the sequence, at its place.
+        assert!(
+            err.contains("';' at position 56 (line 5, column 4)"),
+            "{err}"
+        );
+        let text = text.replace("ATG;x", "ATG");
+        let query = parse_submission(None, Some(&text), &LIMITS)
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            (query.name(), query.description(), query.sequence()),
+            ("gfp", Some("start codon"), "ATGAAA")
+        );
+        // Without a header, comment lines are the sequence's, as before.
+        assert_eq!(one("q", "; note\nACGT\n").unwrap().sequence(), "ACGT");
+    }
+
+    #[test]
+    fn a_nucleotide_read_made_protein_by_stray_letters_gets_a_note() {
+        let read = "ACGTTGCAACGTTGCAEGTACGTTGCAACGTTGCA";
+        let query = one("r", read).unwrap();
+        assert_eq!(query.alphabet(), Alphabet::Protein);
+        assert_eq!(
+            query.notes(),
+            ["read as protein because of 'E' at position 17; if this is DNA, correct that letter"]
+        );
+        let two = one("r", &read.replacen("GTTG", "GTFG", 1)).unwrap();
+        assert_eq!(
+            two.notes(),
+            [
+                "read as protein because of 'F' at position 5 and 'E' at position 17; \
+              if this is DNA, correct those letters"
+            ]
+        );
+        // Gaps count in the position, as query.fasta holds them.
+        let gapped = one("r", &format!("--{read}")).unwrap();
+        assert!(
+            gapped.notes()[0].contains("'E' at position 19"),
+            "{:?}",
+            gapped.notes()
+        );
+        let many = one("r", &format!("{}{}", "ACGT".repeat(60), "EFIJLOPQ")).unwrap();
+        assert!(
+            many.notes()[0].contains(
+                "'E' at position 241, 'F' at position 242, 'I' at position 243, \
+                 'J' at position 244, 'L' at position 245 and 3 more;"
+            ),
+            "{:?}",
+            many.notes()
+        );
+        // A protein, a clean read, and a protein rich in A, C, G and T get none.
+        for text in [
+            "KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQA",
+            "ACGTACGT",
+            "ACGTACGTE",
+        ] {
+            assert!(one("q", text).unwrap().notes().is_empty(), "{text}");
+        }
+        // A protein-only server reads every sequence as one: nothing to note.
+        let protein = Limits {
+            alphabet: AlphabetPolicy::Protein,
+            ..LIMITS
+        };
+        assert!(
+            parse_submission(Some("q"), Some(read), &protein).unwrap()[0]
+                .notes()
+                .is_empty()
+        );
+        // A nucleotide-only server says which letter it took for an amino acid.
+        let nucleotide = Limits {
+            alphabet: AlphabetPolicy::Nucleotide,
+            ..LIMITS
+        };
+        let err = parse_submission(Some("q"), Some(read), &nucleotide).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("reads as a protein because of 'E' at position 17, and this server"),
+            "{err}"
         );
     }
 }

@@ -3,10 +3,14 @@
 //! A submission arrives as a form, JSON, a FASTA file as the whole body, or a
 //! multipart form with a file picker. Each is read once, into the fields the
 //! client sent (which a page shows again when the submission fails) and the
-//! [`Query`] values they make, all or none.
+//! [`Query`] values they make, all or none. Whatever the format, a field
+//! given twice is refused rather than one of its values silently kept.
+
+use std::fmt;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::error::Error;
 use crate::query::{self, Limits, Query};
@@ -65,6 +69,79 @@ impl Format {
 pub struct Fields {
     pub query_name: Option<String>,
     pub query_sequence: Option<String>,
+}
+
+/// The text fields of a form or a JSON object, and the first of them given
+/// twice: noticed while reading, since a map of the values (JSON's
+/// `Value::Object`, say) would keep only the last one without a word.
+struct Sent {
+    fields: Fields,
+    twice: Option<&'static str>,
+}
+
+impl<'de> Deserialize<'de> for Sent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Sent, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = Sent;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with query_name and query_sequence")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Sent, A::Error> {
+                let mut sent = Sent {
+                    fields: Fields::default(),
+                    twice: None,
+                };
+                let (mut name, mut sequence) = (false, false);
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let (field, slot, seen) = match &*key {
+                        "query_name" => ("query_name", &mut sent.fields.query_name, &mut name),
+                        "query_sequence" => (
+                            "query_sequence",
+                            &mut sent.fields.query_sequence,
+                            &mut sequence,
+                        ),
+                        // Not ours to judge: a submit button's value and the like.
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if *seen {
+                        sent.twice.get_or_insert(field);
+                    }
+                    *seen = true;
+                    *slot = map.next_value()?;
+                }
+                Ok(sent)
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}
+
+impl Sent {
+    /// The fields, unless one was given twice; `format` names the body in the error.
+    fn fields(self, format: &str) -> Result<Fields, Error> {
+        match self.twice {
+            Some(field) => Err(given_twice(format, field)),
+            None => Ok(self.fields),
+        }
+    }
+}
+
+/// The error for a field given twice, whichever format the body came in.
+fn given_twice(format: &str, field: &str) -> Error {
+    Error::Malformed(format!(
+        "malformed {format}: the field '{field}' is given twice; send each field once"
+    ))
+}
+
+/// A body without its UTF-8 byte-order mark, which editors on Windows write.
+fn strip_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
 /// A submission read: what the client sent, and the queries it makes.
@@ -146,7 +223,7 @@ fn parse_fasta_body(body: &[u8], limits: &Limits) -> Result<Vec<Query>, Error> {
 /// Reads a form-encoded body strictly: a field that is not UTF-8 once
 /// percent-decoded is refused, not replaced with U+FFFD, and so is a field given twice.
 fn parse_form(body: &[u8]) -> Result<Fields, Error> {
-    let text = std::str::from_utf8(body)
+    let text = std::str::from_utf8(strip_bom(body))
         .map_err(|_| Error::Malformed("the form is not valid UTF-8".into()))?;
     for piece in text.split('&').flat_map(|pair| pair.split('=')) {
         if crate::http::negotiate::percent_decode(&piece.replace('+', " ")).is_none() {
@@ -155,20 +232,26 @@ fn parse_form(body: &[u8]) -> Result<Fields, Error> {
             )));
         }
     }
-    serde_urlencoded::from_str(text)
-        .map_err(|err| Error::Malformed(format!("malformed form: {err}")))
+    serde_urlencoded::from_str::<Sent>(text)
+        .map_err(|err| Error::Malformed(format!("malformed form: {err}")))?
+        .fields("form")
 }
 
-/// Reads a JSON body, which must be an object with the fields by name.
+/// Reads a JSON body, which must be an object with the fields by name, each
+/// given once; a byte-order mark before it is dropped.
 fn parse_json(body: &[u8]) -> Result<Fields, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|err| Error::Malformed(format!("malformed JSON: {err}")))?;
-    if !value.is_object() {
+    let body = strip_bom(body);
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Still read it, so that broken JSON is told as such.
+        serde_json::from_slice::<IgnoredAny>(body)
+            .map_err(|err| Error::Malformed(format!("malformed JSON: {err}")))?;
         return Err(Error::Malformed(
             "malformed JSON: send an object, {\"query_name\": ..., \"query_sequence\": ...}".into(),
         ));
     }
-    serde_json::from_value(value).map_err(|err| Error::Malformed(format!("malformed JSON: {err}")))
+    serde_json::from_slice::<Sent>(body)
+        .map_err(|err| Error::Malformed(format!("malformed JSON: {err}")))?
+        .fields("JSON")
 }
 
 /// Reads a form upload: a FASTA file (the part named `file` or `fasta`, or any
@@ -213,12 +296,15 @@ async fn read_parts(
             }
             continue;
         }
-        let slot = match name.as_str() {
-            "query_name" => &mut fields.query_name,
-            "query_sequence" => &mut fields.query_sequence,
+        let (field, slot) = match name.as_str() {
+            "query_name" => ("query_name", &mut fields.query_name),
+            "query_sequence" => ("query_sequence", &mut fields.query_sequence),
             // A submit button's value and the like: not ours to judge.
             _ => continue,
         };
+        if slot.is_some() {
+            return Err(given_twice("multipart form", field));
+        }
         let text = std::str::from_utf8(&data)
             .map_err(|_| Error::Malformed(format!("the form field '{name}' is not valid UTF-8")))?;
         *slot = Some(text.to_owned());
@@ -311,5 +397,49 @@ mod tests {
             submission.queries.unwrap_err().field(),
             Some("query_sequence")
         );
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused_in_a_form_and_in_json() {
+        let twice = |result: Result<Fields, Error>| match result {
+            Err(Error::Malformed(msg)) => msg,
+            other => panic!("not refused as malformed: {other:?}"),
+        };
+        assert_eq!(
+            twice(parse_form(b"query_name=a&query_sequence=ACGT&query_name=b")),
+            "malformed form: the field 'query_name' is given twice; send each field once"
+        );
+        assert_eq!(
+            twice(parse_json(
+                br#"{"query_sequence": "A", "query_name": "a", "query_sequence": "C"}"#
+            )),
+            "malformed JSON: the field 'query_sequence' is given twice; send each field once"
+        );
+        // Fields that are not ours may come as they like.
+        let fields =
+            parse_json(br#"{"query_name": "a", "x": 1, "x": [2], "query_sequence": "C"}"#).unwrap();
+        assert_eq!(fields.query_name.as_deref(), Some("a"));
+        assert!(parse_form(b"query_name=a&go=1&go=2").is_ok());
+    }
+
+    #[test]
+    fn json_is_an_object_and_may_start_with_a_byte_order_mark() {
+        let fields = parse_json(b"\xEF\xBB\xBF {\"query_name\": \"bom\"}").unwrap();
+        assert_eq!(fields.query_name.as_deref(), Some("bom"));
+        let fields = parse_form(b"\xEF\xBB\xBFquery_name=bom").unwrap();
+        assert_eq!(fields.query_name.as_deref(), Some("bom"));
+        for (body, says) in [
+            (&b"\"ACGT\""[..], "send an object"),
+            (b"[\"q\", \"ACGT\"]", "send an object"),
+            (b"{\"query_name\": \"q\", \"query_seq", "EOF"),
+            (b"[1,", "EOF"),
+            (b"{\"query_name\": 5}", "invalid type"),
+        ] {
+            let err = parse_json(body).unwrap_err().to_string();
+            assert!(
+                err.starts_with("malformed JSON: ") && err.contains(says),
+                "{err}"
+            );
+        }
     }
 }

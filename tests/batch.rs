@@ -776,3 +776,17 @@ fn a_body_over_the_limit_is_413_naming_the_limit() {
     );
     assert_eq!(snapshot(&server.dir), before);
 }
+
+#[test]
+fn a_batch_of_the_most_records_fits_a_server_with_default_settings() {
+    // Every limit at its default; a command that waits, so that the worker
+    // does not compete with the acceptance of ten thousand experiments.
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let most = seqspool::config::DEFAULT_MAX_RECORDS;
+    let text: String = (1..=most)
+        .map(|i| format!(">r{i:05}\nACGTACGTACGTACGTACGTACGTACGTAC\n"))
+        .collect();
+    let answer = post_fasta(&server, &text);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(answer.json()["count"], most);
+}

@@ -1853,6 +1853,7 @@ fn write_experiments(
             description: None,
             alphabet: Alphabet::Dna,
             length: RESIDUES,
+            notes: Vec::new(),
             batch: None,
             state: if done { State::Complete } else { State::Queued },
             submitted_at: now,

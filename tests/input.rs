@@ -1,0 +1,433 @@
+//! What a client may send, held under attack and exhaustion, over real HTTP:
+//! FASTA descriptions are bounded, names and descriptions hold no control or
+//! invisible formatting characters, a field given twice is refused whatever
+//! the format, a JSON body may start with a byte-order mark, comment lines may
+//! come before a pasted sequence's header, and a DNA read that one stray
+//! letter makes a "protein" says so.
+
+mod common;
+use common::*;
+
+use serde_json::{json, Value};
+
+/// The most characters a FASTA description may hold, as the README states it.
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+const BOUNDARY: &str = "----WebKitFormBoundaryq4ZGd0Ha8Fw2sT3x";
+
+fn post(server: &Server, content_type: &str, body: &[u8]) -> Response {
+    request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", content_type)],
+        body,
+    )
+}
+
+fn post_fasta(server: &Server, text: &str) -> Response {
+    post(server, "text/x-fasta", text.as_bytes())
+}
+
+/// A multipart form of text fields and, if `file` is given, one FASTA file.
+fn multipart(fields: &[(&str, &str)], file: Option<&str>) -> Vec<u8> {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    if let Some(content) = file {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.fa\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    body.into_bytes()
+}
+
+fn post_multipart(server: &Server, fields: &[(&str, &str)], file: Option<&str>) -> Response {
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    post(server, &content_type, &multipart(fields, file))
+}
+
+fn listing(server: &Server) -> Response {
+    let answer = server.get("/experiments?limit=1000");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer
+}
+
+#[test]
+fn an_8_mb_header_line_is_refused_naming_the_bound_and_nothing_is_written() {
+    let server = Server::start(|_| {});
+    let before = snapshot(&server.dir);
+    let huge = "x".repeat(8_000_000);
+    let fasta = format!(">big {huge}\nACGT\n");
+    assert_error(
+        &post_fasta(&server, &fasta),
+        422,
+        Some("query_sequence"),
+        &[
+            "record 1 (big)",
+            "description",
+            "8000000 characters",
+            "at most 1000",
+        ],
+        "an 8 MB header line as a FASTA body",
+    );
+    let in_a_batch = format!(">small\nACGT\n>big {huge}\nACGT\n");
+    assert_error(
+        &post_fasta(&server, &in_a_batch),
+        422,
+        Some("query_sequence"),
+        &["record 2 (big)", "at most 1000"],
+        "an 8 MB header line in a batch's second record",
+    );
+    let pasted = json!({ "query_name": "q", "query_sequence": fasta });
+    assert_error(
+        &server.post_json("/experiments", &pasted),
+        422,
+        Some("query_sequence"),
+        &["description", "at most 1000"],
+        "an 8 MB header line pasted in JSON",
+    );
+    assert_error(
+        &post_multipart(&server, &[], Some(&fasta)),
+        422,
+        Some("file"),
+        &["record 1 (big)", "at most 1000"],
+        "an 8 MB header line in an uploaded file",
+    );
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused request wrote something"
+    );
+
+    // A description of exactly the bound is taken, and written as it came.
+    let longest = "d".repeat(MAX_DESCRIPTION_CHARS);
+    let answer = post_fasta(&server, &format!(">fits {longest}\nACGT\n"));
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let record = answer.json();
+    assert_eq!(record["description"], longest.as_str());
+    let id = record["id"].as_str().unwrap();
+    let stored = server
+        .get(&format!("/experiments/{id}/files/query.fasta"))
+        .text();
+    assert_eq!(stored, format!(">fits {longest}\nACGT\n"));
+}
+
+#[test]
+fn control_and_invisible_formatting_characters_are_refused_by_name_in_names_and_descriptions() {
+    let server = Server::start(|_| {});
+    let before = snapshot(&server.dir);
+    let named = |name: &str| {
+        server.post_form(
+            "/experiments",
+            &[("query_name", name), ("query_sequence", "ACGT")],
+        )
+    };
+    for (name, shown) in [
+        ("a\0b", "U+0000"),
+        ("red\u{1b}[31m", "U+001B"),
+        ("over\rwritten", "U+000D"),
+        ("evil\u{202e}txt.fasta", "U+202E"),
+        ("left\u{200e}mark", "U+200E"),
+        ("isolate\u{2066}d", "U+2066"),
+        ("zero\u{feff}width", "U+FEFF"),
+    ] {
+        assert_error(
+            &named(name),
+            422,
+            Some("query_name"),
+            &["name", shown],
+            &format!("a query_name holding {shown}"),
+        );
+    }
+
+    for (description, shown) in [
+        ("a\0b", "U+0000"),
+        ("clear\u{1b}[2Jscreen", "U+001B"),
+        ("over\rwritten", "U+000D"),
+        ("gfp \u{202e}esrever", "U+202E"),
+        ("tab\tbed", "U+0009"),
+        ("right\u{200f}mark", "U+200F"),
+        ("pop\u{2069}isolate", "U+2069"),
+    ] {
+        let fasta = format!(">seq1 {description}\nACGT\n");
+        assert_error(
+            &post_fasta(&server, &format!(">ok\nACGT\n{fasta}")),
+            422,
+            Some("query_sequence"),
+            &["record 2 (seq1)", "description", shown],
+            &format!("a batch record's description holding {shown}"),
+        );
+        assert_error(
+            &server.post_json(
+                "/experiments",
+                &json!({ "query_name": "q", "query_sequence": fasta }),
+            ),
+            422,
+            Some("query_sequence"),
+            &["description", shown],
+            &format!("a pasted header's description holding {shown}"),
+        );
+    }
+    // A name taken from a header is checked as a given one is.
+    assert_error(
+        &server.post_json(
+            "/experiments",
+            &json!({ "query_sequence": ">evil\u{202e}af.exe\nACGT" }),
+        ),
+        422,
+        Some("query_sequence"),
+        &["name", "U+202E"],
+        "a header's name holding U+202E",
+    );
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused request wrote something"
+    );
+
+    // Printable text of any script is fine, and a Windows line end is a line end.
+    let answer = post_fasta(&server, ">α-globin β chain, 5′ end — ünïcödé\r\nACGT\r\n");
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let record = answer.json();
+    assert_eq!(record["query_name"], "α-globin");
+    assert_eq!(record["description"], "β chain, 5′ end — ünïcödé");
+}
+
+#[test]
+fn a_listing_stays_small_whatever_the_descriptions_sent() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    // Quotes double and this emoji takes four bytes once written as JSON.
+    let filler = "\"🧬\\".repeat(40_000);
+    for i in 0..25 {
+        let answer = post_fasta(&server, &format!(">huge{i} {filler}\nACGT\n"));
+        assert_ne!(
+            answer.status, 202,
+            "a 120 000-character description was taken"
+        );
+    }
+    // As much as may be sent: the longest name and the longest description, of wide characters.
+    let name = "🧬".repeat(256);
+    let description = "\"🧬".repeat(MAX_DESCRIPTION_CHARS / 2);
+    for _ in 0..25 {
+        let answer = post_fasta(&server, &format!(">{name} {description}\nACGT\n"));
+        assert_eq!(answer.status, 202, "{}", answer.text());
+    }
+    // The record of the longest sequence holds its length, not its residues.
+    let longest = "A".repeat(seqspool::config::DEFAULT_MAX_RESIDUES);
+    let answer = post_fasta(&server, &format!(">long\n{longest}\n"));
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert!(answer.body.len() < 1024, "{}", answer.text());
+
+    let answer = listing(&server);
+    let listed = answer.json()["experiments"].as_array().unwrap().len();
+    assert_eq!(listed, 26);
+    // A record is its bounded text (under 6 kB here) and a few hundred bytes of the rest.
+    let bound = 26 * 8 * 1024;
+    assert!(
+        answer.body.len() < bound,
+        "a listing of 26 experiments is {} bytes, more than {bound}",
+        answer.body.len()
+    );
+}
+
+#[test]
+fn a_field_given_twice_is_refused_in_every_format_naming_it() {
+    let server = Server::start(|_| {});
+    let before = snapshot(&server.dir);
+    let json_type = "application/json";
+    let multipart_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let cases: [(&str, &str, Vec<u8>, &str); 5] = [
+        (
+            "a form",
+            "application/x-www-form-urlencoded",
+            b"query_name=a&query_name=b&query_sequence=ACGT".to_vec(),
+            "query_name",
+        ),
+        (
+            "JSON",
+            json_type,
+            br#"{"query_name": "a", "query_sequence": "ACGT", "query_name": "b"}"#.to_vec(),
+            "query_name",
+        ),
+        (
+            "JSON",
+            json_type,
+            br#"{"query_name": "a", "query_sequence": "ACGT", "query_sequence": "TTTT"}"#.to_vec(),
+            "query_sequence",
+        ),
+        (
+            "JSON, the first one null",
+            json_type,
+            br#"{"query_name": null, "query_name": "b", "query_sequence": "ACGT"}"#.to_vec(),
+            "query_name",
+        ),
+        (
+            "a multipart form",
+            &multipart_type,
+            multipart(
+                &[
+                    ("query_name", "a"),
+                    ("query_sequence", "ACGT"),
+                    ("query_name", "b"),
+                ],
+                None,
+            ),
+            "query_name",
+        ),
+    ];
+    for (what, content_type, body, field) in &cases {
+        assert_error(
+            &post(&server, content_type, body),
+            400,
+            None,
+            &[&format!("'{field}' is given twice")],
+            &format!("{what} naming {field} twice"),
+        );
+    }
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused request wrote something"
+    );
+    // Fields that are not ours (a submit button's) are not ours to judge.
+    let body = multipart(
+        &[
+            ("query_name", "a"),
+            ("query_sequence", "ACGT"),
+            ("go", "1"),
+            ("go", "2"),
+        ],
+        None,
+    );
+    let answer = post(&server, &multipart_type, &body);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+}
+
+#[test]
+fn a_json_body_may_start_with_a_byte_order_mark() {
+    let server = Server::start(|_| {});
+    let mut body = "\u{feff}".as_bytes().to_vec();
+    body.extend_from_slice(br#"{"query_name": "notepad", "query_sequence": "ACGT"}"#);
+    let answer = post(&server, "application/json", &body);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(answer.json()["query_name"], "notepad");
+
+    let mut form = "\u{feff}".as_bytes().to_vec();
+    form.extend_from_slice(b"query_name=saved&query_sequence=ACGT");
+    let answer = post(&server, "application/x-www-form-urlencoded", &form);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(answer.json()["query_name"], "saved");
+}
+
+#[test]
+fn comment_lines_before_a_pasted_header_are_skipped() {
+    let server = Server::start(|_| {});
+    let text = "; exported by SnapGene\r\n;2024-06-04\r\n\r\n>gfp start of the coding sequence\r\natgagtaaaggagaagaac\r\n";
+    let answer = server.post_form("/experiments", &[("query_sequence", text)]);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let record = answer.json();
+    assert_eq!(record["query_name"], "gfp");
+    assert_eq!(record["description"], "start of the coding sequence");
+    assert_eq!(record["length"], 19);
+    let given = server.post_json(
+        "/experiments",
+        &json!({ "query_name": "mine", "query_sequence": text }),
+    );
+    assert_eq!(given.status, 202, "{}", given.text());
+    assert_eq!(given.json()["query_name"], "mine");
+}
+
+/// A 35-base read with one stray letter, `E`, at position 17.
+const READ_WITH_A_TYPO: &str = "ACGTTGCAACGTTGCAEGTACGTTGCAACGTTGCA";
+
+fn notes(record: &Value) -> Vec<String> {
+    record["notes"]
+        .as_array()
+        .map(|notes| {
+            notes
+                .iter()
+                .map(|n| n.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_dna_read_made_protein_by_a_stray_letter_says_so() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    assert_eq!(READ_WITH_A_TYPO.len(), 35);
+    assert_eq!(READ_WITH_A_TYPO.find('E'), Some(16));
+    let answer = server.post_form(
+        "/experiments",
+        &[("query_name", "read"), ("query_sequence", READ_WITH_A_TYPO)],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let record = answer.json();
+    assert_eq!(
+        record["alphabet"], "protein",
+        "today's classification is kept"
+    );
+    let noted = notes(&record);
+    assert_eq!(noted.len(), 1, "{record:#}");
+    for part in ["'E' at position 17", "if this is DNA"] {
+        assert!(noted[0].contains(part), "{:?} lacks {part:?}", noted[0]);
+    }
+    // The record says so wherever it is read.
+    let id = record["id"].as_str().unwrap();
+    assert_eq!(
+        notes(&server.get(&format!("/experiments/{id}")).json()),
+        noted
+    );
+    assert_eq!(
+        notes(&listing(&server).json()["experiments"][0]),
+        noted,
+        "the listing"
+    );
+
+    // Two stray letters are both named; a protein and a clean read get no note.
+    let two = READ_WITH_A_TYPO.replacen("GTTG", "GTFG", 1);
+    let answer = server.post_form(
+        "/experiments",
+        &[("query_name", "two"), ("query_sequence", &two)],
+    );
+    let noted = notes(&answer.json());
+    assert_eq!(noted.len(), 1, "{}", answer.text());
+    assert!(
+        noted[0].contains("'F' at position 5") && noted[0].contains("'E' at position 17"),
+        "{noted:?}"
+    );
+    for (name, sequence) in [
+        ("lysozyme", "KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQA"),
+        ("clean", "ACGTTGCAACGTTGCAAGTACGTTGCAACGTTGCA"),
+    ] {
+        let answer = server.post_form(
+            "/experiments",
+            &[("query_name", name), ("query_sequence", sequence)],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        assert!(answer.json().get("notes").is_none(), "{}", answer.text());
+    }
+}
+
+#[test]
+fn the_note_on_a_stray_letter_is_logged_at_acceptance() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(&dir.path().join("experiments"), &["--command", "true"]);
+    let answer = post_form(
+        server.addr,
+        "/experiments",
+        &[("query_name", "read"), ("query_sequence", READ_WITH_A_TYPO)],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    wait_until("the acceptance is logged with its note", || {
+        server.log().lines().any(|line| {
+            line.contains("experiment 000001 accepted") && line.contains("'E' at position 17")
+        })
+    });
+}
