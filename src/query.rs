@@ -379,10 +379,12 @@ fn check_text(what: &str, text: &str, max: usize, shorten: &str) -> Result<(), S
             "the {what} is {chars} characters long; at most {max} are allowed, {shorten}"
         ));
     }
+    // A tab is how some tools separate the fields of a FASTA description;
+    // it forges nothing.
     let unprintable = text
         .chars()
         .enumerate()
-        .find(|&(_, c)| c.is_control() || is_invisible(c));
+        .find(|&(_, c)| (c.is_control() && c != '\t') || is_invisible(c));
     if let Some((index, c)) = unprintable {
         let kind = if c.is_control() {
             "a control character"
