@@ -124,7 +124,8 @@ pub async fn run(
         store,
         queue: queue.clone(),
         intake: intake.clone(),
-        bodies: http::body::BodyBudget::new(config.max_body),
+        bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
+        hosts: http::host::Hosts::new(&config.allow_hosts),
     });
     match listener.local_addr() {
         Ok(addr) => log::info!("listening on http://{addr}"),
