@@ -85,6 +85,9 @@ def run(args):
             last_state = record["state"]
             print(f"experiment {experiment}: {last_state}")
 
+    if "files" not in record:
+        # It finished before the first poll: the submission's answer lists no files.
+        record = call(args.server, "GET", f"/experiments/{experiment}")
     print(f"experiment {experiment} finished: {record['state']}")
     if record.get("exit_code") is not None:
         print(f"exit code: {record['exit_code']}")

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::error::Error;
 use crate::http::body::{self, BodyBudget};
+use crate::http::host::Hosts;
 use crate::http::negotiate;
 use crate::intake::Intake;
 use crate::model::{FileInfo, Id, Record, State};
@@ -35,8 +36,10 @@ pub struct App {
     pub intake: Intake,
     /// Wakes the worker when it sleeps (after a resume).
     pub wake: tokio::sync::mpsc::Sender<()>,
-    /// The memory request bodies may hold, across all connections.
+    /// The memory request bodies may hold, across all connections, and how long one may stall.
     pub bodies: BodyBudget,
+    /// The host names requests may name.
+    pub hosts: Hosts,
 }
 
 /// What a cancel did.

@@ -33,6 +33,10 @@ pub const DEFAULT_GRACE_SECS: f64 = 10.0;
 /// Default cap on each of `stdout.txt` and `stderr.txt`: a command that floods
 /// its output fills its own log up to here, not the disk.
 pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+/// Default seconds a request body may go without a byte arriving: a client on
+/// a slow link sends something every second; one that sends nothing for this
+/// long has stalled or is holding the connection on purpose.
+pub const DEFAULT_BODY_STALL_SECS: f64 = 10.0;
 
 /// Default room the experiments' disk must keep free for a run to start:
 /// one full log (`--max-output`). Below it the queue pauses rather than let
@@ -118,6 +122,17 @@ pub struct Config {
     #[doc(hidden)]
     pub supervisor: Option<PathBuf>,
 
+    /// Seconds a request body may go without a byte arriving before it is dropped with 408.
+    #[arg(long, env = "SEQSPOOL_BODY_STALL", default_value = "10", value_parser = parse_stall, value_name = "SECS")]
+    pub body_stall: Duration,
+
+    /// A host name this server is reached by, besides IP addresses, localhost and
+    /// this machine's name (requests naming any other host get 421); repeat for
+    /// several, or separate them with commas in the environment variable.
+    #[arg(long = "allow-host", env = "SEQSPOOL_ALLOW_HOSTS", value_delimiter = ',',
+          value_parser = parse_host_name, value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
     #[doc(hidden)]
@@ -142,6 +157,8 @@ impl Config {
             max_output: DEFAULT_MAX_OUTPUT,
             min_free: DEFAULT_MIN_FREE,
             supervisor: None,
+            body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
+            allow_hosts: Vec::new(),
             faults: Faults::default(),
         }
     }
@@ -191,6 +208,33 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{text}' is not a usable number of seconds"))
 }
 
+/// Parses the body stall time: with none at all, every body would be dropped.
+fn parse_stall(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        stall if stall.is_zero() => Err(format!(
+            "'{text}' is no stall time; give a number of seconds above 0"
+        )),
+        stall => Ok(stall),
+    }
+}
+
+/// Parses a host name for `--allow-host`: a bare name (`lab-ws.example.org`),
+/// compared without regard to case; no scheme, port or path.
+fn parse_host_name(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if valid {
+        Ok(name)
+    } else {
+        Err(format!(
+            "'{text}' is not a host name; give the name alone, as in lab-ws.example.org (no scheme, port or path)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +248,8 @@ mod tests {
         assert_eq!(parsed.max_body, built.max_body);
         assert_eq!(parsed.shutdown_grace, built.shutdown_grace);
         assert_eq!(parsed.max_output, built.max_output);
+        assert_eq!(parsed.body_stall, built.body_stall);
+        assert_eq!(parsed.allow_hosts, built.allow_hosts);
         assert_eq!(parsed.timeout, None);
         // A batch as large as a submission may be fits an empty queue.
         assert!(built.capacity >= built.max_records);
@@ -215,5 +261,25 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
         assert!(Config::try_parse_from(["seqspool", "--capacity", "0"]).is_err());
+        assert!(Config::try_parse_from(["seqspool", "--body-stall", "0"]).is_err());
+    }
+
+    #[test]
+    fn allowed_hosts_repeat_and_are_bare_names() {
+        let parsed = Config::try_parse_from([
+            "seqspool",
+            "--allow-host",
+            "Lab-WS.example.org",
+            "--allow-host",
+            "seqspool.lab.",
+        ])
+        .unwrap();
+        assert_eq!(parsed.allow_hosts, ["lab-ws.example.org", "seqspool.lab"]);
+        for bad in ["http://lab", "lab:8000", "lab/x", ""] {
+            assert!(
+                Config::try_parse_from(["seqspool", "--allow-host", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

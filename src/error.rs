@@ -22,8 +22,12 @@ pub enum Error {
     TooSlow(String),
     /// The body is in a format this route does not take.
     UnsupportedFormat(String),
-    /// The request came from a page of another site, or named a host this server is not.
+    /// The request came from a page of another site.
     CrossSite(String),
+    /// The request names a host this server is not reached by: a page of
+    /// another site whose name was made to point here (DNS rebinding), or a
+    /// name the operator has not allowed yet.
+    UnknownHost(String),
     /// No such route, experiment or file.
     NotFound(String),
     /// The route exists, but not with this method; `allow` lists the methods it takes.
@@ -131,6 +135,7 @@ impl fmt::Display for Error {
             | Error::Busy(msg)
             | Error::UnsupportedFormat(msg)
             | Error::CrossSite(msg)
+            | Error::UnknownHost(msg)
             | Error::NotFound(msg)
             | Error::WrongState(msg)
             | Error::Internal(msg) => f.write_str(msg),

@@ -132,7 +132,8 @@ pub async fn run(
         queue: queue.clone(),
         intake: intake.clone(),
         wake,
-        bodies: http::body::BodyBudget::new(config.max_body),
+        bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
+        hosts: http::host::Hosts::new(&config.allow_hosts),
     });
     match listener.local_addr() {
         Ok(addr) => log::info!("listening on http://{addr}"),

@@ -379,12 +379,13 @@ fn check_text(what: &str, text: &str, max: usize, shorten: &str) -> Result<(), S
             "the {what} is {chars} characters long; at most {max} are allowed, {shorten}"
         ));
     }
-    // A tab is how some tools separate the fields of a FASTA description;
-    // it forges nothing.
+    // A tab is how some tools separate the fields of a FASTA description; it
+    // forges nothing there (a name holds none: it would not read as one).
+    let tab_allowed = what == "description";
     let unprintable = text
         .chars()
         .enumerate()
-        .find(|&(_, c)| (c.is_control() && c != '\t') || is_invisible(c));
+        .find(|&(_, c)| (c.is_control() && !(tab_allowed && c == '\t')) || is_invisible(c));
     if let Some((index, c)) = unprintable {
         let kind = if c.is_control() {
             "a control character"

@@ -1114,42 +1114,76 @@ fn a_page_of_another_site_cannot_submit_or_cancel() {
 }
 
 #[test]
-fn slow_uploads_that_exhaust_the_body_budget_get_503_not_memory() {
-    let server = Server::start(|config| config.max_body = 1000);
-    // Each declares a full-size body and sends none of it: together they hold
-    // the whole budget (16 bodies of --max-body). Raw, because a client
-    // library sends the body it announces: these must stall after the head.
-    let stalled: Vec<TcpStream> = (0..16)
-        .map(|_| {
-            let mut stream = TcpStream::connect(server.addr).unwrap();
-            let head = "POST /experiments HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n";
-            stream.write_all(head.as_bytes()).unwrap();
-            stream
-        })
-        .collect();
-    // An invalid submission: while there is budget it gets 422 and writes nothing.
-    let probe = || {
+fn large_uploads_that_hold_the_body_budget_get_503_not_memory() {
+    // Bodies over 64 KiB draw on the budget for large ones (16 bodies of
+    // --max-body), taken as their bytes arrive. The stall time is longer than
+    // the test: these uploads stay until the test drops them.
+    let max_body = 128 * 1024;
+    let server = Server::start(|config| {
+        config.max_body = max_body;
+        config.body_stall = std::time::Duration::from_secs(120);
+    });
+    // Each sends all of a full-size body but its last byte, then stalls:
+    // together they hold all of the budget but 16 bytes. Raw, because a
+    // client library sends the whole body it announces.
+    let hold = || {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        let head = format!(
+            "POST /experiments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {max_body}\r\n\r\n",
+            server.addr
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&vec![b'A'; max_body - 1]).unwrap();
+        stream
+    };
+    let mut stalled: Vec<TcpStream> = (0..16).map(|_| hold()).collect();
+    // A large invalid submission: while there is budget it gets 422 and writes nothing.
+    let sequence = format!("AC!GT{}", "A".repeat(100_000));
+    let large = || {
         server.post_form(
             "/experiments",
-            &[("query_name", "q"), ("query_sequence", "AC!GT")],
+            &[("query_name", "q"), ("query_sequence", &sequence)],
         )
     };
     let mut busy = None;
     wait_until("the stalled uploads hold the whole budget", || {
-        let answer = probe();
+        // Budget is taken as bytes arrive: a probe read before an upload's
+        // bytes were may have taken the room that upload needed, and the
+        // upload was refused. It is sent again.
+        for upload in &mut stalled {
+            if answered(upload) {
+                *upload = hold();
+            }
+        }
+        let answer = large();
         let full = answer.status == 503;
         busy = full.then_some(answer);
         full
     });
     let busy = busy.unwrap();
     assert!(busy.header("Retry-After").is_some());
-    assert!(busy.json()["msg"]
-        .as_str()
-        .unwrap()
-        .contains("too many large requests"));
+    assert_error(
+        &busy,
+        503,
+        None,
+        &["too many large requests"],
+        "a large body",
+    );
     assert!(server.experiment_dirs().is_empty());
 
+    // A small body draws on a budget of its own: large uploads never keep it out.
+    let small = server.submit("small", "ACGT");
+    assert_eq!(server.experiment_dirs(), [small]);
+
     drop(stalled);
-    wait_until("the budget is given back", || probe().status == 422);
-    server.submit("after", "ACGT");
+    wait_until("the budget is given back", || large().status == 422);
+}
+
+/// Whether the server has answered on `stream` (without waiting for it).
+fn answered(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let peeked = stream.peek(&mut [0; 1]);
+    stream.set_nonblocking(false).unwrap();
+    peeked.is_ok()
 }

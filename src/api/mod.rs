@@ -52,9 +52,16 @@ async fn route(
     request: Request<Incoming>,
     html: bool,
 ) -> Result<Response<Body>, Failed> {
+    // A page of another site that points its own name here reads and writes
+    // nothing, whatever it sends as its Origin.
+    app.hosts.check(request.headers(), request.uri())?;
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
-    let method = request.method().clone();
+    // HEAD is GET without the body: hyper sends the head and leaves the body out.
+    let method = match request.method() {
+        &Method::HEAD => Method::GET,
+        method => method.clone(),
+    };
     // A page of another site must not fill the lab's queue or cancel its work
     // through the browser of someone in the lab. (Scripts send no Origin; the
     // page's cancel form answers a foreign one with a confirmation page.)
@@ -75,19 +82,25 @@ async fn route(
     match (segments.as_slice(), &method) {
         ([""], &Method::GET) => ui::home(app, query).map_err(page),
         ([""], &Method::POST) => Ok(legacy::submit(app, request).await?),
-        ([""], _) => Err(Error::WrongMethod { allow: "GET, POST" }.into()),
+        ([""], _) => Err(Error::WrongMethod {
+            allow: "GET, HEAD, POST",
+        }
+        .into()),
         (["backlog"] | ["backlog", ""], &Method::GET) => Ok(legacy::backlog(app)),
-        (["backlog"] | ["backlog", ""], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["backlog"] | ["backlog", ""], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments"], &Method::GET) if html => ui::listing(app, query).map_err(page),
         (["experiments"], &Method::GET) => Ok(native::list(app, query)?),
         (["experiments"], &Method::POST) if html => Ok(ui::submit(app, request).await),
         (["experiments"], &Method::POST) => Ok(native::submit(app, request).await?),
-        (["experiments"], _) => Err(Error::WrongMethod { allow: "GET, POST" }.into()),
+        (["experiments"], _) => Err(Error::WrongMethod {
+            allow: "GET, HEAD, POST",
+        }
+        .into()),
         (["experiments", id], &Method::GET) if html => ui::experiment(app, id).await.map_err(page),
         (["experiments", id], &Method::GET) => Ok(native::experiment(app, parse_id(id)?).await?),
         (["experiments", id], &Method::DELETE) => Ok(native::cancel(app, parse_id(id)?).await?),
         (["experiments", _], _) => Err(Error::WrongMethod {
-            allow: "GET, DELETE",
+            allow: "GET, HEAD, DELETE",
         }
         .into()),
         (["experiments", id, "cancel"], &Method::POST) => {
@@ -95,18 +108,20 @@ async fn route(
         }
         (["experiments", _, "cancel"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["ui", name], &Method::GET) => Ok(ui::asset(name)?),
-        (["ui", _], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["ui", _], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments", id, "files", name], &Method::GET) => {
             Ok(native::file(app, parse_id(id)?, name).await?)
         }
-        (["experiments", _, "files", _], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["experiments", _, "files", _], _) => {
+            Err(Error::WrongMethod { allow: "GET, HEAD" }.into())
+        }
         (["queue"], &Method::GET) => Ok(native::queue(app)),
-        (["queue"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["queue"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["queue", "pause"], &Method::POST) => Ok(native::pause(app, query).await?),
         (["queue", "resume"], &Method::POST) => Ok(native::resume(app).await?),
         (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
-        (["service-info"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         _ => Err(Error::NotFound(format!(
             "no route {path}; see GET /service-info for what this server offers"
         ))

@@ -1,9 +1,12 @@
 //! Request bodies and their limits, and streamed response bodies.
 //!
 //! A body is read within `--max-body` while it streams in (a `Content-Length`
-//! is only checked early, never trusted), within a time limit, and within a
-//! budget of memory shared by all connections, so no client can make the
-//! server hold more than it can afford.
+//! is only checked early, never trusted), within a time limit, and dropped
+//! when nothing of it arrives for `--body-stall`. The memory bodies hold is
+//! counted as their bytes arrive, against budgets shared by all connections:
+//! a client that promises a large body and sends nothing holds nothing, and
+//! small bodies have a budget of their own, so large uploads, however many
+//! and however slow, never keep a small submission out.
 
 use std::io;
 use std::pin::Pin;
@@ -11,46 +14,66 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::header;
 use hyper::Request;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::Body;
 use crate::error::Error;
 
 /// How long a client may take to send a request body: minutes for the
-/// largest upload over a slow link, not for ever (a stalled client holds a
-/// connection and a handler).
+/// largest upload over a slow link, not for ever (a client that trickles a
+/// byte now and then holds a connection and a handler).
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Request bodies that may be held in memory at once, in units of the largest
-/// body (`--max-body`): room for many plates uploaded together (128 MiB by
-/// default), not for a thousand slow clients to exhaust the machine.
+/// Large request bodies that may be held in memory at once, in units of the
+/// largest body (`--max-body`): room for many plates uploaded together (128
+/// MiB by default), not for a thousand slow clients to exhaust the machine.
 pub const BODIES_IN_FLIGHT: usize = 16;
 
-/// The bytes of request bodies held in memory, across all connections.
-pub struct BodyBudget(Arc<Semaphore>);
+/// The largest small body: a form or JSON body with a sequence of a few
+/// kilobases, or a FASTA file of a few dozen primers, as scripts and the
+/// page's form send them. A body stays small until it is known to be larger
+/// (by its `Content-Length`, or by the bytes that arrived).
+pub const SMALL_BODY: usize = 64 * 1024;
+
+/// Small request bodies that may be held in memory at once (16 MiB in all):
+/// more scripts and browsers submitting together than a lab has.
+pub const SMALL_BODIES_IN_FLIGHT: usize = 256;
+
+/// How request bodies are read: the bytes they may hold in memory across all
+/// connections, and how long one may go without a byte arriving.
+pub struct BodyBudget {
+    /// Bytes held by bodies larger than [`SMALL_BODY`].
+    large: Arc<Semaphore>,
+    /// Bytes held by the others, which large uploads cannot take.
+    small: Arc<Semaphore>,
+    /// `--body-stall`.
+    stall: Duration,
+}
 
 impl BodyBudget {
-    pub fn new(max_body: usize) -> BodyBudget {
-        BodyBudget(Arc::new(Semaphore::new(
-            max_body
-                .saturating_mul(BODIES_IN_FLIGHT)
-                .min(Semaphore::MAX_PERMITS),
-        )))
+    pub fn new(max_body: usize, stall: Duration) -> BodyBudget {
+        let semaphore = |bytes: usize| Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS)));
+        BodyBudget {
+            large: semaphore(max_body.saturating_mul(BODIES_IN_FLIGHT)),
+            small: semaphore(SMALL_BODY * SMALL_BODIES_IN_FLIGHT),
+            stall,
+        }
     }
 }
 
 /// A body's share of the [`BodyBudget`], given back when dropped.
 pub struct BodyPermit(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
-/// Reads a request body, refusing one larger than `limit` while it streams in.
-/// The body's share of `budget` (its declared length, or `limit`) is taken
-/// first and held by the returned permit: when the budget is spent the answer
+/// Reads a request body, refusing one larger than `limit` while it streams
+/// in, or one that stalls. Each part that arrives takes its size from
+/// `budget`, held by the returned permit: when the budget is spent the answer
 /// is 503, not memory.
 pub async fn read(
     request: Request<Incoming>,
@@ -69,28 +92,101 @@ pub async fn read(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    let share = declared
-        .map_or(limit, |length| length as usize)
-        .clamp(1, u32::MAX as usize) as u32;
-    let permit = budget.0.clone().try_acquire_many_owned(share).map_err(|_| {
-        Error::Busy("the server is receiving too many large requests at once; nothing was written, try again shortly".into())
-    })?;
-    let collected = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        Limited::new(request.into_body(), limit).collect(),
-    )
-    .await
-    .map_err(|_| {
-        Error::TooSlow(format!(
-            "the body did not arrive within {} s; send it again",
-            BODY_READ_TIMEOUT.as_secs()
-        ))
-    })?;
-    match collected {
-        Ok(collected) => Ok((collected.to_bytes(), BodyPermit(Some(permit)))),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(err) => Err(Error::Malformed(format!("reading the request body: {err}"))),
+    let mut held = Held {
+        budget,
+        large: declared.is_some_and(|length| length > SMALL_BODY as u64),
+        permit: None,
+    };
+    let deadline = Instant::now() + BODY_READ_TIMEOUT;
+    let mut body = request.into_body();
+    let mut parts = Vec::new();
+    let mut length = 0;
+    loop {
+        let wait = deadline.min(Instant::now() + budget.stall);
+        let frame = match tokio::time::timeout_at(wait, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => break,
+            Ok(Some(Err(err))) => {
+                return Err(Error::Malformed(format!("reading the request body: {err}")))
+            }
+            Err(_) if wait == deadline => {
+                return Err(Error::TooSlow(format!(
+                    "the body did not arrive within {} s; send it again",
+                    BODY_READ_TIMEOUT.as_secs()
+                )))
+            }
+            Err(_) => {
+                return Err(Error::TooSlow(format!(
+                    "the body stalled: nothing arrived for {} s; send it again",
+                    budget.stall.as_secs_f64()
+                )))
+            }
+        };
+        // Trailers carry nothing a submission needs.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        length += data.len();
+        if length > limit {
+            return Err(too_large());
+        }
+        held.take(data.len(), length)?;
+        parts.push(data);
     }
+    Ok((join(parts, length), BodyPermit(held.permit)))
+}
+
+/// The budget a body being read holds.
+struct Held<'a> {
+    budget: &'a BodyBudget,
+    /// Whether the body is known to be larger than [`SMALL_BODY`].
+    large: bool,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Held<'_> {
+    /// Takes `more` bytes; `length` is the body's length with them.
+    fn take(&mut self, more: usize, length: usize) -> Result<(), Error> {
+        if !self.large && length > SMALL_BODY {
+            // A body of unknown length outgrew the small budget: it moves,
+            // all of it, to the large one (the small permit goes back).
+            self.large = true;
+            self.permit = Some(self.acquire(length)?);
+            return Ok(());
+        }
+        let taken = self.acquire(more)?;
+        match &mut self.permit {
+            Some(permit) => permit.merge(taken),
+            None => self.permit = Some(taken),
+        }
+        Ok(())
+    }
+
+    fn acquire(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Error> {
+        let (pool, what) = match self.large {
+            true => (&self.budget.large, "too many large requests"),
+            false => (&self.budget.small, "too many requests"),
+        };
+        // More than u32::MAX bytes at once is more than any budget holds.
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        pool.clone().try_acquire_many_owned(bytes).map_err(|_| {
+            Error::Busy(format!(
+                "the server is receiving {what} at once; nothing was written, try again shortly"
+            ))
+        })
+    }
+}
+
+/// The parts of a body as one buffer (for a moment, the body is held twice).
+fn join(mut parts: Vec<Bytes>, length: usize) -> Bytes {
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut whole = BytesMut::with_capacity(length);
+    for part in parts {
+        whole.extend_from_slice(&part);
+    }
+    whole.freeze()
 }
 
 /// Streams a file, at most `length` bytes of it (its size when opened: a log

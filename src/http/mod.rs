@@ -5,8 +5,12 @@
 //! Connections are served by hyper on the tokio runtime. At shutdown the
 //! listener is dropped and open connections get a bounded grace period to
 //! finish what they were answering, as hyper-util's graceful example does.
+//! A connection closed on a client still sending a body lingers ([`linger`]),
+//! so the client reads the answer.
 
 pub mod body;
+pub mod host;
+pub mod linger;
 pub mod negotiate;
 pub mod respond;
 
@@ -14,6 +18,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -66,10 +71,21 @@ pub async fn serve<S, F>(
         };
         // Small answers must not wait for Nagle's algorithm and a delayed ACK.
         let _ = stream.set_nodelay(true);
+        let stream = linger::Lingering::new(stream);
+        let armed = stream.armed();
         let service = service.clone();
-        let answer = service_fn(move |request| {
+        let answer = service_fn(move |request: Request<Incoming>| {
+            let in_flight = linger::body_in_flight(request.headers());
             let answered = service(request, peer);
-            async move { Ok::<_, Infallible>(answered.await) }
+            let armed = armed.clone();
+            async move {
+                let response = answered.await;
+                armed.store(
+                    linger::lingers(in_flight, response.status()),
+                    Ordering::Relaxed,
+                );
+                Ok::<_, Infallible>(response)
+            }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), answer));
         tokio::spawn(async move {

@@ -30,20 +30,23 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
     html > 0.0 && html > json
 }
 
-/// Whether a request came from a page of this server: its `Origin`, when a
-/// browser sends one, names the host it was sent to.
+/// Whether a request came from a page of this server: the page a browser
+/// names, in `Origin` or, when it sends none (older browsers, some privacy
+/// settings), in `Referer`, is on the host the request was sent to.
 pub fn same_origin(headers: &HeaderMap) -> bool {
     let value = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    match (value(header::ORIGIN), value(header::HOST)) {
-        // A browser that sends no Origin is an old one or not a browser: nothing to guard.
+    let page = value(header::ORIGIN).or_else(|| value(header::REFERER));
+    match (page, value(header::HOST)) {
+        // A client that names no page is not a browser, or an old one: nothing to guard.
         (None, _) => true,
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        (Some(page), Some(host)) => page.split_once("://").is_some_and(|(_, rest)| {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            authority.eq_ignore_ascii_case(host)
+        }),
         (Some(_), None) => false,
     }
 }
@@ -110,15 +113,39 @@ mod tests {
 
     #[test]
     fn a_request_from_another_site_is_told_apart() {
-        let headers = |origin: &str| {
+        let headers = |name, page: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(header::HOST, HeaderValue::from_static("lab:8000"));
-            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+            headers.insert(name, HeaderValue::from_str(page).unwrap());
             headers
         };
-        assert!(same_origin(&headers("http://lab:8000")));
-        assert!(!same_origin(&headers("https://evil.example")));
-        assert!(!same_origin(&headers("null")));
+        assert!(same_origin(&headers(header::ORIGIN, "http://lab:8000")));
+        assert!(!same_origin(&headers(
+            header::ORIGIN,
+            "https://evil.example"
+        )));
+        assert!(!same_origin(&headers(header::ORIGIN, "null")));
+        assert!(same_origin(&headers(header::REFERER, "http://lab:8000/")));
+        assert!(same_origin(&headers(
+            header::REFERER,
+            "http://lab:8000/experiments?state=QUEUED"
+        )));
+        assert!(!same_origin(&headers(
+            header::REFERER,
+            "http://evil.example/lab:8000"
+        )));
+        assert!(!same_origin(&headers(
+            header::REFERER,
+            "http://lab:8000.evil.example/"
+        )));
+        assert!(same_origin(&HeaderMap::new()));
+        // Origin, when sent, is what counts.
+        let mut both = headers(header::ORIGIN, "https://evil.example");
+        both.insert(
+            header::REFERER,
+            HeaderValue::from_static("http://lab:8000/"),
+        );
+        assert!(!same_origin(&both));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn status(err: &Error) -> StatusCode {
         Error::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
         Error::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::CrossSite(_) => StatusCode::FORBIDDEN,
+        Error::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::WrongMethod { .. } => StatusCode::METHOD_NOT_ALLOWED,
         Error::WrongState(_) => StatusCode::CONFLICT,
