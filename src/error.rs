@@ -46,6 +46,16 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// An experiment's directory, or seqspool's record in it, is not what
+    /// seqspool made any more: replaced by a link, a file or a pipe, hard-linked
+    /// to a file elsewhere, or removed. Only a processing command (it runs there
+    /// with seqspool's rights) or a person by hand does that, and seqspool
+    /// refuses to follow it. See [`Error::is_experiment_fault`].
+    Tampered {
+        op: &'static str,
+        path: PathBuf,
+        why: &'static str,
+    },
     /// Any other failure inside seqspool.
     Internal(String),
 }
@@ -69,6 +79,11 @@ impl Error {
                 path: path.clone(),
                 source: copy_io_error(source),
             },
+            Error::Tampered { op, path, why } => Error::Tampered {
+                op,
+                path: path.clone(),
+                why,
+            },
             other => Error::Internal(other.to_string()),
         }
     }
@@ -90,6 +105,17 @@ impl Error {
     /// Whether the failure passes by itself (see [`passes`]).
     pub fn passes(&self) -> bool {
         matches!(self, Error::Io { source, .. } if passes(source))
+    }
+
+    /// Whether the failure is the fault of one experiment, not of the
+    /// workstation: its directory (or the record in it) was replaced or removed
+    /// ([`Error::Tampered`]), which a processing command can do to its own
+    /// directory, and a hostile one to another's. Such a failure must end or
+    /// skip that experiment alone and never pause the queue: a command must
+    /// harm only its own experiment. Any other store failure (a full disk, an
+    /// I/O error, a permission refused) is the workstation's.
+    pub fn is_experiment_fault(&self) -> bool {
+        matches!(self, Error::Tampered { .. })
     }
 
     /// The input field at fault, if one is.
@@ -147,6 +173,7 @@ impl fmt::Display for Error {
             ),
             Error::ShuttingDown => f.write_str("the server is shutting down; nothing was written, try again shortly"),
             Error::Io { op, path, source } => write!(f, "{op} {}: {source}", path.display()),
+            Error::Tampered { op, path, why } => write!(f, "{op} {}: {why}", path.display()),
         }
     }
 }
@@ -177,6 +204,25 @@ mod tests {
             denied.to_string(),
             "writing /x: Permission denied (os error 13)"
         );
+    }
+
+    #[test]
+    fn an_experiment_tampered_with_is_its_own_fault_not_the_workstations() {
+        let tampered = Error::Tampered {
+            op: "writing the record of",
+            path: "/x/000007".into(),
+            why: "the experiment's directory was removed",
+        };
+        assert!(tampered.is_experiment_fault());
+        assert!(tampered.again().is_experiment_fault());
+        assert!(!tampered.is_out_of_space());
+        assert_eq!(
+            tampered.to_string(),
+            "writing the record of /x/000007: the experiment's directory was removed"
+        );
+        let eio = rustix::io::Errno::IO.raw_os_error();
+        let failed = Error::io("writing", "/x", io::Error::from_raw_os_error(eio));
+        assert!(!failed.is_experiment_fault());
     }
 
     #[test]

@@ -6,10 +6,16 @@
 //! directory is scanned and memory is rebuilt from it; `.lock` (held with
 //! `flock`, which the kernel drops when the process dies) keeps a second server
 //! out.
+//!
+//! Everything done in an experiment's own directory goes through a handle
+//! opened without following links (`dir`): the processing command runs there
+//! with seqspool's rights and may put a link in its directory's place.
+
+mod dir;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +24,7 @@ use crate::error::Error;
 use crate::fault::Faults;
 use crate::model::{FileInfo, Id, Pause, Record};
 use crate::query::Query;
+use dir::ExperimentDir;
 
 /// The record of an experiment, in its directory.
 pub const RECORD_FILE: &str = "experiment.json";
@@ -83,6 +90,8 @@ const SYNCFS_FROM: usize = 256;
 /// The experiments directory, locked for this process.
 pub struct Store {
     root: PathBuf,
+    /// The root, open: experiments are opened relative to it, never by path.
+    root_dir: OwnedFd,
     incoming: PathBuf,
     faults: Faults,
     /// Held open for the `flock` on it; dropped with the store.
@@ -99,6 +108,14 @@ impl Store {
         let root = &root
             .canonicalize()
             .map_err(|e| Error::io("resolving", root, e))?;
+        let root_dir = rustix::fs::open(
+            root,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::io("opening", root, e.into()))?;
         let lock = lock(&root.join(LOCK_FILE))?;
         let incoming = root.join(INCOMING_DIR);
         let mut scan = Scan::default();
@@ -129,21 +146,33 @@ impl Store {
             let entry = entry.map_err(|e| Error::io("reading", root, e))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.') || !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                continue; // the lock, .incoming, README.md: not experiments, and nothing to warn about
+            // Not followed: a link is not a directory here.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if name.starts_with('.') {
+                continue; // the lock, .incoming: not experiments, and nothing to warn about
             }
             match name.parse::<Id>() {
                 Ok(id) => {
+                    // Its id is used, whatever took the directory's place.
                     highest = highest.max(id.0);
-                    found.push((id, entry.path()));
+                    if is_dir {
+                        found.push(id);
+                    } else {
+                        log::warn!(
+                            "skipping {}: not a directory (a link or a file took the experiment's place)",
+                            entry.path().display()
+                        );
+                        scan.skipped += 1;
+                    }
                 }
-                Err(()) => {
+                Err(()) if is_dir => {
                     log::warn!(
                         "skipping {}: not an experiment (its name is not an experiment id)",
                         entry.path().display()
                     );
                     scan.skipped += 1;
                 }
+                Err(()) => {} // README.md: nothing to warn about
             }
         }
         // Reading the records is most of a start's time (months of experiments
@@ -155,7 +184,7 @@ impl Store {
         let read: Vec<(Vec<Record>, usize)> = thread::scope(|scope| {
             let readers: Vec<_> = found
                 .chunks(per_thread)
-                .map(|chunk| scope.spawn(|| read_records(chunk)))
+                .map(|chunk| scope.spawn(|| read_records(&root_dir, root, chunk)))
                 .collect();
             readers
                 .into_iter()
@@ -172,6 +201,7 @@ impl Store {
         scan.took = started.elapsed();
         let store = Store {
             root: root.to_owned(),
+            root_dir,
             incoming,
             faults,
             _lock: lock,
@@ -183,9 +213,16 @@ impl Store {
         &self.root
     }
 
-    /// The directory of an experiment (which may not exist).
+    /// The directory of an experiment (which may not exist), for the
+    /// processing command and for people; the store itself never opens it by
+    /// this path.
     pub fn dir(&self, id: Id) -> PathBuf {
         self.root.join(id.to_string())
+    }
+
+    /// Opens an experiment's directory without following a link in its place.
+    fn open_dir(&self, id: Id, op: &'static str) -> Result<ExperimentDir, Error> {
+        ExperimentDir::open(&self.root_dir, &self.root, &id.to_string(), op)
     }
 
     /// Writes an experiment under `.incoming/`. Nothing is visible yet, and
@@ -289,73 +326,43 @@ impl Store {
     /// hundreds of times a second. Not flushed: a killed process loses nothing
     /// the kernel has, and after a power cut an older state only makes the
     /// experiment run again.
+    ///
+    /// The directory is opened without following links, and nothing in it is
+    /// written through one: if a link, a file or nothing has taken the
+    /// directory's place, this fails with [`Error::Tampered`]
+    /// ([`Error::is_experiment_fault`]) and writes nothing anywhere.
     pub fn write_record(&self, record: &Record) -> Result<(), Error> {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let dir = self.dir(record.id);
-        let path = dir.join(RECORD_FILE);
-        let next = dir.join(NEXT_RECORD_FILE);
-        self.faults.check("writing", &path)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&next)
-            .map_err(|e| Error::io("creating", &next, e))?;
-        file.write_all(&record_json(record)?)
-            .map_err(|e| Error::io("writing", &next, e))?;
-        drop(file);
-        exchange(&next, &path).map_err(|e| Error::io("replacing", &path, e))
+        self.faults
+            .check("writing", &self.dir(record.id).join(RECORD_FILE))?;
+        let dir = self.open_dir(record.id, "writing the record of")?;
+        dir.replace(RECORD_FILE, NEXT_RECORD_FILE, &record_json(record)?)
     }
 
     /// The plain files directly inside an experiment's directory, by name.
+    /// Fails if the directory is gone or a link took its place.
     pub fn files(&self, id: Id) -> Result<Vec<FileInfo>, Error> {
-        let dir = self.dir(id);
-        let mut files = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))? {
-            let entry = entry.map_err(|e| Error::io("listing", &dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Temporary files of an atomic replace start with a dot; links and
-            // directories are never served, so they are never listed.
-            match entry.metadata() {
-                Ok(meta) if meta.file_type().is_file() && !name.starts_with('.') => {
-                    files.push(FileInfo {
-                        name,
-                        size: meta.len(),
-                    })
-                }
-                _ => {}
-            }
-        }
-        files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+        let dir = self.open_dir(id, "listing")?;
+        dir.plain_files()
+            .map_err(|e| Error::io("listing", self.dir(id), e))
     }
 
     /// Opens one plain file directly inside an experiment's directory.
     ///
-    /// The name must be a single path component, and the file must be a regular
-    /// file and not a link (`O_NOFOLLOW`), so nothing outside the directory can
-    /// be reached. Anything else is "not found".
+    /// The name must be a single path component, the file a regular file and
+    /// not a link (`O_NOFOLLOW`), and the directory the experiment's own, not
+    /// a link in its place, so nothing outside the directory can be reached.
+    /// Anything else is "not found".
     pub fn open_file(&self, id: Id, name: &str) -> Result<(File, u64), Error> {
         let not_found = || Error::NotFound(format!("experiment {id} has no file named '{name}'"));
         if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
             return Err(not_found());
         }
-        let path = self.dir(id).join(name);
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(
-                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
-            )
-            .open(&path)
-            .map_err(|_| not_found())?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::io("reading", &path, e))?;
-        if !meta.file_type().is_file() || meta.file_type().is_fifo() {
-            return Err(not_found());
-        }
-        Ok((file, meta.len()))
+        let dir = match self.open_dir(id, "opening a file of") {
+            Ok(dir) => dir,
+            Err(err) if err.is_experiment_fault() => return Err(not_found()),
+            Err(err) => return Err(err),
+        };
+        dir.open_plain(name).map_err(|_| not_found())
     }
 }
 
@@ -498,35 +505,34 @@ pub fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> 
         .map_err(|e| Error::io("creating a temporary file in", dir, e))
 }
 
-/// Swaps two files atomically, or, where the file system cannot (or `to` is
-/// missing), renames `from` over `to`, which is atomic too.
-fn exchange(from: &Path, to: &Path) -> io::Result<()> {
-    use rustix::fs::{renameat_with, RenameFlags, CWD};
-    use rustix::io::Errno;
-    match renameat_with(CWD, from, CWD, to, RenameFlags::EXCHANGE) {
-        Ok(()) => Ok(()),
-        Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => fs::rename(from, to),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// Reads the records of experiment directories, skipping (with a warning)
-/// those that cannot be read; returns them and how many were skipped.
-fn read_records(dirs: &[(Id, PathBuf)]) -> (Vec<Record>, usize) {
-    let mut records = Vec::with_capacity(dirs.len());
+/// Reads the records of the experiments `ids` in the root `root` (whose path
+/// is `root_path`), skipping (with a warning) those that cannot be read;
+/// returns them and how many were skipped.
+fn read_records(root: impl AsFd, root_path: &Path, ids: &[Id]) -> (Vec<Record>, usize) {
+    let root = root.as_fd();
+    let mut records = Vec::with_capacity(ids.len());
     let mut skipped = 0;
-    for (id, path) in dirs {
-        match read_record(path) {
+    for id in ids {
+        let dir =
+            match ExperimentDir::open(root, root_path, &id.to_string(), "reading the record of") {
+                Ok(dir) => dir,
+                Err(err) => {
+                    log::warn!("skipping experiment {id}: {err}");
+                    skipped += 1;
+                    continue;
+                }
+            };
+        match read_record_in(&dir) {
             Ok(record) if record.id == *id => records.push(record),
             Ok(record) => {
                 log::warn!(
                     "skipping {}: its {RECORD_FILE} is for experiment {}",
-                    path.display(),
+                    dir.path().display(),
                     record.id
                 );
                 skipped += 1;
             }
-            Err(err) => match read_previous_record(path) {
+            Err(err) => match read_previous_record(&dir) {
                 // State changes are not flushed: after a power cut the last one
                 // may be gone, while the one before it, swapped aside, is whole.
                 Some(record) if record.id == *id => {
@@ -538,7 +544,7 @@ fn read_records(dirs: &[(Id, PathBuf)]) -> (Vec<Record>, usize) {
                     records.push(record);
                 }
                 _ => {
-                    log::warn!("skipping {}: {err}", path.display());
+                    log::warn!("skipping {}: {err}", dir.path().display());
                     skipped += 1;
                 }
             },
@@ -548,16 +554,36 @@ fn read_records(dirs: &[(Id, PathBuf)]) -> (Vec<Record>, usize) {
 }
 
 /// The record from before an experiment's last change, if it is readable.
-fn read_previous_record(dir: &Path) -> Option<Record> {
-    serde_json::from_slice(&fs::read(dir.join(NEXT_RECORD_FILE)).ok()?).ok()
+fn read_previous_record(dir: &ExperimentDir) -> Option<Record> {
+    serde_json::from_slice(&dir.read(NEXT_RECORD_FILE).ok()?).ok()
 }
 
-/// Reads and checks an experiment's record.
+/// Reads and checks the record of the experiment directory `dir`, for tools
+/// that read an experiments directory from outside the server. Like the
+/// server, it follows no link in the directory's place or the record's.
 pub fn read_record(dir: &Path) -> Result<Record, Error> {
-    let path = dir.join(RECORD_FILE);
-    let bytes = fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+    let op = "reading the record of";
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(Error::io(op, dir, io::ErrorKind::InvalidInput.into()));
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let root = File::open(parent).map_err(|e| Error::io(op, parent, e))?;
+    read_record_in(&ExperimentDir::open(&root, parent, name, op)?)
+}
+
+/// Reads and checks an experiment's record (a plain file, never through a link).
+fn read_record_in(dir: &ExperimentDir) -> Result<Record, Error> {
+    let path = || dir.path_of(RECORD_FILE);
+    let bytes = dir
+        .read(RECORD_FILE)
+        .map_err(|e| Error::io("reading", path(), e))?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))
+        .map_err(|e| Error::Internal(format!("reading {}: {e}", path().display())))
 }
 
 fn record_json(record: &Record) -> Result<Vec<u8>, Error> {
@@ -732,6 +758,7 @@ mod tests {
         let record = Record::new(Id(1), &query, None, "true".into(), Timestamp::now());
         let err = store.stage(&record, &query).err().unwrap();
         assert!(err.is_out_of_space(), "{err}");
+        assert!(!err.is_experiment_fault(), "the workstation's fault: {err}");
         assert_eq!(
             fs::read_dir(tmp.path().join(INCOMING_DIR)).unwrap().count(),
             0
@@ -772,6 +799,123 @@ mod tests {
             .map(|f| f.name)
             .collect();
         assert_eq!(names, [RECORD_FILE, QUERY_FILE]);
+    }
+
+    /// Every name under `dir` with its bytes (a directory's are empty), links not followed.
+    fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                found.push((path.clone(), Vec::new()));
+                found.extend(contents(&path));
+            } else if meta.is_symlink() {
+                found.push((
+                    path.clone(),
+                    fs::read_link(&path)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                ));
+            } else {
+                found.push((path.clone(), fs::read(&path).unwrap()));
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn an_experiment_directory_replaced_by_a_link_is_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("experiments");
+        let (store, _) = Store::open(&root, Faults::default()).unwrap();
+        accept(&store, 1, "first");
+        let mut record = accept(&store, 2, "second");
+        // What a command did: moved its directory away, and put a link to another in its place.
+        let target = tmp.path().join("target");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("secret.txt"), "not for clients\n").unwrap();
+        fs::copy(store.dir(Id(2)).join(RECORD_FILE), target.join(RECORD_FILE)).unwrap();
+        fs::rename(store.dir(Id(2)), root.join("moved-000002")).unwrap();
+        std::os::unix::fs::symlink(&target, store.dir(Id(2))).unwrap();
+        let before = contents(&target);
+
+        for name in ["secret.txt", RECORD_FILE] {
+            assert!(
+                matches!(store.open_file(Id(2), name), Err(Error::NotFound(_))),
+                "{name}"
+            );
+            assert_eq!(store.tail(Id(2), name, 10), None, "{name}");
+        }
+        let listed = store.files(Id(2));
+        assert!(
+            listed.as_ref().is_err_and(Error::is_experiment_fault),
+            "{listed:?}"
+        );
+
+        record.state = State::Running;
+        let err = store
+            .write_record(&record)
+            .expect_err("the write is refused");
+        assert!(err.is_experiment_fault(), "{err}");
+        assert!(err.to_string().contains("000002"), "{err}");
+        assert_eq!(contents(&target), before, "the link's target is untouched");
+        // Only that experiment is refused.
+        assert_eq!(store.files(Id(1)).unwrap().len(), 2);
+
+        // A plain file in the directory's place, or nothing at all, is refused the same way.
+        fs::remove_file(store.dir(Id(2))).unwrap();
+        let err = store
+            .write_record(&record)
+            .expect_err("no directory to write in");
+        assert!(err.is_experiment_fault(), "{err}");
+        fs::write(store.dir(Id(2)), "a file").unwrap();
+        let err = store
+            .write_record(&record)
+            .expect_err("a file is no directory");
+        assert!(err.is_experiment_fault(), "{err}");
+        assert_eq!(fs::read(store.dir(Id(2))).unwrap(), b"a file");
+        fs::remove_file(store.dir(Id(2))).unwrap();
+        std::os::unix::fs::symlink(&target, store.dir(Id(2))).unwrap();
+
+        // At the next start the link is skipped, not read, and its id stays used.
+        drop(store);
+        let (_store, scan) = Store::open(&root, Faults::default()).unwrap();
+        let ids: Vec<Id> = scan.records.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [Id(1)]);
+        assert_eq!((scan.skipped, scan.next_id), (2, Id(3)));
+        assert_eq!(contents(&target), before);
+    }
+
+    #[test]
+    fn a_link_planted_in_place_of_the_record_is_not_written_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("experiments");
+        let (store, _) = Store::open(&root, Faults::default()).unwrap();
+        let other = accept(&store, 1, "other");
+        let mut record = accept(&store, 2, "mine");
+        let outside = tmp.path().join("thesis.txt");
+        fs::write(&outside, "months of work\n").unwrap();
+        let dir = store.dir(Id(2));
+        // A symbolic link at the next record's name, and the other experiment's
+        // record hard-linked in place of this one's (swapped aside by the next write).
+        std::os::unix::fs::symlink(&outside, dir.join(NEXT_RECORD_FILE)).unwrap();
+        let theirs = store.dir(Id(1)).join(RECORD_FILE);
+        let theirs_before = fs::read(&theirs).unwrap();
+        fs::remove_file(dir.join(RECORD_FILE)).unwrap();
+        fs::hard_link(&theirs, dir.join(RECORD_FILE)).unwrap();
+
+        for state in [State::Running, State::Complete, State::Canceled] {
+            record.state = state;
+            store.write_record(&record).unwrap();
+        }
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "months of work\n");
+        assert_eq!(fs::read(&theirs).unwrap(), theirs_before);
+        drop(store);
+        let (_store, scan) = Store::open(&root, Faults::default()).unwrap();
+        assert_eq!(scan.records, [other, record]);
     }
 }
 

@@ -233,6 +233,17 @@ impl Worker {
         loop {
             match self.store.write_record(record) {
                 Ok(()) => return true,
+                // Its directory was replaced or removed (by its own command,
+                // most likely): nothing can be recorded there, and that is
+                // no reason to hold the queue.
+                Err(err) if err.is_experiment_fault() => {
+                    log::error!(
+                        "experiment {}: its end ({}) cannot be recorded: {err}",
+                        record.id,
+                        record.state.as_str()
+                    );
+                    return true;
+                }
                 Err(err) => {
                     if !paused {
                         paused = true;

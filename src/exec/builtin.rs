@@ -29,10 +29,7 @@ impl Executor for Builtin {
         // RUNNING is on disk before the analysis runs: a crash during it is
         // seen at the restart as an interruption.
         if let Err(err) = started(None) {
-            return super::not_begun(
-                format!("its start could not be recorded: {err}"),
-                err.passes(),
-            );
+            return super::unrecorded(&err);
         }
         match write_analysis(run.dir, run.record.alphabet) {
             Ok(()) => Outcome::Complete { exit_code: None },

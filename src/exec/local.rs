@@ -148,10 +148,7 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
             format!("could not start the command: {err}"),
             crate::error::passes(&err),
         ),
-        Exit::Unrecorded(err) => super::not_begun(
-            format!("its start could not be recorded: {err}"),
-            err.passes(),
-        ),
+        Exit::Unrecorded(err) => super::unrecorded(&err),
         Exit::Vanished => Outcome::SystemError {
             exit_code: None,
             error: "its directory is gone or is no longer a directory; nothing was run".into(),

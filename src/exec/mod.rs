@@ -105,6 +105,22 @@ pub fn not_begun(error: String, passing: bool) -> Outcome {
     }
 }
 
+/// The outcome of a run whose start could not be recorded: the experiment's
+/// own trouble when its directory was replaced or removed (a command can do
+/// that to its own), the workstation's otherwise.
+pub fn unrecorded(err: &Error) -> Outcome {
+    if err.is_experiment_fault() {
+        return Outcome::SystemError {
+            exit_code: None,
+            error: format!("not run: its directory was replaced or removed ({err})"),
+        };
+    }
+    not_begun(
+        format!("its start could not be recorded: {err}"),
+        err.passes(),
+    )
+}
+
 /// What becomes of a run that a crash or a kill of the server interrupted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recovered {

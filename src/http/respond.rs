@@ -35,7 +35,8 @@ pub fn status(err: &Error) -> StatusCode {
         Error::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::WrongMethod { .. } => StatusCode::METHOD_NOT_ALLOWED,
-        Error::WrongState(_) => StatusCode::CONFLICT,
+        // The experiment's directory was replaced: that one experiment's state, not the server's.
+        Error::WrongState(_) | Error::Tampered { .. } => StatusCode::CONFLICT,
         Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
