@@ -112,6 +112,10 @@ pub struct Config {
     #[arg(long, env = "SEQSPOOL_MAX_OUTPUT", default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
     pub max_output: u64,
 
+    /// Most connections open at once; past it new ones wait [default: from the open-files limit]
+    #[arg(long, env = "SEQSPOOL_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// Bytes the experiments' disk must keep free for a run to start; below it the queue pauses.
     #[arg(long, env = "SEQSPOOL_MIN_FREE", default_value_t = DEFAULT_MIN_FREE, value_name = "BYTES")]
     pub min_free: u64,
@@ -156,6 +160,7 @@ impl Config {
             shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
             max_output: DEFAULT_MAX_OUTPUT,
             min_free: DEFAULT_MIN_FREE,
+            max_connections: None,
             supervisor: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             allow_hosts: Vec::new(),

@@ -74,6 +74,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let config = Arc::new(config);
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| connections_for(raise_open_files_limit()));
+    log::info!("serving at most {max_connections} connections at once");
     let executors = Arc::new(Executors::new(&config));
     let (store, recovered) = {
         let config = config.clone();
@@ -160,7 +164,14 @@ pub async fn run(
         }
     };
     let service = move |request, peer| api::handle(app.clone(), request, peer);
-    http::serve(listener, service, stopping, config.shutdown_grace).await;
+    http::serve(
+        listener,
+        service,
+        stopping,
+        config.shutdown_grace,
+        max_connections,
+    )
+    .await;
 
     // The intake ends, closing the worker's channel, so an idle worker wakes and ends too.
     intake.close().await;
@@ -206,4 +217,63 @@ fn check_at_start(store: &Store, pause: Option<Pause>, min_free: u64) -> Option<
         log::error!("could not record the queue's state: {err}");
     }
     pause
+}
+
+/// File descriptors kept for the worker, the store and each run (pipes, logs,
+/// the supervisor's socket, the intake's flushes), out of the open-files
+/// limit: a quarter of it, and never fewer than this.
+const RESERVED_FILES: u64 = 64;
+
+/// Descriptors one connection may hold: its socket, and a file it serves.
+const FILES_PER_CONNECTION: u64 = 2;
+
+/// The connections that fit in `limit` open files beside what the worker and
+/// the store need.
+fn connections_for(limit: u64) -> usize {
+    let reserved = RESERVED_FILES.max(limit / 4);
+    (limit.saturating_sub(reserved) / FILES_PER_CONNECTION).clamp(1, MAX_CONNECTIONS) as usize
+}
+
+/// Connections beyond any workstation's need, whatever the limit of open files.
+const MAX_CONNECTIONS: u64 = 100_000;
+
+/// Raises this process's soft limit of open files to its hard limit (the
+/// usual soft limit, 1 024, is a thousand idle connections); returns the limit.
+fn raise_open_files_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let Some(soft) = limit.current else {
+        return u64::MAX; // unlimited
+    };
+    if limit.maximum.is_none_or(|hard| hard > soft) {
+        let raised = Rlimit {
+            current: limit.maximum.or(Some(soft)),
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                log::info!(
+                    "raised the open-files limit from {soft} to {}",
+                    limit
+                        .maximum
+                        .map_or("unlimited".to_owned(), |hard| hard.to_string())
+                );
+                return limit.maximum.unwrap_or(u64::MAX);
+            }
+            Err(err) => log::warn!("could not raise the open-files limit from {soft}: {err}"),
+        }
+    }
+    soft
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_leave_room_for_the_worker_and_the_store() {
+        assert_eq!(connections_for(1024), (1024 - 256) / 2);
+        assert_eq!(connections_for(160), (160 - 64) / 2);
+        assert_eq!(connections_for(10), 1);
+    }
 }

@@ -392,3 +392,71 @@ fn every_get_route_answers_head_with_its_status_and_headers_and_no_body() {
         assert_eq!(&text[end..], "", "HEAD {path} sent a body");
     }
 }
+
+#[test]
+fn more_idle_connections_than_descriptors_fail_no_experiment_and_the_service_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    // 160 open files in all, as a tight service limit would give; the usual
+    // soft limit of 1 024 is the same story with a thousand connections.
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=160:160")
+        .arg(env!("CARGO_BIN_EXE_seqspool"))
+        .args(["--bind", "127.0.0.1:0", "--experiments"])
+        .arg(&dir)
+        .args(["--command", "sleep 0.3"]);
+    let server = Binary::spawn(command);
+    assert!(
+        server.log().contains("serving at most 48 connections"),
+        "{}",
+        server.log()
+    );
+    let ids: Vec<String> = (0..6)
+        .map(|n| submit(server.addr, &format!("q{n}"), "ACGT"))
+        .collect();
+
+    // More idle connections than the descriptors left, while the experiments
+    // run (the kernel holds those past the server's limit in its backlog).
+    let idle: Vec<TcpStream> = (0..150)
+        .map(|_| TcpStream::connect(server.addr).expect("a connection"))
+        .collect();
+    assert_ne!(
+        record_state(&dir, ids.last().unwrap()),
+        "COMPLETE",
+        "the experiments ran before the connections came"
+    );
+    let record = |id: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(id).join("experiment.json")).unwrap())
+            .unwrap()
+    };
+    assert!(
+        server.log().contains("the most this server keeps"),
+        "{}",
+        server.log()
+    );
+    wait_until("every experiment ends", || {
+        ids.iter()
+            .all(|id| record(id)["state"] != "QUEUED" && record(id)["state"] != "RUNNING")
+    });
+    for id in &ids {
+        assert_eq!(record(id)["state"], "COMPLETE", "{:#}", record(id));
+    }
+
+    // The idle ones go; the service answers again.
+    drop(idle);
+    let answer = request(server.addr, "GET", "/backlog", &[], b"");
+    assert_eq!(answer.status, 200);
+    assert!(
+        !server.log().contains("Too many open files"),
+        "{}",
+        server.log()
+    );
+}
+
+fn record_state(dir: &std::path::Path, id: &str) -> String {
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(id).join("experiment.json")).unwrap())
+            .unwrap();
+    record["state"].as_str().unwrap().to_owned()
+}

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,6 +31,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// Every response body: whole (JSON, HTML) or streamed (files).
 pub type Body = BoxBody<Bytes, io::Error>;
@@ -38,14 +40,21 @@ pub type Body = BoxBody<Bytes, io::Error>;
 /// client must not hold a connection open for ever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often the log says again that the connections are at their limit.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
 /// Serves connections until `shutdown` completes, then lets open connections
 /// finish for at most `grace`. `service` answers each request; it is given the
-/// address of the client that sent it.
+/// address of the client that sent it. At most `max_connections` are open at
+/// once: past it the accept loop waits (the kernel holds new ones in the
+/// listen backlog) until one closes, so clients cannot take the descriptors
+/// the worker and the store need.
 pub async fn serve<S, F>(
     listener: TcpListener,
     service: S,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    max_connections: usize,
 ) where
     S: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
@@ -56,7 +65,24 @@ pub async fn serve<S, F>(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let mut warned: Option<std::time::Instant> = None;
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if warned.is_none_or(|at| at.elapsed() > FULL_WARNING_EVERY) {
+                    warned = Some(std::time::Instant::now());
+                    log::warn!(
+                        "{max_connections} connections are open, the most this server keeps (--max-connections); new ones wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -92,6 +118,7 @@ pub async fn serve<S, F>(
             if let Err(err) = connection.await {
                 log::debug!("connection from {peer}: {err}");
             }
+            drop(slot);
         });
     }
     drop(listener);

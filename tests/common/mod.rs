@@ -154,7 +154,17 @@ pub struct Binary {
 impl Binary {
     /// Starts the binary on port 0 with `args` and waits until it listens.
     pub fn start(dir: &Path, args: &[&str]) -> Binary {
-        let mut child = Binary::command(dir, args)
+        Binary::spawn(Binary::command(dir, args))
+    }
+
+    /// Starts the binary as `command` says (see [`Binary::command`]) and
+    /// waits until it listens.
+    pub fn spawn(mut command: Command) -> Binary {
+        let mut child = command
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("starting the seqspool binary");
         let log = Arc::new(Mutex::new(String::new()));
