@@ -22,7 +22,7 @@ use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
 use crate::http::{body, respond, Body};
-use crate::model::{Id, State};
+use crate::model::{Id, Pause, State};
 use crate::queue::{Backlog, Filter, View};
 use crate::store::Tail;
 use crate::submission::{Fields, Format};
@@ -51,14 +51,17 @@ pub fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Err
 
 fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
     let (experiments, next_page) = app.queue.list(filter);
-    pages::home(&Home {
-        listing: Listing::new(&experiments, next_page, filter),
-        backlog: app.queue.backlog(),
-        command: app.config.command_label(),
-        max_residues: app.config.max_residues,
-        max_records: app.config.max_records,
-        form,
-    })
+    pages::home(
+        &frame(app),
+        &Home {
+            listing: Listing::new(&experiments, next_page, filter),
+            backlog: app.queue.backlog(),
+            command: app.config.command_label(),
+            max_residues: app.config.max_residues,
+            max_records: app.config.max_records,
+            form,
+        },
+    )
 }
 
 /// `GET /experiments?batch=` (or another filter) from a browser: a batch's page.
@@ -68,7 +71,7 @@ pub fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, 
         None => PAGE,
     })?;
     let (experiments, next_page) = app.queue.list(&filter);
-    let html = pages::listing(&Listing::new(&experiments, next_page, &filter));
+    let html = pages::listing(&frame(app), &Listing::new(&experiments, next_page, &filter));
     Ok(respond::page(StatusCode::OK, html.into_string()))
 }
 
@@ -114,7 +117,7 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     let dir = app.store.dir(id).display().to_string();
     Ok(respond::page(
         StatusCode::OK,
-        pages::experiment(&view, &files, &logs, &dir).into_string(),
+        pages::experiment(&frame(app), &view, &files, &logs, &dir).into_string(),
     ))
 }
 
@@ -134,7 +137,7 @@ pub async fn cancel(
     if !(same_origin && confirmed(&body)) {
         return Ok(respond::page(
             StatusCode::OK,
-            pages::cancel_confirmation(&view).into_string(),
+            pages::cancel_confirmation(&frame(app), &view).into_string(),
         ));
     }
     match app.cancel(id).await {
@@ -181,6 +184,19 @@ pub fn asset(name: &str) -> Result<Response<Body>, Error> {
     // Small, and changed by an upgrade: fetched again with each page.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// What every page shows around its own content.
+#[derive(Debug, Default)]
+pub struct Frame {
+    /// The queue's pause, while it is paused.
+    pub pause: Option<Pause>,
+}
+
+fn frame(app: &App) -> Frame {
+    Frame {
+        pause: app.queue.paused(),
+    }
 }
 
 /// What the user typed into the form, put back when the submission failed.

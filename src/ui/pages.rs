@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::{Home, Listing, Logs};
-use crate::model::{FileInfo, Id, State};
+use super::{Frame, Home, Listing, Logs};
+use crate::model::{FileInfo, Id, Pause, PausedBy, State};
 use crate::query::MAX_NAME_CHARS;
 use crate::queue::{Backlog, View};
 use crate::time::Timestamp;
@@ -45,7 +45,7 @@ impl Script {
 }
 
 /// The home page: the submission form, the queue, and the experiments.
-pub fn home(home: &Home) -> Markup {
+pub fn home(frame: &Frame, home: &Home) -> Markup {
     let title = if home.form.error.is_some() {
         "Not submitted: please check the form"
     } else {
@@ -70,7 +70,7 @@ pub fn home(home: &Home) -> Markup {
             }
         }
     };
-    layout(title, Script::List, main)
+    layout(frame, title, Script::List, main)
 }
 
 fn submit_form(home: &Home) -> Markup {
@@ -314,7 +314,7 @@ fn pager(listing: &Listing, path: &str) -> Markup {
 }
 
 /// A batch's page, or the experiments listed with a filter.
-pub fn listing(listing: &Listing) -> Markup {
+pub fn listing(frame: &Frame, listing: &Listing) -> Markup {
     let title = match listing.batch {
         Some(batch) => format!("Batch {batch}"),
         None => "All experiments".to_owned(),
@@ -337,11 +337,17 @@ pub fn listing(listing: &Listing) -> Markup {
         }
         (experiments_section(listing, "/experiments", heading))
     };
-    layout(&title, Script::List, main)
+    layout(frame, &title, Script::List, main)
 }
 
 /// One experiment's page.
-pub fn experiment(view: &View, files: &[FileInfo], logs: &Logs, dir: &str) -> Markup {
+pub fn experiment(
+    frame: &Frame,
+    view: &View,
+    files: &[FileInfo],
+    logs: &Logs,
+    dir: &str,
+) -> Markup {
     let record = &view.record;
     let id = record.id;
     let now = Timestamp::now();
@@ -406,7 +412,7 @@ pub fn experiment(view: &View, files: &[FileInfo], logs: &Logs, dir: &str) -> Ma
         }
     };
     let title = format!("{} ({id})", record.query_name);
-    layout(&title, Script::Experiment(id), main)
+    layout(frame, &title, Script::Experiment(id), main)
 }
 
 fn cancel_form(view: &View) -> Markup {
@@ -493,7 +499,7 @@ fn logs_section(logs: &Logs) -> Markup {
 
 /// The page a cancel without confirmation gets (no JavaScript, or a form from
 /// another site): the question, and a button that confirms.
-pub fn cancel_confirmation(view: &View) -> Markup {
+pub fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
     let record = &view.record;
     let id = record.id;
     let name = &record.query_name;
@@ -520,7 +526,7 @@ pub fn cancel_confirmation(view: &View) -> Markup {
             }
         }
     };
-    layout(&format!("Cancel {id}?"), Script::Still, main)
+    layout(frame, &format!("Cancel {id}?"), Script::Still, main)
 }
 
 /// The page for an error: its title, what went wrong, and a way back.
@@ -530,11 +536,11 @@ pub fn error(title: &str, message: &str) -> Markup {
         p.alert role="alert" { (message) }
         p { a href="/" { "Back to the experiments" } }
     };
-    layout(title, Script::Still, main)
+    layout(&Frame::default(), title, Script::Still, main)
 }
 
 /// The frame of every page.
-fn layout(title: &str, script: Script, main: Markup) -> Markup {
+fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -557,6 +563,9 @@ fn layout(title: &str, script: Script, main: Markup) -> Markup {
                         span.tagline { "the lab's sequence queue" }
                     }
                 }
+                @if let Some(pause) = &frame.pause {
+                    (paused_banner(pause))
+                }
                 main id="main" class="wrap" data-page=[script.page()] data-experiment=[script.experiment()] {
                     (main)
                 }
@@ -566,6 +575,23 @@ fn layout(title: &str, script: Script, main: Markup) -> Markup {
                         a href="/service-info" { "service info" }
                         " (JSON) · the same routes answer scripts in JSON"
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The line every page shows while the queue is paused: why, since when,
+/// and that submissions are still taken.
+fn paused_banner(pause: &Pause) -> Markup {
+    html! {
+        div.paused role="status" data-paused {
+            div.wrap {
+                strong { "The queue is paused" }
+                " since " (time(Some(pause.since))) ": " (pause.reason) ". "
+                @match pause.by {
+                    PausedBy::Workstation => "Submissions are still taken; nothing starts until the workstation is fixed and an operator resumes the queue.",
+                    PausedBy::Operator => "An operator paused it; submissions are still taken and run once it is resumed.",
                 }
             }
         }
@@ -725,29 +751,38 @@ mod tests {
     }
 
     fn home_page(views: &[View], form: &Form, command: &str) -> String {
-        home(&Home {
-            listing: Listing {
-                experiments: views,
-                next_page: None,
-                page_token: None,
-                state: None,
-                batch: None,
-                limit: PAGE,
+        home(
+            &Frame::default(),
+            &Home {
+                listing: Listing {
+                    experiments: views,
+                    next_page: None,
+                    page_token: None,
+                    state: None,
+                    batch: None,
+                    limit: PAGE,
+                },
+                backlog: Backlog::default(),
+                command,
+                max_residues: 10,
+                max_records: 10,
+                form,
             },
-            backlog: Backlog::default(),
-            command,
-            max_residues: 10,
-            max_records: 10,
-            form,
-        })
+        )
         .into_string()
     }
 
     #[test]
     fn a_rendered_page_holds_the_name_escaped_and_never_raw() {
         let hostile = r#"<img src=x onerror="alert(1)">"#;
-        let page =
-            experiment(&view(hostile, State::Queued), &[], &Logs::default(), "/x").into_string();
+        let page = experiment(
+            &Frame::default(),
+            &view(hostile, State::Queued),
+            &[],
+            &Logs::default(),
+            "/x",
+        )
+        .into_string();
         assert!(page.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"));
         assert!(!page.contains(hostile));
         assert!(!page.contains("<b>bold</b>"));
@@ -789,7 +824,8 @@ mod tests {
             }),
             stderr: None,
         };
-        let page = experiment(&queued, &files, &logs, "/data/000007").into_string();
+        let page =
+            experiment(&Frame::default(), &queued, &files, &logs, "/data/000007").into_string();
         // Only the page's own script tag, and no quote or ampersand raw.
         assert_eq!(page.matches("<script").count(), 1, "{page}");
         assert!(!page.contains(r#""x""#), "{page}");
@@ -829,7 +865,8 @@ mod tests {
         assert!(page.contains(&format!("<pre class=\"command\">grep {escaped}</pre>")));
         assert!(page.contains(&format!("<a href=\"/experiments/000007\">{escaped}</a>")));
 
-        let confirmation = cancel_confirmation(&view(hostile, State::Running)).into_string();
+        let confirmation =
+            cancel_confirmation(&Frame::default(), &view(hostile, State::Running)).into_string();
         assert_eq!(confirmation.matches("<script").count(), 1);
         assert!(confirmation.contains(&format!("<p>{escaped} is running. ")));
     }
@@ -871,7 +908,14 @@ mod tests {
             }),
             stderr: None,
         };
-        let page = experiment(&view("x", State::Running), &[], &logs, "/x").into_string();
+        let page = experiment(
+            &Frame::default(),
+            &view("x", State::Running),
+            &[],
+            &logs,
+            "/x",
+        )
+        .into_string();
         assert!(
             page.contains(", all of it\">\n\nafter a blank line</pre>"),
             "{page}"
@@ -917,5 +961,26 @@ mod tests {
         assert_eq!(size(3 * 1024 * 1024 + 100_000), "3.1 MB");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
+    }
+
+    #[test]
+    fn a_paused_queue_is_said_on_every_page_with_its_reason_escaped() {
+        let frame = Frame {
+            pause: Some(Pause {
+                reason: "the disk <is> full".into(),
+                since: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
+                by: PausedBy::Workstation,
+            }),
+        };
+        let view = view("q", State::Queued);
+        for page in [
+            experiment(&frame, &view, &[], &Logs::default(), "/x").into_string(),
+            cancel_confirmation(&frame, &view).into_string(),
+        ] {
+            assert!(page.contains("The queue is paused"), "{page}");
+            assert!(page.contains("the disk &lt;is&gt; full"), "{page}");
+        }
+        let calm = experiment(&Frame::default(), &view, &[], &Logs::default(), "/x").into_string();
+        assert!(!calm.contains("The queue is paused"));
     }
 }
