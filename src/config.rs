@@ -120,11 +120,11 @@ pub struct Config {
     #[arg(long, env = "SEQSPOOL_MIN_FREE", default_value_t = DEFAULT_MIN_FREE, value_name = "BYTES")]
     pub min_free: u64,
 
-    /// The binary that supervises each run (`seqspool __supervise`): this one,
+    /// The binary that runs local commands (`seqspool __runner`): this one,
     /// unless set (tests that run the server in their own process set it).
     #[arg(skip)]
     #[doc(hidden)]
-    pub supervisor: Option<PathBuf>,
+    pub runner: Option<PathBuf>,
 
     /// Seconds a request body may go without a byte arriving before it is dropped with 408.
     #[arg(long, env = "SEQSPOOL_BODY_STALL", default_value = "10", value_parser = parse_stall, value_name = "SECS")]
@@ -161,16 +161,16 @@ impl Config {
             max_output: DEFAULT_MAX_OUTPUT,
             min_free: DEFAULT_MIN_FREE,
             max_connections: None,
-            supervisor: None,
+            runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             allow_hosts: Vec::new(),
             faults: Faults::default(),
         }
     }
 
-    /// The binary that supervises each run.
-    pub fn supervisor(&self) -> PathBuf {
-        self.supervisor.clone().unwrap_or_else(|| {
+    /// The binary that runs local commands.
+    pub fn runner(&self) -> PathBuf {
+        self.runner.clone().unwrap_or_else(|| {
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("seqspool"))
         })
     }

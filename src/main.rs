@@ -4,11 +4,9 @@ use clap::Parser;
 use seqspool::Config;
 
 fn main() {
-    // Each local run is supervised by a process of this same binary.
-    if std::env::args_os().nth(1).as_deref()
-        == Some(seqspool::exec::supervisor::SUBCOMMAND.as_ref())
-    {
-        seqspool::exec::supervisor::main();
+    // Local commands are started by a runner: a process of this same binary.
+    if std::env::args_os().nth(1).as_deref() == Some(seqspool::exec::runner::SUBCOMMAND.as_ref()) {
+        seqspool::exec::runner::main();
     }
     let config = Config::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();

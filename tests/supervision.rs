@@ -164,53 +164,77 @@ fn a_command_runs_as_sh_c_would_run_it_in_a_session_of_its_own_at_the_lowest_pri
     assert_eq!(nice, "19");
 }
 
-#[test]
-fn a_supervisor_whose_gate_closes_unopened_runs_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+/// Starts the runner by hand, as the server does, and returns its end of the channel.
+fn runner(dir: &Path) -> (std::process::Child, UnixStream) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
-        .arg("__supervise")
-        .current_dir(tmp.path())
-        .env("SEQSPOOL_COMMAND", "touch ran")
+        .arg("__runner")
+        .current_dir(dir)
         .env("SEQSPOOL_PARENT", std::process::id().to_string())
-        .env("SEQSPOOL_MAX_OUTPUT", "1000")
-        .env("SEQSPOOL_GRACE_MS", "1000")
         .stdin(std::os::fd::OwnedFd::from(theirs))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(ours); // seqspool died before recording the run
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(125));
-    assert!(!tmp.path().join("ran").exists());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("nothing was run"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    (child, ours)
+}
+
+fn ask(channel: &mut UnixStream, request: serde_json::Value) {
+    channel
+        .write_all(format!("{request}\n").as_bytes())
+        .unwrap();
+}
+
+fn hear(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde_json::Value {
+    serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()
+}
+
+fn run_request(dir: &Path, command: &str) -> serde_json::Value {
+    serde_json::json!({
+        "op": "run", "dir": dir, "command": command, "env": [["GREETING", "hi"]],
+        "max_output": 1000, "grace_ms": 1000, "mark": "test/1/1"
+    })
 }
 
 #[test]
-fn a_supervisor_told_go_runs_the_command_and_reports_its_status() {
+fn the_runner_runs_one_command_after_another_and_says_how_each_ended() {
     let tmp = tempfile::tempdir().unwrap();
-    let (mut ours, theirs) = UnixStream::pair().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
-        .arg("__supervise")
-        .current_dir(tmp.path())
-        .env("SEQSPOOL_COMMAND", "echo hi; exit 3")
-        .env("SEQSPOOL_PARENT", std::process::id().to_string())
-        .env("SEQSPOOL_MAX_OUTPUT", "1000")
-        .env("SEQSPOOL_GRACE_MS", "1000")
-        .stdin(std::os::fd::OwnedFd::from(theirs))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    ours.write_all(b"go\n").unwrap();
-    let mut report = String::new();
-    std::io::Read::read_to_string(&mut ours, &mut report).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(report, format!("status {}\n", 3 << 8));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "hi\n");
+    let (mut child, mut channel) = runner(tmp.path());
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(channel.try_clone().unwrap()));
+    ask(
+        &mut channel,
+        run_request(tmp.path(), "echo $GREETING; exit 3"),
+    );
+    assert_eq!(hear(&mut lines)["event"], "started");
+    let ended = hear(&mut lines);
+    assert_eq!(
+        (ended["event"].as_str(), ended["status"].as_i64()),
+        (Some("ended"), Some(3 << 8))
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("stdout.txt")).unwrap(),
+        "hi\n"
+    );
+
+    // A stop ends a command that would run for minutes.
+    ask(&mut channel, run_request(tmp.path(), "sleep 300"));
+    assert_eq!(hear(&mut lines)["event"], "started");
+    ask(&mut channel, serde_json::json!({"op": "stop"}));
+    let ended = hear(&mut lines);
+    assert_eq!(
+        ended["status"].as_i64(),
+        Some(i64::from(rustix::process::Signal::TERM.as_raw()))
+    );
+
+    // A command that cannot start (its directory is gone) is refused; nothing runs.
+    ask(
+        &mut channel,
+        run_request(&tmp.path().join("gone"), "touch ran"),
+    );
+    assert_eq!(hear(&mut lines)["event"], "refused");
+
+    // The end of its input ends the runner.
+    drop(lines);
+    channel.shutdown(std::net::Shutdown::Both).unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -1,27 +1,27 @@
 //! The local executor: one processing command, as a process tree on this machine.
 //!
-//! Each run is watched by a supervisor (`exec::supervisor`), a process of
-//! seqspool's own binary that leads a session of its own, keeps every process
-//! the command starts in its tree, copies the output into the logs, and kills
-//! the tree when told to stop or when seqspool dies. This side starts it,
-//! holds it at its gate until the run is recorded, tells it to stop on a
-//! cancel, a timeout or a shutdown, and reads how the command ended.
+//! Commands are started by the runner (`exec::runner`), a process of
+//! seqspool's own binary started once, that leads a session of its own,
+//! keeps every process a command starts in its tree, copies the output into
+//! the logs, and kills the tree when told to stop or when seqspool dies. This
+//! side records each run before asking for it, tells the runner to stop it on
+//! a cancel, a timeout or a shutdown, and reads how the command ended.
 
-use std::collections::HashSet;
-use std::fs::{self, File};
+use std::collections::{HashSet, VecDeque};
+use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal as Sig};
 
-use super::supervisor::{self, COMMAND_VAR, GRACE_VAR, MAX_OUTPUT_VAR, PARENT_VAR, RUN_VAR};
+use super::runner::{self, Event, Request, RunRequest, PARENT_VAR, RUN_VAR};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::error::Error;
 use crate::model::{ProcessIdentity, Record, RunHandle};
@@ -31,20 +31,43 @@ use crate::store::QUERY_FILE;
 /// is not found: the workstation's set-up is at fault, not the query.
 const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
 
-/// How long past its own grace a supervisor told to stop may take before it
-/// is killed outright: it only has to signal a tree and reap it.
-const SUPERVISOR_MARGIN: Duration = Duration::from_secs(5);
+/// How long past its own grace a runner told to stop may take before it is
+/// killed outright: it only has to signal a tree and reap it.
+const RUNNER_MARGIN: Duration = Duration::from_secs(5);
 
-/// Runs each experiment's processing command under a supervisor of its own.
+/// How long the runner may take to say whether a command started: a fork
+/// and an exec.
+const START_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs each experiment's processing command through the runner.
 pub struct Local {
-    /// seqspool's own binary, which supervises each run (`seqspool __supervise`).
-    pub supervisor: PathBuf,
+    /// seqspool's own binary, which runs as the runner (`seqspool __runner`).
+    pub runner_binary: PathBuf,
     /// How long a command may run before it is stopped.
     pub timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
     /// Most bytes kept of each of stdout and stderr.
     pub max_output: u64,
+    /// The runner, once started; started again if it died.
+    runner: Mutex<Option<Runner>>,
+}
+
+impl Local {
+    pub fn new(
+        runner_binary: PathBuf,
+        timeout: Option<Duration>,
+        grace: Duration,
+        max_output: u64,
+    ) -> Local {
+        Local {
+            runner_binary,
+            timeout,
+            grace,
+            max_output,
+            runner: Mutex::new(None),
+        }
+    }
 }
 
 impl Executor for Local {
@@ -54,23 +77,20 @@ impl Executor for Local {
 
     fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
         let env = environment(run.record, run.dir);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let job = Job {
-            supervisor: &self.supervisor,
             command: &run.record.command,
             dir: run.dir,
-            env: &env,
-            mark: &run_mark(run.record),
+            env,
+            mark: run_mark(run.record),
             timeout: self.timeout,
             grace: self.grace,
             max_output: self.max_output,
         };
-        settle(
-            run_command(&job, control, |process| {
-                started(Some(RunHandle::Local(process)))
-            }),
-            self.timeout,
-        )
+        let mut runner = self.runner.lock().unwrap_or_else(|p| p.into_inner());
+        let exit = run_command(&self.runner_binary, &mut runner, &job, control, |process| {
+            started(Some(RunHandle::Local(process)))
+        });
+        settle(exit, self.timeout)
     }
 
     fn recover(&self, record: &Record) -> Recovered {
@@ -106,12 +126,15 @@ fn run_mark(record: &Record) -> String {
 }
 
 /// The variables a processing command finds in its environment.
-fn environment(record: &Record, dir: &Path) -> [(&'static str, String); 4] {
-    [
-        ("EXPERIMENT_ID", record.id.to_string()),
-        ("EXPERIMENT_DIR", dir.display().to_string()),
-        ("QUERY_NAME", record.query_name.clone()),
-        ("QUERY_FASTA", dir.join(QUERY_FILE).display().to_string()),
+fn environment(record: &Record, dir: &Path) -> Vec<(String, String)> {
+    vec![
+        ("EXPERIMENT_ID".into(), record.id.to_string()),
+        ("EXPERIMENT_DIR".into(), dir.display().to_string()),
+        ("QUERY_NAME".into(), record.query_name.clone()),
+        (
+            "QUERY_FASTA".into(),
+            dir.join(QUERY_FILE).display().to_string(),
+        ),
     ]
 }
 
@@ -153,6 +176,10 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
             exit_code: None,
             error: "its directory is gone or is no longer a directory; nothing was run".into(),
         },
+        Exit::RunnerLost => super::not_begun(
+            "seqspool's runner ended while the command ran; see the server's log".into(),
+            false,
+        ),
     }
 }
 
@@ -168,21 +195,22 @@ enum Exit {
     Interrupted,
     /// It could not be started at all.
     NotStarted(io::Error),
-    /// Its run could not be recorded, so its gate was never opened: nothing ran.
+    /// Its run could not be recorded, so it was never asked for: nothing ran.
     Unrecorded(Error),
     /// Its directory is gone (removed, or replaced by something else): the
     /// experiment's own trouble, not the workstation's.
     Vanished,
+    /// The runner died (killed, crashed) while the command ran.
+    RunnerLost,
 }
 
 /// Everything needed to run one command.
 struct Job<'a> {
-    supervisor: &'a Path,
     command: &'a str,
     dir: &'a Path,
-    env: &'a [(&'a str, &'a str)],
+    env: Vec<(String, String)>,
     /// The mark of the run's processes ([`RUN_VAR`]).
-    mark: &'a str,
+    mark: String,
     timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     grace: Duration,
@@ -190,17 +218,124 @@ struct Job<'a> {
     max_output: u64,
 }
 
-/// What the supervisor said at the end of its run.
-#[derive(Debug)]
-enum Report {
-    Status(ExitStatus),
-    Error(io::Error),
+/// The runner process, and what it said.
+struct Runner {
+    child: Child,
+    /// Requests go here.
+    channel: UnixStream,
+    heard: Arc<Heard>,
+    identity: ProcessIdentity,
 }
 
-/// Runs `job` to its end. `started` is called once the supervisor exists,
-/// with what identifies its group, before anything of the command runs; if it
-/// fails, the gate stays closed. `control` delivers cancel and shutdown.
+/// What the runner said, for the run that waits on it.
+#[derive(Default)]
+struct Heard {
+    state: Mutex<HeardState>,
+}
+
+#[derive(Default)]
+struct HeardState {
+    events: VecDeque<Event>,
+    /// The runner's output has ended: it is gone.
+    gone: bool,
+    /// Told of each event, when a run waits.
+    listener: Option<Sender<Signal>>,
+}
+
+impl Heard {
+    fn lock(&self) -> MutexGuard<'_, HeardState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Runner {
+    /// Starts the runner and the thread that listens to it.
+    fn start(binary: &Path) -> io::Result<Runner> {
+        let (channel, theirs) = UnixStream::pair()?;
+        let child = Command::new(binary)
+            .arg(runner::SUBCOMMAND)
+            .env(PARENT_VAR, std::process::id().to_string())
+            .stdin(std::os::fd::OwnedFd::from(theirs))
+            .stdout(Stdio::null())
+            .spawn()?;
+        let heard = Arc::new(Heard::default());
+        let reader = channel.try_clone()?;
+        let listening = heard.clone();
+        thread::Builder::new()
+            .name("runner".into())
+            .spawn(move || listen(reader, listening))?;
+        let pid = child.id() as i32;
+        log::info!("started the runner of local commands (pid {pid})");
+        Ok(Runner {
+            identity: identify(pid),
+            child,
+            channel,
+            heard,
+        })
+    }
+
+    fn ask(&mut self, request: &Request) -> io::Result<()> {
+        let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.channel.write_all(&line)
+    }
+
+    /// Whether it still runs.
+    fn is_alive(&mut self) -> bool {
+        !self.heard.lock().gone && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills it outright (it did not stop when told), and reaps it.
+    fn kill(&mut self) {
+        kill_group(self.child.id() as i32, Sig::KILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Runner {
+    /// The end of its input tells the runner to stop whatever runs and exit.
+    fn drop(&mut self) {
+        let _ = self.channel.shutdown(std::net::Shutdown::Both);
+        let deadline = Instant::now() + RUNNER_MARGIN;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        self.kill();
+    }
+}
+
+/// Reads the runner's events until it is gone; each one wakes the run that waits.
+fn listen(channel: UnixStream, heard: Arc<Heard>) {
+    for line in BufReader::new(channel).lines() {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Event>(&line) {
+            Ok(event) => {
+                let mut state = heard.lock();
+                state.events.push_back(event);
+                if let Some(listener) = &state.listener {
+                    let _ = listener.send(Signal::Changed);
+                }
+            }
+            Err(err) => log::warn!("the runner said something unreadable ({err}): {line}"),
+        }
+    }
+    let mut state = heard.lock();
+    state.gone = true;
+    if let Some(listener) = &state.listener {
+        let _ = listener.send(Signal::Changed);
+    }
+}
+
+/// Runs `job` to its end through the runner (started here if it is not
+/// running). `started` is called with what identifies the run before the
+/// runner is asked for anything; if it fails, nothing runs. `control`
+/// delivers cancel and shutdown.
 fn run_command(
+    binary: &Path,
+    runner: &mut Option<Runner>,
     job: &Job,
     control: Control,
     started: impl FnOnce(ProcessIdentity) -> Result<(), Error>,
@@ -209,171 +344,152 @@ fn run_command(
     if !fs::symlink_metadata(job.dir).is_ok_and(|meta| meta.is_dir()) {
         return Exit::Vanished;
     }
-    let (stdout, stderr) = match (
-        File::create(job.dir.join("stdout.txt")),
-        File::create(job.dir.join("stderr.txt")),
-    ) {
-        (Ok(out), Ok(err)) => (out, err),
-        (Err(e), _) | (_, Err(e)) => return Exit::NotStarted(e),
-    };
-    // The supervisor waits at the gate (its stdin, a socket) until its run is
-    // recorded; if seqspool dies before that, the gate closes unopened and the
-    // command never runs, so no unrecorded command can outlive a crash.
-    let (mut gate, theirs) = match UnixStream::pair() {
-        Ok(pair) => pair,
-        Err(err) => return Exit::NotStarted(err),
-    };
-    let spawned = Command::new(job.supervisor)
-        .arg(supervisor::SUBCOMMAND)
-        .current_dir(job.dir)
-        .envs(job.env.iter().copied())
-        .env(COMMAND_VAR, job.command)
-        .env(PARENT_VAR, std::process::id().to_string())
-        .env(MAX_OUTPUT_VAR, job.max_output.to_string())
-        .env(GRACE_VAR, job.grace.as_millis().to_string())
-        .env(RUN_VAR, job.mark)
-        .stdin(std::os::fd::OwnedFd::from(theirs))
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(err) => return Exit::NotStarted(err),
-    };
-    let pid = child.id() as i32;
-    // The thread that reads the supervisor's report is started while the
-    // command still waits at its gate: if it cannot be (the process is at
-    // its thread limit), the gate closes unopened and the command never runs.
-    let report = Arc::new(Mutex::new(None));
-    let listened = gate
-        .try_clone()
-        .and_then(|reader| listen(reader, report.clone(), sender));
-    if let Err(err) = listened {
-        drop(gate);
-        finish(&mut child);
-        return Exit::NotStarted(err);
+    // The logs exist from the start of the run, empty until the command writes.
+    for log in ["stdout.txt", "stderr.txt"] {
+        if let Err(err) = fs::File::create(job.dir.join(log)) {
+            return Exit::NotStarted(err);
+        }
     }
-    let mut identity = identify(pid);
-    identity.mark = Some(job.mark.to_owned());
+    if !runner.as_mut().is_some_and(Runner::is_alive) {
+        if let Some(mut dead) = runner.take() {
+            log::warn!("the runner of local commands has ended; starting a new one");
+            dead.kill();
+        }
+        match Runner::start(binary) {
+            Ok(started) => *runner = Some(started),
+            Err(err) => return Exit::NotStarted(err),
+        }
+    }
+    let this = runner.as_mut().expect("the runner runs");
+    let mut identity = this.identity.clone();
+    identity.mark = Some(job.mark.clone());
+    // Recorded first: a run the server dies before recording was never asked for.
     if let Err(err) = started(identity) {
-        drop(gate);
-        finish(&mut child);
         return Exit::Unrecorded(err);
     }
-    // Open the gate. If the supervisor is gone already, its report says why.
-    let _ = gate.write_all(b"go\n");
+    {
+        let mut heard = this.heard.lock();
+        heard.events.clear();
+        heard.listener = Some(sender);
+    }
+    let exit = follow(this, job, &receiver);
+    this.heard.lock().listener = None;
+    if matches!(exit, Exit::RunnerLost) {
+        if let Some(mut lost) = runner.take() {
+            lost.kill();
+        }
+        // Whatever of the command outlived its runner carries the run's mark.
+        kill_marked(&job.mark, job.grace);
+    }
+    exit
+}
+
+/// Asks the runner for `job` and follows it to its end.
+fn follow(runner: &mut Runner, job: &Job, receiver: &std::sync::mpsc::Receiver<Signal>) -> Exit {
+    let request = Request::Run(RunRequest {
+        dir: job.dir.to_owned(),
+        command: job.command.to_owned(),
+        env: job.env.clone(),
+        max_output: job.max_output,
+        grace_ms: job.grace.as_millis() as u64,
+        mark: job.mark.clone(),
+    });
+    if let Err(err) = runner.ask(&request) {
+        log::warn!("asking the runner for a command: {err}");
+        return Exit::RunnerLost;
+    }
+    // The first word: started, or refused. A cancel or a shutdown that
+    // comes meanwhile is acted on once the command runs.
+    let patience = Instant::now() + START_PATIENCE;
+    let mut pending = None;
+    loop {
+        match next_event(runner) {
+            Some(Event::Started { .. }) => break,
+            Some(Event::Refused { errno, message }) => {
+                return Exit::NotStarted(match errno {
+                    0 => io::Error::other(message),
+                    errno => io::Error::from_raw_os_error(errno),
+                })
+            }
+            Some(Event::Ended { .. }) => continue, // an earlier run's, cannot happen
+            None if runner.heard.lock().gone => return Exit::RunnerLost,
+            None => {}
+        }
+        match receiver.recv_timeout(patience.saturating_duration_since(Instant::now())) {
+            Ok(Signal::Cancel) => pending = Some(Stop::Cancel),
+            Ok(Signal::Shutdown) => pending = Some(Stop::Shutdown),
+            Ok(Signal::Changed) => {}
+            Err(_) => return Exit::RunnerLost,
+        }
+    }
 
     let deadline = job.timeout.map(|timeout| Instant::now() + timeout);
-    let signal = match deadline {
-        Some(deadline) => receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())),
-        None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-    };
-    let stop_reason = match signal {
-        Ok(Signal::Changed) => None,
-        Ok(Signal::Cancel) => Some(Stop::Cancel),
-        Ok(Signal::Shutdown) => Some(Stop::Shutdown),
-        Err(RecvTimeoutError::Timeout) => Some(Stop::Timeout),
-        // The listener holds a sender until the supervisor is done, so this cannot happen.
-        Err(RecvTimeoutError::Disconnected) => None,
-    };
-    if stop_reason.is_some() {
-        // The supervisor stops the whole tree: SIGTERM, then SIGKILL after the grace.
-        if let Some(pid) = Pid::from_raw(pid) {
-            let _ = rustix::process::kill_process(pid, Sig::TERM);
+    let mut stop_reason = None;
+    let mut stopped_by: Option<Instant> = None;
+    if let Some(stop) = pending {
+        stop_reason = Some(stop);
+        stopped_by = Some(Instant::now() + job.grace + RUNNER_MARGIN);
+        if runner.ask(&Request::Stop).is_err() {
+            return Exit::RunnerLost;
         }
-        let patience = job.grace + SUPERVISOR_MARGIN;
-        let stopped = Instant::now() + patience;
-        loop {
-            match receiver.recv_timeout(stopped.saturating_duration_since(Instant::now())) {
-                Ok(Signal::Changed) => break,
-                Ok(_) => continue, // already stopping
-                Err(_) => {
-                    log::warn!(
-                        "{}: the supervisor did not stop within {patience:?}; killing its group",
-                        job.dir.display()
-                    );
-                    kill_group(pid, Sig::KILL);
-                    break;
-                }
+    }
+    loop {
+        match next_event(runner) {
+            Some(Event::Ended { status, .. }) => {
+                let status = ExitStatus::from_raw(status);
+                return match stop_reason {
+                    None => Exit::Finished(status),
+                    Some(Stop::Timeout) => Exit::TimedOut(status),
+                    Some(Stop::Cancel) => Exit::Canceled,
+                    Some(Stop::Shutdown) => Exit::Interrupted,
+                };
+            }
+            Some(_) => continue,
+            None if runner.heard.lock().gone => return Exit::RunnerLost,
+            None => {}
+        }
+        let wait_until = match (stopped_by, deadline) {
+            (Some(by), _) => Some(by),
+            (None, Some(deadline)) => Some(deadline),
+            (None, None) => None,
+        };
+        let signal = match wait_until {
+            Some(at) => receiver.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let stop = match signal {
+            Ok(Signal::Changed) => continue,
+            Ok(Signal::Cancel) => Stop::Cancel,
+            Ok(Signal::Shutdown) => Stop::Shutdown,
+            Err(RecvTimeoutError::Timeout) if stopped_by.is_some() => {
+                log::warn!(
+                    "{}: the runner did not stop the command within {:?}; killing the runner",
+                    job.dir.display(),
+                    job.grace + RUNNER_MARGIN
+                );
+                return Exit::RunnerLost;
+            }
+            Err(RecvTimeoutError::Timeout) => Stop::Timeout,
+            Err(RecvTimeoutError::Disconnected) => continue,
+        };
+        if stop_reason.is_none() {
+            stop_reason = Some(stop);
+            stopped_by = Some(Instant::now() + job.grace + RUNNER_MARGIN);
+            if runner.ask(&Request::Stop).is_err() {
+                return Exit::RunnerLost;
             }
         }
     }
-    let supervised = finish(&mut child);
-    let report = report.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let status = match report {
-        Some(Report::Status(status)) => status,
-        Some(Report::Error(err)) => return Exit::NotStarted(err),
-        // Killed before it could say: its own end is the run's.
-        None => supervised,
-    };
-    match stop_reason {
-        None => Exit::Finished(status),
-        Some(Stop::Timeout) => Exit::TimedOut(status),
-        Some(Stop::Cancel) => Exit::Canceled,
-        Some(Stop::Shutdown) => Exit::Interrupted,
-    }
+}
+
+fn next_event(runner: &Runner) -> Option<Event> {
+    runner.heard.lock().events.pop_front()
 }
 
 enum Stop {
     Timeout,
     Cancel,
     Shutdown,
-}
-
-/// A thread that reads the supervisor's report and says when it has ended.
-fn listen(
-    channel: UnixStream,
-    report: Arc<Mutex<Option<Report>>>,
-    sender: Sender<Signal>,
-) -> io::Result<()> {
-    thread::Builder::new()
-        .name("supervised".into())
-        .spawn(move || {
-            let mut said = None;
-            for line in BufReader::new(channel).lines() {
-                let Ok(line) = line else { break };
-                said = parse_report(&line).or(said);
-            }
-            *report.lock().unwrap_or_else(|p| p.into_inner()) = said;
-            let _ = sender.send(Signal::Changed);
-        })
-        .map(drop)
-}
-
-/// Reads one line of the supervisor's report.
-fn parse_report(line: &str) -> Option<Report> {
-    let (word, rest) = line.split_once(' ')?;
-    match word {
-        "status" => Some(Report::Status(ExitStatus::from_raw(rest.parse().ok()?))),
-        "error" => {
-            let (errno, text) = rest.split_once(' ').unwrap_or((rest, ""));
-            Some(Report::Error(match errno.parse() {
-                Ok(errno) if errno != 0 => io::Error::from_raw_os_error(errno),
-                _ => io::Error::other(text.to_owned()),
-            }))
-        }
-        _ => None,
-    }
-}
-
-/// Waits for the supervisor to exit and reaps it; a supervisor that does not
-/// exit once its gate is closed or its run is over is killed.
-fn finish(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + SUPERVISOR_MARGIN;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status,
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(1)),
-            Ok(None) => {
-                kill_group(child.id() as i32, Sig::KILL);
-                return child
-                    .wait()
-                    .unwrap_or(ExitStatus::from_raw(Sig::KILL.as_raw()));
-            }
-            // Only ECHILD is possible, and only if someone else reaped it.
-            Err(_) => return ExitStatus::from_raw(0xff00),
-        }
-    }
 }
 
 /// Signals a whole group; ESRCH (nobody left) is fine.
@@ -446,13 +562,17 @@ pub fn identify(pid: i32) -> ProcessIdentity {
     }
 }
 
-/// Kills what is left of a command's group after a server crash, if it is still
-/// alive and still the same group; returns how many processes were signalled.
+/// Kills what is left of a run after a server crash, if it is still alive and
+/// still the same; returns how many processes were signalled. `process` is
+/// the runner's identity: it leads a session (and a group) whose members are
+/// the runner and every command it started, unless one left the session,
+/// which [`kill_marked`] finds by its mark. (Records from before the runner
+/// name a command's process group; their members are found the same way.)
 ///
-/// A group whose leader is alive is ours only if the leader's start time
-/// matches. A group whose leader is gone is recognised by members started no
-/// earlier than the leader was: the group id cannot have been given again while
-/// they lived.
+/// A session or group whose leader is alive is ours only if the leader's
+/// start time matches. One whose leader is gone is recognised by members
+/// started no earlier than the leader was: its id cannot have been given
+/// again while they lived.
 pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
     if process.boot_id != boot_id() {
         return 0; // the machine rebooted since: nothing of it can be left
@@ -463,7 +583,7 @@ pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
                 return Vec::new(); // the leader's pid now belongs to someone else
             }
         }
-        group_members(process.pgid)
+        members_of(process.pgid)
             .into_iter()
             .filter(|&(_, ticks)| ticks >= process.start_ticks)
             .map(|(pid, _)| pid)
@@ -473,21 +593,27 @@ pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
     if found.is_empty() {
         return 0;
     }
-    // The group is ours: signal all of it at once, so that a child forked
-    // after the scan above is not missed.
-    kill_group(process.pgid, Sig::TERM);
+    let signal_all = |signal: Sig| {
+        kill_group(process.pgid, signal);
+        for pid in members(process) {
+            if let Some(pid) = Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, signal);
+            }
+        }
+    };
+    signal_all(Sig::TERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline && !members(process).is_empty() {
         thread::sleep(Duration::from_millis(20));
     }
     if !members(process).is_empty() {
-        kill_group(process.pgid, Sig::KILL);
+        signal_all(Sig::KILL);
     }
     found.len()
 }
 
-/// Every live process in group `pgid`, with its start time.
-fn group_members(pgid: i32) -> Vec<(i32, u64)> {
+/// Every live process in the session or the process group `id`, with its start time.
+fn members_of(id: i32) -> Vec<(i32, u64)> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -495,7 +621,8 @@ fn group_members(pgid: i32) -> Vec<(i32, u64)> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(|pid| {
             let stat = proc_stat(pid)?;
-            (stat.pgrp == pgid && stat.state != 'Z').then_some((pid, stat.start_ticks))
+            ((stat.pgrp == id || stat.session == id) && stat.state != 'Z')
+                .then_some((pid, stat.start_ticks))
         })
         .collect()
 }
@@ -504,6 +631,7 @@ struct Stat {
     state: char,
     ppid: i32,
     pgrp: i32,
+    session: i32,
     start_ticks: u64,
 }
 
@@ -518,6 +646,7 @@ fn proc_stat(pid: i32) -> Option<Stat> {
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
     })
 }
@@ -611,15 +740,19 @@ mod tests {
     }
 
     #[test]
-    fn the_supervisors_report_is_read() {
+    fn the_runners_events_are_read_as_it_writes_them() {
+        let line = serde_json::to_string(&Event::Ended {
+            status: 3 << 8,
+            strays: 1,
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"event":"ended","status":768,"strays":1}"#);
         assert!(matches!(
-            parse_report("status 768"),
-            Some(Report::Status(status)) if status.code() == Some(3)
+            serde_json::from_str(&line).unwrap(),
+            Event::Ended {
+                status: 768,
+                strays: 1
+            }
         ));
-        assert!(matches!(
-            parse_report("error 24 Too many open files"),
-            Some(Report::Error(err)) if err.raw_os_error() == Some(24)
-        ));
-        assert!(parse_report("hello").is_none());
     }
 }

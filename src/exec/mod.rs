@@ -9,7 +9,7 @@
 
 pub mod builtin;
 pub mod local;
-pub mod supervisor;
+pub mod runner;
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -152,12 +152,12 @@ impl Executors {
     pub fn new(config: &Config) -> Executors {
         Executors {
             builtin: builtin::Builtin,
-            local: local::Local {
-                supervisor: config.supervisor(),
-                timeout: config.timeout,
-                grace: config.shutdown_grace,
-                max_output: config.max_output,
-            },
+            local: local::Local::new(
+                config.runner(),
+                config.timeout,
+                config.shutdown_grace,
+                config.max_output,
+            ),
         }
     }
 

@@ -43,8 +43,8 @@ impl Server {
     pub fn start_in(dir: &Path, configure: impl FnOnce(&mut Config)) -> Server {
         let _ = env_logger::builder().is_test(true).try_init();
         let mut config = Config::new(dir);
-        // The server runs in this test's process: its runs are supervised by the real binary.
-        config.supervisor = Some(env!("CARGO_BIN_EXE_seqspool").into());
+        // The server runs in this test's process: its commands are run by the real binary.
+        config.runner = Some(env!("CARGO_BIN_EXE_seqspool").into());
         configure(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, bound) = std::sync::mpsc::channel();
