@@ -205,7 +205,6 @@ fn the_runner_runs_one_command_after_another_and_says_how_each_ended() {
         &mut channel,
         run_request(tmp.path(), "echo $GREETING; exit 3"),
     );
-    assert_eq!(hear(&mut lines)["event"], "started");
     let ended = hear(&mut lines);
     assert_eq!(
         (ended["event"].as_str(), ended["status"].as_i64()),
@@ -217,14 +216,24 @@ fn the_runner_runs_one_command_after_another_and_says_how_each_ended() {
     );
 
     // A stop ends a command that would run for minutes.
+    // (a plain program, started without the shell in between)
     ask(&mut channel, run_request(tmp.path(), "sleep 300"));
-    assert_eq!(hear(&mut lines)["event"], "started");
     ask(&mut channel, serde_json::json!({"op": "stop"}));
     let ended = hear(&mut lines);
     assert_eq!(
         ended["status"].as_i64(),
         Some(i64::from(rustix::process::Signal::TERM.as_raw()))
     );
+
+    // A program that is not there is reported as the shell reports it.
+    ask(
+        &mut channel,
+        run_request(tmp.path(), "no-such-program-here"),
+    );
+    assert_eq!(hear(&mut lines)["status"].as_i64(), Some(127 << 8));
+    assert!(fs::read_to_string(tmp.path().join("stderr.txt"))
+        .unwrap()
+        .contains("not found"));
 
     // A command that cannot start (its directory is gone) is refused; nothing runs.
     ask(

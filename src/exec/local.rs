@@ -35,10 +35,6 @@ const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
 /// killed outright: it only has to signal a tree and reap it.
 const RUNNER_MARGIN: Duration = Duration::from_secs(5);
 
-/// How long the runner may take to say whether a command started: a fork
-/// and an exec.
-const START_PATIENCE: Duration = Duration::from_secs(30);
-
 /// Runs each experiment's processing command through the runner.
 pub struct Local {
     /// seqspool's own binary, which runs as the runner (`seqspool __runner`).
@@ -398,41 +394,9 @@ fn follow(runner: &mut Runner, job: &Job, receiver: &std::sync::mpsc::Receiver<S
         log::warn!("asking the runner for a command: {err}");
         return Exit::RunnerLost;
     }
-    // The first word: started, or refused. A cancel or a shutdown that
-    // comes meanwhile is acted on once the command runs.
-    let patience = Instant::now() + START_PATIENCE;
-    let mut pending = None;
-    loop {
-        match next_event(runner) {
-            Some(Event::Started { .. }) => break,
-            Some(Event::Refused { errno, message }) => {
-                return Exit::NotStarted(match errno {
-                    0 => io::Error::other(message),
-                    errno => io::Error::from_raw_os_error(errno),
-                })
-            }
-            Some(Event::Ended { .. }) => continue, // an earlier run's, cannot happen
-            None if runner.heard.lock().gone => return Exit::RunnerLost,
-            None => {}
-        }
-        match receiver.recv_timeout(patience.saturating_duration_since(Instant::now())) {
-            Ok(Signal::Cancel) => pending = Some(Stop::Cancel),
-            Ok(Signal::Shutdown) => pending = Some(Stop::Shutdown),
-            Ok(Signal::Changed) => {}
-            Err(_) => return Exit::RunnerLost,
-        }
-    }
-
     let deadline = job.timeout.map(|timeout| Instant::now() + timeout);
     let mut stop_reason = None;
     let mut stopped_by: Option<Instant> = None;
-    if let Some(stop) = pending {
-        stop_reason = Some(stop);
-        stopped_by = Some(Instant::now() + job.grace + RUNNER_MARGIN);
-        if runner.ask(&Request::Stop).is_err() {
-            return Exit::RunnerLost;
-        }
-    }
     loop {
         match next_event(runner) {
             Some(Event::Ended { status, .. }) => {
@@ -444,7 +408,12 @@ fn follow(runner: &mut Runner, job: &Job, receiver: &std::sync::mpsc::Receiver<S
                     Some(Stop::Shutdown) => Exit::Interrupted,
                 };
             }
-            Some(_) => continue,
+            Some(Event::Refused { errno, message }) => {
+                return Exit::NotStarted(match errno {
+                    0 => io::Error::other(message),
+                    errno => io::Error::from_raw_os_error(errno),
+                })
+            }
             None if runner.heard.lock().gone => return Exit::RunnerLost,
             None => {}
         }

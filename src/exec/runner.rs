@@ -13,11 +13,17 @@
 //! It runs one command at a time, as seqspool asks over its standard input (a
 //! socket), one JSON object a line: `{"op":"run",...}` starts `/bin/sh -c`
 //! in the experiment's directory, its output copied into the logs (capped, at
-//! the command's priority, not the server's), and answers `started`, then
-//! `ended` with the wait status once the shell has exited and whatever it
-//! left running is killed; `{"op":"stop"}` sends SIGTERM to the whole tree,
-//! then SIGKILL after the grace period. When seqspool dies (SIGTERM from the
-//! kernel, or the end of its input), the runner stops the tree and exits.
+//! the command's priority, not the server's), and answers `ended` with the
+//! wait status once the shell has exited and whatever it left running is
+//! killed (or `refused`, when it could not start); `{"op":"stop"}` sends
+//! SIGTERM to the whole tree, then SIGKILL after the grace period. When
+//! seqspool dies (SIGTERM from the kernel, or the end of its input), the
+//! runner stops the tree and exits.
+//!
+//! A command that is one program and its plain arguments (`/opt/blast/run.sh
+//! nt`, `true`) is started without the shell in between: the shell would
+//! parse it into the same words and start the same program, one fork and
+//! exec later.
 //!
 //! What can still escape: a process that asks something outside its tree to
 //! start a process for it (`systemd-run`, `at`, `ssh localhost`, a container
@@ -95,8 +101,6 @@ pub struct RunRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
-    /// The command's shell is started.
-    Started { pid: i32 },
     /// The command could not be started (the shell, the logs); nothing runs.
     Refused { errno: i32, message: String },
     /// The shell has exited (`status` is its wait status), and `strays`
@@ -317,9 +321,8 @@ impl Runner {
         }
         match spawn(&run) {
             Ok(active) => {
-                let pid = active.shell.as_raw_pid();
                 self.active = Some(active);
-                self.say(&Event::Started { pid })
+                Ok(())
             }
             Err(err) => self.say(&Event::Refused {
                 errno: err.raw_os_error().unwrap_or(0),
@@ -375,8 +378,8 @@ impl Runner {
     }
 }
 
-/// Opens the logs and starts `/bin/sh -c` in the experiment's directory, in
-/// a process group of its own within the runner's session.
+/// Opens the logs and starts the command in the experiment's directory, in a
+/// process group of its own within the runner's session.
 fn spawn(run: &RunRequest) -> io::Result<Active> {
     let log = |name: &str| {
         OpenOptions::new()
@@ -388,11 +391,39 @@ fn spawn(run: &RunRequest) -> io::Result<Active> {
             .open(run.dir.join(name))
     };
     let (stdout, stderr) = (log("stdout.txt")?, log("stderr.txt")?);
+    let started = match plain_words(&run.command) {
+        Some(words) => match start(run, Command::new(words[0]).args(&words[1..])) {
+            // Not found, or not executable: the shell says so in the words
+            // and with the exit code (127, 126) a user knows.
+            Err(err) if is_missing(&err) => None,
+            started => Some(started?),
+        },
+        None => None,
+    };
+    let (shell, out_read, err_read) = match started {
+        Some(started) => started,
+        None => start(run, Command::new("/bin/sh").arg("-c").arg(&run.command))?,
+    };
+    Ok(Active {
+        shell,
+        outputs: [
+            Output::new(out_read, stdout, run.max_output),
+            Output::new(err_read, stderr, run.max_output),
+        ],
+        grace: Duration::from_millis(run.grace_ms),
+        kill_at: None,
+        status: None,
+    })
+}
+
+/// Starts `command` as the run asks, its output into new pipes.
+fn start(
+    run: &RunRequest,
+    command: &mut Command,
+) -> io::Result<(Pid, io::PipeReader, io::PipeReader)> {
     let (out_read, out_write) = io::pipe()?;
     let (err_read, err_write) = io::pipe()?;
-    let shell = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(&run.command)
+    let child = command
         .current_dir(&run.dir)
         .env_remove(PARENT_VAR)
         .envs(run.env.iter().map(|(k, v)| (k, v)))
@@ -402,16 +433,42 @@ fn spawn(run: &RunRequest) -> io::Result<Active> {
         .stderr(err_write)
         .process_group(0)
         .spawn()?;
-    Ok(Active {
-        shell: Pid::from_child(&shell),
-        outputs: [
-            Output::new(out_read, stdout, run.max_output),
-            Output::new(err_read, stderr, run.max_output),
-        ],
-        grace: Duration::from_millis(run.grace_ms),
-        kill_at: None,
-        status: None,
-    })
+    Ok((Pid::from_child(&child), out_read, err_read))
+}
+
+/// Whether a program could not be started because it is not there or not
+/// executable: the shell's "not found" (127) and "cannot execute" (126).
+fn is_missing(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+    )
+}
+
+/// The words of a command that is one program and its plain arguments, which
+/// the shell would run as they are: no quotes, variables, globs, operators or
+/// redirections, and a program that is not one of the shell's own builtins or
+/// keywords (whose meaning only the shell gives them).
+fn plain_words(command: &str) -> Option<Vec<&str>> {
+    /// The shell's builtins and reserved words, as POSIX and dash know them.
+    const SHELL_WORDS: &[&str] = &[
+        "!", ".", ":", "[", "alias", "bg", "break", "case", "cd", "command", "continue", "do",
+        "done", "elif", "else", "esac", "eval", "exec", "exit", "export", "fc", "fg", "fi", "for",
+        "function", "getopts", "hash", "if", "in", "jobs", "local", "printf", "pwd", "read",
+        "readonly", "return", "set", "shift", "test", "then", "times", "trap", "type", "ulimit",
+        "umask", "unalias", "unset", "until", "wait", "while", "{", "}", "echo",
+    ];
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:+@%=".contains(c);
+    let words: Vec<&str> = command
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = *words.first()?;
+    let usable = words.iter().all(|word| word.chars().all(plain))
+        && !SHELL_WORDS.contains(&first)
+        && !first.contains('=')
+        && !first.starts_with('-');
+    usable.then_some(words)
 }
 
 fn timeout(deadline: Option<Instant>) -> Option<Timespec> {
@@ -576,4 +633,36 @@ fn descendants(root: i32) -> Vec<i32> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_program_and_its_plain_arguments_skip_the_shell() {
+        assert_eq!(plain_words("true"), Some(vec!["true"]));
+        assert_eq!(
+            plain_words("/opt/blast/run.sh  -db nt:v5 --evalue=1e-5"),
+            Some(vec!["/opt/blast/run.sh", "-db", "nt:v5", "--evalue=1e-5"])
+        );
+        for shell in [
+            "exit 3",
+            "echo $HOME",
+            "a && b",
+            "sleep 1 &",
+            "cat < in",
+            "ls *.txt",
+            "say 'hi'",
+            "FOO=1 env",
+            "cmd; other",
+            "cd /tmp",
+            "while true",
+            "x\nrm",
+            "",
+            "~/bin/x",
+        ] {
+            assert_eq!(plain_words(shell), None, "{shell}");
+        }
+    }
 }
