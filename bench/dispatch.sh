@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Submits $jobs experiments from 4 threads on keep-alive connections, then
+# Submits $jobs experiments from 4 Python threads on keep-alive connections, then
 # waits until the backlog is empty; prints milliseconds per experiment.
 seqspool_run() {
     python3 - "$1" "$jobs" <<'EOF'

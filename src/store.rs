@@ -82,6 +82,11 @@ const SCAN_THREADS: usize = 8;
 /// gain past four.
 const FLUSH_THREADS: usize = 4;
 
+/// Paths each flushing thread takes at least: below it, a group is flushed
+/// from the calling thread alone, since starting a thread costs more than the
+/// few fsyncs it would take over (a single experiment is three paths).
+const PATHS_PER_FLUSH_THREAD: usize = 6;
+
 /// Staged experiments from which one `syncfs` flushes a group instead of an
 /// fsync per file: a few milliseconds whatever the count, against about
 /// 0.5 ms per experiment with fsyncs.
@@ -260,7 +265,13 @@ impl Store {
                 .map_err(|e| Error::io("flushing the file system of", &self.root, e.into()));
         }
         let sync_all = |chunk: &[PathBuf]| chunk.iter().try_for_each(|path| sync_path(path));
-        let per_thread = paths.len().div_ceil(FLUSH_THREADS).max(1);
+        if paths.len() < 2 * PATHS_PER_FLUSH_THREAD {
+            return sync_all(paths);
+        }
+        let per_thread = paths
+            .len()
+            .div_ceil(FLUSH_THREADS)
+            .max(PATHS_PER_FLUSH_THREAD);
         thread::scope(|scope| {
             // A chunk whose thread cannot be made (the process is at its
             // thread limit) is flushed here, after the others are started.
