@@ -51,7 +51,7 @@ for run in $(seq 1 "$runs"); do
         dir="$work/$port"
         # The command of every experiment burns a core until it is stopped.
         setsid "$binary" --bind "127.0.0.1:$port" --experiments "$dir" \
-            --command 'while :; do :; done' --shutdown-grace 1 \
+            --command "${BURN:-while :; do :; done}" --shutdown-grace 1 \
             >"$work/$port.log" 2>&1 &
         pids+=($!)
         for _ in $(seq 100); do

@@ -1790,7 +1790,7 @@ async fn wait_running(addr: SocketAddr, id: &str) -> Result<i32, String> {
     loop {
         let record = conn.get_json(&format!("/experiments/{id}")).await?;
         if record["state"] == "RUNNING" {
-            if let Some(pgid) = record["process"]["pgid"].as_i64() {
+            if let Some(pgid) = record["handle"]["pgid"].as_i64() {
                 return Ok(pgid as i32);
             }
         }
