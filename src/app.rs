@@ -18,11 +18,12 @@ use crate::http::body::{self, BodyBudget};
 use crate::http::host::Hosts;
 use crate::http::negotiate;
 use crate::intake::Intake;
-use crate::model::{FileInfo, Id, Record, State};
-use crate::query::{Limits, Query};
+use crate::model::{Choice, FileInfo, Id, Record, State};
+use crate::pipeline::Catalog;
+use crate::query::Limits;
 use crate::queue::{Canceled, Filter, Queue, View};
 use crate::store::Store;
-use crate::submission::{self, Format, Submission};
+use crate::submission::{self, Accepted, Format, Submission};
 
 /// The largest page of experiments a client may ask for: a listing is built under the index lock.
 pub const MAX_PAGE: usize = 1000;
@@ -31,6 +32,8 @@ pub const MAX_PAGE: usize = 1000;
 pub struct App {
     pub config: Arc<Config>,
     pub limits: Limits,
+    /// The pipelines offered.
+    pub catalog: Arc<Catalog>,
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
     pub intake: Intake,
@@ -64,18 +67,35 @@ impl App {
             Err(err) => return Submission::failed(err),
         };
         let content_type = negotiate::content_type(request.headers()).to_owned();
+        let query_string = request.uri().query().map(str::to_owned);
         // The permit holds the body's share of the budget until it is parsed.
         let (body, _permit) = match body::read(request, self.config.max_body, &self.bodies).await {
             Ok(read) => read,
             Err(err) => return Submission::failed(err),
         };
-        submission::parse(format, &content_type, body, self.limits).await
+        submission::parse(
+            format,
+            &content_type,
+            query_string.as_deref(),
+            body,
+            self.catalog.clone(),
+            self.limits,
+        )
+        .await
     }
 
-    /// Accepts queries as experiments, all or none, and answers with their
-    /// records as the index has them now (with their queue positions).
-    pub async fn submit(&self, queries: Vec<Query>) -> Result<Vec<View>, Error> {
-        let records = self.intake.submit(queries).await?;
+    /// Accepts queries as experiments of a pipeline, all or none, and answers
+    /// with their records as the index has them now (with their queue positions).
+    pub async fn submit(&self, accepted: Accepted) -> Result<Vec<View>, Error> {
+        let Accepted {
+            queries,
+            pipeline,
+            params,
+        } = accepted;
+        let records = self
+            .intake
+            .submit(queries, Choice::new(&pipeline, params))
+            .await?;
         Ok(records.iter().map(|record| self.view(record)).collect())
     }
 

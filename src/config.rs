@@ -1,16 +1,23 @@
-//! Every option seqspool has: its flag, its environment variable and its default.
+//! Every option seqspool has: its flag, its environment variable, its line in
+//! the configuration file, and its default; and the lab's pipelines.
 //!
-//! The command line and the environment are read here and nowhere else. Tests
-//! build a [`Config`] with [`Config::new`] and change the fields they care about,
-//! so each default lives in one named constant.
+//! The command line, the environment and the configuration file are read here
+//! and nowhere else. An option given on the command line or in the
+//! environment wins over the file. Tests build a [`Config`] with
+//! [`Config::new`] and change the fields they care about, so each default
+//! lives in one named constant.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use serde::Deserialize;
 
 use crate::fault::Faults;
+use crate::pipeline::{Pipeline, PipelineTable};
 pub use crate::query::AlphabetPolicy;
 use crate::query::Limits;
 
@@ -44,7 +51,8 @@ pub const DEFAULT_BODY_STALL_SECS: f64 = 10.0;
 pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
 
 /// What to do at start with an experiment that was RUNNING when the server stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnInterrupt {
     /// Put it back at the head of the queue; it runs again first.
     Requeue,
@@ -56,6 +64,11 @@ pub enum OnInterrupt {
 #[derive(Clone, Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Config {
+    /// The lab's configuration file (TOML): its pipelines, and any option
+    /// below; the command line and the environment win over it.
+    #[arg(long, env = "SEQSPOOL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "SEQSPOOL_BIND", default_value = DEFAULT_BIND, value_name = "ADDR")]
     pub bind: SocketAddr,
@@ -137,6 +150,11 @@ pub struct Config {
           value_parser = parse_host_name, value_name = "NAME")]
     pub allow_hosts: Vec<String>,
 
+    /// The pipelines the configuration file declares (none: `--command`, or
+    /// the built-in analysis, is the one pipeline).
+    #[arg(skip)]
+    pub pipelines: Vec<Arc<Pipeline>>,
+
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
     #[doc(hidden)]
@@ -164,7 +182,160 @@ impl Config {
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             allow_hosts: Vec::new(),
+            config: None,
+            pipelines: Vec::new(),
             faults: Faults::default(),
+        }
+    }
+
+    /// Reads the command line and the environment, then the configuration
+    /// file they name, if any.
+    pub fn load() -> Result<Config, Refused> {
+        Config::load_from(std::env::args_os())
+    }
+
+    /// [`Config::load`], from the given arguments (the first is the program's name).
+    pub fn load_from<I, T>(args: I) -> Result<Config, Refused>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Config::command()
+            .try_get_matches_from(args)
+            .map_err(Refused::CommandLine)?;
+        let mut config = Config::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
+        if let Some(path) = config.config.clone() {
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                Refused::File(format!(
+                    "reading the configuration file {}: {err}",
+                    path.display()
+                ))
+            })?;
+            config
+                .apply_file(&text, &path, &matches)
+                .map_err(|err| Refused::File(format!("{}: {err}", path.display())))?;
+        }
+        Ok(config)
+    }
+
+    /// Takes every option the command line and the environment left at its
+    /// default from the file, and the pipelines it declares. Relative paths in
+    /// the file are relative to the file's directory, as `${CONFIG_DIR}` is.
+    pub fn apply_file(
+        &mut self,
+        text: &str,
+        path: &Path,
+        matches: &ArgMatches,
+    ) -> Result<(), String> {
+        let file: FileOptions = toml::from_str(text).map_err(|err| err.to_string())?;
+        let dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        let unset = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                None | Some(ValueSource::DefaultValue)
+            )
+        };
+        let seconds = |name: &str, secs: f64| {
+            Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("{name} = {secs} is not a number of seconds"))
+        };
+        macro_rules! take {
+            ($($field:ident),* $(,)?) => {$(
+                if let Some(value) = file.$field {
+                    if unset(stringify!($field)) {
+                        self.$field = value.into();
+                    }
+                }
+            )*};
+        }
+        take!(
+            bind,
+            capacity,
+            max_body,
+            max_records,
+            max_residues,
+            alphabet,
+            on_interrupt,
+            max_output,
+            min_free
+        );
+        if let Some(experiments) = file.experiments {
+            if unset("experiments") {
+                self.experiments = dir.join(experiments);
+            }
+        }
+        if let Some(command) = file.command {
+            if unset("command") {
+                self.command = Some(command);
+            }
+        }
+        if let Some(max) = file.max_connections {
+            if unset("max_connections") {
+                self.max_connections = Some(max);
+            }
+        }
+        if let Some(hosts) = file.allow_hosts {
+            if unset("allow_hosts") {
+                self.allow_hosts = hosts
+                    .iter()
+                    .map(|host| parse_host_name(host))
+                    .collect::<Result<_, _>>()?;
+            }
+        }
+        if let Some(secs) = file.timeout {
+            if unset("timeout") {
+                self.timeout = Some(seconds("timeout", secs)?);
+            }
+        }
+        if let Some(secs) = file.shutdown_grace {
+            if unset("shutdown_grace") {
+                self.shutdown_grace = seconds("shutdown_grace", secs)?;
+            }
+        }
+        if let Some(secs) = file.body_stall {
+            if unset("body_stall") {
+                self.body_stall = parse_stall(&secs.to_string())?;
+            }
+        }
+        if self.capacity == 0 {
+            return Err("capacity = 0: give a whole number of at least 1".into());
+        }
+        let dir_text = dir.display().to_string();
+        let mut pipelines: Vec<Arc<Pipeline>> = Vec::new();
+        for table in file.pipeline {
+            let pipeline = table.build(&dir_text, self.timeout)?;
+            if pipelines.iter().any(|p| p.name == pipeline.name) {
+                return Err(format!(
+                    "the pipeline '{}' is declared twice",
+                    pipeline.name
+                ));
+            }
+            pipelines.push(Arc::new(pipeline));
+        }
+        if !pipelines.is_empty() && self.command.is_some() {
+            return Err(
+                "it declares pipelines, and a command is given too (--command, SEQSPOOL_COMMAND or `command`): \
+                 give the command as a pipeline of its own, or no pipelines"
+                    .into(),
+            );
+        }
+        self.pipelines = pipelines;
+        Ok(())
+    }
+
+    /// The pipelines this server offers, the first the default: those the
+    /// configuration declares, or the one `--command` makes, or the built-in analysis.
+    pub fn offered(&self) -> Vec<Arc<Pipeline>> {
+        if !self.pipelines.is_empty() {
+            return self.pipelines.clone();
+        }
+        match &self.command {
+            Some(command) => vec![Arc::new(Pipeline::default_command(command, self.timeout))],
+            None => vec![Arc::new(Pipeline::analysis())],
         }
     }
 
@@ -238,6 +409,43 @@ fn parse_host_name(text: &str) -> Result<String, String> {
             "'{text}' is not a host name; give the name alone, as in lab-ws.example.org (no scheme, port or path)"
         ))
     }
+}
+
+/// Why the options could not be read.
+#[derive(Debug)]
+pub enum Refused {
+    /// The command line (or `--help`, `--version`, which clap answers this way).
+    CommandLine(clap::Error),
+    /// The configuration file, in words.
+    File(String),
+}
+
+/// The options a configuration file may set, as it names them (the flags'
+/// names, with `_` for `-`), and its pipelines.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOptions {
+    bind: Option<SocketAddr>,
+    experiments: Option<PathBuf>,
+    command: Option<String>,
+    capacity: Option<usize>,
+    /// Seconds.
+    timeout: Option<f64>,
+    max_body: Option<usize>,
+    max_records: Option<usize>,
+    max_residues: Option<usize>,
+    alphabet: Option<AlphabetPolicy>,
+    on_interrupt: Option<OnInterrupt>,
+    /// Seconds.
+    shutdown_grace: Option<f64>,
+    max_output: Option<u64>,
+    max_connections: Option<usize>,
+    min_free: Option<u64>,
+    /// Seconds.
+    body_stall: Option<f64>,
+    allow_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    pipeline: Vec<PipelineTable>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! needed to act on it. It knows nothing of HTTP: `http::respond` is the one
 //! place that turns an error into a status and an answer.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -15,7 +16,10 @@ pub enum Error {
     /// The request cannot be read: bad form encoding, bad JSON, a bad query string.
     Malformed(String),
     /// One input field is invalid; `field` names it for the client.
-    Invalid { field: &'static str, msg: String },
+    Invalid {
+        field: Cow<'static, str>,
+        msg: String,
+    },
     /// The body, or a batch, is larger than a configured limit.
     TooLarge(String),
     /// The client took too long to send its request.
@@ -119,7 +123,7 @@ impl Error {
     }
 
     /// The input field at fault, if one is.
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<&str> {
         match self {
             Error::Invalid { field, .. } => Some(field),
             _ => None,
@@ -228,7 +232,7 @@ mod tests {
     #[test]
     fn an_invalid_field_is_named() {
         let err = Error::Invalid {
-            field: "query_name",
+            field: "query_name".into(),
             msg: "is empty".into(),
         };
         assert_eq!(err.field(), Some("query_name"));

@@ -20,7 +20,7 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::model::{Id, Record};
+use crate::model::{Choice, Id, Record};
 use crate::query::Query;
 use crate::queue::Queue;
 use crate::store::{Published, Staged, Store};
@@ -52,6 +52,8 @@ enum Message {
 
 struct Submission {
     queries: Vec<Query>,
+    /// The pipeline they run in.
+    choice: Choice,
     reply: oneshot::Sender<Result<Vec<Record>, Error>>,
 }
 
@@ -64,7 +66,6 @@ impl Intake {
         queue: Arc<Queue>,
         wake: mpsc::Sender<()>,
         next_id: Id,
-        command: Arc<str>,
     ) -> (Intake, JoinHandle<()>) {
         let (messages, mut pending) = mpsc::channel(PENDING_SUBMISSIONS);
         let (flushing, flushes) = std_mpsc::sync_channel(GROUPS_IN_FLIGHT);
@@ -77,7 +78,6 @@ impl Intake {
             store,
             queue,
             next_id,
-            command,
             flushing,
         };
         let thread = thread::Builder::new()
@@ -113,11 +113,16 @@ impl Intake {
         (Intake { messages }, thread)
     }
 
-    /// Accepts queries as experiments, all or none; answers once they are durable.
-    pub async fn submit(&self, queries: Vec<Query>) -> Result<Vec<Record>, Error> {
+    /// Accepts queries as experiments of the pipeline `choice` says, all or
+    /// none; answers once they are durable.
+    pub async fn submit(&self, queries: Vec<Query>, choice: Choice) -> Result<Vec<Record>, Error> {
         let (reply, answer) = oneshot::channel();
         self.messages
-            .send(Message::Submit(Submission { queries, reply }))
+            .send(Message::Submit(Submission {
+                queries,
+                choice,
+                reply,
+            }))
             .await
             .map_err(|_| Error::ShuttingDown)?;
         answer.await.map_err(|_| Error::ShuttingDown)?
@@ -134,7 +139,6 @@ struct Writer {
     store: Arc<Store>,
     queue: Arc<Queue>,
     next_id: Id,
-    command: Arc<str>,
     /// Hands each group, flushing on a thread of its own, to the completer.
     flushing: std_mpsc::SyncSender<Flushing>,
 }
@@ -186,14 +190,18 @@ impl Writer {
             store,
             queue,
             next_id,
-            command,
             flushing,
         } = self;
         let mut admitted = Vec::with_capacity(group.len());
-        for Submission { queries, reply } in group {
+        for Submission {
+            queries,
+            choice,
+            reply,
+        } in group
+        {
             let count = queries.len();
             match admit(queue, count) {
-                Ok(()) => match stage(store, command, next_id, &queries) {
+                Ok(()) => match stage(store, &choice, next_id, &queries) {
                     Ok((records, staged)) => admitted.push(Admitted {
                         reply,
                         records,
@@ -326,7 +334,7 @@ fn admit(queue: &Queue, count: usize) -> Result<(), Error> {
 /// Writes the experiments under `.incoming/`, giving ids from `next_id` on.
 fn stage(
     store: &Store,
-    command: &Arc<str>,
+    choice: &Choice,
     next_id: &mut Id,
     queries: &[Query],
 ) -> Result<(Vec<Record>, Vec<Staged>), Error> {
@@ -338,7 +346,7 @@ fn stage(
         let id = *next_id;
         // Ids are used up even if the write fails: an id is never given twice.
         *next_id = Id(id.0 + 1);
-        let record = Record::new(id, query, batch, command.clone(), now);
+        let record = Record::new(id, query, batch, choice, now);
         staged.push(store.stage(&record, query)?);
         records.push(record);
     }

@@ -38,6 +38,7 @@ pub mod fault;
 pub mod http;
 pub mod intake;
 pub mod model;
+pub mod pipeline;
 pub mod query;
 pub mod queue;
 pub mod store;
@@ -58,6 +59,7 @@ use app::App;
 use exec::Executors;
 use intake::Intake;
 use model::{Pause, PausedBy};
+use pipeline::Catalog;
 use queue::Queue;
 use store::Store;
 use worker::Worker;
@@ -74,6 +76,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let config = Arc::new(config);
+    let catalog = Arc::new(Catalog {
+        pipelines: config.offered(),
+    });
     let max_connections = config
         .max_connections
         .unwrap_or_else(|| connections_for(raise_open_files_limit()));
@@ -104,7 +109,6 @@ pub async fn run(
         .map_err(|err| Error::Internal(format!("recovering the experiments directory: {err}")))??
     };
     let store = Arc::new(store);
-    let command: Arc<str> = config.command_label().into();
     let queue = Arc::new(Queue::new(
         config.capacity,
         recovered.records,
@@ -117,7 +121,6 @@ pub async fn run(
         queue: queue.clone(),
         store: store.clone(),
         executors,
-        command: command.clone(),
         min_free: config.min_free,
     }
     .spawn(woken);
@@ -126,12 +129,12 @@ pub async fn run(
         queue.clone(),
         wake.clone(),
         recovered.next_id,
-        command,
     );
 
     let app = Arc::new(App {
         config: config.clone(),
         limits: config.limits(),
+        catalog: catalog.clone(),
         store,
         queue: queue.clone(),
         intake: intake.clone(),

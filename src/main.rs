@@ -1,6 +1,5 @@
 //! The `seqspool` binary: the command line, logging, signals, and nothing else.
 
-use clap::Parser;
 use seqspool::Config;
 
 fn main() {
@@ -8,7 +7,12 @@ fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(seqspool::exec::runner::SUBCOMMAND.as_ref()) {
         seqspool::exec::runner::main();
     }
-    let config = Config::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        // Usage errors, and --help and --version, as clap prints them.
+        Err(seqspool::config::Refused::CommandLine(err)) => err.exit(),
+        Err(seqspool::config::Refused::File(message)) => fail(&message),
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let runtime = tokio::runtime::Runtime::new()
         .unwrap_or_else(|err| fail(&format!("starting the runtime: {err}")));

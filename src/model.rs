@@ -6,12 +6,14 @@
 //! them. They hold data and the rules of the data (an id is digits, a state is
 //! final or not), nothing about where they are kept or how they are served.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::pipeline::{Definition, Params, Pipeline};
 use crate::query::{Alphabet, Query};
 use crate::time::Timestamp;
 
@@ -186,8 +188,25 @@ pub struct Record {
     /// How many times the processor was started on it (more than one after an interruption).
     #[serde(default)]
     pub attempts: u32,
-    /// The processing command it ran, or will run, with.
+    /// The pipeline it runs in.
+    #[serde(default)]
+    pub pipeline: Arc<str>,
+    /// Its parameters, as checked against its pipeline at acceptance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: Params,
+    /// The processing command it ran, or will run, in one line.
     pub command: Arc<str>,
+    /// What it runs, as its pipeline was when it was accepted: a later change
+    /// of the configuration never changes it. (Records from before pipelines
+    /// have none; [`Record::upgrade`] makes it from their command.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Arc<Definition>>,
+    /// The experiment this one runs again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Id>,
+    /// The experiment that runs this one again, the latest if several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_as: Option<Id>,
     /// The executor's handle on the run, recorded while RUNNING.
     #[serde(
         default,
@@ -198,13 +217,34 @@ pub struct Record {
     pub handle: Option<RunHandle>,
 }
 
+/// The pipeline a query was submitted to and what it runs there.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub pipeline: Arc<str>,
+    pub params: Params,
+    pub definition: Arc<Definition>,
+    /// The definition's command in one line.
+    pub command: Arc<str>,
+}
+
+impl Choice {
+    pub fn new(pipeline: &Pipeline, params: Params) -> Choice {
+        Choice {
+            pipeline: pipeline.name.as_str().into(),
+            params,
+            command: pipeline.definition.label().into(),
+            definition: pipeline.definition.clone(),
+        }
+    }
+}
+
 impl Record {
     /// The record of a newly accepted query.
     pub fn new(
         id: Id,
         query: &Query,
         batch: Option<Id>,
-        command: Arc<str>,
+        choice: &Choice,
         now: Timestamp,
     ) -> Record {
         Record {
@@ -223,8 +263,36 @@ impl Record {
             signal: None,
             error: None,
             attempts: 0,
-            command,
+            pipeline: choice.pipeline.clone(),
+            params: choice.params.clone(),
+            command: choice.command.clone(),
+            definition: Some(choice.definition.clone()),
+            retry_of: None,
+            retried_as: None,
             handle: None,
+        }
+    }
+
+    /// What it runs.
+    pub fn definition(&self) -> Arc<Definition> {
+        self.definition
+            .clone()
+            .unwrap_or_else(|| Arc::new(Definition::legacy(&self.command)))
+    }
+
+    /// Fills in what a record written before pipelines lacks: its pipeline
+    /// (`analysis` for the built-in analysis, `default` for a command) and
+    /// the definition its command makes.
+    pub fn upgrade(&mut self) {
+        if self.definition.is_none() {
+            self.definition = Some(Arc::new(Definition::legacy(&self.command)));
+        }
+        if self.pipeline.is_empty() {
+            self.pipeline = if &*self.command == crate::pipeline::BUILTIN_LABEL {
+                crate::pipeline::ANALYSIS.into()
+            } else {
+                crate::pipeline::DEFAULT.into()
+            };
         }
     }
 }
@@ -249,7 +317,12 @@ impl Record {
             signal: None,
             error: None,
             attempts: 0,
+            pipeline: "default".into(),
+            params: Params::new(),
             command: "true".into(),
+            definition: Some(Arc::new(Definition::legacy("true"))),
+            retry_of: None,
+            retried_as: None,
             handle: None,
         }
     }

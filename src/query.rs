@@ -43,6 +43,15 @@ impl Alphabet {
         self != Alphabet::Protein
     }
 
+    /// The alphabet as a sentence names it: `DNA`, `RNA`, `protein`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Alphabet::Dna => "DNA",
+            Alphabet::Rna => "RNA",
+            Alphabet::Protein => "protein",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Alphabet::Dna => "dna",
@@ -632,7 +641,10 @@ fn strip_bom(text: &str) -> &str {
 }
 
 fn invalid(field: &'static str, msg: String) -> Error {
-    Error::Invalid { field, msg }
+    Error::Invalid {
+        field: field.into(),
+        msg,
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::exec::Signal;
 use crate::model::{Id, Pause, Record, State};
+use crate::pipeline::Definition;
 use crate::time::Timestamp;
 
 /// An experiment as the read routes show it: its record, and where it stands.
@@ -170,14 +171,24 @@ impl Queue {
     /// them), paused if `pause` says so.
     pub fn new(capacity: usize, mut records: Vec<Record>, pause: Option<Pause>) -> Queue {
         records.sort_unstable_by_key(|record| record.id);
-        // Recovered records each read their own copy of the command: share one per command.
-        let mut commands: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        // Recovered records each read their own copy of what they run: share
+        // one per command, pipeline and definition, as newly accepted ones do.
+        let mut names: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        let mut definitions: HashMap<Arc<Definition>, Arc<Definition>> = HashMap::new();
         let mut index = Index::default();
         for record in &mut records {
-            let shared = commands
-                .entry(record.command.clone())
-                .or_insert_with(|| record.command.clone());
-            record.command = shared.clone();
+            for name in [&mut record.command, &mut record.pipeline] {
+                *name = names
+                    .entry(name.clone())
+                    .or_insert_with(|| name.clone())
+                    .clone();
+            }
+            if let Some(definition) = &mut record.definition {
+                *definition = definitions
+                    .entry(definition.clone())
+                    .or_insert_with(|| definition.clone())
+                    .clone();
+            }
             index.counts[record.state.index()] += 1;
             if record.state == State::Queued {
                 index.waiting.push_back(record.id);
@@ -282,18 +293,19 @@ impl Queue {
 
     /// Takes the next waiting experiment (the oldest), marks it RUNNING and
     /// returns its record, unless none is waiting, the queue is paused or the
-    /// server is closing. `signals` will reach its run, for cancel and shutdown.
-    pub fn next(&self, command: Arc<str>, signals: Option<Sender<Signal>>) -> Option<Record> {
+    /// server is closing. `signals` gives, for the head's record, what will
+    /// reach its run for cancel and shutdown (none if it cannot be stopped).
+    pub fn next(&self, signals: impl FnOnce(&Record) -> Option<Sender<Signal>>) -> Option<Record> {
         let mut index = self.lock();
         if self.is_closing() || index.pause.is_some() {
             return None;
         }
         let id = *index.waiting.front()?;
+        let signals = signals(index.find(id)?);
         let record = index.update(id, |record| {
             record.state = State::Running;
             record.started_at = Some(Timestamp::now());
             record.attempts += 1;
-            record.command = command;
             record.error = None;
         })?;
         index.running = Some(Running { id, signals });
@@ -447,7 +459,7 @@ mod tests {
         assert_eq!(queue.get(Id(2)).unwrap().position, Some(1));
         assert_eq!(queue.get(Id(5)).unwrap().position, Some(2));
         assert_eq!(queue.get(Id(1)).unwrap().position, None);
-        assert_eq!(queue.next("true".into(), None).unwrap().id, Id(2));
+        assert_eq!(queue.next(|_| None).unwrap().id, Id(2));
         assert_eq!(queue.get(Id(5)).unwrap().position, Some(1));
         assert_eq!(
             queue.backlog(),
@@ -484,7 +496,7 @@ mod tests {
             vec![record(7, State::Queued), record(3, State::Queued)],
             None,
         );
-        let first = queue.next("true".into(), None).unwrap();
+        let first = queue.next(|_| None).unwrap();
         assert_eq!(
             (first.id, first.state, first.attempts),
             (Id(3), State::Running, 1)
@@ -501,7 +513,7 @@ mod tests {
             }
         );
         queue.close();
-        assert!(queue.next("true".into(), None).is_none());
+        assert!(queue.next(|_| None).is_none());
     }
 
     #[test]
@@ -523,8 +535,8 @@ mod tests {
             queue.cancel(Id(1)),
             Ok(Canceled::Done { changed: false, .. })
         ));
-        assert_eq!(queue.next("true".into(), None).unwrap().id, Id(4));
-        assert!(queue.next("true".into(), None).is_none());
+        assert_eq!(queue.next(|_| None).unwrap().id, Id(4));
+        assert!(queue.next(|_| None).is_none());
         assert!(matches!(queue.cancel(Id(2)), Err(Error::WrongState(_))));
         assert!(matches!(queue.cancel(Id(3)), Err(Error::NotFound(_))));
     }
@@ -533,7 +545,7 @@ mod tests {
     fn cancelling_a_running_command_signals_its_runner() {
         let queue = Queue::new(10, vec![record(1, State::Queued)], None);
         let (sender, receiver) = std::sync::mpsc::channel();
-        queue.next("sleep 9".into(), Some(sender)).unwrap();
+        queue.next(|_| Some(sender)).unwrap();
         assert!(matches!(queue.cancel(Id(1)), Ok(Canceled::Stopping(_))));
         assert!(matches!(receiver.try_recv(), Ok(Signal::Cancel)));
         queue.close();
@@ -597,10 +609,10 @@ mod tests {
             reason: "another".into(),
             ..pause.clone()
         }));
-        assert!(queue.next("true".into(), None).is_none());
+        assert!(queue.next(|_| None).is_none());
         assert_eq!(queue.head(), (Some(Id(1)), None));
         assert_eq!(queue.resume(), Some(pause));
-        assert_eq!(queue.next("true".into(), None).unwrap().id, Id(1));
+        assert_eq!(queue.next(|_| None).unwrap().id, Id(1));
         assert_eq!(queue.head(), (None, Some(Id(1))));
     }
 }

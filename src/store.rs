@@ -668,9 +668,16 @@ mod tests {
             .remove(0)
     }
 
+    fn test_choice() -> crate::model::Choice {
+        crate::model::Choice::new(
+            &crate::pipeline::Pipeline::default_command("true", None),
+            Default::default(),
+        )
+    }
+
     fn accept(store: &Store, id: u64, name: &str) -> Record {
         let query = query(name);
-        let record = Record::new(Id(id), &query, None, "true".into(), Timestamp::now());
+        let record = Record::new(Id(id), &query, None, &test_choice(), Timestamp::now());
         let staged = store.stage(&record, &query).unwrap();
         store.flush(&staged.paths()).unwrap();
         let _published = store.publish(vec![staged]).unwrap();
@@ -766,7 +773,7 @@ mod tests {
         let (store, _) = Store::open(tmp.path(), faults.clone()).unwrap();
         faults.fail_writes(rustix::io::Errno::NOSPC.raw_os_error());
         let query = query("q");
-        let record = Record::new(Id(1), &query, None, "true".into(), Timestamp::now());
+        let record = Record::new(Id(1), &query, None, &test_choice(), Timestamp::now());
         let err = store.stage(&record, &query).err().unwrap();
         assert!(err.is_out_of_space(), "{err}");
         assert!(!err.is_experiment_fault(), "the workstation's fault: {err}");

@@ -2,17 +2,26 @@
 //!
 //! A submission arrives as a form, JSON, a FASTA file as the whole body, or a
 //! multipart form with a file picker. Each is read once, into the fields the
-//! client sent (which a page shows again when the submission fails) and the
-//! [`Query`] values they make, all or none. Whatever the format, a field
-//! given twice is refused rather than one of its values silently kept.
+//! client sent (which a page shows again when the submission fails), and then
+//! into the [`Query`] values they make, the pipeline they name and its
+//! checked parameters, all or none. Whatever the format, a field given twice
+//! is refused rather than one of its values silently kept.
+//!
+//! A pipeline is named by `pipeline` (the first offered when none is), and a
+//! parameter by `param.NAME` (in JSON, `"params": {"NAME": ...}`); a page
+//! that shows every pipeline's fields names them `param.PIPELINE.NAME`, and
+//! only the chosen pipeline's are read.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::Error;
+use crate::pipeline::{Catalog, Params, Pipeline, RawParams};
 use crate::query::{self, Limits, Query};
 
 /// The formats a submission body may come in.
@@ -65,10 +74,13 @@ impl Format {
 }
 
 /// The text fields a submission carries, as the client sent them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Fields {
     pub query_name: Option<String>,
     pub query_sequence: Option<String>,
+    pub pipeline: Option<String>,
+    /// `param.NAME` (or `param.PIPELINE.NAME`) fields, by what follows `param.`.
+    pub params: RawParams,
 }
 
 /// The text fields of a form or a JSON object, and the first of them given
@@ -76,7 +88,7 @@ pub struct Fields {
 /// `Value::Object`, say) would keep only the last one without a word.
 struct Sent {
     fields: Fields,
-    twice: Option<&'static str>,
+    twice: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Sent {
@@ -94,26 +106,37 @@ impl<'de> Deserialize<'de> for Sent {
                     fields: Fields::default(),
                     twice: None,
                 };
-                let (mut name, mut sequence) = (false, false);
+                let mut seen: Vec<String> = Vec::new();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let (field, slot, seen) = match &*key {
-                        "query_name" => ("query_name", &mut sent.fields.query_name, &mut name),
-                        "query_sequence" => (
-                            "query_sequence",
-                            &mut sent.fields.query_sequence,
-                            &mut sequence,
-                        ),
+                    let key: &str = &key;
+                    let known =
+                        matches!(key, "query_name" | "query_sequence" | "pipeline" | "params")
+                            || key.starts_with("param.");
+                    if !known {
                         // Not ours to judge: a submit button's value and the like.
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    if *seen {
-                        sent.twice.get_or_insert(field);
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
                     }
-                    *seen = true;
-                    *slot = map.next_value()?;
+                    if seen.iter().any(|s| s == key) {
+                        sent.twice.get_or_insert_with(|| key.to_owned());
+                    }
+                    seen.push(key.to_owned());
+                    match key {
+                        "query_name" => sent.fields.query_name = map.next_value()?,
+                        "query_sequence" => sent.fields.query_sequence = map.next_value()?,
+                        "pipeline" => sent.fields.pipeline = map.next_value()?,
+                        "params" => {
+                            let params: BTreeMap<String, Scalar> = map.next_value()?;
+                            for (name, value) in params {
+                                sent.fields.params.insert(name, value.0);
+                            }
+                        }
+                        _ => {
+                            let name = key["param.".len()..].to_owned();
+                            let value: Scalar = map.next_value()?;
+                            sent.fields.params.insert(name, value.0);
+                        }
+                    }
                 }
                 Ok(sent)
             }
@@ -122,11 +145,42 @@ impl<'de> Deserialize<'de> for Sent {
     }
 }
 
+/// A parameter's value, as JSON may give it (a string, a number, a boolean).
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Scalar, D::Error> {
+        struct Value;
+        impl Visitor<'_> for Value {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a parameter's value: a string, a number or true or false")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Value)
+    }
+}
+
 impl Sent {
     /// The fields, unless one was given twice; `format` names the body in the error.
     fn fields(self, format: &str) -> Result<Fields, Error> {
         match self.twice {
-            Some(field) => Err(given_twice(format, field)),
+            Some(field) => Err(given_twice(format, &field)),
             None => Ok(self.fields),
         }
     }
@@ -144,12 +198,20 @@ fn strip_bom(body: &[u8]) -> &[u8] {
     body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
-/// A submission read: what the client sent, and the queries it makes.
+/// A submission read: what the client sent, and what it makes.
 #[derive(Debug)]
 pub struct Submission {
-    /// The text fields, as far as they could be read (also when `queries` failed).
+    /// The text fields, as far as they could be read (also when `accepted` failed).
     pub fields: Fields,
-    pub queries: Result<Vec<Query>, Error>,
+    pub accepted: Result<Accepted, Error>,
+}
+
+/// What a valid submission makes: queries, to run in a pipeline with parameters.
+#[derive(Debug)]
+pub struct Accepted {
+    pub queries: Vec<Query>,
+    pub pipeline: Arc<Pipeline>,
+    pub params: Params,
 }
 
 impl Submission {
@@ -157,9 +219,19 @@ impl Submission {
     pub fn failed(err: Error) -> Submission {
         Submission {
             fields: Fields::default(),
-            queries: Err(err),
+            accepted: Err(err),
         }
     }
+}
+
+/// Where a submission's sequences are.
+enum Source {
+    /// In `query_name` and `query_sequence`.
+    Fields,
+    /// A FASTA text as the whole body.
+    Fasta(Bytes),
+    /// A FASTA file uploaded in a multipart form.
+    File(Bytes),
 }
 
 /// Bodies from which parsing moves to the blocking pool: a plate of thousands
@@ -169,55 +241,135 @@ impl Submission {
 const PARSE_INLINE_BELOW: usize = 64 * 1024;
 
 /// Reads a submission body in `format`; `content_type` is the whole header
-/// (a multipart body's boundary is in it).
-pub async fn parse(format: Format, content_type: &str, body: Bytes, limits: Limits) -> Submission {
+/// (a multipart body's boundary is in it), and `query_string` the request's
+/// (where a FASTA body's pipeline and parameters are).
+pub async fn parse(
+    format: Format,
+    content_type: &str,
+    query_string: Option<&str>,
+    body: Bytes,
+    catalog: Arc<Catalog>,
+    limits: Limits,
+) -> Submission {
     if format != Format::Multipart && body.len() < PARSE_INLINE_BELOW {
-        return parse_now(format, content_type, body, &limits);
+        return parse_now(format, content_type, query_string, body, &catalog, &limits);
     }
     let content_type = content_type.to_owned();
-    tokio::task::spawn_blocking(move || parse_now(format, &content_type, body, &limits))
-        .await
-        .unwrap_or_else(|err| {
-            Submission::failed(Error::Internal(format!("parsing a submission: {err}")))
-        })
+    let query_string = query_string.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        parse_now(
+            format,
+            &content_type,
+            query_string.as_deref(),
+            body,
+            &catalog,
+            &limits,
+        )
+    })
+    .await
+    .unwrap_or_else(|err| {
+        Submission::failed(Error::Internal(format!("parsing a submission: {err}")))
+    })
 }
 
-fn parse_now(format: Format, content_type: &str, body: Bytes, limits: &Limits) -> Submission {
-    match format {
-        Format::Form => from_fields(parse_form(&body), limits),
-        Format::Json => from_fields(parse_json(&body), limits),
-        Format::Fasta => Submission {
-            fields: Fields::default(),
-            queries: parse_fasta_body(&body, limits),
-        },
+fn parse_now(
+    format: Format,
+    content_type: &str,
+    query_string: Option<&str>,
+    body: Bytes,
+    catalog: &Catalog,
+    limits: &Limits,
+) -> Submission {
+    let read = match format {
+        Format::Form => parse_form(&body).map(|fields| (fields, Source::Fields)),
+        Format::Json => parse_json(&body).map(|fields| (fields, Source::Fields)),
+        Format::Fasta => {
+            parse_query_string(query_string).map(|fields| (fields, Source::Fasta(body)))
+        }
         // Multipart is parsed with multer's async API, over the runtime's handle:
         // only ever on the blocking pool, where waiting on it is allowed.
-        Format::Multipart => parse_multipart(body, content_type, limits),
-    }
-}
-
-fn from_fields(fields: Result<Fields, Error>, limits: &Limits) -> Submission {
-    match fields {
+        Format::Multipart => parse_multipart(body, content_type),
+    };
+    match read {
         Err(err) => Submission::failed(err),
-        Ok(fields) => {
-            let queries = query::parse_submission(
-                fields.query_name.as_deref(),
-                fields.query_sequence.as_deref(),
-                limits,
-            );
-            Submission { fields, queries }
+        Ok((fields, source)) => {
+            let accepted = accept(&fields, source, catalog, limits);
+            Submission { fields, accepted }
         }
     }
 }
 
-fn parse_fasta_body(body: &[u8], limits: &Limits) -> Result<Vec<Query>, Error> {
-    let text = std::str::from_utf8(body).map_err(|err| {
-        Error::Malformed(format!(
-            "the FASTA body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA file",
-            err.valid_up_to()
-        ))
-    })?;
-    query::parse_fasta(text, limits)
+/// Makes the queries of `source`, in the pipeline `fields` names, and checks
+/// that the pipeline takes them and the parameters.
+fn accept(
+    fields: &Fields,
+    source: Source,
+    catalog: &Catalog,
+    limits: &Limits,
+) -> Result<Accepted, Error> {
+    let pipeline = catalog.choose(fields.pipeline.as_deref())?;
+    let (queries, field) = match source {
+        Source::Fields => (
+            query::parse_submission(
+                fields.query_name.as_deref(),
+                fields.query_sequence.as_deref(),
+                limits,
+            )?,
+            "query_sequence",
+        ),
+        Source::Fasta(body) => {
+            let text = std::str::from_utf8(&body).map_err(|err| {
+                Error::Malformed(format!(
+                    "the FASTA body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA file",
+                    err.valid_up_to()
+                ))
+            })?;
+            (query::parse_fasta(text, limits)?, "query_sequence")
+        }
+        Source::File(file) => (parse_file(&file, limits)?, "file"),
+    };
+    for (number, query) in queries.iter().enumerate() {
+        if let Err(msg) = pipeline.takes(query.alphabet()) {
+            let which = if queries.len() > 1 {
+                format!("record {} ({}): ", number + 1, query.name())
+            } else {
+                String::new()
+            };
+            let why = query
+                .notes()
+                .first()
+                .map_or(String::new(), |note| format!(" ({note})"));
+            return Err(Error::Invalid {
+                field: field.into(),
+                msg: format!("{which}{msg}{why}"),
+            });
+        }
+    }
+    let own: RawParams = fields
+        .params
+        .iter()
+        .filter_map(|(key, value)| match key.split_once('.') {
+            // One pipeline's field, on a page that shows them all.
+            Some((name, param)) => {
+                (name == pipeline.name).then(|| (param.to_owned(), value.clone()))
+            }
+            None => Some((key.clone(), value.clone())),
+        })
+        .collect();
+    let params = pipeline.check_params(&own)?;
+    Ok(Accepted {
+        queries,
+        pipeline,
+        params,
+    })
+}
+
+/// Reads the pipeline and parameters of a FASTA body from the query string.
+fn parse_query_string(query_string: Option<&str>) -> Result<Fields, Error> {
+    let text = query_string.unwrap_or("");
+    serde_urlencoded::from_str::<Sent>(text)
+        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?
+        .fields("query string")
 }
 
 /// Reads a form-encoded body strictly: a field that is not UTF-8 once
@@ -258,20 +410,42 @@ fn parse_json(body: &[u8]) -> Result<Fields, Error> {
 /// part with a file name) whose records are the queries, or, when no file was
 /// chosen, the `query_name` and `query_sequence` text fields the same form
 /// carries, read as a form-encoded submission would be.
-fn parse_multipart(body: Bytes, content_type: &str, limits: &Limits) -> Submission {
+fn parse_multipart(body: Bytes, content_type: &str) -> Result<(Fields, Source), Error> {
     let mut fields = Fields::default();
     let mut files = Vec::new();
     // The body is in memory already, within --max-body: multer reads it as a
     // one-chunk stream. This runs on the blocking pool, where waiting on the
     // runtime's handle is allowed.
-    let read = tokio::runtime::Handle::current().block_on(read_parts(
+    tokio::runtime::Handle::current().block_on(read_parts(
         body,
         content_type,
         &mut fields,
         &mut files,
-    ));
-    let queries = read.and_then(|()| queries_of_upload(&fields, &files, limits));
-    Submission { fields, queries }
+    ))?;
+    let pasted = fields
+        .query_sequence
+        .as_deref()
+        .is_some_and(|text| !text.trim().is_empty());
+    let source =
+        match files.len() {
+            0 => Source::Fields,
+            1 if pasted => return Err(Error::Invalid {
+                field: "file".into(),
+                msg:
+                    "came with a pasted sequence too; send either a FASTA file or a pasted sequence"
+                        .into(),
+            }),
+            1 => Source::File(files.remove(0)),
+            n => {
+                return Err(Error::Invalid {
+                    field: "file".into(),
+                    msg: format!(
+                        "{n} files were uploaded; send one FASTA file (its records make a batch)"
+                    ),
+                })
+            }
+        };
+    Ok((fields, source))
 }
 
 async fn read_parts(
@@ -296,14 +470,28 @@ async fn read_parts(
             }
             continue;
         }
-        let (field, slot) = match name.as_str() {
-            "query_name" => ("query_name", &mut fields.query_name),
-            "query_sequence" => ("query_sequence", &mut fields.query_sequence),
+        let slot = match name.as_str() {
+            "query_name" => &mut fields.query_name,
+            "query_sequence" => &mut fields.query_sequence,
+            "pipeline" => &mut fields.pipeline,
+            param if param.starts_with("param.") => {
+                let text = std::str::from_utf8(&data).map_err(|_| {
+                    Error::Malformed(format!("the form field '{name}' is not valid UTF-8"))
+                })?;
+                if fields
+                    .params
+                    .insert(param["param.".len()..].to_owned(), text.to_owned())
+                    .is_some()
+                {
+                    return Err(given_twice("multipart form", &name));
+                }
+                continue;
+            }
             // A submit button's value and the like: not ours to judge.
             _ => continue,
         };
         if slot.is_some() {
-            return Err(given_twice("multipart form", field));
+            return Err(given_twice("multipart form", &name));
         }
         let text = std::str::from_utf8(&data)
             .map_err(|_| Error::Malformed(format!("the form field '{name}' is not valid UTF-8")))?;
@@ -312,48 +500,23 @@ async fn read_parts(
     Ok(())
 }
 
-fn queries_of_upload(
-    fields: &Fields,
-    files: &[Bytes],
-    limits: &Limits,
-) -> Result<Vec<Query>, Error> {
-    let pasted = fields
-        .query_sequence
-        .as_deref()
-        .is_some_and(|text| !text.trim().is_empty());
-    match files {
-        [] => query::parse_submission(
-            fields.query_name.as_deref(),
-            fields.query_sequence.as_deref(),
-            limits,
+/// The queries of an uploaded FASTA file: its problems are the file's,
+/// whatever field a pasted text would name.
+fn parse_file(file: &[u8], limits: &Limits) -> Result<Vec<Query>, Error> {
+    let text = std::str::from_utf8(file).map_err(|err| Error::Invalid {
+        field: "file".into(),
+        msg: format!(
+            "is not UTF-8 text (a bad byte at offset {}); upload a plain-text FASTA file, not a compressed or word-processor one",
+            err.valid_up_to()
         ),
-        [_] if pasted => Err(Error::Invalid {
-            field: "file",
-            msg: "came with a pasted sequence too; send either a FASTA file or a pasted sequence"
-                .into(),
-        }),
-        [file] => {
-            let text = std::str::from_utf8(file).map_err(|err| Error::Invalid {
-                field: "file",
-                msg: format!(
-                    "is not UTF-8 text (a bad byte at offset {}); upload a plain-text FASTA file, not a compressed or word-processor one",
-                    err.valid_up_to()
-                ),
-            })?;
-            // The records' problems are the file's, whatever field a pasted text would name.
-            query::parse_fasta(text, limits).map_err(|err| match err {
-                Error::Invalid { msg, .. } => Error::Invalid { field: "file", msg },
-                other => other,
-            })
-        }
-        _ => Err(Error::Invalid {
-            field: "file",
-            msg: format!(
-                "{} files were uploaded; send one FASTA file (its records make a batch)",
-                files.len()
-            ),
-        }),
-    }
+    })?;
+    query::parse_fasta(text, limits).map_err(|err| match err {
+        Error::Invalid { msg, .. } => Error::Invalid {
+            field: "file".into(),
+            msg,
+        },
+        other => other,
+    })
 }
 
 #[cfg(test)]
@@ -384,17 +547,22 @@ mod tests {
     async fn a_multipart_form_keeps_its_fields_even_when_its_sequence_is_refused() {
         let body = "--b\r\nContent-Disposition: form-data; name=\"query_name\"\r\n\r\nmine\r\n\
                     --b\r\nContent-Disposition: form-data; name=\"query_sequence\"\r\n\r\nAC!GT\r\n--b--\r\n";
+        let catalog = Arc::new(Catalog {
+            pipelines: vec![Arc::new(crate::pipeline::Pipeline::analysis())],
+        });
         let submission = parse(
             Format::Multipart,
             "multipart/form-data; boundary=b",
+            None,
             Bytes::from(body),
+            catalog,
             LIMITS,
         )
         .await;
         assert_eq!(submission.fields.query_name.as_deref(), Some("mine"));
         assert_eq!(submission.fields.query_sequence.as_deref(), Some("AC!GT"));
         assert_eq!(
-            submission.queries.unwrap_err().field(),
+            submission.accepted.unwrap_err().field(),
             Some("query_sequence")
         );
     }

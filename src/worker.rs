@@ -40,8 +40,6 @@ pub struct Worker {
     pub queue: Arc<Queue>,
     pub store: Arc<Store>,
     pub executors: Arc<Executors>,
-    /// The processing command, shared by every record that runs it.
-    pub command: Arc<str>,
     /// Bytes the experiments' disk must keep free for a run to start.
     pub min_free: u64,
 }
@@ -106,16 +104,22 @@ impl Worker {
             return Next::Sleep;
         }
         let control = Control::new();
-        let executor = self.executors.for_command(&self.command);
-        let stopper = executor.stoppable().then(|| control.sender.clone());
-        let Some(mut record) = self.queue.next(self.command.clone(), stopper) else {
+        // Which executor runs it is the head's to say: the queue hands the
+        // head over with the stopper of the executor its definition names.
+        let Some(mut record) = self.queue.next(|record| {
+            let executor = self.executors.for_definition(&record.definition());
+            executor.stoppable().then(|| control.sender.clone())
+        }) else {
             return Next::Sleep;
         };
         let id = record.id;
+        let definition = record.definition();
+        let executor = self.executors.for_definition(&definition);
         log::info!(
-            "experiment {id} started (attempt {}): {}",
+            "experiment {id} started (attempt {}, pipeline {}): {}",
             record.attempts,
-            self.command
+            record.pipeline,
+            record.command
         );
         let started = Instant::now();
         let dir = self.store.dir(id);
@@ -343,7 +347,10 @@ pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Exec
         match record.state {
             State::Queued => recovery.queued += 1,
             State::Running => {
-                match executors.for_command(&record.command).recover(record) {
+                match executors
+                    .for_definition(&record.definition())
+                    .recover(record)
+                {
                     Recovered::Requeue => {}
                 }
                 record.handle = None;

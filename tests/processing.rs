@@ -296,27 +296,41 @@ fn a_command_sees_its_environment_and_its_output_lands_in_the_logs() {
         "failing on purpose\n"
     );
 
+    // A program that cannot be found is the workstation's to fix, not the
+    // query's: the experiment waits again at the head and the queue pauses.
     for name in ["exit127", "missing"] {
         let id = server.submit(name, "ACGT");
-        let record = server.wait_for_state(&id, "SYSTEM_ERROR");
-        assert_eq!(record["exit_code"], 127, "{record:#}");
+        wait_until("the queue pauses", || {
+            server.get("/queue").json()["paused"] == true
+        });
+        let queue = server.get("/queue").json();
+        let reason = queue["pause"]["reason"].as_str().unwrap();
         assert!(
-            record["error"].as_str().is_some_and(|e| !e.is_empty()),
+            reason.contains(&format!("experiment {id}")) && reason.contains("127"),
+            "{queue:#}"
+        );
+        let record = server.get(&format!("/experiments/{id}")).json();
+        assert_eq!(
+            (record["state"].as_str(), record["position"].as_u64()),
+            (Some("QUEUED"), Some(1)),
             "{record:#}"
         );
+        assert!(
+            record["error"].as_str().unwrap().contains("127"),
+            "{record:#}"
+        );
+        if name == "missing" {
+            let stderr = server
+                .get(&format!("/experiments/{id}/files/stderr.txt"))
+                .text();
+            assert!(
+                stderr.contains("no-such-program-for-seqspool"),
+                "the shell's complaint is kept: {stderr}"
+            );
+        }
+        assert_eq!(server.delete(&format!("/experiments/{id}")).status, 200);
+        assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
     }
-    let missing = server.get("/experiments?state=SYSTEM_ERROR&limit=1").json()["experiments"][0]
-        ["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let stderr = server
-        .get(&format!("/experiments/{missing}/files/stderr.txt"))
-        .text();
-    assert!(
-        stderr.contains("no-such-program-for-seqspool"),
-        "the shell's complaint is kept: {stderr}"
-    );
 }
 
 #[test]

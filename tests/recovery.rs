@@ -231,7 +231,15 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
     const KILL_AT: usize = 100;
     let scratch = Scratch::new();
     let dir = scratch.experiments();
-    let mut server = Binary::start(&dir, &["--command", "sleep 30", "--capacity", "1000"]);
+    // Experiments run what they were accepted with, also after the restart:
+    // one command, which holds each run until the gate opens.
+    let (order, gate) = (scratch.path("order.log"), scratch.path("gate"));
+    let command = format!(
+        "echo $EXPERIMENT_ID >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+        order.display(),
+        gate.display()
+    );
+    let mut server = Binary::start(&dir, &["--command", &command, "--capacity", "1000"]);
     let (addr, pid) = (server.addr, server.child.id() as i32);
 
     // The client that receives the 100th answer kills the server at once,
@@ -349,8 +357,9 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
         );
     }
 
-    let order = scratch.path("order.log");
-    let command = format!("echo $EXPERIMENT_ID >> '{}'", order.display());
+    // The killed server's first run logged itself; from here runs go through.
+    let _ = fs::remove_file(&order);
+    fs::write(&gate, "").unwrap();
     let server = Binary::start(&dir, &["--command", &command, "--capacity", "1000"]);
     assert_eq!(
         fs::read_dir(dir.join(".incoming")).unwrap().count(),
@@ -685,20 +694,23 @@ fn a_foreign_directory_and_a_corrupt_record_are_skipped_with_a_warning_and_left_
 fn more_experiments_recovered_than_the_capacity_all_run_and_new_ones_wait_for_room() {
     let scratch = Scratch::new();
     let dir = scratch.experiments();
-    let mut server = Binary::start(&dir, &["--command", "sleep 30", "--capacity", "10"]);
+    let (order, gate) = (scratch.path("order.log"), scratch.path("gate"));
+    // What an experiment runs is what it was accepted with: the same command
+    // before and after the restart.
+    let command = format!(
+        "echo $EXPERIMENT_ID >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+        order.display(),
+        gate.display()
+    );
+    let mut server = Binary::start(&dir, &["--command", &command, "--capacity", "10"]);
     let ids: Vec<String> = (0..6)
         .map(|n| submit(server.addr, &format!("q{n}"), SEQUENCE))
         .collect();
     wait_for_state(server.addr, &ids[0], "RUNNING");
     wait_for_recorded_process(&dir, &ids[0]);
     server.crash();
+    let _ = fs::remove_file(&order);
 
-    let (order, gate) = (scratch.path("order.log"), scratch.path("gate"));
-    let command = format!(
-        "echo $EXPERIMENT_ID >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
-        order.display(),
-        gate.display()
-    );
     let server = Binary::start(&dir, &["--command", &command, "--capacity", "2"]);
     assert!(
         server.log().contains("5 queued, 1 requeued"),

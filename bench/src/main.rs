@@ -1832,6 +1832,7 @@ fn write_experiments(
 ) -> Result<Duration, String> {
     let started = Instant::now();
     let command: Arc<str> = SLEEP_COMMAND.into();
+    let definition = Arc::new(seqspool::pipeline::Definition::legacy(SLEEP_COMMAND));
     let sequence = dna(RESIDUES, 7);
     for n in 1..=count {
         let id = Id(n as u64);
@@ -1863,7 +1864,12 @@ fn write_experiments(
             signal: None,
             error: None,
             attempts: u32::from(done),
+            pipeline: "default".into(),
+            params: Default::default(),
             command: command.clone(),
+            definition: Some(definition.clone()),
+            retry_of: None,
+            retried_as: None,
             handle: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;

@@ -13,18 +13,18 @@ use crate::submission::Format;
 /// `POST /`: a form with `query_name` and `query_sequence`; the answer the
 /// FastAPI server gave.
 pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
-    let queries = app
+    let accepted = app
         .read_submission(request, &[Format::Form])
         .await
-        .queries?;
-    if queries.len() > 1 {
+        .accepted?;
+    if accepted.queries.len() > 1 {
         return Err(Error::Invalid {
-            field: "query_sequence",
-            msg: format!("holds {} FASTA records; POST / takes one sequence, POST /experiments takes a batch", queries.len()),
+            field: "query_sequence".into(),
+            msg: format!("holds {} FASTA records; POST / takes one sequence, POST /experiments takes a batch", accepted.queries.len()),
         });
     }
-    let sequence = queries[0].sequence().to_owned();
-    let record = app.submit(queries).await?.remove(0).record;
+    let sequence = accepted.queries[0].sequence().to_owned();
+    let record = app.submit(accepted).await?.remove(0).record;
     let id = record.id.to_string();
     let body = json!({
         "Query created": {

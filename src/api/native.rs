@@ -20,8 +20,8 @@ const DEFAULT_PAGE: usize = 100;
 
 /// `POST /experiments`: 202 with the record, or with the batch when several records came.
 pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
-    let queries = app.read_submission(request, &Format::ALL).await.queries?;
-    let mut views = app.submit(queries).await?;
+    let accepted = app.read_submission(request, &Format::ALL).await.accepted?;
+    let mut views = app.submit(accepted).await?;
     if views.len() == 1 {
         let view = views.remove(0);
         let location = format!("/experiments/{}", view.record.id);
@@ -158,7 +158,7 @@ pub async fn pause(app: &App, query_string: Option<&str>) -> Result<Response<Bod
         .unwrap_or_else(|| "paused by an operator".to_owned());
     if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
         return Err(Error::Invalid {
-            field: "reason",
+            field: "reason".into(),
             msg: format!("give at most {MAX_REASON_CHARS} printable characters"),
         });
     }

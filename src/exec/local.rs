@@ -25,6 +25,7 @@ use super::runner::{self, Event, Request, RunRequest, PARENT_VAR, RUN_VAR};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::error::Error;
 use crate::model::{ProcessIdentity, Record, RunHandle};
+use crate::pipeline;
 use crate::store::QUERY_FILE;
 
 /// POSIX shells exit with 126 when a command cannot be executed and 127 when it
@@ -72,13 +73,27 @@ impl Executor for Local {
     }
 
     fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
-        let env = environment(run.record, run.dir);
+        let definition = run.record.definition();
+        let Some(command) = &definition.command else {
+            return Outcome::SystemError {
+                exit_code: None,
+                error: "its pipeline names no command to run".into(),
+            };
+        };
+        let mut env = environment(run.record, run.dir);
+        env.extend(pipeline::environment(
+            &run.record.pipeline,
+            &definition,
+            &run.record.params,
+        ));
+        // Records from before pipelines keep no timeout: the server's holds.
+        let timeout = definition.timeout().or(self.timeout);
         let job = Job {
-            command: &run.record.command,
+            command,
             dir: run.dir,
             env,
             mark: run_mark(run.record),
-            timeout: self.timeout,
+            timeout,
             grace: self.grace,
             max_output: self.max_output,
         };
@@ -86,7 +101,7 @@ impl Executor for Local {
         let exit = run_command(&self.runner_binary, &mut runner, &job, control, |process| {
             started(Some(RunHandle::Local(process)))
         });
-        settle(exit, self.timeout)
+        settle(exit, timeout)
     }
 
     fn recover(&self, record: &Record) -> Recovered {
@@ -139,12 +154,15 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
     match exit {
         Exit::Finished(status) if status.success() => Outcome::Complete { exit_code: Some(0) },
         Exit::Finished(status) => match status.code() {
-            Some(code) if SHELL_CANNOT_RUN.contains(&code) => Outcome::SystemError {
-                exit_code: Some(code),
+            // The workstation's set-up, not the query: it waits at the head
+            // and the queue pauses until someone installs what is missing.
+            Some(code) if SHELL_CANNOT_RUN.contains(&code) => Outcome::Retry {
                 error: format!(
-                    "the command {} (the shell could not find or execute it); see stderr.txt",
+                    "the command {} (the shell could not find or execute it; see its stderr.txt)",
                     describe(status)
                 ),
+                ran: true,
+                lasting: true,
             },
             exit_code => Outcome::Failed {
                 exit_code,
@@ -202,7 +220,7 @@ enum Exit {
 
 /// Everything needed to run one command.
 struct Job<'a> {
-    command: &'a str,
+    command: &'a pipeline::Command,
     dir: &'a Path,
     env: Vec<(String, String)>,
     /// The mark of the run's processes ([`RUN_VAR`]).
@@ -384,7 +402,7 @@ fn run_command(
 fn follow(runner: &mut Runner, job: &Job, receiver: &std::sync::mpsc::Receiver<Signal>) -> Exit {
     let request = Request::Run(RunRequest {
         dir: job.dir.to_owned(),
-        command: job.command.to_owned(),
+        command: job.command.clone(),
         env: job.env.clone(),
         max_output: job.max_output,
         grace_ms: job.grace.as_millis() as u64,
@@ -688,8 +706,9 @@ mod tests {
         assert!(
             matches!(
                 outcome,
-                Outcome::SystemError {
-                    exit_code: Some(127),
+                Outcome::Retry {
+                    lasting: true,
+                    ran: true,
                     ..
                 }
             ),

@@ -14,9 +14,10 @@ pub mod runner;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 
-use crate::config::{Config, BUILTIN_COMMAND};
+use crate::config::Config;
 use crate::error::Error;
 use crate::model::{Record, RunHandle};
+use crate::pipeline::{Definition, ExecutorKind};
 
 /// What a running experiment can be told, by the rest of the server or by the
 /// executor's own watchers.
@@ -161,12 +162,11 @@ impl Executors {
         }
     }
 
-    /// The executor for an experiment that runs `command`.
-    pub fn for_command(&self, command: &str) -> &dyn Executor {
-        if command == BUILTIN_COMMAND {
-            &self.builtin
-        } else {
-            &self.local
+    /// The executor that runs experiments of `definition`.
+    pub fn for_definition(&self, definition: &Definition) -> &dyn Executor {
+        match definition.executor {
+            ExecutorKind::Builtin => &self.builtin,
+            ExecutorKind::Local => &self.local,
         }
     }
 }

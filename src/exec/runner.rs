@@ -49,6 +49,8 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, WaitOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::pipeline::Command as PipelineCommand;
+
 /// The first argument that makes the binary a runner.
 pub const SUBCOMMAND: &str = "__runner";
 
@@ -85,8 +87,8 @@ pub enum Request {
 pub struct RunRequest {
     /// The experiment's directory: the command's working directory, where its logs go.
     pub dir: PathBuf,
-    /// Run with `/bin/sh -c`.
-    pub command: String,
+    /// A program and its arguments, or a line for `/bin/sh -c`.
+    pub command: crate::pipeline::Command,
     /// Added to the runner's environment (which is the server's).
     pub env: Vec<(String, String)>,
     /// Most bytes kept of each of stdout and stderr.
@@ -391,7 +393,23 @@ fn spawn(run: &RunRequest) -> io::Result<Active> {
             .open(run.dir.join(name))
     };
     let (stdout, stderr) = (log("stdout.txt")?, log("stderr.txt")?);
-    let started = match plain_words(&run.command) {
+    let line = match &run.command {
+        PipelineCommand::Program(words) => {
+            // As the lab wrote it: no shell, so a program that is not there is
+            // refused (the workstation's to fix).
+            let (program, args) = words
+                .split_first()
+                .ok_or_else(|| io::Error::other("the command names no program"))?;
+            return active(
+                start(run, Command::new(program).args(args))?,
+                stdout,
+                stderr,
+                run,
+            );
+        }
+        PipelineCommand::Shell(line) => line,
+    };
+    let started = match plain_words(line) {
         Some(words) => match start(run, Command::new(words[0]).args(&words[1..])) {
             // Not found, or not executable: the shell says so in the words
             // and with the exit code (127, 126) a user knows.
@@ -400,10 +418,20 @@ fn spawn(run: &RunRequest) -> io::Result<Active> {
         },
         None => None,
     };
-    let (shell, out_read, err_read) = match started {
+    let started = match started {
         Some(started) => started,
-        None => start(run, Command::new("/bin/sh").arg("-c").arg(&run.command))?,
+        None => start(run, Command::new("/bin/sh").arg("-c").arg(line))?,
     };
+    active(started, stdout, stderr, run)
+}
+
+/// The run of a started command.
+fn active(
+    (shell, out_read, err_read): (Pid, io::PipeReader, io::PipeReader),
+    stdout: File,
+    stderr: File,
+    run: &RunRequest,
+) -> io::Result<Active> {
     Ok(Active {
         shell,
         outputs: [

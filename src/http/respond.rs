@@ -164,7 +164,7 @@ mod tests {
         let denied = Error::io("writing", "/x", io::Error::from_raw_os_error(eacces));
         assert_eq!(status(&denied), StatusCode::INTERNAL_SERVER_ERROR);
         let invalid = Error::Invalid {
-            field: "query_name",
+            field: "query_name".into(),
             msg: "is empty".into(),
         };
         assert_eq!(status(&invalid), StatusCode::UNPROCESSABLE_ENTITY);

@@ -81,8 +81,8 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
     let submission = app
         .read_submission(request, &[Format::Form, Format::Multipart])
         .await;
-    let accepted = match submission.queries {
-        Ok(queries) => app.submit(queries).await,
+    let accepted = match submission.accepted {
+        Ok(accepted) => app.submit(accepted).await,
         Err(err) => Err(err),
     };
     match accepted.as_deref() {
@@ -221,14 +221,14 @@ impl From<Fields> for Input {
 pub struct Form {
     pub input: Input,
     /// The field at fault (`query_name`, `query_sequence`, `file`), if one is.
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
     pub error: Option<String>,
 }
 
 impl Form {
     pub fn failed(input: Input, err: &Error) -> Form {
         let (field, error) = match err {
-            Error::Invalid { field, msg } => (Some(*field), msg.clone()),
+            Error::Invalid { field, msg } => (Some(field.to_string()), msg.clone()),
             other => (None, other.to_string()),
         };
         Form {
@@ -240,7 +240,7 @@ impl Form {
 
     /// The error to show beside `field`, if it is the one at fault.
     fn error_for(&self, field: &str) -> Option<&str> {
-        match (self.field, &self.error) {
+        match (self.field.as_deref(), &self.error) {
             (Some(f), Some(error)) if f == field => Some(error),
             _ => None,
         }
@@ -333,7 +333,7 @@ mod tests {
         let form = Form::failed(
             Input::default(),
             &Error::Invalid {
-                field: "query_sequence",
+                field: "query_sequence".into(),
                 msg: "is missing or empty".into(),
             },
         );

@@ -794,7 +794,7 @@ mod tests {
                 sequence: "</textarea><script>".into(),
             },
             &Error::Invalid {
-                field: "query_sequence",
+                field: "query_sequence".into(),
                 msg: "invalid character '<'".into(),
             },
         );
@@ -851,7 +851,7 @@ mod tests {
                 sequence: hostile.into(),
             },
             &Error::Invalid {
-                field: "query_name",
+                field: "query_name".into(),
                 msg: format!("{hostile} is no name"),
             },
         );
@@ -879,7 +879,7 @@ mod tests {
                 sequence: "\n>a\nACGT".into(),
             },
             &Error::Invalid {
-                field: "query_sequence",
+                field: "query_sequence".into(),
                 msg: "no".into(),
             },
         );
@@ -927,7 +927,7 @@ mod tests {
         let form = Form::failed(
             Input::default(),
             &Error::Invalid {
-                field: "file",
+                field: "file".into(),
                 msg: "is not FASTA".into(),
             },
         );
