@@ -212,20 +212,22 @@ impl Config {
                 ))
             })?;
             config
-                .apply_file(&text, &path, &matches)
+                .apply_file(&text, &path, Some(&matches))
                 .map_err(|err| Refused::File(format!("{}: {err}", path.display())))?;
         }
         Ok(config)
     }
 
     /// Takes every option the command line and the environment left at its
-    /// default from the file, and the pipelines it declares. Relative paths in
-    /// the file are relative to the file's directory, as `${CONFIG_DIR}` is.
+    /// default from the file (`text`, read from `path`), and the pipelines it
+    /// declares. Relative paths in the file are relative to the file's
+    /// directory, as `${CONFIG_DIR}` is. With no `matches` (tests), the file
+    /// sets every option it names.
     pub fn apply_file(
         &mut self,
         text: &str,
         path: &Path,
-        matches: &ArgMatches,
+        matches: Option<&ArgMatches>,
     ) -> Result<(), String> {
         let file: FileOptions = toml::from_str(text).map_err(|err| err.to_string())?;
         let dir = path
@@ -234,10 +236,12 @@ impl Config {
             .unwrap_or(Path::new("."));
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
         let unset = |id: &str| {
-            matches!(
-                matches.value_source(id),
-                None | Some(ValueSource::DefaultValue)
-            )
+            matches.is_none_or(|matches| {
+                matches!(
+                    matches.value_source(id),
+                    None | Some(ValueSource::DefaultValue)
+                )
+            })
         };
         let seconds = |name: &str, secs: f64| {
             Duration::try_from_secs_f64(secs)
