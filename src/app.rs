@@ -20,7 +20,7 @@ use crate::http::negotiate;
 use crate::intake::Intake;
 use crate::model::{Choice, FileInfo, Id, Record, State};
 use crate::pipeline::Catalog;
-use crate::query::Limits;
+use crate::query::{self, Limits};
 use crate::queue::{Canceled, Filter, Queue, View};
 use crate::store::Store;
 use crate::submission::{self, Accepted, Format, Submission};
@@ -142,6 +142,67 @@ impl App {
                 Ok(Cancel::Stopping(view))
             }
         }
+    }
+}
+
+impl App {
+    /// Queues a new experiment with the input, pipeline and parameters of a
+    /// finished experiment that did not complete, linked both ways. It runs
+    /// its pipeline as the configuration has it now, unless the pipeline is
+    /// gone or no longer takes its parameters: then as it was accepted.
+    pub async fn retry(&self, id: Id) -> Result<View, Error> {
+        let original = self.experiment(id)?.record;
+        match original.state {
+            State::ExecutorError | State::SystemError | State::Canceled => {}
+            State::Complete => {
+                return Err(Error::WrongState(format!(
+                    "experiment {id} completed; there is nothing to run again (submit it anew to repeat it)"
+                )))
+            }
+            state => {
+                return Err(Error::WrongState(format!(
+                    "experiment {id} is {} and has not finished; it can run again once it has failed or was cancelled",
+                    state.as_str()
+                )))
+            }
+        }
+        let store = self.store.clone();
+        let fasta = blocking(move || {
+            let (mut file, _) = store.open_file(id, crate::store::QUERY_FILE)?;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut file, &mut text)
+                .map_err(|e| Error::io("reading", crate::store::QUERY_FILE, e))?;
+            Ok(text)
+        })
+        .await?;
+        // seqspool wrote this file from a query it accepted: it reads as one again.
+        let queries = query::parse_fasta(&fasta, &self.limits)?;
+        let current = self
+            .catalog
+            .get(&original.pipeline)
+            .filter(|pipeline| pipeline.check_params(&original.params).is_ok());
+        let mut choice = match current {
+            Some(pipeline) => Choice::new(pipeline, original.params.clone()),
+            None => Choice {
+                pipeline: original.pipeline.clone(),
+                params: original.params.clone(),
+                command: original.command.clone(),
+                definition: original.definition(),
+                retry_of: None,
+            },
+        };
+        choice.retry_of = Some(id);
+        let records = self.intake.submit(queries, choice).await?;
+        let again = records[0].id;
+        if let Some(linked) = self.queue.retried(id, again) {
+            let store = self.store.clone();
+            if let Err(err) = blocking(move || store.write_record(&linked)).await {
+                // The new experiment is accepted all the same; only the back link is missing.
+                log::error!("experiment {id}: could not record that {again} runs it again: {err}");
+            }
+        }
+        log::info!("experiment {id} runs again as {again}");
+        Ok(self.view(&records[0]))
     }
 }
 

@@ -76,9 +76,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let config = Arc::new(config);
-    let catalog = Arc::new(Catalog {
-        pipelines: config.offered(),
-    });
+    let catalog = Arc::new(Catalog::new(config.offered()));
     let max_connections = config
         .max_connections
         .unwrap_or_else(|| connections_for(raise_open_files_limit()));
@@ -87,6 +85,7 @@ pub async fn run(
     let (store, recovered) = {
         let config = config.clone();
         let executors = executors.clone();
+        let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let (store, mut scan) = Store::open(&config.experiments, config.faults.clone())?;
             let recovery = worker::recover(&store, &mut scan, &config, &executors);
@@ -103,6 +102,7 @@ pub async fn run(
                 scan.discarded,
                 scan.took.as_secs_f64()
             );
+            report_changed_definitions(&scan.records, &catalog);
             Ok((store, scan))
         })
         .await
@@ -121,6 +121,7 @@ pub async fn run(
         queue: queue.clone(),
         store: store.clone(),
         executors,
+        catalog: catalog.clone(),
         min_free: config.min_free,
     }
     .spawn(woken);
@@ -192,6 +193,40 @@ pub async fn run(
     let waiting = queue.backlog().total();
     log::info!("stopped; {waiting} experiment(s) waiting for the next start");
     Ok(())
+}
+
+/// Says how many waiting experiments run a pipeline as it was when they were
+/// accepted, which the configuration has changed or no longer declares: they
+/// run as accepted, and the operator should know.
+fn report_changed_definitions(records: &[model::Record], catalog: &Catalog) {
+    let mut changed: std::collections::BTreeMap<&str, (usize, bool)> = Default::default();
+    for record in records.iter().filter(|r| r.state == model::State::Queued) {
+        let current = catalog.get(&record.pipeline);
+        if current.is_none_or(|pipeline| *pipeline.definition != *record.definition()) {
+            let entry = changed
+                .entry(&record.pipeline)
+                .or_insert((0, current.is_some()));
+            entry.0 += 1;
+        }
+    }
+    if changed.is_empty() {
+        return;
+    }
+    let total: usize = changed.values().map(|(n, _)| n).sum();
+    let which: Vec<String> = changed
+        .iter()
+        .map(|(name, (n, still))| {
+            if *still {
+                format!("{n} of pipeline {name} (changed since)")
+            } else {
+                format!("{n} of pipeline {name} (no longer configured)")
+            }
+        })
+        .collect();
+    log::warn!(
+        "{total} queued experiment(s) run a pipeline as it was when they were accepted, not as the configuration has it now: {}",
+        which.join(", ")
+    );
 }
 
 /// The start-up checks: the store can be written and has room. A pause the

@@ -225,6 +225,8 @@ pub struct Choice {
     pub definition: Arc<Definition>,
     /// The definition's command in one line.
     pub command: Arc<str>,
+    /// The experiment these run again, for a retry.
+    pub retry_of: Option<Id>,
 }
 
 impl Choice {
@@ -234,6 +236,7 @@ impl Choice {
             params,
             command: pipeline.definition.label().into(),
             definition: pipeline.definition.clone(),
+            retry_of: None,
         }
     }
 }
@@ -267,7 +270,7 @@ impl Record {
             params: choice.params.clone(),
             command: choice.command.clone(),
             definition: Some(choice.definition.clone()),
-            retry_of: None,
+            retry_of: choice.retry_of,
             retried_as: None,
             handle: None,
         }

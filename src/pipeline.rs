@@ -11,13 +11,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::query::{Alphabet, AlphabetPolicy};
+use crate::time::Timestamp;
 
 /// The name of the pipeline a server without a configuration file runs: the
 /// built-in analysis.
@@ -416,13 +418,62 @@ fn in_bounds<T: PartialOrd + fmt::Display>(
     }
 }
 
-/// The pipelines a server offers, the first the default.
+/// The pipelines a server offers, the first the default, and how their
+/// start-up checks went.
 #[derive(Debug)]
 pub struct Catalog {
     pub pipelines: Vec<Arc<Pipeline>>,
+    checks: Mutex<BTreeMap<String, Check>>,
+    /// Set when the checks should run before anything more starts: at
+    /// start, and when an operator resumes the queue (something was fixed).
+    checks_due: AtomicBool,
+}
+
+/// How a pipeline's check went, the last time it ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub passed: bool,
+    /// What it said, or why it failed, in words.
+    pub detail: String,
+    pub at: Timestamp,
 }
 
 impl Catalog {
+    pub fn new(pipelines: Vec<Arc<Pipeline>>) -> Catalog {
+        Catalog {
+            pipelines,
+            checks: Mutex::new(BTreeMap::new()),
+            checks_due: AtomicBool::new(true),
+        }
+    }
+
+    /// How the pipeline's check went last, if it has one and it ran.
+    pub fn checked(&self, name: &str) -> Option<Check> {
+        self.checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Notes how a pipeline's check went.
+    pub fn record_check(&self, name: &str, check: Check) {
+        self.checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), check);
+    }
+
+    /// Asks for the checks to run again before anything more starts.
+    pub fn check_again(&self) {
+        self.checks_due.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the checks are due, clearing it.
+    pub fn take_checks_due(&self) -> bool {
+        self.checks_due.swap(false, Ordering::SeqCst)
+    }
+
     /// The pipeline named `name`, or the first when none is named; an unknown
     /// name is refused naming those there are.
     pub fn choose(&self, name: Option<&str>) -> Result<Arc<Pipeline>, Error> {

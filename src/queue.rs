@@ -389,6 +389,16 @@ impl Queue {
         });
     }
 
+    /// Notes on a finished experiment that `later` runs it again; returns its
+    /// record as it is now, to be written.
+    pub fn retried(&self, id: Id, later: Id) -> Option<Record> {
+        self.lock().update(id, |record| {
+            if record.state.is_finished() {
+                record.retried_as = Some(later);
+            }
+        })
+    }
+
     /// Pauses the queue: nothing new starts (a running experiment runs on).
     /// An existing pause stays as it is; returns whether this one took effect.
     pub fn pause(&self, pause: Pause) -> bool {

@@ -534,7 +534,10 @@ fn read_records(root: impl AsFd, root_path: &Path, ids: &[Id]) -> (Vec<Record>, 
                 }
             };
         match read_record_in(&dir) {
-            Ok(record) if record.id == *id => records.push(record),
+            Ok(mut record) if record.id == *id => {
+                record.upgrade();
+                records.push(record);
+            }
             Ok(record) => {
                 log::warn!(
                     "skipping {}: its {RECORD_FILE} is for experiment {}",
@@ -546,12 +549,13 @@ fn read_records(root: impl AsFd, root_path: &Path, ids: &[Id]) -> (Vec<Record>, 
             Err(err) => match read_previous_record(&dir) {
                 // State changes are not flushed: after a power cut the last one
                 // may be gone, while the one before it, swapped aside, is whole.
-                Some(record) if record.id == *id => {
+                Some(mut record) if record.id == *id => {
                     log::warn!(
                         "experiment {id}: {err}; using the record from before its last change \
                          ({NEXT_RECORD_FILE}, {}): it may run again",
                         record.state.as_str()
                     );
+                    record.upgrade();
                     records.push(record);
                 }
                 _ => {

@@ -547,9 +547,9 @@ mod tests {
     async fn a_multipart_form_keeps_its_fields_even_when_its_sequence_is_refused() {
         let body = "--b\r\nContent-Disposition: form-data; name=\"query_name\"\r\n\r\nmine\r\n\
                     --b\r\nContent-Disposition: form-data; name=\"query_sequence\"\r\n\r\nAC!GT\r\n--b--\r\n";
-        let catalog = Arc::new(Catalog {
-            pipelines: vec![Arc::new(crate::pipeline::Pipeline::analysis())],
-        });
+        let catalog = Arc::new(Catalog::new(vec![Arc::new(
+            crate::pipeline::Pipeline::analysis(),
+        )]));
         let submission = parse(
             Format::Multipart,
             "multipart/form-data; boundary=b",

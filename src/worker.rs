@@ -20,6 +20,7 @@ use tokio::sync::mpsc::Receiver;
 use crate::config::{Config, OnInterrupt};
 use crate::exec::{Control, Executors, Outcome, Recovered, Run};
 use crate::model::{Pause, PausedBy, Record, State};
+use crate::pipeline::Catalog;
 use crate::queue::Queue;
 use crate::store::{Scan, Store};
 use crate::time::Timestamp;
@@ -40,6 +41,8 @@ pub struct Worker {
     pub queue: Arc<Queue>,
     pub store: Arc<Store>,
     pub executors: Arc<Executors>,
+    /// The pipelines offered, whose checks run before anything starts.
+    pub catalog: Arc<Catalog>,
     /// Bytes the experiments' disk must keep free for a run to start.
     pub min_free: u64,
 }
@@ -96,6 +99,12 @@ impl Worker {
     fn step(&self) -> Next {
         if self.queue.paused().is_some() {
             return Next::Sleep;
+        }
+        if self.catalog.take_checks_due() {
+            if let Err(reason) = self.check_pipelines() {
+                self.pause(reason);
+                return Next::Sleep;
+            }
         }
         // Room on the disk first: a command that cannot write fails for the
         // disk's sake, not its own.
@@ -274,6 +283,34 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Runs every pipeline's start-up check; the first that fails says why.
+    fn check_pipelines(&self) -> Result<(), String> {
+        let mut failed = None;
+        for pipeline in &self.catalog.pipelines {
+            let Some(line) = &pipeline.check else {
+                continue;
+            };
+            let check = crate::exec::check(pipeline, line, self.store.root());
+            if check.passed {
+                log::info!("pipeline {}: its check passed", pipeline.name);
+            } else {
+                log::error!(
+                    "pipeline {}: its check failed: {}",
+                    pipeline.name,
+                    check.detail
+                );
+                failed.get_or_insert_with(|| {
+                    format!(
+                        "pipeline {} is not ready: its check failed: {}",
+                        pipeline.name, check.detail
+                    )
+                });
+            }
+            self.catalog.record_check(&pipeline.name, check);
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Whether the experiments' disk has room for a run; why not, in words.

@@ -103,6 +103,15 @@ async fn route(
             allow: "GET, HEAD, DELETE",
         }
         .into()),
+        (["experiments", id, "retry"], &Method::POST) if html => {
+            ui::retry(app, id).await.map_err(page)
+        }
+        (["experiments", id, "retry"], &Method::POST) => {
+            Ok(native::retry(app, parse_id(id)?).await?)
+        }
+        (["experiments", _, "retry"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["pipelines"], &Method::GET) => Ok(native::pipelines(app)),
+        (["pipelines"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments", id, "cancel"], &Method::POST) => {
             ui::cancel(app, id, request).await.map_err(page)
         }

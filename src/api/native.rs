@@ -76,6 +76,39 @@ pub async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
     })
 }
 
+/// `POST /experiments/{id}/retry`: a new experiment with the same input,
+/// pipeline and parameters; 202 with its record.
+pub async fn retry(app: &App, id: Id) -> Result<Response<Body>, Error> {
+    let view = app.retry(id).await?;
+    let location = format!("/experiments/{}", view.record.id);
+    Ok(respond::with_location(
+        respond::json(StatusCode::ACCEPTED, &view),
+        &location,
+    ))
+}
+
+/// `GET /pipelines`: what this server runs, with each pipeline's parameters
+/// and whether it is ready.
+pub fn pipelines(app: &App) -> Response<Body> {
+    respond::json(StatusCode::OK, &json!({ "pipelines": offered(app) }))
+}
+
+fn offered(app: &App) -> Vec<serde_json::Value> {
+    app.catalog
+        .pipelines
+        .iter()
+        .map(|pipeline| {
+            let mut value = serde_json::to_value(&**pipeline).expect("pipelines serialize");
+            let check = app.catalog.checked(&pipeline.name);
+            value["available"] = check.as_ref().is_none_or(|check| check.passed).into();
+            if let Some(check) = check {
+                value["last_check"] = serde_json::to_value(check).expect("checks serialize");
+            }
+            value
+        })
+        .collect()
+}
+
 /// `GET /experiments/{id}/files/{name}`: one plain file of the experiment's directory.
 pub async fn file(app: &App, id: Id, name: &str) -> Result<Response<Body>, Error> {
     app.experiment(id)?;
@@ -193,6 +226,8 @@ pub async fn resume(app: &App) -> Result<Response<Body>, Error> {
             pause.since,
             pause.reason
         );
+        // What was wrong may be fixed: the pipelines are checked again first.
+        app.catalog.check_again();
         let _ = app.wake.try_send(());
     }
     Ok(respond::json(StatusCode::OK, &queue_state(app)))
@@ -215,6 +250,7 @@ pub fn service_info(app: &App) -> Response<Body> {
         backlog: usize,
         counts: serde_json::Map<String, serde_json::Value>,
         queue: QueueState,
+        pipelines: Vec<serde_json::Value>,
     }
     let config = &app.config;
     let counts = app.queue.counts();
@@ -227,7 +263,7 @@ pub fn service_info(app: &App) -> Response<Body> {
         &Info {
             name: "seqspool",
             version: env!("CARGO_PKG_VERSION"),
-            command: config.command_label(),
+            command: &app.catalog.pipelines[0].definition.label(),
             experiments_dir: app.store.root().display().to_string(),
             capacity: config.capacity,
             timeout_secs: config.timeout.map(|t| t.as_secs_f64()),
@@ -238,6 +274,7 @@ pub fn service_info(app: &App) -> Response<Body> {
             backlog: app.queue.backlog().total(),
             counts,
             queue: queue_state(app),
+            pipelines: offered(app),
         },
     )
 }

@@ -17,7 +17,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use crate::config::Config;
 use crate::error::Error;
 use crate::model::{Record, RunHandle};
-use crate::pipeline::{Definition, ExecutorKind};
+use crate::pipeline::{self, Check, Definition, ExecutorKind, Pipeline};
+use crate::time::Timestamp;
 
 /// What a running experiment can be told, by the rest of the server or by the
 /// executor's own watchers.
@@ -168,5 +169,95 @@ impl Executors {
             ExecutorKind::Builtin => &self.builtin,
             ExecutorKind::Local => &self.local,
         }
+    }
+}
+
+/// How long a pipeline's start-up check may take: it looks, it does not work.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Most bytes of a check's output kept for its result.
+const CHECK_OUTPUT: u64 = 4096;
+
+/// Runs a pipeline's start-up check (`/bin/sh -c`, in `dir`, with the
+/// pipeline's environment) and says how it went.
+pub fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
+    use std::io::{Read, Seek};
+    use std::os::unix::process::CommandExt;
+    let at = Timestamp::now();
+    let failed = |detail: String| Check {
+        passed: false,
+        detail,
+        at,
+    };
+    let output = match tempfile::tempfile() {
+        Ok(file) => file,
+        Err(err) => return failed(format!("could not make room for its output: {err}")),
+    };
+    let (stdout, stderr) = match (output.try_clone(), output.try_clone()) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(err), _) | (_, Err(err)) => return failed(err.to_string()),
+    };
+    let env = pipeline::environment(&pipeline.name, &pipeline.definition, &Default::default());
+    let spawned = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) => return failed(format!("could not start: {err}")),
+    };
+    let deadline = std::time::Instant::now() + CHECK_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Ok(None) => {
+                if let Some(pgid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ =
+                        rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+                }
+                let _ = child.wait();
+                break Err(format!("it took longer than {} s", CHECK_TIMEOUT.as_secs()));
+            }
+            Err(err) => break Err(err.to_string()),
+        }
+    };
+    let mut said = String::new();
+    let mut output = output;
+    if let Ok(length) = output.seek(std::io::SeekFrom::End(0)) {
+        let from = length.saturating_sub(CHECK_OUTPUT);
+        if output.seek(std::io::SeekFrom::Start(from)).is_ok() {
+            let _ = output.take(CHECK_OUTPUT).read_to_string(&mut said);
+        }
+    }
+    let said = said.trim();
+    match status {
+        Ok(status) if status.success() => Check {
+            passed: true,
+            detail: if said.is_empty() {
+                "passed".into()
+            } else {
+                said.to_owned()
+            },
+            at,
+        },
+        Ok(status) => failed(format!(
+            "`{line}` {}{}",
+            local::describe(status),
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", said.lines().last().unwrap_or(""))
+            }
+        )),
+        Err(why) => failed(format!("`{line}`: {why}")),
     }
 }

@@ -147,6 +147,16 @@ pub async fn cancel(
     }
 }
 
+/// `POST /experiments/{id}/retry` from the page's Run again button: 303 to
+/// the new experiment.
+pub async fn retry(app: &App, id: &str) -> Result<Response<Body>, Error> {
+    let view = app.retry(parse_id(id)?).await?;
+    Ok(respond::see_other(&format!(
+        "/experiments/{}",
+        view.record.id
+    )))
+}
+
 /// A page for an error: a browser user gets words and a way back, not JSON,
 /// with the same status and headers a script would get.
 pub fn error(err: &Error) -> Response<Body> {

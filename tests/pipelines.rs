@@ -1,0 +1,605 @@
+//! Pipelines: the lab's tools, declared in its configuration file, chosen per
+//! experiment and recorded with it. Every pipeline shares the one queue and
+//! the one worker; parameters reach a command only through its environment;
+//! what was accepted runs as accepted, whatever the configuration says after
+//! a restart; a missing program or a failed check pauses the queue instead of
+//! failing the experiments behind it.
+
+mod common;
+use common::*;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use serde_json::{json, Value};
+
+/// A scratch directory holding the configuration file, the run log and the
+/// experiments directory.
+struct Lab {
+    tmp: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn experiments(&self) -> PathBuf {
+        self.path("experiments")
+    }
+
+    /// Writes `lab.toml` with `text` (`LOG` stands for the run log's path) and returns its path.
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.path("lab.toml");
+        fs::write(
+            &path,
+            text.replace("LOG", &self.path("run.log").display().to_string()),
+        )
+        .unwrap();
+        path
+    }
+
+    /// A server in this process with the configuration file at `path`.
+    fn server(&self, path: &Path) -> Server {
+        let text = fs::read_to_string(path).unwrap();
+        let path = path.to_owned();
+        Server::start_in(&self.experiments(), move |config| {
+            config.apply_file(&text, &path, None).unwrap();
+        })
+    }
+
+    fn log(&self) -> Vec<String> {
+        fs::read_to_string(self.path("run.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Two pipelines that log their runs: `start PIPELINE ID` and `end PIPELINE ID`.
+const TWO: &str = r#"
+[[pipeline]]
+name = "first"
+title = "The first tool"
+command = 'echo "start $PIPELINE $EXPERIMENT_ID" >> LOG; sleep 0.02; echo "end $PIPELINE $EXPERIMENT_ID" >> LOG'
+
+[[pipeline]]
+name = "second"
+title = "The second tool"
+description = "Takes proteins only, with settings."
+alphabets = ["protein"]
+command = 'echo "start $PIPELINE $EXPERIMENT_ID" >> LOG; env | grep -E "^(PARAM_|PIPELINE=)" | sort > env.txt; echo "end $PIPELINE $EXPERIMENT_ID" >> LOG'
+
+[[pipeline.param]]
+name = "evalue"
+type = "number"
+label = "E-value"
+default = 0.001
+min = 0
+max = 10
+
+[[pipeline.param]]
+name = "matrix"
+type = "choice"
+options = ["BLOSUM62", "PAM30"]
+default = "BLOSUM62"
+
+[[pipeline.param]]
+name = "tag"
+type = "text"
+pattern = "[A-Za-z0-9_]{1,20}"
+
+[[pipeline.param]]
+name = "note"
+type = "text"
+"#;
+
+const DNA: &str = "ACGTACGTTGCAACGT";
+const PROTEIN: &str = "MKVLAAGIVGLLLQRW";
+
+fn submit_to(server: &Server, body: &Value) -> Response {
+    server.post_json("/experiments", body)
+}
+
+#[test]
+fn experiments_of_two_pipelines_from_five_clients_run_one_at_a_time_in_acceptance_order() {
+    let lab = Lab::new();
+    let server = lab.server(&lab.config(TWO));
+    let addr = server.addr;
+    let clients: Vec<_> = (0..5)
+        .map(|client| {
+            thread::spawn(move || {
+                (0..4)
+                    .map(|n| {
+                        let (pipeline, sequence) = if (client + n) % 2 == 0 {
+                            ("first", DNA)
+                        } else {
+                            ("second", PROTEIN)
+                        };
+                        let answer = request(
+                            addr,
+                            "POST",
+                            "/experiments",
+                            &[("Content-Type", "application/json")],
+                            json!({"query_name": format!("c{client}-{n}"), "query_sequence": sequence, "pipeline": pipeline})
+                                .to_string()
+                                .as_bytes(),
+                        );
+                        assert_eq!(answer.status, 202, "{}", answer.text());
+                        let record = answer.json();
+                        assert_eq!(record["pipeline"], pipeline);
+                        (record["id"].as_str().unwrap().to_owned(), pipeline)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut accepted: Vec<(String, &str)> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    accepted.sort();
+    for (id, _) in &accepted {
+        server.wait_for_state(id, "COMPLETE");
+    }
+    // Each run ended before the next began, in id (acceptance) order,
+    // whichever pipeline it belonged to.
+    let expected: Vec<String> = accepted
+        .iter()
+        .flat_map(|(id, pipeline)| {
+            [
+                format!("start {pipeline} {id}"),
+                format!("end {pipeline} {id}"),
+            ]
+        })
+        .collect();
+    assert_eq!(lab.log(), expected);
+}
+
+#[test]
+fn parameters_reach_the_command_only_through_its_environment() {
+    let lab = Lab::new();
+    let server = lab.server(&lab.config(TWO));
+    let answer = submit_to(
+        &server,
+        &json!({
+            "query_name": "p", "query_sequence": PROTEIN, "pipeline": "second",
+            "params": {"evalue": 1e-5, "tag": "run_7", "note": "a;b $(touch pwned) `id`"}
+        }),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let record = answer.json();
+    let id = record["id"].as_str().unwrap();
+    assert_eq!(
+        record["params"],
+        json!({"evalue": "0.00001", "matrix": "BLOSUM62", "tag": "run_7", "note": "a;b $(touch pwned) `id`"})
+    );
+    server.wait_for_state(id, "COMPLETE");
+    let env = fs::read_to_string(server.dir.join(id).join("env.txt")).unwrap();
+    assert_eq!(
+        env,
+        "PARAM_EVALUE=0.00001\nPARAM_MATRIX=BLOSUM62\nPARAM_NOTE=a;b $(touch pwned) `id`\nPARAM_TAG=run_7\nPIPELINE=second\n"
+    );
+    // The text reached the command verbatim, and nothing of it ran.
+    assert!(!server.dir.join(id).join("pwned").exists());
+    assert!(!server.dir.join(id).join("id").exists());
+    // The page and the record say what it ran with.
+    let record = server.get(&format!("/experiments/{id}")).json();
+    assert_eq!(record["pipeline"], "second");
+    assert!(record["definition"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("env.txt"));
+}
+
+#[test]
+fn each_kind_of_bad_submission_gets_422_naming_its_field_and_nothing_is_written() {
+    let lab = Lab::new();
+    let server = lab.server(&lab.config(TWO));
+    let before = snapshot(&server.dir);
+    let cases = [
+        (
+            json!({"query_name": "q", "query_sequence": DNA, "pipeline": "third"}),
+            "pipeline",
+            "no pipeline 'third'",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": DNA, "pipeline": "second"}),
+            "query_sequence",
+            "second takes protein; this sequence reads as DNA",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": PROTEIN, "pipeline": "second", "params": {"colour": "red"}}),
+            "param.colour",
+            "has no parameter 'colour'",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": PROTEIN, "pipeline": "second", "params": {"evalue": 11}}),
+            "param.evalue",
+            "above the most allowed",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": PROTEIN, "pipeline": "second", "params": {"evalue": "1e-5; rm"}}),
+            "param.evalue",
+            "is not a number",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": PROTEIN, "pipeline": "second", "params": {"matrix": "PAM250"}}),
+            "param.matrix",
+            "is not one of BLOSUM62, PAM30",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": PROTEIN, "pipeline": "second", "params": {"tag": "$(touch pwned)"}}),
+            "param.tag",
+            "does not match the pattern",
+        ),
+        (
+            json!({"query_name": "q", "query_sequence": DNA, "pipeline": "first", "params": {"evalue": 1}}),
+            "param.evalue",
+            "first takes no parameters",
+        ),
+    ];
+    for (body, field, says) in cases {
+        let answer = submit_to(&server, &body);
+        assert_error(&answer, 422, Some(field), &[says], &body.to_string());
+    }
+    // The same from a form and from a FASTA body's query string.
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "q"),
+            ("query_sequence", PROTEIN),
+            ("pipeline", "second"),
+            ("param.evalue", "-1"),
+        ],
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("param.evalue"),
+        &["below the least allowed"],
+        "a form",
+    );
+    let answer = request(
+        server.addr,
+        "POST",
+        "/experiments?pipeline=second&param.matrix=nope",
+        &[("Content-Type", "text/x-fasta")],
+        format!(">a\n{PROTEIN}\n>b\n{PROTEIN}\n").as_bytes(),
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("param.matrix"),
+        &["is not one of"],
+        "a FASTA body",
+    );
+    let answer = request(
+        server.addr,
+        "POST",
+        "/experiments?pipeline=second",
+        &[("Content-Type", "text/x-fasta")],
+        format!(">a\n{PROTEIN}\n>b\n{DNA}\n").as_bytes(),
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("query_sequence"),
+        &["record 2 (b): second takes protein"],
+        "a batch",
+    );
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused submission wrote something"
+    );
+
+    // A FASTA body runs in the pipeline its query string names, with its parameters.
+    let answer = request(
+        server.addr,
+        "POST",
+        "/experiments?pipeline=second&param.matrix=PAM30",
+        &[("Content-Type", "text/x-fasta")],
+        format!(">a\n{PROTEIN}\n>b\n{PROTEIN}\n").as_bytes(),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    for experiment in answer.json()["experiments"].as_array().unwrap() {
+        assert_eq!(experiment["pipeline"], "second");
+        assert_eq!(experiment["params"]["matrix"], "PAM30");
+    }
+}
+
+#[test]
+fn the_pipelines_are_listed_with_their_parameters_for_a_client_to_build_its_form() {
+    let lab = Lab::new();
+    let server = lab.server(&lab.config(TWO));
+    let listed = server.get("/pipelines").json();
+    let pipelines = listed["pipelines"].as_array().unwrap();
+    assert_eq!(pipelines.len(), 2);
+    assert_eq!(pipelines[0]["name"], "first");
+    assert_eq!(pipelines[0]["available"], true);
+    let second = &pipelines[1];
+    assert_eq!(second["title"], "The second tool");
+    assert_eq!(second["alphabets"], json!(["protein"]));
+    assert_eq!(
+        second["params"][0],
+        json!({"name": "evalue", "label": "E-value", "type": "number", "min": 0.0, "max": 10.0, "default": "0.001"})
+    );
+    assert_eq!(second["params"][1]["options"], json!(["BLOSUM62", "PAM30"]));
+    assert_eq!(
+        server.get("/service-info").json()["pipelines"],
+        listed["pipelines"]
+    );
+
+    // Without a configuration: the built-in analysis, or the one command.
+    let plain = Server::start(|_| {});
+    assert_eq!(
+        plain.get("/pipelines").json()["pipelines"][0]["name"],
+        "analysis"
+    );
+    let command = Server::start(|config| config.command = Some("true".into()));
+    let listed = command.get("/pipelines").json();
+    assert_eq!(listed["pipelines"][0]["name"], "default");
+    assert_eq!(listed["pipelines"][0]["command"], "true");
+}
+
+/// What a restart is given: the same pipeline `a` with another command, or no `a` at all.
+fn restart_keeps_the_recorded_definition(second_config: &str) {
+    let lab = Lab::new();
+    let gate = lab.path("gate");
+    let first = format!(
+        r#"
+[[pipeline]]
+name = "a"
+command = 'echo "ran-as-accepted $EXPERIMENT_ID" >> LOG; while [ ! -e "{gate}" ]; do sleep 0.02; done'
+"#,
+        gate = gate.display()
+    );
+    let config = lab.config(&first);
+    let dir = lab.experiments();
+    let mut server = Binary::start(&dir, &["--config", config.to_str().unwrap()]);
+    let ids: Vec<String> = (0..3)
+        .map(|n| submit(server.addr, &format!("q{n}"), DNA))
+        .collect();
+    wait_for_state(server.addr, &ids[0], "RUNNING");
+    server.crash();
+
+    fs::write(&gate, "").unwrap();
+    let config = lab.config(second_config);
+    let server = Binary::start(&dir, &["--config", config.to_str().unwrap()]);
+    assert!(
+        server
+            .log()
+            .contains("3 queued experiment(s) run a pipeline as it was when they were accepted"),
+        "{}",
+        server.log()
+    );
+    for id in &ids {
+        let record = wait_for_state(server.addr, id, "COMPLETE");
+        assert_eq!(record["pipeline"], "a");
+    }
+    let ran: Vec<String> = lab
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("ran-as-accepted"))
+        .collect();
+    assert_eq!(
+        ran.len(),
+        4,
+        "the first runs twice (it was interrupted), then the others: {ran:?}"
+    );
+    assert!(
+        !lab.log().iter().any(|l| l.starts_with("changed")),
+        "{:?}",
+        lab.log()
+    );
+}
+
+#[test]
+fn after_a_restart_with_a_changed_pipeline_accepted_experiments_run_as_accepted() {
+    restart_keeps_the_recorded_definition(
+        r#"
+[[pipeline]]
+name = "a"
+command = 'echo "changed $EXPERIMENT_ID" >> LOG'
+"#,
+    );
+}
+
+#[test]
+fn after_a_restart_without_their_pipeline_accepted_experiments_run_as_accepted() {
+    restart_keeps_the_recorded_definition(
+        r#"
+[[pipeline]]
+name = "other"
+command = 'echo "changed $EXPERIMENT_ID" >> LOG'
+"#,
+    );
+}
+
+#[test]
+fn a_missing_program_pauses_the_queue_and_the_rest_wait_until_it_is_installed() {
+    let lab = Lab::new();
+    let program = lab.path("bin/analyse");
+    let config = lab.config(&format!(
+        "[[pipeline]]\nname = \"tool\"\ncommand = [\"{}\"]\n",
+        program.display()
+    ));
+    let server = lab.server(&config);
+    let ids: Vec<String> = (0..10)
+        .map(|n| server.submit(&format!("q{n}"), DNA))
+        .collect();
+    wait_until("the queue pauses", || {
+        server.get("/queue").json()["paused"] == true
+    });
+    let queue = server.get("/queue").json();
+    let reason = queue["pause"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("experiment {}", ids[0])) && reason.contains("No such file"),
+        "{queue:#}"
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let record = server.get(&format!("/experiments/{id}")).json();
+        assert_eq!(record["state"], "QUEUED", "{record:#}");
+        assert_eq!(record["position"], n + 1);
+    }
+
+    // The operator installs the program and resumes: all ten run, in order.
+    fs::create_dir_all(program.parent().unwrap()).unwrap();
+    fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\necho \"$EXPERIMENT_ID\" >> '{}'\n",
+            lab.path("run.log").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+    for id in &ids {
+        server.wait_for_state(id, "COMPLETE");
+    }
+    assert_eq!(lab.log(), ids);
+}
+
+#[test]
+fn a_failing_check_at_start_pauses_the_queue_and_shows_the_pipeline_unavailable() {
+    let lab = Lab::new();
+    let ready = lab.path("ready");
+    let config = lab.config(&format!(
+        "[[pipeline]]\nname = \"needs-db\"\ncommand = \"true\"\ncheck = 'test -e \"{}\" || {{ echo database missing >&2; exit 3; }}'\n",
+        ready.display()
+    ));
+    let server = lab.server(&config);
+    wait_until("the queue pauses", || {
+        server.get("/queue").json()["paused"] == true
+    });
+    let reason = server.get("/queue").json()["pause"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("pipeline needs-db is not ready") && reason.contains("database missing"),
+        "{reason}"
+    );
+    let pipelines = server.get("/pipelines").json();
+    assert_eq!(
+        pipelines["pipelines"][0]["available"], false,
+        "{pipelines:#}"
+    );
+    // Submissions are still taken; nothing runs.
+    let id = server.submit("waits", DNA);
+    assert_eq!(
+        server.get(&format!("/experiments/{id}")).json()["state"],
+        "QUEUED"
+    );
+
+    // Fixed, and resumed: the check runs again, passes, and the experiment runs.
+    fs::write(&ready, "").unwrap();
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+    server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(
+        server.get("/pipelines").json()["pipelines"][0]["available"],
+        true
+    );
+}
+
+#[test]
+fn a_failed_experiment_runs_again_as_a_new_one_linked_both_ways() {
+    let lab = Lab::new();
+    let flag = lab.path("works-now");
+    let config = lab.config(&format!(
+        "[[pipeline]]\nname = \"flaky\"\ncommand = 'test -e \"{}\"'\n[[pipeline.param]]\nname = \"k\"\ntype = \"integer\"\ndefault = 3\n",
+        flag.display()
+    ));
+    let server = lab.server(&config);
+    let answer = server.post_json(
+        "/experiments",
+        &json!({"query_name": "q", "query_sequence": DNA, "params": {"k": 5}}),
+    );
+    let failed = answer.json()["id"].as_str().unwrap().to_owned();
+    server.wait_for_state(&failed, "EXECUTOR_ERROR");
+
+    fs::write(&flag, "").unwrap();
+    let answer = server.post_form(&format!("/experiments/{failed}/retry"), &[]);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let again = answer.json();
+    let again_id = again["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        answer.header("Location"),
+        Some(format!("/experiments/{again_id}").as_str())
+    );
+    assert_eq!(again["retry_of"], failed.as_str());
+    assert_eq!(again["params"], json!({"k": "5"}));
+    assert_eq!(again["query_name"], "q");
+    server.wait_for_state(&again_id, "COMPLETE");
+    assert_eq!(
+        fs::read(server.dir.join(&again_id).join("query.fasta")).unwrap(),
+        fs::read(server.dir.join(&failed).join("query.fasta")).unwrap()
+    );
+    let original = server.get(&format!("/experiments/{failed}")).json();
+    assert_eq!(original["retried_as"], again_id.as_str());
+    assert_eq!(original["state"], "EXECUTOR_ERROR");
+    // On disk too.
+    let on_disk: Value = serde_json::from_slice(
+        &fs::read(server.dir.join(&failed).join("experiment.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(on_disk["retried_as"], again_id.as_str());
+
+    // A completed experiment, or one still waiting, has nothing to run again.
+    assert_error(
+        &server.post_form(&format!("/experiments/{again_id}/retry"), &[]),
+        409,
+        None,
+        &["completed"],
+        "a retry of a completed experiment",
+    );
+    assert_eq!(
+        server.post_form("/experiments/999999/retry", &[]).status,
+        404
+    );
+}
+
+#[test]
+fn the_lab_configuration_file_sets_options_and_the_command_line_wins() {
+    let lab = Lab::new();
+    let config = lab.config(
+        "capacity = 3\nmax_records = 7\n[[pipeline]]\nname = \"only\"\ncommand = \"true\"\n",
+    );
+    let path = config.to_str().unwrap();
+    let server = Binary::start(&lab.experiments(), &["--config", path, "--capacity", "5"]);
+    let info = request(server.addr, "GET", "/service-info", &[], b"").json();
+    assert_eq!(info["capacity"], 5, "the command line wins");
+    assert_eq!(
+        info["max_records"], 7,
+        "the file sets what the command line does not"
+    );
+    assert_eq!(info["pipelines"][0]["name"], "only");
+    drop(server);
+
+    // A mistake in the file stops the start with what and where.
+    let bad = lab.config("[[pipeline]]\nname = \"Bad Name\"\ncommand = \"true\"\n");
+    let output = output_within(&mut Binary::command(
+        &lab.experiments(),
+        &["--config", bad.to_str().unwrap()],
+    ));
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("lab.toml") && said.contains("is not a pipeline name"),
+        "{said}"
+    );
+}
