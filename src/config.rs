@@ -50,6 +50,16 @@ pub const DEFAULT_BODY_STALL_SECS: f64 = 10.0;
 /// commands fail for want of space, one experiment after another.
 pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
 
+/// Default most warm processors alive at once: one, so that switching
+/// pipelines stops the idle processor first, and two models never share a
+/// workstation's one GPU.
+pub const DEFAULT_MAX_WARM: usize = 1;
+
+/// Default seconds a warm processor may stay idle before it is stopped: a
+/// quarter of an hour keeps it through a lab's burst of submissions, and
+/// does not hold a GPU's memory through the night.
+pub const DEFAULT_WARM_IDLE_SECS: f64 = 900.0;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,6 +143,15 @@ pub struct Config {
     #[arg(long, env = "SEQSPOOL_MIN_FREE", default_value_t = DEFAULT_MIN_FREE, value_name = "BYTES")]
     pub min_free: u64,
 
+    /// Most warm processors alive at once; starting another stops the one idle longest first.
+    #[arg(long, env = "SEQSPOOL_MAX_WARM", default_value_t = DEFAULT_MAX_WARM,
+          value_parser = parse_at_least_one, value_name = "N")]
+    pub max_warm: usize,
+
+    /// Seconds a warm processor may stay idle before it is stopped.
+    #[arg(long, env = "SEQSPOOL_WARM_IDLE", default_value = "900", value_parser = parse_seconds, value_name = "SECS")]
+    pub warm_idle: Duration,
+
     /// The binary that runs local commands (`seqspool __runner`): this one,
     /// unless set (tests that run the server in their own process set it).
     #[arg(skip)]
@@ -178,6 +197,8 @@ impl Config {
             shutdown_grace: Duration::from_secs_f64(DEFAULT_GRACE_SECS),
             max_output: DEFAULT_MAX_OUTPUT,
             min_free: DEFAULT_MIN_FREE,
+            max_warm: DEFAULT_MAX_WARM,
+            warm_idle: Duration::from_secs_f64(DEFAULT_WARM_IDLE_SECS),
             max_connections: None,
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
@@ -265,7 +286,8 @@ impl Config {
             alphabet,
             on_interrupt,
             max_output,
-            min_free
+            min_free,
+            max_warm
         );
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
@@ -299,6 +321,14 @@ impl Config {
             if unset("shutdown_grace") {
                 self.shutdown_grace = seconds("shutdown_grace", secs)?;
             }
+        }
+        if let Some(secs) = file.warm_idle {
+            if unset("warm_idle") {
+                self.warm_idle = seconds("warm_idle", secs)?;
+            }
+        }
+        if self.max_warm == 0 {
+            return Err("max_warm = 0: give a whole number of at least 1".into());
         }
         if let Some(secs) = file.body_stall {
             if unset("body_stall") {
@@ -378,6 +408,14 @@ fn parse_capacity(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses a count that must be at least 1.
+fn parse_at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse() {
+        Ok(0) | Err(_) => Err(format!("'{text}' is not a whole number of at least 1")),
+        Ok(n) => Ok(n),
+    }
+}
+
 /// Parses a number of seconds, fractions allowed ("0.5"), into a duration.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
@@ -445,6 +483,9 @@ struct FileOptions {
     max_output: Option<u64>,
     max_connections: Option<usize>,
     min_free: Option<u64>,
+    max_warm: Option<usize>,
+    /// Seconds.
+    warm_idle: Option<f64>,
     /// Seconds.
     body_stall: Option<f64>,
     allow_hosts: Option<Vec<String>>,
@@ -467,6 +508,8 @@ mod tests {
         assert_eq!(parsed.max_output, built.max_output);
         assert_eq!(parsed.body_stall, built.body_stall);
         assert_eq!(parsed.allow_hosts, built.allow_hosts);
+        assert_eq!(parsed.max_warm, built.max_warm);
+        assert_eq!(parsed.warm_idle, built.warm_idle);
         assert_eq!(parsed.timeout, None);
         // A batch as large as a submission may be fits an empty queue.
         assert!(built.capacity >= built.max_records);

@@ -25,7 +25,8 @@
 //! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
 //! - `worker`: the one thread that runs experiments, one at a time, in order.
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
-//!   process) and `local` (a command as a process tree).
+//!   process), `local` (a command as a process tree) and `warm` (a
+//!   processor started once and fed one experiment at a time).
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 

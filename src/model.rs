@@ -117,6 +117,34 @@ impl FromStr for State {
 pub enum RunHandle {
     /// A process group on this machine.
     Local(ProcessIdentity),
+    /// A request to a warm processor on this machine.
+    Warm(WarmRun),
+}
+
+impl RunHandle {
+    /// The warm processor the run was handed to, if it was.
+    pub fn processor(&self) -> Option<&Processor> {
+        match self {
+            RunHandle::Warm(run) => Some(&run.processor),
+            RunHandle::Local(_) => None,
+        }
+    }
+}
+
+/// What identifies a request to a warm processor across a server crash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarmRun {
+    /// The processor's runner, which leads the session its tree is in; its
+    /// `mark` is the processor's.
+    pub runner: ProcessIdentity,
+    pub processor: Processor,
+}
+
+/// A warm processor, as the record of an experiment it ran names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processor {
+    pub pid: i32,
+    pub started_at: Timestamp,
 }
 
 /// What identifies a running command's process group across a server crash:
@@ -215,6 +243,9 @@ pub struct Record {
         skip_serializing_if = "Option::is_none"
     )]
     pub handle: Option<RunHandle>,
+    /// The warm processor that ran it (in its last attempt), for a warm pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor: Option<Processor>,
 }
 
 /// The pipeline a query was submitted to and what it runs there.
@@ -273,6 +304,7 @@ impl Record {
             retry_of: choice.retry_of,
             retried_as: None,
             handle: None,
+            processor: None,
         }
     }
 
@@ -327,6 +359,7 @@ impl Record {
             retry_of: None,
             retried_as: None,
             handle: None,
+            processor: None,
         }
     }
 }
@@ -405,6 +438,35 @@ mod tests {
         old["process"] = serde_json::json!({"pgid": 42, "start_ticks": 7, "boot_id": "b"});
         let read: Record = serde_json::from_value(old).unwrap();
         assert_eq!(read.handle, Some(RunHandle::Local(process)));
+    }
+
+    #[test]
+    fn a_warm_run_names_its_processor_and_reads_back() {
+        let processor = Processor {
+            pid: 4242,
+            started_at: Timestamp::parse("2026-11-29T10:00:00.000Z").unwrap(),
+        };
+        let handle = RunHandle::Warm(WarmRun {
+            runner: ProcessIdentity {
+                pgid: 41,
+                start_ticks: 7,
+                boot_id: "b".into(),
+                mark: Some("1.2/warm/kmer/1".into()),
+            },
+            processor: processor.clone(),
+        });
+        assert_eq!(handle.processor(), Some(&processor));
+        let record = Record {
+            handle: Some(handle),
+            processor: Some(processor),
+            ..Record::for_test(1, State::Running)
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["handle"]["executor"], "warm");
+        assert_eq!(json["handle"]["runner"]["pgid"], 41);
+        assert_eq!(json["processor"]["pid"], 4242);
+        assert_eq!(json["processor"]["started_at"], "2026-11-29T10:00:00.000Z");
+        assert_eq!(serde_json::from_value::<Record>(json).unwrap(), record);
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct Definition {
     /// Milliseconds the command may run before it is stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Milliseconds a warm processor may take to say it is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout_ms: Option<u64>,
     /// Variables the lab gives every run of the pipeline.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -62,6 +65,7 @@ impl Definition {
             executor: ExecutorKind::Builtin,
             command: None,
             timeout_ms: None,
+            start_timeout_ms: None,
             env: BTreeMap::new(),
             results: vec![ResultFile {
                 file: "analysis.json".into(),
@@ -81,6 +85,7 @@ impl Definition {
             executor: ExecutorKind::Local,
             command: Some(Command::Shell(command.to_owned())),
             timeout_ms: None,
+            start_timeout_ms: None,
             env: BTreeMap::new(),
             results: Vec::new(),
         }
@@ -97,6 +102,10 @@ impl Definition {
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
     }
+
+    pub fn start_timeout(&self) -> Option<Duration> {
+        self.start_timeout_ms.map(Duration::from_millis)
+    }
 }
 
 /// Which executor runs a pipeline's experiments.
@@ -107,6 +116,8 @@ pub enum ExecutorKind {
     Builtin,
     /// A process tree on this machine.
     Local,
+    /// A processor on this machine, started once and fed experiments one at a time.
+    Warm,
 }
 
 /// A pipeline's command.
@@ -189,6 +200,9 @@ pub struct Pipeline {
     /// Run at start; a failure pauses the queue (a shell line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+    /// A warm pipeline whose processor starts with the server, not at its first experiment.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub preload: bool,
     #[serde(flatten)]
     pub definition: Arc<Definition>,
 }
@@ -256,6 +270,7 @@ impl Pipeline {
             alphabets: vec![Alphabet::Dna, Alphabet::Rna, Alphabet::Protein],
             params: Vec::new(),
             check: None,
+            preload: false,
             definition: Arc::new(Definition::builtin()),
         }
     }
@@ -269,10 +284,12 @@ impl Pipeline {
             alphabets: vec![Alphabet::Dna, Alphabet::Rna, Alphabet::Protein],
             params: Vec::new(),
             check: None,
+            preload: false,
             definition: Arc::new(Definition {
                 executor: ExecutorKind::Local,
                 command: Some(Command::Shell(command.to_owned())),
                 timeout_ms: timeout.map(|t| t.as_millis() as u64),
+                start_timeout_ms: None,
                 env: BTreeMap::new(),
                 results: Vec::new(),
             }),
@@ -542,6 +559,10 @@ pub struct PipelineTable {
     /// Seconds.
     timeout: Option<f64>,
     check: Option<String>,
+    /// A warm pipeline's: start its processor with the server.
+    preload: Option<bool>,
+    /// A warm pipeline's: seconds its processor may take to say it is ready.
+    start_timeout: Option<f64>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default, rename = "param")]
@@ -599,17 +620,32 @@ impl PipelineTable {
             }
             (_, Some(Command::Shell(line))) => Some(Command::Shell(expand(&line))),
         };
+        let seconds = |name: &str, secs: f64| {
+            Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| at(format!("{name} {secs} is not a number of seconds above 0")))
+        };
         let timeout = match self.timeout {
-            Some(secs) => Some(
-                Duration::try_from_secs_f64(secs)
-                    .ok()
-                    .filter(|t| !t.is_zero())
-                    .ok_or_else(|| {
-                        at(format!("timeout {secs} is not a number of seconds above 0"))
-                    })?,
-            ),
+            Some(secs) => Some(seconds("timeout", secs)?),
             None => timeout,
         };
+        if executor != ExecutorKind::Warm {
+            for (given, name) in [
+                (self.preload.is_some(), "preload"),
+                (self.start_timeout.is_some(), "start_timeout"),
+            ] {
+                if given {
+                    return Err(at(format!(
+                        "`{name}` is for a warm pipeline (executor = \"warm\")"
+                    )));
+                }
+            }
+        }
+        let start_timeout = self
+            .start_timeout
+            .map(|secs| seconds("start_timeout", secs))
+            .transpose()?;
         let alphabets = self
             .alphabets
             .unwrap_or_else(|| vec![Alphabet::Dna, Alphabet::Rna, Alphabet::Protein]);
@@ -654,10 +690,12 @@ impl PipelineTable {
             alphabets,
             params,
             check: self.check.map(|check| expand(&check)),
+            preload: self.preload.unwrap_or(false),
             definition: Arc::new(Definition {
                 executor,
                 command,
                 timeout_ms: timeout.map(|t| t.as_millis() as u64),
+                start_timeout_ms: start_timeout.map(|t| t.as_millis() as u64),
                 env,
                 results,
             }),
@@ -892,6 +930,10 @@ mod tests {
         assert!(build("name = \"b\"\ncommand = \"x\"\n[[param]]\nname = \"e\"\ntype = \"integer\"\ndefault = 0\nmin = 1")
             .contains("its default 0 is below"));
         assert!(build("name = \"b\"\ncommand = \"x\"\nbogus = 1").contains("unknown field"));
+        assert!(
+            build("name = \"b\"\ncommand = \"x\"\npreload = true").contains("for a warm pipeline")
+        );
+        assert!(build("name = \"b\"\nexecutor = \"warm\"").contains("give its `command`"));
     }
 
     #[test]

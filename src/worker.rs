@@ -65,6 +65,8 @@ impl Worker {
         thread::Builder::new()
             .name("worker".into())
             .spawn(move || {
+                // On this thread, whose end, like the server's, ends what it starts.
+                self.executors.prepare(&self.catalog);
                 let mut backoff = FIRST_BACKOFF;
                 loop {
                     match self.step() {
@@ -142,6 +144,7 @@ impl Worker {
             // RUNNING is written with the executor's handle before anything
             // runs; if it cannot be, nothing runs.
             &mut |handle| {
+                record.processor = handle.as_ref().and_then(|h| h.processor()).cloned();
                 record.handle = handle;
                 self.store.write_record(&record)?;
                 self.queue.update_running(record.clone());

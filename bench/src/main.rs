@@ -1871,6 +1871,7 @@ fn write_experiments(
             retry_of: None,
             retried_as: None,
             handle: None,
+            processor: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;
         json.push(b'\n');

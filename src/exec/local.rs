@@ -34,7 +34,7 @@ const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
 
 /// How long past its own grace a runner told to stop may take before it is
 /// killed outright: it only has to signal a tree and reap it.
-const RUNNER_MARGIN: Duration = Duration::from_secs(5);
+pub(super) const RUNNER_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs each experiment's processing command through the runner.
 pub struct Local {
@@ -106,12 +106,7 @@ impl Executor for Local {
 
     fn recover(&self, record: &Record) -> Recovered {
         if let Some(RunHandle::Local(process)) = &record.handle {
-            let marked = process
-                .mark
-                .as_deref()
-                .filter(|_| process.boot_id == boot_id())
-                .map_or(0, |mark| kill_marked(mark, self.grace));
-            let killed = kill_leftover(process, self.grace) + marked;
+            let killed = kill_run(process, self.grace);
             if killed > 0 {
                 log::warn!(
                     "experiment {}: killed {killed} process(es) of its interrupted command (group {})",
@@ -124,16 +119,31 @@ impl Executor for Local {
     }
 }
 
+/// Kills what is left of a run after a server crash: its runner's session,
+/// and the processes marked as the run's; returns how many were signalled.
+pub(super) fn kill_run(process: &ProcessIdentity, grace: Duration) -> usize {
+    let marked = process
+        .mark
+        .as_deref()
+        .filter(|_| process.boot_id == boot_id())
+        .map_or(0, |mark| kill_marked(mark, grace));
+    kill_leftover(process, grace) + marked
+}
+
 /// The mark every process of a run carries in its environment: this server
 /// (its pid and start time, which no other process on this boot shares), the
 /// experiment and the attempt, so no other run, now or later, has the same.
 fn run_mark(record: &Record) -> String {
+    format!("{}/{}/{}", server_mark(), record.id, record.attempts)
+}
+
+/// This server in a mark: its pid and start time.
+pub(super) fn server_mark() -> &'static str {
     static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let server = SERVER.get_or_init(|| {
+    SERVER.get_or_init(|| {
         let pid = std::process::id() as i32;
         format!("{pid}.{}", start_ticks(pid).unwrap_or(0))
-    });
-    format!("{server}/{}/{}", record.id, record.attempts)
+    })
 }
 
 /// The variables a processing command finds in its environment.
@@ -233,38 +243,38 @@ struct Job<'a> {
 }
 
 /// The runner process, and what it said.
-struct Runner {
+pub(super) struct Runner {
     child: Child,
     /// Requests go here.
     channel: UnixStream,
-    heard: Arc<Heard>,
-    identity: ProcessIdentity,
+    pub(super) heard: Arc<Heard>,
+    pub(super) identity: ProcessIdentity,
 }
 
 /// What the runner said, for the run that waits on it.
 #[derive(Default)]
-struct Heard {
+pub(super) struct Heard {
     state: Mutex<HeardState>,
 }
 
 #[derive(Default)]
-struct HeardState {
-    events: VecDeque<Event>,
+pub(super) struct HeardState {
+    pub(super) events: VecDeque<Event>,
     /// The runner's output has ended: it is gone.
-    gone: bool,
+    pub(super) gone: bool,
     /// Told of each event, when a run waits.
-    listener: Option<Sender<Signal>>,
+    pub(super) listener: Option<Sender<Signal>>,
 }
 
 impl Heard {
-    fn lock(&self) -> MutexGuard<'_, HeardState> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, HeardState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Runner {
-    /// Starts the runner and the thread that listens to it.
-    fn start(binary: &Path) -> io::Result<Runner> {
+    /// Starts the runner (of `what`, for the log) and the thread that listens to it.
+    pub(super) fn start(binary: &Path, what: &str) -> io::Result<Runner> {
         let (channel, theirs) = UnixStream::pair()?;
         let child = Command::new(binary)
             .arg(runner::SUBCOMMAND)
@@ -279,7 +289,7 @@ impl Runner {
             .name("runner".into())
             .spawn(move || listen(reader, listening))?;
         let pid = child.id() as i32;
-        log::info!("started the runner of local commands (pid {pid})");
+        log::info!("started the runner of {what} (pid {pid})");
         Ok(Runner {
             identity: identify(pid),
             child,
@@ -288,19 +298,19 @@ impl Runner {
         })
     }
 
-    fn ask(&mut self, request: &Request) -> io::Result<()> {
+    pub(super) fn ask(&mut self, request: &Request) -> io::Result<()> {
         let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
         line.push(b'\n');
         self.channel.write_all(&line)
     }
 
     /// Whether it still runs.
-    fn is_alive(&mut self) -> bool {
+    pub(super) fn is_alive(&mut self) -> bool {
         !self.heard.lock().gone && matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Kills it outright (it did not stop when told), and reaps it.
-    fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         kill_group(self.child.id() as i32, Sig::KILL);
         let _ = self.child.wait();
     }
@@ -369,7 +379,7 @@ fn run_command(
             log::warn!("the runner of local commands has ended; starting a new one");
             dead.kill();
         }
-        match Runner::start(binary) {
+        match Runner::start(binary, "local commands") {
             Ok(started) => *runner = Some(started),
             Err(err) => return Exit::NotStarted(err),
         }
@@ -432,6 +442,8 @@ fn follow(runner: &mut Runner, job: &Job, receiver: &std::sync::mpsc::Receiver<S
                     errno => io::Error::from_raw_os_error(errno),
                 })
             }
+            // Only a warm processor's runner says these.
+            Some(Event::Started { .. } | Event::Answer { .. }) => {}
             None if runner.heard.lock().gone => return Exit::RunnerLost,
             None => {}
         }
@@ -489,8 +501,13 @@ fn kill_group(pgid: i32, signal: Sig) {
 /// Kills, after a server crash, any process still marked as belonging to the
 /// run `mark` (whose supervisor was killed before it could clean up);
 /// returns how many there were.
-fn kill_marked(mark: &str, grace: Duration) -> usize {
-    let mark = format!("{RUN_VAR}={mark}");
+pub(super) fn kill_marked(mark: &str, grace: Duration) -> usize {
+    kill_carrying(&format!("{RUN_VAR}={mark}"), grace)
+}
+
+/// Kills every process whose environment holds `mark` (`NAME=value`):
+/// SIGTERM, then SIGKILL after `grace`; returns how many there were.
+pub(super) fn kill_carrying(mark: &str, grace: Duration) -> usize {
     let marked = || -> Vec<i32> {
         let Ok(entries) = fs::read_dir("/proc") else {
             return Vec::new();

@@ -10,6 +10,7 @@
 pub mod builtin;
 pub mod local;
 pub mod runner;
+pub mod warm;
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -17,7 +18,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use crate::config::Config;
 use crate::error::Error;
 use crate::model::{Record, RunHandle};
-use crate::pipeline::{self, Check, Definition, ExecutorKind, Pipeline};
+use crate::pipeline::{self, Catalog, Check, Definition, ExecutorKind, Pipeline};
 use crate::time::Timestamp;
 
 /// What a running experiment can be told, by the rest of the server or by the
@@ -148,6 +149,7 @@ pub trait Executor: Send + Sync {
 pub struct Executors {
     builtin: builtin::Builtin,
     local: local::Local,
+    warm: warm::Warm,
 }
 
 impl Executors {
@@ -160,7 +162,20 @@ impl Executors {
                 config.shutdown_grace,
                 config.max_output,
             ),
+            warm: warm::Warm::new(config),
         }
+    }
+
+    /// Starts what the executors keep ready before the first experiment:
+    /// the warm processors of the pipelines that preload. Called on the
+    /// worker's thread.
+    pub fn prepare(&self, catalog: &Catalog) {
+        self.warm.preload(&catalog.pipelines);
+    }
+
+    /// How many warm processors were started since the server started.
+    pub fn warm_starts(&self) -> u64 {
+        self.warm.starts()
     }
 
     /// The executor that runs experiments of `definition`.
@@ -168,6 +183,7 @@ impl Executors {
         match definition.executor {
             ExecutorKind::Builtin => &self.builtin,
             ExecutorKind::Local => &self.local,
+            ExecutorKind::Warm => &self.warm,
         }
     }
 }

@@ -25,6 +25,15 @@
 //! parse it into the same words and start the same program, one fork and
 //! exec later.
 //!
+//! A runner may instead keep a warm processor (`exec::warm`): `{"op":"start"}`
+//! starts a command that stays, its standard input a pipe and a descriptor of
+//! its own for answers ([`ANSWER_FD_VAR`]), its output appended to the
+//! pipeline's log (renamed to `.1` when full); `{"op":"send"}` writes it one
+//! request line and copies what it prints into that experiment's logs too,
+//! until an answer line comes back (`answer`). Each processor has a runner
+//! of its own, so that its tree is exactly the runner's, and a stop kills it
+//! and nothing else.
+//!
 //! What can still escape: a process that asks something outside its tree to
 //! start a process for it (`systemd-run`, `at`, `ssh localhost`, a container
 //! runtime). Every process of a run also carries `SEQSPOOL_RUN` in its
@@ -35,10 +44,10 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +67,11 @@ pub const SUBCOMMAND: &str = "__runner";
 pub const PARENT_VAR: &str = "SEQSPOOL_PARENT";
 /// Marks every process of a run (it is left in the command's environment).
 pub const RUN_VAR: &str = "SEQSPOOL_RUN";
+/// Names, in a warm processor's environment, the descriptor it answers on.
+pub const ANSWER_FD_VAR: &str = "SEQSPOOL_ANSWER_FD";
+/// The descriptor a warm processor answers on: the first after standard
+/// error, which any shell can write to (`>&3`).
+pub const ANSWER_FD: i32 = 3;
 
 /// The niceness a command runs at: the lowest priority, as for any batch job.
 /// The HTTP side must answer at once however hard the command works: at nice
@@ -72,13 +86,21 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// Bytes read from the command's output at a time.
 const CHUNK: usize = 64 * 1024;
 
+/// The longest answer line a warm processor may write; a longer one is cut
+/// here (and then reads as nonsense): an answer says ok or why not.
+const MAX_ANSWER: usize = 64 * 1024;
+
 /// What seqspool asks of the runner.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request {
     /// Start a command; only when none runs.
     Run(RunRequest),
-    /// Stop the running command's tree: SIGTERM, then SIGKILL after its grace.
+    /// Start a warm processor; only when nothing runs.
+    Start(StartRequest),
+    /// Hand the warm processor one request.
+    Send(SendRequest),
+    /// Stop the running command's (or processor's) tree: SIGTERM, then SIGKILL after its grace.
     Stop,
 }
 
@@ -99,6 +121,36 @@ pub struct RunRequest {
     pub mark: String,
 }
 
+/// A warm processor to start.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StartRequest {
+    /// Its working directory.
+    pub dir: PathBuf,
+    pub command: crate::pipeline::Command,
+    /// Added to the runner's environment (which is the server's).
+    pub env: Vec<(String, String)>,
+    /// The pipeline's log, which gets everything it prints.
+    pub log: PathBuf,
+    /// Bytes the log may reach before it is renamed to `<log>.1` and begun again.
+    pub max_log: u64,
+    /// Between SIGTERM and SIGKILL, in milliseconds.
+    pub grace_ms: u64,
+    /// The processor's mark, in [`RUN_VAR`] of every process it starts.
+    pub mark: String,
+}
+
+/// One request for the warm processor.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// The line it is given on its standard input (without the newline).
+    pub line: String,
+    /// The experiment's directory: its `stdout.txt` and `stderr.txt` get
+    /// what the processor prints until it answers.
+    pub dir: PathBuf,
+    /// Most bytes kept of each of them.
+    pub max_output: u64,
+}
+
 /// What the runner tells seqspool.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
@@ -108,6 +160,10 @@ pub enum Event {
     /// The shell has exited (`status` is its wait status), and `strays`
     /// processes it left running were killed.
     Ended { status: i32, strays: usize },
+    /// A warm processor has started, as process `pid`.
+    Started { pid: i32 },
+    /// A line the warm processor wrote on its answer descriptor.
+    Answer { line: String },
 }
 
 /// Runs the runner; never returns.
@@ -123,6 +179,12 @@ pub fn main() -> ! {
 }
 
 fn serve() -> io::Result<()> {
+    // Descriptor 3, held for a warm processor's answers: seqspool starts the
+    // runner with 0, 1 and 2 only, so the first file opened here gets it.
+    let answer_slot = File::open("/dev/null")
+        .map(OwnedFd::from)
+        .ok()
+        .filter(|fd| fd.as_raw_fd() == ANSWER_FD);
     let parent: i32 = std::env::var(PARENT_VAR)
         .ok()
         .and_then(|pid| pid.parse().ok())
@@ -167,6 +229,7 @@ fn serve() -> io::Result<()> {
         input: Vec::new(),
         active: None,
         closed: false,
+        answer_slot,
     }
     .serve()
 }
@@ -184,6 +247,10 @@ struct Runner {
     active: Option<Active>,
     /// seqspool closed its end.
     closed: bool,
+    /// Descriptor [`ANSWER_FD`] (`/dev/null`, close-on-exec), which a warm
+    /// processor is given as its end of the answers; none if the runner
+    /// started with it taken.
+    answer_slot: Option<OwnedFd>,
 }
 
 /// The command being run.
@@ -195,6 +262,35 @@ struct Active {
     kill_at: Option<Instant>,
     /// The shell's wait status, once it has exited.
     status: Option<i32>,
+    /// A warm processor's requests, answers and log; none for a command.
+    warm: Option<Warm>,
+}
+
+/// What the runner holds of a warm processor besides its output.
+struct Warm {
+    /// Its standard input (non-blocking).
+    requests: File,
+    /// Request bytes it has not taken yet.
+    pending: Vec<u8>,
+    answers: File,
+    answers_open: bool,
+    /// An answer line not whole yet.
+    partial: Vec<u8>,
+    log: Log,
+    /// A request is out, unanswered: the output goes to its experiment too.
+    busy: bool,
+}
+
+/// What a wait found ready, in the order it is dealt with: output before
+/// answers (what a processor printed before it answered belongs to that
+/// experiment), and requests last (a new request's logs get only what comes
+/// after it).
+enum Watched {
+    Woken,
+    Output(usize),
+    Answers,
+    Requests,
+    Channel,
 }
 
 impl Runner {
@@ -230,22 +326,35 @@ impl Runner {
         }
     }
 
-    /// Waits for a request, a signal, the command's output or the kill
-    /// deadline, and deals with what came.
+    /// Waits for a request, a signal, the command's output, a processor's
+    /// answer or the kill deadline, and deals with what came.
     fn wait(&mut self, buf: &mut [u8]) -> io::Result<()> {
         let deadline = self.active.as_ref().and_then(|active| active.kill_at);
-        let mut fds = Vec::with_capacity(4);
-        if !self.closed {
-            fds.push(PollFd::new(&self.channel, PollFlags::IN));
-        }
+        let mut watched = Vec::with_capacity(6);
+        let mut fds = Vec::with_capacity(6);
+        watched.push(Watched::Woken);
         fds.push(PollFd::new(&self.woken, PollFlags::IN));
-        let outputs_at = fds.len();
         if let Some(active) = &self.active {
-            for output in &active.outputs {
+            for (n, output) in active.outputs.iter().enumerate() {
                 if output.open {
+                    watched.push(Watched::Output(n));
                     fds.push(PollFd::new(&output.from, PollFlags::IN));
                 }
             }
+            if let Some(warm) = &active.warm {
+                if warm.answers_open {
+                    watched.push(Watched::Answers);
+                    fds.push(PollFd::new(&warm.answers, PollFlags::IN));
+                }
+                if !warm.pending.is_empty() {
+                    watched.push(Watched::Requests);
+                    fds.push(PollFd::new(&warm.requests, PollFlags::OUT));
+                }
+            }
+        }
+        if !self.closed {
+            watched.push(Watched::Channel);
+            fds.push(PollFd::new(&self.channel, PollFlags::IN));
         }
         match poll(&mut fds, timeout(deadline).as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -253,24 +362,25 @@ impl Runner {
         }
         let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
         drop(fds);
-        let mut at = 0;
-        if !self.closed {
-            if ready[at] {
-                self.read_requests(buf)?;
-            }
-            at += 1;
-        }
-        if ready[at] {
-            let mut woken = &self.woken;
-            while matches!(woken.read(buf), Ok(n) if n > 0) {}
-        }
-        debug_assert_eq!(at + 1, outputs_at);
-        if let Some(active) = &mut self.active {
-            let mut ready = ready[outputs_at..].iter();
-            for output in active.outputs.iter_mut().filter(|output| output.open) {
-                if ready.next() == Some(&true) {
-                    output.copy(buf);
+        for (what, _) in watched.into_iter().zip(ready).filter(|(_, ready)| *ready) {
+            match what {
+                Watched::Woken => {
+                    let mut woken = &self.woken;
+                    while matches!(woken.read(buf), Ok(n) if n > 0) {}
                 }
+                Watched::Output(n) => {
+                    if let Some(active) = &mut self.active {
+                        let log = active.warm.as_mut().map(|warm| &mut warm.log);
+                        active.outputs[n].copy(buf, log);
+                    }
+                }
+                Watched::Answers => self.read_answers(buf)?,
+                Watched::Requests => {
+                    if let Some(warm) = self.active.as_mut().and_then(|a| a.warm.as_mut()) {
+                        warm.flush();
+                    }
+                }
+                Watched::Channel => self.read_requests(buf)?,
             }
         }
         Ok(())
@@ -293,6 +403,8 @@ impl Runner {
             let line: Vec<u8> = self.input.drain(..=end).collect();
             match serde_json::from_slice::<Request>(&line) {
                 Ok(Request::Run(run)) => self.start(run)?,
+                Ok(Request::Start(start)) => self.start_processor(start)?,
+                Ok(Request::Send(send)) => self.send(send)?,
                 Ok(Request::Stop) => {
                     if let Some(active) = &mut self.active {
                         if active.kill_at.is_none() && active.status.is_none() {
@@ -315,22 +427,113 @@ impl Runner {
     /// Starts a command, and says whether it started.
     fn start(&mut self, run: RunRequest) -> io::Result<()> {
         if self.active.is_some() {
-            let busy = rustix::io::Errno::BUSY.raw_os_error();
-            return self.say(&Event::Refused {
-                errno: busy,
-                message: "a command is running already".into(),
-            });
+            return self.refuse(&busy("a command is running already"));
         }
         match spawn(&run) {
             Ok(active) => {
                 self.active = Some(active);
                 Ok(())
             }
-            Err(err) => self.say(&Event::Refused {
-                errno: err.raw_os_error().unwrap_or(0),
-                message: err.to_string(),
-            }),
+            Err(err) => self.refuse(&err),
         }
+    }
+
+    /// Starts a warm processor, and says whether it started (and as which process).
+    fn start_processor(&mut self, start: StartRequest) -> io::Result<()> {
+        if self.active.is_some() {
+            return self.refuse(&busy("a command is running already"));
+        }
+        match spawn_processor(&start, &mut self.answer_slot) {
+            Ok(active) => {
+                let pid = active.shell.as_raw_pid();
+                self.active = Some(active);
+                self.say(&Event::Started { pid })
+            }
+            Err(err) => self.refuse(&err),
+        }
+    }
+
+    /// Hands the warm processor a request: its output goes to the
+    /// experiment's logs as well until it answers.
+    fn send(&mut self, send: SendRequest) -> io::Result<()> {
+        let Some(active) = self
+            .active
+            .as_mut()
+            .filter(|active| active.warm.is_some() && active.status.is_none())
+        else {
+            return self.refuse(&io::Error::from_raw_os_error(
+                rustix::io::Errno::SRCH.raw_os_error(),
+            ));
+        };
+        let warm = active.warm.as_mut().expect("a processor runs");
+        if warm.busy {
+            return self.refuse(&busy("the processor has a request already"));
+        }
+        let logs = open_log(&send.dir, "stdout.txt")
+            .and_then(|stdout| Ok([stdout, open_log(&send.dir, "stderr.txt")?]));
+        let [stdout, stderr] = match logs {
+            Ok(logs) => logs,
+            Err(err) => return self.refuse(&err),
+        };
+        active.outputs[0].to = Some(Sink::new(stdout, send.max_output));
+        active.outputs[1].to = Some(Sink::new(stderr, send.max_output));
+        warm.busy = true;
+        warm.pending.extend_from_slice(send.line.as_bytes());
+        warm.pending.push(b'\n');
+        warm.flush();
+        Ok(())
+    }
+
+    /// Reads what the processor answered; each whole line goes to seqspool,
+    /// once the output printed before it has been copied.
+    fn read_answers(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let Some(warm) = self.active.as_mut().and_then(|a| a.warm.as_mut()) else {
+            return Ok(());
+        };
+        match (&warm.answers).read(buf) {
+            Ok(0) => warm.answers_open = false,
+            Ok(n) => warm.partial.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => warm.answers_open = false,
+        }
+        let at_end = !warm.answers_open;
+        self.pass_answers(buf, at_end)
+    }
+
+    /// Tells seqspool every whole answer line held (and, at the end of the
+    /// answers, what is left); each ends the copy into its experiment's logs.
+    fn pass_answers(&mut self, buf: &mut [u8], at_end: bool) -> io::Result<()> {
+        loop {
+            let Some(active) = self.active.as_mut() else {
+                return Ok(());
+            };
+            let Some(warm) = active.warm.as_mut() else {
+                return Ok(());
+            };
+            let end = match warm.partial.iter().position(|&b| b == b'\n') {
+                Some(end) => end + 1,
+                None if warm.partial.len() >= MAX_ANSWER => MAX_ANSWER,
+                None if at_end && !warm.partial.is_empty() => warm.partial.len(),
+                None => return Ok(()),
+            };
+            let line: Vec<u8> = warm.partial.drain(..end.min(warm.partial.len())).collect();
+            let line = String::from_utf8_lossy(&line).trim_end().to_owned();
+            if warm.busy {
+                warm.busy = false;
+                drain_now(&mut active.outputs, &mut warm.log, buf);
+                for output in &mut active.outputs {
+                    output.finish();
+                }
+            }
+            self.say(&Event::Answer { line })?;
+        }
+    }
+
+    fn refuse(&mut self, err: &io::Error) -> io::Result<()> {
+        self.say(&Event::Refused {
+            errno: err.raw_os_error().unwrap_or(0),
+            message: err.to_string(),
+        })
     }
 
     /// The shell has exited: what it left running goes, the output is
@@ -344,19 +547,45 @@ impl Runner {
         }
         let deadline = Instant::now() + DRAIN_WAIT;
         let mut buf = vec![0u8; CHUNK];
+        let mut log = active.warm.as_mut().map(|warm| &mut warm.log);
         while active.outputs.iter().any(|output| output.open) && Instant::now() < deadline {
-            drain(&mut active.outputs, deadline, &mut buf)?;
+            drain(&mut active.outputs, log.as_deref_mut(), deadline, &mut buf)?;
         }
+        let status = active.status.expect("the shell has exited");
+        let said = if active.warm.is_some() {
+            "the processor left running"
+        } else {
+            "the command left running"
+        };
         if strays > 0 {
-            let _ = writeln!(
-                active.outputs[1].to,
-                "[seqspool: killed {strays} process(es) the command left running]"
-            );
+            if let Some(to) = &mut active.outputs[1].to {
+                let _ = writeln!(to.file, "[seqspool: killed {strays} process(es) {said}]");
+            }
         }
+        if let Some(warm) = &mut active.warm {
+            // What it answered before it ended still counts.
+            while warm.answers_open && Instant::now() < deadline {
+                let mut fds = [PollFd::new(&warm.answers, PollFlags::IN)];
+                let _ = poll(&mut fds, timeout(Some(deadline)).as_ref());
+                match (&warm.answers).read(&mut buf) {
+                    Ok(0) | Err(_) => warm.answers_open = false,
+                    Ok(n) => warm.partial.extend_from_slice(&buf[..n]),
+                }
+            }
+            let ended = super::local::describe(std::process::ExitStatus::from_raw(status));
+            warm.log
+                .write(format!("[seqspool: the processor {ended}]\n").as_bytes());
+            if strays > 0 {
+                warm.log
+                    .write(format!("[seqspool: killed {strays} process(es) {said}]\n").as_bytes());
+            }
+        }
+        self.active = Some(active);
+        self.pass_answers(&mut buf, true)?;
+        let mut active = self.active.take().expect("a command was running");
         for output in &mut active.outputs {
             output.finish();
         }
-        let status = active.status.expect("the shell has exited");
         self.say(&Event::Ended { status, strays })
     }
 
@@ -383,85 +612,189 @@ impl Runner {
 /// Opens the logs and starts the command in the experiment's directory, in a
 /// process group of its own within the runner's session.
 fn spawn(run: &RunRequest) -> io::Result<Active> {
-    let log = |name: &str| {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(run.dir.join(name))
+    let (stdout, stderr) = (
+        open_log(&run.dir, "stdout.txt")?,
+        open_log(&run.dir, "stderr.txt")?,
+    );
+    let launched = start_command(&run.command, |command| {
+        launch(command, &run.dir, &run.env, &run.mark, false)
+    })?;
+    Ok(Active {
+        shell: launched.pid,
+        outputs: [
+            Output::new(launched.stdout, Some(Sink::new(stdout, run.max_output))),
+            Output::new(launched.stderr, Some(Sink::new(stderr, run.max_output))),
+        ],
+        grace: Duration::from_millis(run.grace_ms),
+        kill_at: None,
+        status: None,
+        warm: None,
+    })
+}
+
+/// Starts a warm processor: its requests on a pipe to its standard input,
+/// its answers on a pipe of their own, its output into the pipeline's log.
+fn spawn_processor(start: &StartRequest, slot: &mut Option<OwnedFd>) -> io::Result<Active> {
+    let mut log = Log::open(&start.log, start.max_log)?;
+    let (answers, answers_end) = io::pipe()?;
+    // The processor inherits its end of the answers without close-on-exec:
+    // put in the slot (descriptor 3), or, without one, at whatever number it
+    // has; its environment names it. This thread is the runner's only one,
+    // so no other child can inherit it meanwhile.
+    let fd = match slot.as_mut() {
+        Some(slot) => {
+            rustix::io::dup2(&answers_end, slot)?;
+            slot.as_raw_fd()
+        }
+        None => {
+            rustix::io::fcntl_setfd(&answers_end, rustix::io::FdFlags::empty())?;
+            answers_end.as_raw_fd()
+        }
     };
-    let (stdout, stderr) = (log("stdout.txt")?, log("stderr.txt")?);
-    let line = match &run.command {
+    let mut env = start.env.clone();
+    env.push((ANSWER_FD_VAR.into(), fd.to_string()));
+    let launched = start_command(&start.command, |command| {
+        launch(command, &start.dir, &env, &start.mark, true)
+    });
+    // The runner keeps no writing end of the answers, so that they end when
+    // the processor's tree has closed its own.
+    drop(answers_end);
+    if let Some(held) = slot.as_mut() {
+        let emptied = File::open("/dev/null").and_then(|null| {
+            rustix::io::dup2(&null, held)?;
+            Ok(rustix::io::fcntl_setfd(
+                &*held,
+                rustix::io::FdFlags::CLOEXEC,
+            )?)
+        });
+        if emptied.is_err() {
+            *slot = None;
+        }
+    }
+    let launched = launched?;
+    let requests = File::from(OwnedFd::from(
+        launched
+            .stdin
+            .expect("a processor is started with its input"),
+    ));
+    rustix::io::ioctl_fionbio(&requests, true)?;
+    log.write(
+        format!(
+            "[seqspool {}: started the processor, pid {}: {}]\n",
+            crate::time::Timestamp::now(),
+            launched.pid.as_raw_pid(),
+            start.command
+        )
+        .as_bytes(),
+    );
+    Ok(Active {
+        shell: launched.pid,
+        outputs: [
+            Output::new(launched.stdout, None),
+            Output::new(launched.stderr, None),
+        ],
+        grace: Duration::from_millis(start.grace_ms),
+        kill_at: None,
+        status: None,
+        warm: Some(Warm {
+            requests,
+            pending: Vec::new(),
+            answers: File::from(OwnedFd::from(answers)),
+            answers_open: true,
+            partial: Vec::new(),
+            log,
+            busy: false,
+        }),
+    })
+}
+
+/// Opens (making it, or emptying it) one of an experiment's logs, never through a link.
+fn open_log(dir: &std::path::Path, name: &str) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(dir.join(name))
+}
+
+fn busy(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::ResourceBusy, message.to_owned())
+}
+
+/// Starts a pipeline's command with `launch`: a program with its arguments
+/// as the lab wrote them, a shell line that is one plain program the same
+/// way, any other line with `/bin/sh -c`.
+fn start_command<T>(
+    command: &PipelineCommand,
+    mut launch: impl FnMut(&mut Command) -> io::Result<T>,
+) -> io::Result<T> {
+    let line = match command {
         PipelineCommand::Program(words) => {
             // As the lab wrote it: no shell, so a program that is not there is
             // refused (the workstation's to fix).
             let (program, args) = words
                 .split_first()
                 .ok_or_else(|| io::Error::other("the command names no program"))?;
-            return active(
-                start(run, Command::new(program).args(args))?,
-                stdout,
-                stderr,
-                run,
-            );
+            return launch(Command::new(program).args(args));
         }
         PipelineCommand::Shell(line) => line,
     };
-    let started = match plain_words(line) {
-        Some(words) => match start(run, Command::new(words[0]).args(&words[1..])) {
+    if let Some(words) = plain_words(line) {
+        match launch(Command::new(words[0]).args(&words[1..])) {
             // Not found, or not executable: the shell says so in the words
             // and with the exit code (127, 126) a user knows.
-            Err(err) if is_missing(&err) => None,
-            started => Some(started?),
-        },
-        None => None,
-    };
-    let started = match started {
-        Some(started) => started,
-        None => start(run, Command::new("/bin/sh").arg("-c").arg(line))?,
-    };
-    active(started, stdout, stderr, run)
+            Err(err) if is_missing(&err) => {}
+            launched => return launched,
+        }
+    }
+    launch(Command::new("/bin/sh").arg("-c").arg(line))
 }
 
-/// The run of a started command.
-fn active(
-    (shell, out_read, err_read): (Pid, io::PipeReader, io::PipeReader),
-    stdout: File,
-    stderr: File,
-    run: &RunRequest,
-) -> io::Result<Active> {
-    Ok(Active {
-        shell,
-        outputs: [
-            Output::new(out_read, stdout, run.max_output),
-            Output::new(err_read, stderr, run.max_output),
-        ],
-        grace: Duration::from_millis(run.grace_ms),
-        kill_at: None,
-        status: None,
-    })
+/// A started process and our ends of its pipes.
+struct Launched {
+    pid: Pid,
+    stdout: io::PipeReader,
+    stderr: io::PipeReader,
+    /// Its standard input, when it takes one.
+    stdin: Option<io::PipeWriter>,
 }
 
-/// Starts `command` as the run asks, its output into new pipes.
-fn start(
-    run: &RunRequest,
+/// Starts `command` in `dir` with `env` and the run's `mark`, in a process
+/// group of its own, its output into new pipes, and its input from a new
+/// pipe (`with_input`) or from nothing.
+fn launch(
     command: &mut Command,
-) -> io::Result<(Pid, io::PipeReader, io::PipeReader)> {
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    mark: &str,
+    with_input: bool,
+) -> io::Result<Launched> {
     let (out_read, out_write) = io::pipe()?;
     let (err_read, err_write) = io::pipe()?;
+    let (stdin, input) = if with_input {
+        let (read, write) = io::pipe()?;
+        (Stdio::from(read), Some(write))
+    } else {
+        (Stdio::null(), None)
+    };
     let child = command
-        .current_dir(&run.dir)
+        .current_dir(dir)
         .env_remove(PARENT_VAR)
-        .envs(run.env.iter().map(|(k, v)| (k, v)))
-        .env(RUN_VAR, &run.mark)
-        .stdin(Stdio::null())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env(RUN_VAR, mark)
+        .stdin(stdin)
         .stdout(out_write)
         .stderr(err_write)
         .process_group(0)
         .spawn()?;
-    Ok((Pid::from_child(&child), out_read, err_read))
+    Ok(Launched {
+        pid: Pid::from_child(&child),
+        stdout: out_read,
+        stderr: err_read,
+        stdin: input,
+    })
 }
 
 /// Whether a program could not be started because it is not there or not
@@ -512,28 +845,67 @@ fn timeout(deadline: Option<Instant>) -> Option<Timespec> {
 /// One of the command's output streams, copied into its log.
 struct Output {
     from: File,
-    to: File,
     open: bool,
+    /// The experiment's log it is copied into: always for a command; for a
+    /// warm processor, while it works on an experiment.
+    to: Option<Sink>,
+}
+
+/// An experiment's log, which keeps at most `max` bytes.
+struct Sink {
+    file: File,
     max: u64,
     kept: u64,
     dropped: u64,
 }
 
-impl Output {
-    fn new(from: io::PipeReader, to: File, max: u64) -> Output {
-        Output {
-            from: File::from(OwnedFd::from(from)),
-            to,
-            open: true,
+impl Sink {
+    fn new(file: File, max: u64) -> Sink {
+        Sink {
+            file,
             max,
             kept: 0,
             dropped: 0,
         }
     }
 
-    /// Copies what is readable now, keeping at most `max` bytes in all; the
-    /// rest is read and dropped so the command never blocks on a full pipe.
-    fn copy(&mut self, buf: &mut [u8]) {
+    /// Keeps what fits; the rest is counted as dropped.
+    fn keep(&mut self, bytes: &[u8]) {
+        let n = bytes.len() as u64;
+        let keep = (self.max - self.kept).min(n) as usize;
+        if keep > 0 && self.file.write_all(&bytes[..keep]).is_err() {
+            // The disk is full: keep draining, so the command is not blocked.
+            self.dropped += n;
+            return;
+        }
+        self.kept += keep as u64;
+        self.dropped += n - keep as u64;
+    }
+
+    fn finish(mut self) {
+        if self.dropped > 0 {
+            let _ = write!(
+                self.file,
+                "\n[seqspool: {} more bytes dropped; the log is capped at {} bytes]\n",
+                self.dropped, self.max
+            );
+        }
+    }
+}
+
+impl Output {
+    fn new(from: io::PipeReader, to: Option<Sink>) -> Output {
+        Output {
+            from: File::from(OwnedFd::from(from)),
+            open: true,
+            to,
+        }
+    }
+
+    /// Copies what is readable now into the experiment's log (at most its
+    /// cap; the rest is read and dropped so the command never blocks on a
+    /// full pipe) and into the processor's `log`, if any.
+    fn copy(&mut self, buf: &mut [u8], log: Option<&mut Log>) {
         let n = match self.from.read(buf) {
             Ok(0) => {
                 self.open = false;
@@ -546,29 +918,88 @@ impl Output {
                 return;
             }
         };
-        let keep = (self.max - self.kept).min(n as u64) as usize;
-        if keep > 0 && self.to.write_all(&buf[..keep]).is_err() {
-            // The disk is full: keep draining, so the command is not blocked.
-            self.dropped += n as u64;
-            return;
+        if let Some(log) = log {
+            log.write(&buf[..n]);
         }
-        self.kept += keep as u64;
-        self.dropped += (n - keep) as u64;
+        if let Some(to) = &mut self.to {
+            to.keep(&buf[..n]);
+        }
     }
 
+    /// Ends the copy into the experiment's log.
     fn finish(&mut self) {
-        if self.dropped > 0 {
-            let _ = write!(
-                self.to,
-                "\n[seqspool: {} more bytes dropped; the log is capped at {} bytes]\n",
-                self.dropped, self.max
-            );
+        if let Some(to) = self.to.take() {
+            to.finish();
+        }
+    }
+}
+
+/// A warm processor's log: appended to, renamed to `<log>.1` (replacing the
+/// one before) when it reaches its cap, so it never holds more than twice that.
+struct Log {
+    path: PathBuf,
+    file: File,
+    max: u64,
+    written: u64,
+}
+
+impl Log {
+    fn open(path: &std::path::Path, max: u64) -> io::Result<Log> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)?;
+        let written = file.metadata()?.len();
+        Ok(Log {
+            path: path.to_owned(),
+            file,
+            max,
+            written,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.written > 0 && self.written + bytes.len() as u64 > self.max {
+            let mut older = self.path.clone().into_os_string();
+            older.push(".1");
+            if fs::rename(&self.path, &older).is_ok() {
+                if let Ok(log) = Log::open(&self.path, self.max) {
+                    *self = log;
+                }
+            }
+        }
+        if self.file.write_all(bytes).is_ok() {
+            self.written += bytes.len() as u64;
+        }
+    }
+}
+
+impl Warm {
+    /// Writes what the processor can take now of the pending requests.
+    fn flush(&mut self) {
+        while !self.pending.is_empty() {
+            match (&self.requests).write(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                // It closed its input, or ended: its end is reported when it is reaped.
+                Err(_) => self.pending.clear(),
+            }
         }
     }
 }
 
 /// Copies what the outputs hold, waiting at most until `deadline`.
-fn drain(outputs: &mut [Output; 2], deadline: Instant, buf: &mut [u8]) -> io::Result<()> {
+fn drain(
+    outputs: &mut [Output; 2],
+    mut log: Option<&mut Log>,
+    deadline: Instant,
+    buf: &mut [u8],
+) -> io::Result<()> {
     let mut fds: Vec<PollFd> = outputs
         .iter()
         .filter(|output| output.open)
@@ -583,10 +1014,41 @@ fn drain(outputs: &mut [Output; 2], deadline: Instant, buf: &mut [u8]) -> io::Re
     let mut ready = ready.into_iter();
     for output in outputs.iter_mut().filter(|output| output.open) {
         if ready.next() == Some(true) {
-            output.copy(buf);
+            output.copy(buf, log.as_deref_mut());
         }
     }
     Ok(())
+}
+
+/// Most passes of [`drain_now`]: a processor printing without pause must not
+/// hold its answer back for ever.
+const DRAIN_NOW_PASSES: usize = 16;
+
+/// Copies what the outputs hold already, without waiting for more.
+fn drain_now(outputs: &mut [Output; 2], log: &mut Log, buf: &mut [u8]) {
+    for _ in 0..DRAIN_NOW_PASSES {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = outputs
+                .iter()
+                .filter(|output| output.open)
+                .map(|output| PollFd::new(&output.from, PollFlags::IN))
+                .collect();
+            let zero = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0 {
+                return;
+            }
+            fds.iter().map(|fd| !fd.revents().is_empty()).collect()
+        };
+        let mut ready = ready.into_iter();
+        for output in outputs.iter_mut().filter(|output| output.open) {
+            if ready.next() == Some(true) {
+                output.copy(buf, Some(log));
+            }
+        }
+    }
 }
 
 /// Reaps every child that has exited, noting the shell's wait status; returns

@@ -310,6 +310,13 @@
     }
   }
 
+  /* Which warm processor ran an experiment: its pid and start time. */
+  function processorFact(processor) {
+    var node = element("span", null, "pid " + processor.pid + ", started ");
+    node.appendChild(timeElement(processor.started_at));
+    return node;
+  }
+
   function experiment(main) {
     var id = main.dataset.experiment;
     var logSizes = {};
@@ -342,6 +349,7 @@
       fact("exit_code", view.exit_code === null || view.exit_code === undefined ? null : view.exit_code);
       fact("signal", view.signal === null || view.signal === undefined ? null : view.signal);
       fact("error", view.error || null);
+      fact("processor", view.processor ? processorFact(view.processor) : null);
 
       var status = main.querySelector("[data-status]");
       var sentence = statusSentence(view);

@@ -398,6 +398,9 @@ pub fn experiment(
                         a href={ "/experiments?batch=" (batch) } { "the batch of " (batch) }
                     })))
                     (fact("command", "Command", Some(html! { code { (record.command) } })))
+                    (fact("processor", "Warm processor", record.processor.as_ref().map(|p| html! {
+                        span { "pid " (p.pid) ", started " (time(Some(p.started_at))) }
+                    })))
                     (fact("directory", "Directory", Some(html! { code { (dir) } })))
                 }
             }

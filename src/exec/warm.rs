@@ -1,0 +1,965 @@
+//! The warm executor: a pipeline's processor, started once and fed
+//! experiments one at a time.
+//!
+//! Some tools spend most of a run getting ready: a model loaded onto the GPU,
+//! a database's index read into memory. A warm pipeline's command starts once,
+//! as a *processor*: it says when it is ready, then takes one request line per
+//! experiment on its standard input and answers each with one line on a
+//! descriptor of its own (the protocol is in the README). The worker still
+//! hands over one experiment at a time, so a request is sent only once the
+//! previous answer is in and recorded.
+//!
+//! Each processor has a runner of its own (`exec::runner`, the process that
+//! runs local commands), in its own session at the lowest priority, a child
+//! subreaper that dies with the server: a processor has every guarantee a
+//! local command has, and stopping it kills its tree and nothing else. The
+//! processors not working wait in a pool, at most `--max-warm` alive; a
+//! thread of the pool stops one idle for `--warm-idle`.
+//!
+//! A processor whose state may be corrupt is never fed again: after a
+//! timeout, a cancel, a shutdown, a crash or an answer that makes no sense,
+//! its tree is killed and the next experiment starts a fresh one. One that
+//! cannot start, or does not answer its first request, is the workstation's
+//! fault: the experiment waits at the head and the queue pauses.
+
+use std::fs;
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::local::{self, Runner, RUNNER_MARGIN};
+use super::runner::{Event, Request as Ask, SendRequest, StartRequest};
+use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
+use crate::config::Config;
+use crate::model::{Id, Processor as Instance, Record, RunHandle, WarmRun};
+use crate::pipeline::{self, Definition, ExecutorKind, Params, Pipeline};
+use crate::store::QUERY_FILE;
+use crate::time::Timestamp;
+
+/// How long a processor may take to say it is ready, unless its pipeline
+/// says (`start_timeout`): loading a large model or index takes minutes.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The directory, inside the experiments directory, of the processors'
+/// working directories and logs.
+pub const WARM_DIR: &str = ".warm";
+
+/// Names, in every processor's environment, the experiments directory whose
+/// server started it: what a later server on that directory kills, should
+/// the processor outlive its server and its runner.
+pub const WARM_VAR: &str = "SEQSPOOL_WARM";
+
+/// Lines of a processor's stderr quoted in an experiment's error.
+const TAIL_LINES: usize = 5;
+
+/// Bytes read from the end of a log for those lines.
+const TAIL_BYTES: u64 = 4096;
+
+/// Runs experiments of warm pipelines on their processors.
+pub struct Warm {
+    /// seqspool's own binary, which runs as each processor's runner.
+    runner_binary: PathBuf,
+    /// How long a request may take, unless its pipeline says.
+    timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL.
+    grace: Duration,
+    /// Most bytes of an experiment's `stdout.txt` and `stderr.txt`, and of a
+    /// processor's log before it is renamed `.1`.
+    max_output: u64,
+    /// Most processors alive at once.
+    max_warm: usize,
+    /// `experiments/.warm`, absolute: processors run outside the experiments.
+    home: PathBuf,
+    /// The experiments directory, absolute: the value of [`WARM_VAR`].
+    tag: String,
+    shared: Arc<Shared>,
+    reaper: Option<JoinHandle<()>>,
+}
+
+/// What the executor and the thread that stops idle processors share.
+struct Shared {
+    pool: Mutex<Pool>,
+    /// Told when the pool changes or closes.
+    changed: Condvar,
+    /// Processors started since the server started.
+    starts: AtomicU64,
+    /// How long one may stay idle.
+    idle: Duration,
+    grace: Duration,
+}
+
+/// The processors alive and not working.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Processor>,
+    /// The server is stopping: nothing goes back into the pool.
+    closing: bool,
+}
+
+/// A warm processor: a runner, and the processor it keeps.
+struct Processor {
+    pipeline: Arc<str>,
+    /// What it was started as; an experiment accepted with another definition
+    /// of its pipeline gets a processor of its own.
+    definition: Arc<Definition>,
+    runner: Runner,
+    instance: Instance,
+    /// The mark every process of its tree carries.
+    mark: String,
+    started: Instant,
+    ready: bool,
+    /// Requests it has answered.
+    answered: u64,
+    /// Its wait status, once it has ended.
+    ended: Option<i32>,
+    /// It said something it should not have: it is not fed again.
+    confused: bool,
+    /// When it last finished a request (or started), for the idle time.
+    last_used: Instant,
+}
+
+impl Warm {
+    pub fn new(config: &Config) -> Warm {
+        let experiments =
+            std::path::absolute(&config.experiments).unwrap_or_else(|_| config.experiments.clone());
+        let shared = Arc::new(Shared {
+            pool: Mutex::new(Pool::default()),
+            changed: Condvar::new(),
+            starts: AtomicU64::new(0),
+            idle: config.warm_idle,
+            grace: config.shutdown_grace,
+        });
+        let reaper = {
+            let shared = shared.clone();
+            thread::Builder::new()
+                .name("warm-reaper".into())
+                .spawn(move || shared.stop_idle())
+                .map_err(|err| log::error!("idle warm processors will not be stopped: {err}"))
+                .ok()
+        };
+        Warm {
+            runner_binary: config.runner(),
+            timeout: config.timeout,
+            grace: config.shutdown_grace,
+            max_output: config.max_output,
+            max_warm: config.max_warm,
+            home: experiments.join(WARM_DIR),
+            tag: experiments.display().to_string(),
+            shared,
+            reaper,
+        }
+    }
+
+    /// How many processors were started since the server started.
+    pub fn starts(&self) -> u64 {
+        self.shared.starts.load(Ordering::Relaxed)
+    }
+
+    /// At the worker's start: kills what an earlier server on this directory
+    /// left of its processors, then starts the processors of the pipelines
+    /// that ask for it (`preload`), as many as `--max-warm` allows. Called on
+    /// the worker's thread, whose end, like the server's, ends the runners.
+    pub fn preload(&self, pipelines: &[Arc<Pipeline>]) {
+        if self.home.exists() {
+            let killed = local::kill_carrying(&format!("{WARM_VAR}={}", self.tag), self.grace);
+            if killed > 0 {
+                log::warn!(
+                    "killed {killed} process(es) of warm processors an earlier server left running"
+                );
+            }
+        }
+        let preloaded = pipelines
+            .iter()
+            .filter(|p| p.preload && p.definition.executor == ExecutorKind::Warm)
+            .take(self.max_warm);
+        for pipeline in preloaded {
+            match self.start(&pipeline.name, &pipeline.definition) {
+                Ok(processor) => self.put_back(processor),
+                Err(failure) => log::error!(
+                    "pipeline {}: could not preload its processor: {}",
+                    pipeline.name,
+                    failure.error
+                ),
+            }
+        }
+    }
+
+    /// The processor for an experiment of `pipeline` run as `definition`: the
+    /// idle one, if it is still fit, or a new one, once the pool has room.
+    fn take(&self, pipeline: &str, definition: &Arc<Definition>) -> Result<Processor, Failure> {
+        let mut pool = self.shared.lock();
+        if let Some(at) = pool.idle.iter().position(|p| &*p.pipeline == pipeline) {
+            let mut processor = pool.idle.remove(at);
+            let why = if !processor.is_fit() {
+                match processor.ended {
+                    Some(status) => format!("it had {}", describe(status)),
+                    None => "it is not fit to be fed again".to_owned(),
+                }
+            } else if processor.definition != *definition {
+                "this experiment was accepted with another definition of its pipeline".to_owned()
+            } else {
+                return Ok(processor);
+            };
+            processor.stop(self.grace, &why);
+        }
+        // Room for one more: the one idle longest goes first.
+        while pool.idle.len() >= self.max_warm {
+            let Some(oldest) = (0..pool.idle.len()).min_by_key(|&n| pool.idle[n].last_used) else {
+                break;
+            };
+            let processor = pool.idle.remove(oldest);
+            processor.stop(
+                self.grace,
+                &format!(
+                    "making room for pipeline {pipeline}'s (--max-warm {})",
+                    self.max_warm
+                ),
+            );
+        }
+        drop(pool);
+        self.start(pipeline, definition)
+    }
+
+    /// Puts a processor that is fit to be fed again back into the pool.
+    fn put_back(&self, mut processor: Processor) {
+        let mut pool = self.shared.lock();
+        if pool.closing {
+            drop(pool);
+            processor.stop(self.grace, "the server is stopping");
+            return;
+        }
+        processor.last_used = Instant::now();
+        pool.idle.push(processor);
+        self.shared.changed.notify_all();
+    }
+
+    /// Starts a processor for `pipeline` run as `definition`, in a runner of its own.
+    fn start(&self, pipeline: &str, definition: &Arc<Definition>) -> Result<Processor, Failure> {
+        let Some(command) = definition.command.clone() else {
+            return Err(Failure {
+                error: format!("pipeline {pipeline} names no command to run"),
+                passing: false,
+            });
+        };
+        let dir = self.home.join(pipeline);
+        fs::create_dir_all(&dir).map_err(|err| Failure {
+            error: format!("could not make {}: {err}", dir.display()),
+            passing: crate::error::passes(&err),
+        })?;
+        let mut runner = Runner::start(
+            &self.runner_binary,
+            &format!("pipeline {pipeline}'s warm processor"),
+        )
+        .map_err(|err| Failure {
+            error: format!("could not start a runner for pipeline {pipeline}'s processor: {err}"),
+            passing: crate::error::passes(&err),
+        })?;
+        let serial = self.shared.starts.fetch_add(1, Ordering::Relaxed) + 1;
+        let mark = format!("{}/warm/{pipeline}/{serial}", local::server_mark());
+        let mut env = pipeline::environment(pipeline, definition, &Params::new());
+        env.push((WARM_VAR.into(), self.tag.clone()));
+        let (tell, told) = mpsc::channel();
+        runner.heard.lock().listener = Some(tell);
+        let started_at = Timestamp::now();
+        let started = Instant::now();
+        let asked = runner.ask(&Ask::Start(StartRequest {
+            dir,
+            command: command.clone(),
+            env,
+            log: self.log_of(pipeline),
+            max_log: self.max_output,
+            grace_ms: self.grace.as_millis() as u64,
+            mark: mark.clone(),
+        }));
+        let lost = || Failure {
+            error: format!(
+                "the runner of pipeline {pipeline}'s processor ended before it started it"
+            ),
+            passing: false,
+        };
+        if asked.is_err() {
+            return Err(lost());
+        }
+        // The runner answers at once: started, or refused.
+        let deadline = Instant::now() + RUNNER_MARGIN;
+        let pid = loop {
+            let event = runner.heard.lock().events.pop_front();
+            match event {
+                Some(Event::Started { pid }) => break pid,
+                Some(Event::Refused { errno, message }) => {
+                    return Err(Failure {
+                        error: format!(
+                            "could not start pipeline {pipeline}'s processor: {message}"
+                        ),
+                        passing: errno != 0
+                            && crate::error::passes(&io::Error::from_raw_os_error(errno)),
+                    })
+                }
+                Some(_) => {}
+                None if runner.heard.lock().gone || Instant::now() >= deadline => {
+                    runner.kill();
+                    return Err(lost());
+                }
+                None => {
+                    let _ = told.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+                }
+            }
+        };
+        runner.heard.lock().listener = None;
+        log::info!("pipeline {pipeline}: started its warm processor (pid {pid}, start {serial} since the server started): {command}");
+        Ok(Processor {
+            pipeline: pipeline.into(),
+            definition: definition.clone(),
+            runner,
+            instance: Instance { pid, started_at },
+            mark,
+            started,
+            ready: false,
+            answered: 0,
+            ended: None,
+            confused: false,
+            last_used: Instant::now(),
+        })
+    }
+
+    fn log_of(&self, pipeline: &str) -> PathBuf {
+        self.home.join(format!("{pipeline}.log"))
+    }
+
+    /// Hands one experiment to `processor` and follows it to its answer.
+    fn serve(&self, processor: &mut Processor, run: &Run, receiver: &Receiver<Signal>) -> Served {
+        let pipeline = processor.pipeline.clone();
+        let first = processor.answered == 0;
+        if !processor.ready {
+            let allowed = processor
+                .definition
+                .start_timeout()
+                .unwrap_or(DEFAULT_START_TIMEOUT);
+            let deadline = processor.started + allowed;
+            let why = loop {
+                match hear(&processor.runner, receiver, Some(deadline)) {
+                    Heard::Said(Event::Answer { line }) => match read_answer(&line) {
+                        Said::Ready => break None,
+                        _ => {
+                            break Some(format!(
+                            "it wrote {line:?} before it said it was ready ({{\"ready\": true}})"
+                        ))
+                        }
+                    },
+                    Heard::Said(Event::Ended { status, .. }) => {
+                        processor.ended = Some(status);
+                        break Some(format!(
+                            "it {} before it said it was ready",
+                            describe(status)
+                        ));
+                    }
+                    Heard::Said(_) => {}
+                    Heard::TimedOut => {
+                        break Some(format!(
+                            "it did not say it was ready within {} s (start_timeout)",
+                            allowed.as_secs_f64()
+                        ))
+                    }
+                    heard => return self.stopped(processor, heard),
+                }
+            };
+            if let Some(why) = why {
+                self.halt(processor);
+                let tail = tail(&self.log_of(&pipeline));
+                return Served::retire(
+                    Outcome::Retry {
+                        error: format!(
+                            "pipeline {pipeline}'s processor did not start: {why}{tail}; see {}",
+                            self.log_of(&pipeline).display()
+                        ),
+                        ran: false,
+                        lasting: true,
+                    },
+                    why,
+                );
+            }
+            processor.ready = true;
+            log::info!(
+                "pipeline {pipeline}: its processor (pid {}) is ready, {:.1} s after it started",
+                processor.instance.pid,
+                processor.started.elapsed().as_secs_f64()
+            );
+        }
+
+        let dir = std::path::absolute(run.dir).unwrap_or_else(|_| run.dir.to_owned());
+        let record = run.record;
+        let line = serde_json::to_string(&Request {
+            id: record.id,
+            dir: &dir,
+            query: dir.join(QUERY_FILE),
+            query_name: &record.query_name,
+            pipeline: &pipeline,
+            params: &record.params,
+            attempt: record.attempts,
+        })
+        .expect("requests serialize");
+        let asked = processor.runner.ask(&Ask::Send(SendRequest {
+            line,
+            dir: dir.clone(),
+            max_output: self.max_output,
+        }));
+        if asked.is_err() {
+            return self.stopped(processor, Heard::Lost);
+        }
+        let timeout = processor.definition.timeout().or(self.timeout);
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let why = loop {
+            match hear(&processor.runner, receiver, deadline) {
+                Heard::Said(Event::Answer { line }) => match read_answer(&line) {
+                    Said::Done { id, result } if id == record.id.to_string() => {
+                        processor.answered += 1;
+                        return Served::keep(match result {
+                            Ok(()) => Outcome::Complete { exit_code: None },
+                            Err(error) => Outcome::Failed {
+                                exit_code: None,
+                                signal: None,
+                                error: format!("the processor said: {error}"),
+                            },
+                        });
+                    }
+                    // Said again: nothing to do.
+                    Said::Ready => {}
+                    Said::Done { id, .. } => {
+                        break format!(
+                            "answered for experiment {id} while it worked on {}",
+                            record.id
+                        )
+                    }
+                    Said::Nonsense(why) => {
+                        break format!("answered {line:?}, which does not read: {why}")
+                    }
+                },
+                Heard::Said(Event::Ended { status, .. }) => {
+                    processor.ended = Some(status);
+                    break format!("{} while it worked on it", describe(status));
+                }
+                Heard::Said(Event::Refused { errno, message }) => {
+                    let err = io::Error::from_raw_os_error(errno);
+                    return Served::retire(
+                        super::not_begun(
+                            format!("the request could not be handed to the processor: {message}"),
+                            errno != 0 && crate::error::passes(&err),
+                        ),
+                        format!("its request was refused: {message}"),
+                    );
+                }
+                Heard::Said(Event::Started { .. }) => {}
+                Heard::TimedOut => {
+                    break format!(
+                        "timed out after {} s and was stopped",
+                        timeout.map_or(0.0, |t| t.as_secs_f64())
+                    )
+                }
+                heard => return self.stopped(processor, heard),
+            }
+        };
+        // Whatever state it is in, it is not fed again.
+        self.halt(processor);
+        let tail = tail(&dir.join("stderr.txt"));
+        let outcome = if first {
+            Outcome::Retry {
+                error: format!(
+                    "pipeline {pipeline}'s processor did not answer its first request: it {why}{tail}; see {}",
+                    self.log_of(&pipeline).display()
+                ),
+                ran: true,
+                lasting: true,
+            }
+        } else {
+            let status = processor.ended.map(ExitStatus::from_raw);
+            Outcome::Failed {
+                exit_code: status.and_then(|s| s.code()),
+                signal: status.and_then(|s| s.signal()),
+                error: format!(
+                    "pipeline {pipeline}'s processor {why}{tail}; a new one starts for the next experiment"
+                ),
+            }
+        };
+        Served::retire(outcome, why)
+    }
+
+    /// The end of a request that was cancelled, interrupted by a shutdown, or
+    /// whose runner was lost: the processor's tree is killed either way.
+    fn stopped(&self, processor: &mut Processor, heard: Heard) -> Served {
+        let (outcome, why) = match heard {
+            Heard::Cancel => (Outcome::Canceled, "its experiment was canceled"),
+            Heard::Shutdown => (Outcome::Interrupted, "the server is stopping"),
+            _ => {
+                processor.runner.kill();
+                local::kill_marked(&processor.mark, self.grace);
+                processor.ended.get_or_insert(Sig::KILL.as_raw());
+                let outcome = super::not_begun(
+                    "seqspool's runner of the processor ended while it worked; see the server's log"
+                        .into(),
+                    false,
+                );
+                return Served::retire(outcome, "its runner ended".into());
+            }
+        };
+        self.halt(processor);
+        Served::retire(outcome, why.into())
+    }
+
+    /// Kills the processor's tree and waits for the runner to say it has ended.
+    fn halt(&self, processor: &mut Processor) {
+        processor.halt(self.grace);
+    }
+}
+
+type Sig = rustix::process::Signal;
+
+impl Drop for Warm {
+    /// Stops the idle processors (the working one was stopped by its run's shutdown).
+    fn drop(&mut self) {
+        let idle = {
+            let mut pool = self.shared.lock();
+            pool.closing = true;
+            std::mem::take(&mut pool.idle)
+        };
+        self.shared.changed.notify_all();
+        if let Some(reaper) = self.reaper.take() {
+            let _ = reaper.join();
+        }
+        for processor in idle {
+            processor.stop(self.grace, "the server is stopping");
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reaper's loop: stops each processor idle for longer than allowed,
+    /// until the pool closes.
+    fn stop_idle(&self) {
+        let mut pool = self.lock();
+        loop {
+            if pool.closing {
+                return;
+            }
+            let now = Instant::now();
+            if let Some(at) = pool
+                .idle
+                .iter()
+                .position(|p| now.duration_since(p.last_used) >= self.idle)
+            {
+                // Stopped with the pool held: a run that needs room waits for it.
+                let processor = pool.idle.remove(at);
+                processor.stop(
+                    self.grace,
+                    &format!(
+                        "it was idle for {} s (--warm-idle)",
+                        self.idle.as_secs_f64()
+                    ),
+                );
+                continue;
+            }
+            let next = pool.idle.iter().map(|p| p.last_used + self.idle).min();
+            pool = match next {
+                Some(at) => {
+                    self.changed
+                        .wait_timeout(pool, at.saturating_duration_since(now))
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+                None => self.changed.wait(pool).unwrap_or_else(|p| p.into_inner()),
+            };
+        }
+    }
+}
+
+impl Processor {
+    /// What the record says of the run: the runner's session, the
+    /// processor's mark, and which processor it is.
+    fn handle(&self) -> RunHandle {
+        let mut runner = self.runner.identity.clone();
+        runner.mark = Some(self.mark.clone());
+        RunHandle::Warm(WarmRun {
+            runner,
+            processor: self.instance.clone(),
+        })
+    }
+
+    /// Reads what it said while it waited in the pool, and says whether it
+    /// may be fed: still running, and it said nothing it should not have.
+    fn is_fit(&mut self) -> bool {
+        loop {
+            let event = self.runner.heard.lock().events.pop_front();
+            match event {
+                None => break,
+                Some(Event::Ended { status, .. }) => self.ended = Some(status),
+                Some(Event::Answer { line }) => match read_answer(&line) {
+                    Said::Ready if !self.ready => {
+                        self.ready = true;
+                        log::info!(
+                            "pipeline {}: its processor (pid {}) is ready",
+                            self.pipeline,
+                            self.instance.pid
+                        );
+                    }
+                    _ => {
+                        log::warn!(
+                            "pipeline {}: its processor (pid {}) said {line:?} while it had no request",
+                            self.pipeline,
+                            self.instance.pid
+                        );
+                        self.confused = true;
+                    }
+                },
+                Some(_) => {}
+            }
+        }
+        self.ended.is_none() && !self.confused && self.runner.is_alive()
+    }
+
+    /// Kills its tree (SIGTERM, then SIGKILL after `grace`), unless it has
+    /// ended already, and waits until the runner says it has.
+    fn halt(&mut self, grace: Duration) {
+        let _ = self.is_fit();
+        if self.ended.is_some() {
+            return;
+        }
+        let (tell, told) = mpsc::channel();
+        self.runner.heard.lock().listener = Some(tell);
+        let deadline = Instant::now() + grace + RUNNER_MARGIN;
+        let mut asked = self.runner.ask(&Ask::Stop).is_ok();
+        while asked && self.ended.is_none() {
+            if self.runner.heard.lock().gone || Instant::now() >= deadline {
+                asked = false;
+                break;
+            }
+            let _ = told.recv_timeout(Duration::from_millis(100));
+            let _ = self.is_fit();
+        }
+        self.runner.heard.lock().listener = None;
+        if !asked {
+            log::warn!(
+                "pipeline {}: the runner of its processor (pid {}) did not stop it; killing both",
+                self.pipeline,
+                self.instance.pid
+            );
+            self.runner.kill();
+            local::kill_marked(&self.mark, grace);
+            self.ended = Some(Sig::KILL.as_raw());
+        }
+    }
+
+    /// Stops it for good, and says why.
+    fn stop(mut self, grace: Duration, why: &str) {
+        self.halt(grace);
+        log::info!(
+            "pipeline {}: stopped its warm processor (pid {}, started {}, {} request(s) answered): {why}",
+            self.pipeline,
+            self.instance.pid,
+            self.instance.started_at,
+            self.answered
+        );
+        // Dropping the runner ends it.
+    }
+}
+
+impl Executor for Warm {
+    fn stoppable(&self) -> bool {
+        true
+    }
+
+    fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
+        let definition = run.record.definition();
+        if definition.command.is_none() {
+            return Outcome::SystemError {
+                exit_code: None,
+                error: "its pipeline names no command to run".into(),
+            };
+        }
+        if !fs::symlink_metadata(run.dir).is_ok_and(|meta| meta.is_dir()) {
+            return Outcome::SystemError {
+                exit_code: None,
+                error: "its directory is gone or is no longer a directory; nothing was run".into(),
+            };
+        }
+        // The logs exist from the start of the run, empty until the processor writes.
+        for log in ["stdout.txt", "stderr.txt"] {
+            if let Err(err) = fs::File::create(run.dir.join(log)) {
+                return super::not_begun(
+                    format!("could not make its {log}: {err}"),
+                    crate::error::passes(&err),
+                );
+            }
+        }
+        let mut processor = match self.take(&run.record.pipeline, &definition) {
+            Ok(processor) => processor,
+            Err(failure) => return super::not_begun(failure.error, failure.passing),
+        };
+        // Recorded first: a request the server dies before recording was never sent.
+        if let Err(err) = started(Some(processor.handle())) {
+            self.put_back(processor);
+            return super::unrecorded(&err);
+        }
+        let Control { sender, receiver } = control;
+        processor.runner.heard.lock().listener = Some(sender);
+        let served = self.serve(&mut processor, run, &receiver);
+        processor.runner.heard.lock().listener = None;
+        match served.retire {
+            None => self.put_back(processor),
+            Some(why) => {
+                processor.stop(self.grace, &format!("experiment {}: {why}", run.record.id))
+            }
+        }
+        served.outcome
+    }
+
+    fn recover(&self, record: &Record) -> Recovered {
+        if let Some(RunHandle::Warm(run)) = &record.handle {
+            let killed = local::kill_run(&run.runner, self.grace);
+            if killed > 0 {
+                log::warn!(
+                    "experiment {}: killed {killed} process(es) of the warm processor that ran it (pid {}, started {})",
+                    record.id,
+                    run.processor.pid,
+                    run.processor.started_at
+                );
+            }
+        }
+        Recovered::Requeue
+    }
+}
+
+/// Why a processor could not be had.
+struct Failure {
+    error: String,
+    /// The fault passes by itself (out of descriptors or processes for a moment).
+    passing: bool,
+}
+
+/// How a request ended, and whether its processor may be fed again.
+struct Served {
+    outcome: Outcome,
+    /// Why the processor must go, if it must.
+    retire: Option<String>,
+}
+
+impl Served {
+    fn keep(outcome: Outcome) -> Served {
+        Served {
+            outcome,
+            retire: None,
+        }
+    }
+
+    fn retire(outcome: Outcome, why: String) -> Served {
+        Served {
+            outcome,
+            retire: Some(why),
+        }
+    }
+}
+
+/// What a wait on a processor brought.
+enum Heard {
+    Said(Event),
+    Cancel,
+    Shutdown,
+    TimedOut,
+    /// Its runner is gone.
+    Lost,
+}
+
+/// Waits until the processor's runner says something, the run is told
+/// something, or `deadline` passes.
+fn hear(runner: &Runner, receiver: &Receiver<Signal>, deadline: Option<Instant>) -> Heard {
+    loop {
+        {
+            let mut heard = runner.heard.lock();
+            if let Some(event) = heard.events.pop_front() {
+                return Heard::Said(event);
+            }
+            if heard.gone {
+                return Heard::Lost;
+            }
+        }
+        let signal = match deadline {
+            Some(at) => receiver.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match signal {
+            Ok(Signal::Changed) => {}
+            Ok(Signal::Cancel) => return Heard::Cancel,
+            Ok(Signal::Shutdown) => return Heard::Shutdown,
+            Err(RecvTimeoutError::Timeout) => return Heard::TimedOut,
+            // The runner's listener holds a sender while a run waits: not expected.
+            Err(RecvTimeoutError::Disconnected) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// One request: a line of JSON on the processor's standard input.
+#[derive(Serialize)]
+struct Request<'a> {
+    id: Id,
+    /// The experiment's directory (absolute), where its results go.
+    dir: &'a Path,
+    /// Its `query.fasta`.
+    query: PathBuf,
+    query_name: &'a str,
+    pipeline: &'a str,
+    /// Its parameters, by name, as text.
+    params: &'a Params,
+    attempt: u32,
+}
+
+/// An answer line, as a processor writes it.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    ready: bool,
+    id: Option<String>,
+    ok: Option<bool>,
+    error: Option<String>,
+}
+
+/// What an answer line says.
+#[derive(Debug, PartialEq, Eq)]
+enum Said {
+    /// `{"ready": true}`: loaded, and waiting for requests.
+    Ready,
+    /// `{"id": ..., "ok": true}`, or `"ok": false` with an `"error"`.
+    Done {
+        id: String,
+        result: Result<(), String>,
+    },
+    /// Anything else, and why it is not an answer.
+    Nonsense(String),
+}
+
+fn read_answer(line: &str) -> Said {
+    let answer: Answer = match serde_json::from_str(line) {
+        Ok(answer) => answer,
+        Err(err) => return Said::Nonsense(err.to_string()),
+    };
+    match answer {
+        Answer {
+            id: Some(id),
+            ok: Some(ok),
+            error,
+            ..
+        } => Said::Done {
+            id,
+            result: if ok {
+                Ok(())
+            } else {
+                Err(error.unwrap_or_else(|| "it failed, and gave no reason".into()))
+            },
+        },
+        Answer { ready: true, .. } => Said::Ready,
+        _ => Said::Nonsense("an answer has an \"id\" and \"ok\"".into()),
+    }
+}
+
+fn describe(status: i32) -> String {
+    local::describe(ExitStatus::from_raw(status))
+}
+
+/// The last lines of a log, for an error: what a processor said as it failed.
+fn tail(path: &Path) -> String {
+    let read = || -> io::Result<String> {
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)?;
+        let length = file.seek(io::SeekFrom::End(0))?;
+        file.seek(io::SeekFrom::Start(length.saturating_sub(TAIL_BYTES)))?;
+        let mut bytes = Vec::new();
+        file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let text = read().unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("[seqspool"))
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let last = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    format!("; its last words: {}", last.join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_the_protocol_says() {
+        assert_eq!(read_answer(r#"{"ready": true}"#), Said::Ready);
+        assert_eq!(
+            read_answer(r#"{"id": "000042", "ok": true}"#),
+            Said::Done {
+                id: "000042".into(),
+                result: Ok(())
+            }
+        );
+        assert_eq!(
+            read_answer(r#"{"id": "000042", "ok": false, "error": "no hits table", "extra": 1}"#),
+            Said::Done {
+                id: "000042".into(),
+                result: Err("no hits table".into())
+            }
+        );
+        for nonsense in ["", "ok", r#"{"id": "000042"}"#, r#"{"ok": true}"#, "[1]"] {
+            assert!(
+                matches!(read_answer(nonsense), Said::Nonsense(_)),
+                "{nonsense}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_is_one_line_of_json() {
+        let params: Params = [("k".to_owned(), "5".to_owned())].into();
+        let line = serde_json::to_string(&Request {
+            id: Id(42),
+            dir: Path::new("/data/experiments/000042"),
+            query: PathBuf::from("/data/experiments/000042/query.fasta"),
+            query_name: "my \"read\"\n",
+            pipeline: "kmer",
+            params: &params,
+            attempt: 1,
+        })
+        .unwrap();
+        assert!(!line.contains('\n'));
+        assert_eq!(
+            line,
+            r#"{"id":"000042","dir":"/data/experiments/000042","query":"/data/experiments/000042/query.fasta","query_name":"my \"read\"\n","pipeline":"kmer","params":{"k":"5"},"attempt":1}"#
+        );
+    }
+
+    #[test]
+    fn the_tail_of_a_log_skips_seqspools_own_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("stderr.txt");
+        assert_eq!(tail(&log), "");
+        fs::write(
+            &log,
+            "a\n\nb\n[seqspool: killed 1 process(es)]\nc\nd\ne\nf\n",
+        )
+        .unwrap();
+        assert_eq!(tail(&log), "; its last words: b | c | d | e | f");
+    }
+}
