@@ -539,6 +539,36 @@ fn switching_pipelines_stops_the_idle_processor_first_unless_more_may_stay() {
 }
 
 #[test]
+fn a_graceful_stop_stops_every_processor_and_the_interrupted_experiment_runs_again_first() {
+    let lab = Lab::new();
+    let gate = lab.path("gate");
+    // Two warm pipelines, both kept: one works, the other idles.
+    let config = lab.config(&two_warm().replace(
+        "LOG = \"@LOG@\"",
+        &format!("LOG = \"@LOG@\", GATE = \"{}\"", gate.display()),
+    ));
+    let server = lab.server(&config, |config| config.max_warm = 2);
+    let idle = submit_to(server.addr, "other", "idle");
+    let idle = server.wait_for_state(&idle, "COMPLETE")["processor"]["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let gated = submit_to(server.addr, "warm", "gated");
+    server.wait_for_state(&gated, "RUNNING");
+    let tree = Cleanup(vec![
+        process_in(&server.dir, &gated, "processor.pid"),
+        process_in(&server.dir, &gated, "child.pid"),
+    ]);
+    server.stop().unwrap();
+    assert!(tree.0.iter().all(Process::is_gone));
+    assert!(!alive(idle), "the idle processor outlived the server");
+
+    fs::write(&gate, "").unwrap();
+    let server = lab.server(&config, |_| {});
+    let record = server.wait_for_state(&gated, "COMPLETE");
+    assert_eq!(record["attempts"], 2);
+}
+
+#[test]
 fn a_killed_server_leaves_no_processor_behind_and_its_experiment_runs_again_first() {
     let lab = Lab::new();
     let gate = lab.path("gate");
