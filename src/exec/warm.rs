@@ -101,6 +101,9 @@ struct Shared {
 #[derive(Default)]
 struct Pool {
     idle: Vec<Processor>,
+    /// Idle too long, being stopped by the reaper: alive still, so counted
+    /// against `--max-warm`.
+    stopping: usize,
     /// The server is stopping: nothing goes back into the pool.
     closing: bool,
 }
@@ -211,10 +214,16 @@ impl Warm {
             };
             processor.stop(self.grace, &why);
         }
-        // Room for one more: the one idle longest goes first.
-        while pool.idle.len() >= self.max_warm {
+        // Room for one more: the one idle longest goes first; one the reaper
+        // is stopping is waited for.
+        while pool.idle.len() + pool.stopping >= self.max_warm {
             let Some(oldest) = (0..pool.idle.len()).min_by_key(|&n| pool.idle[n].last_used) else {
-                break;
+                pool = self
+                    .shared
+                    .changed
+                    .wait(pool)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
             };
             let processor = pool.idle.remove(oldest);
             processor.stop(
@@ -559,8 +568,11 @@ impl Shared {
                 .iter()
                 .position(|p| now.duration_since(p.last_used) >= self.idle)
             {
-                // Stopped with the pool held: a run that needs room waits for it.
+                // Stopped with the pool free (a run puts its processor back
+                // at once), and counted, so a new one waits for the room.
                 let processor = pool.idle.remove(at);
+                pool.stopping += 1;
+                drop(pool);
                 processor.stop(
                     self.grace,
                     &format!(
@@ -568,6 +580,9 @@ impl Shared {
                         self.idle.as_secs_f64()
                     ),
                 );
+                pool = self.lock();
+                pool.stopping -= 1;
+                self.changed.notify_all();
                 continue;
             }
             let next = pool.idle.iter().map(|p| p.last_used + self.idle).min();
