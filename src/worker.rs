@@ -65,7 +65,9 @@ impl Worker {
         thread::Builder::new()
             .name("worker".into())
             .spawn(move || {
-                // On this thread, whose end, like the server's, ends what it starts.
+                // On this thread: a runner started here is told when the
+                // thread that started it ends (PR_SET_PDEATHSIG), and this
+                // one lasts as long as the server.
                 self.executors.prepare(&self.catalog);
                 let mut backoff = FIRST_BACKOFF;
                 loop {
