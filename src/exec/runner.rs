@@ -1130,6 +1130,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_processors_log_is_renamed_when_full_and_begun_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("kmer.log");
+        fs::write(&path, "earlier\n").unwrap();
+        let mut log = Log::open(&path, 16).unwrap();
+        log.write(b"0123456\n");
+        log.write(b"abcdefg\n");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "abcdefg\n");
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("kmer.log.1")).unwrap(),
+            "earlier\n0123456\n"
+        );
+    }
+
+    #[test]
     fn only_a_program_and_its_plain_arguments_skip_the_shell() {
         assert_eq!(plain_words("true"), Some(vec!["true"]));
         assert_eq!(
