@@ -119,7 +119,7 @@ async fn route(
         (["ui", name], &Method::GET) => Ok(ui::asset(name)?),
         (["ui", _], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments", id, "files", name], &Method::GET) => {
-            Ok(native::file(app, parse_id(id)?, name).await?)
+            Ok(native::file(app, parse_id(id)?, name, query).await?)
         }
         (["experiments", _, "files", _], _) => {
             Err(Error::WrongMethod { allow: "GET, HEAD" }.into())

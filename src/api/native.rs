@@ -1,7 +1,6 @@
 //! The native JSON API: submit, list, read, cancel, files, and what this server is.
 
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
@@ -110,30 +109,27 @@ fn offered(app: &App) -> Vec<serde_json::Value> {
 }
 
 /// `GET /experiments/{id}/files/{name}`: one plain file of the experiment's directory.
-pub async fn file(app: &App, id: Id, name: &str) -> Result<Response<Body>, Error> {
+/// With `?download=1` it is always an attachment.
+pub async fn file(
+    app: &App,
+    id: Id,
+    name: &str,
+    query_string: Option<&str>,
+) -> Result<Response<Body>, Error> {
     app.experiment(id)?;
     let name = percent_decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
+    let download =
+        query_string.is_some_and(|query| query.split('&').any(|pair| pair == "download=1"));
     let store = app.store.clone();
     let opened = name.clone();
     let (file, length) = blocking(move || store.open_file(id, &opened)).await?;
-    let mut response = Response::new(body::file(file, length));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&name)),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    // A result file is data, never a page of this site: no sniffing it into HTML.
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox"),
-    );
-    Ok(response)
+    Ok(respond::untrusted_file(
+        &name,
+        body::file(file, length),
+        length,
+        download,
+    ))
 }
 
 /// The queue as `GET /queue` and `GET /service-info` show it.
@@ -277,34 +273,4 @@ pub fn service_info(app: &App) -> Response<Body> {
             pipelines: offered(app),
         },
     )
-}
-
-/// The content type a result file is served with, by its extension.
-fn content_type(name: &str) -> &'static str {
-    let extension = name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
-        "json" => "application/json",
-        "txt" | "tsv" | "csv" | "fasta" | "fa" | "faa" | "fna" | "log" | "out" | "gff" | "gff3"
-        | "bed" | "sam" | "vcf" | "aln" | "html" | "htm" | "svg" => "text/plain; charset=utf-8",
-        "xml" => "application/xml",
-        "pdb" | "cif" => "chemical/x-pdb",
-        "png" => "image/png",
-        "pdf" => "application/pdf",
-        _ => "application/octet-stream",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_and_pictures_are_never_served_as_html() {
-        assert_eq!(content_type("report.HTML"), "text/plain; charset=utf-8");
-        assert_eq!(content_type("analysis.json"), "application/json");
-        assert_eq!(content_type("model"), "application/octet-stream");
-    }
 }
