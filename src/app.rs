@@ -21,7 +21,7 @@ use crate::intake::Intake;
 use crate::model::{Choice, FileInfo, Id, Record, State};
 use crate::pipeline::Catalog;
 use crate::query::{self, Limits};
-use crate::queue::{Canceled, Filter, Queue, View};
+use crate::queue::{Canceled, Filter, Queue, View, Waiting};
 use crate::store::Store;
 use crate::submission::{self, Accepted, Format, Submission};
 
@@ -103,6 +103,7 @@ impl App {
         self.queue.get(record.id).unwrap_or_else(|| View {
             record: record.clone(),
             position: None,
+            eta: Waiting::Done,
         })
     }
 
@@ -135,6 +136,7 @@ impl App {
                 Ok(Cancel::Done(View {
                     record,
                     position: None,
+                    eta: Waiting::Done,
                 }))
             }
             Canceled::Stopping(view) => {

@@ -33,6 +33,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod fault;
 pub mod http;

@@ -11,10 +11,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::events::Events;
 use crate::exec::Signal;
 use crate::model::{Id, Pause, Record, State};
 use crate::pipeline::Definition;
@@ -28,7 +30,47 @@ pub struct View {
     /// Place in the queue while QUEUED (1 = next to run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
+    /// When it should start and finish, while QUEUED or RUNNING: `null` when
+    /// there is no estimate yet (a pipeline ahead of it has not completed a run).
+    #[serde(skip_serializing_if = "Waiting::is_done")]
+    pub eta: Waiting,
 }
+
+/// The estimate of an experiment still to finish, or none for one that has.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(untagged)]
+pub enum Waiting {
+    #[default]
+    Done,
+    Unknown(Option<Eta>),
+}
+
+impl Waiting {
+    fn is_done(&self) -> bool {
+        matches!(self, Waiting::Done)
+    }
+
+    /// The estimate, if there is one.
+    pub fn eta(&self) -> Option<&Eta> {
+        match self {
+            Waiting::Unknown(eta) => eta.as_ref(),
+            Waiting::Done => None,
+        }
+    }
+}
+
+/// When an experiment should start and finish, from the median run of its
+/// pipeline and of those ahead of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Eta {
+    /// `None` once it has started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    pub finish: Timestamp,
+}
+
+/// Completed runs of a pipeline whose durations make its estimate.
+const RECENT_RUNS: usize = 20;
 
 /// How many experiments are waiting and running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -86,6 +128,10 @@ struct Index {
     reserved: usize,
     /// While set, nothing new starts.
     pause: Option<Pause>,
+    /// The durations of recent completed runs, in milliseconds, by pipeline.
+    durations: HashMap<Arc<str>, VecDeque<u64>>,
+    /// Where every change is told.
+    events: Arc<Events>,
 }
 
 impl Index {
@@ -94,6 +140,7 @@ impl Index {
         if record.state == State::Queued {
             insert_sorted(&mut self.waiting, record.id);
         }
+        let id = record.id;
         match self.records.last() {
             Some(last) if last.id >= record.id => {
                 let at = self.records.partition_point(|r| r.id < record.id);
@@ -101,6 +148,75 @@ impl Index {
             }
             _ => self.records.push(record),
         }
+        self.tell(id);
+    }
+
+    /// Tells listeners what became of an experiment.
+    fn tell(&self, id: Id) {
+        if let Some(record) = self.find(id) {
+            let data = serde_json::to_string(&self.view(record)).expect("views serialize");
+            self.events
+                .publish("experiment", Some(id), record.batch, data);
+        }
+    }
+
+    /// Tells listeners how many wait and run, and whether the queue is paused.
+    fn tell_backlog(&self) {
+        let data = serde_json::json!({
+            "queued": self.counts[State::Queued.index()],
+            "running": self.counts[State::Running.index()],
+            "paused": self.pause.is_some(),
+        });
+        self.events.publish("backlog", None, None, data.to_string());
+    }
+
+    /// The median of a pipeline's recent completed runs, if it has any.
+    fn median(&self, pipeline: &str) -> Option<u64> {
+        let runs = self.durations.get(pipeline)?;
+        let mut sorted: Vec<u64> = runs.iter().copied().collect();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied()
+    }
+
+    /// When an experiment still to finish should start and finish.
+    fn eta(&self, record: &Record, position: Option<usize>) -> Waiting {
+        let now = Timestamp::now();
+        let own = self.median(&record.pipeline);
+        if record.state == State::Running {
+            let eta = match (own, record.started_at) {
+                (Some(median), Some(started)) => Some(Eta {
+                    start: None,
+                    finish: started.after(Duration::from_millis(median)).max(now),
+                }),
+                _ => None,
+            };
+            return Waiting::Unknown(eta);
+        }
+        let Some(position) = position else {
+            return Waiting::Done;
+        };
+        let estimate = || -> Option<Eta> {
+            // What is left of the running one, then each one ahead in turn.
+            let mut start = now;
+            if let Some(running) = self.running.as_ref().and_then(|r| self.find(r.id)) {
+                let left = match running.started_at {
+                    Some(started) => self
+                        .median(&running.pipeline)?
+                        .saturating_sub(now.since(started).as_millis() as u64),
+                    None => self.median(&running.pipeline)?,
+                };
+                start = start.after(Duration::from_millis(left));
+            }
+            for ahead in self.waiting.iter().take(position - 1) {
+                let pipeline = &self.find(*ahead)?.pipeline;
+                start = start.after(Duration::from_millis(self.median(pipeline)?));
+            }
+            Some(Eta {
+                start: Some(start),
+                finish: start.after(Duration::from_millis(own?)),
+            })
+        };
+        Waiting::Unknown(estimate())
     }
 
     fn find(&self, id: Id) -> Option<&Record> {
@@ -117,6 +233,7 @@ impl Index {
         let before = record.state;
         change(record);
         let after = record.state;
+        let changed = record.clone();
         if before != after {
             self.counts[before.index()] -= 1;
             self.counts[after.index()] += 1;
@@ -128,8 +245,21 @@ impl Index {
             if after == State::Queued {
                 insert_sorted(&mut self.waiting, id);
             }
+            if let (State::Running, State::Complete, Some(started), Some(finished)) =
+                (before, after, changed.started_at, changed.finished_at)
+            {
+                let runs = self.durations.entry(changed.pipeline.clone()).or_default();
+                if runs.len() == RECENT_RUNS {
+                    runs.pop_front();
+                }
+                runs.push_back(finished.since(started).as_millis() as u64);
+            }
         }
-        Some(record.clone())
+        self.tell(id);
+        if before != after {
+            self.tell_backlog();
+        }
+        Some(changed)
     }
 
     fn view(&self, record: &Record) -> View {
@@ -142,6 +272,7 @@ impl Index {
         View {
             record: record.clone(),
             position,
+            eta: self.eta(record, position),
         }
     }
 }
@@ -192,6 +323,17 @@ impl Queue {
             index.counts[record.state.index()] += 1;
             if record.state == State::Queued {
                 index.waiting.push_back(record.id);
+            }
+        }
+        for record in &records {
+            if let (State::Complete, Some(started), Some(finished)) =
+                (record.state, record.started_at, record.finished_at)
+            {
+                let runs = index.durations.entry(record.pipeline.clone()).or_default();
+                if runs.len() == RECENT_RUNS {
+                    runs.pop_front();
+                }
+                runs.push_back(finished.since(started).as_millis() as u64);
             }
         }
         index.records = records;
@@ -248,6 +390,12 @@ impl Queue {
         for record in records {
             index.insert(record.clone());
         }
+        index.tell_backlog();
+    }
+
+    /// Where every change of the index is told.
+    pub fn events(&self) -> Arc<Events> {
+        self.lock().events.clone()
     }
 
     pub fn get(&self, id: Id) -> Option<View> {
@@ -407,12 +555,16 @@ impl Queue {
             return false;
         }
         index.pause = Some(pause);
+        index.tell_backlog();
         true
     }
 
     /// Lifts the pause, and returns it (`None` if the queue was not paused).
     pub fn resume(&self) -> Option<Pause> {
-        self.lock().pause.take()
+        let mut index = self.lock();
+        let pause = index.pause.take();
+        index.tell_backlog();
+        pause
     }
 
     /// The pause, while the queue is paused.

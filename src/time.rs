@@ -20,6 +20,16 @@ impl Timestamp {
         Timestamp(since.as_millis() as u64)
     }
 
+    /// Milliseconds since the Unix epoch.
+    pub fn millis(self) -> u64 {
+        self.0
+    }
+
+    /// The instant `duration` after this one.
+    pub fn after(self, duration: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(duration.as_millis() as u64))
+    }
+
     /// The time from `earlier` to `self`, zero if the clock went backwards.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))

@@ -747,6 +747,7 @@ mod tests {
                 ..Record::for_test(7, state)
             },
             position: (state == State::Queued).then_some(2),
+            eta: Default::default(),
         }
     }
 
