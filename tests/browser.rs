@@ -1,8 +1,8 @@
 //! The web page, end to end: Debian's headless Chromium, driven over the W3C
 //! WebDriver protocol by chromedriver, against a server on port 0. It submits
-//! through the form (pasted and from a file), follows an experiment to its
-//! end without a reload, meets a validation error, cancels, and works with
-//! JavaScript off. Screenshots of the pages land in `target/screenshots/`.
+//! through the form (pasted and from a file, in a pipeline picked with its
+//! parameters), follows an experiment to its end without a reload, meets a
+//! validation error, cancels, and works with JavaScript off. Screenshots of the pages land in `target/screenshots/`.
 //!
 //! Without chromium and chromedriver these tests say so loudly and skip, unless
 //! `SEQSPOOL_TEST_REQUIRE` lists `chromium` (CI), where they fail. The tests
@@ -825,4 +825,414 @@ fn a_cancel_form_from_another_site_only_asks_for_confirmation() {
         Some(format!("/experiments/{queued}").as_str())
     );
     server.wait_for_state(&queued, "CANCELED");
+}
+
+// ---- pipelines --------------------------------------------------------------
+
+/// Two pipelines, as a lab's configuration file declares them: the default
+/// writes its environment, and so does the second, which takes only
+/// nucleotides and has a choice and a number parameter.
+const TWO_PIPELINES: &str = r#"
+[[pipeline]]
+name = "envdump"
+title = "Environment dump"
+description = "Writes the command's environment to env.txt."
+command = "env > env.txt"
+[[pipeline.param]]
+name = "verbose"
+type = "boolean"
+label = "Verbose"
+default = false
+
+[[pipeline]]
+name = "search"
+title = "Reference search"
+description = "Searches the lab's reference: a stand-in that writes its environment to env.txt."
+command = "env > env.txt; echo \"search $PARAM_TASK at $PARAM_EVALUE\""
+alphabets = ["dna", "rna"]
+[[pipeline.param]]
+name = "task"
+type = "choice"
+label = "Task"
+help = "blastn-short suits queries under 30 bases."
+options = ["megablast", "blastn", "blastn-short"]
+default = "megablast"
+[[pipeline.param]]
+name = "evalue"
+type = "number"
+label = "E-value threshold"
+help = "Hits with a higher E-value are not reported."
+default = 10
+min = 0
+max = 1000
+"#;
+
+/// A server offering [`TWO_PIPELINES`]; the directory holds its configuration file.
+fn pipelines_server() -> (Server, TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("seqspool.toml");
+    std::fs::write(&path, TWO_PIPELINES).unwrap();
+    let server = Server::start(|config| {
+        config
+            .apply_file(TWO_PIPELINES, &path, None)
+            .expect("the pipelines read")
+    });
+    (server, tmp)
+}
+
+/// The environment an experiment's command saw (its `env.txt`).
+fn command_environment(server: &Server, id: &str) -> String {
+    let answer = server.get(&format!("/experiments/{id}/files/env.txt"));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.text()
+}
+
+impl Browser {
+    /// Empties an input, as a user selecting its text and deleting it would.
+    fn clear(&self, element: &Element) {
+        self.call(
+            "POST",
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        );
+    }
+
+    /// Whether an element is shown (WebDriver's answer, no script needed).
+    fn displayed(&self, element: &Element) -> bool {
+        self.call("GET", &format!("/element/{}/displayed", element.0), None) == true
+    }
+
+    /// Makes the window `width` wide and as tall as the page, for a screenshot.
+    fn fit_to_width(&self, width: u64) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": 900 })),
+        );
+        let height = self.script(
+            "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;",
+        );
+        let height = height.as_u64().unwrap_or(900).clamp(400, 4000);
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
+    /// Each parameter fieldset's pipeline, and whether it is hidden and disabled.
+    fn fieldsets(&self) -> Value {
+        self.script(
+            "return Array.from(document.querySelectorAll('fieldset[data-pipeline]'), \
+                f => [f.dataset.pipeline, f.hidden, f.disabled]);",
+        )
+    }
+}
+
+#[test]
+fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let (server, _config) = pipelines_server();
+    browser.go(&format!("http://{}/", server.addr));
+
+    // The default is chosen; only its parameters are shown, and only they would be sent.
+    assert_eq!(
+        browser.script("return document.querySelector('input[name=pipeline]:checked').value;"),
+        "envdump"
+    );
+    assert_eq!(
+        browser.fieldsets(),
+        json!([["envdump", false, false], ["search", true, true]])
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-takes]")),
+        "DNA, RNA or protein"
+    );
+    assert!(!browser.displayed(&browser.find("[data-all-params]")));
+    browser.fit_to_page();
+    browser.screenshot("home-pipelines.png");
+
+    browser.click(&browser.find("label[for='pipeline.search']"));
+    wait_until("the search pipeline's parameters are shown", || {
+        browser.fieldsets() == json!([["envdump", true, true], ["search", false, false]])
+    });
+    assert_eq!(browser.text(&browser.find("[data-takes]")), "DNA or RNA");
+    browser.click(&browser.find("[id='param.search.task'] option[value=blastn-short]"));
+    let evalue = browser.find("[id='param.search.evalue']");
+    assert_eq!(
+        browser.script("return document.getElementById('param.search.evalue').value;"),
+        "10",
+        "the field holds the default"
+    );
+    browser.clear(&evalue);
+    browser.type_into(&evalue, "0.5");
+    browser.type_into(&browser.find("#query_name"), "primer-7");
+    browser.type_into(&browser.find("#query_sequence"), ORF_DNA);
+    browser.fit_to_width(390);
+    browser.screenshot("home-pipelines-phone.png");
+    browser.fit_to_width(1280);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let id = browser.landed_on_an_experiment();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "search", "{record}");
+    assert_eq!(
+        record["params"],
+        json!({ "task": "blastn-short", "evalue": "0.5" }),
+        "{record}"
+    );
+    let env = command_environment(&server, &id);
+    for line in [
+        "PIPELINE=search",
+        "PARAM_TASK=blastn-short",
+        "PARAM_EVALUE=0.5",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} not in\n{env}");
+    }
+    assert!(!env.contains("PARAM_VERBOSE"), "{env}");
+
+    // The page says so too.
+    wait_until("the page shows the experiment complete", || {
+        browser.page_state() == "COMPLETE"
+    });
+    assert_eq!(
+        browser.script(
+            "return [document.querySelector('[data-fact=pipeline] dd').textContent, \
+                     Array.from(document.querySelectorAll('dl.params > div'), \
+                       d => d.querySelector('dt').textContent + '=' + d.querySelector('dd').textContent)];"
+        ),
+        json!(["Reference search (search)", ["evalue=0.5", "task=blastn-short"]])
+    );
+    assert!(browser
+        .text(&browser.find("[data-fact=command] dd"))
+        .starts_with("env > env.txt;"));
+    assert_eq!(
+        browser.script("return document.querySelector('form.retry').hidden;"),
+        true,
+        "a complete experiment offers no Run again"
+    );
+    browser.fit_to_width(1280);
+    browser.screenshot("experiment-pipeline.png");
+    browser.fit_to_width(390);
+    browser.screenshot("experiment-pipeline-phone.png");
+}
+
+#[test]
+fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chosen() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let (server, _config) = pipelines_server();
+    browser.go(&format!("http://{}/", server.addr));
+    browser.click(&browser.find("label[for='pipeline.search']"));
+    browser.click(&browser.find("[id='param.search.task'] option[value=blastn]"));
+    browser.type_into(
+        &browser.find("#query_sequence"),
+        ">kinase\nMKTAYIAKQRQISFVKSHFSRQ",
+    );
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let error = browser.text(&browser.find("#query_sequence-error"));
+    assert!(
+        error.contains("search takes DNA or RNA; this sequence reads as protein"),
+        "{error}"
+    );
+    assert_eq!(
+        browser.script(
+            "return [document.querySelector('input[name=pipeline]:checked').value, \
+                     document.getElementById('param.search.task').value, \
+                     document.querySelector('[data-takes]').textContent];"
+        ),
+        json!(["search", "blastn", "DNA or RNA"])
+    );
+    assert_eq!(
+        browser.fieldsets(),
+        json!([["envdump", true, true], ["search", false, false]])
+    );
+    assert!(server.experiment_dirs().is_empty(), "nothing was written");
+    browser.fit_to_width(1280);
+    browser.screenshot("home-pipelines-error.png");
+}
+
+#[test]
+fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used() {
+    let Some(browser) = Browser::start(false) else {
+        return;
+    };
+    let (server, _config) = pipelines_server();
+    browser.go(&format!("http://{}/", server.addr));
+    for css in [
+        "fieldset[data-pipeline=envdump]",
+        "fieldset[data-pipeline=search]",
+        "[data-all-params]",
+    ] {
+        assert!(browser.displayed(&browser.find(css)), "{css} is not shown");
+    }
+    browser.click(&browser.find("label[for='pipeline.search']"));
+    let evalue = browser.find("[id='param.search.evalue']");
+    browser.clear(&evalue);
+    browser.type_into(&evalue, "1e-3");
+    browser.type_into(&browser.find("#query_sequence"), ">no-script\nACGTACGT");
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let id = browser.landed_on_an_experiment();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "search", "{record}");
+    // envdump's `verbose` was sent too (false), and left alone.
+    assert_eq!(
+        record["params"],
+        json!({ "task": "megablast", "evalue": "1e-3" })
+    );
+}
+
+#[test]
+fn a_failed_experiment_offers_run_again_once_it_ends() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| {
+        config.command = Some("sleep 1; echo 'blastn: database not found' >&2; exit 3".into())
+    });
+    let id = server.submit("will-fail", ORF_DNA);
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    assert_eq!(
+        browser.script("return document.querySelector('form.retry').hidden;"),
+        true,
+        "nothing to run again while it has not ended"
+    );
+    wait_until("the page shows the experiment failed", || {
+        browser.page_state() == "EXECUTOR_ERROR"
+    });
+    let button = browser.find("form.retry button");
+    assert!(browser.displayed(&button), "Run again is not shown");
+    assert_eq!(browser.text(&button), "Run again");
+    assert_eq!(
+        browser.script("const f = document.querySelector('form.retry'); return [f.method, new URL(f.action).pathname];"),
+        json!(["post", format!("/experiments/{id}/retry")])
+    );
+    browser.fit_to_page();
+    browser.screenshot("experiment-failed.png");
+}
+
+/// A browser's multipart post of the home page's form with `fields`, and an
+/// empty file part as a browser sends when no file was chosen.
+fn post_page_fields(server: &Server, fields: &[(&str, &str)]) -> Response {
+    let boundary = "----seqspool-test-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
+    ));
+    request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[
+            ("Accept", BROWSER_ACCEPT),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn the_form_without_javascript_sends_every_pipelines_fields_and_only_the_chosen_ones_count() {
+    let (server, _config) = pipelines_server();
+    let home = page(&server, "/").text();
+    for name in [
+        "param.envdump.verbose",
+        "param.search.task",
+        "param.search.evalue",
+    ] {
+        assert_eq!(
+            home.matches(&format!("name=\"{name}\"")).count(),
+            1,
+            "{name} in {home}"
+        );
+    }
+
+    // Every fieldset sent, as a browser without the script sends them.
+    let sent = |pipeline: &str, verbose: &str, evalue: &str| {
+        post_page_fields(
+            &server,
+            &[
+                ("query_name", "sample"),
+                ("query_sequence", ORF_DNA),
+                ("pipeline", pipeline),
+                ("param.envdump.verbose", verbose),
+                ("param.search.task", "blastn"),
+                ("param.search.evalue", evalue),
+            ],
+        )
+    };
+    let answer = sent("search", "true", "2.5");
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let id = experiment_id(answer.header("location").unwrap()).unwrap();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "search");
+    assert_eq!(
+        record["params"],
+        json!({ "task": "blastn", "evalue": "2.5" })
+    );
+    let env = command_environment(&server, &id);
+    assert!(env.lines().any(|l| l == "PARAM_EVALUE=2.5"), "{env}");
+    assert!(!env.contains("PARAM_VERBOSE"), "{env}");
+
+    // Another pipeline's field may even be invalid: it is not read.
+    let answer = sent("envdump", "true", "-1");
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let id = experiment_id(answer.header("location").unwrap()).unwrap();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "envdump");
+    assert_eq!(record["params"], json!({ "verbose": "true" }));
+    let env = command_environment(&server, &id);
+    assert!(env.lines().any(|l| l == "PIPELINE=envdump"), "{env}");
+    assert!(env.lines().any(|l| l == "PARAM_VERBOSE=true"), "{env}");
+    assert!(!env.contains("PARAM_EVALUE"), "{env}");
+
+    // The chosen pipeline's invalid field: the form comes back as sent, the
+    // error beside that field, and nothing is written.
+    let before = server.experiment_dirs();
+    let answer = sent("search", "true", "-1");
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    let html = answer.text();
+    assert!(
+        html.contains("<p class=\"field-error\" id=\"param.search.evalue-error\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"pipeline.search\" value=\"search\" checked"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"param.search.evalue\" value=\"-1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"true\" selected>yes</option>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"blastn\" selected>blastn</option>"),
+        "{html}"
+    );
+    assert_eq!(server.experiment_dirs(), before);
+
+    // An unknown pipeline: beside the picker.
+    let answer = sent("tblastx", "false", "1");
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert!(answer
+        .text()
+        .contains("<p class=\"field-error\" id=\"pipeline-error\">no pipeline 'tblastx' here"));
+    assert_eq!(server.experiment_dirs(), before);
 }

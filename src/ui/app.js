@@ -3,9 +3,10 @@
  * Every page is complete without this script; it only adds to it: times in
  * the reader's time zone, a light poll of the JSON API (every 1.5 s while
  * something is queued or running, paused while the tab is hidden, stopped
- * when nothing moves), the last lines of a running experiment's logs, and a
- * confirmation before a cancel. Text from the server is only ever set with
- * textContent, never parsed as HTML.
+ * when nothing moves), the last lines of a running experiment's logs, a
+ * confirmation before a cancel, and on the form only the chosen pipeline's
+ * parameters: the others are hidden and disabled, so they are not sent.
+ * Text from the server is only ever set with textContent, never parsed as HTML.
  */
 (function () {
   "use strict";
@@ -30,6 +31,11 @@
 
   function moving(state) {
     return state === "QUEUED" || state === "RUNNING";
+  }
+
+  /* Ended without completing: it may run again (pages.rs, retryable). */
+  function retryable(state) {
+    return state === "EXECUTOR_ERROR" || state === "SYSTEM_ERROR" || state === "CANCELED";
   }
 
   function element(tag, className, text) {
@@ -349,6 +355,8 @@
       if (status && status.textContent !== sentence) status.textContent = sentence;
       var cancel = main.querySelector("form.cancel");
       if (cancel) cancel.hidden = !moving(view.state);
+      var retry = main.querySelector("form.retry");
+      if (retry) retry.hidden = !retryable(view.state);
       renderFiles(view.files || []);
     }
 
@@ -438,7 +446,8 @@
         if (confirmed) confirmed.value = "yes";
       });
     });
-    document.querySelectorAll("form[data-submit]").forEach(function (form) {
+    /* Sent once: a second click would make a second experiment. */
+    document.querySelectorAll("form[data-submit], form[data-once]").forEach(function (form) {
       form.addEventListener("submit", function () {
         var button = form.querySelector('button[type="submit"]');
         /* After the form is sent, so the submission itself is not held up. */
@@ -451,11 +460,43 @@
     });
     /* Back to a page kept in the browser's cache: the button works again. */
     window.addEventListener("pageshow", function () {
-      document.querySelectorAll("form[data-submit] button[disabled]").forEach(function (button) {
+      document.querySelectorAll("form[data-submit] button[disabled], form[data-once] button[disabled]").forEach(function (button) {
         button.disabled = false;
         if (button.dataset.label) button.textContent = button.dataset.label;
       });
     });
+    document.querySelectorAll("form[data-submit]").forEach(pipelinePicker);
+  }
+
+  /* Shows only the chosen pipeline's parameters, and disables the others'
+     fieldsets so the form does not send them (nor checks them); says what
+     the chosen pipeline takes in the sequence's hint. Without this, every
+     fieldset is shown and sent, and the server reads the chosen one's. */
+  function pipelinePicker(form) {
+    var radios = form.querySelectorAll('input[type="radio"][name="pipeline"]');
+    if (radios.length === 0) return;
+    var takes = form.querySelector("[data-takes]");
+    var allNote = form.querySelector("[data-all-params]");
+
+    function apply() {
+      var chosen = form.querySelector('input[type="radio"][name="pipeline"]:checked') || radios[0];
+      form.querySelectorAll("fieldset[data-pipeline]").forEach(function (fieldset) {
+        var mine = fieldset.dataset.pipeline === chosen.value;
+        fieldset.hidden = !mine;
+        fieldset.disabled = !mine;
+      });
+      if (allNote) allNote.hidden = true;
+      if (takes && chosen.dataset.takes && takes.textContent !== chosen.dataset.takes) {
+        takes.textContent = chosen.dataset.takes;
+      }
+    }
+
+    radios.forEach(function (radio) {
+      radio.addEventListener("change", apply);
+    });
+    /* The browser may restore another choice when the user comes back. */
+    window.addEventListener("pageshow", apply);
+    apply();
   }
 
   function start() {

@@ -7,11 +7,15 @@
 //! from `/ui/`, so nothing comes from the network and the page policy
 //! (`http::respond`) can allow nothing else. The script only adds to a page:
 //! local times, a light poll of the JSON API while something moves, the last
-//! lines of a running experiment's logs, and a confirmation before a cancel.
+//! lines of a running experiment's logs, a confirmation before a cancel, and
+//! on the form only the chosen pipeline's parameters (the others hidden and
+//! disabled, so they are not sent).
 
 mod pages;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -22,7 +26,9 @@ use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
 use crate::http::{body, respond, Body};
-use crate::model::{Id, Pause, State};
+use crate::model::{FileInfo, Id, Pause, State};
+use crate::pipeline::Pipeline;
+use crate::query::AlphabetPolicy;
 use crate::queue::{Backlog, Filter, View};
 use crate::store::Tail;
 use crate::submission::{Fields, Format};
@@ -56,7 +62,8 @@ fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
         &Home {
             listing: Listing::new(&experiments, next_page, filter),
             backlog: app.queue.backlog(),
-            command: app.config.command_label(),
+            pipelines: &app.catalog.pipelines,
+            alphabet: app.limits.alphabet,
             max_residues: app.config.max_residues,
             max_records: app.config.max_records,
             form,
@@ -115,9 +122,18 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     })
     .await?;
     let dir = app.store.dir(id).display().to_string();
+    // Its title, while this server still offers the pipeline it ran in.
+    let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
+    let page = Experiment {
+        view: &view,
+        pipeline,
+        files: &files,
+        logs: &logs,
+        dir: &dir,
+    };
     Ok(respond::page(
         StatusCode::OK,
-        pages::experiment(&frame(app), &view, &files, &logs, &dir).into_string(),
+        pages::experiment(&frame(app), &page).into_string(),
     ))
 }
 
@@ -214,6 +230,11 @@ fn frame(app: &App) -> Frame {
 pub struct Input {
     pub name: String,
     pub sequence: String,
+    /// The pipeline chosen, as sent.
+    pub pipeline: Option<String>,
+    /// Parameters as sent, keyed by what followed `param.`: `PIPELINE.NAME`
+    /// from the page, or `NAME` from a form of the lab's own.
+    pub params: BTreeMap<String, String>,
 }
 
 impl From<Fields> for Input {
@@ -221,7 +242,30 @@ impl From<Fields> for Input {
         Input {
             name: fields.query_name.unwrap_or_default(),
             sequence: fields.query_sequence.unwrap_or_default(),
+            pipeline: fields.pipeline,
+            params: fields.params,
         }
+    }
+}
+
+impl Input {
+    /// The pipeline the form shows chosen: the one sent, if this server
+    /// offers it, or else the default (the first).
+    fn chosen<'a>(&self, pipelines: &'a [Arc<Pipeline>]) -> Option<&'a Pipeline> {
+        let sent = self.pipeline.as_deref().map(str::trim);
+        sent.and_then(|name| pipelines.iter().find(|p| p.name == name))
+            .or_else(|| pipelines.first())
+            .map(Arc::as_ref)
+    }
+
+    /// The value to show in `pipeline`'s field for `param`: what was sent for
+    /// it, or `None` for a form shown afresh (then the default is shown).
+    /// A bare `NAME` counts only for the chosen pipeline, as the server reads it.
+    fn param(&self, pipeline: &str, param: &str, chosen: bool) -> Option<&str> {
+        self.params
+            .get(&format!("{pipeline}.{param}"))
+            .or_else(|| chosen.then(|| self.params.get(param)).flatten())
+            .map(String::as_str)
     }
 }
 
@@ -230,7 +274,8 @@ impl From<Fields> for Input {
 #[derive(Debug, Default)]
 pub struct Form {
     pub input: Input,
-    /// The field at fault (`query_name`, `query_sequence`, `file`), if one is.
+    /// The field at fault (`query_name`, `query_sequence`, `file`,
+    /// `pipeline`, `param.NAME` of the chosen pipeline), if one is.
     pub field: Option<String>,
     pub error: Option<String>,
 }
@@ -261,10 +306,24 @@ impl Form {
 pub struct Home<'a> {
     pub listing: Listing<'a>,
     pub backlog: Backlog,
-    pub command: &'a str,
+    /// The pipelines offered, the first the default.
+    pub pipelines: &'a [Arc<Pipeline>],
+    /// Which sequences the server takes, whatever the pipeline.
+    pub alphabet: AlphabetPolicy,
     pub max_residues: usize,
     pub max_records: usize,
     pub form: &'a Form,
+}
+
+/// What an experiment's page shows.
+pub struct Experiment<'a> {
+    pub view: &'a View,
+    /// The pipeline it ran in, while this server still offers it (for its title).
+    pub pipeline: Option<&'a Pipeline>,
+    pub files: &'a [FileInfo],
+    pub logs: &'a Logs,
+    /// Its directory on the workstation.
+    pub dir: &'a str,
 }
 
 /// One page of a table of experiments, newest first.
