@@ -358,15 +358,7 @@ impl Config {
             alphabet: self.alphabet,
         }
     }
-
-    /// What `service-info` and the start-up log show of the processing command.
-    pub fn command_label(&self) -> &str {
-        self.command.as_deref().unwrap_or(BUILTIN_COMMAND)
-    }
 }
-
-/// How the built-in analysis is named where a command would be.
-pub const BUILTIN_COMMAND: &str = "builtin:analysis";
 
 /// Parses the queue's capacity: a queue that holds nothing would refuse everything.
 fn parse_capacity(text: &str) -> Result<usize, String> {

@@ -148,7 +148,13 @@ pub async fn run(
         Ok(addr) => log::info!("listening on http://{addr}"),
         Err(err) => log::warn!("listening (address unknown: {err})"),
     }
-    log::info!("processing command: {}", config.command_label());
+    for pipeline in &catalog.pipelines {
+        log::info!(
+            "pipeline {}: {}",
+            pipeline.name,
+            pipeline.definition.label()
+        );
+    }
     if let Some(pause) = queue.paused() {
         log::warn!(
             "the queue is paused since {}: {}; nothing starts until an operator resumes it (POST /queue/resume)",
