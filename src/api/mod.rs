@@ -5,6 +5,7 @@
 //! handler returns its answer or an [`Error`], which `http::respond` turns
 //! into the answer: a page for a page route, JSON for the rest.
 
+pub mod events;
 pub mod legacy;
 pub mod native;
 
@@ -97,7 +98,9 @@ async fn route(
         }
         .into()),
         (["experiments", id], &Method::GET) if html => ui::experiment(app, id).await.map_err(page),
-        (["experiments", id], &Method::GET) => Ok(native::experiment(app, parse_id(id)?).await?),
+        (["experiments", id], &Method::GET) => {
+            Ok(native::experiment(app, parse_id(id)?, query).await?)
+        }
         (["experiments", id], &Method::DELETE) => Ok(native::cancel(app, parse_id(id)?).await?),
         (["experiments", _], _) => Err(Error::WrongMethod {
             allow: "GET, HEAD, DELETE",
@@ -110,6 +113,8 @@ async fn route(
             Ok(native::retry(app, parse_id(id)?).await?)
         }
         (["experiments", _, "retry"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["events"], &Method::GET) => Ok(events::stream(app, &request)?),
+        (["events"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
         (["pipelines"], &Method::GET) => Ok(native::pipelines(app)),
         (["pipelines"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments", id, "cancel"], &Method::POST) => {

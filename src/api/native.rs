@@ -58,8 +58,18 @@ pub fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Err
     ))
 }
 
-/// `GET /experiments/{id}`: the record, its position while queued, and its files.
-pub async fn experiment(app: &App, id: Id) -> Result<Response<Body>, Error> {
+/// `GET /experiments/{id}`: the record, its position while queued, and its
+/// files. With `?wait=S`, it answers as soon as the experiment has finished,
+/// or after S seconds (at most 300) with the record as it is then.
+pub async fn experiment(
+    app: &App,
+    id: Id,
+    query_string: Option<&str>,
+) -> Result<Response<Body>, Error> {
+    app.experiment(id)?;
+    if let Some(wait) = super::events::wait_of(query_string)? {
+        super::events::until_finished(app, id, wait).await;
+    }
     let view = app.experiment(id)?;
     let files = app.files(id).await;
     let mut body = serde_json::to_value(&view).expect("records serialize");
