@@ -17,6 +17,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Deserialize;
 
 use crate::fault::Faults;
+use crate::ncbi::{NcbiTable, Services};
 use crate::pipeline::{Pipeline, PipelineTable};
 pub use crate::query::AlphabetPolicy;
 use crate::query::Limits;
@@ -155,6 +156,10 @@ pub struct Config {
     #[arg(skip)]
     pub pipelines: Vec<Arc<Pipeline>>,
 
+    /// What NCBI's BLAST URL API offers: the configuration file's `[ncbi]` section.
+    #[arg(skip)]
+    pub ncbi: Arc<Services>,
+
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
     #[doc(hidden)]
@@ -184,6 +189,7 @@ impl Config {
             allow_hosts: Vec::new(),
             config: None,
             pipelines: Vec::new(),
+            ncbi: Arc::default(),
             faults: Faults::default(),
         }
     }
@@ -328,6 +334,9 @@ impl Config {
             );
         }
         self.pipelines = pipelines;
+        if let Some(ncbi) = file.ncbi {
+            self.ncbi = Arc::new(Services::build(ncbi, &self.offered())?);
+        }
         Ok(())
     }
 
@@ -442,6 +451,7 @@ struct FileOptions {
     allow_hosts: Option<Vec<String>>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
+    ncbi: Option<NcbiTable>,
 }
 
 #[cfg(test)]

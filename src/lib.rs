@@ -39,6 +39,7 @@ pub mod fault;
 pub mod http;
 pub mod intake;
 pub mod model;
+pub mod ncbi;
 pub mod pipeline;
 pub mod query;
 pub mod queue;

@@ -19,6 +19,10 @@
 #   QUERY_FASTA     the query; seqspool sets it (default: query.fasta)
 #   PARAM_EVALUE    optional: -evalue, e.g. 1e-5
 #   PARAM_MAX_HITS  optional: -max_target_seqs, e.g. 50
+#   PARAM_WORD_SIZE optional: -word_size
+#   PARAM_GAPCOSTS  optional: "OPEN EXTEND", e.g. "11 1": -gapopen, -gapextend
+#   PARAM_FILTER    optional: true or false: -seg yes or no (low-complexity filtering)
+#   PARAM_QUERY_FROM, PARAM_QUERY_TO  optional: search only that part of the query (-query_loc)
 #   PARAM_MATRIX    optional: -matrix: BLOSUM62, BLOSUM45, BLOSUM80, PAM30 or PAM70
 #   BLASTP_OPTIONS  optional extra blastp options, split on spaces, e.g.
 #                   '-num_threads 4'; the operator's, never a client's
@@ -40,6 +44,18 @@ set -- -query "$query" -db "$BLAST_DB" -outfmt 11 -out hits.asn
 if [ -n "${PARAM_MATRIX:-}" ]; then set -- "$@" -matrix "$PARAM_MATRIX"; fi
 if [ -n "${PARAM_EVALUE:-}" ]; then set -- "$@" -evalue "$PARAM_EVALUE"; fi
 if [ -n "${PARAM_MAX_HITS:-}" ]; then set -- "$@" -max_target_seqs "$PARAM_MAX_HITS"; fi
+if [ -n "${PARAM_WORD_SIZE:-}" ]; then set -- "$@" -word_size "$PARAM_WORD_SIZE"; fi
+if [ -n "${PARAM_FILTER:-}" ]; then
+    if [ "$PARAM_FILTER" = true ]; then set -- "$@" -seg yes; else set -- "$@" -seg no; fi
+fi
+if [ -n "${PARAM_GAPCOSTS:-}" ]; then
+    # Two numbers, as the pipeline's pattern checked: the opening cost, then the extension's.
+    set -- "$@" -gapopen "${PARAM_GAPCOSTS%% *}" -gapextend "${PARAM_GAPCOSTS##* }"
+fi
+if [ -n "${PARAM_QUERY_FROM:-}" ] || [ -n "${PARAM_QUERY_TO:-}" ]; then
+    # A range past the query's end stops at its end.
+    set -- "$@" -query_loc "${PARAM_QUERY_FROM:-1}-${PARAM_QUERY_TO:-1000000000}"
+fi
 
 # BLASTP_OPTIONS is split into words on purpose: it is the operator's, never a client's.
 # shellcheck disable=SC2086

@@ -8,6 +8,7 @@
 pub mod events;
 pub mod legacy;
 pub mod native;
+pub mod ncbi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,6 +135,14 @@ async fn route(
         (["queue", "pause"], &Method::POST) => Ok(native::pause(app, query).await?),
         (["queue", "resume"], &Method::POST) => Ok(native::resume(app).await?),
         (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        // NCBI's BLAST URL API, at the two paths its clients use.
+        (["Blast.cgi"] | ["blast", "Blast.cgi"], &Method::GET | &Method::POST) => {
+            Ok(ncbi::handle(app, request).await)
+        }
+        (["Blast.cgi"] | ["blast", "Blast.cgi"], _) => Err(Error::WrongMethod {
+            allow: "GET, HEAD, POST",
+        }
+        .into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         _ => Err(Error::NotFound(format!(

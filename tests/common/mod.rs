@@ -14,6 +14,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use seqspool::Config;
+
+pub mod blast;
 use serde_json::Value;
 use tempfile::TempDir;
 
