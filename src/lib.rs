@@ -17,6 +17,9 @@
 //!   It knows nothing of the routes.
 //! - `api`: the routes (the router, the native JSON API, the legacy routes).
 //! - `ui`: the pages, their handlers and their templates, embedded in the binary.
+//! - `results`: an experiment's result files as its page shows them (tables,
+//!   BLAST reports, the analysis, text, pictures) and their downloads;
+//!   `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the
 //!   validated [`query::Query`] values it makes.
@@ -31,6 +34,7 @@
 
 pub mod api;
 pub mod app;
+pub mod blast;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -43,6 +47,7 @@ pub mod ncbi;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
+pub mod results;
 pub mod store;
 pub mod submission;
 pub mod time;

@@ -1236,3 +1236,267 @@ fn the_form_without_javascript_sends_every_pipelines_fields_and_only_the_chosen_
         .contains("<p class=\"field-error\" id=\"pipeline-error\">no pipeline 'tblastx' here"));
     assert_eq!(server.experiment_dirs(), before);
 }
+
+// ---- results: a BLAST report, tables and pictures in the browser -------------
+
+/// How long a real BLAST run may take on a busy machine.
+const BLAST_PATIENCE: Duration = Duration::from_secs(180);
+
+/// Whether BLAST+ is here; a test that needs it skips (loudly) without it,
+/// unless `SEQSPOOL_TEST_REQUIRE` names `blast`.
+fn blast_available() -> bool {
+    let missing: Vec<&str> = ["blastn", "makeblastdb", "blast_formatter", "blastdbcmd"]
+        .into_iter()
+        .filter(|tool| program(tool).is_none())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required("blast"),
+        "{} not installed, and SEQSPOOL_TEST_REQUIRE names blast: apt-get install ncbi-blast+",
+        missing.join(", ")
+    );
+    eprintln!(
+        "\n\n*** SKIPPED: this browser test needs NCBI BLAST+ ({} missing; apt-get install ncbi-blast+) ***\n\n",
+        missing.join(", ")
+    );
+    false
+}
+
+/// A server running `examples/seqspool.toml` with its databases built in
+/// `db` by `examples/data/make_databases.sh` (everything else as shipped).
+fn blast_example_server(db: &Path) -> Server {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let built = Command::new("sh")
+        .arg(repository.join("examples/data/make_databases.sh"))
+        .arg(db)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running make_databases.sh");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let path = repository.join("examples/seqspool.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "${CONFIG_DIR}/data/db/",
+        &format!("{}/", db.to_str().unwrap()),
+    );
+    let server = Server::start(|config| config.apply_file(&text, &path, None).unwrap());
+    wait_until("the example's checks pass", || {
+        server.get("/pipelines").json()["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("check").is_none() || p["available"] == true)
+    });
+    server
+}
+
+/// A read of five pieces of the reference, for hits of every strength:
+/// 200 nt of ref04 and 150 nt of ref06 as they are, then 100 nt of ref02
+/// with every 14th base changed, and 45 nt of ref08 and 30 nt of ref01 with
+/// every 12th.
+fn chimeric_read() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/reference.fasta"),
+    )
+    .unwrap();
+    let sequence = |id: &str| -> String {
+        let record = text
+            .split('>')
+            .find(|r| r.starts_with(&format!("{id} ")))
+            .unwrap();
+        record.lines().skip(1).collect()
+    };
+    let changed = |piece: &str, every: usize| -> String {
+        piece
+            .chars()
+            .enumerate()
+            .map(|(i, base)| match (i % every == every - 1, base) {
+                (false, base) => base,
+                (true, 'A') => 'C',
+                (true, 'C') => 'G',
+                (true, 'G') => 'T',
+                (true, _) => 'A',
+            })
+            .collect()
+    };
+    format!(
+        "{}{}{}{}{}",
+        &sequence("ref04")[700..900],
+        &sequence("ref06")[1100..1250],
+        changed(&sequence("ref02")[300..400], 14),
+        changed(&sequence("ref08")[600..645], 12),
+        changed(&sequence("ref01")[900..930], 12),
+    )
+}
+
+impl Browser {
+    /// Saves one element of the page as `target/screenshots/{name}`.
+    fn element_screenshot(&self, element: &Element, name: &str) -> PathBuf {
+        let encoded = self.call("GET", &format!("/element/{}/screenshot", element.0), None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 screenshot"))
+            .expect("the screenshot is base64");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target directory")
+            .join("screenshots");
+        std::fs::create_dir_all(&dir).expect("creating target/screenshots");
+        let path = dir.join(name);
+        std::fs::write(&path, png).expect("writing a screenshot");
+        eprintln!("screenshot: {}", path.display());
+        path
+    }
+}
+
+#[test]
+fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
+    if !blast_available() {
+        return;
+    }
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let db = tempfile::tempdir().unwrap();
+    let server = blast_example_server(db.path());
+    let read = chimeric_read();
+    let length = read.len() as f64;
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "chimeric-read-07"),
+            ("query_sequence", &read),
+            ("pipeline", "blastn"),
+            ("param.task", "blastn"),
+            ("param.evalue", "10"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + BLAST_PATIENCE;
+    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
+        assert!(Instant::now() < deadline, "the search did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    // The hit table: the read's source first, whole and identical.
+    let top = browser.text(&browser.find("table.hits tbody tr:first-child"));
+    assert!(top.contains("ref04"), "{top}");
+    assert!(
+        top.contains("Synthetic construct chitinase (chiS) gene, complete cds"),
+        "{top}"
+    );
+    assert!(top.contains("100.0 %"), "{top}");
+    // Its alignment, shown.
+    let alignment = browser.find("details.hit[open] pre.alignment");
+    assert!(browser.displayed(&alignment));
+    let text = browser.text(&alignment);
+    assert!(text.contains("Sbjct  701"), "{text}");
+    assert!(text.contains("||||||||||"), "{text}");
+    // The overview: one group of bars per hit of the table, each drawn.
+    let drawn = browser.script(
+        "const hits = Array.from(document.querySelectorAll('svg.overview-svg g.hit'));\
+         const rows = Array.from(document.querySelectorAll('table.hits tbody tr'));\
+         return [hits.length, rows.length, \
+                 hits.map(g => g.dataset.hit).join(), rows.map(r => r.dataset.hit).join(), \
+                 hits.every(g => Array.from(g.querySelectorAll('rect.hsp')).every(r => r.getBBox().width > 0))];",
+    );
+    assert!(drawn[0].as_u64().unwrap() >= 2, "{drawn}");
+    assert_eq!(drawn[0], drawn[1], "{drawn}");
+    assert_eq!(drawn[2], drawn[3], "{drawn}");
+    assert_eq!(drawn[4], true, "{drawn}");
+    // The second hit, ref06, lies where its piece is on the query: from 201, 150 long.
+    let placed = browser.script(
+        "const axis = document.querySelector('svg.overview-svg g.axis line').getBBox();\
+         const bar = document.querySelector('svg.overview-svg g.hit[data-hit=\"2\"] rect.hsp').getBBox();\
+         return [(bar.x - axis.x) / axis.width, bar.width / axis.width];",
+    );
+    let (start, width) = (placed[0].as_f64().unwrap(), placed[1].as_f64().unwrap());
+    assert!((start - 200.0 / length).abs() < 0.005, "{placed}");
+    assert!((width - 150.0 / length).abs() < 0.005, "{placed}");
+    assert!(
+        browser
+            .text(&browser.find("table.hits tbody tr:nth-child(2)"))
+            .contains("ref06"),
+        "the second hit"
+    );
+
+    // Sorted by bit score with a click: the weakest first, then the strongest.
+    browser.fit_to_page();
+    browser.screenshot("blast-report.png");
+    browser.element_screenshot(
+        &browser.find("article[data-view=blast]"),
+        "blast-report-card.png",
+    );
+    browser.fit_to_width(390);
+    assert_eq!(
+        browser.script("return document.documentElement.scrollWidth <= window.innerWidth;"),
+        true,
+        "the page is wider than a phone"
+    );
+    browser.screenshot("blast-report-phone.png");
+    browser.fit_to_width(1280);
+
+    let bits = browser.find("table.hits thead th:last-child button.sort");
+    browser.click(&bits);
+    let weakest = browser.text(&browser.find("table.hits tbody tr:first-child"));
+    assert!(!weakest.contains("ref04"), "{weakest}");
+    browser.click(&bits);
+    let strongest = browser.text(&browser.find("table.hits tbody tr:first-child"));
+    assert!(strongest.contains("ref04"), "{strongest}");
+    assert_eq!(
+        browser.script("return document.querySelector('table.hits thead th:last-child').getAttribute('aria-sort');"),
+        "descending"
+    );
+}
+
+#[test]
+fn results_appear_when_the_experiment_ends_while_its_page_is_open() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| {
+        config.command = Some(
+            "sleep 2; printf 'kmer\\tcount\\nACG\\t5\\nCGT\\t17\\nGTA\\t9\\n' > counts.tsv; \
+             printf '<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"20\"><script>document.title=1</script><rect width=\"40\" height=\"20\" fill=\"teal\"/></svg>' > plot.svg"
+                .into(),
+        )
+    });
+    let id = server.submit("counted", ORF_DNA);
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    wait_until("the results appear", || {
+        browser
+            .try_find("[data-results] table.data tbody tr")
+            .is_some()
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document",
+        "the page was reloaded to show the results"
+    );
+    // Sorted by the count with a click, as numbers (17 after 9).
+    browser.click(&browser.find("[data-results] table.data thead th:last-child button.sort"));
+    let counts = browser.script(
+        "return Array.from(document.querySelectorAll('[data-results] table.data tbody tr td:last-child'), td => td.textContent).join();",
+    );
+    assert_eq!(counts, "5,9,17");
+    // The picture: an SVG the command wrote, drawn by <img> (its script does not run).
+    wait_until("the picture is drawn", || {
+        browser.script("const i = document.querySelector('figure.result-image img'); return !!i && i.complete && i.naturalWidth;")
+            == 40
+    });
+    assert_eq!(
+        browser.script("return document.title.includes('counted');"),
+        true
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-log-note='stderr.txt']")),
+        "empty"
+    );
+}

@@ -20,7 +20,7 @@ use crate::app::{parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::{same_origin, wants_html};
 use crate::http::{respond, Body};
-use crate::ui;
+use crate::{results, ui};
 
 /// Answers one request.
 pub async fn handle(
@@ -128,6 +128,12 @@ async fn route(
             Ok(native::file(app, parse_id(id)?, name, query).await?)
         }
         (["experiments", _, "files", _], _) => {
+            Err(Error::WrongMethod { allow: "GET, HEAD" }.into())
+        }
+        (["experiments", id, "results", name], &Method::GET) => {
+            Ok(results::download(app, parse_id(id)?, name, query).await?)
+        }
+        (["experiments", _, "results", _], _) => {
             Err(Error::WrongMethod { allow: "GET, HEAD" }.into())
         }
         (["queue"], &Method::GET) => Ok(native::queue(app)),

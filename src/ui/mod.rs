@@ -9,7 +9,9 @@
 //! local times, a light poll of the JSON API while something moves, the last
 //! lines of a running experiment's logs, a confirmation before a cancel, and
 //! on the form only the chosen pipeline's parameters (the others hidden and
-//! disabled, so they are not sent).
+//! disabled, so they are not sent). An experiment's page also loads
+//! `results.js` for its results (`crate::results`): sorting, copying, and
+//! showing them when the experiment ends while the page is open.
 
 mod pages;
 
@@ -44,6 +46,7 @@ const LOG_LINES: usize = 40;
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("app.js");
+const RESULTS_SCRIPT: &str = include_str!("results.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
@@ -124,12 +127,14 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     let dir = app.store.dir(id).display().to_string();
     // Its title, while this server still offers the pipeline it ran in.
     let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
+    let results = crate::results::section(app, &view, &files).await;
     let page = Experiment {
         view: &view,
         pipeline,
         files: &files,
         logs: &logs,
         dir: &dir,
+        results,
     };
     Ok(respond::page(
         StatusCode::OK,
@@ -193,11 +198,12 @@ fn confirmed(body: &[u8]) -> bool {
         .is_ok_and(|fields| fields.confirmed.as_deref() == Some("yes"))
 }
 
-/// `/ui/{name}`: the stylesheet, the script and the icon.
+/// `/ui/{name}`: the stylesheet, the scripts and the icon.
 pub fn asset(name: &str) -> Result<Response<Body>, Error> {
     let (content_type, body) = match name {
         "style.css" => ("text/css; charset=utf-8", STYLE),
         "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
+        "results.js" => ("text/javascript; charset=utf-8", RESULTS_SCRIPT),
         "icon.svg" => ("image/svg+xml", ICON),
         _ => return Err(Error::NotFound(format!("no file /ui/{name}"))),
     };
@@ -324,6 +330,8 @@ pub struct Experiment<'a> {
     pub logs: &'a Logs,
     /// Its directory on the workstation.
     pub dir: &'a str,
+    /// Its results section (`crate::results`).
+    pub results: maud::Markup,
 }
 
 /// One page of a table of experiments, newest first.

@@ -608,6 +608,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
         files,
         logs,
         dir,
+        ref results,
     } = *page;
     let record = &view.record;
     let id = record.id;
@@ -634,6 +635,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
         div.card.status-card {
             div.status-text {
                 p.status-line data-status aria-live="polite" { (status_sentence(view)) }
+                (failure_log(record.state, logs))
                 (lineage(record))
             }
             div.actions {
@@ -641,6 +643,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                 (cancel_form(view))
             }
         }
+        (results)
         div.columns {
             section.card aria-labelledby="record-heading" {
                 h2 id="record-heading" { "Record" }
@@ -686,7 +689,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
             }
             (files_card(id, files))
         }
-        (logs_section(logs))
+        (logs_section(logs, record.state.is_finished()))
         noscript {
             p.hint {
                 "This page does not update by itself without JavaScript: \
@@ -790,13 +793,47 @@ fn files_card(id: Id, files: &[FileInfo]) -> Markup {
     }
 }
 
-fn logs_section(logs: &Logs) -> Markup {
+/// Lines of `stderr.txt` a failed experiment's status shows: enough for
+/// the error a tool prints last, and what led to it.
+const FAILURE_LINES: usize = 12;
+
+/// The end of `stderr.txt` under a failed experiment's status: why it failed,
+/// in the tool's own words. Empty and hidden otherwise (`results.js` fills it
+/// in when the experiment fails while its page is open).
+fn failure_log(state: State, logs: &Logs) -> Markup {
+    let failed = matches!(state, State::ExecutorError | State::SystemError);
+    let lines = logs
+        .stderr
+        .as_ref()
+        .filter(|tail| failed && !tail.text.trim().is_empty())
+        .map(|tail| {
+            let all: Vec<&str> = tail.text.trim_end().lines().collect();
+            let first = all.len().saturating_sub(FAILURE_LINES);
+            (all[first..].join("\n"), tail.cut || first > 0)
+        });
+    html! {
+        div.failure-log data-failure hidden[lines.is_none()] {
+            @if let Some((text, cut)) = &lines {
+                p {
+                    @if *cut { "The last lines of " } @else { "What it printed to " }
+                    code { "stderr.txt" } ":"
+                }
+                pre.log tabindex="0" { (verbatim(text)) }
+            }
+        }
+    }
+}
+
+/// The last lines of `stdout.txt` and `stderr.txt`; a log a finished
+/// experiment never wrote is "none", not "not written yet".
+fn logs_section(logs: &Logs, finished: bool) -> Markup {
     html! {
         section.logs aria-labelledby="logs-heading" {
             h2 id="logs-heading" { "Output" }
             div.log-grid {
                 @for (name, tail) in [("stdout.txt", &logs.stdout), ("stderr.txt", &logs.stderr)] {
                     @let (text, note) = match tail {
+                        None if finished => ("", "none"),
                         None => ("", "not written yet"),
                         Some(tail) if tail.text.is_empty() => ("", "empty"),
                         Some(tail) if tail.cut => (tail.text.as_str(), "last lines"),
@@ -872,6 +909,9 @@ fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
                 link rel="icon" href="/ui/icon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/ui/style.css";
                 script src="/ui/app.js" defer {}
+                @if let Script::Experiment(_) = script {
+                    script src="/ui/results.js" defer {}
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -1087,6 +1127,7 @@ mod tests {
                 files,
                 logs,
                 dir,
+                results: Markup::default(),
             },
         )
     }
@@ -1174,8 +1215,8 @@ mod tests {
         };
         let page = experiment_page(&Frame::default(), &queued, &files, &logs, "/data/000007")
             .into_string();
-        // Only the page's own script tag, and no quote or ampersand raw.
-        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        // Only the page's own script tags (app.js, results.js), and no quote or ampersand raw.
+        assert_eq!(page.matches("<script").count(), 2, "{page}");
         assert!(!page.contains(r#""x""#), "{page}");
         assert!(!page.contains(" & "), "{page}");
         // Text: the title, the heading, the facts, the files table, the log.
@@ -1678,10 +1719,11 @@ mod tests {
                 files: &[],
                 logs: &Logs::default(),
                 dir: "/x",
+                results: Markup::default(),
             },
         )
         .into_string();
-        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        assert_eq!(page.matches("<script").count(), 2, "{page}");
         assert!(
             page.contains(&format!("<dd>{escaped} (<code>evil</code>)</dd>")),
             "{page}"
