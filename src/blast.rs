@@ -234,6 +234,10 @@ pub struct Options {
     /// Keep only the first hits of each query (`-max_target_seqs`); all the
     /// archive holds when `None`.
     pub max_hits: Option<u32>,
+    /// The pairwise report only: the hits its summary lists
+    /// (`-num_descriptions`), when they should differ from `max_hits` (the
+    /// hits whose alignments it shows).
+    pub max_descriptions: Option<u32>,
     /// Its working directory: where a database named by a relative path is
     /// found, as it was by the search.
     pub dir: Option<PathBuf>,
@@ -251,6 +255,7 @@ impl Options {
             timeout,
             max_bytes,
             max_hits: None,
+            max_descriptions: None,
             dir: None,
             env: Vec::new(),
             stop: None,
@@ -264,6 +269,7 @@ impl fmt::Debug for Options {
             .field("timeout", &self.timeout)
             .field("max_bytes", &self.max_bytes)
             .field("max_hits", &self.max_hits)
+            .field("max_descriptions", &self.max_descriptions)
             .field("dir", &self.dir)
             .field("env", &self.env)
             .finish_non_exhaustive()
@@ -398,27 +404,102 @@ pub fn format_file<'a>(
     options: &Options,
     output: &File,
 ) -> Result<u64, FormatError> {
-    let archive = archive.into().open()?;
+    let stdout = output.try_clone().map_err(FormatError::Io)?;
+    let written = || output.metadata().map_or(0, |m| m.len());
+    run(
+        archive.into(),
+        &format.outfmt(),
+        *format == Format::Pairwise,
+        options,
+        (stdout.into(), None),
+        &written,
+    )?;
+    Ok(written())
+}
+
+/// The formats written as several files: one that names the others, then
+/// one per query (what NCBI's JSON2 and XML2 downloads zip together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// `-outfmt 13`: `BASE` lists `BASE_1.json`, `BASE_2.json`, ...
+    Json,
+    /// `-outfmt 14`: `BASE` includes `BASE_1.xml`, `BASE_2.xml`, ...
+    Xml2,
+}
+
+/// Formats an archive as `split` into `dir`, the file naming the others
+/// called `base` (which must be a plain file name), and returns the bytes
+/// written in all.
+pub fn format_split<'a>(
+    archive: impl Into<Archive<'a>>,
+    split: Split,
+    options: &Options,
+    dir: &Path,
+    base: &str,
+) -> Result<u64, FormatError> {
+    let outfmt = match split {
+        Split::Json => "13",
+        Split::Xml2 => "14",
+    };
+    let written = || {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.metadata().ok())
+                .map(|meta| meta.len())
+                .sum()
+        })
+    };
+    let out = dir.join(base);
+    run(
+        archive.into(),
+        outfmt,
+        false,
+        options,
+        (std::process::Stdio::null(), Some(&out)),
+        &written,
+    )?;
+    Ok(written())
+}
+
+/// Runs `blast_formatter` over `archive` in its turn, writing to `output`
+/// (standard output, or `-out` a path); `written` says how much it has
+/// written so far, for the size limit.
+fn run(
+    archive: Archive<'_>,
+    outfmt: &str,
+    pairwise: bool,
+    options: &Options,
+    output: (std::process::Stdio, Option<&Path>),
+    written: &dyn Fn() -> u64,
+) -> Result<(), FormatError> {
+    let archive = archive.open()?;
     let started = Instant::now();
     let _turn = Turn::wait(options.timeout).ok_or(FormatError::TimedOut(options.timeout))?;
     let mut messages = tempfile::tempfile().map_err(FormatError::Io)?;
     let mut command = Command::new(PROGRAM);
     command
-        .args(["-archive", "-", "-outfmt"])
-        .arg(format.outfmt())
+        .args(["-archive", "-", "-outfmt", outfmt])
         .stdin(archive)
-        .stdout(output.try_clone().map_err(FormatError::Io)?)
+        .stdout(output.0)
         .stderr(messages.try_clone().map_err(FormatError::Io)?);
-    match (format, options.max_hits) {
+    if let Some(path) = output.1 {
+        command.arg("-out").arg(path);
+    }
+    match (pairwise, options.max_hits) {
         // The pairwise report counts hits its own way, and cuts at 500 by default.
-        (Format::Pairwise, hits) => {
-            let hits = hits.unwrap_or(ALL_HITS).to_string();
-            command.args(["-num_descriptions", &hits, "-num_alignments", &hits]);
+        (true, hits) => {
+            let descriptions = options.max_descriptions.or(hits).unwrap_or(ALL_HITS);
+            command.args([
+                "-num_descriptions",
+                &descriptions.to_string(),
+                "-num_alignments",
+                &hits.unwrap_or(ALL_HITS).to_string(),
+            ]);
         }
-        (_, Some(hits)) => {
+        (false, Some(hits)) => {
             command.args(["-max_target_seqs", &hits.to_string()]);
         }
-        (_, None) => {}
+        (false, None) => {}
     }
     if let Some(dir) = &options.dir {
         command.current_dir(dir);
@@ -436,7 +517,7 @@ pub fn format_file<'a>(
         }
         let stop = if started.elapsed() > options.timeout {
             Some(FormatError::TimedOut(options.timeout))
-        } else if output.metadata().map_or(0, |m| m.len()) > options.max_bytes {
+        } else if written() > options.max_bytes {
             Some(FormatError::TooLarge(options.max_bytes))
         } else if options.stop.as_ref().is_some_and(|stop| stop()) {
             Some(FormatError::Stopped)
@@ -451,12 +532,11 @@ pub fn format_file<'a>(
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
     };
-    let written = output.metadata().map_err(FormatError::Io)?.len();
-    if written > options.max_bytes {
+    if written() > options.max_bytes {
         return Err(FormatError::TooLarge(options.max_bytes));
     }
     if status.success() {
-        return Ok(written);
+        return Ok(());
     }
     let mut said = Vec::new();
     messages.seek(SeekFrom::Start(0)).map_err(FormatError::Io)?;

@@ -391,6 +391,18 @@ fn a_web_blast_pl_client_puts_polls_search_info_and_reads_the_text_report() {
     assert!(text.contains("Identities = 240/240 (100%)"), "{text}");
 
     // The same search, in every format the clients ask for.
+    // NCBI's default format is a page; the report in it is text, escaped.
+    let html = server.get(&format!("/Blast.cgi?CMD=Get&RID={rid}"));
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = html.text();
+    assert!(
+        html.contains("Status=READY") && html.contains("<pre>"),
+        "{html}"
+    );
+    assert!(html.contains("Query= my_read a read of ref06"), "{html}");
     let xml = server.get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=XML&RID={rid}"));
     let xml = xml.text();
     assert!(xml.starts_with("<?xml "), "{xml}");

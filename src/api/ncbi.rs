@@ -394,13 +394,12 @@ async fn get(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
             ))
         }
         Format::Html => {
-            let mut response = respond::whole(StatusCode::OK, "text/html; charset=utf-8", report);
-            // The formatter's page shows the lab's deflines: it runs nothing.
-            response.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("sandbox; default-src 'none'"),
+            let text = String::from_utf8_lossy(&report);
+            let body = page(
+                &format!("seqspool BLAST: {}", record.query_name),
+                html! { (PreEscaped(ready_block())) pre { (text) } },
             );
-            nosniff(response)
+            respond::page(StatusCode::OK, body)
         }
         Format::Json2 | Format::Xml2 => {
             let mut response = respond::whole(StatusCode::OK, "application/zip", report);
@@ -465,16 +464,14 @@ async fn report(
                 ),
                 other => other.into(),
             })?;
-    let rid = Rid::of(record)
-        .map(|rid| rid.to_string())
-        .unwrap_or_default();
     let job = format::Job {
-        formatter: &app.config.ncbi.formatter,
         archive: file,
         env: definition.env.clone(),
-        rid: &rid,
+        rid: Rid::of(record)
+            .map(|rid| rid.to_string())
+            .unwrap_or_default(),
     };
-    Ok(format::report(job, format, limits).await?)
+    Ok(blocking(move || format::report(job, format, limits)).await?)
 }
 
 /// `FORMAT_OBJECT=SearchInfo`: the status, and whether there are hits.

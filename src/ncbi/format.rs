@@ -1,28 +1,18 @@
 //! The formats a client asks for (`FORMAT_TYPE`), made from a search's BLAST
-//! archive (`-outfmt 11`) with `blast_formatter`, as NCBI makes them.
-//!
-//! The archive is copied out of the experiment's directory (read through the
-//! store, which follows no links) into a temporary directory, and the
-//! formatter runs there: its own process group, niced, within a time limit,
-//! never more than [`AT_ONCE`] at a time, so that clients asking for reports
-//! cannot take the machine from the search that is running. Its arguments
-//! are ours: formats and numbers, never a client's text.
+//! archive (`-outfmt 11`) by [`crate::blast`], as NCBI makes them: one file,
+//! or for JSON2 and XML2 a zip of the file naming the others and one file per
+//! query.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
+use crate::blast::{self, Columns, Split};
 use crate::error::Error;
 
-/// Formatters that may run at once; more clients wait their turn.
-const AT_ONCE: usize = 2;
-static RUNNING: Semaphore = Semaphore::const_new(AT_ONCE);
-
-/// How long one formatting may take: a whole-genome report takes seconds.
+/// How long one formatting may take (waiting for a turn included): a
+/// whole-genome report takes seconds.
 const TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// The largest report sent; beyond it the client is told to ask for fewer hits.
@@ -60,21 +50,6 @@ impl Format {
     }
 
     pub const NAMES: &'static str = "XML, Text, Tabular, HTML, JSON2 or XML2";
-
-    /// Whether the report is a zip archive.
-    pub fn is_zip(self) -> bool {
-        matches!(self, Format::Json2 | Format::Xml2)
-    }
-
-    fn outfmt(self) -> &'static str {
-        match self {
-            Format::Xml => "5",
-            Format::Text | Format::Html => "0",
-            Format::Tabular => "7",
-            Format::Json2 => "13",
-            Format::Xml2 => "14",
-        }
-    }
 }
 
 /// How much of the result to report: `ALIGNMENTS` and `DESCRIPTIONS`.
@@ -84,139 +59,68 @@ pub struct Limits {
     pub descriptions: Option<u32>,
 }
 
-/// What to format: the archive's bytes, the environment its search ran in
-/// (where the database is), and the RID that names the files of a zip.
-pub struct Job<'a> {
-    pub formatter: &'a str,
+/// What to format: the archive, opened without following links, and the
+/// environment its search ran in (where the database is found).
+pub struct Job {
     pub archive: std::fs::File,
     pub env: BTreeMap<String, String>,
-    pub rid: &'a str,
+    /// The RID, which names the files of a zip.
+    pub rid: String,
 }
 
 /// Formats `job`'s archive as `format`, within `limits`: the report's bytes.
-pub async fn report(job: Job<'_>, format: Format, limits: Limits) -> Result<Vec<u8>, Error> {
-    let _turn = RUNNING
-        .acquire()
-        .await
-        .map_err(|_| Error::Internal("the formatter's turns are closed".into()))?;
-    let dir = tempfile::Builder::new()
-        .prefix("seqspool-format-")
-        .tempdir()
-        .map_err(|err| {
-            Error::io(
-                "making a directory to format a BLAST report in",
-                std::env::temp_dir(),
-                err,
-            )
-        })?;
-    let archive = dir.path().join("search.asn");
-    let copy_to = archive.clone();
-    let source = job.archive;
-    off_thread(move || copy(source, &copy_to)).await?;
-
-    let base = dir.path().join(job.rid);
-    let out = match format {
-        Format::Json2 | Format::Xml2 => base.clone(),
-        _ => dir.path().join("report"),
-    };
-    let mut command = tokio::process::Command::new("nice");
-    command
-        .args(["-n", "10"])
-        .arg(job.formatter)
-        .arg("-archive")
-        .arg(&archive)
-        .args(["-outfmt", format.outfmt()])
-        .arg("-out")
-        .arg(&out);
-    if format == Format::Html {
-        command.arg("-html");
-    }
+/// A blocking call: run it on the blocking pool.
+pub fn report(job: Job, format: Format, limits: Limits) -> Result<Vec<u8>, Error> {
+    let mut options = blast::Options::new(TIME_LIMIT, MAX_REPORT);
+    options.env = job.env.into_iter().collect();
     match format {
         Format::Text | Format::Html => {
-            if let Some(n) = limits.descriptions {
-                command.args(["-num_descriptions", &n.to_string()]);
-            }
-            if let Some(n) = limits.alignments {
-                command.args(["-num_alignments", &n.to_string()]);
-            }
+            options.max_hits = limits.alignments;
+            options.max_descriptions = limits.descriptions;
+            blast::format(job.archive, &blast::Format::Pairwise, &options).map_err(too_large)
         }
-        _ => {
+        Format::Xml | Format::Tabular => {
             // Structured reports carry each hit with its alignments.
-            if let Some(n) = limits.alignments.or(limits.descriptions) {
-                command.args(["-max_target_seqs", &n.max(1).to_string()]);
-            }
+            options.max_hits = limits.alignments.or(limits.descriptions).map(|n| n.max(1));
+            let format = match format {
+                Format::Xml => blast::Format::Xml,
+                _ => blast::Format::CommentedTabular(Columns::Standard),
+            };
+            blast::format(job.archive, &format, &options).map_err(too_large)
+        }
+        Format::Json2 | Format::Xml2 => {
+            options.max_hits = limits.alignments.or(limits.descriptions).map(|n| n.max(1));
+            let dir = tempfile::Builder::new()
+                .prefix("seqspool-format-")
+                .tempdir()
+                .map_err(|err| {
+                    Error::io(
+                        "making a directory to format a report in",
+                        std::env::temp_dir(),
+                        err,
+                    )
+                })?;
+            let split = if format == Format::Json2 {
+                Split::Json
+            } else {
+                Split::Xml2
+            };
+            blast::format_split(job.archive, split, &options, dir.path(), &job.rid)
+                .map_err(too_large)?;
+            zip_files(dir.path(), &job.rid, format)
         }
     }
-    command
-        .current_dir(dir.path())
-        .envs(&job.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = command.spawn().map_err(|err| {
-        Error::Internal(format!(
-            "could not start nice to run {}: {err}",
-            job.formatter
-        ))
-    })?;
-    let output = tokio::time::timeout(TIME_LIMIT, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            Error::Internal(format!(
-                "{} took more than {} s to format the report; ask for fewer hits (ALIGNMENTS)",
-                job.formatter,
-                TIME_LIMIT.as_secs()
-            ))
-        })?
-        .map_err(|err| Error::Internal(format!("waiting for {}: {err}", job.formatter)))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let said = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(Error::Internal(match output.status.code() {
-            Some(127) => format!(
-                "{} was not found; the operator can install BLAST+ or set blast_formatter in the [ncbi] section",
-                job.formatter
-            ),
-            code => format!(
-                "{} could not format the report (exit {}): {said}",
-                job.formatter,
-                code.map_or("by a signal".into(), |c| c.to_string())
-            ),
-        }));
+}
+
+/// A report too large says what to do about it.
+fn too_large(err: blast::FormatError) -> Error {
+    match err {
+        blast::FormatError::TooLarge(limit) => Error::TooLarge(format!(
+            "the report is larger than {}; ask for fewer hits (ALIGNMENTS, DESCRIPTIONS)",
+            crate::store::bytes(limit)
+        )),
+        other => other.into(),
     }
-    let rid = job.rid.to_owned();
-    off_thread(move || {
-        let dir = dir;
-        if format.is_zip() {
-            zip_files(dir.path(), &rid, format)
-        } else {
-            read_capped(&out)
-        }
-    })
-    .await
-}
-
-/// Runs file work off the async threads.
-async fn off_thread<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| Error::Internal(format!("formatting a report: {err}")))?
-}
-
-fn copy(mut from: std::fs::File, to: &Path) -> Result<(), Error> {
-    let mut file = std::fs::File::create(to)
-        .map_err(|err| Error::io("copying a BLAST archive to format it", to, err))?;
-    io::copy(&mut from, &mut file)
-        .map_err(|err| Error::io("copying a BLAST archive to format it", to, err))?;
-    Ok(())
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, Error> {
@@ -227,10 +131,7 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, Error> {
         .read_to_end(&mut bytes)
         .map_err(|err| Error::io("reading a formatted BLAST report", path, err))?;
     if bytes.len() as u64 > MAX_REPORT {
-        return Err(Error::TooLarge(format!(
-            "the report is larger than {}; ask for fewer hits (ALIGNMENTS, DESCRIPTIONS)",
-            crate::store::bytes(MAX_REPORT)
-        )));
+        return Err(too_large(blast::FormatError::TooLarge(MAX_REPORT)));
     }
     Ok(bytes)
 }

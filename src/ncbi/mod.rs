@@ -102,8 +102,6 @@ impl fmt::Display for Program {
 pub struct NcbiTable {
     #[serde(default)]
     program: Vec<ProgramTable>,
-    /// The `blast_formatter` to run; by default the one on the PATH.
-    blast_formatter: Option<String>,
 }
 
 /// `[[ncbi.program]]`: one program, the pipeline that runs it, and the
@@ -127,8 +125,6 @@ struct ProgramTable {
 #[derive(Debug, Default)]
 pub struct Services {
     services: Vec<Service>,
-    /// The `blast_formatter` program.
-    pub formatter: String,
 }
 
 /// One program, served by one pipeline.
@@ -220,12 +216,7 @@ impl Services {
                 params,
             });
         }
-        Ok(Services {
-            services,
-            formatter: table
-                .blast_formatter
-                .unwrap_or_else(|| "blast_formatter".into()),
-        })
+        Ok(Services { services })
     }
 
     pub fn is_empty(&self) -> bool {
