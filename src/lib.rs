@@ -28,6 +28,7 @@
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process), `local` (a command as a process tree) and `slurm` (a batch
 //!   job on the lab's cluster).
+//! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -43,6 +44,7 @@ pub mod model;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
+pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;

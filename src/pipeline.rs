@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::exec::slurm::{SlurmOptions, SlurmTable};
 use crate::query::{Alphabet, AlphabetPolicy};
+use crate::sbatch::{SlurmOptions, SlurmTable};
 use crate::time::Timestamp;
 
 /// The name of the pipeline a server without a configuration file runs: the

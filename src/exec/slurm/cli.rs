@@ -150,7 +150,10 @@ pub fn squeue(jobs: &[u64]) -> Result<BTreeMap<u64, JobStatus>, String> {
         return Ok(BTreeMap::new());
     }
     let list: Vec<String> = jobs.iter().map(u64::to_string).collect();
+    // Given several ids, squeue asks for the whole job table and picks them
+    // out; --me has the controller send only this user's jobs.
     let args = [
+        os("--me"),
         os("--noheader"),
         os("--states=all"),
         os(format!("--jobs={}", list.join(","))),
@@ -167,6 +170,7 @@ pub fn squeue(jobs: &[u64]) -> Result<BTreeMap<u64, JobStatus>, String> {
 /// The pending jobs named `name`, in one `squeue` call.
 pub fn pending_named(name: &str) -> Result<BTreeMap<u64, JobStatus>, String> {
     let args = [
+        os("--me"),
         os("--noheader"),
         os("--states=PENDING"),
         os(format!("--name={name}")),

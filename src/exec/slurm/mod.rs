@@ -17,7 +17,6 @@
 //! re-attaches to them ([`Slurm::recover`], [`Slurm::follow`]).
 
 pub mod cli;
-mod options;
 pub mod poll;
 
 use std::ffi::OsString;
@@ -27,8 +26,6 @@ use std::path::Path;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-pub use options::{SlurmOptions, SlurmTable};
 
 use self::cli::JobStatus;
 use self::poll::{Poller, Seen};

@@ -1,6 +1,7 @@
 //! What a Slurm pipeline asks of the cluster: its `[pipeline.slurm]` table,
 //! checked once when the configuration is read, and kept in each record's
 //! definition so an accepted experiment is submitted as it was accepted.
+//! The Slurm executor (`exec::slurm`) turns it into `sbatch` arguments.
 //!
 //! Every value becomes one `sbatch` argument of its own; no shell reads
 //! them. They are the lab's words, not a client's, but they are still
