@@ -51,6 +51,11 @@ pub const DEFAULT_BODY_STALL_SECS: f64 = 10.0;
 /// commands fail for want of space, one experiment after another.
 pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
 
+/// Default seconds between two polls of the Slurm jobs in flight: one
+/// `squeue` for all of them each time, so a job's end is seen within this
+/// long, at the cost of one short call to the controller.
+pub const DEFAULT_SLURM_POLL_SECS: f64 = 2.0;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,6 +145,10 @@ pub struct Config {
     #[doc(hidden)]
     pub runner: Option<PathBuf>,
 
+    /// Seconds between two polls of the Slurm jobs in flight (one `squeue` for all of them).
+    #[arg(long, env = "SEQSPOOL_SLURM_POLL", default_value = "2", value_parser = parse_poll, value_name = "SECS")]
+    pub slurm_poll: Duration,
+
     /// Seconds a request body may go without a byte arriving before it is dropped with 408.
     #[arg(long, env = "SEQSPOOL_BODY_STALL", default_value = "10", value_parser = parse_stall, value_name = "SECS")]
     pub body_stall: Duration,
@@ -186,6 +195,7 @@ impl Config {
             max_connections: None,
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
+            slurm_poll: Duration::from_secs_f64(DEFAULT_SLURM_POLL_SECS),
             allow_hosts: Vec::new(),
             config: None,
             pipelines: Vec::new(),
@@ -311,6 +321,11 @@ impl Config {
                 self.body_stall = parse_stall(&secs.to_string())?;
             }
         }
+        if let Some(secs) = file.slurm_poll {
+            if unset("slurm_poll") {
+                self.slurm_poll = parse_poll(&secs.to_string())?;
+            }
+        }
         if self.capacity == 0 {
             return Err("capacity = 0: give a whole number of at least 1".into());
         }
@@ -399,6 +414,17 @@ fn parse_stall(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses the interval between two polls of Slurm: none at all would ask
+/// the controller without pause.
+fn parse_poll(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        poll if poll.is_zero() => Err(format!(
+            "'{text}' is no interval between polls of Slurm; give a number of seconds above 0"
+        )),
+        poll => Ok(poll),
+    }
+}
+
 /// Parses a host name for `--allow-host`: a bare name (`lab-ws.example.org`),
 /// compared without regard to case; no scheme, port or path.
 fn parse_host_name(text: &str) -> Result<String, String> {
@@ -448,6 +474,8 @@ struct FileOptions {
     min_free: Option<u64>,
     /// Seconds.
     body_stall: Option<f64>,
+    /// Seconds.
+    slurm_poll: Option<f64>,
     allow_hosts: Option<Vec<String>>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
@@ -468,6 +496,7 @@ mod tests {
         assert_eq!(parsed.shutdown_grace, built.shutdown_grace);
         assert_eq!(parsed.max_output, built.max_output);
         assert_eq!(parsed.body_stall, built.body_stall);
+        assert_eq!(parsed.slurm_poll, built.slurm_poll);
         assert_eq!(parsed.allow_hosts, built.allow_hosts);
         assert_eq!(parsed.timeout, None);
         // A batch as large as a submission may be fits an empty queue.

@@ -26,9 +26,12 @@
 //! - `intake`: acceptance: reserve, write, flush together, publish, answer.
 //! - `store`: the experiments directory: staging, publishing, records, files.
 //! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
-//! - `worker`: the one thread that runs experiments, one at a time, in order.
+//! - `worker`: the one thread that starts experiments, in order, one at a
+//!   time (or several of a Slurm pipeline that allows it).
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
-//!   process) and `local` (a command as a process tree).
+//!   process), `local` (a command as a process tree) and `slurm` (a batch
+//!   job on the lab's cluster).
+//! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -48,6 +51,7 @@ pub mod pipeline;
 pub mod query;
 pub mod queue;
 pub mod results;
+pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;
@@ -95,15 +99,27 @@ pub async fn run(
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let (store, mut scan) = Store::open(&config.experiments, config.faults.clone())?;
-            let recovery = worker::recover(&store, &mut scan, &config, &executors);
+            let mut recovery = worker::recover(&store, &mut scan, &config, &executors);
             scan.pause = check_at_start(&store, scan.pause.take(), config.min_free);
+            if let Some(reason) = recovery.pause.take().filter(|_| scan.pause.is_none()) {
+                let pause = Pause {
+                    reason,
+                    since: time::Timestamp::now(),
+                    by: PausedBy::Workstation,
+                };
+                if let Err(err) = store.write_pause(Some(&pause)) {
+                    log::error!("could not record the queue's state: {err}");
+                }
+                scan.pause = Some(pause);
+            }
             log::info!(
                 "recovered {}: {} queued, {} requeued after an interruption, {} failed after an interruption, \
-                 {} finished, {} skipped, {} unacknowledged discarded, in {:.3} s",
+                 {} re-attached, {} finished, {} skipped, {} unacknowledged discarded, in {:.3} s",
                 store.root().display(),
                 recovery.queued,
                 recovery.requeued,
                 recovery.failed,
+                recovery.reattached,
                 recovery.finished,
                 scan.skipped,
                 scan.discarded,

@@ -117,6 +117,25 @@ impl FromStr for State {
 pub enum RunHandle {
     /// A process group on this machine.
     Local(ProcessIdentity),
+    /// A batch job on a Slurm cluster (`{"executor": "slurm", "slurm": {"job_id": 42, "state": "PENDING"}}`).
+    Slurm { slurm: SlurmJob },
+}
+
+/// A Slurm batch job, as the record keeps it while the experiment is RUNNING.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlurmJob {
+    /// The job's id, as `sbatch` gave it.
+    pub job_id: u64,
+    /// Where it stands: `HELD` from its submission until seqspool released
+    /// it, then Slurm's state as last polled (`PENDING`, `RUNNING`, ...).
+    /// The experiment is running in Slurm's sense only once this says `RUNNING`.
+    pub state: String,
+    /// Slurm's reason for that state, when it gives one (`Priority`, `Resources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When seqspool first saw it RUNNING; its timeout counts from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_since: Option<Timestamp>,
 }
 
 /// What identifies a running command's process group across a server crash:
@@ -405,6 +424,27 @@ mod tests {
         old["process"] = serde_json::json!({"pgid": 42, "start_ticks": 7, "boot_id": "b"});
         let read: Record = serde_json::from_value(old).unwrap();
         assert_eq!(read.handle, Some(RunHandle::Local(process)));
+    }
+
+    #[test]
+    fn a_slurm_job_is_written_under_its_executors_name() {
+        let record = Record {
+            handle: Some(RunHandle::Slurm {
+                slurm: SlurmJob {
+                    job_id: 42,
+                    state: "PENDING".into(),
+                    reason: Some("Priority".into()),
+                    running_since: None,
+                },
+            }),
+            ..Record::for_test(1, State::Running)
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            json["handle"],
+            serde_json::json!({"executor": "slurm", "slurm": {"job_id": 42, "state": "PENDING", "reason": "Priority"}})
+        );
+        assert_eq!(serde_json::from_value::<Record>(json).unwrap(), record);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::query::{Alphabet, AlphabetPolicy};
+use crate::sbatch::{SlurmOptions, SlurmTable};
 use crate::time::Timestamp;
 
 /// The name of the pipeline a server without a configuration file runs: the
@@ -53,6 +54,9 @@ pub struct Definition {
     /// The files that are its results, and how to show them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ResultFile>,
+    /// What a Slurm pipeline's jobs ask of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmOptions>,
 }
 
 impl Definition {
@@ -68,6 +72,7 @@ impl Definition {
                 view: View::Analysis,
                 title: Some("Analysis".into()),
             }],
+            slurm: None,
         }
     }
 
@@ -83,6 +88,7 @@ impl Definition {
             timeout_ms: None,
             env: BTreeMap::new(),
             results: Vec::new(),
+            slurm: None,
         }
     }
 
@@ -97,6 +103,14 @@ impl Definition {
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
     }
+
+    /// Most runs of it in flight at once: one, unless a Slurm pipeline allows more.
+    pub fn max_running(&self) -> usize {
+        match (&self.executor, &self.slurm) {
+            (ExecutorKind::Slurm, Some(slurm)) => slurm.max_running.max(1),
+            _ => 1,
+        }
+    }
 }
 
 /// Which executor runs a pipeline's experiments.
@@ -107,6 +121,8 @@ pub enum ExecutorKind {
     Builtin,
     /// A process tree on this machine.
     Local,
+    /// One batch job on a Slurm cluster.
+    Slurm,
 }
 
 /// A pipeline's command.
@@ -275,6 +291,7 @@ impl Pipeline {
                 timeout_ms: timeout.map(|t| t.as_millis() as u64),
                 env: BTreeMap::new(),
                 results: Vec::new(),
+                slurm: None,
             }),
         }
     }
@@ -548,6 +565,10 @@ pub struct PipelineTable {
     params: Vec<ParamTable>,
     #[serde(default, rename = "result")]
     results: Vec<ResultFile>,
+    /// `[pipeline.slurm]`: what its jobs ask of the cluster.
+    slurm: Option<SlurmTable>,
+    /// Most jobs of a Slurm pipeline in flight at once.
+    max_running: Option<usize>,
 }
 
 /// One `[[pipeline.param]]` table.
@@ -643,6 +664,26 @@ impl PipelineTable {
                 )));
             }
         }
+        let slurm = match (executor, self.slurm) {
+            (ExecutorKind::Slurm, table) => Some(
+                table
+                    .unwrap_or_default()
+                    .build(self.max_running, self.timeout.is_some())
+                    .map_err(at)?,
+            ),
+            (_, Some(_)) => {
+                return Err(at(
+                    "a [pipeline.slurm] table needs `executor = \"slurm\"`".into()
+                ))
+            }
+            (_, None) => None,
+        };
+        if executor != ExecutorKind::Slurm && self.max_running.is_some_and(|n| n != 1) {
+            return Err(at(
+                "only a Slurm pipeline may run more than one experiment at once (max_running)"
+                    .into(),
+            ));
+        }
         let results = if results.is_empty() && executor == ExecutorKind::Builtin {
             Definition::builtin().results
         } else {
@@ -660,6 +701,7 @@ impl PipelineTable {
                 timeout_ms: timeout.map(|t| t.as_millis() as u64),
                 env,
                 results,
+                slurm,
             }),
             name,
         })
@@ -892,6 +934,52 @@ mod tests {
         assert!(build("name = \"b\"\ncommand = \"x\"\n[[param]]\nname = \"e\"\ntype = \"integer\"\ndefault = 0\nmin = 1")
             .contains("its default 0 is below"));
         assert!(build("name = \"b\"\ncommand = \"x\"\nbogus = 1").contains("unknown field"));
+    }
+
+    #[test]
+    fn a_slurm_pipeline_keeps_its_options_in_its_definition() {
+        let table: PipelineTable = toml::from_str(
+            r#"
+            name = "fold"
+            executor = "slurm"
+            command = ["${CONFIG_DIR}/fold.sh"]
+            max_running = 3
+            timeout = 90
+            [slurm]
+            partition = "gpu"
+            gres = "gpu:1"
+            options = ["--account=lab"]
+            "#,
+        )
+        .unwrap();
+        let pipeline = table.build("/lab", None).unwrap();
+        let definition = &pipeline.definition;
+        assert_eq!(definition.executor, ExecutorKind::Slurm);
+        assert_eq!(definition.max_running(), 3);
+        let slurm = definition.slurm.as_ref().unwrap();
+        assert_eq!(
+            slurm.arguments(definition.timeout()),
+            [
+                "--partition=gpu",
+                "--time=2",
+                "--gres=gpu:1",
+                "--account=lab"
+            ]
+        );
+        // The record keeps it, and reads it back.
+        let json = serde_json::to_value(&**definition).unwrap();
+        assert_eq!(json["executor"], "slurm");
+        assert_eq!(json["slurm"]["max_running"], 3);
+        assert_eq!(
+            serde_json::from_value::<Definition>(json).unwrap(),
+            **definition
+        );
+        // Older records, and every other executor, run one at a time.
+        assert_eq!(Definition::legacy("true").max_running(), 1);
+        assert!(serde_json::to_value(Definition::legacy("true"))
+            .unwrap()
+            .get("slurm")
+            .is_none());
     }
 
     #[test]

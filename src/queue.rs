@@ -121,7 +121,9 @@ struct Index {
     records: Vec<Record>,
     /// QUEUED experiments, in id order, which is run order.
     waiting: VecDeque<Id>,
-    running: Option<Running>,
+    /// The runs in flight, in the order they started: one, or several of a
+    /// Slurm pipeline that allows it.
+    running: Vec<Running>,
     /// Experiments per state, by [`State::index`].
     counts: [usize; 6],
     /// Slots promised to submissions being written.
@@ -196,15 +198,21 @@ impl Index {
             return Waiting::Done;
         };
         let estimate = || -> Option<Eta> {
-            // What is left of the running one, then each one ahead in turn.
+            // What is left of the run that ends first (the one running, unless a
+            // cluster runs several), then each one ahead in turn: one at a
+            // time, which is pessimistic when a cluster runs several at once.
             let mut start = now;
-            if let Some(running) = self.running.as_ref().and_then(|r| self.find(r.id)) {
+            let mut first_end: Option<u64> = None;
+            for running in self.running.iter().filter_map(|r| self.find(r.id)) {
                 let left = match running.started_at {
                     Some(started) => self
                         .median(&running.pipeline)?
                         .saturating_sub(now.since(started).as_millis() as u64),
                     None => self.median(&running.pipeline)?,
                 };
+                first_end = Some(first_end.map_or(left, |end| end.min(left)));
+            }
+            if let Some(left) = first_end {
                 start = start.after(Duration::from_millis(left));
             }
             for ahead in self.waiting.iter().take(position - 1) {
@@ -444,20 +452,55 @@ impl Queue {
     /// server is closing. `signals` gives, for the head's record, what will
     /// reach its run for cancel and shutdown (none if it cannot be stopped).
     pub fn next(&self, signals: impl FnOnce(&Record) -> Option<Sender<Signal>>) -> Option<Record> {
+        self.next_when(|head| Some(signals(head)))
+    }
+
+    /// Like [`Queue::next`], if `admit` admits the head: it answers `None`
+    /// to leave the head waiting (the runs in flight do not let it start
+    /// yet), or what reaches the head's run.
+    pub fn next_when(
+        &self,
+        admit: impl FnOnce(&Record) -> Option<Option<Sender<Signal>>>,
+    ) -> Option<Record> {
         let mut index = self.lock();
         if self.is_closing() || index.pause.is_some() {
             return None;
         }
         let id = *index.waiting.front()?;
-        let signals = signals(index.find(id)?);
+        let signals = admit(index.find(id)?)?;
         let record = index.update(id, |record| {
             record.state = State::Running;
             record.started_at = Some(Timestamp::now());
             record.attempts += 1;
             record.error = None;
         })?;
-        index.running = Some(Running { id, signals });
+        index.running.push(Running { id, signals });
         Some(record)
+    }
+
+    /// The experiments recovery left RUNNING to be followed (re-attached
+    /// runs), oldest first, each now in flight with what `signals` gives it.
+    pub fn take_reattached(
+        &self,
+        mut signals: impl FnMut(&Record) -> Option<Sender<Signal>>,
+    ) -> Vec<Record> {
+        let mut index = self.lock();
+        let found: Vec<Record> = index
+            .records
+            .iter()
+            .filter(|record| {
+                record.state == State::Running && !index.running.iter().any(|r| r.id == record.id)
+            })
+            .cloned()
+            .collect();
+        for record in &found {
+            let signals = signals(record);
+            index.running.push(Running {
+                id: record.id,
+                signals,
+            });
+        }
+        found
     }
 
     /// Replaces the running experiment's record with the worker's copy, which
@@ -471,13 +514,7 @@ impl Queue {
     /// experiment is no longer the running one.
     pub fn finish(&self, record: Record) {
         let mut index = self.lock();
-        if index
-            .running
-            .as_ref()
-            .is_some_and(|running| running.id == record.id)
-        {
-            index.running = None;
-        }
+        index.running.retain(|running| running.id != record.id);
         let id = record.id;
         index.update(id, |stored| *stored = record);
     }
@@ -508,7 +545,7 @@ impl Queue {
             }
             State::Running => {
                 let view = index.view(record);
-                match index.running.as_ref().filter(|running| running.id == id).and_then(|r| r.signals.as_ref()) {
+                match index.running.iter().find(|running| running.id == id).and_then(|r| r.signals.as_ref()) {
                     Some(signals) => {
                         let _ = signals.send(Signal::Cancel);
                         Ok(Canceled::Stopping(view))
@@ -572,25 +609,24 @@ impl Queue {
         self.lock().pause.clone()
     }
 
-    /// The experiment that runs next, and the one running now, if any.
+    /// The experiment that runs next, and the one running now (the oldest
+    /// in flight), if any.
     pub fn head(&self) -> (Option<Id>, Option<Id>) {
         let index = self.lock();
         (
             index.waiting.front().copied(),
-            index.running.as_ref().map(|running| running.id),
+            index.running.first().map(|running| running.id),
         )
     }
 
-    /// Stops the queue for shutdown: nothing more starts, and the running command is told to stop.
+    /// Stops the queue for shutdown: nothing more starts, and every run in flight is told to stop.
     pub fn close(&self) {
         let index = self.lock();
         self.closing.store(true, Ordering::SeqCst);
-        if let Some(signals) = index
-            .running
-            .as_ref()
-            .and_then(|running| running.signals.as_ref())
-        {
-            let _ = signals.send(Signal::Shutdown);
+        for running in &index.running {
+            if let Some(signals) = &running.signals {
+                let _ = signals.send(Signal::Shutdown);
+            }
         }
     }
 
