@@ -1,9 +1,10 @@
 /* seqspool's pages, made live.
  *
  * Every page is complete without this script; it only adds to it: times in
- * the reader's time zone, a light poll of the JSON API (every 1.5 s while
- * something is queued or running, paused while the tab is hidden, stopped
- * when nothing moves), the last lines of a running experiment's logs, a
+ * the reader's time zone, updates as the server's events say something
+ * changed (GET /events; a poll of the JSON API every 1.5 s only while
+ * something runs, or where events cannot be had; nothing while the tab is
+ * hidden), the last lines of a running experiment's logs, a
  * confirmation before a cancel, and on the form only the chosen pipeline's
  * parameters: the others are hidden and disabled, so they are not sent.
  * Text from the server is only ever set with textContent, never parsed as HTML.
@@ -129,23 +130,38 @@
     node.replaceChildren(content);
   }
 
-  /* ---- the poll ---- */
+  /* ---- following the server ---- */
 
-  /* Runs tick() every POLL_MS while it resolves to true. document.body's
-     data-live says where it stands: polling, paused (tab hidden), idle. */
-  function poll(tick, initially) {
+  /* Keeps the page up to date. The server's event stream (`stream`, a
+     /events URL) says when something changed, and each event makes the
+     page read the JSON API once (tick); while tick resolves to true
+     (something runs: its time and logs move without events), it is also
+     read every POLL_MS. Without EventSource, or when the stream cannot be
+     opened, the page polls as it did before the stream existed.
+     document.body's data-live says where it stands: polling (updating
+     now), idle (up to date, following the events), paused (tab hidden);
+     data-stream says whether the event stream is open. */
+  function live(tick, initially, stream) {
     var body = document.body;
     var note = document.querySelector("[data-live-note]");
     var timer = 0;
     var busy = false;
+    var again = false;
     var failures = 0;
+    var source = null;
+    var streamFailures = 0;
 
-    function say(live, text) {
-      body.dataset.live = live;
+    function say(state, text) {
+      body.dataset.live = state;
       if (note) note.textContent = text;
     }
 
-    function schedule() {
+    function schedule(more) {
+      if (timer) clearTimeout(timer);
+      timer = 0;
+      /* Followed by events, an idle page waits for the next one. */
+      if (!more && failures === 0 && source) return;
+      if (!more && failures === 0 && !source && !stream) return;
       var wait = POLL_MS * Math.min(failures + 1, MAX_BACKOFF);
       timer = setTimeout(run, wait);
     }
@@ -154,6 +170,10 @@
       timer = 0;
       if (document.hidden) {
         say("paused", "Updates paused while this tab is hidden.");
+        return;
+      }
+      if (busy) {
+        again = true;
         return;
       }
       busy = true;
@@ -165,28 +185,72 @@
         return true;
       }).then(function (more) {
         busy = false;
+        if (again) {
+          again = false;
+          run();
+          return;
+        }
         if (failures > 0) {
           say("polling", "The server does not answer; trying again.");
-          schedule();
         } else if (more) {
           say("polling", "Updating live.");
-          schedule();
         } else {
-          say("idle", "Up to date: nothing is queued or running.");
+          say("idle", source ? "Up to date; following the server." : "Up to date: nothing is queued or running.");
         }
+        schedule(more);
       });
     }
 
-    /* Back to a hidden tab, or to one that stopped: look once more. */
+    function open() {
+      if (!stream || !window.EventSource || source) return;
+      source = new EventSource(stream);
+      body.dataset.stream = "connecting";
+      /* Each open (the first, and every reconnection) reads the state anew:
+         what happened while the stream was closed is in the answer. */
+      source.onopen = function () {
+        streamFailures = 0;
+        body.dataset.stream = "open";
+        run();
+      };
+      source.onmessage = run;
+      ["experiment", "backlog", "reset"].forEach(function (kind) {
+        source.addEventListener(kind, run);
+      });
+      source.onerror = function () {
+        body.dataset.stream = "reconnecting";
+        streamFailures += 1;
+        /* The browser reconnects by itself; after a few failures in a row
+           (a server too busy to take the stream), poll instead. */
+        if (source.readyState === EventSource.CLOSED || streamFailures > 3) {
+          close();
+          body.dataset.stream = "closed";
+          schedule(true);
+        }
+      };
+    }
+
+    function close() {
+      if (source) source.close();
+      source = null;
+    }
+
+    /* A hidden tab holds no stream open; back, it looks once and follows again. */
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && !busy && !timer) run();
+      if (document.hidden) {
+        close();
+        body.dataset.stream = "closed";
+        return;
+      }
+      open();
+      if (!busy && !timer) run();
     });
 
+    open();
     if (initially) {
       say("polling", "Updating live.");
-      schedule();
+      schedule(true);
     } else {
-      say("idle", "Up to date: nothing is queued or running.");
+      say("idle", source ? "Up to date; following the server." : "Up to date: nothing is queued or running.");
     }
   }
 
@@ -282,6 +346,10 @@
           });
           active = active || info.QUEUED + info.RUNNING > 0;
         }
+        /* Followed by events, only a running time moves between them. */
+        if (window.EventSource) {
+          return list.experiments.some(function (view) { return view.state === "RUNNING"; });
+        }
         return active;
       });
     }
@@ -289,7 +357,7 @@
     var initially = Array.prototype.some.call(tbody.querySelectorAll("[data-state]"), function (node) {
       return moving(node.dataset.state);
     }) || Array.prototype.some.call(counts, function (node) { return node.textContent !== "0"; });
-    poll(tick, initially);
+    live(tick, initially, table.dataset.stream || "/events");
   }
 
   /* ---- one experiment ---- */
@@ -420,7 +488,8 @@
         render(view);
         var files = view.files || [];
         return Promise.all([refreshLog("stdout.txt", files), refreshLog("stderr.txt", files)]).then(function () {
-          return moving(view.state);
+          /* Its logs and running time move without events; its state comes by them. */
+          return window.EventSource ? view.state === "RUNNING" : moving(view.state);
         });
       });
     }
@@ -429,8 +498,8 @@
       pre.scrollTop = pre.scrollHeight;
     });
     var state = main.querySelector("[data-state]");
-    var live = state && moving(state.dataset.state);
-    poll(tick, live);
+    var moves = state && moving(state.dataset.state);
+    live(tick, moves, "/events?experiment=" + encodeURIComponent(id));
   }
 
   /* ---- forms ---- */

@@ -374,6 +374,14 @@ impl<'a> Listing<'a> {
         url
     }
 
+    /// The event stream that says when this page changes: its batch's, or every event.
+    fn stream(&self) -> String {
+        match self.batch {
+            Some(batch) => format!("/events?batch={batch}"),
+            None => "/events".into(),
+        }
+    }
+
     /// The link to this listing from `path` with another page token.
     fn link(&self, path: &str, page_token: Option<Id>) -> String {
         let mut params = Vec::new();

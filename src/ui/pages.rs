@@ -509,7 +509,7 @@ fn table(listing: &Listing) -> Markup {
     };
     html! {
         div.table-scroll tabindex="0" role="region" aria-labelledby="experiments-heading" {
-            table.list data-source=(listing.source()) {
+            table.list data-source=(listing.source()) data-stream=(listing.stream()) {
                 thead {
                     tr {
                         th scope="col" { "ID" }
