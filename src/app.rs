@@ -21,7 +21,8 @@ use crate::intake::Intake;
 use crate::model::{Choice, FileInfo, Id, Record, State};
 use crate::pipeline::Catalog;
 use crate::query::{self, Limits};
-use crate::queue::{Canceled, Filter, Queue, View, Waiting};
+use crate::queue::{BatchPage, Canceled, Filter, Queue, View, Waiting};
+use crate::results::summary::{self, Kind, Summary};
 use crate::store::Store;
 use crate::submission::{self, Accepted, Format, Submission};
 
@@ -91,11 +92,13 @@ impl App {
             queries,
             pipeline,
             params,
+            upload,
         } = accepted;
-        let records = self
-            .intake
-            .submit(queries, Choice::new(&pipeline, params))
-            .await?;
+        let choice = Choice {
+            upload: upload.map(Arc::from),
+            ..Choice::new(&pipeline, params)
+        };
+        let records = self.intake.submit(queries, choice).await?;
         Ok(records.iter().map(|record| self.view(record)).collect())
     }
 
@@ -191,6 +194,7 @@ impl App {
                 command: original.command.clone(),
                 definition: original.definition(),
                 retry_of: None,
+                upload: None,
             },
         };
         choice.retry_of = Some(id);
@@ -206,6 +210,102 @@ impl App {
         log::info!("experiment {id} runs again as {again}");
         Ok(self.view(&records[0]))
     }
+}
+
+/// A page of a batch, oldest first, each experiment's result summed up.
+pub struct Plate {
+    pub batch: Id,
+    pub page: BatchPage,
+    /// One per record of the page, in its order.
+    pub summaries: Vec<Summary>,
+    /// The pipelines of the page's experiments, in the order they first come.
+    pub pipelines: Vec<PlatePipeline>,
+}
+
+/// A pipeline of a batch, and how its results are summed up.
+pub struct PlatePipeline {
+    pub name: Arc<str>,
+    /// Its title while this server still offers it, else its name.
+    pub title: String,
+    pub kind: Kind,
+}
+
+/// Where a batch stands, in the words of a plate: finished or not, and how.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub total: usize,
+    /// COMPLETE.
+    pub complete: usize,
+    /// EXECUTOR_ERROR and SYSTEM_ERROR.
+    pub failed: usize,
+    pub canceled: usize,
+    pub running: usize,
+    pub queued: usize,
+}
+
+impl Progress {
+    pub fn of(counts: &[usize; 6]) -> Progress {
+        let count = |state: State| counts[state.index()];
+        Progress {
+            total: counts.iter().sum(),
+            complete: count(State::Complete),
+            failed: count(State::ExecutorError) + count(State::SystemError),
+            canceled: count(State::Canceled),
+            running: count(State::Running),
+            queued: count(State::Queued),
+        }
+    }
+
+    /// Experiments that will not change any more.
+    pub fn finished(&self) -> usize {
+        self.complete + self.failed + self.canceled
+    }
+}
+
+impl App {
+    /// A page of the batch `batch`: up to `limit` experiments after `after`,
+    /// oldest first, each summed up from its result files (read on the
+    /// blocking pool, a bounded piece of each).
+    pub async fn plate(&self, batch: Id, after: Option<Id>, limit: usize) -> Result<Plate, Error> {
+        let page = self
+            .queue
+            .batch(batch, after, limit)
+            .ok_or_else(|| no_batch(batch))?;
+        let store = self.store.clone();
+        let (page, summaries) = blocking(move || {
+            let summaries = page
+                .records
+                .iter()
+                .map(|record| summary::summarize_in(&store, record))
+                .collect();
+            Ok((page, summaries))
+        })
+        .await?;
+        let mut pipelines: Vec<PlatePipeline> = Vec::new();
+        for record in &page.records {
+            if pipelines.iter().all(|p| p.name != record.pipeline) {
+                pipelines.push(PlatePipeline {
+                    name: record.pipeline.clone(),
+                    title: self
+                        .catalog
+                        .get(&record.pipeline)
+                        .map_or_else(|| record.pipeline.to_string(), |p| p.title.clone()),
+                    kind: Kind::of(&record.definition()),
+                });
+            }
+        }
+        Ok(Plate {
+            batch,
+            page,
+            summaries,
+            pipelines,
+        })
+    }
+}
+
+/// The error for a batch the index does not hold.
+pub fn no_batch(batch: Id) -> Error {
+    Error::NotFound(format!("no batch {batch}"))
 }
 
 /// The error for an id the index does not hold.

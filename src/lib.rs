@@ -26,6 +26,8 @@
 //! - `worker`: the one thread that runs experiments, one at a time, in order.
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process) and `local` (a command as a process tree).
+//! - `results`: what experiments found, read for people (`summary`: one
+//!   result in a few words, for a batch's page and its merged TSV).
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -42,6 +44,7 @@ pub mod model;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
+pub mod results;
 pub mod store;
 pub mod submission;
 pub mod time;

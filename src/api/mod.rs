@@ -5,6 +5,7 @@
 //! handler returns its answer or an [`Error`], which `http::respond` turns
 //! into the answer: a page for a page route, JSON for the rest.
 
+pub mod batch;
 pub mod legacy;
 pub mod native;
 
@@ -88,7 +89,7 @@ async fn route(
         .into()),
         (["backlog"] | ["backlog", ""], &Method::GET) => Ok(legacy::backlog(app)),
         (["backlog"] | ["backlog", ""], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
-        (["experiments"], &Method::GET) if html => ui::listing(app, query).map_err(page),
+        (["experiments"], &Method::GET) if html => ui::listing(app, query).await.map_err(page),
         (["experiments"], &Method::GET) => Ok(native::list(app, query)?),
         (["experiments"], &Method::POST) if html => Ok(ui::submit(app, request).await),
         (["experiments"], &Method::POST) => Ok(native::submit(app, request).await?),
@@ -110,6 +111,11 @@ async fn route(
             Ok(native::retry(app, parse_id(id)?).await?)
         }
         (["experiments", _, "retry"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["batches", id], &Method::GET) if html && !id.contains('.') => {
+            ui::batch(app, id, query).await.map_err(page)
+        }
+        (["batches", name], &Method::GET) => Ok(batch::get(app, name, query).await?),
+        (["batches", _], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["pipelines"], &Method::GET) => Ok(native::pipelines(app)),
         (["pipelines"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments", id, "cancel"], &Method::POST) => {

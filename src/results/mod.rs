@@ -1,0 +1,3 @@
+//! What experiments found: their result files, read for people.
+
+pub mod summary;
