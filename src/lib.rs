@@ -15,7 +15,8 @@
 //! - `http`: the transport: the accept loop, bodies and their limits, content
 //!   negotiation, and `respond`, the one place an error becomes an answer.
 //!   It knows nothing of the routes.
-//! - `api`: the routes (the router, the native JSON API, the legacy routes).
+//! - `api`: the routes (the router, the native JSON API, a batch as a whole
+//!   with its streamed downloads, the legacy routes).
 //! - `ui`: the pages, their handlers and their templates, embedded in the binary.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the

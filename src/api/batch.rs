@@ -75,7 +75,7 @@ pub async fn get(
 }
 
 /// The id of a batch from a path, or "not found".
-pub fn parse_batch(text: &str) -> Result<Id, Error> {
+fn parse_batch(text: &str) -> Result<Id, Error> {
     text.parse()
         .map_err(|()| Error::NotFound(format!("no batch '{text}'")))
 }

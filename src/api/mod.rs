@@ -1,7 +1,8 @@
 //! The routes: which handler answers which method and path.
 //!
-//! Scripts get JSON ([`native`], and [`legacy`] for the FastAPI server this
-//! project grew from); a browser gets pages (`ui`) from the same paths. A
+//! Scripts get JSON ([`native`], [`batch`] for a batch as a whole and its
+//! downloads, and [`legacy`] for the FastAPI server this project grew from);
+//! a browser gets pages (`ui`) from the same paths. A
 //! handler returns its answer or an [`Error`], which `http::respond` turns
 //! into the answer: a page for a page route, JSON for the rest.
 

@@ -52,8 +52,11 @@
     document.querySelectorAll("[data-batch-count]").forEach(function (node) {
       var value = String(progress[node.dataset.batchCount] || 0);
       setText(node, value);
-      var box = node.closest("[data-hide-zero]");
-      if (box) box.hidden = value === "0";
+      var box = node.closest(".count");
+      if (box) {
+        box.classList.toggle("zero", value === "0");
+        if (box.hasAttribute("data-hide-zero")) box.hidden = value === "0";
+      }
     });
     var bar = document.querySelector("progress[data-progress]");
     if (bar) {

@@ -65,6 +65,9 @@ pub struct ZipStream<W: Write> {
     written: u64,
     entries: Vec<Entry>,
     buffer: Vec<u8>,
+    /// Sizes and offsets from which ZIP64's fields hold them: the classic
+    /// fields' most, but lower in tests, which cannot write 4 GiB.
+    zip64_from: u64,
 }
 
 impl<W: Write> ZipStream<W> {
@@ -74,6 +77,7 @@ impl<W: Write> ZipStream<W> {
             written: 0,
             entries: Vec::new(),
             buffer: vec![0; COPY_BUFFER],
+            zip64_from: MAX_32,
         }
     }
 
@@ -107,7 +111,7 @@ impl<W: Write> ZipStream<W> {
         let offset = self.written;
         let (dos, unix_time) = (dos_time(modified), (modified.millis() / 1000) as u32);
         // Decided before the data, as readers decide it from the local header.
-        let zip64 = length >= MAX_32;
+        let zip64 = length >= self.zip64_from;
         let mut header = Vec::with_capacity(30 + name.len() + 29);
         put32(&mut header, LOCAL_HEADER);
         put16(&mut header, if zip64 { VERSION_ZIP64 } else { VERSION });
@@ -178,14 +182,14 @@ impl<W: Write> ZipStream<W> {
         for entry in &entries {
             record.clear();
             let mut zip64 = Vec::new();
-            let size = if entry.size >= MAX_32 {
+            let size = if entry.size >= self.zip64_from {
                 put64(&mut zip64, entry.size); // uncompressed
                 put64(&mut zip64, entry.size); // compressed
                 u32::MAX
             } else {
                 entry.size as u32
             };
-            let offset = if entry.offset >= MAX_32 {
+            let offset = if entry.offset >= self.zip64_from {
                 put64(&mut zip64, entry.offset);
                 u32::MAX
             } else {
@@ -226,8 +230,9 @@ impl<W: Write> ZipStream<W> {
         }
         let size = self.written - start;
         let mut end = Vec::with_capacity(98);
-        if count >= MAX_16 || size >= MAX_32 || start >= MAX_32 {
-            let zip64_end = self.written;
+        let zip64_end = count >= MAX_16 || size >= self.zip64_from || start >= self.zip64_from;
+        if zip64_end {
+            let record_at = self.written;
             put32(&mut end, ZIP64_END_OF_CENTRAL_DIRECTORY);
             put64(&mut end, 44); // the size of the rest of this record
             put16(&mut end, MADE_BY);
@@ -240,16 +245,20 @@ impl<W: Write> ZipStream<W> {
             put64(&mut end, start);
             put32(&mut end, ZIP64_END_LOCATOR);
             put32(&mut end, 0);
-            put64(&mut end, zip64_end);
+            put64(&mut end, record_at);
             put32(&mut end, 1); // disks
         }
         put32(&mut end, END_OF_CENTRAL_DIRECTORY);
         put16(&mut end, 0);
         put16(&mut end, 0);
-        put16(&mut end, count.min(MAX_16) as u16);
-        put16(&mut end, count.min(MAX_16) as u16);
-        put32(&mut end, size.min(MAX_32) as u32);
-        put32(&mut end, start.min(MAX_32) as u32);
+        let (count, size, start) = match zip64_end {
+            true => (MAX_16, MAX_32, MAX_32),
+            false => (count, size, start),
+        };
+        put16(&mut end, count as u16);
+        put16(&mut end, count as u16);
+        put32(&mut end, size as u32);
+        put32(&mut end, start as u32);
         put16(&mut end, 0); // comment
         self.write(&end)?;
         self.out.flush()?;
@@ -463,6 +472,22 @@ mod tests {
         let archive = ::zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
         assert_eq!(archive.len(), count);
         assert_eq!(archive.name_for_index(count - 1), Some("065544/f"));
+    }
+
+    #[test]
+    fn sizes_and_offsets_past_the_classic_fields_take_zip64() {
+        // As if 4 GiB were 100 bytes: the second file, every offset past the
+        // first file and the central directory's own are ZIP64's.
+        let mut zip = ZipStream::new(Vec::new());
+        zip.zip64_from = 100;
+        let large: Vec<u8> = (0..150u8).collect();
+        zip.add("a/small", &b"0123456789"[..], 10, at()).unwrap();
+        zip.add("a/large", &large[..], 150, at()).unwrap();
+        zip.add("b/after", &b"after"[..], 5, at()).unwrap();
+        let entries = read_back(zip.finish().unwrap());
+        assert_eq!(entries[0], ("a/small".to_owned(), b"0123456789".to_vec()));
+        assert_eq!(entries[1], ("a/large".to_owned(), large));
+        assert_eq!(entries[2], ("b/after".to_owned(), b"after".to_vec()));
     }
 
     #[test]

@@ -109,7 +109,7 @@ fn progress_card(page: &Batch, progress: Progress) -> Markup {
     let finished = progress.finished();
     let count = |key: &str, class: &str, label: &str, n: usize, hide_zero: bool| {
         html! {
-            p.count.(class) hidden[hide_zero && n == 0] data-hide-zero[hide_zero] {
+            p.count.(class).zero[n == 0] hidden[hide_zero && n == 0] data-hide-zero[hide_zero] {
                 span.number data-batch-count=(key) { (n) }
                 " "
                 span.label { (label) }
@@ -123,8 +123,7 @@ fn progress_card(page: &Batch, progress: Progress) -> Markup {
                 progress data-progress max=(progress.total.max(1)) value=(finished) {
                     (finished) " of " (progress.total)
                 }
-                " "
-                span data-finished { (finished) } " of " (progress.total) " finished"
+                span { span data-finished { (finished) } " of " (progress.total) " finished" }
             }
             div.counts aria-live="polite" {
                 (count("complete", "complete", "done", progress.complete, false))
