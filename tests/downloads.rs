@@ -191,3 +191,65 @@ fn the_zip_of_ten_thousand_experiments_streams_within_a_memory_bound() {
         server.log()
     );
 }
+
+#[test]
+fn a_client_that_goes_away_frees_its_download() {
+    let server = Server::start(|config| config.max_body = 64 * 1024 * 1024);
+    let paused = request(server.addr, "POST", "/queue/pause", &[], b"");
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    // A zip of about 20 MB: more than the connection's buffers hold, so its
+    // writer is still waiting on the client when the client goes.
+    let sequence = "ACGT".repeat(2_500);
+    let text: String = (1..=2_000)
+        .map(|n| format!(">r{n}\n{sequence}\n"))
+        .collect();
+    let answer = exchange(
+        &http_client(Duration::from_secs(120)),
+        ureq::http::Request::post(format!("http://{}/experiments", server.addr))
+            .header("Content-Type", "text/x-fasta")
+            .body(text.as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+
+    // More clients than downloads may be written at once (8) each read a
+    // little and go; if a download outlived its client, the last would be
+    // refused with 503.
+    let client = http_client(Duration::from_secs(60));
+    for _ in 0..12 {
+        let mut started = None;
+        wait_until("a download is taken", || {
+            let answer = client
+                .get(format!("http://{}/batches/{batch}.zip", server.addr))
+                .call()
+                .unwrap();
+            match answer.status().as_u16() {
+                200 => {
+                    started = Some(answer);
+                    true
+                }
+                503 => false,
+                other => panic!("the zip answered {other}"),
+            }
+        });
+        let mut body = started.unwrap().into_body().into_reader();
+        let mut first = [0; 4096];
+        body.read_exact(&mut first).unwrap();
+        assert_eq!(&first[..4], b"PK\x03\x04");
+        // Dropped here: the connection closes with most of the zip unsent.
+    }
+
+    // And a whole one still arrives, whole.
+    let whole = exchange(
+        &client,
+        ureq::http::Request::get(format!("http://{}/batches/{batch}.zip", server.addr))
+            .body(())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(whole.status, 200);
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(whole.body)).unwrap();
+    assert_eq!(archive.len(), 4_000);
+}
