@@ -91,11 +91,13 @@ impl App {
             queries,
             pipeline,
             params,
+            upload,
         } = accepted;
-        let records = self
-            .intake
-            .submit(queries, Choice::new(&pipeline, params))
-            .await?;
+        let choice = Choice {
+            upload: upload.map(Arc::from),
+            ..Choice::new(&pipeline, params)
+        };
+        let records = self.intake.submit(queries, choice).await?;
         Ok(records.iter().map(|record| self.view(record)).collect())
     }
 
@@ -191,6 +193,7 @@ impl App {
                 command: original.command.clone(),
                 definition: original.definition(),
                 retry_of: None,
+                upload: None,
             },
         };
         choice.retry_of = Some(id);
@@ -206,6 +209,43 @@ impl App {
         log::info!("experiment {id} runs again as {again}");
         Ok(self.view(&records[0]))
     }
+}
+
+/// Where a batch stands, in the words of a plate: finished or not, and how.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub total: usize,
+    /// COMPLETE.
+    pub complete: usize,
+    /// EXECUTOR_ERROR and SYSTEM_ERROR.
+    pub failed: usize,
+    pub canceled: usize,
+    pub running: usize,
+    pub queued: usize,
+}
+
+impl Progress {
+    pub fn of(counts: &[usize; 6]) -> Progress {
+        let count = |state: State| counts[state.index()];
+        Progress {
+            total: counts.iter().sum(),
+            complete: count(State::Complete),
+            failed: count(State::ExecutorError) + count(State::SystemError),
+            canceled: count(State::Canceled),
+            running: count(State::Running),
+            queued: count(State::Queued),
+        }
+    }
+
+    /// Experiments that will not change any more.
+    pub fn finished(&self) -> usize {
+        self.complete + self.failed + self.canceled
+    }
+}
+
+/// The error for a batch the index does not hold.
+pub fn no_batch(batch: Id) -> Error {
+    Error::NotFound(format!("no batch {batch}"))
 }
 
 /// The error for an id the index does not hold.

@@ -15,11 +15,13 @@
 //! - `http`: the transport: the accept loop, bodies and their limits, content
 //!   negotiation, and `respond`, the one place an error becomes an answer.
 //!   It knows nothing of the routes.
-//! - `api`: the routes (the router, the native JSON API, the legacy routes).
+//! - `api`: the routes (the router, the native JSON API, a batch as a whole
+//!   with its streamed downloads, the legacy routes).
 //! - `ui`: the pages, their handlers and their templates, embedded in the binary.
 //! - `results`: an experiment's result files as its page shows them (tables,
-//!   BLAST reports, the analysis, text, pictures) and their downloads;
-//!   `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
+//!   BLAST reports, the analysis, text, pictures), their downloads, and
+//!   `summary` (one result in a few words, for a batch's page and its merged
+//!   TSV); `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the
 //!   validated [`query::Query`] values it makes.
@@ -32,6 +34,8 @@
 //!   process), `local` (a command as a process tree) and `slurm` (a batch
 //!   job on the lab's cluster).
 //! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
+//! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
+//!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -57,6 +61,7 @@ pub mod submission;
 pub mod time;
 pub mod ui;
 pub mod worker;
+pub mod zipstream;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -189,6 +189,10 @@ pub struct Record {
     /// The id of the first experiment of the batch this one was submitted in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Id>,
+    /// The name of the file its query came in (a multipart upload's file
+    /// name, or a FASTA body's `?name=`), shared by every record of the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Arc<str>>,
     pub state: State,
     pub submitted_at: Timestamp,
     #[serde(default)]
@@ -246,6 +250,8 @@ pub struct Choice {
     pub command: Arc<str>,
     /// The experiment these run again, for a retry.
     pub retry_of: Option<Id>,
+    /// The name of the file the queries came in, if they came in one.
+    pub upload: Option<Arc<str>>,
 }
 
 impl Choice {
@@ -256,6 +262,7 @@ impl Choice {
             command: pipeline.definition.label().into(),
             definition: pipeline.definition.clone(),
             retry_of: None,
+            upload: None,
         }
     }
 }
@@ -277,6 +284,7 @@ impl Record {
             length: query.sequence().len(),
             notes: query.notes().to_vec(),
             batch,
+            upload: choice.upload.clone(),
             state: State::Queued,
             submitted_at: now,
             started_at: None,
@@ -331,6 +339,7 @@ impl Record {
             length: 4,
             notes: Vec::new(),
             batch: None,
+            upload: None,
             state,
             submitted_at: Timestamp::now(),
             started_at: None,

@@ -635,6 +635,66 @@ impl Queue {
     }
 }
 
+/// A page of a batch, oldest first, and where the whole batch stands.
+#[derive(Clone, Debug)]
+pub struct BatchPage {
+    /// Records of the page, in id (submission) order.
+    pub records: Vec<Record>,
+    /// The page token of the next page: the last id of this one, when more follow.
+    pub next: Option<Id>,
+    /// Every experiment of the batch, per state, by [`State::index`].
+    pub counts: [usize; 6],
+    /// The name of the file the batch came in, if it came in one.
+    pub upload: Option<Arc<str>>,
+}
+
+impl BatchPage {
+    /// How many experiments the batch holds.
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+}
+
+impl Queue {
+    /// Up to `limit` experiments of the batch `batch` after the id `after`,
+    /// oldest first (a plate reads A01 to H12), with the batch's counts;
+    /// `None` if no such batch exists. Records only: a page of a large batch
+    /// must not cost an estimate per queued experiment under the lock.
+    pub fn batch(&self, batch: Id, after: Option<Id>, limit: usize) -> Option<BatchPage> {
+        let index = self.lock();
+        let start = index.records.partition_point(|record| record.id < batch);
+        // A batch's ids are contiguous from its first: its records are a run
+        // of the index (one the scan skipped leaves a gap, not a stranger).
+        let members = index.records[start..]
+            .iter()
+            .take_while(|record| record.batch == Some(batch));
+        let mut counts = [0; 6];
+        let mut records = Vec::new();
+        let mut more = false;
+        for record in members {
+            counts[record.state.index()] += 1;
+            if after.is_some_and(|after| record.id <= after) {
+                continue;
+            }
+            if records.len() < limit {
+                records.push(record.clone());
+            } else {
+                more = true;
+            }
+        }
+        let first = index
+            .records
+            .get(start)
+            .filter(|r| r.batch == Some(batch))?;
+        Some(BatchPage {
+            next: more.then(|| records.last().map(|r| r.id)).flatten(),
+            upload: first.upload.clone(),
+            records,
+            counts,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,5 +872,36 @@ mod tests {
         assert_eq!(queue.resume(), Some(pause));
         assert_eq!(queue.next(|_| None).unwrap().id, Id(1));
         assert_eq!(queue.head(), (None, Some(Id(1))));
+    }
+
+    #[test]
+    fn a_batch_reads_oldest_first_in_pages_with_its_counts() {
+        let mut records: Vec<Record> = (1..=6)
+            .map(|id| Record {
+                batch: (2..=5).contains(&id).then_some(Id(2)),
+                upload: Some("plate.fasta".into()),
+                ..record(
+                    id,
+                    if id == 3 {
+                        State::Complete
+                    } else {
+                        State::Queued
+                    },
+                )
+            })
+            .collect();
+        records.remove(3); // experiment 4, skipped by the scan
+        let queue = Queue::new(10, records, None);
+        let page = queue.batch(Id(2), None, 2).unwrap();
+        let ids: Vec<u64> = page.records.iter().map(|r| r.id.0).collect();
+        assert_eq!((ids, page.next), (vec![2, 3], Some(Id(3))));
+        assert_eq!(page.total(), 3);
+        assert_eq!(page.counts[State::Complete.index()], 1);
+        assert_eq!(page.upload.as_deref(), Some("plate.fasta"));
+        let rest = queue.batch(Id(2), page.next, 2).unwrap();
+        let ids: Vec<u64> = rest.records.iter().map(|r| r.id.0).collect();
+        assert_eq!((ids, rest.next), (vec![5], None));
+        assert!(queue.batch(Id(1), None, 2).is_none());
+        assert!(queue.batch(Id(3), None, 2).is_none());
     }
 }

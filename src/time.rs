@@ -35,6 +35,23 @@ impl Timestamp {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
+    /// The instant a file time stands for (the epoch for one before it).
+    pub fn from_system(time: SystemTime) -> Timestamp {
+        Timestamp(
+            time.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
+        )
+    }
+
+    /// The date and time of day in UTC: year, month, day, hour, minute, second.
+    pub fn civil(self) -> (i64, u64, u64, u64, u64, u64) {
+        let secs = self.0 / 1000;
+        let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+        let time = secs % 86_400;
+        (year, month, day, time / 3600, time / 60 % 60, time % 60)
+    }
+
     /// Parses the form [`Display`](fmt::Display) writes; fractions of any length are accepted.
     pub fn parse(text: &str) -> Option<Timestamp> {
         let b = text.as_bytes();

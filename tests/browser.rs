@@ -422,7 +422,8 @@ fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
         "return Array.from(document.querySelectorAll('table.list tbody tr[data-id] td.name a'), a => a.textContent).sort();",
     );
     assert_eq!(names, json!(["well-A1", "well-A2", "well-A3"]));
-    assert!(browser.text(&browser.find("h1")).starts_with("Batch "));
+    // The batch is named after the file it came in.
+    assert_eq!(browser.text(&browser.find("h1")), "plate-3.fasta");
     assert_eq!(server.experiment_dirs().len(), 3);
     // The batch runs through; the page follows it without a reload.
     wait_until("the batch page shows all three complete", || {
@@ -667,12 +668,11 @@ fn post_page_form(server: &Server, name: &str, sequence: &str) -> Response {
 fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     let server = Server::start(|config| config.command = Some("true".into()));
     let id = server.submit("sample-1", ORF_DNA);
+    let batch = post_page_form(&server, "", ">a\nACGT\n>b\nGGCC\n");
+    assert_eq!(batch.status, 303, "{}", batch.text());
+    let batch = batch.header("location").unwrap().to_owned();
 
-    for path in [
-        "/",
-        &format!("/experiments/{id}"),
-        &format!("/experiments?batch={id}"),
-    ] {
+    for path in ["/", &format!("/experiments/{id}"), &batch] {
         let answer = page(&server, path);
         assert_eq!(answer.status, 200, "{path}: {}", answer.text());
         assert_eq!(
@@ -693,6 +693,7 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     for (path, content_type) in [
         ("/ui/style.css", "text/css; charset=utf-8"),
         ("/ui/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/batch.js", "text/javascript; charset=utf-8"),
         ("/ui/icon.svg", "image/svg+xml"),
     ] {
         let answer = request(server.addr, "GET", path, &[], b"");
@@ -713,7 +714,8 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
         );
         assert_eq!(record.json()["id"], id.as_str(), "Accept {accept:?}");
         let list = request(server.addr, "GET", "/experiments", &headers, b"");
-        assert_eq!(list.json()["experiments"][0]["id"], id.as_str());
+        // Newest first: the batch, then this one.
+        assert_eq!(list.json()["experiments"][2]["id"], id.as_str());
     }
     let missing = page(&server, "/experiments/424242");
     assert_eq!(missing.status, 404);

@@ -1856,6 +1856,7 @@ fn write_experiments(
             length: RESIDUES,
             notes: Vec::new(),
             batch: None,
+            upload: None,
             state: if done { State::Complete } else { State::Queued },
             submitted_at: now,
             started_at: done.then_some(now),

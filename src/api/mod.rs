@@ -1,10 +1,12 @@
 //! The routes: which handler answers which method and path.
 //!
-//! Scripts get JSON ([`native`], and [`legacy`] for the FastAPI server this
-//! project grew from); a browser gets pages (`ui`) from the same paths. A
+//! Scripts get JSON ([`native`], [`batch`] for a batch as a whole and its
+//! downloads, and [`legacy`] for the FastAPI server this project grew from);
+//! a browser gets pages (`ui`) from the same paths. A
 //! handler returns its answer or an [`Error`], which `http::respond` turns
 //! into the answer: a page for a page route, JSON for the rest.
 
+pub mod batch;
 pub mod events;
 pub mod legacy;
 pub mod native;
@@ -90,7 +92,7 @@ async fn route(
         .into()),
         (["backlog"] | ["backlog", ""], &Method::GET) => Ok(legacy::backlog(app)),
         (["backlog"] | ["backlog", ""], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
-        (["experiments"], &Method::GET) if html => ui::listing(app, query).map_err(page),
+        (["experiments"], &Method::GET) if html => ui::listing(app, query).await.map_err(page),
         (["experiments"], &Method::GET) => Ok(native::list(app, query)?),
         (["experiments"], &Method::POST) if html => Ok(ui::submit(app, request).await),
         (["experiments"], &Method::POST) => Ok(native::submit(app, request).await?),
@@ -116,6 +118,11 @@ async fn route(
         (["experiments", _, "retry"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["events"], &Method::GET) => Ok(events::stream(app, &request)?),
         (["events"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
+        (["batches", id], &Method::GET) if html && !id.contains('.') => {
+            ui::batch(app, id, query).await.map_err(page)
+        }
+        (["batches", name], &Method::GET) => Ok(batch::get(app, name, query).await?),
+        (["batches", _], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["pipelines"], &Method::GET) => Ok(native::pipelines(app)),
         (["pipelines"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["experiments", id, "cancel"], &Method::POST) => {

@@ -253,6 +253,7 @@ async fn put(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
             queries: vec![query],
             pipeline,
             params,
+            upload: None,
         })
         .await?;
     let view = views.remove(0);

@@ -181,6 +181,24 @@ pub fn untrusted_file(name: &str, body: Body, length: u64, download: bool) -> Re
     response
 }
 
+/// A download this server makes (an archive, a table), streamed: always an
+/// attachment named `name`, never cached, since it changes while experiments run.
+pub fn download(content_type: &'static str, name: &str, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(false, name),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The type a result file is served with, by its extension, and whether it
 /// may be shown inline.
 pub fn file_type(name: &str) -> (&'static str, bool) {

@@ -4,12 +4,14 @@
 //! query.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::blast::{self, Columns, Split};
 use crate::error::Error;
+use crate::time::Timestamp;
+use crate::zipstream::ZipStream;
 
 /// How long one formatting may take (waiting for a turn included): a
 /// whole-genome report takes seconds.
@@ -156,18 +158,14 @@ fn zip_files(dir: &Path, rid: &str, format: Format) -> Result<Vec<u8>, Error> {
             .and_then(|rest| rest.split('.').next()?.parse::<u64>().ok());
         (number.is_some(), number)
     });
-    let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let mut zip = ZipStream::new(Vec::new());
     let mut total = 0u64;
     for name in names {
         let path = dir.join(&name);
         let bytes = read_capped(&path)?;
         total += bytes.len() as u64;
         if total > MAX_REPORT {
-            return Err(Error::TooLarge(
-                "the report is too large; ask for fewer hits (ALIGNMENTS)".into(),
-            ));
+            return Err(too_large(blast::FormatError::TooLarge(MAX_REPORT)));
         }
         // blast_formatter names the first file as given (no extension).
         let entry = if name == rid {
@@ -175,14 +173,16 @@ fn zip_files(dir: &Path, rid: &str, format: Format) -> Result<Vec<u8>, Error> {
         } else {
             name
         };
-        zip.start_file(entry, options)
-            .and_then(|()| zip.write_all(&bytes).map_err(Into::into))
-            .map_err(|err| Error::Internal(format!("zipping a BLAST report: {err}")))?;
-    }
-    let cursor = zip
-        .finish()
+        zip.add(
+            &entry,
+            bytes.as_slice(),
+            bytes.len() as u64,
+            Timestamp::now(),
+        )
         .map_err(|err| Error::Internal(format!("zipping a BLAST report: {err}")))?;
-    Ok(cursor.into_inner())
+    }
+    zip.finish()
+        .map_err(|err| Error::Internal(format!("zipping a BLAST report: {err}")))
 }
 
 #[cfg(test)]
@@ -206,9 +206,9 @@ mod tests {
         std::fs::write(dir.path().join("search.asn"), "not zipped").unwrap();
         let bytes = zip_files(dir.path(), "RID", Format::Json2).unwrap();
         assert!(bytes.starts_with(b"PK\x03\x04"));
-        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
+        let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let names: Vec<String> = (0..archive.len())
-            .map(|i| archive.by_index(i).unwrap().name().unwrap().into_owned())
+            .map(|i| archive.by_index(i).unwrap().name().to_owned())
             .collect();
         assert_eq!(names, ["RID.json", "RID_1.json", "RID_2.json"]);
     }

@@ -20,7 +20,9 @@
 pub mod analysis;
 mod cache;
 pub mod overview;
+pub mod plate;
 pub mod report;
+pub mod summary;
 pub mod table;
 
 use std::collections::HashMap;

@@ -47,6 +47,8 @@ const LOG_LINES: usize = 40;
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("app.js");
 const RESULTS_SCRIPT: &str = include_str!("results.js");
+/// The batch page's own script: its counts, bar and rows kept current.
+const BATCH_SCRIPT: &str = include_str!("batch.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
@@ -74,15 +76,47 @@ fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
     )
 }
 
-/// `GET /experiments?batch=` (or another filter) from a browser: a batch's page.
-pub fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+/// `GET /experiments?batch=` from a browser: a batch's page; with another
+/// filter, the experiments it lists.
+pub async fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
     let filter = app::listing(query_string, |batch| match batch {
         Some(_) => BATCH_PAGE,
         None => PAGE,
     })?;
+    if let Some(batch) = filter.batch {
+        return batch_page(app, batch, &filter).await;
+    }
     let (experiments, next_page) = app.queue.list(&filter);
     let html = pages::listing(&frame(app), &Listing::new(&experiments, next_page, &filter));
     Ok(respond::page(StatusCode::OK, html.into_string()))
+}
+
+/// `GET /batches/{id}` from a browser: the batch's page.
+pub async fn batch(
+    app: &App,
+    id: &str,
+    query_string: Option<&str>,
+) -> Result<Response<Body>, Error> {
+    let batch = id
+        .parse()
+        .map_err(|()| Error::NotFound(format!("no batch '{id}'")))?;
+    let filter = app::listing(query_string, |_| BATCH_PAGE)?;
+    batch_page(app, batch, &filter).await
+}
+
+/// A batch's page: its experiments in submission order (a plate reads from
+/// A01 to H12), so its page token is the last id of the page before.
+async fn batch_page(app: &App, batch: Id, filter: &Filter) -> Result<Response<Body>, Error> {
+    let plate = crate::results::plate::plate(app, batch, filter.before, filter.limit).await?;
+    let page = Batch {
+        plate: &plate,
+        page_token: filter.before,
+        limit: filter.limit,
+    };
+    Ok(respond::page(
+        StatusCode::OK,
+        pages::batch(&frame(app), &page).into_string(),
+    ))
 }
 
 /// `POST /experiments` from the page's form: 303 to the new experiment or
@@ -204,6 +238,7 @@ pub fn asset(name: &str) -> Result<Response<Body>, Error> {
         "style.css" => ("text/css; charset=utf-8", STYLE),
         "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
         "results.js" => ("text/javascript; charset=utf-8", RESULTS_SCRIPT),
+        "batch.js" => ("text/javascript; charset=utf-8", BATCH_SCRIPT),
         "icon.svg" => ("image/svg+xml", ICON),
         _ => return Err(Error::NotFound(format!("no file /ui/{name}"))),
     };
@@ -399,6 +434,37 @@ impl<'a> Listing<'a> {
         } else {
             format!("{path}?{}", params.join("&"))
         }
+    }
+}
+
+/// A page of a batch, as its page shows it.
+pub struct Batch<'a> {
+    pub plate: &'a crate::results::plate::Plate,
+    /// The page token this page was asked with: `None` on the first page.
+    pub page_token: Option<Id>,
+    pub limit: usize,
+}
+
+impl Batch<'_> {
+    /// The JSON route that gives the same page, for the script's poll.
+    fn source(&self) -> String {
+        let mut url = format!("/batches/{}?limit={}", self.plate.batch, self.limit);
+        if let Some(token) = self.page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
+    }
+
+    /// The link to another page of the batch (`None`: the first).
+    fn link(&self, page_token: Option<Id>) -> String {
+        let mut url = format!("/experiments?batch={}", self.plate.batch);
+        if self.limit != BATCH_PAGE {
+            let _ = write!(url, "&limit={}", self.limit);
+        }
+        if let Some(token) = page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
     }
 }
 

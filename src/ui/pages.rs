@@ -11,6 +11,10 @@ use std::sync::Arc;
 
 use maud::{html, Markup, DOCTYPE};
 
+mod batch;
+
+pub use batch::batch;
+
 use super::{Experiment, Form, Frame, Home, Listing, Logs};
 use crate::model::{FileInfo, Id, Pause, PausedBy, Record, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
@@ -573,31 +577,17 @@ fn pager(listing: &Listing, path: &str) -> Markup {
     }
 }
 
-/// A batch's page, or the experiments listed with a filter.
+/// The experiments listed with a filter (a batch has a page of its own: [`batch()`]).
 pub fn listing(frame: &Frame, listing: &Listing) -> Markup {
-    let title = match listing.batch {
-        Some(batch) => format!("Batch {batch}"),
-        None => "All experiments".to_owned(),
-    };
-    let heading = match listing.batch {
-        Some(_) => "Its experiments",
-        None => "Experiments",
-    };
+    let title = "All experiments";
     let main = html! {
         p.crumbs { a href="/" { "← Home" } }
         div.intro {
             h1 { (title) }
-            @if let Some(batch) = listing.batch {
-                p.lede {
-                    "The experiments submitted together with "
-                    a href={ "/experiments/" (batch) } { (batch) }
-                    ", from one FASTA text or file."
-                }
-            }
         }
-        (experiments_section(listing, "/experiments", heading))
+        (experiments_section(listing, "/experiments", "Experiments"))
     };
-    layout(frame, &title, Script::List, main)
+    layout(frame, title, Script::List, main)
 }
 
 /// One experiment's page.
