@@ -7,7 +7,7 @@
 //! [`Config::new`] and change the fields they care about, so each default
 //! lives in one named constant.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Deserialize;
 
+pub use crate::access::Mode as AccessMode;
 use crate::fault::Faults;
 use crate::pipeline::{Pipeline, PipelineTable};
 pub use crate::query::AlphabetPolicy;
@@ -62,7 +63,12 @@ pub enum OnInterrupt {
 
 /// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
 #[derive(Clone, Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    after_help = "The lab's users and their tokens: seqspool user add|list|remove (see seqspool user --help)."
+)]
 pub struct Config {
     /// The lab's configuration file (TOML): its pipelines, and any option
     /// below; the command line and the environment win over it.
@@ -150,6 +156,23 @@ pub struct Config {
           value_parser = parse_host_name, value_name = "NAME")]
     pub allow_hosts: Vec<String>,
 
+    /// Who may do what: open (anyone, anything), members (anyone reads,
+    /// users with a token write), closed (only users, with a token).
+    #[arg(long, env = "SEQSPOOL_ACCESS", value_enum, default_value_t = AccessMode::Open)]
+    pub access: AccessMode,
+
+    /// The address of a reverse proxy in front of seqspool: requests from it
+    /// count as from the address it puts in X-Forwarded-For, and over HTTPS
+    /// when its X-Forwarded-Proto says so (session cookies are then Secure);
+    /// repeat for several, or separate them with commas in the environment variable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SEQSPOOL_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP"
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
     /// The pipelines the configuration file declares (none: `--command`, or
     /// the built-in analysis, is the one pipeline).
     #[arg(skip)]
@@ -182,6 +205,8 @@ impl Config {
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             allow_hosts: Vec::new(),
+            access: AccessMode::Open,
+            trusted_proxies: Vec::new(),
             config: None,
             pipelines: Vec::new(),
             faults: Faults::default(),
@@ -265,7 +290,9 @@ impl Config {
             alphabet,
             on_interrupt,
             max_output,
-            min_free
+            min_free,
+            access,
+            trusted_proxies
         );
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
@@ -440,6 +467,8 @@ struct FileOptions {
     /// Seconds.
     body_stall: Option<f64>,
     allow_hosts: Option<Vec<String>>,
+    access: Option<AccessMode>,
+    trusted_proxies: Option<Vec<IpAddr>>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
 }

@@ -172,6 +172,10 @@ pub struct Record {
     pub batch: Option<Id>,
     pub state: State,
     pub submitted_at: Timestamp,
+    /// Who submitted it: their user name, or their client address when
+    /// access is open to anybody (records from before users have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<Arc<str>>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
     #[serde(default)]
@@ -227,6 +231,8 @@ pub struct Choice {
     pub command: Arc<str>,
     /// The experiment these run again, for a retry.
     pub retry_of: Option<Id>,
+    /// Who submits them (see [`Record::submitted_by`]).
+    pub submitted_by: Option<Arc<str>>,
 }
 
 impl Choice {
@@ -237,6 +243,7 @@ impl Choice {
             command: pipeline.definition.label().into(),
             definition: pipeline.definition.clone(),
             retry_of: None,
+            submitted_by: None,
         }
     }
 }
@@ -260,6 +267,7 @@ impl Record {
             batch,
             state: State::Queued,
             submitted_at: now,
+            submitted_by: choice.submitted_by.clone(),
             started_at: None,
             finished_at: None,
             exit_code: None,
@@ -314,6 +322,7 @@ impl Record {
             batch: None,
             state,
             submitted_at: Timestamp::now(),
+            submitted_by: None,
             started_at: None,
             finished_at: None,
             exit_code: None,

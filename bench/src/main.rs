@@ -1858,6 +1858,7 @@ fn write_experiments(
             batch: None,
             state: if done { State::Complete } else { State::Queued },
             submitted_at: now,
+            submitted_by: None,
             started_at: done.then_some(now),
             finished_at: done.then_some(now),
             exit_code: done.then_some(0),

@@ -12,6 +12,9 @@
 //! disabled, so they are not sent).
 
 mod pages;
+mod sign_in;
+
+pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_out};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +25,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 
+use crate::access::{Mode, Viewer};
 use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
@@ -47,20 +51,24 @@ const SCRIPT: &str = include_str!("app.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
-pub fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |_| PAGE)?;
+pub fn home(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |_| PAGE)?;
     Ok(respond::page(
         StatusCode::OK,
-        home_page(app, &filter, &Form::default()).into_string(),
+        home_page(app, &filter, &Form::default(), viewer).into_string(),
     ))
 }
 
-fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
+fn home_page(app: &App, filter: &Filter, form: &Form, viewer: &Viewer) -> maud::Markup {
     let (experiments, next_page) = app.queue.list(filter);
     pages::home(
-        &frame(app),
+        &frame(app, viewer),
         &Home {
-            listing: Listing::new(&experiments, next_page, filter),
+            listing: Listing::new(&experiments, next_page, filter).for_viewer(viewer),
             backlog: app.queue.backlog(),
             pipelines: &app.catalog.pipelines,
             alphabet: app.limits.alphabet,
@@ -72,24 +80,29 @@ fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
 }
 
 /// `GET /experiments?batch=` (or another filter) from a browser: a batch's page.
-pub fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |batch| match batch {
+pub fn listing(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |batch| match batch {
         Some(_) => BATCH_PAGE,
         None => PAGE,
     })?;
     let (experiments, next_page) = app.queue.list(&filter);
-    let html = pages::listing(&frame(app), &Listing::new(&experiments, next_page, &filter));
+    let listing = Listing::new(&experiments, next_page, &filter).for_viewer(viewer);
+    let html = pages::listing(&frame(app, viewer), &listing);
     Ok(respond::page(StatusCode::OK, html.into_string()))
 }
 
 /// `POST /experiments` from the page's form: 303 to the new experiment or
 /// batch, or the form again, filled in, with the error beside its field.
-pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
+pub async fn submit(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
     let submission = app
         .read_submission(request, &[Format::Form, Format::Multipart])
         .await;
     let accepted = match submission.accepted {
-        Ok(accepted) => app.submit(accepted).await,
+        Ok(accepted) => app.submit(accepted, viewer).await,
         Err(err) => Err(err),
     };
     match accepted.as_deref() {
@@ -101,14 +114,15 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
                 ..Filter::default()
             };
             let form = Form::failed(Input::from(submission.fields), err);
-            respond::error(err, Some(home_page(app, &first_page, &form).into_string()))
+            let page = home_page(app, &first_page, &form, viewer);
+            respond::error(err, Some(page.into_string()))
         }
     }
 }
 
 /// `GET /experiments/{id}` from a browser: the record in words, its files and
 /// the last lines of its logs.
-pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
+pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
     let store = app.store.clone();
@@ -133,7 +147,7 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     };
     Ok(respond::page(
         StatusCode::OK,
-        pages::experiment(&frame(app), &page).into_string(),
+        pages::experiment(&frame(app, viewer), &page).into_string(),
     ))
 }
 
@@ -145,6 +159,7 @@ pub async fn cancel(
     app: &App,
     id: &str,
     request: Request<Incoming>,
+    viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
@@ -153,10 +168,10 @@ pub async fn cancel(
     if !(same_origin && confirmed(&body)) {
         return Ok(respond::page(
             StatusCode::OK,
-            pages::cancel_confirmation(&frame(app), &view).into_string(),
+            pages::cancel_confirmation(&frame(app, viewer), &view).into_string(),
         ));
     }
-    match app.cancel(id).await {
+    match app.cancel(id, viewer).await {
         // Finished meanwhile: its page says how it ended.
         Ok(_) | Err(Error::WrongState(_)) => Ok(respond::see_other(&format!("/experiments/{id}"))),
         Err(err) => Err(err),
@@ -165,8 +180,8 @@ pub async fn cancel(
 
 /// `POST /experiments/{id}/retry` from the page's Run again button: 303 to
 /// the new experiment.
-pub async fn retry(app: &App, id: &str) -> Result<Response<Body>, Error> {
-    let view = app.retry(parse_id(id)?).await?;
+pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let view = app.retry(parse_id(id)?, viewer).await?;
     Ok(respond::see_other(&format!(
         "/experiments/{}",
         view.record.id
@@ -217,11 +232,14 @@ pub fn asset(name: &str) -> Result<Response<Body>, Error> {
 pub struct Frame {
     /// The queue's pause, while it is paused.
     pub pause: Option<Pause>,
+    /// Who is looking: what they may do, and whether they are signed in.
+    pub viewer: Viewer,
 }
 
-fn frame(app: &App) -> Frame {
+fn frame(app: &App, viewer: &Viewer) -> Frame {
     Frame {
         pause: app.queue.paused(),
+        viewer: viewer.clone(),
     }
 }
 
@@ -335,6 +353,11 @@ pub struct Listing<'a> {
     pub page_token: Option<Id>,
     pub state: Option<State>,
     pub batch: Option<Id>,
+    /// Only the experiments of this user (or client address).
+    pub submitted_by: Option<String>,
+    /// Whether the filter "mine" is offered (to a viewer known by name, or
+    /// by address while access is open), and then whether it is on.
+    pub mine: Option<bool>,
     pub limit: usize,
 }
 
@@ -347,8 +370,18 @@ impl<'a> Listing<'a> {
             page_token: filter.before,
             state: filter.state,
             batch: filter.batch,
+            submitted_by: filter.submitted_by.clone(),
+            mine: None,
             limit: filter.limit,
         }
+    }
+
+    /// Offers `viewer` the filter "mine", when they can be told from others.
+    fn for_viewer(mut self, viewer: &Viewer) -> Listing<'a> {
+        if viewer.user.is_some() || viewer.mode == Mode::Open {
+            self.mine = Some(self.submitted_by.as_deref() == Some(viewer.name().as_str()));
+        }
+        self
     }
 
     /// The JSON route that gives the same page, for the script's poll.
@@ -359,6 +392,9 @@ impl<'a> Listing<'a> {
         }
         if let Some(batch) = self.batch {
             let _ = write!(url, "&batch={batch}");
+        }
+        if let Some(by) = &self.submitted_by {
+            let _ = write!(url, "&submitted_by={}", query_value(by));
         }
         if let Some(token) = self.page_token {
             let _ = write!(url, "&page_token={token}");
@@ -375,6 +411,11 @@ impl<'a> Listing<'a> {
         if let Some(batch) = self.batch {
             params.push(format!("batch={batch}"));
         }
+        match (self.mine, &self.submitted_by) {
+            (Some(true), _) => params.push("mine=1".to_owned()),
+            (_, Some(by)) => params.push(format!("submitted_by={}", query_value(by))),
+            _ => {}
+        }
         if let Some(token) = page_token {
             params.push(format!("page_token={token}"));
         }
@@ -384,6 +425,14 @@ impl<'a> Listing<'a> {
             format!("{path}?{}", params.join("&"))
         }
     }
+}
+
+/// A value for a query string: a user name or a client address, whose
+/// characters are safe there but for the `:` of IPv6, encoded all the same.
+fn query_value(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|pair| pair[1..].to_owned())
+        .unwrap_or_default()
 }
 
 /// The last lines of an experiment's logs, as far as they exist.
