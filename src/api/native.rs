@@ -226,11 +226,7 @@ pub async fn pause(
             app.queue.resume();
             return Err(err);
         }
-        log::warn!(
-            "the queue is paused by an operator{}: {}",
-            viewer.by(),
-            pause.reason
-        );
+        log::warn!("the queue is paused by {}: {}", viewer.name(), pause.reason);
     }
     Ok(respond::json(StatusCode::OK, &queue_state(app)))
 }
