@@ -324,10 +324,10 @@ fn the_listing_shows_mine_or_one_submitters_experiments() {
     let mine = get_as(server.addr, "/experiments?mine=1", &anna).json();
     assert_eq!(ids(&mine), [a2.clone(), a1.clone()]);
     let bobs = server.get("/experiments?submitted_by=bob").json();
-    assert_eq!(ids(&bobs), [b1.clone()]);
+    assert_eq!(ids(&bobs), [b1]);
     // Paging keeps to the filter.
     let first = get_as(server.addr, "/experiments?mine=1&limit=1", &anna).json();
-    assert_eq!(ids(&first), [a2.clone()]);
+    assert_eq!(ids(&first), [a2.as_str()]);
     let token = first["next_page_token"].as_str().unwrap();
     let second = get_as(
         server.addr,
@@ -335,7 +335,7 @@ fn the_listing_shows_mine_or_one_submitters_experiments() {
         &anna,
     )
     .json();
-    assert_eq!(ids(&second), [a1.clone()]);
+    assert_eq!(ids(&second), [a1.as_str()]);
     assert_error(
         &server.get("/experiments?mine=perhaps"),
         400,
