@@ -24,11 +24,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::ValueEnum;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::AccessMode as Mode;
 use crate::error::Error;
 use crate::model::Id;
 use sessions::{Sessions, SESSION_LIFETIME};
@@ -38,29 +38,6 @@ use users::Users;
 
 /// The cookie that holds a signed-in browser's session id.
 pub const SESSION_COOKIE: &str = "seqspool_session";
-
-/// Who may do what, chosen by the operator (`--access`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Anyone who reaches the server may read, submit, cancel and pause.
-    #[default]
-    Open,
-    /// Anyone may read; submitting and changing need a user's token.
-    Members,
-    /// Everything needs a user's token (the sign-in page aside).
-    Closed,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Open => "open",
-            Mode::Members => "members",
-            Mode::Closed => "closed",
-        }
-    }
-}
 
 /// What a user may do beyond their own experiments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
