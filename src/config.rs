@@ -7,14 +7,14 @@
 //! [`Config::new`] and change the fields they care about, so each default
 //! lives in one named constant.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fault::Faults;
 use crate::ncbi::{NcbiTable, Services};
@@ -66,9 +66,37 @@ pub enum OnInterrupt {
     Fail,
 }
 
+/// Who may do what, chosen by the operator (`--access`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessMode {
+    /// Anyone who reaches the server may read, submit, cancel and pause.
+    #[default]
+    Open,
+    /// Anyone may read; submitting and changing need a user's token.
+    Members,
+    /// Everything needs a user's token (the sign-in page aside).
+    Closed,
+}
+
+impl AccessMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::Open => "open",
+            AccessMode::Members => "members",
+            AccessMode::Closed => "closed",
+        }
+    }
+}
+
 /// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
 #[derive(Clone, Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    after_help = "The lab's users and their tokens: seqspool user add|list|remove (see seqspool user --help)."
+)]
 pub struct Config {
     /// The lab's configuration file (TOML): its pipelines, and any option
     /// below; the command line and the environment win over it.
@@ -160,6 +188,23 @@ pub struct Config {
           value_parser = parse_host_name, value_name = "NAME")]
     pub allow_hosts: Vec<String>,
 
+    /// Who may do what: open (anyone, anything), members (anyone reads,
+    /// users with a token write), closed (only users, with a token).
+    #[arg(long, env = "SEQSPOOL_ACCESS", value_enum, default_value_t = AccessMode::Open)]
+    pub access: AccessMode,
+
+    /// The address of a reverse proxy in front of seqspool: requests from it
+    /// count as from the address it puts in X-Forwarded-For, and over HTTPS
+    /// when its X-Forwarded-Proto says so (session cookies are then Secure);
+    /// repeat for several, or separate them with commas in the environment variable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SEQSPOOL_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP"
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
     /// The pipelines the configuration file declares (none: `--command`, or
     /// the built-in analysis, is the one pipeline).
     #[arg(skip)]
@@ -197,6 +242,8 @@ impl Config {
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             slurm_poll: Duration::from_secs_f64(DEFAULT_SLURM_POLL_SECS),
             allow_hosts: Vec::new(),
+            access: AccessMode::Open,
+            trusted_proxies: Vec::new(),
             config: None,
             pipelines: Vec::new(),
             ncbi: Arc::default(),
@@ -281,7 +328,9 @@ impl Config {
             alphabet,
             on_interrupt,
             max_output,
-            min_free
+            min_free,
+            access,
+            trusted_proxies
         );
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
@@ -477,6 +526,8 @@ struct FileOptions {
     /// Seconds.
     slurm_poll: Option<f64>,
     allow_hosts: Option<Vec<String>>,
+    access: Option<AccessMode>,
+    trusted_proxies: Option<Vec<IpAddr>>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
     ncbi: Option<NcbiTable>,

@@ -22,6 +22,7 @@
 //!   BLAST reports, the analysis, text, pictures), their downloads, and
 //!   `summary` (one result in a few words, for a batch's page and its merged
 //!   TSV); `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
+//! - `access`: who may do what: users and tokens, sign-in sessions, the modes.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the
 //!   validated [`query::Query`] values it makes.
@@ -39,6 +40,7 @@
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod blast;
@@ -136,6 +138,16 @@ pub async fn run(
         .await
         .map_err(|err| Error::Internal(format!("recovering the experiments directory: {err}")))??
     };
+    let access = {
+        let (mode, root, proxies) = (
+            config.access,
+            store.root().to_owned(),
+            config.trusted_proxies.clone(),
+        );
+        tokio::task::spawn_blocking(move || access::Access::open(mode, &root, &proxies))
+            .await
+            .map_err(|err| Error::Internal(format!("reading the users: {err}")))??
+    };
     let store = Arc::new(store);
     let queue = Arc::new(Queue::new(
         config.capacity,
@@ -170,9 +182,13 @@ pub async fn run(
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
+        access,
     });
     match listener.local_addr() {
-        Ok(addr) => log::info!("listening on http://{addr}"),
+        Ok(addr) => {
+            app.access.warn_at_start(addr).await;
+            log::info!("listening on http://{addr}");
+        }
         Err(err) => log::warn!("listening (address unknown: {err})"),
     }
     for pipeline in &catalog.pipelines {

@@ -195,6 +195,10 @@ pub struct Record {
     pub upload: Option<Arc<str>>,
     pub state: State,
     pub submitted_at: Timestamp,
+    /// Who submitted it: their user name, or their client address when
+    /// access is open to anybody (records from before users have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<Arc<str>>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
     #[serde(default)]
@@ -252,6 +256,8 @@ pub struct Choice {
     pub retry_of: Option<Id>,
     /// The name of the file the queries came in, if they came in one.
     pub upload: Option<Arc<str>>,
+    /// Who submits them (see [`Record::submitted_by`]).
+    pub submitted_by: Option<Arc<str>>,
 }
 
 impl Choice {
@@ -263,6 +269,7 @@ impl Choice {
             definition: pipeline.definition.clone(),
             retry_of: None,
             upload: None,
+            submitted_by: None,
         }
     }
 }
@@ -287,6 +294,7 @@ impl Record {
             upload: choice.upload.clone(),
             state: State::Queued,
             submitted_at: now,
+            submitted_by: choice.submitted_by.clone(),
             started_at: None,
             finished_at: None,
             exit_code: None,
@@ -342,6 +350,7 @@ impl Record {
             upload: None,
             state,
             submitted_at: Timestamp::now(),
+            submitted_by: None,
             started_at: None,
             finished_at: None,
             exit_code: None,

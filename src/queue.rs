@@ -86,10 +86,12 @@ impl Backlog {
 }
 
 /// Which experiments a listing shows, newest first.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub state: Option<State>,
     pub batch: Option<Id>,
+    /// Only experiments submitted by this user (or client address).
+    pub submitted_by: Option<String>,
     /// Only experiments older than this one (the page token of the previous page).
     pub before: Option<Id>,
     pub limit: usize,
@@ -421,7 +423,13 @@ impl Queue {
             .iter()
             .rev()
             .filter(|record| filter.state.is_none_or(|state| record.state == state))
-            .filter(|record| filter.batch.is_none_or(|batch| record.batch == Some(batch)));
+            .filter(|record| filter.batch.is_none_or(|batch| record.batch == Some(batch)))
+            .filter(|record| {
+                filter
+                    .submitted_by
+                    .as_deref()
+                    .is_none_or(|by| record.submitted_by.as_deref() == Some(by))
+            });
         let page: Vec<View> = matching
             .by_ref()
             .take(filter.limit)

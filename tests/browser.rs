@@ -1502,3 +1502,87 @@ fn results_appear_when_the_experiment_ends_while_its_page_is_open() {
         "empty"
     );
 }
+
+// ---- signing in ---------------------------------------------------------------
+
+impl Browser {
+    /// The cookie `name` as the browser holds it (WebDriver's view: with
+    /// `httpOnly`, `sameSite`, `secure`, `path`), or `None`.
+    fn cookie(&self, name: &str) -> Option<Value> {
+        self.try_call("GET", &format!("/cookie/{name}"), None).ok()
+    }
+}
+
+/// Adds a user with the real `seqspool user add`; returns their token.
+fn add_user(dir: &Path, name: &str) -> String {
+    let out = output_within(
+        Command::new(env!("CARGO_BIN_EXE_seqspool"))
+            .args(["user", "add", name, "--experiments"])
+            .arg(dir),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_themselves() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| config.access = seqspool::config::AccessMode::Closed);
+    let token = add_user(&server.dir, "anna");
+
+    // A closed server shows nothing but the sign-in form.
+    browser.go(&format!("http://{}/", server.addr));
+    browser.type_into(&browser.find("#token"), "ssp_not-anyones");
+    browser.click(&browser.find("form[action='/sign-in'] button"));
+    let error = browser.text(&browser.find("#token-error"));
+    assert!(error.contains("not a user's"), "{error}");
+    assert!(browser.cookie("seqspool_session").is_none());
+    browser.screenshot("sign-in-refused.png");
+
+    browser.type_into(&browser.find("#token"), &token);
+    browser.click(&browser.find("form[action='/sign-in'] button"));
+    browser.find("[data-user='anna']");
+    let cookie = browser
+        .cookie("seqspool_session")
+        .expect("the browser holds the session cookie");
+    assert_eq!(cookie["httpOnly"], true, "{cookie}");
+    assert_eq!(cookie["sameSite"], "Strict", "{cookie}");
+    assert_eq!(cookie["path"], "/", "{cookie}");
+    assert_eq!(cookie["secure"], false, "plain HTTP: {cookie}");
+    // No script of the page can read it.
+    let readable = browser.script("return document.cookie;");
+    assert!(
+        !readable.as_str().unwrap_or("").contains("seqspool_session"),
+        "{readable}"
+    );
+
+    // Submitted through the form, the experiment is hers, and says so.
+    browser.type_into(&browser.find("#query_name"), "signed-in");
+    browser.type_into(&browser.find("#query_sequence"), ORF_DNA);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let id = browser.landed_on_an_experiment();
+    let by = browser.text(&browser.find("[data-fact='submitted_by'] dd"));
+    assert_eq!(by, "anna");
+    let record = request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{id}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    );
+    assert_eq!(record.json()["submitted_by"], "anna");
+    browser.fit_to_page();
+    browser.screenshot("signed-in-experiment.png");
+
+    // Signing out ends it: back to the form.
+    browser.click(&browser.find("form.sign-out button"));
+    browser.find("#token");
+    assert!(browser.try_find("[data-user]").is_none());
+    assert!(browser.cookie("seqspool_session").is_none());
+}

@@ -1859,6 +1859,7 @@ fn write_experiments(
             upload: None,
             state: if done { State::Complete } else { State::Queued },
             submitted_at: now,
+            submitted_by: None,
             started_at: done.then_some(now),
             finished_at: done.then_some(now),
             exit_code: done.then_some(0),

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
+use crate::access::Viewer;
 use crate::app::{self, no_batch, App, Progress};
 use crate::error::Error;
 use crate::http::{body, respond, Body};
@@ -60,6 +61,7 @@ pub async fn get(
     app: &App,
     name: &str,
     query_string: Option<&str>,
+    viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
     if let Some(id) = name.strip_suffix(".zip") {
         return download(app, parse_batch(id)?, Format::Zip);
@@ -69,7 +71,7 @@ pub async fn get(
     }
     let batch = parse_batch(name)?;
     // Oldest first: the page token is the last id of the page before.
-    let filter = app::listing(query_string, |_| DEFAULT_PAGE)?;
+    let filter = app::listing(query_string, viewer, |_| DEFAULT_PAGE)?;
     let plate = crate::results::plate::plate(app, batch, filter.before, filter.limit).await?;
     Ok(respond::json(StatusCode::OK, &Answer::of(&plate)))
 }

@@ -5,6 +5,7 @@ use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::Viewer;
 use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
@@ -18,9 +19,13 @@ use crate::time::Timestamp;
 const DEFAULT_PAGE: usize = 100;
 
 /// `POST /experiments`: 202 with the record, or with the batch when several records came.
-pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
+pub async fn submit(
+    app: &App,
+    request: Request<Incoming>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     let accepted = app.read_submission(request, &Format::ALL).await.accepted?;
-    let mut views = app.submit(accepted).await?;
+    let mut views = app.submit(accepted, viewer).await?;
     if views.len() == 1 {
         let view = views.remove(0);
         let location = format!("/experiments/{}", view.record.id);
@@ -48,9 +53,13 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Bo
     ))
 }
 
-/// `GET /experiments?state=&batch=&limit=&page_token=`
-pub fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |_| DEFAULT_PAGE)?;
+/// `GET /experiments?state=&batch=&submitted_by=&mine=&limit=&page_token=`
+pub fn list(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |_| DEFAULT_PAGE)?;
     let (experiments, next) = app.queue.list(&filter);
     Ok(respond::json(
         StatusCode::OK,
@@ -78,8 +87,8 @@ pub async fn experiment(
 }
 
 /// `DELETE /experiments/{id}`: cancels a queued or running experiment.
-pub async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
-    Ok(match app.cancel(id).await? {
+pub async fn cancel(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    Ok(match app.cancel(id, viewer).await? {
         Cancel::Done(view) => respond::json(StatusCode::OK, &view),
         Cancel::Stopping(view) => respond::json(StatusCode::ACCEPTED, &view),
     })
@@ -87,8 +96,8 @@ pub async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
 
 /// `POST /experiments/{id}/retry`: a new experiment with the same input,
 /// pipeline and parameters; 202 with its record.
-pub async fn retry(app: &App, id: Id) -> Result<Response<Body>, Error> {
-    let view = app.retry(id).await?;
+pub async fn retry(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let view = app.retry(id, viewer).await?;
     let location = format!("/experiments/{}", view.record.id);
     Ok(respond::with_location(
         respond::json(StatusCode::ACCEPTED, &view),
@@ -183,7 +192,11 @@ const MAX_REASON_CHARS: usize = 500;
 
 /// `POST /queue/pause?reason=`: nothing new starts (a running experiment
 /// finishes); submissions are still taken.
-pub async fn pause(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+pub async fn pause(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     #[derive(serde::Deserialize)]
     struct Params {
         reason: Option<String>,
@@ -213,13 +226,13 @@ pub async fn pause(app: &App, query_string: Option<&str>) -> Result<Response<Bod
             app.queue.resume();
             return Err(err);
         }
-        log::warn!("the queue is paused by an operator: {}", pause.reason);
+        log::warn!("the queue is paused by {}: {}", viewer.name(), pause.reason);
     }
     Ok(respond::json(StatusCode::OK, &queue_state(app)))
 }
 
 /// `POST /queue/resume`: lifts the pause, whoever set it, and wakes the worker.
-pub async fn resume(app: &App) -> Result<Response<Body>, Error> {
+pub async fn resume(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
     if let Some(pause) = app.queue.resume() {
         let store = app.store.clone();
         if let Err(err) = blocking(move || store.write_pause(None)).await {
@@ -228,7 +241,8 @@ pub async fn resume(app: &App) -> Result<Response<Body>, Error> {
             return Err(err);
         }
         log::info!(
-            "the queue is resumed (it was paused since {}: {})",
+            "the queue is resumed{} (it was paused since {}: {})",
+            viewer.by(),
             pause.since,
             pause.reason
         );
@@ -253,6 +267,8 @@ pub fn service_info(app: &App) -> Response<Body> {
         max_records: usize,
         max_residues: usize,
         alphabet: String,
+        /// Who may do what: `open`, `members` or `closed`.
+        access: &'static str,
         backlog: usize,
         counts: serde_json::Map<String, serde_json::Value>,
         queue: QueueState,
@@ -277,6 +293,7 @@ pub fn service_info(app: &App) -> Response<Body> {
             max_records: config.max_records,
             max_residues: config.max_residues,
             alphabet: format!("{:?}", config.alphabet).to_lowercase(),
+            access: app.access.mode.as_str(),
             backlog: app.queue.backlog().total(),
             counts,
             queue: queue_state(app),

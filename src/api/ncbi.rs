@@ -26,6 +26,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use crate::access::Viewer;
 use crate::app::{blocking, App, Cancel, MAX_PAGE};
 use crate::error::Error;
 use crate::http::negotiate::{media_type, same_origin};
@@ -46,8 +47,8 @@ const RTOE_UNKNOWN_SECS: u64 = 10;
 const BARE_QUERY_NAME: &str = "Query_1";
 
 /// `GET` or `POST /Blast.cgi`.
-pub async fn handle(app: &App, request: Request<Incoming>) -> Response<Body> {
-    match answer(app, request).await {
+pub async fn handle(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
+    match answer(app, request, viewer).await {
         Ok(response) => response,
         Err(refusal) => refusal.response(),
     }
@@ -125,7 +126,11 @@ impl From<Error> for Refusal {
 /// and, for a POST, the form body.
 type Fields = BTreeMap<String, String>;
 
-async fn answer(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Refusal> {
+async fn answer(
+    app: &App,
+    request: Request<Incoming>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Refusal> {
     let method = request.method().clone();
     let cross_site = is_cross_site(&request);
     let mut fields = Fields::new();
@@ -149,12 +154,12 @@ async fn answer(app: &App, request: Request<Incoming>) -> Result<Response<Body>,
     match command.trim().to_ascii_lowercase().as_str() {
         "put" => {
             guard(cross_site, "submit a search")?;
-            put(app, &fields).await
+            put(app, &fields, viewer).await
         }
         "get" => get(app, &fields).await,
         "delete" => {
             guard(cross_site, "delete a search")?;
-            delete(app, &fields).await
+            delete(app, &fields, viewer).await
         }
         "displayrids" => Ok(display_rids(app)),
         "" => Err(Refusal::status(
@@ -212,7 +217,7 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
 }
 
 /// `CMD=Put`: the search becomes an experiment; the answer names its RID.
-async fn put(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
+async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Body>, Refusal> {
     let services = &app.config.ncbi;
     let database = field(fields, "DATABASE");
     let service = services
@@ -249,12 +254,15 @@ async fn put(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
         query.add_note(note);
     }
     let mut views = app
-        .submit(Accepted {
-            queries: vec![query],
-            pipeline,
-            params,
-            upload: None,
-        })
+        .submit(
+            Accepted {
+                queries: vec![query],
+                pipeline,
+                params,
+                upload: None,
+            },
+            viewer,
+        )
         .await?;
     let view = views.remove(0);
     let rid = Rid::of(&view.record).ok_or_else(|| {
@@ -537,10 +545,20 @@ fn waiting(view: &View, rid: &str) -> Response<Body> {
 }
 
 /// `CMD=Delete`: cancels the search.
-async fn delete(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
+async fn delete(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Body>, Refusal> {
     let rid = field(fields, "RID");
     let view = search(app, fields)?.ok_or_else(|| unknown(rid))?;
-    let said = match app.cancel(view.record.id).await? {
+    if !viewer.may_change(view.record.submitted_by.as_deref()) {
+        return Err(Error::Forbidden(format!(
+            "the search {rid} was submitted by {}; only they or an admin may delete it",
+            view.record
+                .submitted_by
+                .as_deref()
+                .unwrap_or("somebody else")
+        ))
+        .into());
+    }
+    let said = match app.cancel(view.record.id, viewer).await? {
         Cancel::Done(_) => "canceled",
         Cancel::Stopping(_) => "being stopped; it will end canceled",
     };
@@ -561,6 +579,7 @@ fn display_rids(app: &App) -> Response<Body> {
     let (views, _) = app.queue.list(&Filter {
         state: None,
         batch: None,
+        submitted_by: None,
         before: None,
         limit: MAX_PAGE,
     });

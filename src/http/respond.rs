@@ -33,6 +33,8 @@ pub fn status(err: &Error) -> StatusCode {
         Error::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::CrossSite(_) => StatusCode::FORBIDDEN,
         Error::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
+        Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::WrongMethod { .. } => StatusCode::METHOD_NOT_ALLOWED,
         // The experiment's directory was replaced: that one experiment's state, not the server's.
@@ -44,6 +46,11 @@ pub fn status(err: &Error) -> StatusCode {
         Error::Io { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
+
+/// Why a request was refused, in words: carried by an error's answer to the
+/// one place that logs refused requests.
+#[derive(Clone, Debug)]
+pub struct Refusal(pub String);
 
 /// The answer to an error: `page` (an HTML page that tells it in words) for a
 /// browser, or the JSON error when `page` is `None`. Either way the status and
@@ -78,10 +85,24 @@ pub fn error(err: &Error, page: Option<String>) -> Response<Body> {
     if err.is_temporary() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     }
+    if let Error::Unauthenticated { invalid_token, .. } = err {
+        // RFC 6750: the scheme to use, and whether the token sent was the fault.
+        let challenge = if *invalid_token {
+            "Bearer realm=\"seqspool\", error=\"invalid_token\""
+        } else {
+            "Bearer realm=\"seqspool\""
+        };
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Why, for the operator's log of refused requests (`api::handle`).
+    response.extensions_mut().insert(Refusal(err.to_string()));
     response
 }
 

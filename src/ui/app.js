@@ -274,7 +274,9 @@
     var ran = runTime(view);
     var took = element("td", "num");
     took.append(ran === null ? none() : duration(ran));
-    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took);
+    var by = element("td", "by");
+    by.append(view.submitted_by ? view.submitted_by : none());
+    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took, by);
     return tr;
   }
 
@@ -309,7 +311,7 @@
       if (rows.length === 0) {
         var empty = element("tr", "empty");
         var cell = element("td", null, emptyText);
-        cell.colSpan = 7;
+        cell.colSpan = 8;
         empty.append(cell);
         rows.push(empty);
       }

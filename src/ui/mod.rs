@@ -14,6 +14,9 @@
 //! showing them when the experiment ends while the page is open.
 
 mod pages;
+mod sign_in;
+
+pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_out};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,6 +27,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 
+use crate::access::{Mode, Viewer};
 use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
@@ -52,20 +56,24 @@ const BATCH_SCRIPT: &str = include_str!("batch.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
-pub fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |_| PAGE)?;
+pub fn home(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |_| PAGE)?;
     Ok(respond::page(
         StatusCode::OK,
-        home_page(app, &filter, &Form::default()).into_string(),
+        home_page(app, &filter, &Form::default(), viewer).into_string(),
     ))
 }
 
-fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
+fn home_page(app: &App, filter: &Filter, form: &Form, viewer: &Viewer) -> maud::Markup {
     let (experiments, next_page) = app.queue.list(filter);
     pages::home(
-        &frame(app),
+        &frame(app, viewer),
         &Home {
-            listing: Listing::new(&experiments, next_page, filter),
+            listing: Listing::new(&experiments, next_page, filter).for_viewer(viewer),
             backlog: app.queue.backlog(),
             pipelines: &app.catalog.pipelines,
             alphabet: app.limits.alphabet,
@@ -78,16 +86,21 @@ fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
 
 /// `GET /experiments?batch=` from a browser: a batch's page; with another
 /// filter, the experiments it lists.
-pub async fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |batch| match batch {
+pub async fn listing(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |batch| match batch {
         Some(_) => BATCH_PAGE,
         None => PAGE,
     })?;
     if let Some(batch) = filter.batch {
-        return batch_page(app, batch, &filter).await;
+        return batch_page(app, batch, &filter, viewer).await;
     }
     let (experiments, next_page) = app.queue.list(&filter);
-    let html = pages::listing(&frame(app), &Listing::new(&experiments, next_page, &filter));
+    let listing = Listing::new(&experiments, next_page, &filter).for_viewer(viewer);
+    let html = pages::listing(&frame(app, viewer), &listing);
     Ok(respond::page(StatusCode::OK, html.into_string()))
 }
 
@@ -96,17 +109,23 @@ pub async fn batch(
     app: &App,
     id: &str,
     query_string: Option<&str>,
+    viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
     let batch = id
         .parse()
         .map_err(|()| Error::NotFound(format!("no batch '{id}'")))?;
-    let filter = app::listing(query_string, |_| BATCH_PAGE)?;
-    batch_page(app, batch, &filter).await
+    let filter = app::listing(query_string, viewer, |_| BATCH_PAGE)?;
+    batch_page(app, batch, &filter, viewer).await
 }
 
 /// A batch's page: its experiments in submission order (a plate reads from
 /// A01 to H12), so its page token is the last id of the page before.
-async fn batch_page(app: &App, batch: Id, filter: &Filter) -> Result<Response<Body>, Error> {
+async fn batch_page(
+    app: &App,
+    batch: Id,
+    filter: &Filter,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     let plate = crate::results::plate::plate(app, batch, filter.before, filter.limit).await?;
     let page = Batch {
         plate: &plate,
@@ -115,18 +134,18 @@ async fn batch_page(app: &App, batch: Id, filter: &Filter) -> Result<Response<Bo
     };
     Ok(respond::page(
         StatusCode::OK,
-        pages::batch(&frame(app), &page).into_string(),
+        pages::batch(&frame(app, viewer), &page).into_string(),
     ))
 }
 
 /// `POST /experiments` from the page's form: 303 to the new experiment or
 /// batch, or the form again, filled in, with the error beside its field.
-pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
+pub async fn submit(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
     let submission = app
         .read_submission(request, &[Format::Form, Format::Multipart])
         .await;
     let accepted = match submission.accepted {
-        Ok(accepted) => app.submit(accepted).await,
+        Ok(accepted) => app.submit(accepted, viewer).await,
         Err(err) => Err(err),
     };
     match accepted.as_deref() {
@@ -138,14 +157,15 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
                 ..Filter::default()
             };
             let form = Form::failed(Input::from(submission.fields), err);
-            respond::error(err, Some(home_page(app, &first_page, &form).into_string()))
+            let page = home_page(app, &first_page, &form, viewer);
+            respond::error(err, Some(page.into_string()))
         }
     }
 }
 
 /// `GET /experiments/{id}` from a browser: the record in words, its files and
 /// the last lines of its logs.
-pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
+pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
     let store = app.store.clone();
@@ -172,7 +192,7 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     };
     Ok(respond::page(
         StatusCode::OK,
-        pages::experiment(&frame(app), &page).into_string(),
+        pages::experiment(&frame(app, viewer), &page).into_string(),
     ))
 }
 
@@ -184,6 +204,7 @@ pub async fn cancel(
     app: &App,
     id: &str,
     request: Request<Incoming>,
+    viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
@@ -192,10 +213,10 @@ pub async fn cancel(
     if !(same_origin && confirmed(&body)) {
         return Ok(respond::page(
             StatusCode::OK,
-            pages::cancel_confirmation(&frame(app), &view).into_string(),
+            pages::cancel_confirmation(&frame(app, viewer), &view).into_string(),
         ));
     }
-    match app.cancel(id).await {
+    match app.cancel(id, viewer).await {
         // Finished meanwhile: its page says how it ended.
         Ok(_) | Err(Error::WrongState(_)) => Ok(respond::see_other(&format!("/experiments/{id}"))),
         Err(err) => Err(err),
@@ -204,8 +225,8 @@ pub async fn cancel(
 
 /// `POST /experiments/{id}/retry` from the page's Run again button: 303 to
 /// the new experiment.
-pub async fn retry(app: &App, id: &str) -> Result<Response<Body>, Error> {
-    let view = app.retry(parse_id(id)?).await?;
+pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let view = app.retry(parse_id(id)?, viewer).await?;
     Ok(respond::see_other(&format!(
         "/experiments/{}",
         view.record.id
@@ -258,11 +279,14 @@ pub fn asset(name: &str) -> Result<Response<Body>, Error> {
 pub struct Frame {
     /// The queue's pause, while it is paused.
     pub pause: Option<Pause>,
+    /// Who is looking: what they may do, and whether they are signed in.
+    pub viewer: Viewer,
 }
 
-fn frame(app: &App) -> Frame {
+fn frame(app: &App, viewer: &Viewer) -> Frame {
     Frame {
         pause: app.queue.paused(),
+        viewer: viewer.clone(),
     }
 }
 
@@ -378,6 +402,11 @@ pub struct Listing<'a> {
     pub page_token: Option<Id>,
     pub state: Option<State>,
     pub batch: Option<Id>,
+    /// Only the experiments of this user (or client address).
+    pub submitted_by: Option<String>,
+    /// Whether the filter "mine" is offered (to a viewer known by name, or
+    /// by address while access is open), and then whether it is on.
+    pub mine: Option<bool>,
     pub limit: usize,
 }
 
@@ -390,8 +419,18 @@ impl<'a> Listing<'a> {
             page_token: filter.before,
             state: filter.state,
             batch: filter.batch,
+            submitted_by: filter.submitted_by.clone(),
+            mine: None,
             limit: filter.limit,
         }
+    }
+
+    /// Offers `viewer` the filter "mine", when they can be told from others.
+    fn for_viewer(mut self, viewer: &Viewer) -> Listing<'a> {
+        if viewer.user.is_some() || viewer.mode == Mode::Open {
+            self.mine = Some(self.submitted_by.as_deref() == Some(viewer.name().as_str()));
+        }
+        self
     }
 
     /// The JSON route that gives the same page, for the script's poll.
@@ -402,6 +441,9 @@ impl<'a> Listing<'a> {
         }
         if let Some(batch) = self.batch {
             let _ = write!(url, "&batch={batch}");
+        }
+        if let Some(by) = &self.submitted_by {
+            let _ = write!(url, "&submitted_by={}", query_value(by));
         }
         if let Some(token) = self.page_token {
             let _ = write!(url, "&page_token={token}");
@@ -425,6 +467,11 @@ impl<'a> Listing<'a> {
         }
         if let Some(batch) = self.batch {
             params.push(format!("batch={batch}"));
+        }
+        match (self.mine, &self.submitted_by) {
+            (Some(true), _) => params.push("mine=1".to_owned()),
+            (_, Some(by)) => params.push(format!("submitted_by={}", query_value(by))),
+            _ => {}
         }
         if let Some(token) = page_token {
             params.push(format!("page_token={token}"));
@@ -466,6 +513,14 @@ impl Batch<'_> {
         }
         url
     }
+}
+
+/// A value for a query string: a user name or a client address, whose
+/// characters are safe there but for the `:` of IPv6, encoded all the same.
+fn query_value(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|pair| pair[1..].to_owned())
+        .unwrap_or_default()
 }
 
 /// The last lines of an experiment's logs, as far as they exist.

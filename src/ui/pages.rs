@@ -16,6 +16,7 @@ mod batch;
 pub use batch::batch;
 
 use super::{Experiment, Form, Frame, Home, Listing, Logs};
+use crate::access::{Mode, Viewer};
 use crate::model::{FileInfo, Id, Pause, PausedBy, Record, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
 use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
@@ -488,6 +489,11 @@ fn experiments_section(listing: &Listing, path: &str, heading: &str) -> Markup {
 }
 
 fn state_filter(listing: &Listing, path: &str) -> Markup {
+    // Someone else's experiments, asked for by name, stay asked for.
+    let someone = match listing.mine {
+        Some(true) => None,
+        _ => listing.submitted_by.as_deref(),
+    };
     html! {
         form.filter method="get" action=(path) {
             label for="state-filter" { "Show" }
@@ -498,6 +504,15 @@ fn state_filter(listing: &Listing, path: &str) -> Markup {
                         (state_word(state).to_lowercase())
                     }
                 }
+            }
+            @if let Some(mine) = listing.mine {
+                label.mine {
+                    input type="checkbox" name="mine" value="1" checked[mine];
+                    " mine only"
+                }
+            }
+            @if let Some(someone) = someone {
+                input type="hidden" name="submitted_by" value=(someone);
             }
             button type="submit" { "Filter" }
         }
@@ -523,6 +538,7 @@ fn table(listing: &Listing) -> Markup {
                         th scope="col" { "Submitted" }
                         th scope="col" { "Started" }
                         th.num scope="col" { "Duration" }
+                        th scope="col" { "Submitted by" }
                     }
                 }
                 tbody {
@@ -530,7 +546,7 @@ fn table(listing: &Listing) -> Markup {
                         (row(view, now))
                     }
                     @if listing.experiments.is_empty() {
-                        tr.empty { td colspan="7" { (empty) } }
+                        tr.empty { td colspan="8" { (empty) } }
                     }
                 }
             }
@@ -556,6 +572,12 @@ fn row(view: &View, now: Timestamp) -> Markup {
             td.num {
                 @match run_time(view, now) {
                     Some(millis) => { (duration(millis)) }
+                    None => { (none()) }
+                }
+            }
+            td.by {
+                @match &record.submitted_by {
+                    Some(by) => { (by) }
                     None => { (none()) }
                 }
             }
@@ -628,9 +650,12 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                 (failure_log(record.state, logs))
                 (lineage(record))
             }
-            div.actions {
-                (retry_form(record))
-                (cancel_form(view))
+            // Only the buttons this viewer may use: a member's own experiments, an admin's all.
+            @if frame.viewer.may_change(record.submitted_by.as_deref()) {
+                div.actions {
+                    (retry_form(record))
+                    (cancel_form(view))
+                }
             }
         }
         (results)
@@ -641,6 +666,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                     (fact("state_word", "State", text(state_word(record.state))))
                     (fact("position", "Queue position", view.position.map(|p| html! { (p) })))
                     (fact("submitted_at", "Submitted", Some(time(Some(record.submitted_at)))))
+                    (fact("submitted_by", "Submitted by", record.submitted_by.as_deref().and_then(text)))
                     (fact("started_at", "Started", record.started_at.map(|t| time(Some(t)))))
                     (fact("finished_at", "Finished", record.finished_at.map(|t| time(Some(t)))))
                     (fact("duration", "Duration", run_time(view, now).map(|ms| html! { (duration(ms)) })))
@@ -877,6 +903,68 @@ pub fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
     layout(frame, &format!("Cancel {id}?"), Script::Still, main)
 }
 
+/// The sign-in page: a form to paste a token into, which comes back with
+/// `error` when the token was refused; `next` is where it leads after.
+pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
+    let main = html! {
+        div.intro {
+            h1 { "Sign in" }
+            p.lede {
+                "Paste the token the workstation's operator gave you. \
+                 It stays in this browser as a session until you sign out, \
+                 for at most 12 hours, or until the server restarts."
+            }
+        }
+        section.card.sign-in aria-labelledby="sign-in-heading" {
+            h2.visually-hidden id="sign-in-heading" { "Your token" }
+            @if let Some(user) = &frame.viewer.user {
+                p.hint { "You are signed in as " strong { (user.name) } "; signing in again replaces it." }
+            }
+            form.stack method="post" action="/sign-in" {
+                input type="hidden" name="next" value=(next);
+                div.field.invalid[error.is_some()] {
+                    label for="token" { "Token" }
+                    p.hint id="token-hint" {
+                        "It starts with " code { "ssp_" } ". No token? Ask the operator to run "
+                        code { "seqspool user add YOUR-NAME" } "."
+                    }
+                    (field_error("token", error))
+                    input type="password" id="token" name="token" required
+                        autocomplete="current-password" spellcheck="false" autofocus
+                        aria-describedby=(described_by("token", error))
+                        aria-invalid=[error.map(|_| "true")];
+                }
+                div.actions { button.primary type="submit" { "Sign in" } }
+            }
+        }
+    };
+    layout(frame, "Sign in", Script::Still, main)
+}
+
+/// Who is looking, in the header: signed in as whom, with a way out; or a
+/// way in, when the server is not open to anybody.
+fn account(viewer: &Viewer) -> Markup {
+    html! {
+        @if let Some(user) = &viewer.user {
+            div.account {
+                span.who {
+                    "Signed in as " strong data-user=(user.name) { (user.name) }
+                    @if viewer.is_admin() { " (admin)" }
+                }
+                @if viewer.session {
+                    form.sign-out method="post" action="/sign-out" {
+                        button type="submit" { "Sign out" }
+                    }
+                }
+            }
+        } @else if viewer.mode != Mode::Open {
+            div.account {
+                a.sign-in-link href="/sign-in" { "Sign in" }
+            }
+        }
+    }
+}
+
 /// The page for an error: its title, what went wrong, and a way back.
 pub fn error(title: &str, message: &str) -> Markup {
     let main = html! {
@@ -912,6 +1000,7 @@ fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
                             "seqspool"
                         }
                         span.tagline { "the lab's sequence queue" }
+                        (account(&frame.viewer))
                     }
                 }
                 @if let Some(pause) = &frame.pause {
@@ -1137,6 +1226,8 @@ mod tests {
                     page_token: None,
                     state: None,
                     batch: None,
+                    submitted_by: None,
+                    mine: None,
                     limit: PAGE,
                 },
                 backlog: Backlog::default(),
@@ -1353,6 +1444,7 @@ mod tests {
                 since: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
                 by: PausedBy::Workstation,
             }),
+            ..Frame::default()
         };
         let view = view("q", State::Queued);
         for page in [
