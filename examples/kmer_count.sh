@@ -7,13 +7,14 @@
 # seqspool runs it in the experiment's directory with QUERY_FASTA naming the
 # query (one FASTA record). It writes kmers.tsv there: a header line
 # "kmer<TAB>count", then every k-mer of the sequence with its count, most
-# frequent first, ties in alphabetical order. K (default 3) sets k.
+# frequent first, ties in alphabetical order. k is PARAM_K (the `k` parameter of
+# the kmer pipeline in examples/seqspool.toml), else K, else 3.
 set -eu
 
-k=${K:-3}
+k=${PARAM_K:-${K:-3}}
 case $k in
     '' | *[!0-9]* | 0*)
-        echo "kmer_count: K must be a whole number of at least 1, not '$k'" >&2
+        echo "kmer_count: k (PARAM_K or K) must be a whole number of at least 1, not '$k'" >&2
         exit 2
         ;;
 esac

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::Request;
 use serde::Deserialize;
 
+use crate::access::{Access, Viewer};
 use crate::config::Config;
 use crate::error::Error;
 use crate::http::body::{self, BodyBudget};
@@ -21,7 +22,7 @@ use crate::intake::Intake;
 use crate::model::{Choice, FileInfo, Id, Record, State};
 use crate::pipeline::Catalog;
 use crate::query::{self, Limits};
-use crate::queue::{Canceled, Filter, Queue, View};
+use crate::queue::{Canceled, Filter, Queue, View, Waiting};
 use crate::store::Store;
 use crate::submission::{self, Accepted, Format, Submission};
 
@@ -43,6 +44,8 @@ pub struct App {
     pub bodies: BodyBudget,
     /// The host names requests may name.
     pub hosts: Hosts,
+    /// Who may do what.
+    pub access: Access,
 }
 
 /// What a cancel did.
@@ -84,18 +87,22 @@ impl App {
         .await
     }
 
-    /// Accepts queries as experiments of a pipeline, all or none, and answers
-    /// with their records as the index has them now (with their queue positions).
-    pub async fn submit(&self, accepted: Accepted) -> Result<Vec<View>, Error> {
+    /// Accepts queries as experiments of a pipeline, all or none, submitted
+    /// `by` someone, and answers with their records as the index has them
+    /// now (with their queue positions).
+    pub async fn submit(&self, accepted: Accepted, by: &Viewer) -> Result<Vec<View>, Error> {
         let Accepted {
             queries,
             pipeline,
             params,
+            upload,
         } = accepted;
-        let records = self
-            .intake
-            .submit(queries, Choice::new(&pipeline, params))
-            .await?;
+        let choice = Choice {
+            upload: upload.map(Arc::from),
+            submitted_by: Some(by.name().into()),
+            ..Choice::new(&pipeline, params)
+        };
+        let records = self.intake.submit(queries, choice).await?;
         Ok(records.iter().map(|record| self.view(record)).collect())
     }
 
@@ -103,6 +110,7 @@ impl App {
         self.queue.get(record.id).unwrap_or_else(|| View {
             record: record.clone(),
             position: None,
+            eta: Waiting::Done,
         })
     }
 
@@ -120,7 +128,7 @@ impl App {
     /// Cancels a queued or running experiment. A queued one is CANCELED on
     /// disk before the answer; if that cannot be written it was not
     /// cancelled (after a restart it would run), and waits on.
-    pub async fn cancel(&self, id: Id) -> Result<Cancel, Error> {
+    pub async fn cancel(&self, id: Id, by: &Viewer) -> Result<Cancel, Error> {
         match self.queue.cancel(id)? {
             Canceled::Done { record, changed } => {
                 if changed {
@@ -130,15 +138,19 @@ impl App {
                         self.queue.uncancel(id);
                         return Err(err);
                     }
-                    log::info!("experiment {id} canceled while queued");
+                    log::info!("experiment {id} canceled while queued{}", by.by());
                 }
                 Ok(Cancel::Done(View {
                     record,
                     position: None,
+                    eta: Waiting::Done,
                 }))
             }
             Canceled::Stopping(view) => {
-                log::info!("experiment {id}: cancel requested while running; stopping its run");
+                log::info!(
+                    "experiment {id}: cancel requested while running{}; stopping its run",
+                    by.by()
+                );
                 Ok(Cancel::Stopping(view))
             }
         }
@@ -150,7 +162,7 @@ impl App {
     /// finished experiment that did not complete, linked both ways. It runs
     /// its pipeline as the configuration has it now, unless the pipeline is
     /// gone or no longer takes its parameters: then as it was accepted.
-    pub async fn retry(&self, id: Id) -> Result<View, Error> {
+    pub async fn retry(&self, id: Id, by: &Viewer) -> Result<View, Error> {
         let original = self.experiment(id)?.record;
         match original.state {
             State::ExecutorError | State::SystemError | State::Canceled => {}
@@ -189,9 +201,12 @@ impl App {
                 command: original.command.clone(),
                 definition: original.definition(),
                 retry_of: None,
+                upload: None,
+                submitted_by: None,
             },
         };
         choice.retry_of = Some(id);
+        choice.submitted_by = Some(by.name().into());
         let records = self.intake.submit(queries, choice).await?;
         let again = records[0].id;
         if let Some(linked) = self.queue.retried(id, again) {
@@ -201,9 +216,46 @@ impl App {
                 log::error!("experiment {id}: could not record that {again} runs it again: {err}");
             }
         }
-        log::info!("experiment {id} runs again as {again}");
+        log::info!("experiment {id} runs again as {again}{}", by.by());
         Ok(self.view(&records[0]))
     }
+}
+
+/// Where a batch stands, in the words of a plate: finished or not, and how.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub total: usize,
+    /// COMPLETE.
+    pub complete: usize,
+    /// EXECUTOR_ERROR and SYSTEM_ERROR.
+    pub failed: usize,
+    pub canceled: usize,
+    pub running: usize,
+    pub queued: usize,
+}
+
+impl Progress {
+    pub fn of(counts: &[usize; 6]) -> Progress {
+        let count = |state: State| counts[state.index()];
+        Progress {
+            total: counts.iter().sum(),
+            complete: count(State::Complete),
+            failed: count(State::ExecutorError) + count(State::SystemError),
+            canceled: count(State::Canceled),
+            running: count(State::Running),
+            queued: count(State::Queued),
+        }
+    }
+
+    /// Experiments that will not change any more.
+    pub fn finished(&self) -> usize {
+        self.complete + self.failed + self.canceled
+    }
+}
+
+/// The error for a batch the index does not hold.
+pub fn no_batch(batch: Id) -> Error {
+    Error::NotFound(format!("no batch {batch}"))
 }
 
 /// The error for an id the index does not hold.
@@ -226,16 +278,20 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|err| Error::Internal(format!("a file operation failed: {err}")))?
 }
 
-/// The listing `?state=&batch=&limit=&page_token=` asks for; without a
-/// `limit`, `page` says how many, given the batch asked for.
+/// The listing `?state=&batch=&submitted_by=&mine=&limit=&page_token=`
+/// asks for; without a `limit`, `page` says how many, given the batch asked
+/// for. `mine=1` is what `viewer` submitted.
 pub fn listing(
     query_string: Option<&str>,
+    viewer: &Viewer,
     page: impl FnOnce(Option<Id>) -> usize,
 ) -> Result<Filter, Error> {
     #[derive(Deserialize)]
     struct Params {
         state: Option<String>,
         batch: Option<String>,
+        submitted_by: Option<String>,
+        mine: Option<String>,
         limit: Option<usize>,
         page_token: Option<String>,
     }
@@ -266,9 +322,23 @@ pub fn listing(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
+    let mine = match params.mine.as_deref() {
+        None | Some("" | "0" | "false") => false,
+        Some("1" | "true" | "yes" | "on") => true,
+        Some(other) => {
+            return Err(Error::Malformed(format!(
+                "mine '{other}' is neither 1 nor 0"
+            )))
+        }
+    };
+    let submitted_by = match mine {
+        true => Some(viewer.name()),
+        false => params.submitted_by.filter(|by| !by.is_empty()),
+    };
     Ok(Filter {
         state,
         batch,
+        submitted_by,
         before: id_param("page_token", params.page_token)?,
         limit,
     })

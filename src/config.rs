@@ -7,16 +7,17 @@
 //! [`Config::new`] and change the fields they care about, so each default
 //! lives in one named constant.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fault::Faults;
+use crate::ncbi::{NcbiTable, Services};
 use crate::pipeline::{Pipeline, PipelineTable};
 pub use crate::query::AlphabetPolicy;
 use crate::query::Limits;
@@ -60,6 +61,11 @@ pub const DEFAULT_MAX_WARM: usize = 1;
 /// does not hold a GPU's memory through the night.
 pub const DEFAULT_WARM_IDLE_SECS: f64 = 900.0;
 
+/// Default seconds between two polls of the Slurm jobs in flight: one
+/// `squeue` for all of them each time, so a job's end is seen within this
+/// long, at the cost of one short call to the controller.
+pub const DEFAULT_SLURM_POLL_SECS: f64 = 2.0;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,9 +76,37 @@ pub enum OnInterrupt {
     Fail,
 }
 
+/// Who may do what, chosen by the operator (`--access`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessMode {
+    /// Anyone who reaches the server may read, submit, cancel and pause.
+    #[default]
+    Open,
+    /// Anyone may read; submitting and changing need a user's token.
+    Members,
+    /// Everything needs a user's token (the sign-in page aside).
+    Closed,
+}
+
+impl AccessMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::Open => "open",
+            AccessMode::Members => "members",
+            AccessMode::Closed => "closed",
+        }
+    }
+}
+
 /// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
 #[derive(Clone, Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    after_help = "The lab's users and their tokens: seqspool user add|list|remove (see seqspool user --help)."
+)]
 pub struct Config {
     /// The lab's configuration file (TOML): its pipelines, and any option
     /// below; the command line and the environment win over it.
@@ -158,6 +192,10 @@ pub struct Config {
     #[doc(hidden)]
     pub runner: Option<PathBuf>,
 
+    /// Seconds between two polls of the Slurm jobs in flight (one `squeue` for all of them).
+    #[arg(long, env = "SEQSPOOL_SLURM_POLL", default_value = "2", value_parser = parse_poll, value_name = "SECS")]
+    pub slurm_poll: Duration,
+
     /// Seconds a request body may go without a byte arriving before it is dropped with 408.
     #[arg(long, env = "SEQSPOOL_BODY_STALL", default_value = "10", value_parser = parse_stall, value_name = "SECS")]
     pub body_stall: Duration,
@@ -169,10 +207,31 @@ pub struct Config {
           value_parser = parse_host_name, value_name = "NAME")]
     pub allow_hosts: Vec<String>,
 
+    /// Who may do what: open (anyone, anything), members (anyone reads,
+    /// users with a token write), closed (only users, with a token).
+    #[arg(long, env = "SEQSPOOL_ACCESS", value_enum, default_value_t = AccessMode::Open)]
+    pub access: AccessMode,
+
+    /// The address of a reverse proxy in front of seqspool: requests from it
+    /// count as from the address it puts in X-Forwarded-For, and over HTTPS
+    /// when its X-Forwarded-Proto says so (session cookies are then Secure);
+    /// repeat for several, or separate them with commas in the environment variable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SEQSPOOL_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP"
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
     /// The pipelines the configuration file declares (none: `--command`, or
     /// the built-in analysis, is the one pipeline).
     #[arg(skip)]
     pub pipelines: Vec<Arc<Pipeline>>,
+
+    /// What NCBI's BLAST URL API offers: the configuration file's `[ncbi]` section.
+    #[arg(skip)]
+    pub ncbi: Arc<Services>,
 
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
@@ -202,9 +261,13 @@ impl Config {
             max_connections: None,
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
+            slurm_poll: Duration::from_secs_f64(DEFAULT_SLURM_POLL_SECS),
             allow_hosts: Vec::new(),
+            access: AccessMode::Open,
+            trusted_proxies: Vec::new(),
             config: None,
             pipelines: Vec::new(),
+            ncbi: Arc::default(),
             faults: Faults::default(),
         }
     }
@@ -287,7 +350,9 @@ impl Config {
             on_interrupt,
             max_output,
             min_free,
-            max_warm
+            max_warm,
+            access,
+            trusted_proxies
         );
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
@@ -335,6 +400,11 @@ impl Config {
                 self.body_stall = parse_stall(&secs.to_string())?;
             }
         }
+        if let Some(secs) = file.slurm_poll {
+            if unset("slurm_poll") {
+                self.slurm_poll = parse_poll(&secs.to_string())?;
+            }
+        }
         if self.capacity == 0 {
             return Err("capacity = 0: give a whole number of at least 1".into());
         }
@@ -358,6 +428,9 @@ impl Config {
             );
         }
         self.pipelines = pipelines;
+        if let Some(ncbi) = file.ncbi {
+            self.ncbi = Arc::new(Services::build(ncbi, &self.offered())?);
+        }
         Ok(())
     }
 
@@ -388,15 +461,7 @@ impl Config {
             alphabet: self.alphabet,
         }
     }
-
-    /// What `service-info` and the start-up log show of the processing command.
-    pub fn command_label(&self) -> &str {
-        self.command.as_deref().unwrap_or(BUILTIN_COMMAND)
-    }
 }
-
-/// How the built-in analysis is named where a command would be.
-pub const BUILTIN_COMMAND: &str = "builtin:analysis";
 
 /// Parses the queue's capacity: a queue that holds nothing would refuse everything.
 fn parse_capacity(text: &str) -> Result<usize, String> {
@@ -433,6 +498,17 @@ fn parse_stall(text: &str) -> Result<Duration, String> {
             "'{text}' is no stall time; give a number of seconds above 0"
         )),
         stall => Ok(stall),
+    }
+}
+
+/// Parses the interval between two polls of Slurm: none at all would ask
+/// the controller without pause.
+fn parse_poll(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        poll if poll.is_zero() => Err(format!(
+            "'{text}' is no interval between polls of Slurm; give a number of seconds above 0"
+        )),
+        poll => Ok(poll),
     }
 }
 
@@ -488,9 +564,14 @@ struct FileOptions {
     warm_idle: Option<f64>,
     /// Seconds.
     body_stall: Option<f64>,
+    /// Seconds.
+    slurm_poll: Option<f64>,
     allow_hosts: Option<Vec<String>>,
+    access: Option<AccessMode>,
+    trusted_proxies: Option<Vec<IpAddr>>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
+    ncbi: Option<NcbiTable>,
 }
 
 #[cfg(test)]
@@ -507,6 +588,7 @@ mod tests {
         assert_eq!(parsed.shutdown_grace, built.shutdown_grace);
         assert_eq!(parsed.max_output, built.max_output);
         assert_eq!(parsed.body_stall, built.body_stall);
+        assert_eq!(parsed.slurm_poll, built.slurm_poll);
         assert_eq!(parsed.allow_hosts, built.allow_hosts);
         assert_eq!(parsed.max_warm, built.max_warm);
         assert_eq!(parsed.warm_idle, built.warm_idle);

@@ -32,6 +32,12 @@ pub enum Error {
     /// another site whose name was made to point here (DNS rebinding), or a
     /// name the operator has not allowed yet.
     UnknownHost(String),
+    /// The request needs a user and names none, or a token that is nobody's
+    /// (`invalid_token`): the client should send `Authorization: Bearer TOKEN`.
+    Unauthenticated { msg: String, invalid_token: bool },
+    /// The user who sent the request may not do this (another's experiment,
+    /// a queue control for admins).
+    Forbidden(String),
     /// No such route, experiment or file.
     NotFound(String),
     /// The route exists, but not with this method; `allow` lists the methods it takes.
@@ -166,6 +172,8 @@ impl fmt::Display for Error {
             | Error::UnsupportedFormat(msg)
             | Error::CrossSite(msg)
             | Error::UnknownHost(msg)
+            | Error::Unauthenticated { msg, .. }
+            | Error::Forbidden(msg)
             | Error::NotFound(msg)
             | Error::WrongState(msg)
             | Error::Internal(msg) => f.write_str(msg),

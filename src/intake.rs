@@ -364,8 +364,12 @@ fn log_accepted(records: &[Record]) {
             .iter()
             .map(|note| format!("; {note}"))
             .collect();
+        let by = record
+            .submitted_by
+            .as_deref()
+            .map_or(String::new(), |by| format!(" from {by}"));
         log::info!(
-            "experiment {} accepted{batch}: '{}', {} residues ({}{notes})",
+            "experiment {} accepted{batch}{by}: '{}', {} residues ({}{notes})",
             record.id,
             record.query_name,
             record.length,

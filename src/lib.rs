@@ -15,38 +15,56 @@
 //! - `http`: the transport: the accept loop, bodies and their limits, content
 //!   negotiation, and `respond`, the one place an error becomes an answer.
 //!   It knows nothing of the routes.
-//! - `api`: the routes (the router, the native JSON API, the legacy routes).
+//! - `api`: the routes (the router, the native JSON API, a batch as a whole
+//!   with its streamed downloads, the legacy routes).
 //! - `ui`: the pages, their handlers and their templates, embedded in the binary.
+//! - `results`: an experiment's result files as its page shows them (tables,
+//!   BLAST reports, the analysis, text, pictures), their downloads, and
+//!   `summary` (one result in a few words, for a batch's page and its merged
+//!   TSV); `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
+//! - `access`: who may do what: users and tokens, sign-in sessions, the modes.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the
 //!   validated [`query::Query`] values it makes.
 //! - `intake`: acceptance: reserve, write, flush together, publish, answer.
 //! - `store`: the experiments directory: staging, publishing, records, files.
 //! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
-//! - `worker`: the one thread that runs experiments, one at a time, in order.
+//! - `worker`: the one thread that starts experiments, in order, one at a
+//!   time (or several of a Slurm pipeline that allows it).
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
-//!   process), `local` (a command as a process tree) and `warm` (a
-//!   processor started once and fed one experiment at a time).
+//!   process), `local` (a command as a process tree), `warm` (a processor
+//!   started once and fed one experiment at a time) and `slurm` (a batch
+//!   job on the lab's cluster).
+//! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
+//! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
+//!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
+pub mod access;
 pub mod api;
 pub mod app;
+pub mod blast;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod fault;
 pub mod http;
 pub mod intake;
 pub mod model;
+pub mod ncbi;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
+pub mod results;
+pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;
 pub mod ui;
 pub mod worker;
+pub mod zipstream;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -89,15 +107,27 @@ pub async fn run(
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let (store, mut scan) = Store::open(&config.experiments, config.faults.clone())?;
-            let recovery = worker::recover(&store, &mut scan, &config, &executors);
+            let mut recovery = worker::recover(&store, &mut scan, &config, &executors);
             scan.pause = check_at_start(&store, scan.pause.take(), config.min_free);
+            if let Some(reason) = recovery.pause.take().filter(|_| scan.pause.is_none()) {
+                let pause = Pause {
+                    reason,
+                    since: time::Timestamp::now(),
+                    by: PausedBy::Workstation,
+                };
+                if let Err(err) = store.write_pause(Some(&pause)) {
+                    log::error!("could not record the queue's state: {err}");
+                }
+                scan.pause = Some(pause);
+            }
             log::info!(
                 "recovered {}: {} queued, {} requeued after an interruption, {} failed after an interruption, \
-                 {} finished, {} skipped, {} unacknowledged discarded, in {:.3} s",
+                 {} re-attached, {} finished, {} skipped, {} unacknowledged discarded, in {:.3} s",
                 store.root().display(),
                 recovery.queued,
                 recovery.requeued,
                 recovery.failed,
+                recovery.reattached,
                 recovery.finished,
                 scan.skipped,
                 scan.discarded,
@@ -108,6 +138,16 @@ pub async fn run(
         })
         .await
         .map_err(|err| Error::Internal(format!("recovering the experiments directory: {err}")))??
+    };
+    let access = {
+        let (mode, root, proxies) = (
+            config.access,
+            store.root().to_owned(),
+            config.trusted_proxies.clone(),
+        );
+        tokio::task::spawn_blocking(move || access::Access::open(mode, &root, &proxies))
+            .await
+            .map_err(|err| Error::Internal(format!("reading the users: {err}")))??
     };
     let store = Arc::new(store);
     let queue = Arc::new(Queue::new(
@@ -143,12 +183,22 @@ pub async fn run(
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
+        access,
     });
     match listener.local_addr() {
-        Ok(addr) => log::info!("listening on http://{addr}"),
+        Ok(addr) => {
+            app.access.warn_at_start(addr).await;
+            log::info!("listening on http://{addr}");
+        }
         Err(err) => log::warn!("listening (address unknown: {err})"),
     }
-    log::info!("processing command: {}", config.command_label());
+    for pipeline in &catalog.pipelines {
+        log::info!(
+            "pipeline {}: {}",
+            pipeline.name,
+            pipeline.definition.label()
+        );
+    }
     if let Some(pause) = queue.paused() {
         log::warn!(
             "the queue is paused since {}: {}; nothing starts until an operator resumes it (POST /queue/resume)",

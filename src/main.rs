@@ -7,6 +7,11 @@ fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(seqspool::exec::runner::SUBCOMMAND.as_ref()) {
         seqspool::exec::runner::main();
     }
+    // `seqspool user add|list|remove`: the lab's users, beside the server.
+    if std::env::args_os().nth(1).as_deref() == Some(seqspool::access::command::SUBCOMMAND.as_ref())
+    {
+        seqspool::access::command::main(std::env::args_os().skip(1));
+    }
     let config = match Config::load() {
         Ok(config) => config,
         // Usage errors, and --help and --version, as clap prints them.

@@ -119,6 +119,8 @@ pub enum RunHandle {
     Local(ProcessIdentity),
     /// A request to a warm processor on this machine.
     Warm(WarmRun),
+    /// A batch job on a Slurm cluster (`{"executor": "slurm", "slurm": {"job_id": 42, "state": "PENDING"}}`).
+    Slurm { slurm: SlurmJob },
 }
 
 impl RunHandle {
@@ -126,7 +128,7 @@ impl RunHandle {
     pub fn processor(&self) -> Option<&Processor> {
         match self {
             RunHandle::Warm(run) => Some(&run.processor),
-            RunHandle::Local(_) => None,
+            RunHandle::Local(_) | RunHandle::Slurm { .. } => None,
         }
     }
 }
@@ -143,8 +145,27 @@ pub struct WarmRun {
 /// A warm processor, as the record of an experiment it ran names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Processor {
+    /// The processor's own pid (not its runner's).
     pub pid: i32,
+    /// When it was started: with the pid, which instance ran the experiment.
     pub started_at: Timestamp,
+}
+
+/// A Slurm batch job, as the record keeps it while the experiment is RUNNING.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlurmJob {
+    /// The job's id, as `sbatch` gave it.
+    pub job_id: u64,
+    /// Where it stands: `HELD` from its submission until seqspool released
+    /// it, then Slurm's state as last polled (`PENDING`, `RUNNING`, ...).
+    /// The experiment is running in Slurm's sense only once this says `RUNNING`.
+    pub state: String,
+    /// Slurm's reason for that state, when it gives one (`Priority`, `Resources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When seqspool first saw it RUNNING; its timeout counts from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_since: Option<Timestamp>,
 }
 
 /// What identifies a running command's process group across a server crash:
@@ -198,8 +219,16 @@ pub struct Record {
     /// The id of the first experiment of the batch this one was submitted in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Id>,
+    /// The name of the file its query came in (a multipart upload's file
+    /// name, or a FASTA body's `?name=`), shared by every record of the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Arc<str>>,
     pub state: State,
     pub submitted_at: Timestamp,
+    /// Who submitted it: their user name, or their client address when
+    /// access is open to anybody (records from before users have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<Arc<str>>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
     #[serde(default)]
@@ -258,6 +287,10 @@ pub struct Choice {
     pub command: Arc<str>,
     /// The experiment these run again, for a retry.
     pub retry_of: Option<Id>,
+    /// The name of the file the queries came in, if they came in one.
+    pub upload: Option<Arc<str>>,
+    /// Who submits them (see [`Record::submitted_by`]).
+    pub submitted_by: Option<Arc<str>>,
 }
 
 impl Choice {
@@ -268,6 +301,8 @@ impl Choice {
             command: pipeline.definition.label().into(),
             definition: pipeline.definition.clone(),
             retry_of: None,
+            upload: None,
+            submitted_by: None,
         }
     }
 }
@@ -289,8 +324,10 @@ impl Record {
             length: query.sequence().len(),
             notes: query.notes().to_vec(),
             batch,
+            upload: choice.upload.clone(),
             state: State::Queued,
             submitted_at: now,
+            submitted_by: choice.submitted_by.clone(),
             started_at: None,
             finished_at: None,
             exit_code: None,
@@ -344,8 +381,10 @@ impl Record {
             length: 4,
             notes: Vec::new(),
             batch: None,
+            upload: None,
             state,
             submitted_at: Timestamp::now(),
+            submitted_by: None,
             started_at: None,
             finished_at: None,
             exit_code: None,
@@ -466,6 +505,27 @@ mod tests {
         assert_eq!(json["handle"]["runner"]["pgid"], 41);
         assert_eq!(json["processor"]["pid"], 4242);
         assert_eq!(json["processor"]["started_at"], "2026-11-29T10:00:00.000Z");
+        assert_eq!(serde_json::from_value::<Record>(json).unwrap(), record);
+    }
+
+    #[test]
+    fn a_slurm_job_is_written_under_its_executors_name() {
+        let record = Record {
+            handle: Some(RunHandle::Slurm {
+                slurm: SlurmJob {
+                    job_id: 42,
+                    state: "PENDING".into(),
+                    reason: Some("Priority".into()),
+                    running_since: None,
+                },
+            }),
+            ..Record::for_test(1, State::Running)
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            json["handle"],
+            serde_json::json!({"executor": "slurm", "slurm": {"job_id": 42, "state": "PENDING", "reason": "Priority"}})
+        );
         assert_eq!(serde_json::from_value::<Record>(json).unwrap(), record);
     }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::query::{Alphabet, AlphabetPolicy};
+use crate::sbatch::{SlurmOptions, SlurmTable};
 use crate::time::Timestamp;
 
 /// The name of the pipeline a server without a configuration file runs: the
@@ -56,6 +57,9 @@ pub struct Definition {
     /// The files that are its results, and how to show them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ResultFile>,
+    /// What a Slurm pipeline's jobs ask of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmOptions>,
 }
 
 impl Definition {
@@ -72,6 +76,7 @@ impl Definition {
                 view: View::Analysis,
                 title: Some("Analysis".into()),
             }],
+            slurm: None,
         }
     }
 
@@ -88,6 +93,7 @@ impl Definition {
             start_timeout_ms: None,
             env: BTreeMap::new(),
             results: Vec::new(),
+            slurm: None,
         }
     }
 
@@ -103,8 +109,17 @@ impl Definition {
         self.timeout_ms.map(Duration::from_millis)
     }
 
+    /// How long a warm processor may take to say it is ready, if its pipeline says.
     pub fn start_timeout(&self) -> Option<Duration> {
         self.start_timeout_ms.map(Duration::from_millis)
+    }
+
+    /// Most runs of it in flight at once: one, unless a Slurm pipeline allows more.
+    pub fn max_running(&self) -> usize {
+        match (&self.executor, &self.slurm) {
+            (ExecutorKind::Slurm, Some(slurm)) => slurm.max_running.max(1),
+            _ => 1,
+        }
     }
 }
 
@@ -116,6 +131,8 @@ pub enum ExecutorKind {
     Builtin,
     /// A process tree on this machine.
     Local,
+    /// One batch job on a Slurm cluster.
+    Slurm,
     /// A processor on this machine, started once and fed experiments one at a time.
     Warm,
 }
@@ -292,6 +309,7 @@ impl Pipeline {
                 start_timeout_ms: None,
                 env: BTreeMap::new(),
                 results: Vec::new(),
+                slurm: None,
             }),
         }
     }
@@ -569,6 +587,10 @@ pub struct PipelineTable {
     params: Vec<ParamTable>,
     #[serde(default, rename = "result")]
     results: Vec<ResultFile>,
+    /// `[pipeline.slurm]`: what its jobs ask of the cluster.
+    slurm: Option<SlurmTable>,
+    /// Most jobs of a Slurm pipeline in flight at once.
+    max_running: Option<usize>,
 }
 
 /// One `[[pipeline.param]]` table.
@@ -679,6 +701,26 @@ impl PipelineTable {
                 )));
             }
         }
+        let slurm = match (executor, self.slurm) {
+            (ExecutorKind::Slurm, table) => Some(
+                table
+                    .unwrap_or_default()
+                    .build(self.max_running, self.timeout.is_some())
+                    .map_err(at)?,
+            ),
+            (_, Some(_)) => {
+                return Err(at(
+                    "a [pipeline.slurm] table needs `executor = \"slurm\"`".into()
+                ))
+            }
+            (_, None) => None,
+        };
+        if executor != ExecutorKind::Slurm && self.max_running.is_some_and(|n| n != 1) {
+            return Err(at(
+                "only a Slurm pipeline may run more than one experiment at once (max_running)"
+                    .into(),
+            ));
+        }
         let results = if results.is_empty() && executor == ExecutorKind::Builtin {
             Definition::builtin().results
         } else {
@@ -698,6 +740,7 @@ impl PipelineTable {
                 start_timeout_ms: start_timeout.map(|t| t.as_millis() as u64),
                 env,
                 results,
+                slurm,
             }),
             name,
         })
@@ -934,6 +977,52 @@ mod tests {
             build("name = \"b\"\ncommand = \"x\"\npreload = true").contains("for a warm pipeline")
         );
         assert!(build("name = \"b\"\nexecutor = \"warm\"").contains("give its `command`"));
+    }
+
+    #[test]
+    fn a_slurm_pipeline_keeps_its_options_in_its_definition() {
+        let table: PipelineTable = toml::from_str(
+            r#"
+            name = "fold"
+            executor = "slurm"
+            command = ["${CONFIG_DIR}/fold.sh"]
+            max_running = 3
+            timeout = 90
+            [slurm]
+            partition = "gpu"
+            gres = "gpu:1"
+            options = ["--account=lab"]
+            "#,
+        )
+        .unwrap();
+        let pipeline = table.build("/lab", None).unwrap();
+        let definition = &pipeline.definition;
+        assert_eq!(definition.executor, ExecutorKind::Slurm);
+        assert_eq!(definition.max_running(), 3);
+        let slurm = definition.slurm.as_ref().unwrap();
+        assert_eq!(
+            slurm.arguments(definition.timeout()),
+            [
+                "--partition=gpu",
+                "--time=2",
+                "--gres=gpu:1",
+                "--account=lab"
+            ]
+        );
+        // The record keeps it, and reads it back.
+        let json = serde_json::to_value(&**definition).unwrap();
+        assert_eq!(json["executor"], "slurm");
+        assert_eq!(json["slurm"]["max_running"], 3);
+        assert_eq!(
+            serde_json::from_value::<Definition>(json).unwrap(),
+            **definition
+        );
+        // Older records, and every other executor, run one at a time.
+        assert_eq!(Definition::legacy("true").max_running(), 1);
+        assert!(serde_json::to_value(Definition::legacy("true"))
+            .unwrap()
+            .get("slurm")
+            .is_none());
     }
 
     #[test]

@@ -117,6 +117,12 @@ impl Query {
         &self.notes
     }
 
+    /// Adds something the scientist should know about how the submission was
+    /// read, e.g. a setting of NCBI's API that the pipeline does not take.
+    pub fn add_note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
     /// The query as the processing command reads it: one FASTA record, 60 residues a line.
     pub fn to_fasta(&self) -> String {
         let mut fasta = String::with_capacity(

@@ -11,10 +11,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::events::Events;
 use crate::exec::Signal;
 use crate::model::{Id, Pause, Record, State};
 use crate::pipeline::Definition;
@@ -28,7 +30,47 @@ pub struct View {
     /// Place in the queue while QUEUED (1 = next to run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
+    /// When it should start and finish, while QUEUED or RUNNING: `null` when
+    /// there is no estimate yet (a pipeline ahead of it has not completed a run).
+    #[serde(skip_serializing_if = "Waiting::is_done")]
+    pub eta: Waiting,
 }
+
+/// The estimate of an experiment still to finish, or none for one that has.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(untagged)]
+pub enum Waiting {
+    #[default]
+    Done,
+    Unknown(Option<Eta>),
+}
+
+impl Waiting {
+    fn is_done(&self) -> bool {
+        matches!(self, Waiting::Done)
+    }
+
+    /// The estimate, if there is one.
+    pub fn eta(&self) -> Option<&Eta> {
+        match self {
+            Waiting::Unknown(eta) => eta.as_ref(),
+            Waiting::Done => None,
+        }
+    }
+}
+
+/// When an experiment should start and finish, from the median run of its
+/// pipeline and of those ahead of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Eta {
+    /// `None` once it has started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    pub finish: Timestamp,
+}
+
+/// Completed runs of a pipeline whose durations make its estimate.
+const RECENT_RUNS: usize = 20;
 
 /// How many experiments are waiting and running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -44,10 +86,12 @@ impl Backlog {
 }
 
 /// Which experiments a listing shows, newest first.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub state: Option<State>,
     pub batch: Option<Id>,
+    /// Only experiments submitted by this user (or client address).
+    pub submitted_by: Option<String>,
     /// Only experiments older than this one (the page token of the previous page).
     pub before: Option<Id>,
     pub limit: usize,
@@ -79,13 +123,19 @@ struct Index {
     records: Vec<Record>,
     /// QUEUED experiments, in id order, which is run order.
     waiting: VecDeque<Id>,
-    running: Option<Running>,
+    /// The runs in flight, in the order they started: one, or several of a
+    /// Slurm pipeline that allows it.
+    running: Vec<Running>,
     /// Experiments per state, by [`State::index`].
     counts: [usize; 6],
     /// Slots promised to submissions being written.
     reserved: usize,
     /// While set, nothing new starts.
     pause: Option<Pause>,
+    /// The durations of recent completed runs, in milliseconds, by pipeline.
+    durations: HashMap<Arc<str>, VecDeque<u64>>,
+    /// Where every change is told.
+    events: Arc<Events>,
 }
 
 impl Index {
@@ -94,6 +144,7 @@ impl Index {
         if record.state == State::Queued {
             insert_sorted(&mut self.waiting, record.id);
         }
+        let id = record.id;
         match self.records.last() {
             Some(last) if last.id >= record.id => {
                 let at = self.records.partition_point(|r| r.id < record.id);
@@ -101,6 +152,81 @@ impl Index {
             }
             _ => self.records.push(record),
         }
+        self.tell(id);
+    }
+
+    /// Tells listeners what became of an experiment.
+    fn tell(&self, id: Id) {
+        if let Some(record) = self.find(id) {
+            let data = serde_json::to_string(&self.view(record)).expect("views serialize");
+            self.events
+                .publish("experiment", Some(id), record.batch, data);
+        }
+    }
+
+    /// Tells listeners how many wait and run, and whether the queue is paused.
+    fn tell_backlog(&self) {
+        let data = serde_json::json!({
+            "queued": self.counts[State::Queued.index()],
+            "running": self.counts[State::Running.index()],
+            "paused": self.pause.is_some(),
+        });
+        self.events.publish("backlog", None, None, data.to_string());
+    }
+
+    /// The median of a pipeline's recent completed runs, if it has any.
+    fn median(&self, pipeline: &str) -> Option<u64> {
+        let runs = self.durations.get(pipeline)?;
+        let mut sorted: Vec<u64> = runs.iter().copied().collect();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied()
+    }
+
+    /// When an experiment still to finish should start and finish.
+    fn eta(&self, record: &Record, position: Option<usize>) -> Waiting {
+        let now = Timestamp::now();
+        let own = self.median(&record.pipeline);
+        if record.state == State::Running {
+            let eta = match (own, record.started_at) {
+                (Some(median), Some(started)) => Some(Eta {
+                    start: None,
+                    finish: started.after(Duration::from_millis(median)).max(now),
+                }),
+                _ => None,
+            };
+            return Waiting::Unknown(eta);
+        }
+        let Some(position) = position else {
+            return Waiting::Done;
+        };
+        let estimate = || -> Option<Eta> {
+            // What is left of the run that ends first (the one running, unless a
+            // cluster runs several), then each one ahead in turn: one at a
+            // time, which is pessimistic when a cluster runs several at once.
+            let mut start = now;
+            let mut first_end: Option<u64> = None;
+            for running in self.running.iter().filter_map(|r| self.find(r.id)) {
+                let left = match running.started_at {
+                    Some(started) => self
+                        .median(&running.pipeline)?
+                        .saturating_sub(now.since(started).as_millis() as u64),
+                    None => self.median(&running.pipeline)?,
+                };
+                first_end = Some(first_end.map_or(left, |end| end.min(left)));
+            }
+            if let Some(left) = first_end {
+                start = start.after(Duration::from_millis(left));
+            }
+            for ahead in self.waiting.iter().take(position - 1) {
+                let pipeline = &self.find(*ahead)?.pipeline;
+                start = start.after(Duration::from_millis(self.median(pipeline)?));
+            }
+            Some(Eta {
+                start: Some(start),
+                finish: start.after(Duration::from_millis(own?)),
+            })
+        };
+        Waiting::Unknown(estimate())
     }
 
     fn find(&self, id: Id) -> Option<&Record> {
@@ -117,6 +243,7 @@ impl Index {
         let before = record.state;
         change(record);
         let after = record.state;
+        let changed = record.clone();
         if before != after {
             self.counts[before.index()] -= 1;
             self.counts[after.index()] += 1;
@@ -128,8 +255,21 @@ impl Index {
             if after == State::Queued {
                 insert_sorted(&mut self.waiting, id);
             }
+            if let (State::Running, State::Complete, Some(started), Some(finished)) =
+                (before, after, changed.started_at, changed.finished_at)
+            {
+                let runs = self.durations.entry(changed.pipeline.clone()).or_default();
+                if runs.len() == RECENT_RUNS {
+                    runs.pop_front();
+                }
+                runs.push_back(finished.since(started).as_millis() as u64);
+            }
         }
-        Some(record.clone())
+        self.tell(id);
+        if before != after {
+            self.tell_backlog();
+        }
+        Some(changed)
     }
 
     fn view(&self, record: &Record) -> View {
@@ -142,6 +282,7 @@ impl Index {
         View {
             record: record.clone(),
             position,
+            eta: self.eta(record, position),
         }
     }
 }
@@ -192,6 +333,17 @@ impl Queue {
             index.counts[record.state.index()] += 1;
             if record.state == State::Queued {
                 index.waiting.push_back(record.id);
+            }
+        }
+        for record in &records {
+            if let (State::Complete, Some(started), Some(finished)) =
+                (record.state, record.started_at, record.finished_at)
+            {
+                let runs = index.durations.entry(record.pipeline.clone()).or_default();
+                if runs.len() == RECENT_RUNS {
+                    runs.pop_front();
+                }
+                runs.push_back(finished.since(started).as_millis() as u64);
             }
         }
         index.records = records;
@@ -248,6 +400,12 @@ impl Queue {
         for record in records {
             index.insert(record.clone());
         }
+        index.tell_backlog();
+    }
+
+    /// Where every change of the index is told.
+    pub fn events(&self) -> Arc<Events> {
+        self.lock().events.clone()
     }
 
     pub fn get(&self, id: Id) -> Option<View> {
@@ -265,7 +423,13 @@ impl Queue {
             .iter()
             .rev()
             .filter(|record| filter.state.is_none_or(|state| record.state == state))
-            .filter(|record| filter.batch.is_none_or(|batch| record.batch == Some(batch)));
+            .filter(|record| filter.batch.is_none_or(|batch| record.batch == Some(batch)))
+            .filter(|record| {
+                filter
+                    .submitted_by
+                    .as_deref()
+                    .is_none_or(|by| record.submitted_by.as_deref() == Some(by))
+            });
         let page: Vec<View> = matching
             .by_ref()
             .take(filter.limit)
@@ -296,20 +460,55 @@ impl Queue {
     /// server is closing. `signals` gives, for the head's record, what will
     /// reach its run for cancel and shutdown (none if it cannot be stopped).
     pub fn next(&self, signals: impl FnOnce(&Record) -> Option<Sender<Signal>>) -> Option<Record> {
+        self.next_when(|head| Some(signals(head)))
+    }
+
+    /// Like [`Queue::next`], if `admit` admits the head: it answers `None`
+    /// to leave the head waiting (the runs in flight do not let it start
+    /// yet), or what reaches the head's run.
+    pub fn next_when(
+        &self,
+        admit: impl FnOnce(&Record) -> Option<Option<Sender<Signal>>>,
+    ) -> Option<Record> {
         let mut index = self.lock();
         if self.is_closing() || index.pause.is_some() {
             return None;
         }
         let id = *index.waiting.front()?;
-        let signals = signals(index.find(id)?);
+        let signals = admit(index.find(id)?)?;
         let record = index.update(id, |record| {
             record.state = State::Running;
             record.started_at = Some(Timestamp::now());
             record.attempts += 1;
             record.error = None;
         })?;
-        index.running = Some(Running { id, signals });
+        index.running.push(Running { id, signals });
         Some(record)
+    }
+
+    /// The experiments recovery left RUNNING to be followed (re-attached
+    /// runs), oldest first, each now in flight with what `signals` gives it.
+    pub fn take_reattached(
+        &self,
+        mut signals: impl FnMut(&Record) -> Option<Sender<Signal>>,
+    ) -> Vec<Record> {
+        let mut index = self.lock();
+        let found: Vec<Record> = index
+            .records
+            .iter()
+            .filter(|record| {
+                record.state == State::Running && !index.running.iter().any(|r| r.id == record.id)
+            })
+            .cloned()
+            .collect();
+        for record in &found {
+            let signals = signals(record);
+            index.running.push(Running {
+                id: record.id,
+                signals,
+            });
+        }
+        found
     }
 
     /// Replaces the running experiment's record with the worker's copy, which
@@ -323,13 +522,7 @@ impl Queue {
     /// experiment is no longer the running one.
     pub fn finish(&self, record: Record) {
         let mut index = self.lock();
-        if index
-            .running
-            .as_ref()
-            .is_some_and(|running| running.id == record.id)
-        {
-            index.running = None;
-        }
+        index.running.retain(|running| running.id != record.id);
         let id = record.id;
         index.update(id, |stored| *stored = record);
     }
@@ -360,7 +553,7 @@ impl Queue {
             }
             State::Running => {
                 let view = index.view(record);
-                match index.running.as_ref().filter(|running| running.id == id).and_then(|r| r.signals.as_ref()) {
+                match index.running.iter().find(|running| running.id == id).and_then(|r| r.signals.as_ref()) {
                     Some(signals) => {
                         let _ = signals.send(Signal::Cancel);
                         Ok(Canceled::Stopping(view))
@@ -407,12 +600,16 @@ impl Queue {
             return false;
         }
         index.pause = Some(pause);
+        index.tell_backlog();
         true
     }
 
     /// Lifts the pause, and returns it (`None` if the queue was not paused).
     pub fn resume(&self) -> Option<Pause> {
-        self.lock().pause.take()
+        let mut index = self.lock();
+        let pause = index.pause.take();
+        index.tell_backlog();
+        pause
     }
 
     /// The pause, while the queue is paused.
@@ -420,30 +617,89 @@ impl Queue {
         self.lock().pause.clone()
     }
 
-    /// The experiment that runs next, and the one running now, if any.
+    /// The experiment that runs next, and the one running now (the oldest
+    /// in flight), if any.
     pub fn head(&self) -> (Option<Id>, Option<Id>) {
         let index = self.lock();
         (
             index.waiting.front().copied(),
-            index.running.as_ref().map(|running| running.id),
+            index.running.first().map(|running| running.id),
         )
     }
 
-    /// Stops the queue for shutdown: nothing more starts, and the running command is told to stop.
+    /// Stops the queue for shutdown: nothing more starts, and every run in flight is told to stop.
     pub fn close(&self) {
         let index = self.lock();
         self.closing.store(true, Ordering::SeqCst);
-        if let Some(signals) = index
-            .running
-            .as_ref()
-            .and_then(|running| running.signals.as_ref())
-        {
-            let _ = signals.send(Signal::Shutdown);
+        for running in &index.running {
+            if let Some(signals) = &running.signals {
+                let _ = signals.send(Signal::Shutdown);
+            }
         }
     }
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
+    }
+}
+
+/// A page of a batch, oldest first, and where the whole batch stands.
+#[derive(Clone, Debug)]
+pub struct BatchPage {
+    /// Records of the page, in id (submission) order.
+    pub records: Vec<Record>,
+    /// The page token of the next page: the last id of this one, when more follow.
+    pub next: Option<Id>,
+    /// Every experiment of the batch, per state, by [`State::index`].
+    pub counts: [usize; 6],
+    /// The name of the file the batch came in, if it came in one.
+    pub upload: Option<Arc<str>>,
+}
+
+impl BatchPage {
+    /// How many experiments the batch holds.
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+}
+
+impl Queue {
+    /// Up to `limit` experiments of the batch `batch` after the id `after`,
+    /// oldest first (a plate reads A01 to H12), with the batch's counts;
+    /// `None` if no such batch exists. Records only: a page of a large batch
+    /// must not cost an estimate per queued experiment under the lock.
+    pub fn batch(&self, batch: Id, after: Option<Id>, limit: usize) -> Option<BatchPage> {
+        let index = self.lock();
+        let start = index.records.partition_point(|record| record.id < batch);
+        // A batch's ids are contiguous from its first: its records are a run
+        // of the index (one the scan skipped leaves a gap, not a stranger).
+        let members = index.records[start..]
+            .iter()
+            .take_while(|record| record.batch == Some(batch));
+        let mut counts = [0; 6];
+        let mut records = Vec::new();
+        let mut more = false;
+        for record in members {
+            counts[record.state.index()] += 1;
+            if after.is_some_and(|after| record.id <= after) {
+                continue;
+            }
+            if records.len() < limit {
+                records.push(record.clone());
+            } else {
+                more = true;
+            }
+        }
+        let first = index
+            .records
+            .get(start)
+            .filter(|r| r.batch == Some(batch))?;
+        Some(BatchPage {
+            next: more.then(|| records.last().map(|r| r.id)).flatten(),
+            upload: first.upload.clone(),
+            records,
+            counts,
+        })
     }
 }
 
@@ -624,5 +880,36 @@ mod tests {
         assert_eq!(queue.resume(), Some(pause));
         assert_eq!(queue.next(|_| None).unwrap().id, Id(1));
         assert_eq!(queue.head(), (None, Some(Id(1))));
+    }
+
+    #[test]
+    fn a_batch_reads_oldest_first_in_pages_with_its_counts() {
+        let mut records: Vec<Record> = (1..=6)
+            .map(|id| Record {
+                batch: (2..=5).contains(&id).then_some(Id(2)),
+                upload: Some("plate.fasta".into()),
+                ..record(
+                    id,
+                    if id == 3 {
+                        State::Complete
+                    } else {
+                        State::Queued
+                    },
+                )
+            })
+            .collect();
+        records.remove(3); // experiment 4, skipped by the scan
+        let queue = Queue::new(10, records, None);
+        let page = queue.batch(Id(2), None, 2).unwrap();
+        let ids: Vec<u64> = page.records.iter().map(|r| r.id.0).collect();
+        assert_eq!((ids, page.next), (vec![2, 3], Some(Id(3))));
+        assert_eq!(page.total(), 3);
+        assert_eq!(page.counts[State::Complete.index()], 1);
+        assert_eq!(page.upload.as_deref(), Some("plate.fasta"));
+        let rest = queue.batch(Id(2), page.next, 2).unwrap();
+        let ids: Vec<u64> = rest.records.iter().map(|r| r.id.0).collect();
+        assert_eq!((ids, rest.next), (vec![5], None));
+        assert!(queue.batch(Id(1), None, 2).is_none());
+        assert!(queue.batch(Id(3), None, 2).is_none());
     }
 }

@@ -81,6 +81,9 @@ pub struct Fields {
     pub pipeline: Option<String>,
     /// `param.NAME` (or `param.PIPELINE.NAME`) fields, by what follows `param.`.
     pub params: RawParams,
+    /// The name of the file the sequences came in: an uploaded file part's
+    /// `filename`, or a FASTA body's `?name=`.
+    pub upload: Option<String>,
 }
 
 /// The text fields of a form or a JSON object, and the first of them given
@@ -212,6 +215,8 @@ pub struct Accepted {
     pub queries: Vec<Query>,
     pub pipeline: Arc<Pipeline>,
     pub params: Params,
+    /// The name of the file they came in, cleaned for showing (see [`upload_name`]).
+    pub upload: Option<String>,
 }
 
 impl Submission {
@@ -361,15 +366,50 @@ fn accept(
         queries,
         pipeline,
         params,
+        upload: fields.upload.as_deref().and_then(upload_name),
     })
 }
 
-/// Reads the pipeline and parameters of a FASTA body from the query string.
+/// The longest upload name kept, in characters: a file name, not a document.
+const MAX_UPLOAD_NAME: usize = 120;
+
+/// An uploaded file's name as the pages show it and the records keep it:
+/// its last path component (old browsers send `C:\Users\...\plate.fasta`),
+/// without control characters, at most [`MAX_UPLOAD_NAME`] characters;
+/// `None` when nothing is left. It is only ever shown, never used as a path.
+pub fn upload_name(sent: &str) -> Option<String> {
+    let base = sent.rsplit(['/', '\\']).next().unwrap_or(sent);
+    let name: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_UPLOAD_NAME)
+        .collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Reads the pipeline, parameters and file name (`name`) of a FASTA body
+/// from the query string.
 fn parse_query_string(query_string: Option<&str>) -> Result<Fields, Error> {
+    #[derive(Deserialize)]
+    struct Named {
+        name: Option<String>,
+    }
     let text = query_string.unwrap_or("");
-    serde_urlencoded::from_str::<Sent>(text)
-        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?
-        .fields("query string")
+    let malformed = |err: serde_urlencoded::de::Error| {
+        if err.to_string().contains("duplicate field") {
+            given_twice("query string", "name")
+        } else {
+            Error::Malformed(format!("malformed query string: {err}"))
+        }
+    };
+    let mut fields = serde_urlencoded::from_str::<Sent>(text)
+        .map_err(malformed)?
+        .fields("query string")?;
+    fields.upload = serde_urlencoded::from_str::<Named>(text)
+        .map_err(malformed)?
+        .name;
+    Ok(fields)
 }
 
 /// Reads a form-encoded body strictly: a field that is not UTF-8 once
@@ -462,11 +502,13 @@ async fn read_parts(
     while let Some(part) = form.next_field().await.map_err(malformed)? {
         let name = part.name().unwrap_or_default().to_owned();
         let is_file = part.file_name().is_some() || name == "file" || name == "fasta";
+        let file_name = part.file_name().map(str::to_owned);
         let data = part.bytes().await.map_err(malformed)?;
         if is_file {
             // A browser sends an empty part (filename="") when no file was chosen.
             if !data.is_empty() {
                 files.push(data);
+                fields.upload = file_name;
             }
             continue;
         }
@@ -608,6 +650,35 @@ mod tests {
                 err.starts_with("malformed JSON: ") && err.contains(says),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn an_upload_keeps_its_file_name_without_its_path() {
+        assert_eq!(upload_name("plate7.fasta").as_deref(), Some("plate7.fasta"));
+        assert_eq!(
+            upload_name("C:\\Users\\lab\\plate 7.fa").as_deref(),
+            Some("plate 7.fa")
+        );
+        assert_eq!(upload_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(upload_name("a\u{7}b\n").as_deref(), Some("ab"));
+        assert_eq!(upload_name(" \t "), None);
+        assert_eq!(upload_name("dir/"), None);
+        assert_eq!(
+            upload_name(&"x".repeat(500)).unwrap().chars().count(),
+            MAX_UPLOAD_NAME
+        );
+    }
+
+    #[test]
+    fn a_fasta_body_names_its_file_once_in_the_query_string() {
+        let fields = parse_query_string(Some("pipeline=p&name=plate%207.fasta")).unwrap();
+        assert_eq!(fields.upload.as_deref(), Some("plate 7.fasta"));
+        assert_eq!(fields.pipeline.as_deref(), Some("p"));
+        assert_eq!(parse_query_string(None).unwrap().upload, None);
+        match parse_query_string(Some("name=a.fa&name=b.fa")) {
+            Err(Error::Malformed(msg)) => assert!(msg.contains("'name' is given twice"), "{msg}"),
+            other => panic!("not refused: {other:?}"),
         }
     }
 }

@@ -20,9 +20,36 @@ impl Timestamp {
         Timestamp(since.as_millis() as u64)
     }
 
+    /// Milliseconds since the Unix epoch.
+    pub fn millis(self) -> u64 {
+        self.0
+    }
+
+    /// The instant `duration` after this one.
+    pub fn after(self, duration: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(duration.as_millis() as u64))
+    }
+
     /// The time from `earlier` to `self`, zero if the clock went backwards.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// The instant a file time stands for (the epoch for one before it).
+    pub fn from_system(time: SystemTime) -> Timestamp {
+        Timestamp(
+            time.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
+        )
+    }
+
+    /// The date and time of day in UTC: year, month, day, hour, minute, second.
+    pub fn civil(self) -> (i64, u64, u64, u64, u64, u64) {
+        let secs = self.0 / 1000;
+        let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+        let time = secs % 86_400;
+        (year, month, day, time / 3600, time / 60 % 60, time % 60)
     }
 
     /// Parses the form [`Display`](fmt::Display) writes; fractions of any length are accepted.

@@ -7,10 +7,21 @@
 //! anything. It also settles, at start, the experiments a crash or a shutdown
 //! interrupted, through the executor that ran them.
 //!
+//! A Slurm pipeline may allow several of its jobs in flight at once
+//! (`max_running`). The worker still decides every start, in order: the head
+//! starts when every run in flight is of its pipeline and there are fewer
+//! than its `max_running`; anything else (a local command, the built-in
+//! analysis, another pipeline) waits until nothing is in flight. A run that
+//! may have company runs on a thread of its own and reports its end; one
+//! that may not runs on the worker's thread, as it always did. Runs that
+//! recovery re-attached (Slurm jobs that outlived the server) are followed
+//! first, each on its own thread, and count as in flight.
+//!
 //! A fault of the workstation (the disk is full, a program is missing) is
 //! never the experiment's: it goes back to the head of the queue, and the
 //! queue pauses with the reason until an operator resumes it.
 
+use std::sync::mpsc::{self as channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -19,8 +30,8 @@ use tokio::sync::mpsc::Receiver;
 
 use crate::config::{Config, OnInterrupt};
 use crate::exec::{Control, Executors, Outcome, Recovered, Run};
-use crate::model::{Pause, PausedBy, Record, State};
-use crate::pipeline::Catalog;
+use crate::model::{Id, Pause, PausedBy, Record, RunHandle, State};
+use crate::pipeline::{Catalog, ExecutorKind};
 use crate::queue::Queue;
 use crate::store::{Scan, Store};
 use crate::time::Timestamp;
@@ -48,6 +59,7 @@ pub struct Worker {
 }
 
 /// What the worker does after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Next {
     /// Takes the next experiment at once.
     Run,
@@ -57,38 +69,175 @@ enum Next {
     Retry,
 }
 
+/// What the worker thread hears while it waits.
+enum Event {
+    /// The intake or a resume woke it.
+    Woken,
+    /// Every sender of the wake-up channel is gone.
+    Closed,
+    /// A run on a thread of its own ended; what the worker does next.
+    Ended { id: Id, next: Next },
+}
+
+/// A run in flight, as the worker's starts see it.
+struct InFlight {
+    id: Id,
+    pipeline: Arc<str>,
+    executor: ExecutorKind,
+}
+
+/// Removes the run of `id` that ended: the oldest of that id, should the
+/// experiment have gone back to the head and started again before its end
+/// was heard.
+fn forget(in_flight: &mut Vec<InFlight>, id: Id) {
+    if let Some(at) = in_flight.iter().position(|run| run.id == id) {
+        in_flight.remove(at);
+    }
+}
+
 impl Worker {
-    /// Starts the thread. It runs whatever is waiting, oldest first, and then
-    /// sleeps until `wake` says more has come; it ends when the queue closes
-    /// or every sender of `wake` is gone.
+    /// Starts the thread. It follows the runs recovery re-attached, runs
+    /// whatever is waiting, oldest first, and then sleeps until `wake` says
+    /// more has come; it ends when the queue closes or every sender of `wake`
+    /// is gone, once the runs in flight have ended.
     pub fn spawn(self, mut wake: Receiver<()>) -> JoinHandle<()> {
+        let worker = Arc::new(self);
         thread::Builder::new()
             .name("worker".into())
             .spawn(move || {
                 // On this thread: a runner started here is told when the
                 // thread that started it ends (PR_SET_PDEATHSIG), and this
                 // one lasts as long as the server.
-                self.executors.prepare(&self.catalog);
-                let mut backoff = FIRST_BACKOFF;
-                loop {
-                    match self.step() {
-                        Next::Run => backoff = FIRST_BACKOFF,
-                        Next::Retry => {
-                            self.sleep(backoff);
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
-                        }
-                        Next::Sleep => {
-                            if self.queue.is_closing() || wake.blocking_recv().is_none() {
-                                break;
+                worker.executors.prepare(&worker.catalog);
+                let (events, heard) = channel::channel();
+                let woken = events.clone();
+                // The wake-up channel is tokio's; runs end on a std channel:
+                // this thread joins the one to the other.
+                let forwarded =
+                    thread::Builder::new()
+                        .name("worker-wake".into())
+                        .spawn(move || {
+                            while wake.blocking_recv().is_some() {
+                                if woken.send(Event::Woken).is_err() {
+                                    return;
+                                }
                             }
-                        }
-                    }
-                    if self.queue.is_closing() {
-                        break;
-                    }
+                            let _ = woken.send(Event::Closed);
+                        });
+                if let Err(err) = forwarded {
+                    log::error!("could not start the worker's wake-up thread: {err}");
+                    return;
                 }
+                worker.serve(&events, &heard);
             })
             .expect("spawning the worker thread")
+    }
+
+    /// The worker's loop: starts what may start, then waits for a wake-up,
+    /// the end of a run, or the end of a back-off.
+    fn serve(self: &Arc<Self>, events: &channel::Sender<Event>, heard: &channel::Receiver<Event>) {
+        let mut in_flight = self.follow_reattached(events);
+        let mut backoff = FIRST_BACKOFF;
+        let mut retry_at: Option<Instant> = None;
+        let mut closed = false;
+        while !self.queue.is_closing() && !closed {
+            if retry_at.is_none_or(|at| Instant::now() >= at) {
+                retry_at = None;
+                match self.step(&mut in_flight, events) {
+                    Next::Run => {
+                        backoff = FIRST_BACKOFF;
+                        continue;
+                    }
+                    Next::Retry => {
+                        retry_at = Some(Instant::now() + backoff);
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    Next::Sleep => {}
+                }
+            }
+            let event = match retry_at {
+                Some(at) => heard.recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => heard.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match event {
+                Ok(Event::Woken) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => closed = true,
+                Ok(Event::Ended { id, next }) => {
+                    forget(&mut in_flight, id);
+                    if next == Next::Retry {
+                        retry_at = Some(Instant::now() + backoff);
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+        // Closing: the queue told every run in flight; wait for their ends.
+        while !in_flight.is_empty() {
+            match heard.recv() {
+                Ok(Event::Ended { id, .. }) => forget(&mut in_flight, id),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Starts following, each on a thread of its own, the runs recovery
+    /// re-attached, oldest first; they are in flight from now on.
+    fn follow_reattached(self: &Arc<Self>, events: &channel::Sender<Event>) -> Vec<InFlight> {
+        let mut controls = Vec::new();
+        let reattached = self.queue.take_reattached(|_| {
+            let control = Control::new();
+            let sender = control.sender.clone();
+            controls.push(control);
+            Some(sender)
+        });
+        let mut in_flight = Vec::new();
+        for (record, control) in reattached.into_iter().zip(controls) {
+            in_flight.push(InFlight {
+                id: record.id,
+                pipeline: record.pipeline.clone(),
+                executor: record.definition().executor,
+            });
+            self.spawn_run(record, control, true, events, None);
+        }
+        in_flight
+    }
+
+    /// Runs `record` on a thread of its own, which reports its end on
+    /// `events`, and its beginning (its handle recorded) on `begun`.
+    fn spawn_run(
+        self: &Arc<Self>,
+        record: Record,
+        control: Control,
+        reattached: bool,
+        events: &channel::Sender<Event>,
+        begun: Option<channel::Sender<()>>,
+    ) {
+        let id = record.id;
+        let kept = record.clone();
+        let worker = self.clone();
+        let ended = events.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("run-{id}"))
+            .spawn(move || {
+                let next = worker.run(record, control, reattached, begun);
+                let _ = ended.send(Event::Ended { id, next });
+            });
+        if let Err(err) = spawned {
+            let next = if reattached {
+                // Still RUNNING on disk with its handle: the next start follows it.
+                log::error!("experiment {id}: could not start following it: {err}");
+                Next::Sleep
+            } else {
+                self.requeue(
+                    kept,
+                    format!("could not start a thread for it: {err}"),
+                    false,
+                    false,
+                )
+            };
+            let _ = events.send(Event::Ended { id, next });
+        }
     }
 
     /// Sleeps for `duration`, unless the server starts closing meanwhile.
@@ -99,8 +248,14 @@ impl Worker {
         }
     }
 
-    /// Runs the next waiting experiment to its end, if the queue lets it.
-    fn step(&self) -> Next {
+    /// Starts the next waiting experiment, if the queue and the runs in
+    /// flight let it: on the worker's thread, to its end, when it runs alone;
+    /// on a thread of its own when others of its pipeline may join it.
+    fn step(
+        self: &Arc<Self>,
+        in_flight: &mut Vec<InFlight>,
+        events: &channel::Sender<Event>,
+    ) -> Next {
         if self.queue.paused().is_some() {
             return Next::Sleep;
         }
@@ -117,43 +272,108 @@ impl Worker {
             return Next::Sleep;
         }
         let control = Control::new();
+        let mut alone = true;
         // Which executor runs it is the head's to say: the queue hands the
-        // head over with the stopper of the executor its definition names.
-        let Some(mut record) = self.queue.next(|record| {
-            let executor = self.executors.for_definition(&record.definition());
-            executor.stoppable().then(|| control.sender.clone())
+        // head over with the stopper of the executor its definition names,
+        // if the runs in flight let it start.
+        let Some(record) = self.queue.next_when(|head| {
+            let definition = head.definition();
+            let max_running = definition.max_running();
+            let joins = in_flight
+                .iter()
+                .all(|run| run.pipeline == head.pipeline && run.executor == definition.executor);
+            if !(joins && in_flight.len() < max_running) {
+                return None;
+            }
+            alone = max_running == 1;
+            let executor = self.executors.for_definition(&definition);
+            Some(executor.stoppable().then(|| control.sender.clone()))
         }) else {
             return Next::Sleep;
         };
+        if alone {
+            return self.run(record, control, false, None);
+        }
+        in_flight.push(InFlight {
+            id: record.id,
+            pipeline: record.pipeline.clone(),
+            executor: record.definition().executor,
+        });
+        // The next may start only once this one has begun (its job
+        // submitted and recorded), or ended: submissions keep the queue's order.
+        let (begun, beginning) = channel::channel();
+        self.spawn_run(record, control, false, events, Some(begun));
+        match beginning.recv() {
+            Ok(()) => Next::Run,
+            // It ended before it began: its end, on its way, says what next.
+            Err(_) => Next::Sleep,
+        }
+    }
+
+    /// Runs one experiment the queue handed over (or follows one recovery
+    /// re-attached) to its end, and records how it ended. `begun` hears
+    /// when its start is recorded.
+    fn run(
+        &self,
+        mut record: Record,
+        control: Control,
+        reattached: bool,
+        mut begun: Option<channel::Sender<()>>,
+    ) -> Next {
         let id = record.id;
         let definition = record.definition();
         let executor = self.executors.for_definition(&definition);
-        log::info!(
-            "experiment {id} started (attempt {}, pipeline {}): {}",
-            record.attempts,
-            record.pipeline,
-            record.command
-        );
+        if reattached {
+            log::info!(
+                "experiment {id} re-attached (attempt {}, pipeline {}): {}",
+                record.attempts,
+                record.pipeline,
+                record.command
+            );
+        } else {
+            log::info!(
+                "experiment {id} started (attempt {}, pipeline {}): {}",
+                record.attempts,
+                record.pipeline,
+                record.command
+            );
+        }
         let started = Instant::now();
         let dir = self.store.dir(id);
         let running = record.clone();
-        let outcome = executor.run(
-            &Run {
-                record: &running,
-                dir: &dir,
-            },
-            control,
+        let run = Run {
+            record: &running,
+            dir: &dir,
+        };
+        let outcome = {
             // RUNNING is written with the executor's handle before anything
             // runs; if it cannot be, nothing runs.
-            &mut |handle| {
+            let mut record_start = |handle: Option<RunHandle>| {
                 record.processor = handle.as_ref().and_then(|h| h.processor()).cloned();
                 record.handle = handle;
                 self.store.write_record(&record)?;
                 self.queue.update_running(record.clone());
+                if let Some(begun) = begun.take() {
+                    let _ = begun.send(());
+                }
                 Ok(())
-            },
-        );
+            };
+            if reattached {
+                executor.follow(&run, control, &mut record_start)
+            } else {
+                executor.run(&run, control, &mut record_start)
+            }
+        };
         let took = started.elapsed();
+        if outcome == Outcome::Detached {
+            // Still RUNNING on disk, with its handle: the next start re-attaches to it.
+            self.queue.finish(record);
+            log::info!(
+                "experiment {id} left running without the server after {:.1} s",
+                took.as_secs_f64()
+            );
+            return Next::Sleep;
+        }
         record.handle = None;
         let outcome = match outcome {
             // A failure while the disk is full is the disk's.
@@ -199,6 +419,7 @@ impl Worker {
                 None,
                 Some("canceled by a client while it ran".to_owned()),
             ),
+            Outcome::Detached => unreachable!("a detached run was dealt with above"),
         };
         record.state = state;
         record.finished_at = Some(Timestamp::now());
@@ -377,26 +598,44 @@ pub struct Recovery {
     pub requeued: usize,
     pub failed: usize,
     pub finished: usize,
+    /// Runs that outlived the server (Slurm jobs), followed again.
+    pub reattached: usize,
+    /// Why the queue should pause: an executor could not tell what became
+    /// of a run (the cluster does not answer).
+    pub pause: Option<String>,
 }
 
 /// Settles what the scan found before anything runs: experiments found RUNNING
 /// were interrupted; their executor deals with what is left of the run, and
 /// they are requeued (to run first: their ids are the oldest waiting) or
-/// failed, as `--on-interrupt` says.
+/// failed, as `--on-interrupt` says, unless their run outlived the server
+/// (a Slurm job): those stay RUNNING, and the worker follows them first.
 pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Executors) -> Recovery {
     let mut recovery = Recovery::default();
     for record in &mut scan.records {
         match record.state {
             State::Queued => recovery.queued += 1,
             State::Running => {
-                match executors
+                let recovered = executors
                     .for_definition(&record.definition())
-                    .recover(record)
-                {
-                    Recovered::Requeue => {}
-                }
+                    .recover(record, &store.dir(record.id));
+                let on_interrupt = match recovered {
+                    Recovered::Reattach { pause } => {
+                        recovery.reattached += 1;
+                        if let Some(reason) = pause {
+                            recovery.pause.get_or_insert(reason);
+                        }
+                        continue;
+                    }
+                    // Nothing ran: it waits again, whatever the operator chose for interruptions.
+                    Recovered::NeverRan => {
+                        record.attempts = record.attempts.saturating_sub(1);
+                        OnInterrupt::Requeue
+                    }
+                    Recovered::Requeue => config.on_interrupt,
+                };
                 record.handle = None;
-                match config.on_interrupt {
+                match on_interrupt {
                     OnInterrupt::Requeue => {
                         record.state = State::Queued;
                         record.error = None;

@@ -790,3 +790,444 @@ fn a_batch_of_the_most_records_fits_a_server_with_default_settings() {
     assert_eq!(answer.status, 202, "{}", answer.text());
     assert_eq!(answer.json()["count"], most);
 }
+
+// ---- batches read as plates (issue 12) ----------------------------------------
+
+/// A page as a browser asks for it.
+fn page(server: &Server, path: &str) -> String {
+    let answer = request(server.addr, "GET", path, &[("Accept", "text/html")], b"");
+    assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+    answer.text()
+}
+
+/// The names in the rows of a batch page's table, top to bottom.
+fn row_names(html: &str) -> Vec<String> {
+    html.split("<td class=\"name\">")
+        .skip(1)
+        .map(|cell| {
+            let link = &cell[cell.find('>').unwrap() + 1..];
+            link[..link.find("</a>").unwrap()].to_owned()
+        })
+        .collect()
+}
+
+/// Waits until every experiment of the batch has finished; returns `GET /batches/{id}`.
+fn wait_for_batch(server: &Server, batch: &str) -> Value {
+    let mut last = Value::Null;
+    wait_until(&format!("batch {batch} finishes"), || {
+        last = server.get(&format!("/batches/{batch}?limit=1000")).json();
+        let progress = &last["progress"];
+        progress["queued"] == 0 && progress["running"] == 0
+    });
+    last
+}
+
+/// The entries of a zip, by name, with their contents.
+fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("the download is a zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .expect("the entry reads, CRC and all");
+            (entry.name().to_owned(), data)
+        })
+        .collect()
+}
+
+/// A download: its status, type and file name checked; its body.
+fn download(server: &Server, path: &str, content_type: &str, file_name: &str) -> Vec<u8> {
+    let answer = server.get(path);
+    assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+    assert_eq!(answer.header("Content-Type"), Some(content_type), "{path}");
+    let disposition = answer.header("Content-Disposition").unwrap_or_default();
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"{file_name}\"")),
+        "{path}: {disposition}"
+    );
+    answer.body
+}
+
+#[test]
+fn a_96_well_plate_reads_in_well_order_with_its_results_and_downloads_whole() {
+    let server = Server::start(|_| {});
+    let answer = post_multipart(
+        &server,
+        &[Part::File {
+            name: "file",
+            filename: "plate7.fasta",
+            content: plate().as_bytes(),
+        }],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+    let first: u64 = batch.parse().unwrap();
+    let status = wait_for_batch(&server, &batch);
+    assert_eq!(status["upload"], "plate7.fasta");
+    assert_eq!(status["progress"]["total"], 96);
+    assert_eq!(status["progress"]["complete"], 96);
+    assert_eq!(status["experiments"][0]["query_name"], "A01");
+    assert_eq!(status["experiments"][0]["result"]["length"], "30");
+    assert_eq!(
+        status["columns"][0]["columns"],
+        serde_json::json!(["length", "gc_percent"])
+    );
+
+    // Every record says which file it came in.
+    let record = server.get(&format!("/experiments/{batch}")).json();
+    assert_eq!(record["upload"], "plate7.fasta");
+
+    // The page: the file's name, the wells in order on one page, the progress, the results.
+    let html = page(&server, &format!("/experiments?batch={batch}"));
+    assert!(html.contains("<h1>plate7.fasta</h1>"));
+    assert!(html.contains("<title>plate7.fasta · seqspool</title>"));
+    assert_eq!(row_names(&html), wells());
+    assert!(html.contains("<span data-finished>96</span> of 96 finished"));
+    assert!(html.contains("data-batch-count=\"complete\">96<"));
+    assert!(html.contains("30 nt, GC "));
+    assert!(html.contains(&format!("href=\"/batches/{batch}.zip\"")));
+    assert!(!html.contains("Next →"), "96 wells fit on one page");
+    // The same page at the batch's own address.
+    assert_eq!(
+        row_names(&page(&server, &format!("/batches/{batch}"))),
+        wells()
+    );
+
+    // The zip: a folder per well, in order, each with its input, record and result.
+    let zip = download(
+        &server,
+        &format!("/batches/{batch}.zip"),
+        "application/zip",
+        &format!("plate7-{batch}.zip"),
+    );
+    let entries = unzip(&zip);
+    let mut folders: Vec<String> = Vec::new();
+    for (name, _) in &entries {
+        let (folder, _) = name.split_once('/').expect("every entry is in a folder");
+        if folders.last().map(String::as_str) != Some(folder) {
+            folders.push(folder.to_owned());
+        }
+    }
+    let expected: Vec<String> = wells()
+        .iter()
+        .enumerate()
+        .map(|(i, well)| format!("{:06}-{well}", first + i as u64))
+        .collect();
+    assert_eq!(folders, expected);
+    for folder in &expected {
+        let files: Vec<&str> = entries
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix(&format!("{folder}/")))
+            .collect();
+        assert_eq!(
+            files,
+            ["query.fasta", "experiment.json", "analysis.json"],
+            "{folder}"
+        );
+    }
+    let (_, h12) = &entries[entries.len() - 3];
+    assert!(String::from_utf8_lossy(h12).starts_with(">H12 primer 96 forward, plate 7\n"));
+    let analysis: Value = serde_json::from_slice(&entries[2].1).unwrap();
+    assert_eq!(analysis["length"], 30);
+
+    // The merged table: a header and one row per well, in order.
+    let tsv = download(
+        &server,
+        &format!("/batches/{batch}.tsv"),
+        "text/tab-separated-values; charset=utf-8",
+        &format!("plate7-{batch}.tsv"),
+    );
+    let tsv = String::from_utf8(tsv).unwrap();
+    let lines: Vec<Vec<&str>> = tsv.lines().map(|line| line.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 97, "{tsv}");
+    assert_eq!(
+        lines[0],
+        [
+            "id",
+            "name",
+            "state",
+            "pipeline",
+            "summary",
+            "length",
+            "gc_percent"
+        ]
+    );
+    let names: Vec<&str> = lines[1..].iter().map(|row| row[1]).collect();
+    assert_eq!(names, wells());
+    for row in &lines[1..] {
+        assert_eq!(
+            (row[2], row[3], row[5]),
+            ("COMPLETE", "analysis", "30"),
+            "{row:?}"
+        );
+        assert!(row[4].starts_with("30 nt, GC "), "{row:?}");
+        assert!(row[6].parse::<f64>().is_ok(), "{row:?}");
+    }
+}
+
+#[test]
+fn a_fasta_body_names_its_file_in_the_query_string() {
+    let server = Server::start(|_| {});
+    let text = ">s1\nACGTACGT\n>s2\nGGGGCCCC\n";
+    let answer = post(
+        &server,
+        "/experiments?name=run%2012%20%3Cb%3E.fa",
+        "text/x-fasta",
+        text.as_bytes(),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["experiments"][1]["upload"], "run 12 <b>.fa");
+    let batch = body["batch"].as_str().unwrap().to_owned();
+    wait_for_batch(&server, &batch);
+    let html = page(&server, &format!("/experiments?batch={batch}"));
+    assert!(html.contains("<h1>run 12 &lt;b&gt;.fa</h1>"));
+    let answer = server.get(&format!("/batches/{batch}.zip"));
+    assert!(
+        answer
+            .header("Content-Disposition")
+            .unwrap()
+            .starts_with(&format!("attachment; filename=\"run_12_b-{batch}.zip\"")),
+        "{:?}",
+        answer.headers
+    );
+
+    // Given twice, it is refused as any field would be, with nothing written.
+    let before = accepted(&server);
+    assert_error(
+        &post(
+            &server,
+            "/experiments?name=a.fa&name=b.fa",
+            "text/x-fasta",
+            text.as_bytes(),
+        ),
+        400,
+        None,
+        &["'name' is given twice"],
+        "two names",
+    );
+    assert_eq!(accepted(&server), before);
+
+    // Without a name, a batch is titled by its id; a pasted batch has no file.
+    let answer = post_fasta(&server, text);
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+    let html = page(&server, &format!("/experiments?batch={batch}"));
+    assert!(html.contains(&format!("<h1>Batch {batch}</h1>")));
+    assert!(answer.json()["experiments"][0].get("upload").is_none());
+}
+
+/// A lab's BLAST pipeline as the example scripts write its report: a header,
+/// the 12 standard columns and `stitle`. Each query's hit is named after it;
+/// A03's search fails.
+const BLAST_LAB: &str = r#"
+[[pipeline]]
+name = "blastn"
+title = "BLASTN"
+command = '''
+if [ "$QUERY_NAME" = A03 ]; then echo "blastn: no database" >&2; exit 2; fi
+printf 'qseqid\tsseqid\tpident\tlength\tmismatch\tgapopen\tqstart\tqend\tsstart\tsend\tevalue\tbitscore\tstitle\n' > hits.tsv
+printf '%s\tref_%s\t99.5\t30\t0\t0\t1\t30\t1\t30\t3e-12\t58.4\tref_%s synthetic reference, plate 7\n' "$QUERY_NAME" "$QUERY_NAME" "$QUERY_NAME" >> hits.tsv
+printf '%s\tother\t80\t30\t6\t0\t1\t30\t1\t30\t0.5\t20\tanother\n' "$QUERY_NAME" >> hits.tsv
+echo archive > hits.asn
+'''
+
+[[pipeline.result]]
+file = "hits.asn"
+view = "blast"
+
+[[pipeline.result]]
+file = "hits.tsv"
+view = "table"
+"#;
+
+#[test]
+fn a_blast_plate_shows_each_top_hit_and_downloads_its_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lab.toml");
+    std::fs::write(&path, BLAST_LAB).unwrap();
+    let server = Server::start(|config| config.apply_file(BLAST_LAB, &path, None).unwrap());
+    let text: String = ["A01", "A02", "A03", "A04"]
+        .iter()
+        .map(|well| format!(">{well}\nACGTACGTACGTACGTACGTACGTACGTAC\n"))
+        .collect();
+    let answer = post(
+        &server,
+        "/experiments?name=blast.fasta",
+        "text/x-fasta",
+        text.as_bytes(),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+    let status = wait_for_batch(&server, &batch);
+    assert_eq!(status["progress"]["complete"], 3, "{status:#}");
+    assert_eq!(status["progress"]["failed"], 1, "{status:#}");
+    let a01 = &status["experiments"][0];
+    assert_eq!(a01["summary"], "ref_A01 (E = 3e-12)");
+    assert_eq!(a01["detail"], "ref_A01 synthetic reference, plate 7");
+    assert_eq!(a01["result"]["evalue"], "3e-12");
+    assert_eq!(a01["result"]["identity"], "99.5");
+    let a03 = &status["experiments"][2];
+    assert_eq!(a03["state"], "EXECUTOR_ERROR");
+    assert!(a03["summary"].as_str().unwrap().contains("exit"), "{a03}");
+
+    let html = page(&server, &format!("/experiments?batch={batch}"));
+    assert!(html.contains("Top hit (e-value)"));
+    assert!(html.contains(">ref_A04 (E = 3e-12)<"));
+    assert!(html.contains("title=\"ref_A04 synthetic reference, plate 7\""));
+    assert!(html.contains("data-batch-count=\"failed\">1<"));
+
+    let tsv = String::from_utf8(server.get(&format!("/batches/{batch}.tsv")).body).unwrap();
+    let lines: Vec<&str> = tsv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id\tname\tstate\tpipeline\tsummary\thit\thit_title\tidentity\tevalue\tbitscore"
+    );
+    let a02: Vec<&str> = lines[2].split('\t').collect();
+    assert_eq!(
+        &a02[1..],
+        [
+            "A02",
+            "COMPLETE",
+            "blastn",
+            "ref_A02 (E = 3e-12)",
+            "ref_A02",
+            "ref_A02 synthetic reference, plate 7",
+            "99.5",
+            "3e-12",
+            "58.4"
+        ]
+    );
+    let a03: Vec<&str> = lines[3].split('\t').collect();
+    assert_eq!((a03[2], a03[5]), ("EXECUTOR_ERROR", ""));
+
+    // The zip holds each search's reports and logs; the failed one, what it left.
+    let entries = unzip(&server.get(&format!("/batches/{batch}.zip")).body);
+    let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+    let first: u64 = batch.parse().unwrap();
+    let a01 = format!("{first:06}-A01");
+    for file in [
+        "query.fasta",
+        "experiment.json",
+        "stdout.txt",
+        "stderr.txt",
+        "hits.asn",
+        "hits.tsv",
+    ] {
+        assert!(
+            names.contains(&format!("{a01}/{file}").as_str()),
+            "{file}: {names:?}"
+        );
+    }
+    let a03 = format!("{:06}-A03", first + 2);
+    let (_, stderr) = entries
+        .iter()
+        .find(|(name, _)| *name == format!("{a03}/stderr.txt"))
+        .unwrap();
+    assert_eq!(stderr, b"blastn: no database\n");
+    assert!(!names.contains(&format!("{a03}/hits.tsv").as_str()));
+}
+
+#[test]
+fn a_batch_still_waiting_downloads_what_exists_now() {
+    let server = Server::start(|_| {});
+    let paused = request(server.addr, "POST", "/queue/pause", &[], b"");
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    // Names that would climb out of a folder, or into another, if taken as they are.
+    let text = ">../../escape\nACGT\n>a/b\\c\nACGT\n>..\nACGT\n";
+    let answer = post_fasta(&server, text);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+    let first: u64 = batch.parse().unwrap();
+
+    let entries = unzip(&server.get(&format!("/batches/{batch}.zip")).body);
+    let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{first:06}-_escape/query.fasta"),
+            format!("{first:06}-_escape/experiment.json"),
+            format!("{:06}-a_b_c/query.fasta", first + 1),
+            format!("{:06}-a_b_c/experiment.json", first + 1),
+            format!("{:06}/query.fasta", first + 2),
+            format!("{:06}/experiment.json", first + 2),
+        ]
+    );
+    let record: Value = serde_json::from_slice(&entries[1].1).unwrap();
+    assert_eq!(
+        (record["query_name"].as_str(), record["state"].as_str()),
+        (Some("../../escape"), Some("QUEUED"))
+    );
+
+    let tsv = String::from_utf8(server.get(&format!("/batches/{batch}.tsv")).body).unwrap();
+    assert_eq!(tsv.lines().count(), 4, "{tsv}");
+    assert!(
+        tsv.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("\t../../escape\tQUEUED\tanalysis\t\t\t"),
+        "{tsv}"
+    );
+    let html = page(&server, &format!("/experiments?batch={batch}"));
+    assert!(html.contains("<span data-finished>0</span> of 3 finished"));
+    assert!(html.contains("data-batch-count=\"queued\">3<"));
+}
+
+#[test]
+fn a_large_batch_pages_in_submission_order() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let text: String = (1..=250).map(|i| format!(">r{i:03}\nACGT\n")).collect();
+    let batch = post_fasta(&server, &text).json()["batch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = page(&server, &format!("/experiments?batch={batch}"));
+    let names = row_names(&first);
+    assert_eq!(
+        (names.len(), names[0].as_str(), names[99].as_str()),
+        (100, "r001", "r100")
+    );
+    let next = first
+        .split("href=\"")
+        .find_map(|link| {
+            link.split_once("\" data-older>Next →")
+                .map(|(href, _)| href)
+        })
+        .expect("a link to the next page")
+        .replace("&amp;", "&");
+    let second = row_names(&page(&server, &next));
+    assert_eq!((second[0].as_str(), second.len()), ("r101", 100));
+    let json = server.get(&format!("/batches/{batch}?limit=200")).json();
+    assert_eq!(json["experiments"].as_array().unwrap().len(), 200);
+    assert_eq!(json["experiments"][199]["query_name"], "r200");
+    let rest = server
+        .get(&format!(
+            "/batches/{batch}?limit=200&page_token={}",
+            json["next_page_token"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(rest["experiments"].as_array().unwrap().len(), 50);
+    assert_eq!(rest["next_page_token"], Value::Null);
+}
+
+#[test]
+fn an_unknown_batch_is_not_found() {
+    let server = Server::start(|_| {});
+    let one = server.submit("single", "ACGT");
+    for path in [
+        "/batches/999999".to_owned(),
+        "/batches/999999.zip".to_owned(),
+        "/batches/999999.tsv".to_owned(),
+        "/batches/..%2F..%2Fetc.zip".to_owned(),
+        // A single experiment is no batch.
+        format!("/batches/{one}.zip"),
+    ] {
+        assert_error(&server.get(&path), 404, None, &["no batch"], &path);
+    }
+    let answer = request(server.addr, "POST", "/batches/000001.zip", &[], b"");
+    assert_eq!(answer.status, 405);
+    assert_eq!(answer.header("Allow"), Some("GET, HEAD"));
+}

@@ -1,30 +1,29 @@
-//! The real pipeline of issue 4: seqspool running `examples/pipelines/blastn.sh`
-//! against a database built from the shipped `examples/data/reference.fasta`.
+//! The real pipelines: seqspool running `examples/pipelines/blastn.sh` and
+//! `blastp.sh` against the databases `examples/data/make_databases.sh` builds
+//! from the shipped references, as a plain `--command` and as the lab's
+//! configuration `examples/seqspool.toml` declares them.
 //!
-//! It needs NCBI BLAST+ (`blastn`, `makeblastdb`, `blast_formatter`). Without
-//! it the test says so loudly and skips, unless `SEQSPOOL_TEST_REQUIRE` names
-//! `blast` (as CI does, which installs Debian's `ncbi-blast+`): then it fails.
+//! It needs NCBI BLAST+ (`blastn`, `blastp`, `makeblastdb`, `blast_formatter`,
+//! `blastdbcmd`). Without it the tests say so loudly and skip, unless
+//! `SEQSPOOL_TEST_REQUIRE` names `blast` (as CI does, which installs Debian's
+//! `ncbi-blast+`): then they fail.
 
 mod common;
+use common::blast::*;
 use common::*;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
 use serde_json::Value;
 
-/// The columns the pipeline's `hits.tsv` header names, in order.
-const COLUMNS: [&str; 12] = [
+/// The columns the pipelines' `hits.tsv` header names, in order: the standard
+/// twelve of `-outfmt 6`, then the hit's title.
+const COLUMNS: [&str; 13] = [
     "qseqid", "sseqid", "pident", "length", "mismatch", "gapopen", "qstart", "qend", "sstart",
-    "send", "evalue", "bitscore",
+    "send", "evalue", "bitscore", "stitle",
 ];
 
-fn repository() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The pipeline script, quoted for the command line (the path is ours, not a client's).
+/// The blastn script, quoted for the command line (the path is ours, not a client's).
 fn script() -> String {
     quoted(&repository().join("examples/pipelines/blastn.sh"))
 }
@@ -35,94 +34,58 @@ fn quoted(path: &Path) -> String {
     format!("'{text}'")
 }
 
-/// True if BLAST+ is here; false (after a loud message) if the test should skip.
-fn blast_available() -> bool {
-    let missing: Vec<&str> = ["blastn", "makeblastdb", "blast_formatter"]
-        .into_iter()
-        .filter(|tool| !on_path(tool))
+/// Submits a form to `POST /experiments`, expecting 202, and returns the id.
+fn submit_form(server: &Server, fields: &[(&str, &str)]) -> String {
+    let answer = server.post_form("/experiments", fields);
+    assert_eq!(answer.status, 202, "{fields:?}: {}", answer.text());
+    answer.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// The hits of a `hits.tsv`, each split into its columns, after checking its header.
+fn hits(tsv: &str) -> Vec<Vec<String>> {
+    let mut lines = tsv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(COLUMNS.join("\t").as_str()),
+        "hits.tsv:\n{tsv}"
+    );
+    let hits: Vec<Vec<String>> = lines
+        .map(|line| line.split('\t').map(str::to_owned).collect())
         .collect();
-    if missing.is_empty() {
-        return true;
+    assert!(!hits.is_empty(), "no hit in hits.tsv:\n{tsv}");
+    for hit in &hits {
+        assert_eq!(hit.len(), COLUMNS.len(), "{hit:?}");
     }
+    hits
+}
+
+/// Checks `hits.xml` of experiment `id`: whole, from `program`, naming `subject`'s title.
+fn check_xml(server: &Server, id: &str, program: &str, subject: &Reference) {
+    let xml = file(server, id, "hits.xml");
     assert!(
-        !required("blast"),
-        "{} not on the PATH, and SEQSPOOL_TEST_REQUIRE names blast: install NCBI BLAST+ (Debian: apt-get install ncbi-blast+)",
-        missing.join(", ")
+        xml.starts_with("<?xml"),
+        "hits.xml is not XML: {}",
+        &xml[..xml.len().min(200)]
     );
-    // Straight to the process's stderr: libtest hides eprintln! of a passing test.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n********************************************************************\n\
-         SKIPPED: the BLAST pipeline test needs NCBI BLAST+ ({} missing).\n\
-         Install it (Debian: apt-get install ncbi-blast+) or set\n\
-         SEQSPOOL_TEST_REQUIRE=blast to make this a failure.\n\
-         ********************************************************************\n",
-        missing.join(", ")
-    );
-    false
-}
-
-/// The sequences of the shipped reference, by identifier.
-fn reference() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(repository().join("examples/data/reference.fasta"))
-        .expect("the reference FASTA");
-    text.split('>')
-        .skip(1)
-        .map(|record| {
-            let (header, body) = record.split_once('\n').expect("a header line");
-            let name = header.split_whitespace().next().expect("an identifier");
-            (name.to_owned(), body.split_whitespace().collect())
-        })
-        .collect()
-}
-
-fn reverse_complement(sequence: &str) -> String {
-    sequence
-        .chars()
-        .rev()
-        .map(|base| match base {
-            'A' => 'T',
-            'C' => 'G',
-            'G' => 'C',
-            'T' => 'A',
-            other => other,
-        })
-        .collect()
-}
-
-/// Builds the reference's BLAST database in `dir` and returns its path.
-fn make_database(dir: &Path) -> PathBuf {
-    let db = dir.join("refdb");
-    let output = Command::new("makeblastdb")
-        .arg("-in")
-        .arg(repository().join("examples/data/reference.fasta"))
-        .args(["-dbtype", "nucl", "-out"])
-        .arg(&db)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running makeblastdb");
     assert!(
-        output.status.success(),
-        "makeblastdb failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        xml.contains(&format!(
+            "<BlastOutput_program>{program}</BlastOutput_program>"
+        )),
+        "{xml}"
     );
-    db
-}
-
-/// Waits until experiment `id` has finished, whichever way, and returns its record.
-fn wait_finished(server: &Server, id: &str) -> Value {
-    let mut record = Value::Null;
-    wait_until(&format!("experiment {id} finishes"), || {
-        record = server.get(&format!("/experiments/{id}")).json();
-        !matches!(record["state"].as_str(), Some("QUEUED" | "RUNNING"))
-    });
-    record
-}
-
-fn file(server: &Server, id: &str, name: &str) -> String {
-    let answer = server.get(&format!("/experiments/{id}/files/{name}"));
-    assert_eq!(answer.status, 200, "{name} of {id}: {}", answer.text());
-    answer.text()
+    // -parse_seqids: the hit is its own identifier and title, not gnl|BL_ORD_ID|n.
+    assert!(
+        xml.contains(&format!("<Hit_id>{}</Hit_id>", subject.id)),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<Hit_def>{}</Hit_def>", subject.title)),
+        "{xml}"
+    );
+    assert!(
+        xml.trim_end().ends_with("</BlastOutput>"),
+        "hits.xml is cut short"
+    );
 }
 
 #[test]
@@ -131,25 +94,17 @@ fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let db = make_database(tmp.path());
-    let reference = reference();
-    let sequence_of = |name: &str| {
-        reference
-            .iter()
-            .find(|(n, _)| n == name)
-            .expect(name)
-            .1
-            .clone()
-    };
-    let ref04 = sequence_of("ref04");
-    let ref07 = sequence_of("ref07");
+    make_databases(tmp.path());
+    let db = tmp.path().join("reference");
+    let ref04 = reference("reference.fasta", "ref04");
+    let ref07 = reference("reference.fasta", "ref07");
 
     // A batch of two queries: 300 nt from the middle of ref04, and a stretch of
     // ref07 read from the other strand.
     let fasta = format!(
         ">cut04 ref04 700..999\n{}\n>cut07rc ref07 1201..1450, reverse complement\n{}\n",
-        &ref04[700..1000],
-        reverse_complement(&ref07[1200..1450])
+        &ref04.sequence[700..1000],
+        reverse_complement(&ref07.sequence[1200..1450])
     );
     let command = format!("BLAST_DB={} sh {}", quoted(&db), script());
     let server = Server::start(|config| config.command = Some(command));
@@ -170,33 +125,15 @@ fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
         .collect();
 
     for (id, query, subject, length, (sstart, send)) in [
-        (ids[0], "cut04", "ref04", 300, (701, 1000)),
-        (ids[1], "cut07rc", "ref07", 250, (1450, 1201)),
+        (ids[0], "cut04", &ref04, 300, (701, 1000)),
+        (ids[1], "cut07rc", &ref07, 250, (1450, 1201)),
     ] {
-        let record = wait_finished(&server, id);
+        wait_complete(&server, id);
+        let hits = hits(&file(&server, id, "hits.tsv"));
+        let top = &hits[0];
         assert_eq!(
-            record["state"],
-            "COMPLETE",
-            "{record:#}\nstderr.txt:\n{}",
-            file(&server, id, "stderr.txt")
-        );
-
-        let tsv = file(&server, id, "hits.tsv");
-        let mut lines = tsv.lines();
-        assert_eq!(
-            lines.next(),
-            Some(COLUMNS.join("\t").as_str()),
-            "hits.tsv:\n{tsv}"
-        );
-        let top: Vec<&str> = lines
-            .next()
-            .unwrap_or_else(|| panic!("no hit in hits.tsv:\n{tsv}"))
-            .split('\t')
-            .collect();
-        assert_eq!(top.len(), COLUMNS.len(), "{top:?}");
-        assert_eq!(
-            (top[0], top[1], top[2]),
-            (query, subject, "100.000"),
+            (top[0].as_str(), top[1].as_str(), top[2].as_str()),
+            (query, subject.id.as_str(), "100.000"),
             "the top hit: {top:?}"
         );
         assert_eq!(top[3].parse::<usize>().unwrap(), length, "{top:?}");
@@ -208,25 +145,8 @@ fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
             (sstart, send),
             "{top:?}"
         );
-
-        let xml = file(&server, id, "hits.xml");
-        assert!(
-            xml.starts_with("<?xml"),
-            "hits.xml is not XML: {}",
-            &xml[..xml.len().min(200)]
-        );
-        assert!(
-            xml.contains("<BlastOutput_program>blastn</BlastOutput_program>"),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(&format!("<Hit_def>{subject} synthetic")),
-            "{xml}"
-        );
-        assert!(
-            xml.trim_end().ends_with("</BlastOutput>"),
-            "hits.xml is cut short"
-        );
+        assert_eq!(top[12], subject.title, "{top:?}");
+        check_xml(&server, id, "blastn", subject);
     }
 }
 
@@ -263,4 +183,245 @@ fn the_pipeline_without_blast_db_fails_saying_so() {
     );
     let stderr = file(&server, &id, "stderr.txt");
     assert!(stderr.contains("BLAST_DB is not set"), "{stderr}");
+}
+
+#[test]
+fn the_example_configurations_blastn_finds_the_reference_a_read_was_cut_from() {
+    if !blast_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    let server = example_server(tmp.path());
+    assert_ready(&server);
+    let ref06 = reference("reference.fasta", "ref06");
+    let ref03 = reference("reference.fasta", "ref03");
+
+    // 400 nt of ref06 with the pipeline's defaults (megablast); 120 nt of ref03's
+    // other strand with the blastn task, and room for one hit only.
+    let read = &ref06.sequence[1100..1500];
+    let id = submit_form(
+        &server,
+        &[
+            ("query_name", "read06"),
+            ("query_sequence", read),
+            ("pipeline", "blastn"),
+        ],
+    );
+    let rc = reverse_complement(&ref03.sequence[500..620]);
+    let id_rc = submit_form(
+        &server,
+        &[
+            ("query_name", "read03rc"),
+            ("query_sequence", &rc),
+            ("pipeline", "blastn"),
+            ("param.task", "blastn"),
+            ("param.evalue", "1e-10"),
+            ("param.max_hits", "1"),
+        ],
+    );
+
+    let record = wait_complete(&server, &id);
+    assert_eq!(record["pipeline"], "blastn", "{record:#}");
+    assert_eq!(record["params"]["task"], "megablast", "{record:#}");
+    let hits06 = hits(&file(&server, &id, "hits.tsv"));
+    let top = &hits06[0];
+    assert_eq!(
+        (
+            top[0].as_str(),
+            top[1].as_str(),
+            top[2].as_str(),
+            top[3].as_str()
+        ),
+        ("read06", "ref06", "100.000", "400"),
+        "the top hit: {top:?}"
+    );
+    assert_eq!(
+        (top[8].as_str(), top[9].as_str()),
+        ("1101", "1500"),
+        "{top:?}"
+    );
+    assert_eq!(top[12], ref06.title, "{top:?}");
+    check_xml(&server, &id, "blastn", &ref06);
+    let archive = server.get(&format!("/experiments/{id}/files/hits.asn"));
+    assert_eq!(archive.status, 200);
+    assert!(archive.text().starts_with("Blast4-archive"), "hits.asn");
+
+    let record = wait_complete(&server, &id_rc);
+    assert_eq!(record["params"]["task"], "blastn", "{record:#}");
+    let hits03 = hits(&file(&server, &id_rc, "hits.tsv"));
+    assert_eq!(hits03.len(), 1, "param.max_hits = 1: {hits03:?}");
+    let top = &hits03[0];
+    assert_eq!(
+        (
+            top[1].as_str(),
+            top[2].as_str(),
+            top[8].as_str(),
+            top[9].as_str()
+        ),
+        ("ref03", "100.000", "620", "501"),
+        "the top hit: {top:?}"
+    );
+    assert_eq!(top[12], ref03.title, "{top:?}");
+}
+
+#[test]
+fn the_example_configurations_blastp_finds_the_protein_a_query_was_cut_from() {
+    if !blast_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    let server = example_server(tmp.path());
+    assert_ready(&server);
+    let proteins = "reference_proteins.fasta";
+    let prot02 = reference(proteins, "prot02");
+    let prot01 = reference(proteins, "prot01");
+    let prot05 = reference(proteins, "prot05");
+
+    let id = submit_form(
+        &server,
+        &[
+            ("query_name", "gfp_fragment"),
+            ("query_sequence", &prot02.sequence[40..160]),
+            ("pipeline", "blastp"),
+            ("param.evalue", "1e-3"),
+            ("param.matrix", "BLOSUM80"),
+        ],
+    );
+    // prot05 is a paralog of prot01: a piece of prot01 finds it second.
+    let id_chitinase = submit_form(
+        &server,
+        &[
+            ("query_name", "chitinase_fragment"),
+            ("query_sequence", &prot01.sequence[50..250]),
+            ("pipeline", "blastp"),
+        ],
+    );
+
+    let record = wait_complete(&server, &id);
+    assert_eq!(record["pipeline"], "blastp", "{record:#}");
+    assert_eq!(record["params"]["evalue"], "1e-3", "{record:#}");
+    assert_eq!(record["params"]["matrix"], "BLOSUM80", "{record:#}");
+    let found = hits(&file(&server, &id, "hits.tsv"));
+    let top = &found[0];
+    assert_eq!(
+        (
+            top[0].as_str(),
+            top[1].as_str(),
+            top[2].as_str(),
+            top[3].as_str()
+        ),
+        ("gfp_fragment", "prot02", "100.000", "120"),
+        "the top hit: {top:?}"
+    );
+    assert_eq!((top[8].as_str(), top[9].as_str()), ("41", "160"), "{top:?}");
+    assert_eq!(top[12], prot02.title, "{top:?}");
+    check_xml(&server, &id, "blastp", &prot02);
+
+    wait_complete(&server, &id_chitinase);
+    let found = hits(&file(&server, &id_chitinase, "hits.tsv"));
+    assert!(found.len() >= 2, "{found:?}");
+    assert_eq!(
+        (found[0][1].as_str(), found[0][2].as_str()),
+        ("prot01", "100.000"),
+        "{found:?}"
+    );
+    assert_eq!(found[1][1], "prot05", "{found:?}");
+    assert_eq!(found[1][12], prot05.title, "{found:?}");
+    let identity: f64 = found[1][2].parse().unwrap();
+    assert!((60.0..90.0).contains(&identity), "{found:?}");
+}
+
+#[test]
+fn the_example_configuration_refuses_what_its_pipelines_do_not_take() {
+    if !blast_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    let server = example_server(tmp.path());
+    let dna = &reference("reference.fasta", "ref04").sequence[700..1000];
+
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "wrong_tool"),
+            ("query_sequence", dna),
+            ("pipeline", "blastp"),
+        ],
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("query_sequence"),
+        &["blastp", "protein", "DNA"],
+        "a DNA sequence to blastp",
+    );
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "bad_evalue"),
+            ("query_sequence", dna),
+            ("pipeline", "blastn"),
+            ("param.evalue", "-1"),
+        ],
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("param.evalue"),
+        &["-1"],
+        "a negative E-value",
+    );
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "bad_matrix"),
+            ("query_sequence", "MKVLAAGIVGLLLAQPA"),
+            ("pipeline", "blastp"),
+            ("param.matrix", "BLOSUM62; touch pwned"),
+        ],
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("param.matrix"),
+        &["BLOSUM62, BLOSUM45"],
+        "a matrix that is not offered",
+    );
+    assert!(server.experiment_dirs().is_empty());
+    assert_ready(&server);
+}
+
+#[test]
+fn without_its_databases_the_example_configuration_pauses_the_queue() {
+    // No BLAST needed: without it, the checks fail all the same.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = example_server(tmp.path());
+    let mut queue = Value::Null;
+    wait_until("the queue pauses", || {
+        queue = server.get("/queue").json();
+        queue["paused"] == true
+    });
+    let reason = queue["pause"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("blastn"), "{queue:#}");
+    let pipelines = server.get("/pipelines").json();
+    for pipeline in pipelines["pipelines"].as_array().unwrap() {
+        let needs_a_database = pipeline["name"] == "blastn" || pipeline["name"] == "blastp";
+        assert_eq!(pipeline["available"], !needs_a_database, "{pipeline:#}");
+    }
+    // The scientists can still submit; it waits for the operator.
+    let id = submit_form(
+        &server,
+        &[
+            ("query_name", "waits"),
+            ("query_sequence", "ACGTACGTACGTACGT"),
+            ("pipeline", "blastn"),
+        ],
+    );
+    assert_eq!(
+        server.get(&format!("/experiments/{id}")).json()["state"],
+        "QUEUED"
+    );
 }

@@ -1,8 +1,8 @@
 //! The web page, end to end: Debian's headless Chromium, driven over the W3C
 //! WebDriver protocol by chromedriver, against a server on port 0. It submits
-//! through the form (pasted and from a file), follows an experiment to its
-//! end without a reload, meets a validation error, cancels, and works with
-//! JavaScript off. Screenshots of the pages land in `target/screenshots/`.
+//! through the form (pasted and from a file, in a pipeline picked with its
+//! parameters), follows an experiment to its end without a reload, meets a
+//! validation error, cancels, and works with JavaScript off. Screenshots of the pages land in `target/screenshots/`.
 //!
 //! Without chromium and chromedriver these tests say so loudly and skip, unless
 //! `SEQSPOOL_TEST_REQUIRE` lists `chromium` (CI), where they fail. The tests
@@ -422,7 +422,8 @@ fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
         "return Array.from(document.querySelectorAll('table.list tbody tr[data-id] td.name a'), a => a.textContent).sort();",
     );
     assert_eq!(names, json!(["well-A1", "well-A2", "well-A3"]));
-    assert!(browser.text(&browser.find("h1")).starts_with("Batch "));
+    // The batch is named after the file it came in.
+    assert_eq!(browser.text(&browser.find("h1")), "plate-3.fasta");
     assert_eq!(server.experiment_dirs().len(), 3);
     // The batch runs through; the page follows it without a reload.
     wait_until("the batch page shows all three complete", || {
@@ -667,12 +668,11 @@ fn post_page_form(server: &Server, name: &str, sequence: &str) -> Response {
 fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     let server = Server::start(|config| config.command = Some("true".into()));
     let id = server.submit("sample-1", ORF_DNA);
+    let batch = post_page_form(&server, "", ">a\nACGT\n>b\nGGCC\n");
+    assert_eq!(batch.status, 303, "{}", batch.text());
+    let batch = batch.header("location").unwrap().to_owned();
 
-    for path in [
-        "/",
-        &format!("/experiments/{id}"),
-        &format!("/experiments?batch={id}"),
-    ] {
+    for path in ["/", &format!("/experiments/{id}"), &batch] {
         let answer = page(&server, path);
         assert_eq!(answer.status, 200, "{path}: {}", answer.text());
         assert_eq!(
@@ -693,6 +693,7 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     for (path, content_type) in [
         ("/ui/style.css", "text/css; charset=utf-8"),
         ("/ui/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/batch.js", "text/javascript; charset=utf-8"),
         ("/ui/icon.svg", "image/svg+xml"),
     ] {
         let answer = request(server.addr, "GET", path, &[], b"");
@@ -713,7 +714,8 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
         );
         assert_eq!(record.json()["id"], id.as_str(), "Accept {accept:?}");
         let list = request(server.addr, "GET", "/experiments", &headers, b"");
-        assert_eq!(list.json()["experiments"][0]["id"], id.as_str());
+        // Newest first: the batch, then this one.
+        assert_eq!(list.json()["experiments"][2]["id"], id.as_str());
     }
     let missing = page(&server, "/experiments/424242");
     assert_eq!(missing.status, 404);
@@ -825,4 +827,762 @@ fn a_cancel_form_from_another_site_only_asks_for_confirmation() {
         Some(format!("/experiments/{queued}").as_str())
     );
     server.wait_for_state(&queued, "CANCELED");
+}
+
+// ---- pipelines --------------------------------------------------------------
+
+/// Two pipelines, as a lab's configuration file declares them: the default
+/// writes its environment, and so does the second, which takes only
+/// nucleotides and has a choice and a number parameter.
+const TWO_PIPELINES: &str = r#"
+[[pipeline]]
+name = "envdump"
+title = "Environment dump"
+description = "Writes the command's environment to env.txt."
+command = "env > env.txt"
+[[pipeline.param]]
+name = "verbose"
+type = "boolean"
+label = "Verbose"
+default = false
+
+[[pipeline]]
+name = "search"
+title = "Reference search"
+description = "Searches the lab's reference: a stand-in that writes its environment to env.txt."
+command = "env > env.txt; echo \"search $PARAM_TASK at $PARAM_EVALUE\""
+alphabets = ["dna", "rna"]
+[[pipeline.param]]
+name = "task"
+type = "choice"
+label = "Task"
+help = "blastn-short suits queries under 30 bases."
+options = ["megablast", "blastn", "blastn-short"]
+default = "megablast"
+[[pipeline.param]]
+name = "evalue"
+type = "number"
+label = "E-value threshold"
+help = "Hits with a higher E-value are not reported."
+default = 10
+min = 0
+max = 1000
+"#;
+
+/// A server offering [`TWO_PIPELINES`]; the directory holds its configuration file.
+fn pipelines_server() -> (Server, TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("seqspool.toml");
+    std::fs::write(&path, TWO_PIPELINES).unwrap();
+    let server = Server::start(|config| {
+        config
+            .apply_file(TWO_PIPELINES, &path, None)
+            .expect("the pipelines read")
+    });
+    (server, tmp)
+}
+
+/// The environment an experiment's command saw (its `env.txt`).
+fn command_environment(server: &Server, id: &str) -> String {
+    let answer = server.get(&format!("/experiments/{id}/files/env.txt"));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.text()
+}
+
+impl Browser {
+    /// Empties an input, as a user selecting its text and deleting it would.
+    fn clear(&self, element: &Element) {
+        self.call(
+            "POST",
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        );
+    }
+
+    /// Whether an element is shown (WebDriver's answer, no script needed).
+    fn displayed(&self, element: &Element) -> bool {
+        self.call("GET", &format!("/element/{}/displayed", element.0), None) == true
+    }
+
+    /// Makes the window `width` wide and as tall as the page, for a screenshot.
+    fn fit_to_width(&self, width: u64) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": 900 })),
+        );
+        let height = self.script(
+            "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;",
+        );
+        let height = height.as_u64().unwrap_or(900).clamp(400, 4000);
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
+    /// Each parameter fieldset's pipeline, and whether it is hidden and disabled.
+    fn fieldsets(&self) -> Value {
+        self.script(
+            "return Array.from(document.querySelectorAll('fieldset[data-pipeline]'), \
+                f => [f.dataset.pipeline, f.hidden, f.disabled]);",
+        )
+    }
+}
+
+#[test]
+fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let (server, _config) = pipelines_server();
+    browser.go(&format!("http://{}/", server.addr));
+
+    // The default is chosen; only its parameters are shown, and only they would be sent.
+    assert_eq!(
+        browser.script("return document.querySelector('input[name=pipeline]:checked').value;"),
+        "envdump"
+    );
+    assert_eq!(
+        browser.fieldsets(),
+        json!([["envdump", false, false], ["search", true, true]])
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-takes]")),
+        "DNA, RNA or protein"
+    );
+    assert!(!browser.displayed(&browser.find("[data-all-params]")));
+    browser.fit_to_page();
+    browser.screenshot("home-pipelines.png");
+
+    browser.click(&browser.find("label[for='pipeline.search']"));
+    wait_until("the search pipeline's parameters are shown", || {
+        browser.fieldsets() == json!([["envdump", true, true], ["search", false, false]])
+    });
+    assert_eq!(browser.text(&browser.find("[data-takes]")), "DNA or RNA");
+    browser.click(&browser.find("[id='param.search.task'] option[value=blastn-short]"));
+    let evalue = browser.find("[id='param.search.evalue']");
+    assert_eq!(
+        browser.script("return document.getElementById('param.search.evalue').value;"),
+        "10",
+        "the field holds the default"
+    );
+    browser.clear(&evalue);
+    browser.type_into(&evalue, "0.5");
+    browser.type_into(&browser.find("#query_name"), "primer-7");
+    browser.type_into(&browser.find("#query_sequence"), ORF_DNA);
+    browser.fit_to_width(390);
+    browser.screenshot("home-pipelines-phone.png");
+    browser.fit_to_width(1280);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let id = browser.landed_on_an_experiment();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "search", "{record}");
+    assert_eq!(
+        record["params"],
+        json!({ "task": "blastn-short", "evalue": "0.5" }),
+        "{record}"
+    );
+    let env = command_environment(&server, &id);
+    for line in [
+        "PIPELINE=search",
+        "PARAM_TASK=blastn-short",
+        "PARAM_EVALUE=0.5",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} not in\n{env}");
+    }
+    assert!(!env.contains("PARAM_VERBOSE"), "{env}");
+
+    // The page says so too.
+    wait_until("the page shows the experiment complete", || {
+        browser.page_state() == "COMPLETE"
+    });
+    assert_eq!(
+        browser.script(
+            "return [document.querySelector('[data-fact=pipeline] dd').textContent, \
+                     Array.from(document.querySelectorAll('dl.params > div'), \
+                       d => d.querySelector('dt').textContent + '=' + d.querySelector('dd').textContent)];"
+        ),
+        json!(["Reference search (search)", ["evalue=0.5", "task=blastn-short"]])
+    );
+    assert!(browser
+        .text(&browser.find("[data-fact=command] dd"))
+        .starts_with("env > env.txt;"));
+    assert_eq!(
+        browser.script("return document.querySelector('form.retry').hidden;"),
+        true,
+        "a complete experiment offers no Run again"
+    );
+    browser.fit_to_width(1280);
+    browser.screenshot("experiment-pipeline.png");
+    browser.fit_to_width(390);
+    browser.screenshot("experiment-pipeline-phone.png");
+}
+
+#[test]
+fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chosen() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let (server, _config) = pipelines_server();
+    browser.go(&format!("http://{}/", server.addr));
+    browser.click(&browser.find("label[for='pipeline.search']"));
+    browser.click(&browser.find("[id='param.search.task'] option[value=blastn]"));
+    browser.type_into(
+        &browser.find("#query_sequence"),
+        ">kinase\nMKTAYIAKQRQISFVKSHFSRQ",
+    );
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let error = browser.text(&browser.find("#query_sequence-error"));
+    assert!(
+        error.contains("search takes DNA or RNA; this sequence reads as protein"),
+        "{error}"
+    );
+    assert_eq!(
+        browser.script(
+            "return [document.querySelector('input[name=pipeline]:checked').value, \
+                     document.getElementById('param.search.task').value, \
+                     document.querySelector('[data-takes]').textContent];"
+        ),
+        json!(["search", "blastn", "DNA or RNA"])
+    );
+    assert_eq!(
+        browser.fieldsets(),
+        json!([["envdump", true, true], ["search", false, false]])
+    );
+    assert!(server.experiment_dirs().is_empty(), "nothing was written");
+    browser.fit_to_width(1280);
+    browser.screenshot("home-pipelines-error.png");
+}
+
+#[test]
+fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used() {
+    let Some(browser) = Browser::start(false) else {
+        return;
+    };
+    let (server, _config) = pipelines_server();
+    browser.go(&format!("http://{}/", server.addr));
+    for css in [
+        "fieldset[data-pipeline=envdump]",
+        "fieldset[data-pipeline=search]",
+        "[data-all-params]",
+    ] {
+        assert!(browser.displayed(&browser.find(css)), "{css} is not shown");
+    }
+    browser.click(&browser.find("label[for='pipeline.search']"));
+    let evalue = browser.find("[id='param.search.evalue']");
+    browser.clear(&evalue);
+    browser.type_into(&evalue, "1e-3");
+    browser.type_into(&browser.find("#query_sequence"), ">no-script\nACGTACGT");
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    let id = browser.landed_on_an_experiment();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "search", "{record}");
+    // envdump's `verbose` was sent too (false), and left alone.
+    assert_eq!(
+        record["params"],
+        json!({ "task": "megablast", "evalue": "1e-3" })
+    );
+}
+
+#[test]
+fn a_failed_experiment_offers_run_again_once_it_ends() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| {
+        config.command = Some("sleep 1; echo 'blastn: database not found' >&2; exit 3".into())
+    });
+    let id = server.submit("will-fail", ORF_DNA);
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    assert_eq!(
+        browser.script("return document.querySelector('form.retry').hidden;"),
+        true,
+        "nothing to run again while it has not ended"
+    );
+    wait_until("the page shows the experiment failed", || {
+        browser.page_state() == "EXECUTOR_ERROR"
+    });
+    let button = browser.find("form.retry button");
+    assert!(browser.displayed(&button), "Run again is not shown");
+    assert_eq!(browser.text(&button), "Run again");
+    assert_eq!(
+        browser.script("const f = document.querySelector('form.retry'); return [f.method, new URL(f.action).pathname];"),
+        json!(["post", format!("/experiments/{id}/retry")])
+    );
+    browser.fit_to_page();
+    browser.screenshot("experiment-failed.png");
+}
+
+/// A browser's multipart post of the home page's form with `fields`, and an
+/// empty file part as a browser sends when no file was chosen.
+fn post_page_fields(server: &Server, fields: &[(&str, &str)]) -> Response {
+    let boundary = "----seqspool-test-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
+    ));
+    request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[
+            ("Accept", BROWSER_ACCEPT),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn the_form_without_javascript_sends_every_pipelines_fields_and_only_the_chosen_ones_count() {
+    let (server, _config) = pipelines_server();
+    let home = page(&server, "/").text();
+    for name in [
+        "param.envdump.verbose",
+        "param.search.task",
+        "param.search.evalue",
+    ] {
+        assert_eq!(
+            home.matches(&format!("name=\"{name}\"")).count(),
+            1,
+            "{name} in {home}"
+        );
+    }
+
+    // Every fieldset sent, as a browser without the script sends them.
+    let sent = |pipeline: &str, verbose: &str, evalue: &str| {
+        post_page_fields(
+            &server,
+            &[
+                ("query_name", "sample"),
+                ("query_sequence", ORF_DNA),
+                ("pipeline", pipeline),
+                ("param.envdump.verbose", verbose),
+                ("param.search.task", "blastn"),
+                ("param.search.evalue", evalue),
+            ],
+        )
+    };
+    let answer = sent("search", "true", "2.5");
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let id = experiment_id(answer.header("location").unwrap()).unwrap();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "search");
+    assert_eq!(
+        record["params"],
+        json!({ "task": "blastn", "evalue": "2.5" })
+    );
+    let env = command_environment(&server, &id);
+    assert!(env.lines().any(|l| l == "PARAM_EVALUE=2.5"), "{env}");
+    assert!(!env.contains("PARAM_VERBOSE"), "{env}");
+
+    // Another pipeline's field may even be invalid: it is not read.
+    let answer = sent("envdump", "true", "-1");
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let id = experiment_id(answer.header("location").unwrap()).unwrap();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "envdump");
+    assert_eq!(record["params"], json!({ "verbose": "true" }));
+    let env = command_environment(&server, &id);
+    assert!(env.lines().any(|l| l == "PIPELINE=envdump"), "{env}");
+    assert!(env.lines().any(|l| l == "PARAM_VERBOSE=true"), "{env}");
+    assert!(!env.contains("PARAM_EVALUE"), "{env}");
+
+    // The chosen pipeline's invalid field: the form comes back as sent, the
+    // error beside that field, and nothing is written.
+    let before = server.experiment_dirs();
+    let answer = sent("search", "true", "-1");
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    let html = answer.text();
+    assert!(
+        html.contains("<p class=\"field-error\" id=\"param.search.evalue-error\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"pipeline.search\" value=\"search\" checked"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"param.search.evalue\" value=\"-1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"true\" selected>yes</option>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"blastn\" selected>blastn</option>"),
+        "{html}"
+    );
+    assert_eq!(server.experiment_dirs(), before);
+
+    // An unknown pipeline: beside the picker.
+    let answer = sent("tblastx", "false", "1");
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert!(answer
+        .text()
+        .contains("<p class=\"field-error\" id=\"pipeline-error\">no pipeline 'tblastx' here"));
+    assert_eq!(server.experiment_dirs(), before);
+}
+
+// ---- results: a BLAST report, tables and pictures in the browser -------------
+
+/// How long a real BLAST run may take on a busy machine.
+const BLAST_PATIENCE: Duration = Duration::from_secs(180);
+
+/// Whether BLAST+ is here; a test that needs it skips (loudly) without it,
+/// unless `SEQSPOOL_TEST_REQUIRE` names `blast`.
+fn blast_available() -> bool {
+    let missing: Vec<&str> = ["blastn", "makeblastdb", "blast_formatter", "blastdbcmd"]
+        .into_iter()
+        .filter(|tool| program(tool).is_none())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required("blast"),
+        "{} not installed, and SEQSPOOL_TEST_REQUIRE names blast: apt-get install ncbi-blast+",
+        missing.join(", ")
+    );
+    eprintln!(
+        "\n\n*** SKIPPED: this browser test needs NCBI BLAST+ ({} missing; apt-get install ncbi-blast+) ***\n\n",
+        missing.join(", ")
+    );
+    false
+}
+
+/// A server running `examples/seqspool.toml` with its databases built in
+/// `db` by `examples/data/make_databases.sh` (everything else as shipped).
+fn blast_example_server(db: &Path) -> Server {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let built = Command::new("sh")
+        .arg(repository.join("examples/data/make_databases.sh"))
+        .arg(db)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running make_databases.sh");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let path = repository.join("examples/seqspool.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "${CONFIG_DIR}/data/db/",
+        &format!("{}/", db.to_str().unwrap()),
+    );
+    let server = Server::start(|config| config.apply_file(&text, &path, None).unwrap());
+    wait_until("the example's checks pass", || {
+        server.get("/pipelines").json()["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("check").is_none() || p["available"] == true)
+    });
+    server
+}
+
+/// A read of five pieces of the reference, for hits of every strength:
+/// 200 nt of ref04 and 150 nt of ref06 as they are, then 100 nt of ref02
+/// with every 14th base changed, and 45 nt of ref08 and 30 nt of ref01 with
+/// every 12th.
+fn chimeric_read() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/reference.fasta"),
+    )
+    .unwrap();
+    let sequence = |id: &str| -> String {
+        let record = text
+            .split('>')
+            .find(|r| r.starts_with(&format!("{id} ")))
+            .unwrap();
+        record.lines().skip(1).collect()
+    };
+    let changed = |piece: &str, every: usize| -> String {
+        piece
+            .chars()
+            .enumerate()
+            .map(|(i, base)| match (i % every == every - 1, base) {
+                (false, base) => base,
+                (true, 'A') => 'C',
+                (true, 'C') => 'G',
+                (true, 'G') => 'T',
+                (true, _) => 'A',
+            })
+            .collect()
+    };
+    format!(
+        "{}{}{}{}{}",
+        &sequence("ref04")[700..900],
+        &sequence("ref06")[1100..1250],
+        changed(&sequence("ref02")[300..400], 14),
+        changed(&sequence("ref08")[600..645], 12),
+        changed(&sequence("ref01")[900..930], 12),
+    )
+}
+
+impl Browser {
+    /// Saves one element of the page as `target/screenshots/{name}`.
+    fn element_screenshot(&self, element: &Element, name: &str) -> PathBuf {
+        let encoded = self.call("GET", &format!("/element/{}/screenshot", element.0), None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 screenshot"))
+            .expect("the screenshot is base64");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target directory")
+            .join("screenshots");
+        std::fs::create_dir_all(&dir).expect("creating target/screenshots");
+        let path = dir.join(name);
+        std::fs::write(&path, png).expect("writing a screenshot");
+        eprintln!("screenshot: {}", path.display());
+        path
+    }
+}
+
+#[test]
+fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
+    if !blast_available() {
+        return;
+    }
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let db = tempfile::tempdir().unwrap();
+    let server = blast_example_server(db.path());
+    let read = chimeric_read();
+    let length = read.len() as f64;
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "chimeric-read-07"),
+            ("query_sequence", &read),
+            ("pipeline", "blastn"),
+            ("param.task", "blastn"),
+            ("param.evalue", "10"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + BLAST_PATIENCE;
+    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
+        assert!(Instant::now() < deadline, "the search did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    // The hit table: the read's source first, whole and identical.
+    let top = browser.text(&browser.find("table.hits tbody tr:first-child"));
+    assert!(top.contains("ref04"), "{top}");
+    assert!(
+        top.contains("Synthetic construct chitinase (chiS) gene, complete cds"),
+        "{top}"
+    );
+    assert!(top.contains("100.0 %"), "{top}");
+    // Its alignment, shown.
+    let alignment = browser.find("details.hit[open] pre.alignment");
+    assert!(browser.displayed(&alignment));
+    let text = browser.text(&alignment);
+    assert!(text.contains("Sbjct  701"), "{text}");
+    assert!(text.contains("||||||||||"), "{text}");
+    // The overview: one group of bars per hit of the table, each drawn.
+    let drawn = browser.script(
+        "const hits = Array.from(document.querySelectorAll('svg.overview-svg g.hit'));\
+         const rows = Array.from(document.querySelectorAll('table.hits tbody tr'));\
+         return [hits.length, rows.length, \
+                 hits.map(g => g.dataset.hit).join(), rows.map(r => r.dataset.hit).join(), \
+                 hits.every(g => Array.from(g.querySelectorAll('rect.hsp')).every(r => r.getBBox().width > 0))];",
+    );
+    assert!(drawn[0].as_u64().unwrap() >= 2, "{drawn}");
+    assert_eq!(drawn[0], drawn[1], "{drawn}");
+    assert_eq!(drawn[2], drawn[3], "{drawn}");
+    assert_eq!(drawn[4], true, "{drawn}");
+    // The second hit, ref06, lies where its piece is on the query: from 201, 150 long.
+    let placed = browser.script(
+        "const axis = document.querySelector('svg.overview-svg g.axis line').getBBox();\
+         const bar = document.querySelector('svg.overview-svg g.hit[data-hit=\"2\"] rect.hsp').getBBox();\
+         return [(bar.x - axis.x) / axis.width, bar.width / axis.width];",
+    );
+    let (start, width) = (placed[0].as_f64().unwrap(), placed[1].as_f64().unwrap());
+    assert!((start - 200.0 / length).abs() < 0.005, "{placed}");
+    assert!((width - 150.0 / length).abs() < 0.005, "{placed}");
+    assert!(
+        browser
+            .text(&browser.find("table.hits tbody tr:nth-child(2)"))
+            .contains("ref06"),
+        "the second hit"
+    );
+
+    // Sorted by bit score with a click: the weakest first, then the strongest.
+    browser.fit_to_page();
+    browser.screenshot("blast-report.png");
+    browser.element_screenshot(
+        &browser.find("article[data-view=blast]"),
+        "blast-report-card.png",
+    );
+    browser.fit_to_width(390);
+    assert_eq!(
+        browser.script("return document.documentElement.scrollWidth <= window.innerWidth;"),
+        true,
+        "the page is wider than a phone"
+    );
+    browser.screenshot("blast-report-phone.png");
+    browser.fit_to_width(1280);
+
+    let bits = browser.find("table.hits thead th:last-child button.sort");
+    browser.click(&bits);
+    let weakest = browser.text(&browser.find("table.hits tbody tr:first-child"));
+    assert!(!weakest.contains("ref04"), "{weakest}");
+    browser.click(&bits);
+    let strongest = browser.text(&browser.find("table.hits tbody tr:first-child"));
+    assert!(strongest.contains("ref04"), "{strongest}");
+    assert_eq!(
+        browser.script("return document.querySelector('table.hits thead th:last-child').getAttribute('aria-sort');"),
+        "descending"
+    );
+}
+
+#[test]
+fn results_appear_when_the_experiment_ends_while_its_page_is_open() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| {
+        config.command = Some(
+            "sleep 2; printf 'kmer\\tcount\\nACG\\t5\\nCGT\\t17\\nGTA\\t9\\n' > counts.tsv; \
+             printf '<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"20\"><script>document.title=1</script><rect width=\"40\" height=\"20\" fill=\"teal\"/></svg>' > plot.svg"
+                .into(),
+        )
+    });
+    let id = server.submit("counted", ORF_DNA);
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    wait_until("the results appear", || {
+        browser
+            .try_find("[data-results] table.data tbody tr")
+            .is_some()
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document",
+        "the page was reloaded to show the results"
+    );
+    // Sorted by the count with a click, as numbers (17 after 9).
+    browser.click(&browser.find("[data-results] table.data thead th:last-child button.sort"));
+    let counts = browser.script(
+        "return Array.from(document.querySelectorAll('[data-results] table.data tbody tr td:last-child'), td => td.textContent).join();",
+    );
+    assert_eq!(counts, "5,9,17");
+    // The picture: an SVG the command wrote, drawn by <img> (its script does not run).
+    wait_until("the picture is drawn", || {
+        browser.script("const i = document.querySelector('figure.result-image img'); return !!i && i.complete && i.naturalWidth;")
+            == 40
+    });
+    assert_eq!(
+        browser.script("return document.title.includes('counted');"),
+        true
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-log-note='stderr.txt']")),
+        "empty"
+    );
+}
+
+// ---- signing in ---------------------------------------------------------------
+
+impl Browser {
+    /// The cookie `name` as the browser holds it (WebDriver's view: with
+    /// `httpOnly`, `sameSite`, `secure`, `path`), or `None`.
+    fn cookie(&self, name: &str) -> Option<Value> {
+        self.try_call("GET", &format!("/cookie/{name}"), None).ok()
+    }
+}
+
+/// Adds a user with the real `seqspool user add`; returns their token.
+fn add_user(dir: &Path, name: &str) -> String {
+    let out = output_within(
+        Command::new(env!("CARGO_BIN_EXE_seqspool"))
+            .args(["user", "add", name, "--experiments"])
+            .arg(dir),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_themselves() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| config.access = seqspool::config::AccessMode::Closed);
+    let token = add_user(&server.dir, "anna");
+
+    // A closed server shows nothing but the sign-in form.
+    browser.go(&format!("http://{}/", server.addr));
+    browser.type_into(&browser.find("#token"), "ssp_not-anyones");
+    browser.click(&browser.find("form[action='/sign-in'] button"));
+    let error = browser.text(&browser.find("#token-error"));
+    assert!(error.contains("not a user's"), "{error}");
+    assert!(browser.cookie("seqspool_session").is_none());
+    browser.screenshot("sign-in-refused.png");
+
+    browser.type_into(&browser.find("#token"), &token);
+    browser.click(&browser.find("form[action='/sign-in'] button"));
+    browser.find("[data-user='anna']");
+    let cookie = browser
+        .cookie("seqspool_session")
+        .expect("the browser holds the session cookie");
+    assert_eq!(cookie["httpOnly"], true, "{cookie}");
+    assert_eq!(cookie["sameSite"], "Strict", "{cookie}");
+    assert_eq!(cookie["path"], "/", "{cookie}");
+    assert_eq!(cookie["secure"], false, "plain HTTP: {cookie}");
+    // No script of the page can read it.
+    let readable = browser.script("return document.cookie;");
+    assert!(
+        !readable.as_str().unwrap_or("").contains("seqspool_session"),
+        "{readable}"
+    );
+
+    // Submitted through the form, the experiment is hers, and says so.
+    browser.type_into(&browser.find("#query_name"), "signed-in");
+    browser.type_into(&browser.find("#query_sequence"), ORF_DNA);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let id = browser.landed_on_an_experiment();
+    let by = browser.text(&browser.find("[data-fact='submitted_by'] dd"));
+    assert_eq!(by, "anna");
+    let record = request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{id}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    );
+    assert_eq!(record.json()["submitted_by"], "anna");
+    browser.fit_to_page();
+    browser.screenshot("signed-in-experiment.png");
+
+    // Signing out ends it: back to the form.
+    browser.click(&browser.find("form.sign-out button"));
+    browser.find("#token");
+    assert!(browser.try_find("[data-user]").is_none());
+    assert!(browser.cookie("seqspool_session").is_none());
 }

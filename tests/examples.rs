@@ -1,11 +1,15 @@
 //! The examples the README shows really work: `examples/kmer_count.sh` as a
-//! processing command, and `examples/submit.py` as a client, each against a
-//! real server.
+//! processing command and as a pipeline of `examples/seqspool.toml`, and
+//! `examples/submit.py` as a client, each against a real server.
+//! (`tests/blast.rs` runs the example configuration's BLAST pipelines.)
 
 mod common;
 use common::*;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use seqspool::Config;
 
 /// The README's `--command`, with the script's absolute path: the command runs
 /// in the experiment's directory, where a relative path would not resolve.
@@ -54,6 +58,102 @@ fn the_kmer_example_fails_a_sequence_shorter_than_k() {
         !files.contains("kmers.tsv"),
         "no result file for a failed count: {files}"
     );
+}
+
+fn example_config_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seqspool.toml")
+}
+
+/// Loads the example configuration into `config`, as `--config` would.
+fn apply_example_config(config: &mut Config) {
+    let path = example_config_path();
+    let text = std::fs::read_to_string(&path).expect("examples/seqspool.toml");
+    config
+        .apply_file(&text, &path, None)
+        .expect("examples/seqspool.toml reads");
+}
+
+#[test]
+fn the_example_configuration_declares_the_pipelines_the_readme_names() {
+    let mut config = Config::new("experiments");
+    apply_example_config(&mut config);
+    let names: Vec<&str> = config.pipelines.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["analysis", "blastn", "blastp", "kmers"]);
+    let examples = example_config_path()
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap();
+    // The databases are where examples/data/make_databases.sh builds them by default.
+    for (pipeline, db) in [("blastn", "reference"), ("blastp", "reference_proteins")] {
+        let pipeline = config
+            .pipelines
+            .iter()
+            .find(|p| p.name == pipeline)
+            .unwrap();
+        assert_eq!(
+            Path::new(&pipeline.definition.env["BLAST_DB"]),
+            examples.join("data/db").join(db)
+        );
+        assert!(pipeline.check.is_some(), "{pipeline:?}");
+    }
+}
+
+#[test]
+fn the_example_configurations_kmer_pipeline_counts_words_of_k_letters() {
+    let server = Server::start(|config| {
+        apply_example_config(config);
+        // Only the pipelines that need no BLAST database: the BLAST ones' checks
+        // would pause the queue where BLAST+ or its databases are missing
+        // (tests/blast.rs runs them with their databases).
+        config
+            .pipelines
+            .retain(|pipeline| pipeline.name == "kmers" || pipeline.name == "analysis");
+    });
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "kmers4"),
+            ("query_sequence", "ACGTACGTACAAAATTT"),
+            ("pipeline", "kmers"),
+            ("param.k", "4"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["pipeline"], "kmers", "{record:#}");
+    assert_eq!(record["params"]["k"], "4", "{record:#}");
+
+    let text = server
+        .get(&format!("/experiments/{id}/files/kmers.tsv"))
+        .text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "kmer\tcount");
+    // ACGTACGTACAAAATTT: 17 residues, 14 windows of 4.
+    let expected = [
+        "ACGT\t2", "CGTA\t2", "GTAC\t2", // count 2, alphabetical
+        "AAAA\t1", "AAAT\t1", "AATT\t1", "ACAA\t1", "ATTT\t1", "CAAA\t1", "TACA\t1",
+        "TACG\t1", // count 1, alphabetical
+    ];
+    assert_eq!(&lines[1..], &expected, "kmers.tsv:\n{text}");
+    let stdout = server
+        .get(&format!("/experiments/{id}/files/stdout.txt"))
+        .text();
+    assert_eq!(stdout.trim(), "17 residues, 14 4-mers, 11 distinct");
+
+    // k is checked before anything is written.
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "kmers13"),
+            ("query_sequence", "ACGTACGTACAAAATTT"),
+            ("pipeline", "kmers"),
+            ("param.k", "13"),
+        ],
+    );
+    assert_error(&answer, 422, Some("param.k"), &["12"], "k = 13");
+    assert_eq!(server.experiment_dirs().len(), 1);
 }
 
 #[test]

@@ -458,3 +458,74 @@ fn record_state(dir: &std::path::Path, id: &str) -> String {
             .unwrap();
     record["state"].as_str().unwrap().to_owned()
 }
+
+#[test]
+fn files_a_command_writes_can_run_no_script_here_and_keep_their_names() {
+    let server = Server::start(|config| {
+        config.command = Some(
+            "printf '<script>document.title=\"owned\"</script>' > x.html; \
+             printf '<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>' > plot.svg; \
+             printf 'hits' > hits.tsv; \
+             printf 'odd' > \"$(printf 'it'\"'\"'s \"quoted\"\\nname.txt')\""
+                .into(),
+        )
+    });
+    let id = server.submit("files", "ACGT");
+    let record = server.wait_for_state(&id, "COMPLETE");
+    let names: Vec<String> = record["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    let odd = names
+        .iter()
+        .find(|n| n.starts_with("it's"))
+        .expect("the oddly named file is listed")
+        .clone();
+    assert_eq!(odd, "it's \"quoted\"\nname.txt");
+    let get = |name: &str| {
+        let encoded: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        server.get(&format!("/experiments/{id}/files/{encoded}"))
+    };
+    for (name, content_type, disposition) in [
+        ("x.html", "text/html; charset=utf-8", "attachment"),
+        ("plot.svg", "image/svg+xml", "attachment"),
+        ("hits.tsv", "text/plain; charset=utf-8", "inline"),
+    ] {
+        let answer = get(name);
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("Content-Type"), Some(content_type), "{name}");
+        let csp = answer.header("Content-Security-Policy").unwrap();
+        assert!(
+            csp.starts_with("sandbox") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
+        assert_eq!(answer.header("X-Content-Type-Options"), Some("nosniff"));
+        let cd = answer.header("Content-Disposition").unwrap();
+        assert!(
+            cd.starts_with(disposition) && cd.contains(&format!("filename*=UTF-8''{name}")),
+            "{name}: {cd}"
+        );
+    }
+    let answer = get(&odd);
+    assert_eq!(answer.text(), "odd");
+    assert_eq!(
+        answer.header("Content-Disposition"),
+        Some("inline; filename=\"it's _quoted__name.txt\"; filename*=UTF-8''it%27s%20%22quoted%22%0Aname.txt")
+    );
+    let forced = server.get(&format!("/experiments/{id}/files/hits.tsv?download=1"));
+    assert!(forced
+        .header("Content-Disposition")
+        .unwrap()
+        .starts_with("attachment"));
+}

@@ -370,6 +370,9 @@ command = 'echo "ran-as-accepted $EXPERIMENT_ID" >> LOG; while [ ! -e "{gate}" ]
         .map(|n| submit(server.addr, &format!("q{n}"), DNA))
         .collect();
     wait_for_state(server.addr, &ids[0], "RUNNING");
+    // RUNNING comes before the command: crash only once it has begun.
+    let begun = format!("ran-as-accepted {}", ids[0]);
+    wait_until("the first command has begun", || lab.log().contains(&begun));
     server.crash();
 
     fs::write(&gate, "").unwrap();

@@ -5,6 +5,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
+use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
 use crate::http::{respond, Body};
@@ -12,7 +13,11 @@ use crate::submission::Format;
 
 /// `POST /`: a form with `query_name` and `query_sequence`; the answer the
 /// FastAPI server gave.
-pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
+pub async fn submit(
+    app: &App,
+    request: Request<Incoming>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     let accepted = app
         .read_submission(request, &[Format::Form])
         .await
@@ -24,7 +29,7 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Bo
         });
     }
     let sequence = accepted.queries[0].sequence().to_owned();
-    let record = app.submit(accepted).await?.remove(0).record;
+    let record = app.submit(accepted, viewer).await?.remove(0).record;
     let id = record.id.to_string();
     let body = json!({
         "Query created": {

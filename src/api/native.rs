@@ -1,11 +1,11 @@
 //! The native JSON API: submit, list, read, cancel, files, and what this server is.
 
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::Viewer;
 use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
@@ -19,9 +19,13 @@ use crate::time::Timestamp;
 const DEFAULT_PAGE: usize = 100;
 
 /// `POST /experiments`: 202 with the record, or with the batch when several records came.
-pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Body>, Error> {
+pub async fn submit(
+    app: &App,
+    request: Request<Incoming>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     let accepted = app.read_submission(request, &Format::ALL).await.accepted?;
-    let mut views = app.submit(accepted).await?;
+    let mut views = app.submit(accepted, viewer).await?;
     if views.len() == 1 {
         let view = views.remove(0);
         let location = format!("/experiments/{}", view.record.id);
@@ -49,9 +53,13 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Result<Response<Bo
     ))
 }
 
-/// `GET /experiments?state=&batch=&limit=&page_token=`
-pub fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |_| DEFAULT_PAGE)?;
+/// `GET /experiments?state=&batch=&submitted_by=&mine=&limit=&page_token=`
+pub fn list(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |_| DEFAULT_PAGE)?;
     let (experiments, next) = app.queue.list(&filter);
     Ok(respond::json(
         StatusCode::OK,
@@ -59,8 +67,18 @@ pub fn list(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Err
     ))
 }
 
-/// `GET /experiments/{id}`: the record, its position while queued, and its files.
-pub async fn experiment(app: &App, id: Id) -> Result<Response<Body>, Error> {
+/// `GET /experiments/{id}`: the record, its position while queued, and its
+/// files. With `?wait=S`, it answers as soon as the experiment has finished,
+/// or after S seconds (at most 300) with the record as it is then.
+pub async fn experiment(
+    app: &App,
+    id: Id,
+    query_string: Option<&str>,
+) -> Result<Response<Body>, Error> {
+    app.experiment(id)?;
+    if let Some(wait) = super::events::wait_of(query_string)? {
+        super::events::until_finished(app, id, wait).await;
+    }
     let view = app.experiment(id)?;
     let files = app.files(id).await;
     let mut body = serde_json::to_value(&view).expect("records serialize");
@@ -69,8 +87,8 @@ pub async fn experiment(app: &App, id: Id) -> Result<Response<Body>, Error> {
 }
 
 /// `DELETE /experiments/{id}`: cancels a queued or running experiment.
-pub async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
-    Ok(match app.cancel(id).await? {
+pub async fn cancel(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    Ok(match app.cancel(id, viewer).await? {
         Cancel::Done(view) => respond::json(StatusCode::OK, &view),
         Cancel::Stopping(view) => respond::json(StatusCode::ACCEPTED, &view),
     })
@@ -78,8 +96,8 @@ pub async fn cancel(app: &App, id: Id) -> Result<Response<Body>, Error> {
 
 /// `POST /experiments/{id}/retry`: a new experiment with the same input,
 /// pipeline and parameters; 202 with its record.
-pub async fn retry(app: &App, id: Id) -> Result<Response<Body>, Error> {
-    let view = app.retry(id).await?;
+pub async fn retry(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let view = app.retry(id, viewer).await?;
     let location = format!("/experiments/{}", view.record.id);
     Ok(respond::with_location(
         respond::json(StatusCode::ACCEPTED, &view),
@@ -110,30 +128,27 @@ fn offered(app: &App) -> Vec<serde_json::Value> {
 }
 
 /// `GET /experiments/{id}/files/{name}`: one plain file of the experiment's directory.
-pub async fn file(app: &App, id: Id, name: &str) -> Result<Response<Body>, Error> {
+/// With `?download=1` it is always an attachment.
+pub async fn file(
+    app: &App,
+    id: Id,
+    name: &str,
+    query_string: Option<&str>,
+) -> Result<Response<Body>, Error> {
     app.experiment(id)?;
     let name = percent_decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
+    let download =
+        query_string.is_some_and(|query| query.split('&').any(|pair| pair == "download=1"));
     let store = app.store.clone();
     let opened = name.clone();
     let (file, length) = blocking(move || store.open_file(id, &opened)).await?;
-    let mut response = Response::new(body::file(file, length));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&name)),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    // A result file is data, never a page of this site: no sniffing it into HTML.
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox"),
-    );
-    Ok(response)
+    Ok(respond::untrusted_file(
+        &name,
+        body::file(file, length),
+        length,
+        download,
+    ))
 }
 
 /// The queue as `GET /queue` and `GET /service-info` show it.
@@ -177,7 +192,11 @@ const MAX_REASON_CHARS: usize = 500;
 
 /// `POST /queue/pause?reason=`: nothing new starts (a running experiment
 /// finishes); submissions are still taken.
-pub async fn pause(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+pub async fn pause(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     #[derive(serde::Deserialize)]
     struct Params {
         reason: Option<String>,
@@ -207,13 +226,13 @@ pub async fn pause(app: &App, query_string: Option<&str>) -> Result<Response<Bod
             app.queue.resume();
             return Err(err);
         }
-        log::warn!("the queue is paused by an operator: {}", pause.reason);
+        log::warn!("the queue is paused by {}: {}", viewer.name(), pause.reason);
     }
     Ok(respond::json(StatusCode::OK, &queue_state(app)))
 }
 
 /// `POST /queue/resume`: lifts the pause, whoever set it, and wakes the worker.
-pub async fn resume(app: &App) -> Result<Response<Body>, Error> {
+pub async fn resume(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
     if let Some(pause) = app.queue.resume() {
         let store = app.store.clone();
         if let Err(err) = blocking(move || store.write_pause(None)).await {
@@ -222,7 +241,8 @@ pub async fn resume(app: &App) -> Result<Response<Body>, Error> {
             return Err(err);
         }
         log::info!(
-            "the queue is resumed (it was paused since {}: {})",
+            "the queue is resumed{} (it was paused since {}: {})",
+            viewer.by(),
             pause.since,
             pause.reason
         );
@@ -247,6 +267,8 @@ pub fn service_info(app: &App) -> Response<Body> {
         max_records: usize,
         max_residues: usize,
         alphabet: String,
+        /// Who may do what: `open`, `members` or `closed`.
+        access: &'static str,
         backlog: usize,
         counts: serde_json::Map<String, serde_json::Value>,
         queue: QueueState,
@@ -271,40 +293,11 @@ pub fn service_info(app: &App) -> Response<Body> {
             max_records: config.max_records,
             max_residues: config.max_residues,
             alphabet: format!("{:?}", config.alphabet).to_lowercase(),
+            access: app.access.mode.as_str(),
             backlog: app.queue.backlog().total(),
             counts,
             queue: queue_state(app),
             pipelines: offered(app),
         },
     )
-}
-
-/// The content type a result file is served with, by its extension.
-fn content_type(name: &str) -> &'static str {
-    let extension = name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
-        "json" => "application/json",
-        "txt" | "tsv" | "csv" | "fasta" | "fa" | "faa" | "fna" | "log" | "out" | "gff" | "gff3"
-        | "bed" | "sam" | "vcf" | "aln" | "html" | "htm" | "svg" => "text/plain; charset=utf-8",
-        "xml" => "application/xml",
-        "pdb" | "cif" => "chemical/x-pdb",
-        "png" => "image/png",
-        "pdf" => "application/pdf",
-        _ => "application/octet-stream",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_and_pictures_are_never_served_as_html() {
-        assert_eq!(content_type("report.HTML"), "text/plain; charset=utf-8");
-        assert_eq!(content_type("analysis.json"), "application/json");
-        assert_eq!(content_type("model"), "application/octet-stream");
-    }
 }

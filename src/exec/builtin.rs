@@ -40,7 +40,7 @@ impl Executor for Builtin {
         }
     }
 
-    fn recover(&self, _record: &Record) -> Recovered {
+    fn recover(&self, _record: &Record, _dir: &Path) -> Recovered {
         Recovered::Requeue
     }
 }

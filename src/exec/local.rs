@@ -104,7 +104,7 @@ impl Executor for Local {
         settle(exit, timeout)
     }
 
-    fn recover(&self, record: &Record) -> Recovered {
+    fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
         if let Some(RunHandle::Local(process)) = &record.handle {
             let killed = kill_run(process, self.grace);
             if killed > 0 {
@@ -147,7 +147,7 @@ pub(super) fn server_mark() -> &'static str {
 }
 
 /// The variables a processing command finds in its environment.
-fn environment(record: &Record, dir: &Path) -> Vec<(String, String)> {
+pub(super) fn environment(record: &Record, dir: &Path) -> Vec<(String, String)> {
     vec![
         ("EXPERIMENT_ID".into(), record.id.to_string()),
         ("EXPERIMENT_DIR".into(), dir.display().to_string()),

@@ -5,11 +5,14 @@
 //! way of running (in process, a process tree here) and its own handle on a
 //! run ([`RunHandle`]), which it gives back through `started` before anything
 //! runs, so that the worker records RUNNING with it first. At the next start,
-//! [`Executor::recover`] settles what that handle left behind.
+//! [`Executor::recover`] settles what that handle left behind: a local run is
+//! killed and requeued, a Slurm job that still runs (or has finished) is
+//! re-attached and followed to its end ([`Executor::follow`]).
 
 pub mod builtin;
 pub mod local;
 pub mod runner;
+pub mod slurm;
 pub mod warm;
 
 use std::path::Path;
@@ -62,7 +65,9 @@ pub struct Run<'a> {
 
 /// Called by an executor once its run is identified and before anything of
 /// it runs: the worker records RUNNING with the handle. An error means the
-/// record could not be written, and the run must not begin.
+/// record could not be written, and the run must not begin. An executor may
+/// call it again to record a change of its handle (a batch job that began
+/// running); an error then is only logged.
 pub type Started<'a> = dyn FnMut(Option<RunHandle>) -> Result<(), Error> + 'a;
 
 /// How a run ended, before the worker applies it to the record.
@@ -85,6 +90,10 @@ pub enum Outcome {
     Canceled,
     /// The server shut down while it ran; it runs again at the next start.
     Interrupted,
+    /// The server shut down while it ran, and it runs on without the server
+    /// (a batch job): its record stays RUNNING with its handle, and the
+    /// next start re-attaches to it.
+    Detached,
     /// The workstation, not the query, is at fault (the disk is full, a
     /// program is missing, the process table is full): the experiment goes
     /// back to the head of the queue.
@@ -129,6 +138,16 @@ pub fn unrecorded(err: &Error) -> Outcome {
 pub enum Recovered {
     /// Nothing of it is left running: it may run again (or fail, as the operator chose).
     Requeue,
+    /// Nothing of it ever ran (a batch job submitted held and never
+    /// released): it waits again at the head, this attempt uncounted,
+    /// whatever `--on-interrupt` says.
+    NeverRan,
+    /// It runs on, or has finished, where its executor can still see it: it
+    /// stays RUNNING with its handle, and the worker follows it
+    /// ([`Executor::follow`]) before it starts anything new. With `pause`,
+    /// the executor cannot tell now (the cluster does not answer): the
+    /// queue pauses with that reason meanwhile.
+    Reattach { pause: Option<String> },
 }
 
 /// One way of running experiments.
@@ -140,15 +159,30 @@ pub trait Executor: Send + Sync {
     /// runs; listens on `control` for cancel and shutdown.
     fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome;
 
-    /// Settles a run found RUNNING at start: whatever its handle says is left
-    /// of it is dealt with before anything else runs.
-    fn recover(&self, record: &Record) -> Recovered;
+    /// Settles a run found RUNNING at start (`dir` is its directory):
+    /// whatever its handle says is left of it is dealt with before anything
+    /// else runs.
+    fn recover(&self, record: &Record, dir: &Path) -> Recovered;
+
+    /// Follows a run that [`Executor::recover`] re-attached to its end, as
+    /// [`Executor::run`] would have; `run.record` holds its handle.
+    fn follow(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
+        let _ = (control, started);
+        Outcome::SystemError {
+            exit_code: None,
+            error: format!(
+                "experiment {}: its executor cannot re-attach to a run",
+                run.record.id
+            ),
+        }
+    }
 }
 
 /// The executors of this server, and which one runs an experiment.
 pub struct Executors {
     builtin: builtin::Builtin,
     local: local::Local,
+    slurm: slurm::Slurm,
     warm: warm::Warm,
 }
 
@@ -162,6 +196,7 @@ impl Executors {
                 config.shutdown_grace,
                 config.max_output,
             ),
+            slurm: slurm::Slurm::new(config.slurm_poll),
             warm: warm::Warm::new(config),
         }
     }
@@ -183,6 +218,7 @@ impl Executors {
         match definition.executor {
             ExecutorKind::Builtin => &self.builtin,
             ExecutorKind::Local => &self.local,
+            ExecutorKind::Slurm => &self.slurm,
             ExecutorKind::Warm => &self.warm,
         }
     }

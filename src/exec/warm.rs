@@ -739,7 +739,7 @@ impl Executor for Warm {
         served.outcome
     }
 
-    fn recover(&self, record: &Record) -> Recovered {
+    fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
         if let Some(RunHandle::Warm(run)) = &record.handle {
             let killed = local::kill_run(&run.runner, self.grace);
             if killed > 0 {

@@ -241,3 +241,103 @@ impl hyper::body::Body for FileBody {
         hyper::body::SizeHint::with_exact(self.remaining)
     }
 }
+
+/// Bytes a [`StreamSink`] gathers before it hands them to the connection.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Chunks that may wait between a [`StreamSink`] and its connection: with
+/// the chunk being gathered and the one being sent, at most about 400 KiB of
+/// a streamed answer is in memory, whatever its size and however slowly the
+/// client reads.
+const STREAM_CHUNKS_WAITING: usize = 4;
+
+/// An answer's body written from a blocking thread (an archive, a table),
+/// sent as the client takes it: the [`StreamSink`] is a `std::io::Write`
+/// whose writes wait while the client reads nothing (for at most `stall`),
+/// and fail once it has gone, so the writer stops.
+pub fn streamed(stall: Duration) -> (StreamSink, Body) {
+    let (sender, chunks) = tokio::sync::mpsc::channel(STREAM_CHUNKS_WAITING);
+    let sink = StreamSink {
+        sender,
+        runtime: tokio::runtime::Handle::current(),
+        gathered: BytesMut::with_capacity(STREAM_CHUNK),
+        stall,
+    };
+    (sink, StreamBody { chunks }.boxed())
+}
+
+/// The writing end of a [`streamed`] body; not for use on the runtime's own
+/// threads, since its writes wait.
+pub struct StreamSink {
+    sender: tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+    runtime: tokio::runtime::Handle,
+    gathered: BytesMut,
+    stall: Duration,
+}
+
+impl StreamSink {
+    fn send(&mut self, chunk: io::Result<Bytes>) -> io::Result<()> {
+        use tokio::sync::mpsc::error::SendTimeoutError;
+        let sent = self
+            .runtime
+            .block_on(self.sender.send_timeout(chunk, self.stall));
+        match sent {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Closed(_)) => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the client went away",
+            )),
+            Err(SendTimeoutError::Timeout(_)) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing for {} s", self.stall.as_secs_f64()),
+            )),
+        }
+    }
+
+    /// Ends the body with an error: the client sees the answer cut short (no
+    /// last chunk), never a whole-looking one with a part missing.
+    pub fn fail(mut self, err: io::Error) {
+        // What was gathered is dropped: the answer is cut where it was.
+        let _ = self.send(Err(err));
+    }
+}
+
+impl io::Write for StreamSink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.gathered.extend_from_slice(bytes);
+        if self.gathered.len() >= STREAM_CHUNK {
+            let chunk = self.gathered.split().freeze();
+            self.send(Ok(chunk))?;
+            self.gathered.reserve(STREAM_CHUNK);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.gathered.is_empty() {
+            let chunk = self.gathered.split().freeze();
+            self.send(Ok(chunk))?;
+        }
+        Ok(())
+    }
+}
+
+struct StreamBody {
+    chunks: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+}
+
+impl hyper::body::Body for StreamBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match ready!(self.get_mut().chunks.poll_recv(cx)) {
+            Some(Ok(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            Some(Err(err)) => Poll::Ready(Some(Err(err))),
+            None => Poll::Ready(None),
+        }
+    }
+}

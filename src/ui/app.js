@@ -1,11 +1,13 @@
 /* seqspool's pages, made live.
  *
  * Every page is complete without this script; it only adds to it: times in
- * the reader's time zone, a light poll of the JSON API (every 1.5 s while
- * something is queued or running, paused while the tab is hidden, stopped
- * when nothing moves), the last lines of a running experiment's logs, and a
- * confirmation before a cancel. Text from the server is only ever set with
- * textContent, never parsed as HTML.
+ * the reader's time zone, updates as the server's events say something
+ * changed (GET /events; a poll of the JSON API every 1.5 s only while
+ * something runs, or where events cannot be had; nothing while the tab is
+ * hidden), the last lines of a running experiment's logs, a
+ * confirmation before a cancel, and on the form only the chosen pipeline's
+ * parameters: the others are hidden and disabled, so they are not sent.
+ * Text from the server is only ever set with textContent, never parsed as HTML.
  */
 (function () {
   "use strict";
@@ -30,6 +32,11 @@
 
   function moving(state) {
     return state === "QUEUED" || state === "RUNNING";
+  }
+
+  /* Ended without completing: it may run again (pages.rs, retryable). */
+  function retryable(state) {
+    return state === "EXECUTOR_ERROR" || state === "SYSTEM_ERROR" || state === "CANCELED";
   }
 
   function element(tag, className, text) {
@@ -123,23 +130,38 @@
     node.replaceChildren(content);
   }
 
-  /* ---- the poll ---- */
+  /* ---- following the server ---- */
 
-  /* Runs tick() every POLL_MS while it resolves to true. document.body's
-     data-live says where it stands: polling, paused (tab hidden), idle. */
-  function poll(tick, initially) {
+  /* Keeps the page up to date. The server's event stream (`stream`, a
+     /events URL) says when something changed, and each event makes the
+     page read the JSON API once (tick); while tick resolves to true
+     (something runs: its time and logs move without events), it is also
+     read every POLL_MS. Without EventSource, or when the stream cannot be
+     opened, the page polls as it did before the stream existed.
+     document.body's data-live says where it stands: polling (updating
+     now), idle (up to date, following the events), paused (tab hidden);
+     data-stream says whether the event stream is open. */
+  function live(tick, initially, stream) {
     var body = document.body;
     var note = document.querySelector("[data-live-note]");
     var timer = 0;
     var busy = false;
+    var again = false;
     var failures = 0;
+    var source = null;
+    var streamFailures = 0;
 
-    function say(live, text) {
-      body.dataset.live = live;
+    function say(state, text) {
+      body.dataset.live = state;
       if (note) note.textContent = text;
     }
 
-    function schedule() {
+    function schedule(more) {
+      if (timer) clearTimeout(timer);
+      timer = 0;
+      /* Followed by events, an idle page waits for the next one. */
+      if (!more && failures === 0 && source) return;
+      if (!more && failures === 0 && !source && !stream) return;
       var wait = POLL_MS * Math.min(failures + 1, MAX_BACKOFF);
       timer = setTimeout(run, wait);
     }
@@ -148,6 +170,10 @@
       timer = 0;
       if (document.hidden) {
         say("paused", "Updates paused while this tab is hidden.");
+        return;
+      }
+      if (busy) {
+        again = true;
         return;
       }
       busy = true;
@@ -159,28 +185,72 @@
         return true;
       }).then(function (more) {
         busy = false;
+        if (again) {
+          again = false;
+          run();
+          return;
+        }
         if (failures > 0) {
           say("polling", "The server does not answer; trying again.");
-          schedule();
         } else if (more) {
           say("polling", "Updating live.");
-          schedule();
         } else {
-          say("idle", "Up to date: nothing is queued or running.");
+          say("idle", source ? "Up to date; following the server." : "Up to date: nothing is queued or running.");
         }
+        schedule(more);
       });
     }
 
-    /* Back to a hidden tab, or to one that stopped: look once more. */
+    function open() {
+      if (!stream || !window.EventSource || source) return;
+      source = new EventSource(stream);
+      body.dataset.stream = "connecting";
+      /* Each open (the first, and every reconnection) reads the state anew:
+         what happened while the stream was closed is in the answer. */
+      source.onopen = function () {
+        streamFailures = 0;
+        body.dataset.stream = "open";
+        run();
+      };
+      source.onmessage = run;
+      ["experiment", "backlog", "reset"].forEach(function (kind) {
+        source.addEventListener(kind, run);
+      });
+      source.onerror = function () {
+        body.dataset.stream = "reconnecting";
+        streamFailures += 1;
+        /* The browser reconnects by itself; after a few failures in a row
+           (a server too busy to take the stream), poll instead. */
+        if (source.readyState === EventSource.CLOSED || streamFailures > 3) {
+          close();
+          body.dataset.stream = "closed";
+          schedule(true);
+        }
+      };
+    }
+
+    function close() {
+      if (source) source.close();
+      source = null;
+    }
+
+    /* A hidden tab holds no stream open; back, it looks once and follows again. */
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && !busy && !timer) run();
+      if (document.hidden) {
+        close();
+        body.dataset.stream = "closed";
+        return;
+      }
+      open();
+      if (!busy && !timer) run();
     });
 
+    open();
     if (initially) {
       say("polling", "Updating live.");
-      schedule();
+      schedule(true);
     } else {
-      say("idle", "Up to date: nothing is queued or running.");
+      say("idle", source ? "Up to date; following the server." : "Up to date: nothing is queued or running.");
     }
   }
 
@@ -204,7 +274,9 @@
     var ran = runTime(view);
     var took = element("td", "num");
     took.append(ran === null ? none() : duration(ran));
-    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took);
+    var by = element("td", "by");
+    by.append(view.submitted_by ? view.submitted_by : none());
+    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took, by);
     return tr;
   }
 
@@ -239,7 +311,7 @@
       if (rows.length === 0) {
         var empty = element("tr", "empty");
         var cell = element("td", null, emptyText);
-        cell.colSpan = 7;
+        cell.colSpan = 8;
         empty.append(cell);
         rows.push(empty);
       }
@@ -276,6 +348,10 @@
           });
           active = active || info.QUEUED + info.RUNNING > 0;
         }
+        /* Followed by events, only a running time moves between them. */
+        if (window.EventSource) {
+          return list.experiments.some(function (view) { return view.state === "RUNNING"; });
+        }
         return active;
       });
     }
@@ -283,7 +359,7 @@
     var initially = Array.prototype.some.call(tbody.querySelectorAll("[data-state]"), function (node) {
       return moving(node.dataset.state);
     }) || Array.prototype.some.call(counts, function (node) { return node.textContent !== "0"; });
-    poll(tick, initially);
+    live(tick, initially, table.dataset.stream || "/events");
   }
 
   /* ---- one experiment ---- */
@@ -357,6 +433,8 @@
       if (status && status.textContent !== sentence) status.textContent = sentence;
       var cancel = main.querySelector("form.cancel");
       if (cancel) cancel.hidden = !moving(view.state);
+      var retry = main.querySelector("form.retry");
+      if (retry) retry.hidden = !retryable(view.state);
       renderFiles(view.files || []);
     }
 
@@ -420,7 +498,8 @@
         render(view);
         var files = view.files || [];
         return Promise.all([refreshLog("stdout.txt", files), refreshLog("stderr.txt", files)]).then(function () {
-          return moving(view.state);
+          /* Its logs and running time move without events; its state comes by them. */
+          return window.EventSource ? view.state === "RUNNING" : moving(view.state);
         });
       });
     }
@@ -429,8 +508,8 @@
       pre.scrollTop = pre.scrollHeight;
     });
     var state = main.querySelector("[data-state]");
-    var live = state && moving(state.dataset.state);
-    poll(tick, live);
+    var moves = state && moving(state.dataset.state);
+    live(tick, moves, "/events?experiment=" + encodeURIComponent(id));
   }
 
   /* ---- forms ---- */
@@ -446,7 +525,8 @@
         if (confirmed) confirmed.value = "yes";
       });
     });
-    document.querySelectorAll("form[data-submit]").forEach(function (form) {
+    /* Sent once: a second click would make a second experiment. */
+    document.querySelectorAll("form[data-submit], form[data-once]").forEach(function (form) {
       form.addEventListener("submit", function () {
         var button = form.querySelector('button[type="submit"]');
         /* After the form is sent, so the submission itself is not held up. */
@@ -459,11 +539,43 @@
     });
     /* Back to a page kept in the browser's cache: the button works again. */
     window.addEventListener("pageshow", function () {
-      document.querySelectorAll("form[data-submit] button[disabled]").forEach(function (button) {
+      document.querySelectorAll("form[data-submit] button[disabled], form[data-once] button[disabled]").forEach(function (button) {
         button.disabled = false;
         if (button.dataset.label) button.textContent = button.dataset.label;
       });
     });
+    document.querySelectorAll("form[data-submit]").forEach(pipelinePicker);
+  }
+
+  /* Shows only the chosen pipeline's parameters, and disables the others'
+     fieldsets so the form does not send them (nor checks them); says what
+     the chosen pipeline takes in the sequence's hint. Without this, every
+     fieldset is shown and sent, and the server reads the chosen one's. */
+  function pipelinePicker(form) {
+    var radios = form.querySelectorAll('input[type="radio"][name="pipeline"]');
+    if (radios.length === 0) return;
+    var takes = form.querySelector("[data-takes]");
+    var allNote = form.querySelector("[data-all-params]");
+
+    function apply() {
+      var chosen = form.querySelector('input[type="radio"][name="pipeline"]:checked') || radios[0];
+      form.querySelectorAll("fieldset[data-pipeline]").forEach(function (fieldset) {
+        var mine = fieldset.dataset.pipeline === chosen.value;
+        fieldset.hidden = !mine;
+        fieldset.disabled = !mine;
+      });
+      if (allNote) allNote.hidden = true;
+      if (takes && chosen.dataset.takes && takes.textContent !== chosen.dataset.takes) {
+        takes.textContent = chosen.dataset.takes;
+      }
+    }
+
+    radios.forEach(function (radio) {
+      radio.addEventListener("change", apply);
+    });
+    /* The browser may restore another choice when the user comes back. */
+    window.addEventListener("pageshow", apply);
+    apply();
   }
 
   function start() {

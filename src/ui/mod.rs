@@ -7,22 +7,34 @@
 //! from `/ui/`, so nothing comes from the network and the page policy
 //! (`http::respond`) can allow nothing else. The script only adds to a page:
 //! local times, a light poll of the JSON API while something moves, the last
-//! lines of a running experiment's logs, and a confirmation before a cancel.
+//! lines of a running experiment's logs, a confirmation before a cancel, and
+//! on the form only the chosen pipeline's parameters (the others hidden and
+//! disabled, so they are not sent). An experiment's page also loads
+//! `results.js` for its results (`crate::results`): sorting, copying, and
+//! showing them when the experiment ends while the page is open.
 
 mod pages;
+mod sign_in;
 
+pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_out};
+
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 
+use crate::access::{Mode, Viewer};
 use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
 use crate::http::{body, respond, Body};
-use crate::model::{Id, Pause, State};
+use crate::model::{FileInfo, Id, Pause, State};
+use crate::pipeline::Pipeline;
+use crate::query::AlphabetPolicy;
 use crate::queue::{Backlog, Filter, View};
 use crate::store::Tail;
 use crate::submission::{Fields, Format};
@@ -38,25 +50,33 @@ const LOG_LINES: usize = 40;
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("app.js");
+const RESULTS_SCRIPT: &str = include_str!("results.js");
+/// The batch page's own script: its counts, bar and rows kept current.
+const BATCH_SCRIPT: &str = include_str!("batch.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
-pub fn home(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |_| PAGE)?;
+pub fn home(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |_| PAGE)?;
     Ok(respond::page(
         StatusCode::OK,
-        home_page(app, &filter, &Form::default()).into_string(),
+        home_page(app, &filter, &Form::default(), viewer).into_string(),
     ))
 }
 
-fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
+fn home_page(app: &App, filter: &Filter, form: &Form, viewer: &Viewer) -> maud::Markup {
     let (experiments, next_page) = app.queue.list(filter);
     pages::home(
-        &frame(app),
+        &frame(app, viewer),
         &Home {
-            listing: Listing::new(&experiments, next_page, filter),
+            listing: Listing::new(&experiments, next_page, filter).for_viewer(viewer),
             backlog: app.queue.backlog(),
-            command: app.config.command_label(),
+            pipelines: &app.catalog.pipelines,
+            alphabet: app.limits.alphabet,
             max_residues: app.config.max_residues,
             max_records: app.config.max_records,
             form,
@@ -64,25 +84,68 @@ fn home_page(app: &App, filter: &Filter, form: &Form) -> maud::Markup {
     )
 }
 
-/// `GET /experiments?batch=` (or another filter) from a browser: a batch's page.
-pub fn listing(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, |batch| match batch {
+/// `GET /experiments?batch=` from a browser: a batch's page; with another
+/// filter, the experiments it lists.
+pub async fn listing(
+    app: &App,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let filter = app::listing(query_string, viewer, |batch| match batch {
         Some(_) => BATCH_PAGE,
         None => PAGE,
     })?;
+    if let Some(batch) = filter.batch {
+        return batch_page(app, batch, &filter, viewer).await;
+    }
     let (experiments, next_page) = app.queue.list(&filter);
-    let html = pages::listing(&frame(app), &Listing::new(&experiments, next_page, &filter));
+    let listing = Listing::new(&experiments, next_page, &filter).for_viewer(viewer);
+    let html = pages::listing(&frame(app, viewer), &listing);
     Ok(respond::page(StatusCode::OK, html.into_string()))
+}
+
+/// `GET /batches/{id}` from a browser: the batch's page.
+pub async fn batch(
+    app: &App,
+    id: &str,
+    query_string: Option<&str>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let batch = id
+        .parse()
+        .map_err(|()| Error::NotFound(format!("no batch '{id}'")))?;
+    let filter = app::listing(query_string, viewer, |_| BATCH_PAGE)?;
+    batch_page(app, batch, &filter, viewer).await
+}
+
+/// A batch's page: its experiments in submission order (a plate reads from
+/// A01 to H12), so its page token is the last id of the page before.
+async fn batch_page(
+    app: &App,
+    batch: Id,
+    filter: &Filter,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
+    let plate = crate::results::plate::plate(app, batch, filter.before, filter.limit).await?;
+    let page = Batch {
+        plate: &plate,
+        page_token: filter.before,
+        limit: filter.limit,
+    };
+    Ok(respond::page(
+        StatusCode::OK,
+        pages::batch(&frame(app, viewer), &page).into_string(),
+    ))
 }
 
 /// `POST /experiments` from the page's form: 303 to the new experiment or
 /// batch, or the form again, filled in, with the error beside its field.
-pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
+pub async fn submit(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
     let submission = app
         .read_submission(request, &[Format::Form, Format::Multipart])
         .await;
     let accepted = match submission.accepted {
-        Ok(accepted) => app.submit(accepted).await,
+        Ok(accepted) => app.submit(accepted, viewer).await,
         Err(err) => Err(err),
     };
     match accepted.as_deref() {
@@ -94,14 +157,15 @@ pub async fn submit(app: &App, request: Request<Incoming>) -> Response<Body> {
                 ..Filter::default()
             };
             let form = Form::failed(Input::from(submission.fields), err);
-            respond::error(err, Some(home_page(app, &first_page, &form).into_string()))
+            let page = home_page(app, &first_page, &form, viewer);
+            respond::error(err, Some(page.into_string()))
         }
     }
 }
 
 /// `GET /experiments/{id}` from a browser: the record in words, its files and
 /// the last lines of its logs.
-pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
+pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
     let store = app.store.clone();
@@ -115,9 +179,20 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     })
     .await?;
     let dir = app.store.dir(id).display().to_string();
+    // Its title, while this server still offers the pipeline it ran in.
+    let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
+    let results = crate::results::section(app, &view, &files).await;
+    let page = Experiment {
+        view: &view,
+        pipeline,
+        files: &files,
+        logs: &logs,
+        dir: &dir,
+        results,
+    };
     Ok(respond::page(
         StatusCode::OK,
-        pages::experiment(&frame(app), &view, &files, &logs, &dir).into_string(),
+        pages::experiment(&frame(app, viewer), &page).into_string(),
     ))
 }
 
@@ -129,6 +204,7 @@ pub async fn cancel(
     app: &App,
     id: &str,
     request: Request<Incoming>,
+    viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
@@ -137,10 +213,10 @@ pub async fn cancel(
     if !(same_origin && confirmed(&body)) {
         return Ok(respond::page(
             StatusCode::OK,
-            pages::cancel_confirmation(&frame(app), &view).into_string(),
+            pages::cancel_confirmation(&frame(app, viewer), &view).into_string(),
         ));
     }
-    match app.cancel(id).await {
+    match app.cancel(id, viewer).await {
         // Finished meanwhile: its page says how it ended.
         Ok(_) | Err(Error::WrongState(_)) => Ok(respond::see_other(&format!("/experiments/{id}"))),
         Err(err) => Err(err),
@@ -149,8 +225,8 @@ pub async fn cancel(
 
 /// `POST /experiments/{id}/retry` from the page's Run again button: 303 to
 /// the new experiment.
-pub async fn retry(app: &App, id: &str) -> Result<Response<Body>, Error> {
-    let view = app.retry(parse_id(id)?).await?;
+pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let view = app.retry(parse_id(id)?, viewer).await?;
     Ok(respond::see_other(&format!(
         "/experiments/{}",
         view.record.id
@@ -177,11 +253,13 @@ fn confirmed(body: &[u8]) -> bool {
         .is_ok_and(|fields| fields.confirmed.as_deref() == Some("yes"))
 }
 
-/// `/ui/{name}`: the stylesheet, the script and the icon.
+/// `/ui/{name}`: the stylesheet, the scripts and the icon.
 pub fn asset(name: &str) -> Result<Response<Body>, Error> {
     let (content_type, body) = match name {
         "style.css" => ("text/css; charset=utf-8", STYLE),
         "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
+        "results.js" => ("text/javascript; charset=utf-8", RESULTS_SCRIPT),
+        "batch.js" => ("text/javascript; charset=utf-8", BATCH_SCRIPT),
         "icon.svg" => ("image/svg+xml", ICON),
         _ => return Err(Error::NotFound(format!("no file /ui/{name}"))),
     };
@@ -201,11 +279,14 @@ pub fn asset(name: &str) -> Result<Response<Body>, Error> {
 pub struct Frame {
     /// The queue's pause, while it is paused.
     pub pause: Option<Pause>,
+    /// Who is looking: what they may do, and whether they are signed in.
+    pub viewer: Viewer,
 }
 
-fn frame(app: &App) -> Frame {
+fn frame(app: &App, viewer: &Viewer) -> Frame {
     Frame {
         pause: app.queue.paused(),
+        viewer: viewer.clone(),
     }
 }
 
@@ -214,6 +295,11 @@ fn frame(app: &App) -> Frame {
 pub struct Input {
     pub name: String,
     pub sequence: String,
+    /// The pipeline chosen, as sent.
+    pub pipeline: Option<String>,
+    /// Parameters as sent, keyed by what followed `param.`: `PIPELINE.NAME`
+    /// from the page, or `NAME` from a form of the lab's own.
+    pub params: BTreeMap<String, String>,
 }
 
 impl From<Fields> for Input {
@@ -221,7 +307,30 @@ impl From<Fields> for Input {
         Input {
             name: fields.query_name.unwrap_or_default(),
             sequence: fields.query_sequence.unwrap_or_default(),
+            pipeline: fields.pipeline,
+            params: fields.params,
         }
+    }
+}
+
+impl Input {
+    /// The pipeline the form shows chosen: the one sent, if this server
+    /// offers it, or else the default (the first).
+    fn chosen<'a>(&self, pipelines: &'a [Arc<Pipeline>]) -> Option<&'a Pipeline> {
+        let sent = self.pipeline.as_deref().map(str::trim);
+        sent.and_then(|name| pipelines.iter().find(|p| p.name == name))
+            .or_else(|| pipelines.first())
+            .map(Arc::as_ref)
+    }
+
+    /// The value to show in `pipeline`'s field for `param`: what was sent for
+    /// it, or `None` for a form shown afresh (then the default is shown).
+    /// A bare `NAME` counts only for the chosen pipeline, as the server reads it.
+    fn param(&self, pipeline: &str, param: &str, chosen: bool) -> Option<&str> {
+        self.params
+            .get(&format!("{pipeline}.{param}"))
+            .or_else(|| chosen.then(|| self.params.get(param)).flatten())
+            .map(String::as_str)
     }
 }
 
@@ -230,7 +339,8 @@ impl From<Fields> for Input {
 #[derive(Debug, Default)]
 pub struct Form {
     pub input: Input,
-    /// The field at fault (`query_name`, `query_sequence`, `file`), if one is.
+    /// The field at fault (`query_name`, `query_sequence`, `file`,
+    /// `pipeline`, `param.NAME` of the chosen pipeline), if one is.
     pub field: Option<String>,
     pub error: Option<String>,
 }
@@ -261,10 +371,26 @@ impl Form {
 pub struct Home<'a> {
     pub listing: Listing<'a>,
     pub backlog: Backlog,
-    pub command: &'a str,
+    /// The pipelines offered, the first the default.
+    pub pipelines: &'a [Arc<Pipeline>],
+    /// Which sequences the server takes, whatever the pipeline.
+    pub alphabet: AlphabetPolicy,
     pub max_residues: usize,
     pub max_records: usize,
     pub form: &'a Form,
+}
+
+/// What an experiment's page shows.
+pub struct Experiment<'a> {
+    pub view: &'a View,
+    /// The pipeline it ran in, while this server still offers it (for its title).
+    pub pipeline: Option<&'a Pipeline>,
+    pub files: &'a [FileInfo],
+    pub logs: &'a Logs,
+    /// Its directory on the workstation.
+    pub dir: &'a str,
+    /// Its results section (`crate::results`).
+    pub results: maud::Markup,
 }
 
 /// One page of a table of experiments, newest first.
@@ -276,6 +402,11 @@ pub struct Listing<'a> {
     pub page_token: Option<Id>,
     pub state: Option<State>,
     pub batch: Option<Id>,
+    /// Only the experiments of this user (or client address).
+    pub submitted_by: Option<String>,
+    /// Whether the filter "mine" is offered (to a viewer known by name, or
+    /// by address while access is open), and then whether it is on.
+    pub mine: Option<bool>,
     pub limit: usize,
 }
 
@@ -288,8 +419,18 @@ impl<'a> Listing<'a> {
             page_token: filter.before,
             state: filter.state,
             batch: filter.batch,
+            submitted_by: filter.submitted_by.clone(),
+            mine: None,
             limit: filter.limit,
         }
+    }
+
+    /// Offers `viewer` the filter "mine", when they can be told from others.
+    fn for_viewer(mut self, viewer: &Viewer) -> Listing<'a> {
+        if viewer.user.is_some() || viewer.mode == Mode::Open {
+            self.mine = Some(self.submitted_by.as_deref() == Some(viewer.name().as_str()));
+        }
+        self
     }
 
     /// The JSON route that gives the same page, for the script's poll.
@@ -301,10 +442,21 @@ impl<'a> Listing<'a> {
         if let Some(batch) = self.batch {
             let _ = write!(url, "&batch={batch}");
         }
+        if let Some(by) = &self.submitted_by {
+            let _ = write!(url, "&submitted_by={}", query_value(by));
+        }
         if let Some(token) = self.page_token {
             let _ = write!(url, "&page_token={token}");
         }
         url
+    }
+
+    /// The event stream that says when this page changes: its batch's, or every event.
+    fn stream(&self) -> String {
+        match self.batch {
+            Some(batch) => format!("/events?batch={batch}"),
+            None => "/events".into(),
+        }
     }
 
     /// The link to this listing from `path` with another page token.
@@ -316,6 +468,11 @@ impl<'a> Listing<'a> {
         if let Some(batch) = self.batch {
             params.push(format!("batch={batch}"));
         }
+        match (self.mine, &self.submitted_by) {
+            (Some(true), _) => params.push("mine=1".to_owned()),
+            (_, Some(by)) => params.push(format!("submitted_by={}", query_value(by))),
+            _ => {}
+        }
         if let Some(token) = page_token {
             params.push(format!("page_token={token}"));
         }
@@ -325,6 +482,45 @@ impl<'a> Listing<'a> {
             format!("{path}?{}", params.join("&"))
         }
     }
+}
+
+/// A page of a batch, as its page shows it.
+pub struct Batch<'a> {
+    pub plate: &'a crate::results::plate::Plate,
+    /// The page token this page was asked with: `None` on the first page.
+    pub page_token: Option<Id>,
+    pub limit: usize,
+}
+
+impl Batch<'_> {
+    /// The JSON route that gives the same page, for the script's poll.
+    fn source(&self) -> String {
+        let mut url = format!("/batches/{}?limit={}", self.plate.batch, self.limit);
+        if let Some(token) = self.page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
+    }
+
+    /// The link to another page of the batch (`None`: the first).
+    fn link(&self, page_token: Option<Id>) -> String {
+        let mut url = format!("/experiments?batch={}", self.plate.batch);
+        if self.limit != BATCH_PAGE {
+            let _ = write!(url, "&limit={}", self.limit);
+        }
+        if let Some(token) = page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
+    }
+}
+
+/// A value for a query string: a user name or a client address, whose
+/// characters are safe there but for the `:` of IPv6, encoded all the same.
+fn query_value(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|pair| pair[1..].to_owned())
+        .unwrap_or_default()
 }
 
 /// The last lines of an experiment's logs, as far as they exist.

@@ -7,12 +7,19 @@
 //! nothing here turns a string into markup.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::{Frame, Home, Listing, Logs};
-use crate::model::{FileInfo, Id, Pause, PausedBy, State};
-use crate::query::MAX_NAME_CHARS;
+mod batch;
+
+pub use batch::batch;
+
+use super::{Experiment, Form, Frame, Home, Listing, Logs};
+use crate::access::{Mode, Viewer};
+use crate::model::{FileInfo, Id, Pause, PausedBy, Record, State};
+use crate::pipeline::{Param, ParamKind, Pipeline};
+use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
 use crate::queue::{Backlog, View};
 use crate::time::Timestamp;
 
@@ -62,7 +69,7 @@ pub fn home(frame: &Frame, home: &Home) -> Markup {
         div.home {
             div.side {
                 (submit_form(home))
-                (command_card(home.command))
+                (pipelines_card(home.pipelines, home.alphabet))
             }
             div.board {
                 (backlog(home.backlog))
@@ -75,19 +82,37 @@ pub fn home(frame: &Frame, home: &Home) -> Markup {
 
 fn submit_form(home: &Home) -> Markup {
     let form = home.form;
+    let chosen = form.input.chosen(home.pipelines);
     let name_error = form.error_for("query_name");
     let sequence_error = form.error_for("query_sequence");
     let file_error = form
         .error_for("file")
         .map(|error| format!("{error} (a browser forgets the chosen file: choose it again)"));
     let file_error = file_error.as_deref();
+    // An error for a field this form does not show (a parameter the chosen
+    // pipeline lacks) is said at the top, with the field's name.
+    let marked = form
+        .field
+        .as_deref()
+        .is_some_and(|field| shows_field(chosen, field));
+    let takes = chosen.map_or_else(
+        || {
+            takes_words(
+                &[Alphabet::Dna, Alphabet::Rna, Alphabet::Protein],
+                home.alphabet,
+            )
+        },
+        |pipeline| takes_words(&pipeline.alphabets, home.alphabet),
+    );
     html! {
         section.card.submit aria-labelledby="submit-heading" {
             h2 id="submit-heading" { "New experiment" }
             @if let Some(error) = &form.error {
                 p.alert role="alert" {
-                    @if form.field.is_some() {
+                    @if marked {
                         "Nothing was submitted: please correct the field marked below."
+                    } @else if let Some(field) = &form.field {
+                        "Nothing was submitted: " code { (field) } " " (error)
                     } @else {
                         "Nothing was submitted: " (error)
                     }
@@ -108,7 +133,8 @@ fn submit_form(home: &Home) -> Markup {
                 div.field.invalid[sequence_error.is_some()] {
                     label for="query_sequence" { "Sequence" }
                     p.hint id="query_sequence-hint" {
-                        "DNA, RNA or protein, up to " (thousands(home.max_residues as u64)) " residues. \
+                        span data-takes { (sentence_case(&takes)) }
+                        ", up to " (thousands(home.max_residues as u64)) " residues. \
                          Several FASTA records make a batch, one experiment each."
                     }
                     (field_error("query_sequence", sequence_error))
@@ -131,9 +157,233 @@ fn submit_form(home: &Home) -> Markup {
                         aria-describedby=(described_by("file", file_error))
                         aria-invalid=[file_error.map(|_| "true")] autofocus[file_error.is_some()];
                 }
+                (pipeline_picker(home, chosen))
+                (parameters(home, chosen))
                 div.actions { button.primary type="submit" { "Submit" } }
             }
         }
+    }
+}
+
+/// Whether the form shows `field`, so that its error can sit beside it.
+fn shows_field(chosen: Option<&Pipeline>, field: &str) -> bool {
+    match field.strip_prefix("param.") {
+        Some(name) => chosen.is_some_and(|p| p.params.iter().any(|param| param.name == name)),
+        None => matches!(field, "query_name" | "query_sequence" | "file" | "pipeline"),
+    }
+}
+
+/// The choice of pipeline: radio buttons with each one's title and
+/// description; with a single pipeline, which one runs.
+fn pipeline_picker(home: &Home, chosen: Option<&Pipeline>) -> Markup {
+    let error = home.form.error_for("pipeline");
+    let is_chosen = |pipeline: &Pipeline| chosen.is_some_and(|c| c.name == pipeline.name);
+    html! {
+        @if let [only] = home.pipelines {
+            div.field.invalid[error.is_some()] {
+                // Sent all the same: a server restarted with other pipelines
+                // refuses it rather than running something else.
+                input type="hidden" name="pipeline" value=(only.name);
+                p.runs {
+                    "Pipeline: " strong { (only.title) } " (" code { (only.name) } ")"
+                }
+                (field_error("pipeline", error))
+            }
+        } @else {
+            fieldset.field.picker.invalid[error.is_some()] {
+                legend { "Pipeline" }
+                (field_error("pipeline", error))
+                @for pipeline in home.pipelines {
+                    // Names hold no '.': these ids are each their own.
+                    @let id = format!("pipeline.{}", pipeline.name);
+                    @let hint = (!pipeline.description.is_empty()).then(|| format!("{id}.hint"));
+                    @let described = [error.map(|_| "pipeline-error".to_owned()), hint.clone()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    div.choice {
+                        input type="radio" name="pipeline" id=(id) value=(pipeline.name)
+                            checked[is_chosen(pipeline)]
+                            data-takes=(sentence_case(&takes_words(&pipeline.alphabets, home.alphabet)))
+                            aria-describedby=[(!described.is_empty()).then_some(&described)]
+                            aria-invalid=[error.map(|_| "true")]
+                            autofocus[error.is_some() && is_chosen(pipeline)];
+                        label for=(id) {
+                            span.choice-title { (pipeline.title) }
+                            " "
+                            code.choice-name { (pipeline.name) }
+                        }
+                        @if let Some(hint) = &hint {
+                            p.hint id=(hint) { (pipeline.description) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each pipeline's parameters, in a fieldset of its own; the script shows
+/// only the chosen pipeline's and disables the others, so they are not sent.
+fn parameters(home: &Home, chosen: Option<&Pipeline>) -> Markup {
+    let with_params: Vec<&Arc<Pipeline>> = home
+        .pipelines
+        .iter()
+        .filter(|pipeline| !pipeline.params.is_empty())
+        .collect();
+    html! {
+        @if with_params.len() > 1 {
+            p.hint data-all-params {
+                "Each pipeline's parameters follow; only those of the chosen pipeline are used."
+            }
+        }
+        @for pipeline in with_params {
+            @let is_chosen = chosen.is_some_and(|c| c.name == pipeline.name);
+            fieldset.params data-pipeline=(pipeline.name) {
+                legend { (pipeline.title) " " span.legend-note { "parameters" } }
+                @for param in &pipeline.params {
+                    (param_field(home.form, pipeline, param, is_chosen))
+                }
+            }
+        }
+    }
+}
+
+/// One parameter's field, named `param.PIPELINE.NAME`, holding what was sent
+/// or else the default.
+fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) -> Markup {
+    // As the field is named (a parameter's name holds no '-' nor '.', a
+    // pipeline's no '.'), so its hint and error ids are its own too.
+    let name = format!("param.{}.{}", pipeline.name, param.name);
+    let id = name.clone();
+    // The server reads only the chosen pipeline's, so only those can be at fault.
+    let error = if chosen {
+        form.error_for(&format!("param.{}", param.name))
+    } else {
+        None
+    };
+    let value = form
+        .input
+        .param(&pipeline.name, &param.name, chosen)
+        .or(param.default.as_deref())
+        .unwrap_or("");
+    let bounds = bounds_words(&param.kind);
+    let hint = (!param.help.is_empty() || bounds.is_some()).then(|| format!("{id}-hint"));
+    let described = [error.map(|_| format!("{id}-error")), hint.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let described = (!described.is_empty()).then_some(described);
+    let invalid = error.map(|_| "true");
+    let focus = error.is_some();
+    // Without a default, the parameter may be left unset (out of the environment).
+    let unset = param.default.is_none();
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (param.label) }
+            @if let Some(hint) = &hint {
+                p.hint id=(hint) {
+                    (param.help)
+                    @if let Some(bounds) = &bounds {
+                        @if !param.help.is_empty() { " " }
+                        (bounds)
+                    }
+                }
+            }
+            (field_error(&id, error))
+            @match &param.kind {
+                ParamKind::Choice { options } => {
+                    select id=(id) name=(name) aria-describedby=[&described]
+                        aria-invalid=[invalid] autofocus[focus] {
+                        @if unset { option value="" selected[value.is_empty()] { "not set" } }
+                        @for option in options {
+                            option value=(option) selected[option == value] { (option) }
+                        }
+                    }
+                }
+                ParamKind::Boolean => {
+                    @let yes = matches!(value.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1");
+                    @let no = matches!(value.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0");
+                    select id=(id) name=(name) aria-describedby=[&described]
+                        aria-invalid=[invalid] autofocus[focus] {
+                        @if unset { option value="" selected[!yes && !no] { "not set" } }
+                        option value="true" selected[yes] { "yes" }
+                        option value="false" selected[no] { "no" }
+                    }
+                }
+                ParamKind::Integer { min, max } => {
+                    input type="number" id=(id) name=(name) value=(value) min=[min] max=[max]
+                        step="1" inputmode="numeric" autocomplete="off"
+                        aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
+                }
+                ParamKind::Number { min, max } => {
+                    input type="number" id=(id) name=(name) value=(value) min=[min] max=[max]
+                        step="any" inputmode="decimal" autocomplete="off"
+                        aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
+                }
+                ParamKind::Text { pattern, max_length, .. } => {
+                    // The browser's message for a value the pattern refuses adds the title.
+                    @let title = pattern.as_ref().and((!param.help.is_empty()).then_some(&param.help));
+                    input type="text" id=(id) name=(name) value=(value) maxlength=(max_length)
+                        pattern=[pattern] title=[title]
+                        autocomplete="off" spellcheck="false"
+                        aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
+                }
+            }
+        }
+    }
+}
+
+/// What a number's bounds are, in words, when it has any.
+fn bounds_words(kind: &ParamKind) -> Option<String> {
+    fn words<T: std::fmt::Display>(what: &str, min: Option<T>, max: Option<T>) -> Option<String> {
+        match (min, max) {
+            (Some(min), Some(max)) => Some(format!("{what} from {min} to {max}.")),
+            (Some(min), None) => Some(format!("{what}, at least {min}.")),
+            (None, Some(max)) => Some(format!("{what}, at most {max}.")),
+            (None, None) => None,
+        }
+    }
+    match kind {
+        ParamKind::Integer { min, max } => words("A whole number", *min, *max),
+        ParamKind::Number { min, max } => words("A number", *min, *max),
+        ParamKind::Text { max_length, .. } => Some(format!("Up to {max_length} characters.")),
+        ParamKind::Choice { .. } | ParamKind::Boolean => None,
+    }
+}
+
+/// The alphabets a pipeline takes on this server, in words: `DNA, RNA or
+/// protein`, `DNA or RNA`, `protein`.
+fn takes_words(alphabets: &[Alphabet], server: AlphabetPolicy) -> String {
+    let allowed = |alphabet: &Alphabet| match server {
+        AlphabetPolicy::Auto => true,
+        AlphabetPolicy::Nucleotide => alphabet.is_nucleotide(),
+        AlphabetPolicy::Protein => !alphabet.is_nucleotide(),
+    };
+    let mut words: Vec<&str> = alphabets
+        .iter()
+        .filter(|a| allowed(a))
+        .map(|a| a.word())
+        .collect();
+    if words.is_empty() {
+        // The server refuses all it takes: say what the pipeline says.
+        words = alphabets.iter().map(|a| a.word()).collect();
+    }
+    match words.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// `protein` as a sentence starts it: `Protein`.
+fn sentence_case(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -186,15 +436,30 @@ fn backlog(backlog: Backlog) -> Markup {
     }
 }
 
-fn command_card(command: &str) -> Markup {
+/// The pipelines this server offers: what each is, what it takes, what it runs.
+fn pipelines_card(pipelines: &[Arc<Pipeline>], alphabet: AlphabetPolicy) -> Markup {
     html! {
-        section.card.command-card aria-labelledby="command-heading" {
-            h2 id="command-heading" { "Processing command" }
+        section.card.pipelines-card aria-labelledby="pipelines-heading" {
+            h2 id="pipelines-heading" {
+                @if pipelines.len() == 1 { "Pipeline" } @else { "Pipelines" }
+            }
             p.hint {
-                "What each experiment runs, in its own directory, with its sequence in "
+                "What an experiment runs, in its own directory, with its sequence in "
                 code { "query.fasta" } "."
             }
-            pre.command { (verbatim(command)) }
+            @for pipeline in pipelines {
+                div.pipeline data-pipeline=(pipeline.name) {
+                    h3 {
+                        (pipeline.title) " "
+                        code.pipeline-name { (pipeline.name) }
+                    }
+                    @if !pipeline.description.is_empty() {
+                        p.description { (pipeline.description) }
+                    }
+                    p.hint { "Takes " (takes_words(&pipeline.alphabets, alphabet)) "." }
+                    pre.command { (verbatim(&pipeline.definition.label())) }
+                }
+            }
         }
     }
 }
@@ -224,6 +489,11 @@ fn experiments_section(listing: &Listing, path: &str, heading: &str) -> Markup {
 }
 
 fn state_filter(listing: &Listing, path: &str) -> Markup {
+    // Someone else's experiments, asked for by name, stay asked for.
+    let someone = match listing.mine {
+        Some(true) => None,
+        _ => listing.submitted_by.as_deref(),
+    };
     html! {
         form.filter method="get" action=(path) {
             label for="state-filter" { "Show" }
@@ -234,6 +504,15 @@ fn state_filter(listing: &Listing, path: &str) -> Markup {
                         (state_word(state).to_lowercase())
                     }
                 }
+            }
+            @if let Some(mine) = listing.mine {
+                label.mine {
+                    input type="checkbox" name="mine" value="1" checked[mine];
+                    " mine only"
+                }
+            }
+            @if let Some(someone) = someone {
+                input type="hidden" name="submitted_by" value=(someone);
             }
             button type="submit" { "Filter" }
         }
@@ -249,7 +528,7 @@ fn table(listing: &Listing) -> Markup {
     };
     html! {
         div.table-scroll tabindex="0" role="region" aria-labelledby="experiments-heading" {
-            table.list data-source=(listing.source()) {
+            table.list data-source=(listing.source()) data-stream=(listing.stream()) {
                 thead {
                     tr {
                         th scope="col" { "ID" }
@@ -259,6 +538,7 @@ fn table(listing: &Listing) -> Markup {
                         th scope="col" { "Submitted" }
                         th scope="col" { "Started" }
                         th.num scope="col" { "Duration" }
+                        th scope="col" { "Submitted by" }
                     }
                 }
                 tbody {
@@ -266,7 +546,7 @@ fn table(listing: &Listing) -> Markup {
                         (row(view, now))
                     }
                     @if listing.experiments.is_empty() {
-                        tr.empty { td colspan="7" { (empty) } }
+                        tr.empty { td colspan="8" { (empty) } }
                     }
                 }
             }
@@ -295,6 +575,12 @@ fn row(view: &View, now: Timestamp) -> Markup {
                     None => { (none()) }
                 }
             }
+            td.by {
+                @match &record.submitted_by {
+                    Some(by) => { (by) }
+                    None => { (none()) }
+                }
+            }
         }
     }
 }
@@ -313,41 +599,29 @@ fn pager(listing: &Listing, path: &str) -> Markup {
     }
 }
 
-/// A batch's page, or the experiments listed with a filter.
+/// The experiments listed with a filter (a batch has a page of its own: [`batch()`]).
 pub fn listing(frame: &Frame, listing: &Listing) -> Markup {
-    let title = match listing.batch {
-        Some(batch) => format!("Batch {batch}"),
-        None => "All experiments".to_owned(),
-    };
-    let heading = match listing.batch {
-        Some(_) => "Its experiments",
-        None => "Experiments",
-    };
+    let title = "All experiments";
     let main = html! {
         p.crumbs { a href="/" { "← Home" } }
         div.intro {
             h1 { (title) }
-            @if let Some(batch) = listing.batch {
-                p.lede {
-                    "The experiments submitted together with "
-                    a href={ "/experiments/" (batch) } { (batch) }
-                    ", from one FASTA text or file."
-                }
-            }
         }
-        (experiments_section(listing, "/experiments", heading))
+        (experiments_section(listing, "/experiments", "Experiments"))
     };
-    layout(frame, &title, Script::List, main)
+    layout(frame, title, Script::List, main)
 }
 
 /// One experiment's page.
-pub fn experiment(
-    frame: &Frame,
-    view: &View,
-    files: &[FileInfo],
-    logs: &Logs,
-    dir: &str,
-) -> Markup {
+pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
+    let Experiment {
+        view,
+        pipeline,
+        files,
+        logs,
+        dir,
+        ref results,
+    } = *page;
     let record = &view.record;
     let id = record.id;
     let now = Timestamp::now();
@@ -371,9 +645,20 @@ pub fn experiment(
             div.head-state data-fact="state" { (badge(record.state)) }
         }
         div.card.status-card {
-            p.status-line data-status aria-live="polite" { (status_sentence(view)) }
-            (cancel_form(view))
+            div.status-text {
+                p.status-line data-status aria-live="polite" { (status_sentence(view)) }
+                (failure_log(record.state, logs))
+                (lineage(record))
+            }
+            // Only the buttons this viewer may use: a member's own experiments, an admin's all.
+            @if frame.viewer.may_change(record.submitted_by.as_deref()) {
+                div.actions {
+                    (retry_form(record))
+                    (cancel_form(view))
+                }
+            }
         }
+        (results)
         div.columns {
             section.card aria-labelledby="record-heading" {
                 h2 id="record-heading" { "Record" }
@@ -381,6 +666,7 @@ pub fn experiment(
                     (fact("state_word", "State", text(state_word(record.state))))
                     (fact("position", "Queue position", view.position.map(|p| html! { (p) })))
                     (fact("submitted_at", "Submitted", Some(time(Some(record.submitted_at)))))
+                    (fact("submitted_by", "Submitted by", record.submitted_by.as_deref().and_then(text)))
                     (fact("started_at", "Started", record.started_at.map(|t| time(Some(t)))))
                     (fact("finished_at", "Finished", record.finished_at.map(|t| time(Some(t)))))
                     (fact("duration", "Duration", run_time(view, now).map(|ms| html! { (duration(ms)) })))
@@ -397,6 +683,22 @@ pub fn experiment(
                     (fact("batch", "Batch", record.batch.map(|batch| html! {
                         a href={ "/experiments?batch=" (batch) } { "the batch of " (batch) }
                     })))
+                    (fact("pipeline", "Pipeline", Some(html! {
+                        @match pipeline {
+                            Some(pipeline) => { (pipeline.title) " (" code { (record.pipeline) } ")" }
+                            None => { code { (record.pipeline) } }
+                        }
+                    })))
+                    (fact("params", "Parameters", (!record.params.is_empty()).then(|| html! {
+                        dl.params {
+                            @for (name, value) in &record.params {
+                                div.param {
+                                    dt { code { (name) } }
+                                    dd { code { (value) } }
+                                }
+                            }
+                        }
+                    })))
                     (fact("command", "Command", Some(html! { code { (record.command) } })))
                     (fact("processor", "Warm processor", record.processor.as_ref().map(|p| html! {
                         span { "pid " (p.pid) ", started " (time(Some(p.started_at))) }
@@ -406,7 +708,7 @@ pub fn experiment(
             }
             (files_card(id, files))
         }
-        (logs_section(logs))
+        (logs_section(logs, record.state.is_finished()))
         noscript {
             p.hint {
                 "This page does not update by itself without JavaScript: \
@@ -416,6 +718,44 @@ pub fn experiment(
     };
     let title = format!("{} ({id})", record.query_name);
     layout(frame, &title, Script::Experiment(id), main)
+}
+
+/// Links to the experiment this one runs again, and to the one that runs it again.
+fn lineage(record: &Record) -> Markup {
+    html! {
+        @if record.retry_of.is_some() || record.retried_as.is_some() {
+            p.lineage {
+                @if let Some(of) = record.retry_of {
+                    "This experiment "
+                    a href={ "/experiments/" (of) } { "runs " (of) " again" } "."
+                }
+                @if record.retry_of.is_some() && record.retried_as.is_some() { " " }
+                @if let Some(again) = record.retried_as {
+                    "It " a href={ "/experiments/" (again) } data-retried-as { "runs again as " (again) } "."
+                }
+            }
+        }
+    }
+}
+
+/// Whether an experiment ended without completing, so that it may run again.
+fn retryable(state: State) -> bool {
+    matches!(
+        state,
+        State::ExecutorError | State::SystemError | State::Canceled
+    )
+}
+
+/// The Run again button: a new experiment with the same input and parameters.
+/// Hidden until the experiment ended without completing (the script shows it
+/// when that happens while the page is open).
+fn retry_form(record: &Record) -> Markup {
+    html! {
+        form.retry method="post" action={ "/experiments/" (record.id) "/retry" } data-once
+            hidden[!retryable(record.state)] {
+            button.primary type="submit" { "Run again" }
+        }
+    }
 }
 
 fn cancel_form(view: &View) -> Markup {
@@ -472,13 +812,47 @@ fn files_card(id: Id, files: &[FileInfo]) -> Markup {
     }
 }
 
-fn logs_section(logs: &Logs) -> Markup {
+/// Lines of `stderr.txt` a failed experiment's status shows: enough for
+/// the error a tool prints last, and what led to it.
+const FAILURE_LINES: usize = 12;
+
+/// The end of `stderr.txt` under a failed experiment's status: why it failed,
+/// in the tool's own words. Empty and hidden otherwise (`results.js` fills it
+/// in when the experiment fails while its page is open).
+fn failure_log(state: State, logs: &Logs) -> Markup {
+    let failed = matches!(state, State::ExecutorError | State::SystemError);
+    let lines = logs
+        .stderr
+        .as_ref()
+        .filter(|tail| failed && !tail.text.trim().is_empty())
+        .map(|tail| {
+            let all: Vec<&str> = tail.text.trim_end().lines().collect();
+            let first = all.len().saturating_sub(FAILURE_LINES);
+            (all[first..].join("\n"), tail.cut || first > 0)
+        });
+    html! {
+        div.failure-log data-failure hidden[lines.is_none()] {
+            @if let Some((text, cut)) = &lines {
+                p {
+                    @if *cut { "The last lines of " } @else { "What it printed to " }
+                    code { "stderr.txt" } ":"
+                }
+                pre.log tabindex="0" { (verbatim(text)) }
+            }
+        }
+    }
+}
+
+/// The last lines of `stdout.txt` and `stderr.txt`; a log a finished
+/// experiment never wrote is "none", not "not written yet".
+fn logs_section(logs: &Logs, finished: bool) -> Markup {
     html! {
         section.logs aria-labelledby="logs-heading" {
             h2 id="logs-heading" { "Output" }
             div.log-grid {
                 @for (name, tail) in [("stdout.txt", &logs.stdout), ("stderr.txt", &logs.stderr)] {
                     @let (text, note) = match tail {
+                        None if finished => ("", "none"),
                         None => ("", "not written yet"),
                         Some(tail) if tail.text.is_empty() => ("", "empty"),
                         Some(tail) if tail.cut => (tail.text.as_str(), "last lines"),
@@ -532,6 +906,68 @@ pub fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
     layout(frame, &format!("Cancel {id}?"), Script::Still, main)
 }
 
+/// The sign-in page: a form to paste a token into, which comes back with
+/// `error` when the token was refused; `next` is where it leads after.
+pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
+    let main = html! {
+        div.intro {
+            h1 { "Sign in" }
+            p.lede {
+                "Paste the token the workstation's operator gave you. \
+                 It stays in this browser as a session until you sign out, \
+                 for at most 12 hours, or until the server restarts."
+            }
+        }
+        section.card.sign-in aria-labelledby="sign-in-heading" {
+            h2.visually-hidden id="sign-in-heading" { "Your token" }
+            @if let Some(user) = &frame.viewer.user {
+                p.hint { "You are signed in as " strong { (user.name) } "; signing in again replaces it." }
+            }
+            form.stack method="post" action="/sign-in" {
+                input type="hidden" name="next" value=(next);
+                div.field.invalid[error.is_some()] {
+                    label for="token" { "Token" }
+                    p.hint id="token-hint" {
+                        "It starts with " code { "ssp_" } ". No token? Ask the operator to run "
+                        code { "seqspool user add YOUR-NAME" } "."
+                    }
+                    (field_error("token", error))
+                    input type="password" id="token" name="token" required
+                        autocomplete="current-password" spellcheck="false" autofocus
+                        aria-describedby=(described_by("token", error))
+                        aria-invalid=[error.map(|_| "true")];
+                }
+                div.actions { button.primary type="submit" { "Sign in" } }
+            }
+        }
+    };
+    layout(frame, "Sign in", Script::Still, main)
+}
+
+/// Who is looking, in the header: signed in as whom, with a way out; or a
+/// way in, when the server is not open to anybody.
+fn account(viewer: &Viewer) -> Markup {
+    html! {
+        @if let Some(user) = &viewer.user {
+            div.account {
+                span.who {
+                    "Signed in as " strong data-user=(user.name) { (user.name) }
+                    @if viewer.is_admin() { " (admin)" }
+                }
+                @if viewer.session {
+                    form.sign-out method="post" action="/sign-out" {
+                        button type="submit" { "Sign out" }
+                    }
+                }
+            }
+        } @else if viewer.mode != Mode::Open {
+            div.account {
+                a.sign-in-link href="/sign-in" { "Sign in" }
+            }
+        }
+    }
+}
+
 /// The page for an error: its title, what went wrong, and a way back.
 pub fn error(title: &str, message: &str) -> Markup {
     let main = html! {
@@ -554,6 +990,9 @@ fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
                 link rel="icon" href="/ui/icon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/ui/style.css";
                 script src="/ui/app.js" defer {}
+                @if let Script::Experiment(_) = script {
+                    script src="/ui/results.js" defer {}
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -564,6 +1003,7 @@ fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
                             "seqspool"
                         }
                         span.tagline { "the lab's sequence queue" }
+                        (account(&frame.viewer))
                     }
                 }
                 @if let Some(pause) = &frame.pause {
@@ -750,10 +1190,36 @@ mod tests {
                 ..Record::for_test(7, state)
             },
             position: (state == State::Queued).then_some(2),
+            eta: Default::default(),
         }
     }
 
+    fn experiment_page(
+        frame: &Frame,
+        view: &View,
+        files: &[FileInfo],
+        logs: &Logs,
+        dir: &str,
+    ) -> Markup {
+        experiment(
+            frame,
+            &Experiment {
+                view,
+                pipeline: None,
+                files,
+                logs,
+                dir,
+                results: Markup::default(),
+            },
+        )
+    }
+
     fn home_page(views: &[View], form: &Form, command: &str) -> String {
+        let pipelines = [Arc::new(Pipeline::default_command(command, None))];
+        home_with(views, form, &pipelines)
+    }
+
+    fn home_with(views: &[View], form: &Form, pipelines: &[Arc<Pipeline>]) -> String {
         home(
             &Frame::default(),
             &Home {
@@ -763,10 +1229,13 @@ mod tests {
                     page_token: None,
                     state: None,
                     batch: None,
+                    submitted_by: None,
+                    mine: None,
                     limit: PAGE,
                 },
                 backlog: Backlog::default(),
-                command,
+                pipelines,
+                alphabet: AlphabetPolicy::Auto,
                 max_residues: 10,
                 max_records: 10,
                 form,
@@ -778,7 +1247,7 @@ mod tests {
     #[test]
     fn a_rendered_page_holds_the_name_escaped_and_never_raw() {
         let hostile = r#"<img src=x onerror="alert(1)">"#;
-        let page = experiment(
+        let page = experiment_page(
             &Frame::default(),
             &view(hostile, State::Queued),
             &[],
@@ -795,6 +1264,7 @@ mod tests {
             Input {
                 name: hostile.into(),
                 sequence: "</textarea><script>".into(),
+                ..Input::default()
             },
             &Error::Invalid {
                 field: "query_sequence".into(),
@@ -827,10 +1297,10 @@ mod tests {
             }),
             stderr: None,
         };
-        let page =
-            experiment(&Frame::default(), &queued, &files, &logs, "/data/000007").into_string();
-        // Only the page's own script tag, and no quote or ampersand raw.
-        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        let page = experiment_page(&Frame::default(), &queued, &files, &logs, "/data/000007")
+            .into_string();
+        // Only the page's own script tags (app.js, results.js), and no quote or ampersand raw.
+        assert_eq!(page.matches("<script").count(), 2, "{page}");
         assert!(!page.contains(r#""x""#), "{page}");
         assert!(!page.contains(" & "), "{page}");
         // Text: the title, the heading, the facts, the files table, the log.
@@ -852,6 +1322,7 @@ mod tests {
             Input {
                 name: hostile.into(),
                 sequence: hostile.into(),
+                ..Input::default()
             },
             &Error::Invalid {
                 field: "query_name".into(),
@@ -880,6 +1351,7 @@ mod tests {
             Input {
                 name: String::new(),
                 sequence: "\n>a\nACGT".into(),
+                ..Input::default()
             },
             &Error::Invalid {
                 field: "query_sequence".into(),
@@ -895,6 +1367,7 @@ mod tests {
             Input {
                 name: String::new(),
                 sequence: ">a\nACGT".into(),
+                ..Input::default()
             },
             &Error::QueueFull { capacity: 3 },
         );
@@ -911,7 +1384,7 @@ mod tests {
             }),
             stderr: None,
         };
-        let page = experiment(
+        let page = experiment_page(
             &Frame::default(),
             &view("x", State::Running),
             &[],
@@ -974,16 +1447,451 @@ mod tests {
                 since: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
                 by: PausedBy::Workstation,
             }),
+            ..Frame::default()
         };
         let view = view("q", State::Queued);
         for page in [
-            experiment(&frame, &view, &[], &Logs::default(), "/x").into_string(),
+            experiment_page(&frame, &view, &[], &Logs::default(), "/x").into_string(),
             cancel_confirmation(&frame, &view).into_string(),
         ] {
             assert!(page.contains("The queue is paused"), "{page}");
             assert!(page.contains("the disk &lt;is&gt; full"), "{page}");
         }
-        let calm = experiment(&Frame::default(), &view, &[], &Logs::default(), "/x").into_string();
+        let calm =
+            experiment_page(&Frame::default(), &view, &[], &Logs::default(), "/x").into_string();
         assert!(!calm.contains("The queue is paused"));
+    }
+
+    /// The pipelines a configuration file's `[[pipeline]]` tables declare.
+    fn pipelines(toml_text: &str) -> Vec<Arc<Pipeline>> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            pipeline: Vec<crate::pipeline::PipelineTable>,
+        }
+        let file: File = toml::from_str(toml_text).unwrap();
+        file.pipeline
+            .into_iter()
+            .map(|table| Arc::new(table.build("/lab", None).unwrap()))
+            .collect()
+    }
+
+    fn two_pipelines() -> Vec<Arc<Pipeline>> {
+        pipelines(
+            r#"
+            [[pipeline]]
+            name = "blastn"
+            title = "BLASTN search"
+            description = "Nucleotide against the lab's reference."
+            command = ["blastn", "-query", "query.fasta"]
+            alphabets = ["dna", "rna"]
+            [[pipeline.param]]
+            name = "evalue"
+            type = "number"
+            default = 1e-5
+            min = 0
+            help = "Hits above it are dropped."
+            [[pipeline.param]]
+            name = "task"
+            type = "choice"
+            options = ["megablast", "blastn-short"]
+            default = "megablast"
+            [[pipeline.param]]
+            name = "verbose"
+            type = "boolean"
+            default = false
+            [[pipeline.param]]
+            name = "label"
+            type = "text"
+            pattern = "[A-Za-z0-9_]+"
+            max_length = 20
+            [[pipeline.param]]
+            name = "hits"
+            type = "integer"
+            min = 1
+            max = 500
+
+            [[pipeline]]
+            name = "hmmscan"
+            title = "HMM scan"
+            command = "hmmscan pfam query.fasta"
+            alphabets = ["protein"]
+            [[pipeline.param]]
+            name = "evalue"
+            type = "number"
+            [[pipeline.param]]
+            name = "cut"
+            type = "choice"
+            options = ["ga", "tc"]
+            "#,
+        )
+    }
+
+    /// The start tag of the element with `id`.
+    fn tag<'a>(page: &'a str, id: &str) -> &'a str {
+        let at = page
+            .find(&format!(" id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no element {id} in {page}"));
+        let start = page[..at].rfind('<').unwrap();
+        let end = at + page[at..].find('>').unwrap();
+        &page[start..=end]
+    }
+
+    #[test]
+    fn each_pipeline_field_is_named_for_its_pipeline_typed_and_filled_with_its_default() {
+        let pipelines = two_pipelines();
+        let page = home_with(&[], &Form::default(), &pipelines);
+        let mut ids: Vec<&str> = page
+            .split(" id=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        let all = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "an id is given twice: {ids:?}");
+
+        // The picker: the first pipeline is the default.
+        let blastn = tag(&page, "pipeline.blastn");
+        assert!(
+            blastn.contains(r#"type="radio" name="pipeline""#),
+            "{blastn}"
+        );
+        assert!(blastn.contains(" checked"), "{blastn}");
+        assert!(blastn.contains(r#"data-takes="DNA or RNA""#), "{blastn}");
+        assert!(blastn.contains(r#"aria-describedby="pipeline.blastn.hint""#));
+        let hmmscan = tag(&page, "pipeline.hmmscan");
+        assert!(!hmmscan.contains(" checked"), "{hmmscan}");
+        assert!(hmmscan.contains(r#"data-takes="Protein""#), "{hmmscan}");
+        // No description, nothing to describe it with.
+        assert!(!hmmscan.contains("aria-describedby"), "{hmmscan}");
+        assert!(page.contains("<span data-takes>DNA or RNA</span>, up to 10 residues."));
+
+        // One fieldset per pipeline with parameters, headed by its title.
+        assert!(page.contains(r#"<fieldset class="params" data-pipeline="blastn"><legend>BLASTN search <span class="legend-note">parameters</span></legend>"#));
+        assert!(page.contains(r#"<fieldset class="params" data-pipeline="hmmscan"><legend>HMM scan <span class="legend-note">parameters</span></legend>"#));
+        assert!(page.contains("data-all-params"));
+
+        let evalue = tag(&page, "param.blastn.evalue");
+        for attribute in [
+            r#"type="number""#,
+            r#"name="param.blastn.evalue""#,
+            r#"value="0.00001""#,
+            r#"min="0""#,
+            r#"step="any""#,
+            r#"aria-describedby="param.blastn.evalue-hint""#,
+        ] {
+            assert!(evalue.contains(attribute), "{attribute} in {evalue}");
+        }
+        assert!(!evalue.contains("max="), "{evalue}");
+        assert!(page.contains(
+            r#"<p class="hint" id="param.blastn.evalue-hint">Hits above it are dropped. A number, at least 0.</p>"#
+        ));
+        let hits = tag(&page, "param.blastn.hits");
+        for attribute in [
+            r#"name="param.blastn.hits""#,
+            r#"value="""#,
+            r#"min="1""#,
+            r#"max="500""#,
+            r#"step="1""#,
+        ] {
+            assert!(hits.contains(attribute), "{attribute} in {hits}");
+        }
+        assert!(page.contains(">A whole number from 1 to 500.</p>"));
+        let label = tag(&page, "param.blastn.label");
+        assert!(label.contains(r#"type="text""#), "{label}");
+        assert!(
+            label.contains(r#"maxlength="20" pattern="[A-Za-z0-9_]+""#),
+            "{label}"
+        );
+        // A choice with a default offers no "not set"; one without does, chosen.
+        assert!(tag(&page, "param.blastn.task").starts_with("<select "));
+        assert!(page.contains(
+            r#"<option value="megablast" selected>megablast</option><option value="blastn-short">blastn-short</option></select>"#
+        ));
+        assert!(page.contains(
+            r#"<option value="" selected>not set</option><option value="ga">ga</option>"#
+        ));
+        // A boolean is a yes/no select: a checkbox and a hidden field would send it twice.
+        assert!(tag(&page, "param.blastn.verbose").starts_with("<select "));
+        assert!(page.contains(
+            r#"<option value="true">yes</option><option value="false" selected>no</option></select>"#
+        ));
+        assert!(!page.contains("checkbox"));
+
+        // Two pipelines may have a parameter of the same name: each field is its own.
+        assert_eq!(page.matches(r#"name="param.blastn.evalue""#).count(), 1);
+        assert_eq!(page.matches(r#"name="param.hmmscan.evalue""#).count(), 1);
+        assert!(!page.contains(r#"name="param.evalue""#));
+        assert!(!page.contains("aria-invalid"));
+
+        // The card: every pipeline's title, name, description, alphabets and command.
+        assert!(page.contains("<h2 id=\"pipelines-heading\">Pipelines</h2>"));
+        assert!(page.contains(
+            "<h3>BLASTN search <code class=\"pipeline-name\">blastn</code></h3>\
+             <p class=\"description\">Nucleotide against the lab's reference.</p>\
+             <p class=\"hint\">Takes DNA or RNA.</p>\
+             <pre class=\"command\">blastn -query query.fasta</pre>"
+        ));
+        assert!(page.contains("<pre class=\"command\">hmmscan pfam query.fasta</pre>"));
+    }
+
+    #[test]
+    fn a_single_pipeline_is_named_without_a_picker() {
+        let page = home_page(&[], &Form::default(), "run.sh");
+        assert!(!page.contains("type=\"radio\""));
+        assert!(page.contains(r#"<input type="hidden" name="pipeline" value="default">"#));
+        assert!(page
+            .contains("Pipeline: <strong>Processing command</strong> (<code>default</code>)</p>"));
+        assert!(page.contains("<span data-takes>DNA, RNA or protein</span>"));
+        assert!(page.contains("<h2 id=\"pipelines-heading\">Pipeline</h2>"));
+        assert!(!page.contains("<fieldset"));
+    }
+
+    #[test]
+    fn a_failed_submission_comes_back_in_its_pipeline_with_the_error_beside_its_field() {
+        let pipelines = two_pipelines();
+        let sent = |pipeline: &str| Input {
+            name: "sample".into(),
+            sequence: "MKV".into(),
+            pipeline: Some(pipeline.into()),
+            params: [
+                ("blastn.evalue", "0.5"),
+                ("blastn.verbose", "true"),
+                ("hmmscan.evalue", "-2"),
+                ("hmmscan.cut", "tc"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        };
+        let invalid = |field: &str, msg: &str| Error::Invalid {
+            field: field.to_owned().into(),
+            msg: msg.into(),
+        };
+
+        // A parameter's error sits beside the chosen pipeline's field of that name.
+        let form = Form::failed(sent("hmmscan"), &invalid("param.evalue", "-2 is below 0"));
+        let page = home_with(&[], &form, &pipelines);
+        assert!(tag(&page, "pipeline.hmmscan").contains(" checked"));
+        assert!(!tag(&page, "pipeline.blastn").contains(" checked"));
+        assert!(page.contains("<span data-takes>Protein</span>"));
+        assert!(page.contains(
+            r#"<p class="field-error" id="param.hmmscan.evalue-error">-2 is below 0</p>"#
+        ));
+        let at_fault = tag(&page, "param.hmmscan.evalue");
+        assert!(at_fault.contains(r#"value="-2""#), "{at_fault}");
+        assert!(at_fault.contains(r#"aria-describedby="param.hmmscan.evalue-error""#));
+        assert!(
+            at_fault.contains(r#"aria-invalid="true" autofocus"#),
+            "{at_fault}"
+        );
+        assert_eq!(page.matches("aria-invalid").count(), 1);
+        assert!(page.contains("please correct the field marked below"));
+        // Everything else as it was sent.
+        assert!(tag(&page, "param.blastn.evalue").contains(r#"value="0.5""#));
+        assert!(page.contains(r#"<option value="true" selected>yes</option>"#));
+        assert!(page.contains(r#"<option value="tc" selected>tc</option>"#));
+        assert!(tag(&page, "query_name").contains(r#"value="sample""#));
+
+        // An unknown pipeline: beside the picker, with the default chosen.
+        let form = Form::failed(
+            sent("tblastx"),
+            &invalid("pipeline", "no pipeline 'tblastx' here"),
+        );
+        let page = home_with(&[], &form, &pipelines);
+        assert!(page.contains(r#"<fieldset class="field picker invalid"><legend>Pipeline</legend><p class="field-error" id="pipeline-error">no pipeline 'tblastx' here</p>"#));
+        let blastn = tag(&page, "pipeline.blastn");
+        assert!(blastn.contains(" checked"), "{blastn}");
+        assert!(blastn.contains(r#"aria-describedby="pipeline-error pipeline.blastn.hint""#));
+        assert!(blastn.contains(" autofocus"), "{blastn}");
+        assert!(tag(&page, "pipeline.hmmscan").contains(r#"aria-describedby="pipeline-error""#));
+
+        // A field the form does not show: said at the top, with its name.
+        let form = Form::failed(
+            sent("blastn"),
+            &invalid("param.colour", "blastn has no parameter 'colour'"),
+        );
+        let page = home_with(&[], &form, &pipelines);
+        assert!(page.contains(
+            "Nothing was submitted: <code>param.colour</code> blastn has no parameter 'colour'</p>"
+        ));
+        assert!(!page.contains("field-error"));
+        assert!(!page.contains("marked below"));
+
+        // A plain `param.NAME` (a form of the lab's own) fills the chosen pipeline's field only.
+        let mut plain = sent("hmmscan");
+        plain.params = [("evalue".to_owned(), "3".to_owned())].into();
+        let page = home_with(
+            &[],
+            &Form::failed(plain, &invalid("query_sequence", "no")),
+            &pipelines,
+        );
+        assert!(tag(&page, "param.hmmscan.evalue").contains(r#"value="3""#));
+        assert!(tag(&page, "param.blastn.evalue").contains(r#"value="0.00001""#));
+    }
+
+    #[test]
+    fn lab_text_in_pipelines_and_parameters_is_escaped() {
+        let hostile = r#"<script>alert("x" & 'y')</script>"#;
+        let escaped = "&lt;script&gt;alert(&quot;x&quot; &amp; 'y')&lt;/script&gt;";
+        let pipelines = pipelines(&format!(
+            r#"
+            [[pipeline]]
+            name = "evil"
+            title = '''{hostile}'''
+            description = '''about {hostile}'''
+            command = '''echo {hostile}'''
+            [[pipeline.param]]
+            name = "pick"
+            type = "choice"
+            label = '''label {hostile}'''
+            help = '''help {hostile}'''
+            options = ['''{hostile}''', "plain"]
+            [[pipeline.param]]
+            name = "words"
+            type = "text"
+            pattern = '[^<>"]*'
+            help = '''no {hostile}'''
+            default = "fine"
+
+            [[pipeline]]
+            name = "other"
+            command = "true"
+            "#
+        ));
+        let mut input = Input {
+            pipeline: Some("evil".into()),
+            ..Input::default()
+        };
+        input.params.insert("evil.words".into(), hostile.into());
+        let form = Form::failed(
+            input,
+            &Error::Invalid {
+                field: "param.words".into(),
+                msg: format!("'{hostile}' does not match"),
+            },
+        );
+        let page = home_with(&[], &form, &pipelines);
+        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        assert!(!page.contains(r#""x""#), "{page}");
+        assert!(!page.contains(" & "), "{page}");
+        for text in [
+            format!("<span class=\"choice-title\">{escaped}</span>"),
+            format!("<legend>{escaped} <span class=\"legend-note\">parameters</span></legend>"),
+            format!("<label for=\"param.evil.pick\">label {escaped}</label>"),
+            format!("<p class=\"hint\" id=\"param.evil.pick-hint\">help {escaped}</p>"),
+            format!("<option value=\"{escaped}\">{escaped}</option>"),
+            format!("value=\"{escaped}\""),
+            format!("title=\"no {escaped}\""),
+            format!(">'{escaped}' does not match</p>"),
+            format!("<h3>{escaped} <code"),
+            format!("<p class=\"description\">about {escaped}</p>"),
+            format!("<pre class=\"command\">echo {escaped}</pre>"),
+            "pattern=\"[^&lt;&gt;&quot;]*\"".to_owned(),
+        ] {
+            assert!(page.contains(&text), "{text} in {page}");
+        }
+
+        // On the experiment's page: the pipeline's title, the parameters' names and values.
+        let mut shown = view("q", State::Complete);
+        shown.record.pipeline = "evil".into();
+        shown.record.params.insert("words".into(), hostile.into());
+        let page = experiment(
+            &Frame::default(),
+            &Experiment {
+                view: &shown,
+                pipeline: Some(&pipelines[0]),
+                files: &[],
+                logs: &Logs::default(),
+                dir: "/x",
+                results: Markup::default(),
+            },
+        )
+        .into_string();
+        assert_eq!(page.matches("<script").count(), 2, "{page}");
+        assert!(
+            page.contains(&format!("<dd>{escaped} (<code>evil</code>)</dd>")),
+            "{page}"
+        );
+        assert!(page.contains(&format!(
+            "<dl class=\"params\"><div class=\"param\"><dt><code>words</code></dt><dd><code>{escaped}</code></dd></div></dl>"
+        )), "{page}");
+    }
+
+    #[test]
+    fn an_experiment_that_did_not_complete_may_run_again_and_says_how_it_is_linked() {
+        let shows_retry = |state: State| {
+            let page = experiment_page(
+                &Frame::default(),
+                &view("q", state),
+                &[],
+                &Logs::default(),
+                "/x",
+            )
+            .into_string();
+            assert!(page.contains(
+                r#"<form class="retry" method="post" action="/experiments/000007/retry" data-once"#
+            ), "{page}");
+            !page.contains(r#"action="/experiments/000007/retry" data-once hidden"#)
+        };
+        for state in [State::ExecutorError, State::SystemError, State::Canceled] {
+            assert!(shows_retry(state), "{state:?}");
+        }
+        for state in [State::Queued, State::Running, State::Complete] {
+            assert!(!shows_retry(state), "{state:?}");
+        }
+
+        let mut linked = view("q", State::ExecutorError);
+        linked.record.retry_of = Some(Id(3));
+        linked.record.retried_as = Some(Id(42));
+        linked.record.params.insert("evalue".into(), "0.5".into());
+        let page =
+            experiment_page(&Frame::default(), &linked, &[], &Logs::default(), "/x").into_string();
+        assert!(
+            page.contains(
+                r#"This experiment <a href="/experiments/000003">runs 000003 again</a>."#
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                r#"It <a href="/experiments/000042" data-retried-as>runs again as 000042</a>."#
+            ),
+            "{page}"
+        );
+        // The pipeline it ran in, known by name only once the server no longer offers it.
+        assert!(
+            page.contains("<dt>Pipeline</dt><dd><code>default</code></dd>"),
+            "{page}"
+        );
+        assert!(page.contains("<dt><code>evalue</code></dt><dd><code>0.5</code></dd>"));
+
+        let alone = experiment_page(
+            &Frame::default(),
+            &view("q", State::Complete),
+            &[],
+            &Logs::default(),
+            "/x",
+        )
+        .into_string();
+        assert!(!alone.contains("lineage"));
+        assert!(alone.contains(r#"data-fact="params" hidden"#), "{alone}");
+    }
+
+    #[test]
+    fn the_alphabets_a_pipeline_takes_read_as_a_list() {
+        use Alphabet::*;
+        assert_eq!(
+            takes_words(&[Dna, Rna, Protein], AlphabetPolicy::Auto),
+            "DNA, RNA or protein"
+        );
+        assert_eq!(takes_words(&[Dna, Rna], AlphabetPolicy::Auto), "DNA or RNA");
+        assert_eq!(takes_words(&[Protein], AlphabetPolicy::Auto), "protein");
+        assert_eq!(
+            takes_words(&[Dna, Protein], AlphabetPolicy::Nucleotide),
+            "DNA"
+        );
+        assert_eq!(takes_words(&[Dna], AlphabetPolicy::Protein), "DNA");
+        assert_eq!(sentence_case("protein"), "Protein");
     }
 }

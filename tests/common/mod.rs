@@ -2,8 +2,11 @@
 //! experiments directory (in-process, or the real binary for crash tests), an
 //! HTTP client (ureq, set up to show exactly what the server answered), the
 //! answer to a request a test writes byte for byte itself, one check of error
-//! answers, a reader of `/proc/PID/stat`, and waiting with a deadline.
+//! answers, a reader of `/proc/PID/stat`, and waiting with a deadline; and, in
+//! `slurm`, a real Slurm cluster on this machine for the Slurm executor's tests.
 #![allow(dead_code)] // each test file uses its own part of this module
+
+pub mod slurm;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -14,6 +17,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use seqspool::Config;
+
+pub mod blast;
 use serde_json::Value;
 use tempfile::TempDir;
 

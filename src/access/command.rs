@@ -1,0 +1,165 @@
+//! `seqspool user add|list|remove`: the operator's commands for the lab's
+//! users, run beside the server (or before it ever ran) on the same
+//! experiments directory; the server notices the change by itself.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use super::token;
+use super::users::{self, Entry, USERS_FILE};
+use super::Role;
+use crate::config::Config;
+use crate::time::Timestamp;
+
+/// The first argument that makes `seqspool` these commands.
+pub const SUBCOMMAND: &str = "user";
+
+/// The lab's users and their tokens.
+#[derive(Debug, Parser)]
+#[command(
+    name = "seqspool user",
+    bin_name = "seqspool user",
+    about = "Adds, lists and removes the users who may use this server with --access members or closed.",
+    after_help = "Run it as the account that runs the server, with the same --experiments \
+                  (or SEQSPOOL_EXPERIMENTS, or --config); the running server notices the change."
+)]
+struct UserCommand {
+    #[command(subcommand)]
+    action: Action,
+
+    /// The server's experiments directory, which holds the users file [default: as the server's]
+    #[arg(long, env = "SEQSPOOL_EXPERIMENTS", global = true, value_name = "DIR")]
+    experiments: Option<PathBuf>,
+
+    /// The server's configuration file, for the experiments directory it names.
+    #[arg(long, env = "SEQSPOOL_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Adds a user and prints their new token, once: only its hash is kept.
+    Add {
+        /// A letter, then letters, digits, '.', '_' or '-'.
+        name: String,
+        /// May cancel anyone's experiments and control the queue.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Lists the users and their roles.
+    List,
+    /// Removes a user: their token and their page sessions stop working.
+    Remove { name: String },
+}
+
+/// Runs `seqspool user ...` (`args` from `user` on) and exits.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ! {
+    let command = match UserCommand::try_parse_from(args) {
+        Ok(command) => command,
+        Err(err) => err.exit(),
+    };
+    match run(command) {
+        Ok(()) => std::process::exit(0),
+        Err(message) => {
+            eprintln!("seqspool user: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(command: UserCommand) -> Result<(), String> {
+    let experiments = experiments_dir(&command)?;
+    let path = experiments.join(USERS_FILE);
+    match command.action {
+        Action::Add { name, admin } => {
+            users::check_name(&name)?;
+            std::fs::create_dir_all(&experiments)
+                .map_err(|err| format!("creating {}: {err}", experiments.display()))?;
+            let token = token::new_token().map_err(|err| format!("making a token: {err}"))?;
+            let role = if admin { Role::Admin } else { Role::Member };
+            users::update(&experiments, |file| {
+                if file.users.iter().any(|user| user.name == name) {
+                    return Err(format!(
+                        "there is a user {name} already; to give them a new token, \
+                         `seqspool user remove {name}` and add them again"
+                    ));
+                }
+                file.users.push(Entry {
+                    name: name.clone(),
+                    role,
+                    token_sha256: token::Hash::of(&token).to_hex(),
+                    added_at: Timestamp::now(),
+                });
+                Ok(())
+            })?;
+            // The token alone on standard output, so a script can take it.
+            println!("{token}");
+            eprintln!(
+                "added {name} ({}) to {}.\nThe token above is shown this once only: give it to {name}. \
+                 They paste it into the page's sign-in form, or send it as \
+                 `Authorization: Bearer TOKEN`.",
+                role.as_str(),
+                path.display()
+            );
+            Ok(())
+        }
+        Action::List => {
+            let file = users::read(&path).map_err(|err| err.to_string())?;
+            if file.users.is_empty() {
+                eprintln!("no users in {}", path.display());
+                return Ok(());
+            }
+            let width = file
+                .users
+                .iter()
+                .map(|u| u.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            println!("{:width$}  {:6}  ADDED", "NAME", "ROLE");
+            for user in &file.users {
+                println!(
+                    "{:width$}  {:6}  {}",
+                    user.name,
+                    user.role.as_str(),
+                    user.added_at
+                );
+            }
+            Ok(())
+        }
+        Action::Remove { name } => {
+            if !path.exists() {
+                return Err(format!("no user {name}: there is no {}", path.display()));
+            }
+            users::update(&experiments, |file| {
+                let before = file.users.len();
+                file.users.retain(|user| user.name != name);
+                if file.users.len() == before {
+                    return Err(format!("no user {name} in {}", path.display()));
+                }
+                Ok(())
+            })?;
+            eprintln!("removed {name}: their token and page sessions stop working within a second");
+            Ok(())
+        }
+    }
+}
+
+/// The experiments directory the server would use: `--experiments`, or
+/// `SEQSPOOL_EXPERIMENTS`, or the configuration file's, or the default.
+fn experiments_dir(command: &UserCommand) -> Result<PathBuf, String> {
+    let mut args: Vec<OsString> = vec!["seqspool".into()];
+    if let Some(config) = &command.config {
+        args.extend(["--config".into(), config.clone().into_os_string()]);
+    }
+    if let Some(dir) = &command.experiments {
+        args.extend(["--experiments".into(), dir.clone().into_os_string()]);
+    }
+    match Config::load_from(args) {
+        Ok(config) => Ok(config.experiments),
+        Err(crate::config::Refused::CommandLine(err)) => Err(err.to_string()),
+        Err(crate::config::Refused::File(message)) => Err(message),
+    }
+}

@@ -1,0 +1,260 @@
+//! `GET /events`: server-sent events of every state and backlog change, and
+//! `GET /experiments/{id}?wait=S`, which answers once the experiment ends.
+//!
+//! Each stream is a small task that forwards the queue's broadcast events
+//! that match its filter (one experiment, one batch, or all) into the
+//! response body. An idle stream costs a parked task and a comment line every
+//! [`HEARTBEAT`]; nothing polls.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::events::{Event, Events};
+use crate::http::Body;
+use crate::model::Id;
+
+/// How often an idle stream says it is alive: proxies and browsers close
+/// connections that stay silent for a minute or two.
+const HEARTBEAT: Duration = Duration::from_secs(20);
+
+/// Events buffered for one stream before it waits for its client.
+const STREAM_BUFFER: usize = 64;
+
+/// The longest `?wait=` a client may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// Which events a stream carries.
+#[derive(Clone, Copy, Debug, Default)]
+struct Topic {
+    experiment: Option<Id>,
+    batch: Option<Id>,
+}
+
+impl Topic {
+    fn wants(&self, event: &Event) -> bool {
+        match (self.experiment, self.batch) {
+            (Some(id), _) => event.experiment == Some(id),
+            (None, Some(batch)) => event.batch == Some(batch) || event.kind == "backlog",
+            (None, None) => true,
+        }
+    }
+}
+
+/// `GET /events?experiment=ID` or `?batch=ID`: the stream. A client that
+/// reconnects sends the last id it saw in `Last-Event-ID` and gets what it
+/// missed first (or a `reset` event when that is no longer kept).
+pub fn stream(app: &App, request: &Request<Incoming>) -> Result<Response<Body>, Error> {
+    #[derive(Deserialize)]
+    struct Params {
+        experiment: Option<String>,
+        batch: Option<String>,
+    }
+    let params: Params = serde_urlencoded::from_str(request.uri().query().unwrap_or(""))
+        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
+    let id = |name: &str, text: Option<String>| -> Result<Option<Id>, Error> {
+        text.filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse()
+                    .map_err(|()| Error::Malformed(format!("{name} '{t}' is not an experiment id")))
+            })
+            .transpose()
+    };
+    let topic = Topic {
+        experiment: id("experiment", params.experiment)?,
+        batch: id("batch", params.batch)?,
+    };
+    let last = request
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let events = app.queue.events();
+    let subscription = events.subscribe(last.as_deref());
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(forward(events, subscription, topic, sender));
+    let mut response = Response::new(EventBody { receiver }.boxed());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
+}
+
+/// Sends what was missed, then each event as it comes, until the client goes.
+async fn forward(
+    events: Arc<Events>,
+    subscription: crate::events::Subscription,
+    topic: Topic,
+    sender: mpsc::Sender<Bytes>,
+) {
+    let crate::events::Subscription {
+        missed,
+        gap,
+        mut receiver,
+    } = subscription;
+    // How long a client waits before it reconnects, in milliseconds.
+    if sender
+        .send(Bytes::from_static(b"retry: 2000\n\n"))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    if gap && sender.send(reset()).await.is_err() {
+        return;
+    }
+    for event in missed.iter().filter(|event| topic.wants(event)) {
+        if sender.send(frame(&events, event)).await.is_err() {
+            return;
+        }
+    }
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    loop {
+        let next = tokio::select! {
+            received = receiver.recv() => received,
+            _ = heartbeat.tick() => {
+                if sender.send(Bytes::from_static(b": alive\n\n")).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            () = sender.closed() => return,
+        };
+        let bytes = match next {
+            Ok(event) if topic.wants(&event) => frame(&events, &event),
+            Ok(_) => continue,
+            // Fell behind: it must read the state anew.
+            Err(RecvError::Lagged(_)) => reset(),
+            Err(RecvError::Closed) => return,
+        };
+        if sender.send(bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn frame(events: &Events, event: &Event) -> Bytes {
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        events.id(event),
+        event.kind,
+        event.data
+    ))
+}
+
+fn reset() -> Bytes {
+    Bytes::from_static(b"event: reset\ndata: {}\n\n")
+}
+
+/// The stream's body: whatever its task sends, until the task ends.
+struct EventBody {
+    receiver: mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for EventBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|bytes| bytes.map(|bytes| Ok(Frame::data(bytes))))
+    }
+}
+
+/// Waits until experiment `id` has finished, or `wait` has passed.
+pub async fn until_finished(app: &App, id: Id, wait: Duration) {
+    let events = app.queue.events();
+    let mut subscription = events.subscribe(None);
+    // Subscribed first, then looked: no end can fall in between.
+    if app
+        .experiment(id)
+        .is_ok_and(|view| view.record.state.is_finished())
+    {
+        return;
+    }
+    let waiting = async {
+        loop {
+            match subscription.receiver.recv().await {
+                Ok(event) if event.experiment == Some(id) => {
+                    if app
+                        .experiment(id)
+                        .is_ok_and(|view| view.record.state.is_finished())
+                    {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => {
+                    if app
+                        .experiment(id)
+                        .is_ok_and(|view| view.record.state.is_finished())
+                    {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(wait, waiting).await;
+}
+
+/// The `wait` of `?wait=S`, in seconds (fractions allowed), at most [`MAX_WAIT`].
+pub fn wait_of(query_string: Option<&str>) -> Result<Option<Duration>, Error> {
+    #[derive(Deserialize)]
+    struct Params {
+        wait: Option<String>,
+    }
+    let params: Params = serde_urlencoded::from_str(query_string.unwrap_or(""))
+        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
+    let Some(text) = params.wait.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let secs: f64 = text
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| Error::Malformed(format!("wait '{text}' is not a number of seconds")))?;
+    Ok(Some(Duration::from_secs_f64(secs).min(MAX_WAIT)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_seconds_and_bounded() {
+        assert_eq!(
+            wait_of(Some("wait=2.5")).unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(wait_of(Some("wait=99999")).unwrap(), Some(MAX_WAIT));
+        assert_eq!(wait_of(Some("limit=3")).unwrap(), None);
+        assert!(wait_of(Some("wait=soon")).is_err());
+        assert!(wait_of(Some("wait=-1")).is_err());
+    }
+}

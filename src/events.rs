@@ -1,0 +1,171 @@
+//! What changed, as events: every change of an experiment's record and of the
+//! backlog, numbered, kept for a while, and sent to whoever listens.
+//!
+//! The queue publishes an event at each change, under its own lock, so events
+//! come in the order the changes happened. Listeners (`GET /events`, a
+//! `?wait=` read) subscribe to a broadcast channel; one that reconnects with
+//! the id of the last event it saw gets what it missed from the recent ones,
+//! or, when too much has passed (or the server restarted), a `reset` telling
+//! it to read the state anew.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::model::Id;
+use crate::time::Timestamp;
+
+/// Events kept for listeners that reconnect: at a busy lab's few changes a
+/// second, minutes of them.
+const RECENT: usize = 4096;
+
+/// Events a slow listener may fall behind by before it is told to read anew.
+const LAG: usize = 1024;
+
+/// One change.
+#[derive(Debug)]
+pub struct Event {
+    /// Increasing within a server's life; see [`Events::id`] for the form
+    /// listeners see.
+    pub seq: u64,
+    /// `experiment` or `backlog`.
+    pub kind: &'static str,
+    /// The experiment it is about, for an `experiment` event.
+    pub experiment: Option<Id>,
+    /// That experiment's batch, if it has one.
+    pub batch: Option<Id>,
+    /// The event's data, JSON.
+    pub data: String,
+}
+
+/// The events of this server's life.
+pub struct Events {
+    /// This server's start, in milliseconds: an id from another life is not ours.
+    epoch: u64,
+    recent: Mutex<VecDeque<Arc<Event>>>,
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+/// What a listener gets when it subscribes.
+pub struct Subscription {
+    /// The events it missed since the id it gave, oldest first.
+    pub missed: Vec<Arc<Event>>,
+    /// Whether what it missed is more than is kept: it must read anew.
+    pub gap: bool,
+    pub receiver: broadcast::Receiver<Arc<Event>>,
+}
+
+impl Events {
+    pub fn new() -> Events {
+        Events {
+            epoch: Timestamp::now().millis(),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            sender: broadcast::channel(LAG).0,
+        }
+    }
+
+    /// Publishes a change; `data` is its JSON.
+    pub fn publish(
+        &self,
+        kind: &'static str,
+        experiment: Option<Id>,
+        batch: Option<Id>,
+        data: String,
+    ) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = recent.back().map_or(1, |last| last.seq + 1);
+        let event = Arc::new(Event {
+            seq,
+            kind,
+            experiment,
+            batch,
+            data,
+        });
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(event.clone());
+        // Nobody listening is fine.
+        let _ = self.sender.send(event);
+    }
+
+    /// Subscribes, with what was missed since `last` (an id as [`Events::id`] gives it).
+    pub fn subscribe(&self, last: Option<&str>) -> Subscription {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        // Subscribed under the lock: no event falls between what is replayed and what follows.
+        let receiver = self.sender.subscribe();
+        let Some(last) = last else {
+            return Subscription {
+                missed: Vec::new(),
+                gap: false,
+                receiver,
+            };
+        };
+        let seq = last
+            .split_once('.')
+            .filter(|(epoch, _)| epoch.parse() == Ok(self.epoch))
+            .and_then(|(_, seq)| seq.parse::<u64>().ok());
+        match seq {
+            Some(seq) if recent.front().is_none_or(|first| first.seq <= seq + 1) => Subscription {
+                missed: recent.iter().filter(|e| e.seq > seq).cloned().collect(),
+                gap: false,
+                receiver,
+            },
+            _ => Subscription {
+                missed: Vec::new(),
+                gap: true,
+                receiver,
+            },
+        }
+    }
+
+    /// An event's id as listeners see it: `EPOCH.SEQ`.
+    pub fn id(&self, event: &Event) -> String {
+        format!("{}.{}", self.epoch, event.seq)
+    }
+}
+
+impl Default for Events {
+    fn default() -> Events {
+        Events::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_that_reconnects_gets_what_it_missed_or_is_told_to_read_anew() {
+        let events = Events::new();
+        events.publish("backlog", None, None, "{}".into());
+        let first = {
+            let recent = events.recent.lock().unwrap();
+            events.id(&recent[0])
+        };
+        events.publish(
+            "experiment",
+            Some(Id(1)),
+            None,
+            "{\"state\":\"QUEUED\"}".into(),
+        );
+        events.publish(
+            "experiment",
+            Some(Id(1)),
+            None,
+            "{\"state\":\"RUNNING\"}".into(),
+        );
+        let missed = events.subscribe(Some(&first));
+        assert!(!missed.gap);
+        assert_eq!(missed.missed.len(), 2);
+        assert_eq!(missed.missed[1].data, "{\"state\":\"RUNNING\"}");
+        // An id of another life of the server, or no id it knows.
+        assert!(events.subscribe(Some("1.1")).gap);
+        assert!(events.subscribe(Some("garbage")).gap);
+        for _ in 0..RECENT {
+            events.publish("backlog", None, None, "{}".into());
+        }
+        assert!(events.subscribe(Some(&first)).gap);
+    }
+}

@@ -1,0 +1,872 @@
+//! A BLAST search as a scientist reads it: a graphical overview of where
+//! the hits fall on the query, a table of the hits, and each hit's
+//! alignments, made from the search's archive.
+//!
+//! `blast_formatter` turns the archive into BLAST's JSON (`-outfmt 15`),
+//! keeping the first [`MAX_HITS`] hits; [`Report::from_json`] reads that into
+//! the little the page shows, with each alignment cut to [`MAX_ALIGNMENT`]
+//! columns, and the page's report is cached as JSON beside the archive
+//! (`super::cache`), so a page view does not run BLAST again.
+
+use std::fmt::Write as _;
+
+use maud::{html, Markup};
+use serde::{Deserialize, Serialize};
+
+use super::{overview, thousands, Context};
+
+/// Hits a report keeps for each query: the table, the overview and the
+/// alignments show these; the downloads hold them all.
+pub const MAX_HITS: usize = 100;
+/// HSPs kept for one hit.
+pub const MAX_HSPS: usize = 20;
+/// Alignment columns kept for one HSP (a hundred lines of sixty).
+pub const MAX_ALIGNMENT: usize = 6000;
+/// Hits whose alignments are open when the page loads; the others open on a click.
+const OPEN_HITS: usize = 5;
+/// Residues on one line of an alignment, as BLAST's pairwise report has them.
+const LINE: usize = 60;
+
+/// A BLAST search, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// `blastn`, `blastp`, `blastx`, ...
+    pub program: String,
+    /// `BLASTN 2.12.0+`.
+    pub version: String,
+    /// The database searched, as the search named it.
+    pub database: Option<String>,
+    /// The search's expect threshold.
+    pub expect: Option<f64>,
+    /// The scoring matrix (protein searches).
+    pub matrix: Option<String>,
+    pub queries: Vec<QueryHits>,
+}
+
+/// One query's hits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryHits {
+    /// The query's identifier as BLAST gave it (`Query_1`) and its title (the FASTA header).
+    pub id: String,
+    pub title: String,
+    /// Its length, in residues (nucleotides for blastx and tblastx).
+    pub len: u64,
+    pub hits: Vec<Hit>,
+    /// Whether the search found more hits than are kept.
+    pub more: bool,
+    /// BLAST's word when there is nothing (`No hits found`).
+    pub message: Option<String>,
+}
+
+/// A database sequence the query aligns to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// Its rank, from 1.
+    pub num: u32,
+    pub id: String,
+    pub accession: Option<String>,
+    pub title: String,
+    /// Its length.
+    pub len: u64,
+    /// Percent of the query covered by its HSPs, together.
+    pub coverage: f64,
+    /// HSPs the search found, of which the first [`MAX_HSPS`] are kept.
+    pub hsp_count: usize,
+    pub hsps: Vec<Hsp>,
+}
+
+/// One high-scoring segment pair: an alignment of part of the query with part of the hit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hsp {
+    pub bit_score: f64,
+    pub score: f64,
+    pub evalue: f64,
+    pub identity: u64,
+    pub positive: Option<u64>,
+    pub gaps: u64,
+    pub align_len: u64,
+    pub query_from: u64,
+    pub query_to: u64,
+    pub hit_from: u64,
+    pub hit_to: u64,
+    pub query_strand: Option<String>,
+    pub hit_strand: Option<String>,
+    pub query_frame: Option<i32>,
+    pub hit_frame: Option<i32>,
+    pub qseq: String,
+    pub midline: String,
+    pub hseq: String,
+    /// Alignment columns left out after [`MAX_ALIGNMENT`].
+    pub cut: usize,
+}
+
+impl Hit {
+    /// Its best HSP (BLAST lists them best first).
+    pub fn best(&self) -> Option<&Hsp> {
+        self.hsps.first()
+    }
+
+    /// The best HSP's identity, in percent.
+    pub fn identity(&self) -> Option<f64> {
+        self.best().map(Hsp::identity_percent)
+    }
+
+    /// The best (lowest) e-value of its HSPs.
+    pub fn evalue(&self) -> Option<f64> {
+        self.hsps.iter().map(|h| h.evalue).reduce(f64::min)
+    }
+
+    /// The best bit score of its HSPs.
+    pub fn bit_score(&self) -> Option<f64> {
+        self.hsps.iter().map(|h| h.bit_score).reduce(f64::max)
+    }
+}
+
+impl Hsp {
+    pub fn identity_percent(&self) -> f64 {
+        percent(self.identity, self.align_len)
+    }
+
+    /// Its span on the query, lowest position first.
+    pub fn query_span(&self) -> (u64, u64) {
+        (
+            self.query_from.min(self.query_to),
+            self.query_from.max(self.query_to),
+        )
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+// ---- reading BLAST's JSON (-outfmt 15) --------------------------------------
+
+#[derive(Deserialize)]
+struct Output {
+    #[serde(rename = "BlastOutput2")]
+    reports: Vec<Wrapped>,
+}
+
+#[derive(Deserialize)]
+struct Wrapped {
+    report: Option<Raw>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    search_target: Option<RawTarget>,
+    #[serde(default)]
+    params: Option<RawParams>,
+    results: RawResults,
+}
+
+#[derive(Deserialize)]
+struct RawTarget {
+    db: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawParams {
+    expect: Option<f64>,
+    matrix: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawResults {
+    search: Option<RawSearch>,
+}
+
+#[derive(Deserialize)]
+struct RawSearch {
+    #[serde(default)]
+    query_id: String,
+    #[serde(default)]
+    query_title: Option<String>,
+    #[serde(default)]
+    query_len: u64,
+    #[serde(default)]
+    hits: Vec<RawHit>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawHit {
+    num: u32,
+    #[serde(default)]
+    description: Vec<RawDescription>,
+    #[serde(default)]
+    len: u64,
+    #[serde(default)]
+    hsps: Vec<RawHsp>,
+}
+
+#[derive(Deserialize)]
+struct RawDescription {
+    #[serde(default)]
+    id: String,
+    accession: Option<String>,
+    #[serde(default)]
+    title: String,
+}
+
+#[derive(Deserialize)]
+struct RawHsp {
+    bit_score: f64,
+    score: f64,
+    evalue: f64,
+    identity: u64,
+    positive: Option<u64>,
+    #[serde(default)]
+    gaps: u64,
+    align_len: u64,
+    query_from: u64,
+    query_to: u64,
+    hit_from: u64,
+    hit_to: u64,
+    query_strand: Option<String>,
+    hit_strand: Option<String>,
+    query_frame: Option<i32>,
+    hit_frame: Option<i32>,
+    #[serde(default)]
+    qseq: String,
+    #[serde(default)]
+    midline: String,
+    #[serde(default)]
+    hseq: String,
+}
+
+impl Report {
+    /// Reads BLAST's single-file JSON (`-outfmt 15`); `more` says whether
+    /// the search holds more hits than the JSON was cut to (`blast_formatter`
+    /// was asked for one more than [`MAX_HITS`]).
+    pub fn from_json(json: &[u8]) -> Result<Report, String> {
+        let output: Output = serde_json::from_slice(json)
+            .map_err(|err| format!("BLAST's JSON report does not read: {err}"))?;
+        let mut report = Report {
+            program: String::new(),
+            version: String::new(),
+            database: None,
+            expect: None,
+            matrix: None,
+            queries: Vec::new(),
+        };
+        for raw in output.reports.into_iter().filter_map(|w| w.report) {
+            if report.program.is_empty() {
+                report.program = raw.program;
+                report.version = raw.version;
+                report.database = raw.search_target.and_then(|t| t.db);
+                if let Some(params) = raw.params {
+                    report.expect = params.expect;
+                    report.matrix = params.matrix;
+                }
+            }
+            let Some(search) = raw.results.search else {
+                continue;
+            };
+            let more = search.hits.len() > MAX_HITS;
+            let len = search.query_len;
+            report.queries.push(QueryHits {
+                title: search
+                    .query_title
+                    .unwrap_or_else(|| search.query_id.clone()),
+                id: search.query_id,
+                len,
+                more,
+                message: search.message,
+                hits: search
+                    .hits
+                    .into_iter()
+                    .take(MAX_HITS)
+                    .map(|hit| Hit::from_raw(hit, len))
+                    .collect(),
+            });
+        }
+        if report.queries.is_empty() {
+            return Err("BLAST's JSON report holds no search".into());
+        }
+        Ok(report)
+    }
+}
+
+impl Hit {
+    fn from_raw(raw: RawHit, query_len: u64) -> Hit {
+        let mut spans: Vec<(u64, u64)> = raw
+            .hsps
+            .iter()
+            .map(|h| (h.query_from.min(h.query_to), h.query_from.max(h.query_to)))
+            .collect();
+        let description = raw.description.into_iter().next();
+        let (id, accession, title) = match description {
+            Some(d) => (d.id, d.accession, d.title),
+            None => (format!("hit {}", raw.num), None, String::new()),
+        };
+        Hit {
+            num: raw.num,
+            id,
+            accession,
+            title,
+            len: raw.len,
+            coverage: percent(covered(&mut spans), query_len).min(100.0),
+            hsp_count: raw.hsps.len(),
+            hsps: raw
+                .hsps
+                .into_iter()
+                .take(MAX_HSPS)
+                .map(Hsp::from_raw)
+                .collect(),
+        }
+    }
+}
+
+impl Hsp {
+    fn from_raw(raw: RawHsp) -> Hsp {
+        let columns = raw.qseq.chars().count();
+        let keep = |text: &str| text.chars().take(MAX_ALIGNMENT).collect::<String>();
+        Hsp {
+            bit_score: raw.bit_score,
+            score: raw.score,
+            evalue: raw.evalue,
+            identity: raw.identity,
+            positive: raw.positive,
+            gaps: raw.gaps,
+            align_len: raw.align_len,
+            query_from: raw.query_from,
+            query_to: raw.query_to,
+            hit_from: raw.hit_from,
+            hit_to: raw.hit_to,
+            query_strand: raw.query_strand,
+            hit_strand: raw.hit_strand,
+            query_frame: raw.query_frame,
+            hit_frame: raw.hit_frame,
+            qseq: keep(&raw.qseq),
+            midline: keep(&raw.midline),
+            hseq: keep(&raw.hseq),
+            cut: columns.saturating_sub(MAX_ALIGNMENT),
+        }
+    }
+}
+
+/// Positions covered by the union of inclusive spans.
+fn covered(spans: &mut [(u64, u64)]) -> u64 {
+    spans.sort_unstable();
+    let mut total = 0;
+    let mut current: Option<(u64, u64)> = None;
+    for &(from, to) in spans.iter() {
+        current = match current {
+            Some((start, end)) if from <= end + 1 => Some((start, end.max(to))),
+            Some((start, end)) => {
+                total += end - start + 1;
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((start, end)) = current {
+        total += end - start + 1;
+    }
+    total
+}
+
+// ---- numbers as BLAST's readers expect them ---------------------------------
+
+/// An e-value as BLAST's reports write it, to two figures: `2.6e-157`, `3.1e-05`, `0.59`, `12`, `0.0`.
+pub fn evalue(e: f64) -> String {
+    if e == 0.0 {
+        "0.0".into()
+    } else if e < 1e-3 {
+        let text = format!("{e:.1e}");
+        // Rust writes `3.1e-5`; BLAST's readers know `3.1e-05`.
+        match text.split_once("e-") {
+            Some((mantissa, exponent)) if exponent.len() == 1 => format!("{mantissa}e-0{exponent}"),
+            _ => text,
+        }
+    } else if e < 10.0 {
+        format!("{e:.2}")
+    } else {
+        format!("{e:.0}")
+    }
+}
+
+/// A bit score: whole above 100, one decimal below, as BLAST's tables have it.
+pub fn bits(score: f64) -> String {
+    if score >= 100.0 {
+        format!("{score:.0}")
+    } else {
+        format!("{score:.1}")
+    }
+}
+
+// ---- the alignment's text ---------------------------------------------------
+
+/// One line of an alignment: the query's piece, the midline, the hit's piece,
+/// each with the positions of its first and last residue.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Block {
+    pub query: (u64, String, u64),
+    pub midline: String,
+    pub hit: (u64, String, u64),
+}
+
+/// The alignment in lines of [`LINE`] columns, with coordinates; a
+/// translated sequence (blastx's query, tblastn's hit) steps three
+/// nucleotides per residue, and a minus strand counts down.
+pub fn blocks(hsp: &Hsp, program: &str) -> Vec<Block> {
+    let (query_step, hit_step) = match program {
+        "blastx" => (3, 1),
+        "tblastn" => (1, 3),
+        "tblastx" => (3, 3),
+        _ => (1, 1),
+    };
+    let query: Vec<char> = hsp.qseq.chars().collect();
+    let midline: Vec<char> = hsp.midline.chars().collect();
+    let hit: Vec<char> = hsp.hseq.chars().collect();
+    let mut query_at = Walker::new(hsp.query_from, hsp.query_to, query_step);
+    let mut hit_at = Walker::new(hsp.hit_from, hsp.hit_to, hit_step);
+    let mut blocks = Vec::new();
+    for start in (0..query.len()).step_by(LINE) {
+        let end = (start + LINE).min(query.len());
+        let piece = |chars: &[char]| -> String {
+            chars
+                .get(start..end.min(chars.len()))
+                .unwrap_or(&[])
+                .iter()
+                .collect()
+        };
+        let q = piece(&query);
+        let h = piece(&hit);
+        blocks.push(Block {
+            query: query_at.span(&q),
+            midline: piece(&midline),
+            hit: hit_at.span(&h),
+        });
+    }
+    blocks
+}
+
+/// Walks along one sequence of an alignment, giving each line's first and last position.
+struct Walker {
+    /// The position of the next residue.
+    next: i64,
+    /// +1 or -1.
+    direction: i64,
+    /// Positions per residue: 1, or 3 for a translated sequence.
+    step: i64,
+}
+
+impl Walker {
+    fn new(from: u64, to: u64, step: i64) -> Walker {
+        Walker {
+            next: from as i64,
+            direction: if to < from { -1 } else { 1 },
+            step,
+        }
+    }
+
+    /// The first and last positions of `text` (gaps take none); a line of
+    /// gaps only stands where the previous one ended.
+    fn span(&mut self, text: &str) -> (u64, String, u64) {
+        let residues = text.chars().filter(|c| *c != '-').count() as i64;
+        let (first, last) = if residues == 0 {
+            let previous = self.next - self.direction;
+            (previous, previous)
+        } else {
+            let first = self.next;
+            self.next += self.direction * self.step * residues;
+            (first, self.next - self.direction)
+        };
+        (first.max(0) as u64, text.to_owned(), last.max(0) as u64)
+    }
+}
+
+/// An HSP's alignment as text: `Query`, the midline and `Sbjct` lines, with
+/// their coordinates in columns of one width.
+pub fn alignment_text(hsp: &Hsp, program: &str) -> String {
+    let blocks = blocks(hsp, program);
+    let width = blocks
+        .iter()
+        .flat_map(|b| [b.query.0, b.query.2, b.hit.0, b.hit.2])
+        .map(|n| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let mut text = String::new();
+    for (i, block) in blocks.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        let _ = writeln!(
+            text,
+            "Query  {:<width$}  {}  {}",
+            block.query.0, block.query.1, block.query.2
+        );
+        let _ = writeln!(text, "       {:<width$}  {}", "", block.midline);
+        let _ = writeln!(
+            text,
+            "Sbjct  {:<width$}  {}  {}",
+            block.hit.0, block.hit.1, block.hit.2
+        );
+    }
+    text
+}
+
+// ---- the page ------------------------------------------------------------------
+
+/// The report on the page: what was searched, and for each query the
+/// overview, the hit table and the alignments.
+pub fn render(report: &Report, context: &Context) -> Markup {
+    let several = report.queries.len() > 1;
+    html! {
+        p.result-note {
+            (report.version) " against "
+            @match &report.database {
+                Some(db) => { code { (db) } }
+                None => { "its subject sequences" }
+            }
+            @if let Some(expect) = report.expect { ", expect threshold " (threshold(expect)) }
+            @if let Some(matrix) = &report.matrix { ", " (matrix) }
+            "."
+        }
+        @for (q, query) in report.queries.iter().enumerate() {
+            @let prefix = format!("{}-q{}", context.id_prefix(), q + 1);
+            div.blast-query {
+                @if several {
+                    h4 { "Query " (q + 1) ": " (query.title) }
+                }
+                p.query-line {
+                    "Query " strong { (query.title) } ", " (thousands(query.len))
+                    @if is_protein_query(&report.program) { " aa" } @else { " nt" }
+                    ": "
+                    @if query.hits.is_empty() {
+                        (query.message.as_deref().unwrap_or("No hits found")) "."
+                    } @else if query.more {
+                        "the best " (query.hits.len()) " hits are shown; the search found more (download the report for all)."
+                    } @else {
+                        (query.hits.len()) @if query.hits.len() == 1 { " hit." } @else { " hits." }
+                    }
+                }
+                @if !query.hits.is_empty() {
+                    (overview::render(query, &prefix))
+                    (hit_table(query, &prefix, &context.heading_id()))
+                    (alignments(report, query, &prefix))
+                }
+            }
+        }
+    }
+}
+
+/// Whether the database holds proteins.
+fn is_protein_subject(program: &str) -> bool {
+    matches!(
+        program,
+        "blastp" | "blastx" | "psiblast" | "rpsblast" | "deltablast"
+    )
+}
+
+/// Whether the query is a protein (its length in amino acids).
+fn is_protein_query(program: &str) -> bool {
+    matches!(
+        program,
+        "blastp" | "tblastn" | "psiblast" | "rpsblast" | "deltablast"
+    )
+}
+
+/// The hits, best first, sortable by any column with JavaScript on.
+fn hit_table(query: &QueryHits, prefix: &str, heading: &str) -> Markup {
+    html! {
+        div.table-scroll tabindex="0" role="region" aria-labelledby=(heading) {
+            table.data.hits data-sortable {
+                caption.visually-hidden { "Hits, best first" }
+                thead {
+                    tr {
+                        th.num scope="col" data-type="number" { "#" }
+                        th scope="col" { "Subject" }
+                        th.num scope="col" data-type="number" { "% identity" }
+                        th.num scope="col" data-type="number" { "Alignment length" }
+                        th.num scope="col" data-type="number" { "Query coverage" }
+                        th.num scope="col" data-type="number" { "E-value" }
+                        th.num scope="col" data-type="number" { "Bit score" }
+                    }
+                }
+                tbody {
+                    @for hit in &query.hits {
+                        @let best = hit.best();
+                        tr data-hit=(hit.num) {
+                            td.num { (hit.num) }
+                            td.subject {
+                                a.hit-id href={ "#" (prefix) "-hit-" (hit.num) } { (hit.id) }
+                                @if !hit.title.is_empty() {
+                                    " " span.hit-title { (hit.title) }
+                                }
+                            }
+                            td.num data-value=[hit.identity()] {
+                                @if let Some(identity) = hit.identity() { (format!("{identity:.1} %")) }
+                            }
+                            td.num { @if let Some(best) = best { (best.align_len) } }
+                            td.num data-value=(hit.coverage) { (format!("{:.0} %", hit.coverage)) }
+                            td.num data-value=[hit.evalue().map(|e| format!("{e:e}"))] {
+                                @if let Some(e) = hit.evalue() { (evalue(e)) }
+                            }
+                            td.num data-value=[hit.bit_score()] {
+                                @if let Some(b) = hit.bit_score() { (bits(b)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each hit's alignments, the first few open.
+fn alignments(report: &Report, query: &QueryHits, prefix: &str) -> Markup {
+    let program = report.program.as_str();
+    let translated_query = matches!(program, "blastx" | "tblastx");
+    let translated_hit = matches!(program, "tblastn" | "tblastx");
+    let nucleotide = matches!(program, "blastn" | "megablast" | "dc-megablast");
+    html! {
+        div.alignments {
+            @for (i, hit) in query.hits.iter().enumerate() {
+                details.hit id={ (prefix) "-hit-" (hit.num) } data-hit=(hit.num) open[i < OPEN_HITS] {
+                    summary {
+                        span.hit-num { (hit.num) ". " }
+                        strong.hit-id { (hit.id) }
+                        @if !hit.title.is_empty() { " " span.hit-title { (hit.title) } }
+                        " " span.hit-len {
+                            "(" (thousands(hit.len))
+                            @if is_protein_subject(program) { " aa)" } @else { " nt)" }
+                        }
+                    }
+                    @for (n, hsp) in hit.hsps.iter().enumerate() {
+                        div.hsp {
+                            p.hsp-stats {
+                                @if hit.hsp_count > 1 { strong { "HSP " (n + 1) " of " (hit.hsp_count) } " · " }
+                                "Score " (bits(hsp.bit_score)) " bits (" (hsp.score) ") · "
+                                "Expect " (evalue(hsp.evalue)) " · "
+                                "Identities " (hsp.identity) "/" (hsp.align_len)
+                                " (" (format!("{:.0}", hsp.identity_percent())) " %)"
+                                @if let Some(positive) = hsp.positive {
+                                    " · Positives " (positive) "/" (hsp.align_len)
+                                    " (" (format!("{:.0}", percent(positive, hsp.align_len))) " %)"
+                                }
+                                " · Gaps " (hsp.gaps) "/" (hsp.align_len)
+                                @if nucleotide {
+                                    " · Strand "
+                                    (hsp.query_strand.as_deref().unwrap_or("Plus")) "/"
+                                    (hsp.hit_strand.as_deref().unwrap_or("Plus"))
+                                }
+                                @if translated_query || translated_hit {
+                                    " · Frame "
+                                    @if let Some(frame) = hsp.query_frame.filter(|_| translated_query) { (signed(frame)) }
+                                    @if translated_query && translated_hit { "/" }
+                                    @if let Some(frame) = hsp.hit_frame.filter(|_| translated_hit) { (signed(frame)) }
+                                }
+                            }
+                            pre.alignment tabindex="0" aria-label={ "Alignment of the query with " (hit.id) } {
+                                (alignment_text(hsp, program))
+                            }
+                            @if hsp.cut > 0 {
+                                p.hint { (thousands(hsp.cut as u64)) " more columns: download the pairwise report for the whole alignment." }
+                            }
+                        }
+                    }
+                    @if hit.hsp_count > hit.hsps.len() {
+                        p.hint {
+                            (hit.hsp_count - hit.hsps.len()) " more HSPs: download the pairwise report for all of them."
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An expect threshold as a scientist sets it: `10`, `0.001`, `1e-5`.
+fn threshold(expect: f64) -> String {
+    if expect != 0.0 && expect < 1e-3 {
+        format!("{expect:e}")
+    } else {
+        expect.to_string()
+    }
+}
+
+fn signed(frame: i32) -> String {
+    if frame > 0 {
+        format!("+{frame}")
+    } else {
+        frame.to_string()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// BLAST's JSON for one query of 300 nt and two hits, as blast_formatter writes it.
+    pub(crate) const JSON: &str = r#"{
+"BlastOutput2": [
+{
+    "report": {
+      "program": "blastn",
+      "version": "BLASTN 2.12.0+",
+      "search_target": { "db": "/data/<db>/reference" },
+      "params": { "expect": 10, "sc_match": 2, "sc_mismatch": -3, "gap_open": 5, "gap_extend": 2, "filter": "L;m;" },
+      "results": {
+        "search": {
+          "query_id": "Query_1",
+          "query_title": "my_read <i>300</i> nt",
+          "query_len": 300,
+          "hits": [
+            {
+              "num": 1,
+              "description": [ { "id": "ref04", "accession": "ref04", "title": "Synthetic construct \"chiS\" <script>alert(1)</script> & co" } ],
+              "len": 1655,
+              "hsps": [
+                { "num": 1, "bit_score": 542.297, "score": 600, "evalue": 2.64495e-157, "identity": 300,
+                  "query_from": 1, "query_to": 300, "query_strand": "Plus", "hit_from": 701, "hit_to": 1000, "hit_strand": "Plus",
+                  "align_len": 300, "gaps": 0, "qseq": "QSEQ", "hseq": "HSEQ", "midline": "||||" },
+                { "num": 2, "bit_score": 22.9267, "score": 24, "evalue": 0.586721, "identity": 12,
+                  "query_from": 42, "query_to": 53, "query_strand": "Plus", "hit_from": 753, "hit_to": 742, "hit_strand": "Minus",
+                  "align_len": 12, "gaps": 0, "qseq": "GCATACGTATGC", "hseq": "GCATACGTATGC", "midline": "||||||||||||" }
+              ]
+            },
+            {
+              "num": 2,
+              "description": [ { "id": "ref08", "accession": "ref08", "title": "Synthetic construct sprS" } ],
+              "len": 1800,
+              "hsps": [
+                { "num": 1, "bit_score": 22.0, "score": 23, "evalue": 2.0, "identity": 13,
+                  "query_from": 252, "query_to": 265, "query_strand": "Plus", "hit_from": 1326, "hit_to": 1313, "hit_strand": "Minus",
+                  "align_len": 14, "gaps": 0, "qseq": "ACGTACGTACGTAC", "hseq": "ACGTACGTACGTAA", "midline": "||||||||||||| " }
+              ]
+            }
+          ],
+          "message": null
+        }
+      }
+    }
+}
+]
+}"#;
+
+    pub(crate) fn report() -> Report {
+        Report::from_json(JSON.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn blasts_json_reads_into_hits_with_their_coverage() {
+        let report = report();
+        assert_eq!(report.program, "blastn");
+        assert_eq!(report.database.as_deref(), Some("/data/<db>/reference"));
+        let query = &report.queries[0];
+        assert_eq!((query.len, query.hits.len(), query.more), (300, 2, false));
+        let top = &query.hits[0];
+        assert_eq!(top.id, "ref04");
+        assert_eq!(top.identity(), Some(100.0));
+        assert_eq!(top.coverage, 100.0);
+        assert_eq!(top.hsp_count, 2);
+        assert_eq!(top.evalue(), Some(2.64495e-157));
+        let second = &query.hits[1];
+        assert!((second.coverage - 14.0 * 100.0 / 300.0).abs() < 1e-9);
+        assert!((second.identity().unwrap() - 92.857).abs() < 0.001);
+    }
+
+    #[test]
+    fn overlapping_spans_are_covered_once() {
+        assert_eq!(covered(&mut [(1, 10), (5, 20), (30, 30), (21, 22)]), 23);
+        assert_eq!(covered(&mut []), 0);
+    }
+
+    #[test]
+    fn numbers_read_as_in_blasts_reports() {
+        assert_eq!(evalue(2.64495e-157), "2.6e-157");
+        assert_eq!(evalue(3.1e-5), "3.1e-05");
+        assert_eq!(evalue(0.586721), "0.59");
+        assert_eq!(evalue(12.4), "12");
+        assert_eq!(evalue(0.0), "0.0");
+        assert_eq!(bits(542.297), "542");
+        assert_eq!(bits(22.9267), "22.9");
+    }
+
+    fn hsp(qseq: &str, hseq: &str, query: (u64, u64), hit: (u64, u64)) -> Hsp {
+        let mut report = report();
+        let mut hsp = report.queries[0].hits.remove(0).hsps.remove(0);
+        hsp.qseq = qseq.into();
+        hsp.hseq = hseq.into();
+        hsp.midline = " ".repeat(qseq.len());
+        (hsp.query_from, hsp.query_to) = query;
+        (hsp.hit_from, hsp.hit_to) = hit;
+        hsp
+    }
+
+    #[test]
+    fn alignment_lines_carry_coordinates_down_a_minus_strand_and_over_gaps() {
+        let query = "A".repeat(70);
+        let mut hit = "C".repeat(70);
+        hit.replace_range(60..65, "-----");
+        let blocks = blocks(&hsp(&query, &hit, (1, 70), (1000, 936)), "blastn");
+        assert_eq!(blocks.len(), 2);
+        assert_eq!((blocks[0].query.0, blocks[0].query.2), (1, 60));
+        assert_eq!((blocks[1].query.0, blocks[1].query.2), (61, 70));
+        assert_eq!((blocks[0].hit.0, blocks[0].hit.2), (1000, 941));
+        assert_eq!((blocks[1].hit.0, blocks[1].hit.2), (940, 936));
+        assert_eq!(blocks[1].hit.1, "-----CCCCC");
+
+        // blastx: the query counts three nucleotides per residue.
+        let blocks = blocks_of("MKV", "MKV", (10, 18), (1, 3), "blastx");
+        assert_eq!((blocks[0].query.0, blocks[0].query.2), (10, 18));
+        assert_eq!((blocks[0].hit.0, blocks[0].hit.2), (1, 3));
+        let blocks = blocks_of("MKV", "MKV", (18, 10), (1, 3), "blastx");
+        assert_eq!((blocks[0].query.0, blocks[0].query.2), (18, 10));
+
+        let text = alignment_text(&hsp("ACGT", "ACGA", (1, 4), (701, 704)), "blastn");
+        assert_eq!(
+            text,
+            "Query  1    ACGT  4\n            \u{20}\u{20}\u{20}\u{20}\nSbjct  701  ACGA  704\n"
+        );
+    }
+
+    fn blocks_of(
+        q: &str,
+        h: &str,
+        query: (u64, u64),
+        hit: (u64, u64),
+        program: &str,
+    ) -> Vec<Block> {
+        blocks(&hsp(q, h, query, hit), program)
+    }
+
+    #[test]
+    fn long_alignments_are_cut_and_say_so() {
+        let mut json: serde_json::Value = serde_json::from_str(JSON).unwrap();
+        let long = "A".repeat(MAX_ALIGNMENT + 5);
+        let hsp = &mut json["BlastOutput2"][0]["report"]["results"]["search"]["hits"][0]["hsps"][0];
+        for key in ["qseq", "hseq", "midline"] {
+            hsp[key] = long.clone().into();
+        }
+        let report = Report::from_json(json.to_string().as_bytes()).unwrap();
+        let hsp = &report.queries[0].hits[0].hsps[0];
+        assert_eq!((hsp.qseq.len(), hsp.cut), (MAX_ALIGNMENT, 5));
+    }
+
+    #[test]
+    fn text_from_the_archive_is_escaped_on_the_page() {
+        let page = render(&report(), &Context::for_test()).into_string();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(page.contains("Synthetic construct &quot;chiS&quot; &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), "{page}");
+        assert!(page.contains("my_read &lt;i&gt;300&lt;/i&gt; nt"));
+        assert!(page.contains("<code>/data/&lt;db&gt;/reference</code>"));
+        assert!(page.contains(">100.0 %</td>"), "{page}");
+        assert!(page.contains(">2.6e-157</td>"), "{page}");
+        assert!(page.contains("Strand Plus/Minus"), "{page}");
+    }
+}

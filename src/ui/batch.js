@@ -1,0 +1,138 @@
+/* seqspool's batch page, made live.
+ *
+ * The page is complete without this script; it only keeps it current: while
+ * any experiment of the batch is queued or running (and the tab is shown),
+ * it reads the page's JSON (`GET /batches/{id}`, the table's
+ * data-batch-source) every 2 s and updates the counts, the bar, and each
+ * row's state and result. The rows themselves never change: a batch does not
+ * grow. Text from the server is only ever set with textContent.
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = 2000;
+  /* After a failed poll, wait up to this many intervals before the next. */
+  var MAX_BACKOFF = 8;
+
+  /* The words the server uses for the states (pages.rs, state_word). */
+  var WORDS = {
+    QUEUED: "Queued",
+    RUNNING: "Running",
+    COMPLETE: "Complete",
+    EXECUTOR_ERROR: "Failed",
+    SYSTEM_ERROR: "System error",
+    CANCELED: "Canceled"
+  };
+
+  var table = document.querySelector("table[data-batch-source]");
+  if (!table) return;
+
+  function badge(state) {
+    var span = document.createElement("span");
+    span.className = "state state-" + state.toLowerCase().replace(/_/g, "-");
+    span.dataset.state = state;
+    span.textContent = WORDS[state] || state;
+    return span;
+  }
+
+  function dash() {
+    var span = document.createElement("span");
+    span.className = "none";
+    span.textContent = "—";
+    return span;
+  }
+
+  function setText(node, text) {
+    if (node && node.textContent !== text) node.textContent = text;
+  }
+
+  function render(answer) {
+    var progress = answer.progress;
+    var finished = progress.complete + progress.failed + progress.canceled;
+    document.querySelectorAll("[data-batch-count]").forEach(function (node) {
+      var value = String(progress[node.dataset.batchCount] || 0);
+      setText(node, value);
+      var box = node.closest(".count");
+      if (box) {
+        box.classList.toggle("zero", value === "0");
+        if (box.hasAttribute("data-hide-zero")) box.hidden = value === "0";
+      }
+    });
+    var bar = document.querySelector("progress[data-progress]");
+    if (bar) {
+      bar.max = Math.max(progress.total, 1);
+      bar.value = finished;
+      setText(bar, finished + " of " + progress.total);
+    }
+    setText(document.querySelector("[data-finished]"), String(finished));
+
+    answer.experiments.forEach(function (row) {
+      var tr = table.querySelector('tr[data-id="' + row.id + '"]');
+      if (!tr) return;
+      var state = tr.querySelector('[data-cell="state"]');
+      var shown = state && state.querySelector("[data-state]");
+      if (state && (!shown || shown.dataset.state !== row.state)) {
+        state.replaceChildren(badge(row.state));
+      }
+      tr.querySelectorAll("[data-summary]").forEach(function (cell) {
+        var own = cell.dataset.summary === row.pipeline;
+        var text = own ? row.summary : "";
+        if (cell.dataset.shown === text) return;
+        cell.dataset.shown = text;
+        if (text) {
+          cell.replaceChildren(document.createTextNode(text));
+        } else {
+          cell.replaceChildren(dash());
+        }
+        if (own && row.detail) {
+          cell.title = row.detail;
+        } else {
+          cell.removeAttribute("title");
+        }
+      });
+    });
+    return progress.queued + progress.running > 0;
+  }
+
+  var timer = null;
+  var busy = false;
+  var failures = 0;
+
+  function schedule() {
+    var wait = POLL_MS * Math.min(Math.pow(2, failures), MAX_BACKOFF);
+    timer = window.setTimeout(run, wait);
+  }
+
+  function run() {
+    timer = null;
+    if (document.hidden) return; /* looked at again when the tab is shown */
+    busy = true;
+    fetch(table.dataset.batchSource, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (answer) {
+        if (!answer.ok) throw new Error("the batch answered " + answer.status);
+        return answer.json();
+      })
+      .then(function (answer) {
+        failures = 0;
+        busy = false;
+        if (render(answer)) schedule();
+      })
+      .catch(function () {
+        failures += 1;
+        busy = false;
+        schedule();
+      });
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !busy && !timer) run();
+  });
+
+  var moving = Array.prototype.some.call(table.querySelectorAll("[data-state]"), function (node) {
+    return node.dataset.state === "QUEUED" || node.dataset.state === "RUNNING";
+  }) || ["queued", "running"].some(function (key) {
+    var node = document.querySelector('[data-batch-count="' + key + '"]');
+    return node && node.textContent !== "0";
+  });
+  if (moving) schedule();
+})();

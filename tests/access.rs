@@ -1,0 +1,698 @@
+//! Sharing the server with the lab, end to end: users added with the real
+//! `seqspool user` against a running server, each access mode, who may
+//! cancel, run again and pause what, the page's sign-in cookie, and what the
+//! operator's log says about refused requests and about who did what.
+//!
+//! Tests that read the log run the real binary (its log is its standard
+//! error); the others run the server in this process.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// What a browser sends when it asks for a page.
+const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+/// `seqspool user ARGS --experiments DIR`, run to its end.
+fn user_command(dir: &Path, args: &[&str]) -> std::process::Output {
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_seqspool"))
+            .arg("user")
+            .args(args)
+            .arg("--experiments")
+            .arg(dir)
+            .env_remove("SEQSPOOL_EXPERIMENTS")
+            .env_remove("SEQSPOOL_CONFIG"),
+    )
+}
+
+/// Adds a user with the real binary and returns the token it printed.
+fn add_user(dir: &Path, name: &str, admin: bool) -> String {
+    let mut args = vec!["add", name];
+    if admin {
+        args.push("--admin");
+    }
+    let out = user_command(dir, &args);
+    assert!(
+        out.status.success(),
+        "user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("ssp_"), "{token}");
+    token
+}
+
+/// The `Authorization` header for `token`.
+fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
+
+fn get_as(addr: std::net::SocketAddr, path: &str, token: &str) -> Response {
+    let (name, value) = bearer(token);
+    request(addr, "GET", path, &[(name, &value)], b"")
+}
+
+fn delete_as(addr: std::net::SocketAddr, path: &str, token: &str) -> Response {
+    let (name, value) = bearer(token);
+    request(addr, "DELETE", path, &[(name, &value)], b"")
+}
+
+fn post_as(addr: std::net::SocketAddr, path: &str, token: &str) -> Response {
+    let (name, value) = bearer(token);
+    request(addr, "POST", path, &[(name, &value)], b"")
+}
+
+/// Submits one query with `token`, expecting 202; returns the record.
+fn submit_as(addr: std::net::SocketAddr, token: &str, name: &str) -> Value {
+    let answer = submit_form_as(addr, token, name, "ACGTACGT");
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    answer.json()
+}
+
+fn submit_form_as(addr: std::net::SocketAddr, token: &str, name: &str, sequence: &str) -> Response {
+    let (auth, value) = bearer(token);
+    let body =
+        serde_urlencoded::to_string([("query_name", name), ("query_sequence", sequence)]).unwrap();
+    request(
+        addr,
+        "POST",
+        "/experiments",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            (auth, &value),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// Checks a 401: JSON, the Bearer challenge, and whether it blames the token sent.
+fn assert_unauthenticated(answer: &Response, invalid_token: bool, what: &str) {
+    assert_error(answer, 401, None, &[], what);
+    let challenge = answer
+        .header("WWW-Authenticate")
+        .unwrap_or_else(|| panic!("{what}: a 401 without WWW-Authenticate"));
+    assert!(challenge.starts_with("Bearer"), "{what}: {challenge}");
+    assert_eq!(
+        challenge.contains("error=\"invalid_token\""),
+        invalid_token,
+        "{what}: {challenge}"
+    );
+}
+
+fn ids(listing: &Value) -> Vec<String> {
+    listing["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|view| view["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// ---- the modes --------------------------------------------------------------
+
+#[test]
+fn open_access_is_todays_behaviour_and_records_the_clients_address() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let info = server.get("/service-info").json();
+    assert_eq!(info["access"], "open");
+
+    let running = server.submit("first", "ACGT");
+    let record = server.wait_for_state(&running, "RUNNING");
+    assert_eq!(record["submitted_by"], "127.0.0.1");
+    let queued = server.submit("second", "ACGT");
+    // Anyone may cancel anyone's, and pause the queue.
+    assert_eq!(server.delete(&format!("/experiments/{queued}")).status, 200);
+    assert_eq!(server.post_form("/queue/pause", &[]).status, 200);
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+
+    // A token still says who it is, in any mode; a wrong one is refused.
+    let anna = add_user(&server.dir, "anna", false);
+    let record = submit_as(server.addr, &anna, "named");
+    assert_eq!(record["submitted_by"], "anna");
+    let refused = submit_form_as(server.addr, "ssp_not-a-token", "x", "ACGT");
+    assert_unauthenticated(&refused, true, "a wrong token when open");
+}
+
+#[test]
+fn with_access_for_members_anybody_reads_and_only_users_write() {
+    let server = Server::start(|config| {
+        config.access = seqspool::config::AccessMode::Members;
+        config.command = Some("sleep 30".into());
+    });
+    assert_eq!(server.get("/service-info").json()["access"], "members");
+    let anna = add_user(&server.dir, "anna", false);
+    let before = snapshot(&server.dir);
+
+    // Writing without a token: 401 with the challenge, and nothing written.
+    let form = [("query_name", "q"), ("query_sequence", "ACGT")];
+    assert_unauthenticated(
+        &server.post_form("/experiments", &form),
+        false,
+        "POST /experiments",
+    );
+    assert_unauthenticated(&server.post_form("/", &form), false, "POST /");
+    assert_unauthenticated(
+        &server.post_form("/queue/pause", &[]),
+        false,
+        "POST /queue/pause",
+    );
+    assert_eq!(snapshot(&server.dir), before);
+
+    // Reading needs nothing.
+    for path in [
+        "/",
+        "/experiments",
+        "/service-info",
+        "/backlog",
+        "/queue",
+        "/pipelines",
+    ] {
+        assert_eq!(server.get(path).status, 200, "{path}");
+    }
+
+    let record = submit_as(server.addr, &anna, "mine");
+    assert_eq!(record["submitted_by"], "anna");
+    let id = record["id"].as_str().unwrap();
+    assert_eq!(server.get(&format!("/experiments/{id}")).status, 200);
+    assert_unauthenticated(
+        &server.delete(&format!("/experiments/{id}")),
+        false,
+        "DELETE without a token",
+    );
+    assert!(delete_as(server.addr, &format!("/experiments/{id}"), &anna).status < 300);
+}
+
+#[test]
+fn with_access_closed_everything_but_the_sign_in_page_needs_a_token() {
+    let server = Server::start(|config| config.access = seqspool::config::AccessMode::Closed);
+    let anna = add_user(&server.dir, "anna", false);
+    for path in [
+        "/",
+        "/experiments",
+        "/service-info",
+        "/backlog",
+        "/queue",
+        "/events",
+    ] {
+        assert_unauthenticated(&server.get(path), false, path);
+    }
+    // (Not /events with a token: its stream never ends.)
+    for path in ["/", "/experiments", "/service-info", "/backlog", "/queue"] {
+        assert_eq!(get_as(server.addr, path, &anna).status, 200, "{path}");
+    }
+    assert_eq!(server.get("/sign-in").status, 200);
+    for asset in ["/ui/style.css", "/ui/app.js", "/ui/icon.svg"] {
+        assert_eq!(server.get(asset).status, 200, "{asset}");
+    }
+    // A browser is asked to sign in, with the same status and challenge.
+    let page = request(
+        server.addr,
+        "GET",
+        "/experiments?state=QUEUED",
+        &[("Accept", BROWSER_ACCEPT)],
+        b"",
+    );
+    assert_eq!(page.status, 401);
+    assert!(page
+        .header("WWW-Authenticate")
+        .unwrap()
+        .starts_with("Bearer"));
+    let html = page.text();
+    assert!(
+        html.contains(r#"<form class="stack" method="post" action="/sign-in">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="next" value="/experiments?state=QUEUED""#),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<table"),
+        "nothing is shown before the sign-in: {html}"
+    );
+}
+
+// ---- ownership --------------------------------------------------------------
+
+#[test]
+fn a_member_cannot_cancel_anothers_experiment_and_an_admin_can() {
+    let server = Server::start(|config| {
+        config.access = seqspool::config::AccessMode::Members;
+        config.command = Some("sleep 30".into());
+    });
+    let anna = add_user(&server.dir, "anna", false);
+    let bob = add_user(&server.dir, "bob", false);
+    let root = add_user(&server.dir, "root", true);
+
+    let annas = submit_as(server.addr, &anna, "annas")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.wait_for_state(&annas, "RUNNING");
+    let bobs = submit_as(server.addr, &bob, "bobs")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Anna may not cancel Bob's, by the API or by the page's form.
+    let refused = delete_as(server.addr, &format!("/experiments/{bobs}"), &anna);
+    assert_error(&refused, 403, None, &["bob", "admin"], "anna cancels bob's");
+    let refused = post_as(server.addr, &format!("/experiments/{bobs}/cancel"), &anna);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(server.wait_for_state(&bobs, "QUEUED")["state"], "QUEUED");
+
+    // Bob may cancel his own; then Anna may not run it again, and Bob may.
+    assert_eq!(
+        delete_as(server.addr, &format!("/experiments/{bobs}"), &bob).status,
+        200
+    );
+    let refused = post_as(server.addr, &format!("/experiments/{bobs}/retry"), &anna);
+    assert_error(&refused, 403, None, &["run again"], "anna retries bob's");
+    let again = post_as(server.addr, &format!("/experiments/{bobs}/retry"), &bob);
+    assert_eq!(again.status, 202, "{}", again.text());
+    assert_eq!(again.json()["submitted_by"], "bob");
+
+    // The queue's controls are an admin's, and so are the routes other
+    // branches add under them: gated by route, whether they exist yet or not.
+    for path in [
+        "/queue/pause",
+        "/queue/resume",
+        "/queue/drain",
+        &format!("/experiments/{annas}/front"),
+    ] {
+        let refused = post_as(server.addr, path, &anna);
+        assert_error(&refused, 403, None, &["admin"], path);
+    }
+    assert_eq!(get_as(server.addr, "/retention", &anna).status, 403);
+    assert_unauthenticated(&server.get("/retention"), false, "GET /retention");
+    assert_eq!(post_as(server.addr, "/queue/pause", &root).status, 200);
+    assert_eq!(post_as(server.addr, "/queue/resume", &root).status, 200);
+
+    // An admin may cancel anyone's, running too.
+    let stopped = delete_as(server.addr, &format!("/experiments/{annas}"), &root);
+    assert_eq!(stopped.status, 202, "{}", stopped.text());
+    server.wait_for_state(&annas, "CANCELED");
+}
+
+#[test]
+fn the_listing_shows_mine_or_one_submitters_experiments() {
+    let server = Server::start(|config| {
+        config.access = seqspool::config::AccessMode::Members;
+        config.command = Some("sleep 30".into());
+    });
+    let anna = add_user(&server.dir, "anna", false);
+    let bob = add_user(&server.dir, "bob", false);
+    let a1 = submit_as(server.addr, &anna, "a1")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b1 = submit_as(server.addr, &bob, "b1")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a2 = submit_as(server.addr, &anna, "a2")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mine = get_as(server.addr, "/experiments?mine=1", &anna).json();
+    assert_eq!(ids(&mine), [a2.clone(), a1.clone()]);
+    let bobs = server.get("/experiments?submitted_by=bob").json();
+    assert_eq!(ids(&bobs), [b1]);
+    // Paging keeps to the filter.
+    let first = get_as(server.addr, "/experiments?mine=1&limit=1", &anna).json();
+    assert_eq!(ids(&first), [a2.as_str()]);
+    let token = first["next_page_token"].as_str().unwrap();
+    let second = get_as(
+        server.addr,
+        &format!("/experiments?mine=1&limit=1&page_token={token}"),
+        &anna,
+    )
+    .json();
+    assert_eq!(ids(&second), [a1.as_str()]);
+    assert_error(
+        &server.get("/experiments?mine=perhaps"),
+        400,
+        None,
+        &["mine"],
+        "mine=perhaps",
+    );
+
+    // The page: who submitted each, and a "mine" filter for a signed-in user.
+    let (auth, value) = bearer(&anna);
+    let page = request(
+        server.addr,
+        "GET",
+        "/?mine=1",
+        &[("Accept", BROWSER_ACCEPT), (auth, &value)],
+        b"",
+    )
+    .text();
+    assert!(
+        page.contains(r#"<input type="checkbox" name="mine" value="1" checked>"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"<td class="by">anna</td>"#), "{page}");
+    assert!(!page.contains(r#"<td class="by">bob</td>"#), "{page}");
+    assert!(
+        page.contains("/experiments?limit=25&amp;submitted_by=anna"),
+        "{page}"
+    );
+    let all = request(server.addr, "GET", "/", &[("Accept", BROWSER_ACCEPT)], b"").text();
+    assert!(all.contains(r#"<td class="by">bob</td>"#), "{all}");
+    // Nobody signed in, access not open: nobody to call "mine".
+    assert!(!all.contains(r#"name="mine""#), "{all}");
+}
+
+// ---- the page's sign-in -----------------------------------------------------
+
+/// Signs in with `token` through the page's form; returns the answer.
+fn sign_in(server: &Server, token: &str, extra: &[(&str, &str)]) -> Response {
+    let origin = format!("http://{}", server.addr);
+    let mut headers = vec![
+        ("Accept", BROWSER_ACCEPT),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Origin", origin.as_str()),
+    ];
+    headers.extend_from_slice(extra);
+    let body = serde_urlencoded::to_string([("token", token), ("next", "/experiments")]).unwrap();
+    request(server.addr, "POST", "/sign-in", &headers, body.as_bytes())
+}
+
+/// The `name=value` of a `Set-Cookie` header, and its attributes.
+fn cookie(answer: &Response) -> (String, Vec<String>) {
+    let set = answer
+        .header("Set-Cookie")
+        .unwrap_or_else(|| panic!("no Set-Cookie: {:?}", answer.headers));
+    let mut parts = set.split(';').map(|part| part.trim().to_owned());
+    (parts.next().unwrap(), parts.collect())
+}
+
+#[test]
+fn the_page_signs_in_with_a_strict_http_only_cookie_and_shows_only_the_buttons_allowed() {
+    let server = Server::start(|config| {
+        config.access = seqspool::config::AccessMode::Members;
+        config.command = Some("sleep 30".into());
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    });
+    let anna = add_user(&server.dir, "anna", false);
+    let bob = add_user(&server.dir, "bob", false);
+    let running = submit_as(server.addr, &bob, "blocker")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.wait_for_state(&running, "RUNNING");
+    let bobs = submit_as(server.addr, &bob, "bobs")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let annas = submit_as(server.addr, &anna, "annas")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A wrong token comes back to the form, refused.
+    let wrong = sign_in(&server, "ssp_wrong", &[]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.header("Set-Cookie").is_none());
+    assert!(
+        wrong.text().contains("That token is not a user"),
+        "{}",
+        wrong.text()
+    );
+
+    // From another site, not even a right token signs in.
+    let body = serde_urlencoded::to_string([("token", anna.as_str())]).unwrap();
+    let foreign = request(
+        server.addr,
+        "POST",
+        "/sign-in",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", "http://elsewhere.example"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(foreign.status, 403);
+    assert!(foreign.header("Set-Cookie").is_none());
+
+    let signed = sign_in(&server, &anna, &[]);
+    assert_eq!(signed.status, 303, "{}", signed.text());
+    assert_eq!(signed.header("Location"), Some("/experiments"));
+    let (session, attributes) = cookie(&signed);
+    assert!(session.starts_with("seqspool_session="), "{session}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            attributes.iter().any(|a| a == attribute),
+            "{attribute} in {attributes:?}"
+        );
+    }
+    // Plain HTTP: not Secure, or the browser would never send it back.
+    assert!(!attributes.iter().any(|a| a == "Secure"), "{attributes:?}");
+    // Behind the trusted proxy, over HTTPS: Secure.
+    let proxied = sign_in(&server, &anna, &[("X-Forwarded-Proto", "https")]);
+    assert!(cookie(&proxied).1.iter().any(|a| a == "Secure"));
+
+    let page = |path: &str| {
+        request(
+            server.addr,
+            "GET",
+            path,
+            &[("Accept", BROWSER_ACCEPT), ("Cookie", &session)],
+            b"",
+        )
+        .text()
+    };
+    let home = page("/");
+    assert!(
+        home.contains(r#"Signed in as <strong data-user="anna">anna</strong>"#),
+        "{home}"
+    );
+    assert!(home.contains(r#"action="/sign-out""#), "{home}");
+    // Her own experiment offers Cancel; Bob's shows who submitted it, and no button.
+    let own = page(&format!("/experiments/{annas}"));
+    assert!(own.contains(r#"<form class="cancel""#), "{own}");
+    let others = page(&format!("/experiments/{bobs}"));
+    assert!(
+        others.contains("<dt>Submitted by</dt><dd>bob</dd>"),
+        "{others}"
+    );
+    assert!(!others.contains(r#"<form class="cancel""#), "{others}");
+    assert!(!others.contains(r#"<form class="retry""#), "{others}");
+
+    // The cookie writes as Anna, from this server's own page only.
+    let origin = format!("http://{}", server.addr);
+    let cancel = |id: &str, origin: &str| {
+        request(
+            server.addr,
+            "POST",
+            &format!("/experiments/{id}/cancel"),
+            &[
+                ("Accept", BROWSER_ACCEPT),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", &session),
+                ("Origin", origin),
+            ],
+            b"confirmed=yes",
+        )
+    };
+    assert_eq!(cancel(&bobs, &origin).status, 403);
+    assert_eq!(server.wait_for_state(&bobs, "QUEUED")["state"], "QUEUED");
+    let foreign = cancel(&annas, "http://elsewhere.example");
+    assert_eq!(foreign.status, 200, "only a confirmation page");
+    assert_eq!(server.wait_for_state(&annas, "QUEUED")["state"], "QUEUED");
+    assert_eq!(cancel(&annas, &origin).status, 303);
+    server.wait_for_state(&annas, "CANCELED");
+
+    // Signing out ends the session on the server, not only in the browser.
+    let out = request(
+        server.addr,
+        "POST",
+        "/sign-out",
+        &[("Cookie", &session), ("Origin", &origin)],
+        b"",
+    );
+    assert_eq!(out.status, 303);
+    let (cleared, attributes) = cookie(&out);
+    assert_eq!(cleared, "seqspool_session=");
+    assert!(attributes.iter().any(|a| a == "Max-Age=0"));
+    let after = page("/");
+    assert!(!after.contains("Signed in as"), "{after}");
+    assert!(after.contains(r#"href="/sign-in""#), "{after}");
+}
+
+// ---- the binary: users beside a running server, and the operator's log -----
+
+#[test]
+fn users_are_added_listed_and_removed_with_the_binary_while_the_server_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let server = Binary::start(&dir, &["--access", "members"]);
+    wait_until("the log warns that nobody can submit", || {
+        server
+            .log()
+            .contains("names no users: nobody can submit or cancel")
+    });
+
+    let token = add_user(&dir, "anna", true);
+    // Counted at once, without a restart.
+    let record = submit_as(server.addr, &token, "first");
+    assert_eq!(record["submitted_by"], "anna");
+    add_user(&dir, "bob", false);
+
+    let list = user_command(&dir, &["list"]);
+    assert!(list.status.success());
+    let list = String::from_utf8(list.stdout).unwrap();
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{list}");
+    assert!(lines[1].starts_with("anna  admin "), "{list}");
+    assert!(lines[2].starts_with("bob   member"), "{list}");
+    // Only hashes are kept.
+    let file = std::fs::read_to_string(dir.join(".users.json")).unwrap();
+    assert!(!file.contains(&token), "{file}");
+    assert!(file.contains("token_sha256"), "{file}");
+
+    let again = user_command(&dir, &["add", "anna"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("there is a user anna already"));
+    let bad = user_command(&dir, &["add", "10.0.0.1"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a user name"));
+    let missing = user_command(&dir, &["remove", "carol"]);
+    assert!(!missing.status.success());
+
+    let removed = user_command(&dir, &["remove", "anna"]);
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    wait_until("the server refuses the removed user's token", || {
+        submit_form_as(server.addr, &token, "after", "ACGT").status == 401
+    });
+    let list = String::from_utf8(user_command(&dir, &["list"]).stdout).unwrap();
+    assert!(!list.contains("anna"), "{list}");
+}
+
+#[test]
+fn refused_requests_are_logged_with_why_and_from_where_and_never_the_sequence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let server = Binary::start(&dir, &["--access", "members", "--command", "sleep 30"]);
+    let anna = add_user(&dir, "anna", false);
+    let root = add_user(&dir, "root", true);
+
+    // A wrong token: refused, logged without the token, and slowed more each time.
+    let secret = "ssp_0123456789abcdef-not-anyones";
+    for _ in 0..2 {
+        let refused = submit_form_as(server.addr, secret, "q", "ACGT");
+        assert_unauthenticated(&refused, true, "a wrong token");
+    }
+    wait_until("the log tells the second failure", || {
+        server
+            .log()
+            .contains("(2 failure(s) in a row; answered after 0.50 s)")
+    });
+    let log = server.log();
+    assert!(log.contains("refused a token that is nobody's from 127.0.0.1 (1 failure(s) in a row; answered after 0.25 s)"), "{log}");
+    assert!(log.contains("refused POST /experiments: 401"), "{log}");
+    assert!(!log.contains(secret), "the token is never logged: {log}");
+
+    // A refused submission: the route, the status, the reason, the user; not the sequence.
+    let sequence = "ACGTACGTACGT##%%ACGTACGTACGT";
+    let refused = submit_form_as(server.addr, &anna, "odd", sequence);
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    wait_until("the log tells the refused submission", || {
+        server.log().contains("refused POST /experiments: 422")
+    });
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("refused POST /experiments: 422"))
+        .unwrap();
+    assert!(line.contains("(client 127.0.0.1, user anna)"), "{line}");
+    assert!(!log.contains(sequence), "{log}");
+
+    // Not allowed: 403, logged with who asked.
+    let running = submit_as(server.addr, &root, "roots")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = delete_as(server.addr, &format!("/experiments/{running}"), &anna);
+    assert_eq!(refused.status, 403);
+    let annas = submit_as(server.addr, &anna, "annas")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the log tells the refused cancel", || {
+        server.log().contains(&format!(
+            "refused DELETE /experiments/{running}: 403: experiment {running} was submitted by root"
+        ))
+    });
+
+    // Cancels, retries and pauses say who did them.
+    assert_eq!(
+        delete_as(server.addr, &format!("/experiments/{annas}"), &anna).status,
+        200
+    );
+    assert_eq!(
+        post_as(server.addr, &format!("/experiments/{annas}/retry"), &anna).status,
+        202
+    );
+    assert_eq!(post_as(server.addr, "/queue/pause", &root).status, 200);
+    assert_eq!(post_as(server.addr, "/queue/resume", &root).status, 200);
+    for said in [
+        format!("experiment {annas} canceled while queued by anna"),
+        format!("experiment {annas} runs again as"),
+        "the queue is paused by root".to_owned(),
+        "the queue is resumed by root".to_owned(),
+        "accepted from anna".to_owned(),
+    ] {
+        wait_until(&format!("the log says {said:?}"), || {
+            server.log().contains(&said)
+        });
+    }
+    let log = server.log();
+    let retried = log
+        .lines()
+        .find(|line| line.contains(&format!("experiment {annas} runs again as")))
+        .unwrap();
+    assert!(retried.ends_with(" by anna"), "{retried}");
+}
+
+#[test]
+fn an_open_server_on_the_network_warns_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seqspool"));
+        command
+            .arg("--experiments")
+            .arg(tmp.path().join("experiments"))
+            .args(args)
+            .env("RUST_LOG", "info");
+        let mut server = Binary::spawn(command);
+        wait_until("the server says its access", || {
+            server.log().contains("access: ")
+        });
+        let log = server.log();
+        server.signal(rustix::process::Signal::TERM);
+        server.wait();
+        log
+    };
+    let open = start(&["--bind", "0.0.0.0:0"]);
+    assert!(
+        open.contains("access is open and this server listens on 0.0.0.0:"),
+        "{open}"
+    );
+    let local = start(&["--bind", "127.0.0.1:0"]);
+    assert!(!local.contains("access is open and"), "{local}");
+    let members = start(&["--bind", "0.0.0.0:0", "--access", "members"]);
+    assert!(!members.contains("access is open and"), "{members}");
+    assert!(members.contains("names no users"), "{members}");
+}

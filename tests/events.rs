@@ -1,0 +1,263 @@
+//! Live without polling: `GET /events` announces every state and backlog
+//! change as server-sent events, a client that reconnects with `Last-Event-ID`
+//! misses nothing, idle streams cost the server nothing that slows it, and
+//! `GET /experiments/{id}?wait=S` answers as soon as an experiment ends.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// An open event stream, read line by line.
+struct Stream {
+    reader: BufReader<TcpStream>,
+}
+
+/// One event as the stream sends it.
+#[derive(Debug, Default)]
+struct Sse {
+    id: Option<String>,
+    kind: String,
+    data: String,
+}
+
+impl Stream {
+    /// Opens `GET path` as a browser's EventSource does (raw: it never ends).
+    fn open(server: &Server, path: &str, last: Option<&str>) -> Stream {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let last = last.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{last}\r\n",
+            server.addr
+        )
+        .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+        let mut chunked = false;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.to_ascii_lowercase().starts_with("content-type:") {
+                assert!(line.contains("text/event-stream"), "{line}");
+            }
+            chunked |= line.to_ascii_lowercase().contains("chunked");
+            if line == "\r\n" {
+                break;
+            }
+        }
+        assert!(chunked, "a stream of unknown length is chunked");
+        Stream { reader }
+    }
+
+    /// The next event (comments and the `retry:` line are skipped).
+    fn next(&mut self) -> Sse {
+        let mut event = Sse::default();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.reader
+                .read_line(&mut line)
+                .expect("an event within PATIENCE");
+            let text = line.trim_end_matches(['\r', '\n']);
+            // Chunk sizes of the transfer encoding: hex digits alone on a line.
+            if !text.is_empty()
+                && text.chars().all(|c| c.is_ascii_hexdigit())
+                && !text.contains(':')
+            {
+                continue;
+            }
+            if let Some(id) = text.strip_prefix("id: ") {
+                event.id = Some(id.to_owned());
+            } else if let Some(kind) = text.strip_prefix("event: ") {
+                event.kind = kind.to_owned();
+            } else if let Some(data) = text.strip_prefix("data: ") {
+                event.data = data.to_owned();
+            } else if text.is_empty() && !event.kind.is_empty() {
+                return event;
+            }
+        }
+    }
+
+    /// The next event about experiment `id`, skipping backlog events.
+    fn next_about(&mut self, id: &str) -> (Sse, Value) {
+        loop {
+            let event = self.next();
+            if event.kind == "experiment" {
+                let data: Value = serde_json::from_str(&event.data).unwrap();
+                if data["id"] == id {
+                    return (event, data);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_experiment_is_followed_from_queued_to_complete_by_events_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gate = tmp.path().join("gate");
+    let server = Server::start(|config| {
+        config.command = Some(format!(
+            "while [ ! -e '{}' ]; do sleep 0.02; done",
+            gate.display()
+        ))
+    });
+    let mut stream = Stream::open(&server, "/events", None);
+    let id = server.submit("followed", "ACGT");
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("COMPLETE") {
+        let (_, data) = stream.next_about(&id);
+        let state = data["state"].as_str().unwrap().to_owned();
+        if states.last() != Some(&state) {
+            states.push(state.clone());
+        }
+        if state == "RUNNING" {
+            std::fs::write(&gate, "").unwrap();
+        }
+    }
+    assert_eq!(states, ["QUEUED", "RUNNING", "COMPLETE"]);
+
+    // A stream for one experiment carries only its events.
+    let other = server.submit("other", "ACGT");
+    let mut only = Stream::open(&server, &format!("/events?experiment={other}"), None);
+    let (_, data) = only.next_about(&other);
+    assert_eq!(data["id"], other.as_str());
+}
+
+#[test]
+fn a_client_that_reconnects_with_last_event_id_misses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gate = tmp.path().join("gate");
+    let server = Server::start(|config| {
+        config.command = Some(format!(
+            "while [ ! -e '{}' ]; do sleep 0.02; done",
+            gate.display()
+        ))
+    });
+    let mut stream = Stream::open(&server, "/events", None);
+    let first = server.submit("one", "ACGT");
+    let (event, _) = stream.next_about(&first);
+    let last = event.id.expect("events carry ids");
+    drop(stream);
+
+    // While nobody listens: more experiments, and the first one ends.
+    let second = server.submit("two", "ACGT");
+    std::fs::write(&gate, "").unwrap();
+    server.wait_for_state(&second, "COMPLETE");
+
+    let mut stream = Stream::open(&server, "/events", Some(&last));
+    let mut seen = Vec::new();
+    let mut previous = last.clone();
+    while !seen.contains(&format!("{second} COMPLETE")) {
+        let event = stream.next();
+        let id = event.id.clone().unwrap();
+        let seq = |id: &str| id.split_once('.').unwrap().1.parse::<u64>().unwrap();
+        assert!(seq(&id) > seq(&previous), "{id} after {previous}");
+        previous = id;
+        if event.kind == "experiment" {
+            let data: Value = serde_json::from_str(&event.data).unwrap();
+            seen.push(format!(
+                "{} {}",
+                data["id"].as_str().unwrap(),
+                data["state"].as_str().unwrap()
+            ));
+        }
+    }
+    for expected in [
+        format!("{first} RUNNING"),
+        format!("{first} COMPLETE"),
+        format!("{second} QUEUED"),
+        format!("{second} RUNNING"),
+        format!("{second} COMPLETE"),
+    ] {
+        assert!(seen.contains(&expected), "missed {expected}: {seen:?}");
+    }
+
+    // An id the server no longer has (another life of it) gets a reset.
+    let mut stale = Stream::open(&server, "/events", Some("1.1"));
+    assert_eq!(stale.next().kind, "reset");
+}
+
+#[test]
+fn a_thousand_idle_event_streams_do_not_slow_the_backlog() {
+    // Room for the streams in this process, whatever the soft limit.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+    let server = Server::start(|_| {});
+    let quiet = || {
+        let started = Instant::now();
+        for _ in 0..50 {
+            assert_eq!(server.get("/backlog").status, 200);
+        }
+        started.elapsed() / 50
+    };
+    let before = quiet();
+    let streams: Vec<TcpStream> = (0..1000)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr).unwrap();
+            write!(
+                stream,
+                "GET /events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+                server.addr
+            )
+            .unwrap();
+            stream
+        })
+        .collect();
+    // Every stream is being served (its head and first line are sent).
+    std::thread::sleep(Duration::from_millis(500));
+    let during = quiet();
+    eprintln!(
+        "GET /backlog took {before:?} on average with no stream open, {during:?} with 1000 open"
+    );
+    assert_eq!(server.get("/backlog").status, 200);
+    drop(streams);
+}
+
+#[test]
+fn a_read_with_wait_answers_as_soon_as_the_experiment_ends_or_when_the_wait_is_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gate = tmp.path().join("gate");
+    let server = Server::start(|config| {
+        config.command = Some(format!(
+            "while [ ! -e '{}' ]; do sleep 0.02; done",
+            gate.display()
+        ))
+    });
+    let id = server.submit("waited", "ACGT");
+    server.wait_for_state(&id, "RUNNING");
+    let record = server.get(&format!("/experiments/{id}?wait=0.2")).json();
+    assert_eq!(record["state"], "RUNNING");
+    let opener = {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::write(gate, "").unwrap();
+        })
+    };
+    let record = server.get(&format!("/experiments/{id}?wait=30")).json();
+    assert_eq!(record["state"], "COMPLETE", "{record:#}");
+    assert!(record["files"].is_array());
+    opener.join().unwrap();
+    assert_error(
+        &server.get(&format!("/experiments/{id}?wait=soon")),
+        400,
+        None,
+        &["not a number of seconds"],
+        "a bad wait",
+    );
+}

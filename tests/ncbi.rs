@@ -1,0 +1,726 @@
+//! NCBI's BLAST URL API (`/Blast.cgi`), as the clients written for NCBI use
+//! it: Biopython's two `qblast` functions, unchanged but for `url_base`, and
+//! a client following NCBI's `web_blast.pl` protocol step by step (Put, then
+//! SearchInfo polls, then the Text report), against the example
+//! configuration's real BLAST pipelines.
+//!
+//! They need NCBI BLAST+, and the Biopython tests Biopython (a Python with
+//! `Bio` importable: `SEQSPOOL_TEST_PYTHON`, or `python3`). Without them the
+//! tests say so loudly and skip, unless `SEQSPOOL_TEST_REQUIRE` names `blast`
+//! or `biopython` (as CI does): then they fail.
+
+mod common;
+use common::blast::*;
+use common::*;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// A Python that can `import Bio`, or `None` (after a loud message) if the test should skip.
+fn biopython() -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("SEQSPOOL_TEST_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("python3")])
+        .collect();
+    for python in &candidates {
+        let imports = Command::new(python)
+            .args(["-c", "import Bio.Blast, Bio.Blast.NCBIWWW"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if imports {
+            return Some(python.clone());
+        }
+    }
+    assert!(
+        !required("biopython"),
+        "no Python with Biopython ({candidates:?}), and SEQSPOOL_TEST_REQUIRE names biopython: \
+         make a virtual environment with it (python3 -m venv v && v/bin/pip install biopython) \
+         and set SEQSPOOL_TEST_PYTHON=v/bin/python"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n********************************************************************\n\
+         SKIPPED: the Biopython test needs a Python with Biopython.\n\
+         Make one (python3 -m venv v && v/bin/pip install biopython), set\n\
+         SEQSPOOL_TEST_PYTHON=v/bin/python, or SEQSPOOL_TEST_REQUIRE=biopython\n\
+         to make this a failure.\n\
+         ********************************************************************\n"
+    );
+    None
+}
+
+/// A query cut from a shipped reference: the first `length` residues of `id`.
+fn cut(file: &str, id: &str, length: usize) -> String {
+    reference(file, id).sequence[..length].to_owned()
+}
+
+/// The client of a Biopython test: an unchanged qblast call and parse, with
+/// one thing added around it: a wrapper of `urlopen` that notes (in a file
+/// named `waiting`) that the server answered a poll with `Status=WAITING`,
+/// so the test knows the waiting path ran before it lets the search run.
+const CLIENT: &str = r#"
+import json, os, sys
+import urllib.request
+
+program, database, sequence, url_base, which, marks = sys.argv[1:7]
+real_urlopen = urllib.request.urlopen
+
+def urlopen(request, *args, **kwargs):
+    answer = real_urlopen(request, *args, **kwargs)
+    if b"Status=WAITING" in answer.peek():
+        open(os.path.join(marks, "waiting"), "w").close()
+    return answer
+
+if which == "classic":
+    from Bio.Blast import NCBIWWW, NCBIXML
+    NCBIWWW.urlopen = urlopen
+    handle = NCBIWWW.qblast(program, database, sequence, url_base=url_base)
+    record = NCBIXML.read(handle)
+    top = record.alignments[0]
+    hsp = top.hsps[0]
+    print(json.dumps({"title": top.title, "identities": hsp.identities,
+                      "length": hsp.align_length, "hits": len(record.alignments)}))
+else:
+    import Bio.Blast
+    Bio.Blast.urlopen = urlopen
+    stream = Bio.Blast.qblast(program, database, sequence, url_base=url_base)
+    record = Bio.Blast.read(stream)
+    top = record[0]
+    hsp = top[0]
+    print(json.dumps({"title": top.target.id + " " + top.target.description,
+                      "identities": hsp.annotations["identity"],
+                      "length": hsp.length, "hits": len(record), "rid": stream.rid}))
+"#;
+
+/// One Biopython client, running.
+struct Client {
+    child: Child,
+    marks: tempfile::TempDir,
+    what: String,
+}
+
+impl Client {
+    fn start(
+        python: &Path,
+        server: &Server,
+        which: &str,
+        program: &str,
+        database: &str,
+        sequence: &str,
+    ) -> Client {
+        let marks = tempfile::tempdir().unwrap();
+        let child = Command::new(python)
+            .args(["-c", CLIENT, program, database, sequence])
+            .arg(format!("http://{}/Blast.cgi", server.addr))
+            .arg(which)
+            .arg(marks.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting Python");
+        Client {
+            child,
+            marks,
+            what: format!("{which} qblast {program} {database}"),
+        }
+    }
+
+    fn saw_waiting(&self) -> bool {
+        self.marks.path().join("waiting").exists()
+    }
+
+    /// What the client printed, once it has ended (Biopython polls every 20 s).
+    fn result(mut self) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("{}: still polling after 4 minutes", self.what);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(status.success(), "{}: {status}\n{stderr}", self.what);
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|err| panic!("{}: {err}: {stdout}", self.what))
+    }
+}
+
+fn queued(server: &Server) -> u64 {
+    server.get("/queue").json()["queued"].as_u64().unwrap()
+}
+
+#[test]
+fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_ahead() {
+    if !blast_available() {
+        return;
+    }
+    let Some(python) = biopython() else { return };
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = example_server(db.path());
+
+    // Other work first, and the queue held, so the scripts' searches wait behind it.
+    let answer = server.post_form("/queue/pause", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let ahead = cut("reference.fasta", "ref05", 300);
+    for n in 0..2 {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", &format!("ahead{n}")),
+                ("query_sequence", &ahead),
+                ("pipeline", "blastn"),
+            ],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+    }
+
+    let dna = cut("reference.fasta", "ref03", 200);
+    let protein = cut("reference_proteins.fasta", "prot02", 120);
+    let clients = [
+        Client::start(&python, &server, "classic", "blastn", "nt", &dna),
+        Client::start(&python, &server, "new", "blastn", "core_nt", &dna),
+        Client::start(&python, &server, "new", "blastp", "nr", &protein),
+    ];
+    wait_until("the scripts' searches wait in the queue", || {
+        queued(&server) == 5
+    });
+    wait_until("each script has been told its search is waiting", || {
+        clients.iter().all(Client::saw_waiting)
+    });
+    let answer = server.post_form("/queue/resume", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
+    let [classic, new_blastn, new_blastp] = clients;
+    let ref03 = reference("reference.fasta", "ref03");
+    for (result, what) in [(classic.result(), "classic"), (new_blastn.result(), "new")] {
+        assert_eq!(
+            result["title"].as_str().unwrap(),
+            format!("ref03 {}", ref03.title),
+            "{what} blastn: {result}"
+        );
+        assert_eq!(result["identities"], 200, "{what} blastn: {result}");
+        assert_eq!(result["length"], 200, "{what} blastn: {result}");
+    }
+    let prot02 = reference("reference_proteins.fasta", "prot02");
+    let result = new_blastp.result();
+    assert_eq!(
+        result["title"].as_str().unwrap(),
+        format!("prot02 {}", prot02.title),
+        "blastp: {result}"
+    );
+    assert_eq!(result["identities"], 120, "blastp: {result}");
+
+    // The search is an ordinary experiment, on the ordinary page.
+    let rid = result["rid"].as_str().unwrap();
+    assert_eq!(rid.len(), 11, "{rid}");
+    let listed = server.get("/Blast.cgi?CMD=DisplayRIDs").text();
+    assert!(listed.contains(rid), "{listed}");
+}
+
+#[test]
+fn biopython_turns_a_refused_search_into_an_exception_that_says_why() {
+    if !blast_available() {
+        return;
+    }
+    let Some(python) = biopython() else { return };
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = example_server(db.path());
+    let before = snapshot(&server.dir);
+    let url = format!("http://{}/Blast.cgi", server.addr);
+    let script = r#"
+import sys
+from Bio.Blast import NCBIWWW
+program, database, sequence, url = sys.argv[1:5]
+try:
+    NCBIWWW.qblast(program, database, sequence, url_base=url)
+except ValueError as err:
+    print(err)
+else:
+    print("no error")
+"#;
+    let dna = cut("reference.fasta", "ref03", 100);
+    for (program, database, sequence, expected) in [
+        (
+            "blastx",
+            "nr",
+            dna.as_str(),
+            "PROGRAM blastx is not offered; this server offers blastn, blastp",
+        ),
+        (
+            "blastn",
+            "refseq_rna",
+            dna.as_str(),
+            "DATABASE refseq_rna is not offered for blastn; it searches reference, nt, core_nt",
+        ),
+        ("blastn", "nt", "ACGT-NOT A SEQUENCE!", "QUERY"),
+        ("blastp", "nr", dna.as_str(), "QUERY: blastp takes protein"),
+    ] {
+        let output = Command::new(&python)
+            .args(["-c", script, program, database, sequence, &url])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            said.contains("Error message from NCBI: Error: ") && said.contains(expected),
+            "{program} {database} {sequence}: {said}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused search wrote nothing"
+    );
+}
+
+/// `name = value` from a QBlastInfo block, as `web_blast.pl` reads it
+/// (`/^    RID = (.*$)/m`, `/\s+Status=(\w+)/`).
+fn info<'a>(page: &'a str, name: &str) -> Option<&'a str> {
+    page.lines().find_map(|line| {
+        let line = line.trim();
+        let rest = line.strip_prefix(name)?.trim_start();
+        Some(rest.strip_prefix('=')?.trim())
+    })
+}
+
+fn cgi(server: &Server, fields: &[(&str, &str)]) -> Response {
+    server.post_form("/Blast.cgi", fields)
+}
+
+#[test]
+fn a_web_blast_pl_client_puts_polls_search_info_and_reads_the_text_report() {
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = example_server(db.path());
+    server.post_form("/queue/pause", &[]);
+
+    // Put, as web_blast.pl sends it: a POST form, the query as FASTA.
+    let dna = cut("reference.fasta", "ref06", 240);
+    let fasta = format!(">my_read a read of ref06\n{dna}\n");
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "reference"),
+            ("QUERY", &fasta),
+        ],
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    let page = put.text();
+    assert!(
+        page.contains("<!--QBlastInfoBegin\n    RID = ") && page.contains("\n    RTOE = "),
+        "{page}"
+    );
+    let rid = info(&page, "RID").unwrap().to_owned();
+    let rtoe: u64 = info(&page, "RTOE").unwrap().parse().unwrap();
+    assert!(rtoe >= 1, "{rtoe}");
+    assert_eq!(rid.len(), 11);
+    assert!(
+        rid.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+        "{rid}"
+    );
+
+    let search_info = || {
+        let answer = server.get(&format!(
+            "/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"
+        ));
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.text()
+    };
+    assert_eq!(info(&search_info(), "Status"), Some("WAITING"));
+    // A poll for the report meanwhile gets the waiting page.
+    let waiting = server.get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=XML&RID={rid}"));
+    assert_eq!(waiting.status, 200);
+    let text = waiting.text();
+    assert!(text.starts_with("<!DOCTYPE html"), "{text}");
+    assert!(text.contains("<title>NCBI Blast:</title>"), "{text}");
+    assert!(
+        text.contains("QBlastInfoBegin\n\tStatus=WAITING\nQBlastInfoEnd"),
+        "{text}"
+    );
+
+    server.post_form("/queue/resume", &[]);
+    let mut page = String::new();
+    wait_until("the search is ready", || {
+        page = search_info();
+        info(&page, "Status") == Some("READY")
+    });
+    assert_eq!(info(&page, "ThereAreHits"), Some("yes"), "{page}");
+
+    let text = server
+        .get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=Text&RID={rid}"))
+        .text();
+    assert!(
+        text.starts_with("<p><!--\nQBlastInfoBegin\n\tStatus=READY"),
+        "{text}"
+    );
+    assert!(text.contains("Query= my_read a read of ref06"), "{text}");
+    assert!(text.contains("ref06"), "{text}");
+    assert!(text.contains("Identities = 240/240 (100%)"), "{text}");
+
+    // The same search, in every format the clients ask for.
+    // NCBI's default format is a page; the report in it is text, escaped.
+    let html = server.get(&format!("/Blast.cgi?CMD=Get&RID={rid}"));
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = html.text();
+    assert!(
+        html.contains("Status=READY") && html.contains("<pre>"),
+        "{html}"
+    );
+    assert!(html.contains("Query= my_read a read of ref06"), "{html}");
+    let xml = server.get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=XML&RID={rid}"));
+    let xml = xml.text();
+    assert!(xml.starts_with("<?xml "), "{xml}");
+    assert!(!xml.contains("Status="), "{xml}");
+    assert!(xml.contains("<Hit_def>"), "{xml}");
+    let tabular = server
+        .get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=Tabular&RID={rid}"))
+        .text();
+    assert!(tabular.starts_with("<p><!--\nQBlastInfoBegin"), "{tabular}");
+    assert!(
+        tabular.contains("my_read\tref06\t100.000\t240"),
+        "{tabular}"
+    );
+    for (format, member) in [("JSON2", ".json"), ("XML2", ".xml")] {
+        let zip = server.get(&format!(
+            "/Blast.cgi?CMD=Get&FORMAT_TYPE={format}&RID={rid}"
+        ));
+        assert_eq!(zip.status, 200);
+        assert_eq!(zip.header("content-type"), Some("application/zip"));
+        let listing = unzip_names(&zip.body);
+        assert_eq!(
+            listing,
+            [format!("{rid}{member}"), format!("{rid}_1{member}")],
+            "{format}"
+        );
+    }
+}
+
+/// The names in a zip archive, in the order they were written.
+fn unzip_names(bytes: &[u8]) -> Vec<String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a whole zip");
+    (0..archive.len())
+        .map(|index| archive.by_index(index).unwrap().name().to_owned())
+        .collect()
+}
+
+#[test]
+fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let experiments = tempfile::tempdir().unwrap();
+    let text = example_config(db.path());
+    let configure = |config: &mut seqspool::Config| {
+        config
+            .apply_file(&text, &example_config_path(), None)
+            .expect("examples/seqspool.toml reads")
+    };
+    // A short common stretch: several references hit.
+    let server = Server::start_in(experiments.path(), configure);
+    let query = cut("reference.fasta", "ref01", 400);
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &query),
+            ("EXPECT", "1000"),
+            ("WORD_SIZE", "7"),
+            ("HITLIST_SIZE", "50"),
+        ],
+    );
+    let rid = info(&put.text(), "RID").unwrap().to_owned();
+    let id = server.get("/experiments?limit=1").json()["experiments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["params"]["evalue"], "1000", "{record:#}");
+    assert_eq!(record["params"]["word_size"], "7", "{record:#}");
+    assert_eq!(record["params"]["task"], "blastn", "{record:#}");
+    assert_eq!(record["query_name"], "Query_1", "{record:#}");
+
+    let hits = |server: &Server, alignments: &str| {
+        let xml = server
+            .get(&format!(
+                "/Blast.cgi?CMD=Get&FORMAT_TYPE=XML&ALIGNMENTS={alignments}&RID={rid}"
+            ))
+            .text();
+        xml.matches("<Hit>").count()
+    };
+    let all = hits(&server, "500");
+    assert!(all > 1, "the query should hit several references: {all}");
+    assert_eq!(hits(&server, "1"), 1);
+    server.stop().unwrap();
+
+    let server = Server::start_in(experiments.path(), configure);
+    assert_eq!(
+        hits(&server, "500"),
+        all,
+        "the RID names the same search after a restart"
+    );
+}
+
+#[test]
+fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = example_server(db.path());
+    server.post_form("/queue/pause", &[]);
+    let dna = cut("reference.fasta", "ref02", 100);
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &dna),
+        ],
+    );
+    let rid = info(&put.text(), "RID").unwrap().to_owned();
+
+    // Delete cancels it; a poll then ends with a reason, not WAITING.
+    let deleted = server.get(&format!("/Blast.cgi?CMD=Delete&RID={rid}"));
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    let get = server.get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=XML&RID={rid}"));
+    assert_eq!(get.status, 410, "{}", get.text());
+    assert!(
+        get.text().contains("<p class=\"error\">Error: the search "),
+        "{}",
+        get.text()
+    );
+    let status = server.get(&format!(
+        "/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"
+    ));
+    assert_eq!(info(&status.text(), "Status"), Some("FAILED"));
+
+    // An RID that is not ours, or no longer names its search.
+    for unknown in ["ZZZZZZZZZZZ", "0000001AAAA", "nonsense"] {
+        let get = server.get(&format!("/Blast.cgi?CMD=Get&RID={unknown}"));
+        assert_eq!(get.status, 404, "{unknown}: {}", get.text());
+        assert!(get.text().contains("Status=UNKNOWN"), "{}", get.text());
+        let status = server.get(&format!(
+            "/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={unknown}"
+        ));
+        assert_eq!(status.status, 200);
+        assert_eq!(info(&status.text(), "Status"), Some("UNKNOWN"));
+    }
+
+    // A search that fails: BLAST refuses a stretch past the query's end.
+    server.post_form("/queue/resume", &[]);
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &dna),
+            ("QUERY_FROM", "500"),
+            ("QUERY_TO", "600"),
+        ],
+    );
+    let rid = info(&put.text(), "RID").unwrap().to_owned();
+    let mut status = String::new();
+    wait_until("the search ends", || {
+        status = server
+            .get(&format!(
+                "/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"
+            ))
+            .text();
+        info(&status, "Status") != Some("WAITING")
+    });
+    assert_eq!(info(&status, "Status"), Some("FAILED"), "{status}");
+    let get = server.get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=XML&RID={rid}"));
+    assert_eq!(get.status, 500, "{}", get.text());
+    assert!(get.text().contains("failed"), "{}", get.text());
+}
+
+#[test]
+fn bad_requests_get_the_error_form_and_nothing_runs() {
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = example_server(db.path());
+    let before = snapshot(&server.dir);
+    let dna = cut("reference.fasta", "ref02", 100);
+    let two = format!(">a\n{dna}\n>b\n{dna}\n");
+    for (fields, expected) in [
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "tblastx"),
+                ("DATABASE", "nt"),
+                ("QUERY", dna.as_str()),
+            ],
+            "PROGRAM tblastx is not offered",
+        ),
+        (
+            vec![("CMD", "Put"), ("DATABASE", "nt"), ("QUERY", dna.as_str())],
+            "PROGRAM is missing",
+        ),
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nr"),
+                ("QUERY", dna.as_str()),
+            ],
+            "DATABASE nr is not offered for blastn",
+        ),
+        (
+            vec![("CMD", "Put"), ("PROGRAM", "blastn"), ("DATABASE", "nt")],
+            "QUERY is missing",
+        ),
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nt"),
+                ("QUERY", "NM_000546"),
+            ],
+            "QUERY",
+        ),
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nt"),
+                ("QUERY", two.as_str()),
+            ],
+            "QUERY holds 2 FASTA records",
+        ),
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nt"),
+                ("QUERY", dna.as_str()),
+                ("EXPECT", "many"),
+            ],
+            "EXPECT: 'many' is not a number",
+        ),
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nt"),
+                ("QUERY", dna.as_str()),
+                ("WORD_SIZE", "1"),
+            ],
+            "WORD_SIZE: 1 is below the least allowed",
+        ),
+        (
+            vec![
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nt"),
+                ("QUERY", dna.as_str()),
+                ("SERVICE", "psi"),
+            ],
+            "SERVICE psi is not offered",
+        ),
+    ] {
+        let answer = cgi(&server, &fields);
+        let page = answer.text();
+        assert_eq!(answer.status, 200, "{fields:?}: {page}");
+        assert!(
+            page.contains("<p class=\"error\">Error: "),
+            "{fields:?}: {page}"
+        );
+        assert!(page.contains(expected), "{fields:?}: {page}");
+        assert!(!page.contains("RID ="), "{fields:?}: {page}");
+    }
+    // Not a command at all: 400, with the form all the same.
+    for (fields, status, expected) in [
+        (vec![("PROGRAM", "blastn")], 400, "CMD is missing"),
+        (vec![("CMD", "Launch")], 400, "CMD launch is not offered"),
+        (vec![("CMD", "Get")], 400, "RID is missing"),
+        (
+            vec![
+                ("CMD", "Get"),
+                ("RID", "ZZZZZZZZZZZ"),
+                ("FORMAT_TYPE", "PDF"),
+            ],
+            404,
+            "names no search",
+        ),
+    ] {
+        let answer = cgi(&server, &fields);
+        assert_eq!(answer.status, status, "{fields:?}: {}", answer.text());
+        assert!(
+            answer.text().contains(expected),
+            "{fields:?}: {}",
+            answer.text()
+        );
+    }
+    // A Put by GET from a page of another site (a link, an image) submits nothing.
+    let dna_query = format!("/Blast.cgi?CMD=Put&PROGRAM=blastn&DATABASE=nt&QUERY={dna}");
+    let answer = request(
+        server.addr,
+        "GET",
+        &dna_query,
+        &[("Sec-Fetch-Site", "cross-site")],
+        b"",
+    );
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused search wrote nothing"
+    );
+    // The server carries on.
+    let answer = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &dna),
+        ],
+    );
+    assert!(info(&answer.text(), "RID").is_some(), "{}", answer.text());
+}
