@@ -781,8 +781,20 @@ fn the_warm_example_answers_from_its_index() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/warm/warm.toml");
     let text = fs::read_to_string(&path).unwrap();
     let server = Server::start(|config| config.apply_file(&text, &path, None).unwrap());
-    // Bases 701 to 760 of ref04, and their reverse complement.
-    let read = "GCTTCGTACGAAGACCTACTGCCCAATCCAGCGCAGGCGATGTTTCAGCGGAATCAGGGG";
+    // Bases 701 to 760 of ref04, cut from the reference the processor
+    // indexes, and their reverse complement.
+    let reference = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/reference.fasta"),
+    )
+    .unwrap();
+    let ref04: String = reference
+        .split('>')
+        .find(|record| record.starts_with("ref04 "))
+        .expect("ref04 in the example reference")
+        .lines()
+        .skip(1)
+        .collect();
+    let read = &ref04[700..760];
     let reverse: String = read
         .chars()
         .rev()
