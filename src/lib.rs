@@ -24,6 +24,7 @@
 //! - `store`: the experiments directory: staging, publishing, records, files.
 //! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
 //! - `worker`: the one thread that runs experiments, one at a time, in order.
+//! - `metrics`: what Prometheus scrapes; the index feeds it, the router counts requests.
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process) and `local` (a command as a process tree).
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
@@ -38,6 +39,7 @@ pub mod exec;
 pub mod fault;
 pub mod http;
 pub mod intake;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod query;
@@ -139,6 +141,7 @@ pub async fn run(
         catalog: catalog.clone(),
         store,
         queue: queue.clone(),
+        metrics: queue.metrics(),
         intake: intake.clone(),
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),

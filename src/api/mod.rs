@@ -7,7 +7,10 @@
 
 pub mod events;
 pub mod legacy;
+pub mod metrics;
 pub mod native;
+pub mod openapi;
+pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,11 +32,14 @@ pub async fn handle(
 ) -> Response<Body> {
     // A browser gets pages from the routes scripts get JSON from.
     let html = wants_html(request.headers());
-    match route(&app, request, html).await {
+    let pattern = routes::pattern_of(request.uri().path());
+    let response = match route(&app, request, html).await {
         Ok(response) => response,
         Err(Failed::Json(err)) => respond::error(&err, None),
         Err(Failed::Page(err)) => ui::error(&err),
-    }
+    };
+    app.metrics.request(pattern, response.status().as_u16());
+    response
 }
 
 /// A route's failure, and whether it was asked for as a page.
@@ -136,6 +142,10 @@ async fn route(
         (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),
+        (["metrics"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["openapi.json"], &Method::GET) => Ok(openapi::document()),
+        (["openapi.json"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         _ => Err(Error::NotFound(format!(
             "no route {path}; see GET /service-info for what this server offers"
         ))
