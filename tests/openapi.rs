@@ -366,11 +366,15 @@ fn next_event(reader: &mut BufReader<TcpStream>) -> (String, String) {
     }
 }
 
+/// The most experiments that wait: room for every submission before the
+/// queue is filled on purpose.
+const CAPACITY: usize = 6;
+
 #[test]
 fn real_answers_of_every_route_match_the_document() {
     let server = Server::start(|config| {
         config.apply_file(LAB, Path::new("lab.toml"), None).unwrap();
-        config.capacity = 3;
+        config.capacity = CAPACITY;
         config.max_body = 4096;
     });
     let document = Document::fetch(&server);
@@ -403,7 +407,7 @@ fn real_answers_of_every_route_match_the_document() {
     wait_until("the pipelines' checks ran", || {
         get("/pipelines").json()["pipelines"][0]["last_check"].is_object()
     });
-    check("GET", "/service-info", get("/service-info"));
+    success("GET", "/service-info", get("/service-info"));
     let pipelines = success("GET", "/pipelines", get("/pipelines"));
     assert_eq!(
         pipelines["pipelines"][0]["params"]
@@ -412,10 +416,10 @@ fn real_answers_of_every_route_match_the_document() {
             .len(),
         5
     );
-    check("GET", "/backlog", get("/backlog"));
-    check("GET", "/backlog/", get("/backlog/"));
-    check("GET", "/metrics", get("/metrics"));
-    check(
+    success("GET", "/backlog", get("/backlog"));
+    success("GET", "/backlog/", get("/backlog/"));
+    success("GET", "/metrics", get("/metrics"));
+    success(
         "GET",
         "/metrics",
         request(
@@ -453,7 +457,7 @@ fn real_answers_of_every_route_match_the_document() {
         ),
     );
     assert_eq!(batch["count"], 2);
-    check(
+    success(
         "POST",
         "/experiments",
         post(
@@ -463,12 +467,12 @@ fn real_answers_of_every_route_match_the_document() {
         ),
     );
     let (content_type, body) = multipart();
-    check(
+    success(
         "POST",
         "/experiments",
         post("/experiments", &content_type, &body),
     );
-    // Room again for what follows (the queue holds three).
+    // Room again for what follows.
     wait_until("the submissions ran", || {
         get("/backlog").json()[0] == "Currently 0 jobs in the backlog."
     });
@@ -569,7 +573,7 @@ fn real_answers_of_every_route_match_the_document() {
     );
     assert_eq!(too_long.status, 422);
     check("POST", "/queue/pause", too_long);
-    let waiting: Vec<String> = (0..3)
+    let waiting: Vec<String> = (0..CAPACITY)
         .map(|n| {
             server
                 .post_json(
@@ -590,11 +594,11 @@ fn real_answers_of_every_route_match_the_document() {
     check("POST", "/experiments", full);
     let queue = success("GET", "/queue", get("/queue"));
     assert_eq!(queue["current"], slow.as_str());
-    check("GET", "/service-info", get("/service-info"));
+    success("GET", "/service-info", get("/service-info"));
     let listed = success("GET", "/experiments", get("/experiments?limit=2"));
     assert!(listed["next_page_token"].is_string());
-    check("GET", "/experiments", get("/experiments?state=queued"));
-    check(
+    success("GET", "/experiments", get("/experiments?state=queued"));
+    success(
         "GET",
         "/experiments",
         get(&format!(
@@ -627,7 +631,7 @@ fn real_answers_of_every_route_match_the_document() {
 
     // Events: the stream, and what its events carry.
     let (head, mut events) = open_events(&server, "/events");
-    check("GET", "/events", head);
+    success("GET", "/events", head);
     assert_eq!(
         server
             .delete(&format!("/experiments/{}", waiting[2]))
@@ -651,14 +655,14 @@ fn real_answers_of_every_route_match_the_document() {
     check("GET", "/events", refused);
 
     // Cancel while waiting, while running, and what cannot be cancelled.
-    check(
+    success(
         "DELETE",
         "/experiments/{id}",
         server.delete(&format!("/experiments/{}", waiting[0])),
     );
     let stopping = server.delete(&format!("/experiments/{slow}"));
     assert_eq!(stopping.status, 202);
-    check("DELETE", "/experiments/{id}", stopping);
+    success("DELETE", "/experiments/{id}", stopping);
     server.wait_for_state(&slow, "CANCELED");
     for (answer, status) in [
         (server.delete(&format!("/experiments/{one}")), 409),
@@ -667,7 +671,7 @@ fn real_answers_of_every_route_match_the_document() {
         assert_eq!(answer.status, status);
         check("DELETE", "/experiments/{id}", answer);
     }
-    check(
+    success(
         "POST",
         "/queue/resume",
         post("/queue/resume", "text/plain", b""),
@@ -698,19 +702,19 @@ fn real_answers_of_every_route_match_the_document() {
         .unwrap()
         .to_owned();
     server.wait_for_state(&failed, "EXECUTOR_ERROR");
-    check(
+    success(
         "GET",
         "/experiments/{id}",
         get(&format!("/experiments/{failed}")),
     );
 
     // Files.
-    check(
+    success(
         "GET",
         "/experiments/{id}/files/{name}",
         get(&format!("/experiments/{}/files/table.tsv", waiting[1])),
     );
-    check(
+    success(
         "GET",
         "/experiments/{id}/files/{name}",
         get(&format!(
@@ -725,8 +729,8 @@ fn real_answers_of_every_route_match_the_document() {
     // Retry: what failed or was cancelled runs again; what completed does not.
     let again = post(&format!("/experiments/{slow}/retry"), "text/plain", b"");
     assert_eq!(again.status, 202, "{}", again.text());
-    check("POST", "/experiments/{id}/retry", again);
-    check(
+    success("POST", "/experiments/{id}/retry", again);
+    success(
         "POST",
         "/experiments/{id}/retry",
         post(&format!("/experiments/{failed}/retry"), "text/plain", b""),
