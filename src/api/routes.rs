@@ -70,28 +70,33 @@ pub const UNKNOWN: &str = "unknown";
 
 /// The pattern of the route `path` is answered by (whatever the method), or
 /// [`UNKNOWN`]. Where two patterns fit, the one with more fixed segments wins.
+/// It runs for every request, so it allocates nothing.
 pub fn pattern_of(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    ROUTES
-        .iter()
-        .filter(|route| fits(route.pattern, &segments))
-        .max_by_key(|route| {
-            route
-                .pattern
-                .split('/')
-                .filter(|part| !is_placeholder(part))
-                .count()
-        })
-        .map_or(UNKNOWN, |route| route.pattern)
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let mut best: Option<(&'static str, usize)> = None;
+    for route in ROUTES {
+        if let Some(fixed) = fixed_segments(&route.pattern[1..], path) {
+            if best.is_none_or(|(_, most)| fixed > most) {
+                best = Some((route.pattern, fixed));
+            }
+        }
+    }
+    best.map_or(UNKNOWN, |(pattern, _)| pattern)
 }
 
-fn fits(pattern: &str, segments: &[&str]) -> bool {
-    let parts: Vec<&str> = pattern[1..].split('/').collect();
-    parts.len() == segments.len()
-        && parts
-            .iter()
-            .zip(segments)
-            .all(|(part, segment)| is_placeholder(part) || part == segment)
+/// How many fixed segments of `pattern` `path` matches, if it matches them
+/// all (a placeholder takes any one segment).
+fn fixed_segments(pattern: &str, path: &str) -> Option<usize> {
+    let (mut parts, mut segments) = (pattern.split('/'), path.split('/'));
+    let mut fixed = 0;
+    loop {
+        match (parts.next(), segments.next()) {
+            (None, None) => return Some(fixed),
+            (Some(part), Some(_)) if is_placeholder(part) => {}
+            (Some(part), Some(segment)) if part == segment => fixed += 1,
+            _ => return None,
+        }
+    }
 }
 
 fn is_placeholder(part: &str) -> bool {
