@@ -19,6 +19,7 @@ use crate::http::body::{self, BodyBudget};
 use crate::http::host::Hosts;
 use crate::http::negotiate;
 use crate::intake::Intake;
+use crate::metrics::Metrics;
 use crate::model::{Choice, FileInfo, Id, Record, State};
 use crate::pipeline::Catalog;
 use crate::query::{self, Limits};
@@ -37,6 +38,8 @@ pub struct App {
     pub catalog: Arc<Catalog>,
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
+    /// What `GET /metrics` shows; the queue feeds it, the router counts requests in it.
+    pub metrics: Arc<Metrics>,
     pub intake: Intake,
     /// Wakes the worker when it sleeps (after a resume).
     pub wake: tokio::sync::mpsc::Sender<()>,

@@ -31,6 +31,7 @@
 //! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
 //! - `worker`: the one thread that starts experiments, in order, one at a
 //!   time (or several of a Slurm pipeline that allows it).
+//! - `metrics`: what Prometheus scrapes; the index feeds it, the router counts requests.
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process), `local` (a command as a process tree), `warm` (a processor
 //!   started once and fed one experiment at a time) and `slurm` (a batch
@@ -52,6 +53,7 @@ pub mod exec;
 pub mod fault;
 pub mod http;
 pub mod intake;
+pub mod metrics;
 pub mod model;
 pub mod ncbi;
 pub mod pipeline;
@@ -179,6 +181,7 @@ pub async fn run(
         catalog: catalog.clone(),
         store,
         queue: queue.clone(),
+        metrics: queue.metrics(),
         intake: intake.clone(),
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::events::Events;
 use crate::exec::Signal;
+use crate::metrics::Metrics;
 use crate::model::{Id, Pause, Record, State};
 use crate::pipeline::Definition;
 use crate::time::Timestamp;
@@ -136,6 +137,8 @@ struct Index {
     durations: HashMap<Arc<str>, VecDeque<u64>>,
     /// Where every change is told.
     events: Arc<Events>,
+    /// Counts what is accepted, starts and ends.
+    metrics: Arc<Metrics>,
 }
 
 impl Index {
@@ -255,6 +258,14 @@ impl Index {
             if after == State::Queued {
                 insert_sorted(&mut self.waiting, id);
             }
+            // Every start and end passes here, whoever made it. (A cancel
+            // undone because it could not be written is counted all the same.)
+            if (before, after) == (State::Queued, State::Running) {
+                self.metrics.started(&changed);
+            }
+            if !before.is_finished() && after.is_finished() {
+                self.metrics.ended(&changed);
+            }
             if let (State::Running, State::Complete, Some(started), Some(finished)) =
                 (before, after, changed.started_at, changed.finished_at)
             {
@@ -302,6 +313,8 @@ fn insert_sorted(ids: &mut VecDeque<Id>, id: Id) {
 /// The index, shared by the HTTP side, the intake and the worker.
 pub struct Queue {
     index: Mutex<Index>,
+    /// The index's metrics, reachable without its lock.
+    metrics: Arc<Metrics>,
     capacity: usize,
     /// Set at shutdown: nothing more is started.
     closing: AtomicBool,
@@ -349,6 +362,7 @@ impl Queue {
         index.records = records;
         index.pause = pause;
         Queue {
+            metrics: index.metrics.clone(),
             index: Mutex::new(index),
             capacity,
             closing: AtomicBool::new(false),
@@ -400,7 +414,30 @@ impl Queue {
         for record in records {
             index.insert(record.clone());
         }
+        index.metrics.accepted(records.len());
         index.tell_backlog();
+    }
+
+    /// What `GET /metrics` shows of this queue's history.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The queue as a scrape reads it.
+    pub fn gauges(&self) -> crate::metrics::Gauges {
+        let index = self.lock();
+        crate::metrics::Gauges {
+            queued: index.counts[State::Queued.index()],
+            running: index.counts[State::Running.index()],
+            paused: index.pause.is_some(),
+            // The smallest id is the oldest, wherever an operator put it in the queue.
+            oldest_queued: index
+                .waiting
+                .iter()
+                .min()
+                .and_then(|id| index.find(*id))
+                .map(|record| record.submitted_at),
+        }
     }
 
     /// Where every change of the index is told.

@@ -4,16 +4,16 @@
 //! SearchInfo polls, then the Text report), against the example
 //! configuration's real BLAST pipelines.
 //!
-//! They need NCBI BLAST+, and the Biopython tests Biopython (a Python with
-//! `Bio` importable: `SEQSPOOL_TEST_PYTHON`, or `python3`). Without them the
-//! tests say so loudly and skip, unless `SEQSPOOL_TEST_REQUIRE` names `blast`
-//! or `biopython` (as CI does): then they fail.
+//! They need NCBI BLAST+, and the Biopython tests Biopython (from
+//! `tests/requirements.txt`, found as `common::python_with` says). Without
+//! them the tests say so loudly and skip, unless `SEQSPOOL_TEST_REQUIRE`
+//! names `blast` or `python-packages` (as CI does): then they fail.
 
 mod common;
 use common::blast::*;
 use common::*;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -21,39 +21,7 @@ use serde_json::Value;
 
 /// A Python that can `import Bio`, or `None` (after a loud message) if the test should skip.
 fn biopython() -> Option<PathBuf> {
-    let candidates: Vec<PathBuf> = std::env::var_os("SEQSPOOL_TEST_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from("python3")])
-        .collect();
-    for python in &candidates {
-        let imports = Command::new(python)
-            .args(["-c", "import Bio.Blast, Bio.Blast.NCBIWWW"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if imports {
-            return Some(python.clone());
-        }
-    }
-    assert!(
-        !required("biopython"),
-        "no Python with Biopython ({candidates:?}), and SEQSPOOL_TEST_REQUIRE names biopython: \
-         make a virtual environment with it (python3 -m venv v && v/bin/pip install biopython) \
-         and set SEQSPOOL_TEST_PYTHON=v/bin/python"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n********************************************************************\n\
-         SKIPPED: the Biopython test needs a Python with Biopython.\n\
-         Make one (python3 -m venv v && v/bin/pip install biopython), set\n\
-         SEQSPOOL_TEST_PYTHON=v/bin/python, or SEQSPOOL_TEST_REQUIRE=biopython\n\
-         to make this a failure.\n\
-         ********************************************************************\n"
-    );
-    None
+    python_with("Bio.Blast.NCBIWWW", "the Biopython tests")
 }
 
 /// A query cut from a shipped reference: the first `length` residues of `id`.

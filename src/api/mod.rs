@@ -13,8 +13,11 @@
 pub mod batch;
 pub mod events;
 pub mod legacy;
+pub mod metrics;
 pub mod native;
 pub mod ncbi;
+pub mod openapi;
+pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +38,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
     // A browser gets pages from the routes scripts get JSON from.
     let html = wants_html(request.headers());
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let pattern = routes::pattern_of(request.uri().path());
     let viewer = app.access.identify(request.headers(), peer).await;
     let response = match &viewer {
         Ok(viewer) => match route(&app, request, html, viewer, peer).await {
@@ -45,6 +49,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
         Err(err) if html => ui::sign_in_required(err, "/"),
         Err(err) => respond::error(err, None),
     };
+    app.metrics.request(pattern, response.status().as_u16());
     log_refused(&method, &path, &response, viewer.ok(), peer);
     response
 }
@@ -245,6 +250,10 @@ async fn route(
         .into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),
+        (["metrics"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["openapi.json"], &Method::GET) => Ok(openapi::document()),
+        (["openapi.json"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         _ => Err(Error::NotFound(format!(
             "no route {path}; see GET /service-info for what this server offers"
         ))

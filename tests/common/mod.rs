@@ -674,3 +674,63 @@ fn proc_stat(pid: i32) -> Option<ProcStat> {
         start_ticks: fields.get(19)?.parse().ok()?,
     })
 }
+
+/// The Python that has the tests' Python packages (`tests/requirements.txt`):
+/// `SEQSPOOL_TEST_PYTHON` when set, else the project's `.venv` when there is
+/// one (made as the README says; CI makes it), else `python3` on the PATH.
+/// `None` when it cannot import `module`: the test skips, saying so loudly,
+/// unless `python-packages` is required (`SEQSPOOL_TEST_REQUIRE`), when it fails.
+pub fn python_with(module: &str, test: &str) -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    let python = if let Some(chosen) = std::env::var_os("SEQSPOOL_TEST_PYTHON") {
+        PathBuf::from(chosen)
+    } else if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let imports = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if imports {
+        return Some(python);
+    }
+    assert!(
+        !required("python-packages"),
+        "python-packages is required (SEQSPOOL_TEST_REQUIRE) but {} cannot import {module}; \
+         install tests/requirements.txt into .venv as the README says",
+        python.display()
+    );
+    eprintln!(
+        "\n********************************************************************\n\
+         SKIPPED {test}: {} cannot import {module}.\n\
+         Install tests/requirements.txt into .venv as the README says, or set\n\
+         SEQSPOOL_TEST_REQUIRE=python-packages to make this a failure.\n\
+         ********************************************************************",
+        python.display()
+    );
+    None
+}
+
+/// Runs Python `script` with `args` and returns what it printed; panics with
+/// its standard error if it fails.
+pub fn run_python(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let output = output_within(
+        Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::null()),
+    );
+    assert!(
+        output.status.success(),
+        "the Python script failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("Python printed UTF-8")
+}
