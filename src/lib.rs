@@ -102,7 +102,9 @@ pub async fn run(
         .max_connections
         .unwrap_or_else(|| connections_for(raise_open_files_limit()));
     log::info!("serving at most {max_connections} connections at once");
-    let executors = Arc::new(Executors::new(&config));
+    // One set of counters: the queue's, and the executors' (warm processor starts).
+    let metrics = Arc::new(metrics::Metrics::new());
+    let executors = Arc::new(Executors::new(&config, metrics.clone()));
     let (store, recovered) = {
         let config = config.clone();
         let executors = executors.clone();
@@ -152,11 +154,9 @@ pub async fn run(
             .map_err(|err| Error::Internal(format!("reading the users: {err}")))??
     };
     let store = Arc::new(store);
-    let queue = Arc::new(Queue::new(
-        config.capacity,
-        recovered.records,
-        recovered.pause,
-    ));
+    let queue = Arc::new(
+        Queue::new(config.capacity, recovered.records, recovered.pause).counting_in(metrics),
+    );
     // The queue holds the order and the bound; this channel only wakes the
     // worker when it sleeps, so one pending wake-up is all it ever needs.
     let (wake, woken) = tokio::sync::mpsc::channel(1);

@@ -106,6 +106,7 @@ pub struct Metrics {
     queue_wait: Histograms,
     webhooks: Family<Outcome, Counter>,
     requests: Family<Request, Counter>,
+    warm_starts: Family<Pipeline, Counter>,
 }
 
 impl Default for Metrics {
@@ -155,6 +156,12 @@ impl Metrics {
             "Requests answered, by route pattern and status",
             requests.clone(),
         );
+        let warm_starts = Family::default();
+        registry.register(
+            "seqspool_warm_processor_starts",
+            "Warm processors started since the server started, by pipeline",
+            warm_starts.clone(),
+        );
         let build = Family::<Build, Gauge>::default();
         build
             .get_or_create(&Build {
@@ -174,6 +181,7 @@ impl Metrics {
             queue_wait,
             webhooks,
             requests,
+            warm_starts,
         }
     }
 
@@ -219,6 +227,16 @@ impl Metrics {
     /// words (such as `delivered`, `failed`, `abandoned`), never an address or an id.
     pub fn webhook_delivery(&self, outcome: &'static str) {
         self.webhooks.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// A warm processor of `pipeline` was started (at its first experiment,
+    /// with the server, or again after one was stopped).
+    pub fn warm_processor_started(&self, pipeline: &str) {
+        self.warm_starts
+            .get_or_create(&Pipeline {
+                pipeline: pipeline.to_owned(),
+            })
+            .inc();
     }
 
     /// Everything, in `format`: the queue as `now` has it, then the counters.
@@ -309,6 +327,8 @@ mod tests {
         metrics.ended(&ran);
         metrics.ended(&Record::for_test(2, State::Canceled));
         metrics.request("/experiments/{id}", 404);
+        metrics.warm_processor_started("kmer-index");
+        metrics.warm_processor_started("kmer-index");
         let text = metrics.render(
             Gauges {
                 queued: 2,
@@ -333,6 +353,7 @@ mod tests {
             "seqspool_job_duration_seconds_bucket{pipeline=\"default\",le=\"300\"} 1",
             "seqspool_job_queue_wait_seconds_sum{pipeline=\"default\"} 2",
             "seqspool_http_requests_total{route=\"/experiments/{id}\",status=\"404\"} 1",
+            "seqspool_warm_processor_starts_total{pipeline=\"kmer-index\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l.starts_with(line)),

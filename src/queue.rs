@@ -418,6 +418,24 @@ impl Queue {
         index.tell_backlog();
     }
 
+    /// The same index, counting into `metrics`, which the executors count into too.
+    pub fn counting_in(self, metrics: Arc<Metrics>) -> Queue {
+        let Queue {
+            index,
+            capacity,
+            closing,
+            ..
+        } = self;
+        let mut index = index.into_inner().unwrap_or_else(|p| p.into_inner());
+        index.metrics = metrics.clone();
+        Queue {
+            index: Mutex::new(index),
+            metrics,
+            capacity,
+            closing,
+        }
+    }
+
     /// What `GET /metrics` shows of this queue's history.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()

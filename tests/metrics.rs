@@ -2,7 +2,8 @@
 //! project's own parsers (its Python client's, for both text formats), and
 //! its numbers are the experiments run: accepted, ended by state and
 //! pipeline, timed, and the queue as it stands; requests are counted by route
-//! pattern, and no label ever carries an experiment's id.
+//! pattern, warm processor starts by pipeline, and no label ever carries an
+//! experiment's id.
 
 mod common;
 use common::*;
@@ -422,4 +423,72 @@ fn counters_start_from_zero_at_each_start() {
         ),
         0.0
     );
+}
+
+/// Two warm pipelines whose processor (in `sh`) answers every request at
+/// once, and a local one.
+const WARM: &str = r#"
+[[pipeline]]
+name = "warm-a"
+executor = "warm"
+command = ["/bin/sh", "-c", '''
+echo '{"ready": true}' >&"$SEQSPOOL_ANSWER_FD"
+while read -r line; do
+    id=${line#*\"id\":\"}; id=${id%%\"*}
+    echo "{\"id\": \"$id\", \"ok\": true}" >&"$SEQSPOOL_ANSWER_FD"
+done
+''']
+
+[[pipeline]]
+name = "warm-b"
+executor = "warm"
+command = ["/bin/sh", "-c", '''
+echo '{"ready": true}' >&"$SEQSPOOL_ANSWER_FD"
+while read -r line; do
+    id=${line#*\"id\":\"}; id=${id%%\"*}
+    echo "{\"id\": \"$id\", \"ok\": true}" >&"$SEQSPOOL_ANSWER_FD"
+done
+''']
+
+[[pipeline]]
+name = "ok"
+command = "true"
+"#;
+
+#[test]
+fn warm_processor_starts_are_counted_by_pipeline() {
+    let Some(python) = python_with(
+        "prometheus_client",
+        "warm_processor_starts_are_counted_by_pipeline",
+    ) else {
+        return;
+    };
+    let server = Server::start(|config| {
+        config
+            .apply_file(WARM, Path::new("lab.toml"), None)
+            .unwrap();
+    });
+    // One processor may stay alive (--max-warm 1): a stays warm for its
+    // second experiment, b's first stops it, and a's third starts it again.
+    for (pipeline, name) in [
+        ("warm-a", "a1"),
+        ("warm-a", "a2"),
+        ("ok", "local"),
+        ("warm-b", "b1"),
+        ("warm-a", "a3"),
+    ] {
+        let id = submit_to(&server, pipeline, name);
+        server.wait_for_state(&id, "COMPLETE");
+    }
+    for openmetrics in [false, true] {
+        let scrape = scrape(&server, &python, openmetrics);
+        assert_eq!(
+            scrape.kind_of("seqspool_warm_processor_starts"),
+            Some("counter")
+        );
+        let starts = "seqspool_warm_processor_starts_total";
+        assert_eq!(scrape.get(starts, &[("pipeline", "warm-a")]), Some(2.0));
+        assert_eq!(scrape.get(starts, &[("pipeline", "warm-b")]), Some(1.0));
+        assert_eq!(scrape.get(starts, &[("pipeline", "ok")]), None);
+    }
 }

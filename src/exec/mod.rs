@@ -17,9 +17,11 @@ pub mod warm;
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::model::{Record, RunHandle};
 use crate::pipeline::{self, Catalog, Check, Definition, ExecutorKind, Pipeline};
 use crate::time::Timestamp;
@@ -187,7 +189,8 @@ pub struct Executors {
 }
 
 impl Executors {
-    pub fn new(config: &Config) -> Executors {
+    /// The executors `config` sets up; they count what they start in `metrics`.
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Executors {
         Executors {
             builtin: builtin::Builtin,
             local: local::Local::new(
@@ -197,7 +200,7 @@ impl Executors {
                 config.max_output,
             ),
             slurm: slurm::Slurm::new(config.slurm_poll),
-            warm: warm::Warm::new(config),
+            warm: warm::Warm::new(config, metrics),
         }
     }
 
@@ -206,11 +209,6 @@ impl Executors {
     /// worker's thread.
     pub fn prepare(&self, catalog: &Catalog) {
         self.warm.preload(&catalog.pipelines);
-    }
-
-    /// How many warm processors were started since the server started.
-    pub fn warm_starts(&self) -> u64 {
-        self.warm.starts()
     }
 
     /// The executor that runs experiments of `definition`.

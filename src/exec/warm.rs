@@ -40,6 +40,7 @@ use super::local::{self, Runner, RUNNER_MARGIN};
 use super::runner::{Event, Request as Ask, SendRequest, StartRequest};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::model::{Id, Processor as Instance, Record, RunHandle, WarmRun};
 use crate::pipeline::{self, Definition, ExecutorKind, Params, Pipeline};
 use crate::store::QUERY_FILE;
@@ -83,6 +84,8 @@ pub struct Warm {
     tag: String,
     shared: Arc<Shared>,
     reaper: Option<JoinHandle<()>>,
+    /// Where processor starts are counted, by pipeline (`GET /metrics`).
+    metrics: Arc<Metrics>,
 }
 
 /// What the executor and the thread that stops idle processors share.
@@ -90,7 +93,8 @@ struct Shared {
     pool: Mutex<Pool>,
     /// Told when the pool changes or closes.
     changed: Condvar,
-    /// Processors started since the server started.
+    /// Processors started since the server started: each one's serial
+    /// number, in its mark.
     starts: AtomicU64,
     /// How long one may stay idle.
     idle: Duration,
@@ -131,7 +135,7 @@ struct Processor {
 }
 
 impl Warm {
-    pub fn new(config: &Config) -> Warm {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Warm {
         let experiments =
             std::path::absolute(&config.experiments).unwrap_or_else(|_| config.experiments.clone());
         let shared = Arc::new(Shared {
@@ -159,12 +163,8 @@ impl Warm {
             tag: experiments.display().to_string(),
             shared,
             reaper,
+            metrics,
         }
-    }
-
-    /// How many processors were started since the server started.
-    pub fn starts(&self) -> u64 {
-        self.shared.starts.load(Ordering::Relaxed)
     }
 
     /// At the worker's start: kills what an earlier server on this directory
@@ -324,6 +324,7 @@ impl Warm {
             }
         };
         runner.heard.lock().listener = None;
+        self.metrics.warm_processor_started(pipeline);
         log::info!("pipeline {pipeline}: started its warm processor (pid {pid}, start {serial} since the server started): {command}");
         Ok(Processor {
             pipeline: pipeline.into(),
