@@ -2,12 +2,14 @@
 //!
 //! The worker knows only this seam: it hands an executor the experiment at the
 //! head of the queue and waits for the [`Outcome`]. Each executor owns its own
-//! way of running (in process, a process tree here) and its own handle on a
+//! way of running (in process, a process tree here, a processor kept warm
+//! between experiments, a batch job on a cluster) and its own handle on a
 //! run ([`RunHandle`]), which it gives back through `started` before anything
 //! runs, so that the worker records RUNNING with it first. At the next start,
-//! [`Executor::recover`] settles what that handle left behind: a local run is
-//! killed and requeued, a Slurm job that still runs (or has finished) is
-//! re-attached and followed to its end ([`Executor::follow`]).
+//! [`Executor::recover`] settles what that handle left behind: a local run, or
+//! the warm processor that had the experiment, is killed and requeued; a
+//! Slurm job that still runs (or has finished) is re-attached and followed to
+//! its end ([`Executor::follow`]).
 
 pub mod builtin;
 pub mod local;
