@@ -43,6 +43,8 @@ pub struct App {
     pub bodies: BodyBudget,
     /// The host names requests may name.
     pub hosts: Hosts,
+    /// Tells whoever asked when an experiment ends.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// What a cancel did.
@@ -91,11 +93,12 @@ impl App {
             queries,
             pipeline,
             params,
+            notify_url,
         } = accepted;
-        let records = self
-            .intake
-            .submit(queries, Choice::new(&pipeline, params))
-            .await?;
+        let mut choice = Choice::new(&pipeline, params);
+        choice.notify_url = notify_url.map(|url| url.as_str().into());
+        choice.notify_lab = self.notifier.lab_wide();
+        let records = self.intake.submit(queries, choice).await?;
         Ok(records.iter().map(|record| self.view(record)).collect())
     }
 
@@ -132,6 +135,7 @@ impl App {
                         return Err(err);
                     }
                     log::info!("experiment {id} canceled while queued");
+                    self.notifier.ended(&record);
                 }
                 Ok(Cancel::Done(View {
                     record,
@@ -191,9 +195,14 @@ impl App {
                 command: original.command.clone(),
                 definition: original.definition(),
                 retry_of: None,
+                notify_url: None,
+                notify_lab: false,
             },
         };
         choice.retry_of = Some(id);
+        // Whoever asked to hear of the first run hears of this one.
+        choice.notify_url = original.notify_url.clone();
+        choice.notify_lab = self.notifier.lab_wide();
         let records = self.intake.submit(queries, choice).await?;
         let again = records[0].id;
         if let Some(linked) = self.queue.retried(id, again) {

@@ -159,6 +159,16 @@ pub struct Config {
     #[arg(skip)]
     #[doc(hidden)]
     pub faults: Faults,
+
+    /// The lab-wide notifications: the configuration file's `[notify]` section.
+    #[arg(skip)]
+    pub notify: crate::notify::Settings,
+
+    /// For tests only: every wait between two attempts at a notification
+    /// is this many seconds, instead of Standard Webhooks' schedule.
+    #[arg(long, env = "SEQSPOOL_NOTIFY_BACKOFF", hide = true, value_parser = parse_seconds, value_name = "SECS")]
+    #[doc(hidden)]
+    pub notify_backoff: Option<Duration>,
 }
 
 impl Config {
@@ -185,6 +195,8 @@ impl Config {
             config: None,
             pipelines: Vec::new(),
             faults: Faults::default(),
+            notify: Default::default(),
+            notify_backoff: None,
         }
     }
 
@@ -328,6 +340,9 @@ impl Config {
             );
         }
         self.pipelines = pipelines;
+        if let Some(notify) = file.notify {
+            self.notify = notify.build(&dir)?;
+        }
         Ok(())
     }
 
@@ -442,6 +457,8 @@ struct FileOptions {
     allow_hosts: Option<Vec<String>>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
+    /// The lab-wide notifications.
+    notify: Option<crate::notify::Table>,
 }
 
 #[cfg(test)]

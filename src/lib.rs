@@ -26,6 +26,8 @@
 //! - `worker`: the one thread that runs experiments, one at a time, in order.
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process) and `local` (a command as a process tree).
+//! - `notify`: completion notifications (signed webhooks, the lab's
+//!   `on_finish` command), durable in each experiment's outbox.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -39,6 +41,7 @@ pub mod fault;
 pub mod http;
 pub mod intake;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
@@ -110,6 +113,9 @@ pub async fn run(
         .map_err(|err| Error::Internal(format!("recovering the experiments directory: {err}")))??
     };
     let store = Arc::new(store);
+    // Before the queue takes the records: the ends they still owe notifications for.
+    let notifier =
+        Arc::new(notify::Notifier::start(store.clone(), &config, &recovered.records).await?);
     let queue = Arc::new(Queue::new(
         config.capacity,
         recovered.records,
@@ -124,6 +130,7 @@ pub async fn run(
         executors,
         catalog: catalog.clone(),
         min_free: config.min_free,
+        notifier: notifier.clone(),
     }
     .spawn(woken);
     let (intake, intake_thread) = Intake::spawn(
@@ -143,6 +150,7 @@ pub async fn run(
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
+        notifier: notifier.clone(),
     });
     match listener.local_addr() {
         Ok(addr) => log::info!("listening on http://{addr}"),
@@ -197,6 +205,8 @@ pub async fn run(
             "the worker or the intake thread panicked".into(),
         ));
     }
+    // What is still to be delivered waits in the outboxes for the next start.
+    notifier.close();
     let waiting = queue.backlog().total();
     log::info!("stopped; {waiting} experiment(s) waiting for the next start");
     Ok(())

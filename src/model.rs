@@ -207,6 +207,13 @@ pub struct Record {
     /// The experiment that runs this one again, the latest if several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_as: Option<Id>,
+    /// Where the submission asked its end to be posted (see `notify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<Arc<str>>,
+    /// Whether the lab-wide notifications (`[notify]` in the configuration)
+    /// were on when it was accepted, and so are told of its end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify_lab: bool,
     /// The executor's handle on the run, recorded while RUNNING.
     #[serde(
         default,
@@ -227,6 +234,10 @@ pub struct Choice {
     pub command: Arc<str>,
     /// The experiment these run again, for a retry.
     pub retry_of: Option<Id>,
+    /// Where their ends are posted, as the submission asked.
+    pub notify_url: Option<Arc<str>>,
+    /// Whether the lab-wide notifications are told of their ends.
+    pub notify_lab: bool,
 }
 
 impl Choice {
@@ -237,6 +248,8 @@ impl Choice {
             command: pipeline.definition.label().into(),
             definition: pipeline.definition.clone(),
             retry_of: None,
+            notify_url: None,
+            notify_lab: false,
         }
     }
 }
@@ -272,6 +285,8 @@ impl Record {
             definition: Some(choice.definition.clone()),
             retry_of: choice.retry_of,
             retried_as: None,
+            notify_url: choice.notify_url.clone(),
+            notify_lab: choice.notify_lab,
             handle: None,
         }
     }
@@ -326,6 +341,8 @@ impl Record {
             definition: Some(Arc::new(Definition::legacy("true"))),
             retry_of: None,
             retried_as: None,
+            notify_url: None,
+            notify_lab: false,
             handle: None,
         }
     }

@@ -11,6 +11,7 @@
 //! on the form only the chosen pipeline's parameters (the others hidden and
 //! disabled, so they are not sent).
 
+mod notifications;
 mod pages;
 
 use std::collections::BTreeMap;
@@ -124,12 +125,14 @@ pub async fn experiment(app: &App, id: &str) -> Result<Response<Body>, Error> {
     let dir = app.store.dir(id).display().to_string();
     // Its title, while this server still offers the pipeline it ran in.
     let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
+    let outbox = app.notifier.outbox(&view.record).await;
     let page = Experiment {
         view: &view,
         pipeline,
         files: &files,
         logs: &logs,
         dir: &dir,
+        outbox: outbox.as_ref(),
     };
     Ok(respond::page(
         StatusCode::OK,
@@ -324,6 +327,8 @@ pub struct Experiment<'a> {
     pub logs: &'a Logs,
     /// Its directory on the workstation.
     pub dir: &'a str,
+    /// Its notifications, once it has ended.
+    pub outbox: Option<&'a crate::notify::Outbox>,
 }
 
 /// One page of a table of experiments, newest first.

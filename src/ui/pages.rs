@@ -608,6 +608,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
         files,
         logs,
         dir,
+        outbox,
     } = *page;
     let record = &view.record;
     let id = record.id;
@@ -682,6 +683,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                     })))
                     (fact("command", "Command", Some(html! { code { (record.command) } })))
                     (fact("directory", "Directory", Some(html! { code { (dir) } })))
+                    (fact("notifications", "Notifications", super::notifications::value(record, outbox)))
                 }
             }
             (files_card(id, files))
@@ -1087,6 +1089,7 @@ mod tests {
                 files,
                 logs,
                 dir,
+                outbox: None,
             },
         )
     }
@@ -1678,6 +1681,7 @@ mod tests {
                 files: &[],
                 logs: &Logs::default(),
                 dir: "/x",
+                outbox: None,
             },
         )
         .into_string();
