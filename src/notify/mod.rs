@@ -24,7 +24,7 @@ mod outbox;
 mod secret;
 mod send;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -504,7 +504,7 @@ pub fn read(store: &Store, id: Id) -> Option<Outbox> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn log_settings(settings: &Settings, server_secret: &PathBuf) {
+fn log_settings(settings: &Settings, server_secret: &Path) {
     if let Some(url) = &settings.url {
         log::info!(
             "notifications: every experiment's end is posted to {}:{} (signed with {})",
