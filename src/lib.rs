@@ -114,8 +114,14 @@ pub async fn run(
     };
     let store = Arc::new(store);
     // Before the queue takes the records: the ends they still owe notifications for.
-    let notifier =
-        Arc::new(notify::Notifier::start(store.clone(), &config, &recovered.records).await?);
+    let notifier = notify::Notifier::start(
+        store.clone(),
+        config.notify.clone(),
+        config.notify_backoff,
+        &recovered.records,
+    )
+    .await?;
+    let notifier = Arc::new(notifier);
     let queue = Arc::new(Queue::new(
         config.capacity,
         recovered.records,

@@ -37,7 +37,6 @@ pub use endpoint::Endpoint;
 pub use outbox::{Delivery, Outbox, Status, Target, OUTBOX_FILE, RETRY_AFTER};
 pub use secret::{Secret, SERVER_SECRET_FILE};
 
-use crate::config::Config;
 use crate::error::Error;
 use crate::model::{Id, Record};
 use crate::store::Store;
@@ -146,22 +145,22 @@ struct Shared {
 impl Notifier {
     /// Reads (or makes) the server's secret and starts delivering: first
     /// what `records` (the experiments as recovered) still owe, then each end
-    /// [`Notifier::ended`] hands over.
+    /// [`Notifier::ended`] hands over. `backoff`, a test hook, stands for
+    /// every wait of the schedule.
     pub async fn start(
         store: Arc<Store>,
-        config: &Config,
+        settings: Settings,
+        backoff: Option<Duration>,
         records: &[Record],
     ) -> Result<Notifier, Error> {
         let root = store.root().to_owned();
-        let (server_secret, path) =
-            crate::app::blocking(move || secret::server_secret(&root)).await?;
-        let settings = config.notify.clone();
+        let (server_secret, path) = blocking(move || secret::server_secret(&root)).await?;
         log_settings(&settings, &path);
         let shared = Arc::new(Shared {
             store,
             settings,
             server_secret,
-            backoff: config.notify_backoff,
+            backoff,
             slots: Semaphore::new(MAX_DELIVERIES),
             tasks: Mutex::new(JoinSet::new()),
         });
@@ -193,10 +192,7 @@ impl Notifier {
         }
         let store = self.shared.store.clone();
         let id = record.id;
-        crate::app::blocking(move || Ok(read(&store, id)))
-            .await
-            .ok()
-            .flatten()
+        blocking(move || Ok(read(&store, id))).await.ok().flatten()
     }
 
     /// Stops every delivery under way: what is pending stays in its outbox
@@ -220,7 +216,7 @@ impl Shared {
     /// Resumes what recovery found owed, then takes each end as it comes.
     async fn serve(self: Arc<Self>, owed: Vec<Record>, mut ended: mpsc::UnboundedReceiver<Record>) {
         let shared = self.clone();
-        let pending = crate::app::blocking(move || Ok(shared.recover(owed)))
+        let pending = blocking(move || Ok(shared.recover(owed)))
             .await
             .unwrap_or_default();
         if !pending.is_empty() {
@@ -231,8 +227,7 @@ impl Shared {
         }
         while let Some(record) = ended.recv().await {
             let shared = self.clone();
-            if let Ok(Some(outbox)) = crate::app::blocking(move || Ok(shared.create(&record))).await
-            {
+            if let Ok(Some(outbox)) = blocking(move || Ok(shared.create(&record))).await {
                 self.schedule(outbox);
             }
         }
@@ -380,7 +375,7 @@ impl Shared {
     async fn write_async(self: &Arc<Self>, outbox: &Outbox) {
         let shared = self.clone();
         let outbox = outbox.clone();
-        let _ = crate::app::blocking(move || {
+        let _ = blocking(move || {
             shared.write(&outbox);
             Ok(())
         })
@@ -496,6 +491,15 @@ fn report(event: &Event, delivery: &Delivery) {
             log::error!("{line}: {}; given up", error.as_deref().unwrap_or("failed"))
         }
     }
+}
+
+/// Runs a file operation on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| Error::Internal(format!("a file operation failed: {err}")))?
 }
 
 /// Reads an experiment's outbox, if it has one that can be read.
