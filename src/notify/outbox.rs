@@ -184,13 +184,21 @@ impl Outbox {
     /// server of the lab sent it.
     pub fn new(record: &Record, kind: &str, targets: Vec<Target>, random: [u8; 8]) -> Outbox {
         let now = Timestamp::now();
-        // Standard Webhooks' envelope: type, timestamp, data.
-        let body = serde_json::json!({
-            "type": kind,
-            "timestamp": record.finished_at.unwrap_or(now),
-            "data": record,
+        /// Standard Webhooks' envelope: type, timestamp, data (the record,
+        /// its fields in the order the API gives them).
+        #[derive(Serialize)]
+        struct Envelope<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            timestamp: Timestamp,
+            data: &'a Record,
+        }
+        let body = serde_json::to_string(&Envelope {
+            kind,
+            timestamp: record.finished_at.unwrap_or(now),
+            data: record,
         })
-        .to_string();
+        .expect("records serialize");
         let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
         Outbox {
             id: format!("msg_{}_{hex}", record.id),

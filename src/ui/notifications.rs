@@ -72,7 +72,7 @@ fn state(delivery: &Delivery) -> Markup {
             Status::Pending if delivery.attempts == 0 => "being sent",
             Status::Pending => {
                 "not delivered yet (" (attempts(delivery.attempts)) "; the last: " (error)
-                "); tried again " (time(delivery.next_attempt_at))
+                "); next try " (time(delivery.next_attempt_at))
             }
             Status::Failed => {
                 "failed after " (attempts(delivery.attempts)) ": " (error)
