@@ -367,6 +367,15 @@ fn every_end_is_posted_once_signed_to_the_submissions_url_and_to_the_labs() {
         !html.contains("from=seqspool"),
         "the lab's URL is not shown: {html}"
     );
+
+    // Run again, it tells the same URL.
+    let again = server.post_json(&format!("/experiments/{fail}/retry"), &json!({}));
+    assert_eq!(again.status, 202, "{}", again.text());
+    let again = again.json();
+    assert_eq!(again["notify_url"], url.as_str(), "{again}");
+    let again = again["id"].as_str().unwrap();
+    let told = mine.wait_for(expected.len() + 1);
+    assert_eq!(told[expected.len()].json()["data"]["id"], again);
 }
 
 #[test]

@@ -529,3 +529,57 @@ fn log_settings(settings: &Settings, server_secret: &Path) {
         server_secret.display()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(toml: &str) -> Result<Settings, String> {
+        toml::from_str::<Table>(toml)
+            .map_err(|err| err.to_string())?
+            .build(Path::new("/etc/seqspool"))
+    }
+
+    #[test]
+    fn the_notify_section_is_checked_when_the_configuration_is_read() {
+        let settings = table(
+            r#"url = "http://lab-bot:9000/hook"
+               secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+               on_finish = ["scripts/mail.sh", "lab@example.org"]"#,
+        )
+        .unwrap();
+        assert_eq!(settings.url.unwrap().as_str(), "http://lab-bot:9000/hook");
+        assert!(settings.secret.is_some());
+        assert_eq!(
+            settings.on_finish,
+            ["/etc/seqspool/scripts/mail.sh", "lab@example.org"]
+        );
+        // A program found on the PATH stays as it is.
+        let settings = table(r#"on_finish = ["mail-lab"]"#).unwrap();
+        assert_eq!(settings.on_finish, ["mail-lab"]);
+        assert!(settings.is_on());
+        assert!(!table("").unwrap().is_on());
+
+        for (toml, says) in [
+            (
+                r#"url = "https://lab-bot/hook""#,
+                "[notify] url is an https:// URL",
+            ),
+            (
+                r#"url = "http://lab-bot/hook"
+                secret = "hunter2""#,
+                "[notify] secret: a secret starts with whsec_",
+            ),
+            (
+                r#"secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw""#,
+                "no url",
+            ),
+            (r#"on_finish = [""]"#, "empty program name"),
+            (r#"on_finish = "mail-lab""#, "invalid type"),
+            (r#"urls = "http://lab-bot/""#, "unknown field"),
+        ] {
+            let err = table(toml).unwrap_err();
+            assert!(err.contains(says), "{toml}: {err}");
+        }
+    }
+}
