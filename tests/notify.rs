@@ -80,8 +80,8 @@ impl Received {
 struct Receiver {
     addr: SocketAddr,
     got: Arc<(Mutex<Vec<Received>>, Condvar)>,
-    /// Connections open now, and the most ever open at once.
-    open: Arc<Mutex<(usize, usize)>>,
+    /// Connections open now, the most ever open at once, and those closed.
+    open: Arc<Mutex<(usize, usize, usize)>>,
 }
 
 impl Receiver {
@@ -89,7 +89,7 @@ impl Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let got: Arc<(Mutex<Vec<Received>>, Condvar)> = Arc::default();
-        let open: Arc<Mutex<(usize, usize)>> = Arc::default();
+        let open: Arc<Mutex<(usize, usize, usize)>> = Arc::default();
         let answer = Arc::new(answer);
         let (got_, open_) = (got.clone(), open.clone());
         thread::spawn(move || {
@@ -103,7 +103,9 @@ impl Receiver {
                 }
                 thread::spawn(move || {
                     serve(stream, &got, &*answer);
-                    open.lock().unwrap().0 -= 1;
+                    let mut open = open.lock().unwrap();
+                    open.0 -= 1;
+                    open.2 += 1;
                 });
             }
         });
@@ -129,6 +131,11 @@ impl Receiver {
     /// The most connections that were ever open at once.
     fn most_open(&self) -> usize {
         self.open.lock().unwrap().1
+    }
+
+    /// The connections that were closed (by the client, for one never answered).
+    fn closed(&self) -> usize {
+        self.open.lock().unwrap().2
     }
 }
 
@@ -560,42 +567,53 @@ fn an_end_whose_outbox_was_never_written_is_notified_at_the_next_start() {
 }
 
 #[test]
-fn a_receiver_that_never_answers_holds_up_neither_the_queue_nor_the_server() {
+fn a_receiver_that_never_answers_holds_up_neither_the_queue_nor_the_server_nor_other_receivers() {
     let dead = Receiver::start(|_| Answer::Never);
+    let live = Receiver::start(|_| Answer::Status(204));
     let server = Server::start(|_| {});
-    let url = dead.url("/hook");
-    // More than the deliveries attempted at once (8), each held for its whole timeout.
-    let told: Vec<String> = (0..10)
-        .map(|n| {
-            let answer = server.post_form(
-                "/experiments",
-                &[
-                    ("query_name", &format!("told{n}")),
-                    ("query_sequence", "ACGT"),
-                    ("notify_url", &url),
-                ],
-            );
-            assert_eq!(answer.status, 202, "{}", answer.text());
-            answer.json()["id"].as_str().unwrap().to_owned()
-        })
+    let submit = |name: String, url: String| {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", &name),
+                ("query_sequence", "ACGT"),
+                ("notify_url", &url),
+            ],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        answer.json()["id"].as_str().unwrap().to_owned()
+    };
+    // More than the deliveries attempted at once to all receivers (16), each
+    // held for its whole timeout.
+    let told: Vec<String> = (0..20)
+        .map(|n| submit(format!("told{n}"), dead.url("/hook")))
         .collect();
     let behind: Vec<String> = (0..3)
-        .map(|n| server.submit(&format!("behind{n}"), "ACGT"))
+        .map(|n| submit(format!("behind{n}"), live.url("/hook")))
         .collect();
-    // Ten deliveries that never get an answer would hold a worker that waited
-    // on them for minutes: the experiments behind run all the same.
+    // Twenty deliveries that never get an answer would hold a worker that
+    // waited on them for minutes: the experiments behind run all the same.
     for id in told.iter().chain(&behind) {
         server.wait_for_state(id, "COMPLETE");
     }
+    // And the live receiver hears of its experiments while every attempt at
+    // the dead one still waits for an answer: they took none of its turns.
+    let heard = live.wait_for(behind.len());
+    assert_eq!(
+        dead.closed(),
+        0,
+        "an attempt at the dead receiver gave up before the live one was told"
+    );
+    assert_eq!(heard.len(), behind.len());
     wait_until(
-        "the receiver holds as many connections as may be open at once",
-        || dead.most_open() == 8,
+        "the dead receiver holds as many connections as one receiver may have",
+        || dead.most_open() == 2,
     );
     let backlog = server.get("/backlog");
     assert_eq!(backlog.status, 200);
     assert_eq!(backlog.json(), json!(["Currently 0 jobs in the backlog."]));
     assert!(
-        dead.most_open() <= 8,
+        dead.most_open() <= 2,
         "{} connections at once",
         dead.most_open()
     );

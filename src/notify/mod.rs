@@ -24,6 +24,7 @@ mod outbox;
 mod secret;
 mod send;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,10 +43,14 @@ use crate::model::{Id, Record};
 use crate::store::Store;
 use crate::time::Timestamp;
 
-/// Deliveries attempted at once; the others wait their turn. A handful of
-/// dead receivers, each holding an attempt for its whole timeout, still
-/// leaves room for the live ones.
-const MAX_DELIVERIES: usize = 8;
+/// Deliveries attempted at once, to all receivers; the others wait their turn.
+const MAX_DELIVERIES: usize = 16;
+
+/// Deliveries attempted at once to one receiver (a host and port, or the
+/// `on_finish` command). A receiver that is down holds an attempt for its
+/// whole timeout: it holds these few, never the others' turns, so one
+/// scientist's laptop switched off delays nobody else's notifications.
+const PER_RECEIVER: usize = 2;
 
 /// The lab-wide notifications: the configuration file's `[notify]` section.
 #[derive(Clone, Debug, Default)]
@@ -139,6 +144,8 @@ struct Shared {
     /// Test hook: stands for every wait of the schedule.
     backoff: Option<Duration>,
     slots: Semaphore,
+    /// Each receiver's own share of the slots, while it has deliveries under way.
+    receivers: Mutex<HashMap<String, Arc<Semaphore>>>,
     tasks: Mutex<JoinSet<()>>,
 }
 
@@ -162,6 +169,7 @@ impl Notifier {
             server_secret,
             backoff,
             slots: Semaphore::new(MAX_DELIVERIES),
+            receivers: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
         });
         let (ended, receiver) = mpsc::unbounded_channel();
@@ -357,18 +365,44 @@ impl Shared {
                 return;
             };
             tokio::time::sleep(due.since(Timestamp::now())).await;
-            let permit = self.slots.acquire().await;
-            let started = Timestamp::now();
-            let result = self.attempt(&event).await;
-            drop(permit);
+            let result = {
+                let receiver = self.receiver(&event.target);
+                let _own = receiver.acquire().await;
+                let _any = self.slots.acquire().await;
+                let result = self.attempt(&event).await;
+                drop(_own);
+                self.forget(&event.target, receiver);
+                result
+            };
+            // The schedule's waits run from the end of an attempt, which may
+            // have taken its whole timeout.
+            let ended = Timestamp::now();
             let mut outbox = outbox.lock().await;
             let delivery = &mut outbox.deliveries[at];
             match result {
-                Attempt::Done(result) => delivery.attempted(started, result, self.backoff),
+                Attempt::Done(result) => delivery.attempted(ended, result, self.backoff),
                 Attempt::Never(why) => delivery.abandon(why),
             }
             report(&event, delivery);
             self.write_async(&outbox).await;
+        }
+    }
+
+    /// The slots of the receiver `target` names.
+    fn receiver(&self, target: &Target) -> Arc<Semaphore> {
+        let mut receivers = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
+        receivers
+            .entry(receiver_key(target))
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_RECEIVER)))
+            .clone()
+    }
+
+    /// Drops a receiver's slots once no delivery to it is under way or waiting.
+    fn forget(&self, target: &Target, slots: Arc<Semaphore>) {
+        let mut receivers = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
+        // Held by the map and by `slots` alone: nobody else waits for them.
+        if Arc::strong_count(&slots) == 2 {
+            receivers.remove(&receiver_key(target));
         }
     }
 
@@ -439,6 +473,19 @@ impl Shared {
             ),
         ];
         Attempt::Done(send::post(&url, &headers, event.body.clone()).await)
+    }
+}
+
+/// Which receiver a target is, for its share of the slots: a host and port,
+/// whatever the path.
+fn receiver_key(target: &Target) -> String {
+    match target {
+        Target::NotifyUrl { url } => match Endpoint::parse(url) {
+            Ok(url) => format!("{}:{}", url.host().to_ascii_lowercase(), url.port()),
+            Err(_) => url.clone(),
+        },
+        Target::Lab => "lab".into(),
+        Target::OnFinish => "on_finish".into(),
     }
 }
 

@@ -90,6 +90,7 @@ pub struct Delivery {
     pub target: Target,
     pub state: Status,
     pub attempts: u32,
+    /// When the last attempt ended: the schedule's waits run from there.
     #[serde(default)]
     pub last_attempt_at: Option<Timestamp>,
     /// When the next attempt is due, while pending (as the schedule was when
@@ -126,7 +127,7 @@ impl Delivery {
         }
     }
 
-    /// Records an attempt made at `at`, and what came of it.
+    /// Records an attempt that ended at `at`, and what came of it.
     pub fn attempted(
         &mut self,
         at: Timestamp,
