@@ -218,6 +218,16 @@ pub struct Config {
     #[arg(skip)]
     #[doc(hidden)]
     pub faults: Faults,
+
+    /// The lab-wide notifications: the configuration file's `[notify]` section.
+    #[arg(skip)]
+    pub notify: crate::notify::Settings,
+
+    /// For tests only: every wait between two attempts at a notification
+    /// is this many seconds, instead of Standard Webhooks' schedule.
+    #[arg(long, env = "SEQSPOOL_NOTIFY_BACKOFF", hide = true, value_parser = parse_seconds, value_name = "SECS")]
+    #[doc(hidden)]
+    pub notify_backoff: Option<Duration>,
 }
 
 impl Config {
@@ -248,6 +258,8 @@ impl Config {
             pipelines: Vec::new(),
             ncbi: Arc::default(),
             faults: Faults::default(),
+            notify: Default::default(),
+            notify_backoff: None,
         }
     }
 
@@ -401,6 +413,9 @@ impl Config {
         if let Some(ncbi) = file.ncbi {
             self.ncbi = Arc::new(Services::build(ncbi, &self.offered())?);
         }
+        if let Some(notify) = file.notify {
+            self.notify = notify.build(&dir)?;
+        }
         Ok(())
     }
 
@@ -531,6 +546,8 @@ struct FileOptions {
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
     ncbi: Option<NcbiTable>,
+    /// The lab-wide notifications.
+    notify: Option<crate::notify::Table>,
 }
 
 #[cfg(test)]

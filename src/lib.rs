@@ -38,6 +38,8 @@
 //! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
 //! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
 //!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
+//! - `notify`: completion notifications (signed webhooks, the lab's
+//!   `on_finish` command), durable in each experiment's outbox.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -55,6 +57,7 @@ pub mod intake;
 pub mod metrics;
 pub mod model;
 pub mod ncbi;
+pub mod notify;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
@@ -151,11 +154,27 @@ pub async fn run(
             .map_err(|err| Error::Internal(format!("reading the users: {err}")))??
     };
     let store = Arc::new(store);
+    // Before the queue takes the records: the ends they still owe notifications for.
+    let owed: Vec<_> = recovered
+        .records
+        .iter()
+        .filter(|record| notify::owed(record))
+        .cloned()
+        .collect();
     let queue = Arc::new(Queue::new(
         config.capacity,
         recovered.records,
         recovered.pause,
     ));
+    let notifier = notify::Notifier::start(
+        store.clone(),
+        config.notify.clone(),
+        config.notify_backoff,
+        owed,
+        queue.metrics(),
+    )
+    .await?;
+    let notifier = Arc::new(notifier);
     // The queue holds the order and the bound; this channel only wakes the
     // worker when it sleeps, so one pending wake-up is all it ever needs.
     let (wake, woken) = tokio::sync::mpsc::channel(1);
@@ -165,6 +184,7 @@ pub async fn run(
         executors,
         catalog: catalog.clone(),
         min_free: config.min_free,
+        notifier: notifier.clone(),
     }
     .spawn(woken);
     let (intake, intake_thread) = Intake::spawn(
@@ -186,6 +206,7 @@ pub async fn run(
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
         access,
+        notifier: notifier.clone(),
     });
     match listener.local_addr() {
         Ok(addr) => {
@@ -243,6 +264,8 @@ pub async fn run(
             "the worker or the intake thread panicked".into(),
         ));
     }
+    // What is still to be delivered waits in the outboxes for the next start.
+    notifier.close();
     let waiting = queue.backlog().total();
     log::info!("stopped; {waiting} experiment(s) waiting for the next start");
     Ok(())

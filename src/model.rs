@@ -234,6 +234,13 @@ pub struct Record {
     /// The experiment that runs this one again, the latest if several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_as: Option<Id>,
+    /// Where the submission asked its end to be posted (see `notify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<Arc<str>>,
+    /// Whether the lab-wide notifications (`[notify]` in the configuration)
+    /// were on when it was accepted, and so are told of its end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify_lab: bool,
     /// The executor's handle on the run, recorded while RUNNING.
     #[serde(
         default,
@@ -258,6 +265,10 @@ pub struct Choice {
     pub upload: Option<Arc<str>>,
     /// Who submits them (see [`Record::submitted_by`]).
     pub submitted_by: Option<Arc<str>>,
+    /// Where their ends are posted, as the submission asked.
+    pub notify_url: Option<Arc<str>>,
+    /// Whether the lab-wide notifications are told of their ends.
+    pub notify_lab: bool,
 }
 
 impl Choice {
@@ -270,6 +281,8 @@ impl Choice {
             retry_of: None,
             upload: None,
             submitted_by: None,
+            notify_url: None,
+            notify_lab: false,
         }
     }
 }
@@ -307,6 +320,8 @@ impl Record {
             definition: Some(choice.definition.clone()),
             retry_of: choice.retry_of,
             retried_as: None,
+            notify_url: choice.notify_url.clone(),
+            notify_lab: choice.notify_lab,
             handle: None,
         }
     }
@@ -363,6 +378,8 @@ impl Record {
             definition: Some(Arc::new(Definition::legacy("true"))),
             retry_of: None,
             retried_as: None,
+            notify_url: None,
+            notify_lab: false,
             handle: None,
         }
     }

@@ -349,6 +349,26 @@ impl Store {
         dir.replace(RECORD_FILE, NEXT_RECORD_FILE, &record_json(record)?)
     }
 
+    /// Replaces a hidden file of seqspool's own in an experiment's directory
+    /// (such as the notifications' outbox) as the record is replaced: written
+    /// to `scratch` beside it, then swapped, never through a link.
+    pub fn write_own(&self, id: Id, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
+        self.faults.check("writing", &self.dir(id).join(name))?;
+        let dir = self.open_dir(id, "writing a file of")?;
+        dir.replace(name, scratch, bytes)
+    }
+
+    /// Reads a file of seqspool's own in an experiment's directory (never
+    /// through a link); `None` if there is none.
+    pub fn read_own(&self, id: Id, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        let dir = self.open_dir(id, "reading a file of")?;
+        match dir.read(name) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::io("reading", dir.path_of(name), err)),
+        }
+    }
+
     /// The plain files directly inside an experiment's directory, by name.
     /// Fails if the directory is gone or a link took its place.
     pub fn files(&self, id: Id) -> Result<Vec<FileInfo>, Error> {

@@ -56,6 +56,8 @@ pub struct Worker {
     pub catalog: Arc<Catalog>,
     /// Bytes the experiments' disk must keep free for a run to start.
     pub min_free: u64,
+    /// Told of each end once it is recorded.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// What the worker does after a step.
@@ -466,7 +468,11 @@ impl Worker {
         let mut paused = false;
         loop {
             match self.store.write_record(record) {
-                Ok(()) => return true,
+                Ok(()) => {
+                    // Only an end on disk is told: a crash before this runs it again.
+                    self.notifier.ended(record);
+                    return true;
+                }
                 // Its directory was replaced or removed (by its own command,
                 // most likely): nothing can be recorded there, and that is
                 // no reason to hold the queue.

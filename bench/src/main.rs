@@ -1872,6 +1872,8 @@ fn write_experiments(
             definition: Some(definition.clone()),
             retry_of: None,
             retried_as: None,
+            notify_url: None,
+            notify_lab: false,
             handle: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;

@@ -83,6 +83,9 @@ pub async fn experiment(
     let files = app.files(id).await;
     let mut body = serde_json::to_value(&view).expect("records serialize");
     body["files"] = serde_json::to_value(files).expect("file lists serialize");
+    if let Some(outbox) = app.notifier.outbox(&view.record).await {
+        body["notifications"] = outbox.summary();
+    }
     Ok(respond::json(StatusCode::OK, &body))
 }
 

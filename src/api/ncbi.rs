@@ -260,6 +260,7 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
                 pipeline,
                 params,
                 upload: None,
+                notify_url: None,
             },
             viewer,
         )

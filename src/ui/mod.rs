@@ -13,6 +13,7 @@
 //! `results.js` for its results (`crate::results`): sorting, copying, and
 //! showing them when the experiment ends while the page is open.
 
+mod notifications;
 mod pages;
 mod sign_in;
 
@@ -182,6 +183,7 @@ pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response
     // Its title, while this server still offers the pipeline it ran in.
     let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
     let results = crate::results::section(app, &view, &files).await;
+    let outbox = app.notifier.outbox(&view.record).await;
     let page = Experiment {
         view: &view,
         pipeline,
@@ -189,6 +191,7 @@ pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response
         logs: &logs,
         dir: &dir,
         results,
+        outbox: outbox.as_ref(),
     };
     Ok(respond::page(
         StatusCode::OK,
@@ -391,6 +394,8 @@ pub struct Experiment<'a> {
     pub dir: &'a str,
     /// Its results section (`crate::results`).
     pub results: maud::Markup,
+    /// Its notifications, once it has ended.
+    pub outbox: Option<&'a crate::notify::Outbox>,
 }
 
 /// One page of a table of experiments, newest first.

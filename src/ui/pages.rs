@@ -621,6 +621,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
         logs,
         dir,
         ref results,
+        outbox,
     } = *page;
     let record = &view.record;
     let id = record.id;
@@ -701,6 +702,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                     })))
                     (fact("command", "Command", Some(html! { code { (record.command) } })))
                     (fact("directory", "Directory", Some(html! { code { (dir) } })))
+                    (fact("notifications", "Notifications", super::notifications::value(record, outbox)))
                 }
             }
             (files_card(id, files))
@@ -1207,6 +1209,7 @@ mod tests {
                 logs,
                 dir,
                 results: Markup::default(),
+                outbox: None,
             },
         )
     }
@@ -1802,6 +1805,7 @@ mod tests {
                 logs: &Logs::default(),
                 dir: "/x",
                 results: Markup::default(),
+                outbox: None,
             },
         )
         .into_string();
