@@ -37,6 +37,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
     pub intake: Intake,
+    /// The retention sweeps: when the next comes, what the last removed.
+    pub sweeps: crate::retention::Sweeps,
     /// Wakes the worker when it sleeps (after a resume).
     pub wake: tokio::sync::mpsc::Sender<()>,
     /// The memory request bodies may hold, across all connections, and how long one may stall.

@@ -150,6 +150,18 @@ pub struct Config {
           value_parser = parse_host_name, value_name = "NAME")]
     pub allow_hosts: Vec<String>,
 
+    /// Days a finished experiment is kept after it finished; a daily sweep
+    /// removes older ones (never a queued or running one) [default: kept for ever]
+    #[arg(long, env = "SEQSPOOL_RETENTION_DAYS", value_parser = parse_days, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+
+    /// How long after the start the first retention sweep comes, and between
+    /// two sweeps: a test knob, never set from the command line (the server
+    /// sweeps [`crate::retention::FIRST_SWEEP`] after its start, then daily).
+    #[arg(skip)]
+    #[doc(hidden)]
+    pub retention_every: Option<Duration>,
+
     /// The pipelines the configuration file declares (none: `--command`, or
     /// the built-in analysis, is the one pipeline).
     #[arg(skip)]
@@ -182,6 +194,8 @@ impl Config {
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             allow_hosts: Vec::new(),
+            retention_days: None,
+            retention_every: None,
             config: None,
             pipelines: Vec::new(),
             faults: Faults::default(),
@@ -204,18 +218,21 @@ impl Config {
             .try_get_matches_from(args)
             .map_err(Refused::CommandLine)?;
         let mut config = Config::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
-        if let Some(path) = config.config.clone() {
-            let text = std::fs::read_to_string(&path).map_err(|err| {
-                Refused::File(format!(
-                    "reading the configuration file {}: {err}",
-                    path.display()
-                ))
-            })?;
-            config
-                .apply_file(&text, &path, Some(&matches))
-                .map_err(|err| Refused::File(format!("{}: {err}", path.display())))?;
-        }
+        config.read_file(&matches).map_err(Refused::File)?;
         Ok(config)
+    }
+
+    /// Reads the configuration file `--config` names, if any, for the
+    /// options `matches` (the command line and the environment) left unset.
+    pub fn read_file(&mut self, matches: &ArgMatches) -> Result<(), String> {
+        if let Some(path) = self.config.clone() {
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                format!("reading the configuration file {}: {err}", path.display())
+            })?;
+            self.apply_file(&text, &path, Some(matches))
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Takes every option the command line and the environment left at its
@@ -275,6 +292,11 @@ impl Config {
         if let Some(command) = file.command {
             if unset("command") {
                 self.command = Some(command);
+            }
+        }
+        if let Some(days) = file.retention_days {
+            if unset("retention_days") {
+                self.retention_days = Some(parse_days(&days.to_string())?);
             }
         }
         if let Some(max) = file.max_connections {
@@ -380,6 +402,18 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{text}' is not a usable number of seconds"))
 }
 
+/// Parses `--retention-days`: whole days, at least one (to keep everything,
+/// leave the option out).
+fn parse_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse() {
+        Ok(0) | Err(_) => Err(format!(
+            "'{text}' is not a number of days; give a whole number of at least 1 \
+             (without the option, finished experiments are kept for ever)"
+        )),
+        Ok(days) => Ok(days),
+    }
+}
+
 /// Parses the body stall time: with none at all, every body would be dropped.
 fn parse_stall(text: &str) -> Result<Duration, String> {
     match parse_seconds(text)? {
@@ -440,6 +474,7 @@ struct FileOptions {
     /// Seconds.
     body_stall: Option<f64>,
     allow_hosts: Option<Vec<String>>,
+    retention_days: Option<i64>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
 }
@@ -460,6 +495,8 @@ mod tests {
         assert_eq!(parsed.body_stall, built.body_stall);
         assert_eq!(parsed.allow_hosts, built.allow_hosts);
         assert_eq!(parsed.timeout, None);
+        // Nothing is ever removed unless the operator asks for it.
+        assert_eq!((parsed.retention_days, built.retention_days), (None, None));
         // A batch as large as a submission may be fits an empty queue.
         assert!(built.capacity >= built.max_records);
     }
@@ -471,6 +508,12 @@ mod tests {
         assert!(parse_seconds("soon").is_err());
         assert!(Config::try_parse_from(["seqspool", "--capacity", "0"]).is_err());
         assert!(Config::try_parse_from(["seqspool", "--body-stall", "0"]).is_err());
+        for days in ["0", "-1", "1.5", "soon"] {
+            assert!(
+                Config::try_parse_from(["seqspool", "--retention-days", days]).is_err(),
+                "{days}"
+            );
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -42,6 +43,7 @@ pub mod model;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
+pub mod retention;
 pub mod store;
 pub mod submission;
 pub mod time;
@@ -103,6 +105,12 @@ pub async fn run(
                 scan.discarded,
                 scan.took.as_secs_f64()
             );
+            if scan.trashed > 0 {
+                log::info!(
+                    "finished the removal of {} experiment(s) that a stop interrupted (retention)",
+                    scan.trashed
+                );
+            }
             report_changed_definitions(&scan.records, &catalog);
             Ok((store, scan))
         })
@@ -115,6 +123,9 @@ pub async fn run(
         recovered.records,
         recovered.pause,
     ));
+    if let Some(drain) = recovered.drain.clone() {
+        queue.drain(drain);
+    }
     // The queue holds the order and the bound; this channel only wakes the
     // worker when it sleeps, so one pending wake-up is all it ever needs.
     let (wake, woken) = tokio::sync::mpsc::channel(1);
@@ -140,6 +151,7 @@ pub async fn run(
         store,
         queue: queue.clone(),
         intake: intake.clone(),
+        sweeps: Default::default(),
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
@@ -153,6 +165,15 @@ pub async fn run(
             "pipeline {}: {}",
             pipeline.name,
             pipeline.definition.label()
+        );
+    }
+    if let Some(drain) = queue.drained() {
+        log::warn!(
+            "the server is draining since {}, by {}: {}; it takes no new experiments until an operator \
+             undrains it (POST /queue/undrain)",
+            drain.since,
+            drain.by,
+            drain.reason
         );
     }
     if let Some(pause) = queue.paused() {
@@ -174,6 +195,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
+    let sweeper = retention::spawn(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,
@@ -184,6 +206,9 @@ pub async fn run(
     )
     .await;
 
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     // The intake ends, closing the worker's channel, so an idle worker wakes and ends too.
     intake.close().await;
     let joined = tokio::task::spawn_blocking(move || {

@@ -7,6 +7,10 @@ fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(seqspool::exec::runner::SUBCOMMAND.as_ref()) {
         seqspool::exec::runner::main();
     }
+    // `seqspool retention --dry-run`: a look at the directory, not a server.
+    if std::env::args_os().nth(1).as_deref() == Some(seqspool::retention::SUBCOMMAND.as_ref()) {
+        std::process::exit(seqspool::retention::main(std::env::args_os()));
+    }
     let config = match Config::load() {
         Ok(config) => config,
         // Usage errors, and --help and --version, as clap prints them.

@@ -1870,6 +1870,7 @@ fn write_experiments(
             definition: Some(definition.clone()),
             retry_of: None,
             retried_as: None,
+            moved_to_front: None,
             handle: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;

@@ -5,6 +5,7 @@
 //! handler returns its answer or an [`Error`], which `http::respond` turns
 //! into the answer: a page for a page route, JSON for the rest.
 
+pub mod admin;
 pub mod events;
 pub mod legacy;
 pub mod native;
@@ -24,9 +25,10 @@ use crate::ui;
 /// Answers one request.
 pub async fn handle(
     app: Arc<App>,
-    request: Request<Incoming>,
-    _peer: SocketAddr,
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Response<Body> {
+    request.extensions_mut().insert(admin::Peer(peer));
     // A browser gets pages from the routes scripts get JSON from.
     let html = wants_html(request.headers());
     match route(&app, request, html).await {
@@ -133,7 +135,29 @@ async fn route(
         (["queue"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["queue", "pause"], &Method::POST) => Ok(native::pause(app, query).await?),
         (["queue", "resume"], &Method::POST) => Ok(native::resume(app).await?),
-        (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["queue", "drain"], &Method::POST) => {
+            let by = admin::client_identity(&request);
+            Ok(admin::drain(app, query, by).await?)
+        }
+        (["queue", "undrain"], &Method::POST) => {
+            Ok(admin::undrain(app, admin::client_identity(&request)).await?)
+        }
+        (["queue", "pause" | "resume" | "drain" | "undrain"], _) => {
+            Err(Error::WrongMethod { allow: "POST" }.into())
+        }
+        (["experiments", id, "front"], &Method::POST) if html => {
+            let by = admin::client_identity(&request);
+            ui::front(app, id, by).await.map_err(page)
+        }
+        (["experiments", id, "front"], &Method::POST) => {
+            let by = admin::client_identity(&request);
+            Ok(admin::front(app, parse_id(id)?, by).await?)
+        }
+        (["experiments", _, "front"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["retention"], &Method::GET) => Ok(admin::retention(app, query).await?),
+        (["retention"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["retention", "sweep"], &Method::POST) => Ok(admin::sweep(app).await?),
+        (["retention", "sweep"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         _ => Err(Error::NotFound(format!(

@@ -9,7 +9,7 @@ use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
 use crate::http::{body, respond, Body};
-use crate::model::{Id, Pause, PausedBy, State};
+use crate::model::{Drain, Id, Pause, PausedBy, State};
 use crate::queue::View;
 use crate::submission::Format;
 use crate::time::Timestamp;
@@ -149,6 +149,11 @@ pub struct QueueState {
     /// Why, who and since when, while paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<Pause>,
+    /// Whether new submissions are refused while what is queued finishes.
+    pub draining: bool,
+    /// Why, who and since when, while draining.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Drain>,
     pub queued: usize,
     pub running: usize,
     pub capacity: usize,
@@ -158,13 +163,16 @@ pub struct QueueState {
     pub current: Option<Id>,
 }
 
-fn queue_state(app: &App) -> QueueState {
+pub fn queue_state(app: &App) -> QueueState {
     let backlog = app.queue.backlog();
     let (head, current) = app.queue.head();
     let pause = app.queue.paused();
+    let drain = app.queue.drained();
     QueueState {
         paused: pause.is_some(),
         pause,
+        draining: drain.is_some(),
+        drain,
         queued: backlog.queued,
         running: backlog.running,
         capacity: app.queue.capacity(),
@@ -253,6 +261,8 @@ pub fn service_info(app: &App) -> Response<Body> {
         max_records: usize,
         max_residues: usize,
         alphabet: String,
+        /// Days a finished experiment is kept; `null`: for ever.
+        retention_days: Option<u32>,
         backlog: usize,
         counts: serde_json::Map<String, serde_json::Value>,
         queue: QueueState,
@@ -277,6 +287,7 @@ pub fn service_info(app: &App) -> Response<Body> {
             max_records: config.max_records,
             max_residues: config.max_residues,
             alphabet: format!("{:?}", config.alphabet).to_lowercase(),
+            retention_days: config.retention_days,
             backlog: app.queue.backlog().total(),
             counts,
             queue: queue_state(app),

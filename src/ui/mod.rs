@@ -26,7 +26,7 @@ use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
 use crate::http::{body, respond, Body};
-use crate::model::{FileInfo, Id, Pause, State};
+use crate::model::{Drain, FileInfo, Id, Pause, State};
 use crate::pipeline::Pipeline;
 use crate::query::AlphabetPolicy;
 use crate::queue::{Backlog, Filter, View};
@@ -173,6 +173,14 @@ pub async fn retry(app: &App, id: &str) -> Result<Response<Body>, Error> {
     )))
 }
 
+/// `POST /experiments/{id}/front` from the page's Move to front button: 303
+/// back to the experiment, which says it runs next.
+pub async fn front(app: &App, id: &str, by: String) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    app.move_to_front(id, by).await?;
+    Ok(respond::see_other(&format!("/experiments/{id}")))
+}
+
 /// A page for an error: a browser user gets words and a way back, not JSON,
 /// with the same status and headers a script would get.
 pub fn error(err: &Error) -> Response<Body> {
@@ -217,11 +225,14 @@ pub fn asset(name: &str) -> Result<Response<Body>, Error> {
 pub struct Frame {
     /// The queue's pause, while it is paused.
     pub pause: Option<Pause>,
+    /// The server's drain, while it is draining.
+    pub drain: Option<Drain>,
 }
 
 fn frame(app: &App) -> Frame {
     Frame {
         pause: app.queue.paused(),
+        drain: app.queue.drained(),
     }
 }
 
