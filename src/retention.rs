@@ -282,11 +282,16 @@ struct Command {
 /// Runs `seqspool retention` with `args` (the first is the program's name,
 /// then `retention`); prints to standard output and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    if args.len() > 1 {
-        args.remove(1); // `retention`
-    }
-    let matches = match Command::command().try_get_matches_from(args) {
+    let mut args: Vec<OsString> = args.into_iter().skip(2).collect();
+    args.insert(0, "seqspool retention".into());
+    // Every server option is taken (so a unit's environment, or the lab's
+    // configuration file, works as it is); the help shows those that matter here.
+    let shown = ["dry_run", "config", "experiments", "retention_days"];
+    let command = Command::command().mut_args(|arg| {
+        let hide = !shown.contains(&arg.get_id().as_str());
+        arg.hide(hide)
+    });
+    let matches = match command.try_get_matches_from(args) {
         Ok(matches) => matches,
         Err(err) => {
             let _ = err.print();
