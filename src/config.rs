@@ -517,6 +517,30 @@ mod tests {
     }
 
     #[test]
+    fn retention_days_come_from_the_file_unless_the_command_line_says_otherwise() {
+        let file = Path::new("/etc/seqspool/seqspool.toml");
+        let mut config = Config::new("e");
+        config
+            .apply_file("retention_days = 14", file, None)
+            .unwrap();
+        assert_eq!(config.retention_days, Some(14));
+        for bad in ["retention_days = 0", "retention_days = -3"] {
+            assert!(
+                Config::new("e").apply_file(bad, file, None).is_err(),
+                "{bad}"
+            );
+        }
+        let matches = Config::command()
+            .try_get_matches_from(["seqspool", "--retention-days", "90"])
+            .unwrap();
+        let mut config = Config::from_arg_matches(&matches).unwrap();
+        config
+            .apply_file("retention_days = 14", file, Some(&matches))
+            .unwrap();
+        assert_eq!(config.retention_days, Some(90));
+    }
+
+    #[test]
     fn allowed_hosts_repeat_and_are_bare_names() {
         let parsed = Config::try_parse_from([
             "seqspool",

@@ -1106,7 +1106,12 @@ mod tests {
             ],
             None,
         );
+        let mut listener = queue.events().subscribe(None).receiver;
         assert_eq!(queue.remove(&[Id(3), Id(2), Id(1)]), 2);
+        let told: Vec<(&str, Option<Id>)> = std::iter::from_fn(|| listener.try_recv().ok())
+            .map(|event| (event.kind, event.experiment))
+            .collect();
+        assert_eq!(told, [("removed", Some(Id(1))), ("removed", Some(Id(3)))]);
         assert!(queue.get(Id(1)).is_none() && queue.get(Id(3)).is_none());
         assert_eq!(queue.get(Id(2)).unwrap().position, Some(1));
         assert_eq!(queue.counts(), [1, 0, 0, 0, 0, 0]);
