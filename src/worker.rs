@@ -376,7 +376,8 @@ pub struct Recovery {
 
 /// Settles what the scan found before anything runs: experiments found RUNNING
 /// were interrupted; their executor deals with what is left of the run, and
-/// they are requeued (to run first: their ids are the oldest waiting) or
+/// they are requeued (to run first: their ids are the oldest waiting; only
+/// experiments an operator moved to the front meanwhile come before them) or
 /// failed, as `--on-interrupt` says.
 pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Executors) -> Recovery {
     let mut recovery = Recovery::default();
