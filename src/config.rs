@@ -157,7 +157,7 @@ pub struct Config {
 
     /// How long after the start the first retention sweep comes, and between
     /// two sweeps: a test knob, never set from the command line (the server
-    /// sweeps [`crate::retention::FIRST_SWEEP`] after its start, then daily).
+    /// sweeps five minutes after its start, then daily).
     #[arg(skip)]
     #[doc(hidden)]
     pub retention_every: Option<Duration>,

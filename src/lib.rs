@@ -195,7 +195,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
-    let sweeper = retention::spawn(app.clone());
+    let sweeper = control::spawn_sweeps(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,

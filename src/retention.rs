@@ -8,18 +8,18 @@
 //! is what the sweep does. A QUEUED or RUNNING experiment is never due, nor
 //! one whose batch still has a member that is: a batch goes as a whole, so its
 //! page never shows part of a plate. The store removes crash-safely (see
-//! [`crate::store::Store::remove`]); the index and the events follow.
+//! [`crate::store::Store::remove`]); the index and the events follow. The
+//! sweep itself, which the server runs, is in `control`.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use serde::Serialize;
 
-use crate::app::{blocking, App};
 use crate::config::Config;
 use crate::error::Error;
 use crate::model::{Id, Record, State};
@@ -82,10 +82,10 @@ pub fn due(records: &[Record], cutoff: Timestamp) -> Vec<&Record> {
 /// What the sweeps have done, and when the next comes.
 #[derive(Default)]
 pub struct Sweeps {
-    next: Mutex<Option<Timestamp>>,
-    last: Mutex<Option<Sweep>>,
+    pub(crate) next: Mutex<Option<Timestamp>>,
+    pub(crate) last: Mutex<Option<Sweep>>,
     /// One sweep at a time (the daily one, `POST /retention/sweep`).
-    running: tokio::sync::Mutex<()>,
+    pub(crate) running: tokio::sync::Mutex<()>,
 }
 
 /// What one sweep removed.
@@ -114,103 +114,8 @@ pub struct Listing {
     pub experiments: Vec<Due>,
 }
 
-impl App {
-    /// What a sweep would remove now, if experiments were kept `days` days
-    /// (the policy's when `None`): a dry run.
-    pub async fn retention(&self, days: Option<u32>) -> Result<Listing, Error> {
-        let days = days.or(self.config.retention_days);
-        let now = Timestamp::now();
-        let (cutoff, experiments) = match days {
-            Some(days) => {
-                let cutoff = cutoff(days, now);
-                (Some(cutoff), self.due(cutoff).await?)
-            }
-            None => (None, Vec::new()),
-        };
-        Ok(Listing {
-            retention_days: self.config.retention_days,
-            days,
-            cutoff,
-            next_sweep: *lock(&self.sweeps.next),
-            last_sweep: lock(&self.sweeps.last).clone(),
-            count: experiments.len(),
-            bytes: experiments.iter().map(|due| due.bytes).sum(),
-            experiments,
-        })
-    }
-
-    /// The experiments due at `cutoff`, with their sizes.
-    async fn due(&self, cutoff: Timestamp) -> Result<Vec<Due>, Error> {
-        let chosen: Vec<Due> = self.queue.with_records(|records| {
-            due(records, cutoff)
-                .into_iter()
-                .map(|record| Due::of(record, 0))
-                .collect()
-        });
-        let store = self.store.clone();
-        blocking(move || {
-            Ok(chosen
-                .into_iter()
-                .map(|due| Due {
-                    bytes: store.size(due.id),
-                    ..due
-                })
-                .collect())
-        })
-        .await
-    }
-
-    /// Removes what is due now, logs each removal, and says what went.
-    /// Refused while retention is off.
-    pub async fn sweep(&self) -> Result<Sweep, Error> {
-        let Some(days) = self.config.retention_days else {
-            return Err(Error::WrongState(
-                "retention is off: finished experiments are kept for ever; set --retention-days \
-                 (SEQSPOOL_RETENTION_DAYS, or retention_days in the configuration file) to remove old ones"
-                    .into(),
-            ));
-        };
-        let _one = self.sweeps.running.lock().await;
-        let at = Timestamp::now();
-        let cutoff = cutoff(days, at);
-        let due = self.due(cutoff).await?;
-        let ids: Vec<Id> = due.iter().map(|due| due.id).collect();
-        let store = self.store.clone();
-        let gone = blocking(move || store.remove(&ids)).await?;
-        self.queue.remove(&gone);
-        let removed: Vec<Due> = due
-            .into_iter()
-            .filter(|due| gone.contains(&due.id))
-            .collect();
-        for due in &removed {
-            log::info!(
-                "experiment {} removed by the retention policy ({days} days): '{}', {}, finished {}, {}",
-                due.id,
-                due.query_name,
-                due.state.as_str(),
-                due.finished_at,
-                crate::store::bytes(due.bytes)
-            );
-        }
-        let sweep = Sweep {
-            at,
-            cutoff,
-            count: removed.len(),
-            bytes: removed.iter().map(|due| due.bytes).sum(),
-            removed,
-        };
-        log::info!(
-            "retention sweep: {} experiment(s) that finished before {cutoff} removed, {} freed",
-            sweep.count,
-            crate::store::bytes(sweep.bytes)
-        );
-        *lock(&self.sweeps.last) = Some(sweep.clone());
-        Ok(sweep)
-    }
-}
-
 impl Due {
-    fn of(record: &Record, bytes: u64) -> Due {
+    pub(crate) fn of(record: &Record, bytes: u64) -> Due {
         Due {
             id: record.id,
             query_name: record.query_name.clone(),
@@ -222,39 +127,7 @@ impl Due {
     }
 }
 
-/// Sweeps as the policy says, until the server closes: the first after
-/// [`FIRST_SWEEP`] (or the test knob `retention_every`), then every
-/// [`SWEEP_EVERY`]. Nothing is started when retention is off.
-pub fn spawn(app: Arc<App>) -> Option<tokio::task::JoinHandle<()>> {
-    let days = app.config.retention_days?;
-    let (first, every) = match app.config.retention_every {
-        Some(every) => (every, every),
-        None => (FIRST_SWEEP, SWEEP_EVERY),
-    };
-    let next = Timestamp::now().after(first);
-    *lock(&app.sweeps.next) = Some(next);
-    log::info!(
-        "retention: finished experiments are removed {days} days after they finished; first sweep at {next}, \
-         then every {} h (GET /retention lists what it would remove)",
-        every.as_secs() / 3600
-    );
-    Some(tokio::spawn(async move {
-        let mut wait = first;
-        loop {
-            tokio::time::sleep(wait).await;
-            wait = every;
-            if app.queue.is_closing() {
-                return;
-            }
-            *lock(&app.sweeps.next) = Some(Timestamp::now().after(every));
-            if let Err(err) = app.sweep().await {
-                log::error!("retention sweep: {err}");
-            }
-        }
-    }))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
