@@ -193,8 +193,17 @@ impl App {
         let due = self.due(cutoff).await?;
         let ids: Vec<Id> = due.iter().map(|due| due.id).collect();
         let store = self.store.clone();
-        let gone = blocking(move || store.remove(&ids)).await?;
+        let gone = blocking(move || store.trash(&ids)).await?;
+        // Out of the index as soon as they are out of sight; their files go after.
         self.queue.remove(&gone);
+        let store = self.store.clone();
+        let deleted = gone.clone();
+        blocking(move || {
+            store.empty_trash(&deleted);
+            Ok(())
+        })
+        .await?;
+        let gone: std::collections::HashSet<Id> = gone.into_iter().collect();
         let removed: Vec<Due> = due
             .into_iter()
             .filter(|due| gone.contains(&due.id))

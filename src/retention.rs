@@ -8,7 +8,7 @@
 //! is what the sweep does. A QUEUED or RUNNING experiment is never due, nor
 //! one whose batch still has a member that is: a batch goes as a whole, so its
 //! page never shows part of a plate. The store removes crash-safely (see
-//! [`crate::store::Store::remove`]); the index and the events follow. The
+//! [`crate::store::Store::trash`]); the index and the events follow. The
 //! sweep itself, which the server runs, is in `control`.
 
 use std::collections::HashSet;
@@ -43,7 +43,7 @@ pub struct Due {
     pub finished_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<Id>,
-    /// What its directory holds, in bytes.
+    /// The space its directory takes on disk, in bytes (what removing it frees).
     pub bytes: u64,
 }
 
@@ -184,8 +184,15 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
     match dry_run(&config.experiments, config.retention_days, Timestamp::now()) {
         Ok(text) => {
-            print!("{text}");
-            0
+            use std::io::Write;
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                // A reader that stopped early (`| head`) is no failure.
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("seqspool: writing the listing: {err}");
+                    1
+                }
+                _ => 0,
+            }
         }
         Err(err) => {
             eprintln!("seqspool: {err}");

@@ -504,14 +504,14 @@ impl Store {
         Ok(())
     }
 
-    /// Removes finished experiments' directories for good, crash-safely:
-    /// their ids are recorded as used first (no directory will say so any
-    /// more), each directory is renamed into `.trash/` (the removal: from
-    /// then on the start-up scan never sees it, and deletes what is left),
-    /// the renames are flushed, and only then is anything deleted. Returns
-    /// the ids whose directories are gone (also those someone removed
-    /// already); one that cannot be moved is logged and kept.
-    pub fn remove(&self, ids: &[Id]) -> Result<Vec<Id>, Error> {
+    /// Removes finished experiments' directories, crash-safely: their ids
+    /// are recorded as used first (no directory will say so any more), each
+    /// directory is renamed into `.trash/` (the removal: from then on the
+    /// start-up scan never sees it, and deletes what is left), and the renames
+    /// are flushed. [`Store::empty_trash`] deletes them after. Returns the ids
+    /// whose directories are gone (also those someone removed already); one
+    /// that cannot be moved is logged and kept.
+    pub fn trash(&self, ids: &[Id]) -> Result<Vec<Id>, Error> {
         let Some(highest) = ids.iter().max() else {
             return Ok(Vec::new());
         };
@@ -531,16 +531,12 @@ impl Store {
         )
         .map_err(|e| Error::io("opening", &trash, e.into()))?;
         let mut gone = Vec::with_capacity(ids.len());
-        let mut trashed = Vec::with_capacity(ids.len());
         for &id in ids {
             let name = id.to_string();
             self.faults.check("removing", &self.dir(id))?;
             // Whatever is at the name goes, a link too; nothing is followed.
             match rustix::fs::renameat(&self.root_dir, &name, &trash_dir, &name) {
-                Ok(()) => {
-                    gone.push(id);
-                    trashed.push(name);
-                }
+                Ok(()) => gone.push(id),
                 Err(rustix::io::Errno::NOENT) => {
                     log::warn!("experiment {id}: its directory was removed already");
                     gone.push(id);
@@ -554,17 +550,23 @@ impl Store {
         }
         sync_path(&trash)?;
         self.sync_root()?;
-        for name in trashed {
-            let path = trash.join(&name);
-            if let Err(err) = remove_entry(&path) {
+        Ok(gone)
+    }
+
+    /// Deletes the directories [`Store::trash`] moved aside for `ids`: the
+    /// slow part of a removal (every file is unlinked), done once nothing
+    /// shows them any more.
+    pub fn empty_trash(&self, ids: &[Id]) {
+        let trash = self.root.join(TRASH_DIR);
+        for id in ids {
+            if let Err(err) = remove_entry(&trash.join(id.to_string())) {
                 // Out of sight already; the next start deletes what is left.
                 log::error!("{err}");
             }
         }
-        Ok(gone)
     }
 
-    /// The bytes of the files under an experiment's directory; see [`tree_size`].
+    /// The space on disk an experiment's directory takes; see [`tree_size`].
     pub fn size(&self, id: Id) -> u64 {
         tree_size(&self.dir(id))
     }
@@ -719,24 +721,32 @@ fn record_json(record: &Record) -> Result<Vec<u8>, Error> {
     Ok(json)
 }
 
-/// The bytes of the plain files under the directory `dir` (links are not
-/// followed, nor counted); 0 if it is not a directory or cannot be read.
+/// The space on disk the directory `dir` and everything under it take, in
+/// bytes, as `du` counts it (what removing it frees); links are not followed.
+/// 0 if it is not a directory or cannot be read.
 pub fn tree_size(dir: &Path) -> u64 {
-    fn walk(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(path: &Path, meta: &fs::Metadata) -> u64 {
+        let own = meta.blocks() * 512;
+        if !meta.is_dir() {
+            return own;
+        }
         let Ok(entries) = fs::read_dir(path) else {
-            return 0;
+            return own;
         };
-        entries
+        own + entries
             .filter_map(Result::ok)
-            .map(|entry| match entry.file_type() {
-                Ok(kind) if kind.is_dir() => walk(&entry.path()),
-                Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
-                _ => 0,
+            .filter_map(|entry| {
+                let path = entry.path();
+                // Not followed: a link counts as itself.
+                fs::symlink_metadata(&path)
+                    .ok()
+                    .map(|meta| walk(&path, &meta))
             })
-            .sum()
+            .sum::<u64>()
     }
     match fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => walk(dir),
+        Ok(meta) if meta.is_dir() => walk(dir, &meta),
         _ => 0,
     }
 }

@@ -653,10 +653,15 @@ fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_
         wait_until_gone(&server, id);
         assert!(!dir.join(id).exists(), "{id}'s directory is gone");
     }
+    // The sweep is over once it says what it removed; their files are deleted by then.
+    let mut last = Value::Null;
+    wait_until("the sweep says what it removed", || {
+        last = server.get("/retention").json()["last_sweep"].clone();
+        !last.is_null()
+    });
+    assert_eq!(ids_of(&last["removed"]), old, "{last}");
     let trash: Vec<_> = fs::read_dir(dir.join(".trash")).unwrap().collect();
     assert!(trash.is_empty(), "{trash:?}");
-    let last = server.get("/retention").json()["last_sweep"].clone();
-    assert_eq!(ids_of(&last["removed"]), old, "{last}");
     // Never the running, the queued, the recent, nor part of a batch still waiting.
     assert_eq!(
         server.wait_for_state(&running, "RUNNING")["id"],
