@@ -411,9 +411,12 @@ fn the_order_a_move_made_survives_kill_9() {
     );
     assert_eq!(moved.status, 200, "{}", moved.text());
     let at = moved.json()["moved_to_front"]["at"].clone();
-    assert!(server.log().contains(&format!(
+    let logged = format!(
         "experiment {last} moved to the front of the queue by 127.0.0.1 (it was at position 3)"
-    )));
+    );
+    wait_until("the log says who moved it", || {
+        server.log().contains(&logged)
+    });
 
     // Held, so that the order can be read after the restart before anything runs.
     let paused = request(
