@@ -41,6 +41,8 @@ pub struct App {
     /// What `GET /metrics` shows; the queue feeds it, the router counts requests in it.
     pub metrics: Arc<Metrics>,
     pub intake: Intake,
+    /// The retention sweeps: when the next comes, what the last removed.
+    pub sweeps: crate::retention::Sweeps,
     /// Wakes the worker when it sleeps (after a resume).
     pub wake: tokio::sync::mpsc::Sender<()>,
     /// The memory request bodies may hold, across all connections, and how long one may stall.

@@ -48,6 +48,7 @@ pub mod api;
 pub mod app;
 pub mod blast;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -62,6 +63,7 @@ pub mod pipeline;
 pub mod query;
 pub mod queue;
 pub mod results;
+pub mod retention;
 pub mod sbatch;
 pub mod store;
 pub mod submission;
@@ -137,6 +139,12 @@ pub async fn run(
                 scan.discarded,
                 scan.took.as_secs_f64()
             );
+            if scan.trashed > 0 {
+                log::info!(
+                    "finished the removal of {} experiment(s) that a stop interrupted (retention)",
+                    scan.trashed
+                );
+            }
             report_changed_definitions(&scan.records, &catalog);
             Ok((store, scan))
         })
@@ -175,6 +183,9 @@ pub async fn run(
     )
     .await?;
     let notifier = Arc::new(notifier);
+    if let Some(drain) = recovered.drain.clone() {
+        queue.drain(drain);
+    }
     // The queue holds the order and the bound; this channel only wakes the
     // worker when it sleeps, so one pending wake-up is all it ever needs.
     let (wake, woken) = tokio::sync::mpsc::channel(1);
@@ -202,6 +213,7 @@ pub async fn run(
         queue: queue.clone(),
         metrics: queue.metrics(),
         intake: intake.clone(),
+        sweeps: Default::default(),
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
@@ -220,6 +232,15 @@ pub async fn run(
             "pipeline {}: {}",
             pipeline.name,
             pipeline.definition.label()
+        );
+    }
+    if let Some(drain) = queue.drained() {
+        log::warn!(
+            "the server is draining since {}, by {}: {}; it takes no new experiments until an operator \
+             undrains it (POST /queue/undrain)",
+            drain.since,
+            drain.by,
+            drain.reason
         );
     }
     if let Some(pause) = queue.paused() {
@@ -241,6 +262,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
+    let sweeper = control::spawn_sweeps(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,
@@ -251,6 +273,9 @@ pub async fn run(
     )
     .await;
 
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     // The intake ends, closing the worker's channel, so an idle worker wakes and ends too.
     intake.close().await;
     let joined = tokio::task::spawn_blocking(move || {

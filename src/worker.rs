@@ -609,7 +609,8 @@ pub struct Recovery {
 /// Settles what the scan found before anything runs: experiments found RUNNING
 /// were interrupted; their executor deals with what is left of the run, and
 /// they are requeued (to run first: their ids are the oldest waiting) or
-/// failed, as `--on-interrupt` says, unless their run outlived the server
+/// failed, as `--on-interrupt` says (only experiments an operator moved to
+/// the front meanwhile come before them), unless their run outlived the server
 /// (a Slurm job): those stay RUNNING, and the worker follows them first.
 pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Executors) -> Recovery {
     let mut recovery = Recovery::default();

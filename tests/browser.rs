@@ -506,6 +506,72 @@ fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
 }
 
 #[test]
+fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_on_every_page() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", "ACGT");
+    server.wait_for_state(&running, "RUNNING");
+    let ahead = server.submit("first-in-line", "ACGT");
+    let urgent = server.submit("urgent-one", "ACGT");
+
+    browser.go(&format!("http://{}/experiments/{urgent}", server.addr));
+    let button = browser.find("form.front button");
+    assert!(browser.displayed(&button), "Move to front is not shown");
+    assert_eq!(browser.text(&button), "Move to front");
+    // Marked, so that the page the form comes back to is told from this one.
+    browser.script("document.body.dataset.before = 'yes';");
+    browser.click(&button);
+    let status = json!({
+        "script": "const s = document.querySelector('[data-status]'); \
+                   return document.body.dataset.before ? null : s && s.textContent;",
+        "args": [],
+    });
+    wait_until("the page comes back saying it runs next", || {
+        // An error while the page is being replaced is "not yet".
+        browser
+            .try_call("POST", "/execute/sync", Some(status.clone()))
+            .is_ok_and(|text| text == "Waiting in the queue: it runs next.")
+    });
+    assert_eq!(
+        experiment_id(&browser.url()).as_deref(),
+        Some(urgent.as_str())
+    );
+    let moved = browser.text(&browser.find("[data-fact=\"moved_to_front\"] dd"));
+    assert!(moved.ends_with("by 127.0.0.1"), "{moved}");
+    assert_eq!(
+        browser.script("return document.querySelector('form.front').hidden;"),
+        true,
+        "it is next: nothing to move"
+    );
+    assert_eq!(
+        server.get(&format!("/experiments/{ahead}")).json()["position"],
+        2
+    );
+
+    // The listing shows the exception to first in, first out.
+    browser.go(&format!("http://{}/", server.addr));
+    let tag = browser.find(&format!("tr[data-id=\"{urgent}\"] [data-moved]"));
+    assert_eq!(browser.text(&tag), "moved to front");
+
+    let drained = request(
+        server.addr,
+        "POST",
+        "/queue/drain?reason=moving+to+the+new+workstation",
+        &[],
+        b"",
+    );
+    assert_eq!(drained.status, 200, "{}", drained.text());
+    browser.go(&format!("http://{}/", server.addr));
+    let banner = browser.text(&browser.find("[data-draining]"));
+    assert!(banner.starts_with("Submissions are closed"), "{banner}");
+    assert!(banner.contains("moving to the new workstation"), "{banner}");
+    browser.fit_to_page();
+    browser.screenshot("queue-control.png");
+}
+
+#[test]
 fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     let Some(browser) = Browser::start(true) else {
         return;

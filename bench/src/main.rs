@@ -1874,6 +1874,7 @@ fn write_experiments(
             retried_as: None,
             notify_url: None,
             notify_lab: false,
+            moved_to_front: None,
             handle: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;

@@ -10,6 +10,7 @@
 //! route needs (`access`); after it, a refused request is logged for the
 //! operator, with why, from where and by whom, never with what was sent.
 
+pub mod admin;
 pub mod batch;
 pub mod events;
 pub mod legacy;
@@ -239,7 +240,6 @@ async fn route(
         (["queue"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["queue", "pause"], &Method::POST) => Ok(native::pause(app, query, viewer).await?),
         (["queue", "resume"], &Method::POST) => Ok(native::resume(app, viewer).await?),
-        (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         // NCBI's BLAST URL API, at the two paths its clients use.
         (["Blast.cgi"] | ["blast", "Blast.cgi"], &Method::GET | &Method::POST) => {
             Ok(ncbi::handle(app, request, viewer).await)
@@ -248,6 +248,27 @@ async fn route(
             allow: "GET, HEAD, POST",
         }
         .into()),
+        (["queue", "drain"], &Method::POST) => {
+            let by = viewer.name();
+            Ok(admin::drain(app, query, by).await?)
+        }
+        (["queue", "undrain"], &Method::POST) => Ok(admin::undrain(app, viewer.name()).await?),
+        (["queue", "pause" | "resume" | "drain" | "undrain"], _) => {
+            Err(Error::WrongMethod { allow: "POST" }.into())
+        }
+        (["experiments", id, "front"], &Method::POST) if html => {
+            let by = viewer.name();
+            ui::front(app, id, by).await.map_err(page)
+        }
+        (["experiments", id, "front"], &Method::POST) => {
+            let by = viewer.name();
+            Ok(admin::front(app, parse_id(id)?, by).await?)
+        }
+        (["experiments", _, "front"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["retention"], &Method::GET) => Ok(admin::retention(app, query).await?),
+        (["retention"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["retention", "sweep"], &Method::POST) => Ok(admin::sweep(app).await?),
+        (["retention", "sweep"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),

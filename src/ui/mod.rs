@@ -33,7 +33,7 @@ use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
 use crate::http::{body, respond, Body};
-use crate::model::{FileInfo, Id, Pause, State};
+use crate::model::{Drain, FileInfo, Id, Pause, State};
 use crate::pipeline::Pipeline;
 use crate::query::AlphabetPolicy;
 use crate::queue::{Backlog, Filter, View};
@@ -236,6 +236,14 @@ pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body
     )))
 }
 
+/// `POST /experiments/{id}/front` from the page's Move to front button: 303
+/// back to the experiment, which says it runs next.
+pub async fn front(app: &App, id: &str, by: String) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    app.move_to_front(id, by).await?;
+    Ok(respond::see_other(&format!("/experiments/{id}")))
+}
+
 /// A page for an error: a browser user gets words and a way back, not JSON,
 /// with the same status and headers a script would get.
 pub fn error(err: &Error) -> Response<Body> {
@@ -284,12 +292,15 @@ pub struct Frame {
     pub pause: Option<Pause>,
     /// Who is looking: what they may do, and whether they are signed in.
     pub viewer: Viewer,
+    /// The server's drain, while it is draining.
+    pub drain: Option<Drain>,
 }
 
 fn frame(app: &App, viewer: &Viewer) -> Frame {
     Frame {
         pause: app.queue.paused(),
         viewer: viewer.clone(),
+        drain: app.queue.drained(),
     }
 }
 
