@@ -24,7 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
 
 use crate::access::Viewer;
 use crate::app::{parse_id, App};
@@ -41,7 +42,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let pattern = routes::pattern_of(request.uri().path());
     let viewer = app.access.identify(request.headers(), peer).await;
-    let response = match &viewer {
+    let mut response = match &viewer {
         Ok(viewer) => match route(&app, request, html, viewer, peer).await {
             Ok(response) => response,
             Err(Failed::Json(err)) => respond::error(&err, None),
@@ -50,6 +51,14 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
         Err(err) if html => ui::sign_in_required(err, "/"),
         Err(err) => respond::error(err, None),
     };
+    if response.status() == StatusCode::UNAUTHORIZED && ncbi::is_blast_cgi(&path) {
+        // NCBI's clients send a user and password only when asked for Basic
+        // credentials (the token is the password); the Bearer challenge stays.
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"seqspool\", charset=\"UTF-8\""),
+        );
+    }
     app.metrics.request(pattern, response.status().as_u16());
     log_refused(&method, &path, &response, viewer.ok(), peer);
     response
