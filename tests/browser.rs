@@ -330,6 +330,10 @@ fn deadline_passed(started: Instant) -> bool {
 // ---- in the browser ---------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reload() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -395,6 +399,10 @@ fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reloa
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -434,6 +442,10 @@ fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text_kept() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -466,6 +478,10 @@ fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -506,6 +522,10 @@ fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_on_every_page() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -572,6 +592,10 @@ fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_o
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -659,6 +683,10 @@ fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
     let Some(browser) = Browser::start(false) else {
         return;
@@ -998,6 +1026,10 @@ impl Browser {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1088,6 +1120,10 @@ fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chosen() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1125,6 +1161,10 @@ fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chos
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used() {
     let Some(browser) = Browser::start(false) else {
         return;
@@ -1156,6 +1196,10 @@ fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used(
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_failed_experiment_offers_run_again_once_it_ends() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1422,6 +1466,14 @@ impl Browser {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
     if !blast_available() {
         return;
@@ -1524,6 +1576,10 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn results_appear_when_the_experiment_ends_while_its_page_is_open() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1595,6 +1651,10 @@ fn add_user(dir: &Path, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_themselves() {
     let Some(browser) = Browser::start(true) else {
         return;

@@ -167,6 +167,14 @@ impl Client {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
     if !blast_available() {
         return;
@@ -259,6 +267,14 @@ fn queued(server: &Server) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_ahead() {
     if !blast_available() {
         return;
@@ -328,6 +344,14 @@ fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_a
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn biopython_turns_a_refused_search_into_an_exception_that_says_why() {
     if !blast_available() {
         return;
@@ -399,6 +423,10 @@ fn cgi(server: &Server, fields: &[(&str, &str)]) -> Response {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn a_web_blast_pl_client_puts_polls_search_info_and_reads_the_text_report() {
     if !blast_available() {
         return;
@@ -524,6 +552,10 @@ fn unzip_names(bytes: &[u8]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
     if !blast_available() {
         return;
@@ -585,6 +617,10 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
     if !blast_available() {
         return;
@@ -662,6 +698,10 @@ fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn bad_requests_get_the_error_form_and_nothing_runs() {
     if !blast_available() {
         return;
