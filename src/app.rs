@@ -41,6 +41,8 @@ pub struct App {
     /// What `GET /metrics` shows; the queue feeds it, the router counts requests in it.
     pub metrics: Arc<Metrics>,
     pub intake: Intake,
+    /// The retention sweeps: when the next comes, what the last removed.
+    pub sweeps: crate::retention::Sweeps,
     /// Wakes the worker when it sleeps (after a resume).
     pub wake: tokio::sync::mpsc::Sender<()>,
     /// The memory request bodies may hold, across all connections, and how long one may stall.
@@ -49,6 +51,8 @@ pub struct App {
     pub hosts: Hosts,
     /// Who may do what.
     pub access: Access,
+    /// Tells whoever asked when an experiment ends.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// What a cancel did.
@@ -99,10 +103,13 @@ impl App {
             pipeline,
             params,
             upload,
+            notify_url,
         } = accepted;
         let choice = Choice {
             upload: upload.map(Arc::from),
             submitted_by: Some(by.name().into()),
+            notify_url: notify_url.map(|url| url.as_str().into()),
+            notify_lab: self.notifier.lab_wide(),
             ..Choice::new(&pipeline, params)
         };
         let records = self.intake.submit(queries, choice).await?;
@@ -142,6 +149,7 @@ impl App {
                         return Err(err);
                     }
                     log::info!("experiment {id} canceled while queued{}", by.by());
+                    self.notifier.ended(&record);
                 }
                 Ok(Cancel::Done(View {
                     record,
@@ -206,10 +214,15 @@ impl App {
                 retry_of: None,
                 upload: None,
                 submitted_by: None,
+                notify_url: None,
+                notify_lab: false,
             },
         };
         choice.retry_of = Some(id);
         choice.submitted_by = Some(by.name().into());
+        // Whoever asked to hear of the first run hears of this one.
+        choice.notify_url = original.notify_url.clone();
+        choice.notify_lab = self.notifier.lab_wide();
         let records = self.intake.submit(queries, choice).await?;
         let again = records[0].id;
         if let Some(linked) = self.queue.retried(id, again) {

@@ -223,6 +223,17 @@ pub struct Config {
         value_name = "IP"
     )]
     pub trusted_proxies: Vec<IpAddr>,
+    /// Days a finished experiment is kept after it finished; a daily sweep
+    /// removes older ones (never a queued or running one) [default: kept for ever]
+    #[arg(long, env = "SEQSPOOL_RETENTION_DAYS", value_parser = parse_days, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+
+    /// How long after the start the first retention sweep comes, and between
+    /// two sweeps: a test knob, never set from the command line (the server
+    /// sweeps five minutes after its start, then daily).
+    #[arg(skip)]
+    #[doc(hidden)]
+    pub retention_every: Option<Duration>,
 
     /// The pipelines the configuration file declares (none: `--command`, or
     /// the built-in analysis, is the one pipeline).
@@ -237,6 +248,16 @@ pub struct Config {
     #[arg(skip)]
     #[doc(hidden)]
     pub faults: Faults,
+
+    /// The lab-wide notifications: the configuration file's `[notify]` section.
+    #[arg(skip)]
+    pub notify: crate::notify::Settings,
+
+    /// For tests only: every wait between two attempts at a notification
+    /// is this many seconds, instead of Standard Webhooks' schedule.
+    #[arg(long, env = "SEQSPOOL_NOTIFY_BACKOFF", hide = true, value_parser = parse_seconds, value_name = "SECS")]
+    #[doc(hidden)]
+    pub notify_backoff: Option<Duration>,
 }
 
 impl Config {
@@ -265,10 +286,14 @@ impl Config {
             allow_hosts: Vec::new(),
             access: AccessMode::Open,
             trusted_proxies: Vec::new(),
+            retention_days: None,
+            retention_every: None,
             config: None,
             pipelines: Vec::new(),
             ncbi: Arc::default(),
             faults: Faults::default(),
+            notify: Default::default(),
+            notify_backoff: None,
         }
     }
 
@@ -288,18 +313,21 @@ impl Config {
             .try_get_matches_from(args)
             .map_err(Refused::CommandLine)?;
         let mut config = Config::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
-        if let Some(path) = config.config.clone() {
-            let text = std::fs::read_to_string(&path).map_err(|err| {
-                Refused::File(format!(
-                    "reading the configuration file {}: {err}",
-                    path.display()
-                ))
-            })?;
-            config
-                .apply_file(&text, &path, Some(&matches))
-                .map_err(|err| Refused::File(format!("{}: {err}", path.display())))?;
-        }
+        config.read_file(&matches).map_err(Refused::File)?;
         Ok(config)
+    }
+
+    /// Reads the configuration file `--config` names, if any, for the
+    /// options `matches` (the command line and the environment) left unset.
+    pub fn read_file(&mut self, matches: &ArgMatches) -> Result<(), String> {
+        if let Some(path) = self.config.clone() {
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                format!("reading the configuration file {}: {err}", path.display())
+            })?;
+            self.apply_file(&text, &path, Some(matches))
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Takes every option the command line and the environment left at its
@@ -362,6 +390,11 @@ impl Config {
         if let Some(command) = file.command {
             if unset("command") {
                 self.command = Some(command);
+            }
+        }
+        if let Some(days) = file.retention_days {
+            if unset("retention_days") {
+                self.retention_days = Some(parse_days(&days.to_string())?);
             }
         }
         if let Some(max) = file.max_connections {
@@ -431,6 +464,9 @@ impl Config {
         if let Some(ncbi) = file.ncbi {
             self.ncbi = Arc::new(Services::build(ncbi, &self.offered())?);
         }
+        if let Some(notify) = file.notify {
+            self.notify = notify.build(&dir)?;
+        }
         Ok(())
     }
 
@@ -489,6 +525,18 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs)
         .map_err(|_| format!("'{text}' is not a usable number of seconds"))
+}
+
+/// Parses `--retention-days`: whole days, at least one (to keep everything,
+/// leave the option out).
+fn parse_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse() {
+        Ok(0) | Err(_) => Err(format!(
+            "'{text}' is not a number of days; give a whole number of at least 1 \
+             (without the option, finished experiments are kept for ever)"
+        )),
+        Ok(days) => Ok(days),
+    }
 }
 
 /// Parses the body stall time: with none at all, every body would be dropped.
@@ -569,9 +617,12 @@ struct FileOptions {
     allow_hosts: Option<Vec<String>>,
     access: Option<AccessMode>,
     trusted_proxies: Option<Vec<IpAddr>>,
+    retention_days: Option<i64>,
     #[serde(default)]
     pipeline: Vec<PipelineTable>,
     ncbi: Option<NcbiTable>,
+    /// The lab-wide notifications.
+    notify: Option<crate::notify::Table>,
 }
 
 #[cfg(test)]
@@ -593,6 +644,8 @@ mod tests {
         assert_eq!(parsed.max_warm, built.max_warm);
         assert_eq!(parsed.warm_idle, built.warm_idle);
         assert_eq!(parsed.timeout, None);
+        // Nothing is ever removed unless the operator asks for it.
+        assert_eq!((parsed.retention_days, built.retention_days), (None, None));
         // A batch as large as a submission may be fits an empty queue.
         assert!(built.capacity >= built.max_records);
     }
@@ -604,6 +657,36 @@ mod tests {
         assert!(parse_seconds("soon").is_err());
         assert!(Config::try_parse_from(["seqspool", "--capacity", "0"]).is_err());
         assert!(Config::try_parse_from(["seqspool", "--body-stall", "0"]).is_err());
+        for days in ["0", "-1", "1.5", "soon"] {
+            assert!(
+                Config::try_parse_from(["seqspool", "--retention-days", days]).is_err(),
+                "{days}"
+            );
+        }
+    }
+
+    #[test]
+    fn retention_days_come_from_the_file_unless_the_command_line_says_otherwise() {
+        let file = Path::new("/etc/seqspool/seqspool.toml");
+        let mut config = Config::new("e");
+        config
+            .apply_file("retention_days = 14", file, None)
+            .unwrap();
+        assert_eq!(config.retention_days, Some(14));
+        for bad in ["retention_days = 0", "retention_days = -3"] {
+            assert!(
+                Config::new("e").apply_file(bad, file, None).is_err(),
+                "{bad}"
+            );
+        }
+        let matches = Config::command()
+            .try_get_matches_from(["seqspool", "--retention-days", "90"])
+            .unwrap();
+        let mut config = Config::from_arg_matches(&matches).unwrap();
+        config
+            .apply_file("retention_days = 14", file, Some(&matches))
+            .unwrap();
+        assert_eq!(config.retention_days, Some(90));
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum Error {
     QueueFull { capacity: usize },
     /// The server is shutting down and takes no new experiments.
     ShuttingDown,
+    /// An operator is draining the server: it takes no new experiments until
+    /// they reopen it, and finishes what is queued. The message says who, since
+    /// when and why. Not a short wait, so no `Retry-After`.
+    Draining(String),
     /// The server is too busy receiving other requests to take this one now.
     Busy(String),
     /// A file operation failed: `op` says what we were doing, `path` where.
@@ -105,6 +109,12 @@ impl Error {
             self,
             Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_)
         )
+    }
+
+    /// Whether the server refuses on purpose, as an operator asked (it is
+    /// draining): no error to log, and no `Retry-After`, since nobody knows when.
+    pub fn is_by_order(&self) -> bool {
+        matches!(self, Error::Draining(_))
     }
 
     /// Whether the disk is full: the operator fixes that differently from any other failure.
@@ -176,6 +186,7 @@ impl fmt::Display for Error {
             | Error::Forbidden(msg)
             | Error::NotFound(msg)
             | Error::WrongState(msg)
+            | Error::Draining(msg)
             | Error::Internal(msg) => f.write_str(msg),
             Error::Invalid { field, msg } => write!(f, "{field}: {msg}"),
             Error::WrongMethod { allow } => write!(f, "method not allowed here; this route takes {allow}"),

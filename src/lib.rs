@@ -39,6 +39,8 @@
 //! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
 //! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
 //!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
+//! - `notify`: completion notifications (signed webhooks, the lab's
+//!   `on_finish` command), durable in each experiment's outbox.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 
@@ -47,6 +49,7 @@ pub mod api;
 pub mod app;
 pub mod blast;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -56,10 +59,12 @@ pub mod intake;
 pub mod metrics;
 pub mod model;
 pub mod ncbi;
+pub mod notify;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
 pub mod results;
+pub mod retention;
 pub mod sbatch;
 pub mod store;
 pub mod submission;
@@ -137,6 +142,12 @@ pub async fn run(
                 scan.discarded,
                 scan.took.as_secs_f64()
             );
+            if scan.trashed > 0 {
+                log::info!(
+                    "finished the removal of {} experiment(s) that a stop interrupted (retention)",
+                    scan.trashed
+                );
+            }
             report_changed_definitions(&scan.records, &catalog);
             Ok((store, scan))
         })
@@ -154,9 +165,28 @@ pub async fn run(
             .map_err(|err| Error::Internal(format!("reading the users: {err}")))??
     };
     let store = Arc::new(store);
+    // Before the queue takes the records: the ends they still owe notifications for.
+    let owed: Vec<_> = recovered
+        .records
+        .iter()
+        .filter(|record| notify::owed(record))
+        .cloned()
+        .collect();
     let queue = Arc::new(
         Queue::new(config.capacity, recovered.records, recovered.pause).counting_in(metrics),
     );
+    let notifier = notify::Notifier::start(
+        store.clone(),
+        config.notify.clone(),
+        config.notify_backoff,
+        owed,
+        queue.metrics(),
+    )
+    .await?;
+    let notifier = Arc::new(notifier);
+    if let Some(drain) = recovered.drain.clone() {
+        queue.drain(drain);
+    }
     // The queue holds the order and the bound; this channel only wakes the
     // worker when it sleeps, so one pending wake-up is all it ever needs.
     let (wake, woken) = tokio::sync::mpsc::channel(1);
@@ -166,6 +196,7 @@ pub async fn run(
         executors,
         catalog: catalog.clone(),
         min_free: config.min_free,
+        notifier: notifier.clone(),
     }
     .spawn(woken);
     let (intake, intake_thread) = Intake::spawn(
@@ -183,10 +214,12 @@ pub async fn run(
         queue: queue.clone(),
         metrics: queue.metrics(),
         intake: intake.clone(),
+        sweeps: Default::default(),
         wake,
         bodies: http::body::BodyBudget::new(config.max_body, config.body_stall),
         hosts: http::host::Hosts::new(&config.allow_hosts),
         access,
+        notifier: notifier.clone(),
     });
     match listener.local_addr() {
         Ok(addr) => {
@@ -200,6 +233,15 @@ pub async fn run(
             "pipeline {}: {}",
             pipeline.name,
             pipeline.definition.label()
+        );
+    }
+    if let Some(drain) = queue.drained() {
+        log::warn!(
+            "the server is draining since {}, by {}: {}; it takes no new experiments until an operator \
+             undrains it (POST /queue/undrain)",
+            drain.since,
+            drain.by,
+            drain.reason
         );
     }
     if let Some(pause) = queue.paused() {
@@ -221,6 +263,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
+    let sweeper = control::spawn_sweeps(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,
@@ -231,6 +274,9 @@ pub async fn run(
     )
     .await;
 
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     // The intake ends, closing the worker's channel, so an idle worker wakes and ends too.
     intake.close().await;
     let joined = tokio::task::spawn_blocking(move || {
@@ -244,6 +290,8 @@ pub async fn run(
             "the worker or the intake thread panicked".into(),
         ));
     }
+    // What is still to be delivered waits in the outboxes for the next start.
+    notifier.close();
     let waiting = queue.backlog().total();
     log::info!("stopped; {waiting} experiment(s) waiting for the next start");
     Ok(())

@@ -12,6 +12,10 @@ fn main() {
     {
         seqspool::access::command::main(std::env::args_os().skip(1));
     }
+    // `seqspool retention --dry-run`: a look at the directory, not a server.
+    if std::env::args_os().nth(1).as_deref() == Some(seqspool::retention::SUBCOMMAND.as_ref()) {
+        std::process::exit(seqspool::retention::main(std::env::args_os()));
+    }
     let config = match Config::load() {
         Ok(config) => config,
         // Usage errors, and --help and --version, as clap prints them.

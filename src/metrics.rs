@@ -224,7 +224,7 @@ impl Metrics {
     }
 
     /// A completion notification was tried: `outcome` is one of a few fixed
-    /// words (such as `delivered`, `failed`, `abandoned`), never an address or an id.
+    /// words (`delivered`, `retry`, `failed`), never an address or an id.
     pub fn webhook_delivery(&self, outcome: &'static str) {
         self.webhooks.get_or_create(&Outcome { outcome }).inc();
     }

@@ -264,6 +264,17 @@ pub struct Record {
     /// The experiment that runs this one again, the latest if several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_as: Option<Id>,
+    /// Where the submission asked its end to be posted (see `notify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<Arc<str>>,
+    /// Whether the lab-wide notifications (`[notify]` in the configuration)
+    /// were on when it was accepted, and so are told of its end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify_lab: bool,
+    /// When and by whom it was moved to the front of the queue, if it was:
+    /// an exception to first in, first out, kept with the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to_front: Option<Moved>,
     /// The executor's handle on the run, recorded while RUNNING.
     #[serde(
         default,
@@ -291,6 +302,10 @@ pub struct Choice {
     pub upload: Option<Arc<str>>,
     /// Who submits them (see [`Record::submitted_by`]).
     pub submitted_by: Option<Arc<str>>,
+    /// Where their ends are posted, as the submission asked.
+    pub notify_url: Option<Arc<str>>,
+    /// Whether the lab-wide notifications are told of their ends.
+    pub notify_lab: bool,
 }
 
 impl Choice {
@@ -303,6 +318,8 @@ impl Choice {
             retry_of: None,
             upload: None,
             submitted_by: None,
+            notify_url: None,
+            notify_lab: false,
         }
     }
 }
@@ -340,6 +357,9 @@ impl Record {
             definition: Some(choice.definition.clone()),
             retry_of: choice.retry_of,
             retried_as: None,
+            notify_url: choice.notify_url.clone(),
+            notify_lab: choice.notify_lab,
+            moved_to_front: None,
             handle: None,
             processor: None,
         }
@@ -397,6 +417,9 @@ impl Record {
             definition: Some(Arc::new(Definition::legacy("true"))),
             retry_of: None,
             retried_as: None,
+            notify_url: None,
+            notify_lab: false,
+            moved_to_front: None,
             handle: None,
             processor: None,
         }
@@ -423,6 +446,29 @@ pub enum PausedBy {
     Workstation,
     /// An operator: lifted only by an operator.
     Operator,
+}
+
+/// An experiment moved to the front of the queue: it runs before everything
+/// else waiting (the most recently moved first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// When; also its place among the moved ones, latest first (the queue
+    /// keeps these instants distinct, so a restart rebuilds the same order).
+    pub at: Timestamp,
+    /// Who moved it: the client's identity as the routes know it.
+    pub by: String,
+}
+
+/// Why the server takes no new submissions: it is draining, so that what is
+/// queued finishes and nothing new comes (before a move, an upgrade, a
+/// maintenance). Lifted only by an operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    /// In words, for the refused clients, the pages and the log.
+    pub reason: String,
+    pub since: Timestamp,
+    /// Who asked for it: the client's identity as the routes know it.
+    pub by: String,
 }
 
 /// A file of an experiment directory, as listed to clients.

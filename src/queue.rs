@@ -4,8 +4,11 @@
 //! The index is rebuilt from the experiments directory at start and changed only
 //! here, under one std `Mutex` that is never held across an `.await` or a file
 //! operation, so every read route answers from memory in microseconds. The run
-//! order is the id order of the QUEUED experiments: ids are given in acceptance
-//! order, and the worker always takes the oldest.
+//! order is the id order of the QUEUED experiments (ids are given in acceptance
+//! order, and the worker always takes the oldest), except for those an
+//! operator moved to the front: they run first, the most recently moved
+//! first. Both orders are the records' own (ids, and the instant of each move),
+//! so the start-up scan rebuilds the same queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +22,7 @@ use crate::error::Error;
 use crate::events::Events;
 use crate::exec::Signal;
 use crate::metrics::Metrics;
-use crate::model::{Id, Pause, Record, State};
+use crate::model::{Drain, Id, Moved, Pause, Record, State};
 use crate::pipeline::Definition;
 use crate::time::Timestamp;
 
@@ -98,6 +101,23 @@ pub struct Filter {
     pub limit: usize,
 }
 
+/// What a move to the front did.
+#[derive(Debug)]
+pub enum Fronted {
+    /// It is at the head now. Its record is to be written by the caller, then
+    /// [`Queue::moved`] (or [`Queue::unmove`] if the write failed) called;
+    /// until then the worker does not take it, nor may it be cancelled.
+    Moved {
+        record: Record,
+        /// Its earlier move, if it had one, to put back if the write fails.
+        before: Option<Moved>,
+        /// The position it had.
+        from: usize,
+    },
+    /// It runs next already; nothing changed.
+    Next(View),
+}
+
 /// What a cancel did.
 #[derive(Debug)]
 pub enum Canceled {
@@ -122,8 +142,15 @@ struct Running {
 struct Index {
     /// Every experiment, in id order.
     records: Vec<Record>,
-    /// QUEUED experiments, in id order, which is run order.
+    /// QUEUED experiments not moved to the front, in id order, which is
+    /// their run order (after those in `front`).
     waiting: VecDeque<Id>,
+    /// QUEUED experiments moved to the front, in run order: the latest moved first.
+    front: VecDeque<Id>,
+    /// Experiments whose move to the front is being written: the worker does
+    /// not take one, nor may it be cancelled, until its record is on disk, so
+    /// no other write of its record can come before this one and be undone by it.
+    pinned: Vec<Id>,
     /// The runs in flight, in the order they started: one, or several of a
     /// Slurm pipeline that allows it.
     running: Vec<Running>,
@@ -133,6 +160,8 @@ struct Index {
     reserved: usize,
     /// While set, nothing new starts.
     pause: Option<Pause>,
+    /// While set, no new experiment is accepted.
+    drain: Option<Drain>,
     /// The durations of recent completed runs, in milliseconds, by pipeline.
     durations: HashMap<Arc<str>, VecDeque<u64>>,
     /// Where every change is told.
@@ -145,7 +174,7 @@ impl Index {
     fn insert(&mut self, record: Record) {
         self.counts[record.state.index()] += 1;
         if record.state == State::Queued {
-            insert_sorted(&mut self.waiting, record.id);
+            self.wait(&record);
         }
         let id = record.id;
         match self.records.last() {
@@ -173,6 +202,7 @@ impl Index {
             "queued": self.counts[State::Queued.index()],
             "running": self.counts[State::Running.index()],
             "paused": self.pause.is_some(),
+            "draining": self.drain.is_some(),
         });
         self.events.publish("backlog", None, None, data.to_string());
     }
@@ -220,7 +250,7 @@ impl Index {
             if let Some(left) = first_end {
                 start = start.after(Duration::from_millis(left));
             }
-            for ahead in self.waiting.iter().take(position - 1) {
+            for ahead in self.in_order().take(position - 1) {
                 let pipeline = &self.find(*ahead)?.pipeline;
                 start = start.after(Duration::from_millis(self.median(pipeline)?));
             }
@@ -251,12 +281,10 @@ impl Index {
             self.counts[before.index()] -= 1;
             self.counts[after.index()] += 1;
             if before == State::Queued {
-                if let Ok(at) = self.waiting.binary_search(&id) {
-                    self.waiting.remove(at);
-                }
+                self.unwait(id);
             }
             if after == State::Queued {
-                insert_sorted(&mut self.waiting, id);
+                self.wait(&changed);
             }
             // Every start and end passes here, whoever made it. (A cancel
             // undone because it could not be written is counted all the same.)
@@ -284,17 +312,63 @@ impl Index {
     }
 
     fn view(&self, record: &Record) -> View {
-        let position = (record.state == State::Queued).then(|| {
-            self.waiting
-                .binary_search(&record.id)
-                .unwrap_or_else(|at| at)
-                + 1
-        });
+        let position = (record.state == State::Queued).then(|| self.position(record.id));
         View {
             record: record.clone(),
             position,
             eta: self.eta(record, position),
         }
+    }
+}
+
+impl Index {
+    /// Puts a QUEUED experiment in its place: among those moved to the front
+    /// by the instant of its move (latest first), or else by its id.
+    fn wait(&mut self, record: &Record) {
+        let Some(moved) = &record.moved_to_front else {
+            insert_sorted(&mut self.waiting, record.id);
+            return;
+        };
+        let key = (std::cmp::Reverse(moved.at), record.id);
+        let at = self.front.partition_point(|&id| {
+            let at = self
+                .find(id)
+                .and_then(|r| r.moved_to_front.as_ref())
+                .map(|m| m.at);
+            (std::cmp::Reverse(at.unwrap_or(moved.at)), id) < key
+        });
+        self.front.insert(at, record.id);
+    }
+
+    /// Takes an experiment out of the waiting order.
+    fn unwait(&mut self, id: Id) {
+        if let Some(at) = self.front.iter().position(|&front| front == id) {
+            self.front.remove(at);
+        } else if let Ok(at) = self.waiting.binary_search(&id) {
+            self.waiting.remove(at);
+        }
+    }
+
+    /// The place of a QUEUED experiment (1 = next).
+    fn position(&self, id: Id) -> usize {
+        match self.front.iter().position(|&front| front == id) {
+            Some(at) => at + 1,
+            None => self.front.len() + self.waiting.binary_search(&id).unwrap_or_else(|at| at) + 1,
+        }
+    }
+
+    /// The waiting experiments in run order.
+    fn in_order(&self) -> impl Iterator<Item = &Id> {
+        self.front.iter().chain(self.waiting.iter())
+    }
+
+    /// The experiment that runs next.
+    fn head(&self) -> Option<Id> {
+        self.in_order().next().copied()
+    }
+
+    fn waiting_len(&self) -> usize {
+        self.front.len() + self.waiting.len()
     }
 }
 
@@ -330,6 +404,7 @@ impl Queue {
         let mut names: HashMap<Arc<str>, Arc<str>> = HashMap::new();
         let mut definitions: HashMap<Arc<Definition>, Arc<Definition>> = HashMap::new();
         let mut index = Index::default();
+        let mut moved = Vec::new();
         for record in &mut records {
             for name in [&mut record.command, &mut record.pipeline] {
                 *name = names
@@ -345,9 +420,15 @@ impl Queue {
             }
             index.counts[record.state.index()] += 1;
             if record.state == State::Queued {
-                index.waiting.push_back(record.id);
+                match &record.moved_to_front {
+                    Some(front) => moved.push((std::cmp::Reverse(front.at), record.id)),
+                    None => index.waiting.push_back(record.id),
+                }
             }
         }
+        // The order the moves made: the latest first (their instants are distinct).
+        moved.sort_unstable();
+        index.front = moved.into_iter().map(|(_, id)| id).collect();
         for record in &records {
             if let (State::Complete, Some(started), Some(finished)) =
                 (record.state, record.started_at, record.finished_at)
@@ -384,6 +465,10 @@ impl Queue {
     /// Promises room for `count` more experiments, or refuses: the queue holds
     /// at most `capacity` waiting experiments, counting those being written.
     pub fn reserve(&self, count: usize) -> Result<(), Error> {
+        let mut index = self.lock();
+        if let Some(drain) = &index.drain {
+            return Err(Error::Draining(refusal(drain)));
+        }
         if count > self.capacity {
             // Waiting would never help: say so, rather than "try again later".
             return Err(Error::TooLarge(format!(
@@ -391,8 +476,7 @@ impl Queue {
                 self.capacity
             )));
         }
-        let mut index = self.lock();
-        if index.waiting.len() + index.reserved + count > self.capacity {
+        if index.waiting_len() + index.reserved + count > self.capacity {
             return Err(Error::QueueFull {
                 capacity: self.capacity,
             });
@@ -529,7 +613,11 @@ impl Queue {
         if self.is_closing() || index.pause.is_some() {
             return None;
         }
-        let id = *index.waiting.front()?;
+        let id = index.head()?;
+        if index.pinned.contains(&id) {
+            // Its move is being written; whoever writes it wakes the worker.
+            return None;
+        }
         let signals = admit(index.find(id)?)?;
         let record = index.update(id, |record| {
             record.state = State::Running;
@@ -593,6 +681,9 @@ impl Queue {
                 record: record.clone(),
                 changed: false,
             }),
+            State::Queued if index.pinned.contains(&id) => Err(Error::Busy(format!(
+                "experiment {id} is being moved to the front this instant; cancel it again in a moment"
+            ))),
             State::Queued => {
                 let record = index
                     .update(id, |record| {
@@ -677,9 +768,146 @@ impl Queue {
     pub fn head(&self) -> (Option<Id>, Option<Id>) {
         let index = self.lock();
         (
-            index.waiting.front().copied(),
+            index.head(),
             index.running.first().map(|running| running.id),
         )
+    }
+
+    /// Drains the server: no new experiment is accepted (what is queued still
+    /// runs). An existing drain stays as it is; returns whether this one took effect.
+    pub fn drain(&self, drain: Drain) -> bool {
+        let mut index = self.lock();
+        if index.drain.is_some() {
+            return false;
+        }
+        index.drain = Some(drain);
+        index.tell_backlog();
+        true
+    }
+
+    /// Accepts submissions again; returns the drain lifted (`None` if there was none).
+    pub fn undrain(&self) -> Option<Drain> {
+        let mut index = self.lock();
+        let drain = index.drain.take();
+        index.tell_backlog();
+        drain
+    }
+
+    /// The drain, while the server is draining.
+    pub fn drained(&self) -> Option<Drain> {
+        self.lock().drain.clone()
+    }
+
+    /// Moves a QUEUED experiment to the head of the queue, `by` whom: it runs
+    /// next, before those moved earlier. Its record is to be written before
+    /// the answer; see [`Fronted::Moved`].
+    pub fn move_to_front(&self, id: Id, by: String) -> Result<Fronted, Error> {
+        let mut index = self.lock();
+        let Some(record) = index.find(id) else {
+            return Err(Error::NotFound(format!("no experiment {id}")));
+        };
+        if record.state != State::Queued {
+            return Err(Error::WrongState(format!(
+                "experiment {id} is {}; only a queued experiment can be moved to the front",
+                record.state.as_str()
+            )));
+        }
+        if index.pinned.contains(&id) {
+            return Err(Error::Busy(format!(
+                "experiment {id} is being moved to the front already; try again in a moment"
+            )));
+        }
+        if index.head() == Some(id) {
+            return Ok(Fronted::Next(index.view(record)));
+        }
+        let before = record.moved_to_front.clone();
+        let from = index.position(id);
+        // Later than every move still waiting, so that the order is the
+        // records' own even if two moves fall in one millisecond, or the clock
+        // stepped back.
+        let latest = index
+            .front
+            .front()
+            .and_then(|&first| index.find(first))
+            .and_then(|first| first.moved_to_front.as_ref())
+            .map(|moved| moved.at);
+        let now = Timestamp::now();
+        let at = match latest {
+            Some(latest) if latest >= now => latest.after(Duration::from_millis(1)),
+            _ => now,
+        };
+        let moved = index
+            .update(id, |record| {
+                record.moved_to_front = Some(Moved { at, by });
+            })
+            .expect("the record exists");
+        index.unwait(id);
+        index.wait(&moved);
+        index.pinned.push(id);
+        // Told again: `update` told it with its old place.
+        index.tell(id);
+        Ok(Fronted::Moved {
+            record: moved,
+            before,
+            from,
+        })
+    }
+
+    /// Says a move to the front is on disk: the worker may take the experiment.
+    pub fn moved(&self, id: Id) {
+        self.lock().pinned.retain(|&pinned| pinned != id);
+    }
+
+    /// Undoes a move to the front whose record could not be written: the
+    /// experiment waits where it waited before.
+    pub fn unmove(&self, id: Id, before: Option<Moved>) {
+        let mut index = self.lock();
+        index.pinned.retain(|&pinned| pinned != id);
+        if index
+            .find(id)
+            .is_some_and(|record| record.state == State::Queued)
+        {
+            let record = index
+                .update(id, |record| record.moved_to_front = before)
+                .expect("the record exists");
+            index.unwait(id);
+            index.wait(&record);
+            index.tell(id);
+        }
+    }
+
+    /// Calls `f` with every record, in id order, under the index's lock: for
+    /// a quick look over all of them (keep `f` short, with no file operation).
+    pub fn with_records<T>(&self, f: impl FnOnce(&[Record]) -> T) -> T {
+        f(&self.lock().records)
+    }
+
+    /// Takes finished experiments out of the index, whose directories are
+    /// gone (the retention sweep removed them), and tells listeners; a
+    /// QUEUED or RUNNING one is never taken out. Returns how many were.
+    pub fn remove(&self, ids: &[Id]) -> usize {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        let mut index = self.lock();
+        let mut gone = Vec::new();
+        let Index {
+            records, counts, ..
+        } = &mut *index;
+        records.retain(|record| {
+            let remove = record.state.is_finished() && ids.binary_search(&record.id).is_ok();
+            if remove {
+                counts[record.state.index()] -= 1;
+                gone.push((record.id, record.batch));
+            }
+            !remove
+        });
+        for (id, batch) in &gone {
+            let data = serde_json::json!({ "id": id, "removed": true });
+            index
+                .events
+                .publish("removed", Some(*id), *batch, data.to_string());
+        }
+        gone.len()
     }
 
     /// Stops the queue for shutdown: nothing more starts, and every run in flight is told to stop.
@@ -756,6 +984,17 @@ impl Queue {
             counts,
         })
     }
+}
+
+/// What a client refused during a drain is told: who drains, since when, why,
+/// and that what is queued still runs.
+fn refusal(drain: &Drain) -> String {
+    format!(
+        "the server is draining: it takes no new experiments (since {}, by {}: {}); \
+         experiments already queued still run. Nothing was written; submit again once an \
+         operator reopens it (POST /queue/undrain)",
+        drain.since, drain.by, drain.reason
+    )
 }
 
 #[cfg(test)]
@@ -914,6 +1153,127 @@ mod tests {
             ..Filter::default()
         });
         assert_eq!((ids(page), next), (vec![5, 3, 1], None));
+    }
+
+    /// The waiting ids in run order, as positions say.
+    fn run_order(queue: &Queue) -> Vec<u64> {
+        let index = queue.lock();
+        index.in_order().map(|id| id.0).collect()
+    }
+
+    #[test]
+    fn moved_experiments_run_first_the_latest_moved_first_and_a_restart_rebuilds_the_order() {
+        let queue = Queue::new(
+            10,
+            (1..=5).map(|id| record(id, State::Queued)).collect(),
+            None,
+        );
+        let moved = |id: u64| match queue.move_to_front(Id(id), "10.0.0.7".into()).unwrap() {
+            Fronted::Moved { record, from, .. } => {
+                queue.moved(Id(id));
+                (record, from)
+            }
+            Fronted::Next(view) => panic!("{id} was next already: {view:?}"),
+        };
+        let (four, from) = moved(4);
+        assert_eq!(from, 4);
+        assert_eq!(four.moved_to_front.as_ref().unwrap().by, "10.0.0.7");
+        let (two, _) = moved(2);
+        // Two moves in one millisecond still have distinct instants, in order.
+        assert!(two.moved_to_front.unwrap().at > four.moved_to_front.unwrap().at);
+        assert_eq!(run_order(&queue), [2, 4, 1, 3, 5]);
+        assert_eq!(queue.get(Id(4)).unwrap().position, Some(2));
+        assert_eq!(queue.get(Id(1)).unwrap().position, Some(3));
+        // Next already: nothing changes.
+        assert!(matches!(
+            queue.move_to_front(Id(2), "x".into()),
+            Ok(Fronted::Next(_))
+        ));
+        // Moved again, it goes to the head again.
+        moved(4);
+        assert_eq!(run_order(&queue), [4, 2, 1, 3, 5]);
+
+        // The records alone rebuild the same order.
+        let records = queue.with_records(|records| records.to_vec());
+        let again = Queue::new(10, records, None);
+        assert_eq!(run_order(&again), [4, 2, 1, 3, 5]);
+        assert_eq!(again.next(|_| None).unwrap().id, Id(4));
+        assert_eq!(again.next(|_| None).unwrap().id, Id(2));
+        assert_eq!(again.next(|_| None).unwrap().id, Id(1));
+    }
+
+    #[test]
+    fn a_move_being_written_holds_the_worker_and_a_cancel_and_a_failed_write_undoes_it() {
+        let queue = Queue::new(
+            10,
+            (1..=3).map(|id| record(id, State::Queued)).collect(),
+            None,
+        );
+        let Fronted::Moved { before, .. } = queue.move_to_front(Id(3), "a".into()).unwrap() else {
+            panic!("not moved");
+        };
+        assert!(
+            queue.next(|_| None).is_none(),
+            "the worker waits for the write"
+        );
+        assert!(matches!(queue.cancel(Id(3)), Err(Error::Busy(_))));
+        assert!(matches!(
+            queue.move_to_front(Id(3), "b".into()),
+            Err(Error::Busy(_))
+        ));
+        queue.unmove(Id(3), before);
+        assert_eq!(run_order(&queue), [1, 2, 3]);
+        assert_eq!(queue.get(Id(3)).unwrap().record.moved_to_front, None);
+        assert_eq!(queue.next(|_| None).unwrap().id, Id(1));
+        // Only a queued experiment moves; an unknown one is not found.
+        assert!(matches!(
+            queue.move_to_front(Id(1), "a".into()),
+            Err(Error::WrongState(_))
+        ));
+        assert!(matches!(
+            queue.move_to_front(Id(9), "a".into()),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_draining_queue_admits_nothing_until_it_is_undrained() {
+        let queue = Queue::new(10, vec![record(1, State::Queued)], None);
+        assert!(queue.drain(Drain {
+            reason: "moving".into(),
+            since: Timestamp::now(),
+            by: "10.0.0.7".into(),
+        }));
+        let refused = queue.reserve(1).unwrap_err();
+        assert!(matches!(refused, Error::Draining(_)));
+        assert!(refused.to_string().contains("moving"), "{refused}");
+        assert!(refused.to_string().contains("10.0.0.7"), "{refused}");
+        // What is queued still runs.
+        assert_eq!(queue.next(|_| None).unwrap().id, Id(1));
+        assert!(queue.undrain().is_some());
+        queue.reserve(1).unwrap();
+    }
+
+    #[test]
+    fn removing_takes_out_finished_experiments_only() {
+        let queue = Queue::new(
+            10,
+            vec![
+                record(1, State::Complete),
+                record(2, State::Queued),
+                record(3, State::Canceled),
+            ],
+            None,
+        );
+        let mut listener = queue.events().subscribe(None).receiver;
+        assert_eq!(queue.remove(&[Id(3), Id(2), Id(1)]), 2);
+        let told: Vec<(&str, Option<Id>)> = std::iter::from_fn(|| listener.try_recv().ok())
+            .map(|event| (event.kind, event.experiment))
+            .collect();
+        assert_eq!(told, [("removed", Some(Id(1))), ("removed", Some(Id(3)))]);
+        assert!(queue.get(Id(1)).is_none() && queue.get(Id(3)).is_none());
+        assert_eq!(queue.get(Id(2)).unwrap().position, Some(1));
+        assert_eq!(queue.counts(), [1, 0, 0, 0, 0, 0]);
     }
 
     #[test]

@@ -17,12 +17,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::fault::Faults;
-use crate::model::{FileInfo, Id, Pause, Record};
+use crate::model::{Drain, FileInfo, Id, Pause, Record};
 use crate::query::Query;
 use dir::ExperimentDir;
 
@@ -33,9 +34,12 @@ pub const QUERY_FILE: &str = "query.fasta";
 /// The next record, written beside the record and then swapped with it.
 const NEXT_RECORD_FILE: &str = ".experiment.json.next";
 const LOCK_FILE: &str = ".lock";
-/// The queue's own state (its pause), beside the experiments.
+/// The queue's own state (its pause, its drain), beside the experiments.
 const QUEUE_FILE: &str = ".queue.json";
 const INCOMING_DIR: &str = ".incoming";
+/// Experiments being removed (the retention sweep): each is renamed here, then
+/// deleted; whatever a stop left here is deleted at the next start.
+const TRASH_DIR: &str = ".trash";
 
 /// What the start-up scan found.
 #[derive(Debug, Default)]
@@ -50,6 +54,10 @@ pub struct Scan {
     pub next_id: Id,
     /// The queue's pause, as the last server left it.
     pub pause: Option<Pause>,
+    /// The server's drain, as the last server left it.
+    pub drain: Option<Drain>,
+    /// Removals a stop interrupted, finished now.
+    pub trashed: usize,
     pub took: Duration,
 }
 
@@ -99,6 +107,9 @@ pub struct Store {
     root_dir: OwnedFd,
     incoming: PathBuf,
     faults: Faults,
+    /// What `.queue.json` holds; every write of it goes through this lock, so
+    /// a change of the pause never loses one of the drain, and the other way round.
+    queue_state: Mutex<QueueState>,
     /// Held open for the `flock` on it; dropped with the store.
     _lock: File,
 }
@@ -145,6 +156,19 @@ impl Store {
             }
         }
         fs::create_dir_all(&incoming).map_err(|e| Error::io("creating", &incoming, e))?;
+        // Experiments renamed into the trash are removed, whatever the stop
+        // interrupted: the rename was the removal. Their ids stay used.
+        let trash = root.join(TRASH_DIR);
+        if trash.exists() {
+            for entry in fs::read_dir(&trash).map_err(|e| Error::io("reading", &trash, e))? {
+                let entry = entry.map_err(|e| Error::io("reading", &trash, e))?;
+                if let Ok(id) = entry.file_name().to_string_lossy().parse::<Id>() {
+                    highest = highest.max(id.0);
+                }
+                remove_entry(&entry.path())?;
+                scan.trashed += 1;
+            }
+        }
 
         let mut found = Vec::new();
         for entry in fs::read_dir(root).map_err(|e| Error::io("reading", root, e))? {
@@ -201,14 +225,18 @@ impl Store {
             scan.skipped += skipped;
         }
         scan.records.sort_unstable_by_key(|record| record.id);
-        scan.next_id = Id(highest + 1);
-        scan.pause = read_pause(&root.join(QUEUE_FILE));
+        let queue_state = read_queue_state(&root.join(QUEUE_FILE));
+        // Removed experiments leave no directory: the state keeps their ids used.
+        scan.next_id = Id(highest + 1).max(queue_state.next_id.unwrap_or_default());
+        scan.pause = queue_state.paused.clone();
+        scan.drain = queue_state.drained.clone();
         scan.took = started.elapsed();
         let store = Store {
             root: root.to_owned(),
             root_dir,
             incoming,
             faults,
+            queue_state: Mutex::new(queue_state),
             _lock: lock,
         };
         Ok((store, scan))
@@ -349,6 +377,26 @@ impl Store {
         dir.replace(RECORD_FILE, NEXT_RECORD_FILE, &record_json(record)?)
     }
 
+    /// Replaces a hidden file of seqspool's own in an experiment's directory
+    /// (such as the notifications' outbox) as the record is replaced: written
+    /// to `scratch` beside it, then swapped, never through a link.
+    pub fn write_own(&self, id: Id, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
+        self.faults.check("writing", &self.dir(id).join(name))?;
+        let dir = self.open_dir(id, "writing a file of")?;
+        dir.replace(name, scratch, bytes)
+    }
+
+    /// Reads a file of seqspool's own in an experiment's directory (never
+    /// through a link); `None` if there is none.
+    pub fn read_own(&self, id: Id, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        let dir = self.open_dir(id, "reading a file of")?;
+        match dir.read(name) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::io("reading", dir.path_of(name), err)),
+        }
+    }
+
     /// The plain files directly inside an experiment's directory, by name.
     /// Fails if the directory is gone or a link took its place.
     pub fn files(&self, id: Id) -> Result<Vec<FileInfo>, Error> {
@@ -419,33 +467,49 @@ pub fn read_tail(mut file: File, length: u64, lines: usize) -> io::Result<Tail> 
 }
 
 /// The queue's state on disk.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct QueueState {
     #[serde(default)]
     paused: Option<Pause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drained: Option<Drain>,
+    /// The first id never given, as far as removed experiments (whose
+    /// directories are gone) could hide it from the start-up scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_id: Option<Id>,
 }
 
-/// The pause in `.queue.json`, if it holds one; a damaged file is reported and read as none.
-fn read_pause(path: &Path) -> Option<Pause> {
-    let bytes = fs::read(path).ok()?;
-    match serde_json::from_slice::<QueueState>(&bytes) {
-        Ok(state) => state.paused,
-        Err(err) => {
-            log::warn!("ignoring {}: {err}", path.display());
-            None
-        }
-    }
+/// What `.queue.json` holds; a damaged file is reported and read as empty.
+fn read_queue_state(path: &Path) -> QueueState {
+    let Ok(bytes) = fs::read(path) else {
+        return QueueState::default();
+    };
+    serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+        log::warn!("ignoring {}: {err}", path.display());
+        QueueState::default()
+    })
 }
 
 impl Store {
     /// Records the queue's pause (or its end) durably: it is rare, and must
     /// survive a power cut as much as the experiments it holds back.
     pub fn write_pause(&self, pause: Option<&Pause>) -> Result<(), Error> {
+        self.change_queue_state(|state| state.paused = pause.cloned())
+    }
+
+    /// Records the server's drain (or its end) durably, beside the pause.
+    pub fn write_drain(&self, drain: Option<&Drain>) -> Result<(), Error> {
+        self.change_queue_state(|state| state.drained = drain.cloned())
+    }
+
+    /// Changes `.queue.json` durably: written aside, flushed, renamed over.
+    /// On failure nothing changed, on disk or here.
+    fn change_queue_state(&self, change: impl FnOnce(&mut QueueState)) -> Result<(), Error> {
+        let mut current = self.queue_state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = current.clone();
+        change(&mut state);
         let path = self.root.join(QUEUE_FILE);
         self.faults.check("writing", &path)?;
-        let state = QueueState {
-            paused: pause.cloned(),
-        };
         let mut json = serde_json::to_vec_pretty(&state)
             .map_err(|e| Error::Internal(format!("encoding the queue's state: {e}")))?;
         json.push(b'\n');
@@ -455,7 +519,76 @@ impl Store {
             .map_err(|e| Error::io("writing", &path, e))?;
         file.persist(&path)
             .map_err(|e| Error::io("replacing", &path, e.error))?;
-        self.sync_root()
+        self.sync_root()?;
+        *current = state;
+        Ok(())
+    }
+
+    /// Removes finished experiments' directories, crash-safely: their ids
+    /// are recorded as used first (no directory will say so any more), each
+    /// directory is renamed into `.trash/` (the removal: from then on the
+    /// start-up scan never sees it, and deletes what is left), and the renames
+    /// are flushed. [`Store::empty_trash`] deletes them after. Returns the ids
+    /// whose directories are gone (also those someone removed already); one
+    /// that cannot be moved is logged and kept.
+    pub fn trash(&self, ids: &[Id]) -> Result<Vec<Id>, Error> {
+        let Some(highest) = ids.iter().max() else {
+            return Ok(Vec::new());
+        };
+        let next = Id(highest.0 + 1);
+        self.change_queue_state(|state| {
+            state.next_id = Some(state.next_id.unwrap_or_default().max(next));
+        })?;
+        let trash = self.root.join(TRASH_DIR);
+        fs::create_dir_all(&trash).map_err(|e| Error::io("creating", &trash, e))?;
+        let trash_dir = rustix::fs::open(
+            &trash,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::io("opening", &trash, e.into()))?;
+        let mut gone = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let name = id.to_string();
+            self.faults.check("removing", &self.dir(id))?;
+            // Whatever is at the name goes, a link too; nothing is followed.
+            match rustix::fs::renameat(&self.root_dir, &name, &trash_dir, &name) {
+                Ok(()) => gone.push(id),
+                Err(rustix::io::Errno::NOENT) => {
+                    log::warn!("experiment {id}: its directory was removed already");
+                    gone.push(id);
+                }
+                Err(err) => log::error!(
+                    "experiment {id}: could not remove {}: {}; it stays",
+                    self.dir(id).display(),
+                    io::Error::from(err)
+                ),
+            }
+        }
+        sync_path(&trash)?;
+        self.sync_root()?;
+        Ok(gone)
+    }
+
+    /// Deletes the directories [`Store::trash`] moved aside for `ids`: the
+    /// slow part of a removal (every file is unlinked), done once nothing
+    /// shows them any more.
+    pub fn empty_trash(&self, ids: &[Id]) {
+        let trash = self.root.join(TRASH_DIR);
+        for id in ids {
+            if let Err(err) = remove_entry(&trash.join(id.to_string())) {
+                // Out of sight already; the next start deletes what is left.
+                log::error!("{err}");
+            }
+        }
+    }
+
+    /// The space on disk an experiment's directory takes; see [`tree_size`].
+    pub fn size(&self, id: Id) -> u64 {
+        tree_size(&self.dir(id))
     }
 
     /// Bytes free for seqspool on the file system of the experiments.
@@ -606,6 +739,50 @@ fn record_json(record: &Record) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::Internal(format!("encoding a record: {e}")))?;
     json.push(b'\n');
     Ok(json)
+}
+
+/// The space on disk the directory `dir` and everything under it take, in
+/// bytes, as `du` counts it (what removing it frees); links are not followed.
+/// 0 if it is not a directory or cannot be read.
+pub fn tree_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(path: &Path, meta: &fs::Metadata) -> u64 {
+        let own = meta.blocks() * 512;
+        if !meta.is_dir() {
+            return own;
+        }
+        let Ok(entries) = fs::read_dir(path) else {
+            return own;
+        };
+        own + entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let path = entry.path();
+                // Not followed: a link counts as itself.
+                fs::symlink_metadata(&path)
+                    .ok()
+                    .map(|meta| walk(&path, &meta))
+            })
+            .sum::<u64>()
+    }
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => walk(dir, &meta),
+        _ => 0,
+    }
+}
+
+/// Removes a directory and what it holds, or a file or a link (never what one points at).
+fn remove_entry(path: &Path) -> Result<(), Error> {
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir());
+    let removed = if is_dir {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match removed {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(Error::io("removing", path, err)),
+        _ => Ok(()),
+    }
 }
 
 /// The id of a staged directory's name (`000042.XXXXXX`).

@@ -10,7 +10,8 @@
 //! A pipeline is named by `pipeline` (the first offered when none is), and a
 //! parameter by `param.NAME` (in JSON, `"params": {"NAME": ...}`); a page
 //! that shows every pipeline's fields names them `param.PIPELINE.NAME`, and
-//! only the chosen pipeline's are read.
+//! only the chosen pipeline's are read. `notify_url` asks for the end of
+//! each experiment to be posted there (see `notify`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -84,6 +85,8 @@ pub struct Fields {
     /// The name of the file the sequences came in: an uploaded file part's
     /// `filename`, or a FASTA body's `?name=`.
     pub upload: Option<String>,
+    /// Where to post each experiment's end.
+    pub notify_url: Option<String>,
 }
 
 /// The text fields of a form or a JSON object, and the first of them given
@@ -112,9 +115,10 @@ impl<'de> Deserialize<'de> for Sent {
                 let mut seen: Vec<String> = Vec::new();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     let key: &str = &key;
-                    let known =
-                        matches!(key, "query_name" | "query_sequence" | "pipeline" | "params")
-                            || key.starts_with("param.");
+                    let known = matches!(
+                        key,
+                        "query_name" | "query_sequence" | "pipeline" | "params" | "notify_url"
+                    ) || key.starts_with("param.");
                     if !known {
                         // Not ours to judge: a submit button's value and the like.
                         map.next_value::<IgnoredAny>()?;
@@ -128,6 +132,7 @@ impl<'de> Deserialize<'de> for Sent {
                         "query_name" => sent.fields.query_name = map.next_value()?,
                         "query_sequence" => sent.fields.query_sequence = map.next_value()?,
                         "pipeline" => sent.fields.pipeline = map.next_value()?,
+                        "notify_url" => sent.fields.notify_url = map.next_value()?,
                         "params" => {
                             let params: BTreeMap<String, Scalar> = map.next_value()?;
                             for (name, value) in params {
@@ -217,6 +222,8 @@ pub struct Accepted {
     pub params: Params,
     /// The name of the file they came in, cleaned for showing (see [`upload_name`]).
     pub upload: Option<String>,
+    /// Where to post each experiment's end, checked.
+    pub notify_url: Option<crate::notify::Endpoint>,
 }
 
 impl Submission {
@@ -362,11 +369,19 @@ fn accept(
         })
         .collect();
     let params = pipeline.check_params(&own)?;
+    // An empty field is no URL: a form sends one when it was left blank.
+    let notify_url = fields
+        .notify_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .map(crate::notify::check_url)
+        .transpose()?;
     Ok(Accepted {
         queries,
         pipeline,
         params,
         upload: fields.upload.as_deref().and_then(upload_name),
+        notify_url,
     })
 }
 
@@ -516,6 +531,7 @@ async fn read_parts(
             "query_name" => &mut fields.query_name,
             "query_sequence" => &mut fields.query_sequence,
             "pipeline" => &mut fields.pipeline,
+            "notify_url" => &mut fields.notify_url,
             param if param.starts_with("param.") => {
                 let text = std::str::from_utf8(&data).map_err(|_| {
                     Error::Malformed(format!("the form field '{name}' is not valid UTF-8"))

@@ -20,6 +20,11 @@ impl Timestamp {
         Timestamp(since.as_millis() as u64)
     }
 
+    /// The instant `millis` milliseconds after the Unix epoch.
+    pub fn from_millis(millis: u64) -> Timestamp {
+        Timestamp(millis)
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn millis(self) -> u64 {
         self.0

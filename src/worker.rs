@@ -56,6 +56,8 @@ pub struct Worker {
     pub catalog: Arc<Catalog>,
     /// Bytes the experiments' disk must keep free for a run to start.
     pub min_free: u64,
+    /// Told of each end once it is recorded.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// What the worker does after a step.
@@ -471,7 +473,11 @@ impl Worker {
         let mut paused = false;
         loop {
             match self.store.write_record(record) {
-                Ok(()) => return true,
+                Ok(()) => {
+                    // Only an end on disk is told: a crash before this runs it again.
+                    self.notifier.ended(record);
+                    return true;
+                }
                 // Its directory was replaced or removed (by its own command,
                 // most likely): nothing can be recorded there, and that is
                 // no reason to hold the queue.
@@ -608,7 +614,8 @@ pub struct Recovery {
 /// Settles what the scan found before anything runs: experiments found RUNNING
 /// were interrupted; their executor deals with what is left of the run, and
 /// they are requeued (to run first: their ids are the oldest waiting) or
-/// failed, as `--on-interrupt` says, unless their run outlived the server
+/// failed, as `--on-interrupt` says (only experiments an operator moved to
+/// the front meanwhile come before them), unless their run outlived the server
 /// (a Slurm job): those stay RUNNING, and the worker follows them first.
 pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Executors) -> Recovery {
     let mut recovery = Recovery::default();

@@ -89,6 +89,10 @@ fn check_xml(server: &Server, id: &str, program: &str, subject: &Reference) {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
     if !blast_available() {
         return;
@@ -151,6 +155,10 @@ fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn a_blast_failure_ends_the_experiment_with_blasts_own_exit_code() {
     if !blast_available() {
         return;
@@ -186,6 +194,10 @@ fn the_pipeline_without_blast_db_fails_saying_so() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn the_example_configurations_blastn_finds_the_reference_a_read_was_cut_from() {
     if !blast_available() {
         return;
@@ -266,6 +278,10 @@ fn the_example_configurations_blastn_finds_the_reference_a_read_was_cut_from() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn the_example_configurations_blastp_finds_the_protein_a_query_was_cut_from() {
     if !blast_available() {
         return;
@@ -334,6 +350,10 @@ fn the_example_configurations_blastp_finds_the_protein_a_query_was_cut_from() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn the_example_configuration_refuses_what_its_pipelines_do_not_take() {
     if !blast_available() {
         return;

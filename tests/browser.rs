@@ -330,6 +330,10 @@ fn deadline_passed(started: Instant) -> bool {
 // ---- in the browser ---------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reload() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -395,6 +399,10 @@ fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reloa
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -434,6 +442,10 @@ fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text_kept() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -466,6 +478,10 @@ fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -506,6 +522,80 @@ fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
+fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_on_every_page() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", "ACGT");
+    server.wait_for_state(&running, "RUNNING");
+    let ahead = server.submit("first-in-line", "ACGT");
+    let urgent = server.submit("urgent-one", "ACGT");
+
+    browser.go(&format!("http://{}/experiments/{urgent}", server.addr));
+    let button = browser.find("form.front button");
+    assert!(browser.displayed(&button), "Move to front is not shown");
+    assert_eq!(browser.text(&button), "Move to front");
+    // Marked, so that the page the form comes back to is told from this one.
+    browser.script("document.body.dataset.before = 'yes';");
+    browser.click(&button);
+    let status = json!({
+        "script": "const s = document.querySelector('[data-status]'); \
+                   return document.body.dataset.before ? null : s && s.textContent;",
+        "args": [],
+    });
+    wait_until("the page comes back saying it runs next", || {
+        // An error while the page is being replaced is "not yet".
+        browser
+            .try_call("POST", "/execute/sync", Some(status.clone()))
+            .is_ok_and(|text| text == "Waiting in the queue: it runs next.")
+    });
+    assert_eq!(
+        experiment_id(&browser.url()).as_deref(),
+        Some(urgent.as_str())
+    );
+    let moved = browser.text(&browser.find("[data-fact=\"moved_to_front\"] dd"));
+    assert!(moved.ends_with("by 127.0.0.1"), "{moved}");
+    assert_eq!(
+        browser.script("return document.querySelector('form.front').hidden;"),
+        true,
+        "it is next: nothing to move"
+    );
+    assert_eq!(
+        server.get(&format!("/experiments/{ahead}")).json()["position"],
+        2
+    );
+
+    // The listing shows the exception to first in, first out.
+    browser.go(&format!("http://{}/", server.addr));
+    let tag = browser.find(&format!("tr[data-id=\"{urgent}\"] [data-moved]"));
+    assert_eq!(browser.text(&tag), "moved to front");
+
+    let drained = request(
+        server.addr,
+        "POST",
+        "/queue/drain?reason=moving+to+the+new+workstation",
+        &[],
+        b"",
+    );
+    assert_eq!(drained.status, 200, "{}", drained.text());
+    browser.go(&format!("http://{}/", server.addr));
+    let banner = browser.text(&browser.find("[data-draining]"));
+    assert!(banner.starts_with("Submissions are closed"), "{banner}");
+    assert!(banner.contains("moving to the new workstation"), "{banner}");
+    browser.fit_to_page();
+    browser.screenshot("queue-control.png");
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -593,6 +683,10 @@ fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
     let Some(browser) = Browser::start(false) else {
         return;
@@ -932,6 +1026,10 @@ impl Browser {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1022,6 +1120,10 @@ fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chosen() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1059,6 +1161,10 @@ fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chos
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used() {
     let Some(browser) = Browser::start(false) else {
         return;
@@ -1090,6 +1196,10 @@ fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used(
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_failed_experiment_offers_run_again_once_it_ends() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1356,6 +1466,14 @@ impl Browser {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
     if !blast_available() {
         return;
@@ -1458,6 +1576,10 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn results_appear_when_the_experiment_ends_while_its_page_is_open() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1529,6 +1651,10 @@ fn add_user(dir: &Path, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_themselves() {
     let Some(browser) = Browser::start(true) else {
         return;

@@ -157,6 +157,7 @@ fn the_example_configurations_kmer_pipeline_counts_words_of_k_letters() {
 }
 
 #[test]
+#[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_submits_waits_and_prints_the_analysis() {
     if !on_path("python3") {
         assert!(
@@ -191,6 +192,7 @@ fn the_client_example_submits_waits_and_prints_the_analysis() {
 }
 
 #[test]
+#[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_explains_a_refusal_and_exits_1() {
     if !on_path("python3") {
         assert!(

@@ -287,6 +287,10 @@ impl Drop for Tmpfs {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_tmpfs),
+    ignore = "needs root, to mount a small tmpfs"
+)]
 fn a_really_full_disk_answers_507_and_accepts_again_once_there_is_room() {
     let tmp = tempfile::tempdir().unwrap();
     // SAFETY: geteuid has no preconditions.
@@ -368,6 +372,10 @@ fn a_cancel_that_cannot_be_recorded_is_refused_and_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_tmpfs),
+    ignore = "needs root, to mount a small tmpfs"
+)]
 fn a_disk_filled_during_a_run_pauses_the_queue_and_after_a_kill_9_nothing_runs_twice_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let root = rustix::process::geteuid().is_root();

@@ -150,6 +150,7 @@ fn a_stalled_body_is_dropped_with_408_and_a_slow_steady_one_is_not() {
 }
 
 #[test]
+#[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn python_clients_read_why_a_body_was_refused() {
     if !python("python_clients_read_why_a_body_was_refused") {
         return;

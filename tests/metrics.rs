@@ -143,6 +143,10 @@ fn submit_to(server: &Server, pipeline: &str, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn the_counts_are_the_experiments_run_by_state_and_pipeline() {
     let Some(python) = python_with(
         "prometheus_client",
@@ -275,6 +279,10 @@ fn the_counts_are_the_experiments_run_by_state_and_pipeline() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn requests_are_counted_by_route_pattern_and_status() {
     let Some(python) = python_with(
         "prometheus_client",
@@ -344,6 +352,10 @@ fn requests_are_counted_by_route_pattern_and_status() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn both_text_formats_parse_and_say_the_same() {
     let Some(python) = python_with(
         "prometheus_client",
@@ -398,6 +410,10 @@ fn both_text_formats_parse_and_say_the_same() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn counters_start_from_zero_at_each_start() {
     let Some(python) = python_with(
         "prometheus_client",
@@ -456,6 +472,10 @@ command = "true"
 "#;
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn warm_processor_starts_are_counted_by_pipeline() {
     let Some(python) = python_with(
         "prometheus_client",

@@ -38,6 +38,7 @@ import json, os, sys
 import urllib.request
 
 program, database, sequence, url_base, which, marks = sys.argv[1:7]
+password = sys.argv[7] if len(sys.argv) > 7 else None
 real_urlopen = urllib.request.urlopen
 
 def urlopen(request, *args, **kwargs):
@@ -49,7 +50,7 @@ def urlopen(request, *args, **kwargs):
 if which == "classic":
     from Bio.Blast import NCBIWWW, NCBIXML
     NCBIWWW.urlopen = urlopen
-    handle = NCBIWWW.qblast(program, database, sequence, url_base=url_base)
+    handle = NCBIWWW.qblast(program, database, sequence, url_base=url_base, password=password)
     record = NCBIXML.read(handle)
     top = record.alignments[0]
     hsp = top.hsps[0]
@@ -58,7 +59,7 @@ if which == "classic":
 else:
     import Bio.Blast
     Bio.Blast.urlopen = urlopen
-    stream = Bio.Blast.qblast(program, database, sequence, url_base=url_base)
+    stream = Bio.Blast.qblast(program, database, sequence, url_base=url_base, password=password)
     record = Bio.Blast.read(stream)
     top = record[0]
     hsp = top[0]
@@ -83,12 +84,25 @@ impl Client {
         database: &str,
         sequence: &str,
     ) -> Client {
+        Client::start_as(python, server, which, [program, database, sequence], None)
+    }
+
+    /// A client that gives `password` to `qblast`, as a script for a server
+    /// that wants a user does: the user's token.
+    fn start_as(
+        python: &Path,
+        server: &Server,
+        which: &str,
+        [program, database, sequence]: [&str; 3],
+        password: Option<&str>,
+    ) -> Client {
         let marks = tempfile::tempdir().unwrap();
         let child = Command::new(python)
             .args(["-c", CLIENT, program, database, sequence])
             .arg(format!("http://{}/Blast.cgi", server.addr))
             .arg(which)
             .arg(marks.path())
+            .args(password)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -136,6 +150,116 @@ impl Client {
         serde_json::from_str(stdout.trim())
             .unwrap_or_else(|err| panic!("{}: {err}: {stdout}", self.what))
     }
+
+    /// What the client printed to its standard error, once it has failed.
+    fn failure(mut self) -> String {
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "{}: it succeeded", self.what);
+        stderr
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
+fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
+    if !blast_available() {
+        return;
+    }
+    let Some(python) = biopython() else { return };
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let text = example_config(db.path());
+    let server = Server::start(|config| {
+        config
+            .apply_file(&text, &example_config_path(), None)
+            .expect("examples/seqspool.toml reads");
+        config.access = seqspool::config::AccessMode::Members;
+    });
+    let added = output_within(
+        Command::new(env!("CARGO_BIN_EXE_seqspool"))
+            .args(["user", "add", "anna", "--experiments"])
+            .arg(&server.dir)
+            .env_remove("SEQSPOOL_EXPERIMENTS")
+            .env_remove("SEQSPOOL_CONFIG"),
+    );
+    assert!(added.status.success(), "{added:?}");
+    let token = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    let dna = cut("reference.fasta", "ref03", 200);
+
+    // Without a password the first request is refused, saying how to sign in.
+    let put = server.post_form(
+        "/Blast.cgi",
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &dna),
+        ],
+    );
+    assert_eq!(put.status, 401, "{}", put.text());
+    let challenges: Vec<&str> = put
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Basic "))
+            && challenges.iter().any(|c| c.starts_with("Bearer ")),
+        "{challenges:?}"
+    );
+    let refused =
+        Client::start_as(&python, &server, "classic", ["blastn", "nt", &dna], None).failure();
+    assert!(refused.contains("401"), "{refused}");
+    // A wrong password is refused too.
+    let wrong = Client::start_as(
+        &python,
+        &server,
+        "new",
+        ["blastn", "nt", &dna],
+        Some("ssp_wrong"),
+    )
+    .failure();
+    assert!(wrong.contains("401"), "{wrong}");
+    assert_eq!(
+        server.get("/service-info").json()["backlog"],
+        0,
+        "nothing was accepted"
+    );
+
+    // With the token as the password, the search runs as anna's.
+    let result = Client::start_as(
+        &python,
+        &server,
+        "classic",
+        ["blastn", "nt", &dna],
+        Some(&token),
+    )
+    .result();
+    let ref03 = reference("reference.fasta", "ref03");
+    assert_eq!(
+        result["title"].as_str().unwrap(),
+        format!("ref03 {}", ref03.title),
+        "{result}"
+    );
+    let listing = server.get("/experiments").json();
+    let experiments = listing["experiments"].as_array().unwrap();
+    assert_eq!(experiments.len(), 1, "{listing}");
+    assert_eq!(experiments[0]["submitted_by"], "anna", "{listing}");
 }
 
 fn queued(server: &Server) -> u64 {
@@ -143,6 +267,14 @@ fn queued(server: &Server) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_ahead() {
     if !blast_available() {
         return;
@@ -212,6 +344,14 @@ fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_a
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
 fn biopython_turns_a_refused_search_into_an_exception_that_says_why() {
     if !blast_available() {
         return;
@@ -283,6 +423,10 @@ fn cgi(server: &Server, fields: &[(&str, &str)]) -> Response {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn a_web_blast_pl_client_puts_polls_search_info_and_reads_the_text_report() {
     if !blast_available() {
         return;
@@ -408,6 +552,10 @@ fn unzip_names(bytes: &[u8]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
     if !blast_available() {
         return;
@@ -469,6 +617,10 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
     if !blast_available() {
         return;
@@ -546,6 +698,10 @@ fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn bad_requests_get_the_error_form_and_nothing_runs() {
     if !blast_available() {
         return;

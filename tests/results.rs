@@ -174,6 +174,10 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() {
     if !blast_available() {
         return;
@@ -257,6 +261,10 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
 fn the_downloads_come_as_blast_writes_them() {
     if !blast_available() {
         return;

@@ -195,6 +195,10 @@ command = 'echo "start $EXPERIMENT_ID $SLURM_JOB_ID" >> LOG; sleep SECS; echo "e
 "#;
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn ten_experiments_run_as_slurm_jobs_one_at_a_time_in_acceptance_order() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -231,6 +235,10 @@ fn ten_experiments_run_as_slurm_jobs_one_at_a_time_in_acceptance_order() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_pipeline_allowing_two_runs_two_at_once_and_everything_still_starts_in_order() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -329,6 +337,10 @@ command = 'echo "start $EXPERIMENT_ID local" >> LOG; sleep 0.5; echo "end $EXPER
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_kill_9_while_a_job_runs_reattaches_to_it_and_runs_nothing_twice() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -372,6 +384,10 @@ fn a_kill_9_while_a_job_runs_reattaches_to_it_and_runs_nothing_twice() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_job_that_ended_while_seqspool_was_down_is_settled_at_the_restart() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -419,6 +435,10 @@ type = "integer"
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_pending_and_a_running_job_are_cancelled_with_scancel() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -469,6 +489,10 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_I
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_timeout_cancels_the_job_and_becomes_its_time_limit() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -497,6 +521,10 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_I
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_failing_command_is_an_executor_error_and_parameters_arrive_only_in_its_environment() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -537,6 +565,10 @@ type = "text"
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn an_sbatch_refused_for_a_bad_partition_pauses_the_queue_and_loses_nothing() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -593,6 +625,10 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG'
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn recovery_cancels_a_job_never_released_and_requeues_one_slurm_forgot() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.shared();
@@ -655,6 +691,10 @@ fn recovery_cancels_a_job_never_released_and_requeues_one_slurm_forgot() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
 fn a_controller_stopped_mid_run_or_at_start_fails_nothing() {
     let Some(cluster) = cluster() else { return };
     let _turn = cluster.exclusive();

@@ -769,6 +769,7 @@ fn the_runner_keeps_a_processor_and_passes_its_answers() {
 }
 
 #[test]
+#[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_warm_example_answers_from_its_index() {
     if !on_path("python3") {
         assert!(

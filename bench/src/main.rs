@@ -1872,6 +1872,9 @@ fn write_experiments(
             definition: Some(definition.clone()),
             retry_of: None,
             retried_as: None,
+            notify_url: None,
+            notify_lab: false,
+            moved_to_front: None,
             handle: None,
             processor: None,
         };

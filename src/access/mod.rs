@@ -173,6 +173,27 @@ fn need(method: &Method, segments: &[&str], query: Option<&str>) -> Need {
     }
 }
 
+/// The token an `Authorization` header presents: `Bearer TOKEN`, or
+/// `Basic` with the token as the password (whatever the user name), which is
+/// how NCBI's clients send credentials (Biopython's `qblast(password=...)`).
+fn presented_token(value: &HeaderValue) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, credentials) = value.to_str().ok()?.split_once(' ')?;
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(credentials.to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (_user, password) = decoded.split_once(':')?;
+        return Some(password.to_owned());
+    }
+    None
+}
+
 /// Whether a query string says `CMD=Put`.
 fn puts(query: &str) -> bool {
     query.split('&').any(|pair| {
@@ -247,14 +268,8 @@ impl Access {
             session: false,
         };
         if let Some(value) = headers.get(header::AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|value| value.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim());
-            let user = match token {
-                Some(token) => self.user_of(token).await,
+            let user = match presented_token(value) {
+                Some(token) => self.user_of(&token).await,
                 None => None,
             };
             viewer.user = Some(self.checked(user, address, "a token").await?);

@@ -10,6 +10,7 @@
 //! route needs (`access`); after it, a refused request is logged for the
 //! operator, with why, from where and by whom, never with what was sent.
 
+pub mod admin;
 pub mod batch;
 pub mod events;
 pub mod legacy;
@@ -23,7 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
 
 use crate::access::Viewer;
 use crate::app::{parse_id, App};
@@ -40,7 +42,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let pattern = routes::pattern_of(request.uri().path());
     let viewer = app.access.identify(request.headers(), peer).await;
-    let response = match &viewer {
+    let mut response = match &viewer {
         Ok(viewer) => match route(&app, request, html, viewer, peer).await {
             Ok(response) => response,
             Err(Failed::Json(err)) => respond::error(&err, None),
@@ -49,6 +51,14 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
         Err(err) if html => ui::sign_in_required(err, "/"),
         Err(err) => respond::error(err, None),
     };
+    if response.status() == StatusCode::UNAUTHORIZED && ncbi::is_blast_cgi(&path) {
+        // NCBI's clients send a user and password only when asked for Basic
+        // credentials (the token is the password); the Bearer challenge stays.
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"seqspool\", charset=\"UTF-8\""),
+        );
+    }
     app.metrics.request(pattern, response.status().as_u16());
     log_refused(&method, &path, &response, viewer.ok(), peer);
     response
@@ -239,7 +249,6 @@ async fn route(
         (["queue"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["queue", "pause"], &Method::POST) => Ok(native::pause(app, query, viewer).await?),
         (["queue", "resume"], &Method::POST) => Ok(native::resume(app, viewer).await?),
-        (["queue", "pause" | "resume"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         // NCBI's BLAST URL API, at the two paths its clients use.
         (["Blast.cgi"] | ["blast", "Blast.cgi"], &Method::GET | &Method::POST) => {
             Ok(ncbi::handle(app, request, viewer).await)
@@ -248,6 +257,27 @@ async fn route(
             allow: "GET, HEAD, POST",
         }
         .into()),
+        (["queue", "drain"], &Method::POST) => {
+            let by = viewer.name();
+            Ok(admin::drain(app, query, by).await?)
+        }
+        (["queue", "undrain"], &Method::POST) => Ok(admin::undrain(app, viewer.name()).await?),
+        (["queue", "pause" | "resume" | "drain" | "undrain"], _) => {
+            Err(Error::WrongMethod { allow: "POST" }.into())
+        }
+        (["experiments", id, "front"], &Method::POST) if html => {
+            let by = viewer.name();
+            ui::front(app, id, by).await.map_err(page)
+        }
+        (["experiments", id, "front"], &Method::POST) => {
+            let by = viewer.name();
+            Ok(admin::front(app, parse_id(id)?, by).await?)
+        }
+        (["experiments", _, "front"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["retention"], &Method::GET) => Ok(admin::retention(app, query).await?),
+        (["retention"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
+        (["retention", "sweep"], &Method::POST) => Ok(admin::sweep(app).await?),
+        (["retention", "sweep"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),

@@ -10,7 +10,7 @@ use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
 use crate::http::{body, respond, Body};
-use crate::model::{Id, Pause, PausedBy, State};
+use crate::model::{Drain, Id, Pause, PausedBy, State};
 use crate::queue::View;
 use crate::submission::Format;
 use crate::time::Timestamp;
@@ -83,6 +83,9 @@ pub async fn experiment(
     let files = app.files(id).await;
     let mut body = serde_json::to_value(&view).expect("records serialize");
     body["files"] = serde_json::to_value(files).expect("file lists serialize");
+    if let Some(outbox) = app.notifier.outbox(&view.record).await {
+        body["notifications"] = outbox.summary();
+    }
     Ok(respond::json(StatusCode::OK, &body))
 }
 
@@ -158,6 +161,11 @@ pub struct QueueState {
     /// Why, who and since when, while paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<Pause>,
+    /// Whether new submissions are refused while what is queued finishes.
+    pub draining: bool,
+    /// Why, who and since when, while draining.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Drain>,
     pub queued: usize,
     pub running: usize,
     pub capacity: usize,
@@ -167,13 +175,16 @@ pub struct QueueState {
     pub current: Option<Id>,
 }
 
-fn queue_state(app: &App) -> QueueState {
+pub fn queue_state(app: &App) -> QueueState {
     let backlog = app.queue.backlog();
     let (head, current) = app.queue.head();
     let pause = app.queue.paused();
+    let drain = app.queue.drained();
     QueueState {
         paused: pause.is_some(),
         pause,
+        draining: drain.is_some(),
+        drain,
         queued: backlog.queued,
         running: backlog.running,
         capacity: app.queue.capacity(),
@@ -269,6 +280,8 @@ pub fn service_info(app: &App) -> Response<Body> {
         alphabet: String,
         /// Who may do what: `open`, `members` or `closed`.
         access: &'static str,
+        /// Days a finished experiment is kept; `null`: for ever.
+        retention_days: Option<u32>,
         backlog: usize,
         counts: serde_json::Map<String, serde_json::Value>,
         queue: QueueState,
@@ -294,6 +307,7 @@ pub fn service_info(app: &App) -> Response<Body> {
             max_residues: config.max_residues,
             alphabet: format!("{:?}", config.alphabet).to_lowercase(),
             access: app.access.mode.as_str(),
+            retention_days: config.retention_days,
             backlog: app.queue.backlog().total(),
             counts,
             queue: queue_state(app),

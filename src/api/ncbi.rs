@@ -46,6 +46,11 @@ const RTOE_UNKNOWN_SECS: u64 = 10;
 /// The name a bare sequence (no FASTA header) gets, as NCBI names it.
 const BARE_QUERY_NAME: &str = "Query_1";
 
+/// Whether `path` is one of the two paths NCBI's clients use.
+pub fn is_blast_cgi(path: &str) -> bool {
+    matches!(path, "/Blast.cgi" | "/blast/Blast.cgi")
+}
+
 /// `GET` or `POST /Blast.cgi`.
 pub async fn handle(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
     match answer(app, request, viewer).await {
@@ -260,6 +265,7 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
                 pipeline,
                 params,
                 upload: None,
+                notify_url: None,
             },
             viewer,
         )

@@ -39,7 +39,7 @@ pub fn status(err: &Error) -> StatusCode {
         Error::WrongMethod { .. } => StatusCode::METHOD_NOT_ALLOWED,
         // The experiment's directory was replaced: that one experiment's state, not the server's.
         Error::WrongState(_) | Error::Tampered { .. } => StatusCode::CONFLICT,
-        Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) => {
+        Error::QueueFull { .. } | Error::ShuttingDown | Error::Busy(_) | Error::Draining(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         err if err.is_out_of_space() => StatusCode::INSUFFICIENT_STORAGE,
@@ -64,7 +64,7 @@ pub fn error(err: &Error, page: Option<String>) -> Response<Body> {
         field: Option<&'a str>,
     }
     let status = status(err);
-    if status.is_server_error() && !err.is_temporary() {
+    if status.is_server_error() && !err.is_temporary() && !err.is_by_order() {
         log::error!("{err}");
     }
     let mut response = match page {

@@ -263,6 +263,12 @@
     var link = element("a", null, view.query_name);
     link.href = "/experiments/" + view.id;
     name.append(link);
+    if (view.moved_to_front) {
+      var moved = element("span", "tag moved", "moved to front");
+      moved.dataset.moved = "";
+      moved.title = "Moved to the front by " + view.moved_to_front.by + " at " + view.moved_to_front.at;
+      name.append(" ", moved);
+    }
     var state = element("td");
     state.append(badge(view.state));
     var position = element("td", "num");
@@ -282,7 +288,8 @@
 
   /* What, in a row, changes other than the running time. */
   function rowKey(view) {
-    return [view.id, view.query_name, view.state, view.position, view.started_at, view.finished_at].join("|");
+    var moved = view.moved_to_front ? view.moved_to_front.at : "";
+    return [view.id, view.query_name, view.state, view.position, view.started_at, view.finished_at, moved].join("|");
   }
 
   function listing(table) {
@@ -421,6 +428,16 @@
       fact("finished_at", view.finished_at ? timeElement(view.finished_at) : null);
       var ran = runTime(view);
       fact("duration", ran === null ? null : duration(ran));
+      var moved = view.moved_to_front;
+      var movedWords = null;
+      if (moved) {
+        movedWords = document.createDocumentFragment();
+        movedWords.append(timeElement(moved.at), " by " + moved.by);
+      }
+      if (main.dataset.movedKey !== (moved ? moved.at : "")) {
+        main.dataset.movedKey = moved ? moved.at : "";
+        fact("moved_to_front", movedWords);
+      }
       fact("attempts", view.attempts > 0 ? view.attempts : null);
       fact("exit_code", view.exit_code === null || view.exit_code === undefined ? null : view.exit_code);
       fact("signal", view.signal === null || view.signal === undefined ? null : view.signal);
@@ -433,6 +450,8 @@
       if (status && status.textContent !== sentence) status.textContent = sentence;
       var cancel = main.querySelector("form.cancel");
       if (cancel) cancel.hidden = !moving(view.state);
+      var front = main.querySelector("form.front");
+      if (front) front.hidden = !(view.state === "QUEUED" && view.position > 1);
       var retry = main.querySelector("form.retry");
       if (retry) retry.hidden = !retryable(view.state);
       renderFiles(view.files || []);

@@ -13,6 +13,7 @@
 //! `results.js` for its results (`crate::results`): sorting, copying, and
 //! showing them when the experiment ends while the page is open.
 
+mod notifications;
 mod pages;
 mod sign_in;
 
@@ -32,7 +33,7 @@ use crate::app::{self, blocking, parse_id, App};
 use crate::error::Error;
 use crate::http::negotiate::same_origin;
 use crate::http::{body, respond, Body};
-use crate::model::{FileInfo, Id, Pause, State};
+use crate::model::{Drain, FileInfo, Id, Pause, State};
 use crate::pipeline::Pipeline;
 use crate::query::AlphabetPolicy;
 use crate::queue::{Backlog, Filter, View};
@@ -182,6 +183,7 @@ pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response
     // Its title, while this server still offers the pipeline it ran in.
     let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
     let results = crate::results::section(app, &view, &files).await;
+    let outbox = app.notifier.outbox(&view.record).await;
     let page = Experiment {
         view: &view,
         pipeline,
@@ -189,6 +191,7 @@ pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response
         logs: &logs,
         dir: &dir,
         results,
+        outbox: outbox.as_ref(),
     };
     Ok(respond::page(
         StatusCode::OK,
@@ -231,6 +234,14 @@ pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body
         "/experiments/{}",
         view.record.id
     )))
+}
+
+/// `POST /experiments/{id}/front` from the page's Move to front button: 303
+/// back to the experiment, which says it runs next.
+pub async fn front(app: &App, id: &str, by: String) -> Result<Response<Body>, Error> {
+    let id = parse_id(id)?;
+    app.move_to_front(id, by).await?;
+    Ok(respond::see_other(&format!("/experiments/{id}")))
 }
 
 /// A page for an error: a browser user gets words and a way back, not JSON,
@@ -281,12 +292,15 @@ pub struct Frame {
     pub pause: Option<Pause>,
     /// Who is looking: what they may do, and whether they are signed in.
     pub viewer: Viewer,
+    /// The server's drain, while it is draining.
+    pub drain: Option<Drain>,
 }
 
 fn frame(app: &App, viewer: &Viewer) -> Frame {
     Frame {
         pause: app.queue.paused(),
         viewer: viewer.clone(),
+        drain: app.queue.drained(),
     }
 }
 
@@ -391,6 +405,8 @@ pub struct Experiment<'a> {
     pub dir: &'a str,
     /// Its results section (`crate::results`).
     pub results: maud::Markup,
+    /// Its notifications, once it has ended.
+    pub outbox: Option<&'a crate::notify::Outbox>,
 }
 
 /// One page of a table of experiments, newest first.

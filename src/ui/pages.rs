@@ -17,7 +17,7 @@ pub use batch::batch;
 
 use super::{Experiment, Form, Frame, Home, Listing, Logs};
 use crate::access::{Mode, Viewer};
-use crate::model::{FileInfo, Id, Pause, PausedBy, Record, State};
+use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
 use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
 use crate::queue::{Backlog, View};
@@ -559,7 +559,12 @@ fn row(view: &View, now: Timestamp) -> Markup {
     html! {
         tr data-id=(record.id) {
             td.id { (record.id) }
-            td.name { a href={ "/experiments/" (record.id) } { (record.query_name) } }
+            td.name {
+                a href={ "/experiments/" (record.id) } { (record.query_name) }
+                @if let Some(moved) = &record.moved_to_front {
+                    " " (moved_tag(moved))
+                }
+            }
             td { (badge(record.state)) }
             td.num {
                 @match view.position {
@@ -621,6 +626,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
         logs,
         dir,
         ref results,
+        outbox,
     } = *page;
     let record = &view.record;
     let id = record.id;
@@ -650,10 +656,14 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                 (failure_log(record.state, logs))
                 (lineage(record))
             }
-            // Only the buttons this viewer may use: a member's own experiments, an admin's all.
+            // Only the buttons this viewer may use: a member's own experiments,
+            // an admin's all, and the queue's order only an admin's.
             @if frame.viewer.may_change(record.submitted_by.as_deref()) {
                 div.actions {
                     (retry_form(record))
+                    @if frame.viewer.may_administer() {
+                        (front_form(view))
+                    }
                     (cancel_form(view))
                 }
             }
@@ -670,6 +680,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                     (fact("started_at", "Started", record.started_at.map(|t| time(Some(t)))))
                     (fact("finished_at", "Finished", record.finished_at.map(|t| time(Some(t)))))
                     (fact("duration", "Duration", run_time(view, now).map(|ms| html! { (duration(ms)) })))
+                    (fact("moved_to_front", "Moved to the front", record.moved_to_front.as_ref().map(moved_words)))
                     (fact("attempts", "Attempts", (record.attempts > 0).then(|| html! { (record.attempts) })))
                     (fact("exit_code", "Exit code", record.exit_code.map(|c| html! { (c) })))
                     (fact("signal", "Signal", record.signal.map(|s| html! { (s) })))
@@ -704,6 +715,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                         span { "pid " (p.pid) ", started " (time(Some(p.started_at))) }
                     })))
                     (fact("directory", "Directory", Some(html! { code { (dir) } })))
+                    (fact("notifications", "Notifications", super::notifications::value(record, outbox)))
                 }
             }
             (files_card(id, files))
@@ -756,6 +768,34 @@ fn retry_form(record: &Record) -> Markup {
             button.primary type="submit" { "Run again" }
         }
     }
+}
+
+/// The Move to front button, on a queued experiment that is not next already
+/// (the script hides it once the experiment is no longer queued).
+fn front_form(view: &View) -> Markup {
+    let id = view.record.id;
+    let shown = view.record.state == State::Queued && view.position.is_some_and(|p| p > 1);
+    html! {
+        form.front method="post" action={ "/experiments/" (id) "/front" } data-once hidden[!shown] {
+            button type="submit" title="Run it next, before everything else waiting (an operator's exception to first in, first out)" {
+                "Move to front"
+            }
+        }
+    }
+}
+
+/// The mark of an experiment moved to the front, in a table row.
+fn moved_tag(moved: &Moved) -> Markup {
+    html! {
+        span.tag.moved data-moved title={ "Moved to the front by " (moved.by) " at " (moved.at) } {
+            "moved to front"
+        }
+    }
+}
+
+/// When and by whom an experiment was moved to the front, in words (`app.js` writes the same).
+fn moved_words(moved: &Moved) -> Markup {
+    html! { (time(Some(moved.at))) " by " (moved.by) }
 }
 
 fn cancel_form(view: &View) -> Markup {
@@ -1006,6 +1046,9 @@ fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
                         (account(&frame.viewer))
                     }
                 }
+                @if let Some(drain) = &frame.drain {
+                    (draining_banner(drain))
+                }
                 @if let Some(pause) = &frame.pause {
                     (paused_banner(pause))
                 }
@@ -1036,6 +1079,21 @@ fn paused_banner(pause: &Pause) -> Markup {
                     PausedBy::Workstation => "Submissions are still taken; nothing starts until the workstation is fixed and an operator resumes the queue.",
                     PausedBy::Operator => "An operator paused it; submissions are still taken and run once it is resumed.",
                 }
+            }
+        }
+    }
+}
+
+/// The line every page shows while the server is draining: who, since
+/// when, why, and that what is queued still runs.
+fn draining_banner(drain: &Drain) -> Markup {
+    html! {
+        div.paused.draining role="status" data-draining {
+            div.wrap {
+                strong { "Submissions are closed" }
+                ": the server is draining since " (time(Some(drain.since))) ", by " (drain.by) ": "
+                (drain.reason) ". "
+                "Experiments already queued still run; new ones are refused until an operator reopens it."
             }
         }
     }
@@ -1210,6 +1268,7 @@ mod tests {
                 logs,
                 dir,
                 results: Markup::default(),
+                outbox: None,
             },
         )
     }
@@ -1460,6 +1519,53 @@ mod tests {
         let calm =
             experiment_page(&Frame::default(), &view, &[], &Logs::default(), "/x").into_string();
         assert!(!calm.contains("The queue is paused"));
+    }
+
+    /// The start tag of the Move to front form.
+    fn front_tag(page: &str) -> &str {
+        let start = page
+            .find("<form class=\"front\"")
+            .expect("a Move to front form");
+        &page[start..start + page[start..].find('>').unwrap()]
+    }
+
+    #[test]
+    fn a_drain_and_a_move_to_the_front_are_said_with_who_did_them_escaped() {
+        let frame = Frame {
+            drain: Some(Drain {
+                reason: "moving to the <new> server".into(),
+                since: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
+                by: "<admin>".into(),
+            }),
+            ..Frame::default()
+        };
+        let mut moved = view("q", State::Queued);
+        moved.record.moved_to_front = Some(Moved {
+            at: Timestamp::parse("2026-01-02T04:00:00.000Z").unwrap(),
+            by: "10.0.0.<7>".into(),
+        });
+        let page = experiment_page(&frame, &moved, &[], &Logs::default(), "/x").into_string();
+        assert!(page.contains("Submissions are closed"), "{page}");
+        assert!(page.contains("moving to the &lt;new&gt; server"), "{page}");
+        assert!(page.contains("by &lt;admin&gt;"), "{page}");
+        assert!(page.contains("Moved to the front"), "{page}");
+        assert!(page.contains("by 10.0.0.&lt;7&gt;"), "{page}");
+        // Queued behind another: the button is there to use.
+        assert!(!front_tag(&page).contains("hidden"), "{page}");
+        let home = home_page(&[moved], &Form::default(), "true");
+        assert!(home.contains("moved to front"), "{home}");
+        assert!(!home.contains("10.0.0.<7>"), "{home}");
+
+        let calm = experiment_page(
+            &Frame::default(),
+            &view("q", State::Running),
+            &[],
+            &Logs::default(),
+            "/x",
+        )
+        .into_string();
+        assert!(!calm.contains("Submissions are closed"));
+        assert!(front_tag(&calm).contains("hidden"), "{calm}");
     }
 
     /// The pipelines a configuration file's `[[pipeline]]` tables declare.
@@ -1805,6 +1911,7 @@ mod tests {
                 logs: &Logs::default(),
                 dir: "/x",
                 results: Markup::default(),
+                outbox: None,
             },
         )
         .into_string();

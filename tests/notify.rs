@@ -1,0 +1,669 @@
+//! Completion notifications, end to end: a receiver on loopback gets one
+//! signed Standard Webhooks event per finished experiment, a failed delivery
+//! is tried again with the same id (also after a SIGKILL and a restart), a
+//! receiver that never answers holds nothing up, and the lab's `on_finish`
+//! command gets the same event on its standard input.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use common::{assert_error, wait_for_state, wait_until, Binary, Server};
+
+/// What a receiver does with a request: answer with a status, or hold the
+/// connection open and never answer.
+#[derive(Clone, Copy)]
+enum Answer {
+    Status(u16),
+    Never,
+}
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("the event is JSON")
+    }
+
+    /// Checks the signature as a Standard Webhooks receiver does, with the
+    /// secret `secret` (`whsec_...`): HMAC-SHA256 over `id.timestamp.body`.
+    fn assert_signed_with(&self, secret: &str) {
+        let key = STANDARD
+            .decode(
+                secret
+                    .trim()
+                    .strip_prefix("whsec_")
+                    .expect("a whsec_ secret"),
+            )
+            .unwrap();
+        let id = self.header("webhook-id");
+        let timestamp = self.header("webhook-timestamp");
+        assert!(timestamp.parse::<u64>().is_ok(), "{timestamp}");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(&self.body);
+        let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        // The header may hold several signatures, separated by spaces.
+        let signatures = self.header("webhook-signature");
+        assert!(
+            signatures.split(' ').any(|s| s == expected),
+            "the signature {signatures} is not {expected} (id {id}, timestamp {timestamp})"
+        );
+    }
+}
+
+/// A webhook receiver on loopback: it answers the `n`th request (from 0) as
+/// `answer(n)` says, and keeps what it got.
+struct Receiver {
+    addr: SocketAddr,
+    got: Arc<(Mutex<Vec<Received>>, Condvar)>,
+    /// Connections open now, the most ever open at once, and those closed.
+    open: Arc<Mutex<(usize, usize, usize)>>,
+}
+
+impl Receiver {
+    fn start(answer: impl Fn(usize) -> Answer + Send + Sync + 'static) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got: Arc<(Mutex<Vec<Received>>, Condvar)> = Arc::default();
+        let open: Arc<Mutex<(usize, usize, usize)>> = Arc::default();
+        let answer = Arc::new(answer);
+        let (got_, open_) = (got.clone(), open.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (got, open, answer) = (got_.clone(), open_.clone(), answer.clone());
+                {
+                    let mut open = open.lock().unwrap();
+                    open.0 += 1;
+                    open.1 = open.1.max(open.0);
+                }
+                thread::spawn(move || {
+                    serve(stream, &got, &*answer);
+                    let mut open = open.lock().unwrap();
+                    open.0 -= 1;
+                    open.2 += 1;
+                });
+            }
+        });
+        Receiver { addr, got, open }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.0.lock().unwrap().clone()
+    }
+
+    /// Waits until it has got `n` requests, and returns them.
+    fn wait_for(&self, n: usize) -> Vec<Received> {
+        wait_until(&format!("the receiver got {n} request(s)"), || {
+            self.received().len() >= n
+        });
+        self.received()
+    }
+
+    /// The most connections that were ever open at once.
+    fn most_open(&self) -> usize {
+        self.open.lock().unwrap().1
+    }
+
+    /// The connections that were closed (by the client, for one never answered).
+    fn closed(&self) -> usize {
+        self.open.lock().unwrap().2
+    }
+}
+
+/// Reads one request from `stream`, keeps it, and answers it (or not).
+fn serve(
+    mut stream: TcpStream,
+    got: &(Mutex<Vec<Received>>, Condvar),
+    answer: &dyn Fn(usize) -> Answer,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+    }
+    let length: usize = headers
+        .get("content-length")
+        .map_or(0, |length| length.parse().unwrap());
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).unwrap();
+    let n = {
+        let mut list = got.0.lock().unwrap();
+        list.push(Received {
+            path,
+            headers,
+            body,
+        });
+        got.1.notify_all();
+        list.len() - 1
+    };
+    match answer(n) {
+        Answer::Status(status) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Whatever\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+        // Held open until the client gives up and closes it.
+        Answer::Never => {
+            let _ = reader.read_to_end(&mut Vec::new());
+        }
+    }
+}
+
+/// A secret in the Standard Webhooks form, for the lab-wide URL.
+const LAB_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The server's own secret, which signs what goes to a submission's `notify_url`.
+fn server_secret(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join(".notify-secret"))
+        .expect("the server made its secret")
+        .trim()
+        .to_owned()
+}
+
+/// Applies a configuration file's text, as `--config` would.
+fn configure(config: &mut seqspool::Config, toml: &str) {
+    config
+        .apply_file(toml, Path::new("seqspool.toml"), None)
+        .unwrap_or_else(|err| panic!("the configuration is refused: {err}\n{toml}"));
+}
+
+/// The notifications a record shows, waiting until none is pending any more.
+fn settled_notifications(addr: SocketAddr, id: &str) -> Value {
+    let mut last = Value::Null;
+    wait_until(&format!("the notifications of {id} are settled"), || {
+        last = common::request(addr, "GET", &format!("/experiments/{id}"), &[], b"").json();
+        last["notifications"]["deliveries"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|d| d["state"] != "pending"))
+    });
+    last["notifications"].clone()
+}
+
+/// A command that fails for the query named `fail` and runs a long time for `slow`.
+const COMMAND: &str = r#"case "$QUERY_NAME" in fail) exit 3;; slow) sleep 60;; esac"#;
+
+#[test]
+fn every_end_is_posted_once_signed_to_the_submissions_url_and_to_the_labs() {
+    let mine = Receiver::start(|_| Answer::Status(204));
+    let lab = Receiver::start(|_| Answer::Status(200));
+    let toml = format!(
+        "command = '{COMMAND}'\n[notify]\nurl = \"{}\"\nsecret = \"{LAB_SECRET}\"\n",
+        lab.url("/lab?from=seqspool")
+    );
+    let server = Server::start(|config| configure(config, &toml));
+    let url = mine.url("/hooks/mine");
+
+    // Each way a submission names its URL: a form, JSON, a FASTA body's query string.
+    let ok = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "ok"),
+            ("query_sequence", "ACGT"),
+            ("notify_url", &url),
+        ],
+    );
+    assert_eq!(ok.status, 202, "{}", ok.text());
+    let ok = ok.json();
+    assert_eq!(ok["notify_url"], url.as_str());
+    assert_eq!(ok["notify_lab"], true);
+    let ok = ok["id"].as_str().unwrap().to_owned();
+    let fail = server.post_json(
+        "/experiments",
+        &json!({"query_name": "fail", "query_sequence": "ACGT", "notify_url": url}),
+    );
+    assert_eq!(fail.status, 202, "{}", fail.text());
+    let fail = fail.json()["id"].as_str().unwrap().to_owned();
+    let slow = common::request(
+        server.addr,
+        "POST",
+        &format!(
+            "/experiments?notify_url={}",
+            url.replace(':', "%3A").replace('/', "%2F")
+        ),
+        &[("Content-Type", "text/x-fasta")],
+        b">slow\nACGT\n",
+    );
+    assert_eq!(slow.status, 202, "{}", slow.text());
+    assert_eq!(slow.json()["notify_url"], url.as_str());
+    let slow = slow.json()["id"].as_str().unwrap().to_owned();
+    let waiting = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "waiting"),
+            ("query_sequence", "ACGT"),
+            ("notify_url", &url),
+        ],
+    );
+    let waiting = waiting.json()["id"].as_str().unwrap().to_owned();
+
+    // Cancelled while it waits, and while it runs.
+    server.wait_for_state(&slow, "RUNNING");
+    assert_eq!(
+        server.delete(&format!("/experiments/{waiting}")).status,
+        200
+    );
+    assert_eq!(server.delete(&format!("/experiments/{slow}")).status, 202);
+    server.wait_for_state(&slow, "CANCELED");
+
+    let expected = [
+        (&ok, "experiment.completed", "COMPLETE"),
+        (&fail, "experiment.failed", "EXECUTOR_ERROR"),
+        (&slow, "experiment.canceled", "CANCELED"),
+        (&waiting, "experiment.canceled", "CANCELED"),
+    ];
+    for (id, _, _) in &expected {
+        let notifications = settled_notifications(server.addr, id);
+        let deliveries = notifications["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), 2, "{notifications}");
+        for delivery in deliveries {
+            assert_eq!(delivery["state"], "delivered", "{notifications}");
+            assert_eq!(delivery["attempts"], 1, "{notifications}");
+        }
+        assert_eq!(deliveries[0]["to"], "notify_url");
+        assert_eq!(deliveries[0]["url"], url.as_str());
+        // The lab's URL may carry a token: the record does not show it.
+        assert_eq!(deliveries[1]["to"], "lab");
+        assert!(deliveries[1].get("url").is_none(), "{notifications}");
+    }
+
+    // One event per experiment at each receiver, each signed with its secret.
+    let server_secret = server_secret(&server.dir);
+    assert_ne!(server_secret, LAB_SECRET);
+    for (receiver, secret, path) in [
+        (&mine, server_secret.as_str(), "/hooks/mine"),
+        (&lab, LAB_SECRET, "/lab?from=seqspool"),
+    ] {
+        let got = receiver.received();
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for (id, kind, state) in &expected {
+            let event: Vec<&Received> = got
+                .iter()
+                .filter(|r| r.json()["data"]["id"] == id.as_str())
+                .collect();
+            assert_eq!(event.len(), 1, "one event for {id}: {got:#?}");
+            let event = event[0];
+            event.assert_signed_with(secret);
+            assert_eq!(event.path, path);
+            assert_eq!(event.header("content-type"), "application/json");
+            let body = event.json();
+            assert_eq!(body["type"], *kind, "{body}");
+            assert_eq!(body["data"]["state"], *state, "{body}");
+            assert_eq!(body["timestamp"], body["data"]["finished_at"], "{body}");
+            let record = server.get(&format!("/experiments/{id}")).json();
+            assert_eq!(event.header("webhook-id"), record["notifications"]["id"]);
+            assert_eq!(record["notifications"]["type"], *kind);
+        }
+    }
+    // One id per experiment: a receiver tells a retry from a new event by it.
+    let ids: Vec<String> = mine
+        .received()
+        .iter()
+        .map(|r| r.header("webhook-id").to_owned())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+
+    // A signature made with another secret does not check out.
+    let forged = std::panic::catch_unwind(|| mine.received()[0].assert_signed_with(LAB_SECRET));
+    assert!(
+        forged.is_err(),
+        "a signature checked out with the wrong secret"
+    );
+
+    // The page says where each delivery stands.
+    let page = common::request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{ok}"),
+        &[("Accept", "text/html")],
+        b"",
+    );
+    let html = page.text();
+    assert!(html.contains("Notifications"), "{html}");
+    assert_eq!(
+        html.matches("data-delivery=\"delivered\"").count(),
+        2,
+        "{html}"
+    );
+    assert!(html.contains(&url), "{html}");
+    assert!(
+        !html.contains("from=seqspool"),
+        "the lab's URL is not shown: {html}"
+    );
+
+    // Run again, it tells the same URL.
+    let again = server.post_json(&format!("/experiments/{fail}/retry"), &json!({}));
+    assert_eq!(again.status, 202, "{}", again.text());
+    let again = again.json();
+    assert_eq!(again["notify_url"], url.as_str(), "{again}");
+    let again = again["id"].as_str().unwrap();
+    let told = mine.wait_for(expected.len() + 1);
+    assert_eq!(told[expected.len()].json()["data"]["id"], again);
+}
+
+#[test]
+fn a_bad_notify_url_is_refused_and_nothing_is_written() {
+    let server = Server::start(|_| {});
+    let long = format!("http://lab.example.org/{}", "a".repeat(3000));
+    for (url, says) in [
+        ("ftp://lab.example.org/hook", "http://"),
+        ("https://lab.example.org/hook", "https"),
+        ("http://alice:secret@lab.example.org/hook", "password"),
+        ("lab-bot:9000/hook", "URL"),
+        (long.as_str(), "at most 2048 bytes"),
+    ] {
+        let form = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", "q"),
+                ("query_sequence", "ACGT"),
+                ("notify_url", url),
+            ],
+        );
+        assert_error(&form, 422, Some("notify_url"), &[says], url);
+        let json = server.post_json(
+            "/experiments",
+            &json!({"query_name": "q", "query_sequence": "ACGT", "notify_url": url}),
+        );
+        assert_error(&json, 422, Some("notify_url"), &[says], url);
+        let legacy = server.post_form(
+            "/",
+            &[
+                ("query_name", "q"),
+                ("query_sequence", "ACGT"),
+                ("notify_url", url),
+            ],
+        );
+        assert_eq!(legacy.status, 422, "{}", legacy.text());
+    }
+    let fasta = common::request(
+        server.addr,
+        "POST",
+        "/experiments?notify_url=https%3A%2F%2Flab.example.org%2Fhook",
+        &[("Content-Type", "text/x-fasta")],
+        b">q\nACGT\n",
+    );
+    assert_error(&fasta, 422, Some("notify_url"), &["https"], "a FASTA body");
+    assert!(
+        server.experiment_dirs().is_empty(),
+        "{:?}",
+        server.experiment_dirs()
+    );
+    // The server carries on, and a blank field is no URL.
+    let blank = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "q"),
+            ("query_sequence", "ACGT"),
+            ("notify_url", ""),
+        ],
+    );
+    assert_eq!(blank.status, 202, "{}", blank.text());
+    let record = blank.json();
+    assert!(record.get("notify_url").is_none(), "{record}");
+    let id = record["id"].as_str().unwrap();
+    let done = server.wait_for_state(id, "COMPLETE");
+    assert!(done.get("notifications").is_none(), "{done}");
+    assert!(!server.dir.join(id).join(".notify.json").exists());
+}
+
+#[test]
+fn a_failed_delivery_is_tried_again_with_the_same_id_after_a_crash_and_a_restart() {
+    let receiver = Receiver::start(|n| Answer::Status(if n == 0 { 500 } else { 204 }));
+    let dir = tempfile::tempdir().unwrap();
+    let experiments = dir.path().join("experiments");
+    // The first server would wait an hour before trying again: it is killed long before.
+    let mut first = Binary::spawn({
+        let mut command = Binary::command(&experiments, &[]);
+        command.env("SEQSPOOL_NOTIFY_BACKOFF", "3600");
+        command
+    });
+    let url = receiver.url("/hook");
+    let answer = common::post_form(
+        first.addr,
+        "/experiments",
+        &[
+            ("query_name", "q"),
+            ("query_sequence", "ACGT"),
+            ("notify_url", &url),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let refused = receiver.wait_for(1)[0].clone();
+    let mut record = Value::Null;
+    wait_until("the failed attempt is recorded", || {
+        record = common::request(first.addr, "GET", &format!("/experiments/{id}"), &[], b"").json();
+        record["notifications"]["deliveries"][0]["attempts"] == 1
+    });
+    let delivery = &record["notifications"]["deliveries"][0];
+    assert_eq!(delivery["state"], "pending", "{record}");
+    assert!(
+        delivery["last_error"].as_str().unwrap().contains("500"),
+        "{record}"
+    );
+    assert!(delivery["next_attempt_at"].is_string(), "{record}");
+    assert!(first.log().contains("outcome=retry"), "{}", first.log());
+    let metrics = common::request(first.addr, "GET", "/metrics", &[], b"").text();
+    assert!(
+        metrics.contains("seqspool_webhook_deliveries_total{outcome=\"retry\"} 1"),
+        "{metrics}"
+    );
+    first.crash();
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "nothing more before the restart"
+    );
+
+    let second = Binary::spawn({
+        let mut command = Binary::command(&experiments, &[]);
+        command.env("SEQSPOOL_NOTIFY_BACKOFF", "0.2");
+        command
+    });
+    let again = receiver.wait_for(2)[1].clone();
+    assert_eq!(again.header("webhook-id"), refused.header("webhook-id"));
+    assert_eq!(again.body, refused.body, "the same event, byte for byte");
+    let secret = server_secret(&experiments);
+    refused.assert_signed_with(&secret);
+    again.assert_signed_with(&secret);
+    let notifications = settled_notifications(second.addr, &id);
+    let delivery = &notifications["deliveries"][0];
+    assert_eq!(delivery["state"], "delivered", "{notifications}");
+    assert_eq!(delivery["attempts"], 2, "{notifications}");
+    assert!(
+        second.log().contains("resuming 1 pending notification"),
+        "{}",
+        second.log()
+    );
+    assert!(
+        second.log().contains("outcome=delivered attempt=2"),
+        "{}",
+        second.log()
+    );
+    let metrics = common::request(second.addr, "GET", "/metrics", &[], b"").text();
+    assert!(
+        metrics.contains("seqspool_webhook_deliveries_total{outcome=\"delivered\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[test]
+fn an_end_whose_outbox_was_never_written_is_notified_at_the_next_start() {
+    let receiver = Receiver::start(|_| Answer::Status(204));
+    let dir = tempfile::tempdir().unwrap();
+    let experiments = dir.path().join("experiments");
+    let url = receiver.url("/hook");
+    let server = Server::start_in(&experiments, |_| {});
+    let told = common::post_form(
+        server.addr,
+        "/experiments",
+        &[
+            ("query_name", "told"),
+            ("query_sequence", "ACGT"),
+            ("notify_url", &url),
+        ],
+    )
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let quiet = server.submit("quiet", "ACGT");
+    server.wait_for_state(&quiet, "COMPLETE");
+    settled_notifications(server.addr, &told);
+    server.stop().unwrap();
+    assert_eq!(receiver.received().len(), 1);
+
+    // As if the server had died between recording the end and writing the outbox.
+    std::fs::remove_file(experiments.join(&told).join(".notify.json")).unwrap();
+    let server = Server::start_in(&experiments, |_| {});
+    let got = receiver.wait_for(2);
+    assert_eq!(got[1].json()["data"]["id"], told.as_str());
+    assert_eq!(got[1].json()["type"], "experiment.completed");
+    got[1].assert_signed_with(&server_secret(&experiments));
+    assert_eq!(
+        settled_notifications(server.addr, &told)["deliveries"][0]["state"],
+        "delivered"
+    );
+    // The experiment nobody asked about is not told, then or now.
+    assert!(!experiments.join(&quiet).join(".notify.json").exists());
+    let _ = wait_for_state(server.addr, &quiet, "COMPLETE");
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_up_neither_the_queue_nor_the_server_nor_other_receivers() {
+    let dead = Receiver::start(|_| Answer::Never);
+    let live = Receiver::start(|_| Answer::Status(204));
+    let server = Server::start(|_| {});
+    let submit = |name: String, url: String| {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", &name),
+                ("query_sequence", "ACGT"),
+                ("notify_url", &url),
+            ],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        answer.json()["id"].as_str().unwrap().to_owned()
+    };
+    // More than the deliveries attempted at once to all receivers (16), each
+    // held for its whole timeout.
+    let told: Vec<String> = (0..20)
+        .map(|n| submit(format!("told{n}"), dead.url("/hook")))
+        .collect();
+    let behind: Vec<String> = (0..3)
+        .map(|n| submit(format!("behind{n}"), live.url("/hook")))
+        .collect();
+    // Twenty deliveries that never get an answer would hold a worker that
+    // waited on them for minutes: the experiments behind run all the same.
+    for id in told.iter().chain(&behind) {
+        server.wait_for_state(id, "COMPLETE");
+    }
+    // And the live receiver hears of its experiments while every attempt at
+    // the dead one still waits for an answer: they took none of its turns.
+    let heard = live.wait_for(behind.len());
+    assert_eq!(
+        dead.closed(),
+        0,
+        "an attempt at the dead receiver gave up before the live one was told"
+    );
+    assert_eq!(heard.len(), behind.len());
+    wait_until(
+        "the dead receiver holds as many connections as one receiver may have",
+        || dead.most_open() == 2,
+    );
+    let backlog = server.get("/backlog");
+    assert_eq!(backlog.status, 200);
+    assert_eq!(backlog.json(), json!(["Currently 0 jobs in the backlog."]));
+    assert!(
+        dead.most_open() <= 2,
+        "{} connections at once",
+        dead.most_open()
+    );
+    // Still being sent, not lost: each is pending in its outbox.
+    for id in &told {
+        let record = server.get(&format!("/experiments/{id}")).json();
+        assert_eq!(
+            record["notifications"]["deliveries"][0]["state"], "pending",
+            "{record}"
+        );
+    }
+}
+
+#[test]
+fn the_on_finish_command_gets_the_event_on_its_standard_input() {
+    let out = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "command = '{COMMAND}'\n[notify]\non_finish = [\"/bin/sh\", \"-c\", \
+         'cat > \"$1/$EXPERIMENT_ID.json\" && printf %s \"$SEQSPOOL_EVENT_ID\" > \"$1/$EXPERIMENT_ID.id\"', \
+         \"on_finish\", \"{}\"]\n",
+        out.path().display()
+    );
+    let server = Server::start(|config| configure(config, &toml));
+    let ok = server.submit("ok", "ACGT");
+    let fail = server.submit("fail", "ACGT");
+    for (id, kind, state) in [
+        (&ok, "experiment.completed", "COMPLETE"),
+        (&fail, "experiment.failed", "EXECUTOR_ERROR"),
+    ] {
+        let notifications = settled_notifications(server.addr, id);
+        let delivery = &notifications["deliveries"][0];
+        assert_eq!(delivery["to"], "on_finish", "{notifications}");
+        assert_eq!(delivery["state"], "delivered", "{notifications}");
+        let event: Value =
+            serde_json::from_slice(&std::fs::read(out.path().join(format!("{id}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(event["type"], kind);
+        assert_eq!(event["data"]["id"], id.as_str());
+        assert_eq!(event["data"]["state"], state);
+        let event_id = std::fs::read_to_string(out.path().join(format!("{id}.id"))).unwrap();
+        assert_eq!(event_id, notifications["id"].as_str().unwrap());
+    }
+}
