@@ -293,6 +293,11 @@ fn a_member_cannot_cancel_anothers_experiment_and_an_admin_can() {
     assert_unauthenticated(&server.get("/retention"), false, "GET /retention");
     assert_eq!(post_as(server.addr, "/queue/pause", &root).status, 200);
     assert_eq!(post_as(server.addr, "/queue/resume", &root).status, 200);
+    // An admin's drain and move are recorded under the admin's name.
+    let drained = post_as(server.addr, "/queue/drain?reason=maintenance", &root);
+    assert_eq!(drained.status, 200, "{}", drained.text());
+    assert_eq!(drained.json()["drain"]["by"], "root", "{}", drained.text());
+    assert_eq!(post_as(server.addr, "/queue/undrain", &root).status, 200);
 
     // An admin may cancel anyone's, running too.
     let stopped = delete_as(server.addr, &format!("/experiments/{annas}"), &root);

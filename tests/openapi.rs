@@ -1,6 +1,8 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document is valid OpenAPI, it
 //! describes every route the server answers for scripts (and no other), and
-//! real answers of every one of them, successes and errors, match it.
+//! real answers of every one of them, successes and errors, match it; what
+//! each operation says it needs (`x-access`) is what a real server in the
+//! `members` and `closed` modes asks of anybody and of a member.
 //!
 //! Answers are checked more strictly than the document says: a field an
 //! answer carries that its schema does not describe fails the check (the
@@ -193,6 +195,34 @@ fn the_document_describes_every_route_for_scripts_and_no_other() {
             );
         }
     }
+    // The bearer token, and what each operation needs: anybody may be asked
+    // for a token (closed mode, or a token that is nobody's), and whatever
+    // is more than reading may be refused to a user.
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(document["security"], json!([{}, {"bearerAuth": []}]));
+    for (method, pattern) in &for_scripts {
+        let operation = &document["paths"][pattern][method];
+        let what = format!("{} {pattern}", method.to_ascii_uppercase());
+        let needs = operation["x-access"].as_str().unwrap_or_default();
+        assert!(
+            ["read", "write", "owner", "admin"].contains(&needs),
+            "{what}: x-access is read, write, owner or admin, not {:?}",
+            operation["x-access"]
+        );
+        assert_eq!(
+            operation["responses"]["401"]["$ref"], "#/components/responses/Unauthenticated",
+            "{what}"
+        );
+        if needs != "read" {
+            assert_eq!(
+                operation["responses"]["403"]["$ref"], "#/components/responses/Forbidden",
+                "{what}"
+            );
+        }
+    }
     // The document as served is the one in the source tree, with this version.
     let server = Server::start(|_| {});
     let mut served = server.get("/openapi.json").json();
@@ -237,8 +267,14 @@ print(document["openapi"])
 }
 
 /// Pipelines whose descriptions use every part of a pipeline's schema, one
-/// that takes long enough to be cancelled while it runs, and one that fails.
+/// that takes long enough to be cancelled while it runs, and one that fails;
+/// and lab-wide notifications, to a receiver that is not there and to a
+/// command that takes every event.
 const LAB: &str = r#"
+[notify]
+url = "http://127.0.0.1:9/lab"
+on_finish = ["true"]
+
 [[pipeline]]
 name = "table"
 title = "Writes a table"
@@ -308,17 +344,24 @@ fn multipart() -> (String, Vec<u8>) {
     )
 }
 
-/// Opens `GET path` as an event stream and returns its head (as an answer
-/// without a body) and the stream to read events from.
-fn open_events(server: &Server, path: &str) -> (Response, BufReader<TcpStream>) {
+/// Opens `GET path` as an event stream, with `headers` besides, and returns
+/// its head (as an answer without a body) and the stream to read events from.
+fn open_events(
+    server: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (Response, BufReader<TcpStream>) {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+    let mut head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n",
         server.addr
-    )
-    .unwrap();
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
@@ -447,10 +490,13 @@ fn real_answers_of_every_route_match_the_document() {
                 ("query_sequence", "ACGTACGT"),
                 ("param.tag", "abc"),
                 ("param.verbose", "true"),
+                ("notify_url", "http://127.0.0.1:9/one"),
             ])
             .as_bytes(),
         ),
     );
+    assert_eq!(one["notify_url"], "http://127.0.0.1:9/one", "{one}");
+    assert_eq!(one["notify_lab"], true, "{one}");
     let one = one["id"].as_str().unwrap().to_owned();
     let batch = success(
         "POST",
@@ -461,21 +507,25 @@ fn real_answers_of_every_route_match_the_document() {
         ),
     );
     assert_eq!(batch["count"], 2);
-    success(
+    let named = success(
         "POST",
         "/experiments",
         post(
-            "/experiments?pipeline=table&param.matrix=PAM30",
+            "/experiments?pipeline=table&param.matrix=PAM30&name=single.fasta&notify_url=http%3A%2F%2F127.0.0.1%3A9%2Ff",
             "text/x-fasta",
             b">f\nACGTTT\n",
         ),
     );
+    assert_eq!(named["upload"], "single.fasta", "{named}");
+    assert_eq!(named["notify_url"], "http://127.0.0.1:9/f", "{named}");
     let (content_type, body) = multipart();
-    success(
+    let plate = success(
         "POST",
         "/experiments",
         post("/experiments", &content_type, &body),
     );
+    assert_eq!(plate["count"], 2, "{plate}");
+    let plate = plate["batch"].as_str().unwrap().to_owned();
     // Room again for what follows.
     wait_until("the submissions ran", || {
         get("/backlog").json()[0] == "Currently 0 jobs in the backlog."
@@ -520,6 +570,19 @@ fn real_answers_of_every_route_match_the_document() {
         (
             post(
                 "/experiments",
+                "application/x-www-form-urlencoded",
+                form(&[
+                    ("query_name", "n"),
+                    ("query_sequence", "ACGT"),
+                    ("notify_url", "https://lab.example/hook"),
+                ])
+                .as_bytes(),
+            ),
+            422,
+        ),
+        (
+            post(
+                "/experiments",
                 "text/x-fasta",
                 format!(">big\n{}\n", "A".repeat(5000)).as_bytes(),
             ),
@@ -550,10 +613,84 @@ fn real_answers_of_every_route_match_the_document() {
     assert_eq!(refused.status, 422);
     check("POST", "/", refused);
 
-    // The queue, with one running and others waiting behind a pause.
-    for id in [&one, &old] {
-        server.wait_for_state(id, "COMPLETE");
+    // The notifications of an experiment that ended: to its own URL and the
+    // lab's (nobody listens there) and to the lab's command (delivered).
+    server.wait_for_state(&one, "COMPLETE");
+    wait_until("the on_finish command took the event", || {
+        get(&format!("/experiments/{one}")).json()["notifications"]["deliveries"]
+            .as_array()
+            .is_some_and(|all| {
+                all.iter()
+                    .any(|d| d["to"] == "on_finish" && d["state"] == "delivered")
+            })
+    });
+    let told = success(
+        "GET",
+        "/experiments/{id}",
+        get(&format!("/experiments/{one}")),
+    );
+    let targets: BTreeSet<&str> = told["notifications"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        BTreeSet::from(["lab", "notify_url", "on_finish"]),
+        "{told}"
+    );
+
+    // Listings by who submitted.
+    let mine = success("GET", "/experiments", get("/experiments?mine=1"));
+    assert!(
+        !mine["experiments"].as_array().unwrap().is_empty(),
+        "{mine}"
+    );
+    success(
+        "GET",
+        "/experiments",
+        get("/experiments?submitted_by=127.0.0.1"),
+    );
+    let unsure = get("/experiments?mine=perhaps");
+    assert_eq!(unsure.status, 400, "{}", unsure.text());
+    check("GET", "/experiments", unsure);
+
+    // A batch as a whole, and its downloads.
+    let whole = success("GET", "/batches/{name}", get(&format!("/batches/{plate}")));
+    assert_eq!(whole["upload"], "plate.fasta", "{whole}");
+    assert_eq!(whole["progress"]["complete"], 2, "{whole}");
+    assert_eq!(
+        whole["experiments"][0]["result"]["first_row"], "",
+        "{whole}"
+    );
+    let first = success(
+        "GET",
+        "/batches/{name}",
+        get(&format!("/batches/{plate}?limit=1")),
+    );
+    assert!(first["next_page_token"].is_string(), "{first}");
+    let zip = get(&format!("/batches/{plate}.zip"));
+    assert!(
+        zip.body.starts_with(b"PK"),
+        "{:?}",
+        zip.header("Content-Type")
+    );
+    success("GET", "/batches/{name}", zip);
+    let tsv = get(&format!("/batches/{plate}.tsv"));
+    assert_eq!(tsv.text().lines().count(), 3, "{}", tsv.text());
+    success("GET", "/batches/{name}", tsv);
+    for (answer, status) in [
+        (get(&format!("/batches/{one}")), 404),
+        (get("/batches/plate.zip"), 404),
+        (get(&format!("/batches/{plate}?limit=0")), 400),
+    ] {
+        assert_eq!(answer.status, status, "{}", answer.text());
+        check("GET", "/batches/{name}", answer);
     }
+
+    // The queue, with one running and others waiting behind a pause.
+    server.wait_for_state(&old, "COMPLETE");
     let slow = server
         .post_json(
             "/experiments",
@@ -595,6 +732,10 @@ fn real_answers_of_every_route_match_the_document() {
         &json!({"query_name": "full", "query_sequence": "ACGT"}),
     );
     assert_eq!(full.status, 503, "{}", full.text());
+    assert!(
+        full.header("Retry-After").is_some(),
+        "a full queue says when to come back"
+    );
     check("POST", "/experiments", full);
     let queue = success("GET", "/queue", get("/queue"));
     assert_eq!(queue["current"], slow.as_str());
@@ -624,7 +765,9 @@ fn real_answers_of_every_route_match_the_document() {
         "/experiments/{id}",
         get(&format!("/experiments/{slow}")),
     );
-    assert!(running["handle"].is_object(), "{running}");
+    assert_eq!(running["handle"]["executor"], "local", "{running}");
+    slurm_shapes(&document, &running);
+    warm_shapes(&document, &running);
     for (answer, status) in [
         (get(&format!("/experiments/{one}?wait=soon")), 400),
         (get("/experiments/000999"), 404),
@@ -633,8 +776,43 @@ fn real_answers_of_every_route_match_the_document() {
         check("GET", "/experiments/{id}", answer);
     }
 
+    // An exception to first in, first out: the last one waiting runs next.
+    let last = &waiting[CAPACITY - 1];
+    let moved = success(
+        "POST",
+        "/experiments/{id}/front",
+        post(&format!("/experiments/{last}/front"), "text/plain", b""),
+    );
+    assert_eq!(moved["position"], 1, "{moved}");
+    assert_eq!(moved["moved_to_front"]["by"], "127.0.0.1", "{moved}");
+    assert_eq!(get("/queue").json()["head"], last.as_str());
+    for (answer, status) in [
+        (
+            post(&format!("/experiments/{one}/front"), "text/plain", b""),
+            409,
+        ),
+        (
+            post(&format!("/experiments/{slow}/front"), "text/plain", b""),
+            409,
+        ),
+        (post("/experiments/000999/front", "text/plain", b""), 404),
+        (
+            request(
+                server.addr,
+                "POST",
+                &format!("/experiments/{}/front", waiting[1]),
+                &[("Origin", "http://elsewhere.example")],
+                b"",
+            ),
+            403,
+        ),
+    ] {
+        assert_eq!(answer.status, status, "{}", answer.text());
+        check("POST", "/experiments/{id}/front", answer);
+    }
+
     // Events: the stream, and what its events carry.
-    let (head, mut events) = open_events(&server, "/events");
+    let (head, mut events) = open_events(&server, "/events", &[]);
     success("GET", "/events", head);
     assert_eq!(
         server
@@ -654,7 +832,7 @@ fn real_answers_of_every_route_match_the_document() {
         document.validate(&document.schema(schema), &data, &format!("a {kind} event"));
         kinds.insert(kind);
     }
-    let (refused, _) = open_events(&server, "/events?experiment=nobody");
+    let (refused, _) = open_events(&server, "/events?experiment=nobody", &[]);
     assert_eq!(refused.status, 400);
     check("GET", "/events", refused);
 
@@ -730,6 +908,42 @@ fn real_answers_of_every_route_match_the_document() {
     assert_eq!(missing.status, 404);
     check("GET", "/experiments/{id}/files/{name}", missing);
 
+    // Results, always downloads; formats only for a BLAST archive.
+    let result = get(&format!("/experiments/{}/results/table.tsv", waiting[1]));
+    assert_eq!(result.text(), "a\tb\n");
+    assert!(
+        result
+            .header("Content-Disposition")
+            .is_some_and(|d| d.starts_with("attachment")),
+        "{:?}",
+        result.headers
+    );
+    success("GET", "/experiments/{id}/results/{name}", result);
+    for (answer, status) in [
+        (
+            get(&format!(
+                "/experiments/{}/results/table.tsv?format=xml",
+                waiting[1]
+            )),
+            404,
+        ),
+        (
+            get(&format!(
+                "/experiments/{}/results/table.tsv?format=word",
+                waiting[1]
+            )),
+            400,
+        ),
+        (
+            get(&format!("/experiments/{}/results/nothing.tsv", waiting[1])),
+            404,
+        ),
+        (get("/experiments/000999/results/table.tsv"), 404),
+    ] {
+        assert_eq!(answer.status, status, "{}", answer.text());
+        check("GET", "/experiments/{id}/results/{name}", answer);
+    }
+
     // Retry: what failed or was cancelled runs again; what completed does not.
     let again = post(&format!("/experiments/{slow}/retry"), "text/plain", b"");
     assert_eq!(again.status, 202, "{}", again.text());
@@ -756,10 +970,75 @@ fn real_answers_of_every_route_match_the_document() {
     );
     assert!(linked["retried_as"].is_string(), "{linked}");
 
+    // A drain: every submission is refused, with who, since when and why,
+    // and no time to come back after; what waits still runs.
+    let draining = success(
+        "POST",
+        "/queue/drain",
+        post("/queue/drain?reason=moving%20rooms", "text/plain", b""),
+    );
+    assert_eq!(draining["drain"]["by"], "127.0.0.1", "{draining}");
+    let queue = success("GET", "/queue", get("/queue"));
+    assert_eq!(queue["draining"], true, "{queue}");
+    let info = success("GET", "/service-info", get("/service-info"));
+    assert_eq!(info["queue"]["drain"]["reason"], "moving rooms", "{info}");
+    for (pattern, answer) in [
+        (
+            "/experiments",
+            server.post_json(
+                "/experiments",
+                &json!({"query_name": "late", "query_sequence": "ACGT"}),
+            ),
+        ),
+        (
+            "/",
+            post(
+                "/",
+                "application/x-www-form-urlencoded",
+                form(&[("query_name", "late"), ("query_sequence", "ACGT")]).as_bytes(),
+            ),
+        ),
+        (
+            "/experiments/{id}/retry",
+            post(&format!("/experiments/{slow}/retry"), "text/plain", b""),
+        ),
+    ] {
+        assert_eq!(answer.status, 503, "{pattern}: {}", answer.text());
+        assert!(answer.text().contains("moving rooms"), "{}", answer.text());
+        assert_eq!(answer.header("Retry-After"), None, "{pattern}");
+        check("POST", pattern, answer);
+    }
+    let too_long = post(
+        &format!("/queue/drain?reason={}", "x".repeat(600)),
+        "text/plain",
+        b"",
+    );
+    assert_eq!(too_long.status, 422);
+    check("POST", "/queue/drain", too_long);
+    let reopened = success(
+        "POST",
+        "/queue/undrain",
+        post("/queue/undrain", "text/plain", b""),
+    );
+    assert_eq!(reopened["draining"], false, "{reopened}");
+    let crossing = request(
+        server.addr,
+        "POST",
+        "/queue/undrain",
+        &[("Origin", "http://elsewhere.example")],
+        b"",
+    );
+    assert_eq!(crossing.status, 403);
+    check("POST", "/queue/undrain", crossing);
+
     // A method a route does not take falls to the document's default error.
     let wrong = request(server.addr, "PUT", "/queue", &[], b"");
     assert_eq!(wrong.status, 405);
     check("GET", "/queue", wrong);
+
+    // The operator's retention routes, and who may do what.
+    retention(&document);
+    access(&document);
 
     // Every route for scripts had a real success checked.
     let checked = document.checked.lock().unwrap();
@@ -772,4 +1051,386 @@ fn real_answers_of_every_route_match_the_document() {
             route.pattern
         );
     }
+}
+
+/// The shapes a Slurm run gives a record and a pipeline, made with the
+/// crate's own types from a real record (`running`, a local run's view): no
+/// cluster is needed to hold them to the document.
+fn slurm_shapes(document: &Document, running: &Value) {
+    use seqspool::model::{Record, RunHandle, SlurmJob};
+    use seqspool::pipeline::{ExecutorKind, Pipeline};
+    use seqspool::sbatch::SlurmOptions;
+    use std::sync::Arc;
+
+    let mut record: Record = serde_json::from_value(running.clone()).unwrap();
+    record.handle = Some(RunHandle::Slurm {
+        slurm: SlurmJob {
+            job_id: 42,
+            state: "PENDING".into(),
+            reason: Some("Priority".into()),
+            running_since: Some(seqspool::time::Timestamp::now()),
+        },
+    });
+    let mut definition = (*record.definition()).clone();
+    definition.executor = ExecutorKind::Slurm;
+    definition.slurm = Some(SlurmOptions {
+        partition: Some("gpu".into()),
+        time: Some("2:00:00".into()),
+        cpus: Some(8),
+        mem: Some("16G".into()),
+        gres: Some("gpu:1".into()),
+        options: vec!["--account=lab".into()],
+        max_running: 2,
+    });
+    let definition = Arc::new(definition);
+    record.definition = Some(definition.clone());
+    let mut view = serde_json::to_value(&record).unwrap();
+    for field in ["position", "eta"] {
+        if let Some(value) = running.get(field) {
+            view[field] = value.clone();
+        }
+    }
+    assert_eq!(view["handle"]["slurm"]["job_id"], 42, "{view}");
+    document.validate(
+        &document.schema("Experiment"),
+        &view,
+        "a record of a Slurm run",
+    );
+    let pipeline = Pipeline {
+        name: "fold".into(),
+        title: "Fold".into(),
+        description: String::new(),
+        alphabets: Vec::new(),
+        params: Vec::new(),
+        check: None,
+        preload: false,
+        definition,
+    };
+    let mut offered = serde_json::to_value(&pipeline).unwrap();
+    offered["available"] = true.into();
+    assert_eq!(offered["slurm"]["max_running"], 2, "{offered}");
+    document.validate(
+        &document.schema("Pipeline"),
+        &offered,
+        "a Slurm pipeline as GET /pipelines shows it",
+    );
+}
+
+/// The shapes a warm run gives a record and a pipeline, made with the
+/// crate's own types from a real record (`running`, a local run's view), as
+/// `slurm_shapes` makes a Slurm run's (tests/warm.rs runs real ones).
+fn warm_shapes(document: &Document, running: &Value) {
+    use seqspool::model::{ProcessIdentity, Processor, Record, RunHandle, WarmRun};
+    use seqspool::pipeline::{ExecutorKind, Pipeline};
+    use std::sync::Arc;
+
+    let mut record: Record = serde_json::from_value(running.clone()).unwrap();
+    let processor = Processor {
+        pid: 4242,
+        started_at: seqspool::time::Timestamp::now(),
+    };
+    record.handle = Some(RunHandle::Warm(WarmRun {
+        runner: ProcessIdentity {
+            pgid: 4241,
+            start_ticks: 7,
+            boot_id: "b".into(),
+            mark: Some("1.2/warm/kmer-index/1".into()),
+        },
+        processor: processor.clone(),
+    }));
+    record.processor = Some(processor);
+    let mut definition = (*record.definition()).clone();
+    definition.executor = ExecutorKind::Warm;
+    definition.start_timeout_ms = Some(120_000);
+    let definition = Arc::new(definition);
+    record.definition = Some(definition.clone());
+    let mut view = serde_json::to_value(&record).unwrap();
+    for field in ["position", "eta"] {
+        if let Some(value) = running.get(field) {
+            view[field] = value.clone();
+        }
+    }
+    assert_eq!(view["processor"]["pid"], 4242, "{view}");
+    assert_eq!(view["handle"]["executor"], "warm", "{view}");
+    document.validate(
+        &document.schema("Experiment"),
+        &view,
+        "a record of a warm run",
+    );
+    let pipeline = Pipeline {
+        name: "kmer-index".into(),
+        title: "k-mer index".into(),
+        description: String::new(),
+        alphabets: Vec::new(),
+        params: Vec::new(),
+        check: None,
+        preload: true,
+        definition,
+    };
+    let mut offered = serde_json::to_value(&pipeline).unwrap();
+    offered["available"] = true.into();
+    assert_eq!(offered["preload"], true, "{offered}");
+    document.validate(
+        &document.schema("Pipeline"),
+        &offered,
+        "a warm pipeline as GET /pipelines shows it",
+    );
+}
+
+/// A finished experiment's record, rewritten while no server runs as if it
+/// had run long ago.
+fn age(dir: &Path, id: &str) {
+    let path = dir.join(id).join("experiment.json");
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for field in ["submitted_at", "started_at", "finished_at"] {
+        record[field] = "2020-01-06T10:00:00.000Z".into();
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+}
+
+/// `GET /retention` and `POST /retention/sweep`: retention off, then on with
+/// old experiments to list and remove, and the events that say they went.
+fn retention(document: &Document) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let server = Server::start_in(&dir, |_| {});
+    let check =
+        |method: &str, pattern: &str, answer: Response| document.check(method, pattern, &answer);
+    let success = |method: &str, pattern: &str, answer: Response| -> Value {
+        assert!(
+            (200..300).contains(&answer.status),
+            "{method} {pattern}: {} {}",
+            answer.status,
+            answer.text()
+        );
+        document.check(method, pattern, &answer).unwrap()
+    };
+    let sweep = || request(server.addr, "POST", "/retention/sweep", &[], b"");
+
+    // Off: nothing is due, a listing for some days says what would be, and no sweep.
+    let off = success("GET", "/retention", server.get("/retention"));
+    assert_eq!(off["retention_days"], Value::Null, "{off}");
+    let single = server.submit("single", "ACGTACGT");
+    let batch = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta")],
+        b">a\nACGT\n>b\nGGCC\n",
+    );
+    assert_eq!(batch.status, 202, "{}", batch.text());
+    let members: Vec<String> = batch.json()["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|view| view["id"].as_str().unwrap().to_owned())
+        .collect();
+    let old: Vec<&String> = std::iter::once(&single).chain(&members).collect();
+    for id in &old {
+        server.wait_for_state(id, "COMPLETE");
+    }
+    let preview = success("GET", "/retention", server.get("/retention?days=1"));
+    assert_eq!(preview["days"], 1, "{preview}");
+    for (answer, status) in [
+        (server.get("/retention?days=0"), 422),
+        (server.get("/retention?days=1&days=2"), 400),
+    ] {
+        assert_eq!(answer.status, status, "{}", answer.text());
+        check("GET", "/retention", answer);
+    }
+    let refused = sweep();
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    check("POST", "/retention/sweep", refused);
+    server.stop().unwrap();
+
+    // On, with experiments that finished years ago.
+    for id in &old {
+        age(&dir, id);
+    }
+    let server = Server::start_in(&dir, |config| config.retention_days = Some(30));
+    let sweep = || request(server.addr, "POST", "/retention/sweep", &[], b"");
+    let listing = success("GET", "/retention", server.get("/retention"));
+    assert_eq!(listing["count"], 3, "{listing}");
+    assert!(listing["next_sweep"].is_string(), "{listing}");
+    assert_eq!(listing["experiments"][1]["batch"], members[0].as_str());
+    let (_, mut events) = open_events(&server, "/events", &[]);
+    let swept = success("POST", "/retention/sweep", sweep());
+    assert_eq!(swept["sweep"]["count"], 3, "{swept}");
+    let mut removed = 0;
+    while removed < 3 {
+        let (kind, data) = next_event(&mut events);
+        let schema = match kind.as_str() {
+            "removed" => "RemovedEvent",
+            "experiment" => "Experiment",
+            "backlog" => "BacklogEvent",
+            other => panic!("an event of a kind the document does not name: {other}"),
+        };
+        let data: Value = serde_json::from_str(&data).unwrap();
+        document.validate(&document.schema(schema), &data, &format!("a {kind} event"));
+        removed += usize::from(kind == "removed");
+    }
+    let after = success("GET", "/retention", server.get("/retention"));
+    assert_eq!(after["last_sweep"]["count"], 3, "{after}");
+    assert_eq!(after["count"], 0, "{after}");
+}
+
+/// Adds a user with the real `seqspool user add` and returns the token it printed.
+fn add_user(dir: &Path, name: &str, admin: bool) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seqspool"));
+    command.args(["user", "add", name]);
+    if admin {
+        command.arg("--admin");
+    }
+    command
+        .arg("--experiments")
+        .arg(dir)
+        .env_remove("SEQSPOOL_EXPERIMENTS")
+        .env_remove("SEQSPOOL_CONFIG");
+    let out = output_within(&mut command);
+    assert!(
+        out.status.success(),
+        "user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Who may do what, route by route, as each operation's `x-access` says: in
+/// `members` mode anybody is refused (401) where it says `write`, `owner` or
+/// `admin`, and a member (403) where it says `admin`, or `owner` of another's
+/// experiment; in `closed` mode anybody is refused everywhere, and a token
+/// that is nobody's is refused in any mode. Every answer is checked against
+/// the document (a 401 with its challenge).
+fn access(document: &Document) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let anna = format!("Bearer {}", add_user(&dir, "anna", false));
+    let root = format!("Bearer {}", add_user(&dir, "root", true));
+    let server = Server::start_in(&dir, |config| {
+        config.access = seqspool::config::AccessMode::Members;
+    });
+    let info = server.get("/service-info");
+    assert_eq!(
+        document.check("GET", "/service-info", &info).unwrap()["access"],
+        "members"
+    );
+    // The root's experiment and batch, finished, for the routes that name one.
+    let submitted = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta"), ("Authorization", &root)],
+        b">a\nACGT\n>b\nGGCC\n",
+    );
+    let submitted = document.check("POST", "/experiments", &submitted).unwrap();
+    assert_eq!(
+        submitted["experiments"][0]["submitted_by"], "root",
+        "{submitted}"
+    );
+    let batch = submitted["batch"].as_str().unwrap().to_owned();
+    let id = submitted["experiments"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.wait_for_state(&id, "COMPLETE");
+
+    // A request to `route`, with `headers`, read to its end (an event stream, to its head).
+    let send = |server: &Server, method: &str, path: &str, headers: &[(&str, &str)]| {
+        if path == "/events" {
+            open_events(server, path, headers).0
+        } else {
+            request(server.addr, method, path, headers, b"")
+        }
+    };
+    let path_of = |pattern: &str| -> String {
+        let name = if pattern.starts_with("/batches/") {
+            &batch
+        } else {
+            "query.fasta"
+        };
+        pattern.replace("{id}", &id).replace("{name}", name)
+    };
+    let for_scripts = || ROUTES.iter().filter(|route| route.answers != Answers::Html);
+    for route in for_scripts() {
+        let (method, pattern) = (route.method, route.pattern);
+        let path = path_of(pattern);
+        let needs = document.operation(method, pattern)["x-access"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {pattern} has no x-access"))
+            .to_owned();
+        let anybody = send(&server, method, &path, &[]);
+        let what = format!("{method} {path} ({needs}) by anybody, members mode");
+        assert_eq!(
+            anybody.status == 401,
+            needs != "read",
+            "{what}: {}",
+            anybody.text()
+        );
+        document.check(method, pattern, &anybody);
+        let member = send(&server, method, &path, &[("Authorization", &anna)]);
+        let what = format!("{method} {path} ({needs}) by a member, members mode");
+        assert_ne!(member.status, 401, "{what}: {}", member.text());
+        assert_eq!(
+            member.status == 403,
+            needs == "admin" || needs == "owner",
+            "{what}: {}",
+            member.text()
+        );
+        document.check(method, pattern, &member);
+    }
+    // An admin drains, and the drain names them.
+    let drained = request(
+        server.addr,
+        "POST",
+        "/queue/drain",
+        &[("Authorization", &root)],
+        b"",
+    );
+    let drained = document.check("POST", "/queue/drain", &drained).unwrap();
+    assert_eq!(drained["drain"]["by"], "root", "{drained}");
+    let reopened = request(
+        server.addr,
+        "POST",
+        "/queue/undrain",
+        &[("Authorization", &root)],
+        b"",
+    );
+    assert_eq!(reopened.status, 200, "{}", reopened.text());
+    server.stop().unwrap();
+
+    let server = Server::start_in(&dir, |config| {
+        config.access = seqspool::config::AccessMode::Closed;
+    });
+    for route in for_scripts() {
+        let (method, pattern) = (route.method, route.pattern);
+        let path = path_of(pattern);
+        let anybody = send(&server, method, &path, &[]);
+        assert_eq!(
+            anybody.status, 401,
+            "{method} {path} by anybody, closed mode"
+        );
+        assert_eq!(
+            anybody.header("WWW-Authenticate"),
+            Some("Bearer realm=\"seqspool\""),
+            "{method} {path}"
+        );
+        document.check(method, pattern, &anybody);
+    }
+    let member = send(&server, "GET", "/queue", &[("Authorization", &anna)]);
+    assert_eq!(member.status, 200, "{}", member.text());
+    let stranger = send(
+        &server,
+        "GET",
+        "/queue",
+        &[("Authorization", "Bearer ssp_nobody")],
+    );
+    assert_eq!(stranger.status, 401, "{}", stranger.text());
+    assert!(
+        stranger
+            .header("WWW-Authenticate")
+            .is_some_and(|c| c.contains("error=\"invalid_token\"")),
+        "{:?}",
+        stranger.headers
+    );
+    document.check("GET", "/queue", &stranger);
 }

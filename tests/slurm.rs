@@ -465,6 +465,21 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_I
     // Submitted and pending: RUNNING in the record, not yet in Slurm's sense.
     let job = wait_for_job(&server, &pending, "PENDING");
     assert_eq!(record(&server, &pending)["handle"]["executor"], "slurm");
+    // The page says it waits on the cluster, not that it runs.
+    let page = common::request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{pending}"),
+        &[("Accept", "text/html")],
+        b"",
+    )
+    .text();
+    assert!(
+        page.contains(&format!(
+            "Submitted to the cluster as Slurm job {job}: waiting for Slurm to start it"
+        )),
+        "{page}"
+    );
     assert_eq!(cancel(&server, &pending), 202);
     let record_of = wait_for(&server, &pending, "CANCELED");
     assert!(

@@ -198,9 +198,6 @@ pub fn queue(app: &App) -> Response<Body> {
     respond::json(StatusCode::OK, &queue_state(app))
 }
 
-/// Longest reason an operator may give for a pause.
-const MAX_REASON_CHARS: usize = 500;
-
 /// `POST /queue/pause?reason=`: nothing new starts (a running experiment
 /// finishes); submissions are still taken.
 pub async fn pause(
@@ -208,23 +205,7 @@ pub async fn pause(
     query_string: Option<&str>,
     viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
-    #[derive(serde::Deserialize)]
-    struct Params {
-        reason: Option<String>,
-    }
-    let params: Params = serde_urlencoded::from_str(query_string.unwrap_or(""))
-        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
-    let reason = params
-        .reason
-        .map(|reason| reason.trim().to_owned())
-        .filter(|reason| !reason.is_empty())
-        .unwrap_or_else(|| "paused by an operator".to_owned());
-    if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
-        return Err(Error::Invalid {
-            field: "reason".into(),
-            msg: format!("give at most {MAX_REASON_CHARS} printable characters"),
-        });
-    }
+    let reason = crate::control::reason_of(query_string, "paused by an operator")?;
     let pause = Pause {
         reason,
         since: Timestamp::now(),

@@ -379,6 +379,14 @@
         if (view.position === 2) return "Waiting in the queue: 1 experiment runs before it.";
         return "Waiting in the queue: " + (view.position - 1) + " experiments run before it.";
       case "RUNNING":
+        var job = view.handle && view.handle.executor === "slurm" && view.handle.slurm;
+        if (job && job.state !== "RUNNING") {
+          var doing = { HELD: "being handed to Slurm", PENDING: "waiting for Slurm to start it",
+                        CONFIGURING: "its node is being readied" }[job.state] ||
+                      "Slurm says " + String(job.state).toLowerCase();
+          var reason = job.reason && job.reason !== "None" ? " (" + job.reason + ")" : "";
+          return "Submitted to the cluster as Slurm job " + job.job_id + ": " + doing + reason + ".";
+        }
         return "Running now; the last lines of its output appear below.";
       case "COMPLETE":
         return "Complete: its results are in the files below.";

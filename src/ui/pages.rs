@@ -17,7 +17,7 @@ pub use batch::batch;
 
 use super::{Experiment, Form, Frame, Home, Listing, Logs};
 use crate::access::{Mode, Viewer};
-use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, State};
+use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, RunHandle, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
 use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
 use crate::queue::{Backlog, View};
@@ -1129,12 +1129,35 @@ fn status_sentence(view: &View) -> String {
             Some(2) => "Waiting in the queue: 1 experiment runs before it.".to_owned(),
             Some(n) => format!("Waiting in the queue: {} experiments run before it.", n - 1),
         },
-        State::Running => "Running now; the last lines of its output appear below.".to_owned(),
+        State::Running => match &record.handle {
+            // Submitted to the cluster, not yet running there.
+            Some(RunHandle::Slurm { slurm }) if slurm.state != "RUNNING" => format!(
+                "Submitted to the cluster as Slurm job {}: {}{}.",
+                slurm.job_id,
+                slurm_waiting(&slurm.state),
+                slurm
+                    .reason
+                    .as_deref()
+                    .filter(|reason| *reason != "None")
+                    .map_or(String::new(), |reason| format!(" ({reason})"))
+            ),
+            _ => "Running now; the last lines of its output appear below.".to_owned(),
+        },
         State::Complete => "Complete: its results are in the files below.".to_owned(),
         State::ExecutorError => format!("The processing command failed: {error}"),
         State::SystemError => format!("seqspool could not run it: {error}"),
         State::Canceled if record.started_at.is_none() => "Canceled before it ran.".to_owned(),
         State::Canceled => "Canceled while it ran.".to_owned(),
+    }
+}
+
+/// What a Slurm job that is not running yet is doing, in words.
+fn slurm_waiting(state: &str) -> String {
+    match state {
+        "HELD" => "being handed to Slurm".to_owned(),
+        "PENDING" => "waiting for Slurm to start it".to_owned(),
+        "CONFIGURING" => "its node is being readied".to_owned(),
+        other => format!("Slurm says {}", other.to_lowercase()),
     }
 }
 
