@@ -389,7 +389,7 @@
         }
         return "Running now; the last lines of its output appear below.";
       case "COMPLETE":
-        return "Complete: its results are in the files below.";
+        return "Complete: its results are below.";
       case "EXECUTOR_ERROR":
         return "The processing command failed: " + error;
       case "SYSTEM_ERROR":

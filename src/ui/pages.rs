@@ -1143,7 +1143,7 @@ fn status_sentence(view: &View) -> String {
             ),
             _ => "Running now; the last lines of its output appear below.".to_owned(),
         },
-        State::Complete => "Complete: its results are in the files below.".to_owned(),
+        State::Complete => "Complete: its results are below.".to_owned(),
         State::ExecutorError => format!("The processing command failed: {error}"),
         State::SystemError => format!("seqspool could not run it: {error}"),
         State::Canceled if record.started_at.is_none() => "Canceled before it ran.".to_owned(),
