@@ -658,6 +658,225 @@ fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     );
 }
 
+/// A server whose experiments each run until `gates` holds a file named
+/// after them (`std::fs::write(gates.join(name), "")` lets one finish).
+fn gated_server(gates: &Path) -> Server {
+    let command = format!(
+        "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
+        gates.display()
+    );
+    Server::start(move |config| config.command = Some(command))
+}
+
+#[test]
+fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_without_a_reload() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let gates = tempfile::tempdir().unwrap();
+    let server = gated_server(gates.path());
+    let first = server.submit("first", ORF_DNA);
+    server.wait_for_state(&first, "RUNNING");
+    let second = server.submit("second", ORF_DNA);
+    let third = server.submit("third", ORF_DNA);
+
+    browser.go(&format!("http://{}/experiments/{third}", server.addr));
+    let fact = "const f = document.querySelector('[data-fact=eta]'); \
+                return f.hidden ? null : f.querySelector('dd').textContent;";
+    wait_until("the page follows the server's events", || {
+        browser.script("return document.body.dataset.stream;") == "open"
+    });
+    let before = browser.script(fact);
+    assert!(
+        before
+            .as_str()
+            .is_some_and(|text| text
+                .starts_with("no estimate yet (estimated from the recent completed runs")),
+        "{before}"
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-status]")),
+        "Waiting in the queue: 1 experiment runs before it."
+    );
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+
+    // The first run completes: the second runs, the third has an estimate.
+    std::fs::write(gates.path().join("first"), "").unwrap();
+    server.wait_for_state(&second, "RUNNING");
+    wait_until("the page shows when it should start and finish", || {
+        browser.script(fact).as_str().is_some_and(|text| {
+            text.starts_with("starts about ") && text.contains(", finishes about ")
+        })
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document",
+        "the page was reloaded to show the estimate"
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-status]")),
+        "Waiting in the queue: it runs next."
+    );
+    // In the reader's time zone, to the minute, as the page's other times;
+    // the instants the record's eta gives.
+    let times = browser.script(
+        "return Array.from(document.querySelectorAll('[data-fact=eta] time[data-approx]'), t => \
+           [t.dateTime, t.textContent, \
+            new Date(t.dateTime).toLocaleString(undefined, {hour: '2-digit', minute: '2-digit'})]);",
+    );
+    let times = times.as_array().unwrap();
+    assert_eq!(times.len(), 2, "{times:?}");
+    for time in times {
+        let (iso, shown, local) = (time[0].as_str().unwrap(), &time[1], &time[2]);
+        assert!(iso.ends_with('Z'), "{iso}");
+        // An estimate made today reads as the time of day (one that crosses
+        // midnight also says the day).
+        assert!(
+            shown.as_str().unwrap().ends_with(local.as_str().unwrap()),
+            "{shown} {local}"
+        );
+    }
+    let eta = server.get(&format!("/experiments/{third}")).json()["eta"].clone();
+    assert!(
+        eta["start"].is_string() && eta["finish"].is_string(),
+        "{eta}"
+    );
+    browser.fit_to_page();
+    browser.screenshot("experiment-estimate.png");
+
+    // The home page's rows say the same, and nothing for one that has finished.
+    browser.go(&format!("http://{}/", server.addr));
+    let cell = |id: &str| browser.text(&browser.find(&format!("tr[data-id=\"{id}\"] td.expected")));
+    let queued = cell(&third);
+    assert!(
+        queued.starts_with("starts about ") && queued.contains("finishes about "),
+        "{queued}"
+    );
+    assert!(
+        cell(&second).starts_with("finishes about "),
+        "{}",
+        cell(&second)
+    );
+    assert_eq!(cell(&first), "—");
+}
+
+#[test]
+fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_event_source() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let gates = tempfile::tempdir().unwrap();
+    let server = gated_server(gates.path());
+    // One completed run makes the estimates; one running holds the batch.
+    let warm = server.submit("warm-up", ORF_DNA);
+    std::fs::write(gates.path().join("warm-up"), "").unwrap();
+    server.wait_for_state(&warm, "COMPLETE");
+    let blocker = server.submit("blocker", ORF_DNA);
+    server.wait_for_state(&blocker, "RUNNING");
+    let submitted = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta")],
+        b">A01\nACGT\n>A02\nACGT\n>A03\nACGT\n",
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.text());
+    let batch = submitted.json()["batch"].as_str().unwrap().to_owned();
+    let page = format!("http://{}/experiments?batch={batch}", server.addr);
+
+    // Without JavaScript the page says all of it, estimates included.
+    let html = request(
+        server.addr,
+        "GET",
+        &format!("/experiments?batch={batch}"),
+        &[("Accept", BROWSER_ACCEPT)],
+        b"",
+    )
+    .text();
+    assert!(html.contains(&format!("data-batch-stream=\"/events?batch={batch}\"")));
+    assert_eq!(
+        html.matches("<td class=\"expected\" data-cell=\"expected\"><span class=\"eta\"")
+            .count(),
+        3,
+        "{html}"
+    );
+
+    browser.go(&page);
+    wait_until("the batch page follows the batch's events", || {
+        browser.script("return [document.body.dataset.stream, document.body.dataset.live];")
+            == json!(["open", "idle"])
+    });
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    let rows =
+        "return Array.from(document.querySelectorAll('table.plate tbody tr[data-id]'), r => \
+                  r.querySelector('[data-state]').dataset.state + ' ' + \
+                  r.querySelector('[data-cell=expected]').textContent);";
+    let expected = browser.script(rows);
+    for row in expected.as_array().unwrap() {
+        let row = row.as_str().unwrap();
+        assert!(
+            row.starts_with("QUEUED starts about ") && row.contains("finishes about "),
+            "{row}"
+        );
+    }
+
+    // Each change comes by an event: the rows follow without a reload.
+    std::fs::write(gates.path().join("blocker"), "").unwrap();
+    wait_until("the batch page shows A01 running", || {
+        browser.script(rows)[0]
+            .as_str()
+            .is_some_and(|row| row.starts_with("RUNNING finishes about "))
+    });
+    for name in ["A01", "A02", "A03"] {
+        std::fs::write(gates.path().join(name), "").unwrap();
+    }
+    wait_until("the batch page shows the batch complete", || {
+        browser.script(rows) == json!(["COMPLETE —", "COMPLETE —", "COMPLETE —"])
+            && browser.text(&browser.find("[data-batch-count=complete]")) == "3"
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document"
+    );
+    assert_eq!(
+        browser.script("return document.body.dataset.stream;"),
+        "open"
+    );
+
+    // Where there is no EventSource, it polls while something moves, then stops.
+    browser.call(
+        "POST",
+        "/goog/cdp/execute",
+        Some(json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": "delete window.EventSource;" },
+        })),
+    );
+    let again = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta")],
+        b">B01\nACGT\n>B02\nACGT\n",
+    )
+    .json()["batch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.go(&format!("http://{}/experiments?batch={again}", server.addr));
+    wait_until("the page polls, having no EventSource", || {
+        browser.script("return [typeof window.EventSource, document.body.dataset.live, document.body.dataset.stream || null];")
+            == json!(["undefined", "polling", null])
+    });
+    for name in ["B01", "B02"] {
+        std::fs::write(gates.path().join(name), "").unwrap();
+    }
+    wait_until("the polled page shows the batch complete and stops", || {
+        browser.script(rows) == json!(["COMPLETE —", "COMPLETE —"])
+            && browser.script("return document.body.dataset.live;") == "idle"
+    });
+}
+
 #[test]
 fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
     let Some(browser) = Browser::start(false) else {
