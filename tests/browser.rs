@@ -1007,6 +1007,60 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     assert!(missing.text().contains("no experiment 424242"));
 }
 
+/// Whether `text` counts one of something with a plural ("1 experiments",
+/// not "11 experiments"), or speaks of jobs, as only `GET /backlog` may.
+fn miscounts(text: &str) -> Option<String> {
+    for (at, _) in text.match_indices("1 experiments") {
+        if !text[..at].ends_with(|c: char| c.is_ascii_digit() || c == ',') {
+            return Some(text[at.saturating_sub(60)..at + 13].to_owned());
+        }
+    }
+    text.find("jobs")
+        .map(|at| text[at.saturating_sub(60)..at + 4].to_owned())
+}
+
+#[test]
+fn the_backlog_keeps_the_seeds_words_for_scripts_and_the_pages_say_1_experiment() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", ORF_DNA);
+    server.wait_for_state(&running, "RUNNING");
+    assert_eq!(
+        server.get("/backlog").json(),
+        json!(["Currently 1 jobs in the backlog."]),
+        "scripts match the seed's words"
+    );
+    let next = server.submit("next", ORF_DNA);
+    let behind = server.submit("behind", ORF_DNA);
+    // One running, two queued: each page counts in its own words.
+    for path in [
+        "/".to_owned(),
+        "/experiments".to_owned(),
+        "/experiments?state=QUEUED".to_owned(),
+        format!("/experiments/{running}"),
+        format!("/experiments/{next}"),
+        format!("/experiments/{behind}"),
+    ] {
+        let html = page(&server, &path).text();
+        assert_eq!(miscounts(&html), None, "{path}");
+    }
+    let html = page(&server, &format!("/experiments/{behind}")).text();
+    assert!(
+        html.contains("Waiting in the queue: 1 experiment runs before it."),
+        "{html}"
+    );
+    let home = page(&server, "/").text();
+    assert!(home.contains(r#"<span class="number" data-count="RUNNING">1</span>"#));
+    assert!(home.contains(r#"<span class="number" data-count="QUEUED">2</span>"#));
+    assert_eq!(
+        server.get("/backlog").json(),
+        json!(["Currently 3 jobs in the backlog."])
+    );
+    // The script writes the same sentence (app.js, statusSentence).
+    let script = page(&server, "/ui/app.js").text();
+    assert!(script.contains(r#""Waiting in the queue: 1 experiment runs before it.""#));
+    assert_eq!(miscounts(&script), None);
+}
+
 #[test]
 fn a_form_post_from_a_browser_is_answered_with_see_other_and_scripts_keep_202() {
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
