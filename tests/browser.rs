@@ -2,7 +2,10 @@
 //! WebDriver protocol by chromedriver, against a server on port 0. It submits
 //! through the form (pasted and from a file, in a pipeline picked with its
 //! parameters), follows an experiment to its end without a reload, meets a
-//! validation error, cancels, and works with JavaScript off. Screenshots of the pages land in `target/screenshots/`.
+//! validation error, cancels, and works with JavaScript off; it reads an
+//! estimate before and after a pipeline's first run, follows a batch by its
+//! events, and opens files a hostile command wrote (none runs script here;
+//! each downloads under its name). Screenshots of the pages land in `target/screenshots/`.
 //!
 //! Without chromium and chromedriver these tests say so loudly and skip, unless
 //! `SEQSPOOL_TEST_REQUIRE` lists `chromium` (CI), where they fail. The tests
@@ -110,8 +113,14 @@ impl Browser {
                 "--window-size=1280,900",
             ],
         });
+        // Downloads go, unasked, to a directory of the profile's.
+        std::fs::create_dir_all(browser.downloads()).expect("a downloads directory");
+        options["prefs"] = json!({
+            "download.default_directory": browser.downloads(),
+            "download.prompt_for_download": false,
+        });
         if !javascript {
-            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+            options["prefs"]["profile.managed_default_content_settings.javascript"] = json!(2);
         }
         let created = browser.call(
             "POST",
@@ -126,6 +135,11 @@ impl Browser {
             .unwrap_or_else(|| panic!("no session from chromedriver: {created}"))
             .to_owned();
         Some(browser)
+    }
+
+    /// Where the browser saves what it downloads.
+    fn downloads(&self) -> PathBuf {
+        self._profile.path().join("downloads")
     }
 
     /// One WebDriver command; panics on a WebDriver error.
@@ -1005,6 +1019,131 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     let missing = page(&server, "/experiments/424242");
     assert_eq!(missing.status, 404);
     assert!(missing.text().contains("no experiment 424242"));
+}
+
+/// The files in `dir` once no download is in progress there.
+fn downloaded(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn files_a_command_writes_run_no_script_here_when_opened_and_download_under_their_names() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    // Each script would leave a mark in this server's origin, retitle the
+    // page and ask; none may.
+    let server = Server::start(|config| {
+        config.command = Some(
+            "printf '<script>localStorage.setItem(\"owned\",\"x.html\");document.title=\"owned\";alert(\"owned\")</script>' > x.html; \
+             printf '<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"40\" onload=\"localStorage.setItem(%s,%s);document.title=%s;alert(1)\"><rect width=\"40\" height=\"40\" fill=\"teal\"/></svg>' \"'owned'\" \"'plot.svg'\" \"'owned'\" > plot.svg; \
+             printf 'odd' > \"$(printf 'it'\"'\"'s \"quoted\"\\nname.txt')\""
+                .into(),
+        )
+    });
+    let id = server.submit("hostile files", ORF_DNA);
+    let record = server.wait_for_state(&id, "COMPLETE");
+    let odd = "it's \"quoted\"\nname.txt";
+    assert!(
+        record["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == odd),
+        "{record}"
+    );
+    let svg = std::fs::read_to_string(server.dir.join(&id).join("plot.svg")).unwrap();
+    assert!(
+        svg.contains("onload=\"localStorage.setItem('owned','plot.svg')"),
+        "{svg}"
+    );
+
+    let experiment = format!("http://{}/experiments/{id}", server.addr);
+    browser.go(&experiment);
+    let title = browser.script("return document.title;");
+    let untouched = || {
+        // An alert open would fail every command; ask for it first.
+        let alert = browser.try_call("GET", "/alert/text", None);
+        assert!(
+            alert
+                .as_ref()
+                .is_err_and(|err| err.contains("no such alert")),
+            "a script asked: {alert:?}"
+        );
+        assert_eq!(
+            browser.script("return [document.title, localStorage.getItem('owned')];"),
+            json!([title, null]),
+            "a script ran in the server's origin"
+        );
+    };
+    // The SVG is shown as a picture: an <img> runs none of its script.
+    wait_until("the page shows the SVG as a picture", || {
+        browser.script(
+            "const i = document.querySelector('img[src$=\"/files/plot.svg\"]'); return !!i && i.complete && i.naturalWidth > 0;",
+        ) == true
+    });
+    untouched();
+
+    // Opened from the files' list, each is a download named as it was.
+    let downloads = browser.downloads();
+    for name in ["x.html", "plot.svg"] {
+        browser.click(&browser.find(&format!("[data-files] a[href$=\"/files/{name}\"]")));
+        // Downloaded, or else shown (an open alert fails the question).
+        wait_until(&format!("{name} is downloaded or shown"), || {
+            downloaded(&downloads).iter().any(|file| file == name)
+                || browser.try_call("GET", "/url", None) != Ok(json!(experiment))
+        });
+        untouched();
+        assert_eq!(browser.url(), experiment, "opening {name} left the page");
+        assert!(
+            downloaded(&downloads).iter().any(|file| file == name),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(downloads.join("x.html")).unwrap(),
+        std::fs::read(server.dir.join(&id).join("x.html")).unwrap()
+    );
+
+    // The oddly named text is shown as text, and downloads from its result.
+    let card = browser.find(&format!(
+        "article.result a[download][href=\"/experiments/{id}/results/it%27s%20%22quoted%22%0Aname.txt\"]"
+    ));
+    browser.click(&card);
+    wait_until("the oddly named file is downloaded", || {
+        downloaded(&downloads)
+            .iter()
+            .any(|file| file.starts_with("it") && !file.ends_with(".crdownload"))
+    });
+    // Its own name, but for the quote and the new line, which Chromium
+    // replaces in every name it saves.
+    assert_eq!(
+        downloaded(&downloads),
+        ["it's _quoted__name.txt", "plot.svg", "x.html"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(downloads.join("it's _quoted__name.txt")).unwrap(),
+        "odd"
+    );
+    untouched();
+    browser.click(&browser.find("[data-files] a[href$=\"name.txt\"]"));
+    wait_until("the browser shows the oddly named file", || {
+        browser
+            .url()
+            .ends_with("/files/it's%20%22quoted%22%0Aname.txt")
+            || browser
+                .url()
+                .ends_with("/files/it%27s%20%22quoted%22%0Aname.txt")
+    });
+    assert_eq!(browser.text(&browser.find("body")), "odd");
 }
 
 /// Whether `text` counts one of something with a plural ("1 experiments",
