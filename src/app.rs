@@ -113,15 +113,19 @@ impl App {
             ..Choice::new(&pipeline, params)
         };
         let records = self.intake.submit(queries, choice).await?;
-        Ok(records.iter().map(|record| self.view(record)).collect())
+        let ids: Vec<Id> = records.iter().map(|record| record.id).collect();
+        let views = self.queue.get_all(&ids);
+        Ok(records
+            .iter()
+            .zip(views)
+            .map(|(record, view)| view.unwrap_or_else(|| View::finished(record)))
+            .collect())
     }
 
     fn view(&self, record: &Record) -> View {
-        self.queue.get(record.id).unwrap_or_else(|| View {
-            record: record.clone(),
-            position: None,
-            eta: Waiting::Done,
-        })
+        self.queue
+            .get(record.id)
+            .unwrap_or_else(|| View::finished(record))
     }
 
     /// An experiment as the index has it.

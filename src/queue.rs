@@ -40,6 +40,17 @@ pub struct View {
     pub eta: Waiting,
 }
 
+impl View {
+    /// A record the index no longer holds, as it was last written.
+    pub fn finished(record: &Record) -> View {
+        View {
+            record: record.clone(),
+            position: None,
+            eta: Waiting::Done,
+        }
+    }
+}
+
 /// The estimate of an experiment still to finish, or none for one that has.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(untagged)]
@@ -50,7 +61,8 @@ pub enum Waiting {
 }
 
 impl Waiting {
-    fn is_done(&self) -> bool {
+    /// Whether it has finished (or is not known): it has no estimate to give.
+    pub fn is_done(&self) -> bool {
         matches!(self, Waiting::Done)
     }
 
@@ -75,6 +87,28 @@ pub struct Eta {
 
 /// Completed runs of a pipeline whose durations make its estimate.
 const RECENT_RUNS: usize = 20;
+
+/// A pipeline's recent completed runs, and their median, kept as they come:
+/// an estimate walks the whole queue, so each step must be a lookup.
+#[derive(Default)]
+struct Runs {
+    /// Durations in milliseconds, the oldest first.
+    recent: VecDeque<u64>,
+    median: u64,
+}
+
+impl Runs {
+    fn push(&mut self, started: Timestamp, finished: Timestamp) {
+        if self.recent.len() == RECENT_RUNS {
+            self.recent.pop_front();
+        }
+        self.recent
+            .push_back(finished.since(started).as_millis() as u64);
+        let mut sorted: Vec<u64> = self.recent.iter().copied().collect();
+        sorted.sort_unstable();
+        self.median = sorted[sorted.len() / 2];
+    }
+}
 
 /// How many experiments are waiting and running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -162,8 +196,8 @@ struct Index {
     pause: Option<Pause>,
     /// While set, no new experiment is accepted.
     drain: Option<Drain>,
-    /// The durations of recent completed runs, in milliseconds, by pipeline.
-    durations: HashMap<Arc<str>, VecDeque<u64>>,
+    /// The durations of recent completed runs, by pipeline.
+    durations: HashMap<Arc<str>, Runs>,
     /// Where every change is told.
     events: Arc<Events>,
     /// Counts what is accepted, starts and ends.
@@ -171,12 +205,12 @@ struct Index {
 }
 
 impl Index {
+    /// Adds a record; the caller tells listeners ([`Index::tell_all`]).
     fn insert(&mut self, record: Record) {
         self.counts[record.state.index()] += 1;
         if record.state == State::Queued {
             self.wait(&record);
         }
-        let id = record.id;
         match self.records.last() {
             Some(last) if last.id >= record.id => {
                 let at = self.records.partition_point(|r| r.id < record.id);
@@ -184,15 +218,20 @@ impl Index {
             }
             _ => self.records.push(record),
         }
-        self.tell(id);
     }
 
     /// Tells listeners what became of an experiment.
     fn tell(&self, id: Id) {
-        if let Some(record) = self.find(id) {
-            let data = serde_json::to_string(&self.view(record)).expect("views serialize");
+        self.tell_all(&[id]);
+    }
+
+    /// Tells listeners what became of experiments, in the order given.
+    fn tell_all(&self, ids: &[Id]) {
+        let views = self.views(ids.iter().filter_map(|&id| self.find(id)));
+        for view in views {
+            let data = serde_json::to_string(&view).expect("views serialize");
             self.events
-                .publish("experiment", Some(id), record.batch, data);
+                .publish("experiment", Some(view.record.id), view.record.batch, data);
         }
     }
 
@@ -208,58 +247,118 @@ impl Index {
     }
 
     /// The median of a pipeline's recent completed runs, if it has any.
-    fn median(&self, pipeline: &str) -> Option<u64> {
-        let runs = self.durations.get(pipeline)?;
-        let mut sorted: Vec<u64> = runs.iter().copied().collect();
-        sorted.sort_unstable();
-        sorted.get(sorted.len() / 2).copied()
+    fn median(&self, pipeline: &str) -> Option<Duration> {
+        self.durations
+            .get(pipeline)
+            .map(|runs| Duration::from_millis(runs.median))
+    }
+
+    /// When a running experiment should finish: `None` without an estimate,
+    /// and [`Waiting::Done`] for one that is not running.
+    fn running_eta(&self, record: &Record, now: Timestamp) -> Waiting {
+        if record.state != State::Running {
+            return Waiting::Done;
+        }
+        let eta = match (self.median(&record.pipeline), record.started_at) {
+            (Some(median), Some(started)) => Some(Eta {
+                start: None,
+                finish: started.after(median).max(now),
+            }),
+            _ => None,
+        };
+        Waiting::Unknown(eta)
+    }
+
+    /// When a waiting experiment that should start at `start` should finish.
+    fn waiting_eta(&self, record: &Record, start: Option<Timestamp>) -> Waiting {
+        Waiting::Unknown(start.and_then(|start| {
+            Some(Eta {
+                start: Some(start),
+                finish: start.after(self.median(&record.pipeline)?),
+            })
+        }))
+    }
+
+    /// When the experiments waiting at `positions` (ascending, from 1)
+    /// should start, in one walk of the queue up to the last of them: what is
+    /// left of the run that ends first (the one running, unless a cluster
+    /// runs several), then each one ahead in turn. One at a time, which is
+    /// pessimistic when a cluster runs several at once. `None` from the
+    /// first one behind a pipeline that has not completed a run.
+    fn starts(&self, now: Timestamp, positions: &[usize]) -> Vec<Option<Timestamp>> {
+        let mut first_end: Option<Option<Duration>> = None;
+        for running in self.running.iter().filter_map(|r| self.find(r.id)) {
+            let left = self
+                .median(&running.pipeline)
+                .map(|median| match running.started_at {
+                    Some(started) => median.saturating_sub(now.since(started)),
+                    None => median,
+                });
+            first_end = Some(match (first_end, left) {
+                (None, left) => left,
+                (Some(Some(end)), Some(left)) => Some(end.min(left)),
+                _ => None,
+            });
+        }
+        let mut start = match first_end {
+            None => Some(now),
+            Some(left) => left.map(|left| now.after(left)),
+        };
+        let mut ahead = self.in_order();
+        // The position whose start `start` is.
+        let mut at = 1;
+        let mut starts = Vec::with_capacity(positions.len());
+        for &position in positions {
+            while start.is_some() && at < position {
+                start = start.and_then(|start| {
+                    let pipeline = &self.find(*ahead.next()?)?.pipeline;
+                    Some(start.after(self.median(pipeline)?))
+                });
+                at += 1;
+            }
+            starts.push(start);
+        }
+        starts
     }
 
     /// When an experiment still to finish should start and finish.
     fn eta(&self, record: &Record, position: Option<usize>) -> Waiting {
         let now = Timestamp::now();
-        let own = self.median(&record.pipeline);
-        if record.state == State::Running {
-            let eta = match (own, record.started_at) {
-                (Some(median), Some(started)) => Some(Eta {
-                    start: None,
-                    finish: started.after(Duration::from_millis(median)).max(now),
-                }),
-                _ => None,
-            };
-            return Waiting::Unknown(eta);
+        match position {
+            Some(position) => self.waiting_eta(record, self.starts(now, &[position])[0]),
+            None => self.running_eta(record, now),
         }
-        let Some(position) = position else {
-            return Waiting::Done;
-        };
-        let estimate = || -> Option<Eta> {
-            // What is left of the run that ends first (the one running, unless a
-            // cluster runs several), then each one ahead in turn: one at a
-            // time, which is pessimistic when a cluster runs several at once.
-            let mut start = now;
-            let mut first_end: Option<u64> = None;
-            for running in self.running.iter().filter_map(|r| self.find(r.id)) {
-                let left = match running.started_at {
-                    Some(started) => self
-                        .median(&running.pipeline)?
-                        .saturating_sub(now.since(started).as_millis() as u64),
-                    None => self.median(&running.pipeline)?,
-                };
-                first_end = Some(first_end.map_or(left, |end| end.min(left)));
-            }
-            if let Some(left) = first_end {
-                start = start.after(Duration::from_millis(left));
-            }
-            for ahead in self.in_order().take(position - 1) {
-                let pipeline = &self.find(*ahead)?.pipeline;
-                start = start.after(Duration::from_millis(self.median(pipeline)?));
-            }
-            Some(Eta {
-                start: Some(start),
-                finish: start.after(Duration::from_millis(own?)),
+    }
+
+    /// The views of `records`, their estimates made in one walk of the
+    /// queue, not one each: a page or a batch of queued experiments costs
+    /// what its last one does.
+    fn views<'r>(&self, records: impl IntoIterator<Item = &'r Record>) -> Vec<View> {
+        let now = Timestamp::now();
+        let mut views: Vec<View> = records
+            .into_iter()
+            .map(|record| View {
+                record: record.clone(),
+                position: (record.state == State::Queued).then(|| self.position(record.id)),
+                eta: Waiting::Done,
             })
-        };
-        Waiting::Unknown(estimate())
+            .collect();
+        let mut positions: Vec<usize> = views.iter().filter_map(|view| view.position).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        let starts = self.starts(now, &positions);
+        for view in &mut views {
+            view.eta = match view.position {
+                Some(position) => {
+                    let at = positions
+                        .binary_search(&position)
+                        .expect("a position asked for");
+                    self.waiting_eta(&view.record, starts[at])
+                }
+                None => self.running_eta(&view.record, now),
+            };
+        }
+        views
     }
 
     fn find(&self, id: Id) -> Option<&Record> {
@@ -297,11 +396,10 @@ impl Index {
             if let (State::Running, State::Complete, Some(started), Some(finished)) =
                 (before, after, changed.started_at, changed.finished_at)
             {
-                let runs = self.durations.entry(changed.pipeline.clone()).or_default();
-                if runs.len() == RECENT_RUNS {
-                    runs.pop_front();
-                }
-                runs.push_back(finished.since(started).as_millis() as u64);
+                self.durations
+                    .entry(changed.pipeline.clone())
+                    .or_default()
+                    .push(started, finished);
             }
         }
         self.tell(id);
@@ -433,11 +531,11 @@ impl Queue {
             if let (State::Complete, Some(started), Some(finished)) =
                 (record.state, record.started_at, record.finished_at)
             {
-                let runs = index.durations.entry(record.pipeline.clone()).or_default();
-                if runs.len() == RECENT_RUNS {
-                    runs.pop_front();
-                }
-                runs.push_back(finished.since(started).as_millis() as u64);
+                index
+                    .durations
+                    .entry(record.pipeline.clone())
+                    .or_default()
+                    .push(started, finished);
             }
         }
         index.records = records;
@@ -498,6 +596,9 @@ impl Queue {
         for record in records {
             index.insert(record.clone());
         }
+        // Told once all are in: a batch's estimates in one walk of the queue.
+        let ids: Vec<Id> = records.iter().map(|record| record.id).collect();
+        index.tell_all(&ids);
         index.metrics.accepted(records.len());
         index.tell_backlog();
     }
@@ -552,6 +653,29 @@ impl Queue {
         index.find(id).map(|record| index.view(record))
     }
 
+    /// The views of experiments `ids`, in their order (`None` for one not
+    /// known), their estimates made in one walk of the queue: a batch of ten
+    /// thousand costs what its last one does, not ten thousand walks.
+    pub fn get_all(&self, ids: &[Id]) -> Vec<Option<View>> {
+        let index = self.lock();
+        let mut views = index
+            .views(ids.iter().filter_map(|&id| index.find(id)))
+            .into_iter()
+            .peekable();
+        ids.iter()
+            .map(|&id| views.next_if(|view| view.record.id == id))
+            .collect()
+    }
+
+    /// The estimates of experiments `ids` (a page of a batch), in their
+    /// order: [`Waiting::Done`] for one that has finished, or is not known.
+    pub fn estimates(&self, ids: &[Id]) -> Vec<Waiting> {
+        self.get_all(ids)
+            .into_iter()
+            .map(|view| view.map_or(Waiting::Done, |view| view.eta))
+            .collect()
+    }
+
     /// Experiments newest first, as the filter says, and the page token of the next page.
     pub fn list(&self, filter: &Filter) -> (Vec<View>, Option<Id>) {
         let index = self.lock();
@@ -569,11 +693,7 @@ impl Queue {
                     .as_deref()
                     .is_none_or(|by| record.submitted_by.as_deref() == Some(by))
             });
-        let page: Vec<View> = matching
-            .by_ref()
-            .take(filter.limit)
-            .map(|record| index.view(record))
-            .collect();
+        let page: Vec<View> = index.views(matching.by_ref().take(filter.limit));
         let next = match matching.next() {
             Some(_) => page.last().map(|view| view.record.id),
             None => None,
@@ -844,8 +964,10 @@ impl Queue {
         index.unwait(id);
         index.wait(&moved);
         index.pinned.push(id);
-        // Told again: `update` told it with its old place.
+        // Told again: `update` told it with its old place. Those it passed
+        // moved back a place: the backlog event tells their pages to look.
         index.tell(id);
+        index.tell_backlog();
         Ok(Fronted::Moved {
             record: moved,
             before,
@@ -873,6 +995,7 @@ impl Queue {
             index.unwait(id);
             index.wait(&record);
             index.tell(id);
+            index.tell_backlog();
         }
     }
 
@@ -1295,6 +1418,85 @@ mod tests {
         assert_eq!(queue.resume(), Some(pause));
         assert_eq!(queue.next(|_| None).unwrap().id, Id(1));
         assert_eq!(queue.head(), (None, Some(Id(1))));
+    }
+
+    #[test]
+    fn estimates_add_the_medians_ahead_and_say_none_behind_a_pipeline_never_run() {
+        let now = Timestamp::now();
+        let minutes = |n: u64| Duration::from_secs(60 * n);
+        let run = |id: u64, pipeline: &str, took: Duration| Record {
+            pipeline: pipeline.into(),
+            started_at: Some(Timestamp::from_millis(now.millis() - 3_600_000)),
+            finished_at: Some(Timestamp::from_millis(now.millis() - 3_600_000).after(took)),
+            ..record(id, State::Complete)
+        };
+        let waiting = |id: u64, pipeline: &str| Record {
+            pipeline: pipeline.into(),
+            ..record(id, State::Queued)
+        };
+        let queue = Queue::new(
+            20,
+            vec![
+                // Pipeline a: runs of 1, 3 and 2 minutes (the median, 2); b: 5.
+                run(1, "a", minutes(1)),
+                run(2, "a", minutes(3)),
+                run(3, "a", minutes(2)),
+                run(4, "b", minutes(5)),
+                waiting(5, "a"),
+                waiting(6, "b"),
+                waiting(7, "a"),
+                waiting(8, "never-run"),
+                waiting(9, "a"),
+            ],
+            None,
+        );
+        // 5 starts now and runs 2 minutes; 6 waits for it and runs 5.
+        let started = queue.next(|_| None).unwrap();
+        assert_eq!(started.id, Id(5));
+        let single: Vec<Waiting> = (5..=9).map(|id| queue.get(Id(id)).unwrap().eta).collect();
+        let bulk = queue.estimates(&[Id(9), Id(8), Id(7), Id(6), Id(5), Id(1), Id(99)]);
+        let (listed, _) = queue.list(&Filter {
+            limit: 20,
+            ..Filter::default()
+        });
+        let eta = |waiting: &Waiting| waiting.eta().copied();
+        let finish_5 = eta(&single[0]).unwrap().finish;
+        let start_6 = eta(&single[1]).unwrap().start.unwrap();
+        // Each figure is made at its own "now": milliseconds apart.
+        let close =
+            |a: Timestamp, b: Timestamp| a.since(b).max(b.since(a)) < Duration::from_secs(1);
+        assert_eq!(eta(&single[0]).unwrap().start, None, "running");
+        assert!(close(
+            finish_5,
+            started.started_at.unwrap().after(minutes(2))
+        ));
+        assert!(close(start_6, finish_5));
+        assert_eq!(eta(&single[1]).unwrap().finish, start_6.after(minutes(5)));
+        let start_7 = eta(&single[2]).unwrap().start.unwrap();
+        assert_eq!(start_7, start_6.after(minutes(5)));
+        assert_eq!(eta(&single[2]).unwrap().finish, start_7.after(minutes(2)));
+        // Its own pipeline has no run: no estimate, nor for those behind it.
+        assert!(matches!(single[3], Waiting::Unknown(None)));
+        assert!(matches!(single[4], Waiting::Unknown(None)));
+
+        // A page of a batch and a listing say what each one's page says.
+        assert!(matches!(bulk[0], Waiting::Unknown(None)));
+        assert!(matches!(bulk[1], Waiting::Unknown(None)));
+        assert!(close(eta(&bulk[2]).unwrap().start.unwrap(), start_7));
+        assert!(close(eta(&bulk[3]).unwrap().start.unwrap(), start_6));
+        assert!(close(eta(&bulk[4]).unwrap().finish, finish_5));
+        assert!(bulk[5].is_done() && bulk[6].is_done(), "finished, unknown");
+        let from_list = |id: u64| {
+            listed
+                .iter()
+                .find(|view| view.record.id == Id(id))
+                .map(|view| view.eta.clone())
+                .unwrap()
+        };
+        assert!(close(eta(&from_list(7)).unwrap().start.unwrap(), start_7));
+        assert!(close(eta(&from_list(6)).unwrap().start.unwrap(), start_6));
+        assert!(matches!(from_list(9), Waiting::Unknown(None)));
+        assert!(from_list(1).is_done());
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! WebDriver protocol by chromedriver, against a server on port 0. It submits
 //! through the form (pasted and from a file, in a pipeline picked with its
 //! parameters), follows an experiment to its end without a reload, meets a
-//! validation error, cancels, and works with JavaScript off. Screenshots of the pages land in `target/screenshots/`.
+//! validation error, cancels, and works with JavaScript off; it reads an
+//! estimate before and after a pipeline's first run, follows a batch by its
+//! events, and opens files a hostile command wrote (none runs script here;
+//! each downloads under its name). Screenshots of the pages land in `target/screenshots/`.
 //!
 //! Without chromium and chromedriver these tests say so loudly and skip, unless
 //! `SEQSPOOL_TEST_REQUIRE` lists `chromium` (CI), where they fail. The tests
@@ -110,8 +113,14 @@ impl Browser {
                 "--window-size=1280,900",
             ],
         });
+        // Downloads go, unasked, to a directory of the profile's.
+        std::fs::create_dir_all(browser.downloads()).expect("a downloads directory");
+        options["prefs"] = json!({
+            "download.default_directory": browser.downloads(),
+            "download.prompt_for_download": false,
+        });
         if !javascript {
-            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+            options["prefs"]["profile.managed_default_content_settings.javascript"] = json!(2);
         }
         let created = browser.call(
             "POST",
@@ -126,6 +135,11 @@ impl Browser {
             .unwrap_or_else(|| panic!("no session from chromedriver: {created}"))
             .to_owned();
         Some(browser)
+    }
+
+    /// Where the browser saves what it downloads.
+    fn downloads(&self) -> PathBuf {
+        self._profile.path().join("downloads")
     }
 
     /// One WebDriver command; panics on a WebDriver error.
@@ -682,6 +696,225 @@ fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     );
 }
 
+/// A server whose experiments each run until `gates` holds a file named
+/// after them (`std::fs::write(gates.join(name), "")` lets one finish).
+fn gated_server(gates: &Path) -> Server {
+    let command = format!(
+        "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
+        gates.display()
+    );
+    Server::start(move |config| config.command = Some(command))
+}
+
+#[test]
+fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_without_a_reload() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let gates = tempfile::tempdir().unwrap();
+    let server = gated_server(gates.path());
+    let first = server.submit("first", ORF_DNA);
+    server.wait_for_state(&first, "RUNNING");
+    let second = server.submit("second", ORF_DNA);
+    let third = server.submit("third", ORF_DNA);
+
+    browser.go(&format!("http://{}/experiments/{third}", server.addr));
+    let fact = "const f = document.querySelector('[data-fact=eta]'); \
+                return f.hidden ? null : f.querySelector('dd').textContent;";
+    wait_until("the page follows the server's events", || {
+        browser.script("return document.body.dataset.stream;") == "open"
+    });
+    let before = browser.script(fact);
+    assert!(
+        before
+            .as_str()
+            .is_some_and(|text| text
+                .starts_with("no estimate yet (estimated from the recent completed runs")),
+        "{before}"
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-status]")),
+        "Waiting in the queue: 1 experiment runs before it."
+    );
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+
+    // The first run completes: the second runs, the third has an estimate.
+    std::fs::write(gates.path().join("first"), "").unwrap();
+    server.wait_for_state(&second, "RUNNING");
+    wait_until("the page shows when it should start and finish", || {
+        browser.script(fact).as_str().is_some_and(|text| {
+            text.starts_with("starts about ") && text.contains(", finishes about ")
+        })
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document",
+        "the page was reloaded to show the estimate"
+    );
+    assert_eq!(
+        browser.text(&browser.find("[data-status]")),
+        "Waiting in the queue: it runs next."
+    );
+    // In the reader's time zone, to the minute, as the page's other times;
+    // the instants the record's eta gives.
+    let times = browser.script(
+        "return Array.from(document.querySelectorAll('[data-fact=eta] time[data-approx]'), t => \
+           [t.dateTime, t.textContent, \
+            new Date(t.dateTime).toLocaleString(undefined, {hour: '2-digit', minute: '2-digit'})]);",
+    );
+    let times = times.as_array().unwrap();
+    assert_eq!(times.len(), 2, "{times:?}");
+    for time in times {
+        let (iso, shown, local) = (time[0].as_str().unwrap(), &time[1], &time[2]);
+        assert!(iso.ends_with('Z'), "{iso}");
+        // An estimate made today reads as the time of day (one that crosses
+        // midnight also says the day).
+        assert!(
+            shown.as_str().unwrap().ends_with(local.as_str().unwrap()),
+            "{shown} {local}"
+        );
+    }
+    let eta = server.get(&format!("/experiments/{third}")).json()["eta"].clone();
+    assert!(
+        eta["start"].is_string() && eta["finish"].is_string(),
+        "{eta}"
+    );
+    browser.fit_to_page();
+    browser.screenshot("experiment-estimate.png");
+
+    // The home page's rows say the same, and nothing for one that has finished.
+    browser.go(&format!("http://{}/", server.addr));
+    let cell = |id: &str| browser.text(&browser.find(&format!("tr[data-id=\"{id}\"] td.expected")));
+    let queued = cell(&third);
+    assert!(
+        queued.starts_with("starts about ") && queued.contains("finishes about "),
+        "{queued}"
+    );
+    assert!(
+        cell(&second).starts_with("finishes about "),
+        "{}",
+        cell(&second)
+    );
+    assert_eq!(cell(&first), "—");
+}
+
+#[test]
+fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_event_source() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    let gates = tempfile::tempdir().unwrap();
+    let server = gated_server(gates.path());
+    // One completed run makes the estimates; one running holds the batch.
+    let warm = server.submit("warm-up", ORF_DNA);
+    std::fs::write(gates.path().join("warm-up"), "").unwrap();
+    server.wait_for_state(&warm, "COMPLETE");
+    let blocker = server.submit("blocker", ORF_DNA);
+    server.wait_for_state(&blocker, "RUNNING");
+    let submitted = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta")],
+        b">A01\nACGT\n>A02\nACGT\n>A03\nACGT\n",
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.text());
+    let batch = submitted.json()["batch"].as_str().unwrap().to_owned();
+    let page = format!("http://{}/experiments?batch={batch}", server.addr);
+
+    // Without JavaScript the page says all of it, estimates included.
+    let html = request(
+        server.addr,
+        "GET",
+        &format!("/experiments?batch={batch}"),
+        &[("Accept", BROWSER_ACCEPT)],
+        b"",
+    )
+    .text();
+    assert!(html.contains(&format!("data-batch-stream=\"/events?batch={batch}\"")));
+    assert_eq!(
+        html.matches("<td class=\"expected\" data-cell=\"expected\"><span class=\"eta\"")
+            .count(),
+        3,
+        "{html}"
+    );
+
+    browser.go(&page);
+    wait_until("the batch page follows the batch's events", || {
+        browser.script("return [document.body.dataset.stream, document.body.dataset.live];")
+            == json!(["open", "idle"])
+    });
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    let rows =
+        "return Array.from(document.querySelectorAll('table.plate tbody tr[data-id]'), r => \
+                  r.querySelector('[data-state]').dataset.state + ' ' + \
+                  r.querySelector('[data-cell=expected]').textContent);";
+    let expected = browser.script(rows);
+    for row in expected.as_array().unwrap() {
+        let row = row.as_str().unwrap();
+        assert!(
+            row.starts_with("QUEUED starts about ") && row.contains("finishes about "),
+            "{row}"
+        );
+    }
+
+    // Each change comes by an event: the rows follow without a reload.
+    std::fs::write(gates.path().join("blocker"), "").unwrap();
+    wait_until("the batch page shows A01 running", || {
+        browser.script(rows)[0]
+            .as_str()
+            .is_some_and(|row| row.starts_with("RUNNING finishes about "))
+    });
+    for name in ["A01", "A02", "A03"] {
+        std::fs::write(gates.path().join(name), "").unwrap();
+    }
+    wait_until("the batch page shows the batch complete", || {
+        browser.script(rows) == json!(["COMPLETE —", "COMPLETE —", "COMPLETE —"])
+            && browser.text(&browser.find("[data-batch-count=complete]")) == "3"
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document"
+    );
+    assert_eq!(
+        browser.script("return document.body.dataset.stream;"),
+        "open"
+    );
+
+    // Where there is no EventSource, it polls while something moves, then stops.
+    browser.call(
+        "POST",
+        "/goog/cdp/execute",
+        Some(json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": "delete window.EventSource;" },
+        })),
+    );
+    let again = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta")],
+        b">B01\nACGT\n>B02\nACGT\n",
+    )
+    .json()["batch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.go(&format!("http://{}/experiments?batch={again}", server.addr));
+    wait_until("the page polls, having no EventSource", || {
+        browser.script("return [typeof window.EventSource, document.body.dataset.live, document.body.dataset.stream || null];")
+            == json!(["undefined", "polling", null])
+    });
+    for name in ["B01", "B02"] {
+        std::fs::write(gates.path().join(name), "").unwrap();
+    }
+    wait_until("the polled page shows the batch complete and stops", || {
+        browser.script(rows) == json!(["COMPLETE —", "COMPLETE —"])
+            && browser.script("return document.body.dataset.live;") == "idle"
+    });
+}
+
 #[test]
 #[cfg_attr(
     not(seqspool_test_chromium),
@@ -814,6 +1047,185 @@ fn a_browser_gets_pages_with_a_strict_policy_and_scripts_keep_getting_json() {
     let missing = page(&server, "/experiments/424242");
     assert_eq!(missing.status, 404);
     assert!(missing.text().contains("no experiment 424242"));
+}
+
+/// The files in `dir` once no download is in progress there.
+fn downloaded(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn files_a_command_writes_run_no_script_here_when_opened_and_download_under_their_names() {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    // Each script would leave a mark in this server's origin, retitle the
+    // page and ask; none may.
+    let server = Server::start(|config| {
+        config.command = Some(
+            "printf '<script>localStorage.setItem(\"owned\",\"x.html\");document.title=\"owned\";alert(\"owned\")</script>' > x.html; \
+             printf '<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"40\" onload=\"localStorage.setItem(%s,%s);document.title=%s;alert(1)\"><rect width=\"40\" height=\"40\" fill=\"teal\"/></svg>' \"'owned'\" \"'plot.svg'\" \"'owned'\" > plot.svg; \
+             printf 'odd' > \"$(printf 'it'\"'\"'s \"quoted\"\\nname.txt')\""
+                .into(),
+        )
+    });
+    let id = server.submit("hostile files", ORF_DNA);
+    let record = server.wait_for_state(&id, "COMPLETE");
+    let odd = "it's \"quoted\"\nname.txt";
+    assert!(
+        record["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == odd),
+        "{record}"
+    );
+    let svg = std::fs::read_to_string(server.dir.join(&id).join("plot.svg")).unwrap();
+    assert!(
+        svg.contains("onload=\"localStorage.setItem('owned','plot.svg')"),
+        "{svg}"
+    );
+
+    let experiment = format!("http://{}/experiments/{id}", server.addr);
+    browser.go(&experiment);
+    let title = browser.script("return document.title;");
+    let untouched = || {
+        // An alert open would fail every command; ask for it first.
+        let alert = browser.try_call("GET", "/alert/text", None);
+        assert!(
+            alert
+                .as_ref()
+                .is_err_and(|err| err.contains("no such alert")),
+            "a script asked: {alert:?}"
+        );
+        assert_eq!(
+            browser.script("return [document.title, localStorage.getItem('owned')];"),
+            json!([title, null]),
+            "a script ran in the server's origin"
+        );
+    };
+    // The SVG is shown as a picture: an <img> runs none of its script.
+    wait_until("the page shows the SVG as a picture", || {
+        browser.script(
+            "const i = document.querySelector('img[src$=\"/files/plot.svg\"]'); return !!i && i.complete && i.naturalWidth > 0;",
+        ) == true
+    });
+    untouched();
+
+    // Opened from the files' list, each is a download named as it was.
+    let downloads = browser.downloads();
+    for name in ["x.html", "plot.svg"] {
+        browser.click(&browser.find(&format!("[data-files] a[href$=\"/files/{name}\"]")));
+        // Downloaded, or else shown (an open alert fails the question).
+        wait_until(&format!("{name} is downloaded or shown"), || {
+            downloaded(&downloads).iter().any(|file| file == name)
+                || browser.try_call("GET", "/url", None) != Ok(json!(experiment))
+        });
+        untouched();
+        assert_eq!(browser.url(), experiment, "opening {name} left the page");
+        assert!(
+            downloaded(&downloads).iter().any(|file| file == name),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(downloads.join("x.html")).unwrap(),
+        std::fs::read(server.dir.join(&id).join("x.html")).unwrap()
+    );
+
+    // The oddly named text is shown as text, and downloads from its result.
+    let card = browser.find(&format!(
+        "article.result a[download][href=\"/experiments/{id}/results/it%27s%20%22quoted%22%0Aname.txt\"]"
+    ));
+    browser.click(&card);
+    wait_until("the oddly named file is downloaded", || {
+        downloaded(&downloads)
+            .iter()
+            .any(|file| file.starts_with("it") && !file.ends_with(".crdownload"))
+    });
+    // Its own name, but for the quote and the new line, which Chromium
+    // replaces in every name it saves.
+    assert_eq!(
+        downloaded(&downloads),
+        ["it's _quoted__name.txt", "plot.svg", "x.html"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(downloads.join("it's _quoted__name.txt")).unwrap(),
+        "odd"
+    );
+    untouched();
+    browser.click(&browser.find("[data-files] a[href$=\"name.txt\"]"));
+    wait_until("the browser shows the oddly named file", || {
+        browser
+            .url()
+            .ends_with("/files/it's%20%22quoted%22%0Aname.txt")
+            || browser
+                .url()
+                .ends_with("/files/it%27s%20%22quoted%22%0Aname.txt")
+    });
+    assert_eq!(browser.text(&browser.find("body")), "odd");
+}
+
+/// Whether `text` counts one of something with a plural ("1 experiments",
+/// not "11 experiments"), or speaks of jobs, as only `GET /backlog` may.
+fn miscounts(text: &str) -> Option<String> {
+    for (at, _) in text.match_indices("1 experiments") {
+        if !text[..at].ends_with(|c: char| c.is_ascii_digit() || c == ',') {
+            return Some(text[at.saturating_sub(60)..at + 13].to_owned());
+        }
+    }
+    text.find("jobs")
+        .map(|at| text[at.saturating_sub(60)..at + 4].to_owned())
+}
+
+#[test]
+fn the_backlog_keeps_the_seeds_words_for_scripts_and_the_pages_say_1_experiment() {
+    let server = Server::start(|config| config.command = Some("sleep 30".into()));
+    let running = server.submit("blocker", ORF_DNA);
+    server.wait_for_state(&running, "RUNNING");
+    assert_eq!(
+        server.get("/backlog").json(),
+        json!(["Currently 1 jobs in the backlog."]),
+        "scripts match the seed's words"
+    );
+    let next = server.submit("next", ORF_DNA);
+    let behind = server.submit("behind", ORF_DNA);
+    // One running, two queued: each page counts in its own words.
+    for path in [
+        "/".to_owned(),
+        "/experiments".to_owned(),
+        "/experiments?state=QUEUED".to_owned(),
+        format!("/experiments/{running}"),
+        format!("/experiments/{next}"),
+        format!("/experiments/{behind}"),
+    ] {
+        let html = page(&server, &path).text();
+        assert_eq!(miscounts(&html), None, "{path}");
+    }
+    let html = page(&server, &format!("/experiments/{behind}")).text();
+    assert!(
+        html.contains("Waiting in the queue: 1 experiment runs before it."),
+        "{html}"
+    );
+    let home = page(&server, "/").text();
+    assert!(home.contains(r#"<span class="number" data-count="RUNNING">1</span>"#));
+    assert!(home.contains(r#"<span class="number" data-count="QUEUED">2</span>"#));
+    assert_eq!(
+        server.get("/backlog").json(),
+        json!(["Currently 3 jobs in the backlog."])
+    );
+    // The script writes the same sentence (app.js, statusSentence).
+    let script = page(&server, "/ui/app.js").text();
+    assert!(script.contains(r#""Waiting in the queue: 1 experiment runs before it.""#));
+    assert_eq!(miscounts(&script), None);
 }
 
 #[test]

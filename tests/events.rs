@@ -57,11 +57,14 @@ impl Stream {
         Stream { reader }
     }
 
-    /// The next event (comments and the `retry:` line are skipped).
+    /// The next event (comments and the `retry:` line are skipped), within
+    /// PATIENCE: the stream's heartbeats do not count.
     fn next(&mut self) -> Sse {
+        let started = Instant::now();
         let mut event = Sse::default();
         let mut line = String::new();
         loop {
+            assert!(started.elapsed() < PATIENCE, "no event within {PATIENCE:?}");
             line.clear();
             self.reader
                 .read_line(&mut line)
@@ -125,7 +128,7 @@ fn an_experiment_is_followed_from_queued_to_complete_by_events_alone() {
     }
     assert_eq!(states, ["QUEUED", "RUNNING", "COMPLETE"]);
 
-    // A stream for one experiment carries only its events.
+    // A stream for one experiment carries its events, and the backlog's (they move its place).
     let other = server.submit("other", "ACGT");
     let mut only = Stream::open(&server, &format!("/events?experiment={other}"), None);
     let (_, data) = only.next_about(&other);
@@ -260,4 +263,79 @@ fn a_read_with_wait_answers_as_soon_as_the_experiment_ends_or_when_the_wait_is_o
         &["not a number of seconds"],
         "a bad wait",
     );
+}
+
+#[test]
+fn an_estimate_is_null_until_its_pipeline_has_completed_a_run_and_each_page_hears_it_move() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gates = tmp.path();
+    // Each experiment runs until the file named after it exists.
+    let server = Server::start(|config| {
+        config.command = Some(format!(
+            "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
+            gates.display()
+        ))
+    });
+    let first = server.submit("first", "ACGT");
+    server.wait_for_state(&first, "RUNNING");
+    let second = server.submit("second", "ACGT");
+    let third = server.submit("third", "ACGT");
+    let record = server.get(&format!("/experiments/{third}")).json();
+    assert_eq!(
+        record.get("eta"),
+        Some(&Value::Null),
+        "no estimate before a run has completed: {record}"
+    );
+
+    // The stream of one experiment hears the backlog move, which moves it.
+    let mut stream = Stream::open(&server, &format!("/events?experiment={third}"), None);
+    std::fs::write(gates.join("first"), "").unwrap();
+    assert_eq!(stream.next().kind, "backlog");
+    server.wait_for_state(&first, "COMPLETE");
+    server.wait_for_state(&second, "RUNNING");
+    let eta = server.get(&format!("/experiments/{third}")).json()["eta"].clone();
+    let (start, finish) = (eta["start"].as_str(), eta["finish"].as_str());
+    let (Some(start), Some(finish)) = (start, finish) else {
+        panic!("a queued experiment's estimate has a start and a finish: {eta}");
+    };
+    // RFC 3339 in UTC with milliseconds: ordered as text.
+    assert!(start.ends_with('Z') && start.len() == 24, "{start}");
+    assert!(start < finish, "{start} {finish}");
+    let running = server.get(&format!("/experiments/{second}")).json();
+    assert!(running["eta"]["start"].is_null() && running["eta"]["finish"].is_string());
+    let done = server.get(&format!("/experiments/{first}")).json();
+    assert!(done.get("eta").is_none(), "a finished one has none: {done}");
+
+    // A batch's rows carry theirs.
+    let batch = request(
+        server.addr,
+        "POST",
+        "/experiments",
+        &[("Content-Type", "text/x-fasta")],
+        b">fourth\nACGT\n>fifth\nACGT\n",
+    )
+    .json();
+    let batch_id = batch["batch"].as_str().unwrap().to_owned();
+    let rows = server.get(&format!("/batches/{batch_id}")).json()["experiments"].clone();
+    assert!(
+        rows[1]["eta"]["start"].as_str() > rows[0]["eta"]["start"].as_str(),
+        "{rows}"
+    );
+    // Up to the backlog event that counts the batch in.
+    while !stream.next().data.contains("\"queued\":3") {}
+
+    // A move to the front changes no count, but every place behind it.
+    let fifth = rows[1]["id"].as_str().unwrap();
+    let moved = request(
+        server.addr,
+        "POST",
+        &format!("/experiments/{fifth}/front"),
+        &[("Accept", "application/json")],
+        b"",
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(stream.next().kind, "backlog");
+    let record = server.get(&format!("/experiments/{third}")).json();
+    assert_eq!(record["position"], 2);
+    assert!(record["eta"]["start"].as_str().unwrap() > start);
 }

@@ -171,7 +171,7 @@ fn the_client_example_submits_waits_and_prints_the_analysis() {
     let output = Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
         .args(["--server", &format!("http://{}", server.addr)])
-        .args(["--interval", "0.2", "--max-wait", "30"])
+        .args(["--max-wait", "30"])
         .args(["primer", "ATGGCCTAA"])
         .output()
         .expect("running python3");
@@ -189,6 +189,82 @@ fn the_client_example_submits_waits_and_prints_the_analysis() {
         stdout.contains("\"length\": 9"),
         "the analysis is printed: {stdout}"
     );
+}
+
+/// How many `GET /experiments/{id}` the server has answered with 200, by its metrics.
+fn reads_answered(server: &Server) -> f64 {
+    server
+        .get("/metrics")
+        .text()
+        .lines()
+        .filter(|line| {
+            line.starts_with("seqspool_http_requests_total{")
+                && line.contains("route=\"/experiments/{id}\"")
+                && line.contains("status=\"200\"")
+        })
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate() {
+    if !on_path("python3") {
+        assert!(
+            !required("python3"),
+            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
+        );
+        eprintln!("SKIPPED the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate: python3 is not on the PATH");
+        return;
+    }
+    // Long enough that a poll would ask more than once.
+    let server = Server::start(|config| {
+        config.command = Some("sleep 2; echo done > result.txt".into());
+    });
+    let submit = || {
+        let output = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
+            .args(["--server", &format!("http://{}", server.addr)])
+            .args(["--max-wait", "60"])
+            .args(["primer", "ATGGCCTAA"])
+            .output()
+            .expect("running python3");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "submit.py failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+        stdout
+    };
+
+    let first = submit();
+    assert!(
+        first.starts_with("submitted experiment 000001, queue position 1; no estimate yet\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains("experiment 000001 finished: COMPLETE"),
+        "{first}"
+    );
+    assert!(first.contains("result.txt"), "{first}");
+    // Its read (the submission is another route) waited on the server until
+    // the run ended, two seconds after it began: one request, no poll.
+    assert_eq!(reads_answered(&server), 1.0);
+
+    // A run has completed: the next one is told when it should start and end.
+    let second = submit();
+    let line = second.lines().next().unwrap();
+    assert!(
+        line.starts_with("submitted experiment 000002, queue position 1; expected to start about ")
+            && line.contains(", to finish about "),
+        "{second}"
+    );
+    assert!(
+        second.contains("experiment 000002 finished: COMPLETE"),
+        "{second}"
+    );
+    assert_eq!(reads_answered(&server), 2.0);
 }
 
 #[test]

@@ -25,7 +25,7 @@ use crate::app::{self, no_batch, App, Progress};
 use crate::error::Error;
 use crate::http::{body, respond, Body};
 use crate::model::{Id, Record, State};
-use crate::queue::Queue;
+use crate::queue::{Queue, Waiting};
 use crate::results::summary::{self, Kind};
 use crate::store::{Store, QUERY_FILE, RECORD_FILE};
 use crate::time::Timestamp;
@@ -115,6 +115,10 @@ struct Row<'a> {
     detail: Option<&'a str>,
     /// The result's values, in its pipeline's columns.
     result: serde_json::Map<String, serde_json::Value>,
+    /// When it should start and finish, as in its record: only while it is
+    /// queued or running, `null` while there is no estimate.
+    #[serde(skip_serializing_if = "Waiting::is_done")]
+    eta: &'a Waiting,
 }
 
 impl<'a> Answer<'a> {
@@ -125,7 +129,8 @@ impl<'a> Answer<'a> {
             .records
             .iter()
             .zip(&plate.summaries)
-            .map(|(record, summary)| {
+            .zip(&plate.etas)
+            .map(|((record, summary), eta)| {
                 let kind = plate
                     .pipelines
                     .iter()
@@ -144,6 +149,7 @@ impl<'a> Answer<'a> {
                         .zip(&summary.values)
                         .map(|(column, value)| ((*column).to_owned(), value.as_str().into()))
                         .collect(),
+                    eta,
                 }
             })
             .collect();

@@ -46,7 +46,8 @@ struct Topic {
 impl Topic {
     fn wants(&self, event: &Event) -> bool {
         match (self.experiment, self.batch) {
-            (Some(id), _) => event.experiment == Some(id),
+            // Its place and estimate move as the backlog does.
+            (Some(id), _) => event.experiment == Some(id) || event.kind == "backlog",
             (None, Some(batch)) => event.batch == Some(batch) || event.kind == "backlog",
             (None, None) => true,
         }

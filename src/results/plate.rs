@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::app::{blocking, no_batch, App};
 use crate::error::Error;
 use crate::model::Id;
-use crate::queue::BatchPage;
+use crate::queue::{BatchPage, Waiting};
 
 use super::summary::{self, Kind, Summary};
 
@@ -16,6 +16,8 @@ pub struct Plate {
     pub page: BatchPage,
     /// One per record of the page, in its order.
     pub summaries: Vec<Summary>,
+    /// When each record of the page should start and finish, in its order.
+    pub etas: Vec<Waiting>,
     /// The pipelines of the page's experiments, in the order they first come.
     pub pipelines: Vec<PlatePipeline>,
 }
@@ -36,6 +38,8 @@ pub async fn plate(app: &App, batch: Id, after: Option<Id>, limit: usize) -> Res
         .queue
         .batch(batch, after, limit)
         .ok_or_else(|| no_batch(batch))?;
+    let ids: Vec<Id> = page.records.iter().map(|record| record.id).collect();
+    let etas = app.queue.estimates(&ids);
     let store = app.store.clone();
     let (page, summaries) = blocking(move || {
         let summaries = page
@@ -63,6 +67,7 @@ pub async fn plate(app: &App, batch: Id, after: Option<Id>, limit: usize) -> Res
         batch,
         page,
         summaries,
+        etas,
         pipelines,
     })
 }

@@ -1,7 +1,8 @@
 /* seqspool's pages, made live.
  *
  * Every page is complete without this script; it only adds to it: times in
- * the reader's time zone, updates as the server's events say something
+ * the reader's time zone (estimates of when an experiment should start and
+ * finish, to the minute), updates as the server's events say something
  * changed (GET /events; a poll of the JSON API every 1.5 s only while
  * something runs, or where events cannot be had; nothing while the tab is
  * hidden), the last lines of a running experiment's logs, a
@@ -56,18 +57,23 @@
   /* ---- formatting, as ui.rs does it ---- */
 
   /* In full on an experiment's page; in a table, as short as the date allows:
-     the time today, the day and time this year, the date before. */
-  function localTime(iso, compact) {
+     the time today, the day and time this year, the date before. An
+     estimate (approx) is to the minute, and always says the time of day. */
+  function localTime(iso, compact, approx) {
     var date = new Date(iso);
     if (isNaN(date.getTime())) return iso;
     var now = new Date();
     var options = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" };
     if (compact && date.toDateString() === now.toDateString()) {
       options = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
-    } else if (compact && date.getFullYear() === now.getFullYear()) {
+    } else if (compact && (approx || date.getFullYear() === now.getFullYear())) {
       options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
     } else if (compact) {
       options = { year: "numeric", month: "short", day: "numeric" };
+    }
+    if (approx) delete options.second;
+    if (approx && !compact && date.toDateString() === now.toDateString()) {
+      options = { hour: "2-digit", minute: "2-digit" };
     }
     return date.toLocaleString(undefined, options);
   }
@@ -112,6 +118,48 @@
     return node;
   }
 
+  /* Where an estimate comes from (pages.rs, ESTIMATE_HINT). */
+  var ESTIMATE_HINT = "estimated from the recent completed runs of its pipeline and of those ahead of it";
+
+  /* When it should start and finish, from the record's eta, in the words
+     pages.rs uses (estimate); null once it has finished (no eta at all). */
+  function estimate(view, compact) {
+    if (!("eta" in view)) return null;
+    var eta = view.eta;
+    var words = element("span", "eta");
+    words.title = ESTIMATE_HINT;
+    if (eta === null) {
+      words.classList.add("eta-none");
+      words.textContent = "no estimate yet";
+      if (compact) return words;
+      var both = document.createDocumentFragment();
+      both.append(words, " ", element("span", "hint", "(" + ESTIMATE_HINT + ")"));
+      return both;
+    }
+    function approx(iso) {
+      var node = element("time", null, localTime(iso, compact, true));
+      node.dateTime = iso;
+      node.dataset.approx = "";
+      return node;
+    }
+    if (eta.start) {
+      var start = element("span", "eta-start", "starts about ");
+      start.append(approx(eta.start));
+      words.append(start, compact ? " " : ", ");
+    }
+    var finish = element("span", "eta-finish", "finishes about ");
+    finish.append(approx(eta.finish));
+    words.append(finish);
+    return words;
+  }
+
+  /* What, of an estimate, a reader sees change: the minute. */
+  function estimateKey(view) {
+    if (!("eta" in view)) return "";
+    if (view.eta === null) return "none";
+    return (view.eta.start || "").slice(0, 16) + ">" + view.eta.finish.slice(0, 16);
+  }
+
   function badge(state) {
     var node = element("span", "state state-" + state.toLowerCase().replace(/_/g, "-"), WORDS[state] || state);
     node.dataset.state = state;
@@ -121,7 +169,7 @@
   function localizeTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (node) {
       var iso = node.getAttribute("datetime");
-      node.textContent = localTime(iso, node.closest("table.list") !== null);
+      node.textContent = localTime(iso, node.closest("table.list") !== null, node.hasAttribute("data-approx"));
       node.title = iso;
     });
   }
@@ -140,8 +188,9 @@
      opened, the page polls as it did before the stream existed.
      document.body's data-live says where it stands: polling (updating
      now), idle (up to date, following the events), paused (tab hidden);
-     data-stream says whether the event stream is open. */
-  function live(tick, initially, stream) {
+     data-stream says whether the event stream is open. `wants(kind)`, if
+     given, says which kinds of event are worth a look now. */
+  function live(tick, initially, stream, wants) {
     var body = document.body;
     var note = document.querySelector("[data-live-note]");
     var timer = 0;
@@ -214,7 +263,9 @@
       };
       source.onmessage = run;
       ["experiment", "backlog", "reset"].forEach(function (kind) {
-        source.addEventListener(kind, run);
+        source.addEventListener(kind, function () {
+          if (!wants || wants(kind)) run();
+        });
       });
       source.onerror = function () {
         body.dataset.stream = "reconnecting";
@@ -280,16 +331,18 @@
     var ran = runTime(view);
     var took = element("td", "num");
     took.append(ran === null ? none() : duration(ran));
+    var expected = element("td", "expected");
+    expected.append(estimate(view, true) || none());
     var by = element("td", "by");
     by.append(view.submitted_by ? view.submitted_by : none());
-    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took, by);
+    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took, expected, by);
     return tr;
   }
 
   /* What, in a row, changes other than the running time. */
   function rowKey(view) {
     var moved = view.moved_to_front ? view.moved_to_front.at : "";
-    return [view.id, view.query_name, view.state, view.position, view.started_at, view.finished_at, moved].join("|");
+    return [view.id, view.query_name, view.state, view.position, view.started_at, view.finished_at, moved, estimateKey(view)].join("|");
   }
 
   function listing(table) {
@@ -318,7 +371,7 @@
       if (rows.length === 0) {
         var empty = element("tr", "empty");
         var cell = element("td", null, emptyText);
-        cell.colSpan = 8;
+        cell.colSpan = 9;
         empty.append(cell);
         rows.push(empty);
       }
@@ -432,6 +485,10 @@
       if (head && (!current || current.dataset.state !== view.state)) fill(head, badge(view.state));
       fact("state_word", WORDS[view.state] || view.state);
       fact("position", view.position || null);
+      if (main.dataset.etaKey !== estimateKey(view)) {
+        main.dataset.etaKey = estimateKey(view);
+        fact("eta", estimate(view, false));
+      }
       fact("started_at", view.started_at ? timeElement(view.started_at) : null);
       fact("finished_at", view.finished_at ? timeElement(view.finished_at) : null);
       var ran = runTime(view);
@@ -536,7 +593,11 @@
     });
     var state = main.querySelector("[data-state]");
     var moves = state && moving(state.dataset.state);
-    live(tick, moves, "/events?experiment=" + encodeURIComponent(id));
+    /* The backlog's events move its place and estimate while it waits or runs. */
+    live(tick, moves, "/events?experiment=" + encodeURIComponent(id), function (kind) {
+      var now = main.querySelector(".head-state [data-state]");
+      return kind !== "backlog" || !now || moving(now.dataset.state);
+    });
   }
 
   /* ---- forms ---- */
@@ -604,6 +665,9 @@
     window.addEventListener("pageshow", apply);
     apply();
   }
+
+  /* What the batch page's own script (batch.js) shares of this one. */
+  window.seqspool = { live: live, estimate: estimate, estimateKey: estimateKey, none: none };
 
   function start() {
     localizeTimes(document);

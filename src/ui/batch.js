@@ -1,18 +1,17 @@
 /* seqspool's batch page, made live.
  *
- * The page is complete without this script; it only keeps it current: while
- * any experiment of the batch is queued or running (and the tab is shown),
- * it reads the page's JSON (`GET /batches/{id}`, the table's
- * data-batch-source) every 2 s and updates the counts, the bar, and each
- * row's state and result. The rows themselves never change: a batch does not
- * grow. Text from the server is only ever set with textContent.
+ * The page is complete without this script; it only keeps it current. While
+ * any experiment of the batch is queued or running, it follows the batch's
+ * events (`GET /events?batch=ID`, the table's data-batch-stream) with
+ * app.js's live(): each event, and each reconnection, makes it read the
+ * page's JSON (`GET /batches/{id}`, the table's data-batch-source) once and
+ * update the counts, the bar, and each row's state, estimate and result.
+ * Only where EventSource is missing, or the stream fails, does it poll
+ * instead. The rows themselves never change: a batch does not grow. Text
+ * from the server is only ever set with textContent.
  */
 (function () {
   "use strict";
-
-  var POLL_MS = 2000;
-  /* After a failed poll, wait up to this many intervals before the next. */
-  var MAX_BACKOFF = 8;
 
   /* The words the server uses for the states (pages.rs, state_word). */
   var WORDS = {
@@ -25,20 +24,14 @@
   };
 
   var table = document.querySelector("table[data-batch-source]");
-  if (!table) return;
+  var shared = window.seqspool;
+  if (!table || !shared) return;
 
   function badge(state) {
     var span = document.createElement("span");
     span.className = "state state-" + state.toLowerCase().replace(/_/g, "-");
     span.dataset.state = state;
     span.textContent = WORDS[state] || state;
-    return span;
-  }
-
-  function dash() {
-    var span = document.createElement("span");
-    span.className = "none";
-    span.textContent = "—";
     return span;
   }
 
@@ -74,6 +67,12 @@
       if (state && (!shown || shown.dataset.state !== row.state)) {
         state.replaceChildren(badge(row.state));
       }
+      var expected = tr.querySelector('[data-cell="expected"]');
+      var key = shared.estimateKey(row);
+      if (expected && expected.dataset.shown !== key) {
+        expected.dataset.shown = key;
+        expected.replaceChildren(shared.estimate(row, true) || shared.none());
+      }
       tr.querySelectorAll("[data-summary]").forEach(function (cell) {
         var own = cell.dataset.summary === row.pipeline;
         var text = own ? row.summary : "";
@@ -82,7 +81,7 @@
         if (text) {
           cell.replaceChildren(document.createTextNode(text));
         } else {
-          cell.replaceChildren(dash());
+          cell.replaceChildren(shared.none());
         }
         if (own && row.detail) {
           cell.title = row.detail;
@@ -94,39 +93,20 @@
     return progress.queued + progress.running > 0;
   }
 
-  var timer = null;
-  var busy = false;
-  var failures = 0;
-
-  function schedule() {
-    var wait = POLL_MS * Math.min(Math.pow(2, failures), MAX_BACKOFF);
-    timer = window.setTimeout(run, wait);
-  }
-
-  function run() {
-    timer = null;
-    if (document.hidden) return; /* looked at again when the tab is shown */
-    busy = true;
-    fetch(table.dataset.batchSource, { headers: { Accept: "application/json" }, cache: "no-store" })
+  /* Reads the batch once. Followed by events, nothing moves between them;
+     polled (no EventSource, or the stream failed), it is read again while
+     something of the batch is queued or running. */
+  function tick() {
+    return fetch(table.dataset.batchSource, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (answer) {
         if (!answer.ok) throw new Error("the batch answered " + answer.status);
         return answer.json();
       })
       .then(function (answer) {
-        failures = 0;
-        busy = false;
-        if (render(answer)) schedule();
-      })
-      .catch(function () {
-        failures += 1;
-        busy = false;
-        schedule();
+        var moves = render(answer);
+        return document.body.dataset.stream === "open" ? false : moves;
       });
   }
-
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && !busy && !timer) run();
-  });
 
   var moving = Array.prototype.some.call(table.querySelectorAll("[data-state]"), function (node) {
     return node.dataset.state === "QUEUED" || node.dataset.state === "RUNNING";
@@ -134,5 +114,7 @@
     var node = document.querySelector('[data-batch-count="' + key + '"]');
     return node && node.textContent !== "0";
   });
-  if (moving) schedule();
+  /* A finished batch cannot change: it follows nothing. */
+  var stream = moving && window.EventSource ? table.dataset.batchStream : null;
+  shared.live(tick, moving && !stream, stream);
 })();

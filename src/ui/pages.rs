@@ -20,7 +20,7 @@ use crate::access::{Mode, Viewer};
 use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, RunHandle, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
 use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
-use crate::queue::{Backlog, View};
+use crate::queue::{Backlog, View, Waiting};
 use crate::time::Timestamp;
 
 /// What `app.js` does on a page, as `<main>`'s `data-page` and
@@ -538,6 +538,7 @@ fn table(listing: &Listing) -> Markup {
                         th scope="col" { "Submitted" }
                         th scope="col" { "Started" }
                         th.num scope="col" { "Duration" }
+                        th scope="col" { "Expected" }
                         th scope="col" { "Submitted by" }
                     }
                 }
@@ -546,7 +547,7 @@ fn table(listing: &Listing) -> Markup {
                         (row(view, now))
                     }
                     @if listing.experiments.is_empty() {
-                        tr.empty { td colspan="8" { (empty) } }
+                        tr.empty { td colspan="9" { (empty) } }
                     }
                 }
             }
@@ -577,6 +578,12 @@ fn row(view: &View, now: Timestamp) -> Markup {
             td.num {
                 @match run_time(view, now) {
                     Some(millis) => { (duration(millis)) }
+                    None => { (none()) }
+                }
+            }
+            td.expected {
+                @match estimate(&view.eta, true) {
+                    Some(words) => { (words) }
                     None => { (none()) }
                 }
             }
@@ -675,6 +682,7 @@ pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                 dl.facts {
                     (fact("state_word", "State", text(state_word(record.state))))
                     (fact("position", "Queue position", view.position.map(|p| html! { (p) })))
+                    (fact("eta", "Expected", estimate(&view.eta, false)))
                     (fact("submitted_at", "Submitted", Some(time(Some(record.submitted_at)))))
                     (fact("submitted_by", "Submitted by", record.submitted_by.as_deref().and_then(text)))
                     (fact("started_at", "Started", record.started_at.map(|t| time(Some(t)))))
@@ -1191,6 +1199,37 @@ fn time(at: Option<Timestamp>) -> Markup {
     }
 }
 
+/// When an experiment should start and finish, from its record's `eta`, in
+/// words; `None` once it has finished. `compact` for a table's cell. The
+/// script writes the times in local time, to the minute, and the same
+/// words (`app.js`, estimate).
+fn estimate(eta: &Waiting, compact: bool) -> Option<Markup> {
+    let approx = |at: Timestamp| html! { time datetime=(at) data-approx { (at) } };
+    match eta {
+        Waiting::Done => None,
+        Waiting::Unknown(None) => Some(html! {
+            span.eta.eta-none title=(ESTIMATE_HINT) { "no estimate yet" }
+            @if !compact {
+                " " span.hint { "(" (ESTIMATE_HINT) ")" }
+            }
+        }),
+        Waiting::Unknown(Some(eta)) => Some(html! {
+            span.eta title=(ESTIMATE_HINT) {
+                @if let Some(start) = eta.start {
+                    span.eta-start { "starts about " (approx(start)) }
+                    @if !compact { ", " }
+                    " "
+                }
+                span.eta-finish { "finishes about " (approx(eta.finish)) }
+            }
+        }),
+    }
+}
+
+/// Where an estimate comes from (`app.js` says the same).
+const ESTIMATE_HINT: &str =
+    "estimated from the recent completed runs of its pipeline and of those ahead of it";
+
 /// A dash for a value that does not exist (yet).
 fn none() -> Markup {
     html! { span.none { "—" } }
@@ -1324,6 +1363,64 @@ mod tests {
             },
         )
         .into_string()
+    }
+
+    #[test]
+    fn an_estimate_shows_while_it_waits_or_runs_and_says_when_there_is_none() {
+        use crate::queue::Eta;
+        let frame = Frame::default();
+        let logs = Logs::default();
+        let at = |text: &str| Timestamp::parse(text).unwrap();
+        let page = |view: &View| experiment_page(&frame, view, &[], &logs, "/x").into_string();
+        let fact = |page: &str| {
+            let start = page.find(r#"data-fact="eta""#).expect("the fact is there");
+            page[start..start + page[start..].find("</div>").unwrap()].to_owned()
+        };
+
+        let mut waiting = view("w", State::Queued);
+        waiting.eta = Waiting::Unknown(None);
+        let unknown = fact(&page(&waiting));
+        assert!(!unknown.contains("hidden"), "{unknown}");
+        assert!(unknown.contains(">no estimate yet</span>"), "{unknown}");
+
+        waiting.eta = Waiting::Unknown(Some(Eta {
+            start: Some(at("2026-01-02T04:00:00.000Z")),
+            finish: at("2026-01-02T04:05:00.000Z"),
+        }));
+        let known = fact(&page(&waiting));
+        assert!(
+            known
+                .contains(r#"starts about <time datetime="2026-01-02T04:00:00.000Z" data-approx>"#),
+            "{known}"
+        );
+        assert!(
+            known.contains(
+                r#"finishes about <time datetime="2026-01-02T04:05:00.000Z" data-approx>"#
+            ),
+            "{known}"
+        );
+        let row = home_page(std::slice::from_ref(&waiting), &Form::default(), "true");
+        let cell = &row[row
+            .find(r#"<td class="expected">"#)
+            .expect("an Expected cell")..];
+        assert!(
+            cell.starts_with(r#"<td class="expected"><span class="eta""#),
+            "{cell}"
+        );
+
+        let mut running = view("r", State::Running);
+        running.eta = Waiting::Unknown(Some(Eta {
+            start: None,
+            finish: at("2026-01-02T04:05:00.000Z"),
+        }));
+        let finishing = fact(&page(&running));
+        assert!(!finishing.contains("starts about") && finishing.contains("finishes about"));
+
+        let done = fact(&page(&view("d", State::Complete)));
+        assert!(
+            done.contains("hidden"),
+            "a finished one has no estimate: {done}"
+        );
     }
 
     #[test]

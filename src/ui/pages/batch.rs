@@ -4,7 +4,7 @@
 
 use maud::{html, Markup};
 
-use super::{badge, layout, none, thousands, Script};
+use super::{badge, estimate, layout, none, thousands, Script};
 use crate::app::Progress;
 use crate::results::plate::PlatePipeline;
 use crate::results::summary::Kind;
@@ -46,12 +46,13 @@ pub fn batch(frame: &Frame, page: &Batch) -> Markup {
                 h2 id="experiments-heading" { "Its experiments" }
             }
             div.table-scroll tabindex="0" role="region" aria-labelledby="experiments-heading" {
-                table.list.plate data-batch-source=(page.source()) {
+                table.list.plate data-batch-source=(page.source()) data-batch-stream={ "/events?batch=" (id) } {
                     thead {
                         tr {
                             th scope="col" { "ID" }
                             th scope="col" { "Name" }
                             th scope="col" { "State" }
+                            th scope="col" { "Expected" }
                             @for pipeline in &columns {
                                 th scope="col" {
                                     (pipeline.kind.heading())
@@ -61,11 +62,17 @@ pub fn batch(frame: &Frame, page: &Batch) -> Markup {
                         }
                     }
                     tbody {
-                        @for (record, summary) in plate.page.records.iter().zip(&plate.summaries) {
+                        @for ((record, summary), eta) in plate.page.records.iter().zip(&plate.summaries).zip(&plate.etas) {
                             tr data-id=(record.id) {
                                 td.id { (record.id) }
                                 td.name { a href={ "/experiments/" (record.id) } { (record.query_name) } }
                                 td data-cell="state" { (badge(record.state)) }
+                                td.expected data-cell="expected" {
+                                    @match estimate(eta, true) {
+                                        Some(words) => { (words) }
+                                        None => { (none()) }
+                                    }
+                                }
                                 @for pipeline in &columns {
                                     @let own = record.pipeline == pipeline.name;
                                     td.summary data-summary=(pipeline.name) title=[summary.detail.as_deref().filter(|_| own)] {
@@ -79,7 +86,7 @@ pub fn batch(frame: &Frame, page: &Batch) -> Markup {
                             }
                         }
                         @if plate.page.records.is_empty() {
-                            tr.empty { td colspan=(3 + columns.len()) { "No experiments on this page." } }
+                            tr.empty { td colspan=(4 + columns.len()) { "No experiments on this page." } }
                         }
                     }
                 }
