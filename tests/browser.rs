@@ -707,6 +707,10 @@ fn gated_server(gates: &Path) -> Server {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_without_a_reload() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -799,6 +803,10 @@ fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_with
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_event_source() {
     let Some(browser) = Browser::start(true) else {
         return;
@@ -1063,6 +1071,10 @@ fn downloaded(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn files_a_command_writes_run_no_script_here_when_opened_and_download_under_their_names() {
     let Some(browser) = Browser::start(true) else {
         return;

@@ -207,6 +207,7 @@ fn reads_answered(server: &Server) -> f64 {
 }
 
 #[test]
+#[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate() {
     if !on_path("python3") {
         assert!(
