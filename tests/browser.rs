@@ -586,8 +586,19 @@ fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_o
 
     // The listing shows the exception to first in, first out.
     browser.go(&format!("http://{}/", server.addr));
-    let tag = browser.find(&format!("tr[data-id=\"{urgent}\"] [data-moved]"));
-    assert_eq!(browser.text(&tag), "moved to front");
+    // Found afresh each time: the rows are redrawn as the events come.
+    let mark = json!({
+        "script": format!(
+            "const t = document.querySelector('tr[data-id=\"{urgent}\"] [data-moved]'); \
+             return t && t.textContent;"
+        ),
+        "args": [],
+    });
+    wait_until("the listing marks the move", || {
+        browser
+            .try_call("POST", "/execute/sync", Some(mark.clone()))
+            .is_ok_and(|text| text == "moved to front")
+    });
 
     let drained = request(
         server.addr,
