@@ -1,13 +1,14 @@
 //! The lab's web pages: the home page (submit, the backlog, the experiments),
-//! one experiment, a batch, and the cancel confirmation; their handlers here,
+//! one experiment, a batch, sign-in, and the cancel confirmation; their handlers here,
 //! their HTML in [`pages`].
 //!
 //! Pages are rendered on the server, so they work without JavaScript; the
 //! stylesheet, the script and the icon are embedded in the binary and served
 //! from `/ui/`, so nothing comes from the network and the page policy
 //! (`http::respond`) can allow nothing else. The script only adds to a page:
-//! local times, a light poll of the JSON API while something moves, the last
-//! lines of a running experiment's logs, a confirmation before a cancel, and
+//! local times, following the server's events (`GET /events`; a slow poll of
+//! the JSON API only where a browser cannot), the last lines of a running
+//! experiment's logs, a confirmation before a cancel, and
 //! on the form only the chosen pipeline's parameters (the others hidden and
 //! disabled, so they are not sent). An experiment's page also loads
 //! `results.js` for its results (`crate::results`): sorting, copying, and
