@@ -667,7 +667,7 @@
   }
 
   /* What the batch page's own script (batch.js) shares of this one. */
-  window.seqspool = { live: live, estimate: estimate, estimateKey: estimateKey, none: none };
+  window.seqspool = { live: live, badge: badge, estimate: estimate, estimateKey: estimateKey, none: none };
 
   function start() {
     localizeTimes(document);

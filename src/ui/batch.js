@@ -13,27 +13,9 @@
 (function () {
   "use strict";
 
-  /* The words the server uses for the states (pages.rs, state_word). */
-  var WORDS = {
-    QUEUED: "Queued",
-    RUNNING: "Running",
-    COMPLETE: "Complete",
-    EXECUTOR_ERROR: "Failed",
-    SYSTEM_ERROR: "System error",
-    CANCELED: "Canceled"
-  };
-
   var table = document.querySelector("table[data-batch-source]");
   var shared = window.seqspool;
   if (!table || !shared) return;
-
-  function badge(state) {
-    var span = document.createElement("span");
-    span.className = "state state-" + state.toLowerCase().replace(/_/g, "-");
-    span.dataset.state = state;
-    span.textContent = WORDS[state] || state;
-    return span;
-  }
 
   function setText(node, text) {
     if (node && node.textContent !== text) node.textContent = text;
@@ -65,7 +47,7 @@
       var state = tr.querySelector('[data-cell="state"]');
       var shown = state && state.querySelector("[data-state]");
       if (state && (!shown || shown.dataset.state !== row.state)) {
-        state.replaceChildren(badge(row.state));
+        state.replaceChildren(shared.badge(row.state));
       }
       var expected = tr.querySelector('[data-cell="expected"]');
       var key = shared.estimateKey(row);
