@@ -74,11 +74,9 @@ impl Executor for Local {
 
     fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
         let definition = run.record.definition();
-        let Some(command) = &definition.command else {
-            return Outcome::SystemError {
-                exit_code: None,
-                error: "its pipeline names no command to run".into(),
-            };
+        let command = match super::command_of(&definition) {
+            Ok(command) => command,
+            Err(outcome) => return outcome,
         };
         let mut env = environment(run.record, run.dir);
         env.extend(pipeline::environment(
@@ -196,10 +194,7 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
             crate::error::passes(&err),
         ),
         Exit::Unrecorded(err) => super::unrecorded(&err),
-        Exit::Vanished => Outcome::SystemError {
-            exit_code: None,
-            error: "its directory is gone or is no longer a directory; nothing was run".into(),
-        },
+        Exit::Vanished => super::vanished("nothing was run"),
         Exit::RunnerLost => super::not_begun(
             "seqspool's runner ended while the command ran; see the server's log".into(),
             false,

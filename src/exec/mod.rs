@@ -111,6 +111,26 @@ pub enum Outcome {
     },
 }
 
+/// The command `definition` runs, or the outcome of a run whose pipeline names none.
+pub fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome> {
+    definition
+        .command
+        .as_ref()
+        .ok_or_else(|| Outcome::SystemError {
+            exit_code: None,
+            error: "its pipeline names no command to run".into(),
+        })
+}
+
+/// The outcome of a run whose directory is gone or is no longer a directory;
+/// `nothing` says what did not happen ("nothing was run").
+pub fn vanished(nothing: &str) -> Outcome {
+    Outcome::SystemError {
+        exit_code: None,
+        error: format!("its directory is gone or is no longer a directory; {nothing}"),
+    }
+}
+
 /// The outcome of a run that could not begin, for `error`: the workstation's
 /// fault, lasting unless `passing` (out of descriptors or processes for a moment).
 pub fn not_begun(error: String, passing: bool) -> Outcome {

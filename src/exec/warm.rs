@@ -697,17 +697,11 @@ impl Executor for Warm {
 
     fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
         let definition = run.record.definition();
-        if definition.command.is_none() {
-            return Outcome::SystemError {
-                exit_code: None,
-                error: "its pipeline names no command to run".into(),
-            };
+        if let Err(outcome) = super::command_of(&definition) {
+            return outcome;
         }
         if !fs::symlink_metadata(run.dir).is_ok_and(|meta| meta.is_dir()) {
-            return Outcome::SystemError {
-                exit_code: None,
-                error: "its directory is gone or is no longer a directory; nothing was run".into(),
-            };
+            return super::vanished("nothing was run");
         }
         // The logs exist from the start of the run, empty until the processor writes.
         for log in ["stdout.txt", "stderr.txt"] {

@@ -101,18 +101,12 @@ impl Executor for Slurm {
     fn run(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
         let id = run.record.id;
         let definition = run.record.definition();
-        let Some(command) = &definition.command else {
-            return Outcome::SystemError {
-                exit_code: None,
-                error: "its pipeline names no command to run".into(),
-            };
+        let command = match super::command_of(&definition) {
+            Ok(command) => command,
+            Err(outcome) => return outcome,
         };
         if !fs::symlink_metadata(run.dir).is_ok_and(|meta| meta.is_dir()) {
-            return Outcome::SystemError {
-                exit_code: None,
-                error: "its directory is gone or is no longer a directory; nothing was submitted"
-                    .into(),
-            };
+            return super::vanished("nothing was submitted");
         }
         if let Err(err) = cancel_unrecorded(id, run.dir) {
             return Outcome::Retry {
