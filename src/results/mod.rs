@@ -691,8 +691,8 @@ fn view_word(view: View) -> &'static str {
 
 // ---- small helpers the templates share ------------------------------------------------
 
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
+/// `1234567` as `1,234,567` (the pages' and summaries' way with numbers).
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
@@ -704,8 +704,8 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// A file size: `532 B`, `12.4 KB`, `3.1 MB` (powers of 1024).
-fn size(bytes: u64) -> String {
+/// A file size: `532 B`, `12.4 KB`, `3.1 MB` (powers of 1024), as the pages show sizes.
+pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
     if bytes < 1024 {
         return format!("{bytes} B");

@@ -17,6 +17,8 @@ use crate::model::{Record, State};
 use crate::pipeline::{Definition, View};
 use crate::store::Store;
 
+use super::thousands;
+
 /// Bytes read from the start of a table for its header and first row: a
 /// BLAST hit's line with a long title is a few hundred.
 pub const TABLE_HEAD_BYTES: u64 = 64 * 1024;
@@ -349,19 +351,6 @@ fn read_analysis(reader: impl Read, record: &Record) -> io::Result<Summary> {
             gc.map_or(String::new(), |gc| format!("{:.2}", gc * 100.0)),
         ],
     })
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// `text` on one line, at most `max` characters, with `…` where it was cut.

@@ -21,6 +21,7 @@ use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, RunHandl
 use crate::pipeline::{Param, ParamKind, Pipeline};
 use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
 use crate::queue::{Backlog, View, Waiting};
+use crate::results::{size, thousands};
 use crate::time::Timestamp;
 
 /// What `app.js` does on a page, as `<main>`'s `data-page` and
@@ -1245,35 +1246,6 @@ fn duration(millis: u64) -> String {
     } else {
         format!("{} h {:02} min", secs / 3600, secs / 60 % 60)
     }
-}
-
-/// A file size: `532 B`, `12.4 KB`, `3.1 MB` (powers of 1024).
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let head = digits.len() % 3;
-    let mut groups = Vec::new();
-    if head > 0 {
-        groups.push(&digits[..head]);
-    }
-    for start in (head..digits.len()).step_by(3) {
-        groups.push(&digits[start..start + 3]);
-    }
-    groups.join(",")
 }
 
 /// Percent-encodes a path segment (a file name in a link), keeping only
