@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -17,36 +16,6 @@ use serde_json::Value;
 /// What a browser sends when it asks for a page.
 const BROWSER_ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
-
-/// `seqspool user ARGS --experiments DIR`, run to its end.
-fn user_command(dir: &Path, args: &[&str]) -> std::process::Output {
-    output_within(
-        Command::new(env!("CARGO_BIN_EXE_seqspool"))
-            .arg("user")
-            .args(args)
-            .arg("--experiments")
-            .arg(dir)
-            .env_remove("SEQSPOOL_EXPERIMENTS")
-            .env_remove("SEQSPOOL_CONFIG"),
-    )
-}
-
-/// Adds a user with the real binary and returns the token it printed.
-fn add_user(dir: &Path, name: &str, admin: bool) -> String {
-    let mut args = vec!["add", name];
-    if admin {
-        args.push("--admin");
-    }
-    let out = user_command(dir, &args);
-    assert!(
-        out.status.success(),
-        "user add {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert!(token.starts_with("ssp_"), "{token}");
-    token
-}
 
 /// The `Authorization` header for `token`.
 fn bearer(token: &str) -> (&'static str, String) {

@@ -2070,21 +2070,6 @@ impl Browser {
     }
 }
 
-/// Adds a user with the real `seqspool user add`; returns their token.
-fn add_user(dir: &Path, name: &str) -> String {
-    let out = output_within(
-        Command::new(env!("CARGO_BIN_EXE_seqspool"))
-            .args(["user", "add", name, "--experiments"])
-            .arg(dir),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[test]
 #[cfg_attr(
     not(seqspool_test_chromium),
@@ -2095,7 +2080,7 @@ fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_the
         return;
     };
     let server = Server::start(|config| config.access = seqspool::config::AccessMode::Closed);
-    let token = add_user(&server.dir, "anna");
+    let token = add_user(&server.dir, "anna", false);
 
     // A closed server shows nothing but the sign-in form.
     browser.go(&format!("http://{}/", server.addr));

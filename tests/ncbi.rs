@@ -189,15 +189,7 @@ fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
             .expect("examples/seqspool.toml reads");
         config.access = seqspool::config::AccessMode::Members;
     });
-    let added = output_within(
-        Command::new(env!("CARGO_BIN_EXE_seqspool"))
-            .args(["user", "add", "anna", "--experiments"])
-            .arg(&server.dir)
-            .env_remove("SEQSPOOL_EXPERIMENTS")
-            .env_remove("SEQSPOOL_CONFIG"),
-    );
-    assert!(added.status.success(), "{added:?}");
-    let token = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    let token = add_user(&server.dir, "anna", false);
     let dna = cut("reference.fasta", "ref03", 200);
 
     // Without a password the first request is refused, saying how to sign in.

@@ -1274,27 +1274,6 @@ fn retention(document: &Document) {
     assert_eq!(after["count"], 0, "{after}");
 }
 
-/// Adds a user with the real `seqspool user add` and returns the token it printed.
-fn add_user(dir: &Path, name: &str, admin: bool) -> String {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seqspool"));
-    command.args(["user", "add", name]);
-    if admin {
-        command.arg("--admin");
-    }
-    command
-        .arg("--experiments")
-        .arg(dir)
-        .env_remove("SEQSPOOL_EXPERIMENTS")
-        .env_remove("SEQSPOOL_CONFIG");
-    let out = output_within(&mut command);
-    assert!(
-        out.status.success(),
-        "user add {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// Who may do what, route by route, as each operation's `x-access` says: in
 /// `members` mode anybody is refused (401) where it says `write`, `owner` or
 /// `admin`, and a member (403) where it says `admin`, or `owner` of another's

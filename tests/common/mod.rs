@@ -734,3 +734,33 @@ pub fn run_python(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> Str
     );
     String::from_utf8(output.stdout).expect("Python printed UTF-8")
 }
+
+/// `seqspool user ARGS --experiments DIR`, run to its end.
+pub fn user_command(dir: &Path, args: &[&str]) -> std::process::Output {
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_seqspool"))
+            .arg("user")
+            .args(args)
+            .arg("--experiments")
+            .arg(dir)
+            .env_remove("SEQSPOOL_EXPERIMENTS")
+            .env_remove("SEQSPOOL_CONFIG"),
+    )
+}
+
+/// Adds a user with the real binary and returns the token it printed.
+pub fn add_user(dir: &Path, name: &str, admin: bool) -> String {
+    let mut args = vec!["add", name];
+    if admin {
+        args.push("--admin");
+    }
+    let out = user_command(dir, &args);
+    assert!(
+        out.status.success(),
+        "user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("ssp_"), "{token}");
+    token
+}
