@@ -13,6 +13,7 @@
 //! answered, and that scripts keep getting JSON.
 
 mod common;
+use common::blast::blast_available;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -1788,28 +1789,6 @@ fn the_form_without_javascript_sends_every_pipelines_fields_and_only_the_chosen_
 
 /// How long a real BLAST run may take on a busy machine.
 const BLAST_PATIENCE: Duration = Duration::from_secs(180);
-
-/// Whether BLAST+ is here; a test that needs it skips (loudly) without it,
-/// unless `SEQSPOOL_TEST_REQUIRE` names `blast`.
-fn blast_available() -> bool {
-    let missing: Vec<&str> = ["blastn", "makeblastdb", "blast_formatter", "blastdbcmd"]
-        .into_iter()
-        .filter(|tool| program(tool).is_none())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        !required("blast"),
-        "{} not installed, and SEQSPOOL_TEST_REQUIRE names blast: apt-get install ncbi-blast+",
-        missing.join(", ")
-    );
-    eprintln!(
-        "\n\n*** SKIPPED: this browser test needs NCBI BLAST+ ({} missing; apt-get install ncbi-blast+) ***\n\n",
-        missing.join(", ")
-    );
-    false
-}
 
 /// A server running `examples/seqspool.toml` with its databases built in
 /// `db` by `examples/data/make_databases.sh` (everything else as shipped).

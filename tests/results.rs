@@ -10,9 +10,9 @@
 //! unless `SEQSPOOL_TEST_REQUIRE` names `blast`: then they fail.
 
 mod common;
+use common::blast::blast_available;
 use common::*;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,29 +28,6 @@ const BLAST_PATIENCE: Duration = Duration::from_secs(180);
 
 fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// True if BLAST+ is here; false (after a loud message) if the test should skip.
-fn blast_available() -> bool {
-    let missing: Vec<&str> = ["blastn", "makeblastdb", "blast_formatter", "blastdbcmd"]
-        .into_iter()
-        .filter(|tool| !on_path(tool))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        !required("blast"),
-        "{} not on the PATH, and SEQSPOOL_TEST_REQUIRE names blast: install NCBI BLAST+ (Debian: apt-get install ncbi-blast+)",
-        missing.join(", ")
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED: this results test needs NCBI BLAST+ ({} missing); \
-         apt-get install ncbi-blast+, or set SEQSPOOL_TEST_REQUIRE=blast to make this a failure ***\n",
-        missing.join(", ")
-    );
-    false
 }
 
 /// The sequence of `id` in `examples/data/reference.fasta`.
