@@ -800,7 +800,15 @@ fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_with
 
     // The home page's rows say the same, and nothing for one that has finished.
     browser.go(&format!("http://{}/", server.addr));
-    let cell = |id: &str| browser.text(&browser.find(&format!("tr[data-id=\"{id}\"] td.expected")));
+    // Read in one script: the rows are redrawn as events come, so an element
+    // found first may be gone by the time its text is asked for.
+    let cell = |id: &str| {
+        let text = browser.script(&format!(
+            "const c = document.querySelector('tr[data-id=\"{id}\"] td.expected'); \
+             return c && c.innerText.trim();"
+        ));
+        text.as_str().unwrap_or_default().to_owned()
+    };
     let queued = cell(&third);
     assert!(
         queued.starts_with("starts about ") && queued.contains("finishes about "),
