@@ -22,8 +22,7 @@ use crate::error::Error;
 use crate::events::Events;
 use crate::exec::Signal;
 use crate::metrics::Metrics;
-use crate::model::{Drain, Id, Moved, Pause, Record, State};
-use crate::pipeline::Definition;
+use crate::model::{Drain, Id, Moved, Pause, Record, Sharing, State};
 use crate::time::Timestamp;
 
 /// An experiment as the read routes show it: its record, and where it stands.
@@ -497,25 +496,13 @@ impl Queue {
     /// them), paused if `pause` says so.
     pub fn new(capacity: usize, mut records: Vec<Record>, pause: Option<Pause>) -> Queue {
         records.sort_unstable_by_key(|record| record.id);
-        // Recovered records each read their own copy of what they run: share
-        // one per command, pipeline and definition, as newly accepted ones do.
-        let mut names: HashMap<Arc<str>, Arc<str>> = HashMap::new();
-        let mut definitions: HashMap<Arc<Definition>, Arc<Definition>> = HashMap::new();
+        // The store shares what records hold alike thread by thread as it
+        // reads them; one copy across its threads (and for records made elsewhere).
+        let mut sharing = Sharing::default();
         let mut index = Index::default();
         let mut moved = Vec::new();
         for record in &mut records {
-            for name in [&mut record.command, &mut record.pipeline] {
-                *name = names
-                    .entry(name.clone())
-                    .or_insert_with(|| name.clone())
-                    .clone();
-            }
-            if let Some(definition) = &mut record.definition {
-                *definition = definitions
-                    .entry(definition.clone())
-                    .or_insert_with(|| definition.clone())
-                    .clone();
-            }
+            sharing.share(record);
             index.counts[record.state.index()] += 1;
             if record.state == State::Queued {
                 match &record.moved_to_front {

@@ -735,7 +735,7 @@ impl Executor for Warm {
     }
 
     fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
-        if let Some(RunHandle::Warm(run)) = &record.handle {
+        if let Some(RunHandle::Warm(run)) = record.handle.as_deref() {
             let killed = local::kill_run(&run.runner, self.grace);
             if killed > 0 {
                 log::warn!(

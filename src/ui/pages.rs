@@ -1138,7 +1138,7 @@ fn status_sentence(view: &View) -> String {
             Some(2) => "Waiting in the queue: 1 experiment runs before it.".to_owned(),
             Some(n) => format!("Waiting in the queue: {} experiments run before it.", n - 1),
         },
-        State::Running => match &record.handle {
+        State::Running => match record.handle.as_deref() {
             // Submitted to the cluster, not yet running there.
             Some(RunHandle::Slurm { slurm }) if slurm.state != "RUNNING" => format!(
                 "Submitted to the cluster as Slurm job {}: {}{}.",
