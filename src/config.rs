@@ -66,6 +66,17 @@ pub const DEFAULT_WARM_IDLE_SECS: f64 = 900.0;
 /// long, at the cost of one short call to the controller.
 pub const DEFAULT_SLURM_POLL_SECS: f64 = 2.0;
 
+/// The share of the connections (`--max-connections`) event streams and
+/// waits may hold by default: half. However many are open, the other half
+/// is left to ordinary requests, which come and go.
+pub const DEFAULT_STREAMS_SHARE: usize = 2;
+
+/// The most event streams and waits one client address may hold by
+/// default, when a quarter of `--max-streams` is more: a browser keeps at
+/// most six connections to one server, so this is the pages of a few
+/// people behind one address, and their scripts.
+pub const DEFAULT_STREAMS_PER_CLIENT: usize = 32;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -170,8 +181,18 @@ pub struct Config {
     pub max_output: u64,
 
     /// Most connections open at once; past it new ones wait [default: from the open-files limit]
-    #[arg(long, env = "SEQSPOOL_MAX_CONNECTIONS", value_name = "N")]
+    #[arg(long, env = "SEQSPOOL_MAX_CONNECTIONS", value_parser = parse_at_least_one, value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// Most event streams (GET /events) and waits (?wait=) open at once; past
+    /// it they get 503 [default: half of --max-connections]
+    #[arg(long, env = "SEQSPOOL_MAX_STREAMS", value_parser = parse_at_least_one, value_name = "N")]
+    pub max_streams: Option<usize>,
+
+    /// Most event streams and waits one client address may hold at once;
+    /// past it they get 503 [default: a quarter of --max-streams, at most 32]
+    #[arg(long, env = "SEQSPOOL_MAX_STREAMS_PER_CLIENT", value_parser = parse_at_least_one, value_name = "N")]
+    pub max_streams_per_client: Option<usize>,
 
     /// Bytes the experiments' disk must keep free for a run to start; below it the queue pauses.
     #[arg(long, env = "SEQSPOOL_MIN_FREE", default_value_t = DEFAULT_MIN_FREE, value_name = "BYTES")]
@@ -280,6 +301,8 @@ impl Config {
             max_warm: DEFAULT_MAX_WARM,
             warm_idle: Duration::from_secs_f64(DEFAULT_WARM_IDLE_SECS),
             max_connections: None,
+            max_streams: None,
+            max_streams_per_client: None,
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             slurm_poll: Duration::from_secs_f64(DEFAULT_SLURM_POLL_SECS),
@@ -397,9 +420,26 @@ impl Config {
                 self.retention_days = Some(parse_days(&days.to_string())?);
             }
         }
-        if let Some(max) = file.max_connections {
-            if unset("max_connections") {
-                self.max_connections = Some(max);
+        for (name, given, field) in [
+            (
+                "max_connections",
+                file.max_connections,
+                &mut self.max_connections,
+            ),
+            ("max_streams", file.max_streams, &mut self.max_streams),
+            (
+                "max_streams_per_client",
+                file.max_streams_per_client,
+                &mut self.max_streams_per_client,
+            ),
+        ] {
+            if let Some(max) = given {
+                if max == 0 {
+                    return Err(format!("{name} = 0: give a whole number of at least 1"));
+                }
+                if unset(name) {
+                    *field = Some(max);
+                }
             }
         }
         if let Some(hosts) = file.allow_hosts {
@@ -487,6 +527,32 @@ impl Config {
         self.runner.clone().unwrap_or_else(|| {
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("seqspool"))
         })
+    }
+
+    /// The most event streams and waits open at once, in all and from one
+    /// client address, among `max_connections`: as given, or half the
+    /// connections and a quarter of that (at most
+    /// [`DEFAULT_STREAMS_PER_CLIENT`]). Streams given as many as the
+    /// connections or more would leave none for ordinary requests: the
+    /// default is kept instead, and the log says so.
+    pub fn stream_limits(&self, max_connections: usize) -> (usize, usize) {
+        let share = (max_connections / DEFAULT_STREAMS_SHARE).max(1);
+        let streams = match self.max_streams {
+            Some(given) if given >= max_connections => {
+                log::warn!(
+                    "--max-streams {given} leaves no room for other requests among {max_connections} \
+                     connections (--max-connections); keeping {share}"
+                );
+                share
+            }
+            Some(given) => given,
+            None => share,
+        };
+        let per_client = self
+            .max_streams_per_client
+            .unwrap_or((streams / 4).clamp(1, DEFAULT_STREAMS_PER_CLIENT))
+            .min(streams);
+        (streams, per_client)
     }
 
     /// The limits every submission is checked against.
@@ -606,6 +672,8 @@ struct FileOptions {
     shutdown_grace: Option<f64>,
     max_output: Option<u64>,
     max_connections: Option<usize>,
+    max_streams: Option<usize>,
+    max_streams_per_client: Option<usize>,
     min_free: Option<u64>,
     max_warm: Option<usize>,
     /// Seconds.
@@ -648,6 +716,35 @@ mod tests {
         assert_eq!((parsed.retention_days, built.retention_days), (None, None));
         // A batch as large as a submission may be fits an empty queue.
         assert!(built.capacity >= built.max_records);
+    }
+
+    #[test]
+    fn event_streams_leave_room_for_other_requests() {
+        let config = Config::new("e");
+        // The usual 1 024 open files make 384 connections (`lib::connections_for`).
+        assert_eq!(config.stream_limits(384), (192, 32));
+        assert_eq!(config.stream_limits(48), (24, 6));
+        assert_eq!(config.stream_limits(1), (1, 1));
+        let mut given = Config::new("e");
+        given.max_streams = Some(100);
+        given.max_streams_per_client = Some(500);
+        assert_eq!(given.stream_limits(384), (100, 100));
+        given.max_streams = Some(384);
+        assert_eq!(
+            given.stream_limits(384).0,
+            192,
+            "as many as the connections"
+        );
+        for zero in [
+            "--max-streams",
+            "--max-streams-per-client",
+            "--max-connections",
+        ] {
+            assert!(
+                Config::try_parse_from(["seqspool", zero, "0"]).is_err(),
+                "{zero}"
+            );
+        }
     }
 
     #[test]
