@@ -148,19 +148,22 @@ pub struct Config {
     pub capacity: usize,
 
     /// Seconds a command may run before it is stopped (SIGTERM, then SIGKILL) [default: none]
-    #[arg(long, env = "SEQSPOOL_TIMEOUT", value_parser = parse_seconds, value_name = "SECS")]
+    #[arg(long, env = "SEQSPOOL_TIMEOUT", value_parser = parse_timeout, value_name = "SECS")]
     pub timeout: Option<Duration>,
 
     /// Largest request body accepted, in bytes; larger ones get 413.
-    #[arg(long, env = "SEQSPOOL_MAX_BODY", default_value_t = DEFAULT_MAX_BODY, value_name = "BYTES")]
+    #[arg(long, env = "SEQSPOOL_MAX_BODY", default_value_t = DEFAULT_MAX_BODY,
+          value_parser = parse_at_least_one, value_name = "BYTES")]
     pub max_body: usize,
 
     /// Most records one FASTA batch may hold; more get 413.
-    #[arg(long, env = "SEQSPOOL_MAX_RECORDS", default_value_t = DEFAULT_MAX_RECORDS, value_name = "N")]
+    #[arg(long, env = "SEQSPOOL_MAX_RECORDS", default_value_t = DEFAULT_MAX_RECORDS,
+          value_parser = parse_at_least_one, value_name = "N")]
     pub max_records: usize,
 
     /// Most residues one sequence may hold; more get 422.
-    #[arg(long, env = "SEQSPOOL_MAX_RESIDUES", default_value_t = DEFAULT_MAX_RESIDUES, value_name = "N")]
+    #[arg(long, env = "SEQSPOOL_MAX_RESIDUES", default_value_t = DEFAULT_MAX_RESIDUES,
+          value_parser = parse_at_least_one, value_name = "N")]
     pub max_residues: usize,
 
     /// Which sequences to accept.
@@ -391,6 +394,24 @@ impl Config {
                 }
             )*};
         }
+        // A limit of none would refuse every submission, or run nothing:
+        // wrong in the file, whatever the command line says.
+        for (name, value) in [
+            ("capacity", file.capacity),
+            ("max_body", file.max_body),
+            ("max_records", file.max_records),
+            ("max_residues", file.max_residues),
+            ("max_warm", file.max_warm),
+            ("max_connections", file.max_connections),
+            ("max_streams", file.max_streams),
+            ("max_streams_per_client", file.max_streams_per_client),
+        ] {
+            if value == Some(0) {
+                return Err(format!(
+                    "{name} = 0 would take nothing: give a whole number of at least 1"
+                ));
+            }
+        }
         take!(
             bind,
             capacity,
@@ -417,7 +438,10 @@ impl Config {
         }
         if let Some(days) = file.retention_days {
             if unset("retention_days") {
-                self.retention_days = Some(parse_days(&days.to_string())?);
+                self.retention_days = Some(
+                    parse_days(&days.to_string())
+                        .map_err(|why| format!("retention_days = {days}: {why}"))?,
+                );
             }
         }
         for (name, given, field) in [
@@ -434,9 +458,6 @@ impl Config {
             ),
         ] {
             if let Some(max) = given {
-                if max == 0 {
-                    return Err(format!("{name} = 0: give a whole number of at least 1"));
-                }
                 if unset(name) {
                     *field = Some(max);
                 }
@@ -452,7 +473,10 @@ impl Config {
         }
         if let Some(secs) = file.timeout {
             if unset("timeout") {
-                self.timeout = Some(seconds("timeout", secs)?);
+                self.timeout = Some(
+                    parse_timeout(&secs.to_string())
+                        .map_err(|why| format!("timeout = {secs}: {why}"))?,
+                );
             }
         }
         if let Some(secs) = file.shutdown_grace {
@@ -465,21 +489,17 @@ impl Config {
                 self.warm_idle = seconds("warm_idle", secs)?;
             }
         }
-        if self.max_warm == 0 {
-            return Err("max_warm = 0: give a whole number of at least 1".into());
-        }
         if let Some(secs) = file.body_stall {
             if unset("body_stall") {
-                self.body_stall = parse_stall(&secs.to_string())?;
+                self.body_stall = parse_stall(&secs.to_string())
+                    .map_err(|why| format!("body_stall = {secs}: {why}"))?;
             }
         }
         if let Some(secs) = file.slurm_poll {
             if unset("slurm_poll") {
-                self.slurm_poll = parse_poll(&secs.to_string())?;
+                self.slurm_poll = parse_poll(&secs.to_string())
+                    .map_err(|why| format!("slurm_poll = {secs}: {why}"))?;
             }
-        }
-        if self.capacity == 0 {
-            return Err("capacity = 0: give a whole number of at least 1".into());
         }
         let dir_text = dir.display().to_string();
         let mut pipelines: Vec<Arc<Pipeline>> = Vec::new();
@@ -492,6 +512,22 @@ impl Config {
                 ));
             }
             pipelines.push(Arc::new(pipeline));
+        }
+        for pipeline in &pipelines {
+            if !pipeline.alphabets.iter().any(|a| self.alphabet.allows(*a)) {
+                return Err(format!(
+                    "pipeline '{}' takes only {}, which this server never reads (alphabet = \"{}\", \
+                     or --alphabet): it could never accept a sequence",
+                    pipeline.name,
+                    pipeline
+                        .alphabets
+                        .iter()
+                        .map(|a| a.word())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    self.alphabet.as_str()
+                ));
+            }
         }
         if !pipelines.is_empty() && self.command.is_some() {
             return Err(
@@ -602,6 +638,17 @@ fn parse_days(text: &str) -> Result<u32, String> {
              (without the option, finished experiments are kept for ever)"
         )),
         Ok(days) => Ok(days),
+    }
+}
+
+/// Parses `--timeout`: none at all would stop every command as it starts.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        timeout if timeout.is_zero() => Err(format!(
+            "'{text}' would stop every command as it starts; give a number of seconds above 0 \
+             (without the option, commands run as long as they take)"
+        )),
+        timeout => Ok(timeout),
     }
 }
 
@@ -744,6 +791,27 @@ mod tests {
                 Config::try_parse_from(["seqspool", zero, "0"]).is_err(),
                 "{zero}"
             );
+        }
+    }
+
+    #[test]
+    fn a_limit_of_none_in_the_file_is_refused_whatever_the_command_line_says() {
+        let file = Path::new("/etc/seqspool/seqspool.toml");
+        let matches = Config::command()
+            .try_get_matches_from(["seqspool", "--max-body", "1000"])
+            .unwrap();
+        let mut config = Config::from_arg_matches(&matches).unwrap();
+        let err = config
+            .apply_file("max_body = 0", file, Some(&matches))
+            .unwrap_err();
+        assert!(err.starts_with("max_body = 0 would take nothing"), "{err}");
+        for (text, field) in [
+            ("body_stall = 0", "body_stall = 0: "),
+            ("slurm_poll = 0", "slurm_poll = 0: "),
+            ("timeout = -1", "timeout = -1: "),
+        ] {
+            let err = Config::new("e").apply_file(text, file, None).unwrap_err();
+            assert!(err.starts_with(field), "{err}");
         }
     }
 

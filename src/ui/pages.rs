@@ -358,14 +358,9 @@ fn bounds_words(kind: &ParamKind) -> Option<String> {
 /// The alphabets a pipeline takes on this server, in words: `DNA, RNA or
 /// protein`, `DNA or RNA`, `protein`.
 fn takes_words(alphabets: &[Alphabet], server: AlphabetPolicy) -> String {
-    let allowed = |alphabet: &Alphabet| match server {
-        AlphabetPolicy::Auto => true,
-        AlphabetPolicy::Nucleotide => alphabet.is_nucleotide(),
-        AlphabetPolicy::Protein => !alphabet.is_nucleotide(),
-    };
     let mut words: Vec<&str> = alphabets
         .iter()
-        .filter(|a| allowed(a))
+        .filter(|a| server.allows(**a))
         .map(|a| a.word())
         .collect();
     if words.is_empty() {
