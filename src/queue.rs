@@ -34,7 +34,8 @@ pub struct View {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
     /// When it should start and finish, while QUEUED or RUNNING: `null` when
-    /// there is no estimate yet (a pipeline ahead of it has not completed a run).
+    /// there is no estimate yet (a pipeline ahead of it has not completed a
+    /// run); what it waits for instead, while nothing starts (the queue is paused).
     #[serde(skip_serializing_if = "Waiting::is_done")]
     pub eta: Waiting,
 }
@@ -57,6 +58,18 @@ pub enum Waiting {
     #[default]
     Done,
     Unknown(Option<Eta>),
+    /// A queued experiment while nothing starts: no time to promise.
+    Held(Hold),
+}
+
+/// What a queued experiment waits for while nothing starts, instead of a
+/// start that would slide forward as long as the wait lasts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    /// `pause`: the queue is paused, until someone resumes it.
+    pub waits_for: &'static str,
+    /// Why, in words.
+    pub reason: Arc<str>,
 }
 
 impl Waiting {
@@ -69,7 +82,7 @@ impl Waiting {
     pub fn eta(&self) -> Option<&Eta> {
         match self {
             Waiting::Unknown(eta) => eta.as_ref(),
-            Waiting::Done => None,
+            Waiting::Done | Waiting::Held(_) => None,
         }
     }
 }
@@ -268,6 +281,20 @@ impl Index {
         Waiting::Unknown(eta)
     }
 
+    /// What every waiting experiment waits for while nothing starts, if
+    /// nothing does: the queue is paused.
+    fn hold(&self) -> Option<Hold> {
+        let pause = self.pause.as_ref()?;
+        Some(Hold {
+            waits_for: "pause",
+            reason: format!(
+                "the queue is paused (since {}): {}; nothing starts until it is resumed",
+                pause.since, pause.reason
+            )
+            .into(),
+        })
+    }
+
     /// When a waiting experiment that should start at `start` should finish.
     fn waiting_eta(&self, record: &Record, start: Option<Timestamp>) -> Waiting {
         Waiting::Unknown(start.and_then(|start| {
@@ -323,9 +350,10 @@ impl Index {
     /// When an experiment still to finish should start and finish.
     fn eta(&self, record: &Record, position: Option<usize>) -> Waiting {
         let now = Timestamp::now();
-        match position {
-            Some(position) => self.waiting_eta(record, self.starts(now, &[position])[0]),
-            None => self.running_eta(record, now),
+        match (position, self.hold()) {
+            (Some(_), Some(hold)) => Waiting::Held(hold),
+            (Some(position), None) => self.waiting_eta(record, self.starts(now, &[position])[0]),
+            (None, _) => self.running_eta(record, now),
         }
     }
 
@@ -342,19 +370,24 @@ impl Index {
                 eta: Waiting::Done,
             })
             .collect();
+        let hold = self.hold();
         let mut positions: Vec<usize> = views.iter().filter_map(|view| view.position).collect();
         positions.sort_unstable();
         positions.dedup();
+        if hold.is_some() {
+            positions.clear();
+        }
         let starts = self.starts(now, &positions);
         for view in &mut views {
-            view.eta = match view.position {
-                Some(position) => {
+            view.eta = match (view.position, &hold) {
+                (Some(_), Some(hold)) => Waiting::Held(hold.clone()),
+                (Some(position), None) => {
                     let at = positions
                         .binary_search(&position)
                         .expect("a position asked for");
                     self.waiting_eta(&view.record, starts[at])
                 }
-                None => self.running_eta(&view.record, now),
+                (None, _) => self.running_eta(&view.record, now),
             };
         }
         views

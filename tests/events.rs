@@ -273,13 +273,7 @@ fn a_read_with_wait_answers_as_soon_as_the_experiment_ends_or_when_the_wait_is_o
 fn an_estimate_is_null_until_its_pipeline_has_completed_a_run_and_each_page_hears_it_move() {
     let tmp = tempfile::tempdir().unwrap();
     let gates = tmp.path();
-    // Each experiment runs until the file named after it exists.
-    let server = Server::start(|config| {
-        config.command = Some(format!(
-            "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
-            gates.display()
-        ))
-    });
+    let server = gated_server(gates);
     let first = server.submit("first", "ACGT");
     server.wait_for_state(&first, "RUNNING");
     let second = server.submit("second", "ACGT");
@@ -460,4 +454,76 @@ fn idle_event_streams_are_capped_per_client_and_in_all_and_leave_room_for_reques
         line.starts_with("HTTP/1.1 200")
     });
     drop(theirs);
+}
+
+#[test]
+fn while_the_queue_is_paused_a_queued_experiment_promises_no_start_and_says_it_waits_for_the_pause()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let gates = tmp.path();
+    let server = gated_server(gates);
+    std::fs::write(gates.join("first"), "").unwrap();
+    let first = server.submit("first", "ACGT");
+    server.wait_for_state(&first, "COMPLETE");
+    let second = server.submit("second", "ACGT");
+    server.wait_for_state(&second, "RUNNING");
+    let third = server.submit("third", "ACGT");
+    let record = server.get(&format!("/experiments/{third}")).json();
+    assert!(record["eta"]["start"].is_string(), "{record}");
+
+    let mut stream = Stream::open(&server, "/events", None);
+    pause_queue(server.addr, "a+new+disk");
+    let held = |id: &str| -> Value {
+        let record = server.get(&format!("/experiments/{id}")).json();
+        let eta = record["eta"].clone();
+        assert_eq!(eta["waits_for"], "pause", "{record}");
+        let reason = eta["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("the queue is paused (since ")
+                && reason.contains("a new disk")
+                && reason.ends_with("nothing starts until it is resumed"),
+            "{reason}"
+        );
+        assert!(
+            eta.get("start").is_none() && eta.get("finish").is_none(),
+            "{eta}"
+        );
+        eta
+    };
+    let eta = held(&third);
+    // The one running goes on: its finish is still an estimate.
+    let running = server.get(&format!("/experiments/{second}")).json();
+    assert!(running["eta"]["finish"].is_string(), "{running}");
+    // Listings and events say the same; one submitted now, too.
+    let listed = server.get("/experiments?state=QUEUED").json();
+    assert_eq!(listed["experiments"][0]["eta"], eta, "{listed}");
+    let fourth = server.submit("fourth", "ACGT");
+    let (_, data) = stream.next_about(&fourth);
+    assert_eq!(data["eta"]["waits_for"], "pause", "{data}");
+    assert!(data["eta"].get("start").is_none(), "{data}");
+    held(&fourth);
+    // The page says so, in words, with no time.
+    let page = request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{third}"),
+        &[("Accept", "text/html")],
+        b"",
+    )
+    .text();
+    assert!(
+        page.contains(">waits until the queue is resumed</span>"),
+        "{page}"
+    );
+    assert!(page.contains("a new disk; nothing starts until it is resumed"));
+
+    // Resumed, it has a start again.
+    let resumed = request(server.addr, "POST", "/queue/resume", &[], b"");
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let record = server.get(&format!("/experiments/{third}")).json();
+    assert!(record["eta"]["start"].is_string(), "{record}");
+    for name in ["second", "third", "fourth"] {
+        std::fs::write(gates.join(name), "").unwrap();
+    }
+    server.wait_for_state(&fourth, "COMPLETE");
 }

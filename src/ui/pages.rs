@@ -1219,8 +1219,19 @@ fn estimate(eta: &Waiting, compact: bool) -> Option<Markup> {
                 span.eta-finish { "finishes about " (approx(eta.finish)) }
             }
         }),
+        // No time to promise while nothing starts: what it waits for, and why.
+        Waiting::Held(hold) => Some(html! {
+            span.eta.eta-held title=(hold.reason) { (HELD_WORDS) }
+            @if !compact {
+                " " span.hint { "(" (hold.reason) ")" }
+            }
+        }),
     }
 }
+
+/// What an experiment that waits for the queue's pause says instead of a
+/// time (`app.js` says the same).
+const HELD_WORDS: &str = "waits until the queue is resumed";
 
 /// Where an estimate comes from (`app.js` says the same).
 const ESTIMATE_HINT: &str =
@@ -1382,6 +1393,25 @@ mod tests {
         }));
         let finishing = fact(&page(&running));
         assert!(!finishing.contains("starts about") && finishing.contains("finishes about"));
+
+        // While the queue is paused: no time, what it waits for and why.
+        waiting.eta = Waiting::Held(crate::queue::Hold {
+            waits_for: "pause",
+            reason: "the queue is paused (since 2026-01-02T03:00:00.000Z): a new disk; nothing starts until it is resumed".into(),
+        });
+        let held = fact(&page(&waiting));
+        assert!(
+            held.contains(">waits until the queue is resumed</span>"),
+            "{held}"
+        );
+        assert!(
+            held.contains("(the queue is paused (since 2026-01-02T03:00:00.000Z): a new disk;"),
+            "{held}"
+        );
+        assert!(
+            !held.contains("starts about") && !held.contains("<time"),
+            "{held}"
+        );
 
         let done = fact(&page(&view("d", State::Complete)));
         assert!(
