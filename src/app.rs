@@ -54,7 +54,7 @@ pub struct App {
     /// Tells whoever asked when an experiment ends.
     pub notifier: Arc<crate::notify::Notifier>,
     /// The event streams and waits open, and how many may be.
-    pub streams: Arc<crate::api::events::Streams>,
+    pub streams: Arc<crate::events::Streams>,
 }
 
 /// What a cancel did.

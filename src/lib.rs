@@ -224,7 +224,7 @@ pub async fn run(
         hosts: http::host::Hosts::new(&config.allow_hosts),
         access,
         notifier: notifier.clone(),
-        streams: api::events::Streams::new(max_streams, streams_per_client),
+        streams: events::Streams::new(max_streams, streams_per_client),
     });
     match listener.local_addr() {
         Ok(addr) => {

@@ -5,14 +5,13 @@
 //! that match its filter (one experiment, one batch, or all) into the
 //! response body. An idle stream costs a parked task and a comment line every
 //! [`HEARTBEAT`]; nothing polls. It costs a connection too, for as long as
-//! it is open, and so does a wait: [`Streams`] counts both, in all and by
-//! client address, so that streams never hold every connection the server
-//! keeps, and one client never holds all the streams.
+//! it is open, and so does a wait: each holds a place among the
+//! [`Streams`](crate::events::Streams), counted in all and by client
+//! address, so that streams never hold every connection the server keeps,
+//! and one client never holds all the streams.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,7 +27,7 @@ use tokio::sync::mpsc;
 use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
-use crate::events::{Event, Events};
+use crate::events::{Event, Events, Held};
 use crate::http::Body;
 use crate::model::Id;
 
@@ -41,97 +40,6 @@ const STREAM_BUFFER: usize = 64;
 
 /// The longest `?wait=` a client may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
-
-/// The event streams and waits open now, and how many may be
-/// (`--max-streams`, `--max-streams-per-client`): past either, a new one gets
-/// 503 with `Retry-After`, and the connections left serve ordinary requests.
-pub struct Streams {
-    /// The most open at once.
-    most: usize,
-    /// The most one client may hold.
-    per_client: usize,
-    open: Mutex<Open>,
-}
-
-/// What is open: every count is above zero, so the map holds at most `most` clients.
-#[derive(Default)]
-struct Open {
-    total: usize,
-    by_client: HashMap<IpAddr, usize>,
-}
-
-/// One stream's or wait's place among the [`Streams`], given back when it is dropped.
-pub struct Held {
-    streams: Arc<Streams>,
-    client: IpAddr,
-}
-
-impl Streams {
-    pub fn new(most: usize, per_client: usize) -> Arc<Streams> {
-        Arc::new(Streams {
-            most,
-            per_client,
-            open: Mutex::default(),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A place for one more stream or wait of `viewer`, if there is room.
-    pub fn hold(self: &Arc<Self>, viewer: &Viewer) -> Result<Held, Error> {
-        let client = client_of(viewer.address);
-        let mut open = self.lock();
-        let theirs = open.by_client.get(&client).copied().unwrap_or(0);
-        if theirs >= self.per_client {
-            return Err(Error::Busy(format!(
-                "{theirs} event streams and waits are open from {}, the most one client may hold \
-                 (--max-streams-per-client); close one, or try again later",
-                viewer.address
-            )));
-        }
-        if open.total >= self.most {
-            return Err(Error::Busy(format!(
-                "{} event streams and waits are open, the most this server keeps beside room for \
-                 other requests (--max-streams); try again later",
-                open.total
-            )));
-        }
-        open.total += 1;
-        *open.by_client.entry(client).or_default() += 1;
-        Ok(Held {
-            streams: self.clone(),
-            client,
-        })
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        let mut open = self.streams.lock();
-        open.total -= 1;
-        if let Some(count) = open.by_client.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                open.by_client.remove(&self.client);
-            }
-        }
-    }
-}
-
-/// The client an address counts as: itself, or for IPv6 its /64, which one
-/// host or network is given whole (counted by address, it would have more
-/// addresses than the server has connections).
-fn client_of(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
-    }
-}
 
 /// Which events a stream carries.
 #[derive(Clone, Copy, Debug, Default)]
@@ -183,7 +91,7 @@ pub fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let held = app.streams.hold(viewer)?;
+    let held = app.streams.hold(viewer.address)?;
     let events = app.queue.events();
     let subscription = events.subscribe(last.as_deref());
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
@@ -297,7 +205,7 @@ impl hyper::body::Body for EventBody {
 }
 
 /// Waits until experiment `id` has finished, or `wait` has passed, holding
-/// one of the `viewer`'s places among the streams; none left is 503.
+/// one of the `viewer`'s places among the [`Streams`](crate::events::Streams); none left is 503.
 pub async fn until_finished(
     app: &App,
     id: Id,
@@ -314,7 +222,7 @@ pub async fn until_finished(
         return Ok(());
     }
     // Only a wait that waits holds a place: a finished one answers at once.
-    let _held = app.streams.hold(viewer)?;
+    let _held = app.streams.hold(viewer.address)?;
     let waiting = async {
         loop {
             match subscription.receiver.recv().await {
@@ -365,39 +273,6 @@ pub fn wait_of(query_string: Option<&str>) -> Result<Option<Duration>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn streams_are_counted_by_client_and_in_all_and_given_back() {
-        let streams = Streams::new(3, 2);
-        let from = |address: &str| Viewer {
-            address: address.parse().unwrap(),
-            ..Viewer::default()
-        };
-        let (anna, ben) = (from("192.0.2.7"), from("192.0.2.8"));
-        let first = streams.hold(&anna).unwrap();
-        let _second = streams.hold(&anna).unwrap();
-        let refused = streams.hold(&anna).err().unwrap();
-        assert!(
-            refused.to_string().contains("--max-streams-per-client"),
-            "{refused}"
-        );
-        let _third = streams.hold(&ben).unwrap();
-        let refused = streams.hold(&from("192.0.2.9")).err().unwrap();
-        assert!(refused.to_string().contains("(--max-streams)"), "{refused}");
-        assert!(refused.is_temporary(), "503 with Retry-After");
-        drop(first);
-        let _again = streams.hold(&anna).unwrap();
-        assert_eq!(streams.lock().by_client.len(), 2);
-    }
-
-    #[test]
-    fn an_ipv6_client_is_its_64_and_a_mapped_ipv4_one_its_address() {
-        let client = |text: &str| client_of(text.parse().unwrap()).to_string();
-        assert_eq!(client("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
-        assert_eq!(client("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::");
-        assert_eq!(client("::ffff:192.0.2.7"), "192.0.2.7");
-        assert_eq!(client("192.0.2.7"), "192.0.2.7");
-    }
 
     #[test]
     fn waits_are_seconds_and_bounded() {
