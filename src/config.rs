@@ -26,8 +26,8 @@ use crate::query::Limits;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// Default bound of the queue: two batches of the most records
 /// ([`DEFAULT_MAX_RECORDS`]), so that a full-size batch fits by default, also
-/// behind another. At about 400 bytes a waiting experiment (more with a long
-/// name and description, both bounded), that is under 10 MB of memory.
+/// behind another. At about 450 bytes a waiting experiment (bench B4; more
+/// with a long name and description, both bounded), that is under 10 MB of memory.
 pub const DEFAULT_CAPACITY: usize = 2 * DEFAULT_MAX_RECORDS;
 /// Default body limit, 8 MiB: a few thousand sequences of a few kilobases each.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
