@@ -235,12 +235,14 @@ impl Index {
         }
     }
 
-    /// Tells listeners how many wait and run, and whether the queue is paused.
+    /// Tells listeners how many wait and run, and whether the queue is
+    /// paused (and by whom, why, since when).
     fn tell_backlog(&self) {
         let data = serde_json::json!({
             "queued": self.counts[State::Queued.index()],
             "running": self.counts[State::Running.index()],
             "paused": self.pause.is_some(),
+            "pause": self.pause,
             "draining": self.drain.is_some(),
         });
         self.events.publish("backlog", None, None, data.to_string());
@@ -1407,6 +1409,7 @@ mod tests {
             reason: "the disk is full".into(),
             since: Timestamp::now(),
             by: PausedBy::Workstation,
+            operator: None,
         };
         assert!(queue.pause(pause.clone()));
         assert!(!queue.pause(Pause {

@@ -155,7 +155,7 @@ async fn route(
     let owner = |id| app.queue.get(id).map(|view| view.record.submitted_by);
     if let Err(err) = app
         .access
-        .authorize(viewer, &method, &segments, query, owner)
+        .authorize(viewer, &method, &segments, owner)
     {
         return match err {
             // A browser that must sign in first is asked to, then sent back.

@@ -210,6 +210,7 @@ pub async fn pause(
         reason,
         since: Timestamp::now(),
         by: PausedBy::Operator,
+        operator: Some(viewer.name()),
     };
     if app.queue.pause(pause.clone()) {
         let store = app.store.clone();
