@@ -464,11 +464,12 @@ impl Access {
         }
         let failure = self.throttle.failed(address).map_err(unheard)?;
         log::warn!(
-            "refused {what} that is nobody's from {address} (failure {} from it, {} ahead of it; \
-             answered after {:.2} s)",
+            "refused {what} that is nobody's from {address} (failure {} from it; answered after \
+             {:.2} s: {} ahead of it, then {:.2} s of its own)",
             failure.count,
+            failure.at.saturating_duration_since(Instant::now()).as_secs_f64(),
             failure.ahead,
-            failure.at.saturating_duration_since(Instant::now()).as_secs_f64()
+            failure.delay.as_secs_f64()
         );
         tokio::time::sleep_until(failure.at.into()).await;
         Err(Error::Unauthenticated {

@@ -87,6 +87,8 @@ pub struct Failure {
     pub count: u32,
     /// Answers to its failures that were waiting when it came.
     pub ahead: usize,
+    /// Its own delay, after those.
+    pub delay: Duration,
     /// When to answer it: after those, and its own delay.
     pub at: Instant,
 }
@@ -146,11 +148,13 @@ impl Throttle {
         entry.last = now;
         let ahead = entry.line.len();
         let start = entry.line.back().map_or(now, |&last| last.max(now));
-        let at = start + delay(entry.failures);
+        let delay = delay(entry.failures);
+        let at = start + delay;
         entry.line.push_back(at);
         Ok(Failure {
             count: entry.failures,
             ahead,
+            delay,
             at,
         })
     }
@@ -214,6 +218,7 @@ mod tests {
             let failure = throttle.failed_at(mallory, now).unwrap();
             assert_eq!(failure.count, n);
             assert_eq!(failure.ahead, n as usize - 1);
+            assert_eq!(failure.delay, delay(n));
             // Each after the one before it, and its own delay.
             assert_eq!(failure.at, at + delay(n));
             at = failure.at;
