@@ -260,6 +260,22 @@ fn configure(config: &mut seqspool::Config, toml: &str) {
         .unwrap_or_else(|err| panic!("the configuration is refused: {err}\n{toml}"));
 }
 
+/// A form that submits one query named `name`, whose end is posted to `url`.
+fn form_to<'a>(name: &'a str, url: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("query_name", name),
+        ("query_sequence", "ACGT"),
+        ("notify_url", url),
+    ]
+}
+
+/// Submits a query named `name` whose end is posted to `url`; returns its id.
+fn submit_to(addr: SocketAddr, name: &str, url: &str) -> String {
+    let answer = common::post_form(addr, "/experiments", &form_to(name, url));
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    answer.json()["id"].as_str().unwrap().to_owned()
+}
+
 /// The notifications a record shows, waiting until none is pending any more.
 fn settled_notifications(addr: SocketAddr, id: &str) -> Value {
     let mut last = Value::Null;
@@ -287,14 +303,7 @@ fn every_end_is_posted_once_signed_to_the_submissions_url_and_to_the_labs() {
     let url = mine.url("/hooks/mine");
 
     // Each way a submission names its URL: a form, JSON, a FASTA body's query string.
-    let ok = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "ok"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", &url),
-        ],
-    );
+    let ok = server.post_form("/experiments", &form_to("ok", &url));
     assert_eq!(ok.status, 202, "{}", ok.text());
     let ok = ok.json();
     assert_eq!(ok["notify_url"], url.as_str());
@@ -319,14 +328,7 @@ fn every_end_is_posted_once_signed_to_the_submissions_url_and_to_the_labs() {
     assert_eq!(slow.status, 202, "{}", slow.text());
     assert_eq!(slow.json()["notify_url"], url.as_str());
     let slow = slow.json()["id"].as_str().unwrap().to_owned();
-    let waiting = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "waiting"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", &url),
-        ],
-    );
+    let waiting = server.post_form("/experiments", &form_to("waiting", &url));
     let waiting = waiting.json()["id"].as_str().unwrap().to_owned();
 
     // Cancelled while it waits, and while it runs.
@@ -452,28 +454,14 @@ fn a_bad_notify_url_is_refused_and_nothing_is_written() {
         ("lab-bot:9000/hook", "URL"),
         (long.as_str(), "at most 2048 bytes"),
     ] {
-        let form = server.post_form(
-            "/experiments",
-            &[
-                ("query_name", "q"),
-                ("query_sequence", "ACGT"),
-                ("notify_url", url),
-            ],
-        );
+        let form = server.post_form("/experiments", &form_to("q", url));
         assert_error(&form, 422, Some("notify_url"), &[says], url);
         let json = server.post_json(
             "/experiments",
             &json!({"query_name": "q", "query_sequence": "ACGT", "notify_url": url}),
         );
         assert_error(&json, 422, Some("notify_url"), &[says], url);
-        let legacy = server.post_form(
-            "/",
-            &[
-                ("query_name", "q"),
-                ("query_sequence", "ACGT"),
-                ("notify_url", url),
-            ],
-        );
+        let legacy = server.post_form("/", &form_to("q", url));
         assert_eq!(legacy.status, 422, "{}", legacy.text());
     }
     let fasta = common::request(
@@ -490,14 +478,7 @@ fn a_bad_notify_url_is_refused_and_nothing_is_written() {
         server.experiment_dirs()
     );
     // The server carries on, and a blank field is no URL.
-    let blank = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "q"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", ""),
-        ],
-    );
+    let blank = server.post_form("/experiments", &form_to("q", ""));
     assert_eq!(blank.status, 202, "{}", blank.text());
     let record = blank.json();
     assert!(record.get("notify_url").is_none(), "{record}");
@@ -519,15 +500,7 @@ fn a_failed_delivery_is_tried_again_with_the_same_id_after_a_crash_and_a_restart
         command
     });
     let url = receiver.url("/hook");
-    let answer = common::post_form(
-        first.addr,
-        "/experiments",
-        &[
-            ("query_name", "q"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", &url),
-        ],
-    );
+    let answer = common::post_form(first.addr, "/experiments", &form_to("q", &url));
     assert_eq!(answer.status, 202, "{}", answer.text());
     let id = answer.json()["id"].as_str().unwrap().to_owned();
     let refused = receiver.wait_for(1)[0].clone();
@@ -597,19 +570,7 @@ fn an_end_whose_outbox_was_never_written_is_notified_at_the_next_start() {
     let url = receiver.url("/hook");
     let allow = |config: &mut seqspool::Config| configure(config, ALLOW_LOOPBACK);
     let server = Server::start_in(&experiments, allow);
-    let told = common::post_form(
-        server.addr,
-        "/experiments",
-        &[
-            ("query_name", "told"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", &url),
-        ],
-    )
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let told = submit_to(server.addr, "told", &url);
     let quiet = server.submit("quiet", "ACGT");
     server.wait_for_state(&quiet, "COMPLETE");
     settled_notifications(server.addr, &told);
@@ -638,18 +599,7 @@ fn a_receiver_that_never_answers_holds_up_neither_the_queue_nor_the_server_nor_o
     let dead = Receiver::start(|_| Answer::Never);
     let live = Receiver::start(|_| Answer::Status(204));
     let server = Server::start(|config| configure(config, ALLOW_LOOPBACK));
-    let submit = |name: String, url: String| {
-        let answer = server.post_form(
-            "/experiments",
-            &[
-                ("query_name", &name),
-                ("query_sequence", "ACGT"),
-                ("notify_url", &url),
-            ],
-        );
-        assert_eq!(answer.status, 202, "{}", answer.text());
-        answer.json()["id"].as_str().unwrap().to_owned()
-    };
+    let submit = |name: String, url: String| submit_to(server.addr, &name, &url);
     // More than the deliveries attempted at once to all receivers (16), each
     // held for its whole timeout.
     let told: Vec<String> = (0..20)
@@ -793,14 +743,7 @@ fn a_notify_url_reaches_no_address_of_the_workstation_or_the_lab_unless_the_lab_
         .map(str::to_owned),
     );
     for url in &urls {
-        let form = server.post_form(
-            "/experiments",
-            &[
-                ("query_name", "q"),
-                ("query_sequence", "ACGT"),
-                ("notify_url", url),
-            ],
-        );
+        let form = server.post_form("/experiments", &form_to("q", url));
         assert_error(&form, 422, Some("notify_url"), &["notify_allow"], url);
         let json = server.post_json(
             "/experiments",
@@ -825,57 +768,50 @@ fn a_notify_url_reaches_no_address_of_the_workstation_or_the_lab_unless_the_lab_
             b">q\nACGT\n",
         );
         assert_error(&fasta, 422, Some("notify_url"), &["notify_allow"], url);
-        let legacy = server.post_form(
-            "/",
-            &[
-                ("query_name", "q"),
-                ("query_sequence", "ACGT"),
-                ("notify_url", url),
-            ],
-        );
+        let legacy = server.post_form("/", &form_to("q", url));
         assert_eq!(legacy.status, 422, "{url}: {}", legacy.text());
     }
-    let named = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "q"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", "http://0x7f000001:8000/"),
-        ],
-    );
+    let named = server.post_form("/experiments", &form_to("q", "http://0x7f000001:8000/"));
     assert!(
-        named.text().contains("0x7f000001 (127.0.0.1), a loopback address"),
+        named
+            .text()
+            .contains("0x7f000001 (127.0.0.1), a loopback address"),
         "{}",
         named.text()
     );
-    assert!(server.experiment_dirs().is_empty(), "{:?}", server.experiment_dirs());
+    assert!(
+        server.experiment_dirs().is_empty(),
+        "{:?}",
+        server.experiment_dirs()
+    );
     assert!(receiver.received().is_empty());
     assert_eq!(server.get("/queue").json()["paused"], false);
     // A public address, or a name (checked when it is delivered to), is taken.
-    for url in ["http://192.0.43.10:9/hook", "http://receiver.example.org:9/hook"] {
-        let taken = server.post_form(
-            "/experiments",
-            &[("query_name", "q"), ("query_sequence", "ACGT"), ("notify_url", url)],
-        );
+    for url in [
+        "http://192.0.43.10:9/hook",
+        "http://receiver.example.org:9/hook",
+    ] {
+        let taken = server.post_form("/experiments", &form_to("q", url));
         assert_eq!(taken.status, 202, "{url}: {}", taken.text());
     }
     drop(server);
 
     // Allowed, every spelling reaches the receiver.
-    let server = Server::start(|config| configure(config, "notify_allow = [\"127.0.0.0/8\", \"::1\"]"));
+    let server =
+        Server::start(|config| configure(config, "notify_allow = [\"127.0.0.0/8\", \"::1\"]"));
     let ipv4: Vec<String> = workstation_urls(port)
         .into_iter()
         .filter(|url| !url.contains("[::1]") && !url.contains("//0:"))
         .collect();
     for url in &ipv4 {
-        let answer = server.post_form(
-            "/experiments",
-            &[("query_name", "q"), ("query_sequence", "ACGT"), ("notify_url", url)],
-        );
+        let answer = server.post_form("/experiments", &form_to("q", url));
         assert_eq!(answer.status, 202, "{url}: {}", answer.text());
     }
     receiver.wait_for(ipv4.len());
-    assert!(receiver.received().iter().all(|r| r.path == "/queue/pause?reason=pwned"));
+    assert!(receiver
+        .received()
+        .iter()
+        .all(|r| r.path == "/queue/pause?reason=pwned"));
 }
 
 #[test]
@@ -886,12 +822,7 @@ fn a_url_allowed_when_it_was_submitted_is_refused_at_delivery_once_it_no_longer_
     let server = Server::start_in(&experiments, |config| configure(config, ALLOW_LOOPBACK));
     assert_eq!(server.post_json("/queue/pause", &json!({})).status, 200);
     let url = receiver.url("/hook");
-    let answer = server.post_form(
-        "/experiments",
-        &[("query_name", "q"), ("query_sequence", "ACGT"), ("notify_url", &url)],
-    );
-    assert_eq!(answer.status, 202, "{}", answer.text());
-    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let id = submit_to(server.addr, "q", &url);
     server.stop().unwrap();
 
     // The lab allows loopback no longer: the end is not delivered, and the
@@ -919,15 +850,7 @@ fn a_redirect_is_a_failed_delivery_and_is_not_followed() {
         configure(config, ALLOW_LOOPBACK);
         config.notify_backoff = Some(std::time::Duration::from_secs(3600));
     });
-    let answer = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "q"),
-            ("query_sequence", "ACGT"),
-            ("notify_url", &redirecting.url("/hook")),
-        ],
-    );
-    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let id = submit_to(server.addr, "q", &redirecting.url("/hook"));
     redirecting.wait_for(1);
     let mut record = Value::Null;
     wait_until("the redirected attempt is recorded", || {
@@ -978,7 +901,10 @@ fn each_users_receiver_verifies_with_a_secret_of_its_own_and_cannot_forge_anothe
             ],
             format!(
                 "query_name=q&query_sequence=ACGT&notify_url={}",
-                receiver.url("/hook").replace(':', "%3A").replace('/', "%2F")
+                receiver
+                    .url("/hook")
+                    .replace(':', "%3A")
+                    .replace('/', "%2F")
             )
             .as_bytes(),
         );
@@ -997,7 +923,9 @@ fn each_users_receiver_verifies_with_a_secret_of_its_own_and_cannot_forge_anothe
     assert!(!for_anna.verifies_with(&secrets[2]) && !for_ben.verifies_with(&secrets[2]));
     let lab_got = lab.wait_for(2);
     assert!(lab_got.iter().all(|event| event.verifies_with(&secrets[2])));
-    assert!(lab_got.iter().all(|event| !event.verifies_with(&anna_secret)));
+    assert!(lab_got
+        .iter()
+        .all(|event| !event.verifies_with(&anna_secret)));
 
     // So whoever holds Anna's secret cannot forge an event Ben's receiver takes.
     let mut forged = for_ben.clone();
@@ -1016,11 +944,18 @@ fn each_users_receiver_verifies_with_a_secret_of_its_own_and_cannot_forge_anothe
 
     // A new token (a user removed and added again) is a new secret.
     let out = common::user_command(&dir, &["remove", "anna"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let anna_again = format!("Bearer {}", common::add_user(&dir, "anna", false));
     let (_, renewed) = own_secret(server.addr, &[("Authorization", &anna_again)]);
     assert_ne!(renewed, anna_secret);
-    assert_eq!(own_secret(server.addr, &[("Authorization", &ben)]).1, ben_secret);
+    assert_eq!(
+        own_secret(server.addr, &[("Authorization", &ben)]).1,
+        ben_secret
+    );
 }
 
 #[test]
@@ -1074,7 +1009,10 @@ fn the_on_finish_command_is_killed_with_the_server_and_run_once_more_at_the_rest
     let started = std::fs::read_to_string(out.join("started")).unwrap();
     let finished = std::fs::read_to_string(out.join("finished")).unwrap();
     assert_eq!(started.lines().count(), 2, "{started}");
-    assert_eq!(finished.lines().collect::<Vec<_>>(), [again.pid.to_string()]);
+    assert_eq!(
+        finished.lines().collect::<Vec<_>>(),
+        [again.pid.to_string()]
+    );
     drop(second);
 
     // Delivered, it never runs again.
@@ -1082,7 +1020,10 @@ fn the_on_finish_command_is_killed_with_the_server_and_run_once_more_at_the_rest
     let notifications = settled_notifications(third.addr, &id);
     assert_eq!(notifications["deliveries"][0]["attempts"], 1);
     assert_eq!(
-        std::fs::read_to_string(out.join("started")).unwrap().lines().count(),
+        std::fs::read_to_string(out.join("started"))
+            .unwrap()
+            .lines()
+            .count(),
         2
     );
 }
@@ -1097,20 +1038,12 @@ fn receivers_that_never_answer_hold_up_no_other_receivers_delivery() {
         .collect();
     let good = Receiver::start(|_| Answer::Status(204));
     let server = Server::start(|config| configure(config, ALLOW_LOOPBACK));
-    let submit = |name: &str, url: String| {
-        let answer = server.post_form(
-            "/experiments",
-            &[("query_name", name), ("query_sequence", "ACGT"), ("notify_url", &url)],
-        );
-        assert_eq!(answer.status, 202, "{}", answer.text());
-        answer.json()["id"].as_str().unwrap().to_owned()
-    };
     for receiver in &silent {
         for n in 0..3 {
-            submit(&format!("silent{n}"), receiver.url("/hook"));
+            submit_to(server.addr, &format!("silent{n}"), &receiver.url("/hook"));
         }
     }
-    submit("good", good.url("/hook"));
+    submit_to(server.addr, "good", &good.url("/hook"));
     // The good receiver is told while every attempt at a silent one still
     // waits for its answer: not one has given up (at its timeout) before.
     good.wait_for(1);

@@ -284,9 +284,7 @@ async fn route(
         (["notifications", "secret"], &Method::GET) => {
             Ok(native::notification_secret(app, viewer).await?)
         }
-        (["notifications", "secret"], _) => {
-            Err(Error::WrongMethod { allow: "GET, HEAD" }.into())
-        }
+        (["notifications", "secret"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),

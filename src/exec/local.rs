@@ -188,10 +188,7 @@ pub fn once(
         Exit::Interrupted | Exit::Canceled => Ended::Interrupted,
         Exit::NotStarted(err) => Ended::Failed(format!("could not start it: {err}")),
         Exit::Unrecorded(err) => Ended::Failed(format!("its start could not be recorded: {err}")),
-        Exit::Vanished => Ended::Failed(format!(
-            "its directory {} is gone",
-            job.dir.display()
-        )),
+        Exit::Vanished => Ended::Failed(format!("its directory {} is gone", job.dir.display())),
         Exit::RunnerLost => Ended::Failed("its runner ended while it ran".into()),
     }
 }

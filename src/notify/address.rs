@@ -168,7 +168,8 @@ impl Allowance {
         let host = url.host();
         let by_name = self.allows_name(host);
         if !by_name {
-            self.check_at_submission(url).map_err(Unreachable::Refused)?;
+            self.check_at_submission(url)
+                .map_err(Unreachable::Refused)?;
         }
         let found = lookup(url).await?;
         if by_name {
@@ -202,18 +203,15 @@ pub async fn lookup(url: &Endpoint) -> Result<Vec<SocketAddr>, Unreachable> {
         return Ok(vec![SocketAddr::new(address, url.port())]);
     }
     let host = url.host();
-    let found = tokio::time::timeout(
-        RESOLVE_TIMEOUT,
-        tokio::net::lookup_host((host, url.port())),
-    )
-    .await
-    .map_err(|_| {
-        Unreachable::Unresolved(format!(
-            "{host} did not resolve within {} s",
-            RESOLVE_TIMEOUT.as_secs()
-        ))
-    })?
-    .map_err(|err| Unreachable::Unresolved(format!("could not resolve {host}: {err}")))?;
+    let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, url.port())))
+        .await
+        .map_err(|_| {
+            Unreachable::Unresolved(format!(
+                "{host} did not resolve within {} s",
+                RESOLVE_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|err| Unreachable::Unresolved(format!("could not resolve {host}: {err}")))?;
     let found: Vec<SocketAddr> = found
         .map(|address| SocketAddr::new(address.ip().to_canonical(), address.port()))
         .collect();
@@ -398,7 +396,11 @@ fn special_v6(address: Ipv6Addr) -> Option<&'static str> {
         return special_v4(embedded(80));
     }
     const BLOCKS: &[(u128, u8, &str)] = &[
-        (0x0064_ff9b_0001 << 80, 48, "a reserved address (local NAT64)"),
+        (
+            0x0064_ff9b_0001 << 80,
+            48,
+            "a reserved address (local NAT64)",
+        ),
         (0x0100 << 112, 64, "a reserved address (discard-only)"),
         (0x2001_0db8 << 96, 32, "a documentation address"),
         (0xfc00 << 112, 7, "a unique-local address (fc00::/7)"),
@@ -445,10 +447,23 @@ mod tests {
         }
         assert_eq!(literal("0"), Ok(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
         assert_eq!(literal("0x"), Ok(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
-        for name in ["lab-bot.example.org", "localhost", "1.example", "x0", "0x1g"] {
+        for name in [
+            "lab-bot.example.org",
+            "localhost",
+            "1.example",
+            "x0",
+            "0x1g",
+        ] {
             assert_eq!(literal(name), Ok(None), "{name}");
         }
-        for bad in ["1.2.3.4.5", "256.1.1.1", "1.2.3.256", "4294967296", "08", "127..1"] {
+        for bad in [
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.256",
+            "4294967296",
+            "08",
+            "127..1",
+        ] {
             assert_eq!(literal(bad), Err(()), "{bad}");
         }
     }
@@ -495,10 +510,16 @@ mod tests {
             assert_eq!(none.check_at_submission(&url(text)), Ok(()), "{text}");
         }
         let lab = Allowance::new(
-            ["127.0.0.1", "10.0.0.0/8", "fd00::/8", "lab-bot.local", "::1"]
-                .iter()
-                .map(|text| Allowed::parse(text).unwrap())
-                .collect(),
+            [
+                "127.0.0.1",
+                "10.0.0.0/8",
+                "fd00::/8",
+                "lab-bot.local",
+                "::1",
+            ]
+            .iter()
+            .map(|text| Allowed::parse(text).unwrap())
+            .collect(),
         );
         for text in [
             "http://127.0.0.1:8000/",
@@ -515,7 +536,10 @@ mod tests {
             assert!(lab.check_at_submission(&url(text)).is_err(), "{text}");
         }
         // localhost is this workstation: allowed with its loopback address.
-        assert_eq!(lab.check_at_submission(&url("http://localhost:8000/")), Ok(()));
+        assert_eq!(
+            lab.check_at_submission(&url("http://localhost:8000/")),
+            Ok(())
+        );
     }
 
     #[test]
@@ -524,16 +548,29 @@ mod tests {
             texts.iter().map(|text| origin(&url(text))).collect()
         };
         assert_eq!(
-            origins(&["http://127.0.0.1:9/a", "http://127.1:9/b?c", "http://0x7f000001:9/"]),
+            origins(&[
+                "http://127.0.0.1:9/a",
+                "http://127.1:9/b?c",
+                "http://0x7f000001:9/"
+            ]),
             ["http://127.0.0.1:9"; 3]
         );
         assert_eq!(
-            origins(&["http://Lab-Bot.example.org./x", "http://lab-bot.example.org:80/"]),
+            origins(&[
+                "http://Lab-Bot.example.org./x",
+                "http://lab-bot.example.org:80/"
+            ]),
             ["http://lab-bot.example.org:80"; 2]
         );
-        assert_eq!(origin(&url("http://[::ffff:10.0.0.1]:8/")), "http://10.0.0.1:8");
+        assert_eq!(
+            origin(&url("http://[::ffff:10.0.0.1]:8/")),
+            "http://10.0.0.1:8"
+        );
         assert_eq!(origin(&url("http://[fd00::1]:8/")), "http://[fd00::1]:8");
-        assert_ne!(origin(&url("http://10.0.0.1:8/")), origin(&url("http://10.0.0.1:9/")));
+        assert_ne!(
+            origin(&url("http://10.0.0.1:8/")),
+            origin(&url("http://10.0.0.1:9/"))
+        );
     }
 
     #[test]
@@ -542,15 +579,20 @@ mod tests {
             Allowed::parse("10.0.0.0/8").unwrap().to_string(),
             "10.0.0.0/8"
         );
-        assert_eq!(
-            Allowed::parse("[::1]").unwrap().to_string(),
-            "::1/128"
-        );
+        assert_eq!(Allowed::parse("[::1]").unwrap().to_string(), "::1/128");
         assert_eq!(
             Allowed::parse("Lab-Bot.example.org.").unwrap(),
             Allowed::Host("lab-bot.example.org".into())
         );
-        for bad in ["10.0.0.0/33", "::/129", "http://x/", "127.1", "0x7f000001", "", "a b"] {
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "http://x/",
+            "127.1",
+            "0x7f000001",
+            "",
+            "a b",
+        ] {
             assert!(Allowed::parse(bad).is_err(), "{bad}");
         }
     }
@@ -563,7 +605,10 @@ mod tests {
         assert!(matches!(err, Unreachable::Refused(_)), "{err:?}");
         let allowed = Allowance::new(vec![Allowed::parse("localhost").unwrap()]);
         let found = allowed.resolve(&url("http://localhost:9/")).await.unwrap();
-        assert!(found.iter().all(|a| a.ip().is_loopback() && a.port() == 9), "{found:?}");
+        assert!(
+            found.iter().all(|a| a.ip().is_loopback() && a.port() == 9),
+            "{found:?}"
+        );
         let loopback = Allowance::new(vec![Allowed::parse("127.0.0.0/8").unwrap()]);
         assert_eq!(
             loopback.resolve(&url("http://0x7f000001:9/")).await,

@@ -200,12 +200,15 @@ struct Shared {
     /// deliveries under way or waiting.
     lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
     tasks: Mutex<JoinSet<()>>,
-    /// How to stop each run of the `on_finish` command under way (by
-    /// experiment and delivery); `None` once the server stops.
-    commands: Mutex<Option<HashMap<(Id, usize), Sender<Signal>>>>,
+    /// The runs of the `on_finish` command under way; `None` once the server stops.
+    commands: Mutex<Option<Commands>>,
     /// Counts the attempts by outcome, for `GET /metrics`.
     metrics: Arc<Metrics>,
 }
+
+/// How to stop each run of the `on_finish` command under way, by experiment
+/// and delivery.
+type Commands = HashMap<(Id, usize), Sender<Signal>>;
 
 impl Notifier {
     /// Reads (or makes) the lab's secret and the root key, and starts

@@ -213,7 +213,9 @@ mod tests {
             root.derive("user", &["ben", "ab12"]),
             root.derive("user", &["anna\0ab12"]),
             root.derive("address", &["anna", "ab12"]),
-            Secret::generate().unwrap().derive("user", &["anna", "ab12"]),
+            Secret::generate()
+                .unwrap()
+                .derive("user", &["anna", "ab12"]),
         ] {
             assert_ne!(anna, other);
         }
