@@ -889,6 +889,24 @@ fn each_users_receiver_verifies_with_a_secret_of_its_own_and_cannot_forge_anothe
     // Anybody has no secret of a user's to ask for.
     let anybody = server.get("/notifications/secret");
     assert_error(&anybody, 401, None, &["sign in"], "anybody");
+    // The page shows it to whoever is signed in, and asks anybody to sign in.
+    let page = |headers: &[(&str, &str)]| {
+        let mut headers = headers.to_vec();
+        headers.push(("Accept", "text/html"));
+        common::request(server.addr, "GET", "/notifications/secret", &headers, b"")
+    };
+    let shown = page(&[("Authorization", &anna)]);
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    assert_eq!(shown.header("Cache-Control"), Some("no-store"));
+    assert!(shown.text().contains(&anna_secret), "{}", shown.text());
+    assert!(!shown.text().contains(&ben_secret));
+    let asked = page(&[]);
+    assert_eq!(asked.status, 401);
+    assert!(
+        asked.text().contains("action=\"/sign-in\""),
+        "{}",
+        asked.text()
+    );
 
     let submit = |token: &str, receiver: &Receiver| {
         let answer = common::request(

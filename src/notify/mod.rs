@@ -276,7 +276,12 @@ impl Notifier {
     /// The secret that signs what is posted to the `notify_url`s of
     /// experiments submitted by `who` (a user's name, or a client address).
     pub async fn secret_for(&self, who: &str) -> Result<Secret, String> {
-        self.shared.secret_for(Some(who)).await
+        self.shared
+            .secret_for(Some(who))
+            .await
+            .map_err(|unsigned| match unsigned {
+                Unsigned::Gone(why) | Unsigned::Unreadable(why) => why,
+            })
     }
 
     /// Hands over an experiment whose end is recorded on disk. Never waits:
@@ -554,7 +559,7 @@ impl Shared {
     /// secret signs). A user's is made with their token's hash as well, so
     /// it changes with their token, and someone later given the same name
     /// gets another.
-    async fn secret_for(&self, who: Option<&str>) -> Result<Secret, String> {
+    async fn secret_for(&self, who: Option<&str>) -> Result<Secret, Unsigned> {
         let Some(who) = who else {
             return Ok(self.lab_secret.clone());
         };
@@ -565,13 +570,15 @@ impl Shared {
         let path = self.store.root().join(crate::access::users::USERS_FILE);
         let users = blocking(move || crate::access::users::read(&path))
             .await
-            .map_err(|err| format!("the users cannot be read: {err}"))?;
+            .map_err(|err| Unsigned::Unreadable(format!("the users cannot be read: {err}")))?;
         let user = users
             .users
             .iter()
             .find(|user| user.name == who)
             .ok_or_else(|| {
-                format!("{who}, who submitted it, is no longer a user of this server: no secret of theirs signs it")
+                Unsigned::Gone(format!(
+                    "{who}, who submitted it, is no longer a user of this server: no secret of theirs signs it"
+                ))
             })?;
         Ok(self
             .root_key
@@ -623,7 +630,8 @@ impl Shared {
                 };
                 let secret = match self.secret_for(signed_for.as_deref()).await {
                     Ok(secret) => secret,
-                    Err(why) => return Attempt::Never(why),
+                    Err(Unsigned::Gone(why)) => return Attempt::Never(why),
+                    Err(Unsigned::Unreadable(why)) => return Attempt::Done(Err(why)),
                 };
                 // Resolved at each attempt, and connected to as checked.
                 let addresses = match self.allowance.resolve(&url).await {
@@ -770,6 +778,14 @@ fn lane_key(target: &Target) -> String {
         Target::Lab => "lab".into(),
         Target::OnFinish => "on_finish".into(),
     }
+}
+
+/// Why no secret signs an event.
+enum Unsigned {
+    /// Whoever it was for is no longer a user: it never will.
+    Gone(String),
+    /// The users cannot be read now.
+    Unreadable(String),
 }
 
 /// What one attempt is about.
