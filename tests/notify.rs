@@ -288,8 +288,9 @@ fn settled_notifications(addr: SocketAddr, id: &str) -> Value {
     last["notifications"].clone()
 }
 
-/// A command that fails for the query named `fail` and runs a long time for `slow`.
-const COMMAND: &str = r#"case "$QUERY_NAME" in fail) exit 3;; slow) sleep 60;; esac"#;
+/// A command that fails for the query named `fail`, runs a long time for
+/// `slow`, and leaves a link where the `on_finish` command's log goes for `link`.
+const COMMAND: &str = r#"case "$QUERY_NAME" in fail) exit 3;; slow) sleep 60;; link) ln -s ../victim.txt .on_finish.stderr.txt;; esac"#;
 
 #[test]
 fn every_end_is_posted_once_signed_to_the_submissions_url_and_to_the_labs() {
@@ -698,6 +699,21 @@ fn the_on_finish_command_gets_the_event_on_its_standard_input() {
     let said = std::fs::read_to_string(server.dir.join(&slow).join(".on_finish.stderr.txt"));
     assert_eq!(said.unwrap(), "no mail server\n");
     assert!(!out.path().join(format!("{slow}.json")).exists());
+
+    // A link an experiment's command left where the log goes is not followed.
+    let victim = server.dir.join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = server.submit("link", "ACGT");
+    wait_until("the run of on_finish is refused", || {
+        record = server.get(&format!("/experiments/{link}")).json();
+        record["notifications"]["deliveries"][0]["attempts"] == 1
+    });
+    let error = record["notifications"]["deliveries"][0]["last_error"]
+        .as_str()
+        .unwrap();
+    assert!(error.contains("could not start it"), "{error}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(!out.path().join(format!("{link}.json")).exists());
 }
 
 /// Every spelling of an address of the workstation, and its name, each with

@@ -12,6 +12,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -188,7 +189,9 @@ pub fn once(
         Exit::Interrupted | Exit::Canceled => Ended::Interrupted,
         Exit::NotStarted(err) => Ended::Failed(format!("could not start it: {err}")),
         Exit::Unrecorded(err) => Ended::Failed(format!("its start could not be recorded: {err}")),
-        Exit::Vanished => Ended::Failed(format!("its directory {} is gone", job.dir.display())),
+        Exit::Vanished => Ended::Failed(
+            "its directory, or that of its logs, is gone or is no longer a directory".into(),
+        ),
         Exit::RunnerLost => Ended::Failed("its runner ended while it ran".into()),
     }
 }
@@ -446,12 +449,20 @@ fn run_command(
     started: impl FnOnce(ProcessIdentity) -> Result<(), Error>,
 ) -> Exit {
     let Control { sender, receiver } = control;
-    if !fs::symlink_metadata(job.dir).is_ok_and(|meta| meta.is_dir()) {
+    let is_dir = |dir: &Path| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir());
+    if !is_dir(job.dir) || !job.logs.iter().all(|log| log.parent().is_some_and(is_dir)) {
         return Exit::Vanished;
     }
-    // The logs exist from the start of the run, empty until the command writes.
+    // The logs exist from the start of the run, empty until the command
+    // writes; a link in a log's place (which a command may leave) is never followed.
     for log in &job.logs {
-        if let Err(err) = fs::File::create(log) {
+        let created = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(log);
+        if let Err(err) = created {
             return Exit::NotStarted(err);
         }
     }
