@@ -724,7 +724,9 @@ fn a_session_lasts_only_while_the_token_it_signed_in_with_is_its_users() {
     let member = add_user(&server.dir, "anna", false);
     let session = session_of(&server, &member);
     assert_eq!(signed_in_as(&server, &session).as_deref(), Some("anna"));
-    assert!(user_command(&server.dir, &["remove", "anna"]).status.success());
+    assert!(user_command(&server.dir, &["remove", "anna"])
+        .status
+        .success());
     let admin = add_user(&server.dir, "anna", true);
     wait_until("the new anna's token works", || {
         get_as(server.addr, "/experiments", &admin).status == 200
@@ -732,7 +734,11 @@ fn a_session_lasts_only_while_the_token_it_signed_in_with_is_its_users() {
     wait_until("the old anna's page is signed out", || {
         signed_in_as(&server, &session).is_none()
     });
-    assert_unauthenticated(&pause_with(&session), false, "an old session, its user added again");
+    assert_unauthenticated(
+        &pause_with(&session),
+        false,
+        "an old session, its user added again",
+    );
     // The new anna signs in as herself, an admin.
     let old = admin;
     let session = session_of(&server, &old);
@@ -843,7 +849,9 @@ fn a_user_removed_or_rotated_while_their_upload_streams_in_gets_nothing_written(
     for (stream, who) in [(&mut annas, "anna"), (&mut bobs, "bob")] {
         // Removed, or given a new token, while the body is on its way.
         if who == "anna" {
-            assert!(user_command(&server.dir, &["remove", "anna"]).status.success());
+            assert!(user_command(&server.dir, &["remove", "anna"])
+                .status
+                .success());
         } else {
             let out = user_command(&server.dir, &["rotate", "bob"]);
             assert!(out.status.success());
@@ -863,11 +871,18 @@ fn a_user_removed_or_rotated_while_their_upload_streams_in_gets_nothing_written(
         assert!(msg.contains(&format!("{who} is no longer a user")), "{msg}");
         assert!(msg.contains("nothing was accepted"), "{msg}");
     }
-    assert!(server.experiment_dirs().is_empty(), "{:?}", server.experiment_dirs());
+    assert!(
+        server.experiment_dirs().is_empty(),
+        "{:?}",
+        server.experiment_dirs()
+    );
     assert_eq!(server.get("/queue").json()["queued"], 0);
 
     // Bob's new token uploads as before.
-    let new = String::from_utf8(rotated.unwrap().stdout).unwrap().trim().to_owned();
+    let new = String::from_utf8(rotated.unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
     let mut stream = start_upload(&server, &new, body);
     stream.write_all(body).unwrap();
     let answer = read_raw_answer(&mut stream);
@@ -965,7 +980,10 @@ fn wrong_tokens_sent_at_once_are_answered_one_after_another_and_a_good_one_wipes
 
     // A good token is answered, and wipes nothing: the next wrong one is
     // the fifth failure, with the fifth's delay.
-    assert_eq!(submit_as(server.addr, &anna, "good")["submitted_by"], "anna");
+    assert_eq!(
+        submit_as(server.addr, &anna, "good")["submitted_by"],
+        "anna"
+    );
     let refused = submit_form_as(server.addr, "ssp_guess-again", "q", "ACGT");
     assert_unauthenticated(&refused, true, "a guess after a good token");
     wait_until("the log tells the fifth failure", || {

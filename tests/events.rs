@@ -287,7 +287,9 @@ fn a_wait_too_long_for_any_clock_is_cut_to_the_most_and_one_that_is_no_number_is
         assert_eq!(answer.status, 200, "wait={long}: {}", answer.text());
         assert_eq!(answer.json()["state"], "COMPLETE", "wait={long}");
     }
-    for bad in ["inf", "-inf", "Infinity", "NaN", "nan", "-1", "-1e20", "1e", "0x10", "%2B"] {
+    for bad in [
+        "inf", "-inf", "Infinity", "NaN", "nan", "-1", "-1e20", "1e", "0x10", "%2B",
+    ] {
         assert_error(
             &get(bad),
             400,
@@ -296,7 +298,10 @@ fn a_wait_too_long_for_any_clock_is_cut_to_the_most_and_one_that_is_no_number_is
             &format!("wait={bad}"),
         );
     }
-    assert_eq!(request(server.addr, "GET", "/backlog", &[], b"").status, 200);
+    assert_eq!(
+        request(server.addr, "GET", "/backlog", &[], b"").status,
+        200
+    );
     let log = server.log();
     assert!(!log.contains("panicked"), "{log}");
 }

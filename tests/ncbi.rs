@@ -333,7 +333,11 @@ fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_wit
                     "{what}: {asks:?}"
                 );
                 if method != "HEAD" {
-                    assert!(answer.text().contains("needs a user"), "{what}: {}", answer.text());
+                    assert!(
+                        answer.text().contains("needs a user"),
+                        "{what}: {}",
+                        answer.text()
+                    );
                 }
             }
         }
@@ -349,9 +353,17 @@ fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_wit
     );
     let mut rids = Vec::new();
     for (method, target, body) in [
-        ("GET", format!("/blast/Blast.cgi?CMD=%50ut&{rest}"), String::new()),
+        (
+            "GET",
+            format!("/blast/Blast.cgi?CMD=%50ut&{rest}"),
+            String::new(),
+        ),
         ("POST", "/Blast.cgi".to_owned(), format!("CMD=+Put&{rest}")),
-        ("POST", "/blast/Blast.cgi".to_owned(), format!("CMD=Put&{rest}")),
+        (
+            "POST",
+            "/blast/Blast.cgi".to_owned(),
+            format!("CMD=Put&{rest}"),
+        ),
     ] {
         let answer = request(
             server.addr,
@@ -367,13 +379,25 @@ fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_wit
     let listing = server.get("/experiments").json();
     let experiments = listing["experiments"].as_array().unwrap();
     assert_eq!(experiments.len(), 3, "{listing}");
-    assert!(experiments.iter().all(|e| e["submitted_by"] == "anna"), "{listing}");
+    assert!(
+        experiments.iter().all(|e| e["submitted_by"] == "anna"),
+        "{listing}"
+    );
 
     // Reading needs nobody: polls without a token, by GET and by POST.
     let rid = &rids[0];
-    let poll = server.get(&format!("/blast/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"));
+    let poll = server.get(&format!(
+        "/blast/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"
+    ));
     assert_eq!(poll.status, 200, "{}", poll.text());
-    let poll = cgi(&server, &[("CMD", "Get"), ("FORMAT_OBJECT", "SearchInfo"), ("RID", rid)]);
+    let poll = cgi(
+        &server,
+        &[
+            ("CMD", "Get"),
+            ("FORMAT_OBJECT", "SearchInfo"),
+            ("RID", rid),
+        ],
+    );
     assert_eq!(poll.status, 200, "{}", poll.text());
     // Deleting needs its submitter, however spelled.
     for target in [
@@ -740,7 +764,12 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
 
     // More than any report holds is all of them, as at NCBI, in every
     // format, asked for as Biopython asks (a POST form).
-    for huge in ["2147483647", "2147483648", "4294967296", "99999999999999999999999"] {
+    for huge in [
+        "2147483647",
+        "2147483648",
+        "4294967296",
+        "99999999999999999999999",
+    ] {
         for name in ["ALIGNMENTS", "DESCRIPTIONS"] {
             for format in ["XML", "Text", "Tabular", "HTML", "JSON2", "XML2"] {
                 let answer = cgi(
@@ -765,14 +794,25 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
         }
     }
     // Not a count: a client error that names the field.
-    for (name, bad) in [("ALIGNMENTS", "-1"), ("DESCRIPTIONS", "many"), ("ALIGNMENTS", "1e9")] {
+    for (name, bad) in [
+        ("ALIGNMENTS", "-1"),
+        ("DESCRIPTIONS", "many"),
+        ("ALIGNMENTS", "1e9"),
+    ] {
         let answer = cgi(
             &server,
-            &[("CMD", "Get"), ("FORMAT_TYPE", "XML"), ("RID", &rid), (name, bad)],
+            &[
+                ("CMD", "Get"),
+                ("FORMAT_TYPE", "XML"),
+                ("RID", &rid),
+                (name, bad),
+            ],
         );
         assert_eq!(answer.status, 400, "{name}={bad}: {}", answer.text());
         assert!(
-            answer.text().contains(&format!("{name} {bad} is not a whole number")),
+            answer
+                .text()
+                .contains(&format!("{name} {bad} is not a whole number")),
             "{}",
             answer.text()
         );

@@ -182,7 +182,9 @@ fn a_pause_says_who_paused_in_its_record_the_queue_the_page_the_log_and_the_even
         "{home}"
     );
     wait_until("the log says who paused", || {
-        server.log().contains("the queue is paused by root: new column")
+        server
+            .log()
+            .contains("the queue is paused by root: new column")
     });
 
     // The record of the pause keeps it across a restart.

@@ -467,7 +467,10 @@ impl Access {
             "refused {what} that is nobody's from {address} (failure {} from it; answered after \
              {:.2} s: {} ahead of it, then {:.2} s of its own)",
             failure.count,
-            failure.at.saturating_duration_since(Instant::now()).as_secs_f64(),
+            failure
+                .at
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64(),
             failure.ahead,
             failure.delay.as_secs_f64()
         );

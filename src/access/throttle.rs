@@ -229,8 +229,13 @@ mod tests {
             Duration::from_millis(250 + 500 + 1000 + 2000 + 4000) + MAX_DELAY * 5
         );
         // Another address has a line of its own.
-        let other = throttle.failed_at("10.0.0.7".parse().unwrap(), now).unwrap();
-        assert_eq!((other.count, other.ahead, other.at), (1, 0, now + FIRST_DELAY));
+        let other = throttle
+            .failed_at("10.0.0.7".parse().unwrap(), now)
+            .unwrap();
+        assert_eq!(
+            (other.count, other.ahead, other.at),
+            (1, 0, now + FIRST_DELAY)
+        );
         // One IPv6 host's many addresses count as one.
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();

@@ -274,7 +274,17 @@ mod tests {
         }
         assert_eq!(wait_of(Some("wait=-0")).unwrap(), Some(Duration::ZERO));
         assert_eq!(wait_of(Some("limit=3")).unwrap(), None);
-        for bad in ["soon", "-1", "inf", "-inf", "+Infinity", "NaN", "0x10", "%2B", "1e-"] {
+        for bad in [
+            "soon",
+            "-1",
+            "inf",
+            "-inf",
+            "+Infinity",
+            "NaN",
+            "0x10",
+            "%2B",
+            "1e-",
+        ] {
             assert!(wait_of(Some(&format!("wait={bad}"))).is_err(), "{bad}");
         }
     }
