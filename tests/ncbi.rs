@@ -166,6 +166,18 @@ impl Client {
     }
 }
 
+/// A server running the example configuration (its databases in `db`)
+/// for the lab's users only: `--access members`.
+fn members_server(db: &Path) -> Server {
+    let text = example_config(db);
+    Server::start(|config| {
+        config
+            .apply_file(&text, &example_config_path(), None)
+            .expect("examples/seqspool.toml reads");
+        config.access = seqspool::config::AccessMode::Members;
+    })
+}
+
 #[test]
 #[cfg_attr(
     not(seqspool_test_blast),
@@ -182,13 +194,7 @@ fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
     let Some(python) = biopython() else { return };
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
-    let text = example_config(db.path());
-    let server = Server::start(|config| {
-        config
-            .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads");
-        config.access = seqspool::config::AccessMode::Members;
-    });
+    let server = members_server(db.path());
     let token = add_user(&server.dir, "anna", false);
     let dna = cut("reference.fasta", "ref03", 200);
 
@@ -276,13 +282,7 @@ fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_wit
     }
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
-    let text = example_config(db.path());
-    let server = Server::start(|config| {
-        config
-            .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads");
-        config.access = seqspool::config::AccessMode::Members;
-    });
+    let server = members_server(db.path());
     let token = add_user(&server.dir, "anna", false);
     // Held, so that a search is still there to delete at the end.
     let root = add_user(&server.dir, "root", true);
