@@ -708,6 +708,130 @@ fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     );
 }
 
+impl Browser {
+    /// How far the page, and each table in it, scrolls sideways: how many
+    /// pixels wider than its box each is, by what is too wide (`page` or the
+    /// heading of a table's section); empty when nothing does.
+    fn overflow(&self) -> Value {
+        self.script(
+            "const wider = []; const page = document.scrollingElement; \
+             if (page.scrollWidth > page.clientWidth) wider.push(['page', page.scrollWidth - page.clientWidth]); \
+             document.querySelectorAll('.table-scroll').forEach(region => { \
+               if (region.scrollWidth > region.clientWidth) \
+                 wider.push([region.getAttribute('aria-labelledby') || 'a table', region.scrollWidth - region.clientWidth]); }); \
+             return wider;",
+        )
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
+fn the_home_page_lists_each_experiments_pipeline_and_fits_a_laptop_screen_without_scrolling_sideways(
+) {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    // Two pipelines, one with a name as long as names go, whose experiments each run
+    // until their gate opens: every kind of row, estimates included.
+    let gates = tempfile::tempdir().unwrap();
+    let wait = format!(
+        "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
+        gates.path().display()
+    );
+    let lab = format!(
+        r#"
+[[pipeline]]
+name = "reference-search-against-lab-collections"
+title = "Reference search against the lab's whole collection of plasmids and strains"
+command = {wait:?}
+
+[[pipeline]]
+name = "analysis"
+title = "Sequence analysis"
+executor = "builtin"
+"#
+    );
+    let path = gates.path().join("seqspool.toml");
+    let server = Server::start(|config| config.apply_file(&lab, &path, None).unwrap());
+    let submit = |name: &str, pipeline: &str| {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", name),
+                ("query_sequence", ORF_DNA),
+                ("pipeline", pipeline),
+            ],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        answer.json()["id"].as_str().unwrap().to_owned()
+    };
+    let search = "reference-search-against-lab-collections";
+    let done = submit("BRCA1-exon11", search);
+    std::fs::write(gates.path().join("BRCA1-exon11"), "").unwrap();
+    server.wait_for_state(&done, "COMPLETE");
+    let analysed = submit("16S-rRNA-isolate-07", "analysis");
+    server.wait_for_state(&analysed, "COMPLETE");
+    let running = submit("Arabidopsis thaliana chromosome 3 BAC clone F12K21", search);
+    server.wait_for_state(&running, "RUNNING");
+    let long = "a_very_long_sample_name_without_any_spaces_from_the_sequencer_run_2026_12_07_lane_3";
+    submit(long, search);
+    submit("lacZ-alpha", search);
+    submit("GFP-S65T", "analysis");
+
+    browser.call(
+        "POST",
+        "/window/rect",
+        Some(json!({ "width": 1280, "height": 900 })),
+    );
+    for page in ["/", "/experiments"] {
+        browser.go(&format!("http://{}{page}", server.addr));
+        wait_until("the page shows every row with its estimate", || {
+            browser.script(
+                "return document.querySelectorAll('table.list tbody tr[data-id]').length === 6 \
+                 && document.querySelectorAll('table.list tbody td.expected .eta').length === 4;",
+            ) == true
+        });
+        // Each row names its pipeline.
+        let pipelines = browser.script(
+            "return Array.from(document.querySelectorAll('table.list tbody tr[data-id]'), r => \
+               r.querySelector('td.name a').textContent + '=' + r.querySelector('td.pipeline').textContent);",
+        );
+        assert_eq!(
+            pipelines,
+            json!([
+                "GFP-S65T=analysis",
+                format!("lacZ-alpha={search}"),
+                format!("{long}={search}"),
+                format!("Arabidopsis thaliana chromosome 3 BAC clone F12K21={search}"),
+                "16S-rRNA-isolate-07=analysis",
+                format!("BRCA1-exon11={search}"),
+            ]),
+            "{page}"
+        );
+        assert_eq!(
+            browser.script("return window.innerWidth;"),
+            1280,
+            "the window is a laptop's"
+        );
+        assert_eq!(browser.overflow(), json!([]), "{page} scrolls sideways");
+    }
+    browser.go(&format!("http://{}/", server.addr));
+    browser.find("table.list tbody td.expected .eta");
+    browser.screenshot("home-1280.png");
+    // The rows the script draws, as an event redraws them, fit as well.
+    let last = submit("pUC19-insert", "analysis");
+    wait_until("the page shows the new row", || {
+        browser.script(&format!(
+            "const r = document.querySelector('tr[data-id=\"{last}\"]'); \
+             return r && r.querySelector('td.pipeline').textContent;"
+        )) == "analysis"
+    });
+    assert_eq!(browser.overflow(), json!([]), "redrawn, the page scrolls sideways");
+}
+
 /// A server whose experiments each run until `gates` holds a file named
 /// after them (`std::fs::write(gates.join(name), "")` lets one finish).
 fn gated_server(gates: &Path) -> Server {

@@ -534,8 +534,8 @@ fn table(listing: &Listing) -> Markup {
                     tr {
                         th scope="col" { "ID" }
                         th scope="col" { "Name" }
+                        th scope="col" { "Pipeline" }
                         th scope="col" { "State" }
-                        th.num scope="col" { "Position" }
                         th scope="col" { "Submitted" }
                         th scope="col" { "Started" }
                         th.num scope="col" { "Duration" }
@@ -567,11 +567,13 @@ fn row(view: &View, now: Timestamp) -> Markup {
                     " " (moved_tag(moved))
                 }
             }
-            td { (badge(record.state)) }
-            td.num {
-                @match view.position {
-                    Some(position) => { (position) }
-                    None => { (none()) }
+            td.pipeline {
+                @if record.pipeline.is_empty() { (none()) } @else { code { (record.pipeline) } }
+            }
+            td {
+                (badge(record.state))
+                @if let Some(position) = view.position {
+                    span.place { "position " (position) }
                 }
             }
             td { (time(Some(record.submitted_at))) }
