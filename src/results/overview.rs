@@ -6,7 +6,7 @@
 
 use maud::{html, Markup};
 
-use super::report::{bits, evalue, QueryHits};
+use super::report::{evalue, QueryHits};
 
 /// The drawing's width in its own units; it is scaled to the page's width.
 pub const WIDTH: f64 = 800.0;
@@ -130,7 +130,7 @@ pub fn render(query: &QueryHits, prefix: &str) -> Markup {
                             title {
                                 (hit.num) ". " (hit.id) " " (hit.title)
                                 @if let Some(e) = hit.evalue() { " · E-value " (evalue(e)) }
-                                @if let Some(b) = hit.bit_score() { " · " (bits(b)) " bits" }
+                                @if let Some(bits) = hit.bits() { " · " (bits) " bits" }
                             }
                             text.hit-label x=(PLOT_LEFT - 8.0) y=(top + BAR - 1.0) text-anchor="end" font-size="11" {
                                 (label(&hit.id))
