@@ -2099,13 +2099,28 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
         &browser.find("article[data-view=blast]"),
         "blast-report-card.png",
     );
-    browser.fit_to_width(390);
+    // On a phone the page fits, and so does the overview, scaled to it:
+    // the whole picture at once, not a part of it scrolled sideways.
+    browser.fit_to_width(375);
+    assert_eq!(browser.script("return window.innerWidth;"), 375);
     assert_eq!(
         browser.script("return document.documentElement.scrollWidth <= window.innerWidth;"),
         true,
         "the page is wider than a phone"
     );
+    let overview = browser.script(
+        "const figure = document.querySelector('figure.overview'); \
+         const svg = figure.querySelector('svg.overview-svg').getBoundingClientRect(); \
+         return [svg.left >= 0 && svg.right <= window.innerWidth, \
+                 figure.scrollWidth <= figure.clientWidth, Math.round(svg.width)];",
+    );
+    assert_eq!(overview[0], true, "the overview is wider than the phone: {overview}");
+    assert_eq!(overview[1], true, "the overview scrolls sideways: {overview}");
     browser.screenshot("blast-report-phone.png");
+    browser.element_screenshot(
+        &browser.find("figure.overview"),
+        "blast-overview-phone.png",
+    );
     browser.fit_to_width(1280);
 
     let bits = browser.find("table.hits thead th:last-child button.sort");

@@ -21,8 +21,9 @@ const BAR: f64 = 10.0;
 const FIRST_ROW: f64 = 74.0;
 /// Hits drawn; the table below lists all that were kept.
 pub const MAX_ROWS: usize = 50;
-/// Characters of a hit's name beside its row.
-const LABEL: usize = 22;
+/// Characters of a hit's name beside its row: as many fit left of the
+/// axis in the larger type a phone gets (`style.css`).
+const LABEL: usize = 16;
 
 /// NCBI's colour key for alignment scores: below 40, 40 to 50, 50 to 80,
 /// 80 to 200, and 200 or more bits.
@@ -107,9 +108,9 @@ pub fn render(query: &QueryHits, prefix: &str) -> Markup {
                      with a bar for each aligned segment, coloured by its bit score."
                 }
                 g.legend font-size="11" {
-                    text x=(PLOT_LEFT) y="14" { "Bit score:" }
+                    text x=(PLOT_LEFT - 8.0) y="14" text-anchor="end" { "Bit score" }
                     @for (i, (_, fill, words)) in BANDS.iter().enumerate() {
-                        @let left = PLOT_LEFT + 70.0 + i as f64 * 92.0;
+                        @let left = PLOT_LEFT + i as f64 * 92.0;
                         rect x=(left) y="5" width="22" height="10" fill=(fill) {}
                         text x=(left + 27.0) y="14" { (words) }
                     }
