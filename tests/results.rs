@@ -286,7 +286,14 @@ fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
         .arg(&query)
         .arg("-db")
         .arg(tmp.path().join("reference"))
-        .args(["-task", "blastn", "-evalue", "10", "-outfmt", "6 sseqid bitscore"])
+        .args([
+            "-task",
+            "blastn",
+            "-evalue",
+            "10",
+            "-outfmt",
+            "6 sseqid bitscore",
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("running blastn");
@@ -304,7 +311,12 @@ fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
         }
     }
     // Scores BLAST truncates where rounding would go up (361.96 is 361).
-    assert!(blast.iter().any(|(_, scores)| scores.contains(&"361".to_owned())), "{blast:?}");
+    assert!(
+        blast
+            .iter()
+            .any(|(_, scores)| scores.contains(&"361".to_owned())),
+        "{blast:?}"
+    );
 
     // The page: the hit table's best score of each hit, and each HSP's.
     let report = between(&html, "data-view=\"blast\"", "</article>");
@@ -315,7 +327,10 @@ fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
         let subject = &subject[subject.find('>').unwrap() + 1..subject.len() - "</a>".len()];
         let cells: Vec<&str> = row.split("</td>").collect();
         let last = cells[cells.len() - 2];
-        page.push((subject.to_owned(), last[last.rfind('>').unwrap() + 1..].to_owned()));
+        page.push((
+            subject.to_owned(),
+            last[last.rfind('>').unwrap() + 1..].to_owned(),
+        ));
     }
     let best: Vec<(String, String)> = blast
         .iter()

@@ -132,7 +132,13 @@ impl Hit {
     pub fn bits(&self) -> Option<String> {
         self.hsps
             .iter()
-            .reduce(|best, hsp| if hsp.bit_score > best.bit_score { hsp } else { best })
+            .reduce(|best, hsp| {
+                if hsp.bit_score > best.bit_score {
+                    hsp
+                } else {
+                    best
+                }
+            })
             .map(Hsp::bits)
     }
 }
@@ -910,7 +916,12 @@ pub(crate) mod tests {
         assert_eq!(shown(Some("541\n22.9\n22.0\n")), ["541", "22.9", "22.0"]);
         assert_eq!(shown(None), ["542", "22.9", "22.0"]);
         // Lines that do not line up are not taken: too few, too many, another score.
-        for tabular in ["541\n22.9\n", "541\n22.9\n22.0\n30.1\n", "541\n29.9\n22.0\n", "x\n22.9\n22.0\n"] {
+        for tabular in [
+            "541\n22.9\n",
+            "541\n22.9\n22.0\n30.1\n",
+            "541\n29.9\n22.0\n",
+            "x\n22.9\n22.0\n",
+        ] {
             assert_eq!(shown(Some(tabular)), ["542", "22.9", "22.0"], "{tabular:?}");
         }
         let report = Report::from_json(json.as_bytes(), Some("541\n22.9\n22.0\n")).unwrap();
