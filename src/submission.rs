@@ -429,7 +429,7 @@ fn parse_query_string(query_string: Option<&str>) -> Result<Fields, Error> {
 
 /// Reads a form-encoded body strictly: a field that is not UTF-8 once
 /// percent-decoded is refused, not replaced with U+FFFD, and so is a field given twice.
-fn parse_form(body: &[u8]) -> Result<Fields, Error> {
+pub fn parse_form(body: &[u8]) -> Result<Fields, Error> {
     let text = std::str::from_utf8(strip_bom(body))
         .map_err(|_| Error::Malformed("the form is not valid UTF-8".into()))?;
     for piece in text.split('&').flat_map(|pair| pair.split('=')) {

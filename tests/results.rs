@@ -141,6 +141,29 @@ fn blastn_experiment(server: &Server) -> String {
     id
 }
 
+/// A blastn experiment of the example configuration (its databases in
+/// `tmp`), COMPLETE, and its page.
+struct Searched {
+    tmp: tempfile::TempDir,
+    server: Server,
+    id: String,
+    html: String,
+}
+
+fn searched() -> Searched {
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    let server = example_server(tmp.path());
+    let id = blastn_experiment(&server);
+    let html = page(&server, &id);
+    Searched {
+        tmp,
+        server,
+        id,
+        html,
+    }
+}
+
 /// The text between `start` and the first `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text
@@ -159,11 +182,12 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
     if !blast_available() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
-    let id = blastn_experiment(&server);
-    let html = page(&server, &id);
+    let Searched {
+        tmp: _tmp,
+        server,
+        id,
+        html,
+    } = searched();
 
     // Above the record.
     let results = html.find("data-results").unwrap();
@@ -235,6 +259,97 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
     let tsv = between(&html, "id=\"result-2\"", "</article>");
     assert!(tsv.contains("BLAST tabular output"), "{tsv}");
     assert!(tsv.contains("title=\"pident\">% identity</th>"), "{tsv}");
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
+    if !blast_available() {
+        return;
+    }
+    let Searched {
+        tmp,
+        server: _server,
+        html,
+        ..
+    } = searched();
+
+    // The same search, run here by blastn itself: each subject's HSPs, best
+    // first, with the bit scores of its tabular output.
+    let query = tmp.path().join("chimera.fasta");
+    std::fs::write(&query, format!(">chimera\n{}\n", chimeric_read())).unwrap();
+    let output = Command::new("blastn")
+        .arg("-query")
+        .arg(&query)
+        .arg("-db")
+        .arg(tmp.path().join("reference"))
+        .args([
+            "-task",
+            "blastn",
+            "-evalue",
+            "10",
+            "-outfmt",
+            "6 sseqid bitscore",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running blastn");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut blast: Vec<(String, Vec<String>)> = Vec::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let (subject, bits) = line.split_once('\t').expect("two columns");
+        match blast.iter_mut().find(|(s, _)| s == subject) {
+            Some((_, scores)) => scores.push(bits.to_owned()),
+            None => blast.push((subject.to_owned(), vec![bits.to_owned()])),
+        }
+    }
+    // Scores BLAST truncates where rounding would go up (361.96 is 361).
+    assert!(
+        blast
+            .iter()
+            .any(|(_, scores)| scores.contains(&"361".to_owned())),
+        "{blast:?}"
+    );
+
+    // The page: the hit table's best score of each hit, and each HSP's.
+    let report = between(&html, "data-view=\"blast\"", "</article>");
+    let table = between(report, "<table class=\"data hits\"", "</table>");
+    let mut page: Vec<(String, String)> = Vec::new();
+    for row in table.split("<tr data-hit=").skip(1) {
+        let subject = between(row, "class=\"hit-id\"", "</a>");
+        let subject = &subject[subject.find('>').unwrap() + 1..subject.len() - "</a>".len()];
+        let cells: Vec<&str> = row.split("</td>").collect();
+        let last = cells[cells.len() - 2];
+        page.push((
+            subject.to_owned(),
+            last[last.rfind('>').unwrap() + 1..].to_owned(),
+        ));
+    }
+    let best: Vec<(String, String)> = blast
+        .iter()
+        .map(|(subject, scores)| (subject.clone(), scores[0].clone()))
+        .collect();
+    assert_eq!(page, best, "the hit table's bit scores");
+    for (subject, scores) in &blast {
+        let hit = between(
+            report,
+            &format!("<strong class=\"hit-id\">{subject}</strong>"),
+            "</details>",
+        );
+        let shown: Vec<&str> = hit
+            .split("Score ")
+            .skip(1)
+            .map(|rest| rest.split(" bits").next().unwrap())
+            .collect();
+        assert_eq!(shown, *scores, "the scores of {subject}'s HSPs");
+    }
 }
 
 #[test]

@@ -364,7 +364,23 @@ fn make_report(
         Err(FormatError::Missing) => return Prepared::NoBlast(FormatError::Missing.to_string()),
         Err(err) => return failed(err.to_string()),
     };
-    let report = match Report::from_json(&json) {
+    // The bit scores as BLAST's tables write them (see `report`); without
+    // them, the page writes the JSON's as BLAST would.
+    let bitscore = blast::Format::Tabular(Columns::Named(vec!["bitscore".into()]));
+    let tabular = store
+        .open_file(id, name)
+        .map_err(|err| err.to_string())
+        .and_then(|(archive, _)| {
+            blast::format(archive, &bitscore, &options).map_err(|err| err.to_string())
+        });
+    let tabular = match tabular {
+        Ok(text) => String::from_utf8(text).ok(),
+        Err(why) => {
+            log::debug!("experiment {id}: no tabular bit scores of {name}: {why}");
+            None
+        }
+    };
+    let report = match Report::from_json(&json, tabular.as_deref()) {
         Ok(report) => report,
         Err(why) => return failed(why),
     };

@@ -15,7 +15,7 @@ mod batch;
 
 pub use batch::batch;
 
-use super::{Experiment, Form, Frame, Home, Listing, Logs};
+use super::{Experiment, Form, Frame, Home, Input, Listing, Logs};
 use crate::access::{Mode, Viewer};
 use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, RunHandle, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
@@ -69,7 +69,7 @@ pub fn home(frame: &Frame, home: &Home) -> Markup {
         }
         div.home {
             div.side {
-                (submit_form(home))
+                (submit_form(home, &frame.viewer))
                 (pipelines_card(home.pipelines, home.alphabet))
             }
             div.board {
@@ -81,7 +81,7 @@ pub fn home(frame: &Frame, home: &Home) -> Markup {
     layout(frame, title, Script::List, main)
 }
 
-fn submit_form(home: &Home) -> Markup {
+fn submit_form(home: &Home, viewer: &Viewer) -> Markup {
     let form = home.form;
     let chosen = form.input.chosen(home.pipelines);
     let name_error = form.error_for("query_name");
@@ -108,6 +108,18 @@ fn submit_form(home: &Home) -> Markup {
     html! {
         section.card.submit aria-labelledby="submit-heading" {
             h2 id="submit-heading" { "New experiment" }
+            @if form.carried {
+                p.notice role="status" {
+                    "You are signed in. What you typed is back in the form, not submitted yet: \
+                     check it and press Submit."
+                }
+            } @else if viewer.mode == Mode::Members && viewer.user.is_none() {
+                p.notice data-sign-in-first {
+                    "Submitting needs a user: " a href="/sign-in" { "sign in" }
+                    " first, with the token the operator gave you. \
+                     (Submit without, and the sign-in keeps what you typed.)"
+                }
+            }
             @if let Some(error) = &form.error {
                 p.alert role="alert" {
                     @if marked {
@@ -534,8 +546,8 @@ fn table(listing: &Listing) -> Markup {
                     tr {
                         th scope="col" { "ID" }
                         th scope="col" { "Name" }
+                        th scope="col" { "Pipeline" }
                         th scope="col" { "State" }
-                        th.num scope="col" { "Position" }
                         th scope="col" { "Submitted" }
                         th scope="col" { "Started" }
                         th.num scope="col" { "Duration" }
@@ -567,11 +579,13 @@ fn row(view: &View, now: Timestamp) -> Markup {
                     " " (moved_tag(moved))
                 }
             }
-            td { (badge(record.state)) }
-            td.num {
-                @match view.position {
-                    Some(position) => { (position) }
-                    None => { (none()) }
+            td.pipeline {
+                @if record.pipeline.is_empty() { (none()) } @else { code { (record.pipeline) } }
+            }
+            td {
+                (badge(record.state))
+                @if let Some(position) = view.position {
+                    span.place { "position " (position) }
                 }
             }
             td { (time(Some(record.submitted_at))) }
@@ -956,8 +970,15 @@ pub fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
 }
 
 /// The sign-in page: a form to paste a token into, which comes back with
-/// `error` when the token was refused; `next` is where it leads after.
-pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
+/// `error` when the token was refused; `next` is where it leads after. With
+/// `submission`, a submission was refused for want of a user: the form
+/// carries what was typed, to put it back in the home page's form.
+pub fn sign_in(
+    frame: &Frame,
+    next: &str,
+    error: Option<&str>,
+    submission: Option<&Input>,
+) -> Markup {
     let main = html! {
         div.intro {
             h1 { "Sign in" }
@@ -972,8 +993,26 @@ pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
             @if let Some(user) = &frame.viewer.user {
                 p.hint { "You are signed in as " strong { (user.name) } "; signing in again replaces it." }
             }
+            @if let Some(input) = submission {
+                p.notice role="alert" data-carried {
+                    "Nothing was submitted yet: submitting needs a user. "
+                    @if input.is_empty() {
+                        "Sign in with your token, then submit again."
+                    } @else {
+                        "Sign in with your token, and the form comes back with what you typed \
+                         (the name, the sequence, the pipeline and its parameters), ready to submit."
+                    }
+                    @if let Some(file) = &input.file {
+                        " The file you chose (" (file) ") cannot be carried through a sign-in: \
+                         choose it again after."
+                    }
+                }
+            }
             form.stack method="post" action="/sign-in" {
                 input type="hidden" name="next" value=(next);
+                @if let Some(input) = submission {
+                    (carried_fields(input))
+                }
                 div.field.invalid[error.is_some()] {
                     label for="token" { "Token" }
                     p.hint id="token-hint" {
@@ -991,6 +1030,25 @@ pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
         }
     };
     layout(frame, "Sign in", Script::Still, main)
+}
+
+/// A submission's fields as hidden ones, named as the home page's form names
+/// them, so that the sign-in can put them back there.
+fn carried_fields(input: &Input) -> Markup {
+    html! {
+        @if !input.name.is_empty() {
+            input type="hidden" name="query_name" value=(input.name);
+        }
+        @if !input.sequence.is_empty() {
+            input type="hidden" name="query_sequence" value=(input.sequence);
+        }
+        @if let Some(pipeline) = &input.pipeline {
+            input type="hidden" name="pipeline" value=(pipeline);
+        }
+        @for (key, value) in &input.params {
+            input type="hidden" name={ "param." (key) } value=(value);
+        }
+    }
 }
 
 /// Who is looking, in the header: signed in as whom, with a way out; or a
@@ -1846,6 +1904,34 @@ mod tests {
     }
 
     #[test]
+    fn a_submission_carried_through_the_sign_in_is_escaped_in_its_hidden_fields() {
+        let input = Input {
+            name: "\"><script>alert(1)</script>".into(),
+            sequence: ">a & b\nACGT\n>c\nGGCC".into(),
+            pipeline: Some("blastn".into()),
+            params: [("blastn.evalue".to_owned(), "1e-5".to_owned())].into(),
+            file: Some("<plate>.fasta".into()),
+        };
+        let page = sign_in(&Frame::default(), "/", None, Some(&input)).into_string();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(page.contains(
+            r#"<input type="hidden" name="query_name" value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">"#
+        ));
+        assert!(page.contains(
+            "<input type=\"hidden\" name=\"query_sequence\" value=\"&gt;a &amp; b\nACGT\n&gt;c\nGGCC\">"
+        ));
+        assert!(page.contains(r#"<input type="hidden" name="param.blastn.evalue" value="1e-5">"#));
+        assert!(page.contains("The file you chose (&lt;plate&gt;.fasta) cannot be carried"));
+        // Nothing to carry: the page says to submit again, and carries nothing.
+        let page = sign_in(&Frame::default(), "/", None, Some(&Input::default())).into_string();
+        assert!(
+            page.contains("Sign in with your token, then submit again."),
+            "{page}"
+        );
+        assert!(!page.contains("name=\"query_sequence\""));
+    }
+
+    #[test]
     fn a_failed_submission_comes_back_in_its_pipeline_with_the_error_beside_its_field() {
         let pipelines = two_pipelines();
         let sent = |pipeline: &str| Input {
@@ -1861,6 +1947,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
+            file: None,
         };
         let invalid = |field: &str, msg: &str| Error::Invalid {
             field: field.to_owned().into(),
