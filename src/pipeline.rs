@@ -497,13 +497,19 @@ fn check_exclusive(
             _ => {}
         }
     }
-    let low = above.map(|a| (a, format!("above = {a}"))).or(min.map(|m| (m, format!("min = {m}"))));
-    let high = below.map(|b| (b, format!("below = {b}"))).or(max.map(|m| (m, format!("max = {m}"))));
+    let low = above
+        .map(|a| (a, format!("above = {a}")))
+        .or(min.map(|m| (m, format!("min = {m}"))));
+    let high = below
+        .map(|b| (b, format!("below = {b}")))
+        .or(max.map(|m| (m, format!("max = {m}"))));
     match (low, high) {
         (Some((low, said_low)), Some((high, said_high)))
             if (above.is_some() || below.is_some()) && low >= high =>
         {
-            Err(format!("{said_low} and {said_high} leave no number to choose"))
+            Err(format!(
+                "{said_low} and {said_high} leave no number to choose"
+            ))
         }
         _ => Ok(()),
     }
@@ -1058,11 +1064,9 @@ mod tests {
     #[test]
     fn a_number_may_have_exclusive_bounds_and_they_are_checked() {
         let param = |bounds: &str| {
-            toml::from_str::<ParamTable>(&format!(
-                "name = \"evalue\"\ntype = \"number\"\n{bounds}"
-            ))
-            .map_err(|e| e.to_string())
-            .and_then(ParamTable::build)
+            toml::from_str::<ParamTable>(&format!("name = \"evalue\"\ntype = \"number\"\n{bounds}"))
+                .map_err(|e| e.to_string())
+                .and_then(ParamTable::build)
         };
         let evalue = param("above = 0\nmax = 1000").unwrap();
         assert_eq!(
@@ -1088,9 +1092,18 @@ mod tests {
         for (bounds, says) in [
             ("min = 0\nabove = 0", "give `min` or `above`, not both"),
             ("max = 1\nbelow = 2", "give `max` or `below`, not both"),
-            ("above = 1\nbelow = 1", "above = 1 and below = 1 leave no number"),
-            ("above = 5\nmax = 2", "above = 5 and max = 2 leave no number"),
-            ("min = 1\nbelow = 1", "min = 1 and below = 1 leave no number"),
+            (
+                "above = 1\nbelow = 1",
+                "above = 1 and below = 1 leave no number",
+            ),
+            (
+                "above = 5\nmax = 2",
+                "above = 5 and max = 2 leave no number",
+            ),
+            (
+                "min = 1\nbelow = 1",
+                "min = 1 and below = 1 leave no number",
+            ),
             ("above = nan", "above = NaN is not a finite number"),
             ("below = inf", "below = inf is not a finite number"),
             ("above = \"0\"", "\"0\" is not a number"),
@@ -1104,7 +1117,10 @@ mod tests {
             .unwrap()
             .build()
             .unwrap_err();
-        assert!(err.contains("an integer's bounds are `min` and `max`"), "{err}");
+        assert!(
+            err.contains("an integer's bounds are `min` and `max`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -388,7 +388,12 @@ impl<'a> Header<'a> {
     /// Reads the header of a file's record `number`, `text` (after its `>`
     /// or `@`) on the file's line `line`: one record more than the limit, a
     /// header without a name, or a bad name or description are refused.
-    fn read(number: usize, text: &'a str, line: usize, limits: &Limits) -> Result<Header<'a>, Error> {
+    fn read(
+        number: usize,
+        text: &'a str,
+        line: usize,
+        limits: &Limits,
+    ) -> Result<Header<'a>, Error> {
         if number > limits.max_records {
             return Err(Error::TooLarge(format!(
                 "the batch holds more than {} records, the most one submission may hold (--max-records)",
@@ -397,7 +402,8 @@ impl<'a> Header<'a> {
         }
         let (name, description) = split_fasta_header(text);
         let at = |problem: String| in_record(number, name, problem);
-        let name = name.ok_or_else(|| at(format!("line {line}: the header names no identifier")))?;
+        let name =
+            name.ok_or_else(|| at(format!("line {line}: the header names no identifier")))?;
         check_name(name).map_err(at)?;
         if let Some(description) = description {
             check_description(description).map_err(at)?;
@@ -1043,9 +1049,15 @@ mod tests {
         // A form's text reads the same, and names one read as it says.
         let one = parse_submission(Some("mine"), Some("@r1\nACGT\n+\nIIII\n"), &LIMITS).unwrap();
         assert_eq!((one[0].name(), one[0].quality()), ("mine", Some("IIII")));
-        assert_eq!(parse_submission(None, Some(text), &LIMITS).unwrap().len(), 2);
+        assert_eq!(
+            parse_submission(None, Some(text), &LIMITS).unwrap().len(),
+            2
+        );
         // FASTA has no qualities.
-        assert_eq!(parse_records(">a\nACGT\n", &LIMITS).unwrap()[0].to_fastq(), None);
+        assert_eq!(
+            parse_records(">a\nACGT\n", &LIMITS).unwrap()[0].to_fastq(),
+            None
+        );
     }
 
     #[test]
@@ -1082,15 +1094,24 @@ mod tests {
                 format!("{good}ACGT\n"),
                 "record 2 (unnamed): line 5: expected a FASTQ record's '@name' line",
             ),
-            (format!("{good}@\nA\n+\nI\n"), "record 2 (unnamed): line 5: the header names no identifier"),
-            (format!("{good}@r2\n\n+\n\n"), "record 2 (r2): holds no residues"),
+            (
+                format!("{good}@\nA\n+\nI\n"),
+                "record 2 (unnamed): line 5: the header names no identifier",
+            ),
+            (
+                format!("{good}@r2\n\n+\n\n"),
+                "record 2 (r2): holds no residues",
+            ),
         ] {
             let err = fails(&text);
             assert!(err.starts_with("query_sequence: "), "{err}");
             assert!(err.contains(says), "{text:?}: {err}");
         }
         let many = "@r\nA\n+\nI\n".repeat(11);
-        assert!(matches!(parse_fastq(&many, &LIMITS), Err(Error::TooLarge(_))));
+        assert!(matches!(
+            parse_fastq(&many, &LIMITS),
+            Err(Error::TooLarge(_))
+        ));
         let long = format!("@r\n{}\n+\n{}\n", "A".repeat(1001), "I".repeat(1001));
         assert!(fails(&long).contains("more than 1000 residues"));
     }

@@ -147,7 +147,9 @@ fn fastq_run() -> String {
             let quality: String = (0..36)
                 .map(|j| char::from(b'@' + ((read + j) % 10) as u8))
                 .collect();
-            format!("@M05437:88:000000000-L9Q2K:1:1101:{read}:1 1:N:0:1\n{sequence}\n+\n{quality}\n")
+            format!(
+                "@M05437:88:000000000-L9Q2K:1:1101:{read}:1 1:N:0:1\n{sequence}\n+\n{quality}\n"
+            )
         })
         .collect()
 }
@@ -173,16 +175,28 @@ fn fastq_reads_become_one_experiment_each_with_their_qualities_kept() {
             assert_eq!(record["length"], 36, "{what}");
             // The command reads query.fasta; the read as it came is beside it.
             let fasta = query_fasta(&server, id);
-            assert_eq!(fasta.lines().nth(1), Some(expected[n * 4 + 1].trim_end()), "{what}");
+            assert_eq!(
+                fasta.lines().nth(1),
+                Some(expected[n * 4 + 1].trim_end()),
+                "{what}"
+            );
             let fastq = server.get(&format!("/experiments/{id}/files/query.fastq"));
             assert_eq!(fastq.status, 200, "{what}: {}", fastq.text());
             assert_eq!(fastq.text(), expected[n * 4..n * 4 + 4].concat(), "{what}");
         }
     };
-    check("a FASTQ body", post(&server, "/experiments", "text/x-fastq", run.as_bytes()));
+    check(
+        "a FASTQ body",
+        post(&server, "/experiments", "text/x-fastq", run.as_bytes()),
+    );
     check(
         "a FASTQ body typed as FASTA",
-        post(&server, "/experiments", "application/x-fasta", run.as_bytes()),
+        post(
+            &server,
+            "/experiments",
+            "application/x-fasta",
+            run.as_bytes(),
+        ),
     );
     check(
         "an uploaded file",
@@ -201,18 +215,25 @@ fn fastq_reads_become_one_experiment_each_with_their_qualities_kept() {
     );
     // One read pasted is one experiment, named as the form says.
     let one = expected[..4].concat();
-    let answer = server.post_form("/experiments", &[("query_name", "mine"), ("query_sequence", &one)]);
+    let answer = server.post_form(
+        "/experiments",
+        &[("query_name", "mine"), ("query_sequence", &one)],
+    );
     assert_eq!(answer.status, 202, "{}", answer.text());
     assert_eq!(answer.json()["query_name"], "mine");
     // A batch's zip carries the reads' qualities too.
-    let batch = ids(&post(&server, "/experiments", "text/x-fastq", run.as_bytes()).json())[0].clone();
+    let batch =
+        ids(&post(&server, "/experiments", "text/x-fastq", run.as_bytes()).json())[0].clone();
     let zip = server.get(&format!("/batches/{batch}.zip"));
     assert_eq!(zip.status, 200);
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body)).unwrap();
     let names: Vec<String> = (0..archive.len())
         .map(|i| archive.by_index(i).unwrap().name().to_owned())
         .collect();
-    assert!(names.iter().any(|n| n.ends_with("/query.fastq")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("/query.fastq")),
+        "{names:?}"
+    );
 
     // A failed read runs again with its qualities.
     let failing = Server::start(|c| c.command = Some("false".into()));
@@ -301,8 +322,10 @@ fn a_bad_plate_record_is_named_with_its_place_in_the_record_and_the_files_line()
         &post_fasta(&server, &text),
         422,
         Some("query_sequence"),
-        &["record 41 (D05): invalid character '@' at position 18 of its sequence \
-           (line 3 of the record, column 8; line 83 of the file)"],
+        &[
+            "record 41 (D05): invalid character '@' at position 18 of its sequence \
+           (line 3 of the record, column 8; line 83 of the file)",
+        ],
         "a plate with a bad letter in D05",
     );
     assert_eq!(accepted(&server), before);

@@ -487,7 +487,11 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
     for (what, content_type, body) in [
         ("a form", "application/x-www-form-urlencoded", &form),
         ("JSON", "application/json", &json),
-        ("a multipart form's text fields", multipart_type.as_str(), &fields),
+        (
+            "a multipart form's text fields",
+            multipart_type.as_str(),
+            &fields,
+        ),
         ("a FASTA body", "text/x-fasta", &reads.as_bytes().to_vec()),
     ] {
         let answer = post_to(&server, url, content_type, body);
@@ -517,12 +521,30 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         ("a FASTA body", "text/x-fasta", &reads.as_bytes().to_vec()),
     ] {
         for (path, field, says) in [
-            ("/experiments?pipeline=nosuch", "pipeline", "no pipeline 'nosuch' here; this server offers first, second"),
-            ("/experiments?pipeline=second&param.evalue=11", "param.evalue", "above the most allowed"),
-            ("/experiments?pipeline=first&param.evalue=1", "param.evalue", "first takes no parameters"),
+            (
+                "/experiments?pipeline=nosuch",
+                "pipeline",
+                "no pipeline 'nosuch' here; this server offers first, second",
+            ),
+            (
+                "/experiments?pipeline=second&param.evalue=11",
+                "param.evalue",
+                "above the most allowed",
+            ),
+            (
+                "/experiments?pipeline=first&param.evalue=1",
+                "param.evalue",
+                "first takes no parameters",
+            ),
         ] {
             let answer = post_to(&server, path, content_type, body);
-            assert_error(&answer, 422, Some(field), &[says], &format!("{what} to {path}"));
+            assert_error(
+                &answer,
+                422,
+                Some(field),
+                &[says],
+                &format!("{what} to {path}"),
+            );
         }
     }
     // The URL and the body naming different ones: refused, saying which says what.
@@ -558,6 +580,16 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         "application/json",
         br#"{"query_name": "j", "query_sequence": "ACGT", "pipeline": "second"}"#,
     );
-    assert_error(&answer, 422, Some("pipeline"), &["the JSON body gives 'second'"], "JSON against its URL");
-    assert_eq!(snapshot(&server.dir), before, "a refused upload wrote something");
+    assert_error(
+        &answer,
+        422,
+        Some("pipeline"),
+        &["the JSON body gives 'second'"],
+        "JSON against its URL",
+    );
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused upload wrote something"
+    );
 }

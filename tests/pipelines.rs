@@ -391,7 +391,8 @@ fn an_e_value_of_0_is_refused_by_the_example_configurations_exclusive_bound() {
         ],
     );
     assert!(
-        put.text().contains("EXPECT: 0 is too small: it must be above 0"),
+        put.text()
+            .contains("EXPECT: 0 is too small: it must be above 0"),
         "{}",
         put.text()
     );
@@ -416,7 +417,9 @@ fn an_e_value_of_0_is_refused_by_the_example_configurations_exclusive_bound() {
     assert!(evalue.get("min").is_none(), "{evalue}");
     let page = request(server.addr, "GET", "/", &[("Accept", "text/html")], b"").text();
     assert!(
-        page.contains("Report hits at or below this expect value. A number, above 0 and at most 1000."),
+        page.contains(
+            "Report hits at or below this expect value. A number, above 0 and at most 1000."
+        ),
         "{page}"
     );
 }
