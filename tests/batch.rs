@@ -235,6 +235,13 @@ fn fastq_reads_become_one_experiment_each_with_their_qualities_kept() {
         "{names:?}"
     );
 
+    // The page's file picker offers FASTQ files too.
+    let page = request(server.addr, "GET", "/", &[("Accept", "text/html")], b"").text();
+    assert!(
+        page.contains(r#"accept=".fasta,.fa,.fna,.faa,.fastq,.fq,.txt""#),
+        "{page}"
+    );
+
     // A failed read runs again with its qualities.
     let failing = Server::start(|c| c.command = Some("false".into()));
     let answer = post(&failing, "/experiments", "text/x-fastq", one.as_bytes());

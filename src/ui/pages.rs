@@ -136,7 +136,7 @@ fn submit_form(home: &Home) -> Markup {
                     p.hint id="query_sequence-hint" {
                         span data-takes { (sentence_case(&takes)) }
                         ", up to " (thousands(home.max_residues as u64)) " residues. \
-                         Several FASTA records make a batch, one experiment each."
+                         Several FASTA records, or FASTQ reads, make a batch, one experiment each."
                     }
                     (field_error("query_sequence", sequence_error))
                     textarea id="query_sequence" name="query_sequence" rows="5" spellcheck="false"
@@ -148,13 +148,13 @@ fn submit_form(home: &Home) -> Markup {
                     }
                 }
                 div.field.invalid[file_error.is_some()] {
-                    label for="file" { "Or a FASTA file" }
+                    label for="file" { "Or a FASTA or FASTQ file" }
                     p.hint id="file-hint" {
                         "Each record becomes one experiment (up to " (thousands(home.max_records as u64)) "); \
                          leave the sequence box empty."
                     }
                     (field_error("file", file_error))
-                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.txt"
+                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.fastq,.fq,.txt"
                         aria-describedby=(described_by("file", file_error))
                         aria-invalid=[file_error.map(|_| "true")] autofocus[file_error.is_some()];
                 }
