@@ -105,6 +105,9 @@ impl App {
             upload,
             notify_url,
         } = accepted;
+        if let Some(url) = &notify_url {
+            self.notifier.check_destination(url)?;
+        }
         let choice = Choice {
             upload: upload.map(Arc::from),
             submitted_by: Some(by.name().into()),
@@ -120,6 +123,30 @@ impl App {
             .zip(views)
             .map(|(record, view)| view.unwrap_or_else(|| View::finished(record)))
             .collect())
+    }
+
+    /// The secret the receivers of `viewer` verify their notifications
+    /// with, and whose it is: a user's own, or (access open, no token) their
+    /// client address's. Anybody else must sign in first.
+    pub async fn notification_secret(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<(String, crate::notify::Secret), Error> {
+        if viewer.user.is_none() && !viewer.may_write() {
+            return Err(Error::Unauthenticated {
+                msg: "a notifications secret is a user's: sign in on the page, or send \
+                      Authorization: Bearer TOKEN (the operator gives tokens out)"
+                    .into(),
+                invalid_token: false,
+            });
+        }
+        let who = viewer.name();
+        let secret = self
+            .notifier
+            .secret_for(&who)
+            .await
+            .map_err(Error::Internal)?;
+        Ok((who, secret))
     }
 
     fn view(&self, record: &Record) -> View {

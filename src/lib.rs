@@ -175,14 +175,7 @@ pub async fn run(
     let queue = Arc::new(
         Queue::new(config.capacity, recovered.records, recovered.pause).counting_in(metrics),
     );
-    let notifier = notify::Notifier::start(
-        store.clone(),
-        config.notify.clone(),
-        config.notify_backoff,
-        owed,
-        queue.metrics(),
-    )
-    .await?;
+    let notifier = notify::Notifier::start(store.clone(), &config, owed, queue.metrics()).await?;
     let notifier = Arc::new(notifier);
     if let Some(drain) = recovered.drain.clone() {
         queue.drain(drain);

@@ -278,6 +278,13 @@ async fn route(
         (["retention"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["retention", "sweep"], &Method::POST) => Ok(admin::sweep(app).await?),
         (["retention", "sweep"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["notifications", "secret"], &Method::GET) if html => {
+            Ok(ui::notification_secret(app, viewer).await)
+        }
+        (["notifications", "secret"], &Method::GET) => {
+            Ok(native::notification_secret(app, viewer).await?)
+        }
+        (["notifications", "secret"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),

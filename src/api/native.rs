@@ -296,3 +296,18 @@ pub fn service_info(app: &App) -> Response<Body> {
         },
     )
 }
+
+/// `GET /notifications/secret`: the secret the receivers of whoever asks
+/// verify with (see `notify`), never stored by a cache.
+pub async fn notification_secret(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let (who, secret) = app.notification_secret(viewer).await?;
+    let mut response = respond::json(
+        StatusCode::OK,
+        &json!({ "signed_for": who, "secret": secret.to_text() }),
+    );
+    response.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}

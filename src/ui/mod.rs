@@ -18,6 +18,7 @@ mod notifications;
 mod pages;
 mod sign_in;
 
+pub use notifications::secret as notification_secret;
 pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_out};
 
 use std::collections::BTreeMap;

@@ -26,7 +26,7 @@ use crate::time::Timestamp;
 
 /// What `app.js` does on a page, as `<main>`'s `data-page` and
 /// `data-experiment` attributes tell it.
-enum Script {
+pub(super) enum Script {
     /// Nothing: the page does not change by itself.
     Still,
     /// A table of experiments, polled while something moves.
@@ -1046,7 +1046,7 @@ pub fn error(title: &str, message: &str) -> Markup {
 }
 
 /// The frame of every page.
-fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
+pub(super) fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
