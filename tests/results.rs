@@ -3,7 +3,7 @@
 //! report (hit table, alignments, overview), kept beside its archive, and
 //! downloaded in the formats scripts read; tables, text, pictures and the
 //! built-in analysis; a server without BLAST+ saying so; a failed
-//! experiment's last words. The browser's view of the same is in
+//! experiment's last words, and a failed search's archive, which is no report. The browser's view of the same is in
 //! `tests/browser.rs`.
 //!
 //! The BLAST tests need NCBI BLAST+; without it they say so and skip,
@@ -600,6 +600,134 @@ fn the_builtin_analysis_is_summarised_and_logs_it_never_wrote_are_none() {
         html.contains("data-log-note=\"stderr.txt\">none</span>"),
         "{html}"
     );
+}
+
+/// Pipelines whose real blastn search fails partway, each leaving a
+/// different archive: a piece of a whole one, and an empty one.
+const FAILING_BLAST: &str = r#"
+[[pipeline]]
+name = "cut"
+command = 'blastn -query query.fasta -db "$BLAST_DB" -outfmt 11 -out hits.asn || exit 1; head -c 300 hits.asn > part; mv part hits.asn; echo "blastn: killed while writing hits.asn" >&2; exit 137'
+env = { BLAST_DB = "DATABASES/reference" }
+[[pipeline.result]]
+file = "hits.asn"
+view = "blast"
+title = "BLAST report"
+
+[[pipeline]]
+name = "empty"
+command = ': > hits.asn; echo "blastn: out of memory" >&2; exit 1'
+[[pipeline.result]]
+file = "hits.asn"
+view = "blast"
+title = "BLAST report"
+"#;
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_failed_search_says_so_and_offers_no_report_to_download() {
+    if !blast_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    // BLAST itself refuses a search past the query's end, after writing
+    // the request into its archive: an archive that formats as nothing.
+    let example = example_server(tmp.path());
+    let answer = example.post_form(
+        "/experiments",
+        &[
+            ("query_name", "past-the-end"),
+            ("query_sequence", &reference("ref02")[..100]),
+            ("pipeline", "blastn"),
+            ("param.query_from", "500"),
+            ("param.query_to", "600"),
+        ],
+    );
+    let refused = answer.json()["id"].as_str().unwrap().to_owned();
+    let config = FAILING_BLAST.replace("DATABASES", tmp.path().to_str().unwrap());
+    let failing = Server::start(|c| {
+        c.apply_file(&config, &tmp.path().join("lab.toml"), None)
+            .unwrap()
+    });
+    let ids: Vec<(&Server, String, &str)> = vec![
+        (
+            &example,
+            refused,
+            "BLAST engine error: Empty CBlastQueryVector",
+        ),
+        (
+            &failing,
+            failing.submit("cut", &chimeric_read()),
+            "killed while writing",
+        ),
+        (
+            &failing,
+            {
+                let answer = failing.post_form(
+                    "/experiments",
+                    &[
+                        ("query_name", "empty"),
+                        ("query_sequence", "ACGT"),
+                        ("pipeline", "empty"),
+                    ],
+                );
+                answer.json()["id"].as_str().unwrap().to_owned()
+            },
+            "out of memory",
+        ),
+    ];
+    for (server, id, said) in &ids {
+        let record = wait_finished(server, id, BLAST_PATIENCE);
+        assert_eq!(record["state"], "EXECUTOR_ERROR", "{record:#}");
+        let html = page(server, id);
+        // The status says how it failed, in BLAST's words.
+        let status = between(&html, "<div class=\"card status-card\">", "</div>");
+        assert!(status.contains("exited with code"), "{id}: {status}");
+        let failure = between(&html, "<div class=\"failure-log\" data-failure>", "</div>");
+        assert!(failure.contains(said), "{id}: {failure}");
+        // The report's card says why there is none, and offers nothing to download.
+        let card = between(&html, "<article class=\"card result\"", "</article>");
+        assert!(
+            card.contains("No report: the search failed (EXECUTOR_ERROR: "),
+            "{id}: {card}"
+        );
+        assert!(!card.contains("does not read"), "{id}: {card}");
+        assert!(!card.contains("?format="), "{id}: {card}");
+        assert!(!card.contains(">Download</a>"), "{id}: {card}");
+        // Every download is refused, saying so, never 200 with nothing in it.
+        for format in ["xml", "tabular", "tabular-all", "pairwise", "json"] {
+            let answer = server.get(&format!(
+                "/experiments/{id}/results/hits.asn?format={format}"
+            ));
+            assert_error(
+                &answer,
+                409,
+                None,
+                &[
+                    &format!("experiment {id}: the search failed (EXECUTOR_ERROR: "),
+                    "holds no report to download",
+                ],
+                &format!("{id} as {format}"),
+            );
+        }
+    }
+    // The empty archive is no download as it is either; the piece of one is
+    // still there, as it was left, for whoever wants to look at it.
+    let (_, empty, _) = &ids[2];
+    assert_eq!(
+        failing
+            .get(&format!("/experiments/{empty}/results/hits.asn"))
+            .status,
+        409
+    );
+    let (_, cut, _) = &ids[1];
+    let piece = failing.get(&format!("/experiments/{cut}/results/hits.asn"));
+    assert_eq!(piece.status, 200);
+    assert_eq!(piece.body.len(), 300);
 }
 
 #[test]

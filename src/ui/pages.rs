@@ -148,7 +148,7 @@ fn submit_form(home: &Home, viewer: &Viewer) -> Markup {
                     p.hint id="query_sequence-hint" {
                         span data-takes { (sentence_case(&takes)) }
                         ", up to " (thousands(home.max_residues as u64)) " residues. \
-                         Several FASTA records make a batch, one experiment each."
+                         Several FASTA records, or FASTQ reads, make a batch, one experiment each."
                     }
                     (field_error("query_sequence", sequence_error))
                     textarea id="query_sequence" name="query_sequence" rows="5" spellcheck="false"
@@ -160,13 +160,13 @@ fn submit_form(home: &Home, viewer: &Viewer) -> Markup {
                     }
                 }
                 div.field.invalid[file_error.is_some()] {
-                    label for="file" { "Or a FASTA file" }
+                    label for="file" { "Or a FASTA or FASTQ file" }
                     p.hint id="file-hint" {
                         "Each record becomes one experiment (up to " (thousands(home.max_records as u64)) "); \
                          leave the sequence box empty."
                     }
                     (field_error("file", file_error))
-                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.txt"
+                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.fastq,.fq,.txt"
                         aria-describedby=(described_by("file", file_error))
                         aria-invalid=[file_error.map(|_| "true")] autofocus[file_error.is_some()];
                 }
@@ -331,7 +331,8 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
                         step="1" inputmode="numeric" autocomplete="off"
                         aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
                 }
-                ParamKind::Number { min, max } => {
+                ParamKind::Number { min, max, .. } => {
+                    // An exclusive bound has no attribute: the server refuses the bound itself.
                     input type="number" id=(id) name=(name) value=(value) min=[min] max=[max]
                         step="any" inputmode="decimal" autocomplete="off"
                         aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
@@ -349,19 +350,36 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
     }
 }
 
-/// What a number's bounds are, in words, when it has any.
+/// What a number's bounds are, in words, when it has any: inclusive ones
+/// (`min`, `max`) and exclusive ones (`above`, `below`).
 fn bounds_words(kind: &ParamKind) -> Option<String> {
-    fn words<T: std::fmt::Display>(what: &str, min: Option<T>, max: Option<T>) -> Option<String> {
-        match (min, max) {
-            (Some(min), Some(max)) => Some(format!("{what} from {min} to {max}.")),
-            (Some(min), None) => Some(format!("{what}, at least {min}.")),
-            (None, Some(max)) => Some(format!("{what}, at most {max}.")),
+    fn words<T: std::fmt::Display>(
+        what: &str,
+        [min, max, above, below]: [Option<T>; 4],
+    ) -> Option<String> {
+        if let (Some(min), Some(max)) = (&min, &max) {
+            return Some(format!("{what} from {min} to {max}."));
+        }
+        let low = min
+            .map(|min| format!("at least {min}"))
+            .or_else(|| above.map(|above| format!("above {above}")));
+        let high = max
+            .map(|max| format!("at most {max}"))
+            .or_else(|| below.map(|below| format!("below {below}")));
+        match (low, high) {
+            (Some(low), Some(high)) => Some(format!("{what}, {low} and {high}.")),
+            (Some(bound), None) | (None, Some(bound)) => Some(format!("{what}, {bound}.")),
             (None, None) => None,
         }
     }
     match kind {
-        ParamKind::Integer { min, max } => words("A whole number", *min, *max),
-        ParamKind::Number { min, max } => words("A number", *min, *max),
+        ParamKind::Integer { min, max } => words("A whole number", [*min, *max, None, None]),
+        ParamKind::Number {
+            min,
+            max,
+            above,
+            below,
+        } => words("A number", [*min, *max, *above, *below]),
         ParamKind::Text { max_length, .. } => Some(format!("Up to {max_length} characters.")),
         ParamKind::Choice { .. } | ParamKind::Boolean => None,
     }
@@ -1393,6 +1411,36 @@ mod tests {
             },
         )
         .into_string()
+    }
+
+    #[test]
+    fn bounds_are_said_in_words_exclusive_ones_too() {
+        let number = |bounds: [Option<f64>; 4]| {
+            let [min, max, above, below] = bounds;
+            bounds_words(&ParamKind::Number {
+                min,
+                max,
+                above,
+                below,
+            })
+        };
+        assert_eq!(
+            number([None, Some(1000.0), Some(0.0), None]).as_deref(),
+            Some("A number, above 0 and at most 1000.")
+        );
+        assert_eq!(
+            number([Some(0.0), None, None, Some(1.0)]).as_deref(),
+            Some("A number, at least 0 and below 1.")
+        );
+        assert_eq!(
+            number([None, None, Some(0.0), None]).as_deref(),
+            Some("A number, above 0.")
+        );
+        assert_eq!(
+            number([Some(1.0), Some(5.0), None, None]).as_deref(),
+            Some("A number from 1 to 5.")
+        );
+        assert_eq!(number([None; 4]), None);
     }
 
     #[test]
