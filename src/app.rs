@@ -226,16 +226,24 @@ impl App {
             }
         }
         let store = self.store.clone();
-        let fasta = blocking(move || {
-            let (mut file, _) = store.open_file(id, crate::store::QUERY_FILE)?;
+        let input = blocking(move || {
+            // A FASTQ read runs again with its qualities.
+            let (mut file, name) = match store.open_file(id, crate::store::QUALITY_FILE) {
+                Ok((file, _)) => (file, crate::store::QUALITY_FILE),
+                Err(Error::NotFound(_)) => (
+                    store.open_file(id, crate::store::QUERY_FILE)?.0,
+                    crate::store::QUERY_FILE,
+                ),
+                Err(err) => return Err(err),
+            };
             let mut text = String::new();
             std::io::Read::read_to_string(&mut file, &mut text)
-                .map_err(|e| Error::io("reading", crate::store::QUERY_FILE, e))?;
+                .map_err(|e| Error::io("reading", name, e))?;
             Ok(text)
         })
         .await?;
         // seqspool wrote this file from a query it accepted: it reads as one again.
-        let queries = query::parse_fasta(&fasta, &self.limits)?;
+        let queries = query::parse_records(&input, &self.limits)?;
         let current = self
             .catalog
             .get(&original.pipeline)

@@ -471,7 +471,7 @@ impl Config {
         }
         self.pipelines = pipelines;
         if let Some(ncbi) = file.ncbi {
-            self.ncbi = Arc::new(Services::build(ncbi, &self.offered())?);
+            self.ncbi = Arc::new(Services::build(ncbi, &self.offered(), &dir_text)?);
         }
         if let Some(notify) = file.notify {
             self.notify = notify.build(&dir)?;

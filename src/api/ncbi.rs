@@ -4,8 +4,10 @@
 //!
 //! - `CMD=Put` submits a search: an ordinary experiment of the pipeline the
 //!   configuration's `[ncbi]` section maps `PROGRAM` to, with the settings as
-//!   its checked parameters. The answer carries the `RID` and `RTOE` in the
-//!   `QBlastInfo` block the clients read.
+//!   its checked parameters. `QUERY` is a sequence, or an identifier whose
+//!   sequence the lab's databases hold ([`entry`]); the search is named by
+//!   `JOB_TITLE` or the sequence's defline. The answer carries the `RID` and
+//!   `RTOE` in the `QBlastInfo` block the clients read.
 //! - `CMD=Get` polls it: a waiting page while it is queued or running, its
 //!   status with `FORMAT_OBJECT=SearchInfo`, and once complete the report in
 //!   `FORMAT_TYPE`, made from the search's archive.
@@ -40,7 +42,7 @@ use crate::http::negotiate::{media_type, same_origin};
 use crate::http::{body, respond, Body};
 use crate::model::{Record, State};
 use crate::ncbi::format::{self, Format, Limits};
-use crate::ncbi::{archive_of, setting_of, Rid};
+use crate::ncbi::{archive_of, entry, setting_of, Rid, Service};
 use crate::query;
 use crate::queue::{Filter, View};
 use crate::submission::Accepted;
@@ -50,8 +52,12 @@ use crate::time::Timestamp;
 /// completed since the start): a poll interval, not a promise.
 const RTOE_UNKNOWN_SECS: u64 = 10;
 
-/// The name a bare sequence (no FASTA header) gets, as NCBI names it.
+/// The name a bare sequence (no FASTA header, no `JOB_TITLE`) gets, as NCBI names it.
 const BARE_QUERY_NAME: &str = "Query_1";
+
+/// Room for a fetched entry's defline, beyond its residues: a name and a
+/// description as a query may have them, with some to spare.
+const ENTRY_DEFLINE_BYTES: usize = 8 * 1024;
 
 /// Whether `path` is one of the two paths NCBI's clients use.
 pub fn is_blast_cgi(path: &str) -> bool {
@@ -241,13 +247,28 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     let text = fields.get("QUERY").map_or("", String::as_str);
     if text.trim().is_empty() {
         return Err(Refusal::request(
-            "QUERY is missing: send the sequence, bare or as FASTA (this server cannot fetch accessions)",
+            "QUERY is missing: send the sequence, bare or as FASTA, or an identifier of a sequence in the lab's databases",
         ));
     }
-    // A bare sequence is named as NCBI names it; a FASTA record by its header.
+    // An identifier is searched with its sequence, as NCBI fetches it.
+    let identifier = entry::Identifier::parse(text);
+    let (text, fetched_from) = match &identifier {
+        Some(id) => {
+            let (fasta, database) = look_up(app, service, id).await?;
+            (fasta, Some(database))
+        }
+        None => (text.to_owned(), None),
+    };
+    // Named by JOB_TITLE, else by its FASTA header (a fetched entry's own
+    // defline), else as NCBI names a bare sequence.
+    let title = field(fields, "JOB_TITLE");
     let has_header = text.lines().any(|line| line.trim_start().starts_with('>'));
-    let name = (!has_header).then_some(BARE_QUERY_NAME);
-    let mut queries = query::parse_submission(name, Some(text), &app.limits)
+    let name = match (title, has_header) {
+        ("", true) => None,
+        ("", false) => Some(BARE_QUERY_NAME),
+        (title, _) => Some(title),
+    };
+    let mut queries = query::parse_submission(name, Some(&text), &app.limits)
         .map_err(|err| Refusal::request(in_ncbi_terms(&err)))?;
     if queries.len() > 1 {
         return Err(Refusal::request(format!(
@@ -262,6 +283,11 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     let params = pipeline
         .check_params(&put.params)
         .map_err(|err| Refusal::request(in_ncbi_terms(&err)))?;
+    if let (Some(id), Some(database)) = (&identifier, fetched_from) {
+        query.add_note(format!(
+            "QUERY {id} was fetched from the lab's database {database}"
+        ));
+    }
     for note in put.notes {
         query.add_note(note);
     }
@@ -304,12 +330,60 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     Ok(respond::page(StatusCode::OK, body))
 }
 
-/// An error in the client's terms: `param.evalue` is `EXPECT`, `query_sequence` is `QUERY`.
+/// The sequence of an identifier sent as `QUERY`, as FASTA, from the
+/// databases the service looks identifiers up in, and the name of the one
+/// that held it; NCBI's error form when none does.
+async fn look_up(
+    app: &App,
+    service: &Service,
+    id: &entry::Identifier,
+) -> Result<(String, String), Refusal> {
+    // Only their names: a client has no business with the server's paths.
+    let names: Vec<&str> = service
+        .lookup
+        .iter()
+        .map(|db| db.rsplit('/').next().unwrap_or(db))
+        .collect();
+    if names.is_empty() {
+        return Err(Refusal::request(format!(
+            "QUERY {id} is an identifier, and this server looks none up for {}: send the sequence itself",
+            service.program
+        )));
+    }
+    // blastdbcmd writes 80 residues a line, after a defline.
+    let max_bytes = app.limits.max_residues + app.limits.max_residues / 80 + ENTRY_DEFLINE_BYTES;
+    let env = &service.pipeline.definition.env;
+    match entry::fetch(id, &service.lookup, env, max_bytes).await {
+        Ok(Some((fasta, database))) => {
+            let database = database.rsplit('/').next().unwrap_or(database).to_owned();
+            log::info!("Blast.cgi: QUERY {id} fetched from {database}");
+            Ok((fasta, database))
+        }
+        Ok(None) => Err(Refusal::request(format!(
+            "QUERY {id} cannot be fetched here: the lab's databases ({}) hold no sequence of that identifier, \
+             and this server does not fetch from NCBI; send the sequence itself",
+            names.join(", ")
+        ))),
+        Err(entry::FetchError::TooLong(why)) => Err(Refusal::request(format!("QUERY {why}"))),
+        Err(entry::FetchError::Failed(why)) => {
+            log::warn!("Blast.cgi: QUERY {id} could not be looked up: {why}");
+            // Its words name the server's paths: for the log, not the client.
+            Err(Refusal::status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("QUERY {id} could not be looked up in the lab's databases just now (the server's log says why); send the sequence itself, or try again later"),
+            ))
+        }
+    }
+}
+
+/// An error in the client's terms: `param.evalue` is `EXPECT`,
+/// `query_sequence` is `QUERY`, `query_name` is `JOB_TITLE`.
 fn in_ncbi_terms(err: &Error) -> String {
     match err {
         Error::Invalid { field, msg } => {
             let name = match field.strip_prefix("param.") {
                 Some(param) => setting_of(param).map_or_else(|| param.to_owned(), str::to_owned),
+                None if field == "query_name" => "JOB_TITLE".to_owned(),
                 None => "QUERY".to_owned(),
             };
             format!("{name}: {msg}")
