@@ -193,6 +193,17 @@ fn a_pause_says_who_paused_in_its_record_the_queue_the_page_the_log_and_the_even
     let pause = server_queue(server.addr)["pause"].clone();
     assert_eq!(pause["operator"], "root", "{pause}");
     assert_eq!(pause["reason"], "new column", "{pause}");
+    let resumed = request(
+        server.addr,
+        "POST",
+        "/queue/resume",
+        &[("Authorization", &format!("Bearer {root}"))],
+        b"",
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    wait_until("the log says who paused what was resumed", || {
+        server.log().contains("by root: new column)")
+    });
 }
 
 fn server_queue(addr: std::net::SocketAddr) -> Value {
