@@ -152,13 +152,7 @@ fn a_pause_says_who_paused_in_its_record_the_queue_the_page_the_log_and_the_even
     events.read_line(&mut line).unwrap();
     assert!(line.starts_with("HTTP/1.1 200"), "{line}");
 
-    let paused = request(
-        server.addr,
-        "POST",
-        "/queue/pause?reason=new+column",
-        &[("Authorization", &format!("Bearer {root}"))],
-        b"",
-    );
+    let paused = post_as(server.addr, "/queue/pause?reason=new+column", &root);
     assert_eq!(paused.status, 200, "{}", paused.text());
     let pause = &paused.json()["pause"];
     assert_eq!(pause["by"], "operator", "{pause}");
@@ -193,17 +187,17 @@ fn a_pause_says_who_paused_in_its_record_the_queue_the_page_the_log_and_the_even
     let pause = server_queue(server.addr)["pause"].clone();
     assert_eq!(pause["operator"], "root", "{pause}");
     assert_eq!(pause["reason"], "new column", "{pause}");
-    let resumed = request(
-        server.addr,
-        "POST",
-        "/queue/resume",
-        &[("Authorization", &format!("Bearer {root}"))],
-        b"",
-    );
+    let resumed = post_as(server.addr, "/queue/resume", &root);
     assert_eq!(resumed.status, 200, "{}", resumed.text());
     wait_until("the log says who paused what was resumed", || {
         server.log().contains("by root: new column)")
     });
+}
+
+/// `POST path` with `token`.
+fn post_as(addr: std::net::SocketAddr, path: &str, token: &str) -> Response {
+    let auth = format!("Bearer {token}");
+    request(addr, "POST", path, &[("Authorization", auth.as_str())], b"")
 }
 
 fn server_queue(addr: std::net::SocketAddr) -> Value {
