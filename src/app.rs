@@ -96,7 +96,8 @@ impl App {
 
     /// Accepts queries as experiments of a pipeline, all or none, submitted
     /// `by` someone, and answers with their records as the index has them
-    /// now (with their queue positions).
+    /// now (with their queue positions). Refused, with nothing written,
+    /// when `by` may not write (see [`crate::access::Access::confirm_writer`]).
     pub async fn submit(&self, accepted: Accepted, by: &Viewer) -> Result<Vec<View>, Error> {
         let Accepted {
             queries,
@@ -108,6 +109,10 @@ impl App {
         if let Some(url) = &notify_url {
             self.notifier.check_destination(url)?;
         }
+        // Asked again here, where every submission is made, whatever route
+        // it came by: a user removed while their upload streamed in gets
+        // nothing written.
+        self.access.confirm_writer(by).await?;
         let choice = Choice {
             upload: upload.map(Arc::from),
             submitted_by: Some(by.name().into()),

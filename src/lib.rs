@@ -123,6 +123,7 @@ pub async fn run(
                     reason,
                     since: time::Timestamp::now(),
                     by: PausedBy::Workstation,
+                    operator: None,
                 };
                 if let Err(err) = store.write_pause(Some(&pause)) {
                     log::error!("could not record the queue's state: {err}");
@@ -343,6 +344,7 @@ fn check_at_start(store: &Store, pause: Option<Pause>, min_free: u64) -> Option<
             reason,
             since: time::Timestamp::now(),
             by: PausedBy::Workstation,
+            operator: None,
         }),
         (None, Ok(())) => return None,
     };

@@ -166,6 +166,18 @@ impl Client {
     }
 }
 
+/// A server running the example configuration (its databases in `db`)
+/// for the lab's users only: `--access members`.
+fn members_server(db: &Path) -> Server {
+    let text = example_config(db);
+    Server::start(|config| {
+        config
+            .apply_file(&text, &example_config_path(), None)
+            .expect("examples/seqspool.toml reads");
+        config.access = seqspool::config::AccessMode::Members;
+    })
+}
+
 #[test]
 #[cfg_attr(
     not(seqspool_test_blast),
@@ -182,13 +194,7 @@ fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
     let Some(python) = biopython() else { return };
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
-    let text = example_config(db.path());
-    let server = Server::start(|config| {
-        config
-            .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads");
-        config.access = seqspool::config::AccessMode::Members;
-    });
+    let server = members_server(db.path());
     let token = add_user(&server.dir, "anna", false);
     let dna = cut("reference.fasta", "ref03", 200);
 
@@ -252,6 +258,163 @@ fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
     let experiments = listing["experiments"].as_array().unwrap();
     assert_eq!(experiments.len(), 1, "{listing}");
     assert_eq!(experiments[0]["submitted_by"], "anna", "{listing}");
+}
+
+/// The `WWW-Authenticate` challenges of an answer.
+fn challenges(answer: &Response) -> Vec<&str> {
+    answer
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_without_a_token() {
+    use base64::Engine as _;
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = members_server(db.path());
+    let token = add_user(&server.dir, "anna", false);
+    // Held, so that a search is still there to delete at the end.
+    let root = add_user(&server.dir, "root", true);
+    let paused = request(
+        server.addr,
+        "POST",
+        "/queue/pause",
+        &[("Authorization", &format!("Bearer {root}"))],
+        b"",
+    );
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let before = snapshot(&server.dir);
+    let dna = cut("reference.fasta", "ref03", 60);
+    let rest = format!("PROGRAM=blastn&DATABASE=nt&QUERY={dna}");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+
+    // Every spelling the handler reads as Put: encoded, padded (`+` is a
+    // space in a form), in any case, the field's name encoded too.
+    let spellings = [
+        "CMD=Put",
+        "CMD=%50ut",
+        "CMD=+Put",
+        "CMD=Put+",
+        "CMD=%20Put%09",
+        "cmd=put",
+        "CMD=PUT",
+        "%43MD=Put",
+        "+CMD=Put",
+    ];
+    for path in ["/Blast.cgi", "/blast/Blast.cgi"] {
+        for cmd in spellings {
+            let fields = format!("{cmd}&{rest}");
+            let asked = [
+                ("GET", format!("{path}?{fields}"), String::new()),
+                ("HEAD", format!("{path}?{fields}"), String::new()),
+                ("POST", path.to_owned(), fields.clone()),
+                ("POST", format!("{path}?{cmd}"), rest.clone()),
+            ];
+            for (method, target, body) in asked {
+                let what = format!("{method} {target} [{body}]");
+                let answer = request(server.addr, method, &target, &form, body.as_bytes());
+                assert_eq!(answer.status, 401, "{what}: {}", answer.text());
+                // NCBI's clients give their password only when asked for Basic.
+                let asks = challenges(&answer);
+                assert!(
+                    asks.iter().any(|c| c.starts_with("Basic "))
+                        && asks.iter().any(|c| c.starts_with("Bearer ")),
+                    "{what}: {asks:?}"
+                );
+                if method != "HEAD" {
+                    assert!(
+                        answer.text().contains("needs a user"),
+                        "{what}: {}",
+                        answer.text()
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(snapshot(&server.dir), before, "nothing was written");
+    assert_eq!(server.get("/queue").json()["queued"], 0);
+
+    // A member's token, as Biopython sends it (Basic, the token the
+    // password), searches by every path and method.
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("blast:{token}"))
+    );
+    let mut rids = Vec::new();
+    for (method, target, body) in [
+        (
+            "GET",
+            format!("/blast/Blast.cgi?CMD=%50ut&{rest}"),
+            String::new(),
+        ),
+        ("POST", "/Blast.cgi".to_owned(), format!("CMD=+Put&{rest}")),
+        (
+            "POST",
+            "/blast/Blast.cgi".to_owned(),
+            format!("CMD=Put&{rest}"),
+        ),
+    ] {
+        let answer = request(
+            server.addr,
+            method,
+            &target,
+            &[form[0], ("Authorization", basic.as_str())],
+            body.as_bytes(),
+        );
+        assert_eq!(answer.status, 200, "{method} {target}: {}", answer.text());
+        let rid = info(&answer.text(), "RID").map(str::to_owned);
+        rids.push(rid.unwrap_or_else(|| panic!("{method} {target}: {}", answer.text())));
+    }
+    let listing = server.get("/experiments").json();
+    let experiments = listing["experiments"].as_array().unwrap();
+    assert_eq!(experiments.len(), 3, "{listing}");
+    assert!(
+        experiments.iter().all(|e| e["submitted_by"] == "anna"),
+        "{listing}"
+    );
+
+    // Reading needs nobody: polls without a token, by GET and by POST.
+    let rid = &rids[0];
+    let poll = server.get(&format!(
+        "/blast/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"
+    ));
+    assert_eq!(poll.status, 200, "{}", poll.text());
+    let poll = cgi(
+        &server,
+        &[
+            ("CMD", "Get"),
+            ("FORMAT_OBJECT", "SearchInfo"),
+            ("RID", rid),
+        ],
+    );
+    assert_eq!(poll.status, 200, "{}", poll.text());
+    // Deleting needs its submitter, however spelled.
+    for target in [
+        format!("/Blast.cgi?CMD=Delete&RID={rid}"),
+        format!("/blast/Blast.cgi?CMD=%44elete&RID={rid}"),
+    ] {
+        let answer = server.get(&target);
+        assert_eq!(answer.status, 401, "{target}: {}", answer.text());
+    }
+    let deleted = request(
+        server.addr,
+        "GET",
+        &format!("/Blast.cgi?CMD=Delete&RID={rid}"),
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
 }
 
 fn queued(server: &Server) -> u64 {
@@ -598,6 +761,62 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
     let all = hits(&server, "500");
     assert!(all > 1, "the query should hit several references: {all}");
     assert_eq!(hits(&server, "1"), 1);
+
+    // More than any report holds is all of them, as at NCBI, in every
+    // format, asked for as Biopython asks (a POST form).
+    for huge in [
+        "2147483647",
+        "2147483648",
+        "4294967296",
+        "99999999999999999999999",
+    ] {
+        for name in ["ALIGNMENTS", "DESCRIPTIONS"] {
+            for format in ["XML", "Text", "Tabular", "HTML", "JSON2", "XML2"] {
+                let answer = cgi(
+                    &server,
+                    &[
+                        ("CMD", "Get"),
+                        ("FORMAT_TYPE", format),
+                        ("RID", &rid),
+                        (name, huge),
+                    ],
+                );
+                assert_eq!(
+                    answer.status,
+                    200,
+                    "{name}={huge} {format}: {}",
+                    answer.text()
+                );
+                if format == "XML" {
+                    assert_eq!(answer.text().matches("<Hit>").count(), all, "{name}={huge}");
+                }
+            }
+        }
+    }
+    // Not a count: a client error that names the field.
+    for (name, bad) in [
+        ("ALIGNMENTS", "-1"),
+        ("DESCRIPTIONS", "many"),
+        ("ALIGNMENTS", "1e9"),
+    ] {
+        let answer = cgi(
+            &server,
+            &[
+                ("CMD", "Get"),
+                ("FORMAT_TYPE", "XML"),
+                ("RID", &rid),
+                (name, bad),
+            ],
+        );
+        assert_eq!(answer.status, 400, "{name}={bad}: {}", answer.text());
+        assert!(
+            answer
+                .text()
+                .contains(&format!("{name} {bad} is not a whole number")),
+            "{}",
+            answer.text()
+        );
+    }
     server.stop().unwrap();
 
     let server = Server::start_in(experiments.path(), configure);

@@ -153,10 +153,7 @@ async fn route(
     let query = request.uri().query().map(str::to_owned);
     let query = query.as_deref();
     let owner = |id| app.queue.get(id).map(|view| view.record.submitted_by);
-    if let Err(err) = app
-        .access
-        .authorize(viewer, &method, &segments, query, owner)
-    {
+    if let Err(err) = app.access.authorize(viewer, &method, &segments, owner) {
         return match err {
             // A browser that must sign in first is asked to, then sent back;
             // a submission from the page is carried through the sign-in.

@@ -210,6 +210,7 @@ pub async fn pause(
         reason,
         since: Timestamp::now(),
         by: PausedBy::Operator,
+        operator: Some(viewer.name()),
     };
     if app.queue.pause(pause.clone()) {
         let store = app.store.clone();
@@ -232,8 +233,13 @@ pub async fn resume(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error>
             app.queue.pause(pause);
             return Err(err);
         }
+        let paused_by = match (pause.by, &pause.operator) {
+            (PausedBy::Operator, Some(name)) => format!(" by {name}"),
+            (PausedBy::Operator, None) => String::new(),
+            (PausedBy::Workstation, _) => " by seqspool".to_owned(),
+        };
         log::info!(
-            "the queue is resumed{} (it was paused since {}: {})",
+            "the queue is resumed{} (it was paused since {}{paused_by}: {})",
             viewer.by(),
             pause.since,
             pause.reason

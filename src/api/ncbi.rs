@@ -13,6 +13,13 @@
 //!   `FORMAT_TYPE`, made from the search's archive.
 //! - `CMD=Delete` cancels it; `CMD=DisplayRIDs` lists the searches known.
 //!
+//! Who may do what is decided by the command as parsed here (the router
+//! lets anyone who may read through): `Put` needs a user where writing
+//! does, whatever the method and however `CMD` is spelled or encoded, and
+//! `Delete` the search's submitter or an admin. A refusal for want of a
+//! user is a 401 with both challenges, `Basic` being the one NCBI's clients
+//! answer with the token as their password.
+//!
 //! The clients turn NCBI's error page (`<p class="error">`) into an exception
 //! with its message, so a refused `Put` answers with that page, and with 200
 //! as NCBI does when the request itself is at fault: a client that saw 4xx
@@ -72,7 +79,9 @@ struct Refusal {
     msg: String,
     /// `Status=` to tell a client that reads the QBlastInfo block.
     search_status: Option<&'static str>,
-    retry_after: bool,
+    /// The server's error it came from, whose headers the answer carries
+    /// (`Retry-After`, `WWW-Authenticate`).
+    error: Option<Error>,
 }
 
 impl Refusal {
@@ -82,7 +91,7 @@ impl Refusal {
             status: StatusCode::OK,
             msg: msg.into(),
             search_status: None,
-            retry_after: false,
+            error: None,
         }
     }
 
@@ -91,7 +100,7 @@ impl Refusal {
             status,
             msg: msg.into(),
             search_status: None,
-            retry_after: false,
+            error: None,
         }
     }
 
@@ -111,14 +120,10 @@ impl Refusal {
                 p { "This is seqspool's BLAST URL API; see " a href="/" { "its page" } " for the lab's pipelines." }
             },
         );
-        let mut response = respond::page(self.status, page);
-        if self.retry_after {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(respond::RETRY_AFTER_SECS),
-            );
+        match self.error {
+            Some(err) => respond::error(&err, Some(page)),
+            None => respond::page(self.status, page),
         }
-        response
     }
 }
 
@@ -126,9 +131,9 @@ impl From<Error> for Refusal {
     fn from(err: Error) -> Refusal {
         Refusal {
             status: respond::status(&err),
-            retry_after: err.is_temporary(),
             msg: err.to_string(),
             search_status: None,
+            error: Some(err),
         }
     }
 }
@@ -165,11 +170,13 @@ async fn answer(
     match command.trim().to_ascii_lowercase().as_str() {
         "put" => {
             guard(cross_site, "submit a search")?;
+            viewer.check_write()?;
             put(app, &fields, viewer).await
         }
         "get" => get(app, &fields).await,
         "delete" => {
             guard(cross_site, "delete a search")?;
+            viewer.check_write()?;
             delete(app, &fields, viewer).await
         }
         "displayrids" => Ok(display_rids(app)),
@@ -412,7 +419,7 @@ fn unknown(rid: &str) -> Refusal {
         status: StatusCode::NOT_FOUND,
         msg: format!("RID {rid} names no search here: mistyped, or removed"),
         search_status: Some("UNKNOWN"),
-        retry_after: false,
+        error: None,
     }
 }
 
@@ -433,7 +440,7 @@ async fn get(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
                 status: StatusCode::GONE,
                 msg: format!("the search {rid} was canceled"),
                 search_status: Some("FAILED"),
-                retry_after: false,
+                error: None,
             })
         }
         State::ExecutorError | State::SystemError => {
@@ -447,7 +454,7 @@ async fn get(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
                         .unwrap_or("see its experiment's log")
                 ),
                 search_status: Some("FAILED"),
-                retry_after: false,
+                error: None,
             })
         }
     }
@@ -511,16 +518,18 @@ fn nosniff(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
-/// `ALIGNMENTS` or `DESCRIPTIONS`: a count, if given.
+/// `ALIGNMENTS` or `DESCRIPTIONS`: a count, if given. One larger than any
+/// report holds means all of them, as at NCBI (`blast::format` takes it so).
 fn count(fields: &Fields, name: &str) -> Result<Option<u32>, Refusal> {
     match field(fields, name) {
         "" => Ok(None),
-        text => text.parse().map(Some).map_err(|_| {
-            Refusal::status(
-                StatusCode::BAD_REQUEST,
-                format!("{name} {text} is not a whole number of hits"),
-            )
-        }),
+        text if text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(text.parse().unwrap_or(u32::MAX)))
+        }
+        text => Err(Refusal::status(
+            StatusCode::BAD_REQUEST,
+            format!("{name} {text} is not a whole number of hits"),
+        )),
     }
 }
 

@@ -1160,9 +1160,12 @@ fn paused_banner(pause: &Pause) -> Markup {
             div.wrap {
                 strong { "The queue is paused" }
                 " since " (time(Some(pause.since))) ": " (pause.reason) ". "
-                @match pause.by {
-                    PausedBy::Workstation => "Submissions are still taken; nothing starts until the workstation is fixed and an operator resumes the queue.",
-                    PausedBy::Operator => "An operator paused it; submissions are still taken and run once it is resumed.",
+                @match (pause.by, &pause.operator) {
+                    (PausedBy::Workstation, _) => "Submissions are still taken; nothing starts until the workstation is fixed and an operator resumes the queue.",
+                    (PausedBy::Operator, Some(name)) => {
+                        "Paused by " span data-paused-by { (name) } "; submissions are still taken and run once it is resumed."
+                    }
+                    (PausedBy::Operator, None) => "An operator paused it; submissions are still taken and run once it is resumed.",
                 }
             }
         }
@@ -1703,6 +1706,7 @@ mod tests {
                 reason: "the disk <is> full".into(),
                 since: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
                 by: PausedBy::Workstation,
+                operator: None,
             }),
             ..Frame::default()
         };
