@@ -98,7 +98,8 @@ impl App {
 
     /// Accepts queries as experiments of a pipeline, all or none, submitted
     /// `by` someone, and answers with their records as the index has them
-    /// now (with their queue positions).
+    /// now (with their queue positions). Refused, with nothing written,
+    /// when `by` may not write (see [`crate::access::Access::confirm_writer`]).
     pub async fn submit(&self, accepted: Accepted, by: &Viewer) -> Result<Vec<View>, Error> {
         let Accepted {
             queries,
@@ -107,6 +108,13 @@ impl App {
             upload,
             notify_url,
         } = accepted;
+        if let Some(url) = &notify_url {
+            self.notifier.check_destination(url)?;
+        }
+        // Asked again here, where every submission is made, whatever route
+        // it came by: a user removed while their upload streamed in gets
+        // nothing written.
+        self.access.confirm_writer(by).await?;
         let choice = Choice {
             upload: upload.map(Arc::from),
             submitted_by: Some(by.name().into()),
@@ -122,6 +130,30 @@ impl App {
             .zip(views)
             .map(|(record, view)| view.unwrap_or_else(|| View::finished(record)))
             .collect())
+    }
+
+    /// The secret the receivers of `viewer` verify their notifications
+    /// with, and whose it is: a user's own, or (access open, no token) their
+    /// client address's. Anybody else must sign in first.
+    pub async fn notification_secret(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<(String, crate::notify::Secret), Error> {
+        if viewer.user.is_none() && !viewer.may_write() {
+            return Err(Error::Unauthenticated {
+                msg: "a notifications secret is a user's: sign in on the page, or send \
+                      Authorization: Bearer TOKEN (the operator gives tokens out)"
+                    .into(),
+                invalid_token: false,
+            });
+        }
+        let who = viewer.name();
+        let secret = self
+            .notifier
+            .secret_for(&who)
+            .await
+            .map_err(Error::Internal)?;
+        Ok((who, secret))
     }
 
     fn view(&self, record: &Record) -> View {
@@ -196,16 +228,24 @@ impl App {
             }
         }
         let store = self.store.clone();
-        let fasta = blocking(move || {
-            let (mut file, _) = store.open_file(id, crate::store::QUERY_FILE)?;
+        let input = blocking(move || {
+            // A FASTQ read runs again with its qualities.
+            let (mut file, name) = match store.open_file(id, crate::store::QUALITY_FILE) {
+                Ok((file, _)) => (file, crate::store::QUALITY_FILE),
+                Err(Error::NotFound(_)) => (
+                    store.open_file(id, crate::store::QUERY_FILE)?.0,
+                    crate::store::QUERY_FILE,
+                ),
+                Err(err) => return Err(err),
+            };
             let mut text = String::new();
             std::io::Read::read_to_string(&mut file, &mut text)
-                .map_err(|e| Error::io("reading", crate::store::QUERY_FILE, e))?;
+                .map_err(|e| Error::io("reading", name, e))?;
             Ok(text)
         })
         .await?;
         // seqspool wrote this file from a query it accepted: it reads as one again.
-        let queries = query::parse_fasta(&fasta, &self.limits)?;
+        let queries = query::parse_records(&input, &self.limits)?;
         let current = self
             .catalog
             .get(&original.pipeline)

@@ -36,6 +36,11 @@ const MAX_MESSAGE: u64 = 4 * 1024;
 /// 250) would cut a search that kept more.
 const ALL_HITS: u32 = 1_000_000;
 
+/// The most hits `blast_formatter` takes in `-num_descriptions`,
+/// `-num_alignments` and `-max_target_seqs`: each is a C `int`, and a larger
+/// number is refused with its usage text. A larger limit asks for all of them.
+const MOST_HITS: u32 = i32::MAX as u32;
+
 /// The standard twelve columns of `-outfmt 6` (what `std` stands for).
 pub const STANDARD_COLUMNS: [&str; 12] = [
     "qaccver", "saccver", "pident", "length", "mismatch", "gapopen", "qstart", "qend", "sstart",
@@ -485,10 +490,11 @@ fn run(
     if let Some(path) = output.1 {
         command.arg("-out").arg(path);
     }
-    match (pairwise, options.max_hits) {
+    match (pairwise, options.max_hits.map(|hits| hits.min(MOST_HITS))) {
         // The pairwise report counts hits its own way, and cuts at 500 by default.
         (true, hits) => {
             let descriptions = options.max_descriptions.or(hits).unwrap_or(ALL_HITS);
+            let descriptions = descriptions.min(MOST_HITS);
             command.args([
                 "-num_descriptions",
                 &descriptions.to_string(),

@@ -277,6 +277,14 @@ pub struct Config {
     #[arg(skip)]
     pub notify: crate::notify::Settings,
 
+    /// A network (10.0.0.0/8), address or host name a submission's notify_url
+    /// may reach besides public addresses (this workstation, private and
+    /// link-local networks are refused unless allowed here); repeat for
+    /// several, or separate them with commas in the environment variable.
+    #[arg(long = "notify-allow", env = "SEQSPOOL_NOTIFY_ALLOW", value_delimiter = ',',
+          value_parser = crate::notify::parse_allowed, value_name = "NET")]
+    pub notify_allow: Vec<crate::notify::Allowed>,
+
     /// For tests only: every wait between two attempts at a notification
     /// is this many seconds, instead of Standard Webhooks' schedule.
     #[arg(long, env = "SEQSPOOL_NOTIFY_BACKOFF", hide = true, value_parser = parse_seconds, value_name = "SECS")]
@@ -319,6 +327,7 @@ impl Config {
             ncbi: Arc::default(),
             faults: Faults::default(),
             notify: Default::default(),
+            notify_allow: Vec::new(),
             notify_backoff: None,
         }
     }
@@ -538,10 +547,21 @@ impl Config {
         }
         self.pipelines = pipelines;
         if let Some(ncbi) = file.ncbi {
-            self.ncbi = Arc::new(Services::build(ncbi, &self.offered())?);
+            self.ncbi = Arc::new(Services::build(ncbi, &self.offered(), &dir_text)?);
         }
         if let Some(notify) = file.notify {
             self.notify = notify.build(&dir)?;
+        }
+        if let Some(allowed) = file.notify_allow {
+            if unset("notify_allow") {
+                self.notify_allow = allowed
+                    .iter()
+                    .map(|entry| {
+                        crate::notify::parse_allowed(entry)
+                            .map_err(|err| format!("notify_allow: {err}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
         }
         Ok(())
     }
@@ -738,6 +758,8 @@ struct FileOptions {
     ncbi: Option<NcbiTable>,
     /// The lab-wide notifications.
     notify: Option<crate::notify::Table>,
+    /// Networks, addresses and host names a `notify_url` may reach besides public addresses.
+    notify_allow: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -871,5 +893,30 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn notification_allowances_come_from_the_command_line_or_the_file() {
+        let parsed = Config::try_parse_from([
+            "seqspool",
+            "--notify-allow",
+            "10.0.0.0/8,lab-bot.lab",
+            "--notify-allow",
+            "::1",
+        ])
+        .unwrap();
+        let shown: Vec<String> = parsed.notify_allow.iter().map(|a| a.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "lab-bot.lab", "::1/128"]);
+        assert!(Config::try_parse_from(["seqspool", "--notify-allow", "10.0.0.0/40"]).is_err());
+        let file = Path::new("/etc/seqspool/seqspool.toml");
+        let mut config = Config::new("e");
+        config
+            .apply_file(r#"notify_allow = ["192.168.0.0/16"]"#, file, None)
+            .unwrap();
+        assert_eq!(config.notify_allow.len(), 1);
+        let err = Config::new("e")
+            .apply_file(r#"notify_allow = ["http://lab/"]"#, file, None)
+            .unwrap_err();
+        assert!(err.starts_with("notify_allow: 'http://lab/'"), "{err}");
     }
 }

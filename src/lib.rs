@@ -127,6 +127,7 @@ pub async fn run(
                     reason,
                     since: time::Timestamp::now(),
                     by: PausedBy::Workstation,
+                    operator: None,
                 };
                 if let Err(err) = store.write_pause(Some(&pause)) {
                     log::error!("could not record the queue's state: {err}");
@@ -179,14 +180,7 @@ pub async fn run(
     let queue = Arc::new(
         Queue::new(config.capacity, recovered.records, recovered.pause).counting_in(metrics),
     );
-    let notifier = notify::Notifier::start(
-        store.clone(),
-        config.notify.clone(),
-        config.notify_backoff,
-        owed,
-        queue.metrics(),
-    )
-    .await?;
+    let notifier = notify::Notifier::start(store.clone(), &config, owed, queue.metrics()).await?;
     let notifier = Arc::new(notifier);
     if let Some(drain) = recovered.drain.clone() {
         queue.drain(drain);
@@ -355,6 +349,7 @@ fn check_at_start(store: &Store, pause: Option<Pause>, min_free: u64) -> Option<
             reason,
             since: time::Timestamp::now(),
             by: PausedBy::Workstation,
+            operator: None,
         }),
         (None, Ok(())) => return None,
     };

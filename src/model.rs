@@ -482,6 +482,11 @@ pub struct Pause {
     pub reason: String,
     pub since: Timestamp,
     pub by: PausedBy,
+    /// Who paused it, for an operator's pause: their user name, or their
+    /// address when access is open, as drains and moves say it. None for
+    /// the workstation's, and for a pause recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 /// Who paused the queue.

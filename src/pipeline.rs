@@ -257,6 +257,12 @@ pub enum ParamKind {
         min: Option<f64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<f64>,
+        /// An exclusive lower bound: values must be greater (an E-value above 0).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        above: Option<f64>,
+        /// An exclusive upper bound: values must be smaller.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        below: Option<f64>,
     },
     Boolean,
     Text {
@@ -276,6 +282,14 @@ impl ParamKind {
     /// empty one is no value, and none holds a control character).
     fn refuses_for_ever(&self) -> Option<String> {
         let nothing = |why: String| Some(format!("{why}: no value could ever be given"));
+        if let ParamKind::Number { min, max, .. } = self {
+            // NaN bounds nothing, and infinity bounds everything or nothing.
+            for (name, bound) in [("min", min), ("max", max)] {
+                if let Some(bound) = bound.filter(|bound| !bound.is_finite()) {
+                    return Some(format!("{name} = {bound} is not a finite number"));
+                }
+            }
+        }
         match self {
             ParamKind::Integer {
                 min: Some(min),
@@ -442,13 +456,27 @@ impl Param {
                 in_bounds(n, *min, *max)?;
                 Ok(n.to_string())
             }
-            ParamKind::Number { min, max } => {
+            ParamKind::Number {
+                min,
+                max,
+                above,
+                below,
+            } => {
                 let n: f64 = value
                     .parse()
                     .ok()
                     .filter(|n: &f64| n.is_finite())
                     .ok_or_else(|| format!("'{value}' is not a number"))?;
                 in_bounds(n, *min, *max)?;
+                match (above, below) {
+                    (Some(above), _) if n <= *above => {
+                        return Err(format!("{n} is too small: it must be above {above}"))
+                    }
+                    (_, Some(below)) if n >= *below => {
+                        return Err(format!("{n} is too large: it must be below {below}"))
+                    }
+                    _ => {}
+                }
                 // As given (`1e-5` stays `1e-5`): it parsed, so it is a number and nothing else.
                 Ok(value.to_owned())
             }
@@ -486,6 +514,48 @@ fn in_bounds<T: PartialOrd + fmt::Display>(
     match (min, max) {
         (Some(min), _) if n < min => Err(format!("{n} is below the least allowed, {min}")),
         (_, Some(max)) if n > max => Err(format!("{n} is above the most allowed, {max}")),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a number's exclusive bounds that cannot stand: one given with
+/// the inclusive bound of the same end, one not finite, or a range they
+/// leave empty.
+fn check_exclusive(
+    min: Option<f64>,
+    max: Option<f64>,
+    above: Option<f64>,
+    below: Option<f64>,
+) -> Result<(), String> {
+    for (exclusive, inclusive, name, other) in
+        [(above, min, "above", "min"), (below, max, "below", "max")]
+    {
+        match (exclusive, inclusive) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "give `{other}` or `{name}`, not both: one bound for each end"
+                ))
+            }
+            (Some(bound), None) if !bound.is_finite() => {
+                return Err(format!("{name} = {bound} is not a finite number"))
+            }
+            _ => {}
+        }
+    }
+    let low = above
+        .map(|a| (a, format!("above = {a}")))
+        .or(min.map(|m| (m, format!("min = {m}"))));
+    let high = below
+        .map(|b| (b, format!("below = {b}")))
+        .or(max.map(|m| (m, format!("max = {m}"))));
+    match (low, high) {
+        (Some((low, said_low)), Some((high, said_high)))
+            if (above.is_some() || below.is_some()) && low >= high =>
+        {
+            Err(format!(
+                "{said_low} and {said_high} leave no number to choose"
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -644,6 +714,9 @@ struct ParamTable {
     options: Option<Vec<String>>,
     min: Option<toml::Value>,
     max: Option<toml::Value>,
+    /// A number's exclusive bounds, beside (not with) `min` and `max`.
+    above: Option<toml::Value>,
+    below: Option<toml::Value>,
     pattern: Option<String>,
     max_length: Option<usize>,
 }
@@ -804,11 +877,20 @@ impl ParamTable {
                 .map(|v| {
                     v.as_float()
                         .or_else(|| v.as_integer().map(|n| n as f64))
-                        .filter(|n| n.is_finite())
                         .ok_or_else(|| at(format!("{v} is not a number")))
                 })
                 .transpose()
         };
+        if self.kind != "number" && (self.above.is_some() || self.below.is_some()) {
+            return Err(at(format!(
+                "`above` and `below` bound a number; {}",
+                if self.kind == "integer" {
+                    "an integer's bounds are `min` and `max` (above = 0 is min = 1)"
+                } else {
+                    "this parameter is not one"
+                }
+            )));
+        }
         let kind = match self.kind.as_str() {
             "choice" => match self.options {
                 Some(options) if !options.is_empty() => ParamKind::Choice { options },
@@ -818,10 +900,17 @@ impl ParamTable {
                 min: int(&self.min)?,
                 max: int(&self.max)?,
             },
-            "number" => ParamKind::Number {
-                min: num(&self.min)?,
-                max: num(&self.max)?,
-            },
+            "number" => {
+                let (min, max) = (num(&self.min)?, num(&self.max)?);
+                let (above, below) = (num(&self.above)?, num(&self.below)?);
+                check_exclusive(min, max, above, below).map_err(at)?;
+                ParamKind::Number {
+                    min,
+                    max,
+                    above,
+                    below,
+                }
+            }
             "boolean" => ParamKind::Boolean,
             "text" => {
                 let regex = self
@@ -1039,8 +1128,14 @@ mod tests {
                 "type = \"number\"\nmin = 1.5\nmax = 0.5",
                 "min = 1.5 is above max = 0.5",
             ),
-            ("type = \"number\"\nmin = nan", "nan is not a number"),
-            ("type = \"number\"\nmin = inf", "inf is not a number"),
+            (
+                "type = \"number\"\nmin = nan",
+                "min = NaN is not a finite number",
+            ),
+            (
+                "type = \"number\"\nmax = -inf",
+                "max = -inf is not a finite number",
+            ),
             ("type = \"text\"\nmax_length = 0", "max_length = 0"),
             (
                 "type = \"choice\"\noptions = [\"a\", \"\"]",
@@ -1079,6 +1174,68 @@ mod tests {
         ] {
             param(fine).unwrap();
         }
+    }
+
+    #[test]
+    fn a_number_may_have_exclusive_bounds_and_they_are_checked() {
+        let param = |bounds: &str| {
+            toml::from_str::<ParamTable>(&format!("name = \"evalue\"\ntype = \"number\"\n{bounds}"))
+                .map_err(|e| e.to_string())
+                .and_then(ParamTable::build)
+        };
+        let evalue = param("above = 0\nmax = 1000").unwrap();
+        assert_eq!(
+            evalue.check("0").unwrap_err(),
+            "0 is too small: it must be above 0"
+        );
+        assert_eq!(
+            evalue.check("-0.0").unwrap_err(),
+            "-0 is too small: it must be above 0"
+        );
+        assert_eq!(evalue.check("1e-300").unwrap(), "1e-300");
+        assert_eq!(evalue.check("1000").unwrap(), "1000");
+        let json = serde_json::to_value(&evalue).unwrap();
+        assert_eq!(json["above"], 0.0);
+        assert!(json.get("min").is_none() && json.get("below").is_none());
+        let fraction = param("min = 0\nbelow = 1").unwrap();
+        assert_eq!(
+            fraction.check("1").unwrap_err(),
+            "1 is too large: it must be below 1"
+        );
+        assert_eq!(fraction.check("0").unwrap(), "0");
+
+        for (bounds, says) in [
+            ("min = 0\nabove = 0", "give `min` or `above`, not both"),
+            ("max = 1\nbelow = 2", "give `max` or `below`, not both"),
+            (
+                "above = 1\nbelow = 1",
+                "above = 1 and below = 1 leave no number",
+            ),
+            (
+                "above = 5\nmax = 2",
+                "above = 5 and max = 2 leave no number",
+            ),
+            (
+                "min = 1\nbelow = 1",
+                "min = 1 and below = 1 leave no number",
+            ),
+            ("above = nan", "above = NaN is not a finite number"),
+            ("below = inf", "below = inf is not a finite number"),
+            ("above = \"0\"", "\"0\" is not a number"),
+            ("above = 0\ndefault = 0", "its default 0 is too small"),
+        ] {
+            let err = param(bounds).unwrap_err();
+            assert!(err.contains(says), "{bounds}: {err}");
+            assert!(err.starts_with("parameter 'evalue': "), "{bounds}: {err}");
+        }
+        let err = toml::from_str::<ParamTable>("name = \"k\"\ntype = \"integer\"\nabove = 0")
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(
+            err.contains("an integer's bounds are `min` and `max`"),
+            "{err}"
+        );
     }
 
     #[test]

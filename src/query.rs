@@ -6,7 +6,8 @@
 //! `*` and `-`) within the configured limits. Sequences arrive the way
 //! scientists have them: pasted with a FASTA header (and comment lines before
 //! it), numbered and spaced like a GenBank record, in lower case, with Windows
-//! line ends or a byte-order mark.
+//! line ends or a byte-order mark; reads come as FASTQ from a sequencer,
+//! their qualities kept beside the sequence.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// Characters of a name shown in an error message: enough to recognise the
 /// record, whatever length the name was sent with.
 const NAME_SHOWN_CHARS: usize = 40;
+
+/// The quality characters FASTQ writes: Phred scores plus 33, `!` (0) to `~` (93).
+const QUALITY_CHARS: std::ops::RangeInclusive<char> = '!'..='~';
 
 /// Stray letters a note names one by one: enough to correct a typo or two by
 /// hand; past it the note only counts them, so a note stays short.
@@ -109,6 +113,8 @@ pub struct Query {
     sequence: String,
     alphabet: Alphabet,
     notes: Vec<String>,
+    /// A FASTQ read's qualities, one character per residue.
+    quality: Option<String>,
 }
 
 impl Query {
@@ -141,6 +147,24 @@ impl Query {
     /// read, e.g. a setting of NCBI's API that the pipeline does not take.
     pub fn add_note(&mut self, note: String) {
         self.notes.push(note);
+    }
+
+    /// A FASTQ read's qualities (Phred + 33), one character per residue of
+    /// [`Query::sequence`]; `None` for a sequence that came without them.
+    pub fn quality(&self) -> Option<&str> {
+        self.quality.as_deref()
+    }
+
+    /// A FASTQ read as it came, four lines (the sequence cleaned, as in
+    /// `query.fasta`); `None` for a sequence without qualities.
+    pub fn to_fastq(&self) -> Option<String> {
+        let quality = self.quality.as_deref()?;
+        let mut header = self.name.clone();
+        if let Some(description) = &self.description {
+            header.push(' ');
+            header.push_str(description);
+        }
+        Some(format!("@{header}\n{}\n+\n{quality}\n", self.sequence))
     }
 
     /// The query as the processing command reads it: one FASTA record, 60 residues a line.
@@ -181,6 +205,18 @@ pub fn parse_submission(
             "is missing or empty; paste a sequence, with or without a FASTA header".into(),
         ));
     }
+    if is_fastq(text) {
+        let mut queries = parse_fastq(text, limits)?;
+        // One read, named in the form: the name given wins, as over a FASTA header.
+        if let (Some(name), [query]) = (
+            name.map(str::trim).filter(|name| !name.is_empty()),
+            queries.as_mut_slice(),
+        ) {
+            check_name(name).map_err(|problem| invalid("query_name", problem))?;
+            query.name = name.to_owned();
+        }
+        return Ok(queries);
+    }
     if text
         .lines()
         .filter(|line| line.trim_start().starts_with('>'))
@@ -216,6 +252,122 @@ pub fn parse_submission(
     Ok(vec![cleaned.into_query(name, description)])
 }
 
+/// Parses a sequence file of one or more records, all or nothing: FASTQ
+/// when its first line that is not blank starts with `@`, FASTA otherwise.
+pub fn parse_records(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
+    if is_fastq(strip_bom(text)) {
+        parse_fastq(text, limits)
+    } else {
+        parse_fasta(text, limits)
+    }
+}
+
+/// Whether a text is FASTQ: its first line that is not blank starts with `@`
+/// (which no FASTA text does, nor any sequence).
+fn is_fastq(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty())
+        .is_some_and(|line| line.starts_with('@'))
+}
+
+/// Parses a FASTQ text of one or more reads, all or nothing.
+///
+/// Each record is four lines, as sequencers write them: `@name description`,
+/// the sequence on one line, `+` (with the header's text again, or nothing),
+/// and the qualities, one character from `!` to `~` per residue. Blank lines
+/// between records are skipped. A sequence wrapped over several lines (rare,
+/// and ambiguous where a quality line starts with `@`) is refused, naming the
+/// record, rather than guessed at. The sequence is letters only: a quality
+/// stands for each character, so none may be dropped as FASTA's digits and
+/// spaces are.
+pub fn parse_fastq(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
+    let text = strip_bom(text);
+    let mut lines = text.lines().zip(1usize..);
+    let mut queries = Vec::new();
+    while let Some((header, header_line)) = lines.find(|(line, _)| !line.trim().is_empty()) {
+        let number = queries.len() + 1;
+        let Some(title) = header.trim_start().strip_prefix('@').map(str::trim) else {
+            return Err(in_record(number, None, format!(
+                "line {header_line}: expected a FASTQ record's '@name' line; each record is four lines: @name, the sequence, '+', the qualities"
+            )));
+        };
+        let header = Header::read(number, title, header_line, limits)?;
+        let at = |problem: String| header.error(problem);
+        let mut next = |what: &str| {
+            lines.next().ok_or_else(|| {
+                at(format!(
+                    "the file ends before its {what} line; each FASTQ record is four lines: @name, the sequence, '+', the qualities"
+                ))
+            })
+        };
+        let (sequence, sequence_line) = next("sequence")?;
+        let (plus, plus_line) = next("'+'")?;
+        let (quality, quality_line) = next("quality")?;
+        let Some(repeated) = plus.strip_prefix('+') else {
+            return Err(at(format!(
+                "line {plus_line}: expected the '+' line after the sequence line; each FASTQ record is four lines, \
+                 and a sequence wrapped over several lines is not read here (write one sequence line and one quality line per read)"
+            )));
+        };
+        let repeated = repeated.trim();
+        if !repeated.is_empty() && repeated != title {
+            return Err(at(format!(
+                "line {plus_line}: the '+' line repeats '{}', not its record's header",
+                shown_name(repeated)
+            )));
+        }
+        let sequence = sequence.trim_end();
+        if let Some((index, c)) = sequence
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_alphabetic())
+        {
+            return Err(at(format!(
+                "invalid character '{}' at position {column} of its sequence (line 2 of the record, column {column}; line {sequence_line} of the file); \
+                 a FASTQ sequence holds IUPAC letters only, one per quality character",
+                c.escape_debug(),
+                column = index + 1
+            )));
+        }
+        let quality = quality.trim_end();
+        let (residues, qualities) = (sequence.len(), quality.chars().count());
+        if qualities != residues {
+            return Err(at(format!(
+                "line {quality_line}: {qualities} quality characters for {residues} residues; a FASTQ record has one per residue"
+            )));
+        }
+        if let Some((index, c)) = quality
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !QUALITY_CHARS.contains(c))
+        {
+            return Err(at(format!(
+                "line {quality_line}: the quality character '{}' at position {} is not one of '!' to '~' (Phred + 33)",
+                c.escape_debug(),
+                index + 1
+            )));
+        }
+        let origin = Origin {
+            position: 1,
+            line: sequence_line,
+            header_line: Some(header_line),
+        };
+        let mut query = clean_sequence(sequence, origin, limits)
+            .map_err(at)?
+            .into_query(header.name, header.description);
+        query.quality = Some(quality.to_owned());
+        queries.push(query);
+    }
+    if queries.is_empty() {
+        return Err(invalid(
+            "query_sequence",
+            "holds no FASTQ record; a record starts with an '@name' line".into(),
+        ));
+    }
+    Ok(queries)
+}
+
 /// Parses a FASTA text of one or more records, all or nothing.
 ///
 /// Blank lines and `;` comment lines are skipped anywhere. Each record's name is
@@ -230,33 +382,10 @@ pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
         chars: 0,
     };
     while let Some(record) = records.next_record()? {
-        let number = queries.len() + 1;
-        if number > limits.max_records {
-            return Err(Error::TooLarge(format!(
-                "the batch holds more than {} records, the most one submission may hold (--max-records)",
-                limits.max_records
-            )));
-        }
-        let (name, description) = split_fasta_header(record.header);
-        let at = |problem: String| {
-            let shown = name.map_or_else(|| "unnamed".into(), shown_name);
-            invalid(
-                "query_sequence",
-                format!("record {number} ({shown}): {problem}"),
-            )
-        };
-        let name = name.ok_or_else(|| {
-            at(format!(
-                "line {}: the header names no identifier",
-                record.line
-            ))
-        })?;
-        check_name(name).map_err(at)?;
-        if let Some(description) = description {
-            check_description(description).map_err(at)?;
-        }
-        let cleaned = clean_sequence(record.body, record.body_start, limits).map_err(at)?;
-        queries.push(cleaned.into_query(name, description));
+        let header = Header::read(queries.len() + 1, record.header, record.line, limits)?;
+        let cleaned = clean_sequence(record.body, record.body_start, limits)
+            .map_err(|problem| header.error(problem))?;
+        queries.push(cleaned.into_query(header.name, header.description));
     }
     if queries.is_empty() {
         return Err(invalid(
@@ -267,6 +396,61 @@ pub fn parse_fasta(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
     Ok(queries)
 }
 
+/// A record's header, read: its name and description checked.
+struct Header<'a> {
+    /// The record's place in the file, from 1.
+    number: usize,
+    name: &'a str,
+    description: Option<&'a str>,
+}
+
+impl<'a> Header<'a> {
+    /// Reads the header of a file's record `number`, `text` (after its `>`
+    /// or `@`) on the file's line `line`: one record more than the limit, a
+    /// header without a name, or a bad name or description are refused.
+    fn read(
+        number: usize,
+        text: &'a str,
+        line: usize,
+        limits: &Limits,
+    ) -> Result<Header<'a>, Error> {
+        if number > limits.max_records {
+            return Err(Error::TooLarge(format!(
+                "the batch holds more than {} records, the most one submission may hold (--max-records)",
+                limits.max_records
+            )));
+        }
+        let (name, description) = split_fasta_header(text);
+        let at = |problem: String| in_record(number, name, problem);
+        let name =
+            name.ok_or_else(|| at(format!("line {line}: the header names no identifier")))?;
+        check_name(name).map_err(at)?;
+        if let Some(description) = description {
+            check_description(description).map_err(at)?;
+        }
+        Ok(Header {
+            number,
+            name,
+            description,
+        })
+    }
+
+    /// A problem of this record.
+    fn error(&self, problem: String) -> Error {
+        in_record(self.number, Some(self.name), problem)
+    }
+}
+
+/// A problem of a file's record `number`, named `name` (shortened and
+/// escaped for showing).
+fn in_record(number: usize, name: Option<&str>, problem: String) -> Error {
+    let shown = name.map_or_else(|| "unnamed".into(), shown_name);
+    invalid(
+        "query_sequence",
+        format!("record {number} ({shown}): {problem}"),
+    )
+}
+
 /// Where a piece of text starts in what the client sent, for error messages.
 #[derive(Clone, Copy, Debug)]
 struct Origin {
@@ -274,6 +458,10 @@ struct Origin {
     position: usize,
     /// 1-based line of the first character.
     line: usize,
+    /// The 1-based line of its record's header, when it is one record of a
+    /// file: a place is then told in the record first (a scientist finds
+    /// record 41 in the file, then the letter in it), and in the file after.
+    header_line: Option<usize>,
 }
 
 struct Record<'a> {
@@ -318,6 +506,7 @@ impl<'a> Records<'a> {
         let body_start = Origin {
             position: self.chars + 1,
             line: self.line,
+            header_line: Some(header_line),
         };
         while let Some(rest) = self.text.get(self.offset..) {
             if rest.is_empty() || rest.trim_start_matches([' ', '\t']).starts_with('>') {
@@ -367,6 +556,7 @@ fn split_header(text: &str) -> (Option<&str>, &str, Origin) {
         let origin = Origin {
             position: before.chars().count() + 1,
             line: before.matches('\n').count() + 1,
+            header_line: None,
         };
         (Some(after[..end].trim()), &text[body_offset..], origin)
     } else {
@@ -376,6 +566,7 @@ fn split_header(text: &str) -> (Option<&str>, &str, Origin) {
             Origin {
                 position: 1,
                 line: 1,
+                header_line: None,
             },
         )
     }
@@ -497,6 +688,7 @@ impl Cleaned {
             sequence: self.sequence,
             alphabet: self.alphabet,
             notes: self.notes,
+            quality: None,
         }
     }
 }
@@ -540,10 +732,21 @@ fn clean_sequence(text: &str, origin: Origin, limits: &Limits) -> Result<Cleaned
             sequence.push(c.to_ascii_uppercase());
             continue;
         }
+        let place = match origin.header_line {
+            // Where the residue would stand in the record's sequence, gaps counted.
+            Some(header) => format!(
+                "at position {} of its sequence (line {} of the record, column {column}; line {line} of the file)",
+                sequence.len() + 1,
+                line - header + 1
+            ),
+            None => format!(
+                "at position {} (line {line}, column {column})",
+                origin.position + index
+            ),
+        };
         return Err(format!(
-            "invalid character '{}' at position {} (line {line}, column {column}); a sequence holds IUPAC nucleotide or amino-acid letters, '*' and '-'",
+            "invalid character '{}' {place}; a sequence holds IUPAC nucleotide or amino-acid letters, '*' and '-'",
             c.escape_debug(),
-            origin.position + index,
         ));
     }
     let alphabet = match limits.alphabet {
@@ -805,14 +1008,36 @@ mod tests {
         let err = parse_fasta(">a\nACGT\n>b\nAC@T\n", &LIMITS).unwrap_err();
         assert_eq!(err.field(), Some("query_sequence"));
         assert!(
-            err.to_string()
-                .contains("record 2 (b): invalid character '@' at position 14 (line 4, column 3)"),
+            err.to_string().contains(
+                "record 2 (b): invalid character '@' at position 3 of its sequence \
+                 (line 2 of the record, column 3; line 4 of the file)"
+            ),
             "{err}"
+        );
+        // Deep in a plate: the place in the record, then the file's line.
+        let plate = format!(
+            "{}>D05 well\n{}\n{}@\n",
+            ">r\nACGT\n".repeat(40),
+            "A".repeat(60),
+            "C".repeat(26)
+        );
+        let many = Limits {
+            max_records: 100,
+            ..LIMITS
+        };
+        assert!(
+            message(parse_fasta(&plate, &many)).contains(
+                "record 41 (D05): invalid character '@' at position 87 of its sequence \
+                 (line 3 of the record, column 27; line 83 of the file)"
+            ),
+            "{}",
+            message(parse_fasta(&plate, &many))
         );
         assert!(message(parse_fasta("ACGT\n>a\nACGT", &LIMITS))
             .contains("line 1: sequence text before the first header"));
-        assert!(message(parse_fasta(">a\nAC;GT\n", &LIMITS))
-            .contains("record 1 (a): invalid character ';' at position 6 (line 2, column 3)"));
+        assert!(message(parse_fasta(">a\nAC;GT\n", &LIMITS)).contains(
+            "record 1 (a): invalid character ';' at position 3 of its sequence (line 2 of the record, column 3"
+        ));
         assert!(message(parse_fasta(">a\n>b\nACGT", &LIMITS))
             .contains("record 1 (a): holds no residues"));
         assert!(message(parse_fasta(">\nACGT", &LIMITS))
@@ -822,6 +1047,93 @@ mod tests {
             parse_fasta(&many, &LIMITS),
             Err(Error::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn fastq_reads_keep_their_qualities_one_per_residue() {
+        let text = "@r1 run 7 lane 2\r\nacgtn\r\n+\r\nII#!~\r\n\n@r2\nGGCC\n+r2\n@@@@\n";
+        let reads = parse_records(text, &LIMITS).unwrap();
+        assert_eq!(reads.len(), 2);
+        assert_eq!(
+            (reads[0].name(), reads[0].description(), reads[0].sequence()),
+            ("r1", Some("run 7 lane 2"), "ACGTN")
+        );
+        assert_eq!(reads[0].quality(), Some("II#!~"));
+        assert_eq!(reads[0].to_fasta(), ">r1 run 7 lane 2\nACGTN\n");
+        assert_eq!(
+            reads[0].to_fastq().as_deref(),
+            Some("@r1 run 7 lane 2\nACGTN\n+\nII#!~\n")
+        );
+        // A quality line may start with '@': it is the fourth line, whatever it holds.
+        assert_eq!(reads[1].quality(), Some("@@@@"));
+        // A form's text reads the same, and names one read as it says.
+        let one = parse_submission(Some("mine"), Some("@r1\nACGT\n+\nIIII\n"), &LIMITS).unwrap();
+        assert_eq!((one[0].name(), one[0].quality()), ("mine", Some("IIII")));
+        assert_eq!(
+            parse_submission(None, Some(text), &LIMITS).unwrap().len(),
+            2
+        );
+        // FASTA has no qualities.
+        assert_eq!(
+            parse_records(">a\nACGT\n", &LIMITS).unwrap()[0].to_fastq(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_bad_fastq_record_is_named_with_what_is_wrong() {
+        let fails = |text: &str| message(parse_fastq(text, &LIMITS));
+        let good = "@r1\nACGT\n+\nIIII\n";
+        for (text, says) in [
+            (
+                format!("{good}@r2\nACGT\n+\nIII\n"),
+                "record 2 (r2): line 8: 3 quality characters for 4 residues",
+            ),
+            (
+                format!("{good}@r2\nACG\nT\n+\nIIII\n"),
+                "record 2 (r2): line 7: expected the '+' line after the sequence line",
+            ),
+            (
+                format!("{good}@r2\nAC1T\n+\nIIII\n"),
+                "record 2 (r2): invalid character '1' at position 3 of its sequence \
+                 (line 2 of the record, column 3; line 6 of the file)",
+            ),
+            (
+                format!("{good}@r2\nACGT\n+r3\nIIII\n"),
+                "record 2 (r2): line 7: the '+' line repeats 'r3', not its record's header",
+            ),
+            (
+                format!("{good}@r2\nACGT\n+\nII I\n"),
+                "record 2 (r2): line 8: the quality character ' ' at position 3",
+            ),
+            (
+                format!("{good}@r2\nACGT\n"),
+                "record 2 (r2): the file ends before its '+' line",
+            ),
+            (
+                format!("{good}ACGT\n"),
+                "record 2 (unnamed): line 5: expected a FASTQ record's '@name' line",
+            ),
+            (
+                format!("{good}@\nA\n+\nI\n"),
+                "record 2 (unnamed): line 5: the header names no identifier",
+            ),
+            (
+                format!("{good}@r2\n\n+\n\n"),
+                "record 2 (r2): holds no residues",
+            ),
+        ] {
+            let err = fails(&text);
+            assert!(err.starts_with("query_sequence: "), "{err}");
+            assert!(err.contains(says), "{text:?}: {err}");
+        }
+        let many = "@r\nA\n+\nI\n".repeat(11);
+        assert!(matches!(
+            parse_fastq(&many, &LIMITS),
+            Err(Error::TooLarge(_))
+        ));
+        let long = format!("@r\n{}\n+\n{}\n", "A".repeat(1001), "I".repeat(1001));
+        assert!(fails(&long).contains("more than 1000 residues"));
     }
 
     #[test]

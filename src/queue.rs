@@ -247,14 +247,19 @@ impl Index {
         }
     }
 
-    /// Tells listeners how many wait and run, and whether the queue is paused.
+    /// Tells listeners how many wait and run, and whether the queue is
+    /// paused (and by whom, why, since when).
     fn tell_backlog(&self) {
-        let data = serde_json::json!({
+        let mut data = serde_json::json!({
             "queued": self.counts[State::Queued.index()],
             "running": self.counts[State::Running.index()],
             "paused": self.pause.is_some(),
             "draining": self.drain.is_some(),
         });
+        if let Some(pause) = &self.pause {
+            // As `GET /queue` has it: only while paused.
+            data["pause"] = serde_json::to_value(pause).expect("a pause serializes");
+        }
         self.events.publish("backlog", None, None, data.to_string());
     }
 
@@ -1427,6 +1432,7 @@ mod tests {
             reason: "the disk is full".into(),
             since: Timestamp::now(),
             by: PausedBy::Workstation,
+            operator: None,
         };
         assert!(queue.pause(pause.clone()));
         assert!(!queue.pause(Pause {

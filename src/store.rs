@@ -31,6 +31,8 @@ use dir::ExperimentDir;
 pub const RECORD_FILE: &str = "experiment.json";
 /// The input, as one FASTA record, for the processing command.
 pub const QUERY_FILE: &str = "query.fasta";
+/// A FASTQ read's input as it came, with its qualities, beside [`QUERY_FILE`].
+pub const QUALITY_FILE: &str = "query.fastq";
 /// The next record, written beside the record and then swapped with it.
 const NEXT_RECORD_FILE: &str = ".experiment.json.next";
 const LOCK_FILE: &str = ".lock";
@@ -65,16 +67,23 @@ pub struct Scan {
 pub struct Staged {
     id: Id,
     dir: tempfile::TempDir,
+    /// Whether it holds a [`QUALITY_FILE`] too.
+    fastq: bool,
 }
 
-/// What a staged experiment's flush covers: its two files and its directory.
+/// What a staged experiment's flush covers: its two files and its
+/// directory (a FASTQ read's third file aside).
 const PATHS_PER_EXPERIMENT: usize = 3;
 
 impl Staged {
     /// The paths [`Store::flush`] must flush for this experiment.
-    pub fn paths(&self) -> [PathBuf; PATHS_PER_EXPERIMENT] {
+    pub fn paths(&self) -> Vec<PathBuf> {
         let dir = self.dir.path();
-        [dir.join(QUERY_FILE), dir.join(RECORD_FILE), dir.to_owned()]
+        let mut paths = vec![dir.join(QUERY_FILE), dir.join(RECORD_FILE), dir.to_owned()];
+        if self.fastq {
+            paths.push(dir.join(QUALITY_FILE));
+        }
+        paths
     }
 }
 
@@ -275,8 +284,16 @@ impl Store {
         let fasta = dir.path().join(QUERY_FILE);
         self.faults.check("writing", &fasta)?;
         write_file(&fasta, query.to_fasta().as_bytes())?;
+        let fastq = query.to_fastq();
+        if let Some(fastq) = &fastq {
+            write_file(&dir.path().join(QUALITY_FILE), fastq.as_bytes())?;
+        }
         write_file(&dir.path().join(RECORD_FILE), &record_json(record)?)?;
-        Ok(Staged { id: record.id, dir })
+        Ok(Staged {
+            id: record.id,
+            dir,
+            fastq: fastq.is_some(),
+        })
     }
 
     /// Flushes staged experiments to disk, given as the paths of

@@ -1,7 +1,7 @@
 //! One parser for every submission body, used by every route that takes one.
 //!
-//! A submission arrives as a form, JSON, a FASTA file as the whole body, or a
-//! multipart form with a file picker. Each is read once, into the fields the
+//! A submission arrives as a form, JSON, a FASTA or FASTQ file as the whole
+//! body, or a multipart form with a file picker. Each is read once, into the fields the
 //! client sent (which a page shows again when the submission fails), and then
 //! into the [`Query`] values they make, the pipeline they name and its
 //! checked parameters, all or none. Whatever the format, a field given twice
@@ -11,7 +11,10 @@
 //! parameter by `param.NAME` (in JSON, `"params": {"NAME": ...}`); a page
 //! that shows every pipeline's fields names them `param.PIPELINE.NAME`, and
 //! only the chosen pipeline's are read. `notify_url` asks for the end of
-//! each experiment to be posted there (see `notify`).
+//! each experiment to be posted there (see `notify`). These may come in the
+//! URL's query string as well, whatever the body: a FASTA file has no other
+//! place for them, and a script uploads every format the same way. A field
+//! the URL and the body both give with different values is refused.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,7 +38,9 @@ pub enum Format {
     /// `multipart/form-data`: a browser form with a file picker, or `curl -F file=@plate.fasta`.
     Multipart,
     /// `text/x-fasta` or `application/x-fasta`: a FASTA file as the whole body,
-    /// as `curl --data-binary @plate.fasta` sends it.
+    /// as `curl --data-binary @plate.fasta` sends it; or a FASTQ file, under
+    /// these or `text/x-fastq` and `application/x-fastq` (the text tells
+    /// which it is, whatever the name).
     Fasta,
 }
 
@@ -49,8 +54,13 @@ impl Format {
             Format::Form => &["application/x-www-form-urlencoded"],
             Format::Json => &["application/json"],
             Format::Multipart => &["multipart/form-data"],
-            // The other name FASTA goes by: clients use both.
-            Format::Fasta => &["text/x-fasta", "application/x-fasta"],
+            // The other names FASTA and FASTQ go by: clients use both.
+            Format::Fasta => &[
+                "text/x-fasta",
+                "application/x-fasta",
+                "text/x-fastq",
+                "application/x-fastq",
+            ],
         }
     }
 
@@ -240,9 +250,9 @@ impl Submission {
 enum Source {
     /// In `query_name` and `query_sequence`.
     Fields,
-    /// A FASTA text as the whole body.
+    /// A FASTA or FASTQ text as the whole body.
     Fasta(Bytes),
-    /// A FASTA file uploaded in a multipart form.
+    /// A FASTA or FASTQ file uploaded in a multipart form.
     File(Bytes),
 }
 
@@ -254,7 +264,7 @@ const PARSE_INLINE_BELOW: usize = 64 * 1024;
 
 /// Reads a submission body in `format`; `content_type` is the whole header
 /// (a multipart body's boundary is in it), and `query_string` the request's
-/// (where a FASTA body's pipeline and parameters are).
+/// (whose pipeline, parameters, `notify_url` and `name` count for every body).
 pub async fn parse(
     format: Format,
     content_type: &str,
@@ -292,22 +302,72 @@ fn parse_now(
     catalog: &Catalog,
     limits: &Limits,
 ) -> Submission {
+    let url = match parse_query_string(query_string) {
+        Ok(url) => url,
+        Err(err) => return Submission::failed(err),
+    };
     let read = match format {
         Format::Form => parse_form(&body).map(|fields| (fields, Source::Fields)),
         Format::Json => parse_json(&body).map(|fields| (fields, Source::Fields)),
-        Format::Fasta => {
-            parse_query_string(query_string).map(|fields| (fields, Source::Fasta(body)))
-        }
+        Format::Fasta => Ok((Fields::default(), Source::Fasta(body))),
         // Multipart is parsed with multer's async API, over the runtime's handle:
         // only ever on the blocking pool, where waiting on it is allowed.
         Format::Multipart => parse_multipart(body, content_type),
     };
     match read {
         Err(err) => Submission::failed(err),
-        Ok((fields, source)) => {
-            let accepted = accept(&fields, source, catalog, limits);
+        Ok((mut fields, source)) => {
+            let accepted = fields
+                .add_url(url, format)
+                .and_then(|()| accept(&fields, source, catalog, limits));
             Submission { fields, accepted }
         }
+    }
+}
+
+impl Fields {
+    /// Adds the fields the request's URL gives (`pipeline`, `param.NAME`,
+    /// `notify_url`, `name`) to those of its `format` body: they count for
+    /// every body, as they must for a FASTA file, which has no fields of its
+    /// own. A field both give is refused unless they give the same value:
+    /// neither silently wins.
+    fn add_url(&mut self, url: Fields, format: Format) -> Result<(), Error> {
+        let body = match format {
+            Format::Form => "the form",
+            Format::Json => "the JSON body",
+            Format::Multipart => "the multipart form",
+            Format::Fasta => "the body",
+        };
+        let conflict = |field: String, in_url: &str, in_body: &str| Error::Invalid {
+            field: field.into(),
+            msg: format!(
+                "the URL gives '{in_url}' and {body} gives '{in_body}'; give it in one place"
+            ),
+        };
+        for (field, mine, theirs) in [
+            ("pipeline", &mut self.pipeline, url.pipeline),
+            ("notify_url", &mut self.notify_url, url.notify_url),
+            ("name", &mut self.upload, url.upload),
+        ] {
+            let Some(in_url) = theirs else { continue };
+            match mine {
+                Some(given) if *given != in_url => {
+                    return Err(conflict(field.into(), &in_url, given))
+                }
+                _ => *mine = Some(in_url),
+            }
+        }
+        for (name, in_url) in url.params {
+            match self.params.get(&name) {
+                Some(given) if *given != in_url => {
+                    return Err(conflict(format!("param.{name}"), &in_url, given))
+                }
+                _ => {
+                    self.params.insert(name, in_url);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -332,11 +392,11 @@ fn accept(
         Source::Fasta(body) => {
             let text = std::str::from_utf8(&body).map_err(|err| {
                 Error::Malformed(format!(
-                    "the FASTA body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA file",
+                    "the body is not UTF-8 text (a bad byte at offset {}); send a plain-text FASTA or FASTQ file, not a compressed one",
                     err.valid_up_to()
                 ))
             })?;
-            (query::parse_fasta(text, limits)?, "query_sequence")
+            (query::parse_records(text, limits)?, "query_sequence")
         }
         Source::File(file) => (parse_file(&file, limits)?, "file"),
     };
@@ -357,17 +417,27 @@ fn accept(
             });
         }
     }
-    let own: RawParams = fields
-        .params
-        .iter()
-        .filter_map(|(key, value)| match key.split_once('.') {
+    let mut own = RawParams::new();
+    for (key, value) in &fields.params {
+        let name = match key.split_once('.') {
             // One pipeline's field, on a page that shows them all.
-            Some((name, param)) => {
-                (name == pipeline.name).then(|| (param.to_owned(), value.clone()))
-            }
-            None => Some((key.clone(), value.clone())),
-        })
-        .collect();
+            Some((name, param)) if name == pipeline.name => param,
+            Some(_) => continue,
+            None => key,
+        };
+        if own
+            .insert(name.to_owned(), value.clone())
+            .is_some_and(|before| before != *value)
+        {
+            return Err(Error::Invalid {
+                field: format!("param.{name}").into(),
+                msg: format!(
+                    "is given as param.{name} and as param.{}.{name}, with different values; give it once",
+                    pipeline.name
+                ),
+            });
+        }
+    }
     let params = pipeline.check_params(&own)?;
     // An empty field is no URL: a form sends one when it was left blank.
     let notify_url = fields
@@ -403,8 +473,8 @@ pub fn upload_name(sent: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-/// Reads the pipeline, parameters and file name (`name`) of a FASTA body
-/// from the query string.
+/// Reads the pipeline, parameters, `notify_url` and file name (`name`) a
+/// request's query string gives.
 fn parse_query_string(query_string: Option<&str>) -> Result<Fields, Error> {
     #[derive(Deserialize)]
     struct Named {
@@ -429,7 +499,7 @@ fn parse_query_string(query_string: Option<&str>) -> Result<Fields, Error> {
 
 /// Reads a form-encoded body strictly: a field that is not UTF-8 once
 /// percent-decoded is refused, not replaced with U+FFFD, and so is a field given twice.
-fn parse_form(body: &[u8]) -> Result<Fields, Error> {
+pub fn parse_form(body: &[u8]) -> Result<Fields, Error> {
     let text = std::str::from_utf8(strip_bom(body))
         .map_err(|_| Error::Malformed("the form is not valid UTF-8".into()))?;
     for piece in text.split('&').flat_map(|pair| pair.split('=')) {
@@ -558,17 +628,17 @@ async fn read_parts(
     Ok(())
 }
 
-/// The queries of an uploaded FASTA file: its problems are the file's,
+/// The queries of an uploaded FASTA or FASTQ file: its problems are the file's,
 /// whatever field a pasted text would name.
 fn parse_file(file: &[u8], limits: &Limits) -> Result<Vec<Query>, Error> {
     let text = std::str::from_utf8(file).map_err(|err| Error::Invalid {
         field: "file".into(),
         msg: format!(
-            "is not UTF-8 text (a bad byte at offset {}); upload a plain-text FASTA file, not a compressed or word-processor one",
+            "is not UTF-8 text (a bad byte at offset {}); upload a plain-text FASTA or FASTQ file, not a compressed or word-processor one",
             err.valid_up_to()
         ),
     })?;
-    query::parse_fasta(text, limits).map_err(|err| match err {
+    query::parse_records(text, limits).map_err(|err| match err {
         Error::Invalid { msg, .. } => Error::Invalid {
             field: "file".into(),
             msg,

@@ -583,6 +583,7 @@ pub fn pause(queue: &Queue, store: &Store, reason: String) {
         reason,
         since: Timestamp::now(),
         by: PausedBy::Workstation,
+        operator: None,
     };
     if !queue.pause(pause.clone()) {
         log::warn!("{} (the queue is paused already)", pause.reason);

@@ -1,14 +1,21 @@
 //! Sharing the server with the lab, end to end: users added with the real
 //! `seqspool user` against a running server, each access mode, who may
-//! cancel, run again and pause what, the page's sign-in cookie, and what the
-//! operator's log says about refused requests and about who did what.
+//! cancel, run again and pause what, the page's sign-in cookie and how long
+//! a session lasts (its token rotated, its user removed, its user signing in
+//! without end), a user removed while their upload streams in, wrong tokens
+//! sent at once from one address, and what the operator's log says about
+//! refused requests and about who did what.
 //!
 //! Tests that read the log run the real binary (its log is its standard
 //! error); the others run the server in this process.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
 
 use common::*;
 use serde_json::Value;
@@ -569,12 +576,12 @@ fn refused_requests_are_logged_with_why_and_from_where_and_never_the_sequence() 
         assert_unauthenticated(&refused, true, "a wrong token");
     }
     wait_until("the log tells the second failure", || {
-        server
-            .log()
-            .contains("(2 failure(s) in a row; answered after 0.50 s)")
+        failures_told(&server.log()).len() == 2
     });
     let log = server.log();
-    assert!(log.contains("refused a token that is nobody's from 127.0.0.1 (1 failure(s) in a row; answered after 0.25 s)"), "{log}");
+    let told = failures_told(&log);
+    assert_eq!((told[0].count, told[0].own), (1, 0.25), "{log}");
+    assert_eq!((told[1].count, told[1].own), (2, 0.5), "{log}");
     assert!(log.contains("refused POST /experiments: 401"), "{log}");
     assert!(!log.contains(secret), "the token is never logged: {log}");
 
@@ -669,4 +676,320 @@ fn an_open_server_on_the_network_warns_at_start() {
     let members = start(&["--bind", "0.0.0.0:0", "--access", "members"]);
     assert!(!members.contains("access is open and"), "{members}");
     assert!(members.contains("names no users"), "{members}");
+}
+
+// ---- how long a session lasts -----------------------------------------------
+
+/// Who the page says is signed in with the session cookie `session`, if anyone.
+fn signed_in_as(server: &Server, session: &str) -> Option<String> {
+    let page = request(
+        server.addr,
+        "GET",
+        "/",
+        &[("Accept", BROWSER_ACCEPT), ("Cookie", session)],
+        b"",
+    )
+    .text();
+    let rest = page.split(r#"Signed in as <strong data-user=""#).nth(1)?;
+    Some(rest.split('"').next()?.to_owned())
+}
+
+/// Signs in with `token` and returns the session cookie (`name=value`).
+fn session_of(server: &Server, token: &str) -> String {
+    let signed = sign_in(server, token, &[]);
+    assert_eq!(signed.status, 303, "{}", signed.text());
+    cookie(&signed).0
+}
+
+#[test]
+fn a_session_lasts_only_while_the_token_it_signed_in_with_is_its_users() {
+    let server = Server::start(|config| {
+        config.access = seqspool::config::AccessMode::Members;
+        config.command = Some("sleep 30".into());
+    });
+    let origin = format!("http://{}", server.addr);
+    let pause_with = |session: &str| {
+        request(
+            server.addr,
+            "POST",
+            "/queue/pause",
+            &[("Cookie", session), ("Origin", &origin)],
+            b"",
+        )
+    };
+
+    // A member removed and added again under the same name, as an admin
+    // (the old way of rotating, or the name given to someone else): no
+    // session of hers comes back to life, let alone as an admin's.
+    let member = add_user(&server.dir, "anna", false);
+    let session = session_of(&server, &member);
+    assert_eq!(signed_in_as(&server, &session).as_deref(), Some("anna"));
+    assert!(user_command(&server.dir, &["remove", "anna"])
+        .status
+        .success());
+    let admin = add_user(&server.dir, "anna", true);
+    wait_until("the new anna's token works", || {
+        get_as(server.addr, "/experiments", &admin).status == 200
+    });
+    wait_until("the old anna's page is signed out", || {
+        signed_in_as(&server, &session).is_none()
+    });
+    assert_unauthenticated(
+        &pause_with(&session),
+        false,
+        "an old session, its user added again",
+    );
+    // The new anna signs in as herself, an admin.
+    let old = admin;
+    let session = session_of(&server, &old);
+    assert_eq!(signed_in_as(&server, &session).as_deref(), Some("anna"));
+    assert_eq!(pause_with(&session).status, 200);
+
+    // Rotation, a command of its own: the new token is printed once, and
+    // the old one stops working, with every page signed in with it.
+    let rotated = user_command(&server.dir, &["rotate", "anna"]);
+    let said = String::from_utf8_lossy(&rotated.stderr);
+    assert!(rotated.status.success(), "{said}");
+    let new = String::from_utf8(rotated.stdout).unwrap().trim().to_owned();
+    assert!(new.starts_with("ssp_") && new != old, "{new}");
+    assert!(said.contains("shown this once only"), "{said}");
+    assert!(said.contains("stop working within a second"), "{said}");
+    wait_until("the old token is refused", || {
+        get_as(server.addr, "/experiments?mine=1", &old).status == 401
+    });
+    assert_eq!(signed_in_as(&server, &session), None);
+    assert_unauthenticated(&pause_with(&session), false, "a session of a rotated token");
+    let record = submit_as(server.addr, &new, "after rotation");
+    assert_eq!(record["submitted_by"], "anna");
+    // Name and role stay.
+    assert_eq!(post_as(server.addr, "/queue/resume", &new).status, 200);
+    let list = String::from_utf8(user_command(&server.dir, &["list"]).stdout).unwrap();
+    assert!(list.contains("anna  admin"), "{list}");
+
+    let nobody = user_command(&server.dir, &["rotate", "carol"]);
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user carol"));
+}
+
+/// The sessions one user holds at most, as the README says.
+const SESSIONS_PER_USER: usize = 16;
+
+#[test]
+fn a_user_signing_in_ten_thousand_times_signs_out_only_their_own_oldest_sessions() {
+    let server = Server::start(|config| config.access = seqspool::config::AccessMode::Members);
+    let anna = add_user(&server.dir, "anna", false);
+    let root = add_user(&server.dir, "root", true);
+    let roots = session_of(&server, &root);
+    let first = session_of(&server, &anna);
+    // 10 000 sign-ins and a few, from a few clients at once; the last few one
+    // after another, so that their order is known.
+    const CLIENTS: usize = 4;
+    let last = SESSIONS_PER_USER + 1;
+    std::thread::scope(|scope| {
+        for _ in 0..CLIENTS {
+            scope.spawn(|| {
+                for _ in 0..(10_000 - 1 - last).div_ceil(CLIENTS) {
+                    session_of(&server, &anna);
+                }
+            });
+        }
+    });
+    let mut newest: Vec<String> = (0..last).map(|_| session_of(&server, &anna)).collect();
+    assert_eq!(signed_in_as(&server, &roots).as_deref(), Some("root"));
+    assert_eq!(signed_in_as(&server, &first), None);
+    // Her newest are signed in; the one just before them was signed out.
+    let before = newest.remove(0);
+    assert_eq!(signed_in_as(&server, &before), None);
+    for session in &newest {
+        assert_eq!(signed_in_as(&server, session).as_deref(), Some("anna"));
+    }
+}
+
+// ---- a user removed while their upload streams in -------------------------
+
+/// Starts a FASTA upload with `token` and sends all of it but its body: it
+/// asks `Expect: 100-continue`, and the server's `100 Continue` says it has
+/// settled who sent it and reads the body now.
+fn start_upload(server: &Server, token: &str, body: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let head = format!(
+        "POST /experiments HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: text/x-fasta\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+         Connection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).unwrap();
+        assert_eq!(n, 1, "the server closed before 100 Continue: {seen:?}");
+        seen.push(byte[0]);
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(seen.starts_with("HTTP/1.1 100 Continue"), "{seen}");
+    stream
+}
+
+#[test]
+fn a_user_removed_or_rotated_while_their_upload_streams_in_gets_nothing_written() {
+    let server = Server::start(|config| {
+        config.access = seqspool::config::AccessMode::Members;
+        config.command = Some("sleep 30".into());
+    });
+    let anna = add_user(&server.dir, "anna", false);
+    let bob = add_user(&server.dir, "bob", false);
+    let body = b">read1\nACGTACGTAC\n>read2\nGGCCTTAAGG\n";
+
+    let mut annas = start_upload(&server, &anna, body);
+    let mut bobs = start_upload(&server, &bob, body);
+    let mut rotated = None;
+    for (stream, who) in [(&mut annas, "anna"), (&mut bobs, "bob")] {
+        // Removed, or given a new token, while the body is on its way.
+        if who == "anna" {
+            assert!(user_command(&server.dir, &["remove", "anna"])
+                .status
+                .success());
+        } else {
+            let out = user_command(&server.dir, &["rotate", "bob"]);
+            assert!(out.status.success());
+            rotated = Some(out);
+        }
+        stream.write_all(body).unwrap();
+        let answer = read_raw_answer(stream);
+        assert_eq!(answer.status, 401, "{who}: {}", answer.text());
+        assert!(
+            answer
+                .header("WWW-Authenticate")
+                .is_some_and(|c| c.contains("invalid_token")),
+            "{who}: {:?}",
+            answer.headers
+        );
+        let msg = answer.json()["msg"].as_str().unwrap().to_owned();
+        assert!(msg.contains(&format!("{who} is no longer a user")), "{msg}");
+        assert!(msg.contains("nothing was accepted"), "{msg}");
+    }
+    assert!(
+        server.experiment_dirs().is_empty(),
+        "{:?}",
+        server.experiment_dirs()
+    );
+    assert_eq!(server.get("/queue").json()["queued"], 0);
+
+    // Bob's new token uploads as before.
+    let new = String::from_utf8(rotated.unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut stream = start_upload(&server, &new, body);
+    stream.write_all(body).unwrap();
+    let answer = read_raw_answer(&mut stream);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(server.experiment_dirs().len(), 2);
+}
+
+// ---- wrong tokens: one line per address -------------------------------------
+
+/// One refused token as the log tells it.
+#[derive(Debug)]
+struct Told {
+    /// Its number among the failures of its address.
+    count: u32,
+    /// How long after it came it was answered, rounded to 0.01 s.
+    wait: f64,
+    /// Its own delay, after the answers ahead of it.
+    own: f64,
+}
+
+/// The refused tokens from 127.0.0.1 the log tells, in the order it tells them.
+fn failures_told(log: &str) -> Vec<Told> {
+    log.lines()
+        .filter_map(|line| {
+            let rest = line
+                .split("refused a token that is nobody's from 127.0.0.1 (failure ")
+                .nth(1)?;
+            let (count, rest) = rest.split_once(" from it; answered after ")?;
+            let (wait, rest) = rest.split_once(" s: ")?;
+            let (_ahead, rest) = rest.split_once(" ahead of it, then ")?;
+            let (own, _) = rest.split_once(" s of its own)")?;
+            Some(Told {
+                count: count.parse().ok()?,
+                wait: wait.parse().ok()?,
+                own: own.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn wrong_tokens_sent_at_once_are_answered_one_after_another_and_a_good_one_wipes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    let server = Binary::start(&dir, &["--access", "members", "--command", "true"]);
+    let anna = add_user(&dir, "anna", false);
+
+    // Guesses from one address, all sent at the same moment.
+    const GUESSES: usize = 4;
+    let barrier = Arc::new(Barrier::new(GUESSES));
+    let guesses: Vec<_> = (0..GUESSES)
+        .map(|n| {
+            let (barrier, addr) = (barrier.clone(), server.addr);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let sent = Instant::now();
+                let answer = submit_form_as(addr, &format!("ssp_guess-{n}"), "q", "ACGT");
+                (sent, Instant::now(), answer)
+            })
+        })
+        .collect();
+    let answered: Vec<_> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    for (_, _, answer) in &answered {
+        assert_unauthenticated(answer, true, "a guess");
+    }
+    wait_until("the log tells every guess", || {
+        failures_told(&server.log()).len() == GUESSES
+    });
+    let told = failures_told(&server.log());
+    // Each is counted, those that came together too.
+    let mut counts: Vec<u32> = told.iter().map(|t| t.count).collect();
+    counts.sort();
+    assert_eq!(counts, [1, 2, 3, 4]);
+    let own: Vec<f64> = told.iter().map(|t| t.own).collect();
+    assert_eq!(own.iter().sum::<f64>(), 0.25 + 0.5 + 1.0 + 2.0, "{told:?}");
+    // Each was answered no sooner than the server says it waited (the
+    // client's time also holds the way there and back): the k-th quickest
+    // answer took at least the k-th shortest wait. (0.005: the log rounds.)
+    let mut took: Vec<f64> = answered
+        .iter()
+        .map(|(sent, got, _)| (*got - *sent).as_secs_f64())
+        .collect();
+    took.sort_by(f64::total_cmp);
+    let mut waits: Vec<f64> = told.iter().map(|t| t.wait).collect();
+    waits.sort_by(f64::total_cmp);
+    for (took, wait) in took.iter().zip(&waits) {
+        assert!(took + 0.005 >= *wait, "took {took:?}, told {told:?}");
+    }
+    // One after another: the last answer came no sooner than all their own
+    // delays added up after the first was sent, not after the longest one.
+    let first_sent = answered.iter().map(|(sent, _, _)| *sent).min().unwrap();
+    let last_answered = answered.iter().map(|(_, got, _)| *got).max().unwrap();
+    let line = (last_answered - first_sent).as_secs_f64();
+    assert!(line >= own.iter().sum::<f64>(), "{line} s; {told:?}");
+
+    // A good token is answered, and wipes nothing: the next wrong one is
+    // the fifth failure, with the fifth's delay.
+    assert_eq!(
+        submit_as(server.addr, &anna, "good")["submitted_by"],
+        "anna"
+    );
+    let refused = submit_form_as(server.addr, "ssp_guess-again", "q", "ACGT");
+    assert_unauthenticated(&refused, true, "a guess after a good token");
+    wait_until("the log tells the fifth failure", || {
+        failures_told(&server.log()).len() == GUESSES + 1
+    });
+    let told = failures_told(&server.log());
+    let last = told.last().unwrap();
+    assert_eq!((last.count, last.own), (5, 4.0), "{told:?}");
 }

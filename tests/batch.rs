@@ -4,7 +4,8 @@
 //! upload, becomes one experiment per record, contiguous and sharing a batch id;
 //! a bad record or a queue without room for all refuses the whole batch with
 //! nothing written. The input forms a lab's files come in are each accepted and
-//! stored as the clean sequence the processing command reads.
+//! stored as the clean sequence the processing command reads; FASTQ reads
+//! from a sequencer too, their qualities kept beside it.
 
 mod common;
 use common::*;
@@ -134,6 +135,207 @@ fn accepted(server: &Server) -> Vec<String> {
         .into_iter()
         .filter(|path| !path.contains('/') || path.starts_with(".incoming/"))
         .collect()
+}
+
+/// Eight reads as a sequencer writes them: four lines each, Illumina's
+/// header, a '+' alone, and qualities of which some start with '@'.
+fn fastq_run() -> String {
+    let bases = ['A', 'C', 'G', 'T'];
+    (1..=8)
+        .map(|read| {
+            let sequence: String = (0..36).map(|j| bases[(read * 5 + j * 7) % 4]).collect();
+            let quality: String = (0..36)
+                .map(|j| char::from(b'@' + ((read + j) % 10) as u8))
+                .collect();
+            format!(
+                "@M05437:88:000000000-L9Q2K:1:1101:{read}:1 1:N:0:1\n{sequence}\n+\n{quality}\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn fastq_reads_become_one_experiment_each_with_their_qualities_kept() {
+    let server = Server::start(|_| {});
+    server.post_form("/queue/pause", &[]);
+    let run = fastq_run();
+    let expected: Vec<&str> = run.split_inclusive('\n').collect();
+    let check = |what: &str, answer: Response| {
+        assert_eq!(answer.status, 202, "{what}: {}", answer.text());
+        let ids = ids(&answer.json());
+        assert_eq!(ids.len(), 8, "{what}");
+        for (n, id) in ids.iter().enumerate() {
+            let record = server.get(&format!("/experiments/{id}")).json();
+            assert_eq!(
+                record["query_name"],
+                format!("M05437:88:000000000-L9Q2K:1:1101:{}:1", n + 1),
+                "{what}"
+            );
+            assert_eq!(record["description"], "1:N:0:1", "{what}");
+            assert_eq!(record["length"], 36, "{what}");
+            // The command reads query.fasta; the read as it came is beside it.
+            let fasta = query_fasta(&server, id);
+            assert_eq!(
+                fasta.lines().nth(1),
+                Some(expected[n * 4 + 1].trim_end()),
+                "{what}"
+            );
+            let fastq = server.get(&format!("/experiments/{id}/files/query.fastq"));
+            assert_eq!(fastq.status, 200, "{what}: {}", fastq.text());
+            assert_eq!(fastq.text(), expected[n * 4..n * 4 + 4].concat(), "{what}");
+        }
+    };
+    check(
+        "a FASTQ body",
+        post(&server, "/experiments", "text/x-fastq", run.as_bytes()),
+    );
+    check(
+        "a FASTQ body typed as FASTA",
+        post(
+            &server,
+            "/experiments",
+            "application/x-fasta",
+            run.as_bytes(),
+        ),
+    );
+    check(
+        "an uploaded file",
+        post_multipart(
+            &server,
+            &[Part::File {
+                name: "file",
+                filename: "run88_S1_L001_R1_001.fastq",
+                content: run.replace('\n', "\r\n").as_bytes(),
+            }],
+        ),
+    );
+    check(
+        "a form's text",
+        server.post_form("/experiments", &[("query_sequence", &run)]),
+    );
+    // One read pasted is one experiment, named as the form says.
+    let one = expected[..4].concat();
+    let answer = server.post_form(
+        "/experiments",
+        &[("query_name", "mine"), ("query_sequence", &one)],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(answer.json()["query_name"], "mine");
+    // A batch's zip carries the reads' qualities too.
+    let batch =
+        ids(&post(&server, "/experiments", "text/x-fastq", run.as_bytes()).json())[0].clone();
+    let zip = server.get(&format!("/batches/{batch}.zip"));
+    assert_eq!(zip.status, 200);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body)).unwrap();
+    let names: Vec<String> = (0..archive.len())
+        .map(|i| archive.by_index(i).unwrap().name().to_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("/query.fastq")),
+        "{names:?}"
+    );
+
+    // The page's file picker offers FASTQ files too.
+    let page = request(server.addr, "GET", "/", &[("Accept", "text/html")], b"").text();
+    assert!(
+        page.contains(r#"accept=".fasta,.fa,.fna,.faa,.fastq,.fq,.txt""#),
+        "{page}"
+    );
+
+    // A failed read runs again with its qualities.
+    let failing = Server::start(|c| c.command = Some("false".into()));
+    let answer = post(&failing, "/experiments", "text/x-fastq", one.as_bytes());
+    let failed = answer.json()["id"].as_str().unwrap().to_owned();
+    failing.wait_for_state(&failed, "EXECUTOR_ERROR");
+    let again = failing.post_form(&format!("/experiments/{failed}/retry"), &[]);
+    assert_eq!(again.status, 202, "{}", again.text());
+    let again = again.json()["id"].as_str().unwrap().to_owned();
+    let fastq = failing.get(&format!("/experiments/{again}/files/query.fastq"));
+    assert_eq!(fastq.text(), one);
+}
+
+#[test]
+fn a_bad_fastq_record_refuses_the_file_naming_the_record_and_what_is_wrong() {
+    let server = Server::start(|_| {});
+    let before = accepted(&server);
+    let run = fastq_run();
+    let mut lines: Vec<String> = run.lines().map(str::to_owned).collect();
+    let short = {
+        let mut lines = lines.clone();
+        lines[4 * 5 + 3].pop();
+        lines.join("\n")
+    };
+    let wrapped = {
+        let mut lines = lines.clone();
+        let sequence = lines[4 * 2 + 1].clone();
+        lines[4 * 2 + 1] = sequence[..20].to_owned();
+        lines.insert(4 * 2 + 2, sequence[20..].to_owned());
+        lines.join("\n")
+    };
+    lines[4 * 6 + 1].replace_range(9..10, ".");
+    let dotted = lines.join("\n");
+    for (what, text, says) in [
+        (
+            "a quality line one short",
+            short,
+            "record 6 (M05437:88:000000000-L9Q2K:1:1101:6:1): line 24: 35 quality characters for 36 residues",
+        ),
+        (
+            "a wrapped sequence",
+            wrapped,
+            "record 3 (M05437:88:000000000-L9Q2K:1:1101:3:1): line 11: expected the '+' line after the sequence line",
+        ),
+        (
+            "a '.' for an N",
+            dotted,
+            "record 7 (M05437:88:000000000-L9Q2K:1:1101:7:1): invalid character '.' at position 10 of its sequence",
+        ),
+    ] {
+        assert_error(
+            &post(&server, "/experiments", "text/x-fastq", text.as_bytes()),
+            422,
+            Some("query_sequence"),
+            &[says],
+            what,
+        );
+        assert_error(
+            &post_multipart(
+                &server,
+                &[Part::File {
+                    name: "file",
+                    filename: "run.fastq",
+                    content: text.as_bytes(),
+                }],
+            ),
+            422,
+            Some("file"),
+            &[says],
+            &format!("{what}, uploaded"),
+        );
+    }
+    assert_eq!(accepted(&server), before, "a refused file wrote something");
+}
+
+#[test]
+fn a_bad_plate_record_is_named_with_its_place_in_the_record_and_the_files_line() {
+    let server = Server::start(|_| {});
+    let before = accepted(&server);
+    // D05 is the plate's 41st record: its header is line 81 of the file.
+    let text = plate().replace(
+        ">D05 primer 41 forward, plate 7\n",
+        ">D05 primer 41 forward, plate 7\nACGTACGTAC\nACGJACG@T\n",
+    );
+    assert_error(
+        &post_fasta(&server, &text),
+        422,
+        Some("query_sequence"),
+        &[
+            "record 41 (D05): invalid character '@' at position 18 of its sequence \
+           (line 3 of the record, column 8; line 83 of the file)",
+        ],
+        "a plate with a bad letter in D05",
+    );
+    assert_eq!(accepted(&server), before);
 }
 
 #[test]

@@ -708,6 +708,135 @@ fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
     );
 }
 
+impl Browser {
+    /// How far the page, and each table in it, scrolls sideways: how many
+    /// pixels wider than its box each is, by what is too wide (`page` or the
+    /// heading of a table's section); empty when nothing does.
+    fn overflow(&self) -> Value {
+        self.script(
+            "const wider = []; const page = document.scrollingElement; \
+             if (page.scrollWidth > page.clientWidth) wider.push(['page', page.scrollWidth - page.clientWidth]); \
+             document.querySelectorAll('.table-scroll').forEach(region => { \
+               if (region.scrollWidth > region.clientWidth) \
+                 wider.push([region.getAttribute('aria-labelledby') || 'a table', region.scrollWidth - region.clientWidth]); }); \
+             return wider;",
+        )
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
+fn the_home_page_lists_each_experiments_pipeline_and_fits_a_laptop_screen_without_scrolling_sideways(
+) {
+    let Some(browser) = Browser::start(true) else {
+        return;
+    };
+    // Two pipelines, one with a name as long as names go, whose experiments each run
+    // until their gate opens: every kind of row, estimates included.
+    let gates = tempfile::tempdir().unwrap();
+    let wait = format!(
+        "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
+        gates.path().display()
+    );
+    let lab = format!(
+        r#"
+[[pipeline]]
+name = "reference-search-against-lab-collections"
+title = "Reference search against the lab's whole collection of plasmids and strains"
+command = {wait:?}
+
+[[pipeline]]
+name = "analysis"
+title = "Sequence analysis"
+executor = "builtin"
+"#
+    );
+    let path = gates.path().join("seqspool.toml");
+    let server = Server::start(|config| config.apply_file(&lab, &path, None).unwrap());
+    let submit = |name: &str, pipeline: &str| {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", name),
+                ("query_sequence", ORF_DNA),
+                ("pipeline", pipeline),
+            ],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        answer.json()["id"].as_str().unwrap().to_owned()
+    };
+    let search = "reference-search-against-lab-collections";
+    let done = submit("BRCA1-exon11", search);
+    std::fs::write(gates.path().join("BRCA1-exon11"), "").unwrap();
+    server.wait_for_state(&done, "COMPLETE");
+    let analysed = submit("16S-rRNA-isolate-07", "analysis");
+    server.wait_for_state(&analysed, "COMPLETE");
+    let running = submit("Arabidopsis thaliana chromosome 3 BAC clone F12K21", search);
+    server.wait_for_state(&running, "RUNNING");
+    let long =
+        "a_very_long_sample_name_without_any_spaces_from_the_sequencer_run_2026_12_07_lane_3";
+    submit(long, search);
+    submit("lacZ-alpha", search);
+    submit("GFP-S65T", "analysis");
+
+    browser.call(
+        "POST",
+        "/window/rect",
+        Some(json!({ "width": 1280, "height": 900 })),
+    );
+    for page in ["/", "/experiments"] {
+        browser.go(&format!("http://{}{page}", server.addr));
+        wait_until("the page shows every row with its estimate", || {
+            browser.script(
+                "return document.querySelectorAll('table.list tbody tr[data-id]').length === 6 \
+                 && document.querySelectorAll('table.list tbody td.expected .eta').length === 4;",
+            ) == true
+        });
+        // Each row names its pipeline.
+        let pipelines = browser.script(
+            "return Array.from(document.querySelectorAll('table.list tbody tr[data-id]'), r => \
+               r.querySelector('td.name a').textContent + '=' + r.querySelector('td.pipeline').textContent);",
+        );
+        assert_eq!(
+            pipelines,
+            json!([
+                "GFP-S65T=analysis",
+                format!("lacZ-alpha={search}"),
+                format!("{long}={search}"),
+                format!("Arabidopsis thaliana chromosome 3 BAC clone F12K21={search}"),
+                "16S-rRNA-isolate-07=analysis",
+                format!("BRCA1-exon11={search}"),
+            ]),
+            "{page}"
+        );
+        assert_eq!(
+            browser.script("return window.innerWidth;"),
+            1280,
+            "the window is a laptop's"
+        );
+        assert_eq!(browser.overflow(), json!([]), "{page} scrolls sideways");
+    }
+    browser.go(&format!("http://{}/", server.addr));
+    browser.find("table.list tbody td.expected .eta");
+    browser.screenshot("home-1280.png");
+    // The rows the script draws, as an event redraws them, fit as well.
+    let last = submit("pUC19-insert", "analysis");
+    wait_until("the page shows the new row", || {
+        browser.script(&format!(
+            "const r = document.querySelector('tr[data-id=\"{last}\"]'); \
+             return r && r.querySelector('td.pipeline').textContent;"
+        )) == "analysis"
+    });
+    assert_eq!(
+        browser.overflow(),
+        json!([]),
+        "redrawn, the page scrolls sideways"
+    );
+}
+
 #[test]
 #[cfg_attr(
     not(seqspool_test_chromium),
@@ -1012,25 +1141,9 @@ fn page(server: &Server, path: &str) -> Response {
 
 /// A browser's multipart form post to `POST /experiments`, with an empty file part.
 fn post_page_form(server: &Server, name: &str, sequence: &str) -> Response {
-    let boundary = "----seqspool-test-boundary";
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"query_name\"\r\n\r\n{name}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"query_sequence\"\r\n\r\n{sequence}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
-    );
-    request(
-        server.addr,
-        "POST",
-        "/experiments",
-        &[
-            ("Accept", BROWSER_ACCEPT),
-            (
-                "Content-Type",
-                &format!("multipart/form-data; boundary={boundary}"),
-            ),
-        ],
-        body.as_bytes(),
+    post_page_fields(
+        server,
+        &[("query_name", name), ("query_sequence", sequence)],
     )
 }
 
@@ -1690,6 +1803,12 @@ fn a_failed_experiment_offers_run_again_once_it_ends() {
 /// A browser's multipart post of the home page's form with `fields`, and an
 /// empty file part as a browser sends when no file was chosen.
 fn post_page_fields(server: &Server, fields: &[(&str, &str)]) -> Response {
+    post_page_multipart(server, fields, ("", ""))
+}
+
+/// A browser's multipart form post to `POST /experiments`: `fields`, then
+/// the file part, `(file name, content)`, both empty when no file was chosen.
+fn post_page_multipart(server: &Server, fields: &[(&str, &str)], file: (&str, &str)) -> Response {
     let boundary = "----seqspool-test-boundary";
     let mut body = String::new();
     for (name, value) in fields {
@@ -1697,9 +1816,10 @@ fn post_page_fields(server: &Server, fields: &[(&str, &str)]) -> Response {
             "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
         ));
     }
+    let (file_name, content) = file;
     body.push_str(&format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n{content}\r\n--{boundary}--\r\n"
     ));
     request(
         server.addr,
@@ -1990,13 +2110,31 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
         &browser.find("article[data-view=blast]"),
         "blast-report-card.png",
     );
-    browser.fit_to_width(390);
+    // On a phone the page fits, and so does the overview, scaled to it:
+    // the whole picture at once, not a part of it scrolled sideways.
+    browser.fit_to_width(375);
+    assert_eq!(browser.script("return window.innerWidth;"), 375);
     assert_eq!(
         browser.script("return document.documentElement.scrollWidth <= window.innerWidth;"),
         true,
         "the page is wider than a phone"
     );
+    let overview = browser.script(
+        "const figure = document.querySelector('figure.overview'); \
+         const svg = figure.querySelector('svg.overview-svg').getBoundingClientRect(); \
+         return [svg.left >= 0 && svg.right <= window.innerWidth, \
+                 figure.scrollWidth <= figure.clientWidth, Math.round(svg.width)];",
+    );
+    assert_eq!(
+        overview[0], true,
+        "the overview is wider than the phone: {overview}"
+    );
+    assert_eq!(
+        overview[1], true,
+        "the overview scrolls sideways: {overview}"
+    );
     browser.screenshot("blast-report-phone.png");
+    browser.element_screenshot(&browser.find("figure.overview"), "blast-overview-phone.png");
     browser.fit_to_width(1280);
 
     let bits = browser.find("table.hits thead th:last-child button.sort");
@@ -2133,4 +2271,118 @@ fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_the
     browser.find("#token");
     assert!(browser.try_find("[data-user]").is_none());
     assert!(browser.cookie("seqspool_session").is_none());
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
+fn an_anonymous_submit_on_a_members_page_is_told_why_and_keeps_what_was_typed_through_the_sign_in()
+{
+    // Without JavaScript: the form, the refusal and the sign-in need none.
+    let Some(browser) = Browser::start(false) else {
+        return;
+    };
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("seqspool.toml");
+    std::fs::write(&path, TWO_PIPELINES).unwrap();
+    let server = Server::start(|config| {
+        config.apply_file(TWO_PIPELINES, &path, None).unwrap();
+        config.access = seqspool::config::AccessMode::Members;
+    });
+    let token = add_user(&server.dir, "anna", false);
+    browser.go(&format!("http://{}/", server.addr));
+
+    // Before submitting, the form says that it needs a sign-in, with a link.
+    let before = browser.text(&browser.find("[data-sign-in-first]"));
+    assert!(
+        before.starts_with("Submitting needs a user: sign in first"),
+        "{before}"
+    );
+    assert!(browser
+        .try_find("[data-sign-in-first] a[href='/sign-in']")
+        .is_some());
+    browser.screenshot("home-members-signed-out.png");
+
+    // Submitted all the same: a sequence of two lines, in the second pipeline, with its parameters.
+    let sequence = "ATGACCATGATTACGGATTCACTGGCC\nGTCGTTTTACAACGTCGTGACTGGG";
+    browser.click(&browser.find("input[id='pipeline.search']"));
+    browser.click(&browser.find("[id='param.search.task'] option[value=blastn-short]"));
+    let evalue = browser.find("[id='param.search.evalue']");
+    browser.clear(&evalue);
+    browser.type_into(&evalue, "0.5");
+    browser.type_into(&browser.find("#query_name"), "lacZ-alpha");
+    browser.type_into(&browser.find("#query_sequence"), sequence);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+
+    // The sign-in page says why, and that nothing is lost; nothing was submitted.
+    let said = browser.text(&browser.find("[data-carried]"));
+    assert!(
+        said.starts_with("Nothing was submitted yet: submitting needs a user.")
+            && said.contains("the form comes back with what you typed"),
+        "{said}"
+    );
+    assert_eq!(server.get("/experiments").json()["experiments"], json!([]));
+    browser.screenshot("sign-in-to-submit.png");
+    // A wrong token first: refused, still carrying it.
+    browser.type_into(&browser.find("#token"), "ssp_not-anyones");
+    browser.click(&browser.find("form[action='/sign-in'] button"));
+    let error = browser.text(&browser.find("#token-error"));
+    assert!(error.contains("not a user's"), "{error}");
+    assert!(browser.try_find("[data-carried]").is_some());
+    browser.type_into(&browser.find("#token"), &token);
+    browser.click(&browser.find("form[action='/sign-in'] button"));
+
+    // Signed in, the form is back as it was sent, and says it is not submitted yet.
+    browser.find("[data-user='anna']");
+    let form = browser.script(
+        "return [document.getElementById('query_name').value, \
+                 document.getElementById('query_sequence').value, \
+                 document.querySelector('input[name=pipeline]:checked').value, \
+                 document.getElementById('param.search.task').value, \
+                 document.getElementById('param.search.evalue').value, \
+                 document.querySelector('.submit .notice').textContent];",
+    );
+    assert_eq!(form[0], "lacZ-alpha");
+    assert_eq!(form[1], sequence);
+    assert_eq!(form[2], "search");
+    assert_eq!(form[3], "blastn-short");
+    assert_eq!(form[4], "0.5");
+    assert!(
+        form[5].as_str().unwrap().contains("not submitted yet"),
+        "{form}"
+    );
+    assert!(browser.try_find("[data-sign-in-first]").is_none());
+    assert_eq!(server.get("/experiments").json()["experiments"], json!([]));
+    browser.fit_to_page();
+    browser.screenshot("signed-in-form-kept.png");
+
+    // One click submits it, as anna.
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let id = browser.landed_on_an_experiment();
+    let record = server.wait_for_state(&id, "COMPLETE");
+    assert_eq!(record["query_name"], "lacZ-alpha", "{record}");
+    assert_eq!(record["length"], 52, "{record}");
+    assert_eq!(record["pipeline"], "search", "{record}");
+    assert_eq!(
+        record["params"],
+        json!({ "task": "blastn-short", "evalue": "0.5" })
+    );
+    assert_eq!(record["submitted_by"], "anna", "{record}");
+
+    // A chosen file cannot be carried: the sign-in page says to choose it again.
+    let answer = post_page_multipart(
+        &server,
+        &[("query_name", "")],
+        ("plate-7.fasta", ">A01\nACGT\n"),
+    );
+    assert_eq!(answer.status, 401);
+    assert!(
+        answer
+            .text()
+            .contains("The file you chose (plate-7.fasta) cannot be carried through a sign-in"),
+        "{}",
+        answer.text()
+    );
 }

@@ -270,6 +270,47 @@ fn a_read_with_wait_answers_as_soon_as_the_experiment_ends_or_when_the_wait_is_o
 }
 
 #[test]
+fn a_wait_too_long_for_any_clock_is_cut_to_the_most_and_one_that_is_no_number_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Binary::start(&tmp.path().join("experiments"), &["--command", "true"]);
+    let id = submit(server.addr, "done", "ACGT");
+    wait_for_state(server.addr, &id, "COMPLETE");
+    let get = |wait: &str| {
+        request(
+            server.addr,
+            "GET",
+            &format!("/experiments/{id}?wait={wait}"),
+            &[],
+            b"",
+        )
+    };
+    // Longer than a Duration holds: the most a wait may be (the experiment
+    // has ended, so the answer comes at once).
+    for long in ["1e20", "1e300", "18446744073709551616", "1e400", "-0"] {
+        let answer = get(long);
+        assert_eq!(answer.status, 200, "wait={long}: {}", answer.text());
+        assert_eq!(answer.json()["state"], "COMPLETE", "wait={long}");
+    }
+    for bad in [
+        "inf", "-inf", "Infinity", "NaN", "nan", "-1", "-1e20", "1e", "0x10", "%2B",
+    ] {
+        assert_error(
+            &get(bad),
+            400,
+            None,
+            &["is not a number of seconds"],
+            &format!("wait={bad}"),
+        );
+    }
+    assert_eq!(
+        request(server.addr, "GET", "/backlog", &[], b"").status,
+        200
+    );
+    let log = server.log();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
 fn an_estimate_is_null_until_its_pipeline_has_completed_a_run_and_each_page_hears_it_move() {
     let tmp = tempfile::tempdir().unwrap();
     let gates = tmp.path();

@@ -2,8 +2,9 @@
 //! FASTA descriptions are bounded, names and descriptions hold no control or
 //! invisible formatting characters, a field given twice is refused whatever
 //! the format, a JSON body may start with a byte-order mark, comment lines may
-//! come before a pasted sequence's header, and a DNA read that one stray
-//! letter makes a "protein" says so.
+//! come before a pasted sequence's header, a DNA read that one stray
+//! letter makes a "protein" says so, and the pipeline and parameters an
+//! upload's URL names count whatever the body.
 
 mod common;
 use common::*;
@@ -16,10 +17,14 @@ const MAX_DESCRIPTION_CHARS: usize = 1000;
 const BOUNDARY: &str = "----WebKitFormBoundaryq4ZGd0Ha8Fw2sT3x";
 
 fn post(server: &Server, content_type: &str, body: &[u8]) -> Response {
+    post_to(server, "/experiments", content_type, body)
+}
+
+fn post_to(server: &Server, path: &str, content_type: &str, body: &[u8]) -> Response {
     request(
         server.addr,
         "POST",
-        "/experiments",
+        path,
         &[("Content-Type", content_type)],
         body,
     )
@@ -434,4 +439,157 @@ fn the_note_on_a_stray_letter_is_logged_at_acceptance() {
             line.contains("experiment 000001 accepted") && line.contains("'E' at position 17")
         })
     });
+}
+
+/// Two pipelines: `first`, the default, and `second`, with an E-value.
+const TWO_PIPELINES: &str = r#"
+[[pipeline]]
+name = "first"
+command = "true"
+
+[[pipeline]]
+name = "second"
+command = "true"
+
+[[pipeline.param]]
+name = "evalue"
+type = "number"
+default = 0.001
+min = 0
+max = 10
+"#;
+
+#[test]
+fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
+    let config = tempfile::tempdir().unwrap();
+    let server = Server::start(|c| {
+        c.apply_file(TWO_PIPELINES, &config.path().join("lab.toml"), None)
+            .unwrap();
+    });
+    // Nothing runs: what was accepted is read from the records.
+    assert_eq!(server.post_form("/queue/pause", &[]).status, 200);
+    let multipart_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let reads = ">r1\nACGTACGT\n>r2\nTTGCAACG\n";
+    let upload = multipart(&[], Some(reads));
+    let url = "/experiments?pipeline=second&param.evalue=0.5";
+
+    // As the README says it: the file uploaded, the pipeline in the URL.
+    let answer = post_to(&server, url, &multipart_type, &upload);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    for experiment in answer.json()["experiments"].as_array().unwrap() {
+        assert_eq!(experiment["pipeline"], "second", "{experiment}");
+        assert_eq!(experiment["params"]["evalue"], "0.5", "{experiment}");
+    }
+    // The same for every other body.
+    let form = b"query_name=f&query_sequence=ACGTACGT".to_vec();
+    let json = br#"{"query_name": "j", "query_sequence": "ACGTACGT"}"#.to_vec();
+    let fields = multipart(&[("query_name", "m"), ("query_sequence", "ACGT")], None);
+    for (what, content_type, body) in [
+        ("a form", "application/x-www-form-urlencoded", &form),
+        ("JSON", "application/json", &json),
+        (
+            "a multipart form's text fields",
+            multipart_type.as_str(),
+            &fields,
+        ),
+        ("a FASTA body", "text/x-fasta", &reads.as_bytes().to_vec()),
+    ] {
+        let answer = post_to(&server, url, content_type, body);
+        assert_eq!(answer.status, 202, "{what}: {}", answer.text());
+        let record = match answer.json().get("experiments") {
+            Some(all) => all[0].clone(),
+            None => answer.json(),
+        };
+        assert_eq!(record["pipeline"], "second", "{what}: {record}");
+        assert_eq!(record["params"]["evalue"], "0.5", "{what}: {record}");
+    }
+    // Both name the same: no conflict.
+    let answer = post_to(
+        &server,
+        "/experiments?pipeline=second",
+        "application/x-www-form-urlencoded",
+        b"query_name=f&query_sequence=ACGT&pipeline=second",
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+
+    let before = snapshot(&server.dir);
+    // An unknown pipeline or a bad value is refused, naming the field, whatever the body.
+    for (what, content_type, body) in [
+        ("an upload", multipart_type.as_str(), &upload),
+        ("a form", "application/x-www-form-urlencoded", &form),
+        ("JSON", "application/json", &json),
+        ("a FASTA body", "text/x-fasta", &reads.as_bytes().to_vec()),
+    ] {
+        for (path, field, says) in [
+            (
+                "/experiments?pipeline=nosuch",
+                "pipeline",
+                "no pipeline 'nosuch' here; this server offers first, second",
+            ),
+            (
+                "/experiments?pipeline=second&param.evalue=11",
+                "param.evalue",
+                "above the most allowed",
+            ),
+            (
+                "/experiments?pipeline=first&param.evalue=1",
+                "param.evalue",
+                "first takes no parameters",
+            ),
+        ] {
+            let answer = post_to(&server, path, content_type, body);
+            assert_error(
+                &answer,
+                422,
+                Some(field),
+                &[says],
+                &format!("{what} to {path}"),
+            );
+        }
+    }
+    // The URL and the body naming different ones: refused, saying which says what.
+    let answer = post_to(
+        &server,
+        "/experiments?pipeline=second",
+        "application/x-www-form-urlencoded",
+        b"query_name=f&query_sequence=ACGT&pipeline=first",
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("pipeline"),
+        &["the URL gives 'second' and the form gives 'first'; give it in one place"],
+        "a form against its URL",
+    );
+    let answer = post_to(
+        &server,
+        url,
+        &multipart_type,
+        &multipart(&[("param.evalue", "2")], Some(reads)),
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("param.evalue"),
+        &["the URL gives '0.5' and the multipart form gives '2'"],
+        "an upload's parameter against its URL",
+    );
+    let answer = post_to(
+        &server,
+        "/experiments?pipeline=first",
+        "application/json",
+        br#"{"query_name": "j", "query_sequence": "ACGT", "pipeline": "second"}"#,
+    );
+    assert_error(
+        &answer,
+        422,
+        Some("pipeline"),
+        &["the JSON body gives 'second'"],
+        "JSON against its URL",
+    );
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused upload wrote something"
+    );
 }

@@ -166,6 +166,18 @@ impl Client {
     }
 }
 
+/// A server running the example configuration (its databases in `db`)
+/// for the lab's users only: `--access members`.
+fn members_server(db: &Path) -> Server {
+    let text = example_config(db);
+    Server::start(|config| {
+        config
+            .apply_file(&text, &example_config_path(), None)
+            .expect("examples/seqspool.toml reads");
+        config.access = seqspool::config::AccessMode::Members;
+    })
+}
+
 #[test]
 #[cfg_attr(
     not(seqspool_test_blast),
@@ -182,13 +194,7 @@ fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
     let Some(python) = biopython() else { return };
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
-    let text = example_config(db.path());
-    let server = Server::start(|config| {
-        config
-            .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads");
-        config.access = seqspool::config::AccessMode::Members;
-    });
+    let server = members_server(db.path());
     let token = add_user(&server.dir, "anna", false);
     let dna = cut("reference.fasta", "ref03", 200);
 
@@ -252,6 +258,163 @@ fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
     let experiments = listing["experiments"].as_array().unwrap();
     assert_eq!(experiments.len(), 1, "{listing}");
     assert_eq!(experiments[0]["submitted_by"], "anna", "{listing}");
+}
+
+/// The `WWW-Authenticate` challenges of an answer.
+fn challenges(answer: &Response) -> Vec<&str> {
+    answer
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_without_a_token() {
+    use base64::Engine as _;
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let server = members_server(db.path());
+    let token = add_user(&server.dir, "anna", false);
+    // Held, so that a search is still there to delete at the end.
+    let root = add_user(&server.dir, "root", true);
+    let paused = request(
+        server.addr,
+        "POST",
+        "/queue/pause",
+        &[("Authorization", &format!("Bearer {root}"))],
+        b"",
+    );
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let before = snapshot(&server.dir);
+    let dna = cut("reference.fasta", "ref03", 60);
+    let rest = format!("PROGRAM=blastn&DATABASE=nt&QUERY={dna}");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+
+    // Every spelling the handler reads as Put: encoded, padded (`+` is a
+    // space in a form), in any case, the field's name encoded too.
+    let spellings = [
+        "CMD=Put",
+        "CMD=%50ut",
+        "CMD=+Put",
+        "CMD=Put+",
+        "CMD=%20Put%09",
+        "cmd=put",
+        "CMD=PUT",
+        "%43MD=Put",
+        "+CMD=Put",
+    ];
+    for path in ["/Blast.cgi", "/blast/Blast.cgi"] {
+        for cmd in spellings {
+            let fields = format!("{cmd}&{rest}");
+            let asked = [
+                ("GET", format!("{path}?{fields}"), String::new()),
+                ("HEAD", format!("{path}?{fields}"), String::new()),
+                ("POST", path.to_owned(), fields.clone()),
+                ("POST", format!("{path}?{cmd}"), rest.clone()),
+            ];
+            for (method, target, body) in asked {
+                let what = format!("{method} {target} [{body}]");
+                let answer = request(server.addr, method, &target, &form, body.as_bytes());
+                assert_eq!(answer.status, 401, "{what}: {}", answer.text());
+                // NCBI's clients give their password only when asked for Basic.
+                let asks = challenges(&answer);
+                assert!(
+                    asks.iter().any(|c| c.starts_with("Basic "))
+                        && asks.iter().any(|c| c.starts_with("Bearer ")),
+                    "{what}: {asks:?}"
+                );
+                if method != "HEAD" {
+                    assert!(
+                        answer.text().contains("needs a user"),
+                        "{what}: {}",
+                        answer.text()
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(snapshot(&server.dir), before, "nothing was written");
+    assert_eq!(server.get("/queue").json()["queued"], 0);
+
+    // A member's token, as Biopython sends it (Basic, the token the
+    // password), searches by every path and method.
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("blast:{token}"))
+    );
+    let mut rids = Vec::new();
+    for (method, target, body) in [
+        (
+            "GET",
+            format!("/blast/Blast.cgi?CMD=%50ut&{rest}"),
+            String::new(),
+        ),
+        ("POST", "/Blast.cgi".to_owned(), format!("CMD=+Put&{rest}")),
+        (
+            "POST",
+            "/blast/Blast.cgi".to_owned(),
+            format!("CMD=Put&{rest}"),
+        ),
+    ] {
+        let answer = request(
+            server.addr,
+            method,
+            &target,
+            &[form[0], ("Authorization", basic.as_str())],
+            body.as_bytes(),
+        );
+        assert_eq!(answer.status, 200, "{method} {target}: {}", answer.text());
+        let rid = info(&answer.text(), "RID").map(str::to_owned);
+        rids.push(rid.unwrap_or_else(|| panic!("{method} {target}: {}", answer.text())));
+    }
+    let listing = server.get("/experiments").json();
+    let experiments = listing["experiments"].as_array().unwrap();
+    assert_eq!(experiments.len(), 3, "{listing}");
+    assert!(
+        experiments.iter().all(|e| e["submitted_by"] == "anna"),
+        "{listing}"
+    );
+
+    // Reading needs nobody: polls without a token, by GET and by POST.
+    let rid = &rids[0];
+    let poll = server.get(&format!(
+        "/blast/Blast.cgi?CMD=Get&FORMAT_OBJECT=SearchInfo&RID={rid}"
+    ));
+    assert_eq!(poll.status, 200, "{}", poll.text());
+    let poll = cgi(
+        &server,
+        &[
+            ("CMD", "Get"),
+            ("FORMAT_OBJECT", "SearchInfo"),
+            ("RID", rid),
+        ],
+    );
+    assert_eq!(poll.status, 200, "{}", poll.text());
+    // Deleting needs its submitter, however spelled.
+    for target in [
+        format!("/Blast.cgi?CMD=Delete&RID={rid}"),
+        format!("/blast/Blast.cgi?CMD=%44elete&RID={rid}"),
+    ] {
+        let answer = server.get(&target);
+        assert_eq!(answer.status, 401, "{target}: {}", answer.text());
+    }
+    let deleted = request(
+        server.addr,
+        "GET",
+        &format!("/Blast.cgi?CMD=Delete&RID={rid}"),
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
 }
 
 fn queued(server: &Server) -> u64 {
@@ -598,6 +761,62 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
     let all = hits(&server, "500");
     assert!(all > 1, "the query should hit several references: {all}");
     assert_eq!(hits(&server, "1"), 1);
+
+    // More than any report holds is all of them, as at NCBI, in every
+    // format, asked for as Biopython asks (a POST form).
+    for huge in [
+        "2147483647",
+        "2147483648",
+        "4294967296",
+        "99999999999999999999999",
+    ] {
+        for name in ["ALIGNMENTS", "DESCRIPTIONS"] {
+            for format in ["XML", "Text", "Tabular", "HTML", "JSON2", "XML2"] {
+                let answer = cgi(
+                    &server,
+                    &[
+                        ("CMD", "Get"),
+                        ("FORMAT_TYPE", format),
+                        ("RID", &rid),
+                        (name, huge),
+                    ],
+                );
+                assert_eq!(
+                    answer.status,
+                    200,
+                    "{name}={huge} {format}: {}",
+                    answer.text()
+                );
+                if format == "XML" {
+                    assert_eq!(answer.text().matches("<Hit>").count(), all, "{name}={huge}");
+                }
+            }
+        }
+    }
+    // Not a count: a client error that names the field.
+    for (name, bad) in [
+        ("ALIGNMENTS", "-1"),
+        ("DESCRIPTIONS", "many"),
+        ("ALIGNMENTS", "1e9"),
+    ] {
+        let answer = cgi(
+            &server,
+            &[
+                ("CMD", "Get"),
+                ("FORMAT_TYPE", "XML"),
+                ("RID", &rid),
+                (name, bad),
+            ],
+        );
+        assert_eq!(answer.status, 400, "{name}={bad}: {}", answer.text());
+        assert!(
+            answer
+                .text()
+                .contains(&format!("{name} {bad} is not a whole number")),
+            "{}",
+            answer.text()
+        );
+    }
     server.stop().unwrap();
 
     let server = Server::start_in(experiments.path(), configure);
@@ -839,4 +1058,280 @@ fn bad_requests_get_the_error_form_and_nothing_runs() {
         ],
     );
     assert!(info(&answer.text(), "RID").is_some(), "{}", answer.text());
+}
+
+/// A sequence of `length` bases that no reference holds, the same for the same `seed`.
+fn made_up(seed: u64, length: usize) -> String {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..length)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ['A', 'C', 'G', 'T'][(state >> 33) as usize % 4]
+        })
+        .collect()
+}
+
+/// The example's databases in `db`, the nucleotide one rebuilt
+/// (`makeblastdb -parse_seqids`) with two records named as NCBI names them
+/// beside the references: the GI and the accession of Biopython's tutorial.
+/// Returns their sequences.
+fn databases_with_accessions(db: &Path) -> (String, String) {
+    make_databases(db);
+    let (gi, accession) = (made_up(1, 300), made_up(2, 300));
+    let mut fasta =
+        std::fs::read_to_string(repository().join("examples/data/reference.fasta")).unwrap();
+    fasta.push_str(&format!(
+        ">gi|8332116|gb|BE037100.1|BE037100 MP14H09 MP Mesembryanthemum crystallinum cDNA 5' similar to cold acclimation protein, mRNA sequence\n{gi}\n\
+         >AC123456.1 Homo sapiens BAC clone RP11-1\n{accession}\n"
+    ));
+    let records = db.join("records.fasta");
+    std::fs::write(&records, fasta).unwrap();
+    let output = Command::new("makeblastdb")
+        .arg("-in")
+        .arg(&records)
+        .args(["-dbtype", "nucl", "-parse_seqids", "-out"])
+        .arg(db.join("reference"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "makeblastdb: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (gi, accession)
+}
+
+/// The newest experiment's record.
+fn newest(server: &Server) -> Value {
+    server.get("/experiments?limit=1").json()["experiments"][0].clone()
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+#[cfg_attr(
+    not(seqspool_test_python_packages),
+    ignore = "needs tests/requirements.txt in .venv (see the README)"
+)]
+fn an_identifier_the_labs_databases_hold_is_searched_with_its_sequence() {
+    if !blast_available() {
+        return;
+    }
+    let Some(python) = biopython() else { return };
+    let db = tempfile::tempdir().unwrap();
+    let (gi, accession) = databases_with_accessions(db.path());
+    let server = example_server(db.path());
+
+    // As Biopython's tutorial has it: qblast("blastn", "nt", "8332116").
+    let result = Client::start(&python, &server, "classic", "blastn", "nt", "8332116").result();
+    assert!(
+        result["title"].as_str().unwrap().contains("BE037100"),
+        "{result}"
+    );
+    assert_eq!(result["identities"], 300, "{result}");
+    let record = newest(&server);
+    assert_eq!(record["query_name"], "BE037100.1", "{record:#}");
+    assert_eq!(record["length"], 300, "{record:#}");
+    assert!(
+        record["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("MP14H09 MP Mesembryanthemum"),
+        "{record:#}"
+    );
+    assert_eq!(
+        record["notes"][0], "QUERY 8332116 was fetched from the lab's database reference",
+        "{record:#}"
+    );
+    let id = record["id"].as_str().unwrap().to_owned();
+    assert!(file(&server, &id, "query.fasta").contains(&gi[..60]));
+
+    // The accession, named by the search's JOB_TITLE.
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", "AC123456"),
+            ("JOB_TITLE", "RP11-1_clone"),
+        ],
+    );
+    let rid = info(&put.text(), "RID")
+        .unwrap_or_else(|| panic!("{}", put.text()))
+        .to_owned();
+    let id = newest(&server)["id"].as_str().unwrap().to_owned();
+    let record = wait_complete(&server, &id);
+    assert_eq!(record["query_name"], "RP11-1_clone", "{record:#}");
+    assert_eq!(record["description"], "Homo sapiens BAC clone RP11-1");
+    assert!(file(&server, &id, "query.fasta").contains(&accession[..60]));
+    let tabular = server
+        .get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=Tabular&RID={rid}"))
+        .text();
+    assert!(
+        tabular.contains("RP11-1_clone\tAC123456.1\t100.000\t300"),
+        "{tabular}"
+    );
+    // A bare sequence is named by its JOB_TITLE too, and a bad one is refused in its terms.
+    let dna = cut("reference.fasta", "ref02", 100);
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &dna),
+            ("JOB_TITLE", "plate 7 well A1"),
+        ],
+    );
+    assert!(info(&put.text(), "RID").is_some(), "{}", put.text());
+    assert_eq!(newest(&server)["query_name"], "plate 7 well A1");
+
+    // Anything else: NCBI's error form saying so, and nothing written.
+    wait_until("the searches have run", || {
+        queued(&server) == 0 && server.get("/queue").json()["running"] == 0
+    });
+    let before = snapshot(&server.dir);
+    for (query, says) in [
+        ("NM_000546", "QUERY NM_000546 cannot be fetched here: the lab's databases (reference) hold no sequence of that identifier, and this server does not fetch from NCBI"),
+        ("NM_000546.6", "QUERY NM_000546.6 cannot be fetched here"),
+        ("gi|1234", "QUERY gi|1234 cannot be fetched here"),
+        ("P69905-2", "QUERY P69905-2 cannot be fetched here"),
+        // What blastdbcmd would read as more than one entry, and what is no identifier.
+        ("ref04,AC123456", "QUERY: invalid character ','"),
+        ("all", "QUERY: blastn takes DNA or RNA"),
+        ("-entry_batch", "QUERY: invalid character '_'"),
+        ("$(touch pwned)8332116", "QUERY: invalid character '$'"),
+        ("../reference1", "QUERY: invalid character '.'"),
+    ] {
+        let answer = cgi(
+            &server,
+            &[("CMD", "Put"), ("PROGRAM", "blastn"), ("DATABASE", "nt"), ("QUERY", query)],
+        );
+        let page = answer.text();
+        assert_eq!(answer.status, 200, "{query}: {page}");
+        assert!(page.contains("<p class=\"error\">Error: "), "{query}: {page}");
+        assert!(page.contains(says), "{query}: {page}");
+        assert!(!page.contains("RID ="), "{query}: {page}");
+    }
+    let answer = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", &dna),
+            ("JOB_TITLE", "bell\u{7}"),
+        ],
+    );
+    assert!(
+        answer.text().contains("JOB_TITLE: the name holds U+0007"),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(
+        snapshot(&server.dir),
+        before,
+        "a refused search wrote nothing"
+    );
+    // Biopython reads the form as an error, with its message.
+    let script = r#"
+import sys
+from Bio.Blast import NCBIWWW
+try:
+    NCBIWWW.qblast("blastn", "nt", "NM_000546", url_base=sys.argv[1])
+except ValueError as err:
+    print(err)
+"#;
+    let said = run_python(
+        &python,
+        script,
+        &[std::ffi::OsStr::new(&format!(
+            "http://{}/Blast.cgi",
+            server.addr
+        ))],
+    );
+    assert!(
+        said.contains("QUERY NM_000546 cannot be fetched here"),
+        "{said}"
+    );
+    assert_eq!(snapshot(&server.dir), before);
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn identifiers_are_looked_up_where_the_configuration_says() {
+    if !blast_available() {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    databases_with_accessions(db.path());
+    let declared = r#"databases = ["reference", "nt", "core_nt"]"#;
+    let text = example_config(db.path());
+    assert!(text.contains(declared), "update this test");
+    let with = |lookup: &str| {
+        let text = text.replacen(declared, &format!("{declared}\nlookup = [{lookup}]"), 1);
+        Server::start(move |config| {
+            config
+                .apply_file(&text, &example_config_path(), None)
+                .expect("the configuration reads")
+        })
+    };
+    let put = |server: &Server| {
+        cgi(
+            server,
+            &[
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", "nt"),
+                ("QUERY", "AC123456"),
+            ],
+        )
+    };
+    // In order: the first that holds it.
+    let path = db.path().display();
+    let server = with(&format!(
+        r#""{path}/reference_proteins", "{path}/reference""#
+    ));
+    let answer = put(&server);
+    assert!(info(&answer.text(), "RID").is_some(), "{}", answer.text());
+    assert_eq!(newest(&server)["query_name"], "AC123456.1");
+    // A database that cannot be read is the server's fault, said as such.
+    let server = with(&format!(r#""{path}/gone""#));
+    let answer = put(&server);
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(
+        answer
+            .text()
+            .contains("QUERY AC123456 could not be looked up in the lab's databases just now"),
+        "{}",
+        answer.text()
+    );
+    assert!(
+        !answer.text().contains(&path.to_string()),
+        "no server path: {}",
+        answer.text()
+    );
+    assert_eq!(experiment_dirs(&server.dir), Vec::<String>::new());
+    // None at all: said so.
+    let server = with("");
+    let answer = put(&server);
+    assert!(
+        answer
+            .text()
+            .contains("QUERY AC123456 is an identifier, and this server looks none up for blastn"),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(experiment_dirs(&server.dir), Vec::<String>::new());
 }

@@ -269,8 +269,11 @@ print(document["openapi"])
 /// Pipelines whose descriptions use every part of a pipeline's schema, one
 /// that takes long enough to be cancelled while it runs, and one that fails;
 /// and lab-wide notifications, to a receiver that is not there and to a
-/// command that takes every event.
+/// command that takes every event (receivers on loopback allowed, as a lab
+/// allows its own networks).
 const LAB: &str = r#"
+notify_allow = ["127.0.0.1"]
+
 [notify]
 url = "http://127.0.0.1:9/lab"
 on_finish = ["true"]

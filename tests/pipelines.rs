@@ -351,6 +351,79 @@ fn the_pipelines_are_listed_with_their_parameters_for_a_client_to_build_its_form
     assert_eq!(listed["pipelines"][0]["command"], "true");
 }
 
+#[test]
+fn an_e_value_of_0_is_refused_by_the_example_configurations_exclusive_bound() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seqspool.toml");
+    let text = fs::read_to_string(&example).unwrap();
+    let server = Server::start(|config| config.apply_file(&text, &example, None).unwrap());
+    // Whatever its checks find (no databases here), nothing runs.
+    server.post_form("/queue/pause", &[]);
+
+    for (pipeline, sequence) in [("blastn", DNA), ("blastp", PROTEIN)] {
+        for zero in ["0", "0.0", "-0", "0e5"] {
+            let answer = server.post_form(
+                "/experiments",
+                &[
+                    ("query_name", "q"),
+                    ("query_sequence", sequence),
+                    ("pipeline", pipeline),
+                    ("param.evalue", zero),
+                ],
+            );
+            assert_error(
+                &answer,
+                422,
+                Some("param.evalue"),
+                &["is too small: it must be above 0"],
+                &format!("{pipeline} with E-value {zero}"),
+            );
+        }
+    }
+    // The same through NCBI's API, in its terms.
+    let put = server.post_form(
+        "/Blast.cgi",
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "nt"),
+            ("QUERY", DNA),
+            ("EXPECT", "0"),
+        ],
+    );
+    assert!(
+        put.text()
+            .contains("EXPECT: 0 is too small: it must be above 0"),
+        "{}",
+        put.text()
+    );
+    assert_eq!(experiment_dirs(&server.dir), Vec::<String>::new());
+    // The least E-value above 0 is taken.
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "q"),
+            ("query_sequence", DNA),
+            ("pipeline", "blastn"),
+            ("param.evalue", "1e-300"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+
+    // A client building its form reads the bound, and so does a person.
+    let listed = server.get("/pipelines").json();
+    let evalue = &listed["pipelines"][1]["params"][0];
+    assert_eq!(evalue["name"], "evalue", "{evalue}");
+    assert_eq!(evalue["above"], 0.0, "{evalue}");
+    assert!(evalue.get("min").is_none(), "{evalue}");
+    let page = request(server.addr, "GET", "/", &[("Accept", "text/html")], b"").text();
+    assert!(
+        page.contains(
+            "Report hits at or below this expect value. A number, above 0 and at most 1000."
+        ),
+        "{page}"
+    );
+}
+
 /// What a restart is given: the same pipeline `a` with another command, or no `a` at all.
 fn restart_keeps_the_recorded_definition(second_config: &str) {
     let lab = Lab::new();

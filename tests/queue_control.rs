@@ -1,4 +1,5 @@
-//! Queue control for operators, end to end: draining the server (every
+//! Queue control for operators, end to end: who paused the queue (said in
+//! its record, `GET /queue`, the page, the log and the events), draining the server (every
 //! submission route refuses with 503 and says who drains and why, while what
 //! is queued finishes; it survives a restart), moving a queued experiment to
 //! the front (it runs next, its record says who moved it, and the order
@@ -11,6 +12,8 @@ mod common;
 use common::*;
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,6 +125,83 @@ fn wait_until_gone(server: &Server, id: &str) {
     wait_until(&format!("experiment {id} is removed"), || {
         server.get(&format!("/experiments/{id}")).status == 404
     });
+}
+
+// ---- pause ------------------------------------------------------------------
+
+#[test]
+fn a_pause_says_who_paused_in_its_record_the_queue_the_page_the_log_and_the_events() {
+    let scratch = Scratch::new();
+    let dir = scratch.experiments();
+    let command = scratch.command();
+    let args = ["--access", "members", "--command", command.as_str()];
+    let mut server = Binary::start(&dir, &args);
+    let root = add_user(&dir, "root", true);
+
+    // Listening to the events before the pause.
+    let mut events = TcpStream::connect(server.addr).unwrap();
+    events.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        events,
+        "GET /events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut events = BufReader::new(events);
+    let mut line = String::new();
+    events.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+
+    let paused = post_as(server.addr, "/queue/pause?reason=new+column", &root);
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let pause = &paused.json()["pause"];
+    assert_eq!(pause["by"], "operator", "{pause}");
+    assert_eq!(pause["operator"], "root", "{pause}");
+    assert_eq!(server_queue(server.addr)["pause"]["operator"], "root");
+
+    // The event that says so.
+    loop {
+        line.clear();
+        events.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the event stream ended");
+        if line.starts_with("data: ") && line.contains(r#""paused":true"#) {
+            assert!(line.contains(r#""operator":"root""#), "{line}");
+            assert!(line.contains(r#""reason":"new column""#), "{line}");
+            break;
+        }
+    }
+    let home = request(server.addr, "GET", "/", &[("Accept", BROWSER_ACCEPT)], b"").text();
+    assert!(
+        home.contains("Paused by <span data-paused-by>root</span>"),
+        "{home}"
+    );
+    wait_until("the log says who paused", || {
+        server
+            .log()
+            .contains("the queue is paused by root: new column")
+    });
+
+    // The record of the pause keeps it across a restart.
+    server.crash();
+    let server = Binary::start(&dir, &args);
+    let pause = server_queue(server.addr)["pause"].clone();
+    assert_eq!(pause["operator"], "root", "{pause}");
+    assert_eq!(pause["reason"], "new column", "{pause}");
+    let resumed = post_as(server.addr, "/queue/resume", &root);
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    wait_until("the log says who paused what was resumed", || {
+        server.log().contains("by root: new column)")
+    });
+}
+
+/// `POST path` with `token`.
+fn post_as(addr: std::net::SocketAddr, path: &str, token: &str) -> Response {
+    let auth = format!("Bearer {token}");
+    request(addr, "POST", path, &[("Authorization", auth.as_str())], b"")
+}
+
+fn server_queue(addr: std::net::SocketAddr) -> Value {
+    request(addr, "GET", "/queue", &[], b"").json()
 }
 
 // ---- drain ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! report (hit table, alignments, overview), kept beside its archive, and
 //! downloaded in the formats scripts read; tables, text, pictures and the
 //! built-in analysis; a server without BLAST+ saying so; a failed
-//! experiment's last words. The browser's view of the same is in
+//! experiment's last words, and a failed search's archive, which is no report. The browser's view of the same is in
 //! `tests/browser.rs`.
 //!
 //! The BLAST tests need NCBI BLAST+; without it they say so and skip,
@@ -141,6 +141,29 @@ fn blastn_experiment(server: &Server) -> String {
     id
 }
 
+/// A blastn experiment of the example configuration (its databases in
+/// `tmp`), COMPLETE, and its page.
+struct Searched {
+    tmp: tempfile::TempDir,
+    server: Server,
+    id: String,
+    html: String,
+}
+
+fn searched() -> Searched {
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    let server = example_server(tmp.path());
+    let id = blastn_experiment(&server);
+    let html = page(&server, &id);
+    Searched {
+        tmp,
+        server,
+        id,
+        html,
+    }
+}
+
 /// The text between `start` and the first `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text
@@ -159,11 +182,12 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
     if !blast_available() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
-    let id = blastn_experiment(&server);
-    let html = page(&server, &id);
+    let Searched {
+        tmp: _tmp,
+        server,
+        id,
+        html,
+    } = searched();
 
     // Above the record.
     let results = html.find("data-results").unwrap();
@@ -235,6 +259,97 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
     let tsv = between(&html, "id=\"result-2\"", "</article>");
     assert!(tsv.contains("BLAST tabular output"), "{tsv}");
     assert!(tsv.contains("title=\"pident\">% identity</th>"), "{tsv}");
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
+    if !blast_available() {
+        return;
+    }
+    let Searched {
+        tmp,
+        server: _server,
+        html,
+        ..
+    } = searched();
+
+    // The same search, run here by blastn itself: each subject's HSPs, best
+    // first, with the bit scores of its tabular output.
+    let query = tmp.path().join("chimera.fasta");
+    std::fs::write(&query, format!(">chimera\n{}\n", chimeric_read())).unwrap();
+    let output = Command::new("blastn")
+        .arg("-query")
+        .arg(&query)
+        .arg("-db")
+        .arg(tmp.path().join("reference"))
+        .args([
+            "-task",
+            "blastn",
+            "-evalue",
+            "10",
+            "-outfmt",
+            "6 sseqid bitscore",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running blastn");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut blast: Vec<(String, Vec<String>)> = Vec::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let (subject, bits) = line.split_once('\t').expect("two columns");
+        match blast.iter_mut().find(|(s, _)| s == subject) {
+            Some((_, scores)) => scores.push(bits.to_owned()),
+            None => blast.push((subject.to_owned(), vec![bits.to_owned()])),
+        }
+    }
+    // Scores BLAST truncates where rounding would go up (361.96 is 361).
+    assert!(
+        blast
+            .iter()
+            .any(|(_, scores)| scores.contains(&"361".to_owned())),
+        "{blast:?}"
+    );
+
+    // The page: the hit table's best score of each hit, and each HSP's.
+    let report = between(&html, "data-view=\"blast\"", "</article>");
+    let table = between(report, "<table class=\"data hits\"", "</table>");
+    let mut page: Vec<(String, String)> = Vec::new();
+    for row in table.split("<tr data-hit=").skip(1) {
+        let subject = between(row, "class=\"hit-id\"", "</a>");
+        let subject = &subject[subject.find('>').unwrap() + 1..subject.len() - "</a>".len()];
+        let cells: Vec<&str> = row.split("</td>").collect();
+        let last = cells[cells.len() - 2];
+        page.push((
+            subject.to_owned(),
+            last[last.rfind('>').unwrap() + 1..].to_owned(),
+        ));
+    }
+    let best: Vec<(String, String)> = blast
+        .iter()
+        .map(|(subject, scores)| (subject.clone(), scores[0].clone()))
+        .collect();
+    assert_eq!(page, best, "the hit table's bit scores");
+    for (subject, scores) in &blast {
+        let hit = between(
+            report,
+            &format!("<strong class=\"hit-id\">{subject}</strong>"),
+            "</details>",
+        );
+        let shown: Vec<&str> = hit
+            .split("Score ")
+            .skip(1)
+            .map(|rest| rest.split(" bits").next().unwrap())
+            .collect();
+        assert_eq!(shown, *scores, "the scores of {subject}'s HSPs");
+    }
 }
 
 #[test]
@@ -540,6 +655,134 @@ fn the_builtin_analysis_is_summarised_and_logs_it_never_wrote_are_none() {
         html.contains("data-log-note=\"stderr.txt\">none</span>"),
         "{html}"
     );
+}
+
+/// Pipelines whose real blastn search fails partway, each leaving a
+/// different archive: a piece of a whole one, and an empty one.
+const FAILING_BLAST: &str = r#"
+[[pipeline]]
+name = "cut"
+command = 'blastn -query query.fasta -db "$BLAST_DB" -outfmt 11 -out hits.asn || exit 1; head -c 300 hits.asn > part; mv part hits.asn; echo "blastn: killed while writing hits.asn" >&2; exit 137'
+env = { BLAST_DB = "DATABASES/reference" }
+[[pipeline.result]]
+file = "hits.asn"
+view = "blast"
+title = "BLAST report"
+
+[[pipeline]]
+name = "empty"
+command = ': > hits.asn; echo "blastn: out of memory" >&2; exit 1'
+[[pipeline.result]]
+file = "hits.asn"
+view = "blast"
+title = "BLAST report"
+"#;
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_failed_search_says_so_and_offers_no_report_to_download() {
+    if !blast_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    // BLAST itself refuses a search past the query's end, after writing
+    // the request into its archive: an archive that formats as nothing.
+    let example = example_server(tmp.path());
+    let answer = example.post_form(
+        "/experiments",
+        &[
+            ("query_name", "past-the-end"),
+            ("query_sequence", &reference("ref02")[..100]),
+            ("pipeline", "blastn"),
+            ("param.query_from", "500"),
+            ("param.query_to", "600"),
+        ],
+    );
+    let refused = answer.json()["id"].as_str().unwrap().to_owned();
+    let config = FAILING_BLAST.replace("DATABASES", tmp.path().to_str().unwrap());
+    let failing = Server::start(|c| {
+        c.apply_file(&config, &tmp.path().join("lab.toml"), None)
+            .unwrap()
+    });
+    let ids: Vec<(&Server, String, &str)> = vec![
+        (
+            &example,
+            refused,
+            "BLAST engine error: Empty CBlastQueryVector",
+        ),
+        (
+            &failing,
+            failing.submit("cut", &chimeric_read()),
+            "killed while writing",
+        ),
+        (
+            &failing,
+            {
+                let answer = failing.post_form(
+                    "/experiments",
+                    &[
+                        ("query_name", "empty"),
+                        ("query_sequence", "ACGT"),
+                        ("pipeline", "empty"),
+                    ],
+                );
+                answer.json()["id"].as_str().unwrap().to_owned()
+            },
+            "out of memory",
+        ),
+    ];
+    for (server, id, said) in &ids {
+        let record = wait_finished(server, id, BLAST_PATIENCE);
+        assert_eq!(record["state"], "EXECUTOR_ERROR", "{record:#}");
+        let html = page(server, id);
+        // The status says how it failed, in BLAST's words.
+        let status = between(&html, "<div class=\"card status-card\">", "</div>");
+        assert!(status.contains("exited with code"), "{id}: {status}");
+        let failure = between(&html, "<div class=\"failure-log\" data-failure>", "</div>");
+        assert!(failure.contains(said), "{id}: {failure}");
+        // The report's card says why there is none, and offers nothing to download.
+        let card = between(&html, "<article class=\"card result\"", "</article>");
+        assert!(
+            card.contains("No report: the search failed (EXECUTOR_ERROR: "),
+            "{id}: {card}"
+        );
+        assert!(!card.contains("does not read"), "{id}: {card}");
+        assert!(!card.contains("?format="), "{id}: {card}");
+        assert!(!card.contains(">Download</a>"), "{id}: {card}");
+        // Every download is refused, saying so, never 200 with nothing in it.
+        for format in ["xml", "tabular", "tabular-all", "pairwise", "json"] {
+            let answer = server.get(&format!(
+                "/experiments/{id}/results/hits.asn?format={format}"
+            ));
+            assert_error(
+                &answer,
+                409,
+                None,
+                &[
+                    &format!("experiment {id}: the search failed (EXECUTOR_ERROR: "),
+                    "holds no report to download",
+                ],
+                &format!("{id} as {format}"),
+            );
+        }
+    }
+    // The empty archive is no download as it is either; the piece of one is
+    // still there, as it was left, for whoever wants to look at it.
+    let (_, empty, _) = &ids[2];
+    assert_eq!(
+        failing
+            .get(&format!("/experiments/{empty}/results/hits.asn"))
+            .status,
+        409
+    );
+    let (_, cut, _) = &ids[1];
+    let piece = failing.get(&format!("/experiments/{cut}/results/hits.asn"));
+    assert_eq!(piece.status, 200);
+    assert_eq!(piece.body.len(), 300);
 }
 
 #[test]

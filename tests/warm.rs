@@ -831,6 +831,10 @@ fn the_warm_example_answers_from_its_index() {
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/warm/warm.toml");
     let text = fs::read_to_string(&path).unwrap();
+    // Without the seconds that stand in for loading a model, warm and cold.
+    let load = "MODEL_LOAD_SECONDS = \"2\"";
+    assert_eq!(text.matches(load).count(), 2, "update this test");
+    let text = text.replace(load, "MODEL_LOAD_SECONDS = \"0\"");
     let server = Server::start(|config| config.apply_file(&text, &path, None).unwrap());
     // Bases 701 to 760 of ref04, cut from the reference the processor
     // indexes, and their reverse complement.
@@ -893,4 +897,38 @@ fn the_warm_example_answers_from_its_index() {
     );
     let log = fs::read_to_string(server.dir.join(".warm/kmer-index.log")).unwrap();
     assert_eq!(log.matches("indexed 8 sequences").count(), 1, "{log}");
+
+    // The same processor as a local command, loading for each experiment,
+    // answers the same; a query it cannot take fails with its words.
+    let cold = |name: &str, sequence: &str| {
+        let answer = server.post_json(
+            "/experiments",
+            &json!({"query_name": name, "query_sequence": sequence, "pipeline": "kmer-index-cold"}),
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        answer.json()["id"].as_str().unwrap().to_owned()
+    };
+    let again = cold("fwd", read);
+    let tiny = cold("tiny", "ACGTAC");
+    server.wait_for_state(&again, "COMPLETE");
+    assert_eq!(
+        server
+            .get(&format!("/experiments/{again}/files/matches.tsv"))
+            .text(),
+        server
+            .get(&format!("/experiments/{forward}/files/matches.tsv"))
+            .text()
+    );
+    let stdout = server
+        .get(&format!("/experiments/{again}/files/stdout.txt"))
+        .text();
+    assert!(stdout.starts_with("indexed 8 sequences"), "{stdout}");
+    server.wait_for_state(&tiny, "EXECUTOR_ERROR");
+    let stderr = server
+        .get(&format!("/experiments/{tiny}/files/stderr.txt"))
+        .text();
+    assert_eq!(
+        stderr,
+        "kmer_processor: the query has 6 residues, fewer than k = 12\n"
+    );
 }

@@ -5,8 +5,11 @@ seqspool starts it once (examples/warm/warm.toml declares the pipeline) and
 hands it one experiment at a time. At start it reads the reference FASTA given
 as its argument and indexes every k-mer (K, default 12) of every sequence:
 that is the "model" it loads once, where a real processor would load a neural
-network onto the GPU or a database into memory. Then it speaks seqspool's
-protocol:
+network onto the GPU or a database into memory. The example's reference
+indexes in milliseconds, so the load then waits MODEL_LOAD_SECONDS (default
+2): a stand-in for the seconds a real model takes, which is what a warm
+pipeline spares each experiment after the first. Set it to 0 to skip it, and
+leave it out of your own processor. Then it speaks seqspool's protocol:
 
   - once loaded, it writes {"ready": true} on the descriptor named by
     SEQSPOOL_ANSWER_FD;
@@ -16,6 +19,11 @@ protocol:
     directory, and answers {"id": ..., "ok": true}, or {"id": ..., "ok":
     false, "error": "..."} when the query is at fault;
   - it ends when its standard input ends (or at SIGTERM).
+
+Run as a plain local command instead (no SEQSPOOL_ANSWER_FD: the pipeline
+kmer-index-cold of warm.toml), it loads, answers the one experiment it runs
+in (QUERY_FASTA, PARAM_MIN_SHARED) and exits: the same work, the load paid
+by every experiment.
 
 What it prints goes to experiments/.warm/<pipeline>.log, and, while it works
 on an experiment, into that experiment's stdout.txt and stderr.txt too.
@@ -55,6 +63,8 @@ def load(reference, k):
     for number, (_, sequence) in enumerate(records):
         for at in range(len(sequence) - k + 1):
             index.setdefault(sequence[at : at + k], []).append((number, at))
+    # The stand-in for a real model's loading time (see the top of this file).
+    time.sleep(float(os.environ.get("MODEL_LOAD_SECONDS", "2")))
     return [name for name, _ in records], index
 
 
@@ -92,9 +102,8 @@ def answer(request, names, index, k):
 
 def main():
     if len(sys.argv) != 2:
-        sys.exit("usage: kmer_processor.py REFERENCE.fasta (run by seqspool as a warm pipeline)")
+        sys.exit("usage: kmer_processor.py REFERENCE.fasta (run by seqspool as a warm or a local pipeline)")
     k = int(os.environ.get("K", "12"))
-    answers = os.fdopen(int(os.environ["SEQSPOOL_ANSWER_FD"]), "w", buffering=1)
     started = time.monotonic()
     names, index = load(sys.argv[1], k)
     print(
@@ -102,6 +111,20 @@ def main():
         f"in {time.monotonic() - started:.3f} s",
         flush=True,
     )
+    if "SEQSPOOL_ANSWER_FD" not in os.environ:
+        # A local command: one experiment, in the directory it runs in.
+        request = {
+            "dir": ".",
+            "query": os.environ.get("QUERY_FASTA", "query.fasta"),
+            "query_name": os.environ.get("QUERY_NAME", "query"),
+            "params": {"min_shared": os.environ.get("PARAM_MIN_SHARED", "3")},
+        }
+        try:
+            answer(request, names, index, k)
+        except (OSError, ValueError) as err:
+            sys.exit(f"kmer_processor: {err}")
+        return
+    answers = os.fdopen(int(os.environ["SEQSPOOL_ANSWER_FD"]), "w", buffering=1)
     answers.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)

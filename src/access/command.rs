@@ -1,5 +1,5 @@
-//! `seqspool user add|list|remove`: the operator's commands for the lab's
-//! users, run beside the server (or before it ever ran) on the same
+//! `seqspool user add|list|rotate|remove`: the operator's commands for the
+//! lab's users, run beside the server (or before it ever ran) on the same
 //! experiments directory; the server notices the change by itself.
 
 use std::ffi::OsString;
@@ -21,7 +21,7 @@ pub const SUBCOMMAND: &str = "user";
 #[command(
     name = "seqspool user",
     bin_name = "seqspool user",
-    about = "Adds, lists and removes the users who may use this server with --access members or closed.",
+    about = "Adds, lists, gives new tokens to and removes the users who may use this server with --access members or closed.",
     after_help = "Run it as the account that runs the server, with the same --experiments \
                   (or SEQSPOOL_EXPERIMENTS, or --config); the running server notices the change."
 )]
@@ -50,6 +50,9 @@ enum Action {
     },
     /// Lists the users and their roles.
     List,
+    /// Gives a user a new token and prints it, once: their old token and
+    /// every page they signed in with it stop working; name and role stay.
+    Rotate { name: String },
     /// Removes a user: their token and their page sessions stop working.
     Remove { name: String },
 }
@@ -83,7 +86,7 @@ fn run(command: UserCommand) -> Result<(), String> {
                 if file.users.iter().any(|user| user.name == name) {
                     return Err(format!(
                         "there is a user {name} already; to give them a new token, \
-                         `seqspool user remove {name}` and add them again"
+                         `seqspool user rotate {name}`"
                     ));
                 }
                 file.users.push(Entry {
@@ -127,6 +130,29 @@ fn run(command: UserCommand) -> Result<(), String> {
                     user.added_at
                 );
             }
+            Ok(())
+        }
+        Action::Rotate { name } => {
+            if !path.exists() {
+                return Err(format!("no user {name}: there is no {}", path.display()));
+            }
+            let token = token::new_token().map_err(|err| format!("making a token: {err}"))?;
+            let role = users::update(&experiments, |file| {
+                let user = file
+                    .users
+                    .iter_mut()
+                    .find(|user| user.name == name)
+                    .ok_or_else(|| format!("no user {name} in {}", path.display()))?;
+                user.token_sha256 = token::Hash::of(&token).to_hex();
+                Ok(user.role)
+            })?;
+            println!("{token}");
+            eprintln!(
+                "gave {name} ({}) a new token in {}.\nThe token above is shown this once only: give it to {name}. \
+                 Their old token, and the pages they signed in with it, stop working within a second.",
+                role.as_str(),
+                path.display()
+            );
             Ok(())
         }
         Action::Remove { name } => {

@@ -7,7 +7,12 @@
 //! route added later is covered by the rule of its kind: every write needs a
 //! user unless access is open, every `POST /queue/...`, `POST
 //! /experiments/{id}/front` and everything under `/retention` needs an admin,
-//! and a member cancels and runs again only their own experiments.
+//! and a member cancels and runs again only their own experiments. The one
+//! route whose method does not say whether it writes, NCBI's `/Blast.cgi`
+//! (`CMD=Put` submits, by GET too), needs reading; its handler asks for the
+//! rest by the command it has parsed ([`Viewer::check_write`]). And just
+//! before experiments are written, [`Access::confirm_writer`] asks again,
+//! since a user may have been removed while their upload streamed in.
 //!
 //! - `open` (the default): today's behaviour, anyone may do anything; a token
 //!   or a sign-in only says who did it.
@@ -23,6 +28,7 @@ pub mod users;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::Method;
@@ -32,7 +38,7 @@ pub use crate::config::AccessMode as Mode;
 use crate::error::Error;
 use crate::model::Id;
 use sessions::{Sessions, SESSION_LIFETIME};
-use throttle::Throttle;
+use throttle::{Full, Throttle};
 use token::Hash;
 use users::Users;
 
@@ -75,6 +81,9 @@ pub struct Viewer {
     pub address: IpAddr,
     /// Whether they are signed in on the page (so they may sign out).
     pub session: bool,
+    /// The hash of the token that names `user` (sent, or signed in with):
+    /// they are `user` only while it is theirs.
+    pub credential: Option<Hash>,
 }
 
 impl Default for Viewer {
@@ -85,6 +94,7 @@ impl Default for Viewer {
             user: None,
             address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             session: false,
+            credential: None,
         }
     }
 }
@@ -112,6 +122,15 @@ impl Viewer {
     /// Whether they may submit.
     pub fn may_write(&self) -> bool {
         self.mode == Mode::Open || self.user.is_some()
+    }
+
+    /// That they may submit, or the refusal of anybody where writing needs a user.
+    pub fn check_write(&self) -> Result<(), Error> {
+        if self.may_write() {
+            Ok(())
+        } else {
+            Err(needs_user())
+        }
     }
 
     /// Whether they may use the queue's controls (pause, resume, ...).
@@ -152,7 +171,7 @@ enum Need {
 }
 
 /// What a request to `segments` (the path's segments) with `method` needs.
-fn need(method: &Method, segments: &[&str], query: Option<&str>) -> Need {
+fn need(method: &Method, segments: &[&str]) -> Need {
     let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let owned = |id: &str, what| match id.parse() {
         Ok(id) => Need::Owner { id, what },
@@ -166,8 +185,10 @@ fn need(method: &Method, segments: &[&str], query: Option<&str>) -> Need {
         ["experiments", id] if method == Method::DELETE => owned(id, "cancel"),
         ["experiments", id, "cancel"] if writes => owned(id, "cancel"),
         ["experiments", id, "retry"] if writes => owned(id, "run again"),
-        // NCBI's URL API submits with `CMD=Put`, also in a GET.
-        ["Blast.cgi"] if writes || query.is_some_and(puts) => Need::Write,
+        // NCBI's URL API: what it does is in its fields (`CMD=Put` submits,
+        // by GET too, and a POST may only read), spelled as its handler
+        // reads them, so that handler asks for more by the command it parsed.
+        ["Blast.cgi"] | ["blast", "Blast.cgi"] => Need::Read,
         _ if writes => Need::Write,
         _ => Need::Read,
     }
@@ -194,13 +215,14 @@ fn presented_token(value: &HeaderValue) -> Option<String> {
     None
 }
 
-/// Whether a query string says `CMD=Put`.
-fn puts(query: &str) -> bool {
-    query.split('&').any(|pair| {
-        pair.split_once('=').is_some_and(|(name, value)| {
-            name.eq_ignore_ascii_case("CMD") && value.eq_ignore_ascii_case("Put")
-        })
-    })
+/// The refusal of anybody where writing needs a user.
+fn needs_user() -> Error {
+    Error::Unauthenticated {
+        msg: "submitting and changing experiments needs a user: sign in on the page, \
+              or send Authorization: Bearer TOKEN (the operator gives tokens out)"
+            .to_owned(),
+        invalid_token: false,
+    }
 }
 
 /// The lab's users, their sessions, and the mode.
@@ -257,8 +279,9 @@ impl Access {
 
     /// Who sent a request: the user of its bearer token or of its session
     /// cookie, or anybody. A token that is nobody's is refused (whatever the
-    /// mode: the client meant to be someone), logged and answered late; a
-    /// session that ended (a restart, its expiry, its user removed) is anybody.
+    /// mode: the client meant to be someone), logged and answered late (see
+    /// `throttle`); a session that ended (a restart, its expiry, its user
+    /// removed or their token replaced) is anybody.
     pub async fn identify(&self, headers: &HeaderMap, peer: SocketAddr) -> Result<Viewer, Error> {
         let address = self.client_address(headers, peer);
         let mut viewer = Viewer {
@@ -266,20 +289,60 @@ impl Access {
             user: None,
             address,
             session: false,
+            credential: None,
         };
         if let Some(value) = headers.get(header::AUTHORIZATION) {
-            let user = match presented_token(value) {
-                Some(token) => self.user_of(&token).await,
+            let hash = presented_token(value).map(|token| Hash::of(&token));
+            let user = match &hash {
+                Some(hash) => self.user_of(hash).await,
                 None => None,
             };
             viewer.user = Some(self.checked(user, address, "a token").await?);
+            viewer.credential = hash;
         } else if let Some(id) = cookie(headers, SESSION_COOKIE) {
-            if let Some(name) = self.sessions.user(id) {
-                viewer.user = self.users.table(false).await.named(&name);
-                viewer.session = viewer.user.is_some();
+            if let Some((name, token)) = self.sessions.user(id) {
+                // Only while the token it was signed in with is still theirs.
+                match self.users.table(false).await.find(&token) {
+                    Some(user) if *user.name == *name => {
+                        viewer.user = Some(user);
+                        viewer.session = true;
+                        viewer.credential = Some(token);
+                    }
+                    _ => self.sessions.close(id),
+                }
             }
         }
         Ok(viewer)
+    }
+
+    /// Checks, just before experiments are written for `viewer`, that they
+    /// still may write: whoever may not is refused as [`Access::authorize`]
+    /// refuses them, and a user whose token was removed or replaced since
+    /// the request came in (while an upload streamed in) is refused, so
+    /// nothing is written in the name of someone who is no longer a user.
+    pub async fn confirm_writer(&self, viewer: &Viewer) -> Result<(), Error> {
+        viewer.check_write()?;
+        let (Some(user), Some(credential)) = (&viewer.user, &viewer.credential) else {
+            return Ok(());
+        };
+        match self.users.table(true).await.find(credential) {
+            Some(now) if now.name == user.name => Ok(()),
+            _ => {
+                log::warn!(
+                    "refused a submission from {}: {} is no longer a user with the token it was sent with",
+                    viewer.address,
+                    user.name
+                );
+                Err(Error::Unauthenticated {
+                    msg: format!(
+                        "{} is no longer a user of this server with this token (removed, or given a \
+                         new one, while the request came in): nothing was accepted",
+                        user.name
+                    ),
+                    invalid_token: true,
+                })
+            }
+        }
     }
 
     /// Signs in with a token pasted into the page: the user, and the cookie
@@ -291,13 +354,14 @@ impl Access {
         peer: SocketAddr,
     ) -> Result<(Arc<User>, HeaderValue), Error> {
         let address = self.client_address(headers, peer);
-        let user = self.user_of(token.trim()).await;
+        let hash = Hash::of(token.trim());
+        let user = self.user_of(&hash).await;
         let user = self
             .checked(user, address, "a token in the sign-in form")
             .await?;
         let id = self
             .sessions
-            .open(&user.name)
+            .open(&user.name, hash)
             .map_err(|err| Error::Internal(format!("making a session id: {err}")))?;
         let cookie = format!(
             "{SESSION_COOKIE}={id}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}",
@@ -334,28 +398,21 @@ impl Access {
         viewer: &Viewer,
         method: &Method,
         segments: &[&str],
-        query: Option<&str>,
         owner: impl FnOnce(Id) -> Option<Option<Arc<str>>>,
     ) -> Result<(), Error> {
-        let anybody = |msg: &str| Error::Unauthenticated {
-            msg: msg.to_owned(),
-            invalid_token: false,
-        };
-        let need = need(method, segments, query);
-        match need {
+        match need(method, segments) {
             Need::Nothing => Ok(()),
             Need::Read if viewer.may_read() => Ok(()),
-            Need::Read => Err(anybody(
-                "this server is open to the lab's users only: sign in on its page, \
-                 or send Authorization: Bearer TOKEN (the operator gives tokens out)",
-            )),
+            Need::Read => Err(Error::Unauthenticated {
+                msg: "this server is open to the lab's users only: sign in on its page, \
+                      or send Authorization: Bearer TOKEN (the operator gives tokens out)"
+                    .to_owned(),
+                invalid_token: false,
+            }),
             Need::Write | Need::Admin | Need::Owner { .. }
                 if viewer.user.is_none() && viewer.mode != Mode::Open =>
             {
-                Err(anybody(
-                    "submitting and changing experiments needs a user: sign in on the page, \
-                     or send Authorization: Bearer TOKEN (the operator gives tokens out)",
-                ))
+                Err(needs_user())
             }
             Need::Write => Ok(()),
             Need::Admin if viewer.may_administer() => Ok(()),
@@ -373,35 +430,51 @@ impl Access {
         }
     }
 
-    /// The user whose token is `token`. A token nobody's makes the users file
-    /// be read again at once, in case it was just added.
-    async fn user_of(&self, token: &str) -> Option<Arc<User>> {
-        let hash = Hash::of(token);
-        match self.users.table(false).await.find(&hash) {
+    /// The user whose token hashes to `hash`. A token nobody's makes the
+    /// users file be read again at once, in case it was just added.
+    async fn user_of(&self, hash: &Hash) -> Option<Arc<User>> {
+        match self.users.table(false).await.find(hash) {
             Some(user) => Some(user),
-            None => self.users.table(true).await.find(&hash),
+            None => self.users.table(true).await.find(hash),
         }
     }
 
     /// `user`, or the refusal of a failed attempt from `address` with
-    /// `what`: logged, and answered only after the throttle's delay.
+    /// `what`, logged; either answered when the throttle says (a failure
+    /// after those of its address ahead of it and its own delay), or refused
+    /// unheard while the address's line is full.
     async fn checked(
         &self,
         user: Option<Arc<User>>,
         address: IpAddr,
         what: &str,
     ) -> Result<Arc<User>, Error> {
+        let unheard = |full: Full| {
+            Error::Busy(format!(
+                "{} answers to wrong tokens from {address} wait their turn already; \
+                 try again in {} s",
+                full.waiting,
+                full.free_in.as_secs() + 1
+            ))
+        };
         if let Some(user) = user {
-            self.throttle.succeeded(address);
+            let at = self.throttle.succeeded(address).map_err(unheard)?;
+            tokio::time::sleep_until(at.into()).await;
             return Ok(user);
         }
-        let (delay, count) = self.throttle.failed(address);
+        let failure = self.throttle.failed(address).map_err(unheard)?;
         log::warn!(
-            "refused {what} that is nobody's from {address} ({count} failure(s) in a row; \
-             answered after {:.2} s)",
-            delay.as_secs_f64()
+            "refused {what} that is nobody's from {address} (failure {} from it; answered after \
+             {:.2} s: {} ahead of it, then {:.2} s of its own)",
+            failure.count,
+            failure
+                .at
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64(),
+            failure.ahead,
+            failure.delay.as_secs_f64()
         );
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep_until(failure.at.into()).await;
         Err(Error::Unauthenticated {
             msg: "this token is not a user's of this server: check it, or ask the operator \
                   for a new one (seqspool user add NAME)"
@@ -467,7 +540,7 @@ mod tests {
 
     #[test]
     fn each_route_needs_what_its_kind_needs() {
-        let of = |method: Method, path: &str| need(&method, &segments(path), None);
+        let of = |method: Method, path: &str| need(&method, &segments(path));
         assert_eq!(of(Method::GET, "/sign-in"), Need::Nothing);
         assert_eq!(of(Method::POST, "/sign-in"), Need::Nothing);
         assert_eq!(of(Method::GET, "/ui/app.js"), Need::Nothing);
@@ -493,14 +566,9 @@ mod tests {
             owner("run again")
         );
         assert_eq!(of(Method::DELETE, "/experiments/x"), Need::Write);
-        assert_eq!(
-            need(&Method::GET, &["Blast.cgi"], Some("cmd=put&QUERY=ACGT")),
-            Need::Write
-        );
-        assert_eq!(
-            need(&Method::GET, &["Blast.cgi"], Some("CMD=Get&RID=1")),
-            Need::Read
-        );
+        // NCBI's API: what its handler parses says whether it writes.
+        assert_eq!(of(Method::GET, "/Blast.cgi"), Need::Read);
+        assert_eq!(of(Method::POST, "/blast/Blast.cgi"), Need::Read);
     }
 
     #[test]

@@ -91,14 +91,6 @@ impl Table {
         found
     }
 
-    /// The user named `name`, if there still is one.
-    pub fn named(&self, name: &str) -> Option<Arc<User>> {
-        self.entries
-            .iter()
-            .find(|(_, user)| &*user.name == name)
-            .map(|(_, user)| user.clone())
-    }
-
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -28,7 +28,7 @@ use crate::model::{Id, Record, State};
 use crate::queue::{Queue, Waiting};
 use crate::results::summary::{self, Kind};
 use crate::results::table::for_spreadsheet;
-use crate::store::{Store, QUERY_FILE, RECORD_FILE};
+use crate::store::{Store, QUALITY_FILE, QUERY_FILE, RECORD_FILE};
 use crate::time::Timestamp;
 
 /// Experiments on one page of `GET /batches/{id}` unless `limit` says otherwise.
@@ -52,7 +52,13 @@ const FOLDER_NAME_CHARS: usize = 60;
 
 /// What every experiment's folder in the zip holds besides its pipeline's
 /// declared results, when they exist.
-const ALWAYS: [&str; 4] = [QUERY_FILE, RECORD_FILE, "stdout.txt", "stderr.txt"];
+const ALWAYS: [&str; 5] = [
+    QUERY_FILE,
+    QUALITY_FILE,
+    RECORD_FILE,
+    "stdout.txt",
+    "stderr.txt",
+];
 
 /// Downloads being written now.
 static DOWNLOADS: AtomicUsize = AtomicUsize::new(0);

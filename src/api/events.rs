@@ -251,7 +251,10 @@ pub async fn until_finished(
     Ok(())
 }
 
-/// The `wait` of `?wait=S`, in seconds (fractions allowed), at most [`MAX_WAIT`].
+/// The `wait` of `?wait=S`, in seconds (fractions allowed), at most
+/// [`MAX_WAIT`]: a longer one (`1e300`) is cut to it before it becomes a
+/// `Duration`, which could not hold it; not a number, infinite or negative
+/// is refused.
 pub fn wait_of(query_string: Option<&str>) -> Result<Option<Duration>, Error> {
     #[derive(Deserialize)]
     struct Params {
@@ -262,12 +265,19 @@ pub fn wait_of(query_string: Option<&str>) -> Result<Option<Duration>, Error> {
     let Some(text) = params.wait.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
+    // Digits, a point and an exponent: so infinite only when too large, never `inf`.
+    let digits = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
     let secs: f64 = text
         .parse()
         .ok()
-        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .filter(|s: &f64| digits && *s >= 0.0)
         .ok_or_else(|| Error::Malformed(format!("wait '{text}' is not a number of seconds")))?;
-    Ok(Some(Duration::from_secs_f64(secs).min(MAX_WAIT)))
+    // `max` also makes -0 a plain 0.
+    Ok(Some(Duration::from_secs_f64(
+        secs.min(MAX_WAIT.as_secs_f64()).max(0.0),
+    )))
 }
 
 #[cfg(test)]
@@ -281,8 +291,28 @@ mod tests {
             Some(Duration::from_millis(2500))
         );
         assert_eq!(wait_of(Some("wait=99999")).unwrap(), Some(MAX_WAIT));
+        // Past what a Duration holds: cut to the most, not a panic.
+        for long in ["1e20", "1e300", "18446744073709551616", "1e400"] {
+            assert_eq!(
+                wait_of(Some(&format!("wait={long}"))).unwrap(),
+                Some(MAX_WAIT),
+                "{long}"
+            );
+        }
+        assert_eq!(wait_of(Some("wait=-0")).unwrap(), Some(Duration::ZERO));
         assert_eq!(wait_of(Some("limit=3")).unwrap(), None);
-        assert!(wait_of(Some("wait=soon")).is_err());
-        assert!(wait_of(Some("wait=-1")).is_err());
+        for bad in [
+            "soon",
+            "-1",
+            "inf",
+            "-inf",
+            "+Infinity",
+            "NaN",
+            "0x10",
+            "%2B",
+            "1e-",
+        ] {
+            assert!(wait_of(Some(&format!("wait={bad}"))).is_err(), "{bad}");
+        }
     }
 }

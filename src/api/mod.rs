@@ -153,13 +153,14 @@ async fn route(
     let query = request.uri().query().map(str::to_owned);
     let query = query.as_deref();
     let owner = |id| app.queue.get(id).map(|view| view.record.submitted_by);
-    if let Err(err) = app
-        .access
-        .authorize(viewer, &method, &segments, query, owner)
-    {
+    if let Err(err) = app.access.authorize(viewer, &method, &segments, owner) {
         return match err {
-            // A browser that must sign in first is asked to, then sent back.
+            // A browser that must sign in first is asked to, then sent back;
+            // a submission from the page is carried through the sign-in.
             Error::Unauthenticated { .. } if html => {
+                if method == Method::POST && segments.as_slice() == ["experiments"] {
+                    return Ok(ui::sign_in_to_submit(app, request, &err).await);
+                }
                 let back = match method {
                     Method::GET => request.uri().path_and_query().map_or("/", |p| p.as_str()),
                     _ => "/",
@@ -224,7 +225,7 @@ async fn route(
         }
         (["experiments", _, "cancel"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
         (["sign-in"], &Method::GET) => Ok(ui::sign_in_form(query, viewer)),
-        (["sign-in"], &Method::POST) => ui::sign_in(app, request, peer).await.map_err(page),
+        (["sign-in"], &Method::POST) => ui::sign_in(app, request, peer, viewer).await.map_err(page),
         (["sign-in"], _) => Err(Error::WrongMethod {
             allow: "GET, HEAD, POST",
         }
@@ -278,6 +279,13 @@ async fn route(
         (["retention"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["retention", "sweep"], &Method::POST) => Ok(admin::sweep(app).await?),
         (["retention", "sweep"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
+        (["notifications", "secret"], &Method::GET) if html => {
+            Ok(ui::notification_secret(app, viewer).await)
+        }
+        (["notifications", "secret"], &Method::GET) => {
+            Ok(native::notification_secret(app, viewer).await?)
+        }
+        (["notifications", "secret"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["service-info"], &Method::GET) => Ok(native::service_info(app)),
         (["service-info"], _) => Err(Error::WrongMethod { allow: "GET, HEAD" }.into()),
         (["metrics"], &Method::GET) => Ok(metrics::scrape(app, request.headers())),

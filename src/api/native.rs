@@ -211,6 +211,7 @@ pub async fn pause(
         reason,
         since: Timestamp::now(),
         by: PausedBy::Operator,
+        operator: Some(viewer.name()),
     };
     if app.queue.pause(pause.clone()) {
         let store = app.store.clone();
@@ -233,8 +234,13 @@ pub async fn resume(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error>
             app.queue.pause(pause);
             return Err(err);
         }
+        let paused_by = match (pause.by, &pause.operator) {
+            (PausedBy::Operator, Some(name)) => format!(" by {name}"),
+            (PausedBy::Operator, None) => String::new(),
+            (PausedBy::Workstation, _) => " by seqspool".to_owned(),
+        };
         log::info!(
-            "the queue is resumed{} (it was paused since {}: {})",
+            "the queue is resumed{} (it was paused since {}{paused_by}: {})",
             viewer.by(),
             pause.since,
             pause.reason
@@ -296,4 +302,19 @@ pub fn service_info(app: &App) -> Response<Body> {
             pipelines: offered(app),
         },
     )
+}
+
+/// `GET /notifications/secret`: the secret the receivers of whoever asks
+/// verify with (see `notify`), never stored by a cache.
+pub async fn notification_secret(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
+    let (who, secret) = app.notification_secret(viewer).await?;
+    let mut response = respond::json(
+        StatusCode::OK,
+        &json!({ "signed_for": who, "secret": secret.to_text() }),
+    );
+    response.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }

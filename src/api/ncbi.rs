@@ -4,12 +4,21 @@
 //!
 //! - `CMD=Put` submits a search: an ordinary experiment of the pipeline the
 //!   configuration's `[ncbi]` section maps `PROGRAM` to, with the settings as
-//!   its checked parameters. The answer carries the `RID` and `RTOE` in the
-//!   `QBlastInfo` block the clients read.
+//!   its checked parameters. `QUERY` is a sequence, or an identifier whose
+//!   sequence the lab's databases hold ([`entry`]); the search is named by
+//!   `JOB_TITLE` or the sequence's defline. The answer carries the `RID` and
+//!   `RTOE` in the `QBlastInfo` block the clients read.
 //! - `CMD=Get` polls it: a waiting page while it is queued or running, its
 //!   status with `FORMAT_OBJECT=SearchInfo`, and once complete the report in
 //!   `FORMAT_TYPE`, made from the search's archive.
 //! - `CMD=Delete` cancels it; `CMD=DisplayRIDs` lists the searches known.
+//!
+//! Who may do what is decided by the command as parsed here (the router
+//! lets anyone who may read through): `Put` needs a user where writing
+//! does, whatever the method and however `CMD` is spelled or encoded, and
+//! `Delete` the search's submitter or an admin. A refusal for want of a
+//! user is a 401 with both challenges, `Basic` being the one NCBI's clients
+//! answer with the token as their password.
 //!
 //! The clients turn NCBI's error page (`<p class="error">`) into an exception
 //! with its message, so a refused `Put` answers with that page, and with 200
@@ -33,7 +42,7 @@ use crate::http::negotiate::{media_type, same_origin};
 use crate::http::{body, respond, Body};
 use crate::model::{Record, State};
 use crate::ncbi::format::{self, Format, Limits};
-use crate::ncbi::{archive_of, setting_of, Rid};
+use crate::ncbi::{archive_of, entry, setting_of, Rid, Service};
 use crate::query;
 use crate::queue::{Filter, View};
 use crate::submission::Accepted;
@@ -43,8 +52,12 @@ use crate::time::Timestamp;
 /// completed since the start): a poll interval, not a promise.
 const RTOE_UNKNOWN_SECS: u64 = 10;
 
-/// The name a bare sequence (no FASTA header) gets, as NCBI names it.
+/// The name a bare sequence (no FASTA header, no `JOB_TITLE`) gets, as NCBI names it.
 const BARE_QUERY_NAME: &str = "Query_1";
+
+/// Room for a fetched entry's defline, beyond its residues: a name and a
+/// description as a query may have them, with some to spare.
+const ENTRY_DEFLINE_BYTES: usize = 8 * 1024;
 
 /// Whether `path` is one of the two paths NCBI's clients use.
 pub fn is_blast_cgi(path: &str) -> bool {
@@ -66,7 +79,9 @@ struct Refusal {
     msg: String,
     /// `Status=` to tell a client that reads the QBlastInfo block.
     search_status: Option<&'static str>,
-    retry_after: bool,
+    /// The server's error it came from, whose headers the answer carries
+    /// (`Retry-After`, `WWW-Authenticate`).
+    error: Option<Error>,
 }
 
 impl Refusal {
@@ -76,7 +91,7 @@ impl Refusal {
             status: StatusCode::OK,
             msg: msg.into(),
             search_status: None,
-            retry_after: false,
+            error: None,
         }
     }
 
@@ -85,7 +100,7 @@ impl Refusal {
             status,
             msg: msg.into(),
             search_status: None,
-            retry_after: false,
+            error: None,
         }
     }
 
@@ -105,14 +120,10 @@ impl Refusal {
                 p { "This is seqspool's BLAST URL API; see " a href="/" { "its page" } " for the lab's pipelines." }
             },
         );
-        let mut response = respond::page(self.status, page);
-        if self.retry_after {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(respond::RETRY_AFTER_SECS),
-            );
+        match self.error {
+            Some(err) => respond::error(&err, Some(page)),
+            None => respond::page(self.status, page),
         }
-        response
     }
 }
 
@@ -120,9 +131,9 @@ impl From<Error> for Refusal {
     fn from(err: Error) -> Refusal {
         Refusal {
             status: respond::status(&err),
-            retry_after: err.is_temporary(),
             msg: err.to_string(),
             search_status: None,
+            error: Some(err),
         }
     }
 }
@@ -159,11 +170,13 @@ async fn answer(
     match command.trim().to_ascii_lowercase().as_str() {
         "put" => {
             guard(cross_site, "submit a search")?;
+            viewer.check_write()?;
             put(app, &fields, viewer).await
         }
         "get" => get(app, &fields).await,
         "delete" => {
             guard(cross_site, "delete a search")?;
+            viewer.check_write()?;
             delete(app, &fields, viewer).await
         }
         "displayrids" => Ok(display_rids(app)),
@@ -234,13 +247,28 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     let text = fields.get("QUERY").map_or("", String::as_str);
     if text.trim().is_empty() {
         return Err(Refusal::request(
-            "QUERY is missing: send the sequence, bare or as FASTA (this server cannot fetch accessions)",
+            "QUERY is missing: send the sequence, bare or as FASTA, or an identifier of a sequence in the lab's databases",
         ));
     }
-    // A bare sequence is named as NCBI names it; a FASTA record by its header.
+    // An identifier is searched with its sequence, as NCBI fetches it.
+    let identifier = entry::Identifier::parse(text);
+    let (text, fetched_from) = match &identifier {
+        Some(id) => {
+            let (fasta, database) = look_up(app, service, id).await?;
+            (fasta, Some(database))
+        }
+        None => (text.to_owned(), None),
+    };
+    // Named by JOB_TITLE, else by its FASTA header (a fetched entry's own
+    // defline), else as NCBI names a bare sequence.
+    let title = field(fields, "JOB_TITLE");
     let has_header = text.lines().any(|line| line.trim_start().starts_with('>'));
-    let name = (!has_header).then_some(BARE_QUERY_NAME);
-    let mut queries = query::parse_submission(name, Some(text), &app.limits)
+    let name = match (title, has_header) {
+        ("", true) => None,
+        ("", false) => Some(BARE_QUERY_NAME),
+        (title, _) => Some(title),
+    };
+    let mut queries = query::parse_submission(name, Some(&text), &app.limits)
         .map_err(|err| Refusal::request(in_ncbi_terms(&err)))?;
     if queries.len() > 1 {
         return Err(Refusal::request(format!(
@@ -255,6 +283,11 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     let params = pipeline
         .check_params(&put.params)
         .map_err(|err| Refusal::request(in_ncbi_terms(&err)))?;
+    if let (Some(id), Some(database)) = (&identifier, fetched_from) {
+        query.add_note(format!(
+            "QUERY {id} was fetched from the lab's database {database}"
+        ));
+    }
     for note in put.notes {
         query.add_note(note);
     }
@@ -297,12 +330,60 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     Ok(respond::page(StatusCode::OK, body))
 }
 
-/// An error in the client's terms: `param.evalue` is `EXPECT`, `query_sequence` is `QUERY`.
+/// The sequence of an identifier sent as `QUERY`, as FASTA, from the
+/// databases the service looks identifiers up in, and the name of the one
+/// that held it; NCBI's error form when none does.
+async fn look_up(
+    app: &App,
+    service: &Service,
+    id: &entry::Identifier,
+) -> Result<(String, String), Refusal> {
+    // Only their names: a client has no business with the server's paths.
+    let names: Vec<&str> = service
+        .lookup
+        .iter()
+        .map(|db| db.rsplit('/').next().unwrap_or(db))
+        .collect();
+    if names.is_empty() {
+        return Err(Refusal::request(format!(
+            "QUERY {id} is an identifier, and this server looks none up for {}: send the sequence itself",
+            service.program
+        )));
+    }
+    // blastdbcmd writes 80 residues a line, after a defline.
+    let max_bytes = app.limits.max_residues + app.limits.max_residues / 80 + ENTRY_DEFLINE_BYTES;
+    let env = &service.pipeline.definition.env;
+    match entry::fetch(id, &service.lookup, env, max_bytes).await {
+        Ok(Some((fasta, database))) => {
+            let database = database.rsplit('/').next().unwrap_or(database).to_owned();
+            log::info!("Blast.cgi: QUERY {id} fetched from {database}");
+            Ok((fasta, database))
+        }
+        Ok(None) => Err(Refusal::request(format!(
+            "QUERY {id} cannot be fetched here: the lab's databases ({}) hold no sequence of that identifier, \
+             and this server does not fetch from NCBI; send the sequence itself",
+            names.join(", ")
+        ))),
+        Err(entry::FetchError::TooLong(why)) => Err(Refusal::request(format!("QUERY {why}"))),
+        Err(entry::FetchError::Failed(why)) => {
+            log::warn!("Blast.cgi: QUERY {id} could not be looked up: {why}");
+            // Its words name the server's paths: for the log, not the client.
+            Err(Refusal::status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("QUERY {id} could not be looked up in the lab's databases just now (the server's log says why); send the sequence itself, or try again later"),
+            ))
+        }
+    }
+}
+
+/// An error in the client's terms: `param.evalue` is `EXPECT`,
+/// `query_sequence` is `QUERY`, `query_name` is `JOB_TITLE`.
 fn in_ncbi_terms(err: &Error) -> String {
     match err {
         Error::Invalid { field, msg } => {
             let name = match field.strip_prefix("param.") {
                 Some(param) => setting_of(param).map_or_else(|| param.to_owned(), str::to_owned),
+                None if field == "query_name" => "JOB_TITLE".to_owned(),
                 None => "QUERY".to_owned(),
             };
             format!("{name}: {msg}")
@@ -338,7 +419,7 @@ fn unknown(rid: &str) -> Refusal {
         status: StatusCode::NOT_FOUND,
         msg: format!("RID {rid} names no search here: mistyped, or removed"),
         search_status: Some("UNKNOWN"),
-        retry_after: false,
+        error: None,
     }
 }
 
@@ -359,7 +440,7 @@ async fn get(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
                 status: StatusCode::GONE,
                 msg: format!("the search {rid} was canceled"),
                 search_status: Some("FAILED"),
-                retry_after: false,
+                error: None,
             })
         }
         State::ExecutorError | State::SystemError => {
@@ -373,7 +454,7 @@ async fn get(app: &App, fields: &Fields) -> Result<Response<Body>, Refusal> {
                         .unwrap_or("see its experiment's log")
                 ),
                 search_status: Some("FAILED"),
-                retry_after: false,
+                error: None,
             })
         }
     }
@@ -437,16 +518,18 @@ fn nosniff(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
-/// `ALIGNMENTS` or `DESCRIPTIONS`: a count, if given.
+/// `ALIGNMENTS` or `DESCRIPTIONS`: a count, if given. One larger than any
+/// report holds means all of them, as at NCBI (`blast::format` takes it so).
 fn count(fields: &Fields, name: &str) -> Result<Option<u32>, Refusal> {
     match field(fields, name) {
         "" => Ok(None),
-        text => text.parse().map(Some).map_err(|_| {
-            Refusal::status(
-                StatusCode::BAD_REQUEST,
-                format!("{name} {text} is not a whole number of hits"),
-            )
-        }),
+        text if text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(text.parse().unwrap_or(u32::MAX)))
+        }
+        text => Err(Refusal::status(
+            StatusCode::BAD_REQUEST,
+            format!("{name} {text} is not a whole number of hits"),
+        )),
     }
 }
 

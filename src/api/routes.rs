@@ -67,6 +67,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/retention", Json),
     route("POST", "/retention/sweep", Json),
     route("GET", "/service-info", Json),
+    route("GET", "/notifications/secret", Json),
     route("GET", "/metrics", Other),
     route("GET", "/openapi.json", Json),
     route("GET", "/ui/{name}", Html),

@@ -5,11 +5,14 @@
 //! keeps every process a command starts in its tree, copies the output into
 //! the logs, and kills the tree when told to stop or when seqspool dies. This
 //! side records each run before asking for it, tells the runner to stop it on
-//! a cancel, a timeout or a shutdown, and reads how the command ended.
+//! a cancel, a timeout or a shutdown, and reads how the command ended. A
+//! command outside the queue (the lab's `on_finish`) runs the same way,
+//! [`once`], through a runner of its own.
 
 use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -94,6 +97,8 @@ impl Executor for Local {
             timeout,
             grace: self.grace,
             max_output: self.max_output,
+            input: None,
+            logs: [run.dir.join("stdout.txt"), run.dir.join("stderr.txt")],
         };
         let mut runner = self.runner.lock().unwrap_or_else(|p| p.into_inner());
         let exit = run_command(&self.runner_binary, &mut runner, &job, control, |process| {
@@ -117,9 +122,89 @@ impl Executor for Local {
     }
 }
 
+/// A command run once, outside the queue (the lab's `on_finish`): started
+/// by a runner of its own, so that it is supervised as the experiments'
+/// commands are (a process group of its own, killed with everything it
+/// started when its time is up or the server stops or dies).
+pub struct Once<'a> {
+    pub command: &'a pipeline::Command,
+    /// Its working directory.
+    pub dir: &'a Path,
+    pub env: Vec<(String, String)>,
+    /// What it reads on its standard input.
+    pub input: String,
+    /// Where its standard output and error go.
+    pub logs: [PathBuf; 2],
+    /// Most bytes kept of each.
+    pub max_output: u64,
+    /// The mark of its processes ([`RUN_VAR`]), which [`kill_run`] finds
+    /// after a crash; [`once_mark`] makes one.
+    pub mark: String,
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// How a command run [`once`] ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// It exited by itself, or was killed by a signal nobody here sent.
+    Exited(ExitStatus),
+    /// It ran past its time and was stopped with all it started.
+    TimedOut(ExitStatus),
+    /// The server stopped meanwhile: it was stopped with all it started.
+    Interrupted,
+    /// It did not run, or its end was lost: why, in words.
+    Failed(String),
+}
+
+/// Runs `once` to its end through a runner of its own (`what` names it in
+/// the log). `started` is called with what identifies the run before it is
+/// asked for; if it fails, nothing runs. `control` delivers a shutdown.
+pub fn once(
+    binary: &Path,
+    what: &str,
+    once: Once,
+    control: Control,
+    started: impl FnOnce(ProcessIdentity) -> Result<(), Error>,
+) -> Ended {
+    let job = Job {
+        command: once.command,
+        dir: once.dir,
+        env: once.env,
+        mark: once.mark,
+        timeout: Some(once.timeout),
+        grace: once.grace,
+        max_output: once.max_output,
+        input: Some(once.input),
+        logs: once.logs,
+    };
+    let mut runner = match Runner::start(binary, what) {
+        Ok(runner) => Some(runner),
+        Err(err) => return Ended::Failed(format!("could not start its runner: {err}")),
+    };
+    match run_command(binary, &mut runner, &job, control, started) {
+        Exit::Finished(status) => Ended::Exited(status),
+        Exit::TimedOut(status) => Ended::TimedOut(status),
+        Exit::Interrupted | Exit::Canceled => Ended::Interrupted,
+        Exit::NotStarted(err) => Ended::Failed(format!("could not start it: {err}")),
+        Exit::Unrecorded(err) => Ended::Failed(format!("its start could not be recorded: {err}")),
+        Exit::Vanished => Ended::Failed(
+            "its directory, or that of its logs, is gone or is no longer a directory".into(),
+        ),
+        Exit::RunnerLost => Ended::Failed("its runner ended while it ran".into()),
+    }
+}
+
+/// The mark of a command run [`once`] for `what` (`000042/on_finish`): this
+/// server's, so that no other server's run, now or later, has the same.
+pub fn once_mark(what: &str) -> String {
+    format!("{}/{what}", server_mark())
+}
+
 /// Kills what is left of a run after a server crash: its runner's session,
 /// and the processes marked as the run's; returns how many were signalled.
-pub(super) fn kill_run(process: &ProcessIdentity, grace: Duration) -> usize {
+pub fn kill_run(process: &ProcessIdentity, grace: Duration) -> usize {
     let marked = process
         .mark
         .as_deref()
@@ -235,6 +320,10 @@ struct Job<'a> {
     grace: Duration,
     /// Most bytes kept of each of stdout and stderr.
     max_output: u64,
+    /// What it reads on its standard input (none: nothing).
+    input: Option<String>,
+    /// Its standard output and error.
+    logs: [PathBuf; 2],
 }
 
 /// The runner process, and what it said.
@@ -360,12 +449,20 @@ fn run_command(
     started: impl FnOnce(ProcessIdentity) -> Result<(), Error>,
 ) -> Exit {
     let Control { sender, receiver } = control;
-    if !fs::symlink_metadata(job.dir).is_ok_and(|meta| meta.is_dir()) {
+    let is_dir = |dir: &Path| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir());
+    if !is_dir(job.dir) || !job.logs.iter().all(|log| log.parent().is_some_and(is_dir)) {
         return Exit::Vanished;
     }
-    // The logs exist from the start of the run, empty until the command writes.
-    for log in ["stdout.txt", "stderr.txt"] {
-        if let Err(err) = fs::File::create(job.dir.join(log)) {
+    // The logs exist from the start of the run, empty until the command
+    // writes; a link in a log's place (which a command may leave) is never followed.
+    for log in &job.logs {
+        let created = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(log);
+        if let Err(err) = created {
             return Exit::NotStarted(err);
         }
     }
@@ -412,6 +509,8 @@ fn follow(runner: &mut Runner, job: &Job, receiver: &std::sync::mpsc::Receiver<S
         max_output: job.max_output,
         grace_ms: job.grace.as_millis() as u64,
         mark: job.mark.clone(),
+        input: job.input.clone(),
+        logs: Some(job.logs.clone()),
     });
     if let Err(err) = runner.ask(&request) {
         log::warn!("asking the runner for a command: {err}");

@@ -15,7 +15,9 @@
 //! in the experiment's directory, its output copied into the logs (capped, at
 //! the command's priority, not the server's), and answers `ended` with the
 //! wait status once the shell has exited and whatever it left running is
-//! killed (or `refused`, when it could not start); `{"op":"stop"}` sends
+//! killed (or `refused`, when it could not start); a command outside the
+//! queue (the lab's `on_finish`) says what it reads on its standard input and
+//! where its logs go; `{"op":"stop"}` sends
 //! SIGTERM to the whole tree, then SIGKILL after the grace period. When
 //! seqspool dies (SIGTERM from the kernel, or the end of its input), the
 //! runner stops the tree and exits.
@@ -119,6 +121,13 @@ pub struct RunRequest {
     pub grace_ms: u64,
     /// The run's mark, in [`RUN_VAR`] of every process it starts.
     pub mark: String,
+    /// What the command reads on its standard input (none: nothing, `/dev/null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Where its standard output and error go (none: `stdout.txt` and
+    /// `stderr.txt` in `dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<[PathBuf; 2]>,
 }
 
 /// A warm processor to start.
@@ -469,8 +478,8 @@ impl Runner {
         if warm.busy {
             return self.refuse(&busy("the processor has a request already"));
         }
-        let logs = open_log(&send.dir, "stdout.txt")
-            .and_then(|stdout| Ok([stdout, open_log(&send.dir, "stderr.txt")?]));
+        let logs = open_log(&send.dir.join("stdout.txt"))
+            .and_then(|stdout| Ok([stdout, open_log(&send.dir.join("stderr.txt"))?]));
         let [stdout, stderr] = match logs {
             Ok(logs) => logs,
             Err(err) => return self.refuse(&err),
@@ -612,12 +621,30 @@ impl Runner {
 /// Opens the logs and starts the command in the experiment's directory, in a
 /// process group of its own within the runner's session.
 fn spawn(run: &RunRequest) -> io::Result<Active> {
-    let (stdout, stderr) = (
-        open_log(&run.dir, "stdout.txt")?,
-        open_log(&run.dir, "stderr.txt")?,
-    );
+    let [stdout, stderr] = match &run.logs {
+        Some([stdout, stderr]) => [open_log(stdout)?, open_log(stderr)?],
+        None => [
+            open_log(&run.dir.join("stdout.txt"))?,
+            open_log(&run.dir.join("stderr.txt"))?,
+        ],
+    };
+    // The input in a file of no name, read from its start: it never blocks
+    // the runner, however much of it the command leaves unread.
+    let input = match &run.input {
+        Some(text) => {
+            let mut file = tempfile::tempfile()?;
+            file.write_all(text.as_bytes())?;
+            io::Seek::rewind(&mut file)?;
+            Some(file)
+        }
+        None => None,
+    };
     let launched = start_command(&run.command, |command| {
-        launch(command, &run.dir, &run.env, &run.mark, false)
+        let stdin = match &input {
+            Some(file) => Input::File(file.try_clone()?),
+            None => Input::Null,
+        };
+        launch(command, &run.dir, &run.env, &run.mark, stdin)
     })?;
     Ok(Active {
         shell: launched.pid,
@@ -654,7 +681,7 @@ fn spawn_processor(start: &StartRequest, slot: &mut Option<OwnedFd>) -> io::Resu
     let mut env = start.env.clone();
     env.push((ANSWER_FD_VAR.into(), fd.to_string()));
     let launched = start_command(&start.command, |command| {
-        launch(command, &start.dir, &env, &start.mark, true)
+        launch(command, &start.dir, &env, &start.mark, Input::Pipe)
     });
     // The runner keeps no writing end of the answers, so that they end when
     // the processor's tree has closed its own.
@@ -709,14 +736,14 @@ fn spawn_processor(start: &StartRequest, slot: &mut Option<OwnedFd>) -> io::Resu
 }
 
 /// Opens (making it, or emptying it) one of an experiment's logs, never through a link.
-fn open_log(dir: &std::path::Path, name: &str) -> io::Result<File> {
+fn open_log(path: &std::path::Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o644)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(dir.join(name))
+        .open(path)
 }
 
 fn busy(message: &str) -> io::Error {
@@ -761,23 +788,34 @@ struct Launched {
     stdin: Option<io::PipeWriter>,
 }
 
+/// What a launched command reads on its standard input.
+enum Input {
+    /// Nothing (`/dev/null`).
+    Null,
+    /// A new pipe, whose other end the runner writes.
+    Pipe,
+    /// A file, from where it stands.
+    File(File),
+}
+
 /// Starts `command` in `dir` with `env` and the run's `mark`, in a process
-/// group of its own, its output into new pipes, and its input from a new
-/// pipe (`with_input`) or from nothing.
+/// group of its own, its output into new pipes, and its input as `input` says.
 fn launch(
     command: &mut Command,
     dir: &std::path::Path,
     env: &[(String, String)],
     mark: &str,
-    with_input: bool,
+    input: Input,
 ) -> io::Result<Launched> {
     let (out_read, out_write) = io::pipe()?;
     let (err_read, err_write) = io::pipe()?;
-    let (stdin, input) = if with_input {
-        let (read, write) = io::pipe()?;
-        (Stdio::from(read), Some(write))
-    } else {
-        (Stdio::null(), None)
+    let (stdin, input) = match input {
+        Input::Null => (Stdio::null(), None),
+        Input::Pipe => {
+            let (read, write) = io::pipe()?;
+            (Stdio::from(read), Some(write))
+        }
+        Input::File(file) => (Stdio::from(file), None),
     };
     let child = command
         .current_dir(dir)

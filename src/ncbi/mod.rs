@@ -5,7 +5,8 @@
 //!
 //! The protocol itself (`CMD=Put`, `Get`, `Delete`, `DisplayRIDs`) is
 //! `api::ncbi`; making the formats a client asks for from a search's archive
-//! is [`format`].
+//! is [`format`]; fetching the sequence of an identifier sent as `QUERY`
+//! is [`entry`].
 //!
 //! The configuration file's `[ncbi]` section says what is offered:
 //!
@@ -14,8 +15,11 @@
 //! program = "blastn"                          # PROGRAM a script sends
 //! pipeline = "blastn"                         # the pipeline that runs it
 //! databases = ["reference", "nt", "core_nt"]  # DATABASE names it accepts
+//! lookup = ["${CONFIG_DIR}/data/db/reference"] # where QUERY=AC123456 is found
+//!                                             # (default: the pipeline's BLAST_DB)
 //! ```
 
+pub mod entry;
 pub mod format;
 mod rid;
 
@@ -119,6 +123,9 @@ struct ProgramTable {
     /// "tblastn"` for a pipeline that runs several.
     #[serde(default)]
     params: BTreeMap<String, toml::Value>,
+    /// The BLAST databases an identifier sent as `QUERY` is looked up in
+    /// (`blastdbcmd -db`), in order; by default the pipeline's `BLAST_DB`.
+    lookup: Option<Vec<String>>,
 }
 
 /// What the URL API offers: a service per program.
@@ -135,6 +142,8 @@ pub struct Service {
     pub databases: Vec<String>,
     database_param: Option<String>,
     params: RawParams,
+    /// Where an identifier sent as `QUERY` is looked up, in order.
+    pub lookup: Vec<String>,
 }
 
 /// A `CMD=Put` made into a submission: the pipeline's parameters, and what
@@ -149,7 +158,12 @@ impl Services {
     /// The services `table` declares, checked against the pipelines offered:
     /// each pipeline exists, keeps a BLAST archive (`view = "blast"`) to make
     /// the formats from, and declares the parameters named for it.
-    pub fn build(table: NcbiTable, pipelines: &[Arc<Pipeline>]) -> Result<Services, String> {
+    /// `config_dir` replaces `${CONFIG_DIR}` in `lookup`.
+    pub fn build(
+        table: NcbiTable,
+        pipelines: &[Arc<Pipeline>],
+        config_dir: &str,
+    ) -> Result<Services, String> {
         let mut services: Vec<Service> = Vec::new();
         for entry in table.program {
             let program = entry.program;
@@ -208,12 +222,31 @@ impl Services {
             pipeline
                 .check_params(&params)
                 .map_err(|err| format!("{here}: params: {err}"))?;
+            let lookup = match entry.lookup {
+                Some(lookup) if lookup.iter().any(|db| db.trim().is_empty()) => {
+                    return Err(format!(
+                        "{here}: lookup must list BLAST databases, none empty"
+                    ))
+                }
+                Some(lookup) => lookup
+                    .iter()
+                    .map(|db| db.replace("${CONFIG_DIR}", config_dir))
+                    .collect(),
+                None => pipeline
+                    .definition
+                    .env
+                    .get("BLAST_DB")
+                    .cloned()
+                    .into_iter()
+                    .collect(),
+            };
             services.push(Service {
                 program,
                 pipeline: pipeline.clone(),
                 databases: entry.databases,
                 database_param: entry.database_param,
                 params,
+                lookup,
             });
         }
         Ok(Services { services })
@@ -372,6 +405,7 @@ mod tests {
             [[pipeline]]
             name = "blastn"
             command = ["blastn.sh"]
+            env = { BLAST_DB = "${CONFIG_DIR}/db/reference" }
             [[pipeline.param]]
             name = "evalue"
             type = "number"
@@ -409,7 +443,7 @@ mod tests {
             ncbi: NcbiTable,
         }
         let file: File = toml::from_str(text).map_err(|err| err.to_string())?;
-        Services::build(file.ncbi, &pipelines())
+        Services::build(file.ncbi, &pipelines(), "/etc/seqspool")
     }
 
     const BLASTN: &str = r#"
@@ -494,6 +528,21 @@ mod tests {
             .put("nt", &fields(&[("ENTREZ_QUERY", "human[organism]")]))
             .unwrap();
         assert_eq!(put.notes.len(), 1, "{:?}", put.notes);
+    }
+
+    #[test]
+    fn identifiers_are_looked_up_in_the_pipelines_database_or_where_the_file_says() {
+        let plain = services(BLASTN).unwrap();
+        let service = plain.find("blastn", "nt").unwrap();
+        assert_eq!(service.lookup, ["/etc/seqspool/db/reference"]);
+        let declared = format!("{BLASTN}lookup = [\"${{CONFIG_DIR}}/db/a\", \"/srv/blast/nt\"]\n");
+        let declared = services(&declared).unwrap();
+        assert_eq!(
+            declared.find("blastn", "nt").unwrap().lookup,
+            ["/etc/seqspool/db/a", "/srv/blast/nt"]
+        );
+        let err = services(&format!("{BLASTN}lookup = [\" \"]\n")).unwrap_err();
+        assert!(err.contains("lookup must list BLAST databases"), "{err}");
     }
 
     #[test]

@@ -17,15 +17,27 @@
 //! server dies before the outbox is written, the next start finds the
 //! finished experiment without one and writes it then. Every attempt runs on
 //! a task of its own, bounded in time and in number, so a slow or dead
-//! receiver never holds the worker, the queue or the HTTP side.
+//! receiver never holds the worker, the queue or the HTTP side; and each
+//! receiver (an origin: scheme, host and port) has a lane of its own, so a
+//! silent one holds only its own deliveries back, never anyone else's.
+//!
+//! A `notify_url` reaches only public addresses, and those the lab allows
+//! (`address`); each receiver verifies with a secret of its own (`secret`);
+//! the `on_finish` command runs through a runner as the experiments'
+//! commands do, and its run is recorded in the outbox before it starts, so
+//! that a server killed meanwhile takes it down with it, and the next start
+//! runs it again only once what was left of it is gone.
 
+mod address;
 mod endpoint;
 mod outbox;
 mod secret;
 mod send;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,24 +46,48 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+pub use address::{Allowance, Allowed};
 pub use endpoint::Endpoint;
-pub use outbox::{Delivery, Outbox, Status, Target, OUTBOX_FILE, RETRY_AFTER};
-pub use secret::{Secret, SERVER_SECRET_FILE};
+pub use outbox::{Delivery, Outbox, Running, Status, Target, OUTBOX_FILE, RETRY_AFTER};
+pub use secret::{Secret, LAB_SECRET_FILE, ROOT_KEY_FILE};
 
+use crate::config::Config;
 use crate::error::Error;
+use crate::exec::local::{self, Ended, Once};
+use crate::exec::{Control, Signal};
 use crate::metrics::Metrics;
 use crate::model::{Id, Record};
 use crate::store::Store;
 use crate::time::Timestamp;
 
-/// Deliveries attempted at once, to all receivers; the others wait their turn.
-const MAX_DELIVERIES: usize = 16;
+/// Deliveries attempted at once, to all receivers: each holds a connection
+/// (one descriptor) for at most its timeouts. Enough for 64 receivers that
+/// never answer, each holding its whole lane, beside everyone else's
+/// deliveries; and a small share of the descriptors the server keeps aside
+/// beyond its connections (a quarter of the open-files limit).
+const MAX_DELIVERIES: usize = 128;
 
-/// Deliveries attempted at once to one receiver (a host and port, or the
-/// `on_finish` command). A receiver that is down holds an attempt for its
-/// whole timeout: it holds these few, never the others' turns, so one
-/// scientist's laptop switched off delays nobody else's notifications.
-const PER_RECEIVER: usize = 2;
+/// Deliveries attempted at once to one receiver, its lane (an origin: scheme,
+/// host and port; the lab's URL; the `on_finish` command). A receiver that
+/// is down holds an attempt for its whole timeout: it holds these few,
+/// never the others' turns, so one scientist's laptop switched off delays
+/// nobody else's notifications.
+const PER_LANE: usize = 2;
+
+/// How long the `on_finish` command may run before it is stopped with
+/// everything it started.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Bytes kept of each of the `on_finish` command's outputs: a mailer's
+/// complaint fits, a runaway script fills no disk.
+const COMMAND_OUTPUT: u64 = 64 * 1024;
+
+/// The `on_finish` command's standard output and error, in the experiment's
+/// directory (hidden files, as the outbox is).
+pub const COMMAND_LOGS: [&str; 2] = [".on_finish.stdout.txt", ".on_finish.stderr.txt"];
+
+/// What of the command's standard error the reason it failed quotes.
+const STDERR_KEPT: usize = 500;
 
 /// The lab-wide notifications: the configuration file's `[notify]` section.
 #[derive(Clone, Debug, Default)]
@@ -118,12 +154,18 @@ impl Table {
     }
 }
 
-/// Checks a submission's `notify_url`.
+/// Checks a submission's `notify_url` as a URL (where it may post is
+/// checked by [`Notifier::check_destination`]).
 pub fn check_url(text: &str) -> Result<Endpoint, Error> {
     Endpoint::parse(text).map_err(|msg| Error::Invalid {
         field: "notify_url".into(),
         msg,
     })
+}
+
+/// Parses one `notify_allow` entry, for the command line and the configuration file.
+pub fn parse_allowed(text: &str) -> Result<Allowed, String> {
+    Allowed::parse(text)
 }
 
 /// Whether someone is to be told that `record` ended.
@@ -140,41 +182,71 @@ pub struct Notifier {
 struct Shared {
     store: Arc<Store>,
     settings: Settings,
-    /// Signs what is posted to a submission's `notify_url`.
-    server_secret: Secret,
+    /// What a `notify_url` may reach besides public addresses.
+    allowance: Allowance,
+    /// Signs what is posted to the lab's URL when `[notify]` gives no
+    /// secret, and to the `notify_url` of an experiment from before users.
+    lab_secret: Secret,
+    /// Makes each user's and each address's secret.
+    root_key: Secret,
+    /// The binary whose runner runs the `on_finish` command.
+    runner: PathBuf,
+    /// Between SIGTERM and SIGKILL, for the `on_finish` command.
+    grace: Duration,
     /// Test hook: stands for every wait of the schedule.
     backoff: Option<Duration>,
     slots: Semaphore,
-    /// Each receiver's own share of the slots, while it has deliveries under way.
-    receivers: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each receiver's lane: its own share of the slots, while it has
+    /// deliveries under way or waiting.
+    lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
     tasks: Mutex<JoinSet<()>>,
+    /// The runs of the `on_finish` command under way; `None` once the server stops.
+    commands: Mutex<Option<Commands>>,
     /// Counts the attempts by outcome, for `GET /metrics`.
     metrics: Arc<Metrics>,
 }
 
+/// How to stop each run of the `on_finish` command under way, by experiment
+/// and delivery.
+type Commands = HashMap<(Id, usize), Sender<Signal>>;
+
 impl Notifier {
-    /// Reads (or makes) the server's secret and starts delivering: first
-    /// what `owed` (the experiments as recovered that [`owed`] picks) still
-    /// wait for, then each end [`Notifier::ended`] hands over. `backoff`, a
-    /// test hook, stands for every wait of the schedule.
+    /// Reads (or makes) the lab's secret and the root key, and starts
+    /// delivering: first what `owed` (the experiments as recovered that
+    /// [`owed`] picks) still wait for, then each end [`Notifier::ended`]
+    /// hands over. From `config`: the `[notify]` section, `notify_allow`,
+    /// the runner and the grace of commands, and the test hook
+    /// `notify_backoff`, which stands for every wait of the schedule.
     pub async fn start(
         store: Arc<Store>,
-        settings: Settings,
-        backoff: Option<Duration>,
+        config: &Config,
         owed: Vec<Record>,
         metrics: Arc<Metrics>,
     ) -> Result<Notifier, Error> {
         let root = store.root().to_owned();
-        let (server_secret, path) = blocking(move || secret::server_secret(&root)).await?;
-        log_settings(&settings, &path);
+        let ((lab_secret, path), (root_key, _)) = blocking(move || {
+            Ok((
+                secret::kept(&root, LAB_SECRET_FILE)?,
+                secret::kept(&root, ROOT_KEY_FILE)?,
+            ))
+        })
+        .await?;
+        let settings = config.notify.clone();
+        let allowance = Allowance::new(config.notify_allow.clone());
+        log_settings(&settings, &allowance, &path);
         let shared = Arc::new(Shared {
             store,
             settings,
-            server_secret,
-            backoff,
+            allowance,
+            lab_secret,
+            root_key,
+            runner: config.runner(),
+            grace: config.shutdown_grace,
+            backoff: config.notify_backoff,
             slots: Semaphore::new(MAX_DELIVERIES),
-            receivers: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
+            commands: Mutex::new(Some(HashMap::new())),
             metrics,
         });
         let (ended, receiver) = mpsc::unbounded_channel();
@@ -186,6 +258,30 @@ impl Notifier {
     /// record it (`notify_lab`).
     pub fn lab_wide(&self) -> bool {
         self.shared.settings.is_on()
+    }
+
+    /// Checks where a submission's `notify_url` posts: a host that is an
+    /// address must be one notifications may reach (see `address`); a name
+    /// is checked at each delivery, as it resolves then.
+    pub fn check_destination(&self, url: &Endpoint) -> Result<(), Error> {
+        self.shared
+            .allowance
+            .check_at_submission(url)
+            .map_err(|msg| Error::Invalid {
+                field: "notify_url".into(),
+                msg,
+            })
+    }
+
+    /// The secret that signs what is posted to the `notify_url`s of
+    /// experiments submitted by `who` (a user's name, or a client address).
+    pub async fn secret_for(&self, who: &str) -> Result<Secret, String> {
+        self.shared
+            .secret_for(Some(who))
+            .await
+            .map_err(|unsigned| match unsigned {
+                Unsigned::Gone(why) | Unsigned::Unreadable(why) => why,
+            })
     }
 
     /// Hands over an experiment whose end is recorded on disk. Never waits:
@@ -207,9 +303,18 @@ impl Notifier {
         blocking(move || Ok(read(&store, id))).await.ok().flatten()
     }
 
-    /// Stops every delivery under way: what is pending stays in its outbox
-    /// for the next start.
+    /// Stops every delivery under way (and the `on_finish` command with all
+    /// it started): what is pending stays in its outbox for the next start.
     pub fn close(&self) {
+        let commands = self
+            .shared
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        for stop in commands.into_iter().flat_map(HashMap::into_values) {
+            let _ = stop.send(Signal::Shutdown);
+        }
         self.shared
             .tasks
             .lock()
@@ -253,7 +358,7 @@ impl Shared {
         for record in owed {
             match self.store.read_own(record.id, OUTBOX_FILE) {
                 Ok(Some(bytes)) => match serde_json::from_slice::<Outbox>(&bytes) {
-                    Ok(outbox) if outbox.is_pending() => pending.push(outbox),
+                    Ok(outbox) if outbox.is_pending() => pending.push(self.interrupted(outbox)),
                     Ok(_) => {}
                     Err(err) => log::error!(
                         "experiment {}: its notifications' outbox ({OUTBOX_FILE}) cannot be read ({err}); \
@@ -278,6 +383,37 @@ impl Shared {
         pending
     }
 
+    /// Settles the runs of the `on_finish` command that `outbox` records as
+    /// under way when the server stopped: whatever is left of them is killed
+    /// (the runner kills them when the server dies, unless it was killed
+    /// too), so that the command never runs beside itself; it runs again,
+    /// once, as its delivery is still pending.
+    fn interrupted(&self, mut outbox: Outbox) -> Outbox {
+        let mut changed = false;
+        for delivery in &mut outbox.deliveries {
+            let Some(running) = delivery.running.take() else {
+                continue;
+            };
+            changed = true;
+            let killed = local::kill_run(&running.process, self.grace);
+            log::warn!(
+                "experiment {}: {} was running since {} when the server stopped{}; it runs again",
+                outbox.experiment,
+                delivery.target.label(),
+                running.since,
+                if killed > 0 {
+                    format!(" (killed {killed} process(es) left of it)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if changed {
+            self.write(&outbox);
+        }
+        outbox
+    }
+
     /// Writes the outbox of a finished experiment and returns it; `None` if
     /// there is nobody to tell.
     fn create(&self, record: &Record) -> Option<Outbox> {
@@ -286,6 +422,7 @@ impl Shared {
         if let Some(url) = &record.notify_url {
             targets.push(Target::NotifyUrl {
                 url: url.to_string(),
+                signed_for: record.submitted_by.as_deref().map(str::to_owned),
             });
         }
         if record.notify_lab {
@@ -317,18 +454,21 @@ impl Shared {
     }
 
     fn write(&self, outbox: &Outbox) {
-        let written = self.store.write_own(
-            outbox.experiment,
-            OUTBOX_FILE,
-            outbox::NEXT_OUTBOX_FILE,
-            &outbox.to_json(),
-        );
-        if let Err(err) = written {
+        if let Err(err) = self.write_checked(outbox) {
             log::error!(
                 "experiment {}: could not record its notifications: {err}",
                 outbox.experiment
             );
         }
+    }
+
+    fn write_checked(&self, outbox: &Outbox) -> Result<(), Error> {
+        self.store.write_own(
+            outbox.experiment,
+            OUTBOX_FILE,
+            outbox::NEXT_OUTBOX_FILE,
+            &outbox.to_json(),
+        )
     }
 
     /// Starts a task for each pending delivery of `outbox`.
@@ -370,12 +510,13 @@ impl Shared {
             };
             tokio::time::sleep(due.since(Timestamp::now())).await;
             let result = {
-                let receiver = self.receiver(&event.target);
-                let _own = receiver.acquire().await;
+                let key = lane_key(&event.target);
+                let lane = self.lane(&key);
+                let _own = lane.acquire().await;
                 let _any = self.slots.acquire().await;
-                let result = self.attempt(&event).await;
+                let result = self.attempt(&event, &outbox, at).await;
                 drop(_own);
-                self.forget(&event.target, receiver);
+                self.forget(&key, lane);
                 result
             };
             // The schedule's waits run from the end of an attempt, which may
@@ -383,30 +524,84 @@ impl Shared {
             let ended = Timestamp::now();
             let mut outbox = outbox.lock().await;
             let delivery = &mut outbox.deliveries[at];
+            delivery.running = None;
             match result {
                 Attempt::Done(result) => delivery.attempted(ended, result, self.backoff),
                 Attempt::Never(why) => delivery.abandon(why),
+                // The server stops: the next start settles the run and makes it again.
+                Attempt::Interrupted => return,
             }
             report(&event, delivery, &self.metrics);
             self.write_async(&outbox).await;
         }
     }
 
-    /// The slots of the receiver `target` names.
-    fn receiver(&self, target: &Target) -> Arc<Semaphore> {
-        let mut receivers = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
-        receivers
-            .entry(receiver_key(target))
-            .or_insert_with(|| Arc::new(Semaphore::new(PER_RECEIVER)))
+    /// The lane `key` names (see [`lane_key`]).
+    fn lane(&self, key: &str) -> Arc<Semaphore> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        lanes
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_LANE)))
             .clone()
     }
 
-    /// Drops a receiver's slots once no delivery to it is under way or waiting.
-    fn forget(&self, target: &Target, slots: Arc<Semaphore>) {
-        let mut receivers = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
-        // Held by the map and by `slots` alone: nobody else waits for them.
-        if Arc::strong_count(&slots) == 2 {
-            receivers.remove(&receiver_key(target));
+    /// Drops a lane once no delivery to its receiver is under way or waiting.
+    fn forget(&self, key: &str, lane: Arc<Semaphore>) {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        // Held by the map and by `lane` alone: nobody else waits for it.
+        if Arc::strong_count(&lane) == 2 {
+            lanes.remove(key);
+        }
+    }
+
+    /// The secret of whoever `who` names (a user's name, or a client
+    /// address; none for the experiments from before users, which the lab's
+    /// secret signs). A user's is made with their token's hash as well, so
+    /// it changes with their token, and someone later given the same name
+    /// gets another.
+    async fn secret_for(&self, who: Option<&str>) -> Result<Secret, Unsigned> {
+        let Some(who) = who else {
+            return Ok(self.lab_secret.clone());
+        };
+        if let Ok(address) = who.parse::<IpAddr>() {
+            let address = address.to_canonical().to_string();
+            return Ok(self.root_key.derive("address", &[&address]));
+        }
+        let path = self.store.root().join(crate::access::users::USERS_FILE);
+        let users = blocking(move || crate::access::users::read(&path))
+            .await
+            .map_err(|err| Unsigned::Unreadable(format!("the users cannot be read: {err}")))?;
+        let user = users
+            .users
+            .iter()
+            .find(|user| user.name == who)
+            .ok_or_else(|| {
+                Unsigned::Gone(format!(
+                    "{who}, who submitted it, is no longer a user of this server: no secret of theirs signs it"
+                ))
+            })?;
+        Ok(self
+            .root_key
+            .derive("user", &[&user.name, &user.token_sha256]))
+    }
+
+    /// Registers how to stop a run of the `on_finish` command; false once
+    /// the server stops (nothing is to start then).
+    fn register(&self, key: (Id, usize), stop: Sender<Signal>) -> bool {
+        let mut commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
+        match commands.as_mut() {
+            Some(commands) => {
+                commands.insert(key, stop);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unregister(&self, key: (Id, usize)) {
+        let mut commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(commands) = commands.as_mut() {
+            commands.remove(&key);
         }
     }
 
@@ -420,51 +615,51 @@ impl Shared {
         .await;
     }
 
-    /// One attempt at telling `event.target` of the event.
-    async fn attempt(&self, event: &Event) -> Attempt {
-        let (url, secret) = match &event.target {
-            Target::NotifyUrl { url } => match Endpoint::parse(url) {
-                Ok(url) => (url, &self.server_secret),
-                Err(err) => return Attempt::Never(format!("the notify_url {err}")),
-            },
-            Target::Lab => match &self.settings.url {
-                Some(url) => (
-                    url.clone(),
-                    self.settings.secret.as_ref().unwrap_or(&self.server_secret),
-                ),
-                None => {
+    /// One attempt at telling `event.target` of the event, delivery `at` of `outbox`.
+    async fn attempt(
+        self: &Arc<Self>,
+        event: &Event,
+        outbox: &Arc<tokio::sync::Mutex<Outbox>>,
+        at: usize,
+    ) -> Attempt {
+        let (url, addresses, secret) = match &event.target {
+            Target::NotifyUrl { url, signed_for } => {
+                let url = match Endpoint::parse(url) {
+                    Ok(url) => url,
+                    Err(err) => return Attempt::Never(format!("the notify_url {err}")),
+                };
+                let secret = match self.secret_for(signed_for.as_deref()).await {
+                    Ok(secret) => secret,
+                    Err(Unsigned::Gone(why)) => return Attempt::Never(why),
+                    Err(Unsigned::Unreadable(why)) => return Attempt::Done(Err(why)),
+                };
+                // Resolved at each attempt, and connected to as checked.
+                let addresses = match self.allowance.resolve(&url).await {
+                    Ok(addresses) => addresses,
+                    Err(address::Unreachable::Refused(why)) => {
+                        return Attempt::Never(format!("refused: the notify_url {why}"))
+                    }
+                    Err(address::Unreachable::Unresolved(why)) => return Attempt::Done(Err(why)),
+                };
+                (url, addresses, secret)
+            }
+            Target::Lab => {
+                let Some(url) = &self.settings.url else {
                     return Attempt::Never(
                         "the configuration no longer has a lab-wide url ([notify] url)".into(),
-                    )
-                }
-            },
-            Target::OnFinish => {
-                if self.settings.on_finish.is_empty() {
-                    return Attempt::Never(
-                        "the configuration no longer has an on_finish command ([notify] on_finish)"
-                            .into(),
                     );
-                }
-                let env = [
-                    ("SEQSPOOL_EVENT_ID", event.id.clone()),
-                    ("SEQSPOOL_EVENT_TYPE", event.kind.clone()),
-                    ("EXPERIMENT_ID", event.experiment.to_string()),
-                    (
-                        "EXPERIMENT_DIR",
-                        self.store.dir(event.experiment).display().to_string(),
-                    ),
-                ];
-                return Attempt::Done(
-                    send::run(
-                        &self.settings.on_finish,
-                        self.store.root(),
-                        &env,
-                        event.body.clone(),
-                        send::COMMAND_TIMEOUT,
-                    )
-                    .await,
-                );
+                };
+                // The operator's own receiver: wherever it is.
+                let addresses = match address::lookup(url).await {
+                    Ok(addresses) => addresses,
+                    Err(
+                        address::Unreachable::Refused(why) | address::Unreachable::Unresolved(why),
+                    ) => return Attempt::Done(Err(why)),
+                };
+                let secret = self.settings.secret.as_ref().unwrap_or(&self.lab_secret);
+                (url.clone(), addresses, secret.clone())
             }
+            Target::OnFinish => return self.run_on_finish(event, outbox, at).await,
         };
         // Signed anew at each attempt: receivers refuse an old timestamp.
         let timestamp = Timestamp::now().millis() / 1000;
@@ -476,21 +671,121 @@ impl Shared {
                 secret.sign(&event.id, timestamp, &event.body),
             ),
         ];
-        Attempt::Done(send::post(&url, &headers, event.body.clone()).await)
+        Attempt::Done(send::post(&url, &addresses, &headers, event.body.clone()).await)
+    }
+
+    /// Runs the `on_finish` command with the event on its standard input,
+    /// through a runner (as the experiments' commands run), its run recorded
+    /// in the outbox before it starts; its output goes to [`COMMAND_LOGS`]
+    /// in the experiment's directory.
+    async fn run_on_finish(
+        self: &Arc<Self>,
+        event: &Event,
+        outbox: &Arc<tokio::sync::Mutex<Outbox>>,
+        at: usize,
+    ) -> Attempt {
+        let Some(program) = self.settings.on_finish.first().cloned() else {
+            return Attempt::Never(
+                "the configuration no longer has an on_finish command ([notify] on_finish)".into(),
+            );
+        };
+        let key = (event.experiment, at);
+        let control = Control::new();
+        if !self.register(key, control.sender.clone()) {
+            return Attempt::Interrupted;
+        }
+        let shared = self.clone();
+        let outbox = outbox.clone();
+        let input = String::from_utf8_lossy(&event.body).into_owned();
+        let env = vec![
+            ("SEQSPOOL_EVENT_ID".to_owned(), event.id.clone()),
+            ("SEQSPOOL_EVENT_TYPE".to_owned(), event.kind.clone()),
+            ("EXPERIMENT_ID".to_owned(), event.experiment.to_string()),
+            (
+                "EXPERIMENT_DIR".to_owned(),
+                self.store.dir(event.experiment).display().to_string(),
+            ),
+        ];
+        let experiment = event.experiment;
+        let ended = tokio::task::spawn_blocking(move || {
+            let dir = shared.store.dir(experiment);
+            let logs = COMMAND_LOGS.map(|name| dir.join(name));
+            let command = crate::pipeline::Command::Program(shared.settings.on_finish.clone());
+            let once = Once {
+                command: &command,
+                dir: shared.store.root(),
+                env,
+                input,
+                logs: logs.clone(),
+                max_output: COMMAND_OUTPUT,
+                mark: local::once_mark(&format!("{experiment}/on_finish")),
+                timeout: COMMAND_TIMEOUT,
+                grace: shared.grace,
+            };
+            let what = format!("the on_finish command of experiment {experiment}");
+            let ended = local::once(&shared.runner, &what, once, control, |process| {
+                let mut outbox = outbox.blocking_lock();
+                outbox.deliveries[at].running = Some(Running {
+                    since: Timestamp::now(),
+                    process,
+                });
+                shared.write_checked(&outbox)
+            });
+            (ended, said(&logs[1]))
+        })
+        .await;
+        self.unregister(key);
+        let Ok((ended, said)) = ended else {
+            return Attempt::Interrupted;
+        };
+        Attempt::Done(match ended {
+            Ended::Exited(status) if status.success() => Ok(()),
+            Ended::Exited(status) => Err(format!("{}{said}", local::describe(status))),
+            Ended::TimedOut(_) => Err(format!(
+                "still running after {} s; it was stopped with everything it started",
+                COMMAND_TIMEOUT.as_secs()
+            )),
+            Ended::Interrupted => return Attempt::Interrupted,
+            Ended::Failed(why) => Err(format!("{program}: {why}")),
+        })
     }
 }
 
-/// Which receiver a target is, for its share of the slots: a host and port,
-/// whatever the path.
-fn receiver_key(target: &Target) -> String {
+/// What a command wrote first on its standard error (kept in `log`), as the
+/// end of a reason: `: no mail server`, or nothing.
+fn said(log: &Path) -> String {
+    use std::io::Read;
+    let mut kept = Vec::new();
+    if let Ok(file) = std::fs::File::open(log) {
+        let _ = file.take(STDERR_KEPT as u64).read_to_end(&mut kept);
+    }
+    let said = String::from_utf8_lossy(&kept);
+    match said.trim() {
+        "" => String::new(),
+        said => format!(": {said}"),
+    }
+}
+
+/// Which lane a target's deliveries take: its receiver's origin (scheme,
+/// host and port, whatever the path and however the host is spelled), the
+/// lab's URL, or the `on_finish` command.
+fn lane_key(target: &Target) -> String {
     match target {
-        Target::NotifyUrl { url } => match Endpoint::parse(url) {
-            Ok(url) => format!("{}:{}", url.host().to_ascii_lowercase(), url.port()),
+        Target::NotifyUrl { url, .. } => match Endpoint::parse(url) {
+            Ok(url) => address::origin(&url),
             Err(_) => url.clone(),
         },
         Target::Lab => "lab".into(),
         Target::OnFinish => "on_finish".into(),
     }
+}
+
+/// Why no secret signs an event.
+enum Unsigned {
+    /// Whoever it was for is no longer a user: it never will.
+    Gone(String),
+    /// The users cannot be read now.
+    Unreadable(String),
 }
 
 /// What one attempt is about.
@@ -508,6 +803,8 @@ enum Attempt {
     Done(Result<(), String>),
     /// It cannot be made, now or later.
     Never(String),
+    /// The server stopped while it was made: it is made again at the next start.
+    Interrupted,
 }
 
 /// Tells how an attempt at a delivery went: the one place each outcome is
@@ -560,7 +857,7 @@ pub fn read(store: &Store, id: Id) -> Option<Outbox> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn log_settings(settings: &Settings, server_secret: &Path) {
+fn log_settings(settings: &Settings, allowance: &Allowance, lab_secret: &Path) {
     if let Some(url) = &settings.url {
         log::info!(
             "notifications: every experiment's end is posted to {}:{} (signed with {})",
@@ -569,16 +866,22 @@ fn log_settings(settings: &Settings, server_secret: &Path) {
             if settings.secret.is_some() {
                 "the secret of [notify]".to_owned()
             } else {
-                format!("the server's secret, in {}", server_secret.display())
+                format!("the lab's secret, in {}", lab_secret.display())
             }
         );
     }
     if let Some(program) = settings.on_finish.first() {
         log::info!("notifications: {program} is run when an experiment ends ([notify] on_finish)");
     }
+    let allowed: Vec<String> = allowance.entries().iter().map(Allowed::to_string).collect();
     log::info!(
-        "notifications: a submission's notify_url is signed with the server's secret, in {}",
-        server_secret.display()
+        "notifications: a submission's notify_url is signed with its submitter's own secret \
+         (GET /notifications/secret), and reaches public addresses{}",
+        if allowed.is_empty() {
+            " only (notify_allow allows the lab's own networks)".to_owned()
+        } else {
+            format!(" and {} (notify_allow)", allowed.join(", "))
+        }
     );
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Id, Record, State};
+use crate::model::{Id, ProcessIdentity, Record, State};
 use crate::time::Timestamp;
 
 /// The outbox's name in the experiment's directory.
@@ -52,8 +52,14 @@ pub struct Outbox {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "to", rename_all = "snake_case")]
 pub enum Target {
-    /// The `notify_url` the submission gave, signed with the server's secret.
-    NotifyUrl { url: String },
+    /// The `notify_url` the submission gave, signed with the secret of whoever
+    /// submitted it (`signed_for`: a user's name, or a client address; none,
+    /// for an experiment from before users, signs with the lab's secret).
+    NotifyUrl {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed_for: Option<String>,
+    },
     /// The configuration's `[notify] url`, as it is when the attempt is made.
     Lab,
     /// The configuration's `[notify] on_finish` command, as it is when the attempt is made.
@@ -64,7 +70,7 @@ impl Target {
     /// For the log (the lab's URL may carry a token: it is not written out).
     pub fn label(&self) -> String {
         match self {
-            Target::NotifyUrl { url } => url.clone(),
+            Target::NotifyUrl { url, .. } => url.clone(),
             Target::Lab => "the lab-wide URL".into(),
             Target::OnFinish => "the on_finish command".into(),
         }
@@ -102,6 +108,19 @@ pub struct Delivery {
     /// What went wrong at the last failed attempt.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The `on_finish` command's run under way, recorded before it starts:
+    /// a server that finds it at its start (after a crash) kills what is
+    /// left of it before it runs the command again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<Running>,
+}
+
+/// A run of the `on_finish` command under way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Running {
+    pub since: Timestamp,
+    /// Its runner's process (whose session holds the command) and its mark.
+    pub process: ProcessIdentity,
 }
 
 impl Delivery {
@@ -114,6 +133,7 @@ impl Delivery {
             next_attempt_at: Some(now),
             delivered_at: None,
             last_error: None,
+            running: None,
         }
     }
 
@@ -295,6 +315,7 @@ mod tests {
             vec![
                 Target::NotifyUrl {
                     url: "http://127.0.0.1:9/".into(),
+                    signed_for: Some("anna".into()),
                 },
                 Target::Lab,
             ],
@@ -310,6 +331,7 @@ mod tests {
         );
         let json = serde_json::to_value(&outbox).unwrap();
         assert_eq!(json["deliveries"][0]["to"], "notify_url");
+        assert_eq!(json["deliveries"][0]["signed_for"], "anna");
         assert_eq!(json["deliveries"][1]["to"], "lab");
         assert_eq!(json["deliveries"][1]["state"], "pending");
         let back: Outbox = serde_json::from_slice(&outbox.to_json()).unwrap();

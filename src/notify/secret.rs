@@ -4,6 +4,13 @@
 //! A receiver checks `webhook-signature` = `v1,` + base64(HMAC-SHA256(key,
 //! `webhook-id.webhook-timestamp.body`)), which proves the event came from
 //! whoever holds the key and was not changed on the way.
+//!
+//! Every receiver has a secret of its own, so that no receiver can sign an
+//! event another would take: the lab's (`[notify] secret`, or the server's
+//! own in [`LAB_SECRET_FILE`]), and one per user and per client address,
+//! each made from the server's root key ([`ROOT_KEY_FILE`], never shown to
+//! anyone) by HMAC over who it is for ([`Secret::derive`]). Knowing one
+//! such secret tells nothing of another, nor of the root key.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -26,10 +33,18 @@ const GENERATED_BYTES: usize = 32;
 /// The key lengths Standard Webhooks asks for: 24 to 64 bytes.
 const KEY_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
 
-/// The server's own secret, beside the experiments: it signs the events
-/// posted to a submission's `notify_url` (and to the lab-wide URL when the
-/// configuration gives no secret of its own).
-pub const SERVER_SECRET_FILE: &str = ".notify-secret";
+/// The lab's secret, beside the experiments: it signs the events posted to
+/// the lab-wide URL when the configuration gives no secret of its own (and
+/// those to a `notify_url` of an experiment from before users).
+pub const LAB_SECRET_FILE: &str = ".notify-secret";
+
+/// The key every user's and every address's secret is made from, beside the
+/// experiments; it never leaves the server.
+pub const ROOT_KEY_FILE: &str = ".notify-key";
+
+/// What sets the secrets [`Secret::derive`] makes apart from any other use of
+/// the root key; a new version would make new secrets.
+const DERIVATION: &[u8] = b"seqspool webhook secret v1";
 
 /// A signing key.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,6 +92,22 @@ impl Secret {
         format!("{PREFIX}{}", STANDARD.encode(&self.key))
     }
 
+    /// The secret made from this key for `kind` (`user`, `address`) and
+    /// `parts`: HMAC-SHA256 of them, each after its length (so no two lists
+    /// of parts read alike).
+    pub fn derive(&self, kind: &str, parts: &[&str]) -> Secret {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
+        mac.update(DERIVATION);
+        for part in std::iter::once(kind).chain(parts.iter().copied()) {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        Secret {
+            key: mac.finalize().into_bytes().to_vec(),
+        }
+    }
+
     /// The `webhook-signature` of `body` sent with id `id` at `timestamp`
     /// (Unix seconds).
     pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
@@ -102,11 +133,12 @@ pub fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
     Ok(bytes)
 }
 
-/// Reads the server's secret from the experiments directory `root`, making
-/// it the first time: a random key, written readable by the server's account
-/// alone, flushed, so receivers set up with it keep working across restarts.
-pub fn server_secret(root: &Path) -> Result<(Secret, PathBuf), Error> {
-    let path = root.join(SERVER_SECRET_FILE);
+/// Reads the secret kept in `file` of the experiments directory `root`
+/// ([`LAB_SECRET_FILE`], [`ROOT_KEY_FILE`]), making it the first time: a
+/// random key, written readable by the server's account alone, flushed, so
+/// receivers set up with it keep working across restarts.
+pub fn kept(root: &Path, file: &str) -> Result<(Secret, PathBuf), Error> {
+    let path = root.join(file);
     match fs::read_to_string(&path) {
         Ok(text) => {
             let secret = Secret::parse(&text)
@@ -129,7 +161,7 @@ pub fn server_secret(root: &Path) -> Result<(Secret, PathBuf), Error> {
         .and_then(|dir| dir.sync_all())
         .map_err(|e| Error::io("flushing", root, e))?;
     log::info!(
-        "made the server's signing secret for notifications, in {}",
+        "made a signing secret for notifications, in {}",
         path.display()
     );
     Ok((secret, path))
@@ -172,11 +204,34 @@ mod tests {
     }
 
     #[test]
-    fn the_server_secret_is_made_once_and_kept() {
+    fn each_receivers_secret_is_its_own() {
+        let root = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let anna = root.derive("user", &["anna", "ab12"]);
+        assert_eq!(anna, root.derive("user", &["anna", "ab12"]));
+        for other in [
+            root.derive("user", &["anna", "ab13"]),
+            root.derive("user", &["ben", "ab12"]),
+            root.derive("user", &["anna\0ab12"]),
+            root.derive("address", &["anna", "ab12"]),
+            Secret::generate()
+                .unwrap()
+                .derive("user", &["anna", "ab12"]),
+        ] {
+            assert_ne!(anna, other);
+        }
+        assert_ne!(anna, root);
+        // A secret a receiver can use as Standard Webhooks writes it.
+        assert_eq!(Secret::parse(&anna.to_text()).unwrap(), anna);
+    }
+
+    #[test]
+    fn a_kept_secret_is_made_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let (first, path) = server_secret(dir.path()).unwrap();
-        let (again, _) = server_secret(dir.path()).unwrap();
+        let (first, path) = kept(dir.path(), LAB_SECRET_FILE).unwrap();
+        let (again, _) = kept(dir.path(), LAB_SECRET_FILE).unwrap();
         assert_eq!(first, again);
+        let (root, _) = kept(dir.path(), ROOT_KEY_FILE).unwrap();
+        assert_ne!(first, root);
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");

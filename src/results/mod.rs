@@ -185,6 +185,9 @@ enum Prepared {
     /// BLAST+ is not installed: the words to say so.
     NoBlast(String),
     Failed(String),
+    /// The search did not complete: whatever its archive holds (the request
+    /// alone, or a piece), it is no report; why, in words.
+    SearchFailed(String),
 }
 
 /// The results section of an experiment's page: above its record, each
@@ -202,6 +205,9 @@ pub async fn section(app: &App, experiment: &Experiment, files: &[FileInfo]) -> 
         let info = files.iter().find(|f| f.name == result.file).cloned();
         let what = match (&info, result.view) {
             (None, _) => Shown::Missing,
+            (Some(_), View::Blast) if record.state != State::Complete => {
+                Shown::Blast(Prepared::SearchFailed(search_failed(record)))
+            }
             (Some(_), View::Blast) => Shown::Blast(prepare(app, record, &result.file).await),
             (Some(_), View::Image) => Shown::Image,
             (Some(_), View::File) => Shown::File,
@@ -269,6 +275,15 @@ fn read(store: &Store, id: Id, name: &str, view: View) -> Shown {
             }
         }
         View::Blast | View::Image | View::File => Shown::File,
+    }
+}
+
+/// Why a search that finished without completing has no report.
+fn search_failed(record: &Record) -> String {
+    match (record.state, record.error.as_deref()) {
+        (State::Canceled, _) => "the search was canceled before it completed".to_owned(),
+        (state, Some(error)) => format!("the search failed ({}: {error})", state.as_str()),
+        (state, None) => format!("the search failed ({})", state.as_str()),
     }
 }
 
@@ -364,7 +379,23 @@ fn make_report(
         Err(FormatError::Missing) => return Prepared::NoBlast(FormatError::Missing.to_string()),
         Err(err) => return failed(err.to_string()),
     };
-    let report = match Report::from_json(&json) {
+    // The bit scores as BLAST's tables write them (see `report`); without
+    // them, the page writes the JSON's as BLAST would.
+    let bitscore = blast::Format::Tabular(Columns::Named(vec!["bitscore".into()]));
+    let tabular = store
+        .open_file(id, name)
+        .map_err(|err| err.to_string())
+        .and_then(|(archive, _)| {
+            blast::format(archive, &bitscore, &options).map_err(|err| err.to_string())
+        });
+    let tabular = match tabular {
+        Ok(text) => String::from_utf8(text).ok(),
+        Err(why) => {
+            log::debug!("experiment {id}: no tabular bit scores of {name}: {why}");
+            None
+        }
+    };
+    let report = match Report::from_json(&json, tabular.as_deref()) {
         Ok(report) => report,
         Err(why) => return failed(why),
     };
@@ -488,6 +519,25 @@ pub async fn download(
     let store = app.store.clone();
     let opened = name.clone();
     let (file, length) = blocking(move || store.open_file(id, &opened)).await?;
+    let record = &experiment.record;
+    // A search that has not completed left nothing to download as a report:
+    // an empty or partial archive formats as nothing at all.
+    let unfinished = || match record.state {
+        State::Complete => None,
+        State::Queued | State::Running => Some(format!(
+            "experiment {id} is {}; its results can be downloaded once it has completed",
+            record.state.as_str()
+        )),
+        _ => Some(format!(
+            "experiment {id}: {}, so {name} holds no report to download; its stderr.txt says why",
+            search_failed(record)
+        )),
+    };
+    if wanted_format.is_some() || length == 0 {
+        if let Some(why) = unfinished() {
+            return Err(Error::WrongState(why));
+        }
+    }
     let Some(download) = wanted_format else {
         return Ok(respond::untrusted_file(
             &name,
@@ -538,6 +588,12 @@ pub async fn download(
         Ok((rewound(guarded)?, length))
     })
     .await?;
+    if length == 0 {
+        return Err(Error::Internal(format!(
+            "experiment {id}: {} wrote nothing from {name}",
+            blast::PROGRAM
+        )));
+    }
     log::info!(
         "experiment {id}: {name} formatted as {} ({})",
         download.word(),
@@ -606,6 +662,9 @@ fn card(
 ) -> Markup {
     let context = Context::new(id, index, &result.file);
     let title = result.title.as_deref().unwrap_or(&result.file);
+    // No empty download, and none of what a failed search left.
+    let offered = info.is_some_and(|info| info.size > 0)
+        && !matches!(shown, Shown::Blast(Prepared::SearchFailed(_)));
     html! {
         article.card.result id=(context.id_prefix()) data-view=(view_name(result.view))
             aria-labelledby=(context.heading_id()) {
@@ -614,8 +673,10 @@ fn card(
                 p.result-file {
                     code { (result.file) }
                     @if let Some(info) = info {
-                        " · " (size(info.size)) " · "
-                        a href=(context.download_url()) download { "Download" }
+                        " · " (size(info.size))
+                        @if offered {
+                            " · " a href=(context.download_url()) download { "Download" }
+                        }
                     }
                 }
             }
@@ -650,16 +711,24 @@ fn card(
 
 fn blast_card(prepared: &Prepared, context: &Context) -> Markup {
     html! {
-        ul.downloads aria-label="Download the report" {
-            @for download in Download::ALL {
-                li {
-                    a href={ (context.download_url()) "?format=" (download.word()) } download {
-                        (download.label())
+        @if !matches!(prepared, Prepared::SearchFailed(_)) {
+            ul.downloads aria-label="Download the report" {
+                @for download in Download::ALL {
+                    li {
+                        a href={ (context.download_url()) "?format=" (download.word()) } download {
+                            (download.label())
+                        }
                     }
                 }
             }
         }
         @match prepared {
+            Prepared::SearchFailed(why) => {
+                p.result-problem {
+                    "No report: " (why) ", so its archive holds no results to show or download. "
+                    "What it printed is under its status above."
+                }
+            }
             Prepared::Ready(report) => { (report::render(report, context)) }
             Prepared::Pending => {
                 p.result-note data-report-pending {

@@ -6,7 +6,7 @@
 
 use maud::{html, Markup};
 
-use super::report::{bits, evalue, QueryHits};
+use super::report::{evalue, QueryHits};
 
 /// The drawing's width in its own units; it is scaled to the page's width.
 pub const WIDTH: f64 = 800.0;
@@ -21,8 +21,9 @@ const BAR: f64 = 10.0;
 const FIRST_ROW: f64 = 74.0;
 /// Hits drawn; the table below lists all that were kept.
 pub const MAX_ROWS: usize = 50;
-/// Characters of a hit's name beside its row.
-const LABEL: usize = 22;
+/// Characters of a hit's name beside its row: as many fit left of the
+/// axis in the larger type a phone gets (`style.css`).
+const LABEL: usize = 16;
 
 /// NCBI's colour key for alignment scores: below 40, 40 to 50, 50 to 80,
 /// 80 to 200, and 200 or more bits.
@@ -107,9 +108,9 @@ pub fn render(query: &QueryHits, prefix: &str) -> Markup {
                      with a bar for each aligned segment, coloured by its bit score."
                 }
                 g.legend font-size="11" {
-                    text x=(PLOT_LEFT) y="14" { "Bit score:" }
+                    text x=(PLOT_LEFT - 8.0) y="14" text-anchor="end" { "Bit score" }
                     @for (i, (_, fill, words)) in BANDS.iter().enumerate() {
-                        @let left = PLOT_LEFT + 70.0 + i as f64 * 92.0;
+                        @let left = PLOT_LEFT + i as f64 * 92.0;
                         rect x=(left) y="5" width="22" height="10" fill=(fill) {}
                         text x=(left + 27.0) y="14" { (words) }
                     }
@@ -130,7 +131,7 @@ pub fn render(query: &QueryHits, prefix: &str) -> Markup {
                             title {
                                 (hit.num) ". " (hit.id) " " (hit.title)
                                 @if let Some(e) = hit.evalue() { " · E-value " (evalue(e)) }
-                                @if let Some(b) = hit.bit_score() { " · " (bits(b)) " bits" }
+                                @if let Some(bits) = hit.bits() { " · " (bits) " bits" }
                             }
                             text.hit-label x=(PLOT_LEFT - 8.0) y=(top + BAR - 1.0) text-anchor="end" font-size="11" {
                                 (label(&hit.id))

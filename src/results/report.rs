@@ -3,7 +3,10 @@
 //! alignments, made from the search's archive.
 //!
 //! `blast_formatter` turns the archive into BLAST's JSON (`-outfmt 15`),
-//! keeping the first [`MAX_HITS`] hits; [`Report::from_json`] reads that into
+//! keeping the first [`MAX_HITS`] hits, and into its tabular bit scores
+//! (`-outfmt "6 bitscore"`): the JSON rounds a bit score to six figures,
+//! where BLAST's tables truncate the score itself, so a score of 137.9996
+//! is 138 in the JSON and 137 in every table BLAST writes. [`Report::from_json`] reads them into
 //! the little the page shows, with each alignment cut to [`MAX_ALIGNMENT`]
 //! columns, and the page's report is cached as JSON beside the archive
 //! (`super::cache`), so a page view does not run BLAST again.
@@ -79,6 +82,10 @@ pub struct Hit {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hsp {
     pub bit_score: f64,
+    /// The bit score as BLAST's tables write it, when the report was made
+    /// with them and they lined up with the JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bit_text: Option<String>,
     pub score: f64,
     pub evalue: f64,
     pub identity: u64,
@@ -120,9 +127,30 @@ impl Hit {
     pub fn bit_score(&self) -> Option<f64> {
         self.hsps.iter().map(|h| h.bit_score).reduce(f64::max)
     }
+
+    /// The best bit score of its HSPs, as BLAST writes it.
+    pub fn bits(&self) -> Option<String> {
+        self.hsps
+            .iter()
+            .reduce(|best, hsp| {
+                if hsp.bit_score > best.bit_score {
+                    hsp
+                } else {
+                    best
+                }
+            })
+            .map(Hsp::bits)
+    }
 }
 
 impl Hsp {
+    /// Its bit score as BLAST writes it: its tables' text, or else made as they make it.
+    pub fn bits(&self) -> String {
+        self.bit_text
+            .clone()
+            .unwrap_or_else(|| bits(self.bit_score))
+    }
+
     pub fn identity_percent(&self) -> f64 {
         percent(self.identity, self.align_len)
     }
@@ -223,6 +251,9 @@ struct RawDescription {
 #[derive(Deserialize)]
 struct RawHsp {
     bit_score: f64,
+    /// Its line of BLAST's tabular bit scores ([`Output::take_bit_texts`]).
+    #[serde(skip)]
+    bit_text: Option<String>,
     score: f64,
     evalue: f64,
     identity: u64,
@@ -246,13 +277,62 @@ struct RawHsp {
     hseq: String,
 }
 
+impl Output {
+    /// Gives each HSP its bit score as BLAST's tables write it, from
+    /// `tabular`: `-outfmt "6 bitscore"` of the same archive, cut to the
+    /// same hits, so a line per HSP in the JSON's order. Gives none unless
+    /// the lines and the JSON's scores match one to one, each within what
+    /// the two roundings allow.
+    fn take_bit_texts(&mut self, tabular: &str) {
+        let mut lines = tabular.lines().map(str::trim);
+        let mut texts = Vec::new();
+        for hsp in self.hsps() {
+            let Some(text) = lines.next() else { return };
+            let close = text.parse::<f64>().is_ok_and(|value| {
+                (value - hsp.bit_score).abs() <= 1.0_f64.max(hsp.bit_score * 1e-3)
+            });
+            if !close {
+                return;
+            }
+            texts.push(text.to_owned());
+        }
+        if lines.next().is_some() {
+            return;
+        }
+        for (hsp, text) in self.hsps_mut().zip(texts) {
+            hsp.bit_text = Some(text);
+        }
+    }
+
+    /// Every HSP of every query, in the JSON's order.
+    fn hsps(&self) -> impl Iterator<Item = &RawHsp> {
+        self.reports
+            .iter()
+            .filter_map(|wrapped| wrapped.report.as_ref()?.results.search.as_ref())
+            .flat_map(|search| &search.hits)
+            .flat_map(|hit| &hit.hsps)
+    }
+
+    fn hsps_mut(&mut self) -> impl Iterator<Item = &mut RawHsp> {
+        self.reports
+            .iter_mut()
+            .filter_map(|wrapped| wrapped.report.as_mut()?.results.search.as_mut())
+            .flat_map(|search| &mut search.hits)
+            .flat_map(|hit| &mut hit.hsps)
+    }
+}
+
 impl Report {
-    /// Reads BLAST's single-file JSON (`-outfmt 15`); `more` says whether
+    /// Reads BLAST's single-file JSON (`-outfmt 15`), with the bit scores
+    /// of its tables (`-outfmt "6 bitscore"`) when there are; `more` says whether
     /// the search holds more hits than the JSON was cut to (`blast_formatter`
     /// was asked for one more than [`MAX_HITS`]).
-    pub fn from_json(json: &[u8]) -> Result<Report, String> {
-        let output: Output = serde_json::from_slice(json)
+    pub fn from_json(json: &[u8], tabular: Option<&str>) -> Result<Report, String> {
+        let mut output: Output = serde_json::from_slice(json)
             .map_err(|err| format!("BLAST's JSON report does not read: {err}"))?;
+        if let Some(tabular) = tabular {
+            output.take_bit_texts(tabular);
+        }
         let mut report = Report {
             program: String::new(),
             version: String::new(),
@@ -335,6 +415,7 @@ impl Hsp {
         let keep = |text: &str| text.chars().take(MAX_ALIGNMENT).collect::<String>();
         Hsp {
             bit_score: raw.bit_score,
+            bit_text: raw.bit_text,
             score: raw.score,
             evalue: raw.evalue,
             identity: raw.identity,
@@ -398,10 +479,26 @@ pub fn evalue(e: f64) -> String {
     }
 }
 
-/// A bit score: whole above 100, one decimal below, as BLAST's tables have it.
+/// A bit score as BLAST+ writes it in its tables and reports
+/// (`CAlignFormatUtil::GetScoreString`): above 99 999 in scientific notation
+/// (`1.234e+05`), above 99.9 the whole number it truncates to (137.96 is
+/// `137`), else to one decimal.
 pub fn bits(score: f64) -> String {
-    if score >= 100.0 {
-        format!("{score:.0}")
+    if score > 99_999.0 {
+        // C's `%5.3le`: a sign and at least two digits in the exponent.
+        let text = format!("{score:.3e}");
+        match text.split_once('e') {
+            Some((mantissa, exponent)) => {
+                let (sign, digits) = match exponent.strip_prefix('-') {
+                    Some(digits) => ('-', digits),
+                    None => ('+', exponent),
+                };
+                format!("{mantissa}e{sign}{digits:0>2}")
+            }
+            None => text,
+        }
+    } else if score > 99.9 {
+        format!("{}", score.trunc())
     } else {
         format!("{score:.1}")
     }
@@ -617,7 +714,7 @@ fn hit_table(query: &QueryHits, prefix: &str, heading: &str) -> Markup {
                                 @if let Some(e) = hit.evalue() { (evalue(e)) }
                             }
                             td.num data-value=[hit.bit_score()] {
-                                @if let Some(b) = hit.bit_score() { (bits(b)) }
+                                @if let Some(bits) = hit.bits() { (bits) }
                             }
                         }
                     }
@@ -650,7 +747,7 @@ fn alignments(report: &Report, query: &QueryHits, prefix: &str) -> Markup {
                         div.hsp {
                             p.hsp-stats {
                                 @if hit.hsp_count > 1 { strong { "HSP " (n + 1) " of " (hit.hsp_count) } " · " }
-                                "Score " (bits(hsp.bit_score)) " bits (" (hsp.score) ") · "
+                                "Score " (hsp.bits()) " bits (" (hsp.score) ") · "
                                 "Expect " (evalue(hsp.evalue)) " · "
                                 "Identities " (hsp.identity) "/" (hsp.align_len)
                                 " (" (format!("{:.0}", hsp.identity_percent())) " %)"
@@ -759,7 +856,7 @@ pub(crate) mod tests {
 }"#;
 
     pub(crate) fn report() -> Report {
-        Report::from_json(JSON.as_bytes()).unwrap()
+        Report::from_json(JSON.as_bytes(), None).unwrap()
     }
 
     #[test]
@@ -795,6 +892,40 @@ pub(crate) mod tests {
         assert_eq!(evalue(0.0), "0.0");
         assert_eq!(bits(542.297), "542");
         assert_eq!(bits(22.9267), "22.9");
+        // Truncated above 99.9, as BLAST's tables: never rounded up.
+        assert_eq!(bits(137.96), "137");
+        assert_eq!(bits(99.95), "99");
+        assert_eq!(bits(99.9), "99.9");
+        assert_eq!(bits(7.04), "7.0");
+        assert_eq!(bits(99_999.0), "99999");
+        assert_eq!(bits(123_456.7), "1.235e+05");
+    }
+
+    #[test]
+    fn bit_scores_are_blasts_tables_text_when_they_line_up_with_the_json() {
+        // A score of 541.9996: 542 to the JSON's six figures, 541 in BLAST's tables.
+        let json = JSON.replace("542.297", "542");
+        let shown = |tabular: Option<&str>| {
+            let report = Report::from_json(json.as_bytes(), tabular).unwrap();
+            report.queries[0]
+                .hits
+                .iter()
+                .flat_map(|hit| hit.hsps.iter().map(Hsp::bits))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(Some("541\n22.9\n22.0\n")), ["541", "22.9", "22.0"]);
+        assert_eq!(shown(None), ["542", "22.9", "22.0"]);
+        // Lines that do not line up are not taken: too few, too many, another score.
+        for tabular in [
+            "541\n22.9\n",
+            "541\n22.9\n22.0\n30.1\n",
+            "541\n29.9\n22.0\n",
+            "x\n22.9\n22.0\n",
+        ] {
+            assert_eq!(shown(Some(tabular)), ["542", "22.9", "22.0"], "{tabular:?}");
+        }
+        let report = Report::from_json(json.as_bytes(), Some("541\n22.9\n22.0\n")).unwrap();
+        assert_eq!(report.queries[0].hits[0].bits().as_deref(), Some("541"));
     }
 
     fn hsp(qseq: &str, hseq: &str, query: (u64, u64), hit: (u64, u64)) -> Hsp {
@@ -853,7 +984,7 @@ pub(crate) mod tests {
         for key in ["qseq", "hseq", "midline"] {
             hsp[key] = long.clone().into();
         }
-        let report = Report::from_json(json.to_string().as_bytes()).unwrap();
+        let report = Report::from_json(json.to_string().as_bytes(), None).unwrap();
         let hsp = &report.queries[0].hits[0].hsps[0];
         assert_eq!((hsp.qseq.len(), hsp.cut), (MAX_ALIGNMENT, 5));
     }

@@ -330,10 +330,11 @@
       moved.title = "Moved to the front by " + view.moved_to_front.by + " at " + view.moved_to_front.at;
       name.append(" ", moved);
     }
+    var pipeline = element("td", "pipeline");
+    pipeline.append(view.pipeline ? element("code", null, view.pipeline) : none());
     var state = element("td");
     state.append(badge(view.state));
-    var position = element("td", "num");
-    position.append(view.position ? String(view.position) : none());
+    if (view.position) state.append(element("span", "place", "position " + view.position));
     var submitted = element("td");
     submitted.append(timeElement(view.submitted_at, true));
     var started = element("td");
@@ -345,7 +346,7 @@
     expected.append(estimate(view, true) || none());
     var by = element("td", "by");
     by.append(view.submitted_by ? view.submitted_by : none());
-    tr.append(element("td", "id", view.id), name, state, position, submitted, started, took, expected, by);
+    tr.append(element("td", "id", view.id), name, pipeline, state, submitted, started, took, expected, by);
     return tr;
   }
 

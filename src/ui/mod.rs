@@ -18,7 +18,8 @@ mod notifications;
 mod pages;
 mod sign_in;
 
-pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_out};
+pub use notifications::secret as notification_secret;
+pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_in_to_submit, sign_out};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -154,14 +155,18 @@ pub async fn submit(app: &App, request: Request<Incoming>, viewer: &Viewer) -> R
         Ok([view]) => respond::see_other(&format!("/experiments/{}", view.record.id)),
         Ok(views) => respond::see_other(&format!("/experiments?batch={}", views[0].record.id)),
         Err(err) => {
-            let first_page = Filter {
-                limit: PAGE,
-                ..Filter::default()
-            };
             let form = Form::failed(Input::from(submission.fields), err);
-            let page = home_page(app, &first_page, &form, viewer);
+            let page = home_page(app, &first_page(), &form, viewer);
             respond::error(err, Some(page.into_string()))
         }
+    }
+}
+
+/// The home page's first page of experiments, whatever the request asked.
+fn first_page() -> Filter {
+    Filter {
+        limit: PAGE,
+        ..Filter::default()
     }
 }
 
@@ -305,7 +310,8 @@ fn frame(app: &App, viewer: &Viewer) -> Frame {
     }
 }
 
-/// What the user typed into the form, put back when the submission failed.
+/// What the user typed into the form, put back when the submission failed,
+/// or carried through the sign-in page when they had to sign in first.
 #[derive(Debug, Default)]
 pub struct Input {
     pub name: String,
@@ -315,6 +321,9 @@ pub struct Input {
     /// Parameters as sent, keyed by what followed `param.`: `PIPELINE.NAME`
     /// from the page, or `NAME` from a form of the lab's own.
     pub params: BTreeMap<String, String>,
+    /// The name of the file chosen, if one was: no page can carry a file
+    /// or put it back in the form.
+    pub file: Option<String>,
 }
 
 impl From<Fields> for Input {
@@ -324,11 +333,29 @@ impl From<Fields> for Input {
             sequence: fields.query_sequence.unwrap_or_default(),
             pipeline: fields.pipeline,
             params: fields.params,
+            file: fields.upload,
         }
     }
 }
 
 impl Input {
+    /// Whether the form sent nothing a page could put back.
+    fn is_empty(&self) -> bool {
+        self.name.is_empty()
+            && self.sequence.is_empty()
+            && self.pipeline.is_none()
+            && self.params.is_empty()
+    }
+
+    /// The bytes of its text fields.
+    fn len(&self) -> usize {
+        let params: usize = self.params.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.name.len()
+            + self.sequence.len()
+            + self.pipeline.as_ref().map_or(0, String::len)
+            + params
+    }
+
     /// The pipeline the form shows chosen: the one sent, if this server
     /// offers it, or else the default (the first).
     fn chosen<'a>(&self, pipelines: &'a [Arc<Pipeline>]) -> Option<&'a Pipeline> {
@@ -358,6 +385,9 @@ pub struct Form {
     /// `pipeline`, `param.NAME` of the chosen pipeline), if one is.
     pub field: Option<String>,
     pub error: Option<String>,
+    /// Whether the input came back through the sign-in page: put back in
+    /// the form, not submitted yet.
+    pub carried: bool,
 }
 
 impl Form {
@@ -370,6 +400,7 @@ impl Form {
             input,
             field,
             error: Some(error),
+            carried: false,
         }
     }
 

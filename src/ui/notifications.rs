@@ -1,11 +1,71 @@
 //! The experiment page's Notifications line: who is told of its end, and,
-//! once it has ended, where each delivery stands (from its outbox).
+//! once it has ended, where each delivery stands (from its outbox); and the
+//! page that shows a user the secret their receivers verify with.
 
+use hyper::header::{HeaderValue, CACHE_CONTROL};
+use hyper::{Response, StatusCode};
 use maud::{html, Markup};
 
+use super::pages::{layout, Script};
+use crate::access::Viewer;
+use crate::app::App;
+use crate::error::Error;
+use crate::http::{respond, Body};
 use crate::model::Record;
 use crate::notify::{Delivery, Outbox, Status, Target};
 use crate::time::Timestamp;
+
+/// `GET /notifications/secret` from a browser: the secret, and how a
+/// receiver checks a signature with it. Anybody who must sign in first is
+/// asked to, and brought back.
+pub async fn secret(app: &App, viewer: &Viewer) -> Response<Body> {
+    let (who, secret) = match app.notification_secret(viewer).await {
+        Ok(found) => found,
+        Err(err @ Error::Unauthenticated { .. }) => {
+            return super::sign_in_required(&err, "/notifications/secret")
+        }
+        Err(err) => return super::error(&err),
+    };
+    let own = viewer.user.is_some();
+    let main = html! {
+        div.intro {
+            h1 { "Your notifications secret" }
+            p.lede {
+                "What seqspool posts to the " code { "notify_url" } " of an experiment "
+                @if own { "you submitted" } @else { "submitted from " (who) }
+                " is signed with this secret, as Standard Webhooks says; your receiver "
+                "checks each event's " code { "webhook-signature" } " with it, and refuses "
+                "what does not check out. Nobody else's receiver has it."
+            }
+        }
+        section.card aria-labelledby="secret-heading" {
+            h2 id="secret-heading" { "Secret of " (who) }
+            p { code data-secret { (secret.to_text()) } }
+            @if own {
+                p.hint {
+                    "It changes with your token: when the operator gives you a new one, "
+                    "come back here for the new secret."
+                }
+            } @else {
+                p.hint {
+                    "You are not signed in: this is the secret of your address, which "
+                    "everyone submitting from it shares. Sign in for a secret of your own."
+                }
+            }
+        }
+    };
+    let page = layout(
+        &super::frame(app, viewer),
+        "Your notifications secret",
+        Script::Still,
+        main,
+    );
+    let mut response = respond::page(StatusCode::OK, page.into_string());
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
 
 /// The line's value, or `None` when nobody is to be told.
 pub fn value(record: &Record, outbox: Option<&Outbox>) -> Option<Markup> {
@@ -34,12 +94,26 @@ pub fn value(record: &Record, outbox: Option<&Outbox>) -> Option<Markup> {
             p.hint { "Event " code { (outbox.id) } " (" (outbox.kind) ")" }
         },
     })
+    .map(|line| html! {
+        (line)
+        @if record.notify_url.is_some() {
+            p.hint {
+                "A receiver checks each event's signature with the secret of whoever submitted it; "
+                a href="/notifications/secret" { "yours" } " is shown to you alone."
+            }
+        }
+    })
 }
 
 fn target(target: &Target) -> Markup {
     html! {
         @match target {
-            Target::NotifyUrl { url } => code { (url) },
+            Target::NotifyUrl { url, signed_for } => {
+                code { (url) }
+                @if let Some(who) = signed_for {
+                    " (signed with the secret of " (who) ")"
+                }
+            },
             Target::Lab => "The lab's address",
             Target::OnFinish => "The lab's on_finish command",
         }

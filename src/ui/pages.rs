@@ -15,7 +15,7 @@ mod batch;
 
 pub use batch::batch;
 
-use super::{Experiment, Form, Frame, Home, Listing, Logs};
+use super::{Experiment, Form, Frame, Home, Input, Listing, Logs};
 use crate::access::{Mode, Viewer};
 use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, RunHandle, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
@@ -26,7 +26,7 @@ use crate::time::Timestamp;
 
 /// What `app.js` does on a page, as `<main>`'s `data-page` and
 /// `data-experiment` attributes tell it.
-enum Script {
+pub(super) enum Script {
     /// Nothing: the page does not change by itself.
     Still,
     /// A table of experiments, polled while something moves.
@@ -69,7 +69,7 @@ pub fn home(frame: &Frame, home: &Home) -> Markup {
         }
         div.home {
             div.side {
-                (submit_form(home))
+                (submit_form(home, &frame.viewer))
                 (pipelines_card(home.pipelines, home.alphabet))
             }
             div.board {
@@ -81,7 +81,7 @@ pub fn home(frame: &Frame, home: &Home) -> Markup {
     layout(frame, title, Script::List, main)
 }
 
-fn submit_form(home: &Home) -> Markup {
+fn submit_form(home: &Home, viewer: &Viewer) -> Markup {
     let form = home.form;
     let chosen = form.input.chosen(home.pipelines);
     let name_error = form.error_for("query_name");
@@ -108,6 +108,18 @@ fn submit_form(home: &Home) -> Markup {
     html! {
         section.card.submit aria-labelledby="submit-heading" {
             h2 id="submit-heading" { "New experiment" }
+            @if form.carried {
+                p.notice role="status" {
+                    "You are signed in. What you typed is back in the form, not submitted yet: \
+                     check it and press Submit."
+                }
+            } @else if viewer.mode == Mode::Members && viewer.user.is_none() {
+                p.notice data-sign-in-first {
+                    "Submitting needs a user: " a href="/sign-in" { "sign in" }
+                    " first, with the token the operator gave you. \
+                     (Submit without, and the sign-in keeps what you typed.)"
+                }
+            }
             @if let Some(error) = &form.error {
                 p.alert role="alert" {
                     @if marked {
@@ -136,7 +148,7 @@ fn submit_form(home: &Home) -> Markup {
                     p.hint id="query_sequence-hint" {
                         span data-takes { (sentence_case(&takes)) }
                         ", up to " (thousands(home.max_residues as u64)) " residues. \
-                         Several FASTA records make a batch, one experiment each."
+                         Several FASTA records, or FASTQ reads, make a batch, one experiment each."
                     }
                     (field_error("query_sequence", sequence_error))
                     textarea id="query_sequence" name="query_sequence" rows="5" spellcheck="false"
@@ -148,13 +160,13 @@ fn submit_form(home: &Home) -> Markup {
                     }
                 }
                 div.field.invalid[file_error.is_some()] {
-                    label for="file" { "Or a FASTA file" }
+                    label for="file" { "Or a FASTA or FASTQ file" }
                     p.hint id="file-hint" {
                         "Each record becomes one experiment (up to " (thousands(home.max_records as u64)) "); \
                          leave the sequence box empty."
                     }
                     (field_error("file", file_error))
-                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.txt"
+                    input type="file" id="file" name="file" accept=".fasta,.fa,.fna,.faa,.fastq,.fq,.txt"
                         aria-describedby=(described_by("file", file_error))
                         aria-invalid=[file_error.map(|_| "true")] autofocus[file_error.is_some()];
                 }
@@ -319,7 +331,8 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
                         step="1" inputmode="numeric" autocomplete="off"
                         aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
                 }
-                ParamKind::Number { min, max } => {
+                ParamKind::Number { min, max, .. } => {
+                    // An exclusive bound has no attribute: the server refuses the bound itself.
                     input type="number" id=(id) name=(name) value=(value) min=[min] max=[max]
                         step="any" inputmode="decimal" autocomplete="off"
                         aria-describedby=[&described] aria-invalid=[invalid] autofocus[focus];
@@ -337,19 +350,36 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
     }
 }
 
-/// What a number's bounds are, in words, when it has any.
+/// What a number's bounds are, in words, when it has any: inclusive ones
+/// (`min`, `max`) and exclusive ones (`above`, `below`).
 fn bounds_words(kind: &ParamKind) -> Option<String> {
-    fn words<T: std::fmt::Display>(what: &str, min: Option<T>, max: Option<T>) -> Option<String> {
-        match (min, max) {
-            (Some(min), Some(max)) => Some(format!("{what} from {min} to {max}.")),
-            (Some(min), None) => Some(format!("{what}, at least {min}.")),
-            (None, Some(max)) => Some(format!("{what}, at most {max}.")),
+    fn words<T: std::fmt::Display>(
+        what: &str,
+        [min, max, above, below]: [Option<T>; 4],
+    ) -> Option<String> {
+        if let (Some(min), Some(max)) = (&min, &max) {
+            return Some(format!("{what} from {min} to {max}."));
+        }
+        let low = min
+            .map(|min| format!("at least {min}"))
+            .or_else(|| above.map(|above| format!("above {above}")));
+        let high = max
+            .map(|max| format!("at most {max}"))
+            .or_else(|| below.map(|below| format!("below {below}")));
+        match (low, high) {
+            (Some(low), Some(high)) => Some(format!("{what}, {low} and {high}.")),
+            (Some(bound), None) | (None, Some(bound)) => Some(format!("{what}, {bound}.")),
             (None, None) => None,
         }
     }
     match kind {
-        ParamKind::Integer { min, max } => words("A whole number", *min, *max),
-        ParamKind::Number { min, max } => words("A number", *min, *max),
+        ParamKind::Integer { min, max } => words("A whole number", [*min, *max, None, None]),
+        ParamKind::Number {
+            min,
+            max,
+            above,
+            below,
+        } => words("A number", [*min, *max, *above, *below]),
         ParamKind::Text { max_length, .. } => Some(format!("Up to {max_length} characters.")),
         ParamKind::Choice { .. } | ParamKind::Boolean => None,
     }
@@ -529,8 +559,8 @@ fn table(listing: &Listing) -> Markup {
                     tr {
                         th scope="col" { "ID" }
                         th scope="col" { "Name" }
+                        th scope="col" { "Pipeline" }
                         th scope="col" { "State" }
-                        th.num scope="col" { "Position" }
                         th scope="col" { "Submitted" }
                         th scope="col" { "Started" }
                         th.num scope="col" { "Duration" }
@@ -562,11 +592,13 @@ fn row(view: &View, now: Timestamp) -> Markup {
                     " " (moved_tag(moved))
                 }
             }
-            td { (badge(record.state)) }
-            td.num {
-                @match view.position {
-                    Some(position) => { (position) }
-                    None => { (none()) }
+            td.pipeline {
+                @if record.pipeline.is_empty() { (none()) } @else { code { (record.pipeline) } }
+            }
+            td {
+                (badge(record.state))
+                @if let Some(position) = view.position {
+                    span.place { "position " (position) }
                 }
             }
             td { (time(Some(record.submitted_at))) }
@@ -951,8 +983,15 @@ pub fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
 }
 
 /// The sign-in page: a form to paste a token into, which comes back with
-/// `error` when the token was refused; `next` is where it leads after.
-pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
+/// `error` when the token was refused; `next` is where it leads after. With
+/// `submission`, a submission was refused for want of a user: the form
+/// carries what was typed, to put it back in the home page's form.
+pub fn sign_in(
+    frame: &Frame,
+    next: &str,
+    error: Option<&str>,
+    submission: Option<&Input>,
+) -> Markup {
     let main = html! {
         div.intro {
             h1 { "Sign in" }
@@ -967,8 +1006,26 @@ pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
             @if let Some(user) = &frame.viewer.user {
                 p.hint { "You are signed in as " strong { (user.name) } "; signing in again replaces it." }
             }
+            @if let Some(input) = submission {
+                p.notice role="alert" data-carried {
+                    "Nothing was submitted yet: submitting needs a user. "
+                    @if input.is_empty() {
+                        "Sign in with your token, then submit again."
+                    } @else {
+                        "Sign in with your token, and the form comes back with what you typed \
+                         (the name, the sequence, the pipeline and its parameters), ready to submit."
+                    }
+                    @if let Some(file) = &input.file {
+                        " The file you chose (" (file) ") cannot be carried through a sign-in: \
+                         choose it again after."
+                    }
+                }
+            }
             form.stack method="post" action="/sign-in" {
                 input type="hidden" name="next" value=(next);
+                @if let Some(input) = submission {
+                    (carried_fields(input))
+                }
                 div.field.invalid[error.is_some()] {
                     label for="token" { "Token" }
                     p.hint id="token-hint" {
@@ -986,6 +1043,25 @@ pub fn sign_in(frame: &Frame, next: &str, error: Option<&str>) -> Markup {
         }
     };
     layout(frame, "Sign in", Script::Still, main)
+}
+
+/// A submission's fields as hidden ones, named as the home page's form names
+/// them, so that the sign-in can put them back there.
+fn carried_fields(input: &Input) -> Markup {
+    html! {
+        @if !input.name.is_empty() {
+            input type="hidden" name="query_name" value=(input.name);
+        }
+        @if !input.sequence.is_empty() {
+            input type="hidden" name="query_sequence" value=(input.sequence);
+        }
+        @if let Some(pipeline) = &input.pipeline {
+            input type="hidden" name="pipeline" value=(pipeline);
+        }
+        @for (key, value) in &input.params {
+            input type="hidden" name={ "param." (key) } value=(value);
+        }
+    }
 }
 
 /// Who is looking, in the header: signed in as whom, with a way out; or a
@@ -1023,7 +1099,7 @@ pub fn error(title: &str, message: &str) -> Markup {
 }
 
 /// The frame of every page.
-fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
+pub(super) fn layout(frame: &Frame, title: &str, script: Script, main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -1079,9 +1155,12 @@ fn paused_banner(pause: &Pause) -> Markup {
             div.wrap {
                 strong { "The queue is paused" }
                 " since " (time(Some(pause.since))) ": " (pause.reason) ". "
-                @match pause.by {
-                    PausedBy::Workstation => "Submissions are still taken; nothing starts until the workstation is fixed and an operator resumes the queue.",
-                    PausedBy::Operator => "An operator paused it; submissions are still taken and run once it is resumed.",
+                @match (pause.by, &pause.operator) {
+                    (PausedBy::Workstation, _) => "Submissions are still taken; nothing starts until the workstation is fixed and an operator resumes the queue.",
+                    (PausedBy::Operator, Some(name)) => {
+                        "Paused by " span data-paused-by { (name) } "; submissions are still taken and run once it is resumed."
+                    }
+                    (PausedBy::Operator, None) => "An operator paused it; submissions are still taken and run once it is resumed.",
                 }
             }
         }
@@ -1341,6 +1420,36 @@ mod tests {
             },
         )
         .into_string()
+    }
+
+    #[test]
+    fn bounds_are_said_in_words_exclusive_ones_too() {
+        let number = |bounds: [Option<f64>; 4]| {
+            let [min, max, above, below] = bounds;
+            bounds_words(&ParamKind::Number {
+                min,
+                max,
+                above,
+                below,
+            })
+        };
+        assert_eq!(
+            number([None, Some(1000.0), Some(0.0), None]).as_deref(),
+            Some("A number, above 0 and at most 1000.")
+        );
+        assert_eq!(
+            number([Some(0.0), None, None, Some(1.0)]).as_deref(),
+            Some("A number, at least 0 and below 1.")
+        );
+        assert_eq!(
+            number([None, None, Some(0.0), None]).as_deref(),
+            Some("A number, above 0.")
+        );
+        assert_eq!(
+            number([Some(1.0), Some(5.0), None, None]).as_deref(),
+            Some("A number from 1 to 5.")
+        );
+        assert_eq!(number([None; 4]), None);
     }
 
     #[test]
@@ -1622,6 +1731,7 @@ mod tests {
                 reason: "the disk <is> full".into(),
                 since: Timestamp::parse("2026-01-02T03:04:05.678Z").unwrap(),
                 by: PausedBy::Workstation,
+                operator: None,
             }),
             ..Frame::default()
         };
@@ -1871,6 +1981,34 @@ mod tests {
     }
 
     #[test]
+    fn a_submission_carried_through_the_sign_in_is_escaped_in_its_hidden_fields() {
+        let input = Input {
+            name: "\"><script>alert(1)</script>".into(),
+            sequence: ">a & b\nACGT\n>c\nGGCC".into(),
+            pipeline: Some("blastn".into()),
+            params: [("blastn.evalue".to_owned(), "1e-5".to_owned())].into(),
+            file: Some("<plate>.fasta".into()),
+        };
+        let page = sign_in(&Frame::default(), "/", None, Some(&input)).into_string();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(page.contains(
+            r#"<input type="hidden" name="query_name" value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">"#
+        ));
+        assert!(page.contains(
+            "<input type=\"hidden\" name=\"query_sequence\" value=\"&gt;a &amp; b\nACGT\n&gt;c\nGGCC\">"
+        ));
+        assert!(page.contains(r#"<input type="hidden" name="param.blastn.evalue" value="1e-5">"#));
+        assert!(page.contains("The file you chose (&lt;plate&gt;.fasta) cannot be carried"));
+        // Nothing to carry: the page says to submit again, and carries nothing.
+        let page = sign_in(&Frame::default(), "/", None, Some(&Input::default())).into_string();
+        assert!(
+            page.contains("Sign in with your token, then submit again."),
+            "{page}"
+        );
+        assert!(!page.contains("name=\"query_sequence\""));
+    }
+
+    #[test]
     fn a_failed_submission_comes_back_in_its_pipeline_with_the_error_beside_its_field() {
         let pipelines = two_pipelines();
         let sent = |pipeline: &str| Input {
@@ -1886,6 +2024,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
+            file: None,
         };
         let invalid = |field: &str, msg: &str| Error::Invalid {
             field: field.to_owned().into(),
