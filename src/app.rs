@@ -53,6 +53,8 @@ pub struct App {
     pub access: Access,
     /// Tells whoever asked when an experiment ends.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The event streams and waits open, and how many may be.
+    pub streams: Arc<crate::events::Streams>,
 }
 
 /// What a cancel did.

@@ -26,8 +26,8 @@ use crate::query::Limits;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// Default bound of the queue: two batches of the most records
 /// ([`DEFAULT_MAX_RECORDS`]), so that a full-size batch fits by default, also
-/// behind another. At about 400 bytes a waiting experiment (more with a long
-/// name and description, both bounded), that is under 10 MB of memory.
+/// behind another. At about 450 bytes a waiting experiment (bench B4; more
+/// with a long name and description, both bounded), that is under 10 MB of memory.
 pub const DEFAULT_CAPACITY: usize = 2 * DEFAULT_MAX_RECORDS;
 /// Default body limit, 8 MiB: a few thousand sequences of a few kilobases each.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -65,6 +65,17 @@ pub const DEFAULT_WARM_IDLE_SECS: f64 = 900.0;
 /// `squeue` for all of them each time, so a job's end is seen within this
 /// long, at the cost of one short call to the controller.
 pub const DEFAULT_SLURM_POLL_SECS: f64 = 2.0;
+
+/// The share of the connections (`--max-connections`) event streams and
+/// waits may hold by default: half. However many are open, the other half
+/// is left to ordinary requests, which come and go.
+pub const DEFAULT_STREAMS_SHARE: usize = 2;
+
+/// The most event streams and waits one client address may hold by
+/// default, when a quarter of `--max-streams` is more: a browser keeps at
+/// most six connections to one server, so this is the pages of a few
+/// people behind one address, and their scripts.
+pub const DEFAULT_STREAMS_PER_CLIENT: usize = 32;
 
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -137,19 +148,22 @@ pub struct Config {
     pub capacity: usize,
 
     /// Seconds a command may run before it is stopped (SIGTERM, then SIGKILL) [default: none]
-    #[arg(long, env = "SEQSPOOL_TIMEOUT", value_parser = parse_seconds, value_name = "SECS")]
+    #[arg(long, env = "SEQSPOOL_TIMEOUT", value_parser = parse_timeout, value_name = "SECS")]
     pub timeout: Option<Duration>,
 
     /// Largest request body accepted, in bytes; larger ones get 413.
-    #[arg(long, env = "SEQSPOOL_MAX_BODY", default_value_t = DEFAULT_MAX_BODY, value_name = "BYTES")]
+    #[arg(long, env = "SEQSPOOL_MAX_BODY", default_value_t = DEFAULT_MAX_BODY,
+          value_parser = parse_at_least_one, value_name = "BYTES")]
     pub max_body: usize,
 
     /// Most records one FASTA batch may hold; more get 413.
-    #[arg(long, env = "SEQSPOOL_MAX_RECORDS", default_value_t = DEFAULT_MAX_RECORDS, value_name = "N")]
+    #[arg(long, env = "SEQSPOOL_MAX_RECORDS", default_value_t = DEFAULT_MAX_RECORDS,
+          value_parser = parse_at_least_one, value_name = "N")]
     pub max_records: usize,
 
     /// Most residues one sequence may hold; more get 422.
-    #[arg(long, env = "SEQSPOOL_MAX_RESIDUES", default_value_t = DEFAULT_MAX_RESIDUES, value_name = "N")]
+    #[arg(long, env = "SEQSPOOL_MAX_RESIDUES", default_value_t = DEFAULT_MAX_RESIDUES,
+          value_parser = parse_at_least_one, value_name = "N")]
     pub max_residues: usize,
 
     /// Which sequences to accept.
@@ -170,8 +184,18 @@ pub struct Config {
     pub max_output: u64,
 
     /// Most connections open at once; past it new ones wait [default: from the open-files limit]
-    #[arg(long, env = "SEQSPOOL_MAX_CONNECTIONS", value_name = "N")]
+    #[arg(long, env = "SEQSPOOL_MAX_CONNECTIONS", value_parser = parse_at_least_one, value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// Most event streams (GET /events) and waits (?wait=) open at once; past
+    /// it they get 503 [default: half of --max-connections]
+    #[arg(long, env = "SEQSPOOL_MAX_STREAMS", value_parser = parse_at_least_one, value_name = "N")]
+    pub max_streams: Option<usize>,
+
+    /// Most event streams and waits one client address may hold at once;
+    /// past it they get 503 [default: a quarter of --max-streams, at most 32]
+    #[arg(long, env = "SEQSPOOL_MAX_STREAMS_PER_CLIENT", value_parser = parse_at_least_one, value_name = "N")]
+    pub max_streams_per_client: Option<usize>,
 
     /// Bytes the experiments' disk must keep free for a run to start; below it the queue pauses.
     #[arg(long, env = "SEQSPOOL_MIN_FREE", default_value_t = DEFAULT_MIN_FREE, value_name = "BYTES")]
@@ -288,6 +312,8 @@ impl Config {
             max_warm: DEFAULT_MAX_WARM,
             warm_idle: Duration::from_secs_f64(DEFAULT_WARM_IDLE_SECS),
             max_connections: None,
+            max_streams: None,
+            max_streams_per_client: None,
             runner: None,
             body_stall: Duration::from_secs_f64(DEFAULT_BODY_STALL_SECS),
             slurm_poll: Duration::from_secs_f64(DEFAULT_SLURM_POLL_SECS),
@@ -377,6 +403,24 @@ impl Config {
                 }
             )*};
         }
+        // A limit of none would refuse every submission, or run nothing:
+        // wrong in the file, whatever the command line says.
+        for (name, value) in [
+            ("capacity", file.capacity),
+            ("max_body", file.max_body),
+            ("max_records", file.max_records),
+            ("max_residues", file.max_residues),
+            ("max_warm", file.max_warm),
+            ("max_connections", file.max_connections),
+            ("max_streams", file.max_streams),
+            ("max_streams_per_client", file.max_streams_per_client),
+        ] {
+            if value == Some(0) {
+                return Err(format!(
+                    "{name} = 0 would take nothing: give a whole number of at least 1"
+                ));
+            }
+        }
         take!(
             bind,
             capacity,
@@ -403,12 +447,29 @@ impl Config {
         }
         if let Some(days) = file.retention_days {
             if unset("retention_days") {
-                self.retention_days = Some(parse_days(&days.to_string())?);
+                self.retention_days = Some(
+                    parse_days(&days.to_string())
+                        .map_err(|why| format!("retention_days = {days}: {why}"))?,
+                );
             }
         }
-        if let Some(max) = file.max_connections {
-            if unset("max_connections") {
-                self.max_connections = Some(max);
+        for (name, given, field) in [
+            (
+                "max_connections",
+                file.max_connections,
+                &mut self.max_connections,
+            ),
+            ("max_streams", file.max_streams, &mut self.max_streams),
+            (
+                "max_streams_per_client",
+                file.max_streams_per_client,
+                &mut self.max_streams_per_client,
+            ),
+        ] {
+            if let Some(max) = given {
+                if unset(name) {
+                    *field = Some(max);
+                }
             }
         }
         if let Some(hosts) = file.allow_hosts {
@@ -421,7 +482,10 @@ impl Config {
         }
         if let Some(secs) = file.timeout {
             if unset("timeout") {
-                self.timeout = Some(seconds("timeout", secs)?);
+                self.timeout = Some(
+                    parse_timeout(&secs.to_string())
+                        .map_err(|why| format!("timeout = {secs}: {why}"))?,
+                );
             }
         }
         if let Some(secs) = file.shutdown_grace {
@@ -434,21 +498,17 @@ impl Config {
                 self.warm_idle = seconds("warm_idle", secs)?;
             }
         }
-        if self.max_warm == 0 {
-            return Err("max_warm = 0: give a whole number of at least 1".into());
-        }
         if let Some(secs) = file.body_stall {
             if unset("body_stall") {
-                self.body_stall = parse_stall(&secs.to_string())?;
+                self.body_stall = parse_stall(&secs.to_string())
+                    .map_err(|why| format!("body_stall = {secs}: {why}"))?;
             }
         }
         if let Some(secs) = file.slurm_poll {
             if unset("slurm_poll") {
-                self.slurm_poll = parse_poll(&secs.to_string())?;
+                self.slurm_poll = parse_poll(&secs.to_string())
+                    .map_err(|why| format!("slurm_poll = {secs}: {why}"))?;
             }
-        }
-        if self.capacity == 0 {
-            return Err("capacity = 0: give a whole number of at least 1".into());
         }
         let dir_text = dir.display().to_string();
         let mut pipelines: Vec<Arc<Pipeline>> = Vec::new();
@@ -461,6 +521,22 @@ impl Config {
                 ));
             }
             pipelines.push(Arc::new(pipeline));
+        }
+        for pipeline in &pipelines {
+            if !pipeline.alphabets.iter().any(|a| self.alphabet.allows(*a)) {
+                return Err(format!(
+                    "pipeline '{}' takes only {}, which this server never reads (alphabet = \"{}\", \
+                     or --alphabet): it could never accept a sequence",
+                    pipeline.name,
+                    pipeline
+                        .alphabets
+                        .iter()
+                        .map(|a| a.word())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    self.alphabet.as_str()
+                ));
+            }
         }
         if !pipelines.is_empty() && self.command.is_some() {
             return Err(
@@ -507,6 +583,32 @@ impl Config {
         self.runner.clone().unwrap_or_else(|| {
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("seqspool"))
         })
+    }
+
+    /// The most event streams and waits open at once, in all and from one
+    /// client address, among `max_connections`: as given, or half the
+    /// connections and a quarter of that (at most
+    /// [`DEFAULT_STREAMS_PER_CLIENT`]). Streams given as many as the
+    /// connections or more would leave none for ordinary requests: the
+    /// default is kept instead, and the log says so.
+    pub fn stream_limits(&self, max_connections: usize) -> (usize, usize) {
+        let share = (max_connections / DEFAULT_STREAMS_SHARE).max(1);
+        let streams = match self.max_streams {
+            Some(given) if given >= max_connections => {
+                log::warn!(
+                    "--max-streams {given} leaves no room for other requests among {max_connections} \
+                     connections (--max-connections); keeping {share}"
+                );
+                share
+            }
+            Some(given) => given,
+            None => share,
+        };
+        let per_client = self
+            .max_streams_per_client
+            .unwrap_or((streams / 4).clamp(1, DEFAULT_STREAMS_PER_CLIENT))
+            .min(streams);
+        (streams, per_client)
     }
 
     /// The limits every submission is checked against.
@@ -556,6 +658,17 @@ fn parse_days(text: &str) -> Result<u32, String> {
              (without the option, finished experiments are kept for ever)"
         )),
         Ok(days) => Ok(days),
+    }
+}
+
+/// Parses `--timeout`: none at all would stop every command as it starts.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        timeout if timeout.is_zero() => Err(format!(
+            "'{text}' would stop every command as it starts; give a number of seconds above 0 \
+             (without the option, commands run as long as they take)"
+        )),
+        timeout => Ok(timeout),
     }
 }
 
@@ -626,6 +739,8 @@ struct FileOptions {
     shutdown_grace: Option<f64>,
     max_output: Option<u64>,
     max_connections: Option<usize>,
+    max_streams: Option<usize>,
+    max_streams_per_client: Option<usize>,
     min_free: Option<u64>,
     max_warm: Option<usize>,
     /// Seconds.
@@ -670,6 +785,56 @@ mod tests {
         assert_eq!((parsed.retention_days, built.retention_days), (None, None));
         // A batch as large as a submission may be fits an empty queue.
         assert!(built.capacity >= built.max_records);
+    }
+
+    #[test]
+    fn event_streams_leave_room_for_other_requests() {
+        let config = Config::new("e");
+        // The usual 1 024 open files make 384 connections (`lib::connections_for`).
+        assert_eq!(config.stream_limits(384), (192, 32));
+        assert_eq!(config.stream_limits(48), (24, 6));
+        assert_eq!(config.stream_limits(1), (1, 1));
+        let mut given = Config::new("e");
+        given.max_streams = Some(100);
+        given.max_streams_per_client = Some(500);
+        assert_eq!(given.stream_limits(384), (100, 100));
+        given.max_streams = Some(384);
+        assert_eq!(
+            given.stream_limits(384).0,
+            192,
+            "as many as the connections"
+        );
+        for zero in [
+            "--max-streams",
+            "--max-streams-per-client",
+            "--max-connections",
+        ] {
+            assert!(
+                Config::try_parse_from(["seqspool", zero, "0"]).is_err(),
+                "{zero}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_limit_of_none_in_the_file_is_refused_whatever_the_command_line_says() {
+        let file = Path::new("/etc/seqspool/seqspool.toml");
+        let matches = Config::command()
+            .try_get_matches_from(["seqspool", "--max-body", "1000"])
+            .unwrap();
+        let mut config = Config::from_arg_matches(&matches).unwrap();
+        let err = config
+            .apply_file("max_body = 0", file, Some(&matches))
+            .unwrap_err();
+        assert!(err.starts_with("max_body = 0 would take nothing"), "{err}");
+        for (text, field) in [
+            ("body_stall = 0", "body_stall = 0: "),
+            ("slurm_poll = 0", "slurm_poll = 0: "),
+            ("timeout = -1", "timeout = -1: "),
+        ] {
+            let err = Config::new("e").apply_file(text, file, None).unwrap_err();
+            assert!(err.starts_with(field), "{err}");
+        }
     }
 
     #[test]

@@ -106,7 +106,11 @@ pub async fn run(
     let max_connections = config
         .max_connections
         .unwrap_or_else(|| connections_for(raise_open_files_limit()));
-    log::info!("serving at most {max_connections} connections at once");
+    let (max_streams, streams_per_client) = config.stream_limits(max_connections);
+    log::info!(
+        "serving at most {max_connections} connections at once; of them at most {max_streams} \
+         event streams and waits, {streams_per_client} from one client"
+    );
     // One set of counters: the queue's, and the executors' (warm processor starts).
     let metrics = Arc::new(metrics::Metrics::new());
     let executors = Arc::new(Executors::new(&config, metrics.clone()));
@@ -214,6 +218,7 @@ pub async fn run(
         hosts: http::host::Hosts::new(&config.allow_hosts),
         access,
         notifier: notifier.clone(),
+        streams: events::Streams::new(max_streams, streams_per_client),
     });
     match listener.local_addr() {
         Ok(addr) => {

@@ -6,7 +6,7 @@
 //! them. They hold data and the rules of the data (an id is digits, a state is
 //! final or not), nothing about where they are kept or how they are served.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -186,7 +186,9 @@ pub struct ProcessIdentity {
 
 /// Reads a handle as written today, or as records before executors had names
 /// wrote it (a bare process identity under `process`).
-fn read_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RunHandle>, D::Error> {
+fn read_handle<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Box<RunHandle>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Written {
@@ -194,9 +196,11 @@ fn read_handle<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RunH
         Unnamed(ProcessIdentity),
     }
     Ok(
-        Option::<Written>::deserialize(deserializer)?.map(|written| match written {
-            Written::Named(handle) => handle,
-            Written::Unnamed(process) => RunHandle::Local(process),
+        Option::<Written>::deserialize(deserializer)?.map(|written| {
+            Box::new(match written {
+                Written::Named(handle) => handle,
+                Written::Unnamed(process) => RunHandle::Local(process),
+            })
         }),
     )
 }
@@ -275,14 +279,16 @@ pub struct Record {
     /// an exception to first in, first out, kept with the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_to_front: Option<Moved>,
-    /// The executor's handle on the run, recorded while RUNNING.
+    /// The executor's handle on the run, recorded while RUNNING. Boxed: only
+    /// the few running experiments have one, and every record in the index
+    /// would otherwise carry its 80 bytes.
     #[serde(
         default,
         alias = "process",
         deserialize_with = "read_handle",
         skip_serializing_if = "Option::is_none"
     )]
-    pub handle: Option<RunHandle>,
+    pub handle: Option<Box<RunHandle>>,
     /// The warm processor that ran it (in its last attempt), for a warm pipeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processor: Option<Processor>,
@@ -389,6 +395,48 @@ impl Record {
     }
 }
 
+/// One copy of what many records hold alike: their pipeline, command and
+/// definition, who submitted them, the file they came in and where their
+/// ends are posted. Records read from disk each read their own copy; passed
+/// through [`Sharing::share`] they hold one between them, as newly accepted
+/// ones do. The copy a record gave up is freed at once, so the next record
+/// read on the same thread takes its place instead of leaving a hole in the
+/// heap between the records kept.
+#[derive(Default)]
+pub struct Sharing {
+    names: HashSet<Arc<str>>,
+    definitions: HashSet<Arc<Definition>>,
+}
+
+impl Sharing {
+    /// Makes `record` hold the copies already seen, or keeps its own as the one for the next.
+    pub fn share(&mut self, record: &mut Record) {
+        fn one<T: ?Sized + Eq + std::hash::Hash>(seen: &mut HashSet<Arc<T>>, value: &mut Arc<T>) {
+            match seen.get(&**value) {
+                Some(shared) => *value = shared.clone(),
+                None => {
+                    seen.insert(value.clone());
+                }
+            }
+        }
+        one(&mut self.names, &mut record.pipeline);
+        one(&mut self.names, &mut record.command);
+        for name in [
+            &mut record.submitted_by,
+            &mut record.upload,
+            &mut record.notify_url,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            one(&mut self.names, name);
+        }
+        if let Some(definition) = &mut record.definition {
+            one(&mut self.definitions, definition);
+        }
+    }
+}
+
 #[cfg(test)]
 impl Record {
     /// A record for unit tests: four residues of DNA named `q{id}`, never started.
@@ -488,6 +536,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_in_the_index_is_small_and_shares_what_records_hold_alike() {
+        // Every experiment's record lives in the index: its inline size is
+        // most of what a queued experiment costs (bench B4, under 512 bytes).
+        assert!(
+            std::mem::size_of::<Record>() <= 400,
+            "{} bytes",
+            std::mem::size_of::<Record>()
+        );
+        // As records read from disk come: each with its own copies.
+        let read = |id| -> Record {
+            let mut record = Record::for_test(id, State::Queued);
+            record.submitted_by = Some("anna".into());
+            serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap()
+        };
+        let (mut first, mut second) = (read(1), read(2));
+        assert!(!Arc::ptr_eq(
+            first.definition.as_ref().unwrap(),
+            second.definition.as_ref().unwrap()
+        ));
+        let mut sharing = Sharing::default();
+        sharing.share(&mut first);
+        sharing.share(&mut second);
+        assert!(Arc::ptr_eq(
+            first.definition.as_ref().unwrap(),
+            second.definition.as_ref().unwrap()
+        ));
+        assert!(Arc::ptr_eq(&first.pipeline, &second.pipeline));
+        assert!(Arc::ptr_eq(&first.command, &second.command));
+        assert!(Arc::ptr_eq(
+            first.submitted_by.as_ref().unwrap(),
+            second.submitted_by.as_ref().unwrap()
+        ));
+        assert_eq!(second, read(2), "shared, not changed");
+    }
+
+    #[test]
     fn ids_are_digits_only() {
         assert_eq!("000042".parse(), Ok(Id(42)));
         assert_eq!(Id(42).to_string(), "000042");
@@ -514,7 +598,7 @@ mod tests {
             mark: None,
         };
         let record = Record {
-            handle: Some(RunHandle::Local(process.clone())),
+            handle: Some(Box::new(RunHandle::Local(process.clone()))),
             ..Record::for_test(1, State::Running)
         };
         let json = serde_json::to_value(&record).unwrap();
@@ -527,7 +611,7 @@ mod tests {
         let mut old = serde_json::to_value(Record::for_test(1, State::Running)).unwrap();
         old["process"] = serde_json::json!({"pgid": 42, "start_ticks": 7, "boot_id": "b"});
         let read: Record = serde_json::from_value(old).unwrap();
-        assert_eq!(read.handle, Some(RunHandle::Local(process)));
+        assert_eq!(read.handle.as_deref(), Some(&RunHandle::Local(process)));
     }
 
     #[test]
@@ -547,7 +631,7 @@ mod tests {
         });
         assert_eq!(handle.processor(), Some(&processor));
         let record = Record {
-            handle: Some(handle),
+            handle: Some(Box::new(handle)),
             processor: Some(processor),
             ..Record::for_test(1, State::Running)
         };
@@ -562,14 +646,14 @@ mod tests {
     #[test]
     fn a_slurm_job_is_written_under_its_executors_name() {
         let record = Record {
-            handle: Some(RunHandle::Slurm {
+            handle: Some(Box::new(RunHandle::Slurm {
                 slurm: SlurmJob {
                     job_id: 42,
                     state: "PENDING".into(),
                     reason: Some("Priority".into()),
                     running_since: None,
                 },
-            }),
+            })),
             ..Record::for_test(1, State::Running)
         };
         let json = serde_json::to_value(&record).unwrap();

@@ -275,6 +275,51 @@ pub enum ParamKind {
     },
 }
 
+impl ParamKind {
+    /// What [`Param::check`] would refuse whatever a submission gave, if
+    /// anything: every value (bounds the wrong way round, no room for a
+    /// character), or an option no value can name (a value is trimmed, an
+    /// empty one is no value, and none holds a control character).
+    fn refuses_for_ever(&self) -> Option<String> {
+        let nothing = |why: String| Some(format!("{why}: no value could ever be given"));
+        if let ParamKind::Number { min, max, .. } = self {
+            // NaN bounds nothing, and infinity bounds everything or nothing.
+            for (name, bound) in [("min", min), ("max", max)] {
+                if let Some(bound) = bound.filter(|bound| !bound.is_finite()) {
+                    return Some(format!("{name} = {bound} is not a finite number"));
+                }
+            }
+        }
+        match self {
+            ParamKind::Integer {
+                min: Some(min),
+                max: Some(max),
+                ..
+            } if min > max => nothing(format!("min = {min} is above max = {max}")),
+            ParamKind::Number {
+                min: Some(min),
+                max: Some(max),
+                ..
+            } if min > max => nothing(format!("min = {min} is above max = {max}")),
+            ParamKind::Text { max_length: 0, .. } => nothing("max_length = 0".into()),
+            ParamKind::Choice { options } => options
+                .iter()
+                .find(|option| {
+                    option.is_empty()
+                        || option.trim() != option.as_str()
+                        || option.chars().any(char::is_control)
+                })
+                .map(|option| {
+                    format!(
+                        "the option {option:?} could never be chosen: a value is trimmed, \
+                         and holds no control character"
+                    )
+                }),
+            _ => None,
+        }
+    }
+}
+
 /// Parameters as a submission gave them, by name: not yet checked.
 pub type RawParams = BTreeMap<String, String>;
 
@@ -888,6 +933,9 @@ impl ParamTable {
                 )))
             }
         };
+        if let Some(why) = kind.refuses_for_ever() {
+            return Err(at(why));
+        }
         let mut param = Param {
             label: self.label.unwrap_or_else(|| name.clone()),
             name: name.clone(),
@@ -1059,6 +1107,73 @@ mod tests {
             build("name = \"b\"\ncommand = \"x\"\npreload = true").contains("for a warm pipeline")
         );
         assert!(build("name = \"b\"\nexecutor = \"warm\"").contains("give its `command`"));
+    }
+
+    #[test]
+    fn a_parameter_that_could_never_take_a_value_is_refused_naming_it() {
+        let param = |lines: &str| {
+            toml::from_str::<PipelineTable>(&format!(
+                "name = \"b\"\ncommand = \"x\"\n[[param]]\nname = \"e\"\n{lines}"
+            ))
+            .map_err(|e| e.to_string())
+            .and_then(|table| table.build("/lab", None))
+            .map(|_| ())
+        };
+        for (lines, why) in [
+            (
+                "type = \"integer\"\nmin = 10\nmax = 5",
+                "min = 10 is above max = 5",
+            ),
+            (
+                "type = \"number\"\nmin = 1.5\nmax = 0.5",
+                "min = 1.5 is above max = 0.5",
+            ),
+            (
+                "type = \"number\"\nmin = nan",
+                "min = NaN is not a finite number",
+            ),
+            (
+                "type = \"number\"\nmax = -inf",
+                "max = -inf is not a finite number",
+            ),
+            ("type = \"text\"\nmax_length = 0", "max_length = 0"),
+            (
+                "type = \"choice\"\noptions = [\"a\", \"\"]",
+                "the option \"\" could never be chosen",
+            ),
+            (
+                "type = \"choice\"\noptions = [\" a\"]",
+                "the option \" a\" could never be chosen",
+            ),
+            (
+                "type = \"choice\"\noptions = []",
+                "a choice needs its `options`",
+            ),
+            (
+                "type = \"choice\"\noptions = [\"a\"]\ndefault = \"b\"",
+                "its default 'b' is not one of a",
+            ),
+            (
+                "type = \"integer\"\nmax = 5\ndefault = 6",
+                "its default 6 is above",
+            ),
+            (
+                "type = \"text\"\npattern = \"(\"",
+                "the pattern does not read",
+            ),
+        ] {
+            let err = param(lines).unwrap_err();
+            assert!(err.starts_with("pipeline 'b': parameter 'e': "), "{err}");
+            assert!(err.contains(why), "{lines}: {err}");
+        }
+        for fine in [
+            "type = \"integer\"\nmin = 5\nmax = 5",
+            "type = \"number\"\nmin = -1\nmax = 1",
+            "type = \"text\"\nmax_length = 1",
+            "type = \"choice\"\noptions = [\"a b\"]",
+        ] {
+            param(fine).unwrap();
+        }
     }
 
     #[test]

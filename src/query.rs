@@ -77,6 +77,26 @@ pub enum AlphabetPolicy {
     Protein,
 }
 
+impl AlphabetPolicy {
+    /// Whether a sequence read as `alphabet` may be taken under this policy.
+    pub fn allows(self, alphabet: Alphabet) -> bool {
+        match self {
+            AlphabetPolicy::Auto => true,
+            AlphabetPolicy::Nucleotide => alphabet.is_nucleotide(),
+            AlphabetPolicy::Protein => !alphabet.is_nucleotide(),
+        }
+    }
+
+    /// As the option and the configuration file write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlphabetPolicy::Auto => "auto",
+            AlphabetPolicy::Nucleotide => "nucleotide",
+            AlphabetPolicy::Protein => "protein",
+        }
+    }
+}
+
 /// The limits a submission is checked against (the configuration sets them).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {

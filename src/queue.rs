@@ -22,8 +22,7 @@ use crate::error::Error;
 use crate::events::Events;
 use crate::exec::Signal;
 use crate::metrics::Metrics;
-use crate::model::{Drain, Id, Moved, Pause, Record, State};
-use crate::pipeline::Definition;
+use crate::model::{Drain, Id, Moved, Pause, Record, Sharing, State};
 use crate::time::Timestamp;
 
 /// An experiment as the read routes show it: its record, and where it stands.
@@ -35,7 +34,8 @@ pub struct View {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
     /// When it should start and finish, while QUEUED or RUNNING: `null` when
-    /// there is no estimate yet (a pipeline ahead of it has not completed a run).
+    /// there is no estimate yet (a pipeline ahead of it has not completed a
+    /// run); what it waits for instead, while nothing starts (the queue is paused).
     #[serde(skip_serializing_if = "Waiting::is_done")]
     pub eta: Waiting,
 }
@@ -58,6 +58,18 @@ pub enum Waiting {
     #[default]
     Done,
     Unknown(Option<Eta>),
+    /// A queued experiment while nothing starts: no time to promise.
+    Held(Hold),
+}
+
+/// What a queued experiment waits for while nothing starts, instead of a
+/// start that would slide forward as long as the wait lasts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    /// `pause`: the queue is paused, until someone resumes it.
+    pub waits_for: &'static str,
+    /// Why, in words.
+    pub reason: Arc<str>,
 }
 
 impl Waiting {
@@ -70,7 +82,7 @@ impl Waiting {
     pub fn eta(&self) -> Option<&Eta> {
         match self {
             Waiting::Unknown(eta) => eta.as_ref(),
-            Waiting::Done => None,
+            Waiting::Done | Waiting::Held(_) => None,
         }
     }
 }
@@ -274,6 +286,20 @@ impl Index {
         Waiting::Unknown(eta)
     }
 
+    /// What every waiting experiment waits for while nothing starts, if
+    /// nothing does: the queue is paused.
+    fn hold(&self) -> Option<Hold> {
+        let pause = self.pause.as_ref()?;
+        Some(Hold {
+            waits_for: "pause",
+            reason: format!(
+                "the queue is paused (since {}): {}; nothing starts until it is resumed",
+                pause.since, pause.reason
+            )
+            .into(),
+        })
+    }
+
     /// When a waiting experiment that should start at `start` should finish.
     fn waiting_eta(&self, record: &Record, start: Option<Timestamp>) -> Waiting {
         Waiting::Unknown(start.and_then(|start| {
@@ -329,9 +355,10 @@ impl Index {
     /// When an experiment still to finish should start and finish.
     fn eta(&self, record: &Record, position: Option<usize>) -> Waiting {
         let now = Timestamp::now();
-        match position {
-            Some(position) => self.waiting_eta(record, self.starts(now, &[position])[0]),
-            None => self.running_eta(record, now),
+        match (position, self.hold()) {
+            (Some(_), Some(hold)) => Waiting::Held(hold),
+            (Some(position), None) => self.waiting_eta(record, self.starts(now, &[position])[0]),
+            (None, _) => self.running_eta(record, now),
         }
     }
 
@@ -348,19 +375,24 @@ impl Index {
                 eta: Waiting::Done,
             })
             .collect();
+        let hold = self.hold();
         let mut positions: Vec<usize> = views.iter().filter_map(|view| view.position).collect();
         positions.sort_unstable();
         positions.dedup();
+        if hold.is_some() {
+            positions.clear();
+        }
         let starts = self.starts(now, &positions);
         for view in &mut views {
-            view.eta = match view.position {
-                Some(position) => {
+            view.eta = match (view.position, &hold) {
+                (Some(_), Some(hold)) => Waiting::Held(hold.clone()),
+                (Some(position), None) => {
                     let at = positions
                         .binary_search(&position)
                         .expect("a position asked for");
                     self.waiting_eta(&view.record, starts[at])
                 }
-                None => self.running_eta(&view.record, now),
+                (None, _) => self.running_eta(&view.record, now),
             };
         }
         views
@@ -502,25 +534,13 @@ impl Queue {
     /// them), paused if `pause` says so.
     pub fn new(capacity: usize, mut records: Vec<Record>, pause: Option<Pause>) -> Queue {
         records.sort_unstable_by_key(|record| record.id);
-        // Recovered records each read their own copy of what they run: share
-        // one per command, pipeline and definition, as newly accepted ones do.
-        let mut names: HashMap<Arc<str>, Arc<str>> = HashMap::new();
-        let mut definitions: HashMap<Arc<Definition>, Arc<Definition>> = HashMap::new();
+        // The store shares what records hold alike thread by thread as it
+        // reads them; one copy across its threads (and for records made elsewhere).
+        let mut sharing = Sharing::default();
         let mut index = Index::default();
         let mut moved = Vec::new();
         for record in &mut records {
-            for name in [&mut record.command, &mut record.pipeline] {
-                *name = names
-                    .entry(name.clone())
-                    .or_insert_with(|| name.clone())
-                    .clone();
-            }
-            if let Some(definition) = &mut record.definition {
-                *definition = definitions
-                    .entry(definition.clone())
-                    .or_insert_with(|| definition.clone())
-                    .clone();
-            }
+            sharing.share(record);
             index.counts[record.state.index()] += 1;
             if record.state == State::Queued {
                 match &record.moved_to_front {

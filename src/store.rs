@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::fault::Faults;
-use crate::model::{Drain, FileInfo, Id, Pause, Record};
+use crate::model::{Drain, FileInfo, Id, Pause, Record, Sharing};
 use crate::query::Query;
 use dir::ExperimentDir;
 
@@ -672,6 +672,7 @@ pub fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> 
 fn read_records(root: impl AsFd, root_path: &Path, ids: &[Id]) -> (Vec<Record>, usize) {
     let root = root.as_fd();
     let mut records = Vec::with_capacity(ids.len());
+    let mut sharing = Sharing::default();
     let mut skipped = 0;
     for id in ids {
         let dir =
@@ -686,6 +687,7 @@ fn read_records(root: impl AsFd, root_path: &Path, ids: &[Id]) -> (Vec<Record>, 
         match read_record_in(&dir) {
             Ok(mut record) if record.id == *id => {
                 record.upgrade();
+                sharing.share(&mut record);
                 records.push(record);
             }
             Ok(record) => {
@@ -706,6 +708,7 @@ fn read_records(root: impl AsFd, root_path: &Path, ids: &[Id]) -> (Vec<Record>, 
                         record.state.as_str()
                     );
                     record.upgrade();
+                    sharing.share(&mut record);
                     records.push(record);
                 }
                 _ => {

@@ -352,7 +352,7 @@ impl Worker {
             // runs; if it cannot be, nothing runs.
             let mut record_start = |handle: Option<RunHandle>| {
                 record.processor = handle.as_ref().and_then(|h| h.processor()).cloned();
-                record.handle = handle;
+                record.handle = handle.map(Box::new);
                 self.store.write_record(&record)?;
                 self.queue.update_running(record.clone());
                 if let Some(begun) = begun.take() {

@@ -1333,6 +1333,80 @@ fn a_blast_plate_shows_each_top_hit_and_downloads_its_reports() {
     assert!(!names.contains(&format!("{a03}/hits.tsv").as_str()));
 }
 
+/// [`BLAST_LAB`] with each hit named after its query, as is its title, and a
+/// negative bit score.
+fn named_hits() -> String {
+    BLAST_LAB
+        .replace("ref_%s", "%s")
+        .replace(r"\t58.4\t", r"\t-7\t")
+}
+
+#[test]
+fn the_batch_table_gives_text_that_a_spreadsheet_would_run_as_a_formula_as_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lab.toml");
+    let lab = named_hits();
+    std::fs::write(&path, &lab).unwrap();
+    let server = Server::start(|config| config.apply_file(&lab, &path, None).unwrap());
+    let names = ["=cmd|'", "+1+1", "@SUM(1)", "-2+3", "-5", "A01"];
+    let text: String = names
+        .iter()
+        .map(|name| format!(">{name}\nACGTACGTACGTACGTACGTACGTACGTAC\n"))
+        .collect();
+    let answer = post_fasta(&server, &text);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+    let status = wait_for_batch(&server, &batch);
+    assert_eq!(status["progress"]["complete"], names.len(), "{status:#}");
+    // The JSON and the page say the names as they are.
+    assert_eq!(status["experiments"][0]["query_name"], "=cmd|'");
+
+    let tsv = String::from_utf8(server.get(&format!("/batches/{batch}.tsv")).body).unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let row = |n: usize| rows[n][1..].to_vec();
+    // name, state, pipeline, summary, hit, hit_title, identity, evalue, bitscore
+    assert_eq!(
+        row(0),
+        [
+            "'=cmd|'",
+            "COMPLETE",
+            "blastn",
+            "'=cmd|' (E = 3e-12)",
+            "'=cmd|'",
+            "'=cmd|' synthetic reference, plate 7",
+            "99.5",
+            "3e-12",
+            "-7"
+        ],
+        "{tsv}"
+    );
+    for (n, guarded) in [(1, "'+1+1"), (2, "'@SUM(1)"), (3, "'-2+3")] {
+        assert_eq!((rows[n][1], rows[n][5]), (guarded, guarded), "{tsv}");
+        assert!(rows[n][6].starts_with(guarded), "{tsv}");
+    }
+    // A number is a number, a negative one too; text that begins with a sign is text.
+    assert_eq!(
+        row(4),
+        [
+            "-5",
+            "COMPLETE",
+            "blastn",
+            "'-5 (E = 3e-12)",
+            "-5",
+            "'-5 synthetic reference, plate 7",
+            "99.5",
+            "3e-12",
+            "-7"
+        ],
+        "{tsv}"
+    );
+    assert_eq!((rows[5][1], rows[5][5]), ("A01", "A01"));
+}
+
 #[test]
 fn a_batch_still_waiting_downloads_what_exists_now() {
     let server = Server::start(|_| {});

@@ -837,16 +837,6 @@ executor = "builtin"
     );
 }
 
-/// A server whose experiments each run until `gates` holds a file named
-/// after them (`std::fs::write(gates.join(name), "")` lets one finish).
-fn gated_server(gates: &Path) -> Server {
-    let command = format!(
-        "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
-        gates.display()
-    );
-    Server::start(move |config| config.command = Some(command))
-}
-
 #[test]
 #[cfg_attr(
     not(seqspool_test_chromium),
@@ -926,6 +916,31 @@ fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_with
     );
     browser.fit_to_page();
     browser.screenshot("experiment-estimate.png");
+
+    // Paused, it promises no time but says what it waits for; resumed, a time again.
+    pause_queue(server.addr, "a+new+disk");
+    wait_until("the page says it waits for the pause", || {
+        browser.script(fact).as_str().is_some_and(|text| {
+            text.starts_with("waits until the queue is resumed (the queue is paused (since ")
+                && text.contains("a new disk")
+        })
+    });
+    assert_eq!(
+        browser.script("return document.querySelectorAll('[data-fact=eta] time').length;"),
+        0
+    );
+    let resumed = request(server.addr, "POST", "/queue/resume", &[], b"");
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    wait_until("the page shows a start again", || {
+        browser
+            .script(fact)
+            .as_str()
+            .is_some_and(|text| text.starts_with("starts about "))
+    });
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document"
+    );
 
     // The home page's rows say the same, and nothing for one that has finished.
     browser.go(&format!("http://{}/", server.addr));

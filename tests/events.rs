@@ -7,7 +7,8 @@ mod common;
 use common::*;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -28,16 +29,14 @@ struct Sse {
 impl Stream {
     /// Opens `GET path` as a browser's EventSource does (raw: it never ends).
     fn open(server: &Server, path: &str, last: Option<&str>) -> Stream {
-        let mut stream = TcpStream::connect(server.addr).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let last = last.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{last}\r\n",
-            server.addr
-        )
-        .unwrap();
-        let mut reader = BufReader::new(stream);
+        Stream::open_at(server.addr, path, &last)
+    }
+
+    /// Opens `GET path` on the server at `addr`, with `headers` (whole
+    /// lines, each ending in CRLF) besides the usual.
+    fn open_at(addr: SocketAddr, path: &str, headers: &str) -> Stream {
+        let mut reader = BufReader::new(ask_for_stream(addr, path, headers));
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
         assert!(line.starts_with("HTTP/1.1 200"), "{line}");
@@ -200,7 +199,12 @@ fn a_thousand_idle_event_streams_do_not_slow_the_backlog() {
             maximum: limit.maximum,
         },
     );
-    let server = Server::start(|_| {});
+    // One client holds them all: past the limits a busy lab needs.
+    let server = Server::start(|config| {
+        config.max_connections = Some(2000);
+        config.max_streams = Some(1500);
+        config.max_streams_per_client = Some(1500);
+    });
     let quiet = || {
         let started = Instant::now();
         for _ in 0..50 {
@@ -310,13 +314,7 @@ fn a_wait_too_long_for_any_clock_is_cut_to_the_most_and_one_that_is_no_number_is
 fn an_estimate_is_null_until_its_pipeline_has_completed_a_run_and_each_page_hears_it_move() {
     let tmp = tempfile::tempdir().unwrap();
     let gates = tmp.path();
-    // Each experiment runs until the file named after it exists.
-    let server = Server::start(|config| {
-        config.command = Some(format!(
-            "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
-            gates.display()
-        ))
-    });
+    let server = gated_server(gates);
     let first = server.submit("first", "ACGT");
     server.wait_for_state(&first, "RUNNING");
     let second = server.submit("second", "ACGT");
@@ -379,4 +377,194 @@ fn an_estimate_is_null_until_its_pipeline_has_completed_a_run_and_each_page_hear
     let record = server.get(&format!("/experiments/{third}")).json();
     assert_eq!(record["position"], 2);
     assert!(record["eta"]["start"].as_str().unwrap() > start);
+}
+
+/// Connects and sends `GET path` as an EventSource does, with `headers`
+/// (whole lines, each ending in CRLF) besides the usual.
+fn ask_for_stream(addr: SocketAddr, path: &str, headers: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n{headers}\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+/// Asks for a stream that is refused, and reads the whole answer (a refusal has a length).
+fn refused_stream(addr: SocketAddr, path: &str, headers: &str) -> Response {
+    let mut stream = ask_for_stream(addr, path, &format!("{headers}Connection: close\r\n"));
+    read_raw_answer(&mut stream)
+}
+
+#[test]
+fn idle_event_streams_are_capped_per_client_and_in_all_and_leave_room_for_requests() {
+    // The usual soft limit of open files: 384 connections, of which idle
+    // streams took every one before. A trusted proxy in front (this test)
+    // tells the server which client each stream is for.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=1024:1024")
+        .arg(env!("CARGO_BIN_EXE_seqspool"))
+        .args(["--bind", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1"])
+        .arg("--experiments")
+        .arg(tmp.path().join("experiments"));
+    let server = Binary::spawn(command);
+    assert!(
+        server.log().contains(
+            "serving at most 384 connections at once; of them at most 192 event streams and waits, \
+             32 from one client"
+        ),
+        "{}",
+        server.log()
+    );
+    let addr = server.addr;
+
+    // One client: 32 streams, then 503, while its ordinary requests are answered.
+    let mine: Vec<Stream> = (0..32)
+        .map(|_| Stream::open_at(addr, "/events", ""))
+        .collect();
+    for path in ["/events", "/events?experiment=000001"] {
+        let refused = refused_stream(addr, path, "");
+        assert_eq!(refused.header("Retry-After"), Some("10"), "{refused:?}");
+        assert_error(
+            &refused,
+            503,
+            None,
+            &[
+                "32 event streams and waits are open from 127.0.0.1",
+                "--max-streams-per-client",
+            ],
+            "a 33rd stream from one client",
+        );
+    }
+    // Paused, so that what is submitted waits, and a wait for it would wait.
+    let paused = request(
+        addr,
+        "POST",
+        "/queue/pause",
+        &[("Accept", "application/json")],
+        b"",
+    );
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let id = submit(addr, "mine", "ACGT");
+    let waited = request(addr, "GET", &format!("/experiments/{id}?wait=30"), &[], b"");
+    assert_error(
+        &waited,
+        503,
+        None,
+        &["--max-streams-per-client"],
+        "a wait past the limit",
+    );
+    assert_eq!(waited.header("Retry-After"), Some("10"));
+    assert_eq!(request(addr, "GET", "/backlog", &[], b"").status, 200);
+
+    // Other clients, one stream each, up to the server's 192 in all.
+    let forwarded = |n: usize| format!("X-Forwarded-For: 10.0.{}.{}\r\n", n / 200, n % 200 + 1);
+    let theirs: Vec<Stream> = (0..160)
+        .map(|n| Stream::open_at(addr, "/events", &forwarded(n)))
+        .collect();
+    let refused = refused_stream(addr, "/events", &forwarded(500));
+    assert_eq!(refused.header("Retry-After"), Some("10"));
+    assert_error(
+        &refused,
+        503,
+        None,
+        &["192 event streams and waits are open", "(--max-streams)"],
+        "a stream past the server's limit",
+    );
+    // What every page and script needs still answers, on connections of their own.
+    for _ in 0..50 {
+        assert_eq!(request(addr, "GET", "/backlog", &[], b"").status, 200);
+    }
+    let other = submit(addr, "other", "ACGT");
+    assert_eq!(
+        request(addr, "GET", &format!("/experiments/{other}"), &[], b"").status,
+        200
+    );
+
+    // Streams that close give their places back.
+    drop(mine);
+    wait_until("the closed streams' places are given back", || {
+        let mut line = String::new();
+        BufReader::new(ask_for_stream(addr, "/events", ""))
+            .read_line(&mut line)
+            .unwrap();
+        line.starts_with("HTTP/1.1 200")
+    });
+    drop(theirs);
+}
+
+#[test]
+fn while_the_queue_is_paused_a_queued_experiment_promises_no_start_and_says_it_waits_for_the_pause()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let gates = tmp.path();
+    let server = gated_server(gates);
+    std::fs::write(gates.join("first"), "").unwrap();
+    let first = server.submit("first", "ACGT");
+    server.wait_for_state(&first, "COMPLETE");
+    let second = server.submit("second", "ACGT");
+    server.wait_for_state(&second, "RUNNING");
+    let third = server.submit("third", "ACGT");
+    let record = server.get(&format!("/experiments/{third}")).json();
+    assert!(record["eta"]["start"].is_string(), "{record}");
+
+    let mut stream = Stream::open(&server, "/events", None);
+    pause_queue(server.addr, "a+new+disk");
+    let held = |id: &str| -> Value {
+        let record = server.get(&format!("/experiments/{id}")).json();
+        let eta = record["eta"].clone();
+        assert_eq!(eta["waits_for"], "pause", "{record}");
+        let reason = eta["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("the queue is paused (since ")
+                && reason.contains("a new disk")
+                && reason.ends_with("nothing starts until it is resumed"),
+            "{reason}"
+        );
+        assert!(
+            eta.get("start").is_none() && eta.get("finish").is_none(),
+            "{eta}"
+        );
+        eta
+    };
+    let eta = held(&third);
+    // The one running goes on: its finish is still an estimate.
+    let running = server.get(&format!("/experiments/{second}")).json();
+    assert!(running["eta"]["finish"].is_string(), "{running}");
+    // Listings and events say the same; one submitted now, too.
+    let listed = server.get("/experiments?state=QUEUED").json();
+    assert_eq!(listed["experiments"][0]["eta"], eta, "{listed}");
+    let fourth = server.submit("fourth", "ACGT");
+    let (_, data) = stream.next_about(&fourth);
+    assert_eq!(data["eta"]["waits_for"], "pause", "{data}");
+    assert!(data["eta"].get("start").is_none(), "{data}");
+    held(&fourth);
+    // The page says so, in words, with no time.
+    let page = request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{third}"),
+        &[("Accept", "text/html")],
+        b"",
+    )
+    .text();
+    assert!(
+        page.contains(">waits until the queue is resumed</span>"),
+        "{page}"
+    );
+    assert!(page.contains("a new disk; nothing starts until it is resumed"));
+
+    // Resumed, it has a start again.
+    let resumed = request(server.addr, "POST", "/queue/resume", &[], b"");
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let record = server.get(&format!("/experiments/{third}")).json();
+    assert!(record["eta"]["start"].is_string(), "{record}");
+    for name in ["second", "third", "fourth"] {
+        std::fs::write(gates.join(name), "").unwrap();
+    }
+    server.wait_for_state(&fourth, "COMPLETE");
 }

@@ -1066,14 +1066,14 @@ fn slurm_shapes(document: &Document, running: &Value) {
     use std::sync::Arc;
 
     let mut record: Record = serde_json::from_value(running.clone()).unwrap();
-    record.handle = Some(RunHandle::Slurm {
+    record.handle = Some(Box::new(RunHandle::Slurm {
         slurm: SlurmJob {
             job_id: 42,
             state: "PENDING".into(),
             reason: Some("Priority".into()),
             running_since: Some(seqspool::time::Timestamp::now()),
         },
-    });
+    }));
     let mut definition = (*record.definition()).clone();
     definition.executor = ExecutorKind::Slurm;
     definition.slurm = Some(SlurmOptions {
@@ -1132,7 +1132,7 @@ fn warm_shapes(document: &Document, running: &Value) {
         pid: 4242,
         started_at: seqspool::time::Timestamp::now(),
     };
-    record.handle = Some(RunHandle::Warm(WarmRun {
+    record.handle = Some(Box::new(RunHandle::Warm(WarmRun {
         runner: ProcessIdentity {
             pgid: 4241,
             start_ticks: 7,
@@ -1140,7 +1140,7 @@ fn warm_shapes(document: &Document, running: &Value) {
             mark: Some("1.2/warm/kmer-index/1".into()),
         },
         processor: processor.clone(),
-    }));
+    })));
     record.processor = Some(processor);
     let mut definition = (*record.definition()).clone();
     definition.executor = ExecutorKind::Warm;

@@ -679,3 +679,88 @@ fn the_lab_configuration_file_sets_options_and_the_command_line_wins() {
         "{said}"
     );
 }
+
+#[test]
+fn a_configuration_that_could_never_accept_anything_is_refused_naming_the_field() {
+    let lab = Lab::new();
+    // Runs the binary to its end; it must refuse to start, and say `parts`.
+    let refused = |args: &[&str], env: &[(&str, &str)], parts: &[&str]| {
+        let mut command = Binary::command(&lab.experiments(), args);
+        command.env_remove("SEQSPOOL_CONFIG");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = output_within(&mut command);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {env:?} started: {said}");
+        for part in parts {
+            assert!(said.contains(part), "{args:?} {env:?}: {said}");
+        }
+        assert!(
+            !lab.experiments().exists(),
+            "{args:?}: it made its directory"
+        );
+    };
+    let pipeline = "[[pipeline]]\nname = \"blastn\"\ncommand = \"true\"\n";
+    for (file, parts) in [
+        ("max_body = 0\n", &["lab.toml: max_body = 0 would take nothing"][..]),
+        ("max_records = 0\n", &["max_records = 0 would take nothing"]),
+        ("max_residues = 0\n", &["max_residues = 0 would take nothing"]),
+        ("capacity = 0\n", &["capacity = 0 would take nothing"]),
+        ("max_connections = 0\n", &["max_connections = 0 would take nothing"]),
+        ("max_streams = 0\n", &["max_streams = 0 would take nothing"]),
+        ("timeout = 0\n", &["timeout = 0: '0' would stop every command"]),
+        (
+            &format!("{pipeline}[[pipeline.param]]\nname = \"word_size\"\ntype = \"integer\"\nmin = 10\nmax = 5\n"),
+            &["pipeline 'blastn': parameter 'word_size': min = 10 is above max = 5: no value could ever be given"],
+        ),
+        (
+            &format!("{pipeline}[[pipeline.param]]\nname = \"note\"\ntype = \"text\"\nmax_length = 0\n"),
+            &["parameter 'note': max_length = 0: no value could ever be given"],
+        ),
+        (
+            &format!("{pipeline}[[pipeline.param]]\nname = \"task\"\ntype = \"choice\"\noptions = [\"megablast\", \" blastn\"]\n"),
+            &["parameter 'task': the option \" blastn\" could never be chosen"],
+        ),
+        (
+            &format!("alphabet = \"nucleotide\"\n{pipeline}alphabets = [\"protein\"]\n"),
+            &["pipeline 'blastn' takes only protein, which this server never reads (alphabet = \"nucleotide\""],
+        ),
+    ] {
+        let path = lab.config(file);
+        refused(&["--config", path.to_str().unwrap()], &[], parts);
+    }
+    // The same limits on the command line, and in the environment.
+    for flag in [
+        "--max-body",
+        "--max-records",
+        "--max-residues",
+        "--capacity",
+        "--max-connections",
+        "--max-streams",
+        "--max-streams-per-client",
+        "--timeout",
+    ] {
+        refused(&[flag, "0"], &[], &["invalid value '0' for", flag]);
+    }
+    refused(
+        &[],
+        &[("SEQSPOOL_MAX_BODY", "0")],
+        &["invalid value '0' for", "--max-body"],
+    );
+    // A protein-only pipeline on a server told to read only nucleotides.
+    let path = lab.config(&format!("{pipeline}alphabets = [\"protein\"]\n"));
+    refused(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "--alphabet",
+            "nucleotide",
+        ],
+        &[],
+        &[
+            "pipeline 'blastn' takes only protein",
+            "could never accept a sequence",
+        ],
+    );
+}

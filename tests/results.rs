@@ -465,6 +465,61 @@ fn the_downloads_come_as_blast_writes_them() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_tabular_download_gives_a_name_a_spreadsheet_would_run_as_a_formula_as_text() {
+    if !blast_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_databases(tmp.path());
+    let server = example_server(tmp.path());
+    for name in ["=cmd|'", "+1+1", "@SUM(1)"] {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("query_name", name),
+                ("query_sequence", &chimeric_read()),
+                ("pipeline", "blastn"),
+            ],
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        let id = answer.json()["id"].as_str().unwrap().to_owned();
+        let record = wait_finished(&server, &id, BLAST_PATIENCE);
+        assert_eq!(record["state"], "COMPLETE", "{record:#}");
+        let download = |format: &str| {
+            let answer = server.get(&format!(
+                "/experiments/{id}/results/hits.asn?format={format}"
+            ));
+            assert_eq!(answer.status, 200, "{format}: {}", answer.text());
+            answer.text()
+        };
+        let guarded = format!("'{name}");
+        let tabular = download("tabular");
+        let first: Vec<&str> = tabular.lines().next().unwrap().split('\t').collect();
+        // BLAST wrote the name as it is; the numbers stay numbers.
+        assert_eq!(
+            (first[0], first[1], first[2]),
+            (guarded.as_str(), "ref04", "100.000"),
+            "{tabular}"
+        );
+        for line in tabular.lines() {
+            assert!(line.starts_with(&guarded), "{line}");
+            assert_eq!(line.split('\t').count(), 12, "{line}");
+        }
+        let all = download("tabular-all");
+        assert!(all.contains(&format!("# Query: {name}\n")), "{all}");
+        for row in all.lines().filter(|line| !line.starts_with('#')) {
+            assert!(row.starts_with(&guarded), "{row}");
+        }
+        // The pairwise report is no table: the name stays as BLAST wrote it.
+        assert!(download("pairwise").contains(&format!("Query= {name}")));
+    }
+}
+
+#[test]
 fn without_blast_the_page_says_so_and_still_shows_the_rest() {
     // The real binary, with a PATH that holds no BLAST+: the command's shell
     // is /bin/sh, and printf is one of its own.

@@ -2,7 +2,8 @@
 //! time, still one experiment at a time across every pipeline, in acceptance
 //! order. A cancel, a timeout or a crash kills the processor's whole tree and
 //! the next experiment gets a fresh one; one that cannot start or answer its
-//! first request pauses the queue; nothing of it outlives a killed server.
+//! first request pauses the queue, until an experiment has failed two fresh
+//! processors and fails; nothing of it outlives a killed server.
 
 mod common;
 use common::*;
@@ -478,6 +479,55 @@ fn a_processor_that_never_answers_its_first_request_pauses_the_queue_and_is_kill
         "it was handed over: its attempt counts"
     );
     assert_tree_gone(&server.dir, &id, &record);
+}
+
+#[test]
+fn an_experiment_that_makes_two_fresh_processors_fail_fails_and_the_queue_goes_on() {
+    let lab = Lab::new();
+    let config = lab.config(&warm(""));
+    let server = lab.server(&config, |_| {});
+    // `crash…` makes every processor exit at its request: a fresh one too.
+    let poison = server.submit("crash-poison", DNA);
+    let next = server.submit("q1", DNA);
+    wait_until("the queue pauses", || {
+        server.get("/queue").json()["paused"] == true
+    });
+    let reason = server.get("/queue").json()["pause"]["reason"].clone();
+    assert!(
+        reason.as_str().unwrap().contains(&format!(
+            "experiment {poison}: pipeline warm's processor did not answer its first request: it exited with code 3"
+        )),
+        "{reason}"
+    );
+    assert_eq!(
+        server.get(&format!("/experiments/{poison}")).json()["state"],
+        "QUEUED"
+    );
+    assert_eq!(
+        server.get(&format!("/experiments/{next}")).json()["position"],
+        2
+    );
+
+    // Resumed, it makes a second fresh processor fail: it is failed, not paused on.
+    assert_eq!(server.post_form("/queue/resume", &[]).status, 200);
+    let record = server.wait_for_state(&poison, "EXECUTOR_ERROR");
+    let error = record["error"].as_str().unwrap();
+    assert!(
+        error.contains("did not answer its first request: it exited with code 3")
+            && error.contains("its last words: boom")
+            && error.contains("has now failed 2 freshly started processors")
+            && error.contains("the queue goes on"),
+        "{error}"
+    );
+    assert_eq!(record["exit_code"], 3);
+    assert_eq!(record["attempts"], 2);
+    server.wait_for_state(&next, "COMPLETE");
+    assert_eq!(server.get("/queue").json()["paused"], false);
+    assert_eq!(
+        lab.processors().len(),
+        3,
+        "two for the one that failed, one for the next"
+    );
 }
 
 #[test]

@@ -27,6 +27,7 @@ use crate::http::{body, respond, Body};
 use crate::model::{Id, Record, State};
 use crate::queue::{Queue, Waiting};
 use crate::results::summary::{self, Kind};
+use crate::results::table::for_spreadsheet;
 use crate::store::{Store, QUALITY_FILE, QUERY_FILE, RECORD_FILE};
 use crate::time::Timestamp;
 
@@ -379,9 +380,11 @@ fn write_tsv(store: &Store, queue: &Queue, batch: Id, out: &mut impl Write) -> i
     })
 }
 
-/// Adds a cell and its tab; a tab or line end inside it becomes a space.
+/// Adds a cell and its tab: guarded first, so that a spreadsheet does not
+/// run it as a formula ([`for_spreadsheet`]); a tab or line end inside it
+/// becomes a space.
 fn push_cell(line: &mut String, cell: &str) {
-    line.extend(cell.chars().map(|c| match c {
+    line.extend(for_spreadsheet(cell).chars().map(|c| match c {
         '\t' | '\r' | '\n' => ' ',
         c => c,
     }));
@@ -424,5 +427,9 @@ mod tests {
         let mut line = String::new();
         push_cell(&mut line, "a\tb\r\nc");
         assert_eq!(line, "a b  c\t");
+        line.clear();
+        push_cell(&mut line, "\t=1+1");
+        push_cell(&mut line, "-5");
+        assert_eq!(line, "' =1+1\t-5\t");
     }
 }

@@ -4,7 +4,11 @@
 //! Each stream is a small task that forwards the queue's broadcast events
 //! that match its filter (one experiment, one batch, or all) into the
 //! response body. An idle stream costs a parked task and a comment line every
-//! [`HEARTBEAT`]; nothing polls.
+//! [`HEARTBEAT`]; nothing polls. It costs a connection too, for as long as
+//! it is open, and so does a wait: each holds a place among the
+//! [`Streams`](crate::events::Streams), counted in all and by client
+//! address, so that streams never hold every connection the server keeps,
+//! and one client never holds all the streams.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,9 +24,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
+use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
-use crate::events::{Event, Events};
+use crate::events::{Event, Events, Held};
 use crate::http::Body;
 use crate::model::Id;
 
@@ -57,7 +62,11 @@ impl Topic {
 /// `GET /events?experiment=ID` or `?batch=ID`: the stream. A client that
 /// reconnects sends the last id it saw in `Last-Event-ID` and gets what it
 /// missed first (or a `reset` event when that is no longer kept).
-pub fn stream(app: &App, request: &Request<Incoming>) -> Result<Response<Body>, Error> {
+pub fn stream(
+    app: &App,
+    request: &Request<Incoming>,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     #[derive(Deserialize)]
     struct Params {
         experiment: Option<String>,
@@ -82,11 +91,18 @@ pub fn stream(app: &App, request: &Request<Incoming>) -> Result<Response<Body>, 
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let held = app.streams.hold(viewer.address)?;
     let events = app.queue.events();
     let subscription = events.subscribe(last.as_deref());
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     tokio::spawn(forward(events, subscription, topic, sender));
-    let mut response = Response::new(EventBody { receiver }.boxed());
+    let mut response = Response::new(
+        EventBody {
+            receiver,
+            _held: held,
+        }
+        .boxed(),
+    );
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -167,9 +183,11 @@ fn reset() -> Bytes {
     Bytes::from_static(b"event: reset\ndata: {}\n\n")
 }
 
-/// The stream's body: whatever its task sends, until the task ends.
+/// The stream's body: whatever its task sends, until the task ends. It holds
+/// the stream's place until the connection drops it.
 struct EventBody {
     receiver: mpsc::Receiver<Bytes>,
+    _held: Held,
 }
 
 impl hyper::body::Body for EventBody {
@@ -186,8 +204,14 @@ impl hyper::body::Body for EventBody {
     }
 }
 
-/// Waits until experiment `id` has finished, or `wait` has passed.
-pub async fn until_finished(app: &App, id: Id, wait: Duration) {
+/// Waits until experiment `id` has finished, or `wait` has passed, holding
+/// one of the `viewer`'s places among the [`Streams`](crate::events::Streams); none left is 503.
+pub async fn until_finished(
+    app: &App,
+    id: Id,
+    wait: Duration,
+    viewer: &Viewer,
+) -> Result<(), Error> {
     let events = app.queue.events();
     let mut subscription = events.subscribe(None);
     // Subscribed first, then looked: no end can fall in between.
@@ -195,8 +219,10 @@ pub async fn until_finished(app: &App, id: Id, wait: Duration) {
         .experiment(id)
         .is_ok_and(|view| view.record.state.is_finished())
     {
-        return;
+        return Ok(());
     }
+    // Only a wait that waits holds a place: a finished one answers at once.
+    let _held = app.streams.hold(viewer.address)?;
     let waiting = async {
         loop {
             match subscription.receiver.recv().await {
@@ -222,6 +248,7 @@ pub async fn until_finished(app: &App, id: Id, wait: Duration) {
         }
     };
     let _ = tokio::time::timeout(wait, waiting).await;
+    Ok(())
 }
 
 /// The `wait` of `?wait=S`, in seconds (fractions allowed), at most

@@ -195,7 +195,7 @@ async fn route(
             ui::experiment(app, id, viewer).await.map_err(page)
         }
         (["experiments", id], &Method::GET) => {
-            Ok(native::experiment(app, parse_id(id)?, query).await?)
+            Ok(native::experiment(app, parse_id(id)?, query, viewer).await?)
         }
         (["experiments", id], &Method::DELETE) => {
             Ok(native::cancel(app, parse_id(id)?, viewer).await?)
@@ -211,7 +211,7 @@ async fn route(
             Ok(native::retry(app, parse_id(id)?, viewer).await?)
         }
         (["experiments", _, "retry"], _) => Err(Error::WrongMethod { allow: "POST" }.into()),
-        (["events"], &Method::GET) => Ok(events::stream(app, &request)?),
+        (["events"], &Method::GET) => Ok(events::stream(app, &request, viewer)?),
         (["events"], _) => Err(Error::WrongMethod { allow: "GET" }.into()),
         (["batches", id], &Method::GET) if html && !id.contains('.') => {
             ui::batch(app, id, query, viewer).await.map_err(page)

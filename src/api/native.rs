@@ -74,10 +74,11 @@ pub async fn experiment(
     app: &App,
     id: Id,
     query_string: Option<&str>,
+    viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
     app.experiment(id)?;
     if let Some(wait) = super::events::wait_of(query_string)? {
-        super::events::until_finished(app, id, wait).await;
+        super::events::until_finished(app, id, wait, viewer).await?;
     }
     let view = app.experiment(id)?;
     let files = app.files(id).await;

@@ -108,7 +108,7 @@ impl Executor for Local {
     }
 
     fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
-        if let Some(RunHandle::Local(process)) = &record.handle {
+        if let Some(RunHandle::Local(process)) = record.handle.as_deref() {
             let killed = kill_run(process, self.grace);
             if killed > 0 {
                 log::warn!(

@@ -20,8 +20,11 @@
 //! timeout, a cancel, a shutdown, a crash or an answer that makes no sense,
 //! its tree is killed and the next experiment starts a fresh one. One that
 //! cannot start, or does not answer its first request, is the workstation's
-//! fault: the experiment waits at the head and the queue pauses.
+//! fault: the experiment waits at the head and the queue pauses. But an
+//! experiment that makes a second fresh processor fail its first request is
+//! its own fault ([`FRESH_FAILURES`]): it fails, and the queue goes on.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::OpenOptionsExt;
@@ -65,6 +68,13 @@ const TAIL_LINES: usize = 5;
 /// Bytes read from the end of a log for those lines.
 const TAIL_BYTES: u64 = 4096;
 
+/// Fresh processors one experiment may make fail their first request
+/// before it is failed itself. Once may be the processor's or the
+/// workstation's (a model that did not load right): the queue pauses. Twice,
+/// with an operator's resume in between, is the experiment's: otherwise
+/// every resume would run it first again, and pause again.
+pub const FRESH_FAILURES: u32 = 2;
+
 /// Runs experiments of warm pipelines on their processors.
 pub struct Warm {
     /// seqspool's own binary, which runs as each processor's runner.
@@ -86,6 +96,10 @@ pub struct Warm {
     reaper: Option<JoinHandle<()>>,
     /// Where processor starts are counted, by pipeline (`GET /metrics`).
     metrics: Arc<Metrics>,
+    /// The experiments that made a fresh processor fail its first request,
+    /// and how many times, until they end otherwise (in memory: a restart
+    /// gives each one more try).
+    fresh_failures: Mutex<HashMap<Id, u32>>,
 }
 
 /// What the executor and the thread that stops idle processors share.
@@ -164,6 +178,7 @@ impl Warm {
             shared,
             reaper,
             metrics,
+            fresh_failures: Mutex::default(),
         }
     }
 
@@ -480,7 +495,8 @@ impl Warm {
         // Whatever state it is in, it is not fed again.
         self.halt(processor);
         let tail = tail(&dir.join("stderr.txt"));
-        let outcome = if first {
+        let fresh_failures = first.then(|| self.failed_fresh(record.id));
+        let outcome = if fresh_failures.is_some_and(|n| n < FRESH_FAILURES) {
             Outcome::Retry {
                 error: format!(
                     "pipeline {pipeline}'s processor did not answer its first request: it {why}{tail}; see {}",
@@ -488,6 +504,18 @@ impl Warm {
                 ),
                 ran: true,
                 lasting: true,
+            }
+        } else if let Some(times) = fresh_failures {
+            let status = processor.ended.map(ExitStatus::from_raw);
+            Outcome::Failed {
+                exit_code: status.and_then(|s| s.code()),
+                signal: status.and_then(|s| s.signal()),
+                error: format!(
+                    "pipeline {pipeline}'s processor did not answer its first request: it {why}{tail}; \
+                     this experiment has now failed {times} freshly started processors, so it is \
+                     failed and the queue goes on; see {}",
+                    self.log_of(&pipeline).display()
+                ),
             }
         } else {
             let status = processor.ended.map(ExitStatus::from_raw);
@@ -500,6 +528,22 @@ impl Warm {
             }
         };
         Served::retire(outcome, why)
+    }
+
+    /// Counts one more fresh processor that experiment `id` made fail its
+    /// first request, and says how many it has made fail.
+    fn failed_fresh(&self, id: Id) -> u32 {
+        let mut failures = self
+            .fresh_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let times = failures.entry(id).or_default();
+        *times += 1;
+        let times = *times;
+        if times >= FRESH_FAILURES {
+            failures.remove(&id);
+        }
+        times
     }
 
     /// The end of a request that was cancelled, interrupted by a shutdown, or
@@ -725,6 +769,13 @@ impl Executor for Warm {
         processor.runner.heard.lock().listener = Some(sender);
         let served = self.serve(&mut processor, run, &receiver);
         processor.runner.heard.lock().listener = None;
+        if !matches!(served.outcome, Outcome::Retry { .. }) {
+            // It ended some other way: what it did to fresh processors is past.
+            self.fresh_failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&run.record.id);
+        }
         match served.retire {
             None => self.put_back(processor),
             Some(why) => {
@@ -735,7 +786,7 @@ impl Executor for Warm {
     }
 
     fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
-        if let Some(RunHandle::Warm(run)) = &record.handle {
+        if let Some(RunHandle::Warm(run)) = record.handle.as_deref() {
             let killed = local::kill_run(&run.runner, self.grace);
             if killed > 0 {
                 log::warn!(

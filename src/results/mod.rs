@@ -446,6 +446,11 @@ impl Download {
         }
     }
 
+    /// Whether it is a table, tab-separated, that a spreadsheet may open.
+    fn is_table(self) -> bool {
+        matches!(self, Download::Tabular | Download::TabularAll)
+    }
+
     /// What a link to it says.
     fn label(self) -> &'static str {
         match self {
@@ -563,13 +568,24 @@ pub async fn download(
     let root = app.store.root().to_owned();
     let (output, length) = blocking(move || {
         // Unnamed, on the experiments' disk: gone when the answer is sent.
-        let mut output =
-            tempfile::tempfile_in(&root).map_err(|e| Error::io("creating a file in", &root, e))?;
+        let made =
+            || tempfile::tempfile_in(&root).map_err(|e| Error::io("creating a file in", &root, e));
+        let rewound = |mut file: std::fs::File| {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io("reading a formatted report in", &root, e))
+                .map(|_| file)
+        };
+        let output = made()?;
         let length = blast::format_file(file, &download.format(), &options, &output)?;
-        output
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io("reading a formatted report in", &root, e))?;
-        Ok((output, length))
+        let output = rewound(output)?;
+        if !download.is_table() {
+            return Ok((output, length));
+        }
+        // A table opens in a spreadsheet: a query's name must not run there as a formula.
+        let guarded = made()?;
+        let length = table::copy_for_spreadsheet(std::io::BufReader::new(output), &guarded)
+            .map_err(|e| Error::io("guarding a formatted report in", &root, e))?;
+        Ok((rewound(guarded)?, length))
     })
     .await?;
     if length == 0 {

@@ -8,8 +8,14 @@
 //! names above columns of numbers. A file without any whose rows read as
 //! BLAST's twelve standard columns (`-outfmt 6`, perhaps with the subject's
 //! title after) gets BLAST's names; any other, "Column 1", "Column 2", ....
+//!
+//! The tables this server writes for download (a batch's summary, a BLAST
+//! report as tabular text) pass their cells through [`for_spreadsheet`]: a
+//! name a submitter chose, or a title from a database, must not run as a
+//! formula in the spreadsheet that opens it.
 
-use std::io::{self, Read};
+use std::borrow::Cow;
+use std::io::{self, BufRead, Read, Write};
 
 use maud::{html, Markup};
 
@@ -29,6 +35,63 @@ pub const MAX_CELL: usize = 300;
 const MAX_COMMENTS: usize = 4;
 /// Data rows looked at to decide whether a first line is a header.
 const SAMPLE: usize = 20;
+
+/// Whether a spreadsheet would take a cell for a formula: it starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return, the characters OWASP's
+/// "CSV Injection" lists, and it is not a number. A number (`-5`, `+1.5`,
+/// `-2.3e-5`) is read as the number it is, and a score may be negative.
+pub fn is_formula(cell: &[u8]) -> bool {
+    matches!(
+        cell.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    ) && !std::str::from_utf8(cell).is_ok_and(is_number)
+}
+
+/// A cell of a table this server writes for download, safe to open in a
+/// spreadsheet: one it would take for a formula gets a `'` in front, which
+/// a spreadsheet reads as "the rest is text", as OWASP advises.
+pub fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
+    if is_formula(cell.as_bytes()) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Copies tab-separated text (a BLAST report as `-outfmt 6` or `7` writes
+/// it) with every cell made safe as [`for_spreadsheet`] says; returns the
+/// bytes written. Lines and tabs stay where they were.
+pub fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::Result<u64> {
+    let mut line = Vec::new();
+    let mut written = 0;
+    loop {
+        line.clear();
+        if from.read_until(b'\n', &mut line)? == 0 {
+            return Ok(written);
+        }
+        let body_end = line.len()
+            - line
+                .iter()
+                .rev()
+                .take_while(|b| matches!(b, b'\n' | b'\r'))
+                .count();
+        let (body, end) = line.split_at(body_end);
+        for (at, cell) in body.split(|&b| b == b'\t').enumerate() {
+            if at > 0 {
+                to.write_all(b"\t")?;
+                written += 1;
+            }
+            if is_formula(cell) {
+                to.write_all(b"'")?;
+                written += 1;
+            }
+            to.write_all(cell)?;
+            written += cell.len() as u64;
+        }
+        to.write_all(end)?;
+        written += end.len() as u64;
+    }
+}
 
 /// How the fields of a line are separated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -455,6 +518,50 @@ pub fn render(table: &Table, context: &Context) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod spreadsheet_tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_that_would_run_as_a_formula_is_text_and_a_number_stays_a_number() {
+        for attack in [
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "@SUM(1)",
+            "-2+3",
+            "=1",
+            "\tx",
+            "\r=1",
+            "-",
+            "+",
+            "-inf",
+            "-1e",
+            "--1",
+        ] {
+            assert_eq!(for_spreadsheet(attack), format!("'{attack}"), "{attack:?}");
+        }
+        for kept in [
+            "-5", "+1", "-2.5", "-.5", "+1.5e-3", "-2E+10", "1e-50", "0.0", "ACGT", "", "a=1",
+            "x-1", "'=1",
+        ] {
+            assert_eq!(for_spreadsheet(kept), kept, "{kept:?}");
+        }
+    }
+
+    #[test]
+    fn tabular_text_is_guarded_cell_by_cell_and_keeps_its_lines() {
+        let text = "# Query: =cmd|'\n=cmd|'\tref01\t-5\t@x\n+1+1\tb\r\nlast\t-y";
+        let mut out = Vec::new();
+        let written = copy_for_spreadsheet(text.as_bytes(), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "# Query: =cmd|'\n'=cmd|'\tref01\t-5\t'@x\n'+1+1\tb\r\nlast\t'-y"
+        );
+        assert_eq!(written, out.len() as u64);
     }
 }
 

@@ -128,12 +128,21 @@
     var eta = view.eta;
     var words = element("span", "eta");
     words.title = ESTIMATE_HINT;
+    /* No time to promise while nothing starts: what it waits for, and why
+       (pages.rs, HELD_WORDS). */
+    var hint = ESTIMATE_HINT;
     if (eta === null) {
       words.classList.add("eta-none");
       words.textContent = "no estimate yet";
+    } else if (eta.waits_for) {
+      words.classList.add("eta-held");
+      words.textContent = "waits until the queue is resumed";
+      words.title = hint = eta.reason;
+    }
+    if (eta === null || eta.waits_for) {
       if (compact) return words;
       var both = document.createDocumentFragment();
-      both.append(words, " ", element("span", "hint", "(" + ESTIMATE_HINT + ")"));
+      both.append(words, " ", element("span", "hint", "(" + hint + ")"));
       return both;
     }
     function approx(iso) {
@@ -157,6 +166,7 @@
   function estimateKey(view) {
     if (!("eta" in view)) return "";
     if (view.eta === null) return "none";
+    if (view.eta.waits_for) return "held " + view.eta.reason;
     return (view.eta.start || "").slice(0, 16) + ">" + view.eta.finish.slice(0, 16);
   }
 

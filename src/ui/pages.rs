@@ -388,14 +388,9 @@ fn bounds_words(kind: &ParamKind) -> Option<String> {
 /// The alphabets a pipeline takes on this server, in words: `DNA, RNA or
 /// protein`, `DNA or RNA`, `protein`.
 fn takes_words(alphabets: &[Alphabet], server: AlphabetPolicy) -> String {
-    let allowed = |alphabet: &Alphabet| match server {
-        AlphabetPolicy::Auto => true,
-        AlphabetPolicy::Nucleotide => alphabet.is_nucleotide(),
-        AlphabetPolicy::Protein => !alphabet.is_nucleotide(),
-    };
     let mut words: Vec<&str> = alphabets
         .iter()
-        .filter(|a| allowed(a))
+        .filter(|a| server.allows(**a))
         .map(|a| a.word())
         .collect();
     if words.is_empty() {
@@ -1217,7 +1212,7 @@ fn status_sentence(view: &View) -> String {
             Some(2) => "Waiting in the queue: 1 experiment runs before it.".to_owned(),
             Some(n) => format!("Waiting in the queue: {} experiments run before it.", n - 1),
         },
-        State::Running => match &record.handle {
+        State::Running => match record.handle.as_deref() {
             // Submitted to the cluster, not yet running there.
             Some(RunHandle::Slurm { slurm }) if slurm.state != "RUNNING" => format!(
                 "Submitted to the cluster as Slurm job {}: {}{}.",
@@ -1303,8 +1298,19 @@ fn estimate(eta: &Waiting, compact: bool) -> Option<Markup> {
                 span.eta-finish { "finishes about " (approx(eta.finish)) }
             }
         }),
+        // No time to promise while nothing starts: what it waits for, and why.
+        Waiting::Held(hold) => Some(html! {
+            span.eta.eta-held title=(hold.reason) { (HELD_WORDS) }
+            @if !compact {
+                " " span.hint { "(" (hold.reason) ")" }
+            }
+        }),
     }
 }
+
+/// What an experiment that waits for the queue's pause says instead of a
+/// time (`app.js` says the same).
+const HELD_WORDS: &str = "waits until the queue is resumed";
 
 /// Where an estimate comes from (`app.js` says the same).
 const ESTIMATE_HINT: &str =
@@ -1496,6 +1502,25 @@ mod tests {
         }));
         let finishing = fact(&page(&running));
         assert!(!finishing.contains("starts about") && finishing.contains("finishes about"));
+
+        // While the queue is paused: no time, what it waits for and why.
+        waiting.eta = Waiting::Held(crate::queue::Hold {
+            waits_for: "pause",
+            reason: "the queue is paused (since 2026-01-02T03:00:00.000Z): a new disk; nothing starts until it is resumed".into(),
+        });
+        let held = fact(&page(&waiting));
+        assert!(
+            held.contains(">waits until the queue is resumed</span>"),
+            "{held}"
+        );
+        assert!(
+            held.contains("(the queue is paused (since 2026-01-02T03:00:00.000Z): a new disk;"),
+            "{held}"
+        );
+        assert!(
+            !held.contains("starts about") && !held.contains("<time"),
+            "{held}"
+        );
 
         let done = fact(&page(&view("d", State::Complete)));
         assert!(

@@ -25,6 +25,29 @@ use tempfile::TempDir;
 /// How long a test waits for something that should happen within moments.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// A server whose experiments each run until `gates` holds a file named
+/// after them (`std::fs::write(gates.join(name), "")` lets one finish).
+pub fn gated_server(gates: &Path) -> Server {
+    let command = format!(
+        "while [ ! -e '{}'/\"$QUERY_NAME\" ]; do sleep 0.02; done",
+        gates.display()
+    );
+    Server::start(move |config| config.command = Some(command))
+}
+
+/// Pauses the queue of the server at `addr` (`POST /queue/pause`) with
+/// `reason` (already encoded for a query string), expecting 200.
+pub fn pause_queue(addr: SocketAddr, reason: &str) {
+    let paused = request(
+        addr,
+        "POST",
+        &format!("/queue/pause?reason={reason}"),
+        &[],
+        b"",
+    );
+    assert_eq!(paused.status, 200, "{}", paused.text());
+}
+
 /// A seqspool server running in this process, stopped (gracefully) on drop.
 pub struct Server {
     pub addr: SocketAddr,

@@ -209,7 +209,7 @@ impl Executor for Slurm {
 
     fn recover(&self, record: &Record, dir: &Path) -> Recovered {
         let id = record.id;
-        let Some(RunHandle::Slurm { slurm: job }) = &record.handle else {
+        let Some(RunHandle::Slurm { slurm: job }) = record.handle.as_deref() else {
             return Recovered::Requeue;
         };
         let job_id = job.job_id;
@@ -259,7 +259,7 @@ impl Executor for Slurm {
     }
 
     fn follow(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {
-        let Some(RunHandle::Slurm { slurm: job }) = &run.record.handle else {
+        let Some(RunHandle::Slurm { slurm: job }) = run.record.handle.as_deref() else {
             return Outcome::SystemError {
                 exit_code: None,
                 error: "it was re-attached without a Slurm job".into(),
