@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use crate::access::Mode as AccessMode;
 use crate::fault::Faults;
 use crate::ncbi::{NcbiTable, Services};
 use crate::pipeline::{Pipeline, PipelineTable};
@@ -85,29 +86,6 @@ pub enum OnInterrupt {
     Requeue,
     /// Mark it SYSTEM_ERROR, for commands that must not run twice.
     Fail,
-}
-
-/// Who may do what, chosen by the operator (`--access`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccessMode {
-    /// Anyone who reaches the server may read, submit, cancel and pause.
-    #[default]
-    Open,
-    /// Anyone may read; submitting and changing need a user's token.
-    Members,
-    /// Everything needs a user's token (the sign-in page aside).
-    Closed,
-}
-
-impl AccessMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessMode::Open => "open",
-            AccessMode::Members => "members",
-            AccessMode::Closed => "closed",
-        }
-    }
 }
 
 /// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
