@@ -48,6 +48,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod blast;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod error;

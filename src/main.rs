@@ -8,9 +8,8 @@ fn main() {
         seqspool::exec::runner::main();
     }
     // `seqspool user add|list|remove`: the lab's users, beside the server.
-    if std::env::args_os().nth(1).as_deref() == Some(seqspool::access::command::SUBCOMMAND.as_ref())
-    {
-        seqspool::access::command::main(std::env::args_os().skip(1));
+    if std::env::args_os().nth(1).as_deref() == Some(seqspool::cli::user::SUBCOMMAND.as_ref()) {
+        seqspool::cli::user::main(std::env::args_os().skip(1));
     }
     // `seqspool retention --dry-run`: a look at the directory, not a server.
     if std::env::args_os().nth(1).as_deref() == Some(seqspool::retention::SUBCOMMAND.as_ref()) {

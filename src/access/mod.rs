@@ -19,7 +19,6 @@
 //! - `members`: anyone may read; writing needs a user's token.
 //! - `closed`: everything but the sign-in page and its assets needs a token.
 
-pub mod command;
 mod mode;
 mod sessions;
 mod throttle;

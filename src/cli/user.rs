@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use super::token;
-use super::users::{self, Entry, USERS_FILE};
-use super::Role;
+use crate::access::token;
+use crate::access::users::{self, Entry, USERS_FILE};
+use crate::access::Role;
 use crate::config::Config;
 use crate::time::Timestamp;
 
