@@ -12,8 +12,9 @@ fn main() {
         seqspool::cli::user::main(std::env::args_os().skip(1));
     }
     // `seqspool retention --dry-run`: a look at the directory, not a server.
-    if std::env::args_os().nth(1).as_deref() == Some(seqspool::retention::SUBCOMMAND.as_ref()) {
-        std::process::exit(seqspool::retention::main(std::env::args_os()));
+    if std::env::args_os().nth(1).as_deref() == Some(seqspool::cli::retention::SUBCOMMAND.as_ref())
+    {
+        std::process::exit(seqspool::cli::retention::main(std::env::args_os()));
     }
     let config = match Config::load() {
         Ok(config) => config,

@@ -3,4 +3,5 @@
 //! They sit above the rooms they use, so that no room of the server imports
 //! the command line, and only the binary imports them.
 
+pub mod retention;
 pub mod user;
