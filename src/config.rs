@@ -589,6 +589,31 @@ impl Config {
         (streams, per_client)
     }
 
+    /// What the executors take from these options.
+    pub fn executors(&self) -> crate::exec::Settings {
+        crate::exec::Settings {
+            experiments: self.experiments.clone(),
+            runner: self.runner(),
+            timeout: self.timeout,
+            shutdown_grace: self.shutdown_grace,
+            max_output: self.max_output,
+            max_warm: self.max_warm,
+            warm_idle: self.warm_idle,
+            slurm_poll: self.slurm_poll,
+        }
+    }
+
+    /// What the notifier takes from these options.
+    pub fn notifier(&self) -> crate::notify::Setup {
+        crate::notify::Setup {
+            settings: self.notify.clone(),
+            allowed: self.notify_allow.clone(),
+            runner: self.runner(),
+            grace: self.shutdown_grace,
+            backoff: self.notify_backoff,
+        }
+    }
+
     /// The limits every submission is checked against.
     pub fn limits(&self) -> Limits {
         Limits {

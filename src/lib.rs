@@ -114,7 +114,7 @@ pub async fn run(
     );
     // One set of counters: the queue's, and the executors' (warm processor starts).
     let metrics = Arc::new(metrics::Metrics::new());
-    let executors = Arc::new(Executors::new(&config, metrics.clone()));
+    let executors = Arc::new(Executors::new(&config.executors(), metrics.clone()));
     let (store, recovered) = {
         let config = config.clone();
         let executors = executors.clone();
@@ -181,7 +181,8 @@ pub async fn run(
     let queue = Arc::new(
         Queue::new(config.capacity, recovered.records, recovered.pause).counting_in(metrics),
     );
-    let notifier = notify::Notifier::start(store.clone(), &config, owed, queue.metrics()).await?;
+    let notifier =
+        notify::Notifier::start(store.clone(), config.notifier(), owed, queue.metrics()).await?;
     let notifier = Arc::new(notifier);
     if let Some(drain) = recovered.drain.clone() {
         queue.drain(drain);
