@@ -88,14 +88,11 @@ pub enum OnInterrupt {
     Fail,
 }
 
-/// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
+/// Every option of the server. The command line (the `cli` room, above
+/// this one) flattens it into `seqspool` and `seqspool serve`, and into
+/// `seqspool retention`, which reads the same directory and file.
 #[derive(Clone, Debug, Parser)]
-#[command(
-    version,
-    about,
-    long_about = None,
-    after_help = "The lab's users and their tokens: seqspool user add|list|remove (see seqspool user --help)."
-)]
+#[command(name = "seqspool")]
 pub struct Config {
     /// The lab's configuration file (TOML): its pipelines, and any option
     /// below; the command line and the environment win over it.
@@ -310,13 +307,8 @@ impl Config {
         }
     }
 
-    /// Reads the command line and the environment, then the configuration
-    /// file they name, if any.
-    pub fn load() -> Result<Config, Refused> {
-        Config::load_from(std::env::args_os())
-    }
-
-    /// [`Config::load`], from the given arguments (the first is the program's name).
+    /// Reads the command line `args` (the first is the program's name) and
+    /// the environment, then the configuration file they name, if any.
     pub fn load_from<I, T>(args: I) -> Result<Config, Refused>
     where
         I: IntoIterator<Item = T>,

@@ -3,10 +3,9 @@
 //! beside a running one), and nothing removed. The rule of what is due is
 //! [`crate::retention`]'s, so the listing is what the sweep does.
 
-use std::ffi::OsString;
 use std::path::Path;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::Args;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -14,75 +13,39 @@ use crate::model::{Id, Record};
 use crate::retention::{cutoff, due, Due};
 use crate::time::Timestamp;
 
-/// The name of the command-line tool: `seqspool retention --dry-run`.
-pub const SUBCOMMAND: &str = "retention";
-
 /// `seqspool retention --dry-run`: what the server's next sweep would remove.
-#[derive(Debug, Parser)]
-#[command(
-    name = "seqspool retention",
-    about = "Lists what the retention sweep would remove from an experiments directory, and removes nothing \
-             (the running server's daily sweep removes; GET /retention lists the same)"
-)]
-struct Command {
+#[derive(Debug, Args)]
+pub struct Command {
     /// List only; required, as a reminder that this command never removes anything.
     #[arg(long, required = true)]
     dry_run: bool,
 
     #[command(flatten)]
-    config: Config,
+    pub(super) config: Config,
 }
 
-/// Runs `seqspool retention` with `args` (the first is the program's name,
-/// then `retention`); prints to standard output and returns the exit code.
-pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let mut args: Vec<OsString> = args.into_iter().skip(2).collect();
-    args.insert(0, "seqspool retention".into());
-    // Every server option is taken (so a unit's environment, or the lab's
-    // configuration file, works as it is); the help shows those that matter here.
-    let shown = ["dry_run", "config", "experiments", "retention_days"];
-    let command = Command::command().mut_args(|arg| {
-        let hide = !shown.contains(&arg.get_id().as_str());
-        arg.hide(hide)
-    });
-    let matches = match command.try_get_matches_from(args) {
-        Ok(matches) => matches,
-        Err(err) => {
-            let _ = err.print();
-            return err.exit_code();
+/// The options `seqspool retention --help` shows. Every server option is
+/// taken (so a unit's environment, or the lab's configuration file, works
+/// as it is); the help shows those that matter here.
+pub(super) const SHOWN: [&str; 4] = ["dry_run", "config", "experiments", "retention_days"];
+
+/// Runs `seqspool retention` (its configuration file read): prints the
+/// listing to standard output.
+pub fn run(command: &Command) -> Result<(), String> {
+    let config = &command.config;
+    let text = dry_run(&config.experiments, config.retention_days, Timestamp::now())
+        .map_err(|err| err.to_string())?;
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        // A reader that stopped early (`| head`) is no failure.
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing the listing: {err}"))
         }
-    };
-    let mut config = match Command::from_arg_matches(&matches) {
-        Ok(command) => command.config,
-        Err(err) => {
-            let _ = err.print();
-            return err.exit_code();
-        }
-    };
-    if let Err(message) = config.read_file(&matches) {
-        eprintln!("seqspool: {message}");
-        return 1;
-    }
-    match dry_run(&config.experiments, config.retention_days, Timestamp::now()) {
-        Ok(text) => {
-            use std::io::Write;
-            match std::io::stdout().lock().write_all(text.as_bytes()) {
-                // A reader that stopped early (`| head`) is no failure.
-                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                    eprintln!("seqspool: writing the listing: {err}");
-                    1
-                }
-                _ => 0,
-            }
-        }
-        Err(err) => {
-            eprintln!("seqspool: {err}");
-            1
-        }
+        _ => Ok(()),
     }
 }
 
-/// What [`main`] prints: the experiments of `dir` due if kept `days` days.
+/// What [`run`] prints: the experiments of `dir` due if kept `days` days.
 fn dry_run(dir: &Path, days: Option<u32>, now: Timestamp) -> Result<String, Error> {
     let Some(days) = days else {
         return Ok(format!(
