@@ -7,16 +7,12 @@
 //! variable, its name in the configuration file, its default, its values),
 //! and every link of the manual lands on a file and a heading that exist.
 
+mod common;
+use common::{request, Binary};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// How long the binary may take to start listening, on a loaded machine.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 fn seqspool(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seqspool"))
@@ -121,53 +117,17 @@ fn a_bad_command_line_is_refused_as_clap_refuses_it() {
 fn seqspool_alone_and_seqspool_serve_both_serve() {
     for serve in [&[][..], &["serve"]] {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seqspool"));
+        command
             .args(serve)
             .args(["--bind", "127.0.0.1:0", "--experiments"])
             .arg(dir.path().join("experiments"))
-            .env_remove("SEQSPOOL_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting the seqspool binary");
-        let (found, address) = mpsc::channel();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = found.send(rest.trim().parse::<SocketAddr>().unwrap());
-                }
-            }
-        });
-        let addr = address.recv_timeout(PATIENCE);
-        let answer = addr.map(|addr| get(addr, "/backlog"));
-        let _ = child.kill();
-        let _ = child.wait();
-        let answer = answer.unwrap_or_else(|_| panic!("{serve:?}: the binary did not listen"));
-        assert!(answer.starts_with("HTTP/1.1 200"), "{serve:?}: {answer}");
-        assert!(
-            answer
-                .trim_end()
-                .ends_with(r#"["Currently 0 jobs in the backlog."]"#),
-            "{answer}"
-        );
+            .env_remove("SEQSPOOL_CONFIG");
+        let binary = Binary::spawn(command);
+        let backlog = request(binary.addr, "GET", "/backlog", &[], b"");
+        assert_eq!(backlog.status, 200, "{serve:?}: {}", backlog.text());
+        assert_eq!(backlog.text().trim_end(), r#"["Currently 0 jobs in the backlog."]"#);
     }
-}
-
-/// A GET over a plain socket, and the whole answer as text.
-fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 fn repository() -> &'static Path {
