@@ -8,7 +8,7 @@
 //! reads of the files, and works without JavaScript (`ui/results.js` only
 //! sorts tables, copies sequences, and shows the results of an experiment
 //! that ends while its page is open). A BLAST report is made from the
-//! search's archive by `blast_formatter` ([`crate::blast`]) off the async
+//! search's archive by `blast_formatter` ([`crate::blast::format`]) off the async
 //! threads, and kept in the experiment's directory, so it runs once.
 //!
 //! Every file here was written by a processing command: its text is only
@@ -37,7 +37,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::app::{blocking, App};
-use crate::blast::{self, Columns, FormatError};
+use crate::blast::format::{self as blast, Columns, FormatError};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
 use crate::http::{body, respond, Body};

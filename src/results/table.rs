@@ -20,7 +20,7 @@ use std::io::{self, BufRead, Read, Write};
 use maud::{html, Markup};
 
 use super::{thousands, Context};
-use crate::blast::{column_label, STANDARD_COLUMNS};
+use crate::blast::format::{column_label, STANDARD_COLUMNS};
 
 /// Rows a page shows: a screenful or two, enough to see the best hits.
 pub const MAX_ROWS: usize = 100;

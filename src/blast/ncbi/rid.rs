@@ -47,10 +47,6 @@ impl Rid {
     pub fn names(text: &str, record: &Record) -> bool {
         Rid::of(record).is_some_and(|rid| rid.0.eq_ignore_ascii_case(text.trim()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl fmt::Display for Rid {
@@ -95,19 +91,18 @@ mod tests {
     fn an_rid_is_eleven_letters_and_digits_and_names_its_experiment_only() {
         for id in [1, 42, 999_999, 36u64.pow(7) - 1] {
             let record = Record::for_test(id, State::Queued);
-            let rid = Rid::of(&record).unwrap();
-            assert_eq!(rid.as_str().len(), 11, "{rid}");
+            let rid = Rid::of(&record).unwrap().to_string();
+            assert_eq!(rid.len(), 11, "{rid}");
             assert!(rid
-                .as_str()
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
-            assert_eq!(Rid::id(rid.as_str()), Some(Id(id)));
-            assert!(Rid::names(rid.as_str(), &record));
-            assert!(Rid::names(&rid.as_str().to_ascii_lowercase(), &record));
+            assert_eq!(Rid::id(&rid), Some(Id(id)));
+            assert!(Rid::names(&rid, &record));
+            assert!(Rid::names(&rid.to_ascii_lowercase(), &record));
             // Another experiment with the same id (a directory started afresh) has another RID.
             let mut other = record.clone();
             other.submitted_at = record.submitted_at.after(std::time::Duration::from_secs(1));
-            assert!(!Rid::names(rid.as_str(), &other));
+            assert!(!Rid::names(&rid, &other));
         }
         assert_eq!(
             Rid::of(&Record::for_test(36u64.pow(7), State::Queued)),

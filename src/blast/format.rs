@@ -377,10 +377,10 @@ impl Archive<'_> {
 /// Formats an archive and returns what `blast_formatter` wrote: for what
 /// fits in memory (`options.max_bytes`), such as a page's report.
 ///
-/// ```no_run
+/// ```ignore
 /// use std::path::Path;
 /// use std::time::Duration;
-/// use seqspool::blast::{self, Columns, Format, Options};
+/// use crate::blast::format::{self as blast, Columns, Format, Options};
 ///
 /// let options = Options::new(Duration::from_secs(60), 64 << 20);
 /// let tsv = blast::format(Path::new("hits.asn"), &Format::Tabular(Columns::Standard), &options)?;

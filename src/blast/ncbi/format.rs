@@ -1,5 +1,5 @@
 //! The formats a client asks for (`FORMAT_TYPE`), made from a search's BLAST
-//! archive (`-outfmt 11`) by [`crate::blast`], as NCBI makes them: one file,
+//! archive (`-outfmt 11`) by [`crate::blast::format`], as NCBI makes them: one file,
 //! or for JSON2 and XML2 a zip of the file naming the others and one file per
 //! query.
 
@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::blast::{self, Columns, Split};
+use crate::blast::format::{self as blast, Columns, Split};
 use crate::error::Error;
 use crate::time::Timestamp;
 use crate::zipstream::ZipStream;
