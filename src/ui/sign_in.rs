@@ -18,7 +18,8 @@ use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 
-use super::{first_page, home_page, pages, Form, Frame, Input};
+use super::pages::{self, Form, Frame, Input};
+use super::{first_page, home_page};
 use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
