@@ -17,11 +17,12 @@
 //!   It knows nothing of the routes.
 //! - `api`: the routes (the router, the native JSON API, a batch as a whole
 //!   with its streamed downloads, the legacy routes).
-//! - `ui`: the pages, their handlers and their templates, embedded in the binary.
-//! - `results`: an experiment's result files as its page shows them (tables,
-//!   BLAST reports, the analysis, text, pictures), their downloads, and
-//!   `summary` (one result in a few words, for a batch's page and its merged
-//!   TSV).
+//! - `ui`: the pages, their handlers and their templates (`ui::results` draws
+//!   an experiment's results), embedded in the binary.
+//! - `results`: an experiment's result files read as its page shows them
+//!   (tables, BLAST reports, the analysis, text, pictures), their downloads,
+//!   and `summary` (one result in a few words, for a batch's page and its
+//!   merged TSV): data, which `ui` renders.
 //! - `blast`: BLAST in one home: the formats made from a search's archive with
 //!   `blast_formatter`, and `blast::ncbi`, NCBI's BLAST URL API as the
 //!   configuration maps it onto pipelines (programs, databases, settings,

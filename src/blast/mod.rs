@@ -18,3 +18,4 @@
 
 pub(crate) mod format;
 pub(crate) mod ncbi;
+pub(crate) mod report;

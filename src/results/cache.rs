@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
 
-use super::report::Report;
+use crate::blast::report::Report;
 use crate::model::Id;
 
 /// Bumped when [`Report`] changes, so reports cached before are made again.
@@ -121,7 +121,7 @@ impl Dir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::report::tests::report;
+    use crate::blast::report::tests::report;
 
     #[test]
     fn a_report_is_kept_for_its_archive_and_never_through_a_link() {

@@ -11,11 +11,12 @@
 //! experiment's logs, a confirmation before a cancel, and
 //! on the form only the chosen pipeline's parameters (the others hidden and
 //! disabled, so they are not sent). An experiment's page also loads
-//! `results.js` for its results (`crate::results`): sorting, copying, and
+//! `results.js` for its results ([`results`]): sorting, copying, and
 //! showing them when the experiment ends while the page is open.
 
 mod notifications;
 mod pages;
+mod results;
 mod sign_in;
 
 pub use notifications::secret as notification_secret;
@@ -180,7 +181,10 @@ pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response
     let dir = app.store.dir(id).display().to_string();
     // Its title, while this server still offers the pipeline it ran in.
     let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
-    let results = crate::results::section(app, &view, &files).await;
+    let results = results::section(
+        &view.record,
+        &crate::results::section(app, &view, &files).await,
+    );
     let outbox = app.notifier.outbox(&view.record).await;
     let page = Experiment {
         view: &view,

@@ -8,13 +8,14 @@ use maud::{html, Markup};
 use super::layout::{layout, Frame, Script};
 use super::notifications;
 use super::words::{
-    alphabet_word, badge, duration, encode_segment, estimate, run_time, state_word, time, verbatim,
+    alphabet_word, badge, duration, encode_segment, estimate, run_time, size, state_word, time,
+    verbatim,
 };
 use crate::model::{FileInfo, Id, Moved, Record, RunHandle, State};
 use crate::notify::Outbox;
 use crate::pipeline::Pipeline;
 use crate::queue::View;
-use crate::results::{size, thousands};
+use crate::results::thousands;
 use crate::store::Tail;
 use crate::time::Timestamp;
 

@@ -1,7 +1,7 @@
 //! The words and small pieces the pages share, so that a state, a time, an
 //! estimate or a duration reads the same on every page (and as `app.js`
 //! writes it when it updates one): state badges, times the script shows in
-//! local time, estimates, durations, a form field's error, and the
+//! local time, estimates, durations, sizes, a form field's error, and the
 //! text of a `<pre>` or a `<textarea>`.
 
 use std::fmt::Write as _;
@@ -32,7 +32,7 @@ pub(super) fn state_word(state: State) -> &'static str {
     }
 }
 
-pub(super) fn alphabet_word(alphabet: &str) -> &str {
+pub(crate) fn alphabet_word(alphabet: &str) -> &str {
     match alphabet {
         "dna" => "DNA",
         "rna" => "RNA",
@@ -124,7 +124,7 @@ const ESTIMATE_HINT: &str =
 /// Text as the content of a `<textarea>` or `<pre>`: the parser drops a
 /// newline right after the start tag, so a text that starts with one gets one
 /// more, and keeps its own.
-pub(super) fn verbatim(text: &str) -> Markup {
+pub(crate) fn verbatim(text: &str) -> Markup {
     html! {
         @if text.starts_with('\n') { "\n" }
         (text)
@@ -150,7 +150,7 @@ pub(super) fn described_by(field: &str, error: Option<&str>) -> String {
 
 /// Percent-encodes a path segment (a file name in a link), keeping only
 /// unreserved characters as they are.
-pub(super) fn encode_segment(text: &str) -> String {
+pub(crate) fn encode_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
@@ -162,10 +162,25 @@ pub(super) fn encode_segment(text: &str) -> String {
     out
 }
 
+/// A file size: `532 B`, `12.4 KB`, `3.1 MB` (powers of 1024), as the pages show sizes.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{size, thousands};
+    use crate::results::thousands;
 
     #[test]
     fn file_names_in_links_are_percent_encoded() {

@@ -6,7 +6,7 @@
 
 use maud::{html, Markup};
 
-use super::report::{evalue, QueryHits};
+use crate::blast::report::{evalue, QueryHits};
 
 /// The drawing's width in its own units; it is scaled to the page's width.
 pub const WIDTH: f64 = 800.0;
@@ -171,7 +171,7 @@ fn round(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::report::tests::report;
+    use crate::blast::report::tests::report;
 
     /// The number in attribute `name` of a start tag.
     fn attribute(tag: &str, name: &str) -> f64 {
