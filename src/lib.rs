@@ -65,13 +65,13 @@ pub mod notify;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
-pub mod results;
+pub(crate) mod results;
 pub mod retention;
 pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;
-pub mod ui;
+pub(crate) mod ui;
 pub mod worker;
 pub mod zipstream;
 

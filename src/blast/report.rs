@@ -19,17 +19,17 @@ use serde::{Deserialize, Serialize};
 
 /// Hits a report keeps for each query: the table, the overview and the
 /// alignments show these; the downloads hold them all.
-pub const MAX_HITS: usize = 100;
+pub(crate) const MAX_HITS: usize = 100;
 /// HSPs kept for one hit.
-pub const MAX_HSPS: usize = 20;
+pub(crate) const MAX_HSPS: usize = 20;
 /// Alignment columns kept for one HSP (a hundred lines of sixty).
-pub const MAX_ALIGNMENT: usize = 6000;
+pub(crate) const MAX_ALIGNMENT: usize = 6000;
 /// Residues on one line of an alignment, as BLAST's pairwise report has them.
 const LINE: usize = 60;
 
 /// A BLAST search, as the page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// `blastn`, `blastp`, `blastx`, ...
     pub program: String,
     /// `BLASTN 2.12.0+`.
@@ -45,7 +45,7 @@ pub struct Report {
 
 /// One query's hits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QueryHits {
+pub(crate) struct QueryHits {
     /// The query's identifier as BLAST gave it (`Query_1`) and its title (the FASTA header).
     pub id: String,
     pub title: String,
@@ -60,7 +60,7 @@ pub struct QueryHits {
 
 /// A database sequence the query aligns to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hit {
+pub(crate) struct Hit {
     /// Its rank, from 1.
     pub num: u32,
     pub id: String,
@@ -77,7 +77,7 @@ pub struct Hit {
 
 /// One high-scoring segment pair: an alignment of part of the query with part of the hit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hsp {
+pub(crate) struct Hsp {
     pub bit_score: f64,
     /// The bit score as BLAST's tables write it, when the report was made
     /// with them and they lined up with the JSON.
@@ -106,27 +106,27 @@ pub struct Hsp {
 
 impl Hit {
     /// Its best HSP (BLAST lists them best first).
-    pub fn best(&self) -> Option<&Hsp> {
+    pub(crate) fn best(&self) -> Option<&Hsp> {
         self.hsps.first()
     }
 
     /// The best HSP's identity, in percent.
-    pub fn identity(&self) -> Option<f64> {
+    pub(crate) fn identity(&self) -> Option<f64> {
         self.best().map(Hsp::identity_percent)
     }
 
     /// The best (lowest) e-value of its HSPs.
-    pub fn evalue(&self) -> Option<f64> {
+    pub(crate) fn evalue(&self) -> Option<f64> {
         self.hsps.iter().map(|h| h.evalue).reduce(f64::min)
     }
 
     /// The best bit score of its HSPs.
-    pub fn bit_score(&self) -> Option<f64> {
+    pub(crate) fn bit_score(&self) -> Option<f64> {
         self.hsps.iter().map(|h| h.bit_score).reduce(f64::max)
     }
 
     /// The best bit score of its HSPs, as BLAST writes it.
-    pub fn bits(&self) -> Option<String> {
+    pub(crate) fn bits(&self) -> Option<String> {
         self.hsps
             .iter()
             .reduce(|best, hsp| {
@@ -142,13 +142,13 @@ impl Hit {
 
 impl Hsp {
     /// Its bit score as BLAST writes it: its tables' text, or else made as they make it.
-    pub fn bits(&self) -> String {
+    pub(crate) fn bits(&self) -> String {
         self.bit_text
             .clone()
             .unwrap_or_else(|| bits(self.bit_score))
     }
 
-    pub fn identity_percent(&self) -> f64 {
+    pub(crate) fn identity_percent(&self) -> f64 {
         percent(self.identity, self.align_len)
     }
 }
@@ -317,7 +317,7 @@ impl Report {
     /// of its tables (`-outfmt "6 bitscore"`) when there are; `more` says whether
     /// the search holds more hits than the JSON was cut to (`blast_formatter`
     /// was asked for one more than [`MAX_HITS`]).
-    pub fn from_json(json: &[u8], tabular: Option<&str>) -> Result<Report, String> {
+    pub(crate) fn from_json(json: &[u8], tabular: Option<&str>) -> Result<Report, String> {
         let mut output: Output = serde_json::from_slice(json)
             .map_err(|err| format!("BLAST's JSON report does not read: {err}"))?;
         if let Some(tabular) = tabular {
@@ -452,7 +452,7 @@ fn covered(spans: &mut [(u64, u64)]) -> u64 {
 // ---- numbers as BLAST's readers expect them ---------------------------------
 
 /// An e-value as BLAST's reports write it, to two figures: `2.6e-157`, `3.1e-05`, `0.59`, `12`, `0.0`.
-pub fn evalue(e: f64) -> String {
+pub(crate) fn evalue(e: f64) -> String {
     if e == 0.0 {
         "0.0".into()
     } else if e < 1e-3 {
@@ -473,7 +473,7 @@ pub fn evalue(e: f64) -> String {
 /// (`CAlignFormatUtil::GetScoreString`): above 99 999 in scientific notation
 /// (`1.234e+05`), above 99.9 the whole number it truncates to (137.96 is
 /// `137`), else to one decimal.
-pub fn bits(score: f64) -> String {
+pub(crate) fn bits(score: f64) -> String {
     if score > 99_999.0 {
         // C's `%5.3le`: a sign and at least two digits in the exponent.
         let text = format!("{score:.3e}");
@@ -499,7 +499,7 @@ pub fn bits(score: f64) -> String {
 /// One line of an alignment: the query's piece, the midline, the hit's piece,
 /// each with the positions of its first and last residue.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Block {
+pub(crate) struct Block {
     pub query: (u64, String, u64),
     pub midline: String,
     pub hit: (u64, String, u64),
@@ -508,7 +508,7 @@ pub struct Block {
 /// The alignment in lines of [`LINE`] columns, with coordinates; a
 /// translated sequence (blastx's query, tblastn's hit) steps three
 /// nucleotides per residue, and a minus strand counts down.
-pub fn blocks(hsp: &Hsp, program: &str) -> Vec<Block> {
+pub(crate) fn blocks(hsp: &Hsp, program: &str) -> Vec<Block> {
     let (query_step, hit_step) = match program {
         "blastx" => (3, 1),
         "tblastn" => (1, 3),
@@ -578,7 +578,7 @@ impl Walker {
 
 /// An HSP's alignment as text: `Query`, the midline and `Sbjct` lines, with
 /// their coordinates in columns of one width.
-pub fn alignment_text(hsp: &Hsp, program: &str) -> String {
+pub(crate) fn alignment_text(hsp: &Hsp, program: &str) -> String {
     let blocks = blocks(hsp, program);
     let width = blocks
         .iter()

@@ -13,12 +13,12 @@ use serde::Deserialize;
 
 /// The largest `analysis.json` read: the analysis of a sequence at the
 /// server's largest size (a million residues) is a few megabytes.
-pub const MAX_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// What `analysis.json` says.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub alphabet: Option<String>,
     pub length: Option<u64>,
     pub residue_counts: BTreeMap<String, u64>,
@@ -32,7 +32,7 @@ pub struct Summary {
 
 /// The longest open reading frame, as `exec::builtin::Orf` writes it.
 #[derive(Debug, Deserialize, PartialEq)]
-pub struct Orf {
+pub(crate) struct Orf {
     /// `+` or `-`.
     pub strand: String,
     pub frame: u8,
@@ -44,7 +44,7 @@ pub struct Orf {
 }
 
 impl Summary {
-    pub fn read(json: &[u8]) -> Result<Summary, String> {
+    pub(crate) fn read(json: &[u8]) -> Result<Summary, String> {
         serde_json::from_slice(json).map_err(|err| format!("analysis.json does not read: {err}"))
     }
 

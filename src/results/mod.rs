@@ -16,11 +16,11 @@
 //! reached), their text reaches a page only as text (maud escapes it), and
 //! downloads carry the headers of [`respond::untrusted_file`].
 
-pub mod analysis;
+pub(crate) mod analysis;
 mod cache;
-pub mod plate;
-pub mod summary;
-pub mod table;
+pub(crate) mod plate;
+pub(crate) mod summary;
+pub(crate) mod table;
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -47,11 +47,11 @@ use table::{Delimiter, Table};
 
 /// Result files found by their names when a pipeline declares none: a
 /// directory of thousands of files is not a page of thousands of results.
-pub const MAX_FOUND: usize = 12;
+pub(crate) const MAX_FOUND: usize = 12;
 /// Lines of a text result shown.
-pub const TEXT_LINES: usize = 200;
+pub(crate) const TEXT_LINES: usize = 200;
 /// Bytes of a text result read for them.
-pub const TEXT_BYTES: u64 = 64 * 1024;
+pub(crate) const TEXT_BYTES: u64 = 64 * 1024;
 /// How long a page waits for a BLAST report being made before it says it
 /// is on its way (it goes on being made, and the next view shows it).
 const PAGE_WAIT: Duration = Duration::from_secs(8);
@@ -67,7 +67,7 @@ const DOWNLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 /// How a file is shown when its pipeline says nothing of it, by its name;
 /// `None` for a file that is no result (the query, the record, the logs).
-pub fn default_view(name: &str) -> Option<View> {
+pub(crate) fn default_view(name: &str) -> Option<View> {
     if matches!(name, QUERY_FILE | RECORD_FILE | "stdout.txt" | "stderr.txt")
         || name.starts_with('.')
     {
@@ -87,7 +87,7 @@ pub fn default_view(name: &str) -> Option<View> {
 
 /// An experiment's results: those its pipeline declared, or, if it declared
 /// none, the files of `files` [`default_view`] knows, the first [`MAX_FOUND`].
-pub fn wanted(definition: &Definition, files: &[FileInfo]) -> Vec<ResultFile> {
+pub(crate) fn wanted(definition: &Definition, files: &[FileInfo]) -> Vec<ResultFile> {
     if !definition.results.is_empty() {
         return definition.results.clone();
     }
@@ -368,7 +368,7 @@ fn make_report(
 
 /// A BLAST format a report downloads in, as `?format=` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Download {
+pub(crate) enum Download {
     /// BLAST XML (`-outfmt 5`).
     Xml,
     /// The standard twelve tab-separated columns (`-outfmt 6`).
@@ -382,7 +382,7 @@ pub enum Download {
 }
 
 impl Download {
-    pub const ALL: [Download; 5] = [
+    pub(crate) const ALL: [Download; 5] = [
         Download::Xml,
         Download::Tabular,
         Download::TabularAll,
@@ -390,7 +390,7 @@ impl Download {
         Download::Json,
     ];
 
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Download::Xml => "xml",
             Download::Tabular => "tabular",
@@ -416,7 +416,7 @@ impl Download {
         }
     }
 
-    pub fn format(self) -> blast::Format {
+    pub(crate) fn format(self) -> blast::Format {
         match self {
             Download::Xml => blast::Format::Xml,
             Download::Tabular => blast::Format::Tabular(Columns::Standard),
@@ -427,7 +427,7 @@ impl Download {
     }
 
     /// The name it downloads as: the experiment, the archive's name, the format.
-    pub fn file_name(self, id: Id, archive: &str) -> String {
+    pub(crate) fn file_name(self, id: Id, archive: &str) -> String {
         let stem = archive.rsplit_once('.').map_or(archive, |(stem, _)| stem);
         let tail = match self {
             Download::TabularAll => "-all-columns",
@@ -440,7 +440,7 @@ impl Download {
 /// `GET /experiments/{id}/results/{file}`: the result file as a download;
 /// with `?format=xml|tabular|tabular-all|pairwise|json`, a BLAST archive
 /// formatted so, made on demand.
-pub async fn download(
+pub(crate) async fn download(
     app: &App,
     id: Id,
     name: &str,
@@ -564,7 +564,7 @@ pub async fn download(
 // ---- numbers ---------------------------------------------------------------------
 
 /// `1234567` as `1,234,567` (the pages' and summaries' way with numbers).
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {

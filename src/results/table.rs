@@ -20,14 +20,14 @@ use std::io::{self, BufRead, Read, Write};
 use crate::blast::format::{column_label, STANDARD_COLUMNS};
 
 /// Rows a page shows: a screenful or two, enough to see the best hits.
-pub const MAX_ROWS: usize = 100;
+pub(crate) const MAX_ROWS: usize = 100;
 /// Bytes read from a table: its first rows, and enough more to count the
 /// rows of any table a page would show whole. Beyond, the count is estimated.
-pub const MAX_READ: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_READ: u64 = 4 * 1024 * 1024;
 /// Columns shown; a wider file is shown cut, with a note.
-pub const MAX_COLUMNS: usize = 60;
+pub(crate) const MAX_COLUMNS: usize = 60;
 /// Characters of one cell shown (an aligned sequence can be long).
-pub const MAX_CELL: usize = 300;
+pub(crate) const MAX_CELL: usize = 300;
 /// Comment lines kept to show above the table (`# Query:`, `# Database:`).
 const MAX_COMMENTS: usize = 4;
 /// Data rows looked at to decide whether a first line is a header.
@@ -37,7 +37,7 @@ const SAMPLE: usize = 20;
 /// `=`, `+`, `-`, `@`, a tab or a carriage return, the characters OWASP's
 /// "CSV Injection" lists, and it is not a number. A number (`-5`, `+1.5`,
 /// `-2.3e-5`) is read as the number it is, and a score may be negative.
-pub fn is_formula(cell: &[u8]) -> bool {
+pub(crate) fn is_formula(cell: &[u8]) -> bool {
     matches!(
         cell.first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
@@ -47,7 +47,7 @@ pub fn is_formula(cell: &[u8]) -> bool {
 /// A cell of a table this server writes for download, safe to open in a
 /// spreadsheet: one it would take for a formula gets a `'` in front, which
 /// a spreadsheet reads as "the rest is text", as OWASP advises.
-pub fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
+pub(crate) fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
     if is_formula(cell.as_bytes()) {
         Cow::Owned(format!("'{cell}"))
     } else {
@@ -58,7 +58,7 @@ pub fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
 /// Copies tab-separated text (a BLAST report as `-outfmt 6` or `7` writes
 /// it) with every cell made safe as [`for_spreadsheet`] says; returns the
 /// bytes written. Lines and tabs stay where they were.
-pub fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::Result<u64> {
+pub(crate) fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::Result<u64> {
     let mut line = Vec::new();
     let mut written = 0;
     loop {
@@ -92,7 +92,7 @@ pub fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::R
 
 /// How the fields of a line are separated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delimiter {
+pub(crate) enum Delimiter {
     /// Tabs, no quoting (BLAST's `-outfmt 6`, IANA's `text/tab-separated-values`).
     Tab,
     /// Commas, with RFC 4180 quoting (`"a, b"`, `""` for a quote, newlines inside quotes).
@@ -101,7 +101,7 @@ pub enum Delimiter {
 
 impl Delimiter {
     /// The delimiter a file's name says: `.csv` is commas, anything else tabs.
-    pub fn for_name(name: &str) -> Delimiter {
+    pub(crate) fn for_name(name: &str) -> Delimiter {
         if name.to_ascii_lowercase().ends_with(".csv") {
             Delimiter::Comma
         } else {
@@ -112,7 +112,7 @@ impl Delimiter {
 
 /// One column's heading.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Column {
+pub(crate) struct Column {
     /// What the page says.
     pub label: String,
     /// The name the file gave it, when it differs from the label (a BLAST specifier).
@@ -123,7 +123,7 @@ pub struct Column {
 
 /// How many rows a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Total {
+pub(crate) enum Total {
     /// Counted: the whole file was read.
     Exact(u64),
     /// Estimated from the rows read and the file's size.
@@ -132,7 +132,7 @@ pub enum Total {
 
 /// Where the headings came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A header line that is not BLAST's, or none.
     Plain,
     /// BLAST tabular output, recognised by its header, its `# Fields:` line or its rows.
@@ -141,7 +141,7 @@ pub enum Kind {
 
 /// The part of a table a page shows.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Table {
+pub(crate) struct Table {
     pub columns: Vec<Column>,
     /// The first rows, each cut to the columns shown and each cell to [`MAX_CELL`].
     pub rows: Vec<Vec<String>>,
@@ -156,7 +156,7 @@ pub struct Table {
 
 /// Reads the table from `reader`, a file of `size` bytes, looking at no more
 /// than `max_read` bytes of it.
-pub fn read(
+pub(crate) fn read(
     reader: impl Read,
     size: u64,
     delimiter: Delimiter,
@@ -434,7 +434,7 @@ fn reads_as_blast(records: &[Vec<String>]) -> bool {
 }
 
 /// Whether a cell is a number (`12`, `-3.5`, `2.64e-157`).
-pub fn is_number(text: &str) -> bool {
+pub(crate) fn is_number(text: &str) -> bool {
     text.trim().parse::<f64>().is_ok_and(f64::is_finite)
 }
 

@@ -19,8 +19,8 @@ mod pages;
 mod results;
 mod sign_in;
 
-pub use notifications::secret as notification_secret;
-pub use sign_in::{sign_in, sign_in_form, sign_in_required, sign_in_to_submit, sign_out};
+pub(crate) use notifications::secret as notification_secret;
+pub(crate) use sign_in::{sign_in, sign_in_form, sign_in_required, sign_in_to_submit, sign_out};
 
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ const BATCH_SCRIPT: &str = include_str!("batch.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
-pub fn home(
+pub(crate) fn home(
     app: &App,
     query_string: Option<&str>,
     viewer: &Viewer,
@@ -82,7 +82,7 @@ fn home_page(app: &App, filter: &Filter, form: &Form, viewer: &Viewer) -> maud::
 
 /// `GET /experiments?batch=` from a browser: a batch's page; with another
 /// filter, the experiments it lists.
-pub async fn listing(
+pub(crate) async fn listing(
     app: &App,
     query_string: Option<&str>,
     viewer: &Viewer,
@@ -101,7 +101,7 @@ pub async fn listing(
 }
 
 /// `GET /batches/{id}` from a browser: the batch's page.
-pub async fn batch(
+pub(crate) async fn batch(
     app: &App,
     id: &str,
     query_string: Option<&str>,
@@ -136,7 +136,11 @@ async fn batch_page(
 
 /// `POST /experiments` from the page's form: 303 to the new experiment or
 /// batch, or the form again, filled in, with the error beside its field.
-pub async fn submit(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
+pub(crate) async fn submit(
+    app: &App,
+    request: Request<Incoming>,
+    viewer: &Viewer,
+) -> Response<Body> {
     let submission = app
         .read_submission(request, &[Format::Form, Format::Multipart])
         .await;
@@ -165,7 +169,11 @@ fn first_page() -> Filter {
 
 /// `GET /experiments/{id}` from a browser: the record in words, its files and
 /// the last lines of its logs.
-pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
+pub(crate) async fn experiment(
+    app: &App,
+    id: &str,
+    viewer: &Viewer,
+) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     let view = app.experiment(id)?;
     let store = app.store.clone();
@@ -205,7 +213,7 @@ pub async fn experiment(app: &App, id: &str, viewer: &Viewer) -> Result<Response
 /// `confirmed=yes` (set by the script once the user said yes, or by the
 /// confirmation page's button) it cancels and goes back to the experiment;
 /// without (no JavaScript, or a form from another site) it asks first.
-pub async fn cancel(
+pub(crate) async fn cancel(
     app: &App,
     id: &str,
     request: Request<Incoming>,
@@ -230,7 +238,7 @@ pub async fn cancel(
 
 /// `POST /experiments/{id}/retry` from the page's Run again button: 303 to
 /// the new experiment.
-pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
+pub(crate) async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body>, Error> {
     let view = app.retry(parse_id(id)?, viewer).await?;
     Ok(respond::see_other(&format!(
         "/experiments/{}",
@@ -240,7 +248,7 @@ pub async fn retry(app: &App, id: &str, viewer: &Viewer) -> Result<Response<Body
 
 /// `POST /experiments/{id}/front` from the page's Move to front button: 303
 /// back to the experiment, which says it runs next.
-pub async fn front(app: &App, id: &str, by: String) -> Result<Response<Body>, Error> {
+pub(crate) async fn front(app: &App, id: &str, by: String) -> Result<Response<Body>, Error> {
     let id = parse_id(id)?;
     app.move_to_front(id, by).await?;
     Ok(respond::see_other(&format!("/experiments/{id}")))
@@ -248,7 +256,7 @@ pub async fn front(app: &App, id: &str, by: String) -> Result<Response<Body>, Er
 
 /// A page for an error: a browser user gets words and a way back, not JSON,
 /// with the same status and headers a script would get.
-pub fn error(err: &Error) -> Response<Body> {
+pub(crate) fn error(err: &Error) -> Response<Body> {
     let title = respond::status(err).canonical_reason().unwrap_or("Error");
     respond::error(
         err,
@@ -267,7 +275,7 @@ fn confirmed(body: &[u8]) -> bool {
 }
 
 /// `/ui/{name}`: the stylesheet, the scripts and the icon.
-pub fn asset(name: &str) -> Result<Response<Body>, Error> {
+pub(crate) fn asset(name: &str) -> Result<Response<Body>, Error> {
     let (content_type, body) = match name {
         "style.css" => ("text/css; charset=utf-8", STYLE),
         "app.js" => ("text/javascript; charset=utf-8", SCRIPT),

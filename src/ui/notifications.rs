@@ -14,7 +14,7 @@ use crate::http::{respond, Body};
 /// `GET /notifications/secret` from a browser: the secret, and how a
 /// receiver checks a signature with it. Anybody who must sign in first is
 /// asked to, and brought back.
-pub async fn secret(app: &App, viewer: &Viewer) -> Response<Body> {
+pub(crate) async fn secret(app: &App, viewer: &Viewer) -> Response<Body> {
     let (who, secret) = match app.notification_secret(viewer).await {
         Ok(found) => found,
         Err(err @ Error::Unauthenticated { .. }) => {

@@ -15,10 +15,10 @@ use crate::results::summary::Kind;
 use crate::results::thousands;
 
 /// Experiments on one page of a batch: a 96-well plate fits on one.
-pub const BATCH_PAGE: usize = 100;
+pub(crate) const BATCH_PAGE: usize = 100;
 
 /// A page of a batch, as its page shows it.
-pub struct Batch<'a> {
+pub(crate) struct Batch<'a> {
     pub plate: &'a Plate,
     /// The page token this page was asked with: `None` on the first page.
     pub page_token: Option<Id>,
@@ -51,7 +51,7 @@ impl Batch<'_> {
 }
 
 /// A batch's page.
-pub fn batch(frame: &Frame, page: &Batch) -> Markup {
+pub(crate) fn batch(frame: &Frame, page: &Batch) -> Markup {
     let plate = page.plate;
     let id = plate.batch;
     let progress = Progress::of(&plate.page.counts);

@@ -20,7 +20,7 @@ use crate::store::Tail;
 use crate::time::Timestamp;
 
 /// What an experiment's page shows.
-pub struct Experiment<'a> {
+pub(crate) struct Experiment<'a> {
     pub view: &'a View,
     /// The pipeline it ran in, while this server still offers it (for its title).
     pub pipeline: Option<&'a Pipeline>,
@@ -36,13 +36,13 @@ pub struct Experiment<'a> {
 
 /// The last lines of an experiment's logs, as far as they exist.
 #[derive(Debug, Default)]
-pub struct Logs {
+pub(crate) struct Logs {
     pub stdout: Option<Tail>,
     pub stderr: Option<Tail>,
 }
 
 /// One experiment's page.
-pub fn experiment(frame: &Frame, page: &Experiment) -> Markup {
+pub(crate) fn experiment(frame: &Frame, page: &Experiment) -> Markup {
     let Experiment {
         view,
         pipeline,
@@ -374,7 +374,7 @@ fn logs_section(logs: &Logs, finished: bool) -> Markup {
 
 /// The page a cancel without confirmation gets (no JavaScript, or a form from
 /// another site): the question, and a button that confirms.
-pub fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
+pub(crate) fn cancel_confirmation(frame: &Frame, view: &View) -> Markup {
     let record = &view.record;
     let id = record.id;
     let name = &record.query_name;

@@ -21,7 +21,7 @@ use crate::results::thousands;
 use crate::submission::Fields;
 
 /// What the home page shows.
-pub struct Home<'a> {
+pub(crate) struct Home<'a> {
     pub listing: Listing<'a>,
     pub backlog: Backlog,
     /// The pipelines offered, the first the default.
@@ -36,7 +36,7 @@ pub struct Home<'a> {
 /// What the user typed into the form, put back when the submission failed,
 /// or carried through the sign-in page when they had to sign in first.
 #[derive(Debug, Default)]
-pub struct Input {
+pub(crate) struct Input {
     pub name: String,
     pub sequence: String,
     /// The pipeline chosen, as sent.
@@ -102,7 +102,7 @@ impl Input {
 /// The submission form as a page shows it: empty, or filled in again with the
 /// error that sent it back.
 #[derive(Debug, Default)]
-pub struct Form {
+pub(crate) struct Form {
     pub input: Input,
     /// The field at fault (`query_name`, `query_sequence`, `file`,
     /// `pipeline`, `param.NAME` of the chosen pipeline), if one is.
@@ -114,7 +114,7 @@ pub struct Form {
 }
 
 impl Form {
-    pub fn failed(input: Input, err: &Error) -> Form {
+    pub(crate) fn failed(input: Input, err: &Error) -> Form {
         let (field, error) = match err {
             Error::Invalid { field, msg } => (Some(field.to_string()), msg.clone()),
             other => (None, other.to_string()),
@@ -137,7 +137,7 @@ impl Form {
 }
 
 /// The home page: the submission form, the queue, and the experiments.
-pub fn home(frame: &Frame, home: &Home) -> Markup {
+pub(crate) fn home(frame: &Frame, home: &Home) -> Markup {
     let title = if home.form.error.is_some() {
         "Not submitted: please check the form"
     } else {

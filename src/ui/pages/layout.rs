@@ -10,7 +10,7 @@ use crate::model::{Drain, Id, Pause, PausedBy};
 
 /// What every page shows around its own content.
 #[derive(Debug, Default)]
-pub struct Frame {
+pub(crate) struct Frame {
     /// The queue's pause, while it is paused.
     pub pause: Option<Pause>,
     /// Who is looking: what they may do, and whether they are signed in.
@@ -157,7 +157,7 @@ fn draining_banner(drain: &Drain) -> Markup {
 }
 
 /// The page for an error: its title, what went wrong, and a way back.
-pub fn error(title: &str, message: &str) -> Markup {
+pub(crate) fn error(title: &str, message: &str) -> Markup {
     let main = html! {
         h1 { (title) }
         p.alert role="alert" { (message) }

@@ -15,10 +15,10 @@ use crate::queue::{Filter, View};
 use crate::time::Timestamp;
 
 /// Experiments on one page of the home table: a screenful on a laptop.
-pub const PAGE: usize = 25;
+pub(crate) const PAGE: usize = 25;
 
 /// One page of a table of experiments, newest first.
-pub struct Listing<'a> {
+pub(crate) struct Listing<'a> {
     pub experiments: &'a [View],
     /// The page token of the next (older) page.
     pub next_page: Option<Id>,
@@ -36,7 +36,11 @@ pub struct Listing<'a> {
 
 impl<'a> Listing<'a> {
     /// A page of `experiments`, as `filter` chose them.
-    pub fn new(experiments: &'a [View], next_page: Option<Id>, filter: &Filter) -> Listing<'a> {
+    pub(crate) fn new(
+        experiments: &'a [View],
+        next_page: Option<Id>,
+        filter: &Filter,
+    ) -> Listing<'a> {
         Listing {
             experiments,
             next_page,
@@ -119,7 +123,7 @@ fn query_value(text: &str) -> String {
 }
 
 /// The experiments listed with a filter (a batch has a page of its own: [`batch()`]).
-pub fn listing(frame: &Frame, listing: &Listing) -> Markup {
+pub(crate) fn listing(frame: &Frame, listing: &Listing) -> Markup {
     let title = "All experiments";
     let main = html! {
         p.crumbs { a href="/" { "← Home" } }

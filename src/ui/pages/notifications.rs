@@ -46,7 +46,7 @@ pub(crate) fn secret(frame: &Frame, who: &str, secret: &str, own: bool) -> Marku
 
 /// The value of the experiment page's Notifications line, or `None` when
 /// nobody is to be told.
-pub fn value(record: &Record, outbox: Option<&Outbox>) -> Option<Markup> {
+pub(super) fn value(record: &Record, outbox: Option<&Outbox>) -> Option<Markup> {
     if record.notify_url.is_none() && !record.notify_lab {
         return None;
     }

@@ -11,7 +11,7 @@ use super::words::{described_by, field_error};
 /// `error` when the token was refused; `next` is where it leads after. With
 /// `submission`, a submission was refused for want of a user: the form
 /// carries what was typed, to put it back in the home page's form.
-pub fn sign_in(
+pub(crate) fn sign_in(
     frame: &Frame,
     next: &str,
     error: Option<&str>,

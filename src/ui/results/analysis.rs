@@ -12,11 +12,11 @@ use crate::ui::pages::words::alphabet_word;
 
 /// Residues of a long sequence (reverse complement, translation) put on the
 /// page; the whole is in the file.
-pub const MAX_SEQUENCE: usize = 100_000;
+pub(super) const MAX_SEQUENCE: usize = 100_000;
 
 /// A mass as a chemist writes it: `1,234.5 Da` below 10 kDa, `45.67 kDa`,
 /// `12.3 MDa` for a chromosome's worth.
-pub fn weight(daltons: f64) -> String {
+pub(super) fn weight(daltons: f64) -> String {
     if daltons < 10_000.0 {
         let whole = daltons.trunc() as u64;
         let tenth = ((daltons - daltons.trunc()) * 10.0).round() as u64;
@@ -35,7 +35,7 @@ pub fn weight(daltons: f64) -> String {
 }
 
 /// The summary on the page.
-pub fn render(summary: &Summary, context: &Context) -> Markup {
+pub(super) fn render(summary: &Summary, context: &Context) -> Markup {
     let prefix = context.id_prefix();
     let unit = if summary.nucleotide() { "nt" } else { "aa" };
     let composition = summary.composition();

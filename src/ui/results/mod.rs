@@ -33,7 +33,7 @@ pub(crate) fn section(record: &Record, section: &Section) -> Markup {
 }
 
 /// Where one result is on the page, and its addresses.
-pub struct Context {
+pub(super) struct Context {
     id: Id,
     /// Its place among the experiment's results, from 1: its ids are its own.
     index: usize,

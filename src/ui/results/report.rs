@@ -15,7 +15,7 @@ const OPEN_HITS: usize = 5;
 
 /// The report on the page: what was searched, and for each query the
 /// overview, the hit table and the alignments.
-pub fn render(report: &Report, context: &Context) -> Markup {
+pub(super) fn render(report: &Report, context: &Context) -> Markup {
     let several = report.queries.len() > 1;
     html! {
         p.result-note {

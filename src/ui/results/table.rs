@@ -11,7 +11,7 @@ use crate::results::thousands;
 
 /// The table on the page: a note of what is shown, and the table, sortable
 /// by a column with JavaScript on (`results.js`).
-pub fn render(table: &Table, context: &Context) -> Markup {
+pub(super) fn render(table: &Table, context: &Context) -> Markup {
     let shown = table.rows.len() as u64;
     let heading = context.heading_id();
     html! {
