@@ -577,10 +577,11 @@ pub(crate) fn thousands(n: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn info(name: &str) -> FileInfo {
+    /// A file of ten bytes named `name`, as an experiment's listing has it.
+    pub(crate) fn info(name: &str) -> FileInfo {
         FileInfo {
             name: name.into(),
             size: 10,

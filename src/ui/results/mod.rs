@@ -252,13 +252,7 @@ mod tests {
     use super::*;
     use crate::pipeline::Definition;
     use crate::results::table::{self, Delimiter};
-
-    fn info(name: &str) -> FileInfo {
-        FileInfo {
-            name: name.into(),
-            size: 10,
-        }
-    }
+    use crate::results::tests::info;
 
     #[test]
     fn names_titles_and_cells_from_files_are_escaped() {
