@@ -17,11 +17,16 @@
 //!   It knows nothing of the routes.
 //! - `api`: the routes (the router, the native JSON API, a batch as a whole
 //!   with its streamed downloads, the legacy routes).
-//! - `ui`: the pages, their handlers and their templates, embedded in the binary.
-//! - `results`: an experiment's result files as its page shows them (tables,
-//!   BLAST reports, the analysis, text, pictures), their downloads, and
-//!   `summary` (one result in a few words, for a batch's page and its merged
-//!   TSV); `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
+//! - `ui`: the pages, their handlers and their templates (`ui::results` draws
+//!   an experiment's results), embedded in the binary.
+//! - `results`: an experiment's result files read as its page shows them
+//!   (tables, BLAST reports, the analysis, text, pictures), their downloads,
+//!   and `summary` (one result in a few words, for a batch's page and its
+//!   merged TSV): data, which `ui` renders.
+//! - `blast`: BLAST in one home: the formats made from a search's archive with
+//!   `blast_formatter`, and `blast::ncbi`, NCBI's BLAST URL API as the
+//!   configuration maps it onto pipelines (programs, databases, settings,
+//!   RIDs); `api::ncbi` speaks it.
 //! - `access`: who may do what: users and tokens, sign-in sessions, the modes.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the
@@ -37,8 +42,6 @@
 //!   started once and fed one experiment at a time) and `slurm` (a batch
 //!   job on the lab's cluster).
 //! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
-//! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
-//!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
 //! - `notify`: completion notifications (signed webhooks, the lab's
 //!   `on_finish` command), durable in each experiment's outbox.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
@@ -47,7 +50,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
-pub mod blast;
+pub(crate) mod blast;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -58,18 +61,17 @@ pub mod http;
 pub mod intake;
 pub mod metrics;
 pub mod model;
-pub mod ncbi;
 pub mod notify;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
-pub mod results;
+pub(crate) mod results;
 pub mod retention;
 pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;
-pub mod ui;
+pub(crate) mod ui;
 pub mod worker;
 pub mod zipstream;
 
