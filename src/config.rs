@@ -17,8 +17,8 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Deserialize;
 
 pub use crate::access::Mode as AccessMode;
+use crate::blast::ncbi::{NcbiTable, Services};
 use crate::fault::Faults;
-use crate::ncbi::{NcbiTable, Services};
 use crate::pipeline::{Pipeline, PipelineTable};
 pub use crate::query::AlphabetPolicy;
 use crate::query::Limits;

@@ -19,8 +19,8 @@
 //!   may, what it answers, the handler), and their JSON handlers: native,
 //!   legacy, a batch as a whole, NCBI's `Blast.cgi`, the admin's, events,
 //!   metrics, the OpenAPI document.
-//! - `ui`: the pages, their handlers and their HTML (results included),
-//!   embedded in the binary.
+//! - `ui`: the pages, their handlers and their templates (`ui::results` draws
+//!   an experiment's results), embedded in the binary.
 //! - `app`: the state the routes share, and the operations the API, the
 //!   pages and NCBI's `Put` all perform, one file each (submit, cancel,
 //!   retry, drain, front, retention).
@@ -39,9 +39,13 @@
 //!   time) and `slurm` (a batch job on the lab's cluster).
 //! - `pipeline`: the lab's tools as the configuration declares them, their
 //!   parameters and Slurm options, and the definition a record keeps.
-//! - `blast`: BLAST's formats, its hit model, and NCBI's URL API as the
-//!   configuration maps it onto pipelines; `results`: an experiment's result
-//!   files as data (views, bounded reads, summaries, downloads).
+//! - `blast`: BLAST in one home: the formats made from a search's archive
+//!   with `blast_formatter`, the hit model read from BLAST's JSON, and
+//!   `blast::ncbi`, NCBI's BLAST URL API as the configuration maps it onto
+//!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
+//! - `results`: an experiment's result files read as its page shows them,
+//!   their downloads, and `summary` (one result in a few words, for a
+//!   batch's page and its merged TSV): data, which `ui` renders.
 //! - `notify`: completion notifications (signed webhooks, the lab's
 //!   `on_finish` command), durable in each experiment's outbox.
 //! - `events`, `metrics`, `retention`, `zipstream`: what changed, what
@@ -58,7 +62,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
-pub mod blast;
+pub(crate) mod blast;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -70,18 +74,17 @@ pub mod http;
 pub mod intake;
 pub mod metrics;
 pub mod model;
-pub mod ncbi;
 pub mod notify;
 pub mod pipeline;
 pub mod query;
 pub mod queue;
-pub mod results;
+pub(crate) mod results;
 pub mod retention;
 pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;
-pub mod ui;
+pub(crate) mod ui;
 pub mod worker;
 pub mod zipstream;
 
