@@ -126,7 +126,10 @@ fn seqspool_alone_and_seqspool_serve_both_serve() {
         let binary = Binary::spawn(command);
         let backlog = request(binary.addr, "GET", "/backlog", &[], b"");
         assert_eq!(backlog.status, 200, "{serve:?}: {}", backlog.text());
-        assert_eq!(backlog.text().trim_end(), r#"["Currently 0 jobs in the backlog."]"#);
+        assert_eq!(
+            backlog.text().trim_end(),
+            r#"["Currently 0 jobs in the backlog."]"#
+        );
     }
 }
 
