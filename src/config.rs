@@ -582,7 +582,7 @@ impl Config {
     }
 
     /// What the executors take from these options.
-    pub fn executors(&self) -> crate::exec::Settings {
+    pub(crate) fn executors(&self) -> crate::exec::Settings {
         crate::exec::Settings {
             experiments: self.experiments.clone(),
             runner: self.runner(),
@@ -596,7 +596,7 @@ impl Config {
     }
 
     /// What the notifier takes from these options.
-    pub fn notifier(&self) -> crate::notify::Setup {
+    pub(crate) fn notifier(&self) -> crate::notify::Setup {
         crate::notify::Setup {
             settings: self.notify.clone(),
             allowed: self.notify_allow.clone(),
