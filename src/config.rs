@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use crate::access::Mode as AccessMode;
 use crate::blast::ncbi::{NcbiTable, Services};
 use crate::fault::Faults;
 use crate::pipeline::{Pipeline, PipelineTable};
@@ -87,37 +88,11 @@ pub enum OnInterrupt {
     Fail,
 }
 
-/// Who may do what, chosen by the operator (`--access`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccessMode {
-    /// Anyone who reaches the server may read, submit, cancel and pause.
-    #[default]
-    Open,
-    /// Anyone may read; submitting and changing need a user's token.
-    Members,
-    /// Everything needs a user's token (the sign-in page aside).
-    Closed,
-}
-
-impl AccessMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessMode::Open => "open",
-            AccessMode::Members => "members",
-            AccessMode::Closed => "closed",
-        }
-    }
-}
-
-/// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
+/// Every option of the server. The command line (the `cli` room, above
+/// this one) flattens it into `seqspool` and `seqspool serve`, and into
+/// `seqspool retention`, which reads the same directory and file.
 #[derive(Clone, Debug, Parser)]
-#[command(
-    version,
-    about,
-    long_about = None,
-    after_help = "The lab's users and their tokens: seqspool user add|list|remove (see seqspool user --help)."
-)]
+#[command(name = "seqspool")]
 pub struct Config {
     /// The lab's configuration file (TOML): its pipelines, and any option
     /// below; the command line and the environment win over it.
@@ -332,13 +307,8 @@ impl Config {
         }
     }
 
-    /// Reads the command line and the environment, then the configuration
-    /// file they name, if any.
-    pub fn load() -> Result<Config, Refused> {
-        Config::load_from(std::env::args_os())
-    }
-
-    /// [`Config::load`], from the given arguments (the first is the program's name).
+    /// Reads the command line `args` (the first is the program's name) and
+    /// the environment, then the configuration file they name, if any.
     pub fn load_from<I, T>(args: I) -> Result<Config, Refused>
     where
         I: IntoIterator<Item = T>,
@@ -609,6 +579,31 @@ impl Config {
             .unwrap_or((streams / 4).clamp(1, DEFAULT_STREAMS_PER_CLIENT))
             .min(streams);
         (streams, per_client)
+    }
+
+    /// What the executors take from these options.
+    pub(crate) fn executors(&self) -> crate::exec::Settings {
+        crate::exec::Settings {
+            experiments: self.experiments.clone(),
+            runner: self.runner(),
+            timeout: self.timeout,
+            shutdown_grace: self.shutdown_grace,
+            max_output: self.max_output,
+            max_warm: self.max_warm,
+            warm_idle: self.warm_idle,
+            slurm_poll: self.slurm_poll,
+        }
+    }
+
+    /// What the notifier takes from these options.
+    pub(crate) fn notifier(&self) -> crate::notify::Setup {
+        crate::notify::Setup {
+            settings: self.notify.clone(),
+            allowed: self.notify_allow.clone(),
+            runner: self.runner(),
+            grace: self.shutdown_grace,
+            backoff: self.notify_backoff,
+        }
     }
 
     /// The limits every submission is checked against.

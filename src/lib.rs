@@ -9,48 +9,61 @@
 //! takes it from there:
 //!
 //! ```text
-//! http ─▶ api / ui ─▶ submission ─▶ intake ─▶ store, queue ─▶ worker ─▶ exec ─▶ store
+//! http ─▶ api / ui ─▶ app ─▶ submission ─▶ intake ─▶ store, queue ─▶ worker ─▶ exec ─▶ store
 //! ```
 //!
 //! - `http`: the transport: the accept loop, bodies and their limits, content
-//!   negotiation, and `respond`, the one place an error becomes an answer.
-//!   It knows nothing of the routes.
-//! - `api`: the routes (the router, the native JSON API, a batch as a whole
-//!   with its streamed downloads, the legacy routes).
+//!   negotiation, host names, and `respond`, the one place an error becomes
+//!   an answer. It knows nothing of the routes.
+//! - `api`: the routes, written once in `api::routes` (method, pattern, who
+//!   may, what it answers, the handler), and their JSON handlers: native,
+//!   legacy, a batch as a whole, NCBI's `Blast.cgi`, the admin's, events,
+//!   metrics, the OpenAPI document.
 //! - `ui`: the pages, their handlers and their templates (`ui::results` draws
 //!   an experiment's results), embedded in the binary.
-//! - `results`: an experiment's result files read as its page shows them
-//!   (tables, BLAST reports, the analysis, text, pictures), their downloads,
-//!   and `summary` (one result in a few words, for a batch's page and its
-//!   merged TSV): data, which `ui` renders.
-//! - `blast`: BLAST in one home: the formats made from a search's archive with
-//!   `blast_formatter`, and `blast::ncbi`, NCBI's BLAST URL API as the
-//!   configuration maps it onto pipelines (programs, databases, settings,
-//!   RIDs); `api::ncbi` speaks it.
-//! - `access`: who may do what: users and tokens, sign-in sessions, the modes.
-//! - `app`: the state the routes share, and the operations API and pages both perform.
+//! - `app`: the state the routes share, and the operations the API, the
+//!   pages and NCBI's `Put` all perform, one file each (submit, cancel,
+//!   retry, drain, front, retention).
+//! - `access`: who may do what: the modes, users and tokens, sign-in sessions.
 //! - `submission`: one parser for every submission body; `query`: the
 //!   validated [`query::Query`] values it makes.
 //! - `intake`: acceptance: reserve, write, flush together, publish, answer.
-//! - `store`: the experiments directory: staging, publishing, records, files.
-//! - `queue`: the in-memory index: FIFO order, positions, counts, cancel.
+//! - `store`: the experiments directory: the scan, staging and publishing,
+//!   records, the queue's state, the trash, files opened without links.
+//! - `queue`: the in-memory index: FIFO order, positions, counts, estimates, cancel.
 //! - `worker`: the one thread that starts experiments, in order, one at a
 //!   time (or several of a Slurm pipeline that allows it).
-//! - `metrics`: what Prometheus scrapes; the index feeds it, the router counts requests.
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
-//!   process), `local` (a command as a process tree), `warm` (a processor
-//!   started once and fed one experiment at a time) and `slurm` (a batch
-//!   job on the lab's cluster).
-//! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
+//!   process), `local` (a command as a process tree, through the `runner`
+//!   process), `warm` (a processor started once and fed one experiment at a
+//!   time) and `slurm` (a batch job on the lab's cluster).
+//! - `pipeline`: the lab's tools as the configuration declares them, their
+//!   parameters and Slurm options, and the definition a record keeps.
+//! - `blast`: BLAST in one home: the formats made from a search's archive
+//!   with `blast_formatter`, the hit model read from BLAST's JSON, and
+//!   `blast::ncbi`, NCBI's BLAST URL API as the configuration maps it onto
+//!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
+//! - `results`: an experiment's result files read as its page shows them,
+//!   their downloads, and `summary` (one result in a few words, for a
+//!   batch's page and its merged TSV): data, which `ui` renders.
 //! - `notify`: completion notifications (signed webhooks, the lab's
 //!   `on_finish` command), durable in each experiment's outbox.
-//! - `model`: what an experiment is (id, state, record, run handle); `config`,
+//! - `events`, `metrics`, `retention`, `zipstream`: what changed, what
+//!   Prometheus scrapes, what a sweep removes, a streamed ZIP.
+//! - `config`: every option, above the rooms it configures (they take their
+//!   settings, never the configuration); `cli`: the command line, above
+//!   everything, imported only by the binary.
+//! - `model`: what an experiment is (id, state, record, run handle);
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
+//!
+//! `docs/architecture.md` tells the same at length: each room, the
+//! directory, the executors, recovery, and the promises with their tests.
 
 pub mod access;
 pub mod api;
 pub mod app;
 pub(crate) mod blast;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -115,7 +128,7 @@ pub async fn run(
     );
     // One set of counters: the queue's, and the executors' (warm processor starts).
     let metrics = Arc::new(metrics::Metrics::new());
-    let executors = Arc::new(Executors::new(&config, metrics.clone()));
+    let executors = Arc::new(Executors::new(&config.executors(), metrics.clone()));
     let (store, recovered) = {
         let config = config.clone();
         let executors = executors.clone();
@@ -182,7 +195,8 @@ pub async fn run(
     let queue = Arc::new(
         Queue::new(config.capacity, recovered.records, recovered.pause).counting_in(metrics),
     );
-    let notifier = notify::Notifier::start(store.clone(), &config, owed, queue.metrics()).await?;
+    let notifier =
+        notify::Notifier::start(store.clone(), config.notifier(), owed, queue.metrics()).await?;
     let notifier = Arc::new(notifier);
     if let Some(drain) = recovered.drain.clone() {
         queue.drain(drain);

@@ -1,30 +1,29 @@
 //! The `seqspool` binary: the command line, logging, signals, and nothing else.
 
+use seqspool::cli::{self, Command};
+use seqspool::config::Refused;
 use seqspool::Config;
 
 fn main() {
-    // Local commands are started by a runner: a process of this same binary.
-    if std::env::args_os().nth(1).as_deref() == Some(seqspool::exec::runner::SUBCOMMAND.as_ref()) {
-        seqspool::exec::runner::main();
-    }
-    // `seqspool user add|list|remove`: the lab's users, beside the server.
-    if std::env::args_os().nth(1).as_deref() == Some(seqspool::access::command::SUBCOMMAND.as_ref())
-    {
-        seqspool::access::command::main(std::env::args_os().skip(1));
-    }
-    // `seqspool retention --dry-run`: a look at the directory, not a server.
-    if std::env::args_os().nth(1).as_deref() == Some(seqspool::retention::SUBCOMMAND.as_ref()) {
-        std::process::exit(seqspool::retention::main(std::env::args_os()));
-    }
-    let config = match Config::load() {
-        Ok(config) => config,
+    let command = match cli::parse(std::env::args_os()) {
+        Ok(command) => command,
         // Usage errors, and --help and --version, as clap prints them.
-        Err(seqspool::config::Refused::CommandLine(err)) => err.exit(),
-        Err(seqspool::config::Refused::File(message)) => fail(&message),
+        Err(Refused::CommandLine(err)) => err.exit(),
+        Err(Refused::File(message)) => fail("seqspool", &message),
     };
+    match command {
+        Command::Serve(config) => serve(*config),
+        Command::User(command) => finish("seqspool user", cli::user::run(command)),
+        Command::Retention(command) => finish("seqspool", cli::retention::run(&command)),
+        // Local commands are started by a runner: a process of this same binary.
+        Command::Runner => seqspool::exec::runner::main(),
+    }
+}
+
+fn serve(config: Config) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let runtime = tokio::runtime::Runtime::new()
-        .unwrap_or_else(|err| fail(&format!("starting the runtime: {err}")));
+        .unwrap_or_else(|err| fail("seqspool", &format!("starting the runtime: {err}")));
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -34,7 +33,7 @@ fn main() {
         seqspool::run(listener, config, stop_signal()).await
     });
     if let Err(err) = result {
-        fail(&err.to_string());
+        fail("seqspool", &err.to_string());
     }
 }
 
@@ -45,7 +44,7 @@ async fn stop_signal() {
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) else {
-        fail("installing the signal handlers");
+        fail("seqspool", "installing the signal handlers");
     };
     tokio::select! {
         _ = interrupt.recv() => {}
@@ -53,7 +52,15 @@ async fn stop_signal() {
     }
 }
 
-fn fail(message: &str) -> ! {
-    eprintln!("seqspool: {message}");
+/// Exits 0 when a command succeeded, else 1 with its message.
+fn finish(name: &str, result: Result<(), String>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(message) => fail(name, &message),
+    }
+}
+
+fn fail(name: &str, message: &str) -> ! {
+    eprintln!("{name}: {message}");
     std::process::exit(1);
 }

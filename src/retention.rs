@@ -4,24 +4,19 @@
 //!
 //! One rule says what is due ([`due`]), for the sweep, for `GET /retention`
 //! (what the next sweep would remove) and for `seqspool retention --dry-run`
-//! (the same, read from the directory by the command line), so the listing
-//! is what the sweep does. A QUEUED or RUNNING experiment is never due, nor
+//! (the same, read from the directory by the command line, `cli::retention`,
+//! which sits above this room), so the listing is what the sweep does. A QUEUED or RUNNING experiment is never due, nor
 //! one whose batch still has a member that is: a batch goes as a whole, so its
 //! page never shows part of a plate. The store removes crash-safely (see
 //! [`crate::store::Store::trash`]); the index and the events follow. The
 //! sweep itself, which the server runs, is in `control`.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::error::Error;
 use crate::model::{Id, Record, State};
 use crate::time::Timestamp;
 
@@ -131,137 +126,6 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The name of the command-line tool: `seqspool retention --dry-run`.
-pub const SUBCOMMAND: &str = "retention";
-
-/// `seqspool retention --dry-run`: what the server's next sweep would remove.
-#[derive(Debug, Parser)]
-#[command(
-    name = "seqspool retention",
-    about = "Lists what the retention sweep would remove from an experiments directory, and removes nothing \
-             (the running server's daily sweep removes; GET /retention lists the same)"
-)]
-struct Command {
-    /// List only; required, as a reminder that this command never removes anything.
-    #[arg(long, required = true)]
-    dry_run: bool,
-
-    #[command(flatten)]
-    config: Config,
-}
-
-/// Runs `seqspool retention` with `args` (the first is the program's name,
-/// then `retention`); prints to standard output and returns the exit code.
-pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let mut args: Vec<OsString> = args.into_iter().skip(2).collect();
-    args.insert(0, "seqspool retention".into());
-    // Every server option is taken (so a unit's environment, or the lab's
-    // configuration file, works as it is); the help shows those that matter here.
-    let shown = ["dry_run", "config", "experiments", "retention_days"];
-    let command = Command::command().mut_args(|arg| {
-        let hide = !shown.contains(&arg.get_id().as_str());
-        arg.hide(hide)
-    });
-    let matches = match command.try_get_matches_from(args) {
-        Ok(matches) => matches,
-        Err(err) => {
-            let _ = err.print();
-            return err.exit_code();
-        }
-    };
-    let mut config = match Command::from_arg_matches(&matches) {
-        Ok(command) => command.config,
-        Err(err) => {
-            let _ = err.print();
-            return err.exit_code();
-        }
-    };
-    if let Err(message) = config.read_file(&matches) {
-        eprintln!("seqspool: {message}");
-        return 1;
-    }
-    match dry_run(&config.experiments, config.retention_days, Timestamp::now()) {
-        Ok(text) => {
-            use std::io::Write;
-            match std::io::stdout().lock().write_all(text.as_bytes()) {
-                // A reader that stopped early (`| head`) is no failure.
-                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                    eprintln!("seqspool: writing the listing: {err}");
-                    1
-                }
-                _ => 0,
-            }
-        }
-        Err(err) => {
-            eprintln!("seqspool: {err}");
-            1
-        }
-    }
-}
-
-/// What [`main`] prints: the experiments of `dir` due if kept `days` days.
-fn dry_run(dir: &Path, days: Option<u32>, now: Timestamp) -> Result<String, Error> {
-    let Some(days) = days else {
-        return Ok(format!(
-            "retention is off (no --retention-days, SEQSPOOL_RETENTION_DAYS or retention_days): \
-             nothing in {} would be removed\n",
-            dir.display()
-        ));
-    };
-    let records = read_records(dir)?;
-    let cutoff = cutoff(days, now);
-    let due: Vec<Due> = due(&records, cutoff)
-        .into_iter()
-        .map(|record| {
-            Due::of(
-                record,
-                crate::store::tree_size(&dir.join(record.id.to_string())),
-            )
-        })
-        .collect();
-    let total: u64 = due.iter().map(|due| due.bytes).sum();
-    let mut text = format!(
-        "retention {days} days: the next sweep would remove {} experiment(s) of {} that finished before {cutoff}, {}\n",
-        due.len(),
-        dir.display(),
-        crate::store::bytes(total)
-    );
-    if !due.is_empty() {
-        text.push_str("ID\tSTATE\tFINISHED\tSIZE\tBATCH\tNAME\n");
-    }
-    for due in &due {
-        text.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\n",
-            due.id,
-            due.state.as_str(),
-            due.finished_at,
-            crate::store::bytes(due.bytes),
-            due.batch.map_or("-".to_owned(), |batch| batch.to_string()),
-            due.query_name.escape_debug()
-        ));
-    }
-    Ok(text)
-}
-
-/// The records of an experiments directory, read from outside the server
-/// (which may be running: records are replaced whole, so each reads whole).
-fn read_records(dir: &Path) -> Result<Vec<Record>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))?;
-    let mut records = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
-        let Ok(id) = entry.file_name().to_string_lossy().parse::<Id>() else {
-            continue;
-        };
-        match crate::store::read_record(&entry.path()) {
-            Ok(record) if record.id == id => records.push(record),
-            Ok(_) | Err(_) => {} // the server skips it too
-        }
-    }
-    records.sort_unstable_by_key(|record| record.id);
-    Ok(records)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 //! - `members`: anyone may read; writing needs a user's token.
 //! - `closed`: everything but the sign-in page and its assets needs a token.
 
-pub mod command;
+mod mode;
 mod sessions;
 mod throttle;
 pub mod token;
@@ -34,9 +34,9 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::AccessMode as Mode;
 use crate::error::Error;
 use crate::model::Id;
+pub use mode::Mode;
 use sessions::{Sessions, SESSION_LIFETIME};
 use throttle::{Full, Throttle};
 use token::Hash;

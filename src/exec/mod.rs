@@ -17,11 +17,11 @@ pub mod runner;
 pub mod slurm;
 pub mod warm;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::model::{Record, RunHandle};
@@ -202,6 +202,29 @@ pub trait Executor: Send + Sync {
     }
 }
 
+/// What the executors take from the configuration (`Config::executors`
+/// makes it): the executors never read the configuration itself, which
+/// names this room and so sits above it.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The experiments directory; warm processors work in its `.warm/`.
+    pub experiments: PathBuf,
+    /// The binary that runs local commands (`seqspool __runner`).
+    pub runner: PathBuf,
+    /// How long a command may run, unless its pipeline says otherwise.
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL when a command is stopped.
+    pub shutdown_grace: Duration,
+    /// The cap on each of a run's `stdout.txt` and `stderr.txt`.
+    pub max_output: u64,
+    /// Most warm processors alive at once.
+    pub max_warm: usize,
+    /// How long a warm processor may stay idle before it is stopped.
+    pub warm_idle: Duration,
+    /// Between two polls of the Slurm jobs in flight.
+    pub slurm_poll: Duration,
+}
+
 /// The executors of this server, and which one runs an experiment.
 pub struct Executors {
     builtin: builtin::Builtin,
@@ -212,11 +235,11 @@ pub struct Executors {
 
 impl Executors {
     /// The executors `config` sets up; they count what they start in `metrics`.
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Executors {
+    pub fn new(config: &Settings, metrics: Arc<Metrics>) -> Executors {
         Executors {
             builtin: builtin::Builtin,
             local: local::Local::new(
-                config.runner(),
+                config.runner.clone(),
                 config.timeout,
                 config.shutdown_grace,
                 config.max_output,

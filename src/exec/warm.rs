@@ -41,8 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use super::local::{self, Runner, RUNNER_MARGIN};
 use super::runner::{Event, Request as Ask, SendRequest, StartRequest};
-use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
-use crate::config::Config;
+use super::{Control, Executor, Outcome, Recovered, Run, Settings, Signal, Started};
 use crate::metrics::Metrics;
 use crate::model::{Id, Processor as Instance, Record, RunHandle, WarmRun};
 use crate::pipeline::{self, Definition, ExecutorKind, Params, Pipeline};
@@ -149,7 +148,7 @@ struct Processor {
 }
 
 impl Warm {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Warm {
+    pub fn new(config: &Settings, metrics: Arc<Metrics>) -> Warm {
         let experiments =
             std::path::absolute(&config.experiments).unwrap_or_else(|_| config.experiments.clone());
         let shared = Arc::new(Shared {
@@ -168,7 +167,7 @@ impl Warm {
                 .ok()
         };
         Warm {
-            runner_binary: config.runner(),
+            runner_binary: config.runner.clone(),
             timeout: config.timeout,
             grace: config.shutdown_grace,
             max_output: config.max_output,

@@ -51,7 +51,6 @@ pub use endpoint::Endpoint;
 pub use outbox::{Delivery, Outbox, Running, Status, Target, OUTBOX_FILE, RETRY_AFTER};
 pub use secret::{Secret, LAB_SECRET_FILE, ROOT_KEY_FILE};
 
-use crate::config::Config;
 use crate::error::Error;
 use crate::exec::local::{self, Ended, Once};
 use crate::exec::{Control, Signal};
@@ -206,6 +205,23 @@ struct Shared {
     metrics: Arc<Metrics>,
 }
 
+/// What the notifier takes from the configuration (`Config::notifier`
+/// makes it): notify never reads the configuration itself, which names this
+/// room and so sits above it.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The lab-wide notifications: the configuration file's `[notify]` section.
+    pub settings: Settings,
+    /// Where a submission's `notify_url` may reach besides public addresses (`notify_allow`).
+    pub allowed: Vec<Allowed>,
+    /// The binary that runs the `on_finish` command (`seqspool __runner`).
+    pub runner: PathBuf,
+    /// Between SIGTERM and SIGKILL when the `on_finish` command is stopped.
+    pub grace: Duration,
+    /// The test hook `notify_backoff`, which stands for every wait of the schedule.
+    pub backoff: Option<Duration>,
+}
+
 /// How to stop each run of the `on_finish` command under way, by experiment
 /// and delivery.
 type Commands = HashMap<(Id, usize), Sender<Signal>>;
@@ -214,12 +230,10 @@ impl Notifier {
     /// Reads (or makes) the lab's secret and the root key, and starts
     /// delivering: first what `owed` (the experiments as recovered that
     /// [`owed`] picks) still wait for, then each end [`Notifier::ended`]
-    /// hands over. From `config`: the `[notify]` section, `notify_allow`,
-    /// the runner and the grace of commands, and the test hook
-    /// `notify_backoff`, which stands for every wait of the schedule.
+    /// hands over, as `config` sets it up.
     pub async fn start(
         store: Arc<Store>,
-        config: &Config,
+        config: Setup,
         owed: Vec<Record>,
         metrics: Arc<Metrics>,
     ) -> Result<Notifier, Error> {
@@ -231,8 +245,8 @@ impl Notifier {
             ))
         })
         .await?;
-        let settings = config.notify.clone();
-        let allowance = Allowance::new(config.notify_allow.clone());
+        let settings = config.settings;
+        let allowance = Allowance::new(config.allowed);
         log_settings(&settings, &allowance, &path);
         let shared = Arc::new(Shared {
             store,
@@ -240,9 +254,9 @@ impl Notifier {
             allowance,
             lab_secret,
             root_key,
-            runner: config.runner(),
-            grace: config.shutdown_grace,
-            backoff: config.notify_backoff,
+            runner: config.runner,
+            grace: config.grace,
+            backoff: config.backoff,
             slots: Semaphore::new(MAX_DELIVERIES),
             lanes: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),

@@ -5,27 +5,21 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Subcommand};
 
-use super::token;
-use super::users::{self, Entry, USERS_FILE};
-use super::Role;
+use crate::access::token;
+use crate::access::users::{self, Entry, USERS_FILE};
+use crate::access::Role;
 use crate::config::Config;
 use crate::time::Timestamp;
 
-/// The first argument that makes `seqspool` these commands.
-pub const SUBCOMMAND: &str = "user";
-
 /// The lab's users and their tokens.
-#[derive(Debug, Parser)]
+#[derive(Debug, Args)]
 #[command(
-    name = "seqspool user",
-    bin_name = "seqspool user",
-    about = "Adds, lists, gives new tokens to and removes the users who may use this server with --access members or closed.",
     after_help = "Run it as the account that runs the server, with the same --experiments \
                   (or SEQSPOOL_EXPERIMENTS, or --config); the running server notices the change."
 )]
-struct UserCommand {
+pub struct Command {
     #[command(subcommand)]
     action: Action,
 
@@ -57,22 +51,9 @@ enum Action {
     Remove { name: String },
 }
 
-/// Runs `seqspool user ...` (`args` from `user` on) and exits.
-pub fn main(args: impl IntoIterator<Item = OsString>) -> ! {
-    let command = match UserCommand::try_parse_from(args) {
-        Ok(command) => command,
-        Err(err) => err.exit(),
-    };
-    match run(command) {
-        Ok(()) => std::process::exit(0),
-        Err(message) => {
-            eprintln!("seqspool user: {message}");
-            std::process::exit(1);
-        }
-    }
-}
-
-fn run(command: UserCommand) -> Result<(), String> {
+/// Runs `seqspool user ...`: what it prints for a script on standard
+/// output, what it says for a person on standard error.
+pub fn run(command: Command) -> Result<(), String> {
     let experiments = experiments_dir(&command)?;
     let path = experiments.join(USERS_FILE);
     match command.action {
@@ -175,7 +156,7 @@ fn run(command: UserCommand) -> Result<(), String> {
 
 /// The experiments directory the server would use: `--experiments`, or
 /// `SEQSPOOL_EXPERIMENTS`, or the configuration file's, or the default.
-fn experiments_dir(command: &UserCommand) -> Result<PathBuf, String> {
+fn experiments_dir(command: &Command) -> Result<PathBuf, String> {
     let mut args: Vec<OsString> = vec!["seqspool".into()];
     if let Some(config) = &command.config {
         args.extend(["--config".into(), config.clone().into_os_string()]);

@@ -1,0 +1,100 @@
+//! The command line of the `seqspool` binary, one clap definition for all
+//! of it: `seqspool` alone (or `seqspool serve`) serves with the options of
+//! [`Config`]; `seqspool user` manages the lab's users; `seqspool retention`
+//! lists what a sweep would remove; and a hidden command is the runner the
+//! server starts for local commands. The commands sit above the rooms they
+//! use, so that no room of the server imports the command line; only the
+//! binary imports this room.
+
+pub mod retention;
+pub mod user;
+
+use std::ffi::OsString;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::config::{Config, Refused};
+
+/// seqspool: a sequence-query server that runs one experiment at a time, first in first out.
+#[derive(Debug, Parser)]
+#[command(
+    name = "seqspool",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a command, seqspool serves: `seqspool --bind 0.0.0.0:8000` is `seqspool serve --bind 0.0.0.0:8000`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The options of serving, which `seqspool` alone does.
+    #[command(flatten)]
+    serve: Config,
+}
+
+/// What the binary is asked to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serves (what `seqspool` alone does, with the same options).
+    Serve(Box<Config>),
+    /// The lab's users and their tokens: add, list, rotate, remove.
+    ///
+    /// They may use this server with --access members or closed: each
+    /// sends their token, or signs in with it on the page.
+    User(user::Command),
+    /// Lists what the retention sweep would remove; removes nothing.
+    ///
+    /// It reads the experiments directory, also beside a running server:
+    /// the server's daily sweep is what removes (--retention-days), and
+    /// GET /retention lists the same.
+    Retention(Box<retention::Command>),
+    /// Runs local commands for a server: the process it starts for each.
+    #[command(name = crate::exec::runner::SUBCOMMAND, hide = true)]
+    Runner,
+}
+
+/// The whole command line, as clap defines it: what `--help` shows.
+pub fn definition() -> clap::Command {
+    Cli::command().mut_subcommand("retention", |retention| {
+        retention.mut_args(|arg| {
+            let shown = retention::SHOWN.contains(&arg.get_id().as_str());
+            arg.hide(!shown)
+        })
+    })
+}
+
+/// Reads the command line `args` (the first is the program's name), and the
+/// configuration file it names for the commands that read one.
+pub fn parse<I, T>(args: I) -> Result<Command, Refused>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = definition()
+        .try_get_matches_from(args)
+        .map_err(Refused::CommandLine)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
+    let sub = |name: &str| {
+        matches
+            .subcommand_matches(name)
+            .expect("clap gives the matches of the command it parsed")
+    };
+    Ok(match cli.command {
+        None => Command::Serve(Box::new(with_file(cli.serve, &matches)?)),
+        Some(Command::Serve(config)) => Command::Serve(Box::new(with_file(*config, sub("serve"))?)),
+        Some(Command::Retention(mut command)) => {
+            command.config = with_file(command.config, sub("retention"))?;
+            Command::Retention(command)
+        }
+        Some(command @ (Command::User(_) | Command::Runner)) => command,
+    })
+}
+
+/// `config` with the configuration file it names read, for the options
+/// `matches` (the command line and the environment) left unset.
+fn with_file(mut config: Config, matches: &ArgMatches) -> Result<Config, Refused> {
+    config.read_file(matches).map_err(Refused::File)?;
+    Ok(config)
+}
