@@ -1,11 +1,17 @@
 //! The command line of the `seqspool` binary, one clap definition for all
 //! of it: `seqspool` alone (or `seqspool serve`) serves with the options of
-//! [`Config`]; `seqspool user` manages the lab's users; `seqspool retention`
-//! lists what a sweep would remove; and a hidden command is the runner the
-//! server starts for local commands. The commands sit above the rooms they
+//! [`Config`]; the client commands (`submit`, `status`, `list`, `wait`,
+//! `results`, `cancel`, `retry`, `queue`: `client.rs`) talk to a running
+//! server; `seqspool user` manages the lab's users; `seqspool retention`
+//! lists what a sweep would remove; `completions` and `man` generate the
+//! shells' completions and the manual pages from this same definition
+//! (`manual.rs`); and a hidden command is the runner the server starts for
+//! local commands. The commands sit above the rooms they
 //! use, so that no room of the server imports the command line; only the
 //! binary imports this room.
 
+pub mod client;
+pub mod manual;
 pub mod retention;
 pub mod user;
 
@@ -39,6 +45,8 @@ struct Cli {
 pub enum Command {
     /// Serves (what `seqspool` alone does, with the same options).
     Serve(Box<Config>),
+    #[command(flatten)]
+    Client(client::Command),
     /// The lab's users and their tokens: add, list, rotate, remove.
     ///
     /// They may use this server with --access members or closed: each
@@ -50,6 +58,10 @@ pub enum Command {
     /// the server's daily sweep is what removes (--retention-days), and
     /// GET /retention lists the same.
     Retention(Box<retention::Command>),
+    /// Prints the completions of a shell (bash, zsh, fish, ...) for seqspool's commands.
+    Completions(manual::Completions),
+    /// Prints the manual page (roff), or writes every command's page.
+    Man(manual::Man),
     /// Runs local commands for a server: the process it starts for each.
     #[command(name = crate::exec::runner::SUBCOMMAND, hide = true)]
     Runner,
@@ -88,7 +100,13 @@ where
             command.config = with_file(command.config, sub("retention"))?;
             Command::Retention(command)
         }
-        Some(command @ (Command::User(_) | Command::Runner)) => command,
+        Some(
+            command @ (Command::Client(_)
+            | Command::User(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Runner),
+        ) => command,
     })
 }
 
