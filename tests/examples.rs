@@ -193,17 +193,7 @@ fn the_client_example_submits_waits_and_prints_the_analysis() {
 
 /// How many `GET /experiments/{id}` the server has answered with 200, by its metrics.
 fn reads_answered(server: &Server) -> f64 {
-    server
-        .get("/metrics")
-        .text()
-        .lines()
-        .filter(|line| {
-            line.starts_with("seqspool_http_requests_total{")
-                && line.contains("route=\"/experiments/{id}\"")
-                && line.contains("status=\"200\"")
-        })
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .sum()
+    requests_answered(server.addr, "/experiments/{id}", 200)
 }
 
 #[test]
