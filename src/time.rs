@@ -193,7 +193,9 @@ mod tests {
             assert!(Timestamp::parse(leap).is_some(), "{leap}");
         }
         assert_eq!(
-            Timestamp::parse("2026-12-31T23:59:59Z").unwrap().to_string(),
+            Timestamp::parse("2026-12-31T23:59:59Z")
+                .unwrap()
+                .to_string(),
             "2026-12-31T23:59:59.000Z"
         );
     }

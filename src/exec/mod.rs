@@ -13,6 +13,7 @@
 
 pub mod builtin;
 pub mod local;
+pub mod process;
 pub mod runner;
 pub mod slurm;
 pub mod warm;
@@ -323,7 +324,7 @@ pub fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
         },
         Ok(status) => failed(format!(
             "`{line}` {}{}",
-            local::describe(status),
+            process::describe(status),
             if said.is_empty() {
                 String::new()
             } else {

@@ -60,6 +60,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, WaitOptions};
 use serde::{Deserialize, Serialize};
 
+use super::process::{self, RUN_VAR};
 use crate::pipeline::Command as PipelineCommand;
 
 /// The first argument that makes the binary a runner.
@@ -67,8 +68,6 @@ pub const SUBCOMMAND: &str = "__runner";
 
 /// The server's pid, so the runner can tell it is still its parent.
 pub const PARENT_VAR: &str = "SEQSPOOL_PARENT";
-/// Marks every process of a run (it is left in the command's environment).
-pub const RUN_VAR: &str = "SEQSPOOL_RUN";
 /// Names, in a warm processor's environment, the descriptor it answers on.
 pub const ANSWER_FD_VAR: &str = "SEQSPOOL_ANSWER_FD";
 /// The descriptor a warm processor answers on: the first after standard
@@ -581,7 +580,7 @@ impl Runner {
                     Ok(n) => warm.partial.extend_from_slice(&buf[..n]),
                 }
             }
-            let ended = super::local::describe(std::process::ExitStatus::from_raw(status));
+            let ended = process::describe(std::process::ExitStatus::from_raw(status));
             warm.log
                 .write(format!("[seqspool: the processor {ended}]\n").as_bytes());
             if strays > 0 {
@@ -1149,7 +1148,7 @@ fn kill_tree(signal: Signal) -> usize {
 /// The live processes below `root`.
 fn descendants(root: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (pid, ppid) in super::local::process_parents() {
+    for (pid, ppid) in process::process_parents() {
         children.entry(ppid).or_default().push(pid);
     }
     let mut found = Vec::new();

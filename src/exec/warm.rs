@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::local::{self, Runner, RUNNER_MARGIN};
+use super::local::{Runner, RUNNER_MARGIN};
+use super::process;
 use super::runner::{Event, Request as Ask, SendRequest, StartRequest};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::config::Config;
@@ -188,7 +189,7 @@ impl Warm {
     /// the worker's thread, whose end, like the server's, ends the runners.
     pub fn preload(&self, pipelines: &[Arc<Pipeline>]) {
         if self.home.exists() {
-            let killed = local::kill_carrying(&format!("{WARM_VAR}={}", self.tag), self.grace);
+            let killed = process::kill_carrying(&format!("{WARM_VAR}={}", self.tag), self.grace);
             if killed > 0 {
                 log::warn!(
                     "killed {killed} process(es) of warm processors an earlier server left running"
@@ -288,7 +289,7 @@ impl Warm {
             passing: crate::error::passes(&err),
         })?;
         let serial = self.shared.starts.fetch_add(1, Ordering::Relaxed) + 1;
-        let mark = format!("{}/warm/{pipeline}/{serial}", local::server_mark());
+        let mark = format!("{}/warm/{pipeline}/{serial}", process::server_mark());
         let mut env = pipeline::environment(pipeline, definition, &Params::new());
         env.push((WARM_VAR.into(), self.tag.clone()));
         let (tell, told) = mpsc::channel();
@@ -554,7 +555,7 @@ impl Warm {
             Heard::Shutdown => (Outcome::Interrupted, "the server is stopping"),
             _ => {
                 processor.runner.kill();
-                local::kill_marked(&processor.mark, self.grace);
+                process::kill_marked(&processor.mark, self.grace);
                 processor.ended.get_or_insert(Sig::KILL.as_raw());
                 let outcome = super::not_begun(
                     "seqspool's runner of the processor ended while it worked; see the server's log"
@@ -715,7 +716,7 @@ impl Processor {
                 self.instance.pid
             );
             self.runner.kill();
-            local::kill_marked(&self.mark, grace);
+            process::kill_marked(&self.mark, grace);
             self.ended = Some(Sig::KILL.as_raw());
         }
     }
@@ -787,7 +788,7 @@ impl Executor for Warm {
 
     fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
         if let Some(RunHandle::Warm(run)) = record.handle.as_deref() {
-            let killed = local::kill_run(&run.runner, self.grace);
+            let killed = process::kill_run(&run.runner, self.grace);
             if killed > 0 {
                 log::warn!(
                     "experiment {}: killed {killed} process(es) of the warm processor that ran it (pid {}, started {})",
@@ -933,7 +934,7 @@ fn read_answer(line: &str) -> Said {
 }
 
 fn describe(status: i32) -> String {
-    local::describe(ExitStatus::from_raw(status))
+    process::describe(ExitStatus::from_raw(status))
 }
 
 /// The last lines of a log, for an error: what a processor said as it failed.
