@@ -9,23 +9,19 @@
 //! command outside the queue (the lab's `on_finish`) runs the same way,
 //! [`once`], through a runner of its own.
 
-use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
+use std::process::ExitStatus;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rustix::process::Signal as Sig;
-
-use super::process::{self, identify, kill_group, kill_marked, server_mark};
-use super::runner::{self, Event, Request, RunRequest, PARENT_VAR};
+use super::process::{self, kill_marked, server_mark};
+use super::runner::client::{Runner, RUNNER_MARGIN};
+use super::runner::{Event, Request, RunRequest};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::error::Error;
 use crate::model::{ProcessIdentity, Record, RunHandle};
@@ -35,10 +31,6 @@ use crate::store::QUERY_FILE;
 /// POSIX shells exit with 126 when a command cannot be executed and 127 when it
 /// is not found: the workstation's set-up is at fault, not the query.
 const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
-
-/// How long past its own grace a runner told to stop may take before it is
-/// killed outright: it only has to signal a tree and reap it.
-pub(super) const RUNNER_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs each experiment's processing command through the runner.
 pub struct Local {
@@ -307,117 +299,6 @@ struct Job<'a> {
     logs: [PathBuf; 2],
 }
 
-/// The runner process, and what it said.
-pub(super) struct Runner {
-    child: Child,
-    /// Requests go here.
-    channel: UnixStream,
-    pub(super) heard: Arc<Heard>,
-    pub(super) identity: ProcessIdentity,
-}
-
-/// What the runner said, for the run that waits on it.
-#[derive(Default)]
-pub(super) struct Heard {
-    state: Mutex<HeardState>,
-}
-
-#[derive(Default)]
-pub(super) struct HeardState {
-    pub(super) events: VecDeque<Event>,
-    /// The runner's output has ended: it is gone.
-    pub(super) gone: bool,
-    /// Told of each event, when a run waits.
-    pub(super) listener: Option<Sender<Signal>>,
-}
-
-impl Heard {
-    pub(super) fn lock(&self) -> MutexGuard<'_, HeardState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Runner {
-    /// Starts the runner (of `what`, for the log) and the thread that listens to it.
-    pub(super) fn start(binary: &Path, what: &str) -> io::Result<Runner> {
-        let (channel, theirs) = UnixStream::pair()?;
-        let child = Command::new(binary)
-            .arg(runner::SUBCOMMAND)
-            .env(PARENT_VAR, std::process::id().to_string())
-            .stdin(std::os::fd::OwnedFd::from(theirs))
-            .stdout(Stdio::null())
-            .spawn()?;
-        let heard = Arc::new(Heard::default());
-        let reader = channel.try_clone()?;
-        let listening = heard.clone();
-        thread::Builder::new()
-            .name("runner".into())
-            .spawn(move || listen(reader, listening))?;
-        let pid = child.id() as i32;
-        log::info!("started the runner of {what} (pid {pid})");
-        Ok(Runner {
-            identity: identify(pid),
-            child,
-            channel,
-            heard,
-        })
-    }
-
-    pub(super) fn ask(&mut self, request: &Request) -> io::Result<()> {
-        let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.channel.write_all(&line)
-    }
-
-    /// Whether it still runs.
-    pub(super) fn is_alive(&mut self) -> bool {
-        !self.heard.lock().gone && matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Kills it outright (it did not stop when told), and reaps it.
-    pub(super) fn kill(&mut self) {
-        kill_group(self.child.id() as i32, Sig::KILL);
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Runner {
-    /// The end of its input tells the runner to stop whatever runs and exit.
-    fn drop(&mut self) {
-        let _ = self.channel.shutdown(std::net::Shutdown::Both);
-        let deadline = Instant::now() + RUNNER_MARGIN;
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        self.kill();
-    }
-}
-
-/// Reads the runner's events until it is gone; each one wakes the run that waits.
-fn listen(channel: UnixStream, heard: Arc<Heard>) {
-    for line in BufReader::new(channel).lines() {
-        let Ok(line) = line else { break };
-        match serde_json::from_str::<Event>(&line) {
-            Ok(event) => {
-                let mut state = heard.lock();
-                state.events.push_back(event);
-                if let Some(listener) = &state.listener {
-                    let _ = listener.send(Signal::Changed);
-                }
-            }
-            Err(err) => log::warn!("the runner said something unreadable ({err}): {line}"),
-        }
-    }
-    let mut state = heard.lock();
-    state.gone = true;
-    if let Some(listener) = &state.listener {
-        let _ = listener.send(Signal::Changed);
-    }
-}
-
 /// Runs `job` to its end through the runner (started here if it is not
 /// running). `started` is called with what identifies the run before the
 /// runner is asked for anything; if it fails, nothing runs. `control`
@@ -595,22 +476,5 @@ mod tests {
             ),
             "{outcome:?}"
         );
-    }
-
-    #[test]
-    fn the_runners_events_are_read_as_it_writes_them() {
-        let line = serde_json::to_string(&Event::Ended {
-            status: 3 << 8,
-            strays: 1,
-        })
-        .unwrap();
-        assert_eq!(line, r#"{"event":"ended","status":768,"strays":1}"#);
-        assert!(matches!(
-            serde_json::from_str(&line).unwrap(),
-            Event::Ended {
-                status: 768,
-                strays: 1
-            }
-        ));
     }
 }

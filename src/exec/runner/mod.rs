@@ -61,6 +61,8 @@ use rustix::process::{Pid, Signal, WaitOptions};
 use serde::{Deserialize, Serialize};
 
 use super::process::{self, RUN_VAR};
+
+pub(crate) mod client;
 use crate::pipeline::Command as PipelineCommand;
 
 /// The first argument that makes the binary a runner.
@@ -1206,5 +1208,22 @@ mod tests {
         ] {
             assert_eq!(plain_words(shell), None, "{shell}");
         }
+    }
+
+    #[test]
+    fn the_runners_events_are_read_as_it_writes_them() {
+        let line = serde_json::to_string(&Event::Ended {
+            status: 3 << 8,
+            strays: 1,
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"event":"ended","status":768,"strays":1}"#);
+        assert!(matches!(
+            serde_json::from_str(&line).unwrap(),
+            Event::Ended {
+                status: 768,
+                strays: 1
+            }
+        ));
     }
 }

@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::local::{Runner, RUNNER_MARGIN};
 use super::process;
+use super::runner::client::{Runner, RUNNER_MARGIN};
 use super::runner::{Event, Request as Ask, SendRequest, StartRequest};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::config::Config;
