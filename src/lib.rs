@@ -36,7 +36,8 @@
 //!   process), `local` (a command as a process tree), `warm` (a processor
 //!   started once and fed one experiment at a time) and `slurm` (a batch
 //!   job on the lab's cluster).
-//! - `sbatch`: what a Slurm pipeline asks of the cluster, as its table declares it.
+//! - `pipeline`: the lab's tools as the configuration declares them: their
+//!   parameters, their TOML tables, what a Slurm pipeline asks of the cluster.
 //! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
 //!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
 //! - `notify`: completion notifications (signed webhooks, the lab's
@@ -65,7 +66,6 @@ pub mod query;
 pub mod queue;
 pub mod results;
 pub mod retention;
-pub mod sbatch;
 pub mod store;
 pub mod submission;
 pub mod time;

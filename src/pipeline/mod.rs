@@ -19,8 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::query::{Alphabet, AlphabetPolicy};
-use crate::sbatch::{SlurmOptions, SlurmTable};
 use crate::time::Timestamp;
+use slurm::SlurmTable;
+
+mod slurm;
+
+pub use slurm::SlurmOptions;
 
 /// The name of the pipeline a server without a configuration file runs: the
 /// built-in analysis.
