@@ -22,7 +22,7 @@ const RECENT_RUNS: usize = 20;
 #[derive(Default)]
 pub(super) struct Runs {
     /// Durations in milliseconds, the oldest first.
-    pub(super) recent: VecDeque<u64>,
+    recent: VecDeque<u64>,
     pub(super) median: u64,
 }
 
