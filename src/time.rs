@@ -22,27 +22,27 @@ impl Timestamp {
     }
 
     /// The instant `millis` milliseconds after the Unix epoch.
-    pub fn from_millis(millis: u64) -> Timestamp {
+    pub(crate) fn from_millis(millis: u64) -> Timestamp {
         Timestamp(millis)
     }
 
     /// Milliseconds since the Unix epoch.
-    pub fn millis(self) -> u64 {
+    pub(crate) fn millis(self) -> u64 {
         self.0
     }
 
     /// The instant `duration` after this one.
-    pub fn after(self, duration: Duration) -> Timestamp {
+    pub(crate) fn after(self, duration: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(duration.as_millis() as u64))
     }
 
     /// The time from `earlier` to `self`, zero if the clock went backwards.
-    pub fn since(self, earlier: Timestamp) -> Duration {
+    pub(crate) fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
     /// The instant a file time stands for (the epoch for one before it).
-    pub fn from_system(time: SystemTime) -> Timestamp {
+    pub(crate) fn from_system(time: SystemTime) -> Timestamp {
         Timestamp(
             time.duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
@@ -51,7 +51,7 @@ impl Timestamp {
     }
 
     /// The date and time of day in UTC: year, month, day, hour, minute, second.
-    pub fn civil(self) -> (i64, u64, u64, u64, u64, u64) {
+    pub(crate) fn civil(self) -> (i64, u64, u64, u64, u64, u64) {
         let secs = self.0 / 1000;
         let (year, month, day) = civil_from_days((secs / 86_400) as i64);
         let time = secs % 86_400;
@@ -60,7 +60,7 @@ impl Timestamp {
 
     /// Parses the form [`Display`](fmt::Display) writes; fractions of any length
     /// are accepted, a date that does not exist (2026-02-31) is not.
-    pub fn parse(text: &str) -> Option<Timestamp> {
+    pub(crate) fn parse(text: &str) -> Option<Timestamp> {
         let b = text.as_bytes();
         if b.len() < 20
             || b[4] != b'-'

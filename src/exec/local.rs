@@ -144,7 +144,7 @@ pub enum Ended {
     /// It exited by itself, or was killed by a signal nobody here sent.
     Exited(ExitStatus),
     /// It ran past its time and was stopped with all it started.
-    TimedOut(ExitStatus),
+    TimedOut,
     /// The server stopped meanwhile: it was stopped with all it started.
     Interrupted,
     /// It did not run, or its end was lost: why, in words.
@@ -178,7 +178,7 @@ pub fn once(
     };
     match run_command(binary, &mut runner, &job, control, started) {
         Exit::Finished(status) => Ended::Exited(status),
-        Exit::TimedOut(status) => Ended::TimedOut(status),
+        Exit::TimedOut(_) => Ended::TimedOut,
         Exit::Interrupted | Exit::Canceled => Ended::Interrupted,
         Exit::NotStarted(err) => Ended::Failed(format!("could not start it: {err}")),
         Exit::Unrecorded(err) => Ended::Failed(format!("its start could not be recorded: {err}")),

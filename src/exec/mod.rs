@@ -11,12 +11,12 @@
 //! Slurm job that still runs (or has finished) is re-attached and followed to
 //! its end ([`Executor::follow`]).
 
-pub mod builtin;
-pub mod local;
-pub mod process;
+pub(crate) mod builtin;
+pub(crate) mod local;
+pub(crate) mod process;
 pub mod runner;
-pub mod slurm;
-pub mod warm;
+pub(crate) mod slurm;
+pub(crate) mod warm;
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -44,12 +44,12 @@ pub enum Signal {
 /// The channel a run is told things on. The worker keeps a sender for the
 /// queue (cancel, shutdown); the executor may clone it for its watchers.
 pub struct Control {
-    pub sender: Sender<Signal>,
-    pub receiver: Receiver<Signal>,
+    pub(crate) sender: Sender<Signal>,
+    pub(crate) receiver: Receiver<Signal>,
 }
 
 impl Control {
-    pub fn new() -> Control {
+    pub(crate) fn new() -> Control {
         let (sender, receiver) = mpsc::channel();
         Control { sender, receiver }
     }
@@ -63,9 +63,9 @@ impl Default for Control {
 
 /// One experiment, as the worker hands it to an executor.
 pub struct Run<'a> {
-    pub record: &'a Record,
+    pub(crate) record: &'a Record,
     /// The experiment's directory, where it runs and writes.
-    pub dir: &'a Path,
+    pub(crate) dir: &'a Path,
 }
 
 /// Called by an executor once its run is identified and before anything of
@@ -113,7 +113,7 @@ pub enum Outcome {
 }
 
 /// The command `definition` runs, or the outcome of a run whose pipeline names none.
-pub fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome> {
+pub(crate) fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome> {
     definition
         .command
         .as_ref()
@@ -125,7 +125,7 @@ pub fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome
 
 /// The outcome of a run whose directory is gone or is no longer a directory;
 /// `nothing` says what did not happen ("nothing was run").
-pub fn vanished(nothing: &str) -> Outcome {
+pub(crate) fn vanished(nothing: &str) -> Outcome {
     Outcome::SystemError {
         exit_code: None,
         error: format!("its directory is gone or is no longer a directory; {nothing}"),
@@ -134,7 +134,7 @@ pub fn vanished(nothing: &str) -> Outcome {
 
 /// The outcome of a run that could not begin, for `error`: the workstation's
 /// fault, lasting unless `passing` (out of descriptors or processes for a moment).
-pub fn not_begun(error: String, passing: bool) -> Outcome {
+pub(crate) fn not_begun(error: String, passing: bool) -> Outcome {
     Outcome::Retry {
         error,
         ran: false,
@@ -145,7 +145,7 @@ pub fn not_begun(error: String, passing: bool) -> Outcome {
 /// The outcome of a run whose start could not be recorded: the experiment's
 /// own trouble when its directory was replaced or removed (a command can do
 /// that to its own), the workstation's otherwise.
-pub fn unrecorded(err: &Error) -> Outcome {
+pub(crate) fn unrecorded(err: &Error) -> Outcome {
     if err.is_experiment_fault() {
         return Outcome::SystemError {
             exit_code: None,
@@ -213,7 +213,7 @@ pub struct Executors {
 
 impl Executors {
     /// The executors `config` sets up; they count what they start in `metrics`.
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Executors {
+    pub(crate) fn new(config: &Config, metrics: Arc<Metrics>) -> Executors {
         Executors {
             builtin: builtin::Builtin,
             local: local::Local::new(
@@ -230,12 +230,12 @@ impl Executors {
     /// Starts what the executors keep ready before the first experiment:
     /// the warm processors of the pipelines that preload. Called on the
     /// worker's thread.
-    pub fn prepare(&self, catalog: &Catalog) {
+    pub(crate) fn prepare(&self, catalog: &Catalog) {
         self.warm.preload(&catalog.pipelines);
     }
 
     /// The executor that runs experiments of `definition`.
-    pub fn for_definition(&self, definition: &Definition) -> &dyn Executor {
+    pub(crate) fn for_definition(&self, definition: &Definition) -> &dyn Executor {
         match definition.executor {
             ExecutorKind::Builtin => &self.builtin,
             ExecutorKind::Local => &self.local,
@@ -253,7 +253,7 @@ const CHECK_OUTPUT: u64 = 4096;
 
 /// Runs a pipeline's start-up check (`/bin/sh -c`, in `dir`, with the
 /// pipeline's environment) and says how it went.
-pub fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
+pub(crate) fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
     use std::io::{Read, Seek};
     use std::os::unix::process::CommandExt;
     let at = Timestamp::now();

@@ -742,7 +742,7 @@ impl Shared {
         Attempt::Done(match ended {
             Ended::Exited(status) if status.success() => Ok(()),
             Ended::Exited(status) => Err(format!("{}{said}", process::describe(status))),
-            Ended::TimedOut(_) => Err(format!(
+            Ended::TimedOut => Err(format!(
                 "still running after {} s; it was stopped with everything it started",
                 COMMAND_TIMEOUT.as_secs()
             )),

@@ -78,7 +78,7 @@ struct ParamTable {
 impl PipelineTable {
     /// The pipeline it declares; `config_dir` replaces `${CONFIG_DIR}` in its
     /// command, check and environment, and `timeout` is the server's default.
-    pub fn build(self, config_dir: &str, timeout: Option<Duration>) -> Result<Pipeline, String> {
+    pub(crate) fn build(self, config_dir: &str, timeout: Option<Duration>) -> Result<Pipeline, String> {
         let name = self.name;
         let at = |msg: String| format!("pipeline '{name}': {msg}");
         check_name(&name, MAX_NAME, "pipeline").map_err(at)?;
@@ -338,7 +338,6 @@ fn check_name(name: &str, max: usize, what: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::pipeline::{environment, RawParams};
-    use crate::query::AlphabetPolicy;
 
     fn blastn() -> Pipeline {
         let table: PipelineTable = toml::from_str(
@@ -400,10 +399,7 @@ mod tests {
             pipeline.check_params(&raw(&[])).unwrap(),
             raw(&[("evalue", "0.00001"), ("task", "megablast")])
         );
-        assert_eq!(
-            pipeline.alphabet_policy(AlphabetPolicy::Auto),
-            AlphabetPolicy::Nucleotide
-        );
+        assert_eq!(pipeline.alphabets, [Alphabet::Dna, Alphabet::Rna]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::query::{Alphabet, AlphabetPolicy};
+use crate::query::Alphabet;
 use crate::time::Timestamp;
 
 mod file;
@@ -35,11 +35,11 @@ pub use slurm::SlurmOptions;
 
 /// The name of the pipeline a server without a configuration file runs: the
 /// built-in analysis.
-pub const ANALYSIS: &str = "analysis";
+pub(crate) const ANALYSIS: &str = "analysis";
 /// The name of the pipeline `--command` makes.
-pub const DEFAULT: &str = "default";
+pub(crate) const DEFAULT: &str = "default";
 /// How the built-in analysis is named where a command would be.
-pub const BUILTIN_LABEL: &str = "builtin:analysis";
+pub(crate) const BUILTIN_LABEL: &str = "builtin:analysis";
 
 /// What a pipeline runs, and how: the part of it a record keeps.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,10 +47,10 @@ pub struct Definition {
     pub executor: ExecutorKind,
     /// What the command is (none for the built-in analysis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     /// Milliseconds the command may run before it is stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
     /// Milliseconds a warm processor may take to say it is ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_timeout_ms: Option<u64>,
@@ -59,7 +59,7 @@ pub struct Definition {
     pub env: BTreeMap<String, String>,
     /// The files that are its results, and how to show them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub results: Vec<ResultFile>,
+    pub(crate) results: Vec<ResultFile>,
     /// What a Slurm pipeline's jobs ask of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmOptions>,
@@ -67,7 +67,7 @@ pub struct Definition {
 
 impl Definition {
     /// The definition of the built-in analysis.
-    pub fn builtin() -> Definition {
+    pub(crate) fn builtin() -> Definition {
         Definition {
             executor: ExecutorKind::Builtin,
             command: None,
@@ -101,24 +101,24 @@ impl Definition {
     }
 
     /// The command in one line, for the record, the pages and the log.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match &self.command {
             None => BUILTIN_LABEL.to_owned(),
             Some(command) => command.to_string(),
         }
     }
 
-    pub fn timeout(&self) -> Option<Duration> {
+    pub(crate) fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
     }
 
     /// How long a warm processor may take to say it is ready, if its pipeline says.
-    pub fn start_timeout(&self) -> Option<Duration> {
+    pub(crate) fn start_timeout(&self) -> Option<Duration> {
         self.start_timeout_ms.map(Duration::from_millis)
     }
 
     /// Most runs of it in flight at once: one, unless a Slurm pipeline allows more.
-    pub fn max_running(&self) -> usize {
+    pub(crate) fn max_running(&self) -> usize {
         match (&self.executor, &self.slurm) {
             (ExecutorKind::Slurm, Some(slurm)) => slurm.max_running.max(1),
             _ => 1,
@@ -180,13 +180,13 @@ impl fmt::Display for Command {
 #[serde(deny_unknown_fields)]
 pub struct ResultFile {
     /// Its name in the experiment's directory.
-    pub file: String,
+    pub(crate) file: String,
     /// How the page shows it.
     #[serde(default)]
-    pub view: View,
+    pub(crate) view: View,
     /// A heading for it on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
 }
 
 /// How a result file is shown.
@@ -229,7 +229,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// The built-in analysis, as the one pipeline of a server that declares none.
-    pub fn analysis() -> Pipeline {
+    pub(crate) fn analysis() -> Pipeline {
         Pipeline {
             name: ANALYSIS.into(),
             title: "Built-in analysis".into(),
@@ -245,7 +245,7 @@ impl Pipeline {
     }
 
     /// The one pipeline `--command CMD` makes: `CMD` with `/bin/sh -c`.
-    pub fn default_command(command: &str, timeout: Option<Duration>) -> Pipeline {
+    pub(crate) fn default_command(command: &str, timeout: Option<Duration>) -> Pipeline {
         Pipeline {
             name: DEFAULT.into(),
             title: "Processing command".into(),
@@ -266,20 +266,8 @@ impl Pipeline {
         }
     }
 
-    /// How a submission to this pipeline reads its sequences: as the server
-    /// says, narrowed to what the pipeline takes.
-    pub fn alphabet_policy(&self, server: AlphabetPolicy) -> AlphabetPolicy {
-        let nucleotide = self.alphabets.iter().any(|a| a.is_nucleotide());
-        let protein = self.alphabets.contains(&Alphabet::Protein);
-        match (server, nucleotide, protein) {
-            (AlphabetPolicy::Auto, true, false) => AlphabetPolicy::Nucleotide,
-            (AlphabetPolicy::Auto, false, true) => AlphabetPolicy::Protein,
-            (policy, _, _) => policy,
-        }
-    }
-
     /// Whether it takes a sequence read as `alphabet`; the error says what it takes.
-    pub fn takes(&self, alphabet: Alphabet) -> Result<(), String> {
+    pub(crate) fn takes(&self, alphabet: Alphabet) -> Result<(), String> {
         if self.alphabets.contains(&alphabet) {
             return Ok(());
         }
@@ -295,7 +283,7 @@ impl Pipeline {
     /// Checks a submission's parameters: every one must be declared and valid;
     /// those not given take their defaults. Each error names its field
     /// (`param.NAME`).
-    pub fn check_params(&self, raw: &RawParams) -> Result<Params, Error> {
+    pub(crate) fn check_params(&self, raw: &RawParams) -> Result<Params, Error> {
         for name in raw.keys() {
             if !self.params.iter().any(|param| &param.name == name) {
                 let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
@@ -337,7 +325,7 @@ impl Pipeline {
 /// start-up checks went.
 #[derive(Debug)]
 pub struct Catalog {
-    pub pipelines: Vec<Arc<Pipeline>>,
+    pub(crate) pipelines: Vec<Arc<Pipeline>>,
     checks: Mutex<BTreeMap<String, Check>>,
     /// Set when the checks should run before anything more starts: at
     /// start, and when an operator resumes the queue (something was fixed).
@@ -347,14 +335,14 @@ pub struct Catalog {
 /// How a pipeline's check went, the last time it ran.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
-    pub passed: bool,
+    pub(crate) passed: bool,
     /// What it said, or why it failed, in words.
-    pub detail: String,
-    pub at: Timestamp,
+    pub(crate) detail: String,
+    pub(crate) at: Timestamp,
 }
 
 impl Catalog {
-    pub fn new(pipelines: Vec<Arc<Pipeline>>) -> Catalog {
+    pub(crate) fn new(pipelines: Vec<Arc<Pipeline>>) -> Catalog {
         Catalog {
             pipelines,
             checks: Mutex::new(BTreeMap::new()),
@@ -363,7 +351,7 @@ impl Catalog {
     }
 
     /// How the pipeline's check went last, if it has one and it ran.
-    pub fn checked(&self, name: &str) -> Option<Check> {
+    pub(crate) fn checked(&self, name: &str) -> Option<Check> {
         self.checks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -372,7 +360,7 @@ impl Catalog {
     }
 
     /// Notes how a pipeline's check went.
-    pub fn record_check(&self, name: &str, check: Check) {
+    pub(crate) fn record_check(&self, name: &str, check: Check) {
         self.checks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -380,18 +368,18 @@ impl Catalog {
     }
 
     /// Asks for the checks to run again before anything more starts.
-    pub fn check_again(&self) {
+    pub(crate) fn check_again(&self) {
         self.checks_due.store(true, Ordering::SeqCst);
     }
 
     /// Whether the checks are due, clearing it.
-    pub fn take_checks_due(&self) -> bool {
+    pub(crate) fn take_checks_due(&self) -> bool {
         self.checks_due.swap(false, Ordering::SeqCst)
     }
 
     /// The pipeline named `name`, or the first when none is named; an unknown
     /// name is refused naming those there are.
-    pub fn choose(&self, name: Option<&str>) -> Result<Arc<Pipeline>, Error> {
+    pub(crate) fn choose(&self, name: Option<&str>) -> Result<Arc<Pipeline>, Error> {
         let name = name.map(str::trim).filter(|name| !name.is_empty());
         let found = match name {
             None => self.pipelines.first(),
@@ -411,14 +399,14 @@ impl Catalog {
     }
 
     /// The pipeline named `name`, if this server offers it.
-    pub fn get(&self, name: &str) -> Option<&Arc<Pipeline>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Pipeline>> {
         self.pipelines.iter().find(|p| p.name == name)
     }
 }
 
 /// The variables a run of `pipeline` with `params` adds to a command's
 /// environment: the pipeline's own, `PIPELINE`, and `PARAM_<NAME>` each.
-pub fn environment(
+pub(crate) fn environment(
     pipeline: &str,
     definition: &Definition,
     params: &Params,

@@ -16,16 +16,16 @@ pub type Params = BTreeMap<String, String>;
 /// A parameter a submission may set.
 #[derive(Clone, Debug, Serialize)]
 pub struct Param {
-    pub name: String,
-    pub label: String,
+    pub(crate) name: String,
+    pub(crate) label: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    pub help: String,
+    pub(crate) help: String,
     #[serde(flatten)]
-    pub kind: ParamKind,
+    pub(crate) kind: ParamKind,
     /// The value when a submission gives none; none means the parameter is
     /// left out of the environment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub default: Option<String>,
+    pub(crate) default: Option<String>,
 }
 
 /// A parameter's type, and what values it takes.

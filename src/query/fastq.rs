@@ -131,17 +131,17 @@ mod tests {
             (reads[0].name(), reads[0].description(), reads[0].sequence()),
             ("r1", Some("run 7 lane 2"), "ACGTN")
         );
-        assert_eq!(reads[0].quality(), Some("II#!~"));
+        assert_eq!(reads[0].quality.as_deref(), Some("II#!~"));
         assert_eq!(reads[0].to_fasta(), ">r1 run 7 lane 2\nACGTN\n");
         assert_eq!(
             reads[0].to_fastq().as_deref(),
             Some("@r1 run 7 lane 2\nACGTN\n+\nII#!~\n")
         );
         // A quality line may start with '@': it is the fourth line, whatever it holds.
-        assert_eq!(reads[1].quality(), Some("@@@@"));
+        assert_eq!(reads[1].quality.as_deref(), Some("@@@@"));
         // A form's text reads the same, and names one read as it says.
         let one = parse_submission(Some("mine"), Some("@r1\nACGT\n+\nIIII\n"), &LIMITS).unwrap();
-        assert_eq!((one[0].name(), one[0].quality()), ("mine", Some("IIII")));
+        assert_eq!((one[0].name(), one[0].quality.as_deref()), ("mine", Some("IIII")));
         assert_eq!(
             parse_submission(None, Some(text), &LIMITS).unwrap().len(),
             2

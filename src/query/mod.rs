@@ -29,12 +29,12 @@ use sequence::clean_sequence;
 
 /// Longest `query_name`, in characters: long enough for any sample sheet's
 /// naming scheme, short enough to show in a table and a log line.
-pub const MAX_NAME_CHARS: usize = 256;
+pub(crate) const MAX_NAME_CHARS: usize = 256;
 
 /// Longest description (the FASTA header after the identifier), in characters:
 /// NCBI's and UniProt's headers run to a few hundred. A record keeps it in
 /// memory and shows it in every listing, so it must stay small whatever is sent.
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 /// The residues a sequence is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,12 +46,12 @@ pub enum Alphabet {
 }
 
 impl Alphabet {
-    pub fn is_nucleotide(self) -> bool {
+    pub(crate) fn is_nucleotide(self) -> bool {
         self != Alphabet::Protein
     }
 
     /// The alphabet as a sentence names it: `DNA`, `RNA`, `protein`.
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Alphabet::Dna => "DNA",
             Alphabet::Rna => "RNA",
@@ -59,7 +59,7 @@ impl Alphabet {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Alphabet::Dna => "dna",
             Alphabet::Rna => "rna",
@@ -82,7 +82,7 @@ pub enum AlphabetPolicy {
 
 impl AlphabetPolicy {
     /// Whether a sequence read as `alphabet` may be taken under this policy.
-    pub fn allows(self, alphabet: Alphabet) -> bool {
+    pub(crate) fn allows(self, alphabet: Alphabet) -> bool {
         match self {
             AlphabetPolicy::Auto => true,
             AlphabetPolicy::Nucleotide => alphabet.is_nucleotide(),
@@ -91,7 +91,7 @@ impl AlphabetPolicy {
     }
 
     /// As the option and the configuration file write it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AlphabetPolicy::Auto => "auto",
             AlphabetPolicy::Nucleotide => "nucleotide",
@@ -103,9 +103,9 @@ impl AlphabetPolicy {
 /// The limits a submission is checked against (the configuration sets them).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    pub max_records: usize,
-    pub max_residues: usize,
-    pub alphabet: AlphabetPolicy,
+    pub(crate) max_records: usize,
+    pub(crate) max_residues: usize,
+    pub(crate) alphabet: AlphabetPolicy,
 }
 
 /// One validated sequence query: what an experiment is made from.
@@ -122,45 +122,39 @@ pub struct Query {
 
 impl Query {
     /// The name the scientist gave it (or the FASTA identifier).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The rest of the FASTA header line after the identifier, if there was one.
-    pub fn description(&self) -> Option<&str> {
+    pub(crate) fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
 
     /// The clean sequence: upper-case IUPAC letters, `*` and `-`.
-    pub fn sequence(&self) -> &str {
+    pub(crate) fn sequence(&self) -> &str {
         &self.sequence
     }
 
-    pub fn alphabet(&self) -> Alphabet {
+    pub(crate) fn alphabet(&self) -> Alphabet {
         self.alphabet
     }
 
     /// What the scientist should know about how the query was read, e.g. that
     /// one stray letter made a DNA read a protein.
-    pub fn notes(&self) -> &[String] {
+    pub(crate) fn notes(&self) -> &[String] {
         &self.notes
     }
 
     /// Adds something the scientist should know about how the submission was
     /// read, e.g. a setting of NCBI's API that the pipeline does not take.
-    pub fn add_note(&mut self, note: String) {
+    pub(crate) fn add_note(&mut self, note: String) {
         self.notes.push(note);
-    }
-
-    /// A FASTQ read's qualities (Phred + 33), one character per residue of
-    /// [`Query::sequence`]; `None` for a sequence that came without them.
-    pub fn quality(&self) -> Option<&str> {
-        self.quality.as_deref()
     }
 
     /// A FASTQ read as it came, four lines (the sequence cleaned, as in
     /// `query.fasta`); `None` for a sequence without qualities.
-    pub fn to_fastq(&self) -> Option<String> {
+    pub(crate) fn to_fastq(&self) -> Option<String> {
         let quality = self.quality.as_deref()?;
         let mut header = self.name.clone();
         if let Some(description) = &self.description {
@@ -171,7 +165,7 @@ impl Query {
     }
 
     /// The query as the processing command reads it: one FASTA record, 60 residues a line.
-    pub fn to_fasta(&self) -> String {
+    pub(crate) fn to_fasta(&self) -> String {
         let mut fasta = String::with_capacity(
             self.sequence.len() + self.sequence.len() / 60 + self.name.len() + 4,
         );
@@ -196,7 +190,7 @@ impl Query {
 /// A sequence holding several FASTA records is a batch: each record becomes one
 /// query named by its header, and `name` is not needed. A single sequence may
 /// have one header line; it needs a `name`, or a header to take the name from.
-pub fn parse_submission(
+pub(crate) fn parse_submission(
     name: Option<&str>,
     text: Option<&str>,
     limits: &Limits,
@@ -257,7 +251,7 @@ pub fn parse_submission(
 
 /// Parses a sequence file of one or more records, all or nothing: FASTQ
 /// when its first line that is not blank starts with `@`, FASTA otherwise.
-pub fn parse_records(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
+pub(crate) fn parse_records(text: &str, limits: &Limits) -> Result<Vec<Query>, Error> {
     if is_fastq(strip_bom(text)) {
         parse_fastq(text, limits)
     } else {

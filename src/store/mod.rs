@@ -45,7 +45,7 @@ pub const RECORD_FILE: &str = "experiment.json";
 /// The input, as one FASTA record, for the processing command.
 pub const QUERY_FILE: &str = "query.fasta";
 /// A FASTQ read's input as it came, with its qualities, beside [`QUERY_FILE`].
-pub const QUALITY_FILE: &str = "query.fastq";
+pub(crate) const QUALITY_FILE: &str = "query.fastq";
 const LOCK_FILE: &str = ".lock";
 const INCOMING_DIR: &str = ".incoming";
 
@@ -65,7 +65,7 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) and locks the experiments directory, then scans it.
-    pub fn open(root: &Path, faults: Faults) -> Result<(Store, Scan), Error> {
+    pub(crate) fn open(root: &Path, faults: Faults) -> Result<(Store, Scan), Error> {
         let started = Instant::now();
         fs::create_dir_all(root)
             .map_err(|e| Error::io("creating the experiments directory", root, e))?;
@@ -95,14 +95,14 @@ impl Store {
         Ok((store, scan))
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The directory of an experiment (which may not exist), for the
     /// processing command and for people; the store itself never opens it by
     /// this path.
-    pub fn dir(&self, id: Id) -> PathBuf {
+    pub(crate) fn dir(&self, id: Id) -> PathBuf {
         self.root.join(id.to_string())
     }
 
@@ -113,7 +113,7 @@ impl Store {
 
     /// The plain files directly inside an experiment's directory, by name.
     /// Fails if the directory is gone or a link took its place.
-    pub fn files(&self, id: Id) -> Result<Vec<FileInfo>, Error> {
+    pub(crate) fn files(&self, id: Id) -> Result<Vec<FileInfo>, Error> {
         let dir = self.open_dir(id, "listing")?;
         dir.plain_files()
             .map_err(|e| Error::io("listing", self.dir(id), e))
@@ -125,7 +125,7 @@ impl Store {
     /// not a link (`O_NOFOLLOW`), and the directory the experiment's own, not
     /// a link in its place, so nothing outside the directory can be reached.
     /// Anything else is "not found".
-    pub fn open_file(&self, id: Id, name: &str) -> Result<(File, u64), Error> {
+    pub(crate) fn open_file(&self, id: Id, name: &str) -> Result<(File, u64), Error> {
         let not_found = || Error::NotFound(format!("experiment {id} has no file named '{name}'"));
         if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
             return Err(not_found());
@@ -145,22 +145,22 @@ const TAIL_BYTES: u64 = 16 * 1024;
 /// The last lines of a log file.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Tail {
-    pub text: String,
+    pub(crate) text: String,
     /// Whether earlier lines were left out.
-    pub cut: bool,
+    pub(crate) cut: bool,
 }
 
 impl Store {
     /// The last `lines` lines of one of an experiment's files (a log still
     /// being written is read as it was), or `None` if it has no such file.
-    pub fn tail(&self, id: Id, name: &str, lines: usize) -> Option<Tail> {
+    pub(crate) fn tail(&self, id: Id, name: &str, lines: usize) -> Option<Tail> {
         let (file, length) = self.open_file(id, name).ok()?;
         read_tail(file, length, lines).ok()
     }
 }
 
 /// Reads the last `lines` lines of the first `length` bytes of `file`.
-pub fn read_tail(mut file: File, length: u64, lines: usize) -> io::Result<Tail> {
+pub(crate) fn read_tail(mut file: File, length: u64, lines: usize) -> io::Result<Tail> {
     let start = length.saturating_sub(TAIL_BYTES);
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = Vec::new();
@@ -182,12 +182,12 @@ pub fn read_tail(mut file: File, length: u64, lines: usize) -> io::Result<Tail> 
 
 impl Store {
     /// The space on disk an experiment's directory takes; see [`tree_size`].
-    pub fn size(&self, id: Id) -> u64 {
+    pub(crate) fn size(&self, id: Id) -> u64 {
         tree_size(&self.dir(id))
     }
 
     /// Bytes free for seqspool on the file system of the experiments.
-    pub fn free_space(&self) -> Result<u64, Error> {
+    pub(crate) fn free_space(&self) -> Result<u64, Error> {
         let stat = rustix::fs::statvfs(&self.root)
             .map_err(|e| Error::io("reading the free space of", &self.root, e.into()))?;
         Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
@@ -196,7 +196,7 @@ impl Store {
     /// Whether the store can take experiments: it can write (a file is
     /// written, flushed and removed) and at least `min_free` bytes are free.
     /// The error says what is wrong, for the reason of a pause.
-    pub fn check(&self, min_free: u64) -> Result<(), String> {
+    pub(crate) fn check(&self, min_free: u64) -> Result<(), String> {
         let probe = self.root.join(".probe");
         let written = self
             .faults
@@ -219,7 +219,7 @@ impl Store {
 }
 
 /// A size in words: `512 KiB`, `63.9 MiB`.
-pub fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
@@ -236,7 +236,7 @@ pub fn bytes(n: u64) -> String {
 
 /// A temporary file in `dir` that, once renamed into place, the lab's other
 /// accounts can read like any file the command writes (tempfile's default is 0600).
-pub fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> {
+pub(crate) fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> {
     use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
         .permissions(fs::Permissions::from_mode(0o644))
@@ -247,7 +247,7 @@ pub fn readable_temp_file(dir: &Path) -> Result<tempfile::NamedTempFile, Error> 
 /// The space on disk the directory `dir` and everything under it take, in
 /// bytes, as `du` counts it (what removing it frees); links are not followed.
 /// 0 if it is not a directory or cannot be read.
-pub fn tree_size(dir: &Path) -> u64 {
+pub(crate) fn tree_size(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     fn walk(path: &Path, meta: &fs::Metadata) -> u64 {
         let own = meta.blocks() * 512;

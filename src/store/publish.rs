@@ -28,7 +28,7 @@ const PATHS_PER_EXPERIMENT: usize = 3;
 
 impl Staged {
     /// The paths [`Store::flush`] must flush for this experiment.
-    pub fn paths(&self) -> Vec<PathBuf> {
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
         let dir = self.dir.path();
         let mut paths = vec![dir.join(QUERY_FILE), dir.join(RECORD_FILE), dir.to_owned()];
         if self.fastq {
@@ -60,7 +60,7 @@ const SYNCFS_FROM: usize = 256;
 impl Store {
     /// Writes an experiment under `.incoming/`. Nothing is visible yet, and
     /// nothing is flushed: [`Store::flush`] does that for many at once.
-    pub fn stage(&self, record: &Record, query: &Query) -> Result<Staged, Error> {
+    pub(crate) fn stage(&self, record: &Record, query: &Query) -> Result<Staged, Error> {
         let prefix = format!("{}.", record.id);
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix);
@@ -94,7 +94,7 @@ impl Store {
     /// a group is flushed from several threads. A very large group is flushed
     /// with one `syncfs`, which costs about one commit whatever the count (but
     /// also flushes whatever else is waiting on that file system).
-    pub fn flush(&self, paths: &[PathBuf]) -> Result<(), Error> {
+    pub(crate) fn flush(&self, paths: &[PathBuf]) -> Result<(), Error> {
         if paths.len() >= SYNCFS_FROM * PATHS_PER_EXPERIMENT {
             let root = File::open(&self.root).map_err(|e| Error::io("opening", &self.root, e))?;
             return rustix::fs::syncfs(&root)
@@ -130,7 +130,7 @@ impl Store {
 
     /// Renames flushed experiments into place, all or none. They are visible
     /// now, but durable only after [`Store::sync_root`].
-    pub fn publish(&self, staged: Vec<Staged>) -> Result<Published, Error> {
+    pub(crate) fn publish(&self, staged: Vec<Staged>) -> Result<Published, Error> {
         let mut published = Published(Vec::with_capacity(staged.len()));
         for staged in staged {
             let target = self.dir(staged.id);
@@ -147,13 +147,13 @@ impl Store {
 
     /// Flushes the experiments directory itself: the renames of published
     /// experiments survive a power cut from here on.
-    pub fn sync_root(&self) -> Result<(), Error> {
+    pub(crate) fn sync_root(&self) -> Result<(), Error> {
         sync_path(&self.root)
     }
 
     /// Removes published experiments that could not be made durable, so that
     /// nothing unacknowledged stays visible.
-    pub fn withdraw(&self, published: Published) {
+    pub(crate) fn withdraw(&self, published: Published) {
         for dir in published.0 {
             if let Err(err) = fs::remove_dir_all(&dir) {
                 log::error!(

@@ -40,12 +40,12 @@ pub(super) fn read_queue_state(path: &Path) -> QueueState {
 impl Store {
     /// Records the queue's pause (or its end) durably: it is rare, and must
     /// survive a power cut as much as the experiments it holds back.
-    pub fn write_pause(&self, pause: Option<&Pause>) -> Result<(), Error> {
+    pub(crate) fn write_pause(&self, pause: Option<&Pause>) -> Result<(), Error> {
         self.change_queue_state(|state| state.paused = pause.cloned())
     }
 
     /// Records the server's drain (or its end) durably, beside the pause.
-    pub fn write_drain(&self, drain: Option<&Drain>) -> Result<(), Error> {
+    pub(crate) fn write_drain(&self, drain: Option<&Drain>) -> Result<(), Error> {
         self.change_queue_state(|state| state.drained = drain.cloned())
     }
 

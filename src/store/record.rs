@@ -30,7 +30,7 @@ impl Store {
     /// written through one: if a link, a file or nothing has taken the
     /// directory's place, this fails with [`Error::Tampered`]
     /// ([`Error::is_experiment_fault`]) and writes nothing anywhere.
-    pub fn write_record(&self, record: &Record) -> Result<(), Error> {
+    pub(crate) fn write_record(&self, record: &Record) -> Result<(), Error> {
         self.faults
             .check("writing", &self.dir(record.id).join(RECORD_FILE))?;
         let dir = self.open_dir(record.id, "writing the record of")?;
@@ -40,7 +40,7 @@ impl Store {
     /// Replaces a hidden file of seqspool's own in an experiment's directory
     /// (such as the notifications' outbox) as the record is replaced: written
     /// to `scratch` beside it, then swapped, never through a link.
-    pub fn write_own(&self, id: Id, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
+    pub(crate) fn write_own(&self, id: Id, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
         self.faults.check("writing", &self.dir(id).join(name))?;
         let dir = self.open_dir(id, "writing a file of")?;
         dir.replace(name, scratch, bytes)
@@ -48,7 +48,7 @@ impl Store {
 
     /// Reads a file of seqspool's own in an experiment's directory (never
     /// through a link); `None` if there is none.
-    pub fn read_own(&self, id: Id, name: &str) -> Result<Option<Vec<u8>>, Error> {
+    pub(crate) fn read_own(&self, id: Id, name: &str) -> Result<Option<Vec<u8>>, Error> {
         let dir = self.open_dir(id, "reading a file of")?;
         match dir.read(name) {
             Ok(bytes) => Ok(Some(bytes)),

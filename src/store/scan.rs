@@ -22,20 +22,20 @@ use crate::model::{Drain, Id, Pause, Record, Sharing};
 #[derive(Debug, Default)]
 pub struct Scan {
     /// Every readable experiment, in id (acceptance) order.
-    pub records: Vec<Record>,
+    pub(crate) records: Vec<Record>,
     /// Entries that are not experiments or could not be read; left untouched.
-    pub skipped: usize,
+    pub(crate) skipped: usize,
     /// Unacknowledged experiments found in `.incoming/` and removed.
-    pub discarded: usize,
+    pub(crate) discarded: usize,
     /// The first id not yet used on disk.
-    pub next_id: Id,
+    pub(crate) next_id: Id,
     /// The queue's pause, as the last server left it.
-    pub pause: Option<Pause>,
+    pub(crate) pause: Option<Pause>,
     /// The server's drain, as the last server left it.
-    pub drain: Option<Drain>,
+    pub(crate) drain: Option<Drain>,
     /// Removals a stop interrupted, finished now.
-    pub trashed: usize,
-    pub took: Duration,
+    pub(crate) trashed: usize,
+    pub(crate) took: Duration,
 }
 
 /// Most threads that read records at start; past the cores there is no gain.

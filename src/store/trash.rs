@@ -22,7 +22,7 @@ impl Store {
     /// are flushed. [`Store::empty_trash`] deletes them after. Returns the ids
     /// whose directories are gone (also those someone removed already); one
     /// that cannot be moved is logged and kept.
-    pub fn trash(&self, ids: &[Id]) -> Result<Vec<Id>, Error> {
+    pub(crate) fn trash(&self, ids: &[Id]) -> Result<Vec<Id>, Error> {
         let Some(highest) = ids.iter().max() else {
             return Ok(Vec::new());
         };
@@ -67,7 +67,7 @@ impl Store {
     /// Deletes the directories [`Store::trash`] moved aside for `ids`: the
     /// slow part of a removal (every file is unlinked), done once nothing
     /// shows them any more.
-    pub fn empty_trash(&self, ids: &[Id]) {
+    pub(crate) fn empty_trash(&self, ids: &[Id]) {
         let trash = self.root.join(TRASH_DIR);
         for id in ids {
             if let Err(err) = remove_entry(&trash.join(id.to_string())) {

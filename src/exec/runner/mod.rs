@@ -61,23 +61,23 @@ mod supervisor;
 pub const SUBCOMMAND: &str = "__runner";
 
 /// The server's pid, so the runner can tell it is still its parent.
-pub const PARENT_VAR: &str = "SEQSPOOL_PARENT";
+pub(crate) const PARENT_VAR: &str = "SEQSPOOL_PARENT";
 /// Names, in a warm processor's environment, the descriptor it answers on.
-pub const ANSWER_FD_VAR: &str = "SEQSPOOL_ANSWER_FD";
+pub(crate) const ANSWER_FD_VAR: &str = "SEQSPOOL_ANSWER_FD";
 /// The descriptor a warm processor answers on: the first after standard
 /// error, which any shell can write to (`>&3`).
-pub const ANSWER_FD: i32 = 3;
+pub(crate) const ANSWER_FD: i32 = 3;
 
 /// The niceness a command runs at: the lowest priority, as for any batch job.
 /// The HTTP side must answer at once however hard the command works: at nice
 /// 19, in a scheduling group of its own, the command yields the CPU whenever
 /// the server wants it, and still gets every cycle the server leaves idle.
-pub const COMMAND_NICENESS: i32 = 19;
+pub(crate) const COMMAND_NICENESS: i32 = 19;
 
 /// What seqspool asks of the runner.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
-pub enum Request {
+pub(crate) enum Request {
     /// Start a command; only when none runs.
     Run(RunRequest),
     /// Start a warm processor; only when nothing runs.
@@ -90,62 +90,62 @@ pub enum Request {
 
 /// One command to run.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct RunRequest {
+pub(crate) struct RunRequest {
     /// The experiment's directory: the command's working directory, where its logs go.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// A program and its arguments, or a line for `/bin/sh -c`.
-    pub command: crate::pipeline::Command,
+    pub(crate) command: crate::pipeline::Command,
     /// Added to the runner's environment (which is the server's).
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Most bytes kept of each of stdout and stderr.
-    pub max_output: u64,
+    pub(crate) max_output: u64,
     /// Between SIGTERM and SIGKILL, in milliseconds.
-    pub grace_ms: u64,
+    pub(crate) grace_ms: u64,
     /// The run's mark, in [`RUN_VAR`] of every process it starts.
-    pub mark: String,
+    pub(crate) mark: String,
     /// What the command reads on its standard input (none: nothing, `/dev/null`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
+    pub(crate) input: Option<String>,
     /// Where its standard output and error go (none: `stdout.txt` and
     /// `stderr.txt` in `dir`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logs: Option<[PathBuf; 2]>,
+    pub(crate) logs: Option<[PathBuf; 2]>,
 }
 
 /// A warm processor to start.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct StartRequest {
+pub(crate) struct StartRequest {
     /// Its working directory.
-    pub dir: PathBuf,
-    pub command: crate::pipeline::Command,
+    pub(crate) dir: PathBuf,
+    pub(crate) command: crate::pipeline::Command,
     /// Added to the runner's environment (which is the server's).
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// The pipeline's log, which gets everything it prints.
-    pub log: PathBuf,
+    pub(crate) log: PathBuf,
     /// Bytes the log may reach before it is renamed to `<log>.1` and begun again.
-    pub max_log: u64,
+    pub(crate) max_log: u64,
     /// Between SIGTERM and SIGKILL, in milliseconds.
-    pub grace_ms: u64,
+    pub(crate) grace_ms: u64,
     /// The processor's mark, in [`RUN_VAR`] of every process it starts.
-    pub mark: String,
+    pub(crate) mark: String,
 }
 
 /// One request for the warm processor.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SendRequest {
+pub(crate) struct SendRequest {
     /// The line it is given on its standard input (without the newline).
-    pub line: String,
+    pub(crate) line: String,
     /// The experiment's directory: its `stdout.txt` and `stderr.txt` get
     /// what the processor prints until it answers.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Most bytes kept of each of them.
-    pub max_output: u64,
+    pub(crate) max_output: u64,
 }
 
 /// What the runner tells seqspool.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-pub enum Event {
+pub(crate) enum Event {
     /// The command could not be started (the shell, the logs); nothing runs.
     Refused { errno: i32, message: String },
     /// The shell has exited (`status` is its wait status), and `strays`
