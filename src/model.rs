@@ -403,7 +403,7 @@ impl Record {
 /// read on the same thread takes its place instead of leaving a hole in the
 /// heap between the records kept.
 #[derive(Default)]
-pub struct Sharing {
+pub(crate) struct Sharing {
     names: HashSet<Arc<str>>,
     definitions: HashSet<Arc<Definition>>,
 }
@@ -492,7 +492,7 @@ pub struct Pause {
 /// Who paused the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PausedBy {
+pub(crate) enum PausedBy {
     /// seqspool, because the workstation is at fault (the disk is full, a
     /// program is missing): lifted by an operator, or by a restart whose
     /// start-up checks pass.

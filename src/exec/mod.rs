@@ -43,7 +43,7 @@ pub enum Signal {
 
 /// The channel a run is told things on. The worker keeps a sender for the
 /// queue (cancel, shutdown); the executor may clone it for its watchers.
-pub struct Control {
+pub(crate) struct Control {
     pub(crate) sender: Sender<Signal>,
     pub(crate) receiver: Receiver<Signal>,
 }
@@ -62,7 +62,7 @@ impl Default for Control {
 }
 
 /// One experiment, as the worker hands it to an executor.
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     pub(crate) record: &'a Record,
     /// The experiment's directory, where it runs and writes.
     pub(crate) dir: &'a Path,
@@ -73,11 +73,11 @@ pub struct Run<'a> {
 /// record could not be written, and the run must not begin. An executor may
 /// call it again to record a change of its handle (a batch job that began
 /// running); an error then is only logged.
-pub type Started<'a> = dyn FnMut(Option<RunHandle>) -> Result<(), Error> + 'a;
+pub(crate) type Started<'a> = dyn FnMut(Option<RunHandle>) -> Result<(), Error> + 'a;
 
 /// How a run ended, before the worker applies it to the record.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It did what was asked: COMPLETE (with exit code 0, for a command).
     Complete { exit_code: Option<i32> },
     /// The processing failed: EXECUTOR_ERROR, with the exit code or signal when there was one.
@@ -160,7 +160,7 @@ pub(crate) fn unrecorded(err: &Error) -> Outcome {
 
 /// What becomes of a run that a crash or a kill of the server interrupted.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Recovered {
+pub(crate) enum Recovered {
     /// Nothing of it is left running: it may run again (or fail, as the operator chose).
     Requeue,
     /// Nothing of it ever ran (a batch job submitted held and never
@@ -176,7 +176,7 @@ pub enum Recovered {
 }
 
 /// One way of running experiments.
-pub trait Executor: Send + Sync {
+pub(crate) trait Executor: Send + Sync {
     /// Whether a run can be stopped once it began (a cancel of a running experiment).
     fn stoppable(&self) -> bool;
 

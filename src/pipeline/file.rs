@@ -25,7 +25,7 @@ const DEFAULT_MAX_TEXT: usize = 200;
 /// One `[[pipeline]]` table as the file writes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PipelineTable {
+pub(crate) struct PipelineTable {
     name: String,
     title: Option<String>,
     description: Option<String>,
@@ -78,7 +78,11 @@ struct ParamTable {
 impl PipelineTable {
     /// The pipeline it declares; `config_dir` replaces `${CONFIG_DIR}` in its
     /// command, check and environment, and `timeout` is the server's default.
-    pub(crate) fn build(self, config_dir: &str, timeout: Option<Duration>) -> Result<Pipeline, String> {
+    pub(crate) fn build(
+        self,
+        config_dir: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Pipeline, String> {
         let name = self.name;
         let at = |msg: String| format!("pipeline '{name}': {msg}");
         check_name(&name, MAX_NAME, "pipeline").map_err(at)?;

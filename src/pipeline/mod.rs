@@ -29,8 +29,9 @@ mod file;
 mod param;
 mod slurm;
 
-pub use file::PipelineTable;
-pub use param::{Param, ParamKind, Params, RawParams};
+pub(crate) use file::PipelineTable;
+pub use param::{Param, Params};
+pub(crate) use param::{ParamKind, RawParams};
 pub use slurm::SlurmOptions;
 
 /// The name of the pipeline a server without a configuration file runs: the
@@ -143,7 +144,7 @@ pub enum ExecutorKind {
 /// A pipeline's command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Command {
+pub(crate) enum Command {
     /// A program and its arguments, run as they are (no shell).
     Program(Vec<String>),
     /// A line run with `/bin/sh -c`.
@@ -334,7 +335,7 @@ pub struct Catalog {
 
 /// How a pipeline's check went, the last time it ran.
 #[derive(Clone, Debug, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     pub(crate) passed: bool,
     /// What it said, or why it failed, in words.
     pub(crate) detail: String,

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// Parameters as a submission gave them, by name: not yet checked.
-pub type RawParams = BTreeMap<String, String>;
+pub(crate) type RawParams = BTreeMap<String, String>;
 
 /// Parameters checked against a pipeline, with its defaults filled in.
 pub type Params = BTreeMap<String, String>;
@@ -31,7 +31,7 @@ pub struct Param {
 /// A parameter's type, and what values it takes.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum ParamKind {
+pub(crate) enum ParamKind {
     Choice {
         options: Vec<String>,
     },

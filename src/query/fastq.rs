@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(reads[1].quality.as_deref(), Some("@@@@"));
         // A form's text reads the same, and names one read as it says.
         let one = parse_submission(Some("mine"), Some("@r1\nACGT\n+\nIIII\n"), &LIMITS).unwrap();
-        assert_eq!((one[0].name(), one[0].quality.as_deref()), ("mine", Some("IIII")));
+        assert_eq!(
+            (one[0].name(), one[0].quality.as_deref()),
+            ("mine", Some("IIII"))
+        );
         assert_eq!(
             parse_submission(None, Some(text), &LIMITS).unwrap().len(),
             2

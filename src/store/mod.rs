@@ -36,7 +36,7 @@ use crate::model::{FileInfo, Id};
 use dir::ExperimentDir;
 use queue_state::QueueState;
 
-pub use publish::{Published, Staged};
+pub(crate) use publish::{Published, Staged};
 pub use record::read_record;
 pub use scan::Scan;
 

@@ -15,7 +15,7 @@ use crate::model::{Id, Record};
 use crate::query::Query;
 
 /// An experiment written under `.incoming/`: invisible until published.
-pub struct Staged {
+pub(crate) struct Staged {
     id: Id,
     dir: tempfile::TempDir,
     /// Whether it holds a [`QUALITY_FILE`] too.
@@ -40,7 +40,7 @@ impl Staged {
 
 /// Experiments renamed into place but not yet flushed there: withdrawn if that fails.
 #[must_use = "published experiments are withdrawn if the directory cannot be flushed"]
-pub struct Published(Vec<PathBuf>);
+pub(crate) struct Published(Vec<PathBuf>);
 
 /// Threads that flush a group of staged experiments together. Measured on
 /// ext4: 48 fsyncs take 17.6 ms from one thread and 8.5 ms from four, with no

@@ -40,7 +40,13 @@ impl Store {
     /// Replaces a hidden file of seqspool's own in an experiment's directory
     /// (such as the notifications' outbox) as the record is replaced: written
     /// to `scratch` beside it, then swapped, never through a link.
-    pub(crate) fn write_own(&self, id: Id, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
+    pub(crate) fn write_own(
+        &self,
+        id: Id,
+        name: &str,
+        scratch: &str,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
         self.faults.check("writing", &self.dir(id).join(name))?;
         let dir = self.open_dir(id, "writing a file of")?;
         dir.replace(name, scratch, bytes)
