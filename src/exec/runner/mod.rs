@@ -101,7 +101,7 @@ pub(crate) struct RunRequest {
     pub(crate) max_output: u64,
     /// Between SIGTERM and SIGKILL, in milliseconds.
     pub(crate) grace_ms: u64,
-    /// The run's mark, in [`RUN_VAR`] of every process it starts.
+    /// The run's mark, in [`RUN_VAR`](crate::exec::process::RUN_VAR) of every process it starts.
     pub(crate) mark: String,
     /// What the command reads on its standard input (none: nothing, `/dev/null`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +126,7 @@ pub(crate) struct StartRequest {
     pub(crate) max_log: u64,
     /// Between SIGTERM and SIGKILL, in milliseconds.
     pub(crate) grace_ms: u64,
-    /// The processor's mark, in [`RUN_VAR`] of every process it starts.
+    /// The processor's mark, in [`RUN_VAR`](crate::exec::process::RUN_VAR) of every process it starts.
     pub(crate) mark: String,
 }
 
