@@ -16,8 +16,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::blast::ncbi::{NcbiTable, Services};
 use crate::fault::Faults;
-use crate::ncbi::{NcbiTable, Services};
 use crate::pipeline::{Pipeline, PipelineTable};
 pub use crate::query::AlphabetPolicy;
 use crate::query::Limits;

@@ -17,11 +17,16 @@
 //!   It knows nothing of the routes.
 //! - `api`: the routes (the router, the native JSON API, a batch as a whole
 //!   with its streamed downloads, the legacy routes).
-//! - `ui`: the pages, their handlers and their templates, embedded in the binary.
-//! - `results`: an experiment's result files as its page shows them (tables,
-//!   BLAST reports, the analysis, text, pictures), their downloads, and
-//!   `summary` (one result in a few words, for a batch's page and its merged
-//!   TSV); `blast`: BLAST+ formats made from a search's archive with `blast_formatter`.
+//! - `ui`: the pages, their handlers and their templates (`ui::results` draws
+//!   an experiment's results), embedded in the binary.
+//! - `results`: an experiment's result files read as its page shows them
+//!   (tables, BLAST reports, the analysis, text, pictures), their downloads,
+//!   and `summary` (one result in a few words, for a batch's page and its
+//!   merged TSV): data, which `ui` renders.
+//! - `blast`: BLAST in one home: the formats made from a search's archive with
+//!   `blast_formatter`, and `blast::ncbi`, NCBI's BLAST URL API as the
+//!   configuration maps it onto pipelines (programs, databases, settings,
+//!   RIDs); `api::ncbi` speaks it.
 //! - `access`: who may do what: users and tokens, sign-in sessions, the modes.
 //! - `app`: the state the routes share, and the operations API and pages both perform.
 //! - `submission`: one parser for every submission body; `query`: the
@@ -38,8 +43,6 @@
 //!   job on the lab's cluster).
 //! - `pipeline`: the lab's tools as the configuration declares them: their
 //!   parameters, their TOML tables, what a Slurm pipeline asks of the cluster.
-//! - `ncbi`: NCBI's BLAST URL API as the configuration maps it onto
-//!   pipelines (programs, databases, settings, RIDs); `api::ncbi` speaks it.
 //! - `notify`: completion notifications (signed webhooks, the lab's
 //!   `on_finish` command), durable in each experiment's outbox.
 //! - `model`: what an experiment is (id, state, record, run handle); `config`,
@@ -48,7 +51,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
-pub mod blast;
+pub(crate) mod blast;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -56,22 +59,21 @@ pub mod events;
 pub mod exec;
 pub mod fault;
 pub mod http;
-pub mod intake;
+pub(crate) mod intake;
 pub mod metrics;
 pub mod model;
-pub mod ncbi;
 pub mod notify;
 pub mod pipeline;
 pub mod query;
-pub mod queue;
-pub mod results;
+pub(crate) mod queue;
+pub(crate) mod results;
 pub mod retention;
 pub mod store;
-pub mod submission;
+pub(crate) mod submission;
 pub mod time;
-pub mod ui;
-pub mod worker;
-pub mod zipstream;
+pub(crate) mod ui;
+pub(crate) mod worker;
+pub(crate) mod zipstream;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -37,12 +37,12 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::access::Viewer;
 use crate::app::{blocking, App, Cancel, MAX_PAGE};
+use crate::blast::ncbi::format::{self, Format, Limits};
+use crate::blast::ncbi::{archive_of, entry, setting_of, Rid, Service};
 use crate::error::Error;
 use crate::http::negotiate::{media_type, same_origin};
 use crate::http::{body, respond, Body};
 use crate::model::{Record, State};
-use crate::ncbi::format::{self, Format, Limits};
-use crate::ncbi::{archive_of, entry, setting_of, Rid, Service};
 use crate::query;
 use crate::queue::{Filter, View};
 use crate::submission::Accepted;

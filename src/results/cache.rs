@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
 
-use super::report::Report;
+use crate::blast::report::Report;
 use crate::model::Id;
 
 /// Bumped when [`Report`] changes, so reports cached before are made again.
@@ -29,14 +29,14 @@ const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Which archive a report was made from: the same file, unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Key {
+pub(super) struct Key {
     pub len: u64,
     pub modified_ns: i64,
     pub inode: u64,
 }
 
 impl Key {
-    pub fn of(file: &File) -> io::Result<Key> {
+    pub(super) fn of(file: &File) -> io::Result<Key> {
         let meta = file.metadata()?;
         Ok(Key {
             len: meta.len(),
@@ -54,15 +54,15 @@ struct Cached {
 }
 
 /// The hidden name of the report made from the archive `archive`.
-pub fn name(archive: &str) -> String {
+pub(super) fn name(archive: &str) -> String {
     format!(".{archive}.report.json")
 }
 
 /// An experiment's directory, open, reached without following a link.
-pub struct Dir(OwnedFd);
+pub(super) struct Dir(OwnedFd);
 
 impl Dir {
-    pub fn open(root: &Path, id: Id) -> io::Result<Dir> {
+    pub(super) fn open(root: &Path, id: Id) -> io::Result<Dir> {
         let root = File::open(root)?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         Ok(Dir(rustix::fs::openat(
@@ -75,7 +75,7 @@ impl Dir {
 
     /// The report cached for `archive`, if there is one made from the file
     /// `key` identifies.
-    pub fn report(&self, archive: &str, key: Key) -> Option<Report> {
+    pub(super) fn report(&self, archive: &str, key: Key) -> Option<Report> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let file =
             File::from(rustix::fs::openat(&self.0, name(archive), flags, Mode::empty()).ok()?);
@@ -91,7 +91,7 @@ impl Dir {
 
     /// Keeps `report`, made from the archive `key` identifies: written under
     /// a new name, then renamed over any older one.
-    pub fn keep(&self, archive: &str, key: Key, report: &Report) -> io::Result<()> {
+    pub(super) fn keep(&self, archive: &str, key: Key, report: &Report) -> io::Result<()> {
         let cached = Cached {
             version: VERSION,
             key,
@@ -121,7 +121,7 @@ impl Dir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::report::tests::report;
+    use crate::blast::report::tests::report;
 
     #[test]
     fn a_report_is_kept_for_its_archive_and_never_through_a_link() {

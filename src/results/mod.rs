@@ -1,43 +1,39 @@
-//! Results: the files an experiment's command writes, shown on its page as
-//! a scientist reads them, and downloaded as scripts want them.
+//! Results: the files an experiment's command writes, read as its page
+//! shows them, and downloaded as scripts want them. This room returns data
+//! (which results, what each shows, a batch's summaries, a download);
+//! `ui::results` renders it.
 //!
 //! A pipeline declares its result files and how each is shown (a table, a
 //! BLAST report, the built-in analysis, text, a picture, or just a file to
 //! download); without a declaration a file is shown as its name says
-//! ([`default_view`]). Everything is rendered on the server, from bounded
-//! reads of the files, and works without JavaScript (`ui/results.js` only
-//! sorts tables, copies sequences, and shows the results of an experiment
-//! that ends while its page is open). A BLAST report is made from the
-//! search's archive by `blast_formatter` ([`crate::blast`]) off the async
-//! threads, and kept in the experiment's directory, so it runs once.
+//! ([`default_view`]). Each is read only so far, so a file of any size costs
+//! the same to show. A BLAST report is made from the search's archive by
+//! `blast_formatter` ([`crate::blast::format`]) off the async threads, and
+//! kept in the experiment's directory (`cache`), so it runs once.
 //!
-//! Every file here was written by a processing command: its text is only
-//! ever spliced into the templates as text (maud escapes it), files are
-//! opened through the store (no link is followed, nothing outside the
-//! directory is reached), and downloads carry the headers of
-//! [`respond::untrusted_file`].
+//! Every file here was written by a processing command: files are opened
+//! through the store (no link is followed, nothing outside the directory is
+//! reached), their text reaches a page only as text (maud escapes it), and
+//! downloads carry the headers of [`respond::untrusted_file`].
 
-pub mod analysis;
+pub(crate) mod analysis;
 mod cache;
-pub mod overview;
-pub mod plate;
-pub mod report;
-pub mod summary;
-pub mod table;
+pub(crate) mod plate;
+pub(crate) mod summary;
+pub(crate) mod table;
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use hyper::Response;
-use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::app::{blocking, App};
-use crate::blast::{self, Columns, FormatError};
+use crate::blast::format::{self as blast, Columns, FormatError};
+use crate::blast::report::{self, Report};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
 use crate::http::{body, respond, Body};
@@ -47,16 +43,15 @@ use crate::queue::View as Experiment;
 use crate::store::{Store, QUERY_FILE, RECORD_FILE};
 
 use analysis::Summary;
-use report::Report;
 use table::{Delimiter, Table};
 
 /// Result files found by their names when a pipeline declares none: a
 /// directory of thousands of files is not a page of thousands of results.
-pub const MAX_FOUND: usize = 12;
+pub(crate) const MAX_FOUND: usize = 12;
 /// Lines of a text result shown.
-pub const TEXT_LINES: usize = 200;
+pub(crate) const TEXT_LINES: usize = 200;
 /// Bytes of a text result read for them.
-pub const TEXT_BYTES: u64 = 64 * 1024;
+pub(crate) const TEXT_BYTES: u64 = 64 * 1024;
 /// How long a page waits for a BLAST report being made before it says it
 /// is on its way (it goes on being made, and the next view shows it).
 const PAGE_WAIT: Duration = Duration::from_secs(8);
@@ -72,7 +67,7 @@ const DOWNLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 /// How a file is shown when its pipeline says nothing of it, by its name;
 /// `None` for a file that is no result (the query, the record, the logs).
-pub fn default_view(name: &str) -> Option<View> {
+pub(crate) fn default_view(name: &str) -> Option<View> {
     if matches!(name, QUERY_FILE | RECORD_FILE | "stdout.txt" | "stderr.txt")
         || name.starts_with('.')
     {
@@ -92,7 +87,7 @@ pub fn default_view(name: &str) -> Option<View> {
 
 /// An experiment's results: those its pipeline declared, or, if it declared
 /// none, the files of `files` [`default_view`] knows, the first [`MAX_FOUND`].
-pub fn wanted(definition: &Definition, files: &[FileInfo]) -> Vec<ResultFile> {
+pub(crate) fn wanted(definition: &Definition, files: &[FileInfo]) -> Vec<ResultFile> {
     if !definition.results.is_empty() {
         return definition.results.clone();
     }
@@ -109,58 +104,17 @@ pub fn wanted(definition: &Definition, files: &[FileInfo]) -> Vec<ResultFile> {
         .collect()
 }
 
-/// Where one result is on the page, and its addresses.
-pub struct Context {
-    id: Id,
-    /// Its place among the experiment's results, from 1: its ids are its own.
-    index: usize,
-    file: String,
-}
-
-impl Context {
-    fn new(id: Id, index: usize, file: &str) -> Context {
-        Context {
-            id,
-            index,
-            file: file.to_owned(),
-        }
-    }
-
-    /// What the ids of its elements start with.
-    fn id_prefix(&self) -> String {
-        format!("result-{}", self.index)
-    }
-
-    fn heading_id(&self) -> String {
-        format!("result-{}-heading", self.index)
-    }
-
-    /// The file, as the files route serves it (shown inline if it is safe to).
-    fn file_url(&self) -> String {
-        format!(
-            "/experiments/{}/files/{}",
-            self.id,
-            encode_segment(&self.file)
-        )
-    }
-
-    /// The file, downloaded.
-    fn download_url(&self) -> String {
-        format!(
-            "/experiments/{}/results/{}",
-            self.id,
-            encode_segment(&self.file)
-        )
-    }
-
-    #[cfg(test)]
-    pub(crate) fn for_test() -> Context {
-        Context::new(Id(7), 1, "hits <1>.asn")
-    }
+/// What an experiment's results section holds.
+pub(crate) enum Section {
+    /// It has not finished: the results it will show.
+    Waiting(Vec<ResultFile>),
+    /// It has finished: each result, its file (if it was written), and what
+    /// it shows.
+    Finished(Vec<(ResultFile, Option<FileInfo>, Shown)>),
 }
 
 /// What one result shows.
-enum Shown {
+pub(crate) enum Shown {
     Table(Table),
     Text {
         text: String,
@@ -178,7 +132,7 @@ enum Shown {
 
 /// A BLAST report, as far as it is made.
 #[derive(Clone)]
-enum Prepared {
+pub(crate) enum Prepared {
     Ready(Arc<Report>),
     /// Being made still.
     Pending,
@@ -190,18 +144,18 @@ enum Prepared {
     SearchFailed(String),
 }
 
-/// The results section of an experiment's page: above its record, each
-/// result in a card. Empty (and hidden) when there is nothing to show yet,
-/// so the script can fill it in when the experiment ends.
-pub async fn section(app: &App, experiment: &Experiment, files: &[FileInfo]) -> Markup {
+/// What the results section of an experiment's page holds: the results it
+/// will have, or, once it has finished, each result with what it shows,
+/// read from its files (a BLAST report made, or waited for a while).
+pub(crate) async fn section(app: &App, experiment: &Experiment, files: &[FileInfo]) -> Section {
     let record = &experiment.record;
     let definition = record.definition();
     let wanted = wanted(&definition, files);
     if !record.state.is_finished() {
-        return waiting(&wanted);
+        return Section::Waiting(wanted);
     }
     let mut shown = Vec::with_capacity(wanted.len());
-    for result in &wanted {
+    for result in wanted {
         let info = files.iter().find(|f| f.name == result.file).cloned();
         let what = match (&info, result.view) {
             (None, _) => Shown::Missing,
@@ -221,7 +175,7 @@ pub async fn section(app: &App, experiment: &Experiment, files: &[FileInfo]) -> 
         };
         shown.push((result, info, what));
     }
-    render(record, &shown)
+    Section::Finished(shown)
 }
 
 /// Reads what a table, text or analysis result shows.
@@ -414,7 +368,7 @@ fn make_report(
 
 /// A BLAST format a report downloads in, as `?format=` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Download {
+pub(crate) enum Download {
     /// BLAST XML (`-outfmt 5`).
     Xml,
     /// The standard twelve tab-separated columns (`-outfmt 6`).
@@ -428,7 +382,7 @@ pub enum Download {
 }
 
 impl Download {
-    pub const ALL: [Download; 5] = [
+    pub(crate) const ALL: [Download; 5] = [
         Download::Xml,
         Download::Tabular,
         Download::TabularAll,
@@ -436,7 +390,7 @@ impl Download {
         Download::Json,
     ];
 
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Download::Xml => "xml",
             Download::Tabular => "tabular",
@@ -452,7 +406,7 @@ impl Download {
     }
 
     /// What a link to it says.
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Download::Xml => "XML",
             Download::Tabular => "Tabular (12 columns)",
@@ -462,7 +416,7 @@ impl Download {
         }
     }
 
-    pub fn format(self) -> blast::Format {
+    pub(crate) fn format(self) -> blast::Format {
         match self {
             Download::Xml => blast::Format::Xml,
             Download::Tabular => blast::Format::Tabular(Columns::Standard),
@@ -473,7 +427,7 @@ impl Download {
     }
 
     /// The name it downloads as: the experiment, the archive's name, the format.
-    pub fn file_name(self, id: Id, archive: &str) -> String {
+    pub(crate) fn file_name(self, id: Id, archive: &str) -> String {
         let stem = archive.rsplit_once('.').map_or(archive, |(stem, _)| stem);
         let tail = match self {
             Download::TabularAll => "-all-columns",
@@ -486,7 +440,7 @@ impl Download {
 /// `GET /experiments/{id}/results/{file}`: the result file as a download;
 /// with `?format=xml|tabular|tabular-all|pairwise|json`, a BLAST archive
 /// formatted so, made on demand.
-pub async fn download(
+pub(crate) async fn download(
     app: &App,
     id: Id,
     name: &str,
@@ -607,177 +561,10 @@ pub async fn download(
     ))
 }
 
-// ---- the page's section ------------------------------------------------------------
-
-/// The section of an experiment that has not finished: what it will show.
-fn waiting(wanted: &[ResultFile]) -> Markup {
-    html! {
-        section.results aria-labelledby="results-heading" data-results data-waiting hidden[wanted.is_empty()] {
-            h2 id="results-heading" { "Results" }
-            p.hint {
-                "They appear here once it has finished: "
-                @for (i, result) in wanted.iter().enumerate() {
-                    @if i > 0 { ", " }
-                    (result.title.as_deref().unwrap_or(view_word(result.view)))
-                    " (" code { (result.file) } ")"
-                }
-                "."
-            }
-        }
-    }
-}
-
-fn render(record: &Record, shown: &[(&ResultFile, Option<FileInfo>, Shown)]) -> Markup {
-    let none_written = shown.iter().all(|(_, _, s)| matches!(s, Shown::Missing));
-    let pending = shown
-        .iter()
-        .any(|(_, _, s)| matches!(s, Shown::Blast(Prepared::Pending)));
-    html! {
-        section.results aria-labelledby="results-heading" data-results data-pending[pending] hidden[shown.is_empty()] {
-            h2 id="results-heading" { "Results" }
-            @if none_written && !shown.is_empty() {
-                p.hint {
-                    @if record.state == State::Complete { "It wrote none of its results: " } @else { "No results were written: " }
-                    @for (i, (result, _, _)) in shown.iter().enumerate() {
-                        @if i > 0 { ", " }
-                        code { (result.file) }
-                    }
-                    "."
-                }
-            } @else {
-                @for (index, (result, info, what)) in shown.iter().enumerate() {
-                    (card(record.id, index + 1, result, info.as_ref(), what))
-                }
-            }
-        }
-    }
-}
-
-fn card(
-    id: Id,
-    index: usize,
-    result: &ResultFile,
-    info: Option<&FileInfo>,
-    shown: &Shown,
-) -> Markup {
-    let context = Context::new(id, index, &result.file);
-    let title = result.title.as_deref().unwrap_or(&result.file);
-    // No empty download, and none of what a failed search left.
-    let offered = info.is_some_and(|info| info.size > 0)
-        && !matches!(shown, Shown::Blast(Prepared::SearchFailed(_)));
-    html! {
-        article.card.result id=(context.id_prefix()) data-view=(view_name(result.view))
-            aria-labelledby=(context.heading_id()) {
-            div.result-head {
-                h3 id=(context.heading_id()) { (title) }
-                p.result-file {
-                    code { (result.file) }
-                    @if let Some(info) = info {
-                        " · " (size(info.size))
-                        @if offered {
-                            " · " a href=(context.download_url()) download { "Download" }
-                        }
-                    }
-                }
-            }
-            @match shown {
-                Shown::Missing => { p.hint { "Not written." } }
-                Shown::Unreadable(why) => { p.result-problem { (why) } }
-                Shown::File => {}
-                Shown::Image => {
-                    figure.result-image {
-                        a href=(context.file_url()) {
-                            img src=(context.file_url()) alt=(title) loading="lazy";
-                        }
-                    }
-                }
-                Shown::Text { text, cut } => {
-                    p.result-note {
-                        @if text.is_empty() { "Empty." }
-                        @else if *cut { "The first lines; download it for the rest." }
-                        @else { "All of it." }
-                    }
-                    @if !text.is_empty() {
-                        pre.result-text tabindex="0" aria-labelledby=(context.heading_id()) { (verbatim(text)) }
-                    }
-                }
-                Shown::Table(table) => { (table::render(table, &context)) }
-                Shown::Analysis(summary) => { (analysis::render(summary, &context)) }
-                Shown::Blast(prepared) => { (blast_card(prepared, &context)) }
-            }
-        }
-    }
-}
-
-fn blast_card(prepared: &Prepared, context: &Context) -> Markup {
-    html! {
-        @if !matches!(prepared, Prepared::SearchFailed(_)) {
-            ul.downloads aria-label="Download the report" {
-                @for download in Download::ALL {
-                    li {
-                        a href={ (context.download_url()) "?format=" (download.word()) } download {
-                            (download.label())
-                        }
-                    }
-                }
-            }
-        }
-        @match prepared {
-            Prepared::SearchFailed(why) => {
-                p.result-problem {
-                    "No report: " (why) ", so its archive holds no results to show or download. "
-                    "What it printed is under its status above."
-                }
-            }
-            Prepared::Ready(report) => { (report::render(report, context)) }
-            Prepared::Pending => {
-                p.result-note data-report-pending {
-                    "The report is being made from the search's archive; it appears here in a moment."
-                    noscript { " Reload the page to see it." }
-                }
-            }
-            Prepared::NoBlast(why) => {
-                p.result-problem {
-                    "The report cannot be shown: " (why) ". "
-                    "Download the archive and format it where BLAST+ is installed ("
-                    code { "blast_formatter -archive " (context.file) " -outfmt 0" } ")."
-                }
-            }
-            Prepared::Failed(why) => {
-                p.result-problem { "The report could not be made: " (why) }
-            }
-        }
-    }
-}
-
-/// A view as the configuration names it.
-fn view_name(view: View) -> &'static str {
-    match view {
-        View::Table => "table",
-        View::Blast => "blast",
-        View::Analysis => "analysis",
-        View::Text => "text",
-        View::Image => "image",
-        View::File => "file",
-    }
-}
-
-/// A view in words, for a result without a title.
-fn view_word(view: View) -> &'static str {
-    match view {
-        View::Table => "Table",
-        View::Blast => "BLAST report",
-        View::Analysis => "Analysis",
-        View::Text => "Text",
-        View::Image => "Image",
-        View::File => "File",
-    }
-}
-
-// ---- small helpers the templates share ------------------------------------------------
+// ---- numbers ---------------------------------------------------------------------
 
 /// `1234567` as `1,234,567` (the pages' and summaries' way with numbers).
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
@@ -789,48 +576,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// A file size: `532 B`, `12.4 KB`, `3.1 MB` (powers of 1024), as the pages show sizes.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// Percent-encodes a file name for a path segment.
-fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
-/// Text as the content of a `<pre>`: the parser drops a newline right after
-/// the start tag, so a text that starts with one gets one more.
-fn verbatim(text: &str) -> Markup {
-    html! {
-        @if text.starts_with('\n') { "\n" }
-        (text)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn info(name: &str) -> FileInfo {
+    /// A file of ten bytes named `name`, as an experiment's listing has it.
+    pub(crate) fn info(name: &str) -> FileInfo {
         FileInfo {
             name: name.into(),
             size: 10,
@@ -904,92 +655,9 @@ mod tests {
     }
 
     #[test]
-    fn names_titles_and_cells_from_files_are_escaped() {
-        let hostile = r#"<img src=x onerror="alert(1)">&"#;
-        let escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;";
-        let result = ResultFile {
-            file: format!("{hostile}.tsv"),
-            view: View::Table,
-            title: Some(format!("title {hostile}")),
-        };
-        let text = format!("name\tscore\n{hostile}\t1\n");
-        let table =
-            table::read(text.as_bytes(), text.len() as u64, Delimiter::Tab, 1 << 20).unwrap();
-        let text_result = ResultFile {
-            file: "log.txt".into(),
-            view: View::Text,
-            title: None,
-        };
-        let record = Record::for_test(7, State::Complete);
-        let page = render(
-            &record,
-            &[
-                (&result, Some(info(&result.file)), Shown::Table(table)),
-                (
-                    &text_result,
-                    Some(info("log.txt")),
-                    Shown::Text {
-                        text: hostile.into(),
-                        cut: false,
-                    },
-                ),
-            ],
-        )
-        .into_string();
-        assert!(!page.contains(hostile), "{page}");
-        assert!(!page.contains("<img"), "{page}");
-        assert!(
-            page.contains(&format!("<h3 id=\"result-1-heading\">title {escaped}</h3>")),
-            "{page}"
-        );
-        assert!(
-            page.contains(&format!("<code>{escaped}.tsv</code>")),
-            "{page}"
-        );
-        assert!(page.contains(&format!("<td>{escaped}</td>")), "{page}");
-        assert!(page.contains(&format!(">{escaped}</pre>")), "{page}");
-        // The link to the file is percent-encoded.
-        assert!(page.contains(
-            "href=\"/experiments/000007/results/%3Cimg%20src%3Dx%20onerror%3D%22alert%281%29%22%3E%26.tsv\""
-        ), "{page}");
-
-        let picture = ResultFile {
-            file: "a\"b.svg".into(),
-            view: View::Image,
-            title: Some("<plot>".into()),
-        };
-        let page = render(
-            &record,
-            &[(&picture, Some(info(&picture.file)), Shown::Image)],
-        )
-        .into_string();
-        assert!(page.contains(r#"<img src="/experiments/000007/files/a%22b.svg" alt="&lt;plot&gt;" loading="lazy">"#), "{page}");
-    }
-
-    #[test]
-    fn an_unfinished_experiment_says_what_will_come_and_a_finished_one_what_is_missing() {
-        let results = Definition::builtin().results;
-        let page = waiting(&results).into_string();
-        assert!(page.contains("data-waiting"), "{page}");
-        assert!(
-            page.contains("Analysis (<code>analysis.json</code>)"),
-            "{page}"
-        );
-        assert!(waiting(&[]).into_string().contains(" hidden"));
-
-        let record = Record::for_test(7, State::ExecutorError);
-        let page = render(&record, &[(&results[0], None, Shown::Missing)]).into_string();
-        assert!(
-            page.contains("No results were written: <code>analysis.json</code>."),
-            "{page}"
-        );
-    }
-
-    #[test]
-    fn numbers_and_sizes_read_as_people_write_them() {
+    fn numbers_read_as_people_write_them() {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
-        assert_eq!(size(12_700), "12.4 KB");
     }
 }

@@ -11,7 +11,7 @@ use crate::queue::{BatchPage, Waiting};
 use super::summary::{self, Kind, Summary};
 
 /// A page of a batch, oldest first, each experiment's result summed up.
-pub struct Plate {
+pub(crate) struct Plate {
     pub batch: Id,
     pub page: BatchPage,
     /// One per record of the page, in its order.
@@ -23,7 +23,7 @@ pub struct Plate {
 }
 
 /// A pipeline of a batch, and how its results are summed up.
-pub struct PlatePipeline {
+pub(crate) struct PlatePipeline {
     pub name: Arc<str>,
     /// Its title while this server still offers it, else its name.
     pub title: String,
@@ -33,7 +33,12 @@ pub struct PlatePipeline {
 /// A page of the batch `batch`: up to `limit` experiments after `after`,
 /// oldest first, each summed up from its result files (read on the
 /// blocking pool, a bounded piece of each).
-pub async fn plate(app: &App, batch: Id, after: Option<Id>, limit: usize) -> Result<Plate, Error> {
+pub(crate) async fn plate(
+    app: &App,
+    batch: Id,
+    after: Option<Id>,
+    limit: usize,
+) -> Result<Plate, Error> {
     let page = app
         .queue
         .batch(batch, after, limit)

@@ -21,19 +21,19 @@ use super::thousands;
 
 /// Bytes read from the start of a table for its header and first row: a
 /// BLAST hit's line with a long title is a few hundred.
-pub const TABLE_HEAD_BYTES: u64 = 64 * 1024;
+pub(crate) const TABLE_HEAD_BYTES: u64 = 64 * 1024;
 
 /// Bytes of `analysis.json` read at most: its length and GC content come
 /// first, before the reverse complement of up to a million residues, and
 /// reading stops once they are found.
-pub const ANALYSIS_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const ANALYSIS_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The longest text a summary shows in a table cell, in characters.
-pub const TEXT_CHARS: usize = 80;
+pub(crate) const TEXT_CHARS: usize = 80;
 
 /// How a pipeline's experiments are summed up, by the results it declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The built-in analysis: its `analysis.json`.
     Analysis { file: String },
     /// A BLAST search (a `blast` view) with a tabular report (a `table` view):
@@ -46,7 +46,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn of(definition: &Definition) -> Kind {
+    pub(crate) fn of(definition: &Definition) -> Kind {
         let file = |view: View| {
             definition
                 .results
@@ -65,7 +65,7 @@ impl Kind {
     }
 
     /// The file a summary reads, if any.
-    pub fn file(&self) -> Option<&str> {
+    pub(crate) fn file(&self) -> Option<&str> {
         match self {
             Kind::Analysis { file } => Some(file),
             Kind::Blast { table } | Kind::Table { table } => Some(table),
@@ -74,7 +74,7 @@ impl Kind {
     }
 
     /// The names of its values, as the merged TSV's columns.
-    pub fn columns(&self) -> &'static [&'static str] {
+    pub(crate) fn columns(&self) -> &'static [&'static str] {
         match self {
             Kind::Analysis { .. } => &["length", "gc_percent"],
             Kind::Blast { .. } => &["hit", "hit_title", "identity", "evalue", "bitscore"],
@@ -84,7 +84,7 @@ impl Kind {
     }
 
     /// What a column of results of this kind is headed on a page.
-    pub fn heading(&self) -> &'static str {
+    pub(crate) fn heading(&self) -> &'static str {
         match self {
             Kind::Analysis { .. } => "Length, GC",
             Kind::Blast { .. } => "Top hit (e-value)",
@@ -96,7 +96,7 @@ impl Kind {
 
 /// One experiment's result in a few words.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// For a table cell: `ref03 (E = 2e-31)`, `1,234 nt, GC 46.7 %`, the
     /// error of a failed run; empty while there is nothing to say.
     pub text: String,
@@ -119,7 +119,7 @@ impl Summary {
 /// through `open` (which opens a file of its directory by name, or gives
 /// `None`). Only a complete experiment's result is read; one that failed is
 /// summed up by its error, one still to finish by nothing.
-pub fn summarize<R: Read>(record: &Record, open: impl FnOnce(&str) -> Option<R>) -> Summary {
+pub(crate) fn summarize<R: Read>(record: &Record, open: impl FnOnce(&str) -> Option<R>) -> Summary {
     match record.state {
         State::Queued | State::Running => return Summary::default(),
         State::Canceled => return Summary::text("canceled"),
@@ -146,7 +146,7 @@ pub fn summarize<R: Read>(record: &Record, open: impl FnOnce(&str) -> Option<R>)
 
 /// Sums up an experiment from its directory in `store`, which opens nothing
 /// through a link.
-pub fn summarize_in(store: &Store, record: &Record) -> Summary {
+pub(crate) fn summarize_in(store: &Store, record: &Record) -> Summary {
     summarize(record, |name| {
         store.open_file(record.id, name).ok().map(|(file, _)| file)
     })
@@ -163,7 +163,7 @@ fn delimiter(name: &str) -> char {
 
 /// The start of a table: its header, if it has one, and its first row.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct TableHead {
+pub(crate) struct TableHead {
     pub header: Option<Vec<String>>,
     pub row: Option<Vec<String>>,
 }
@@ -174,7 +174,7 @@ pub struct TableHead {
 /// cells is a number and the line after it, if any, has one: `qseqid
 /// sseqid ...` over `q1 ref03 98.7 ...`, `kmer count` over `AAA 5` (or
 /// over a row the bound cut).
-pub fn read_table(reader: impl Read, delimiter: char) -> io::Result<TableHead> {
+pub(crate) fn read_table(reader: impl Read, delimiter: char) -> io::Result<TableHead> {
     let mut bytes = Vec::new();
     reader.take(TABLE_HEAD_BYTES).read_to_end(&mut bytes)?;
     // A line the bound cut is a piece of a row, whatever it looks like.
@@ -354,7 +354,7 @@ fn read_analysis(reader: impl Read, record: &Record) -> io::Result<Summary> {
 }
 
 /// `text` on one line, at most `max` characters, with `…` where it was cut.
-pub fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     let one_line: String = text
         .split_whitespace()
         .collect::<Vec<_>>()

@@ -17,20 +17,17 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Read, Write};
 
-use maud::{html, Markup};
-
-use super::{thousands, Context};
-use crate::blast::{column_label, STANDARD_COLUMNS};
+use crate::blast::format::{column_label, STANDARD_COLUMNS};
 
 /// Rows a page shows: a screenful or two, enough to see the best hits.
-pub const MAX_ROWS: usize = 100;
+pub(crate) const MAX_ROWS: usize = 100;
 /// Bytes read from a table: its first rows, and enough more to count the
 /// rows of any table a page would show whole. Beyond, the count is estimated.
-pub const MAX_READ: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_READ: u64 = 4 * 1024 * 1024;
 /// Columns shown; a wider file is shown cut, with a note.
-pub const MAX_COLUMNS: usize = 60;
+pub(crate) const MAX_COLUMNS: usize = 60;
 /// Characters of one cell shown (an aligned sequence can be long).
-pub const MAX_CELL: usize = 300;
+pub(crate) const MAX_CELL: usize = 300;
 /// Comment lines kept to show above the table (`# Query:`, `# Database:`).
 const MAX_COMMENTS: usize = 4;
 /// Data rows looked at to decide whether a first line is a header.
@@ -40,7 +37,7 @@ const SAMPLE: usize = 20;
 /// `=`, `+`, `-`, `@`, a tab or a carriage return, the characters OWASP's
 /// "CSV Injection" lists, and it is not a number. A number (`-5`, `+1.5`,
 /// `-2.3e-5`) is read as the number it is, and a score may be negative.
-pub fn is_formula(cell: &[u8]) -> bool {
+pub(crate) fn is_formula(cell: &[u8]) -> bool {
     matches!(
         cell.first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
@@ -50,7 +47,7 @@ pub fn is_formula(cell: &[u8]) -> bool {
 /// A cell of a table this server writes for download, safe to open in a
 /// spreadsheet: one it would take for a formula gets a `'` in front, which
 /// a spreadsheet reads as "the rest is text", as OWASP advises.
-pub fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
+pub(crate) fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
     if is_formula(cell.as_bytes()) {
         Cow::Owned(format!("'{cell}"))
     } else {
@@ -61,7 +58,7 @@ pub fn for_spreadsheet(cell: &str) -> Cow<'_, str> {
 /// Copies tab-separated text (a BLAST report as `-outfmt 6` or `7` writes
 /// it) with every cell made safe as [`for_spreadsheet`] says; returns the
 /// bytes written. Lines and tabs stay where they were.
-pub fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::Result<u64> {
+pub(crate) fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::Result<u64> {
     let mut line = Vec::new();
     let mut written = 0;
     loop {
@@ -95,7 +92,7 @@ pub fn copy_for_spreadsheet(mut from: impl BufRead, mut to: impl Write) -> io::R
 
 /// How the fields of a line are separated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delimiter {
+pub(crate) enum Delimiter {
     /// Tabs, no quoting (BLAST's `-outfmt 6`, IANA's `text/tab-separated-values`).
     Tab,
     /// Commas, with RFC 4180 quoting (`"a, b"`, `""` for a quote, newlines inside quotes).
@@ -104,7 +101,7 @@ pub enum Delimiter {
 
 impl Delimiter {
     /// The delimiter a file's name says: `.csv` is commas, anything else tabs.
-    pub fn for_name(name: &str) -> Delimiter {
+    pub(crate) fn for_name(name: &str) -> Delimiter {
         if name.to_ascii_lowercase().ends_with(".csv") {
             Delimiter::Comma
         } else {
@@ -115,7 +112,7 @@ impl Delimiter {
 
 /// One column's heading.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Column {
+pub(crate) struct Column {
     /// What the page says.
     pub label: String,
     /// The name the file gave it, when it differs from the label (a BLAST specifier).
@@ -126,7 +123,7 @@ pub struct Column {
 
 /// How many rows a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Total {
+pub(crate) enum Total {
     /// Counted: the whole file was read.
     Exact(u64),
     /// Estimated from the rows read and the file's size.
@@ -135,7 +132,7 @@ pub enum Total {
 
 /// Where the headings came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A header line that is not BLAST's, or none.
     Plain,
     /// BLAST tabular output, recognised by its header, its `# Fields:` line or its rows.
@@ -144,7 +141,7 @@ pub enum Kind {
 
 /// The part of a table a page shows.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Table {
+pub(crate) struct Table {
     pub columns: Vec<Column>,
     /// The first rows, each cut to the columns shown and each cell to [`MAX_CELL`].
     pub rows: Vec<Vec<String>>,
@@ -159,7 +156,7 @@ pub struct Table {
 
 /// Reads the table from `reader`, a file of `size` bytes, looking at no more
 /// than `max_read` bytes of it.
-pub fn read(
+pub(crate) fn read(
     reader: impl Read,
     size: u64,
     delimiter: Delimiter,
@@ -437,7 +434,7 @@ fn reads_as_blast(records: &[Vec<String>]) -> bool {
 }
 
 /// Whether a cell is a number (`12`, `-3.5`, `2.64e-157`).
-pub fn is_number(text: &str) -> bool {
+pub(crate) fn is_number(text: &str) -> bool {
     text.trim().parse::<f64>().is_ok_and(f64::is_finite)
 }
 
@@ -454,70 +451,6 @@ fn sentence_case(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// The table on the page: a note of what is shown, and the table, sortable
-/// by a column with JavaScript on (`results.js`).
-pub fn render(table: &Table, context: &Context) -> Markup {
-    let shown = table.rows.len() as u64;
-    let heading = context.heading_id();
-    html! {
-        @if !table.comments.is_empty() {
-            ul.blast-comments {
-                @for comment in &table.comments { li { (comment) } }
-            }
-        }
-        p.result-note {
-            @match table.total {
-                Total::Exact(0) => { "No rows." }
-                Total::Exact(n) if n == shown => {
-                    (thousands(n)) @if n == 1 { " row." } @else { " rows." }
-                }
-                Total::Exact(n) => {
-                    "The first " (thousands(shown)) " rows of " (thousands(n)) "."
-                }
-                Total::About(n) => {
-                    "The first " (thousands(shown)) " rows of about " (thousands(n.max(shown)))
-                    " (counted from its first " (crate::store::bytes(MAX_READ)) ")."
-                }
-            }
-            @if table.kind == Kind::Blast { " BLAST tabular output." }
-            @if table.hidden_columns > 0 {
-                " " (table.hidden_columns) " more columns are in the file."
-            }
-            @if shown < match table.total { Total::Exact(n) | Total::About(n) => n } {
-                " " a href=(context.download_url()) { "Download the whole file" } "."
-            }
-        }
-        @if !table.rows.is_empty() {
-            div.table-scroll tabindex="0" role="region" aria-labelledby=(heading) {
-                table.data data-sortable {
-                    thead {
-                        tr {
-                            @for column in &table.columns {
-                                th class=[column.numeric.then_some("num")] scope="col"
-                                    data-type=[column.numeric.then_some("number")]
-                                    title=[column.code.as_deref()] {
-                                    (column.label)
-                                }
-                            }
-                        }
-                    }
-                    tbody {
-                        @for row in &table.rows {
-                            tr {
-                                @for (i, column) in table.columns.iter().enumerate() {
-                                    td class=[column.numeric.then_some("num")] {
-                                        (row.get(i).map(String::as_str).unwrap_or(""))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

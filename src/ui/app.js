@@ -21,7 +21,7 @@
   /* A larger log is not fetched again and again: its page link is there. */
   var LOG_MAX_BYTES = 1024 * 1024;
 
-  /* The words the server uses for the states (ui.rs, state_word). */
+  /* The words the server uses for the states (ui/pages/words.rs, state_word). */
   var WORDS = {
     QUEUED: "Queued",
     RUNNING: "Running",
@@ -35,7 +35,7 @@
     return state === "QUEUED" || state === "RUNNING";
   }
 
-  /* Ended without completing: it may run again (pages.rs, retryable). */
+  /* Ended without completing: it may run again (ui/pages/experiment.rs, retryable). */
   function retryable(state) {
     return state === "EXECUTOR_ERROR" || state === "SYSTEM_ERROR" || state === "CANCELED";
   }
@@ -54,7 +54,7 @@
     });
   }
 
-  /* ---- formatting, as ui.rs does it ---- */
+  /* ---- formatting, as ui/pages/words.rs does it ---- */
 
   /* In full on an experiment's page; in a table, as short as the date allows:
      the time today, the day and time this year, the date before. An
@@ -118,18 +118,18 @@
     return node;
   }
 
-  /* Where an estimate comes from (pages.rs, ESTIMATE_HINT). */
+  /* Where an estimate comes from (ui/pages/words.rs, ESTIMATE_HINT). */
   var ESTIMATE_HINT = "estimated from the recent completed runs of its pipeline and of those ahead of it";
 
   /* When it should start and finish, from the record's eta, in the words
-     pages.rs uses (estimate); null once it has finished (no eta at all). */
+     ui/pages/words.rs uses (estimate); null once it has finished (no eta at all). */
   function estimate(view, compact) {
     if (!("eta" in view)) return null;
     var eta = view.eta;
     var words = element("span", "eta");
     words.title = ESTIMATE_HINT;
     /* No time to promise while nothing starts: what it waits for, and why
-       (pages.rs, HELD_WORDS). */
+       (ui/pages/words.rs, HELD_WORDS). */
     var hint = ESTIMATE_HINT;
     if (eta === null) {
       words.classList.add("eta-none");

@@ -18,7 +18,8 @@ use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 
-use super::{first_page, home_page, pages, Form, Frame, Input};
+use super::pages::{self, Form, Frame, Input};
+use super::{first_page, home_page};
 use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
@@ -31,7 +32,7 @@ const SIGN_IN_FORM_MAX: usize = 4096;
 
 /// The answer to a page request that needs a user: 401, with the
 /// challenge scripts get, and the sign-in form, which leads back to `next`.
-pub fn sign_in_required(err: &Error, next: &str) -> Response<Body> {
+pub(crate) fn sign_in_required(err: &Error, next: &str) -> Response<Body> {
     let frame = Frame::default();
     respond::error(
         err,
@@ -43,7 +44,7 @@ pub fn sign_in_required(err: &Error, next: &str) -> Response<Body> {
 /// first: 401, with the sign-in form carrying what they typed. What is
 /// larger than a third of what a body may be is not carried (percent-encoded
 /// in the sign-in form, a byte may take three); the page says to submit again.
-pub async fn sign_in_to_submit(
+pub(crate) async fn sign_in_to_submit(
     app: &App,
     request: Request<Incoming>,
     err: &Error,
@@ -63,7 +64,7 @@ pub async fn sign_in_to_submit(
 }
 
 /// `GET /sign-in?next=`: the form.
-pub fn sign_in_form(query_string: Option<&str>, viewer: &Viewer) -> Response<Body> {
+pub(crate) fn sign_in_form(query_string: Option<&str>, viewer: &Viewer) -> Response<Body> {
     #[derive(Deserialize)]
     struct Params {
         next: Option<String>,
@@ -86,7 +87,7 @@ pub fn sign_in_form(query_string: Option<&str>, viewer: &Viewer) -> Response<Bod
 /// session and leads on to `next` (303), or, when the form carries a
 /// submission, to the home page with it back in the form (200); another
 /// token comes back to the form (401), after the delay failed attempts get.
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     app: &App,
     request: Request<Incoming>,
     peer: SocketAddr,
@@ -145,7 +146,7 @@ pub async fn sign_in(
 }
 
 /// `POST /sign-out`: ends the session and goes home, signed out.
-pub fn sign_out(app: &App, request: &Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+pub(crate) fn sign_out(app: &App, request: &Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let headers: &HeaderMap = request.headers();
     let cookie = app.access.sign_out(headers, peer);
     let mut response = respond::see_other("/");

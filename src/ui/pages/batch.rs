@@ -2,16 +2,56 @@
 //! experiments in submission order (A01 first, H12 last) with each result in
 //! a few words, where the batch stands, and its results in one download.
 
+use std::fmt::Write as _;
+
 use maud::{html, Markup};
 
-use super::{badge, estimate, layout, none, thousands, Script};
+use super::layout::{layout, Frame, Script};
+use super::words::{badge, estimate, none};
 use crate::app::Progress;
-use crate::results::plate::PlatePipeline;
+use crate::model::Id;
+use crate::results::plate::{Plate, PlatePipeline};
 use crate::results::summary::Kind;
-use crate::ui::{Batch, Frame};
+use crate::results::thousands;
+
+/// Experiments on one page of a batch: a 96-well plate fits on one.
+pub(crate) const BATCH_PAGE: usize = 100;
+
+/// A page of a batch, as its page shows it.
+pub(crate) struct Batch<'a> {
+    pub plate: &'a Plate,
+    /// The page token this page was asked with: `None` on the first page.
+    pub page_token: Option<Id>,
+    pub limit: usize,
+}
+
+impl Batch<'_> {
+    /// The JSON route that gives the same page: the script reads it when the
+    /// page's events say something changed (or polls it where it cannot
+    /// follow them).
+    fn source(&self) -> String {
+        let mut url = format!("/batches/{}?limit={}", self.plate.batch, self.limit);
+        if let Some(token) = self.page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
+    }
+
+    /// The link to another page of the batch (`None`: the first).
+    fn link(&self, page_token: Option<Id>) -> String {
+        let mut url = format!("/experiments?batch={}", self.plate.batch);
+        if self.limit != BATCH_PAGE {
+            let _ = write!(url, "&limit={}", self.limit);
+        }
+        if let Some(token) = page_token {
+            let _ = write!(url, "&page_token={token}");
+        }
+        url
+    }
+}
 
 /// A batch's page.
-pub fn batch(frame: &Frame, page: &Batch) -> Markup {
+pub(crate) fn batch(frame: &Frame, page: &Batch) -> Markup {
     let plate = page.plate;
     let id = plate.batch;
     let progress = Progress::of(&plate.page.counts);

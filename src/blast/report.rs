@@ -1,38 +1,35 @@
-//! A BLAST search as a scientist reads it: a graphical overview of where
-//! the hits fall on the query, a table of the hits, and each hit's
-//! alignments, made from the search's archive.
+//! BLAST's hits as seqspool reads them: a search's queries, each query's
+//! hits, each hit's HSPs with their alignments, and their numbers as
+//! BLAST's own reports write them. No HTML here: `ui::results` draws a
+//! report (its overview, its table of hits, its alignments), and `results`
+//! makes one from a search's archive and keeps it.
 //!
 //! `blast_formatter` turns the archive into BLAST's JSON (`-outfmt 15`),
 //! keeping the first [`MAX_HITS`] hits, and into its tabular bit scores
 //! (`-outfmt "6 bitscore"`): the JSON rounds a bit score to six figures,
 //! where BLAST's tables truncate the score itself, so a score of 137.9996
 //! is 138 in the JSON and 137 in every table BLAST writes. [`Report::from_json`] reads them into
-//! the little the page shows, with each alignment cut to [`MAX_ALIGNMENT`]
-//! columns, and the page's report is cached as JSON beside the archive
-//! (`super::cache`), so a page view does not run BLAST again.
+//! the little a page shows, with each alignment cut to [`MAX_ALIGNMENT`]
+//! columns; a report is kept as JSON beside the archive
+//! (`results::cache`), so a page view does not run BLAST again.
 
 use std::fmt::Write as _;
 
-use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
-
-use super::{overview, thousands, Context};
 
 /// Hits a report keeps for each query: the table, the overview and the
 /// alignments show these; the downloads hold them all.
-pub const MAX_HITS: usize = 100;
+pub(crate) const MAX_HITS: usize = 100;
 /// HSPs kept for one hit.
-pub const MAX_HSPS: usize = 20;
+pub(crate) const MAX_HSPS: usize = 20;
 /// Alignment columns kept for one HSP (a hundred lines of sixty).
-pub const MAX_ALIGNMENT: usize = 6000;
-/// Hits whose alignments are open when the page loads; the others open on a click.
-const OPEN_HITS: usize = 5;
+pub(crate) const MAX_ALIGNMENT: usize = 6000;
 /// Residues on one line of an alignment, as BLAST's pairwise report has them.
 const LINE: usize = 60;
 
 /// A BLAST search, as the page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// `blastn`, `blastp`, `blastx`, ...
     pub program: String,
     /// `BLASTN 2.12.0+`.
@@ -48,7 +45,7 @@ pub struct Report {
 
 /// One query's hits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QueryHits {
+pub(crate) struct QueryHits {
     /// The query's identifier as BLAST gave it (`Query_1`) and its title (the FASTA header).
     pub id: String,
     pub title: String,
@@ -63,7 +60,7 @@ pub struct QueryHits {
 
 /// A database sequence the query aligns to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hit {
+pub(crate) struct Hit {
     /// Its rank, from 1.
     pub num: u32,
     pub id: String,
@@ -80,7 +77,7 @@ pub struct Hit {
 
 /// One high-scoring segment pair: an alignment of part of the query with part of the hit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hsp {
+pub(crate) struct Hsp {
     pub bit_score: f64,
     /// The bit score as BLAST's tables write it, when the report was made
     /// with them and they lined up with the JSON.
@@ -109,27 +106,27 @@ pub struct Hsp {
 
 impl Hit {
     /// Its best HSP (BLAST lists them best first).
-    pub fn best(&self) -> Option<&Hsp> {
+    pub(crate) fn best(&self) -> Option<&Hsp> {
         self.hsps.first()
     }
 
     /// The best HSP's identity, in percent.
-    pub fn identity(&self) -> Option<f64> {
+    pub(crate) fn identity(&self) -> Option<f64> {
         self.best().map(Hsp::identity_percent)
     }
 
     /// The best (lowest) e-value of its HSPs.
-    pub fn evalue(&self) -> Option<f64> {
+    pub(crate) fn evalue(&self) -> Option<f64> {
         self.hsps.iter().map(|h| h.evalue).reduce(f64::min)
     }
 
     /// The best bit score of its HSPs.
-    pub fn bit_score(&self) -> Option<f64> {
+    pub(crate) fn bit_score(&self) -> Option<f64> {
         self.hsps.iter().map(|h| h.bit_score).reduce(f64::max)
     }
 
     /// The best bit score of its HSPs, as BLAST writes it.
-    pub fn bits(&self) -> Option<String> {
+    pub(crate) fn bits(&self) -> Option<String> {
         self.hsps
             .iter()
             .reduce(|best, hsp| {
@@ -145,26 +142,19 @@ impl Hit {
 
 impl Hsp {
     /// Its bit score as BLAST writes it: its tables' text, or else made as they make it.
-    pub fn bits(&self) -> String {
+    pub(crate) fn bits(&self) -> String {
         self.bit_text
             .clone()
             .unwrap_or_else(|| bits(self.bit_score))
     }
 
-    pub fn identity_percent(&self) -> f64 {
+    pub(crate) fn identity_percent(&self) -> f64 {
         percent(self.identity, self.align_len)
-    }
-
-    /// Its span on the query, lowest position first.
-    pub fn query_span(&self) -> (u64, u64) {
-        (
-            self.query_from.min(self.query_to),
-            self.query_from.max(self.query_to),
-        )
     }
 }
 
-fn percent(part: u64, whole: u64) -> f64 {
+/// `part` of `whole`, in percent (0 of nothing).
+pub(crate) fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {
@@ -327,7 +317,7 @@ impl Report {
     /// of its tables (`-outfmt "6 bitscore"`) when there are; `more` says whether
     /// the search holds more hits than the JSON was cut to (`blast_formatter`
     /// was asked for one more than [`MAX_HITS`]).
-    pub fn from_json(json: &[u8], tabular: Option<&str>) -> Result<Report, String> {
+    pub(crate) fn from_json(json: &[u8], tabular: Option<&str>) -> Result<Report, String> {
         let mut output: Output = serde_json::from_slice(json)
             .map_err(|err| format!("BLAST's JSON report does not read: {err}"))?;
         if let Some(tabular) = tabular {
@@ -462,7 +452,7 @@ fn covered(spans: &mut [(u64, u64)]) -> u64 {
 // ---- numbers as BLAST's readers expect them ---------------------------------
 
 /// An e-value as BLAST's reports write it, to two figures: `2.6e-157`, `3.1e-05`, `0.59`, `12`, `0.0`.
-pub fn evalue(e: f64) -> String {
+pub(crate) fn evalue(e: f64) -> String {
     if e == 0.0 {
         "0.0".into()
     } else if e < 1e-3 {
@@ -483,7 +473,7 @@ pub fn evalue(e: f64) -> String {
 /// (`CAlignFormatUtil::GetScoreString`): above 99 999 in scientific notation
 /// (`1.234e+05`), above 99.9 the whole number it truncates to (137.96 is
 /// `137`), else to one decimal.
-pub fn bits(score: f64) -> String {
+pub(crate) fn bits(score: f64) -> String {
     if score > 99_999.0 {
         // C's `%5.3le`: a sign and at least two digits in the exponent.
         let text = format!("{score:.3e}");
@@ -509,7 +499,7 @@ pub fn bits(score: f64) -> String {
 /// One line of an alignment: the query's piece, the midline, the hit's piece,
 /// each with the positions of its first and last residue.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Block {
+pub(crate) struct Block {
     pub query: (u64, String, u64),
     pub midline: String,
     pub hit: (u64, String, u64),
@@ -518,7 +508,7 @@ pub struct Block {
 /// The alignment in lines of [`LINE`] columns, with coordinates; a
 /// translated sequence (blastx's query, tblastn's hit) steps three
 /// nucleotides per residue, and a minus strand counts down.
-pub fn blocks(hsp: &Hsp, program: &str) -> Vec<Block> {
+pub(crate) fn blocks(hsp: &Hsp, program: &str) -> Vec<Block> {
     let (query_step, hit_step) = match program {
         "blastx" => (3, 1),
         "tblastn" => (1, 3),
@@ -588,7 +578,7 @@ impl Walker {
 
 /// An HSP's alignment as text: `Query`, the midline and `Sbjct` lines, with
 /// their coordinates in columns of one width.
-pub fn alignment_text(hsp: &Hsp, program: &str) -> String {
+pub(crate) fn alignment_text(hsp: &Hsp, program: &str) -> String {
     let blocks = blocks(hsp, program);
     let width = blocks
         .iter()
@@ -614,194 +604,6 @@ pub fn alignment_text(hsp: &Hsp, program: &str) -> String {
         );
     }
     text
-}
-
-// ---- the page ------------------------------------------------------------------
-
-/// The report on the page: what was searched, and for each query the
-/// overview, the hit table and the alignments.
-pub fn render(report: &Report, context: &Context) -> Markup {
-    let several = report.queries.len() > 1;
-    html! {
-        p.result-note {
-            (report.version) " against "
-            @match &report.database {
-                Some(db) => { code { (db) } }
-                None => { "its subject sequences" }
-            }
-            @if let Some(expect) = report.expect { ", expect threshold " (threshold(expect)) }
-            @if let Some(matrix) = &report.matrix { ", " (matrix) }
-            "."
-        }
-        @for (q, query) in report.queries.iter().enumerate() {
-            @let prefix = format!("{}-q{}", context.id_prefix(), q + 1);
-            div.blast-query {
-                @if several {
-                    h4 { "Query " (q + 1) ": " (query.title) }
-                }
-                p.query-line {
-                    "Query " strong { (query.title) } ", " (thousands(query.len))
-                    @if is_protein_query(&report.program) { " aa" } @else { " nt" }
-                    ": "
-                    @if query.hits.is_empty() {
-                        (query.message.as_deref().unwrap_or("No hits found")) "."
-                    } @else if query.more {
-                        "the best " (query.hits.len()) " hits are shown; the search found more (download the report for all)."
-                    } @else {
-                        (query.hits.len()) @if query.hits.len() == 1 { " hit." } @else { " hits." }
-                    }
-                }
-                @if !query.hits.is_empty() {
-                    (overview::render(query, &prefix))
-                    (hit_table(query, &prefix, &context.heading_id()))
-                    (alignments(report, query, &prefix))
-                }
-            }
-        }
-    }
-}
-
-/// Whether the database holds proteins.
-fn is_protein_subject(program: &str) -> bool {
-    matches!(
-        program,
-        "blastp" | "blastx" | "psiblast" | "rpsblast" | "deltablast"
-    )
-}
-
-/// Whether the query is a protein (its length in amino acids).
-fn is_protein_query(program: &str) -> bool {
-    matches!(
-        program,
-        "blastp" | "tblastn" | "psiblast" | "rpsblast" | "deltablast"
-    )
-}
-
-/// The hits, best first, sortable by any column with JavaScript on.
-fn hit_table(query: &QueryHits, prefix: &str, heading: &str) -> Markup {
-    html! {
-        div.table-scroll tabindex="0" role="region" aria-labelledby=(heading) {
-            table.data.hits data-sortable {
-                caption.visually-hidden { "Hits, best first" }
-                thead {
-                    tr {
-                        th.num scope="col" data-type="number" { "#" }
-                        th scope="col" { "Subject" }
-                        th.num scope="col" data-type="number" { "% identity" }
-                        th.num scope="col" data-type="number" { "Alignment length" }
-                        th.num scope="col" data-type="number" { "Query coverage" }
-                        th.num scope="col" data-type="number" { "E-value" }
-                        th.num scope="col" data-type="number" { "Bit score" }
-                    }
-                }
-                tbody {
-                    @for hit in &query.hits {
-                        @let best = hit.best();
-                        tr data-hit=(hit.num) {
-                            td.num { (hit.num) }
-                            td.subject {
-                                a.hit-id href={ "#" (prefix) "-hit-" (hit.num) } { (hit.id) }
-                                @if !hit.title.is_empty() {
-                                    " " span.hit-title { (hit.title) }
-                                }
-                            }
-                            td.num data-value=[hit.identity()] {
-                                @if let Some(identity) = hit.identity() { (format!("{identity:.1} %")) }
-                            }
-                            td.num { @if let Some(best) = best { (best.align_len) } }
-                            td.num data-value=(hit.coverage) { (format!("{:.0} %", hit.coverage)) }
-                            td.num data-value=[hit.evalue().map(|e| format!("{e:e}"))] {
-                                @if let Some(e) = hit.evalue() { (evalue(e)) }
-                            }
-                            td.num data-value=[hit.bit_score()] {
-                                @if let Some(bits) = hit.bits() { (bits) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Each hit's alignments, the first few open.
-fn alignments(report: &Report, query: &QueryHits, prefix: &str) -> Markup {
-    let program = report.program.as_str();
-    let translated_query = matches!(program, "blastx" | "tblastx");
-    let translated_hit = matches!(program, "tblastn" | "tblastx");
-    let nucleotide = matches!(program, "blastn" | "megablast" | "dc-megablast");
-    html! {
-        div.alignments {
-            @for (i, hit) in query.hits.iter().enumerate() {
-                details.hit id={ (prefix) "-hit-" (hit.num) } data-hit=(hit.num) open[i < OPEN_HITS] {
-                    summary {
-                        span.hit-num { (hit.num) ". " }
-                        strong.hit-id { (hit.id) }
-                        @if !hit.title.is_empty() { " " span.hit-title { (hit.title) } }
-                        " " span.hit-len {
-                            "(" (thousands(hit.len))
-                            @if is_protein_subject(program) { " aa)" } @else { " nt)" }
-                        }
-                    }
-                    @for (n, hsp) in hit.hsps.iter().enumerate() {
-                        div.hsp {
-                            p.hsp-stats {
-                                @if hit.hsp_count > 1 { strong { "HSP " (n + 1) " of " (hit.hsp_count) } " · " }
-                                "Score " (hsp.bits()) " bits (" (hsp.score) ") · "
-                                "Expect " (evalue(hsp.evalue)) " · "
-                                "Identities " (hsp.identity) "/" (hsp.align_len)
-                                " (" (format!("{:.0}", hsp.identity_percent())) " %)"
-                                @if let Some(positive) = hsp.positive {
-                                    " · Positives " (positive) "/" (hsp.align_len)
-                                    " (" (format!("{:.0}", percent(positive, hsp.align_len))) " %)"
-                                }
-                                " · Gaps " (hsp.gaps) "/" (hsp.align_len)
-                                @if nucleotide {
-                                    " · Strand "
-                                    (hsp.query_strand.as_deref().unwrap_or("Plus")) "/"
-                                    (hsp.hit_strand.as_deref().unwrap_or("Plus"))
-                                }
-                                @if translated_query || translated_hit {
-                                    " · Frame "
-                                    @if let Some(frame) = hsp.query_frame.filter(|_| translated_query) { (signed(frame)) }
-                                    @if translated_query && translated_hit { "/" }
-                                    @if let Some(frame) = hsp.hit_frame.filter(|_| translated_hit) { (signed(frame)) }
-                                }
-                            }
-                            pre.alignment tabindex="0" aria-label={ "Alignment of the query with " (hit.id) } {
-                                (alignment_text(hsp, program))
-                            }
-                            @if hsp.cut > 0 {
-                                p.hint { (thousands(hsp.cut as u64)) " more columns: download the pairwise report for the whole alignment." }
-                            }
-                        }
-                    }
-                    @if hit.hsp_count > hit.hsps.len() {
-                        p.hint {
-                            (hit.hsp_count - hit.hsps.len()) " more HSPs: download the pairwise report for all of them."
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// An expect threshold as a scientist sets it: `10`, `0.001`, `1e-5`.
-fn threshold(expect: f64) -> String {
-    if expect != 0.0 && expect < 1e-3 {
-        format!("{expect:e}")
-    } else {
-        expect.to_string()
-    }
-}
-
-fn signed(frame: i32) -> String {
-    if frame > 0 {
-        format!("+{frame}")
-    } else {
-        frame.to_string()
-    }
 }
 
 #[cfg(test)]
@@ -987,17 +789,5 @@ pub(crate) mod tests {
         let report = Report::from_json(json.to_string().as_bytes(), None).unwrap();
         let hsp = &report.queries[0].hits[0].hsps[0];
         assert_eq!((hsp.qseq.len(), hsp.cut), (MAX_ALIGNMENT, 5));
-    }
-
-    #[test]
-    fn text_from_the_archive_is_escaped_on_the_page() {
-        let page = render(&report(), &Context::for_test()).into_string();
-        assert!(!page.contains("<script>alert"), "{page}");
-        assert!(page.contains("Synthetic construct &quot;chiS&quot; &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), "{page}");
-        assert!(page.contains("my_read &lt;i&gt;300&lt;/i&gt; nt"));
-        assert!(page.contains("<code>/data/&lt;db&gt;/reference</code>"));
-        assert!(page.contains(">100.0 %</td>"), "{page}");
-        assert!(page.contains(">2.6e-157</td>"), "{page}");
-        assert!(page.contains("Strand Plus/Minus"), "{page}");
     }
 }

@@ -6,28 +6,28 @@
 
 use maud::{html, Markup};
 
-use super::report::{evalue, QueryHits};
+use crate::blast::report::{evalue, QueryHits};
 
 /// The drawing's width in its own units; it is scaled to the page's width.
-pub const WIDTH: f64 = 800.0;
+pub(super) const WIDTH: f64 = 800.0;
 /// Where the axis begins: the hits' names are left of it.
-pub const PLOT_LEFT: f64 = 170.0;
+pub(super) const PLOT_LEFT: f64 = 170.0;
 /// Where the axis ends.
-pub const PLOT_RIGHT: f64 = 785.0;
+pub(super) const PLOT_RIGHT: f64 = 785.0;
 /// The height of a hit's row, and of its bars.
 const ROW: f64 = 16.0;
 const BAR: f64 = 10.0;
 /// Where the first hit's row begins, below the legend and the axis.
 const FIRST_ROW: f64 = 74.0;
 /// Hits drawn; the table below lists all that were kept.
-pub const MAX_ROWS: usize = 50;
+pub(super) const MAX_ROWS: usize = 50;
 /// Characters of a hit's name beside its row: as many fit left of the
 /// axis in the larger type a phone gets (`style.css`).
 const LABEL: usize = 16;
 
 /// NCBI's colour key for alignment scores: below 40, 40 to 50, 50 to 80,
 /// 80 to 200, and 200 or more bits.
-pub const BANDS: [(f64, &str, &str); 5] = [
+pub(super) const BANDS: [(f64, &str, &str); 5] = [
     (0.0, "#3b3b3b", "< 40"),
     (40.0, "#2f5fd0", "40–50"),
     (50.0, "#27933f", "50–80"),
@@ -36,7 +36,7 @@ pub const BANDS: [(f64, &str, &str); 5] = [
 ];
 
 /// The colour of a bit score.
-pub fn colour(bit_score: f64) -> &'static str {
+pub(super) fn colour(bit_score: f64) -> &'static str {
     BANDS
         .iter()
         .rev()
@@ -45,14 +45,14 @@ pub fn colour(bit_score: f64) -> &'static str {
 }
 
 /// Where position `position` (1-based) of a query of `len` begins on the axis.
-pub fn x(position: u64, len: u64) -> f64 {
+pub(super) fn x(position: u64, len: u64) -> f64 {
     let len = len.max(1) as f64;
     let offset = (position.max(1) - 1) as f64;
     PLOT_LEFT + (PLOT_RIGHT - PLOT_LEFT) * offset.min(len) / len
 }
 
 /// A bar for the positions `from..=to` (in either order): its left edge and width.
-pub fn bar(from: u64, to: u64, len: u64) -> (f64, f64) {
+pub(super) fn bar(from: u64, to: u64, len: u64) -> (f64, f64) {
     let (from, to) = (from.min(to), from.max(to));
     let left = x(from, len);
     let right = x(to + 1, len);
@@ -61,7 +61,7 @@ pub fn bar(from: u64, to: u64, len: u64) -> (f64, f64) {
 
 /// Tick positions along a query of `len`: 1, then round numbers (a 1, 2 or
 /// 5 times a power of ten apart, four to ten of them), and the end.
-pub fn ticks(len: u64) -> Vec<u64> {
+pub(super) fn ticks(len: u64) -> Vec<u64> {
     let len = len.max(1);
     let mut step = 1u64;
     'find: for power in 0..19 {
@@ -90,7 +90,7 @@ pub fn ticks(len: u64) -> Vec<u64> {
 
 /// The overview of one query's hits; `prefix` makes its ids and links the
 /// query's own.
-pub fn render(query: &QueryHits, prefix: &str) -> Markup {
+pub(super) fn render(query: &QueryHits, prefix: &str) -> Markup {
     let hits: Vec<_> = query.hits.iter().take(MAX_ROWS).collect();
     let height = FIRST_ROW + ROW * hits.len() as f64 + 6.0;
     let title_id = format!("{prefix}-overview-title");
@@ -171,7 +171,7 @@ fn round(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::report::tests::report;
+    use crate::blast::report::tests::report;
 
     /// The number in attribute `name` of a start tag.
     fn attribute(tag: &str, name: &str) -> f64 {

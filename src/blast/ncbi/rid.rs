@@ -14,15 +14,15 @@ use crate::model::{Id, Record};
 const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const ID_DIGITS: usize = 7;
 const CHECK_DIGITS: usize = 4;
-pub const LENGTH: usize = ID_DIGITS + CHECK_DIGITS;
+pub(super) const LENGTH: usize = ID_DIGITS + CHECK_DIGITS;
 
 /// A search's request id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rid(String);
+pub(crate) struct Rid(String);
 
 impl Rid {
     /// The RID of an experiment; none for an id beyond 36⁷ (78 billion).
-    pub fn of(record: &Record) -> Option<Rid> {
+    pub(crate) fn of(record: &Record) -> Option<Rid> {
         let id = record.id.0;
         if id >= 36u64.pow(ID_DIGITS as u32) {
             return None;
@@ -34,7 +34,7 @@ impl Rid {
 
     /// The experiment an RID names, if it is one of ours at all; whether it
     /// is that experiment's is for [`Rid::names`] to say.
-    pub fn id(text: &str) -> Option<Id> {
+    pub(crate) fn id(text: &str) -> Option<Id> {
         let text = text.trim();
         if text.len() != LENGTH || !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return None;
@@ -44,12 +44,8 @@ impl Rid {
     }
 
     /// Whether `text` is the RID of `record` (in any case: clients upper-case it, people type it).
-    pub fn names(text: &str, record: &Record) -> bool {
+    pub(crate) fn names(text: &str, record: &Record) -> bool {
         Rid::of(record).is_some_and(|rid| rid.0.eq_ignore_ascii_case(text.trim()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -95,19 +91,18 @@ mod tests {
     fn an_rid_is_eleven_letters_and_digits_and_names_its_experiment_only() {
         for id in [1, 42, 999_999, 36u64.pow(7) - 1] {
             let record = Record::for_test(id, State::Queued);
-            let rid = Rid::of(&record).unwrap();
-            assert_eq!(rid.as_str().len(), 11, "{rid}");
+            let rid = Rid::of(&record).unwrap().to_string();
+            assert_eq!(rid.len(), 11, "{rid}");
             assert!(rid
-                .as_str()
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
-            assert_eq!(Rid::id(rid.as_str()), Some(Id(id)));
-            assert!(Rid::names(rid.as_str(), &record));
-            assert!(Rid::names(&rid.as_str().to_ascii_lowercase(), &record));
+            assert_eq!(Rid::id(&rid), Some(Id(id)));
+            assert!(Rid::names(&rid, &record));
+            assert!(Rid::names(&rid.to_ascii_lowercase(), &record));
             // Another experiment with the same id (a directory started afresh) has another RID.
             let mut other = record.clone();
             other.submitted_at = record.submitted_at.after(std::time::Duration::from_secs(1));
-            assert!(!Rid::names(rid.as_str(), &other));
+            assert!(!Rid::names(&rid, &other));
         }
         assert_eq!(
             Rid::of(&Record::for_test(36u64.pow(7), State::Queued)),

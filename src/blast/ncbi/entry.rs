@@ -17,7 +17,7 @@ use std::io::{Read, Seek};
 use tokio::io::AsyncReadExt;
 
 /// The program that fetches entries, found on the server's `PATH`.
-pub const PROGRAM: &str = "blastdbcmd";
+pub(crate) const PROGRAM: &str = "blastdbcmd";
 
 /// The longest identifier taken: NCBI's accessions with their version, and
 /// the `db|accession|name` forms of UniProt and others, are a few dozen
@@ -44,11 +44,11 @@ const MAX_MESSAGE: u64 = 2 * 1024;
 /// holding a digit, `_`, `.` or `|`. The last is what tells it from a bare
 /// sequence, which is letters only (`MKV...`, `ACGT...`, with `-` for gaps).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identifier(String);
+pub(crate) struct Identifier(String);
 
 impl Identifier {
     /// `QUERY` as an identifier, if it is one rather than a sequence.
-    pub fn parse(query: &str) -> Option<Identifier> {
+    pub(crate) fn parse(query: &str) -> Option<Identifier> {
         let text = query.trim();
         let mut chars = text.chars();
         let good = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -62,7 +62,7 @@ impl Identifier {
         good.then(|| Identifier(text.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -75,7 +75,7 @@ impl fmt::Display for Identifier {
 
 /// Why an entry could not be fetched.
 #[derive(Debug, PartialEq, Eq)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// It is longer than the server takes: the client's to shorten.
     TooLong(String),
     /// `blastdbcmd` could not run, or could not read a database: the server's.
@@ -94,7 +94,7 @@ impl fmt::Display for FetchError {
 /// FASTA (its own defline, then its sequence), with `env` added to
 /// `blastdbcmd`'s environment (the pipeline's: `BLASTDB` and the like), and
 /// the database it came from. `Ok(None)` when none holds it.
-pub async fn fetch<'a>(
+pub(crate) async fn fetch<'a>(
     id: &Identifier,
     databases: &'a [String],
     env: &BTreeMap<String, String>,

@@ -19,8 +19,8 @@
 //!                                             # (default: the pipeline's BLAST_DB)
 //! ```
 
-pub mod entry;
-pub mod format;
+pub(crate) mod entry;
+pub(crate) mod format;
 mod rid;
 
 use std::collections::BTreeMap;
@@ -31,12 +31,12 @@ use serde::Deserialize;
 
 use crate::pipeline::{Pipeline, RawParams, View};
 
-pub use rid::Rid;
+pub(crate) use rid::Rid;
 
 /// The settings a script sends with `CMD=Put`, and the pipeline parameter
 /// each becomes when the pipeline declares one of that name. The values go
 /// through the parameter's own checks, like any submission's.
-pub const SETTINGS: [(&str, &str); 9] = [
+pub(crate) const SETTINGS: [(&str, &str); 9] = [
     ("EXPECT", "evalue"),
     ("HITLIST_SIZE", "max_hits"),
     ("WORD_SIZE", "word_size"),
@@ -378,7 +378,7 @@ impl Service {
 
 /// The NCBI setting a pipeline parameter came from, for errors in the
 /// client's terms.
-pub fn setting_of(param: &str) -> Option<&'static str> {
+pub(crate) fn setting_of(param: &str) -> Option<&'static str> {
     SETTINGS
         .iter()
         .find(|(_, name)| *name == param)
@@ -388,7 +388,7 @@ pub fn setting_of(param: &str) -> Option<&'static str> {
 }
 
 /// The BLAST archive among a pipeline's results: what every format is made from.
-pub fn archive_of(results: &[crate::pipeline::ResultFile]) -> Option<&str> {
+pub(crate) fn archive_of(results: &[crate::pipeline::ResultFile]) -> Option<&str> {
     results
         .iter()
         .find(|result| result.view == View::Blast)

@@ -1,5 +1,5 @@
 //! The formats a client asks for (`FORMAT_TYPE`), made from a search's BLAST
-//! archive (`-outfmt 11`) by [`crate::blast`], as NCBI makes them: one file,
+//! archive (`-outfmt 11`) by [`crate::blast::format`], as NCBI makes them: one file,
 //! or for JSON2 and XML2 a zip of the file naming the others and one file per
 //! query.
 
@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::blast::{self, Columns, Split};
+use crate::blast::format::{self as blast, Columns, Split};
 use crate::error::Error;
 use crate::time::Timestamp;
 use crate::zipstream::ZipStream;
@@ -22,7 +22,7 @@ const MAX_REPORT: u64 = 1 << 30;
 
 /// The formats of `FORMAT_TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `-outfmt 5`: what Biopython's `NCBIXML` and `Bio.Blast` read.
     Xml,
     /// `-outfmt 0`, the pairwise report, after the status block NCBI puts first.
@@ -39,7 +39,7 @@ pub enum Format {
 
 impl Format {
     /// `FORMAT_TYPE` as clients send it; NCBI takes any case.
-    pub fn parse(text: &str) -> Option<Format> {
+    pub(crate) fn parse(text: &str) -> Option<Format> {
         Some(match text.trim().to_ascii_uppercase().as_str() {
             "XML" => Format::Xml,
             "TEXT" => Format::Text,
@@ -51,19 +51,19 @@ impl Format {
         })
     }
 
-    pub const NAMES: &'static str = "XML, Text, Tabular, HTML, JSON2 or XML2";
+    pub(crate) const NAMES: &'static str = "XML, Text, Tabular, HTML, JSON2 or XML2";
 }
 
 /// How much of the result to report: `ALIGNMENTS` and `DESCRIPTIONS`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub alignments: Option<u32>,
     pub descriptions: Option<u32>,
 }
 
 /// What to format: the archive, opened without following links, and the
 /// environment its search ran in (where the database is found).
-pub struct Job {
+pub(crate) struct Job {
     pub archive: std::fs::File,
     pub env: BTreeMap<String, String>,
     /// The RID, which names the files of a zip.
@@ -72,7 +72,7 @@ pub struct Job {
 
 /// Formats `job`'s archive as `format`, within `limits`: the report's bytes.
 /// A blocking call: run it on the blocking pool.
-pub fn report(job: Job, format: Format, limits: Limits) -> Result<Vec<u8>, Error> {
+pub(crate) fn report(job: Job, format: Format, limits: Limits) -> Result<Vec<u8>, Error> {
     let mut options = blast::Options::new(TIME_LIMIT, MAX_REPORT);
     options.env = job.env.into_iter().collect();
     match format {

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 
 /// The program that formats archives, found on the server's `PATH`.
-pub const PROGRAM: &str = "blast_formatter";
+pub(crate) const PROGRAM: &str = "blast_formatter";
 
 /// How many `blast_formatter` may run at once, server-wide: a workstation
 /// has few cores, and the worker's search needs them.
-pub const MAX_RUNNING: usize = 2;
+pub(crate) const MAX_RUNNING: usize = 2;
 
 /// Bytes of `blast_formatter`'s own messages kept for an error.
 const MAX_MESSAGE: u64 = 4 * 1024;
@@ -42,14 +42,14 @@ const ALL_HITS: u32 = 1_000_000;
 const MOST_HITS: u32 = i32::MAX as u32;
 
 /// The standard twelve columns of `-outfmt 6` (what `std` stands for).
-pub const STANDARD_COLUMNS: [&str; 12] = [
+pub(crate) const STANDARD_COLUMNS: [&str; 12] = [
     "qaccver", "saccver", "pident", "length", "mismatch", "gapopen", "qstart", "qend", "sstart",
     "send", "evalue", "bitscore",
 ];
 
 /// Every column BLAST+ can write in `-outfmt 6`, `7` and `10`, with what it
 /// means in a few words (a table's heading).
-pub const COLUMNS: [(&str, &str); 51] = [
+pub(crate) const COLUMNS: [(&str, &str); 51] = [
     ("qseqid", "Query"),
     ("qgi", "Query GI"),
     ("qacc", "Query accession"),
@@ -104,7 +104,7 @@ pub const COLUMNS: [(&str, &str); 51] = [
 ];
 
 /// The heading of a tabular column, if `specifier` is one BLAST+ knows.
-pub fn column_label(specifier: &str) -> Option<&'static str> {
+pub(crate) fn column_label(specifier: &str) -> Option<&'static str> {
     COLUMNS
         .iter()
         .find(|(name, _)| *name == specifier)
@@ -113,7 +113,7 @@ pub fn column_label(specifier: &str) -> Option<&'static str> {
 
 /// A BLAST+ output format (`-outfmt`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `0`: the pairwise text report (`Query=`, alignments).
     Pairwise,
     /// `5`: BLAST XML.
@@ -122,28 +122,24 @@ pub enum Format {
     Tabular(Columns),
     /// `7`: tab-separated, with comment lines naming the query, database and columns.
     CommentedTabular(Columns),
-    /// `10`: comma-separated.
-    Csv(Columns),
     /// `15`: single-file BLAST JSON.
     Json,
-    /// `16`: single-file BLAST XML2.
-    Xml2,
 }
 
 /// Which columns a tabular format writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Columns {
+pub(crate) enum Columns {
     /// BLAST's twelve (`std`).
     Standard,
     /// Every column BLAST+ can write, in the order of [`COLUMNS`].
     All,
-    /// These, each one of [`COLUMNS`] (checked by [`Format::parse`]).
+    /// These, each one of [`COLUMNS`].
     Named(Vec<String>),
 }
 
 impl Columns {
     /// The specifiers, as `-outfmt` takes them after the number.
-    pub fn specifiers(&self) -> Vec<&str> {
+    pub(crate) fn specifiers(&self) -> Vec<&str> {
         match self {
             Columns::Standard => STANDARD_COLUMNS.to_vec(),
             Columns::All => {
@@ -161,43 +157,8 @@ impl Columns {
 }
 
 impl Format {
-    /// Reads a format as `-outfmt` is written: `5`, `15`, `6`, `7 std qlen`,
-    /// `10 qseqid sseqid evalue`. Columns must be ones BLAST+ knows: it
-    /// drops an unknown one silently, and a script would read the wrong column.
-    pub fn parse(text: &str) -> Result<Format, String> {
-        let mut words = text.split_whitespace();
-        let number = words.next().unwrap_or_default();
-        let names: Vec<String> = words.map(str::to_owned).collect();
-        if let Some(unknown) = names.iter().find(|name| column_label(name).is_none()) {
-            return Err(format!("'{unknown}' is not a column BLAST+ writes"));
-        }
-        let columns = || match names.as_slice() {
-            [] => Columns::Standard,
-            [only] if only == "std" => Columns::Standard,
-            _ => Columns::Named(names.clone()),
-        };
-        let format = match number {
-            "0" => Format::Pairwise,
-            "5" => Format::Xml,
-            "6" => Format::Tabular(columns()),
-            "7" => Format::CommentedTabular(columns()),
-            "10" => Format::Csv(columns()),
-            "15" => Format::Json,
-            "16" => Format::Xml2,
-            other => {
-                return Err(format!(
-                    "-outfmt '{other}' is not one seqspool makes: 0, 5, 6, 7, 10, 15 or 16"
-                ))
-            }
-        };
-        if !names.is_empty() && !matches!(number, "6" | "7" | "10") {
-            return Err(format!("-outfmt {number} takes no columns"));
-        }
-        Ok(format)
-    }
-
     /// The value of `-outfmt`.
-    pub fn outfmt(&self) -> String {
+    pub(crate) fn outfmt(&self) -> String {
         let tabular = |number: &str, columns: &Columns| {
             let mut text = number.to_owned();
             for name in columns.specifiers() {
@@ -211,19 +172,16 @@ impl Format {
             Format::Xml => "5".into(),
             Format::Tabular(columns) => tabular("6", columns),
             Format::CommentedTabular(columns) => tabular("7", columns),
-            Format::Csv(columns) => tabular("10", columns),
             Format::Json => "15".into(),
-            Format::Xml2 => "16".into(),
         }
     }
 
     /// The usual file extension of the format.
-    pub fn extension(&self) -> &'static str {
+    pub(crate) fn extension(&self) -> &'static str {
         match self {
             Format::Pairwise => "txt",
-            Format::Xml | Format::Xml2 => "xml",
+            Format::Xml => "xml",
             Format::Tabular(_) | Format::CommentedTabular(_) => "tsv",
-            Format::Csv(_) => "csv",
             Format::Json => "json",
         }
     }
@@ -231,7 +189,7 @@ impl Format {
 
 /// What one formatting may take, and where it runs.
 #[derive(Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// How long `blast_formatter` may run (waiting for a turn included).
     pub timeout: Duration,
     /// The most bytes it may write; it is stopped beyond.
@@ -255,7 +213,7 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn new(timeout: Duration, max_bytes: u64) -> Options {
+    pub(crate) fn new(timeout: Duration, max_bytes: u64) -> Options {
         Options {
             timeout,
             max_bytes,
@@ -345,7 +303,7 @@ impl From<FormatError> for Error {
 
 /// Where an archive is read from.
 #[derive(Debug)]
-pub enum Archive<'a> {
+pub(crate) enum Archive<'a> {
     /// A file at a path this server trusts (one it wrote itself).
     Path(&'a Path),
     /// A file already open: one a processing command wrote, opened without
@@ -377,16 +335,16 @@ impl Archive<'_> {
 /// Formats an archive and returns what `blast_formatter` wrote: for what
 /// fits in memory (`options.max_bytes`), such as a page's report.
 ///
-/// ```no_run
+/// ```ignore
 /// use std::path::Path;
 /// use std::time::Duration;
-/// use seqspool::blast::{self, Columns, Format, Options};
+/// use crate::blast::format::{self as blast, Columns, Format, Options};
 ///
 /// let options = Options::new(Duration::from_secs(60), 64 << 20);
 /// let tsv = blast::format(Path::new("hits.asn"), &Format::Tabular(Columns::Standard), &options)?;
 /// # Ok::<(), blast::FormatError>(())
 /// ```
-pub fn format<'a>(
+pub(crate) fn format<'a>(
     archive: impl Into<Archive<'a>>,
     format: &Format,
     options: &Options,
@@ -403,7 +361,7 @@ pub fn format<'a>(
 /// `blast_formatter` writes from where it stands), and returns how many
 /// bytes it wrote: for what may be too large to hold in memory, such as a
 /// download streamed from an unnamed temporary file.
-pub fn format_file<'a>(
+pub(crate) fn format_file<'a>(
     archive: impl Into<Archive<'a>>,
     format: &Format,
     options: &Options,
@@ -425,7 +383,7 @@ pub fn format_file<'a>(
 /// The formats written as several files: one that names the others, then
 /// one per query (what NCBI's JSON2 and XML2 downloads zip together).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
+pub(crate) enum Split {
     /// `-outfmt 13`: `BASE` lists `BASE_1.json`, `BASE_2.json`, ...
     Json,
     /// `-outfmt 14`: `BASE` includes `BASE_1.xml`, `BASE_2.xml`, ...
@@ -435,7 +393,7 @@ pub enum Split {
 /// Formats an archive as `split` into `dir`, the file naming the others
 /// called `base` (which must be a plain file name), and returns the bytes
 /// written in all.
-pub fn format_split<'a>(
+pub(crate) fn format_split<'a>(
     archive: impl Into<Archive<'a>>,
     split: Split,
     options: &Options,
@@ -606,26 +564,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_read_as_outfmt_writes_them() {
-        assert_eq!(Format::parse("5"), Ok(Format::Xml));
-        assert_eq!(Format::parse(" 15 "), Ok(Format::Json));
-        assert_eq!(Format::parse("6"), Ok(Format::Tabular(Columns::Standard)));
+    fn formats_are_written_as_outfmt_takes_them() {
+        assert_eq!(Format::Xml.outfmt(), "5");
+        assert_eq!(Format::Json.outfmt(), "15");
         assert_eq!(
-            Format::parse("7 std"),
-            Ok(Format::CommentedTabular(Columns::Standard))
+            Format::Tabular(Columns::Named(vec!["qseqid".into(), "stitle".into()])).outfmt(),
+            "6 qseqid stitle"
         );
-        assert_eq!(
-            Format::parse("6 qseqid sseqid stitle").unwrap().outfmt(),
-            "6 qseqid sseqid stitle"
-        );
-        assert!(Format::parse("6 qseqid bogus")
-            .unwrap_err()
-            .contains("'bogus' is not a column"));
-        assert!(Format::parse("5 qseqid")
-            .unwrap_err()
-            .contains("takes no columns"));
-        assert!(Format::parse("11").is_err());
-        assert!(Format::parse("").is_err());
         assert_eq!(
             Format::Tabular(Columns::Standard).outfmt(),
             "6 qaccver saccver pident length mismatch gapopen qstart qend sstart send evalue bitscore"

@@ -1,0 +1,21 @@
+//! BLAST, in one home: what seqspool knows of NCBI's BLAST+ beyond running
+//! a pipeline's command. A search runs once and keeps its archive
+//! (`-outfmt 11`); everything else is made from that archive here.
+//!
+//! - [`format`]: the formats made from an archive with `blast_formatter`
+//!   (the page's report, the downloads, the NCBI API's answers), under a
+//!   time limit, a size limit and a bound on how many run at once.
+//! - [`report`]: the hit model read from BLAST's JSON (a report, each
+//!   query's hits, their HSPs) and its numbers as BLAST writes them; no
+//!   HTML (`ui::results` draws it, `results` makes and caches it).
+//! - [`ncbi`]: NCBI's BLAST URL API as the configuration maps it onto
+//!   pipelines (programs, databases, settings, RIDs, the formats it
+//!   answers in, the lookup of an identifier sent as a query);
+//!   `api::ncbi` speaks its protocol.
+//!
+//! A new BLAST capability (databases found on disk, the programs offered
+//! as pipelines, a run of several queries split per query) gets a file here.
+
+pub(crate) mod format;
+pub(crate) mod ncbi;
+pub(crate) mod report;
