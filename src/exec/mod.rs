@@ -204,7 +204,7 @@ pub(crate) trait Executor: Send + Sync {
 }
 
 /// The executors of this server, and which one runs an experiment.
-pub struct Executors {
+pub(crate) struct Executors {
     builtin: builtin::Builtin,
     local: local::Local,
     slurm: slurm::Slurm,

@@ -179,7 +179,7 @@ impl fmt::Display for Command {
 /// A file a pipeline writes that is one of its results.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResultFile {
+pub(crate) struct ResultFile {
     /// Its name in the experiment's directory.
     pub(crate) file: String,
     /// How the page shows it.
@@ -193,7 +193,7 @@ pub struct ResultFile {
 /// How a result file is shown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum View {
+pub(crate) enum View {
     /// A TSV or CSV file as a table.
     Table,
     /// A BLAST search's archive (`-outfmt 11`): hits, alignments, an overview.

@@ -38,7 +38,7 @@ use queue_state::QueueState;
 
 pub(crate) use publish::{Published, Staged};
 pub use record::read_record;
-pub use scan::Scan;
+pub(crate) use scan::Scan;
 
 /// The record of an experiment, in its directory.
 pub const RECORD_FILE: &str = "experiment.json";
@@ -144,7 +144,7 @@ const TAIL_BYTES: u64 = 16 * 1024;
 
 /// The last lines of a log file.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Tail {
+pub(crate) struct Tail {
     pub(crate) text: String,
     /// Whether earlier lines were left out.
     pub(crate) cut: bool,

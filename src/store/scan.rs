@@ -20,7 +20,7 @@ use crate::model::{Drain, Id, Pause, Record, Sharing};
 
 /// What the start-up scan found.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// Every readable experiment, in id (acceptance) order.
     pub(crate) records: Vec<Record>,
     /// Entries that are not experiments or could not be read; left untouched.
