@@ -20,6 +20,7 @@ use crate::model::ProcessIdentity;
 
 /// Marks every process of a run (it is left in the command's environment).
 pub const RUN_VAR: &str = "SEQSPOOL_RUN";
+
 /// Kills what is left of a run after a server crash: its runner's session,
 /// and the processes marked as the run's; returns how many were signalled.
 pub fn kill_run(process: &ProcessIdentity, grace: Duration) -> usize {
@@ -58,11 +59,7 @@ pub(super) fn kill_marked(mark: &str, grace: Duration) -> usize {
 /// SIGTERM, then SIGKILL after `grace`; returns how many there were.
 pub(super) fn kill_carrying(mark: &str, grace: Duration) -> usize {
     let marked = || -> Vec<i32> {
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        pids()
             .filter(|pid| {
                 fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
                     environ.split(|&b| b == 0).any(|var| var == mark.as_bytes())
@@ -93,16 +90,7 @@ pub(super) fn kill_carrying(mark: &str, grace: Duration) -> usize {
 
 /// Every live process and its parent, from `/proc`.
 pub(super) fn process_parents() -> Vec<(i32, i32)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = proc_stat(pid)?;
-            (stat.state != 'Z').then_some((pid, stat.ppid))
-        })
-        .collect()
+    live().map(|(pid, stat)| (pid, stat.ppid)).collect()
 }
 
 /// What identifies the group whose leader is `pid`, for recovery after a crash.
@@ -167,17 +155,25 @@ pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
 
 /// Every live process in the session or the process group `id`, with its start time.
 fn members_of(id: i32) -> Vec<(i32, u64)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = proc_stat(pid)?;
-            ((stat.pgrp == id || stat.session == id) && stat.state != 'Z')
-                .then_some((pid, stat.start_ticks))
-        })
+    live()
+        .filter(|(_, stat)| stat.pgrp == id || stat.session == id)
+        .map(|(pid, stat)| (pid, stat.start_ticks))
         .collect()
+}
+
+/// The pid of every process in `/proc` (none if it cannot be read).
+fn pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// Every process that has not ended (a zombie has), with its `/proc/PID/stat`.
+fn live() -> impl Iterator<Item = (i32, Stat)> {
+    pids()
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
+        .filter(|(_, stat)| stat.state != 'Z')
 }
 
 struct Stat {
