@@ -1061,8 +1061,7 @@ fn real_answers_of_every_route_match_the_document() {
 /// cluster is needed to hold them to the document.
 fn slurm_shapes(document: &Document, running: &Value) {
     use seqspool::model::{Record, RunHandle, SlurmJob};
-    use seqspool::pipeline::{ExecutorKind, Pipeline};
-    use seqspool::sbatch::SlurmOptions;
+    use seqspool::pipeline::{ExecutorKind, Pipeline, SlurmOptions};
     use std::sync::Arc;
 
     let mut record: Record = serde_json::from_value(running.clone()).unwrap();

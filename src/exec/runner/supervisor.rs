@@ -1,85 +1,33 @@
-//! The runner: one long-lived process beside the server that starts each
-//! local command and watches it to its end.
+//! The runner's own side: its state between two events, and the loop that
+//! waits on seqspool's requests, the command's output, a processor's answers
+//! and signals, and deals with each.
 //!
-//! seqspool starts its own binary once as `seqspool __runner`. The runner
-//! makes itself a session of its own (so every command it starts falls into a
-//! scheduling group of its own, whose niceness is set low: nice values act
-//! only inside a group), a child subreaper (so every process a command starts
-//! stays in its tree, even one that calls `setsid` or double-forks: an orphan
-//! is handed to the runner, not to init), and asks the kernel to tell it when
-//! seqspool dies (`PR_SET_PDEATHSIG`). Being started once, it costs one fork
-//! and exec per experiment (the command's shell), not two.
-//!
-//! It runs one command at a time, as seqspool asks over its standard input (a
-//! socket), one JSON object a line: `{"op":"run",...}` starts `/bin/sh -c`
-//! in the experiment's directory, its output copied into the logs (capped, at
-//! the command's priority, not the server's), and answers `ended` with the
-//! wait status once the shell has exited and whatever it left running is
-//! killed (or `refused`, when it could not start); a command outside the
-//! queue (the lab's `on_finish`) says what it reads on its standard input and
-//! where its logs go; `{"op":"stop"}` sends
-//! SIGTERM to the whole tree, then SIGKILL after the grace period. When
-//! seqspool dies (SIGTERM from the kernel, or the end of its input), the
-//! runner stops the tree and exits.
-//!
-//! A command that is one program and its plain arguments (`/opt/blast/run.sh
-//! nt`, `true`) is started without the shell in between: the shell would
-//! parse it into the same words and start the same program, one fork and
-//! exec later.
-//!
-//! A runner may instead keep a warm processor (`exec::warm`): `{"op":"start"}`
-//! starts a command that stays, its standard input a pipe and a descriptor of
-//! its own for answers ([`ANSWER_FD_VAR`]), its output appended to the
-//! pipeline's log (renamed to `.1` when full); `{"op":"send"}` writes it one
-//! request line and copies what it prints into that experiment's logs too,
-//! until an answer line comes back (`answer`). Each processor has a runner
-//! of its own, so that its tree is exactly the runner's, and a stop kills it
-//! and nothing else.
-//!
-//! What can still escape: a process that asks something outside its tree to
-//! start a process for it (`systemd-run`, `at`, `ssh localhost`, a container
-//! runtime). Every process of a run also carries `SEQSPOOL_RUN` in its
-//! environment, by which recovery finds survivors of a runner that was
-//! itself killed; a process that clears its environment as well loses that.
+//! The runner starts one command (or one warm processor) at a time, in a
+//! process group of its own; as a child subreaper it reaps everything the
+//! command leaves, and it kills the whole tree, found through `/proc`, when
+//! told to stop, when the shell has exited and left something running, and
+//! when seqspool dies.
 
-use std::collections::HashMap;
-use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
-use serde::{Deserialize, Serialize};
 
-use crate::pipeline::Command as PipelineCommand;
-
-/// The first argument that makes the binary a runner.
-pub const SUBCOMMAND: &str = "__runner";
-
-/// The server's pid, so the runner can tell it is still its parent.
-pub const PARENT_VAR: &str = "SEQSPOOL_PARENT";
-/// Marks every process of a run (it is left in the command's environment).
-pub const RUN_VAR: &str = "SEQSPOOL_RUN";
-/// Names, in a warm processor's environment, the descriptor it answers on.
-pub const ANSWER_FD_VAR: &str = "SEQSPOOL_ANSWER_FD";
-/// The descriptor a warm processor answers on: the first after standard
-/// error, which any shell can write to (`>&3`).
-pub const ANSWER_FD: i32 = 3;
-
-/// The niceness a command runs at: the lowest priority, as for any batch job.
-/// The HTTP side must answer at once however hard the command works: at nice
-/// 19, in a scheduling group of its own, the command yields the CPU whenever
-/// the server wants it, and still gets every cycle the server leaves idle.
-pub const COMMAND_NICENESS: i32 = 19;
+use super::launch::{busy, launch, open_log, start_command, Input};
+use super::output::{drain, drain_now, timeout, Log, Output, Sink};
+use super::{
+    Event, Request, RunRequest, SendRequest, StartRequest, ANSWER_FD, ANSWER_FD_VAR,
+    COMMAND_NICENESS, PARENT_VAR,
+};
+use crate::exec::process;
 
 /// How long the output is drained once the command's tree is gone; only a
 /// process outside the tree holding the pipes open makes it wait this long.
@@ -92,102 +40,9 @@ const CHUNK: usize = 64 * 1024;
 /// here (and then reads as nonsense): an answer says ok or why not.
 const MAX_ANSWER: usize = 64 * 1024;
 
-/// What seqspool asks of the runner.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum Request {
-    /// Start a command; only when none runs.
-    Run(RunRequest),
-    /// Start a warm processor; only when nothing runs.
-    Start(StartRequest),
-    /// Hand the warm processor one request.
-    Send(SendRequest),
-    /// Stop the running command's (or processor's) tree: SIGTERM, then SIGKILL after its grace.
-    Stop,
-}
-
-/// One command to run.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RunRequest {
-    /// The experiment's directory: the command's working directory, where its logs go.
-    pub dir: PathBuf,
-    /// A program and its arguments, or a line for `/bin/sh -c`.
-    pub command: crate::pipeline::Command,
-    /// Added to the runner's environment (which is the server's).
-    pub env: Vec<(String, String)>,
-    /// Most bytes kept of each of stdout and stderr.
-    pub max_output: u64,
-    /// Between SIGTERM and SIGKILL, in milliseconds.
-    pub grace_ms: u64,
-    /// The run's mark, in [`RUN_VAR`] of every process it starts.
-    pub mark: String,
-    /// What the command reads on its standard input (none: nothing, `/dev/null`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
-    /// Where its standard output and error go (none: `stdout.txt` and
-    /// `stderr.txt` in `dir`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logs: Option<[PathBuf; 2]>,
-}
-
-/// A warm processor to start.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StartRequest {
-    /// Its working directory.
-    pub dir: PathBuf,
-    pub command: crate::pipeline::Command,
-    /// Added to the runner's environment (which is the server's).
-    pub env: Vec<(String, String)>,
-    /// The pipeline's log, which gets everything it prints.
-    pub log: PathBuf,
-    /// Bytes the log may reach before it is renamed to `<log>.1` and begun again.
-    pub max_log: u64,
-    /// Between SIGTERM and SIGKILL, in milliseconds.
-    pub grace_ms: u64,
-    /// The processor's mark, in [`RUN_VAR`] of every process it starts.
-    pub mark: String,
-}
-
-/// One request for the warm processor.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SendRequest {
-    /// The line it is given on its standard input (without the newline).
-    pub line: String,
-    /// The experiment's directory: its `stdout.txt` and `stderr.txt` get
-    /// what the processor prints until it answers.
-    pub dir: PathBuf,
-    /// Most bytes kept of each of them.
-    pub max_output: u64,
-}
-
-/// What the runner tells seqspool.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
-pub enum Event {
-    /// The command could not be started (the shell, the logs); nothing runs.
-    Refused { errno: i32, message: String },
-    /// The shell has exited (`status` is its wait status), and `strays`
-    /// processes it left running were killed.
-    Ended { status: i32, strays: usize },
-    /// A warm processor has started, as process `pid`.
-    Started { pid: i32 },
-    /// A line the warm processor wrote on its answer descriptor.
-    Answer { line: String },
-}
-
-/// Runs the runner; never returns.
-pub fn main() -> ! {
-    let code = match serve() {
-        Ok(()) => 0,
-        Err(err) => {
-            let _ = writeln!(io::stderr(), "seqspool runner: {err}");
-            1
-        }
-    };
-    std::process::exit(code)
-}
-
-fn serve() -> io::Result<()> {
+/// Makes this process the runner (its own session, a subreaper that dies
+/// with seqspool), then serves until seqspool ends or asks it to.
+pub(super) fn serve() -> io::Result<()> {
     // Descriptor 3, held for a warm processor's answers: seqspool starts the
     // runner with 0, 1 and 2 only, so the first file opened here gets it.
     let answer_slot = File::open("/dev/null")
@@ -581,7 +436,7 @@ impl Runner {
                     Ok(n) => warm.partial.extend_from_slice(&buf[..n]),
                 }
             }
-            let ended = super::local::describe(std::process::ExitStatus::from_raw(status));
+            let ended = process::describe(std::process::ExitStatus::from_raw(status));
             warm.log
                 .write(format!("[seqspool: the processor {ended}]\n").as_bytes());
             if strays > 0 {
@@ -735,285 +590,6 @@ fn spawn_processor(start: &StartRequest, slot: &mut Option<OwnedFd>) -> io::Resu
     })
 }
 
-/// Opens (making it, or emptying it) one of an experiment's logs, never through a link.
-fn open_log(path: &std::path::Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-}
-
-fn busy(message: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::ResourceBusy, message.to_owned())
-}
-
-/// Starts a pipeline's command with `launch`: a program with its arguments
-/// as the lab wrote them, a shell line that is one plain program the same
-/// way, any other line with `/bin/sh -c`.
-fn start_command<T>(
-    command: &PipelineCommand,
-    mut launch: impl FnMut(&mut Command) -> io::Result<T>,
-) -> io::Result<T> {
-    let line = match command {
-        PipelineCommand::Program(words) => {
-            // As the lab wrote it: no shell, so a program that is not there is
-            // refused (the workstation's to fix).
-            let (program, args) = words
-                .split_first()
-                .ok_or_else(|| io::Error::other("the command names no program"))?;
-            return launch(Command::new(program).args(args));
-        }
-        PipelineCommand::Shell(line) => line,
-    };
-    if let Some(words) = plain_words(line) {
-        match launch(Command::new(words[0]).args(&words[1..])) {
-            // Not found, or not executable: the shell says so in the words
-            // and with the exit code (127, 126) a user knows.
-            Err(err) if is_missing(&err) => {}
-            launched => return launched,
-        }
-    }
-    launch(Command::new("/bin/sh").arg("-c").arg(line))
-}
-
-/// A started process and our ends of its pipes.
-struct Launched {
-    pid: Pid,
-    stdout: io::PipeReader,
-    stderr: io::PipeReader,
-    /// Its standard input, when it takes one.
-    stdin: Option<io::PipeWriter>,
-}
-
-/// What a launched command reads on its standard input.
-enum Input {
-    /// Nothing (`/dev/null`).
-    Null,
-    /// A new pipe, whose other end the runner writes.
-    Pipe,
-    /// A file, from where it stands.
-    File(File),
-}
-
-/// Starts `command` in `dir` with `env` and the run's `mark`, in a process
-/// group of its own, its output into new pipes, and its input as `input` says.
-fn launch(
-    command: &mut Command,
-    dir: &std::path::Path,
-    env: &[(String, String)],
-    mark: &str,
-    input: Input,
-) -> io::Result<Launched> {
-    let (out_read, out_write) = io::pipe()?;
-    let (err_read, err_write) = io::pipe()?;
-    let (stdin, input) = match input {
-        Input::Null => (Stdio::null(), None),
-        Input::Pipe => {
-            let (read, write) = io::pipe()?;
-            (Stdio::from(read), Some(write))
-        }
-        Input::File(file) => (Stdio::from(file), None),
-    };
-    let child = command
-        .current_dir(dir)
-        .env_remove(PARENT_VAR)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env(RUN_VAR, mark)
-        .stdin(stdin)
-        .stdout(out_write)
-        .stderr(err_write)
-        .process_group(0)
-        .spawn()?;
-    Ok(Launched {
-        pid: Pid::from_child(&child),
-        stdout: out_read,
-        stderr: err_read,
-        stdin: input,
-    })
-}
-
-/// Whether a program could not be started because it is not there or not
-/// executable: the shell's "not found" (127) and "cannot execute" (126).
-fn is_missing(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-    )
-}
-
-/// The words of a command that is one program and its plain arguments, which
-/// the shell would run as they are: no quotes, variables, globs, operators or
-/// redirections, and a program that is not one of the shell's own builtins or
-/// keywords (whose meaning only the shell gives them).
-fn plain_words(command: &str) -> Option<Vec<&str>> {
-    /// The shell's builtins and reserved words, as POSIX and dash know them.
-    const SHELL_WORDS: &[&str] = &[
-        "!", ".", ":", "[", "alias", "bg", "break", "case", "cd", "command", "continue", "do",
-        "done", "elif", "else", "esac", "eval", "exec", "exit", "export", "fc", "fg", "fi", "for",
-        "function", "getopts", "hash", "if", "in", "jobs", "local", "printf", "pwd", "read",
-        "readonly", "return", "set", "shift", "test", "then", "times", "trap", "type", "ulimit",
-        "umask", "unalias", "unset", "until", "wait", "while", "{", "}", "echo",
-    ];
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:+@%=".contains(c);
-    let words: Vec<&str> = command
-        .split([' ', '\t'])
-        .filter(|w| !w.is_empty())
-        .collect();
-    let first = *words.first()?;
-    let usable = words.iter().all(|word| word.chars().all(plain))
-        && !SHELL_WORDS.contains(&first)
-        && !first.contains('=')
-        && !first.starts_with('-');
-    usable.then_some(words)
-}
-
-fn timeout(deadline: Option<Instant>) -> Option<Timespec> {
-    deadline.map(|deadline| {
-        let left = deadline.saturating_duration_since(Instant::now());
-        Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: left.subsec_nanos() as i64,
-        }
-    })
-}
-
-/// One of the command's output streams, copied into its log.
-struct Output {
-    from: File,
-    open: bool,
-    /// The experiment's log it is copied into: always for a command; for a
-    /// warm processor, while it works on an experiment.
-    to: Option<Sink>,
-}
-
-/// An experiment's log, which keeps at most `max` bytes.
-struct Sink {
-    file: File,
-    max: u64,
-    kept: u64,
-    dropped: u64,
-}
-
-impl Sink {
-    fn new(file: File, max: u64) -> Sink {
-        Sink {
-            file,
-            max,
-            kept: 0,
-            dropped: 0,
-        }
-    }
-
-    /// Keeps what fits; the rest is counted as dropped.
-    fn keep(&mut self, bytes: &[u8]) {
-        let n = bytes.len() as u64;
-        let keep = (self.max - self.kept).min(n) as usize;
-        if keep > 0 && self.file.write_all(&bytes[..keep]).is_err() {
-            // The disk is full: keep draining, so the command is not blocked.
-            self.dropped += n;
-            return;
-        }
-        self.kept += keep as u64;
-        self.dropped += n - keep as u64;
-    }
-
-    fn finish(mut self) {
-        if self.dropped > 0 {
-            let _ = write!(
-                self.file,
-                "\n[seqspool: {} more bytes dropped; the log is capped at {} bytes]\n",
-                self.dropped, self.max
-            );
-        }
-    }
-}
-
-impl Output {
-    fn new(from: io::PipeReader, to: Option<Sink>) -> Output {
-        Output {
-            from: File::from(OwnedFd::from(from)),
-            open: true,
-            to,
-        }
-    }
-
-    /// Copies what is readable now into the experiment's log (at most its
-    /// cap; the rest is read and dropped so the command never blocks on a
-    /// full pipe) and into the processor's `log`, if any.
-    fn copy(&mut self, buf: &mut [u8], log: Option<&mut Log>) {
-        let n = match self.from.read(buf) {
-            Ok(0) => {
-                self.open = false;
-                return;
-            }
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => return,
-            Err(_) => {
-                self.open = false;
-                return;
-            }
-        };
-        if let Some(log) = log {
-            log.write(&buf[..n]);
-        }
-        if let Some(to) = &mut self.to {
-            to.keep(&buf[..n]);
-        }
-    }
-
-    /// Ends the copy into the experiment's log.
-    fn finish(&mut self) {
-        if let Some(to) = self.to.take() {
-            to.finish();
-        }
-    }
-}
-
-/// A warm processor's log: appended to, renamed to `<log>.1` (replacing the
-/// one before) when it reaches its cap, so it never holds more than twice that.
-struct Log {
-    path: PathBuf,
-    file: File,
-    max: u64,
-    written: u64,
-}
-
-impl Log {
-    fn open(path: &std::path::Path, max: u64) -> io::Result<Log> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o644)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(path)?;
-        let written = file.metadata()?.len();
-        Ok(Log {
-            path: path.to_owned(),
-            file,
-            max,
-            written,
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        if self.written > 0 && self.written + bytes.len() as u64 > self.max {
-            let mut older = self.path.clone().into_os_string();
-            older.push(".1");
-            if fs::rename(&self.path, &older).is_ok() {
-                if let Ok(log) = Log::open(&self.path, self.max) {
-                    *self = log;
-                }
-            }
-        }
-        if self.file.write_all(bytes).is_ok() {
-            self.written += bytes.len() as u64;
-        }
-    }
-}
-
 impl Warm {
     /// Writes what the processor can take now of the pending requests.
     fn flush(&mut self) {
@@ -1026,64 +602,6 @@ impl Warm {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 // It closed its input, or ended: its end is reported when it is reaped.
                 Err(_) => self.pending.clear(),
-            }
-        }
-    }
-}
-
-/// Copies what the outputs hold, waiting at most until `deadline`.
-fn drain(
-    outputs: &mut [Output; 2],
-    mut log: Option<&mut Log>,
-    deadline: Instant,
-    buf: &mut [u8],
-) -> io::Result<()> {
-    let mut fds: Vec<PollFd> = outputs
-        .iter()
-        .filter(|output| output.open)
-        .map(|output| PollFd::new(&output.from, PollFlags::IN))
-        .collect();
-    match poll(&mut fds, timeout(Some(deadline)).as_ref()) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-        Err(err) => return Err(err.into()),
-    }
-    let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
-    drop(fds);
-    let mut ready = ready.into_iter();
-    for output in outputs.iter_mut().filter(|output| output.open) {
-        if ready.next() == Some(true) {
-            output.copy(buf, log.as_deref_mut());
-        }
-    }
-    Ok(())
-}
-
-/// Most passes of [`drain_now`]: a processor printing without pause must not
-/// hold its answer back for ever.
-const DRAIN_NOW_PASSES: usize = 16;
-
-/// Copies what the outputs hold already, without waiting for more.
-fn drain_now(outputs: &mut [Output; 2], log: &mut Log, buf: &mut [u8]) {
-    for _ in 0..DRAIN_NOW_PASSES {
-        let ready: Vec<bool> = {
-            let mut fds: Vec<PollFd> = outputs
-                .iter()
-                .filter(|output| output.open)
-                .map(|output| PollFd::new(&output.from, PollFlags::IN))
-                .collect();
-            let zero = Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0 {
-                return;
-            }
-            fds.iter().map(|fd| !fd.revents().is_empty()).collect()
-        };
-        let mut ready = ready.into_iter();
-        for output in outputs.iter_mut().filter(|output| output.open) {
-            if ready.next() == Some(true) {
-                output.copy(buf, Some(log));
             }
         }
     }
@@ -1149,7 +667,7 @@ fn kill_tree(signal: Signal) -> usize {
 /// The live processes below `root`.
 fn descendants(root: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (pid, ppid) in super::local::process_parents() {
+    for (pid, ppid) in process::process_parents() {
         children.entry(ppid).or_default().push(pid);
     }
     let mut found = Vec::new();
@@ -1161,51 +679,4 @@ fn descendants(root: i32) -> Vec<i32> {
         }
     }
     found
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_processors_log_is_renamed_when_full_and_begun_again() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("kmer.log");
-        fs::write(&path, "earlier\n").unwrap();
-        let mut log = Log::open(&path, 16).unwrap();
-        log.write(b"0123456\n");
-        log.write(b"abcdefg\n");
-        assert_eq!(fs::read_to_string(&path).unwrap(), "abcdefg\n");
-        assert_eq!(
-            fs::read_to_string(tmp.path().join("kmer.log.1")).unwrap(),
-            "earlier\n0123456\n"
-        );
-    }
-
-    #[test]
-    fn only_a_program_and_its_plain_arguments_skip_the_shell() {
-        assert_eq!(plain_words("true"), Some(vec!["true"]));
-        assert_eq!(
-            plain_words("/opt/blast/run.sh  -db nt:v5 --evalue=1e-5"),
-            Some(vec!["/opt/blast/run.sh", "-db", "nt:v5", "--evalue=1e-5"])
-        );
-        for shell in [
-            "exit 3",
-            "echo $HOME",
-            "a && b",
-            "sleep 1 &",
-            "cat < in",
-            "ls *.txt",
-            "say 'hi'",
-            "FOO=1 env",
-            "cmd; other",
-            "cd /tmp",
-            "while true",
-            "x\nrm",
-            "",
-            "~/bin/x",
-        ] {
-            assert_eq!(plain_words(shell), None, "{shell}");
-        }
-    }
 }

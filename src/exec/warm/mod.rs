@@ -23,6 +23,9 @@
 //! fault: the experiment waits at the head and the queue pauses. But an
 //! experiment that makes a second fresh processor fail its first request is
 //! its own fault ([`FRESH_FAILURES`]): it fails, and the queue goes on.
+//!
+//! Here: the executor and how one request is served; `pool` keeps the
+//! processors, `protocol` writes their requests and reads their answers.
 
 use std::collections::HashMap;
 use std::fs;
@@ -31,22 +34,27 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use rustix::process::Signal as Sig;
 
-use super::local::{self, Runner, RUNNER_MARGIN};
-use super::runner::{Event, Request as Ask, SendRequest, StartRequest};
+mod pool;
+mod protocol;
+
+use super::process;
+use super::runner::client::Runner;
+use super::runner::{Event, Request as Ask, SendRequest};
 use super::{Control, Executor, Outcome, Recovered, Run, Settings, Signal, Started};
 use crate::metrics::Metrics;
-use crate::model::{Id, Processor as Instance, Record, RunHandle, WarmRun};
-use crate::pipeline::{self, Definition, ExecutorKind, Params, Pipeline};
+use crate::model::{Id, Record, RunHandle};
+use crate::pipeline::{ExecutorKind, Pipeline};
 use crate::store::QUERY_FILE;
-use crate::time::Timestamp;
+use pool::{Pool, Processor, Shared};
+use protocol::{read_answer, Request, Said};
 
 /// How long a processor may take to say it is ready, unless its pipeline
 /// says (`start_timeout`): loading a large model or index takes minutes.
@@ -101,52 +109,6 @@ pub struct Warm {
     fresh_failures: Mutex<HashMap<Id, u32>>,
 }
 
-/// What the executor and the thread that stops idle processors share.
-struct Shared {
-    pool: Mutex<Pool>,
-    /// Told when the pool changes or closes.
-    changed: Condvar,
-    /// Processors started since the server started: each one's serial
-    /// number, in its mark.
-    starts: AtomicU64,
-    /// How long one may stay idle.
-    idle: Duration,
-    grace: Duration,
-}
-
-/// The processors alive and not working.
-#[derive(Default)]
-struct Pool {
-    idle: Vec<Processor>,
-    /// Idle too long, being stopped by the reaper: alive still, so counted
-    /// against `--max-warm`.
-    stopping: usize,
-    /// The server is stopping: nothing goes back into the pool.
-    closing: bool,
-}
-
-/// A warm processor: a runner, and the processor it keeps.
-struct Processor {
-    pipeline: Arc<str>,
-    /// What it was started as; an experiment accepted with another definition
-    /// of its pipeline gets a processor of its own.
-    definition: Arc<Definition>,
-    runner: Runner,
-    instance: Instance,
-    /// The mark every process of its tree carries.
-    mark: String,
-    started: Instant,
-    ready: bool,
-    /// Requests it has answered.
-    answered: u64,
-    /// Its wait status, once it has ended.
-    ended: Option<i32>,
-    /// It said something it should not have: it is not fed again.
-    confused: bool,
-    /// When it last finished a request (or started), for the idle time.
-    last_used: Instant,
-}
-
 impl Warm {
     pub fn new(config: &Settings, metrics: Arc<Metrics>) -> Warm {
         let experiments =
@@ -187,7 +149,7 @@ impl Warm {
     /// the worker's thread, whose end, like the server's, ends the runners.
     pub fn preload(&self, pipelines: &[Arc<Pipeline>]) {
         if self.home.exists() {
-            let killed = local::kill_carrying(&format!("{WARM_VAR}={}", self.tag), self.grace);
+            let killed = process::kill_carrying(&format!("{WARM_VAR}={}", self.tag), self.grace);
             if killed > 0 {
                 log::warn!(
                     "killed {killed} process(es) of warm processors an earlier server left running"
@@ -208,151 +170,6 @@ impl Warm {
                 ),
             }
         }
-    }
-
-    /// The processor for an experiment of `pipeline` run as `definition`: the
-    /// idle one, if it is still fit, or a new one, once the pool has room.
-    fn take(&self, pipeline: &str, definition: &Arc<Definition>) -> Result<Processor, Failure> {
-        let mut pool = self.shared.lock();
-        if let Some(at) = pool.idle.iter().position(|p| &*p.pipeline == pipeline) {
-            let mut processor = pool.idle.remove(at);
-            let why = if !processor.is_fit() {
-                match processor.ended {
-                    Some(status) => format!("it had {}", describe(status)),
-                    None => "it is not fit to be fed again".to_owned(),
-                }
-            } else if processor.definition != *definition {
-                "this experiment was accepted with another definition of its pipeline".to_owned()
-            } else {
-                return Ok(processor);
-            };
-            processor.stop(self.grace, &why);
-        }
-        // Room for one more: the one idle longest goes first; one the reaper
-        // is stopping is waited for.
-        while pool.idle.len() + pool.stopping >= self.max_warm {
-            let Some(oldest) = (0..pool.idle.len()).min_by_key(|&n| pool.idle[n].last_used) else {
-                pool = self
-                    .shared
-                    .changed
-                    .wait(pool)
-                    .unwrap_or_else(|p| p.into_inner());
-                continue;
-            };
-            let processor = pool.idle.remove(oldest);
-            processor.stop(
-                self.grace,
-                &format!(
-                    "making room for pipeline {pipeline}'s (--max-warm {})",
-                    self.max_warm
-                ),
-            );
-        }
-        drop(pool);
-        self.start(pipeline, definition)
-    }
-
-    /// Puts a processor that is fit to be fed again back into the pool.
-    fn put_back(&self, mut processor: Processor) {
-        let mut pool = self.shared.lock();
-        if pool.closing {
-            drop(pool);
-            processor.stop(self.grace, "the server is stopping");
-            return;
-        }
-        processor.last_used = Instant::now();
-        pool.idle.push(processor);
-        self.shared.changed.notify_all();
-    }
-
-    /// Starts a processor for `pipeline` run as `definition`, in a runner of its own.
-    fn start(&self, pipeline: &str, definition: &Arc<Definition>) -> Result<Processor, Failure> {
-        let Some(command) = definition.command.clone() else {
-            return Err(Failure {
-                error: format!("pipeline {pipeline} names no command to run"),
-                passing: false,
-            });
-        };
-        let dir = self.home.join(pipeline);
-        fs::create_dir_all(&dir).map_err(|err| Failure {
-            error: format!("could not make {}: {err}", dir.display()),
-            passing: crate::error::passes(&err),
-        })?;
-        let mut runner = Runner::start(
-            &self.runner_binary,
-            &format!("pipeline {pipeline}'s warm processor"),
-        )
-        .map_err(|err| Failure {
-            error: format!("could not start a runner for pipeline {pipeline}'s processor: {err}"),
-            passing: crate::error::passes(&err),
-        })?;
-        let serial = self.shared.starts.fetch_add(1, Ordering::Relaxed) + 1;
-        let mark = format!("{}/warm/{pipeline}/{serial}", local::server_mark());
-        let mut env = pipeline::environment(pipeline, definition, &Params::new());
-        env.push((WARM_VAR.into(), self.tag.clone()));
-        let (tell, told) = mpsc::channel();
-        runner.heard.lock().listener = Some(tell);
-        let started_at = Timestamp::now();
-        let started = Instant::now();
-        let asked = runner.ask(&Ask::Start(StartRequest {
-            dir,
-            command: command.clone(),
-            env,
-            log: self.log_of(pipeline),
-            max_log: self.max_output,
-            grace_ms: self.grace.as_millis() as u64,
-            mark: mark.clone(),
-        }));
-        let lost = || Failure {
-            error: format!(
-                "the runner of pipeline {pipeline}'s processor ended before it started it"
-            ),
-            passing: false,
-        };
-        if asked.is_err() {
-            return Err(lost());
-        }
-        // The runner answers at once: started, or refused.
-        let deadline = Instant::now() + RUNNER_MARGIN;
-        let pid = loop {
-            let event = runner.heard.lock().events.pop_front();
-            match event {
-                Some(Event::Started { pid }) => break pid,
-                Some(Event::Refused { errno, message }) => {
-                    return Err(Failure {
-                        error: format!(
-                            "could not start pipeline {pipeline}'s processor: {message}"
-                        ),
-                        passing: errno != 0
-                            && crate::error::passes(&io::Error::from_raw_os_error(errno)),
-                    })
-                }
-                Some(_) => {}
-                None if runner.heard.lock().gone || Instant::now() >= deadline => {
-                    runner.kill();
-                    return Err(lost());
-                }
-                None => {
-                    let _ = told.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-                }
-            }
-        };
-        runner.heard.lock().listener = None;
-        self.metrics.warm_processor_started(pipeline);
-        log::info!("pipeline {pipeline}: started its warm processor (pid {pid}, start {serial} since the server started): {command}");
-        Ok(Processor {
-            pipeline: pipeline.into(),
-            definition: definition.clone(),
-            runner,
-            instance: Instance { pid, started_at },
-            mark,
-            started,
-            ready: false,
-            answered: 0,
-            ended: None,
-            confused: false,
-            last_used: Instant::now(),
-        })
     }
 
     fn log_of(&self, pipeline: &str) -> PathBuf {
@@ -553,7 +370,7 @@ impl Warm {
             Heard::Shutdown => (Outcome::Interrupted, "the server is stopping"),
             _ => {
                 processor.runner.kill();
-                local::kill_marked(&processor.mark, self.grace);
+                process::kill_marked(&processor.mark, self.grace);
                 processor.ended.get_or_insert(Sig::KILL.as_raw());
                 let outcome = super::not_begun(
                     "seqspool's runner of the processor ended while it worked; see the server's log"
@@ -570,166 +387,6 @@ impl Warm {
     /// Kills the processor's tree and waits for the runner to say it has ended.
     fn halt(&self, processor: &mut Processor) {
         processor.halt(self.grace);
-    }
-}
-
-type Sig = rustix::process::Signal;
-
-impl Drop for Warm {
-    /// Stops the idle processors (the working one was stopped by its run's shutdown).
-    fn drop(&mut self) {
-        let idle = {
-            let mut pool = self.shared.lock();
-            pool.closing = true;
-            std::mem::take(&mut pool.idle)
-        };
-        self.shared.changed.notify_all();
-        if let Some(reaper) = self.reaper.take() {
-            let _ = reaper.join();
-        }
-        for processor in idle {
-            processor.stop(self.grace, "the server is stopping");
-        }
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The reaper's loop: stops each processor idle for longer than allowed,
-    /// until the pool closes.
-    fn stop_idle(&self) {
-        let mut pool = self.lock();
-        loop {
-            if pool.closing {
-                return;
-            }
-            let now = Instant::now();
-            if let Some(at) = pool
-                .idle
-                .iter()
-                .position(|p| now.duration_since(p.last_used) >= self.idle)
-            {
-                // Stopped with the pool free (a run puts its processor back
-                // at once), and counted, so a new one waits for the room.
-                let processor = pool.idle.remove(at);
-                pool.stopping += 1;
-                drop(pool);
-                processor.stop(
-                    self.grace,
-                    &format!(
-                        "it was idle for {} s (--warm-idle)",
-                        self.idle.as_secs_f64()
-                    ),
-                );
-                pool = self.lock();
-                pool.stopping -= 1;
-                self.changed.notify_all();
-                continue;
-            }
-            let next = pool.idle.iter().map(|p| p.last_used + self.idle).min();
-            pool = match next {
-                Some(at) => {
-                    self.changed
-                        .wait_timeout(pool, at.saturating_duration_since(now))
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-                None => self.changed.wait(pool).unwrap_or_else(|p| p.into_inner()),
-            };
-        }
-    }
-}
-
-impl Processor {
-    /// What the record says of the run: the runner's session, the
-    /// processor's mark, and which processor it is.
-    fn handle(&self) -> RunHandle {
-        let mut runner = self.runner.identity.clone();
-        runner.mark = Some(self.mark.clone());
-        RunHandle::Warm(WarmRun {
-            runner,
-            processor: self.instance.clone(),
-        })
-    }
-
-    /// Reads what it said while it waited in the pool, and says whether it
-    /// may be fed: still running, and it said nothing it should not have.
-    fn is_fit(&mut self) -> bool {
-        loop {
-            let event = self.runner.heard.lock().events.pop_front();
-            match event {
-                None => break,
-                Some(Event::Ended { status, .. }) => self.ended = Some(status),
-                Some(Event::Answer { line }) => match read_answer(&line) {
-                    Said::Ready if !self.ready => {
-                        self.ready = true;
-                        log::info!(
-                            "pipeline {}: its processor (pid {}) is ready",
-                            self.pipeline,
-                            self.instance.pid
-                        );
-                    }
-                    _ => {
-                        log::warn!(
-                            "pipeline {}: its processor (pid {}) said {line:?} while it had no request",
-                            self.pipeline,
-                            self.instance.pid
-                        );
-                        self.confused = true;
-                    }
-                },
-                Some(_) => {}
-            }
-        }
-        self.ended.is_none() && !self.confused && self.runner.is_alive()
-    }
-
-    /// Kills its tree (SIGTERM, then SIGKILL after `grace`), unless it has
-    /// ended already, and waits until the runner says it has.
-    fn halt(&mut self, grace: Duration) {
-        let _ = self.is_fit();
-        if self.ended.is_some() {
-            return;
-        }
-        let (tell, told) = mpsc::channel();
-        self.runner.heard.lock().listener = Some(tell);
-        let deadline = Instant::now() + grace + RUNNER_MARGIN;
-        let mut asked = self.runner.ask(&Ask::Stop).is_ok();
-        while asked && self.ended.is_none() {
-            if self.runner.heard.lock().gone || Instant::now() >= deadline {
-                asked = false;
-                break;
-            }
-            let _ = told.recv_timeout(Duration::from_millis(100));
-            let _ = self.is_fit();
-        }
-        self.runner.heard.lock().listener = None;
-        if !asked {
-            log::warn!(
-                "pipeline {}: the runner of its processor (pid {}) did not stop it; killing both",
-                self.pipeline,
-                self.instance.pid
-            );
-            self.runner.kill();
-            local::kill_marked(&self.mark, grace);
-            self.ended = Some(Sig::KILL.as_raw());
-        }
-    }
-
-    /// Stops it for good, and says why.
-    fn stop(mut self, grace: Duration, why: &str) {
-        self.halt(grace);
-        log::info!(
-            "pipeline {}: stopped its warm processor (pid {}, started {}, {} request(s) answered): {why}",
-            self.pipeline,
-            self.instance.pid,
-            self.instance.started_at,
-            self.answered
-        );
-        // Dropping the runner ends it.
     }
 }
 
@@ -786,7 +443,7 @@ impl Executor for Warm {
 
     fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
         if let Some(RunHandle::Warm(run)) = record.handle.as_deref() {
-            let killed = local::kill_run(&run.runner, self.grace);
+            let killed = process::kill_run(&run.runner, self.grace);
             if killed > 0 {
                 log::warn!(
                     "experiment {}: killed {killed} process(es) of the warm processor that ran it (pid {}, started {})",
@@ -868,71 +525,8 @@ fn hear(runner: &Runner, receiver: &Receiver<Signal>, deadline: Option<Instant>)
     }
 }
 
-/// One request: a line of JSON on the processor's standard input.
-#[derive(Serialize)]
-struct Request<'a> {
-    id: Id,
-    /// The experiment's directory (absolute), where its results go.
-    dir: &'a Path,
-    /// Its `query.fasta`.
-    query: PathBuf,
-    query_name: &'a str,
-    pipeline: &'a str,
-    /// Its parameters, by name, as text.
-    params: &'a Params,
-    attempt: u32,
-}
-
-/// An answer line, as a processor writes it.
-#[derive(Deserialize)]
-struct Answer {
-    #[serde(default)]
-    ready: bool,
-    id: Option<String>,
-    ok: Option<bool>,
-    error: Option<String>,
-}
-
-/// What an answer line says.
-#[derive(Debug, PartialEq, Eq)]
-enum Said {
-    /// `{"ready": true}`: loaded, and waiting for requests.
-    Ready,
-    /// `{"id": ..., "ok": true}`, or `"ok": false` with an `"error"`.
-    Done {
-        id: String,
-        result: Result<(), String>,
-    },
-    /// Anything else, and why it is not an answer.
-    Nonsense(String),
-}
-
-fn read_answer(line: &str) -> Said {
-    let answer: Answer = match serde_json::from_str(line) {
-        Ok(answer) => answer,
-        Err(err) => return Said::Nonsense(err.to_string()),
-    };
-    match answer {
-        Answer {
-            id: Some(id),
-            ok: Some(ok),
-            error,
-            ..
-        } => Said::Done {
-            id,
-            result: if ok {
-                Ok(())
-            } else {
-                Err(error.unwrap_or_else(|| "it failed, and gave no reason".into()))
-            },
-        },
-        Answer { ready: true, .. } => Said::Ready,
-        _ => Said::Nonsense("an answer has an \"id\" and \"ok\"".into()),
-    }
-}
-
 fn describe(status: i32) -> String {
-    local::describe(ExitStatus::from_raw(status))
+    process::describe(ExitStatus::from_raw(status))
 }
 
 /// The last lines of a log, for an error: what a processor said as it failed.
@@ -964,51 +558,6 @@ fn tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn answers_are_read_as_the_protocol_says() {
-        assert_eq!(read_answer(r#"{"ready": true}"#), Said::Ready);
-        assert_eq!(
-            read_answer(r#"{"id": "000042", "ok": true}"#),
-            Said::Done {
-                id: "000042".into(),
-                result: Ok(())
-            }
-        );
-        assert_eq!(
-            read_answer(r#"{"id": "000042", "ok": false, "error": "no hits table", "extra": 1}"#),
-            Said::Done {
-                id: "000042".into(),
-                result: Err("no hits table".into())
-            }
-        );
-        for nonsense in ["", "ok", r#"{"id": "000042"}"#, r#"{"ok": true}"#, "[1]"] {
-            assert!(
-                matches!(read_answer(nonsense), Said::Nonsense(_)),
-                "{nonsense}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_request_is_one_line_of_json() {
-        let params: Params = [("k".to_owned(), "5".to_owned())].into();
-        let line = serde_json::to_string(&Request {
-            id: Id(42),
-            dir: Path::new("/data/experiments/000042"),
-            query: PathBuf::from("/data/experiments/000042/query.fasta"),
-            query_name: "my \"read\"\n",
-            pipeline: "kmer",
-            params: &params,
-            attempt: 1,
-        })
-        .unwrap();
-        assert!(!line.contains('\n'));
-        assert_eq!(
-            line,
-            r#"{"id":"000042","dir":"/data/experiments/000042","query":"/data/experiments/000042/query.fasta","query_name":"my \"read\"\n","pipeline":"kmer","params":{"k":"5"},"attempt":1}"#
-        );
-    }
 
     #[test]
     fn the_tail_of_a_log_skips_seqspools_own_lines() {

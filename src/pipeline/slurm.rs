@@ -85,7 +85,7 @@ impl SlurmTable {
     /// The options it declares, or what is wrong with them. `max_running` is
     /// the pipeline's; `timeout_too` says the pipeline gives a `timeout` of
     /// its own, which a `time` would contradict.
-    pub fn build(
+    pub(crate) fn build(
         self,
         max_running: Option<usize>,
         timeout_too: bool,
@@ -175,14 +175,14 @@ fn check_option(option: &str) -> Result<(), String> {
 impl SlurmOptions {
     /// The job's time limit for sbatch: `time` if given, else `timeout`
     /// rounded up to whole minutes (Slurm counts in minutes).
-    pub fn time_limit(&self, timeout: Option<Duration>) -> Option<String> {
+    pub(crate) fn time_limit(&self, timeout: Option<Duration>) -> Option<String> {
         self.time.clone().or_else(|| {
             timeout.map(|timeout| timeout.as_millis().div_ceil(60_000).max(1).to_string())
         })
     }
 
     /// The sbatch arguments these options make, with `timeout` for `--time`.
-    pub fn arguments(&self, timeout: Option<Duration>) -> Vec<String> {
+    pub(crate) fn arguments(&self, timeout: Option<Duration>) -> Vec<String> {
         let mut args = Vec::new();
         if let Some(partition) = &self.partition {
             args.push(format!("--partition={partition}"));
