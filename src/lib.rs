@@ -49,7 +49,6 @@ pub mod api;
 pub mod app;
 pub mod blast;
 pub mod config;
-pub mod control;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -262,7 +261,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
-    let sweeper = control::spawn_sweeps(app.clone());
+    let sweeper = app::spawn_sweeps(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,

@@ -8,8 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::native::queue_state;
-use crate::app::App;
-use crate::control::reason_of;
+use crate::app::{reason_of, App};
 use crate::error::Error;
 use crate::http::{respond, Body};
 use crate::model::Id;

@@ -10,10 +10,9 @@ use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::negotiate::percent_decode;
 use crate::http::{body, respond, Body};
-use crate::model::{Drain, Id, Pause, PausedBy, State};
+use crate::model::{Drain, Id, Pause, State};
 use crate::queue::View;
 use crate::submission::Format;
-use crate::time::Timestamp;
 
 /// Experiments on one page of `GET /experiments` unless `limit` says otherwise.
 const DEFAULT_PAGE: usize = 100;
@@ -206,49 +205,14 @@ pub async fn pause(
     query_string: Option<&str>,
     viewer: &Viewer,
 ) -> Result<Response<Body>, Error> {
-    let reason = crate::control::reason_of(query_string, "paused by an operator")?;
-    let pause = Pause {
-        reason,
-        since: Timestamp::now(),
-        by: PausedBy::Operator,
-        operator: Some(viewer.name()),
-    };
-    if app.queue.pause(pause.clone()) {
-        let store = app.store.clone();
-        let written = pause.clone();
-        if let Err(err) = blocking(move || store.write_pause(Some(&written))).await {
-            app.queue.resume();
-            return Err(err);
-        }
-        log::warn!("the queue is paused by {}: {}", viewer.name(), pause.reason);
-    }
+    let reason = app::reason_of(query_string, "paused by an operator")?;
+    app.pause(reason, viewer).await?;
     Ok(respond::json(StatusCode::OK, &queue_state(app)))
 }
 
 /// `POST /queue/resume`: lifts the pause, whoever set it, and wakes the worker.
 pub async fn resume(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
-    if let Some(pause) = app.queue.resume() {
-        let store = app.store.clone();
-        if let Err(err) = blocking(move || store.write_pause(None)).await {
-            // Not lifted on disk: after a restart it would hold again, so it holds now.
-            app.queue.pause(pause);
-            return Err(err);
-        }
-        let paused_by = match (pause.by, &pause.operator) {
-            (PausedBy::Operator, Some(name)) => format!(" by {name}"),
-            (PausedBy::Operator, None) => String::new(),
-            (PausedBy::Workstation, _) => " by seqspool".to_owned(),
-        };
-        log::info!(
-            "the queue is resumed{} (it was paused since {}{paused_by}: {})",
-            viewer.by(),
-            pause.since,
-            pause.reason
-        );
-        // What was wrong may be fixed: the pipelines are checked again first.
-        app.catalog.check_again();
-        let _ = app.wake.try_send(());
-    }
+    app.resume(viewer).await?;
     Ok(respond::json(StatusCode::OK, &queue_state(app)))
 }
 

@@ -1,31 +1,41 @@
-//! The state every route shares, and the operations both the JSON API and the
-//! pages perform (submit, cancel, read an experiment), so each is written once.
+//! The state every route shares, and the operations the JSON API, the pages
+//! and NCBI's API perform, each written once: reading an experiment here, and
+//! one file for each change: [`submit`] (the one way a submission is
+//! accepted), [`cancel`], [`retry`], the operator's [`pause`], [`drain`] and
+//! [`front`], and the [`retention`] sweeps.
 //!
 //! Nothing here waits on the worker or on a processing command: an operation
 //! answers from the in-memory index, or hands queries to the intake and waits
 //! only until their experiments are durable. File operations run on tokio's
 //! blocking pool.
 
+mod cancel;
+mod drain;
+mod front;
+mod pause;
+mod retention;
+mod retry;
+mod submit;
+
+pub use cancel::Cancel;
+pub use retention::spawn_sweeps;
+
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::Request;
 use serde::Deserialize;
 
 use crate::access::{Access, Viewer};
 use crate::config::Config;
 use crate::error::Error;
-use crate::http::body::{self, BodyBudget};
+use crate::http::body::BodyBudget;
 use crate::http::host::Hosts;
-use crate::http::negotiate;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::model::{Choice, FileInfo, Id, Record, State};
+use crate::model::{FileInfo, Id, Record, State};
 use crate::pipeline::Catalog;
-use crate::query::{self, Limits};
-use crate::queue::{Canceled, Filter, Queue, View, Waiting};
+use crate::query::Limits;
+use crate::queue::{Filter, Queue, View};
 use crate::store::Store;
-use crate::submission::{self, Accepted, Format, Submission};
 
 /// The largest page of experiments a client may ask for: a listing is built under the index lock.
 pub const MAX_PAGE: usize = 1000;
@@ -57,81 +67,7 @@ pub struct App {
     pub streams: Arc<crate::events::Streams>,
 }
 
-/// What a cancel did.
-pub enum Cancel {
-    /// It is CANCELED (now, or was already).
-    Done(View),
-    /// It is running; its run is being stopped and will end CANCELED.
-    Stopping(View),
-}
-
 impl App {
-    /// Reads a submission body in one of the `accepted` formats, within
-    /// `--max-body` and the memory budget, and parses it.
-    pub async fn read_submission(
-        &self,
-        request: Request<Incoming>,
-        accepted: &[Format],
-    ) -> Submission {
-        let media = negotiate::media_type(request.headers());
-        let format = match Format::of(&media, accepted) {
-            Ok(format) => format,
-            Err(err) => return Submission::failed(err),
-        };
-        let content_type = negotiate::content_type(request.headers()).to_owned();
-        let query_string = request.uri().query().map(str::to_owned);
-        // The permit holds the body's share of the budget until it is parsed.
-        let (body, _permit) = match body::read(request, self.config.max_body, &self.bodies).await {
-            Ok(read) => read,
-            Err(err) => return Submission::failed(err),
-        };
-        submission::parse(
-            format,
-            &content_type,
-            query_string.as_deref(),
-            body,
-            self.catalog.clone(),
-            self.limits,
-        )
-        .await
-    }
-
-    /// Accepts queries as experiments of a pipeline, all or none, submitted
-    /// `by` someone, and answers with their records as the index has them
-    /// now (with their queue positions). Refused, with nothing written,
-    /// when `by` may not write (see [`crate::access::Access::confirm_writer`]).
-    pub async fn submit(&self, accepted: Accepted, by: &Viewer) -> Result<Vec<View>, Error> {
-        let Accepted {
-            queries,
-            pipeline,
-            params,
-            upload,
-            notify_url,
-        } = accepted;
-        if let Some(url) = &notify_url {
-            self.notifier.check_destination(url)?;
-        }
-        // Asked again here, where every submission is made, whatever route
-        // it came by: a user removed while their upload streamed in gets
-        // nothing written.
-        self.access.confirm_writer(by).await?;
-        let choice = Choice {
-            upload: upload.map(Arc::from),
-            submitted_by: Some(by.name().into()),
-            notify_url: notify_url.map(|url| url.as_str().into()),
-            notify_lab: self.notifier.lab_wide(),
-            ..Choice::new(&pipeline, params)
-        };
-        let records = self.intake.submit(queries, choice).await?;
-        let ids: Vec<Id> = records.iter().map(|record| record.id).collect();
-        let views = self.queue.get_all(&ids);
-        Ok(records
-            .iter()
-            .zip(views)
-            .map(|(record, view)| view.unwrap_or_else(|| View::finished(record)))
-            .collect())
-    }
-
     /// The secret the receivers of `viewer` verify their notifications
     /// with, and whose it is: a user's own, or (access open, no token) their
     /// client address's. Anybody else must sign in first.
@@ -171,115 +107,6 @@ impl App {
     pub async fn files(&self, id: Id) -> Vec<FileInfo> {
         let store = self.store.clone();
         blocking(move || store.files(id)).await.unwrap_or_default()
-    }
-
-    /// Cancels a queued or running experiment. A queued one is CANCELED on
-    /// disk before the answer; if that cannot be written it was not
-    /// cancelled (after a restart it would run), and waits on.
-    pub async fn cancel(&self, id: Id, by: &Viewer) -> Result<Cancel, Error> {
-        match self.queue.cancel(id)? {
-            Canceled::Done { record, changed } => {
-                if changed {
-                    let store = self.store.clone();
-                    let written = record.clone();
-                    if let Err(err) = blocking(move || store.write_record(&written)).await {
-                        self.queue.uncancel(id);
-                        return Err(err);
-                    }
-                    log::info!("experiment {id} canceled while queued{}", by.by());
-                    self.notifier.ended(&record);
-                }
-                Ok(Cancel::Done(View {
-                    record,
-                    position: None,
-                    eta: Waiting::Done,
-                }))
-            }
-            Canceled::Stopping(view) => {
-                log::info!(
-                    "experiment {id}: cancel requested while running{}; stopping its run",
-                    by.by()
-                );
-                Ok(Cancel::Stopping(view))
-            }
-        }
-    }
-}
-
-impl App {
-    /// Queues a new experiment with the input, pipeline and parameters of a
-    /// finished experiment that did not complete, linked both ways. It runs
-    /// its pipeline as the configuration has it now, unless the pipeline is
-    /// gone or no longer takes its parameters: then as it was accepted.
-    pub async fn retry(&self, id: Id, by: &Viewer) -> Result<View, Error> {
-        let original = self.experiment(id)?.record;
-        match original.state {
-            State::ExecutorError | State::SystemError | State::Canceled => {}
-            State::Complete => {
-                return Err(Error::WrongState(format!(
-                    "experiment {id} completed; there is nothing to run again (submit it anew to repeat it)"
-                )))
-            }
-            state => {
-                return Err(Error::WrongState(format!(
-                    "experiment {id} is {} and has not finished; it can run again once it has failed or was cancelled",
-                    state.as_str()
-                )))
-            }
-        }
-        let store = self.store.clone();
-        let input = blocking(move || {
-            // A FASTQ read runs again with its qualities.
-            let (mut file, name) = match store.open_file(id, crate::store::QUALITY_FILE) {
-                Ok((file, _)) => (file, crate::store::QUALITY_FILE),
-                Err(Error::NotFound(_)) => (
-                    store.open_file(id, crate::store::QUERY_FILE)?.0,
-                    crate::store::QUERY_FILE,
-                ),
-                Err(err) => return Err(err),
-            };
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut file, &mut text)
-                .map_err(|e| Error::io("reading", name, e))?;
-            Ok(text)
-        })
-        .await?;
-        // seqspool wrote this file from a query it accepted: it reads as one again.
-        let queries = query::parse_records(&input, &self.limits)?;
-        let current = self
-            .catalog
-            .get(&original.pipeline)
-            .filter(|pipeline| pipeline.check_params(&original.params).is_ok());
-        let mut choice = match current {
-            Some(pipeline) => Choice::new(pipeline, original.params.clone()),
-            None => Choice {
-                pipeline: original.pipeline.clone(),
-                params: original.params.clone(),
-                command: original.command.clone(),
-                definition: original.definition(),
-                retry_of: None,
-                upload: None,
-                submitted_by: None,
-                notify_url: None,
-                notify_lab: false,
-            },
-        };
-        choice.retry_of = Some(id);
-        choice.submitted_by = Some(by.name().into());
-        // Whoever asked to hear of the first run hears of this one.
-        choice.notify_url = original.notify_url.clone();
-        choice.notify_lab = self.notifier.lab_wide();
-        let records = self.intake.submit(queries, choice).await?;
-        let again = records[0].id;
-        if let Some(linked) = self.queue.retried(id, again) {
-            let store = self.store.clone();
-            if let Err(err) = blocking(move || store.write_record(&linked)).await {
-                // The new experiment is accepted all the same; only the back link is missing.
-                log::error!("experiment {id}: could not record that {again} runs it again: {err}");
-            }
-        }
-        log::info!("experiment {id} runs again as {again}{}", by.by());
-        Ok(self.view(&records[0]))
     }
 }
 
@@ -329,6 +156,31 @@ pub fn no_experiment(id: Id) -> Error {
 pub fn parse_id(text: &str) -> Result<Id, Error> {
     text.parse()
         .map_err(|()| Error::NotFound(format!("no experiment '{text}'")))
+}
+
+/// Longest reason an operator may give for a pause or a drain.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// The reason given in `?reason=`, trimmed, or `default` when none was given.
+pub fn reason_of(query_string: Option<&str>, default: &str) -> Result<String, Error> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        reason: Option<String>,
+    }
+    let params: Params = serde_urlencoded::from_str(query_string.unwrap_or(""))
+        .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
+    let reason = params
+        .reason
+        .map(|reason| reason.trim().to_owned())
+        .filter(|reason| !reason.is_empty())
+        .unwrap_or_else(|| default.to_owned());
+    if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field: "reason".into(),
+            msg: format!("give at most {MAX_REASON_CHARS} printable characters"),
+        });
+    }
+    Ok(reason)
 }
 
 /// Runs a file operation on the blocking pool.
