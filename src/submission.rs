@@ -503,7 +503,7 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, Error> {
     let text = std::str::from_utf8(strip_bom(body))
         .map_err(|_| Error::Malformed("the form is not valid UTF-8".into()))?;
     for piece in text.split('&').flat_map(|pair| pair.split('=')) {
-        if crate::http::negotiate::percent_decode(&piece.replace('+', " ")).is_none() {
+        if crate::http::percent::decode(&piece.replace('+', " ")).is_none() {
             return Err(Error::Malformed(format!(
                 "malformed form: '{piece}' is not valid percent-encoded UTF-8"
             )));

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::access::Viewer;
 use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
-use crate::http::negotiate::percent_decode;
+use crate::http::percent;
 use crate::http::{body, respond, Body};
 use crate::model::{Drain, Id, Pause, State};
 use crate::queue::View;
@@ -139,7 +139,7 @@ pub async fn file(
     query_string: Option<&str>,
 ) -> Result<Response<Body>, Error> {
     app.experiment(id)?;
-    let name = percent_decode(name)
+    let name = percent::decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
     let download =
         query_string.is_some_and(|query| query.split('&').any(|pair| pair == "download=1"));

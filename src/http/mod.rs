@@ -12,6 +12,7 @@ pub mod body;
 pub mod host;
 pub mod linger;
 pub mod negotiate;
+pub mod percent;
 pub mod respond;
 
 use std::convert::Infallible;

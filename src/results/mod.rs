@@ -26,7 +26,6 @@ pub mod summary;
 pub mod table;
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -39,7 +38,7 @@ use serde::Deserialize;
 use crate::app::{blocking, App};
 use crate::blast::{self, Columns, FormatError};
 use crate::error::Error;
-use crate::http::negotiate::percent_decode;
+use crate::http::percent::{self, encode_segment};
 use crate::http::{body, respond, Body};
 use crate::model::{FileInfo, Id, Record, State};
 use crate::pipeline::{Definition, ResultFile, View};
@@ -493,7 +492,7 @@ pub async fn download(
     query_string: Option<&str>,
 ) -> Result<Response<Body>, Error> {
     let experiment = app.experiment(id)?;
-    let name = percent_decode(name)
+    let name = percent::decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
     #[derive(Deserialize)]
     struct Params {
@@ -802,19 +801,6 @@ pub fn size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
-}
-
-/// Percent-encodes a file name for a path segment.
-fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
 }
 
 /// Text as the content of a `<pre>`: the parser drops a newline right after

@@ -6,7 +6,6 @@
 //! templates write themselves, or a [`Markup`] another template returned;
 //! nothing here turns a string into markup.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use maud::{html, Markup, DOCTYPE};
@@ -17,6 +16,7 @@ pub use batch::batch;
 
 use super::{Experiment, Form, Frame, Home, Input, Listing, Logs};
 use crate::access::{Mode, Viewer};
+use crate::http::percent::encode_segment;
 use crate::model::{Drain, FileInfo, Id, Moved, Pause, PausedBy, Record, RunHandle, State};
 use crate::pipeline::{Param, ParamKind, Pipeline};
 use crate::query::{Alphabet, AlphabetPolicy, MAX_NAME_CHARS};
@@ -1333,20 +1333,6 @@ fn duration(millis: u64) -> String {
     }
 }
 
-/// Percent-encodes a path segment (a file name in a link), keeping only
-/// unreserved characters as they are.
-fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -1702,13 +1688,6 @@ mod tests {
         assert!(page.contains("aria-describedby=\"query_name-hint\">"));
         assert_eq!(page.matches("aria-invalid").count(), 1);
         assert_eq!(page.matches("class=\"field invalid\"").count(), 1);
-    }
-
-    #[test]
-    fn file_names_in_links_are_percent_encoded() {
-        assert_eq!(encode_segment("hits top.tsv"), "hits%20top.tsv");
-        assert_eq!(encode_segment("a\"b<c>/d"), "a%22b%3Cc%3E%2Fd");
-        assert_eq!(encode_segment("é"), "%C3%A9");
     }
 
     #[test]
