@@ -10,14 +10,12 @@
 //! address, so that streams never hold every connection the server keeps,
 //! and one client never holds all the streams.
 
-use std::pin::Pin;
+use std::io;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response};
 use serde::Deserialize;
@@ -27,8 +25,8 @@ use tokio::sync::mpsc;
 use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
-use crate::events::{Event, Events, Held};
-use crate::http::Body;
+use crate::events::{Event, Events};
+use crate::http::{body, Body};
 use crate::model::Id;
 
 /// How often an idle stream says it is alive: proxies and browsers close
@@ -96,13 +94,7 @@ pub fn stream(
     let subscription = events.subscribe(last.as_deref());
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     tokio::spawn(forward(events, subscription, topic, sender));
-    let mut response = Response::new(
-        EventBody {
-            receiver,
-            _held: held,
-        }
-        .boxed(),
-    );
+    let mut response = Response::new(body::channel(receiver, held));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -121,7 +113,7 @@ async fn forward(
     events: Arc<Events>,
     subscription: crate::events::Subscription,
     topic: Topic,
-    sender: mpsc::Sender<Bytes>,
+    sender: mpsc::Sender<io::Result<Bytes>>,
 ) {
     let crate::events::Subscription {
         missed,
@@ -130,17 +122,17 @@ async fn forward(
     } = subscription;
     // How long a client waits before it reconnects, in milliseconds.
     if sender
-        .send(Bytes::from_static(b"retry: 2000\n\n"))
+        .send(Ok(Bytes::from_static(b"retry: 2000\n\n")))
         .await
         .is_err()
     {
         return;
     }
-    if gap && sender.send(reset()).await.is_err() {
+    if gap && sender.send(Ok(reset())).await.is_err() {
         return;
     }
     for event in missed.iter().filter(|event| topic.wants(event)) {
-        if sender.send(frame(&events, event)).await.is_err() {
+        if sender.send(Ok(frame(&events, event))).await.is_err() {
             return;
         }
     }
@@ -150,7 +142,7 @@ async fn forward(
         let next = tokio::select! {
             received = receiver.recv() => received,
             _ = heartbeat.tick() => {
-                if sender.send(Bytes::from_static(b": alive\n\n")).await.is_err() {
+                if sender.send(Ok(Bytes::from_static(b": alive\n\n"))).await.is_err() {
                     return;
                 }
                 continue;
@@ -164,7 +156,7 @@ async fn forward(
             Err(RecvError::Lagged(_)) => reset(),
             Err(RecvError::Closed) => return,
         };
-        if sender.send(bytes).await.is_err() {
+        if sender.send(Ok(bytes)).await.is_err() {
             return;
         }
     }
@@ -181,27 +173,6 @@ fn frame(events: &Events, event: &Event) -> Bytes {
 
 fn reset() -> Bytes {
     Bytes::from_static(b"event: reset\ndata: {}\n\n")
-}
-
-/// The stream's body: whatever its task sends, until the task ends. It holds
-/// the stream's place until the connection drops it.
-struct EventBody {
-    receiver: mpsc::Receiver<Bytes>,
-    _held: Held,
-}
-
-impl hyper::body::Body for EventBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        self.receiver
-            .poll_recv(cx)
-            .map(|bytes| bytes.map(|bytes| Ok(Frame::data(bytes))))
-    }
 }
 
 /// Waits until experiment `id` has finished, or `wait` has passed, holding
