@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response};
+use hyper::Response;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
+use super::routes::Call;
 use crate::access::Viewer;
 use crate::app::App;
 use crate::error::Error;
@@ -60,11 +60,8 @@ impl Topic {
 /// `GET /events?experiment=ID` or `?batch=ID`: the stream. A client that
 /// reconnects sends the last id it saw in `Last-Event-ID` and gets what it
 /// missed first (or a `reset` event when that is no longer kept).
-pub fn stream(
-    app: &App,
-    request: &Request<Incoming>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
+pub async fn stream(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, request, viewer) = (call.app, &call.request, call.viewer);
     #[derive(Deserialize)]
     struct Params {
         experiment: Option<String>,

@@ -35,6 +35,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use super::routes::Call;
 use crate::access::Viewer;
 use crate::app::{blocking, App, Cancel, MAX_PAGE};
 use crate::error::Error;
@@ -65,11 +66,11 @@ pub fn is_blast_cgi(path: &str) -> bool {
 }
 
 /// `GET` or `POST /Blast.cgi`.
-pub async fn handle(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
-    match answer(app, request, viewer).await {
+pub async fn handle(call: Call<'_>) -> Result<Response<Body>, Error> {
+    Ok(match answer(call.app, call.request, call.viewer).await {
         Ok(response) => response,
         Err(refusal) => refusal.response(),
-    }
+    })
 }
 
 /// Why a request was refused, and with which status.

@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
+use super::routes::Call;
+use crate::error::Error;
 use crate::http::{respond, Body};
 
 /// The document as written in the source tree.
@@ -25,9 +27,13 @@ static SERVED: LazyLock<Bytes> = LazyLock::new(|| {
     Bytes::from(body)
 });
 
-/// The document, as JSON.
-pub fn document() -> Response<Body> {
-    respond::whole(StatusCode::OK, "application/json", SERVED.clone())
+/// `GET /openapi.json`: the document, as JSON.
+pub(crate) async fn document(_: Call<'_>) -> Result<Response<Body>, Error> {
+    Ok(respond::whole(
+        StatusCode::OK,
+        "application/json",
+        SERVED.clone(),
+    ))
 }
 
 #[cfg(test)]
