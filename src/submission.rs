@@ -247,7 +247,7 @@ impl Submission {
 }
 
 /// Where a submission's sequences are.
-enum Source {
+pub(crate) enum Source {
     /// In `query_name` and `query_sequence`.
     Fields,
     /// A FASTA or FASTQ text as the whole body.
@@ -373,7 +373,7 @@ impl Fields {
 
 /// Makes the queries of `source`, in the pipeline `fields` names, and checks
 /// that the pipeline takes them and the parameters.
-fn accept(
+pub(crate) fn accept(
     fields: &Fields,
     source: Source,
     catalog: &Catalog,

@@ -15,7 +15,7 @@ use crate::http::body;
 use crate::http::negotiate;
 use crate::model::{Choice, Id};
 use crate::queue::View;
-use crate::submission::{self, Accepted, Format, Submission};
+use crate::submission::{self, Accepted, Fields, Format, Source, Submission};
 
 impl App {
     /// Reads a submission body in one of the `accepted` formats, within
@@ -46,6 +46,13 @@ impl App {
             self.limits,
         )
         .await
+    }
+
+    /// Makes the fields another protocol sent (NCBI's `CMD=Put`) a
+    /// submission, as a body's fields are made one: the queries, in the
+    /// pipeline they name, which must take them and their parameters.
+    pub fn accept(&self, fields: &Fields) -> Result<Accepted, Error> {
+        submission::accept(fields, Source::Fields, &self.catalog, &self.limits)
     }
 
     /// Accepts queries as experiments of a pipeline, all or none, submitted
