@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::routes::Call;
 use crate::access::Viewer;
-use crate::app::App;
+use crate::app::{id_param, App};
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::http::{body, Body};
@@ -69,17 +69,9 @@ pub async fn stream(call: Call<'_>) -> Result<Response<Body>, Error> {
     }
     let params: Params = serde_urlencoded::from_str(request.uri().query().unwrap_or(""))
         .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
-    let id = |name: &str, text: Option<String>| -> Result<Option<Id>, Error> {
-        text.filter(|t| !t.is_empty())
-            .map(|t| {
-                t.parse()
-                    .map_err(|()| Error::Malformed(format!("{name} '{t}' is not an experiment id")))
-            })
-            .transpose()
-    };
     let topic = Topic {
-        experiment: id("experiment", params.experiment)?,
-        batch: id("batch", params.batch)?,
+        experiment: id_param("experiment", params.experiment)?,
+        batch: id_param("batch", params.batch)?,
     };
     let last = request
         .headers()

@@ -183,6 +183,17 @@ pub fn reason_of(query_string: Option<&str>, default: &str) -> Result<String, Er
     Ok(reason)
 }
 
+/// The experiment id a query string's `name` gives, if it gives one (an
+/// empty value gives none); anything else is malformed.
+pub fn id_param(name: &str, text: Option<String>) -> Result<Option<Id>, Error> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse()
+                .map_err(|()| Error::Malformed(format!("{name} '{t}' is not an experiment id")))
+        })
+        .transpose()
+}
+
 /// Runs a file operation on the blocking pool.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -220,14 +231,6 @@ pub fn listing(
                 states.join(", ")
             ))
         })?),
-    };
-    let id_param = |name: &str, text: Option<String>| -> Result<Option<Id>, Error> {
-        text.filter(|t| !t.is_empty())
-            .map(|t| {
-                t.parse()
-                    .map_err(|()| Error::Malformed(format!("{name} '{t}' is not an experiment id")))
-            })
-            .transpose()
     };
     let batch = id_param("batch", params.batch)?;
     let limit = params.limit.unwrap_or_else(|| page(batch));
