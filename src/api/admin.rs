@@ -7,8 +7,8 @@ use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::call::Call;
 use super::native::queue_state;
-use super::routes::Call;
 use crate::app::reason_of;
 use crate::error::Error;
 use crate::http::{respond, Body};

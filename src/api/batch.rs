@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
-use super::routes::Call;
+use super::call::Call;
 use crate::app::{self, no_batch, App, Progress};
 use crate::error::Error;
 use crate::http::{body, respond, Body};

@@ -5,7 +5,7 @@
 
 use hyper::Response;
 
-use super::routes::Call;
+use super::call::Call;
 use crate::error::Error;
 use crate::http::{respond, Body};
 use crate::ui;

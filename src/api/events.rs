@@ -21,7 +21,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use super::routes::Call;
+use super::call::Call;
 use crate::access::Viewer;
 use crate::app::{id_param, App};
 use crate::error::Error;

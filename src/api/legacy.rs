@@ -4,7 +4,7 @@
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
-use super::routes::Call;
+use super::call::Call;
 use crate::error::Error;
 use crate::http::{respond, Body};
 use crate::submission::Format;

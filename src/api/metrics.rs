@@ -3,7 +3,7 @@
 use hyper::header::{self, HeaderMap};
 use hyper::{Response, StatusCode};
 
-use super::routes::Call;
+use super::call::Call;
 use crate::error::Error;
 use crate::http::{respond, Body};
 use crate::metrics::{Format, OPENMETRICS, PROMETHEUS_TEXT};

@@ -15,6 +15,7 @@
 mod admin;
 mod batch;
 mod browser;
+mod call;
 mod events;
 mod legacy;
 mod metrics;
@@ -37,7 +38,8 @@ use crate::http::negotiate::{same_origin, wants_html};
 use crate::http::respond::Refusal;
 use crate::http::{respond, Body};
 use crate::ui;
-use routes::{Answering, Call, Match};
+use call::Call;
+use routes::{Answering, Match};
 
 /// Answers one request.
 pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {

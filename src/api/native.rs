@@ -4,7 +4,7 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 
-use super::routes::Call;
+use super::call::Call;
 use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
 use crate::http::percent;

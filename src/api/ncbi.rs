@@ -35,7 +35,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::routes::Call;
+use super::call::Call;
 use crate::access::Viewer;
 use crate::app::{blocking, App, Cancel, MAX_PAGE};
 use crate::error::Error;

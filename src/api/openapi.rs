@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
-use super::routes::Call;
+use super::call::Call;
 use crate::error::Error;
 use crate::http::{respond, Body};
 

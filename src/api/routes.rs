@@ -11,20 +11,13 @@
 //! line here, and its handler.
 
 use std::fmt;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::LazyLock;
 
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
+use hyper::Method;
 
+use super::call::{Handler, Params};
 use super::{admin, batch, browser, events, legacy, metrics, native, ncbi, openapi};
-use crate::access::{Need, Viewer};
-use crate::app::{parse_id, App};
-use crate::error::Error;
-use crate::http::Body;
-use crate::model::Id;
+use crate::access::Need;
 
 use Answers::{Html, Json, Other};
 use Need::{Admin, Nothing, Owner, Read, Write};
@@ -183,111 +176,6 @@ pub(crate) enum Answering {
     Page(&'static dyn Handler),
 }
 
-/// A request as its handler gets it.
-pub(crate) struct Call<'a> {
-    pub(crate) app: &'a App,
-    pub(crate) request: Request<Incoming>,
-    /// Who sent it, as `access` identified them.
-    pub(crate) viewer: &'a Viewer,
-    /// The address of the connection's other end.
-    pub(crate) peer: SocketAddr,
-    params: Params<'a>,
-}
-
-impl<'a> Call<'a> {
-    pub(crate) fn new(
-        app: &'a App,
-        request: Request<Incoming>,
-        viewer: &'a Viewer,
-        peer: SocketAddr,
-        params: Params<'a>,
-    ) -> Call<'a> {
-        Call {
-            app,
-            request,
-            viewer,
-            peer,
-            params,
-        }
-    }
-
-    /// The query string, if the request has one.
-    pub(crate) fn query(&self) -> Option<&str> {
-        self.request.uri().query()
-    }
-
-    /// The path segment the route's `{name}` took, as it was sent.
-    pub(crate) fn param(&self, name: &str) -> &'a str {
-        self.params.get(name).unwrap_or_else(|| {
-            panic!("a route's handler asked for {{{name}}}, which its pattern lacks")
-        })
-    }
-
-    /// The experiment `{id}` names; "not found" when it names none.
-    pub(crate) fn id(&self) -> Result<Id, Error> {
-        parse_id(self.param("id"))
-    }
-}
-
-/// What a handler's future gives: its answer, or the error that
-/// `http::respond` (or, for a page, `ui`) answers with.
-pub(crate) type Answer<'a> =
-    Pin<Box<dyn Future<Output = Result<Response<Body>, Error>> + Send + 'a>>;
-
-/// A route's handler: every `async fn(Call<'_>) -> Result<Response<Body>, Error>` is one.
-pub(crate) trait Handler: Sync {
-    fn call<'a>(&self, call: Call<'a>) -> Answer<'a>;
-}
-
-/// An async function of a [`Call`] with any lifetime; what makes such a
-/// function a [`Handler`].
-pub(crate) trait HandlerFn<'a>: Sync {
-    type Future: Future<Output = Result<Response<Body>, Error>> + Send + 'a;
-
-    fn invoke(&self, call: Call<'a>) -> Self::Future;
-}
-
-impl<'a, F, Fut> HandlerFn<'a> for F
-where
-    F: Fn(Call<'a>) -> Fut + Sync,
-    Fut: Future<Output = Result<Response<Body>, Error>> + Send + 'a,
-{
-    type Future = Fut;
-
-    fn invoke(&self, call: Call<'a>) -> Fut {
-        self(call)
-    }
-}
-
-impl<F> Handler for F
-where
-    F: for<'a> HandlerFn<'a>,
-{
-    fn call<'a>(&self, call: Call<'a>) -> Answer<'a> {
-        Box::pin(self.invoke(call))
-    }
-}
-
-/// The most `{name}` parts a pattern has.
-const MAX_PARAMS: usize = 2;
-
-/// The segments of a path that a pattern's `{name}` parts took.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Params<'p> {
-    taken: [(&'static str, &'p str); MAX_PARAMS],
-    len: usize,
-}
-
-impl<'p> Params<'p> {
-    /// The segment `{name}` took.
-    pub(crate) fn get(&self, name: &str) -> Option<&'p str> {
-        self.taken[..self.len]
-            .iter()
-            .find(|(taker, _)| *taker == name)
-            .map(|(_, segment)| *segment)
-    }
-}
-
 /// What answers a request to a path.
 #[derive(Debug)]
 pub(crate) enum Match<'p> {
@@ -358,9 +246,7 @@ fn matches<'p>(pattern: &'static str, path: &'p str) -> Option<(usize, Params<'p
         match (parts.next(), segments.next()) {
             (None, None) => return Some((fixed, params)),
             (Some(part), Some(segment)) if is_placeholder(part) => {
-                // The table's own test keeps every pattern within MAX_PARAMS.
-                params.taken[params.len] = (&part[1..part.len() - 1], segment);
-                params.len += 1;
+                params.take(&part[1..part.len() - 1], segment)?;
             }
             (Some(part), Some(segment)) if part == segment => fixed += 1,
             _ => return None,
@@ -409,6 +295,7 @@ pub(crate) fn allow(pattern: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::call::MAX_PARAMS;
     use std::collections::BTreeSet;
 
     #[test]
