@@ -2,8 +2,9 @@
 //!
 //! It is a static file of the source tree, `openapi.json` beside this one,
 //! written by hand and kept true by tests: `tests/openapi.rs` checks real
-//! answers of every route against it, and that it describes every route of
-//! [`super::routes::ROUTES`] that is not only for a browser.
+//! answers of every route against it, that it describes every route of
+//! [`super::routes::ROUTES`] that is not only for a browser and no other, and
+//! that each operation's `x-access` is what its route needs.
 
 use std::sync::LazyLock;
 
