@@ -65,7 +65,6 @@ pub mod app;
 pub(crate) mod blast;
 pub mod cli;
 pub mod config;
-pub mod control;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -277,7 +276,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
-    let sweeper = control::spawn_sweeps(app.clone());
+    let sweeper = app::spawn_sweeps(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,
