@@ -9,15 +9,13 @@
 //! Tests that read the log run the real binary (its log is its standard
 //! error); the others run the server in this process.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// What a browser sends when it asks for a page.

@@ -5,8 +5,7 @@
 //! Most tests use a blocking command (`sleep 30`) where they need experiments
 //! to stay QUEUED or RUNNING; the server's graceful stop on drop ends it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -7,8 +7,7 @@
 //! stored as the clean sequence the processing command reads; FASTQ reads
 //! from a sequencer too, their qualities kept beside it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use serde_json::Value;
 

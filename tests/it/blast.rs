@@ -8,9 +8,8 @@
 //! `SEQSPOOL_TEST_REQUIRE` names `blast` (as CI does, which installs Debian's
 //! `ncbi-blast+`): then they fail.
 
-mod common;
-use common::blast::*;
-use common::*;
+use crate::common::blast::*;
+use crate::common::*;
 
 use std::path::Path;
 

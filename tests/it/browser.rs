@@ -12,8 +12,7 @@
 //! at the end need no browser: they check over plain HTTP what a browser is
 //! answered, and that scripts keep getting JSON.
 
-mod common;
-use common::blast::blast_available;
+use crate::common::blast::blast_available;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -21,8 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 

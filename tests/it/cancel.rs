@@ -2,8 +2,7 @@
 //! never runs, a running one is killed with every process it started, and the
 //! answers say what happened (200, 202, 409, 404).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::path::{Path, PathBuf};

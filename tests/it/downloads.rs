@@ -8,8 +8,7 @@
 //! download, and its peak (`VmHWM`, reset through `/proc/PID/clear_refs`
 //! just before) read after.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::io::Read;

@@ -3,8 +3,7 @@
 //! misses nothing, idle streams cost the server nothing that slows it, and
 //! `GET /experiments/{id}?wait=S` answers as soon as an experiment ends.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};

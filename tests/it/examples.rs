@@ -3,8 +3,7 @@
 //! `examples/submit.py` as a client, each against a real server.
 //! (`tests/blast.rs` runs the example configuration's BLAST pipelines.)
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,14 +3,12 @@
 //! nothing visible, and the server serves reads meanwhile and accepts again
 //! once the fault is gone.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use seqspool::fault::Faults;
 
 /// "No space left on device".

@@ -4,8 +4,7 @@
 //! pointing its own name here (DNS rebinding), and every GET route answers
 //! HEAD. Each against a real server on port 0 over real HTTP.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -6,8 +6,7 @@
 //! letter makes a "protein" says so, and the pipeline and parameters an
 //! upload's URL names count whatever the body.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use serde_json::{json, Value};
 

@@ -5,8 +5,7 @@
 //! pattern, warm processor starts by pipeline, and no label ever carries an
 //! experiment's id.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -9,9 +9,8 @@
 //! them the tests say so loudly and skip, unless `SEQSPOOL_TEST_REQUIRE`
 //! names `blast` or `python-packages` (as CI does): then they fail.
 
-mod common;
-use common::blast::*;
-use common::*;
+use crate::common::blast::*;
+use crate::common::*;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@
 //! `notify_url` reaches no address of the workstation or the lab's networks,
 //! in any spelling.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -24,7 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use common::{assert_error, wait_for_state, wait_until, Binary, Server};
+use crate::common::{assert_error, wait_for_state, wait_until, Binary, Server};
 
 /// What a receiver does with a request: answer with a status, redirect
 /// elsewhere, or hold the connection open and never answer.

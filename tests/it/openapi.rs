@@ -9,8 +9,7 @@
 //! published schemas leave objects open, so that clients tolerate fields
 //! added later; this test makes sure they get described when they are).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};

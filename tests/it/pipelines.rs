@@ -5,8 +5,7 @@
 //! a restart; a missing program or a failed check pauses the queue instead of
 //! failing the experiments behind it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::path::{Path, PathBuf};

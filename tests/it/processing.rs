@@ -6,8 +6,7 @@
 //! The commands are real `/bin/sh` commands in the experiment directory; what
 //! they write is how a test sees what happened inside them.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::thread;

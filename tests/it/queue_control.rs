@@ -8,8 +8,7 @@
 //! never a queued or running one, nor part of a batch, crash-safely, and their
 //! ids are never given again).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};

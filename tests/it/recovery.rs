@@ -6,8 +6,7 @@
 //! alone. These start `seqspool` itself, because only a real process can be
 //! killed with SIGKILL.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -9,9 +9,8 @@
 //! The BLAST tests need NCBI BLAST+; without it they say so and skip,
 //! unless `SEQSPOOL_TEST_REQUIRE` names `blast`: then they fail.
 
-mod common;
-use common::blast::blast_available;
-use common::*;
+use crate::common::blast::blast_available;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -9,9 +9,8 @@
 //! test's directory (the "shared file system" is this machine's disk), which
 //! is how the tests see what ran, when, and how often.
 
-mod common;
-use common::slurm::{cluster, Cluster};
-use common::*;
+use crate::common::slurm::{cluster, Cluster};
+use crate::common::*;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -466,7 +465,7 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_I
     let job = wait_for_job(&server, &pending, "PENDING");
     assert_eq!(record(&server, &pending)["handle"]["executor"], "slurm");
     // The page says it waits on the cluster, not that it runs.
-    let page = common::request(
+    let page = request(
         server.addr,
         "GET",
         &format!("/experiments/{pending}"),

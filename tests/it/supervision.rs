@@ -4,8 +4,7 @@
 //! timeout, a shutdown or the death of the server. And the command runs as
 //! `sh -c` would run it, in a session of its own, at the lowest priority.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::io::Write;

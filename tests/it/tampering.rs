@@ -2,12 +2,10 @@
 //! with the server's rights in its experiment's directory, but the server
 //! never follows a link that takes that directory's place.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{assert_error, Server};
+use crate::common::{assert_error, Server};
 
 /// Every name under `dir` with its bytes, for checking that nothing was written there.
 fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -5,8 +5,7 @@
 //! first request pauses the queue, until an experiment has failed two fresh
 //! processors and fails; nothing of it outlives a killed server.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
