@@ -11,16 +11,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use crate::common::*;
 use serde_json::Value;
-
-/// What a browser sends when it asks for a page.
-const BROWSER_ACCEPT: &str =
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
 
 /// The `Authorization` header for `token`.
 fn bearer(token: &str) -> (&'static str, String) {
@@ -649,7 +644,7 @@ fn refused_requests_are_logged_with_why_and_from_where_and_never_the_sequence() 
 fn an_open_server_on_the_network_warns_at_start() {
     let tmp = tempfile::tempdir().unwrap();
     let start = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_seqspool"));
+        let mut command = seqspool();
         command
             .arg("--experiments")
             .arg(tmp.path().join("experiments"))

@@ -36,20 +36,6 @@ fn plate() -> String {
         .collect()
 }
 
-fn post(server: &Server, path: &str, content_type: &str, body: &[u8]) -> Response {
-    request(
-        server.addr,
-        "POST",
-        path,
-        &[("Content-Type", content_type)],
-        body,
-    )
-}
-
-fn post_fasta(server: &Server, text: &str) -> Response {
-    post(server, "/experiments", "text/x-fasta", text.as_bytes())
-}
-
 /// One part of a multipart form: a text field, or a file with its name and type.
 enum Part<'a> {
     Text(&'a str, &'a str),

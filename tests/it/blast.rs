@@ -4,9 +4,7 @@
 //! configuration `examples/seqspool.toml` declares them.
 //!
 //! It needs NCBI BLAST+ (`blastn`, `blastp`, `makeblastdb`, `blast_formatter`,
-//! `blastdbcmd`). Without it the tests say so loudly and skip, unless
-//! `SEQSPOOL_TEST_REQUIRE` names `blast` (as CI does, which installs Debian's
-//! `ncbi-blast+`): then they fail.
+//! `blastdbcmd`; Debian's `ncbi-blast+`), marked as `common`'s doc says.
 
 use crate::common::blast::*;
 use crate::common::*;
@@ -93,9 +91,7 @@ fn check_xml(server: &Server, id: &str, program: &str, subject: &Reference) {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
     make_databases(tmp.path());
     let db = tmp.path().join("reference");
@@ -159,9 +155,7 @@ fn the_blastn_pipeline_finds_the_sequence_each_query_was_cut_from() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn a_blast_failure_ends_the_experiment_with_blasts_own_exit_code() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-db");
     let command = format!("BLAST_DB={} sh {}", quoted(&missing), script());
@@ -198,13 +192,9 @@ fn the_pipeline_without_blast_db_fails_saying_so() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn the_example_configurations_blastn_finds_the_reference_a_read_was_cut_from() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
-    assert_ready(&server);
+    let server = ready_example_server(tmp.path());
     let ref06 = reference("reference.fasta", "ref06");
     let ref03 = reference("reference.fasta", "ref03");
 
@@ -282,13 +272,9 @@ fn the_example_configurations_blastn_finds_the_reference_a_read_was_cut_from() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn the_example_configurations_blastp_finds_the_protein_a_query_was_cut_from() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
-    assert_ready(&server);
+    let server = ready_example_server(tmp.path());
     let proteins = "reference_proteins.fasta";
     let prot02 = reference(proteins, "prot02");
     let prot01 = reference(proteins, "prot01");
@@ -354,9 +340,7 @@ fn the_example_configurations_blastp_finds_the_protein_a_query_was_cut_from() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn the_example_configuration_refuses_what_its_pipelines_do_not_take() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
     make_databases(tmp.path());
     let server = example_server(tmp.path());

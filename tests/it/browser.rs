@@ -7,12 +7,12 @@
 //! events, and opens files a hostile command wrote (none runs script here;
 //! each downloads under its name). Screenshots of the pages land in `target/screenshots/`.
 //!
-//! Without chromium and chromedriver these tests say so loudly and skip, unless
-//! `SEQSPOOL_TEST_REQUIRE` lists `chromium` (CI), where they fail. The tests
-//! at the end need no browser: they check over plain HTTP what a browser is
+//! The browser tests need chromium and chromedriver (marked as `common`'s
+//! doc says: without them they are ignored). The tests at the end need no
+//! browser: they check over plain HTTP what a browser is
 //! answered, and that scripts keep getting JSON.
 
-use crate::common::blast::blast_available;
+use crate::common::blast::{need_blast, ready_example_server, reference};
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -24,10 +24,6 @@ use crate::common::*;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use tempfile::TempDir;
-
-/// What a browser sends when it asks for a page.
-const BROWSER_ACCEPT: &str =
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
 
 /// The key under which WebDriver names an element.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -59,21 +55,16 @@ fn program(name: &str) -> Option<PathBuf> {
 }
 
 impl Browser {
-    /// Starts one, or returns `None` (after saying so loudly) when chromium or
-    /// chromedriver is missing and the browser is not required.
-    fn start(javascript: bool) -> Option<Browser> {
+    /// Starts one, for a test marked `seqspool_test_chromium`; fails the test
+    /// (see [`missing`]) when chromium or chromedriver is not installed.
+    fn start(javascript: bool) -> Browser {
         let (Some(chromium), Some(chromedriver)) = (program("chromium"), program("chromedriver"))
         else {
-            assert!(
-                !required("chromium"),
-                "SEQSPOOL_TEST_REQUIRE lists chromium, but chromium or chromedriver is not \
-                 installed: apt-get install chromium chromium-driver"
+            missing(
+                "chromium",
+                "chromium or chromedriver is not installed (Debian: apt-get install chromium \
+                 chromium-driver)",
             );
-            eprintln!(
-                "\n\n*** SKIPPED: this browser test needs chromium and chromedriver \
-                 (apt-get install chromium chromium-driver) ***\n\n"
-            );
-            return None;
         };
         let profile = tempfile::tempdir().expect("a temporary profile directory");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -134,7 +125,7 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session from chromedriver: {created}"))
             .to_owned();
-        Some(browser)
+        browser
     }
 
     /// Where the browser saves what it downloads.
@@ -349,9 +340,7 @@ fn deadline_passed(started: Instant) -> bool {
     ignore = "needs chromium and chromedriver"
 )]
 fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reload() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     // Long enough to be seen running, short enough for a test.
     let server = Server::start(|config| {
         config.command = Some(
@@ -418,9 +407,7 @@ fn a_sequence_submitted_through_the_form_is_followed_to_complete_without_a_reloa
     ignore = "needs chromium and chromedriver"
 )]
 fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|_| {});
     let tmp = tempfile::tempdir().unwrap();
     let fasta = tmp.path().join("plate-3.fasta");
@@ -461,9 +448,7 @@ fn a_fasta_file_chosen_in_the_form_becomes_a_batch_of_three_experiments() {
     ignore = "needs chromium and chromedriver"
 )]
 fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text_kept() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|_| {});
 
     browser.go(&format!("http://{}/", server.addr));
@@ -497,9 +482,7 @@ fn an_invalid_sequence_comes_back_with_its_message_beside_the_field_and_the_text
     ignore = "needs chromium and chromedriver"
 )]
 fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
     let running = server.submit("blocker", "ACGT");
     server.wait_for_state(&running, "RUNNING");
@@ -541,9 +524,7 @@ fn a_queued_experiment_is_canceled_from_its_page_once_the_user_confirms() {
     ignore = "needs chromium and chromedriver"
 )]
 fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_on_every_page() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
     let running = server.submit("blocker", "ACGT");
     server.wait_for_state(&running, "RUNNING");
@@ -622,9 +603,7 @@ fn a_queued_experiment_is_moved_to_the_front_from_its_page_and_a_drain_is_said_o
     ignore = "needs chromium and chromedriver"
 )]
 fn the_home_page_shows_the_queue_and_follows_it_until_nothing_moves() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|config| {
         config.command = Some(
             "case \"$QUERY_NAME\" in spike-RBD) echo 'blastp: database nr not found' >&2; exit 2;; \
@@ -730,9 +709,7 @@ impl Browser {
 )]
 fn the_home_page_lists_each_experiments_pipeline_and_fits_a_laptop_screen_without_scrolling_sideways(
 ) {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     // Two pipelines, one with a name as long as names go, whose experiments each run
     // until their gate opens: every kind of row, estimates included.
     let gates = tempfile::tempdir().unwrap();
@@ -842,9 +819,7 @@ executor = "builtin"
     ignore = "needs chromium and chromedriver"
 )]
 fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_without_a_reload() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let gates = tempfile::tempdir().unwrap();
     let server = gated_server(gates.path());
     let first = server.submit("first", ORF_DNA);
@@ -971,9 +946,7 @@ fn the_estimate_says_none_before_a_run_has_completed_and_a_local_time_after_with
     ignore = "needs chromium and chromedriver"
 )]
 fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_event_source() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let gates = tempfile::tempdir().unwrap();
     let server = gated_server(gates.path());
     // One completed run makes the estimates; one running holds the batch.
@@ -1092,9 +1065,7 @@ fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_e
     ignore = "needs chromium and chromedriver"
 )]
 fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
-    let Some(browser) = Browser::start(false) else {
-        return;
-    };
+    let browser = Browser::start(false);
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
     let running = server.submit("blocker", "ACGT");
     server.wait_for_state(&running, "RUNNING");
@@ -1223,9 +1194,7 @@ fn downloaded(dir: &Path) -> Vec<String> {
     ignore = "needs chromium and chromedriver"
 )]
 fn files_a_command_writes_run_no_script_here_when_opened_and_download_under_their_names() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     // Each script would leave a mark in this server's origin, retitle the
     // page and ask; none may.
     let server = Server::start(|config| {
@@ -1602,9 +1571,7 @@ impl Browser {
     ignore = "needs chromium and chromedriver"
 )]
 fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let (server, _config) = pipelines_server();
     browser.go(&format!("http://{}/", server.addr));
 
@@ -1696,9 +1663,7 @@ fn a_pipeline_picked_in_the_form_runs_the_experiment_with_the_parameters_set() {
     ignore = "needs chromium and chromedriver"
 )]
 fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chosen() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let (server, _config) = pipelines_server();
     browser.go(&format!("http://{}/", server.addr));
     browser.click(&browser.find("label[for='pipeline.search']"));
@@ -1737,9 +1702,7 @@ fn a_sequence_the_pipeline_does_not_take_comes_back_with_the_pipeline_still_chos
     ignore = "needs chromium and chromedriver"
 )]
 fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used() {
-    let Some(browser) = Browser::start(false) else {
-        return;
-    };
+    let browser = Browser::start(false);
     let (server, _config) = pipelines_server();
     browser.go(&format!("http://{}/", server.addr));
     for css in [
@@ -1772,9 +1735,7 @@ fn without_javascript_every_pipelines_fields_are_shown_and_the_chosen_ones_used(
     ignore = "needs chromium and chromedriver"
 )]
 fn a_failed_experiment_offers_run_again_once_it_ends() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|config| {
         config.command = Some("sleep 1; echo 'blastn: database not found' >&2; exit 3".into())
     });
@@ -1932,53 +1893,12 @@ fn the_form_without_javascript_sends_every_pipelines_fields_and_only_the_chosen_
 /// How long a real BLAST run may take on a busy machine.
 const BLAST_PATIENCE: Duration = Duration::from_secs(180);
 
-/// A server running `examples/seqspool.toml` with its databases built in
-/// `db` by `examples/data/make_databases.sh` (everything else as shipped).
-fn blast_example_server(db: &Path) -> Server {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let built = Command::new("sh")
-        .arg(repository.join("examples/data/make_databases.sh"))
-        .arg(db)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running make_databases.sh");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let path = repository.join("examples/seqspool.toml");
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "${CONFIG_DIR}/data/db/",
-        &format!("{}/", db.to_str().unwrap()),
-    );
-    let server = Server::start(|config| config.apply_file(&text, &path, None).unwrap());
-    wait_until("the example's checks pass", || {
-        server.get("/pipelines").json()["pipelines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p.get("check").is_none() || p["available"] == true)
-    });
-    server
-}
-
 /// A read of five pieces of the reference, for hits of every strength:
 /// 200 nt of ref04 and 150 nt of ref06 as they are, then 100 nt of ref02
 /// with every 14th base changed, and 45 nt of ref08 and 30 nt of ref01 with
 /// every 12th.
 fn chimeric_read() -> String {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/reference.fasta"),
-    )
-    .unwrap();
-    let sequence = |id: &str| -> String {
-        let record = text
-            .split('>')
-            .find(|r| r.starts_with(&format!("{id} ")))
-            .unwrap();
-        record.lines().skip(1).collect()
-    };
+    let sequence = |id: &str| reference("reference.fasta", id).sequence;
     let changed = |piece: &str, every: usize| -> String {
         piece
             .chars()
@@ -2023,22 +1943,14 @@ impl Browser {
 
 #[test]
 #[cfg_attr(
-    not(seqspool_test_blast),
-    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
-)]
-#[cfg_attr(
-    not(seqspool_test_chromium),
-    ignore = "needs chromium and chromedriver"
+    not(all(seqspool_test_blast, seqspool_test_chromium)),
+    ignore = "needs NCBI BLAST+, chromium and chromedriver"
 )]
 fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
-    if !blast_available() {
-        return;
-    }
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    need_blast();
+    let browser = Browser::start(true);
     let db = tempfile::tempdir().unwrap();
-    let server = blast_example_server(db.path());
+    let server = ready_example_server(db.path());
     let read = chimeric_read();
     let length = read.len() as f64;
     let answer = server.post_form(
@@ -2155,9 +2067,7 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
     ignore = "needs chromium and chromedriver"
 )]
 fn results_appear_when_the_experiment_ends_while_its_page_is_open() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|config| {
         config.command = Some(
             "sleep 2; printf 'kmer\\tcount\\nACG\\t5\\nCGT\\t17\\nGTA\\t9\\n' > counts.tsv; \
@@ -2215,9 +2125,7 @@ impl Browser {
     ignore = "needs chromium and chromedriver"
 )]
 fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_themselves() {
-    let Some(browser) = Browser::start(true) else {
-        return;
-    };
+    let browser = Browser::start(true);
     let server = Server::start(|config| config.access = seqspool::config::AccessMode::Closed);
     let token = add_user(&server.dir, "anna", false);
 
@@ -2280,9 +2188,7 @@ fn a_user_signs_in_on_the_page_with_a_strict_http_only_cookie_and_submits_as_the
 fn an_anonymous_submit_on_a_members_page_is_told_why_and_keeps_what_was_typed_through_the_sign_in()
 {
     // Without JavaScript: the form, the refusal and the sign-in need none.
-    let Some(browser) = Browser::start(false) else {
-        return;
-    };
+    let browser = Browser::start(false);
     let config = tempfile::tempdir().unwrap();
     let path = config.path().join("seqspool.toml");
     std::fs::write(&path, TWO_PIPELINES).unwrap();

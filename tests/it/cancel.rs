@@ -24,11 +24,6 @@ fn backlog(server: &Server) -> String {
         .to_owned()
 }
 
-fn record_on_disk(server: &Server, id: &str) -> serde_json::Value {
-    let text = fs::read_to_string(server.dir.join(id).join("experiment.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 #[test]
 fn a_queued_experiment_cancelled_leaves_the_backlog_at_once_and_never_runs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -61,7 +56,7 @@ fn a_queued_experiment_cancelled_leaves_the_backlog_at_once_and_never_runs() {
         "the third moves up"
     );
     assert_eq!(
-        record_on_disk(&server, &second)["state"],
+        record_on_disk(&server.dir, &second)["state"],
         "CANCELED",
         "the cancel is on disk before the answer"
     );
@@ -106,7 +101,7 @@ fn a_running_experiment_cancelled_is_killed_with_its_children_and_ends_canceled(
     assert!(!record["finished_at"].is_null(), "{record:#}");
     // The worker updates memory, then the disk.
     wait_until("the cancel is on disk", || {
-        record_on_disk(&server, &running)["state"] == "CANCELED"
+        record_on_disk(&server.dir, &running)["state"] == "CANCELED"
     });
     wait_until("the command and its background child are dead", || {
         processes.iter().all(Process::is_gone)

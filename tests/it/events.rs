@@ -361,7 +361,7 @@ fn idle_event_streams_are_capped_per_client_and_in_all_and_leave_room_for_reques
     let mut command = Command::new("prlimit");
     command
         .arg("--nofile=1024:1024")
-        .arg(env!("CARGO_BIN_EXE_seqspool"))
+        .arg(SEQSPOOL)
         .args(["--bind", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1"])
         .arg("--experiments")
         .arg(tmp.path().join("experiments"));

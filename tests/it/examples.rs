@@ -1,7 +1,7 @@
 //! The examples the README shows really work: `examples/kmer_count.sh` as a
 //! processing command and as a pipeline of `examples/seqspool.toml`, and
 //! `examples/submit.py` as a client, each against a real server.
-//! (`tests/blast.rs` runs the example configuration's BLAST pipelines.)
+//! (`blast` runs the example configuration's BLAST pipelines.)
 
 use crate::common::*;
 
@@ -104,7 +104,7 @@ fn the_example_configurations_kmer_pipeline_counts_words_of_k_letters() {
         apply_example_config(config);
         // Only the pipelines that need no BLAST database: the BLAST ones' checks
         // would pause the queue where BLAST+ or its databases are missing
-        // (tests/blast.rs runs them with their databases).
+        // (`blast` runs them with their databases).
         config
             .pipelines
             .retain(|pipeline| pipeline.name == "kmers" || pipeline.name == "analysis");
@@ -158,16 +158,9 @@ fn the_example_configurations_kmer_pipeline_counts_words_of_k_letters() {
 #[test]
 #[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_submits_waits_and_prints_the_analysis() {
-    if !on_path("python3") {
-        assert!(
-            !required("python3"),
-            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
-        );
-        eprintln!("SKIPPED the_client_example_submits_waits_and_prints_the_analysis: python3 is not on the PATH");
-        return;
-    }
+    let python = python3();
     let server = Server::start(|_| {});
-    let output = Command::new("python3")
+    let output = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
         .args(["--server", &format!("http://{}", server.addr)])
         .args(["--max-wait", "30"])
@@ -208,20 +201,13 @@ fn reads_answered(server: &Server) -> f64 {
 #[test]
 #[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate() {
-    if !on_path("python3") {
-        assert!(
-            !required("python3"),
-            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
-        );
-        eprintln!("SKIPPED the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate: python3 is not on the PATH");
-        return;
-    }
+    let python = python3();
     // Long enough that a poll would ask more than once.
     let server = Server::start(|config| {
         config.command = Some("sleep 2; echo done > result.txt".into());
     });
     let submit = || {
-        let output = Command::new("python3")
+        let output = Command::new(python)
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
             .args(["--server", &format!("http://{}", server.addr)])
             .args(["--max-wait", "60"])
@@ -282,18 +268,9 @@ fn the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate()
 #[test]
 #[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_explains_a_refusal_and_exits_1() {
-    if !on_path("python3") {
-        assert!(
-            !required("python3"),
-            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
-        );
-        eprintln!(
-            "SKIPPED the_client_example_explains_a_refusal_and_exits_1: python3 is not on the PATH"
-        );
-        return;
-    }
+    let python = python3();
     let server = Server::start(|_| {});
-    let output = Command::new("python3")
+    let output = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
         .args(["--server", &format!("http://{}", server.addr)])
         .args(["bad", "ACGT@"])

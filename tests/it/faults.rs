@@ -267,14 +267,21 @@ fn a_pause_outlasts_a_restart_and_a_resume_lifts_it() {
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+    /// Mounts one of `size` at `at`, for a test marked `seqspool_test_tmpfs`;
+    /// fails the test (see [`missing`]) when it cannot.
+    fn mount(at: &Path, size: &str) -> Tmpfs {
         fs::create_dir_all(at).unwrap();
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(at)
-            .status()
-            .is_ok_and(|status| status.success());
-        mounted.then(|| Tmpfs(at.to_owned()))
+            .status();
+        if !mounted.as_ref().is_ok_and(|status| status.success()) {
+            missing(
+                "tmpfs",
+                &format!("mounting a tmpfs failed ({mounted:?}): it needs root"),
+            );
+        }
+        Tmpfs(at.to_owned())
     }
 }
 
@@ -291,19 +298,7 @@ impl Drop for Tmpfs {
 )]
 fn a_really_full_disk_answers_507_and_accepts_again_once_there_is_room() {
     let tmp = tempfile::tempdir().unwrap();
-    // SAFETY: geteuid has no preconditions.
-    let root = rustix::process::geteuid().is_root();
-    let Some(tmpfs) = root
-        .then(|| Tmpfs::mount(&tmp.path().join("disk"), "512k"))
-        .flatten()
-    else {
-        assert!(
-            !required("tmpfs"),
-            "mounting a tmpfs is required here (SEQSPOOL_TEST_REQUIRE) but failed"
-        );
-        eprintln!("SKIPPED a_really_full_disk_answers_507...: mounting a tmpfs needs root; the injected-fault tests cover the same path");
-        return;
-    };
+    let tmpfs = Tmpfs::mount(&tmp.path().join("disk"), "512k");
     let dir = tmpfs.0.join("experiments");
     // The disk is tiny: let runs start with little room.
     let server = Server::start_in(&dir, |config| config.min_free = 0);
@@ -376,18 +371,7 @@ fn a_cancel_that_cannot_be_recorded_is_refused_and_changes_nothing() {
 )]
 fn a_disk_filled_during_a_run_pauses_the_queue_and_after_a_kill_9_nothing_runs_twice_at_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = rustix::process::geteuid().is_root();
-    let Some(tmpfs) = root
-        .then(|| Tmpfs::mount(&tmp.path().join("disk"), "4m"))
-        .flatten()
-    else {
-        assert!(
-            !required("tmpfs"),
-            "mounting a tmpfs is required here (SEQSPOOL_TEST_REQUIRE) but failed"
-        );
-        eprintln!("SKIPPED a_disk_filled_during_a_run...: mounting a tmpfs needs root");
-        return;
-    };
+    let tmpfs = Tmpfs::mount(&tmp.path().join("disk"), "4m");
     let dir = tmpfs.0.join("experiments");
     let (gate, log) = (tmp.path().join("gate"), tmp.path().join("run.log"));
     // The first run fills the disk once all are submitted, then waits; every

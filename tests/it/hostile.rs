@@ -68,20 +68,6 @@ fn with_host(
     read_raw_answer(&mut stream)
 }
 
-/// Whether python3 can run; false (the test skips) when it is missing, unless
-/// `SEQSPOOL_TEST_REQUIRE` lists it.
-fn python(test: &str) -> bool {
-    if on_path("python3") {
-        return true;
-    }
-    assert!(
-        !required("python3"),
-        "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
-    );
-    eprintln!("SKIPPED {test}: python3 is not on the PATH");
-    false
-}
-
 /// A server with one experiment RUNNING (`sleep 30`, recorded on disk) and
 /// one QUEUED behind it; returns the queued one's id.
 fn server_with_a_queued_experiment(
@@ -151,9 +137,7 @@ fn a_stalled_body_is_dropped_with_408_and_a_slow_steady_one_is_not() {
 #[test]
 #[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn python_clients_read_why_a_body_was_refused() {
-    if !python("python_clients_read_why_a_body_was_refused") {
-        return;
-    }
+    let python = python3();
     let server = Server::start(|_| {});
     // Python's http.client sends the whole body before it reads the answer,
     // so it sees an early answer only if the server reads what it sends.
@@ -183,7 +167,7 @@ for what, method, path, headers, data in cases:
     print(json.dumps({"what": what, "status": status, "body": body.decode("utf-8", "replace")}))
 "#;
     let output = output_within(
-        Command::new("python3")
+        Command::new(python)
             .args(["-c", script])
             .arg(format!("http://{}", server.addr)),
     );
@@ -402,7 +386,7 @@ fn more_idle_connections_than_descriptors_fail_no_experiment_and_the_service_ret
     let mut command = Command::new("prlimit");
     command
         .arg("--nofile=160:160")
-        .arg(env!("CARGO_BIN_EXE_seqspool"))
+        .arg(SEQSPOOL)
         .args(["--bind", "127.0.0.1:0", "--experiments"])
         .arg(&dir)
         .args(["--command", "sleep 0.3"]);
@@ -426,10 +410,7 @@ fn more_idle_connections_than_descriptors_fail_no_experiment_and_the_service_ret
         "COMPLETE",
         "the experiments ran before the connections came"
     );
-    let record = |id: &str| -> Value {
-        serde_json::from_slice(&std::fs::read(dir.join(id).join("experiment.json")).unwrap())
-            .unwrap()
-    };
+    let record = |id: &str| record_on_disk(&dir, id);
     wait_until("the server says it keeps no more connections", || {
         server.log().contains("the most this server keeps")
     });
@@ -453,10 +434,10 @@ fn more_idle_connections_than_descriptors_fail_no_experiment_and_the_service_ret
 }
 
 fn record_state(dir: &std::path::Path, id: &str) -> String {
-    let record: Value =
-        serde_json::from_slice(&std::fs::read(dir.join(id).join("experiment.json")).unwrap())
-            .unwrap();
-    record["state"].as_str().unwrap().to_owned()
+    record_on_disk(dir, id)["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]

@@ -15,24 +15,6 @@ const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 const BOUNDARY: &str = "----WebKitFormBoundaryq4ZGd0Ha8Fw2sT3x";
 
-fn post(server: &Server, content_type: &str, body: &[u8]) -> Response {
-    post_to(server, "/experiments", content_type, body)
-}
-
-fn post_to(server: &Server, path: &str, content_type: &str, body: &[u8]) -> Response {
-    request(
-        server.addr,
-        "POST",
-        path,
-        &[("Content-Type", content_type)],
-        body,
-    )
-}
-
-fn post_fasta(server: &Server, text: &str) -> Response {
-    post(server, "text/x-fasta", text.as_bytes())
-}
-
 /// A multipart form of text fields and, if `file` is given, one FASTA file.
 fn multipart(fields: &[(&str, &str)], file: Option<&str>) -> Vec<u8> {
     let mut body = String::new();
@@ -53,7 +35,12 @@ fn multipart(fields: &[(&str, &str)], file: Option<&str>) -> Vec<u8> {
 
 fn post_multipart(server: &Server, fields: &[(&str, &str)], file: Option<&str>) -> Response {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    post(server, &content_type, &multipart(fields, file))
+    post(
+        server,
+        "/experiments",
+        &content_type,
+        &multipart(fields, file),
+    )
 }
 
 fn listing(server: &Server) -> Response {
@@ -291,7 +278,7 @@ fn a_field_given_twice_is_refused_in_every_format_naming_it() {
     ];
     for (what, content_type, body, field) in &cases {
         assert_error(
-            &post(&server, content_type, body),
+            &post(&server, "/experiments", content_type, body),
             400,
             None,
             &[&format!("'{field}' is given twice")],
@@ -313,7 +300,7 @@ fn a_field_given_twice_is_refused_in_every_format_naming_it() {
         ],
         None,
     );
-    let answer = post(&server, &multipart_type, &body);
+    let answer = post(&server, "/experiments", &multipart_type, &body);
     assert_eq!(answer.status, 202, "{}", answer.text());
 }
 
@@ -322,13 +309,18 @@ fn a_json_body_may_start_with_a_byte_order_mark() {
     let server = Server::start(|_| {});
     let mut body = "\u{feff}".as_bytes().to_vec();
     body.extend_from_slice(br#"{"query_name": "notepad", "query_sequence": "ACGT"}"#);
-    let answer = post(&server, "application/json", &body);
+    let answer = post(&server, "/experiments", "application/json", &body);
     assert_eq!(answer.status, 202, "{}", answer.text());
     assert_eq!(answer.json()["query_name"], "notepad");
 
     let mut form = "\u{feff}".as_bytes().to_vec();
     form.extend_from_slice(b"query_name=saved&query_sequence=ACGT");
-    let answer = post(&server, "application/x-www-form-urlencoded", &form);
+    let answer = post(
+        &server,
+        "/experiments",
+        "application/x-www-form-urlencoded",
+        &form,
+    );
     assert_eq!(answer.status, 202, "{}", answer.text());
     assert_eq!(answer.json()["query_name"], "saved");
 }
@@ -473,7 +465,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
     let url = "/experiments?pipeline=second&param.evalue=0.5";
 
     // As the README says it: the file uploaded, the pipeline in the URL.
-    let answer = post_to(&server, url, &multipart_type, &upload);
+    let answer = post(&server, url, &multipart_type, &upload);
     assert_eq!(answer.status, 202, "{}", answer.text());
     for experiment in answer.json()["experiments"].as_array().unwrap() {
         assert_eq!(experiment["pipeline"], "second", "{experiment}");
@@ -493,7 +485,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         ),
         ("a FASTA body", "text/x-fasta", &reads.as_bytes().to_vec()),
     ] {
-        let answer = post_to(&server, url, content_type, body);
+        let answer = post(&server, url, content_type, body);
         assert_eq!(answer.status, 202, "{what}: {}", answer.text());
         let record = match answer.json().get("experiments") {
             Some(all) => all[0].clone(),
@@ -503,7 +495,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         assert_eq!(record["params"]["evalue"], "0.5", "{what}: {record}");
     }
     // Both name the same: no conflict.
-    let answer = post_to(
+    let answer = post(
         &server,
         "/experiments?pipeline=second",
         "application/x-www-form-urlencoded",
@@ -536,7 +528,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
                 "first takes no parameters",
             ),
         ] {
-            let answer = post_to(&server, path, content_type, body);
+            let answer = post(&server, path, content_type, body);
             assert_error(
                 &answer,
                 422,
@@ -547,7 +539,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         }
     }
     // The URL and the body naming different ones: refused, saying which says what.
-    let answer = post_to(
+    let answer = post(
         &server,
         "/experiments?pipeline=second",
         "application/x-www-form-urlencoded",
@@ -560,7 +552,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         &["the URL gives 'second' and the form gives 'first'; give it in one place"],
         "a form against its URL",
     );
-    let answer = post_to(
+    let answer = post(
         &server,
         url,
         &multipart_type,
@@ -573,7 +565,7 @@ fn the_pipeline_and_parameters_an_uploads_url_names_count_whatever_the_body() {
         &["the URL gives '0.5' and the multipart form gives '2'"],
         "an upload's parameter against its URL",
     );
-    let answer = post_to(
+    let answer = post(
         &server,
         "/experiments?pipeline=first",
         "application/json",

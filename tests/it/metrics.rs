@@ -147,12 +147,7 @@ fn submit_to(server: &Server, pipeline: &str, name: &str) -> String {
     ignore = "needs tests/requirements.txt in .venv (see the README)"
 )]
 fn the_counts_are_the_experiments_run_by_state_and_pipeline() {
-    let Some(python) = python_with(
-        "prometheus_client",
-        "the_counts_are_the_experiments_run_by_state_and_pipeline",
-    ) else {
-        return;
-    };
+    let python = python_with("prometheus_client");
     let server = lab_server();
     let start = scrape(&server, &python, false);
     assert_eq!(start.get("seqspool_jobs_submitted_total", &[]), Some(0.0));
@@ -283,12 +278,7 @@ fn the_counts_are_the_experiments_run_by_state_and_pipeline() {
     ignore = "needs tests/requirements.txt in .venv (see the README)"
 )]
 fn requests_are_counted_by_route_pattern_and_status() {
-    let Some(python) = python_with(
-        "prometheus_client",
-        "requests_are_counted_by_route_pattern_and_status",
-    ) else {
-        return;
-    };
+    let python = python_with("prometheus_client");
     let server = Server::start(|_| {});
     let id = server.submit("q", "ACGT");
     server.wait_for_state(&id, "COMPLETE");
@@ -356,12 +346,7 @@ fn requests_are_counted_by_route_pattern_and_status() {
     ignore = "needs tests/requirements.txt in .venv (see the README)"
 )]
 fn both_text_formats_parse_and_say_the_same() {
-    let Some(python) = python_with(
-        "prometheus_client",
-        "both_text_formats_parse_and_say_the_same",
-    ) else {
-        return;
-    };
+    let python = python_with("prometheus_client");
     let server = Server::start(|_| {});
     let id = server.submit("q", "ACGT");
     server.wait_for_state(&id, "COMPLETE");
@@ -414,12 +399,7 @@ fn both_text_formats_parse_and_say_the_same() {
     ignore = "needs tests/requirements.txt in .venv (see the README)"
 )]
 fn counters_start_from_zero_at_each_start() {
-    let Some(python) = python_with(
-        "prometheus_client",
-        "counters_start_from_zero_at_each_start",
-    ) else {
-        return;
-    };
+    let python = python_with("prometheus_client");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("experiments");
     let server = Server::start_in(&dir, |_| {});
@@ -476,12 +456,7 @@ command = "true"
     ignore = "needs tests/requirements.txt in .venv (see the README)"
 )]
 fn warm_processor_starts_are_counted_by_pipeline() {
-    let Some(python) = python_with(
-        "prometheus_client",
-        "warm_processor_starts_are_counted_by_pipeline",
-    ) else {
-        return;
-    };
+    let python = python_with("prometheus_client");
     let server = Server::start(|config| {
         config
             .apply_file(WARM, Path::new("lab.toml"), None)

@@ -5,9 +5,8 @@
 //! configuration's real BLAST pipelines.
 //!
 //! They need NCBI BLAST+, and the Biopython tests Biopython (from
-//! `tests/requirements.txt`, found as `common::python_with` says). Without
-//! them the tests say so loudly and skip, unless `SEQSPOOL_TEST_REQUIRE`
-//! names `blast` or `python-packages` (as CI does): then they fail.
+//! `tests/requirements.txt`, found as `common::python_with` says), marked as
+//! `common`'s doc says.
 
 use crate::common::blast::*;
 use crate::common::*;
@@ -18,9 +17,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-/// A Python that can `import Bio`, or `None` (after a loud message) if the test should skip.
-fn biopython() -> Option<PathBuf> {
-    python_with("Bio.Blast.NCBIWWW", "the Biopython tests")
+/// A Python that can `import Bio` (see `common::python_with`).
+fn biopython() -> PathBuf {
+    python_with("Bio.Blast.NCBIWWW")
 }
 
 /// A query cut from a shipped reference: the first `length` residues of `id`.
@@ -179,18 +178,12 @@ fn members_server(db: &Path) -> Server {
 
 #[test]
 #[cfg_attr(
-    not(seqspool_test_blast),
-    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
-)]
-#[cfg_attr(
-    not(seqspool_test_python_packages),
-    ignore = "needs tests/requirements.txt in .venv (see the README)"
+    not(all(seqspool_test_blast, seqspool_test_python_packages)),
+    ignore = "needs NCBI BLAST+ and tests/requirements.txt in .venv (see the README)"
 )]
 fn on_a_server_for_members_biopython_gives_a_users_token_as_its_password() {
-    if !blast_available() {
-        return;
-    }
-    let Some(python) = biopython() else { return };
+    need_blast();
+    let python = biopython();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = members_server(db.path());
@@ -276,9 +269,7 @@ fn challenges(answer: &Response) -> Vec<&str> {
 )]
 fn on_a_server_for_members_no_spelling_of_put_by_any_path_or_method_searches_without_a_token() {
     use base64::Engine as _;
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = members_server(db.path());
@@ -422,18 +413,12 @@ fn queued(server: &Server) -> u64 {
 
 #[test]
 #[cfg_attr(
-    not(seqspool_test_blast),
-    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
-)]
-#[cfg_attr(
-    not(seqspool_test_python_packages),
-    ignore = "needs tests/requirements.txt in .venv (see the README)"
+    not(all(seqspool_test_blast, seqspool_test_python_packages)),
+    ignore = "needs NCBI BLAST+ and tests/requirements.txt in .venv (see the README)"
 )]
 fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_ahead() {
-    if !blast_available() {
-        return;
-    }
-    let Some(python) = biopython() else { return };
+    need_blast();
+    let python = biopython();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = example_server(db.path());
@@ -499,18 +484,12 @@ fn biopython_scripts_get_their_hits_from_the_labs_blast_while_other_work_waits_a
 
 #[test]
 #[cfg_attr(
-    not(seqspool_test_blast),
-    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
-)]
-#[cfg_attr(
-    not(seqspool_test_python_packages),
-    ignore = "needs tests/requirements.txt in .venv (see the README)"
+    not(all(seqspool_test_blast, seqspool_test_python_packages)),
+    ignore = "needs NCBI BLAST+ and tests/requirements.txt in .venv (see the README)"
 )]
 fn biopython_turns_a_refused_search_into_an_exception_that_says_why() {
-    if !blast_available() {
-        return;
-    }
-    let Some(python) = biopython() else { return };
+    need_blast();
+    let python = biopython();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = example_server(db.path());
@@ -582,9 +561,7 @@ fn cgi(server: &Server, fields: &[(&str, &str)]) -> Response {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn a_web_blast_pl_client_puts_polls_search_info_and_reads_the_text_report() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = example_server(db.path());
@@ -711,9 +688,7 @@ fn unzip_names(bytes: &[u8]) -> Vec<String> {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let experiments = tempfile::tempdir().unwrap();
@@ -832,9 +807,7 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = example_server(db.path());
@@ -913,9 +886,7 @@ fn failed_canceled_and_unknown_searches_end_the_polling_with_a_reason() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn bad_requests_get_the_error_form_and_nothing_runs() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let server = example_server(db.path());
@@ -1112,18 +1083,12 @@ fn newest(server: &Server) -> Value {
 
 #[test]
 #[cfg_attr(
-    not(seqspool_test_blast),
-    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
-)]
-#[cfg_attr(
-    not(seqspool_test_python_packages),
-    ignore = "needs tests/requirements.txt in .venv (see the README)"
+    not(all(seqspool_test_blast, seqspool_test_python_packages)),
+    ignore = "needs NCBI BLAST+ and tests/requirements.txt in .venv (see the README)"
 )]
 fn an_identifier_the_labs_databases_hold_is_searched_with_its_sequence() {
-    if !blast_available() {
-        return;
-    }
-    let Some(python) = biopython() else { return };
+    need_blast();
+    let python = biopython();
     let db = tempfile::tempdir().unwrap();
     let (gi, accession) = databases_with_accessions(db.path());
     let server = example_server(db.path());
@@ -1270,9 +1235,7 @@ except ValueError as err:
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn identifiers_are_looked_up_where_the_configuration_says() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let db = tempfile::tempdir().unwrap();
     databases_with_accessions(db.path());
     let declared = r#"databases = ["reference", "nt", "core_nt"]"#;

@@ -8,74 +8,24 @@
 use crate::common::*;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 
 use serde_json::{json, Value};
-
-/// A scratch directory holding the configuration file, the run log and the
-/// experiments directory.
-struct Lab {
-    tmp: tempfile::TempDir,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        Lab {
-            tmp: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn experiments(&self) -> PathBuf {
-        self.path("experiments")
-    }
-
-    /// Writes `lab.toml` with `text` (`LOG` stands for the run log's path) and returns its path.
-    fn config(&self, text: &str) -> PathBuf {
-        let path = self.path("lab.toml");
-        fs::write(
-            &path,
-            text.replace("LOG", &self.path("run.log").display().to_string()),
-        )
-        .unwrap();
-        path
-    }
-
-    /// A server in this process with the configuration file at `path`.
-    fn server(&self, path: &Path) -> Server {
-        let text = fs::read_to_string(path).unwrap();
-        let path = path.to_owned();
-        Server::start_in(&self.experiments(), move |config| {
-            config.apply_file(&text, &path, None).unwrap();
-        })
-    }
-
-    fn log(&self) -> Vec<String> {
-        fs::read_to_string(self.path("run.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 /// Two pipelines that log their runs: `start PIPELINE ID` and `end PIPELINE ID`.
 const TWO: &str = r#"
 [[pipeline]]
 name = "first"
 title = "The first tool"
-command = 'echo "start $PIPELINE $EXPERIMENT_ID" >> LOG; sleep 0.02; echo "end $PIPELINE $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $PIPELINE $EXPERIMENT_ID" >> @LOG@; sleep 0.02; echo "end $PIPELINE $EXPERIMENT_ID" >> @LOG@'
 
 [[pipeline]]
 name = "second"
 title = "The second tool"
 description = "Takes proteins only, with settings."
 alphabets = ["protein"]
-command = 'echo "start $PIPELINE $EXPERIMENT_ID" >> LOG; env | grep -E "^(PARAM_|PIPELINE=)" | sort > env.txt; echo "end $PIPELINE $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $PIPELINE $EXPERIMENT_ID" >> @LOG@; env | grep -E "^(PARAM_|PIPELINE=)" | sort > env.txt; echo "end $PIPELINE $EXPERIMENT_ID" >> @LOG@'
 
 [[pipeline.param]]
 name = "evalue"
@@ -111,7 +61,8 @@ fn submit_to(server: &Server, body: &Value) -> Response {
 #[test]
 fn experiments_of_two_pipelines_from_five_clients_run_one_at_a_time_in_acceptance_order() {
     let lab = Lab::new();
-    let server = lab.server(&lab.config(TWO));
+    lab.config(TWO);
+    let server = lab.server(|_| {});
     let addr = server.addr;
     let clients: Vec<_> = (0..5)
         .map(|client| {
@@ -166,7 +117,8 @@ fn experiments_of_two_pipelines_from_five_clients_run_one_at_a_time_in_acceptanc
 #[test]
 fn parameters_reach_the_command_only_through_its_environment() {
     let lab = Lab::new();
-    let server = lab.server(&lab.config(TWO));
+    lab.config(TWO);
+    let server = lab.server(|_| {});
     let answer = submit_to(
         &server,
         &json!({
@@ -202,7 +154,8 @@ fn parameters_reach_the_command_only_through_its_environment() {
 #[test]
 fn each_kind_of_bad_submission_gets_422_naming_its_field_and_nothing_is_written() {
     let lab = Lab::new();
-    let server = lab.server(&lab.config(TWO));
+    lab.config(TWO);
+    let server = lab.server(|_| {});
     let before = snapshot(&server.dir);
     let cases = [
         (
@@ -319,7 +272,8 @@ fn each_kind_of_bad_submission_gets_422_naming_its_field_and_nothing_is_written(
 #[test]
 fn the_pipelines_are_listed_with_their_parameters_for_a_client_to_build_its_form() {
     let lab = Lab::new();
-    let server = lab.server(&lab.config(TWO));
+    lab.config(TWO);
+    let server = lab.server(|_| {});
     let listed = server.get("/pipelines").json();
     let pipelines = listed["pipelines"].as_array().unwrap();
     assert_eq!(pipelines.len(), 2);
@@ -431,13 +385,12 @@ fn restart_keeps_the_recorded_definition(second_config: &str) {
         r#"
 [[pipeline]]
 name = "a"
-command = 'echo "ran-as-accepted $EXPERIMENT_ID" >> LOG; while [ ! -e "{gate}" ]; do sleep 0.02; done'
+command = 'echo "ran-as-accepted $EXPERIMENT_ID" >> @LOG@; while [ ! -e "{gate}" ]; do sleep 0.02; done'
 "#,
         gate = gate.display()
     );
-    let config = lab.config(&first);
-    let dir = lab.experiments();
-    let mut server = Binary::start(&dir, &["--config", config.to_str().unwrap()]);
+    lab.config(&first);
+    let mut server = lab.binary(&[]);
     let ids: Vec<String> = (0..3)
         .map(|n| submit(server.addr, &format!("q{n}"), DNA))
         .collect();
@@ -448,8 +401,8 @@ command = 'echo "ran-as-accepted $EXPERIMENT_ID" >> LOG; while [ ! -e "{gate}" ]
     server.crash();
 
     fs::write(&gate, "").unwrap();
-    let config = lab.config(second_config);
-    let server = Binary::start(&dir, &["--config", config.to_str().unwrap()]);
+    lab.config(second_config);
+    let server = lab.binary(&[]);
     assert!(
         server
             .log()
@@ -484,7 +437,7 @@ fn after_a_restart_with_a_changed_pipeline_accepted_experiments_run_as_accepted(
         r#"
 [[pipeline]]
 name = "a"
-command = 'echo "changed $EXPERIMENT_ID" >> LOG'
+command = 'echo "changed $EXPERIMENT_ID" >> @LOG@'
 "#,
     );
 }
@@ -495,7 +448,7 @@ fn after_a_restart_without_their_pipeline_accepted_experiments_run_as_accepted()
         r#"
 [[pipeline]]
 name = "other"
-command = 'echo "changed $EXPERIMENT_ID" >> LOG'
+command = 'echo "changed $EXPERIMENT_ID" >> @LOG@'
 "#,
     );
 }
@@ -504,11 +457,11 @@ command = 'echo "changed $EXPERIMENT_ID" >> LOG'
 fn a_missing_program_pauses_the_queue_and_the_rest_wait_until_it_is_installed() {
     let lab = Lab::new();
     let program = lab.path("bin/analyse");
-    let config = lab.config(&format!(
+    lab.config(&format!(
         "[[pipeline]]\nname = \"tool\"\ncommand = [\"{}\"]\n",
         program.display()
     ));
-    let server = lab.server(&config);
+    let server = lab.server(|_| {});
     let ids: Vec<String> = (0..10)
         .map(|n| server.submit(&format!("q{n}"), DNA))
         .collect();
@@ -553,11 +506,11 @@ fn a_missing_program_pauses_the_queue_and_the_rest_wait_until_it_is_installed() 
 fn a_failing_check_at_start_pauses_the_queue_and_shows_the_pipeline_unavailable() {
     let lab = Lab::new();
     let ready = lab.path("ready");
-    let config = lab.config(&format!(
+    lab.config(&format!(
         "[[pipeline]]\nname = \"needs-db\"\ncommand = \"true\"\ncheck = 'test -e \"{}\" || {{ echo database missing >&2; exit 3; }}'\n",
         ready.display()
     ));
-    let server = lab.server(&config);
+    let server = lab.server(|_| {});
     wait_until("the queue pauses", || {
         server.get("/queue").json()["paused"] == true
     });
@@ -595,11 +548,11 @@ fn a_failing_check_at_start_pauses_the_queue_and_shows_the_pipeline_unavailable(
 fn a_failed_experiment_runs_again_as_a_new_one_linked_both_ways() {
     let lab = Lab::new();
     let flag = lab.path("works-now");
-    let config = lab.config(&format!(
+    lab.config(&format!(
         "[[pipeline]]\nname = \"flaky\"\ncommand = 'test -e \"{}\"'\n[[pipeline.param]]\nname = \"k\"\ntype = \"integer\"\ndefault = 3\n",
         flag.display()
     ));
-    let server = lab.server(&config);
+    let server = lab.server(|_| {});
     let answer = server.post_json(
         "/experiments",
         &json!({"query_name": "q", "query_sequence": DNA, "params": {"k": 5}}),
@@ -628,10 +581,7 @@ fn a_failed_experiment_runs_again_as_a_new_one_linked_both_ways() {
     assert_eq!(original["retried_as"], again_id.as_str());
     assert_eq!(original["state"], "EXECUTOR_ERROR");
     // On disk too.
-    let on_disk: Value = serde_json::from_slice(
-        &fs::read(server.dir.join(&failed).join("experiment.json")).unwrap(),
-    )
-    .unwrap();
+    let on_disk = record_on_disk(&server.dir, &failed);
     assert_eq!(on_disk["retried_as"], again_id.as_str());
 
     // A completed experiment, or one still waiting, has nothing to run again.
@@ -651,11 +601,10 @@ fn a_failed_experiment_runs_again_as_a_new_one_linked_both_ways() {
 #[test]
 fn the_lab_configuration_file_sets_options_and_the_command_line_wins() {
     let lab = Lab::new();
-    let config = lab.config(
+    lab.config(
         "capacity = 3\nmax_records = 7\n[[pipeline]]\nname = \"only\"\ncommand = \"true\"\n",
     );
-    let path = config.to_str().unwrap();
-    let server = Binary::start(&lab.experiments(), &["--config", path, "--capacity", "5"]);
+    let server = lab.binary(&["--capacity", "5"]);
     let info = request(server.addr, "GET", "/service-info", &[], b"").json();
     assert_eq!(info["capacity"], 5, "the command line wins");
     assert_eq!(
@@ -666,11 +615,8 @@ fn the_lab_configuration_file_sets_options_and_the_command_line_wins() {
     drop(server);
 
     // A mistake in the file stops the start with what and where.
-    let bad = lab.config("[[pipeline]]\nname = \"Bad Name\"\ncommand = \"true\"\n");
-    let output = output_within(&mut Binary::command(
-        &lab.experiments(),
-        &["--config", bad.to_str().unwrap()],
-    ));
+    lab.config("[[pipeline]]\nname = \"Bad Name\"\ncommand = \"true\"\n");
+    let output = output_within(&mut lab.command(&[]));
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -685,7 +631,6 @@ fn a_configuration_that_could_never_accept_anything_is_refused_naming_the_field(
     // Runs the binary to its end; it must refuse to start, and say `parts`.
     let refused = |args: &[&str], env: &[(&str, &str)], parts: &[&str]| {
         let mut command = Binary::command(&lab.experiments(), args);
-        command.env_remove("SEQSPOOL_CONFIG");
         for (name, value) in env {
             command.env(name, value);
         }

@@ -221,9 +221,7 @@ fn a_full_queue_answers_503_with_retry_after_and_writes_nothing() {
         stopping.elapsed().as_secs_f64()
     );
     wait_until("the command's sleep is gone", || !alive(pid));
-    let record: Value =
-        serde_json::from_slice(&fs::read(dir.join(&running).join("experiment.json")).unwrap())
-            .unwrap();
+    let record = record_on_disk(&dir, &running);
     assert_ne!(
         record["state"], "COMPLETE",
         "the stop waited for the command to finish: {record:#}"

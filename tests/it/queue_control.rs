@@ -13,30 +13,19 @@ use crate::common::*;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
 const SEQUENCE: &str = "ACGTACGTTGCA";
 
-/// What a browser sends when it asks for a page.
-const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
-
-/// A test's scratch directory: the experiments directory, the command, its log
-/// and the file that releases blocked runs.
-struct Scratch {
-    tmp: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let scratch = Scratch {
-            tmp: tempfile::tempdir().expect("a temporary directory"),
-        };
-        // Every run logs its start and end; a query named block* waits until
-        // `go` exists, one named fail* fails.
-        let script = r#"t='DIR'
+/// A lab whose command (`command.sh`) logs each run's start and end in the
+/// run log; a query named block* waits until `go` exists, one named fail*
+/// fails.
+fn lab_with_command() -> Lab {
+    let lab = Lab::new();
+    let script = r#"t='DIR'
 echo "start $EXPERIMENT_ID" >> "$t/run.log"
 case "$QUERY_NAME" in
   block*) while [ ! -e "$t/go" ]; do sleep 0.05; done ;;
@@ -44,46 +33,36 @@ case "$QUERY_NAME" in
 esac
 echo "end $EXPERIMENT_ID" >> "$t/run.log"
 "#
-        .replace("DIR", &scratch.tmp.path().display().to_string());
-        fs::write(scratch.path("command.sh"), script).unwrap();
-        scratch
-    }
+    .replace("DIR", &lab.dir().display().to_string());
+    fs::write(lab.path("command.sh"), script).unwrap();
+    lab
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
+fn lab_command(lab: &Lab) -> String {
+    format!("sh '{}'", lab.path("command.sh").display())
+}
 
-    fn experiments(&self) -> PathBuf {
-        self.path("experiments")
-    }
+/// Starts a server on the lab's experiments directory, running the command.
+fn start_server(lab: &Lab, configure: impl FnOnce(&mut seqspool::Config)) -> Server {
+    let command = lab_command(lab);
+    lab.server(|config| {
+        config.command = Some(command);
+        configure(config);
+    })
+}
 
-    fn command(&self) -> String {
-        format!("sh '{}'", self.path("command.sh").display())
-    }
+/// Lets blocked runs end.
+fn release(lab: &Lab) {
+    fs::write(lab.path("go"), "").unwrap();
+}
 
-    /// Starts a server on the experiments directory, running the command.
-    fn server(&self, configure: impl FnOnce(&mut seqspool::Config)) -> Server {
-        let command = self.command();
-        Server::start_in(&self.experiments(), |config| {
-            config.command = Some(command);
-            configure(config);
-        })
-    }
-
-    /// Lets blocked runs end.
-    fn release(&self) {
-        fs::write(self.path("go"), "").unwrap();
-    }
-
-    /// The experiments whose runs started, in order.
-    fn starts(&self) -> Vec<String> {
-        fs::read_to_string(self.path("run.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.strip_prefix("start "))
-            .map(str::to_owned)
-            .collect()
-    }
+/// The experiments whose runs started, in order.
+fn starts(lab: &Lab) -> Vec<String> {
+    lab.log()
+        .iter()
+        .filter_map(|line| line.strip_prefix("start "))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A page request as a browser on this server's page sends it.
@@ -130,9 +109,9 @@ fn wait_until_gone(server: &Server, id: &str) {
 
 #[test]
 fn a_pause_says_who_paused_in_its_record_the_queue_the_page_the_log_and_the_events() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let command = scratch.command();
+    let lab = lab_with_command();
+    let dir = lab.experiments();
+    let command = lab_command(&lab);
     let args = ["--access", "members", "--command", command.as_str()];
     let mut server = Binary::start(&dir, &args);
     let root = add_user(&dir, "root", true);
@@ -208,8 +187,8 @@ fn server_queue(addr: std::net::SocketAddr) -> Value {
 #[test]
 fn a_drained_server_refuses_every_submission_while_what_is_queued_finishes_and_it_survives_a_restart(
 ) {
-    let scratch = Scratch::new();
-    let server = scratch.server(|_| {});
+    let lab = lab_with_command();
+    let server = start_server(&lab, |_| {});
     let failed = server.submit("fail-0", SEQUENCE);
     let blocking = server.submit("block-1", SEQUENCE);
     let queued = [server.submit("q2", SEQUENCE), server.submit("q3", SEQUENCE)];
@@ -307,7 +286,7 @@ fn a_drained_server_refuses_every_submission_while_what_is_queued_finishes_and_i
     assert!(page(&server, &format!("/experiments/{blocking}")).contains("Submissions are closed"));
 
     // What was queued before the drain runs to its end.
-    scratch.release();
+    release(&lab);
     for id in std::iter::once(&blocking).chain(&queued) {
         server.wait_for_state(id, "COMPLETE");
     }
@@ -315,7 +294,7 @@ fn a_drained_server_refuses_every_submission_while_what_is_queued_finishes_and_i
 
     // The drain holds across a restart.
     server.stop().unwrap();
-    let server = scratch.server(|_| {});
+    let server = start_server(&lab, |_| {});
     assert_eq!(server.get("/queue").json()["drain"], state["drain"]);
     refused(&server);
 
@@ -333,7 +312,7 @@ fn a_drained_server_refuses_every_submission_while_what_is_queued_finishes_and_i
 
     // And so does its end.
     server.stop().unwrap();
-    let server = scratch.server(|_| {});
+    let server = start_server(&lab, |_| {});
     assert_eq!(server.get("/queue").json()["draining"], false);
     server.submit("later", SEQUENCE);
 }
@@ -342,8 +321,8 @@ fn a_drained_server_refuses_every_submission_while_what_is_queued_finishes_and_i
 
 #[test]
 fn an_experiment_moved_to_the_front_runs_next_and_says_who_moved_it() {
-    let scratch = Scratch::new();
-    let server = scratch.server(|_| {});
+    let lab = lab_with_command();
+    let server = start_server(&lab, |_| {});
     let first = server.submit("block-first", SEQUENCE);
     server.wait_for_state(&first, "RUNNING");
     let ids: Vec<String> = (2..=5)
@@ -442,17 +421,15 @@ fn an_experiment_moved_to_the_front_runs_next_and_says_who_moved_it() {
     assert_eq!(home.matches("data-moved").count(), 2, "{home}");
 
     // On disk before the answer.
-    let on_disk: Value =
-        serde_json::from_slice(&fs::read(server.dir.join(fourth).join("experiment.json")).unwrap())
-            .unwrap();
+    let on_disk = record_on_disk(&server.dir, fourth);
     assert_eq!(on_disk["moved_to_front"]["at"], at.as_str());
 
-    scratch.release();
+    release(&lab);
     for id in &ids {
         server.wait_for_state(id, "COMPLETE");
     }
     assert_eq!(
-        scratch.starts(),
+        starts(&lab),
         [&first, fifth, fourth, second, third].map(|id| id.to_owned())
     );
     // It ran, and its record still says it was moved.
@@ -471,10 +448,10 @@ fn an_experiment_moved_to_the_front_runs_next_and_says_who_moved_it() {
 
 #[test]
 fn the_order_a_move_made_survives_kill_9() {
-    let scratch = Scratch::new();
-    let command = scratch.command();
+    let lab = lab_with_command();
+    let command = lab_command(&lab);
     let args = ["--command", command.as_str()];
-    let mut server = Binary::start(&scratch.experiments(), &args);
+    let mut server = Binary::start(&lab.experiments(), &args);
     let first = submit(server.addr, "block-first", SEQUENCE);
     wait_for_state(server.addr, &first, "RUNNING");
     let queued: Vec<String> = (2..=4)
@@ -508,7 +485,7 @@ fn the_order_a_move_made_survives_kill_9() {
     assert_eq!(paused.status, 200, "{}", paused.text());
 
     server.crash();
-    let server = Binary::start(&scratch.experiments(), &args);
+    let server = Binary::start(&lab.experiments(), &args);
     let record =
         |id: &str| request(server.addr, "GET", &format!("/experiments/{id}"), &[], b"").json();
     // The moved one still comes first; the interrupted one is first of the rest.
@@ -522,13 +499,13 @@ fn the_order_a_move_made_survives_kill_9() {
     let resumed = request(server.addr, "POST", "/queue/resume", &[], b"");
     assert_eq!(resumed.status, 200, "{}", resumed.text());
     wait_for_state(server.addr, last, "COMPLETE");
-    scratch.release();
+    release(&lab);
     for id in std::iter::once(&first).chain(&queued) {
         wait_for_state(server.addr, id, "COMPLETE");
     }
     // The runs since the restart (the first one's start before the crash may
     // or may not have been logged by then).
-    let starts = scratch.starts();
+    let starts = starts(&lab);
     assert_eq!(
         starts[starts.len() - 4..],
         [last, &first, &queued[0], &queued[1]].map(|id| id.to_owned()),
@@ -540,8 +517,7 @@ fn the_order_a_move_made_survives_kill_9() {
 
 /// Rewrites fields of an experiment's record while no server runs.
 fn age(dir: &Path, id: &str, fields: &[&str], days: u64) {
-    let path = dir.join(id).join("experiment.json");
-    let mut record: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let mut record = record_on_disk(dir, id);
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -568,7 +544,7 @@ fn age(dir: &Path, id: &str, fields: &[&str], days: u64) {
     for field in fields {
         record[*field] = Value::String(text.clone());
     }
-    fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+    write_record(dir, id, &record);
 }
 
 fn ids_of(list: &Value) -> Vec<String> {
@@ -581,7 +557,7 @@ fn ids_of(list: &Value) -> Vec<String> {
 
 /// `seqspool retention --dry-run` with `args`, and what it printed.
 fn dry_run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seqspool"));
+    let mut command = seqspool();
     command.arg("retention").args(args);
     for (name, value) in env {
         command.env(name, value);
@@ -596,9 +572,9 @@ fn dry_run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
 
 #[test]
 fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_or_running_ones() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let server = scratch.server(|_| {});
+    let lab = lab_with_command();
+    let dir = lab.experiments();
+    let server = start_server(&lab, |_| {});
     let done = server.submit("old-done", SEQUENCE);
     let failed = server.submit("fail-old", SEQUENCE);
     let recent = server.submit("recent-done", SEQUENCE);
@@ -642,7 +618,9 @@ fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_
     let old = [&done, &failed, &canceled].map(|id| id.to_owned());
 
     // Off by default: nothing is due, nothing is swept, whatever the knob says.
-    let server = scratch.server(|config| config.retention_every = Some(Duration::from_millis(50)));
+    let server = start_server(&lab, |config| {
+        config.retention_every = Some(Duration::from_millis(50))
+    });
     server.wait_for_state(&running, "RUNNING");
     let listing = server.get("/retention").json();
     assert_eq!(listing["retention_days"], Value::Null, "{listing}");
@@ -712,7 +690,7 @@ fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_
     }
 
     // On, with the daily sweep far away: the listing says what it will remove.
-    let server = scratch.server(|config| config.retention_days = Some(30));
+    let server = start_server(&lab, |config| config.retention_days = Some(30));
     let listing = server.get("/retention").json();
     assert_eq!(listing["retention_days"], 30, "{listing}");
     assert!(listing["next_sweep"].is_string(), "{listing}");
@@ -727,7 +705,7 @@ fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_
     server.stop().unwrap();
 
     // The sweep, as the timer runs it.
-    let server = scratch.server(|config| {
+    let server = start_server(&lab, |config| {
         config.retention_days = Some(30);
         config.retention_every = Some(Duration::from_millis(100));
     });
@@ -761,7 +739,7 @@ fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_
     assert!(batch_page.contains("batch-a") && batch_page.contains("batch-b"));
 
     // The rest finishes now, and later sweeps leave it: it is recent.
-    scratch.release();
+    release(&lab);
     let mut ended = String::new();
     for id in [&running, &waiting, &members[1]] {
         let view = server.wait_for_state(id, "COMPLETE");
@@ -783,9 +761,9 @@ fn retention_lists_first_then_removes_old_finished_experiments_and_never_queued_
 
 #[test]
 fn a_removal_a_crash_interrupted_is_finished_at_start_and_removed_ids_are_never_given_again() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let server = scratch.server(|_| {});
+    let lab = lab_with_command();
+    let dir = lab.experiments();
+    let server = start_server(&lab, |_| {});
     let ids = [
         server.submit("one", SEQUENCE),
         server.submit("two", SEQUENCE),
@@ -801,7 +779,7 @@ fn a_removal_a_crash_interrupted_is_finished_at_start_and_removed_ids_are_never_
     fs::create_dir_all(dir.join(".trash")).unwrap();
     fs::rename(dir.join(&ids[0]), dir.join(".trash").join(&ids[0])).unwrap();
 
-    let server = scratch.server(|config| config.retention_days = Some(30));
+    let server = start_server(&lab, |config| config.retention_days = Some(30));
     assert!(!dir.join(".trash").join(&ids[0]).exists());
     assert_eq!(server.get(&format!("/experiments/{}", ids[0])).status, 404);
     // The newest experiment goes too.
@@ -814,7 +792,7 @@ fn a_removal_a_crash_interrupted_is_finished_at_start_and_removed_ids_are_never_
     server.stop().unwrap();
 
     // No directory tells the next start these ids were used; the queue's state does.
-    let server = scratch.server(|_| {});
+    let server = start_server(&lab, |_| {});
     let next = server.submit("three", SEQUENCE);
     assert_eq!(next, "000003");
 }

@@ -11,45 +11,23 @@ use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
 use rustix::process::Signal;
-use serde_json::Value;
 
 const SEQUENCE: &str = "ACGTACGTTGCA";
 
-/// A test's scratch directory: the experiments directory lives inside it, and
-/// so do the logs and pid files its commands write.
-struct Scratch {
-    tmp: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        Scratch {
-            tmp: tempfile::tempdir().expect("a temporary directory"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn experiments(&self) -> PathBuf {
-        self.path("experiments")
-    }
-
-    /// A processing command whose first run ever blocks, in the background
-    /// child it waits for, until it is killed; every later run ends at once.
-    /// Each run appends `start ID NANOS` and `end ID NANOS` to `run.log`, and
-    /// `alive ID PID` if a process of the blocking run was still alive when it
-    /// started. The blocking run writes its pids to `leader.pid` and `child.pid`.
-    fn blocking_once_command(&self) -> String {
-        let script = self.path("command.sh");
-        let text = r#"t='DIR'
+/// A processing command whose first run ever blocks, in the background child
+/// it waits for, until it is killed; every later run ends at once. Each run
+/// appends `start ID NANOS` and `end ID NANOS` to the lab's run log, and
+/// `alive ID PID` if a process of the blocking run was still alive when it
+/// started. The blocking run writes its pids to `leader.pid` and `child.pid`.
+fn blocking_once_command(lab: &Lab) -> String {
+    let script = lab.path("command.sh");
+    let text = r#"t='DIR'
 echo "start $EXPERIMENT_ID $(date +%s%N)" >> "$t/run.log"
 ticks() { set -- $(cat "/proc/$1/stat"); echo "${22}"; }
 if [ -e "$t/old.pids" ]; then
@@ -75,80 +53,51 @@ if [ ! -e "$t/blocked" ]; then
 fi
 echo "end $EXPERIMENT_ID $(date +%s%N)" >> "$t/run.log"
 "#
-        .replace("DIR", &self.tmp.path().display().to_string());
-        fs::write(&script, text).unwrap();
-        // Sourced, so that `$$` is the group leader the server started.
-        format!(". '{}'", script.display())
-    }
-
-    /// The blocking run's shell and its background child, once both exist;
-    /// killed on drop if a failed test left them behind.
-    fn blocking_processes(&self) -> Leftovers {
-        let child = Process::from_pid_file(&self.path("child.pid"));
-        let leader = Process::from_pid_file(&self.path("leader.pid"));
-        Leftovers(vec![leader, child])
-    }
-
-    /// `run.log`, as (what, id, nanoseconds or pid) triples.
-    fn run_log(&self) -> Vec<(String, String, u128)> {
-        fs::read_to_string(self.path("run.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| {
-                let fields: Vec<&str> = line.split(' ').collect();
-                assert_eq!(fields.len(), 3, "a malformed run.log line: {line}");
-                (
-                    fields[0].to_owned(),
-                    fields[1].to_owned(),
-                    fields[2].parse().unwrap(),
-                )
-            })
-            .collect()
-    }
+    .replace("DIR", &lab.dir().display().to_string());
+    fs::write(&script, text).unwrap();
+    // Sourced, so that `$$` is the group leader the server started.
+    format!(". '{}'", script.display())
 }
 
-/// Processes a test expects to be gone; any still alive are killed on drop.
-struct Leftovers(Vec<Process>);
-
-impl Leftovers {
-    fn all_gone(&self) -> bool {
-        self.0.iter().all(Process::is_gone)
-    }
-
-    fn none_gone(&self) -> bool {
-        self.0.iter().all(|process| !process.is_gone())
-    }
+/// The blocking run's shell and its background child, once both exist;
+/// killed on drop if a failed test left them behind.
+fn blocking_processes(lab: &Lab) -> Leftovers {
+    let child = Process::from_pid_file(&lab.path("child.pid"));
+    let leader = Process::from_pid_file(&lab.path("leader.pid"));
+    Leftovers(vec![leader, child])
 }
 
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        self.0.iter().for_each(Process::kill);
-    }
+/// The run log, as (what, id, nanoseconds or pid) triples.
+fn run_log(lab: &Lab) -> Vec<(String, String, u128)> {
+    lab.log()
+        .iter()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields.len(), 3, "a malformed run.log line: {line}");
+            (
+                fields[0].to_owned(),
+                fields[1].to_owned(),
+                fields[2].parse().unwrap(),
+            )
+        })
+        .collect()
 }
 
-/// The record an experiment directory holds, read straight from disk.
-/// Starts the binary on the scratch directory, submits three experiments and
+/// Starts the binary on the lab, submits three experiments and
 /// waits until the first runs (its command blocks): the start of every test of
 /// an interrupted run. Returns the server, the ids and the command's processes.
 fn start_three_with_the_first_running(
-    scratch: &Scratch,
+    lab: &Lab,
     args: &[&str],
 ) -> (Binary, Vec<String>, Leftovers) {
-    let server = Binary::start(&scratch.experiments(), args);
+    let server = lab.binary(args);
     let ids: Vec<String> = ["first", "second", "third"]
         .iter()
         .map(|name| submit(server.addr, name, SEQUENCE))
         .collect();
     wait_for_state(server.addr, &ids[0], "RUNNING");
-    let old = scratch.blocking_processes();
+    let old = blocking_processes(lab);
     (server, ids, old)
-}
-
-fn record_on_disk(dir: &Path, id: &str) -> Value {
-    let text = fs::read_to_string(dir.join(id).join("experiment.json"))
-        .unwrap_or_else(|err| panic!("reading {id}/experiment.json: {err}"));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|err| panic!("{id}/experiment.json is not JSON ({err}): {text}"))
 }
 
 /// Waits until the worker has recorded the running command's process group on
@@ -228,11 +177,11 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
     const CLIENTS: usize = 10;
     const PER_CLIENT: usize = 30;
     const KILL_AT: usize = 100;
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
+    let lab = Lab::new();
+    let dir = lab.experiments();
     // Experiments run what they were accepted with, also after the restart:
     // one command, which holds each run until the gate opens.
-    let (order, gate) = (scratch.path("order.log"), scratch.path("gate"));
+    let (order, gate) = (lab.path("order.log"), lab.path("gate"));
     let command = format!(
         "echo $EXPERIMENT_ID >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
         order.display(),
@@ -423,11 +372,10 @@ fn every_experiment_acknowledged_before_a_kill_9_under_load_survives_and_runs_in
 
 #[test]
 fn after_a_kill_9_the_death_of_the_server_ends_its_command_at_once_and_it_runs_again_first() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let command = scratch.blocking_once_command();
-    let (mut server, ids, old) =
-        start_three_with_the_first_running(&scratch, &["--command", &command]);
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let command = blocking_once_command(&lab);
+    let (mut server, ids, old) = start_three_with_the_first_running(&lab, &["--command", &command]);
     wait_for_recorded_process(&dir, &ids[0]);
     server.crash();
     // No restart needed: the run's supervisor learns of the death and stops it.
@@ -439,7 +387,7 @@ fn after_a_kill_9_the_death_of_the_server_ends_its_command_at_once_and_it_runs_a
     for id in &ids[1..] {
         assert_eq!(wait_for_state(server.addr, id, "COMPLETE")["attempts"], 1);
     }
-    let started = assert_one_at_a_time(&scratch.run_log());
+    let started = assert_one_at_a_time(&run_log(&lab));
     assert_eq!(
         started,
         [&*ids[0], &ids[0], &ids[1], &ids[2]],
@@ -449,11 +397,10 @@ fn after_a_kill_9_the_death_of_the_server_ends_its_command_at_once_and_it_runs_a
 
 #[test]
 fn when_the_supervisor_dies_with_the_server_the_restart_kills_what_is_left_before_anything_runs() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let command = scratch.blocking_once_command();
-    let (mut server, ids, old) =
-        start_three_with_the_first_running(&scratch, &["--command", &command]);
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let command = blocking_once_command(&lab);
+    let (mut server, ids, old) = start_three_with_the_first_running(&lab, &["--command", &command]);
     wait_for_recorded_process(&dir, &ids[0]);
     // The whole of seqspool dies at once (the OOM killer, a kill of its
     // service): nobody is left to stop the command.
@@ -485,7 +432,7 @@ fn when_the_supervisor_dies_with_the_server_the_restart_kills_what_is_left_befor
     for id in &ids[1..] {
         assert_eq!(wait_for_state(server.addr, id, "COMPLETE")["attempts"], 1);
     }
-    let started = assert_one_at_a_time(&scratch.run_log());
+    let started = assert_one_at_a_time(&run_log(&lab));
     assert_eq!(started, [&*ids[0], &ids[0], &ids[1], &ids[2]]);
 }
 
@@ -499,11 +446,11 @@ fn signal_now(pid: i32, signal: Signal) {
 #[test]
 fn sigterm_stops_the_command_and_its_children_exits_0_and_the_experiment_runs_first_at_the_next_start(
 ) {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let command = scratch.blocking_once_command();
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let command = blocking_once_command(&lab);
     let args = ["--command", &command, "--shutdown-grace", "3"];
-    let (mut server, ids, old) = start_three_with_the_first_running(&scratch, &args);
+    let (mut server, ids, old) = start_three_with_the_first_running(&lab, &args);
 
     server.signal(Signal::TERM);
     let status = server.wait();
@@ -530,7 +477,7 @@ fn sigterm_stops_the_command_and_its_children_exits_0_and_the_experiment_runs_fi
     for id in &ids[1..] {
         wait_for_state(server.addr, id, "COMPLETE");
     }
-    let started = assert_one_at_a_time(&scratch.run_log());
+    let started = assert_one_at_a_time(&run_log(&lab));
     assert_eq!(
         started,
         [&*ids[0], &ids[0], &ids[1], &ids[2]],
@@ -540,11 +487,10 @@ fn sigterm_stops_the_command_and_its_children_exits_0_and_the_experiment_runs_fi
 
 #[test]
 fn with_on_interrupt_fail_an_interrupted_experiment_becomes_a_system_error_and_the_queue_goes_on() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let command = scratch.blocking_once_command();
-    let (mut server, ids, old) =
-        start_three_with_the_first_running(&scratch, &["--command", &command]);
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let command = blocking_once_command(&lab);
+    let (mut server, ids, old) = start_three_with_the_first_running(&lab, &["--command", &command]);
     wait_for_recorded_process(&dir, &ids[0]);
     server.crash();
 
@@ -563,15 +509,15 @@ fn with_on_interrupt_fail_an_interrupted_experiment_becomes_a_system_error_and_t
         wait_for_state(server.addr, id, "COMPLETE");
     }
     assert_eq!(record_on_disk(&dir, &ids[0])["state"], "SYSTEM_ERROR");
-    let started = assert_one_at_a_time(&scratch.run_log());
+    let started = assert_one_at_a_time(&run_log(&lab));
     assert_eq!(started, [&*ids[0], &ids[1], &ids[2]]);
 }
 
 #[test]
 fn a_second_server_on_the_same_directory_exits_at_once_with_a_clear_message_and_touches_nothing() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let gate = scratch.path("gate");
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let gate = lab.path("gate");
     let command = format!("while [ ! -e '{}' ]; do sleep 0.02; done", gate.display());
     let mut first = Binary::start(&dir, &["--command", &command]);
     let running = submit(first.addr, "running", SEQUENCE);
@@ -606,22 +552,22 @@ fn a_second_server_on_the_same_directory_exits_at_once_with_a_clear_message_and_
 
 #[test]
 fn a_leftover_child_whose_leader_has_exited_is_still_killed_at_the_restart() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let gate = scratch.path("gate");
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let gate = lab.path("gate");
     // The first run leaves a background child and exits once the gate opens.
     let command = format!(
         "if [ ! -e '{blocked}' ]; then : > '{blocked}'; sleep 300 & echo $! > '{child}'; echo $$ > '{leader}'; \
          while [ ! -e '{gate}' ]; do sleep 0.02; done; fi",
-        blocked = scratch.path("blocked").display(),
-        child = scratch.path("child.pid").display(),
-        leader = scratch.path("leader.pid").display(),
+        blocked = lab.path("blocked").display(),
+        child = lab.path("child.pid").display(),
+        leader = lab.path("leader.pid").display(),
         gate = gate.display(),
     );
     let mut server = Binary::start(&dir, &["--command", &command]);
     let id = submit(server.addr, "orphan", SEQUENCE);
     wait_for_state(server.addr, &id, "RUNNING");
-    let old = scratch.blocking_processes();
+    let old = blocking_processes(&lab);
     wait_for_recorded_process(&dir, &id);
     let supervisor = record_on_disk(&dir, &id)["handle"]["pgid"]
         .as_i64()
@@ -646,8 +592,8 @@ fn a_leftover_child_whose_leader_has_exited_is_still_killed_at_the_restart() {
 
 #[test]
 fn a_foreign_directory_and_a_corrupt_record_are_skipped_with_a_warning_and_left_untouched() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
+    let lab = Lab::new();
+    let dir = lab.experiments();
     fs::create_dir_all(dir.join("notes")).unwrap();
     fs::write(dir.join("notes/plate-7.txt"), "the lab's own notes").unwrap();
     fs::create_dir_all(dir.join("000005")).unwrap();
@@ -691,9 +637,9 @@ fn a_foreign_directory_and_a_corrupt_record_are_skipped_with_a_warning_and_left_
 
 #[test]
 fn more_experiments_recovered_than_the_capacity_all_run_and_new_ones_wait_for_room() {
-    let scratch = Scratch::new();
-    let dir = scratch.experiments();
-    let (order, gate) = (scratch.path("order.log"), scratch.path("gate"));
+    let lab = Lab::new();
+    let dir = lab.experiments();
+    let (order, gate) = (lab.path("order.log"), lab.path("gate"));
     // What an experiment runs is what it was accepted with: the same command
     // before and after the restart.
     let command = format!(

@@ -3,82 +3,25 @@
 //! report (hit table, alignments, overview), kept beside its archive, and
 //! downloaded in the formats scripts read; tables, text, pictures and the
 //! built-in analysis; a server without BLAST+ saying so; a failed
-//! experiment's last words, and a failed search's archive, which is no report. The browser's view of the same is in
-//! `tests/browser.rs`.
+//! experiment's last words, and a failed search's archive, which is no
+//! report. The browser's view of the same is in `browser`.
 //!
-//! The BLAST tests need NCBI BLAST+; without it they say so and skip,
-//! unless `SEQSPOOL_TEST_REQUIRE` names `blast`: then they fail.
+//! The BLAST tests need NCBI BLAST+ (marked as `common`'s doc says).
 
-use crate::common::blast::blast_available;
+use crate::common::blast::{self, need_blast, ready_example_server};
 use crate::common::*;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// What a browser sends when it asks for a page.
-const BROWSER_ACCEPT: &str =
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
-
 /// How long a BLAST run may take on a busy machine (a search, then two reports).
 const BLAST_PATIENCE: Duration = Duration::from_secs(180);
 
-fn repository() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The sequence of `id` in `examples/data/reference.fasta`.
 fn reference(id: &str) -> String {
-    let text = std::fs::read_to_string(repository().join("examples/data/reference.fasta")).unwrap();
-    let record = text
-        .split('>')
-        .find(|record| record.starts_with(&format!("{id} ")))
-        .unwrap_or_else(|| panic!("no {id} in reference.fasta"));
-    record.lines().skip(1).collect()
-}
-
-/// Builds the example databases in `dir` with `examples/data/make_databases.sh`.
-fn make_databases(dir: &Path) {
-    let output = Command::new("sh")
-        .arg(repository().join("examples/data/make_databases.sh"))
-        .arg(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running make_databases.sh");
-    assert!(
-        output.status.success(),
-        "make_databases.sh failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn example_config_path() -> PathBuf {
-    repository().join("examples/seqspool.toml")
-}
-
-/// A server running `examples/seqspool.toml` with its databases in `db`
-/// (everything else as shipped), once its start-up checks have passed.
-fn example_server(db: &Path) -> Server {
-    let text = std::fs::read_to_string(example_config_path()).unwrap();
-    let shipped = "${CONFIG_DIR}/data/db/";
-    assert_eq!(text.matches(shipped).count(), 2, "update this test");
-    let text = text.replace(shipped, &format!("{}/", db.to_str().unwrap()));
-    let server = Server::start(|config| {
-        config
-            .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads")
-    });
-    wait_until("the example's checks pass", || {
-        let pipelines = server.get("/pipelines").json();
-        pipelines["pipelines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p.get("check").is_none() || p["available"] == true)
-    });
-    server
+    blast::reference("reference.fasta", id).sequence
 }
 
 /// A read made of 200 nt of ref04 and then 150 nt of ref06: two hits, on
@@ -151,8 +94,7 @@ struct Searched {
 
 fn searched() -> Searched {
     let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
+    let server = ready_example_server(tmp.path());
     let id = blastn_experiment(&server);
     let html = page(&server, &id);
     Searched {
@@ -178,9 +120,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let Searched {
         tmp: _tmp,
         server,
@@ -266,9 +206,7 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let Searched {
         tmp,
         server: _server,
@@ -357,12 +295,9 @@ fn every_bit_score_on_the_page_reads_as_blasts_own_tabular_output_says() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn the_downloads_come_as_blast_writes_them() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
+    let server = ready_example_server(tmp.path());
     let id = blastn_experiment(&server);
     let download = |format: &str| {
         let answer = server.get(&format!(
@@ -469,12 +404,9 @@ fn the_downloads_come_as_blast_writes_them() {
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn a_tabular_download_gives_a_name_a_spreadsheet_would_run_as_a_formula_as_text() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
-    let server = example_server(tmp.path());
+    let server = ready_example_server(tmp.path());
     for name in ["=cmd|'", "+1+1", "@SUM(1)"] {
         let answer = server.post_form(
             "/experiments",
@@ -683,14 +615,11 @@ title = "BLAST report"
     ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
 )]
 fn a_failed_search_says_so_and_offers_no_report_to_download() {
-    if !blast_available() {
-        return;
-    }
+    need_blast();
     let tmp = tempfile::tempdir().unwrap();
-    make_databases(tmp.path());
     // BLAST itself refuses a search past the query's end, after writing
     // the request into its archive: an archive that formats as nothing.
-    let example = example_server(tmp.path());
+    let example = ready_example_server(tmp.path());
     let answer = example.post_form(
         "/experiments",
         &[

@@ -1,5 +1,5 @@
 //! The Slurm executor against a real Slurm cluster on this machine (see
-//! `tests/common/slurm.rs`): experiments become batch jobs, submitted in
+//! `common::slurm`): experiments become batch jobs, submitted in
 //! acceptance order, one at a time or as many as a pipeline allows; cancel and
 //! timeout use scancel; a refused sbatch pauses the queue; and neither a
 //! `kill -9` of seqspool nor a stopped controller loses a job or runs one twice.
@@ -25,82 +25,54 @@ const SLURM_PATIENCE: Duration = Duration::from_secs(180);
 
 const DNA: &str = "ACGTACGTTGCAACGT";
 
-/// A test's directory: the configuration, the jobs' log, the experiments.
-/// Every job still working under it is cancelled when it is dropped.
-struct Lab {
-    tmp: tempfile::TempDir,
+/// A lab on the test cluster: every job still working under it is
+/// cancelled when it is dropped. It is a [`Lab`] (its directory, run log and
+/// experiments) with the cluster's ways of configuring and starting a server.
+struct SlurmLab {
+    lab: Lab,
     cluster: &'static Cluster,
 }
 
-impl Lab {
-    fn new(cluster: &'static Cluster) -> Lab {
-        Lab {
-            tmp: tempfile::tempdir().unwrap(),
+impl SlurmLab {
+    fn new(cluster: &'static Cluster) -> SlurmLab {
+        SlurmLab {
+            lab: Lab::new(),
             cluster,
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn experiments(&self) -> PathBuf {
-        self.path("experiments")
-    }
-
-    /// Writes `lab.toml`: `text` (where `LOG` stands for the jobs' log),
-    /// after a quick poll of Slurm.
+    /// Writes `lab.toml` as [`Lab::config`] does, after a quick poll of Slurm.
     fn config(&self, text: &str) -> PathBuf {
-        let path = self.path("lab.toml");
-        let log = self.path("jobs.log").display().to_string();
-        fs::write(
-            &path,
-            format!("slurm_poll = 0.3\n{}", text.replace("LOG", &log)),
-        )
-        .unwrap();
-        path
+        self.lab.config(&format!("slurm_poll = 0.3\n{text}"))
     }
 
     /// The real binary with `lab.toml`, talking to the test cluster.
     fn start(&self) -> Binary {
-        let config = self.path("lab.toml");
-        let mut command =
-            Binary::command(&self.experiments(), &["--config", config.to_str().unwrap()]);
+        let mut command = self.lab.command(&[]);
         command.env("SLURM_CONF", &self.cluster.conf);
         Binary::spawn(command)
     }
 
-    /// The jobs' log, line by line.
-    fn log(&self) -> Vec<String> {
-        fs::read_to_string(self.path("jobs.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The lines of the jobs' log that begin with `prefix`.
+    /// The lines of the run log that begin with `prefix`.
     fn logged(&self, prefix: &str) -> usize {
         self.log()
             .iter()
             .filter(|line| line.starts_with(prefix))
             .count()
     }
+}
 
-    fn record_on_disk(&self, id: &str) -> Value {
-        let path = self.experiments().join(id).join("experiment.json");
-        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap()
-    }
+impl std::ops::Deref for SlurmLab {
+    type Target = Lab;
 
-    fn write_record(&self, id: &str, record: &Value) {
-        let path = self.experiments().join(id).join("experiment.json");
-        fs::write(path, serde_json::to_vec_pretty(record).unwrap()).unwrap();
+    fn deref(&self) -> &Lab {
+        &self.lab
     }
 }
 
-impl Drop for Lab {
+impl Drop for SlurmLab {
     fn drop(&mut self) {
-        self.cluster.cancel_jobs_under(self.tmp.path());
+        self.cluster.cancel_jobs_under(self.lab.dir());
     }
 }
 
@@ -190,7 +162,7 @@ const LOGGING: &str = r#"
 [[pipeline]]
 name = "logged"
 executor = "slurm"
-command = 'echo "start $EXPERIMENT_ID $SLURM_JOB_ID" >> LOG; sleep SECS; echo "end $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID $SLURM_JOB_ID" >> @LOG@; sleep SECS; echo "end $EXPERIMENT_ID" >> @LOG@'
 "#;
 
 #[test]
@@ -199,9 +171,9 @@ command = 'echo "start $EXPERIMENT_ID $SLURM_JOB_ID" >> LOG; sleep SECS; echo "e
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn ten_experiments_run_as_slurm_jobs_one_at_a_time_in_acceptance_order() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(&LOGGING.replace("SECS", "0.3"));
     let server = lab.start();
     let ids: Vec<String> = (0..10)
@@ -239,20 +211,20 @@ fn ten_experiments_run_as_slurm_jobs_one_at_a_time_in_acceptance_order() {
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_pipeline_allowing_two_runs_two_at_once_and_everything_still_starts_in_order() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(
         r#"
 [[pipeline]]
 name = "pair"
 executor = "slurm"
 max_running = 2
-command = 'echo "start $EXPERIMENT_ID $SLURM_JOB_ID" >> LOG; sleep 2; echo "end $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID $SLURM_JOB_ID" >> @LOG@; sleep 2; echo "end $EXPERIMENT_ID" >> @LOG@'
 
 [[pipeline]]
 name = "here"
-command = 'echo "start $EXPERIMENT_ID local" >> LOG; sleep 0.5; echo "end $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID local" >> @LOG@; sleep 0.5; echo "end $EXPERIMENT_ID" >> @LOG@'
 "#,
     );
     let server = lab.start();
@@ -341,9 +313,9 @@ command = 'echo "start $EXPERIMENT_ID local" >> LOG; sleep 0.5; echo "end $EXPER
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_kill_9_while_a_job_runs_reattaches_to_it_and_runs_nothing_twice() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(&LOGGING.replace("SECS", "4"));
     let mut server = lab.start();
     let first = submit_to(&server, "logged", json!({}));
@@ -354,7 +326,10 @@ fn a_kill_9_while_a_job_runs_reattaches_to_it_and_runs_nothing_twice() {
     });
     server.crash();
     // The job runs on without seqspool.
-    assert_eq!(lab.record_on_disk(&first)["state"], "RUNNING");
+    assert_eq!(
+        record_on_disk(&lab.experiments(), &first)["state"],
+        "RUNNING"
+    );
 
     let server = lab.start();
     assert!(
@@ -388,15 +363,15 @@ fn a_kill_9_while_a_job_runs_reattaches_to_it_and_runs_nothing_twice() {
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_job_that_ended_while_seqspool_was_down_is_settled_at_the_restart() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(
         r#"
 [[pipeline]]
 name = "ends"
 executor = "slurm"
-command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 1; echo "end $EXPERIMENT_ID" >> LOG; exit "$PARAM_CODE"'
+command = 'echo "start $EXPERIMENT_ID" >> @LOG@; sleep 1; echo "end $EXPERIMENT_ID" >> @LOG@; exit "$PARAM_CODE"'
 
 [[pipeline.param]]
 name = "code"
@@ -414,7 +389,7 @@ type = "integer"
         let mut ended = false;
         // Slurm has seen the end too (the node tells the controller).
         wait_long(&server, "Slurm says the job ended", || {
-            ended = lab.record_on_disk(&id)["handle"]["slurm"]["job_id"]
+            ended = record_on_disk(&lab.experiments(), &id)["handle"]["slurm"]["job_id"]
                 .as_u64()
                 .and_then(|job| cluster.job(job))
                 .is_some_and(|(state, _)| state == "COMPLETED" || state == "FAILED");
@@ -439,22 +414,22 @@ type = "integer"
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_pending_and_a_running_job_are_cancelled_with_scancel() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(
         r#"
 [[pipeline]]
 name = "later"
 executor = "slurm"
-command = 'echo "start $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID" >> @LOG@'
 [pipeline.slurm]
 options = ["--begin=now+3600"]
 
 [[pipeline]]
 name = "long"
 executor = "slurm"
-command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID" >> @LOG@; sleep 60; echo "end $EXPERIMENT_ID" >> @LOG@'
 "#,
     );
     let server = lab.start();
@@ -508,16 +483,16 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_I
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_timeout_cancels_the_job_and_becomes_its_time_limit() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(
         r#"
 [[pipeline]]
 name = "slow"
 executor = "slurm"
 timeout = 2
-command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID" >> @LOG@; sleep 60; echo "end $EXPERIMENT_ID" >> @LOG@'
 "#,
     );
     let server = lab.start();
@@ -540,9 +515,9 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG; sleep 60; echo "end $EXPERIMENT_I
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_failing_command_is_an_executor_error_and_parameters_arrive_only_in_its_environment() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(
         r#"
 [[pipeline]]
@@ -584,21 +559,21 @@ type = "text"
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn an_sbatch_refused_for_a_bad_partition_pauses_the_queue_and_loses_nothing() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(
         r#"
 [[pipeline]]
 name = "nowhere"
 executor = "slurm"
-command = 'echo "start $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID" >> @LOG@'
 [pipeline.slurm]
 partition = "nosuch"
 
 [[pipeline]]
 name = "here"
-command = 'echo "start $EXPERIMENT_ID" >> LOG'
+command = 'echo "start $EXPERIMENT_ID" >> @LOG@'
 "#,
     );
     let server = lab.start();
@@ -644,9 +619,9 @@ command = 'echo "start $EXPERIMENT_ID" >> LOG'
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn recovery_cancels_a_job_never_released_and_requeues_one_slurm_forgot() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.shared();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(&LOGGING.replace("SECS", "0.2"));
     let server = lab.start();
     assert_eq!(
@@ -669,7 +644,7 @@ fn recovery_cancels_a_job_never_released_and_requeues_one_slurm_forgot() {
                 &format!("--job-name={held}"),
                 &format!("--chdir={}", dir.display()),
                 "--wrap",
-                &format!("echo never >> {}", lab.path("jobs.log").display()),
+                &format!("echo never >> {}", lab.path("run.log").display()),
             ],
         )
         .unwrap()
@@ -677,13 +652,13 @@ fn recovery_cancels_a_job_never_released_and_requeues_one_slurm_forgot() {
         .parse()
         .unwrap();
     for (id, job_id) in [(&held, job), (&forgotten, 3_000_000)] {
-        let mut record = lab.record_on_disk(id);
+        let mut record = record_on_disk(&lab.experiments(), id);
         record["state"] = json!("RUNNING");
         record["attempts"] = json!(1);
         record["started_at"] = record["submitted_at"].clone();
         record["handle"] =
             json!({"executor": "slurm", "slurm": {"job_id": job_id, "state": "HELD"}});
-        lab.write_record(id, &record);
+        write_record(&lab.experiments(), id, &record);
     }
 
     let server = lab.start();
@@ -710,9 +685,9 @@ fn recovery_cancels_a_job_never_released_and_requeues_one_slurm_forgot() {
     ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
 )]
 fn a_controller_stopped_mid_run_or_at_start_fails_nothing() {
-    let Some(cluster) = cluster() else { return };
+    let cluster = cluster();
     let _turn = cluster.exclusive();
-    let lab = Lab::new(cluster);
+    let lab = SlurmLab::new(cluster);
     lab.config(&LOGGING.replace("SECS", "3"));
     let mut server = lab.start();
 
@@ -762,8 +737,7 @@ fn a_controller_stopped_mid_run_or_at_start_fails_nothing() {
 #[test]
 fn a_slurm_pipeline_is_refused_when_its_table_is_wrong() {
     // No cluster needed: the configuration is checked before anything runs.
-    let lab = tempfile::tempdir().unwrap();
-    let config = lab.path().join("lab.toml");
+    let lab = Lab::new();
     for (table, says) in [
         (
             "executor = \"slurm\"\ncommand = \"true\"\n[pipeline.slurm]\noptions = [\"--export=NONE\"]",
@@ -775,11 +749,8 @@ fn a_slurm_pipeline_is_refused_when_its_table_is_wrong() {
         ),
         ("command = \"true\"\nmax_running = 2", "only a Slurm pipeline"),
     ] {
-        fs::write(&config, format!("[[pipeline]]\nname = \"p\"\n{table}\n")).unwrap();
-        let output = output_within(&mut Binary::command(
-            &lab.path().join("experiments"),
-            &["--config", config.to_str().unwrap()],
-        ));
+        lab.config(&format!("[[pipeline]]\nname = \"p\"\n{table}\n"));
+        let output = output_within(&mut lab.command(&[]));
         assert!(!output.status.success());
         let said = String::from_utf8_lossy(&output.stderr);
         assert!(said.contains(says), "{table}: {said}");

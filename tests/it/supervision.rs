@@ -10,7 +10,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// A command that starts an escapee (in a session of its own) and a
 /// double-forked daemon (orphaned at once), writes their pids, and then runs
@@ -38,19 +38,6 @@ fn still_sleeping(file: &Path) -> bool {
     alive(pid)
         && fs::read(format!("/proc/{pid}/cmdline"))
             .is_ok_and(|cmdline| cmdline == b"sleep\x00300\x00")
-}
-
-/// Kills escapees still alive when a test fails half-way.
-struct Cleanup(Vec<Process>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.0.iter().for_each(Process::kill);
-    }
-}
-
-fn gone(processes: &[Process]) -> bool {
-    processes.iter().all(Process::is_gone)
 }
 
 /// The session id (field 6 of `/proc/PID/stat`) of a process.
@@ -85,10 +72,10 @@ fn escapees_are_gone_after_a_cancel() {
     let server = Server::start(|config| config.command = Some(escaping("sleep 300")));
     let id = server.submit("escaping", "ACGT");
     server.wait_for_state(&id, "RUNNING");
-    let escaped = Cleanup(escapees(&server.dir, &id).to_vec());
+    let escaped = Leftovers(escapees(&server.dir, &id).to_vec());
     assert_eq!(server.delete(&format!("/experiments/{id}")).status, 202);
     server.wait_for_state(&id, "CANCELED");
-    assert!(gone(&escaped.0));
+    assert!(escaped.all_gone());
 }
 
 #[test]
@@ -115,9 +102,9 @@ fn escapees_are_gone_after_a_graceful_shutdown() {
     let server = Server::start_in(&dir, |config| config.command = Some(escaping("sleep 300")));
     let id = server.submit("escaping", "ACGT");
     server.wait_for_state(&id, "RUNNING");
-    let escaped = Cleanup(escapees(&dir, &id).to_vec());
+    let escaped = Leftovers(escapees(&dir, &id).to_vec());
     server.stop().unwrap();
-    assert!(gone(&escaped.0));
+    assert!(escaped.all_gone());
 }
 
 #[test]
@@ -128,10 +115,10 @@ fn escapees_die_with_a_killed_server_before_any_restart() {
     let mut server = Binary::start(&dir, &["--command", &command, "--shutdown-grace", "2"]);
     let id = submit(server.addr, "escaping", "ACGT");
     wait_for_state(server.addr, &id, "RUNNING");
-    let escaped = Cleanup(escapees(&dir, &id).to_vec());
+    let escaped = Leftovers(escapees(&dir, &id).to_vec());
     server.crash();
     wait_until("the escapees of the killed server are gone", || {
-        gone(&escaped.0)
+        escaped.all_gone()
     });
 }
 
@@ -166,7 +153,7 @@ fn a_command_runs_as_sh_c_would_run_it_in_a_session_of_its_own_at_the_lowest_pri
 /// Starts the runner by hand, as the server does, and returns its end of the channel.
 fn runner(dir: &Path) -> (std::process::Child, UnixStream) {
     let (ours, theirs) = UnixStream::pair().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
+    let child = seqspool()
         .arg("__runner")
         .current_dir(dir)
         .env("SEQSPOOL_PARENT", std::process::id().to_string())

@@ -10,8 +10,8 @@ use crate::common::*;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::thread;
 
 use serde_json::{json, Value};
@@ -79,72 +79,25 @@ while read -r line; do
 done
 "#;
 
-/// A scratch directory holding the processor, the configuration file, the
-/// run log and the experiments directory.
-struct Lab {
-    tmp: tempfile::TempDir,
+/// A lab with the processor in it, as `processor.sh`.
+fn lab_with_processor() -> Lab {
+    let lab = Lab::new();
+    fs::write(lab.path("processor.sh"), PROCESSOR).unwrap();
+    lab
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let lab = Lab {
-            tmp: tempfile::tempdir().unwrap(),
-        };
-        fs::write(lab.path("processor.sh"), PROCESSOR).unwrap();
-        lab
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn experiments(&self) -> PathBuf {
-        self.path("experiments")
-    }
-
-    /// Writes `lab.toml` with `text`: `@PROCESSOR@` stands for the warm
-    /// processor's command, `@LOG@` for the run log's path.
-    fn config(&self, text: &str) -> PathBuf {
-        let path = self.path("lab.toml");
-        let processor = format!("[\"/bin/sh\", \"{}\"]", self.path("processor.sh").display());
-        let text = text
-            .replace("@PROCESSOR@", &processor)
-            .replace("@LOG@", &self.path("run.log").display().to_string());
-        fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// A server in this process with the configuration file at `path`.
-    fn server(&self, path: &Path, configure: impl FnOnce(&mut seqspool::Config)) -> Server {
-        let text = fs::read_to_string(path).unwrap();
-        let path = path.to_owned();
-        Server::start_in(&self.experiments(), move |config| {
-            config.apply_file(&text, &path, None).unwrap();
-            configure(config);
-        })
-    }
-
-    fn log(&self) -> Vec<String> {
-        fs::read_to_string(self.path("run.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The pids of the processors started, in order.
-    fn processors(&self) -> Vec<i32> {
-        self.log()
-            .iter()
-            .filter_map(|line| line.strip_prefix("processor ")?.parse().ok())
-            .collect()
-    }
+/// The pids of the processors started in `lab`, in order.
+fn processors(lab: &Lab) -> Vec<i32> {
+    lab.log()
+        .iter()
+        .filter_map(|line| line.strip_prefix("processor ")?.parse().ok())
+        .collect()
 }
 
 /// One warm pipeline, `warm`, with the processor, `env` added to its table.
 fn warm(env: &str) -> String {
     format!(
-        "[[pipeline]]\nname = \"warm\"\nexecutor = \"warm\"\ncommand = @PROCESSOR@\nenv = {{ LOG = \"@LOG@\"{env} }}\n"
+        "[[pipeline]]\nname = \"warm\"\nexecutor = \"warm\"\ncommand = [\"/bin/sh\", \"@LAB@/processor.sh\"]\nenv = {{ LOG = \"@LOG@\"{env} }}\n"
     )
 }
 
@@ -153,7 +106,7 @@ const MIXED: &str = r#"
 [[pipeline]]
 name = "warm"
 executor = "warm"
-command = @PROCESSOR@
+command = ["/bin/sh", "@LAB@/processor.sh"]
 env = { LOG = "@LOG@" }
 
 [[pipeline]]
@@ -182,15 +135,6 @@ fn process_in(dir: &Path, id: &str, name: &str) -> Process {
     Process::from_pid_file(&dir.join(id).join(name))
 }
 
-/// Kills processes still alive when a test fails half-way.
-struct Cleanup(Vec<Process>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.0.iter().for_each(Process::kill);
-    }
-}
-
 /// Checks that the processor that ran experiment `id` (as its `record` says)
 /// is gone, and the child it started for it, if it got that far (a processor
 /// that works at the lowest priority on a busy machine may be stopped first).
@@ -217,8 +161,9 @@ fn wait_gone(what: &str, processes: &[Process]) {
 #[test]
 fn a_warm_and_a_local_pipeline_share_the_queue_one_at_a_time_in_order_and_the_processor_starts_once(
 ) {
-    let lab = Lab::new();
-    let server = lab.server(&lab.config(MIXED), |_| {});
+    let lab = lab_with_processor();
+    lab.config(MIXED);
+    let server = lab.server(|_| {});
     let addr = server.addr;
     let clients: Vec<_> = (0..4)
         .map(|client| {
@@ -262,10 +207,10 @@ fn a_warm_and_a_local_pipeline_share_the_queue_one_at_a_time_in_order_and_the_pr
         })
         .collect();
     assert_eq!(runs, expected, "one at a time, in acceptance order");
-    assert_eq!(lab.processors().len(), 1, "{:?}", lab.log());
+    assert_eq!(processors(&lab).len(), 1, "{:?}", lab.log());
 
     // Every warm experiment names the one processor; the local ones none.
-    let pid = lab.processors()[0];
+    let pid = processors(&lab)[0];
     let mut instances = records
         .iter()
         .zip(&accepted)
@@ -311,11 +256,12 @@ fn a_warm_and_a_local_pipeline_share_the_queue_one_at_a_time_in_order_and_the_pr
 
 #[test]
 fn a_cancel_kills_the_processors_whole_tree_and_the_next_experiment_gets_a_fresh_one() {
-    let lab = Lab::new();
-    let server = lab.server(&lab.config(&warm("")), |_| {});
+    let lab = lab_with_processor();
+    lab.config(&warm(""));
+    let server = lab.server(|_| {});
     let hung = server.submit("hang", DNA);
     server.wait_for_state(&hung, "RUNNING");
-    let tree = Cleanup(vec![
+    let tree = Leftovers(vec![
         process_in(&server.dir, &hung, "processor.pid"),
         process_in(&server.dir, &hung, "child.pid"),
     ]);
@@ -328,7 +274,7 @@ fn a_cancel_kills_the_processors_whole_tree_and_the_next_experiment_gets_a_fresh
 
     let next = server.submit("next", DNA);
     let record = server.wait_for_state(&next, "COMPLETE");
-    let processors = lab.processors();
+    let processors = processors(&lab);
     assert_eq!(processors.len(), 2, "{:?}", lab.log());
     assert_eq!(record["processor"]["pid"], processors[1]);
     assert_eq!(record["attempts"], 1);
@@ -336,9 +282,9 @@ fn a_cancel_kills_the_processors_whole_tree_and_the_next_experiment_gets_a_fresh
 
 #[test]
 fn a_timeout_kills_the_processor_and_fails_only_that_experiment() {
-    let lab = Lab::new();
-    let config = lab.config(&format!("{}timeout = 1\n", warm("")));
-    let server = lab.server(&config, |_| {});
+    let lab = lab_with_processor();
+    lab.config(&format!("{}timeout = 1\n", warm("")));
+    let server = lab.server(|_| {});
     let first = server.submit("first", DNA);
     server.wait_for_state(&first, "COMPLETE");
     let hung = server.submit("hang", DNA);
@@ -349,14 +295,15 @@ fn a_timeout_kills_the_processor_and_fails_only_that_experiment() {
 
     let next = server.submit("next", DNA);
     let record = server.wait_for_state(&next, "COMPLETE");
-    assert_eq!(lab.processors().len(), 2, "{:?}", lab.log());
-    assert_eq!(record["processor"]["pid"], lab.processors()[1]);
+    assert_eq!(processors(&lab).len(), 2, "{:?}", lab.log());
+    assert_eq!(record["processor"]["pid"], processors(&lab)[1]);
 }
 
 #[test]
 fn a_processor_that_crashes_fails_that_experiment_with_its_last_words_and_is_started_again() {
-    let lab = Lab::new();
-    let server = lab.server(&lab.config(&warm("")), |_| {});
+    let lab = lab_with_processor();
+    lab.config(&warm(""));
+    let server = lab.server(|_| {});
     let ids: Vec<String> = ["first", "crash", "fail", "after"]
         .iter()
         .map(|name| server.submit(name, DNA))
@@ -373,7 +320,7 @@ fn a_processor_that_crashes_fails_that_experiment_with_its_last_words_and_is_sta
     assert_eq!(failed["error"], "the processor said: no good: fail");
     let after = server.wait_for_state(&ids[3], "COMPLETE");
 
-    let processors = lab.processors();
+    let processors = processors(&lab);
     assert_eq!(processors.len(), 2, "{:?}", lab.log());
     assert!(!alive(read_pid(
         &server.dir.join(&ids[0]).join("processor.pid")
@@ -390,11 +337,11 @@ fn a_processor_that_crashes_fails_that_experiment_with_its_last_words_and_is_sta
 
 #[test]
 fn a_processor_that_cannot_start_pauses_the_queue_until_it_is_fixed() {
-    let lab = Lab::new();
+    let lab = lab_with_processor();
     let broken = lab.path("broken");
     fs::write(&broken, "").unwrap();
-    let config = lab.config(&warm(&format!(", BROKEN = \"{}\"", broken.display())));
-    let server = lab.server(&config, |_| {});
+    lab.config(&warm(&format!(", BROKEN = \"{}\"", broken.display())));
+    let server = lab.server(|_| {});
     let ids: Vec<String> = (0..3)
         .map(|n| server.submit(&format!("q{n}"), DNA))
         .collect();
@@ -424,17 +371,17 @@ fn a_processor_that_cannot_start_pauses_the_queue_until_it_is_fixed() {
     for id in &ids {
         server.wait_for_state(id, "COMPLETE");
     }
-    assert_eq!(lab.processors().len(), 2);
+    assert_eq!(processors(&lab).len(), 2);
 }
 
 #[test]
 fn a_processor_that_never_says_it_is_ready_pauses_the_queue_and_is_killed() {
-    let lab = Lab::new();
-    let config = lab.config(&format!(
+    let lab = lab_with_processor();
+    lab.config(&format!(
         "{}start_timeout = 0.5\n",
         warm(", NEVER_READY = \"1\"")
     ));
-    let server = lab.server(&config, |_| {});
+    let server = lab.server(|_| {});
     let id = server.submit("q", DNA);
     wait_until("the queue pauses", || {
         server.get("/queue").json()["paused"] == true
@@ -450,15 +397,15 @@ fn a_processor_that_never_says_it_is_ready_pauses_the_queue_and_is_killed() {
     let record = server.get(&format!("/experiments/{id}")).json();
     assert_eq!(record["state"], "QUEUED");
     let processor = record["processor"]["pid"].as_i64().unwrap() as i32;
-    assert_eq!(lab.processors(), [processor]);
+    assert_eq!(processors(&lab), [processor]);
     wait_until("the processor is gone", || !alive(processor));
 }
 
 #[test]
 fn a_processor_that_never_answers_its_first_request_pauses_the_queue_and_is_killed() {
-    let lab = Lab::new();
-    let config = lab.config(&format!("{}timeout = 0.5\n", warm("")));
-    let server = lab.server(&config, |_| {});
+    let lab = lab_with_processor();
+    lab.config(&format!("{}timeout = 0.5\n", warm("")));
+    let server = lab.server(|_| {});
     let id = server.submit("hang", DNA);
     wait_until("the queue pauses", || {
         server.get("/queue").json()["paused"] == true
@@ -482,9 +429,9 @@ fn a_processor_that_never_answers_its_first_request_pauses_the_queue_and_is_kill
 
 #[test]
 fn an_experiment_that_makes_two_fresh_processors_fail_fails_and_the_queue_goes_on() {
-    let lab = Lab::new();
-    let config = lab.config(&warm(""));
-    let server = lab.server(&config, |_| {});
+    let lab = lab_with_processor();
+    lab.config(&warm(""));
+    let server = lab.server(|_| {});
     // `crash…` makes every processor exit at its request: a fresh one too.
     let poison = server.submit("crash-poison", DNA);
     let next = server.submit("q1", DNA);
@@ -523,7 +470,7 @@ fn an_experiment_that_makes_two_fresh_processors_fail_fails_and_the_queue_goes_o
     server.wait_for_state(&next, "COMPLETE");
     assert_eq!(server.get("/queue").json()["paused"], false);
     assert_eq!(
-        lab.processors().len(),
+        processors(&lab).len(),
         3,
         "two for the one that failed, one for the next"
     );
@@ -531,13 +478,13 @@ fn an_experiment_that_makes_two_fresh_processors_fail_fails_and_the_queue_goes_o
 
 #[test]
 fn a_preloaded_processor_starts_with_the_server_and_one_idle_too_long_is_stopped() {
-    let lab = Lab::new();
-    let config = lab.config(&format!("{}preload = true\n", warm("")));
-    let server = lab.server(&config, |config| {
+    let lab = lab_with_processor();
+    lab.config(&format!("{}preload = true\n", warm("")));
+    let server = lab.server(|config| {
         config.warm_idle = std::time::Duration::from_secs(3);
     });
-    wait_until("the processor is preloaded", || lab.processors().len() == 1);
-    let preloaded = lab.processors()[0];
+    wait_until("the processor is preloaded", || processors(&lab).len() == 1);
+    let preloaded = processors(&lab)[0];
     let id = server.submit("q", DNA);
     let record = server.wait_for_state(&id, "COMPLETE");
     assert_eq!(record["processor"]["pid"], preloaded);
@@ -549,8 +496,8 @@ fn a_preloaded_processor_starts_with_the_server_and_one_idle_too_long_is_stopped
     wait_until("the idle processor is stopped", || !alive(preloaded));
     let again = server.submit("again", DNA);
     let record = server.wait_for_state(&again, "COMPLETE");
-    assert_eq!(lab.processors().len(), 2);
-    assert_eq!(record["processor"]["pid"], lab.processors()[1]);
+    assert_eq!(processors(&lab).len(), 2);
+    assert_eq!(record["processor"]["pid"], processors(&lab)[1]);
 }
 
 /// Two warm pipelines, `warm` and `other`.
@@ -564,16 +511,16 @@ fn two_warm() -> String {
 
 #[test]
 fn switching_pipelines_stops_the_idle_processor_first_unless_more_may_stay() {
-    let lab = Lab::new();
-    let config = lab.config(&two_warm());
-    let server = lab.server(&config, |_| {});
+    let lab = lab_with_processor();
+    lab.config(&two_warm());
+    let server = lab.server(|_| {});
     let first = submit_to(server.addr, "warm", "a");
     let first = server.wait_for_state(&first, "COMPLETE")["processor"]["pid"]
         .as_i64()
         .unwrap() as i32;
     let second = submit_to(server.addr, "other", "b");
     server.wait_for_state(&second, "COMPLETE");
-    assert_eq!(lab.processors().len(), 2, "{:?}", lab.log());
+    assert_eq!(processors(&lab).len(), 2, "{:?}", lab.log());
     assert!(
         !alive(first),
         "the first processor still runs beside the second: {:?}",
@@ -582,67 +529,62 @@ fn switching_pipelines_stops_the_idle_processor_first_unless_more_may_stay() {
     drop(server);
 
     // With room for two, both stay warm, and each is started once.
-    let lab = Lab::new();
-    let config = lab.config(&two_warm());
-    let server = lab.server(&config, |config| config.max_warm = 2);
+    let lab = lab_with_processor();
+    lab.config(&two_warm());
+    let server = lab.server(|config| config.max_warm = 2);
     let ids: Vec<String> = (0..6)
         .map(|n| submit_to(server.addr, ["warm", "other"][n % 2], &format!("q{n}")))
         .collect();
     for id in &ids {
         server.wait_for_state(id, "COMPLETE");
     }
-    let processors = lab.processors();
+    let processors = processors(&lab);
     assert_eq!(processors.len(), 2, "{:?}", lab.log());
     assert!(processors.iter().all(|&pid| alive(pid)));
 }
 
 #[test]
 fn a_graceful_stop_stops_every_processor_and_the_interrupted_experiment_runs_again_first() {
-    let lab = Lab::new();
+    let lab = lab_with_processor();
     let gate = lab.path("gate");
     // Two warm pipelines, both kept: one works, the other idles.
-    let config = lab.config(&two_warm().replace(
+    lab.config(&two_warm().replace(
         "LOG = \"@LOG@\"",
         &format!("LOG = \"@LOG@\", GATE = \"{}\"", gate.display()),
     ));
-    let server = lab.server(&config, |config| config.max_warm = 2);
+    let server = lab.server(|config| config.max_warm = 2);
     let idle = submit_to(server.addr, "other", "idle");
     let idle = server.wait_for_state(&idle, "COMPLETE")["processor"]["pid"]
         .as_i64()
         .unwrap() as i32;
     let gated = submit_to(server.addr, "warm", "gated");
     server.wait_for_state(&gated, "RUNNING");
-    let tree = Cleanup(vec![
+    let tree = Leftovers(vec![
         process_in(&server.dir, &gated, "processor.pid"),
         process_in(&server.dir, &gated, "child.pid"),
     ]);
     server.stop().unwrap();
-    assert!(tree.0.iter().all(Process::is_gone));
+    assert!(tree.all_gone());
     assert!(!alive(idle), "the idle processor outlived the server");
 
     fs::write(&gate, "").unwrap();
-    let server = lab.server(&config, |_| {});
+    let server = lab.server(|_| {});
     let record = server.wait_for_state(&gated, "COMPLETE");
     assert_eq!(record["attempts"], 2);
 }
 
 #[test]
 fn a_killed_server_leaves_no_processor_behind_and_its_experiment_runs_again_first() {
-    let lab = Lab::new();
+    let lab = lab_with_processor();
     let gate = lab.path("gate");
-    let config = lab.config(&warm(&format!(", GATE = \"{}\"", gate.display())));
+    lab.config(&warm(&format!(", GATE = \"{}\"", gate.display())));
     let dir = lab.experiments();
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--shutdown-grace",
-        "2",
-    ];
-    let mut server = Binary::start(&dir, &args);
+    let args = ["--shutdown-grace", "2"];
+    let mut server = lab.binary(&args);
     let first = submit(server.addr, "gated", DNA);
     let second = submit(server.addr, "after", DNA);
     wait_for_state(server.addr, &first, "RUNNING");
-    let tree = Cleanup(vec![
+    let tree = Leftovers(vec![
         process_in(&dir, &first, "processor.pid"),
         process_in(&dir, &first, "child.pid"),
     ]);
@@ -650,7 +592,7 @@ fn a_killed_server_leaves_no_processor_behind_and_its_experiment_runs_again_firs
     wait_gone("the processor's tree died with the server", &tree.0);
 
     fs::write(&gate, "").unwrap();
-    let server = Binary::start(&dir, &args);
+    let server = lab.binary(&args);
     let record = wait_for_state(server.addr, &first, "COMPLETE");
     assert_eq!(record["attempts"], 2);
     wait_for_state(server.addr, &second, "COMPLETE");
@@ -673,9 +615,9 @@ fn a_killed_server_leaves_no_processor_behind_and_its_experiment_runs_again_firs
 
 #[test]
 fn a_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_start() {
-    let lab = Lab::new();
+    let lab = lab_with_processor();
     let gate = lab.path("gate");
-    let config = lab.config(&warm(&format!(
+    lab.config(&warm(&format!(
         ", GATE = \"{}\", IGNORE_TERM = \"1\"",
         gate.display()
     )));
@@ -683,17 +625,15 @@ fn a_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_start()
     // A long grace: the runner is killed while it waits for the processor,
     // which ignores SIGTERM, to end. The next server's is short: recovery
     // gives SIGKILL after it.
-    let config = config.to_str().unwrap();
-    let mut server = Binary::start(&dir, &["--config", config, "--shutdown-grace", "10"]);
+    let mut server = lab.binary(&["--shutdown-grace", "10"]);
     let id = submit(server.addr, "gated", DNA);
     wait_for_state(server.addr, &id, "RUNNING");
-    let processor = Cleanup(vec![
+    let processor = Leftovers(vec![
         process_in(&dir, &id, "processor.pid"),
         process_in(&dir, &id, "child.pid"),
     ]);
     let record = request(server.addr, "GET", &format!("/experiments/{id}"), &[], b"").json();
-    let on_disk: Value =
-        serde_json::from_slice(&fs::read(dir.join(&id).join("experiment.json")).unwrap()).unwrap();
+    let on_disk = record_on_disk(&dir, &id);
     assert_eq!(on_disk["handle"]["executor"], "warm", "{on_disk:#}");
     assert_eq!(record["processor"]["pid"], processor.0[0].pid);
     let runner = on_disk["handle"]["runner"]["pgid"].as_i64().unwrap() as i32;
@@ -703,13 +643,10 @@ fn a_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_start()
         rustix::process::Signal::KILL,
     );
     wait_until("the runner is gone", || !alive(runner));
-    assert!(
-        processor.0.iter().all(|p| !p.is_gone()),
-        "the test needs survivors"
-    );
+    assert!(processor.none_gone(), "the test needs survivors");
 
     fs::write(&gate, "").unwrap();
-    let server = Binary::start(&dir, &["--config", config, "--shutdown-grace", "1"]);
+    let server = lab.binary(&["--shutdown-grace", "1"]);
     wait_gone("the leftover processor is killed", &processor.0);
     let log = server.log();
     let said = format!("experiment {id}: killed ");
@@ -723,17 +660,15 @@ fn a_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_start()
 
 #[test]
 fn an_idle_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_start() {
-    let lab = Lab::new();
+    let lab = lab_with_processor();
     // It ignores SIGTERM, and the end of its input (it never reads it).
-    let config = lab.config(&format!(
+    lab.config(&format!(
         "{}preload = true\n",
         warm(", IGNORE_TERM = \"1\", NEVER_READY = \"1\"")
     ));
-    let dir = lab.experiments();
-    let config = config.to_str().unwrap();
-    let mut server = Binary::start(&dir, &["--config", config, "--shutdown-grace", "10"]);
-    wait_until("the processor is preloaded", || lab.processors().len() == 1);
-    let pid = lab.processors()[0];
+    let mut server = lab.binary(&["--shutdown-grace", "10"]);
+    wait_until("the processor is preloaded", || processors(&lab).len() == 1);
+    let pid = processors(&lab)[0];
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let runner: i32 = stat[stat.rfind(')').unwrap() + 1..]
         .split_whitespace()
@@ -749,10 +684,10 @@ fn an_idle_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_s
     wait_until("the runner is gone", || !alive(runner));
     assert!(alive(pid), "the test needs a survivor");
 
-    let server = Binary::start(&dir, &["--config", config, "--shutdown-grace", "1"]);
+    let server = lab.binary(&["--shutdown-grace", "1"]);
     wait_until("the leftover processor is killed", || !alive(pid));
     wait_until("a new processor is preloaded", || {
-        lab.processors().len() == 2
+        processors(&lab).len() == 2
     });
     assert!(
         server
@@ -767,7 +702,7 @@ fn an_idle_processor_that_outlives_its_server_and_runner_is_killed_at_the_next_s
 fn the_runner_keeps_a_processor_and_passes_its_answers() {
     let tmp = tempfile::tempdir().unwrap();
     let (ours, theirs) = UnixStream::pair().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seqspool"))
+    let mut child = seqspool()
         .arg("__runner")
         .env("SEQSPOOL_PARENT", std::process::id().to_string())
         .stdin(std::os::fd::OwnedFd::from(theirs))
@@ -820,14 +755,7 @@ fn the_runner_keeps_a_processor_and_passes_its_answers() {
 #[test]
 #[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_warm_example_answers_from_its_index() {
-    if !on_path("python3") {
-        assert!(
-            !required("python3"),
-            "python3 is required (SEQSPOOL_TEST_REQUIRE) but not on the PATH"
-        );
-        eprintln!("SKIPPED the_warm_example_answers_from_its_index: python3 is not on the PATH");
-        return;
-    }
+    python3();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/warm/warm.toml");
     let text = fs::read_to_string(&path).unwrap();
     // Without the seconds that stand in for loading a model, warm and cold.

@@ -1,8 +1,8 @@
-//! What the tests of the BLAST pipelines share: whether BLAST+ is here (or
-//! the test must fail because CI requires it), the shipped references, their
-//! databases built per test, and a server running the example configuration.
+//! What the tests of the BLAST pipelines share: BLAST+ itself (a test marked
+//! `seqspool_test_blast` calls [`need_blast`] first; see `common`'s doc), the
+//! shipped references, their databases built per test, and a server running
+//! the example configuration.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -14,8 +14,8 @@ pub fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// True if BLAST+ is here; false (after a loud message) if the test should skip.
-pub fn blast_available() -> bool {
+/// Fails the test (see [`missing`]) unless BLAST+ is on the PATH.
+pub fn need_blast() {
     let missing: Vec<&str> = [
         "blastn",
         "blastp",
@@ -26,25 +26,15 @@ pub fn blast_available() -> bool {
     .into_iter()
     .filter(|tool| !on_path(tool))
     .collect();
-    if missing.is_empty() {
-        return true;
+    if !missing.is_empty() {
+        super::missing(
+            "blast",
+            &format!(
+                "{} not on the PATH (Debian: apt-get install ncbi-blast+)",
+                missing.join(", ")
+            ),
+        );
     }
-    assert!(
-        !required("blast"),
-        "{} not on the PATH, and SEQSPOOL_TEST_REQUIRE names blast: install NCBI BLAST+ (Debian: apt-get install ncbi-blast+)",
-        missing.join(", ")
-    );
-    // Straight to the process's stderr: libtest hides eprintln! of a passing test.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n********************************************************************\n\
-         SKIPPED: the BLAST pipeline test needs NCBI BLAST+ ({} missing).\n\
-         Install it (Debian: apt-get install ncbi-blast+) or set\n\
-         SEQSPOOL_TEST_REQUIRE=blast to make this a failure.\n\
-         ********************************************************************\n",
-        missing.join(", ")
-    );
-    false
 }
 
 /// One record of a shipped reference.
@@ -155,6 +145,15 @@ pub fn example_server(db: &Path) -> Server {
             .iter()
             .all(|p| p.get("check").is_none() || p.get("last_check").is_some())
     });
+    server
+}
+
+/// A server running the example configuration with the databases built in
+/// `db` (by [`make_databases`]), once every pipeline passed its check.
+pub fn ready_example_server(db: &Path) -> Server {
+    make_databases(db);
+    let server = example_server(db);
+    assert_ready(&server);
     server
 }
 

@@ -1,11 +1,47 @@
-//! What the end-to-end tests share: a real server on port 0 with its own
-//! experiments directory (in-process, or the real binary for crash tests), an
-//! HTTP client (ureq, set up to show exactly what the server answered), the
-//! answer to a request a test writes byte for byte itself, one check of error
-//! answers, a reader of `/proc/PID/stat`, and waiting with a deadline; and, in
-//! `slurm`, a real Slurm cluster on this machine for the Slurm executor's tests.
-#![allow(dead_code)] // each test file uses its own part of this module
+//! What the end-to-end tests share: a [`Lab`] (a test's scratch directory:
+//! experiments, configuration file, logs), a real server on port 0 on it
+//! ([`Server`] in this process, stopped on drop; [`Binary`], the real
+//! binary, for crashes, signals and logs), the one way to run the binary
+//! ([`seqspool`]) and to add a user ([`add_user`]), an HTTP client (ureq,
+//! set up to show exactly what the server answered), the answer to a request
+//! a test writes byte for byte itself, one check of error answers, a reader
+//! of `/proc/PID/stat`, and waiting with a deadline; in [`blast`], BLAST+ and
+//! its databases; in [`slurm`], a real Slurm cluster on this machine.
+//!
+//! # Tests that need an outside tool
+//!
+//! BLAST+ (`blast`), chromium and chromedriver (`chromium`), `python3`, the
+//! Python packages of `tests/requirements.txt` (`python-packages`), a Slurm
+//! cluster (`slurm`) and root to mount a tmpfs (`tmpfs`) are outside tools.
+//! `build.rs` looks for each when the tests are built and sets a `cfg`
+//! (`seqspool_test_blast`, `seqspool_test_chromium`, `seqspool_test_python3`,
+//! `seqspool_test_python_packages`, `seqspool_test_slurm`,
+//! `seqspool_test_tmpfs`) for each it finds and each `SEQSPOOL_TEST_REQUIRE`
+//! names (CI names them all). A test that needs tools says so once, above
+//! itself, and gets each tool from the helper that fails when it is missing:
+//!
+//! ```ignore
+//! #[test]
+//! #[cfg_attr(
+//!     not(all(seqspool_test_blast, seqspool_test_python_packages)),
+//!     ignore = "needs NCBI BLAST+ and tests/requirements.txt in .venv"
+//! )]
+//! fn biopython_finds_the_hit() {
+//!     need_blast();
+//!     let python = python_with("Bio.Blast.NCBIWWW");
+//!     ...
+//! }
+//! ```
+//!
+//! The helpers: [`blast::need_blast`], [`python3`], [`python_with`],
+//! [`slurm::cluster`], the browser tests' `Browser::start` and the fault
+//! tests' `Tmpfs::mount`. Without its tool a test is reported *ignored*,
+//! with the reason; it never passes. When it runs all the same (the tool was
+//! required, or the test was asked for with `--ignored`) and the tool is not
+//! there, the helper fails it through [`missing`], naming the tool and how to
+//! install it: no test returns early as if it had passed.
 
+pub mod blast;
 pub mod slurm;
 
 use std::io::{BufRead, BufReader, Read};
@@ -17,8 +53,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use seqspool::Config;
-
-pub mod blast;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -48,22 +82,115 @@ pub fn pause_queue(addr: SocketAddr, reason: &str) {
     assert_eq!(paused.status, 200, "{}", paused.text());
 }
 
+/// What a browser (Chromium) sends when it asks for a page.
+pub const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+/// The lab's configuration file, in its directory.
+const LAB_TOML: &str = "lab.toml";
+
+/// The log the lab's commands append to, in its directory.
+const RUN_LOG: &str = "run.log";
+
+/// A test's lab: a scratch directory holding the experiments directory, the
+/// lab's configuration file (`lab.toml`), and the logs and pid files its
+/// commands write; removed on drop. Its servers run on its experiments
+/// directory with `lab.toml` once one is written: [`Lab::server`] in this
+/// process, [`Lab::binary`] the real binary.
+pub struct Lab {
+    tmp: TempDir,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        Lab {
+            tmp: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// The lab's directory.
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// `name` in the lab's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// The experiments directory (its first server makes it).
+    pub fn experiments(&self) -> PathBuf {
+        self.path("experiments")
+    }
+
+    /// Writes `lab.toml` with `text`, where `@LAB@` stands for the lab's
+    /// directory and `@LOG@` for its run log; returns its path.
+    pub fn config(&self, text: &str) -> PathBuf {
+        let path = self.path(LAB_TOML);
+        let text = text
+            .replace("@LOG@", &self.path(RUN_LOG).display().to_string())
+            .replace("@LAB@", &self.dir().display().to_string());
+        std::fs::write(&path, text).expect("writing lab.toml");
+        path
+    }
+
+    /// The lines of the run log, as the commands have written them so far.
+    pub fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path(RUN_LOG))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A server in this process, with `lab.toml` if one was written (read as
+    /// `--config` reads it), then `configure`.
+    pub fn server(&self, configure: impl FnOnce(&mut Config)) -> Server {
+        let file = self.path(LAB_TOML);
+        let text = std::fs::read_to_string(&file).ok();
+        Server::start_in(&self.experiments(), move |config| {
+            if let Some(text) = text {
+                config
+                    .apply_file(&text, &file, None)
+                    .unwrap_or_else(|err| panic!("lab.toml: {err}"));
+            }
+            configure(config);
+        })
+    }
+
+    /// The command that starts the real binary with `args`, and with
+    /// `--config lab.toml` if one was written (see [`Binary::command`]).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Binary::command(&self.experiments(), args);
+        let file = self.path(LAB_TOML);
+        if file.is_file() {
+            command.arg("--config").arg(file);
+        }
+        command
+    }
+
+    /// The real binary with `args` (and `lab.toml`), once it listens.
+    pub fn binary(&self, args: &[&str]) -> Binary {
+        Binary::spawn(self.command(args))
+    }
+}
+
 /// A seqspool server running in this process, stopped (gracefully) on drop.
 pub struct Server {
     pub addr: SocketAddr,
     /// The experiments directory.
     pub dir: PathBuf,
-    _tmp: Option<TempDir>,
+    _lab: Option<Lab>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), seqspool::Error>>>,
 }
 
 impl Server {
-    /// Starts a server with its own temporary experiments directory; `configure` changes the defaults.
+    /// Starts a server in a lab of its own; `configure` changes the defaults.
     pub fn start(configure: impl FnOnce(&mut Config)) -> Server {
-        let tmp = tempfile::tempdir().expect("a temporary directory");
-        let mut server = Server::start_in(&tmp.path().join("experiments"), configure);
-        server._tmp = Some(tmp);
+        let lab = Lab::new();
+        let mut server = Server::start_in(&lab.experiments(), configure);
+        server._lab = Some(lab);
         server
     }
 
@@ -72,7 +199,7 @@ impl Server {
         let _ = env_logger::builder().is_test(true).try_init();
         let mut config = Config::new(dir);
         // The server runs in this test's process: its commands are run by the real binary.
-        config.runner = Some(env!("CARGO_BIN_EXE_seqspool").into());
+        config.runner = Some(SEQSPOOL.into());
         configure(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, bound) = std::sync::mpsc::channel();
@@ -97,7 +224,7 @@ impl Server {
         let server = Server {
             addr,
             dir: dir.to_owned(),
-            _tmp: None,
+            _lab: None,
             stop: Some(stop),
             thread: Some(thread),
         };
@@ -171,8 +298,28 @@ impl Drop for Server {
     }
 }
 
-/// The real `seqspool` binary, for tests that need a real process death. It is
-/// killed (SIGKILL) on drop if still running.
+/// The real `seqspool` binary, built for these tests: the one every test
+/// runs, as the runner of the servers in this process and as a process of
+/// its own.
+pub const SEQSPOOL: &str = env!("CARGO_BIN_EXE_seqspool");
+
+/// The one way to run the real binary: a command for [`SEQSPOOL`] with
+/// standard input closed and none of the `SEQSPOOL_*` settings of the shell
+/// that runs the tests (a developer's own server's) in its environment.
+pub fn seqspool() -> Command {
+    let mut command = Command::new(SEQSPOOL);
+    command.stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("SEQSPOOL_") && !name.starts_with("SEQSPOOL_TEST_") {
+            command.env_remove(&*name);
+        }
+    }
+    command
+}
+
+/// The real `seqspool` binary serving, for tests that need a real process
+/// death, signals or its log. It is killed (SIGKILL) on drop if still running.
 pub struct Binary {
     pub addr: SocketAddr,
     pub child: Child,
@@ -221,7 +368,7 @@ impl Binary {
 
     /// The command that starts the binary (for tests that expect it to fail).
     pub fn command(dir: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_seqspool"));
+        let mut command = seqspool();
         command
             .args(["--bind", "127.0.0.1:0", "--experiments"])
             .arg(dir)
@@ -436,6 +583,22 @@ pub fn read_raw_answer(stream: &mut TcpStream) -> Response {
     answer
 }
 
+/// `POST path` to `server` with `body` as `content_type`.
+pub fn post(server: &Server, path: &str, content_type: &str, body: &[u8]) -> Response {
+    request(
+        server.addr,
+        "POST",
+        path,
+        &[("Content-Type", content_type)],
+        body,
+    )
+}
+
+/// A FASTA text to `POST /experiments`.
+pub fn post_fasta(server: &Server, text: &str) -> Response {
+    post(server, "/experiments", "text/x-fasta", text.as_bytes())
+}
+
 pub fn post_form(addr: SocketAddr, path: &str, fields: &[(&str, &str)]) -> Response {
     let body = serde_urlencoded::to_string(fields).unwrap();
     request(
@@ -537,6 +700,22 @@ pub fn experiment_dirs(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The record of experiment `id` as it is on disk in the experiments directory `dir`.
+pub fn record_on_disk(dir: &Path, id: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(id).join("experiment.json"))
+        .unwrap_or_else(|err| panic!("reading {id}/experiment.json: {err}"));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{id}/experiment.json is not JSON ({err}): {text}"))
+}
+
+/// Writes `record` as experiment `id`'s record in `dir`, as if the server had
+/// (only while no server runs on `dir`).
+pub fn write_record(dir: &Path, id: &str, record: &Value) {
+    let path = dir.join(id).join("experiment.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(record).unwrap())
+        .unwrap_or_else(|err| panic!("writing {}: {err}", path.display()));
+}
+
 /// Everything under `dir` (names of all entries, recursively, hidden ones too),
 /// for checking that a refused request changed nothing.
 pub fn snapshot(dir: &Path) -> Vec<String> {
@@ -557,18 +736,33 @@ pub fn snapshot(dir: &Path) -> Vec<String> {
     found
 }
 
-/// Whether a test that needs an outside tool must fail (in CI, which installs
-/// it) rather than skip when the tool is missing: `SEQSPOOL_TEST_REQUIRE` lists
-/// the tools, comma-separated.
-pub fn required(tool: &str) -> bool {
-    std::env::var("SEQSPOOL_TEST_REQUIRE")
-        .is_ok_and(|list| list.split(',').any(|t| t.trim() == tool))
+/// Fails a test whose outside tool `tool` (as `build.rs` and
+/// `SEQSPOOL_TEST_REQUIRE` name it) is not there after all; `why` says what
+/// is missing and how to install it. See the module's doc.
+pub fn missing(tool: &str, why: &str) -> ! {
+    panic!(
+        "this test needs {tool}: {why}. It ran because {tool} was found or required \
+         (SEQSPOOL_TEST_REQUIRE) when the tests were built, or because it was asked for \
+         with --ignored; a test whose tool is missing fails, it never passes"
+    )
 }
 
 /// Whether `program` can be found on the PATH.
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// `python3`, for a test marked `seqspool_test_python3`; fails the test
+/// (see [`missing`]) when it is not on the PATH.
+pub fn python3() -> &'static str {
+    if !on_path("python3") {
+        missing(
+            "python3",
+            "python3 is not on the PATH (Debian: apt-get install python3)",
+        );
+    }
+    "python3"
 }
 
 /// Runs `command` to its end and returns what it printed; panics (after
@@ -671,6 +865,28 @@ impl Process {
     }
 }
 
+/// Processes a test expects to end: any still alive when it is dropped are
+/// killed, so that a test that fails half-way leaves nothing running.
+pub struct Leftovers(pub Vec<Process>);
+
+impl Leftovers {
+    /// Whether every one has ended.
+    pub fn all_gone(&self) -> bool {
+        self.0.iter().all(Process::is_gone)
+    }
+
+    /// Whether none has ended.
+    pub fn none_gone(&self) -> bool {
+        self.0.iter().all(|process| !process.is_gone())
+    }
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        self.0.iter().for_each(Process::kill);
+    }
+}
+
 /// What a test needs of `/proc/PID/stat`.
 struct ProcStat {
     /// Field 3: `R`, `S`, `D`, ..., `Z` (zombie), `X` (dead).
@@ -698,12 +914,12 @@ fn proc_stat(pid: i32) -> Option<ProcStat> {
     })
 }
 
-/// The Python that has the tests' Python packages (`tests/requirements.txt`):
-/// `SEQSPOOL_TEST_PYTHON` when set, else the project's `.venv` when there is
-/// one (made as the README says; CI makes it), else `python3` on the PATH.
-/// `None` when it cannot import `module`: the test skips, saying so loudly,
-/// unless `python-packages` is required (`SEQSPOOL_TEST_REQUIRE`), when it fails.
-pub fn python_with(module: &str, test: &str) -> Option<PathBuf> {
+/// The Python that has the tests' Python packages (`tests/requirements.txt`),
+/// for a test marked `seqspool_test_python_packages`: `SEQSPOOL_TEST_PYTHON`
+/// when set, else the project's `.venv` when there is one (made as the README
+/// says; CI makes it), else `python3` on the PATH, as `build.rs` looks for
+/// it. Fails the test (see [`missing`]) when it cannot import `module`.
+pub fn python_with(module: &str) -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
     let python = if let Some(chosen) = std::env::var_os("SEQSPOOL_TEST_PYTHON") {
         PathBuf::from(chosen)
@@ -719,24 +935,17 @@ pub fn python_with(module: &str, test: &str) -> Option<PathBuf> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    if imports {
-        return Some(python);
+    if !imports {
+        missing(
+            "python-packages",
+            &format!(
+                "{} cannot import {module}; install tests/requirements.txt into .venv as the \
+                 README says",
+                python.display()
+            ),
+        );
     }
-    assert!(
-        !required("python-packages"),
-        "python-packages is required (SEQSPOOL_TEST_REQUIRE) but {} cannot import {module}; \
-         install tests/requirements.txt into .venv as the README says",
-        python.display()
-    );
-    eprintln!(
-        "\n********************************************************************\n\
-         SKIPPED {test}: {} cannot import {module}.\n\
-         Install tests/requirements.txt into .venv as the README says, or set\n\
-         SEQSPOOL_TEST_REQUIRE=python-packages to make this a failure.\n\
-         ********************************************************************",
-        python.display()
-    );
-    None
+    python
 }
 
 /// Runs Python `script` with `args` and returns what it printed; panics with
@@ -761,13 +970,11 @@ pub fn run_python(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> Str
 /// `seqspool user ARGS --experiments DIR`, run to its end.
 pub fn user_command(dir: &Path, args: &[&str]) -> std::process::Output {
     output_within(
-        Command::new(env!("CARGO_BIN_EXE_seqspool"))
+        seqspool()
             .arg("user")
             .args(args)
             .arg("--experiments")
-            .arg(dir)
-            .env_remove("SEQSPOOL_EXPERIMENTS")
-            .env_remove("SEQSPOOL_CONFIG"),
+            .arg(dir),
     )
 }
 

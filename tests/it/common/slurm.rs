@@ -1,19 +1,19 @@
 //! A real Slurm cluster on this machine, for the Slurm executor's tests: its
 //! own munge daemon (key, socket and state in a private directory), a
 //! controller and one node (this host) on a private pair of ports, state and
-//! spool in that directory. It is started once per test binary, on first use,
+//! spool in that directory. It is started once per run of the tests, on first use,
 //! and `SLURM_CONF` names its configuration for the servers under test.
 //!
 //! The daemons outlive any one test, so a guardian stops them: a shell in a
 //! process group of its own, reading a pipe that only this process holds.
-//! When the test binary exits, however it exits, the pipe closes, and the
+//! When the tests' process exits, however it exits, the pipe closes, and the
 //! guardian cancels every job, stops the daemons and removes the directory.
 //!
 //! It needs Debian's `munge`, `slurmctld`, `slurmd` and `slurm-client`, and
-//! root (the node runs jobs as their user). Without them a test skips
-//! loudly, unless `SEQSPOOL_TEST_REQUIRE` names `slurm`: then it fails.
+//! root (the node runs jobs as their user): a test marked
+//! `seqspool_test_slurm` (see `common`'s doc) gets it from [`cluster`], which
+//! fails the test when the cluster cannot start.
 
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -21,7 +21,7 @@ use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::required;
+use super::missing;
 
 /// How long the cluster may take to come up: it takes a few seconds.
 const START_PATIENCE: Duration = Duration::from_secs(60);
@@ -53,29 +53,19 @@ pub struct Cluster {
     _guardian: Mutex<(Child, ChildStdin)>,
 }
 
-/// The cluster, started on first use; `None` (after a loud message) when
-/// it cannot start and the test should skip. Panics instead when
-/// `SEQSPOOL_TEST_REQUIRE` names `slurm`.
-pub fn cluster() -> Option<&'static Cluster> {
+/// The cluster, started on first use; fails the test (see [`missing`]) when
+/// it cannot start.
+pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
     match CLUSTER.get_or_init(Cluster::start) {
-        Ok(cluster) => Some(cluster),
-        Err(why) => {
-            assert!(
-                !required("slurm"),
-                "the test Slurm cluster did not start, and SEQSPOOL_TEST_REQUIRE names slurm: {why}"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n********************************************************************\n\
-                 SKIPPED: the Slurm tests need a Slurm cluster on this machine, which did not start:\n\
-                 {why}\n\
-                 Install munge, slurmctld, slurmd and slurm-client (Debian), run as root, or set\n\
-                 SEQSPOOL_TEST_REQUIRE=slurm to make this a failure.\n\
-                 ********************************************************************\n"
-            );
-            None
-        }
+        Ok(cluster) => cluster,
+        Err(why) => missing(
+            "slurm",
+            &format!(
+                "the test Slurm cluster did not start: {why} (Debian: apt-get install munge \
+                 slurmctld slurmd slurm-client, and run the tests as root)"
+            ),
+        ),
     }
 }
 
