@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of the routes scripts use.
 //!
 //! It is a static file of the source tree, `openapi.json` beside this one,
-//! written by hand and kept true by tests: `tests/openapi.rs` checks real
+//! written by hand and kept true by tests: `tests/it/openapi.rs` checks real
 //! answers of every route against it, that it describes every route of
 //! [`super::routes::ROUTES`] that is not only for a browser and no other, and
 //! that each operation's `x-access` is what its route needs.

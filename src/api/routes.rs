@@ -7,7 +7,7 @@
 //! stand, nothing allocated), access is decided from the matched route's
 //! need and its `{id}`, the metrics name requests by pattern (never a path
 //! with an id in it), a 405 lists the pattern's methods in `Allow`, and
-//! `tests/openapi.rs` holds the OpenAPI document to it. Adding a route is a
+//! `tests/it/openapi.rs` holds the OpenAPI document to it. Adding a route is a
 //! line here, and its handler.
 
 use std::fmt;
