@@ -1,9 +1,10 @@
 //! Says which outside tools the tests can use, so that a test whose tool is
 //! missing is reported as *ignored*, with the reason, rather than passing
-//! after a skip (the test itself still says so loudly if it is run anyway).
+//! after a skip (run anyway, it fails).
 //!
 //! Each tool becomes a `cfg` the tests read:
-//! `#[cfg_attr(not(seqspool_test_blast), ignore = "needs NCBI BLAST+")]`.
+//! `#[cfg_attr(not(seqspool_test_blast), ignore = "needs NCBI BLAST+")]`; how
+//! a test uses it is written once, in the doc of `tests/it/common/mod.rs`.
 //! A tool named in `SEQSPOOL_TEST_REQUIRE` (as CI names them) is never
 //! ignored: its tests run, and fail when it is missing.
 //!
@@ -90,7 +91,7 @@ fn on_path(program: &str) -> bool {
         .any(|dir| dir.join(program).is_file())
 }
 
-/// Whether the Python the tests use (as `tests/common` chooses it) imports `modules`.
+/// Whether the Python the tests use (as `tests/it/common` chooses it) imports `modules`.
 fn python_imports(modules: &[&str]) -> bool {
     let python = match std::env::var_os("SEQSPOOL_TEST_PYTHON") {
         Some(chosen) => PathBuf::from(chosen),

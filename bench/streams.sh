@@ -3,6 +3,7 @@
 # stream open, then with STREAMS `GET /events` streams open and idle (each
 # has read its head and first line, then reads nothing), alternating, RUNS
 # times each; then the medians. Also the server's resident memory each way.
+# It fails if a stream is not served or a GET /backlog not answered 2xx.
 #
 #   bash bench/streams.sh target/release/seqspool
 #
@@ -31,13 +32,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# One client holds every stream: past the limits a busy lab needs, so room
+# for them (and open files for them, in the server and the holder).
+ulimit -n "$(ulimit -Hn)"
 port=18790
-setsid "$binary" --bind "127.0.0.1:$port" --experiments "$work/experiments" >"$work/server.log" 2>&1 &
+setsid "$binary" --bind "127.0.0.1:$port" --experiments "$work/experiments" \
+    --max-connections $((streams * 2)) --max-streams $((streams * 3 / 2)) \
+    --max-streams-per-client $((streams * 3 / 2)) >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/backlog" >/dev/null && break
     sleep 0.05
 done
+curl -sf "http://127.0.0.1:$port/backlog" >/dev/null || {
+    echo "streams.sh: the server did not start; its log:" >&2
+    cat "$work/server.log" >&2
+    exit 1
+}
 
 # Opens the streams, says "open" once each has its head and first line, and
 # holds them, reading nothing more, until it is killed.
@@ -52,16 +63,23 @@ for _ in range(count):
 for s in held:
     head = b""
     while b"retry:" not in head:
-        head += s.recv(4096)
+        chunk = s.recv(4096)
+        assert chunk, f"a stream was closed: {head[:80]!r}"
+        head += chunk
     assert head.startswith(b"HTTP/1.1 200"), head[:80]
 print("open", flush=True)
 time.sleep(1e6)
 EOF
 
-# p50, p99 (in ms) and requests/s of one wrk run.
+# p50, p99 (in ms) and requests/s of one wrk run; fails unless every
+# request was answered, with a 2xx.
 measure() {
     local out
     out=$(wrk -t1 -c"$connections" -d"${secs}s" --latency "http://127.0.0.1:$port/backlog")
+    if grep -Eq 'Non-2xx or 3xx responses|Socket errors' <<<"$out"; then
+        printf 'streams.sh: GET /backlog was not always answered 2xx:\n%s\n' "$out" >&2
+        return 1
+    fi
     awk '
         function ms(d) {
             if (d ~ /us$/) { sub(/us$/, "", d); return d / 1000 }
@@ -86,7 +104,8 @@ median() {
 printf '%-4s %-8s %10s %10s %10s %8s\n' run streams p50_ms p99_ms req/s rss_MB
 : >"$work/results"
 for run in $(seq 1 "$runs"); do
-    read -r p50 p99 rps < <(measure)
+    figures=$(measure)
+    read -r p50 p99 rps <<<"$figures"
     printf '%-4s %-8s %10s %10s %10s %8s\n' "$run" 0 "$p50" "$p99" "$rps" "$(rss)"
     echo "0 $p50 $p99 $rps $(rss)" >>"$work/results"
 
@@ -94,7 +113,8 @@ for run in $(seq 1 "$runs"); do
     holder=$HOLD_PID
     read -r said <&"${HOLD[0]}"
     [[ $said == open ]] || { echo "streams.sh: the streams did not open" >&2; exit 1; }
-    read -r p50 p99 rps < <(measure)
+    figures=$(measure)
+    read -r p50 p99 rps <<<"$figures"
     printf '%-4s %-8s %10s %10s %10s %8s\n' "$run" "$streams" "$p50" "$p99" "$rps" "$(rss)"
     echo "$streams $p50 $p99 $rps $(rss)" >>"$work/results"
     kill "$holder"

@@ -37,8 +37,8 @@
 //!   process), `local` (a command as a process tree, through the `runner`
 //!   process), `warm` (a processor started once and fed one experiment at a
 //!   time) and `slurm` (a batch job on the lab's cluster).
-//! - `pipeline`: the lab's tools as the configuration declares them, their
-//!   parameters and Slurm options, and the definition a record keeps.
+//! - `pipeline`: the lab's tools as the configuration declares them: their
+//!   parameters, their TOML tables, what a Slurm pipeline asks of the cluster.
 //! - `blast`: BLAST in one home: the formats made from a search's archive
 //!   with `blast_formatter`, the hit model read from BLAST's JSON, and
 //!   `blast::ncbi`, NCBI's BLAST URL API as the configuration maps it onto
@@ -70,28 +70,26 @@ pub(crate) mod blast;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod control;
 pub mod error;
 pub mod events;
 pub mod exec;
 pub mod fault;
 pub mod http;
-pub mod intake;
+pub(crate) mod intake;
 pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod query;
-pub mod queue;
+pub(crate) mod queue;
 pub(crate) mod results;
 pub mod retention;
-pub mod sbatch;
 pub mod store;
-pub mod submission;
+pub(crate) mod submission;
 pub mod time;
 pub(crate) mod ui;
-pub mod worker;
-pub mod zipstream;
+pub(crate) mod worker;
+pub(crate) mod zipstream;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -283,7 +281,7 @@ pub async fn run(
             let _ = wake.try_send(());
         }
     };
-    let sweeper = control::spawn_sweeps(app.clone());
+    let sweeper = app::spawn_sweeps(app.clone());
     let service = move |request, peer| api::handle(app.clone(), request, peer);
     http::serve(
         listener,

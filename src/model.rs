@@ -67,7 +67,7 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 6] = [
+    pub(crate) const ALL: [State; 6] = [
         State::Queued,
         State::Running,
         State::Complete,
@@ -76,11 +76,11 @@ impl State {
         State::Canceled,
     ];
 
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         !matches!(self, State::Queued | State::Running)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Queued => "QUEUED",
             State::Running => "RUNNING",
@@ -92,7 +92,7 @@ impl State {
     }
 
     /// Position in [`State::ALL`], for per-state counters.
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -125,7 +125,7 @@ pub enum RunHandle {
 
 impl RunHandle {
     /// The warm processor the run was handed to, if it was.
-    pub fn processor(&self) -> Option<&Processor> {
+    pub(crate) fn processor(&self) -> Option<&Processor> {
         match self {
             RunHandle::Warm(run) => Some(&run.processor),
             RunHandle::Local(_) | RunHandle::Slurm { .. } => None,
@@ -297,25 +297,25 @@ pub struct Record {
 /// The pipeline a query was submitted to and what it runs there.
 #[derive(Clone, Debug)]
 pub struct Choice {
-    pub pipeline: Arc<str>,
-    pub params: Params,
-    pub definition: Arc<Definition>,
+    pub(crate) pipeline: Arc<str>,
+    pub(crate) params: Params,
+    pub(crate) definition: Arc<Definition>,
     /// The definition's command in one line.
-    pub command: Arc<str>,
+    pub(crate) command: Arc<str>,
     /// The experiment these run again, for a retry.
-    pub retry_of: Option<Id>,
+    pub(crate) retry_of: Option<Id>,
     /// The name of the file the queries came in, if they came in one.
-    pub upload: Option<Arc<str>>,
+    pub(crate) upload: Option<Arc<str>>,
     /// Who submits them (see [`Record::submitted_by`]).
-    pub submitted_by: Option<Arc<str>>,
+    pub(crate) submitted_by: Option<Arc<str>>,
     /// Where their ends are posted, as the submission asked.
-    pub notify_url: Option<Arc<str>>,
+    pub(crate) notify_url: Option<Arc<str>>,
     /// Whether the lab-wide notifications are told of their ends.
-    pub notify_lab: bool,
+    pub(crate) notify_lab: bool,
 }
 
 impl Choice {
-    pub fn new(pipeline: &Pipeline, params: Params) -> Choice {
+    pub(crate) fn new(pipeline: &Pipeline, params: Params) -> Choice {
         Choice {
             pipeline: pipeline.name.as_str().into(),
             params,
@@ -332,7 +332,7 @@ impl Choice {
 
 impl Record {
     /// The record of a newly accepted query.
-    pub fn new(
+    pub(crate) fn new(
         id: Id,
         query: &Query,
         batch: Option<Id>,
@@ -381,7 +381,7 @@ impl Record {
     /// Fills in what a record written before pipelines lacks: its pipeline
     /// (`analysis` for the built-in analysis, `default` for a command) and
     /// the definition its command makes.
-    pub fn upgrade(&mut self) {
+    pub(crate) fn upgrade(&mut self) {
         if self.definition.is_none() {
             self.definition = Some(Arc::new(Definition::legacy(&self.command)));
         }
@@ -403,14 +403,14 @@ impl Record {
 /// read on the same thread takes its place instead of leaving a hole in the
 /// heap between the records kept.
 #[derive(Default)]
-pub struct Sharing {
+pub(crate) struct Sharing {
     names: HashSet<Arc<str>>,
     definitions: HashSet<Arc<Definition>>,
 }
 
 impl Sharing {
     /// Makes `record` hold the copies already seen, or keeps its own as the one for the next.
-    pub fn share(&mut self, record: &mut Record) {
+    pub(crate) fn share(&mut self, record: &mut Record) {
         fn one<T: ?Sized + Eq + std::hash::Hash>(seen: &mut HashSet<Arc<T>>, value: &mut Arc<T>) {
             match seen.get(&**value) {
                 Some(shared) => *value = shared.clone(),
@@ -479,20 +479,20 @@ impl Record {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
     /// In words, for the log, the pages and the API.
-    pub reason: String,
-    pub since: Timestamp,
-    pub by: PausedBy,
+    pub(crate) reason: String,
+    pub(crate) since: Timestamp,
+    pub(crate) by: PausedBy,
     /// Who paused it, for an operator's pause: their user name, or their
     /// address when access is open, as drains and moves say it. None for
     /// the workstation's, and for a pause recorded before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<String>,
+    pub(crate) operator: Option<String>,
 }
 
 /// Who paused the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PausedBy {
+pub(crate) enum PausedBy {
     /// seqspool, because the workstation is at fault (the disk is full, a
     /// program is missing): lifted by an operator, or by a restart whose
     /// start-up checks pass.
@@ -507,9 +507,9 @@ pub enum PausedBy {
 pub struct Moved {
     /// When; also its place among the moved ones, latest first (the queue
     /// keeps these instants distinct, so a restart rebuilds the same order).
-    pub at: Timestamp,
+    pub(crate) at: Timestamp,
     /// Who moved it: the client's identity as the routes know it.
-    pub by: String,
+    pub(crate) by: String,
 }
 
 /// Why the server takes no new submissions: it is draining, so that what is
@@ -518,17 +518,17 @@ pub struct Moved {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drain {
     /// In words, for the refused clients, the pages and the log.
-    pub reason: String,
-    pub since: Timestamp,
+    pub(crate) reason: String,
+    pub(crate) since: Timestamp,
     /// Who asked for it: the client's identity as the routes know it.
-    pub by: String,
+    pub(crate) by: String,
 }
 
 /// A file of an experiment directory, as listed to clients.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileInfo {
-    pub name: String,
-    pub size: u64,
+    pub(crate) name: String,
+    pub(crate) size: u64,
 }
 
 #[cfg(test)]

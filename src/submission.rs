@@ -247,7 +247,7 @@ impl Submission {
 }
 
 /// Where a submission's sequences are.
-enum Source {
+pub(crate) enum Source {
     /// In `query_name` and `query_sequence`.
     Fields,
     /// A FASTA or FASTQ text as the whole body.
@@ -373,7 +373,7 @@ impl Fields {
 
 /// Makes the queries of `source`, in the pipeline `fields` names, and checks
 /// that the pipeline takes them and the parameters.
-fn accept(
+pub(crate) fn accept(
     fields: &Fields,
     source: Source,
     catalog: &Catalog,
@@ -503,7 +503,7 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, Error> {
     let text = std::str::from_utf8(strip_bom(body))
         .map_err(|_| Error::Malformed("the form is not valid UTF-8".into()))?;
     for piece in text.split('&').flat_map(|pair| pair.split('=')) {
-        if crate::http::negotiate::percent_decode(&piece.replace('+', " ")).is_none() {
+        if crate::http::percent::decode(&piece.replace('+', " ")).is_none() {
             return Err(Error::Malformed(format!(
                 "malformed form: '{piece}' is not valid percent-encoded UTF-8"
             )));

@@ -1,7 +1,8 @@
 //! Wall-clock instants, written as RFC 3339 in UTC (`2026-11-23T04:17:59.123Z`).
 //!
 //! Records only need "now", millisecond precision and a round trip through
-//! JSON, which thirty lines of civil-date arithmetic give without a date crate.
+//! JSON, which two small functions of civil-date arithmetic give without a
+//! date crate.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,27 +22,27 @@ impl Timestamp {
     }
 
     /// The instant `millis` milliseconds after the Unix epoch.
-    pub fn from_millis(millis: u64) -> Timestamp {
+    pub(crate) fn from_millis(millis: u64) -> Timestamp {
         Timestamp(millis)
     }
 
     /// Milliseconds since the Unix epoch.
-    pub fn millis(self) -> u64 {
+    pub(crate) fn millis(self) -> u64 {
         self.0
     }
 
     /// The instant `duration` after this one.
-    pub fn after(self, duration: Duration) -> Timestamp {
+    pub(crate) fn after(self, duration: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(duration.as_millis() as u64))
     }
 
     /// The time from `earlier` to `self`, zero if the clock went backwards.
-    pub fn since(self, earlier: Timestamp) -> Duration {
+    pub(crate) fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
     /// The instant a file time stands for (the epoch for one before it).
-    pub fn from_system(time: SystemTime) -> Timestamp {
+    pub(crate) fn from_system(time: SystemTime) -> Timestamp {
         Timestamp(
             time.duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
@@ -50,15 +51,16 @@ impl Timestamp {
     }
 
     /// The date and time of day in UTC: year, month, day, hour, minute, second.
-    pub fn civil(self) -> (i64, u64, u64, u64, u64, u64) {
+    pub(crate) fn civil(self) -> (i64, u64, u64, u64, u64, u64) {
         let secs = self.0 / 1000;
         let (year, month, day) = civil_from_days((secs / 86_400) as i64);
         let time = secs % 86_400;
         (year, month, day, time / 3600, time / 60 % 60, time % 60)
     }
 
-    /// Parses the form [`Display`](fmt::Display) writes; fractions of any length are accepted.
-    pub fn parse(text: &str) -> Option<Timestamp> {
+    /// Parses the form [`Display`](fmt::Display) writes; fractions of any length
+    /// are accepted, a date that does not exist (2026-02-31) is not.
+    pub(crate) fn parse(text: &str) -> Option<Timestamp> {
         let b = text.as_bytes();
         if b.len() < 20
             || b[4] != b'-'
@@ -69,7 +71,12 @@ impl Timestamp {
         {
             return None;
         }
-        let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<u64>().ok();
+        // Digits only: `parse` would take a sign (`+1`).
+        let num = |range: std::ops::Range<usize>| {
+            let digits = text.get(range)?;
+            digits.bytes().all(|d| d.is_ascii_digit()).then_some(())?;
+            digits.parse::<u64>().ok()
+        };
         let (year, month, day) = (num(0..4)? as i64, num(5..7)?, num(8..10)?);
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
         if !(1..=12).contains(&month)
@@ -90,6 +97,10 @@ impl Timestamp {
             None => return None,
         };
         let days = days_from_civil(year, month, day);
+        // A day past its month's end (2026-02-31) would roll over into the next.
+        if civil_from_days(days) != (year, month, day) {
+            return None;
+        }
         let secs = u64::try_from(days).ok()? * 86_400 + hour * 3600 + minute * 60 + second;
         Some(Timestamp(secs * 1000 + millis))
     }
@@ -163,6 +174,29 @@ mod tests {
         assert_eq!(
             Timestamp(951_782_400_000).to_string(),
             "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        for bad in [
+            "2026-02-31T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2026-+2-01T00:00:00Z",
+            "2026-02-+1T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+        for leap in ["2000-02-29T00:00:00Z", "2024-02-29T12:00:00Z"] {
+            assert!(Timestamp::parse(leap).is_some(), "{leap}");
+        }
+        assert_eq!(
+            Timestamp::parse("2026-12-31T23:59:59Z")
+                .unwrap()
+                .to_string(),
+            "2026-12-31T23:59:59.000Z"
         );
     }
 

@@ -4,9 +4,9 @@
 //!
 //! Stored, because the workstation's cores belong to the runs (one takes the
 //! whole machine) and a download on the lab's network is not the bottleneck;
-//! hand-written, because that is two hundred lines with its CRC where the
-//! `zip` crate would bring a compression stack the server does not use, and
-//! keep several times more per entry in memory until the end. Each entry's
+//! hand-written, because stored entries need only their headers and a CRC,
+//! where the `zip` crate would bring a compression stack the server does not
+//! use, and keep several times more per entry in memory until the end. Each entry's
 //! CRC and size follow its data in a data descriptor (bit 3), so a file is
 //! read once and never held; only the central directory, about 80 bytes an
 //! entry, stays in memory until [`ZipStream::finish`].

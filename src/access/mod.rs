@@ -2,17 +2,16 @@
 //! sessions, and the rules of the three access modes.
 //!
 //! Every request is first identified ([`Access::identify`]: a bearer token, a
-//! session cookie, or nobody, from an address), then checked against what its
-//! route needs ([`Access::authorize`]), by route and method alone, so that a
-//! route added later is covered by the rule of its kind: every write needs a
-//! user unless access is open, every `POST /queue/...`, `POST
-//! /experiments/{id}/front` and everything under `/retention` needs an admin,
-//! and a member cancels and runs again only their own experiments. The one
-//! route whose method does not say whether it writes, NCBI's `/Blast.cgi`
-//! (`CMD=Put` submits, by GET too), needs reading; its handler asks for the
-//! rest by the command it has parsed ([`Viewer::check_write`]). And just
-//! before experiments are written, [`Access::confirm_writer`] asks again,
-//! since a user may have been removed while their upload streamed in.
+//! session cookie, or nobody, from an address), then checked against the
+//! [`Need`] its route declares in the routes table (`api::routes`), with the
+//! experiment its path names ([`Access::authorize`]): every write needs a user
+//! unless access is open, the queue's controls and the retention policy need
+//! an admin, and a member cancels and runs again only their own experiments.
+//! The one route whose method does not say whether it writes, NCBI's
+//! `/Blast.cgi` (`CMD=Put` submits, by GET too), needs reading; its handler
+//! asks for the rest by the command it has parsed ([`Viewer::check_write`]).
+//! And just before experiments are written, [`Access::confirm_writer`] asks
+//! again, since a user may have been removed while their upload streamed in.
 //!
 //! - `open` (the default): today's behaviour, anyone may do anything; a token
 //!   or a sign-in only says who did it.
@@ -31,7 +30,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -154,44 +152,19 @@ impl Viewer {
     }
 }
 
-/// What a route needs of whoever asks.
-#[derive(Debug, PartialEq, Eq)]
-enum Need {
+/// What a route needs of whoever asks, as the routes table declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
     /// Nothing: the sign-in page and the pages' assets.
     Nothing,
     Read,
     Write,
-    /// An admin: the queue's controls.
+    /// An admin: the queue's controls, the retention policy.
     Admin,
-    /// The experiment's owner or an admin; `what` the change, in words.
-    Owner {
-        id: Id,
-        what: &'static str,
-    },
-}
-
-/// What a request to `segments` (the path's segments) with `method` needs.
-fn need(method: &Method, segments: &[&str]) -> Need {
-    let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let owned = |id: &str, what| match id.parse() {
-        Ok(id) => Need::Owner { id, what },
-        Err(()) => Need::Write,
-    };
-    match segments {
-        ["sign-in"] | ["sign-out"] | ["ui", _] => Need::Nothing,
-        ["retention", ..] => Need::Admin,
-        ["queue", ..] if writes => Need::Admin,
-        ["experiments", _, "front"] if writes => Need::Admin,
-        ["experiments", id] if method == Method::DELETE => owned(id, "cancel"),
-        ["experiments", id, "cancel"] if writes => owned(id, "cancel"),
-        ["experiments", id, "retry"] if writes => owned(id, "run again"),
-        // NCBI's URL API: what it does is in its fields (`CMD=Put` submits,
-        // by GET too, and a POST may only read), spelled as its handler
-        // reads them, so that handler asks for more by the command it parsed.
-        ["Blast.cgi"] | ["blast", "Blast.cgi"] => Need::Read,
-        _ if writes => Need::Write,
-        _ => Need::Read,
-    }
+    /// The submitter of the experiment `{id}` names, or an admin; the
+    /// change, in words ("cancel"). A path whose `{id}` is no id needs a
+    /// writer: there is no such experiment, which the route answers.
+    Owner(&'static str),
 }
 
 /// The token an `Authorization` header presents: `Bearer TOKEN`, or
@@ -390,17 +363,23 @@ impl Access {
         HeaderValue::from_str(&cookie).expect("a session cookie is a header value")
     }
 
-    /// Checks that `viewer` may make a request with `method` to `segments`;
-    /// `owner` says who submitted an experiment (`None`: there is no such
+    /// Checks that `viewer` may make a request that `need`s this, to the
+    /// experiment `id` (as its path gives it, when it names one); `owner`
+    /// says who submitted an experiment (`None`: there is no such
     /// experiment, which the route will answer).
     pub fn authorize(
         &self,
         viewer: &Viewer,
-        method: &Method,
-        segments: &[&str],
+        need: Need,
+        id: Option<&str>,
         owner: impl FnOnce(Id) -> Option<Option<Arc<str>>>,
     ) -> Result<(), Error> {
-        match need(method, segments) {
+        let need = match (need, id.and_then(|id| id.parse::<Id>().ok())) {
+            (Need::Owner(what), Some(id)) => Some((id, what)).map_or(need, |_| need),
+            (Need::Owner(_), None) => Need::Write,
+            (need, _) => need,
+        };
+        match need {
             Need::Nothing => Ok(()),
             Need::Read if viewer.may_read() => Ok(()),
             Need::Read => Err(Error::Unauthenticated {
@@ -409,7 +388,7 @@ impl Access {
                     .to_owned(),
                 invalid_token: false,
             }),
-            Need::Write | Need::Admin | Need::Owner { .. }
+            Need::Write | Need::Admin | Need::Owner(_)
                 if viewer.user.is_none() && viewer.mode != Mode::Open =>
             {
                 Err(needs_user())
@@ -420,13 +399,21 @@ impl Access {
                 "only an admin may control the queue; {} is a member",
                 viewer.name()
             ))),
-            Need::Owner { id, what } => match owner(id) {
-                Some(by) if !viewer.may_change(by.as_deref()) => Err(Error::Forbidden(format!(
-                    "experiment {id} was submitted by {}; only they or an admin may {what} it",
-                    by.as_deref().unwrap_or("somebody else")
-                ))),
-                _ => Ok(()),
-            },
+            Need::Owner(what) => {
+                // A path that names no experiment is answered by its route.
+                let Some(id) = id.and_then(|id| id.parse::<Id>().ok()) else {
+                    return Ok(());
+                };
+                match owner(id) {
+                    Some(by) if !viewer.may_change(by.as_deref()) => {
+                        Err(Error::Forbidden(format!(
+                            "experiment {id} was submitted by {}; only they or an admin may {what} it",
+                            by.as_deref().unwrap_or("somebody else")
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
         }
     }
 
@@ -534,41 +521,44 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn segments(path: &str) -> Vec<&str> {
-        path.trim_start_matches('/').split('/').collect()
-    }
-
     #[test]
-    fn each_route_needs_what_its_kind_needs() {
-        let of = |method: Method, path: &str| need(&method, &segments(path));
-        assert_eq!(of(Method::GET, "/sign-in"), Need::Nothing);
-        assert_eq!(of(Method::POST, "/sign-in"), Need::Nothing);
-        assert_eq!(of(Method::GET, "/ui/app.js"), Need::Nothing);
-        assert_eq!(of(Method::GET, "/"), Need::Read);
-        assert_eq!(of(Method::GET, "/experiments/000001"), Need::Read);
-        assert_eq!(of(Method::POST, "/"), Need::Write);
-        assert_eq!(of(Method::POST, "/experiments"), Need::Write);
-        // Routes other branches add are covered by their kind.
-        assert_eq!(of(Method::POST, "/queue/pause"), Need::Admin);
-        assert_eq!(of(Method::POST, "/queue/drain"), Need::Admin);
-        assert_eq!(of(Method::GET, "/queue"), Need::Read);
-        assert_eq!(of(Method::POST, "/experiments/000004/front"), Need::Admin);
-        assert_eq!(of(Method::GET, "/retention"), Need::Admin);
-        assert_eq!(of(Method::POST, "/retention/sweep"), Need::Admin);
-        let owner = |what| Need::Owner { id: Id(4), what };
-        assert_eq!(of(Method::DELETE, "/experiments/000004"), owner("cancel"));
-        assert_eq!(
-            of(Method::POST, "/experiments/000004/cancel"),
-            owner("cancel")
+    fn an_owner_is_asked_only_of_a_path_that_names_an_experiment() {
+        let dir = tempfile::tempdir().unwrap();
+        let access = Access::open(Mode::Members, dir.path(), &[]).unwrap();
+        let anna = Viewer {
+            mode: Mode::Members,
+            user: Some(Arc::new(User {
+                name: "anna".into(),
+                role: Role::Member,
+            })),
+            ..Viewer::default()
+        };
+        let bobs = |id: Id| {
+            assert_eq!(id, Id(4));
+            Some(Some(Arc::from("bob")))
+        };
+        let cancel = Need::Owner("cancel");
+        let refused = access.authorize(&anna, cancel, Some("000004"), bobs);
+        assert!(
+            matches!(&refused, Err(Error::Forbidden(msg)) if msg.contains("only they or an admin may cancel it")),
+            "{refused:?}"
         );
-        assert_eq!(
-            of(Method::POST, "/experiments/000004/retry"),
-            owner("run again")
+        // No experiment: the route answers 404, to anyone who may write.
+        let nobody = |_| panic!("no experiment to ask about");
+        assert!(access.authorize(&anna, cancel, Some("x"), nobody).is_ok());
+        let anybody = Viewer {
+            mode: Mode::Members,
+            ..Viewer::default()
+        };
+        let refused = access.authorize(&anybody, cancel, Some("x"), nobody);
+        assert!(
+            matches!(refused, Err(Error::Unauthenticated { .. })),
+            "{refused:?}"
         );
-        assert_eq!(of(Method::DELETE, "/experiments/x"), Need::Write);
-        // NCBI's API: what its handler parses says whether it writes.
-        assert_eq!(of(Method::GET, "/Blast.cgi"), Need::Read);
-        assert_eq!(of(Method::POST, "/blast/Blast.cgi"), Need::Read);
+        assert!(access.authorize(&anybody, Need::Read, None, nobody).is_ok());
+        assert!(access
+            .authorize(&anybody, Need::Nothing, None, nobody)
+            .is_ok());
     }
 
     #[test]

@@ -7,41 +7,40 @@ use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::call::Call;
 use super::native::queue_state;
-use crate::app::App;
-use crate::control::reason_of;
+use crate::app::reason_of;
 use crate::error::Error;
 use crate::http::{respond, Body};
-use crate::model::Id;
 
 /// `POST /queue/drain?reason=`: no new submissions (503, with who, since when
 /// and why); what is queued and running finishes.
-pub async fn drain(
-    app: &App,
-    query_string: Option<&str>,
-    by: String,
-) -> Result<Response<Body>, Error> {
-    let reason = reason_of(query_string, "drained by an operator")?;
-    app.drain(reason, by).await?;
-    Ok(respond::json(StatusCode::OK, &queue_state(app)))
+pub async fn drain(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let reason = reason_of(call.query(), "drained by an operator")?;
+    call.app.drain(reason, call.viewer.name()).await?;
+    Ok(respond::json(StatusCode::OK, &queue_state(call.app)))
 }
 
 /// `POST /queue/undrain`: takes submissions again.
-pub async fn undrain(app: &App, by: String) -> Result<Response<Body>, Error> {
-    app.undrain(by).await?;
-    Ok(respond::json(StatusCode::OK, &queue_state(app)))
+pub async fn undrain(call: Call<'_>) -> Result<Response<Body>, Error> {
+    call.app.undrain(call.viewer.name()).await?;
+    Ok(respond::json(StatusCode::OK, &queue_state(call.app)))
 }
 
 /// `POST /experiments/{id}/front`: the queued experiment runs next; its record
 /// says who moved it and when.
-pub async fn front(app: &App, id: Id, by: String) -> Result<Response<Body>, Error> {
-    let view = app.move_to_front(id, by).await?;
+pub async fn front(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let view = call
+        .app
+        .move_to_front(call.id()?, call.viewer.name())
+        .await?;
     Ok(respond::json(StatusCode::OK, &view))
 }
 
 /// `GET /retention?days=`: what the next sweep would remove (or, with
 /// `days`, what a sweep would remove if experiments were kept that long); removes nothing.
-pub async fn retention(app: &App, query_string: Option<&str>) -> Result<Response<Body>, Error> {
+pub async fn retention(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, query_string) = (call.app, call.query());
     #[derive(Deserialize)]
     struct Params {
         days: Option<String>,
@@ -68,7 +67,7 @@ pub async fn retention(app: &App, query_string: Option<&str>) -> Result<Response
 
 /// `POST /retention/sweep`: sweeps now, as the daily sweep does; 409 while
 /// retention is off.
-pub async fn sweep(app: &App) -> Result<Response<Body>, Error> {
-    let sweep = app.sweep().await?;
+pub async fn sweep(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let sweep = call.app.sweep().await?;
     Ok(respond::json(StatusCode::OK, &json!({ "sweep": sweep })))
 }

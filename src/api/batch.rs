@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
-use crate::access::Viewer;
+use super::call::Call;
 use crate::app::{self, no_batch, App, Progress};
 use crate::error::Error;
 use crate::http::{body, respond, Body};
@@ -64,12 +64,9 @@ const ALWAYS: [&str; 5] = [
 static DOWNLOADS: AtomicUsize = AtomicUsize::new(0);
 
 /// `GET /batches/{name}`: `ID` (JSON), `ID.zip` or `ID.tsv`.
-pub async fn get(
-    app: &App,
-    name: &str,
-    query_string: Option<&str>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
+pub async fn get(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, name, query_string, viewer) =
+        (call.app, call.param("name"), call.query(), call.viewer);
     if let Some(id) = name.strip_suffix(".zip") {
         return download(app, parse_batch(id)?, Format::Zip);
     }

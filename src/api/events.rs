@@ -10,25 +10,23 @@
 //! address, so that streams never hold every connection the server keeps,
 //! and one client never holds all the streams.
 
-use std::pin::Pin;
+use std::io;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response};
+use hyper::Response;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
+use super::call::Call;
 use crate::access::Viewer;
-use crate::app::App;
+use crate::app::{id_param, App};
 use crate::error::Error;
-use crate::events::{Event, Events, Held};
-use crate::http::Body;
+use crate::events::{Event, Events};
+use crate::http::{body, Body};
 use crate::model::Id;
 
 /// How often an idle stream says it is alive: proxies and browsers close
@@ -62,11 +60,8 @@ impl Topic {
 /// `GET /events?experiment=ID` or `?batch=ID`: the stream. A client that
 /// reconnects sends the last id it saw in `Last-Event-ID` and gets what it
 /// missed first (or a `reset` event when that is no longer kept).
-pub fn stream(
-    app: &App,
-    request: &Request<Incoming>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
+pub async fn stream(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, request, viewer) = (call.app, &call.request, call.viewer);
     #[derive(Deserialize)]
     struct Params {
         experiment: Option<String>,
@@ -74,17 +69,9 @@ pub fn stream(
     }
     let params: Params = serde_urlencoded::from_str(request.uri().query().unwrap_or(""))
         .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
-    let id = |name: &str, text: Option<String>| -> Result<Option<Id>, Error> {
-        text.filter(|t| !t.is_empty())
-            .map(|t| {
-                t.parse()
-                    .map_err(|()| Error::Malformed(format!("{name} '{t}' is not an experiment id")))
-            })
-            .transpose()
-    };
     let topic = Topic {
-        experiment: id("experiment", params.experiment)?,
-        batch: id("batch", params.batch)?,
+        experiment: id_param("experiment", params.experiment)?,
+        batch: id_param("batch", params.batch)?,
     };
     let last = request
         .headers()
@@ -96,13 +83,7 @@ pub fn stream(
     let subscription = events.subscribe(last.as_deref());
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     tokio::spawn(forward(events, subscription, topic, sender));
-    let mut response = Response::new(
-        EventBody {
-            receiver,
-            _held: held,
-        }
-        .boxed(),
-    );
+    let mut response = Response::new(body::channel(receiver, held));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -121,7 +102,7 @@ async fn forward(
     events: Arc<Events>,
     subscription: crate::events::Subscription,
     topic: Topic,
-    sender: mpsc::Sender<Bytes>,
+    sender: mpsc::Sender<io::Result<Bytes>>,
 ) {
     let crate::events::Subscription {
         missed,
@@ -130,17 +111,17 @@ async fn forward(
     } = subscription;
     // How long a client waits before it reconnects, in milliseconds.
     if sender
-        .send(Bytes::from_static(b"retry: 2000\n\n"))
+        .send(Ok(Bytes::from_static(b"retry: 2000\n\n")))
         .await
         .is_err()
     {
         return;
     }
-    if gap && sender.send(reset()).await.is_err() {
+    if gap && sender.send(Ok(reset())).await.is_err() {
         return;
     }
     for event in missed.iter().filter(|event| topic.wants(event)) {
-        if sender.send(frame(&events, event)).await.is_err() {
+        if sender.send(Ok(frame(&events, event))).await.is_err() {
             return;
         }
     }
@@ -150,7 +131,7 @@ async fn forward(
         let next = tokio::select! {
             received = receiver.recv() => received,
             _ = heartbeat.tick() => {
-                if sender.send(Bytes::from_static(b": alive\n\n")).await.is_err() {
+                if sender.send(Ok(Bytes::from_static(b": alive\n\n"))).await.is_err() {
                     return;
                 }
                 continue;
@@ -164,7 +145,7 @@ async fn forward(
             Err(RecvError::Lagged(_)) => reset(),
             Err(RecvError::Closed) => return,
         };
-        if sender.send(bytes).await.is_err() {
+        if sender.send(Ok(bytes)).await.is_err() {
             return;
         }
     }
@@ -181,27 +162,6 @@ fn frame(events: &Events, event: &Event) -> Bytes {
 
 fn reset() -> Bytes {
     Bytes::from_static(b"event: reset\ndata: {}\n\n")
-}
-
-/// The stream's body: whatever its task sends, until the task ends. It holds
-/// the stream's place until the connection drops it.
-struct EventBody {
-    receiver: mpsc::Receiver<Bytes>,
-    _held: Held,
-}
-
-impl hyper::body::Body for EventBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        self.receiver
-            .poll_recv(cx)
-            .map(|bytes| bytes.map(|bytes| Ok(Frame::data(bytes))))
-    }
 }
 
 /// Waits until experiment `id` has finished, or `wait` has passed, holding

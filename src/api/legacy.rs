@@ -1,25 +1,20 @@
 //! The two routes that keep the shape of the FastAPI server this project grew
 //! from, so the scripts written for it keep working: `POST /` and `GET /backlog`.
 
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use serde_json::json;
 
-use crate::access::Viewer;
-use crate::app::App;
+use super::call::Call;
 use crate::error::Error;
 use crate::http::{respond, Body};
 use crate::submission::Format;
 
 /// `POST /`: a form with `query_name` and `query_sequence`; the answer the
 /// FastAPI server gave.
-pub async fn submit(
-    app: &App,
-    request: Request<Incoming>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
+pub async fn submit(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, viewer) = (call.app, call.viewer);
     let accepted = app
-        .read_submission(request, &[Format::Form])
+        .read_submission(call.request, &[Format::Form])
         .await
         .accepted?;
     if accepted.queries.len() > 1 {
@@ -50,10 +45,10 @@ pub async fn submit(
 
 /// `GET /backlog`: `["Currently N jobs in the backlog."]`, N = queued + running,
 /// in the seed's exact words (scripts match them).
-pub fn backlog(app: &App) -> Response<Body> {
-    let count = app.queue.backlog().total();
-    respond::json(
+pub async fn backlog(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let count = call.app.queue.backlog().total();
+    Ok(respond::json(
         StatusCode::OK,
         &[format!("Currently {count} jobs in the backlog.")],
-    )
+    ))
 }

@@ -3,13 +3,15 @@
 use hyper::header::{self, HeaderMap};
 use hyper::{Response, StatusCode};
 
-use crate::app::App;
+use super::call::Call;
+use crate::error::Error;
 use crate::http::{respond, Body};
 use crate::metrics::{Format, OPENMETRICS, PROMETHEUS_TEXT};
 
 /// The metrics in OpenMetrics text when the client asks for it (Prometheus
 /// does), else in the Prometheus text format, which a browser shows as text.
-pub fn scrape(app: &App, headers: &HeaderMap) -> Response<Body> {
+pub async fn scrape(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, headers) = (call.app, call.request.headers());
     let format = if asks_for_openmetrics(headers) {
         Format::OpenMetrics
     } else {
@@ -25,7 +27,7 @@ pub fn scrape(app: &App, headers: &HeaderMap) -> Response<Body> {
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
-    response
+    Ok(response)
 }
 
 /// Whether `Accept` names OpenMetrics text with a weight above zero.

@@ -1,31 +1,29 @@
 //! The native JSON API: submit, list, read, cancel, files, and what this server is.
 
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::access::Viewer;
+use super::call::Call;
 use crate::app::{self, blocking, App, Cancel};
 use crate::error::Error;
-use crate::http::negotiate::percent_decode;
+use crate::http::percent;
 use crate::http::{body, respond, Body};
-use crate::model::{Drain, Id, Pause, PausedBy, State};
+use crate::model::{Drain, Id, Pause, State};
 use crate::queue::View;
 use crate::submission::Format;
-use crate::time::Timestamp;
 
 /// Experiments on one page of `GET /experiments` unless `limit` says otherwise.
 const DEFAULT_PAGE: usize = 100;
 
 /// `POST /experiments`: 202 with the record, or with the batch when several records came.
-pub async fn submit(
-    app: &App,
-    request: Request<Incoming>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
-    let accepted = app.read_submission(request, &Format::ALL).await.accepted?;
-    let mut views = app.submit(accepted, viewer).await?;
+pub async fn submit(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let app = call.app;
+    let accepted = app
+        .read_submission(call.request, &Format::ALL)
+        .await
+        .accepted?;
+    let mut views = app.submit(accepted, call.viewer).await?;
     if views.len() == 1 {
         let view = views.remove(0);
         let location = format!("/experiments/{}", view.record.id);
@@ -54,13 +52,9 @@ pub async fn submit(
 }
 
 /// `GET /experiments?state=&batch=&submitted_by=&mine=&limit=&page_token=`
-pub fn list(
-    app: &App,
-    query_string: Option<&str>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
-    let filter = app::listing(query_string, viewer, |_| DEFAULT_PAGE)?;
-    let (experiments, next) = app.queue.list(&filter);
+pub async fn list(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let filter = app::listing(call.query(), call.viewer, |_| DEFAULT_PAGE)?;
+    let (experiments, next) = call.app.queue.list(&filter);
     Ok(respond::json(
         StatusCode::OK,
         &json!({ "experiments": experiments, "next_page_token": next }),
@@ -70,15 +64,11 @@ pub fn list(
 /// `GET /experiments/{id}`: the record, its position while queued, and its
 /// files. With `?wait=S`, it answers as soon as the experiment has finished,
 /// or after S seconds (at most 300) with the record as it is then.
-pub async fn experiment(
-    app: &App,
-    id: Id,
-    query_string: Option<&str>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
+pub async fn experiment(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, id) = (call.app, call.id()?);
     app.experiment(id)?;
-    if let Some(wait) = super::events::wait_of(query_string)? {
-        super::events::until_finished(app, id, wait, viewer).await?;
+    if let Some(wait) = super::events::wait_of(call.query())? {
+        super::events::until_finished(app, id, wait, call.viewer).await?;
     }
     let view = app.experiment(id)?;
     let files = app.files(id).await;
@@ -91,8 +81,8 @@ pub async fn experiment(
 }
 
 /// `DELETE /experiments/{id}`: cancels a queued or running experiment.
-pub async fn cancel(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>, Error> {
-    Ok(match app.cancel(id, viewer).await? {
+pub async fn cancel(call: Call<'_>) -> Result<Response<Body>, Error> {
+    Ok(match call.app.cancel(call.id()?, call.viewer).await? {
         Cancel::Done(view) => respond::json(StatusCode::OK, &view),
         Cancel::Stopping(view) => respond::json(StatusCode::ACCEPTED, &view),
     })
@@ -100,8 +90,8 @@ pub async fn cancel(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>
 
 /// `POST /experiments/{id}/retry`: a new experiment with the same input,
 /// pipeline and parameters; 202 with its record.
-pub async fn retry(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>, Error> {
-    let view = app.retry(id, viewer).await?;
+pub async fn retry(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let view = call.app.retry(call.id()?, call.viewer).await?;
     let location = format!("/experiments/{}", view.record.id);
     Ok(respond::with_location(
         respond::json(StatusCode::ACCEPTED, &view),
@@ -111,8 +101,12 @@ pub async fn retry(app: &App, id: Id, viewer: &Viewer) -> Result<Response<Body>,
 
 /// `GET /pipelines`: what this server runs, with each pipeline's parameters
 /// and whether it is ready.
-pub fn pipelines(app: &App) -> Response<Body> {
-    respond::json(StatusCode::OK, &json!({ "pipelines": offered(app) }))
+pub async fn pipelines(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let pipelines = offered(call.app);
+    Ok(respond::json(
+        StatusCode::OK,
+        &json!({ "pipelines": pipelines }),
+    ))
 }
 
 fn offered(app: &App) -> Vec<serde_json::Value> {
@@ -133,14 +127,10 @@ fn offered(app: &App) -> Vec<serde_json::Value> {
 
 /// `GET /experiments/{id}/files/{name}`: one plain file of the experiment's directory.
 /// With `?download=1` it is always an attachment.
-pub async fn file(
-    app: &App,
-    id: Id,
-    name: &str,
-    query_string: Option<&str>,
-) -> Result<Response<Body>, Error> {
+pub async fn file(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (app, id, name, query_string) = (call.app, call.id()?, call.param("name"), call.query());
     app.experiment(id)?;
-    let name = percent_decode(name)
+    let name = percent::decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
     let download =
         query_string.is_some_and(|query| query.split('&').any(|pair| pair == "download=1"));
@@ -153,6 +143,12 @@ pub async fn file(
         length,
         download,
     ))
+}
+
+/// `GET /experiments/{id}/results/{name}`: a result in another format, or
+/// a table as a spreadsheet takes it (see `results`).
+pub async fn result(call: Call<'_>) -> Result<Response<Body>, Error> {
+    crate::results::download(call.app, call.id()?, call.param("name"), call.query()).await
 }
 
 /// The queue as `GET /queue` and `GET /service-info` show it.
@@ -195,65 +191,27 @@ pub fn queue_state(app: &App) -> QueueState {
 }
 
 /// `GET /queue`: paused or running, why, the counts and the head.
-pub fn queue(app: &App) -> Response<Body> {
-    respond::json(StatusCode::OK, &queue_state(app))
+pub async fn queue(call: Call<'_>) -> Result<Response<Body>, Error> {
+    Ok(respond::json(StatusCode::OK, &queue_state(call.app)))
 }
 
 /// `POST /queue/pause?reason=`: nothing new starts (a running experiment
 /// finishes); submissions are still taken.
-pub async fn pause(
-    app: &App,
-    query_string: Option<&str>,
-    viewer: &Viewer,
-) -> Result<Response<Body>, Error> {
-    let reason = crate::control::reason_of(query_string, "paused by an operator")?;
-    let pause = Pause {
-        reason,
-        since: Timestamp::now(),
-        by: PausedBy::Operator,
-        operator: Some(viewer.name()),
-    };
-    if app.queue.pause(pause.clone()) {
-        let store = app.store.clone();
-        let written = pause.clone();
-        if let Err(err) = blocking(move || store.write_pause(Some(&written))).await {
-            app.queue.resume();
-            return Err(err);
-        }
-        log::warn!("the queue is paused by {}: {}", viewer.name(), pause.reason);
-    }
-    Ok(respond::json(StatusCode::OK, &queue_state(app)))
+pub async fn pause(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let reason = app::reason_of(call.query(), "paused by an operator")?;
+    call.app.pause(reason, call.viewer).await?;
+    Ok(respond::json(StatusCode::OK, &queue_state(call.app)))
 }
 
 /// `POST /queue/resume`: lifts the pause, whoever set it, and wakes the worker.
-pub async fn resume(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
-    if let Some(pause) = app.queue.resume() {
-        let store = app.store.clone();
-        if let Err(err) = blocking(move || store.write_pause(None)).await {
-            // Not lifted on disk: after a restart it would hold again, so it holds now.
-            app.queue.pause(pause);
-            return Err(err);
-        }
-        let paused_by = match (pause.by, &pause.operator) {
-            (PausedBy::Operator, Some(name)) => format!(" by {name}"),
-            (PausedBy::Operator, None) => String::new(),
-            (PausedBy::Workstation, _) => " by seqspool".to_owned(),
-        };
-        log::info!(
-            "the queue is resumed{} (it was paused since {}{paused_by}: {})",
-            viewer.by(),
-            pause.since,
-            pause.reason
-        );
-        // What was wrong may be fixed: the pipelines are checked again first.
-        app.catalog.check_again();
-        let _ = app.wake.try_send(());
-    }
-    Ok(respond::json(StatusCode::OK, &queue_state(app)))
+pub async fn resume(call: Call<'_>) -> Result<Response<Body>, Error> {
+    call.app.resume(call.viewer).await?;
+    Ok(respond::json(StatusCode::OK, &queue_state(call.app)))
 }
 
 /// `GET /service-info`: what this server is and how full it is.
-pub fn service_info(app: &App) -> Response<Body> {
+pub async fn service_info(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let app = call.app;
     #[derive(Serialize)]
     struct Info<'a> {
         name: &'static str,
@@ -281,7 +239,7 @@ pub fn service_info(app: &App) -> Response<Body> {
         .iter()
         .map(|state| (state.as_str().to_owned(), counts[state.index()].into()))
         .collect();
-    respond::json(
+    Ok(respond::json(
         StatusCode::OK,
         &Info {
             name: "seqspool",
@@ -301,13 +259,13 @@ pub fn service_info(app: &App) -> Response<Body> {
             queue: queue_state(app),
             pipelines: offered(app),
         },
-    )
+    ))
 }
 
 /// `GET /notifications/secret`: the secret the receivers of whoever asks
 /// verify with (see `notify`), never stored by a cache.
-pub async fn notification_secret(app: &App, viewer: &Viewer) -> Result<Response<Body>, Error> {
-    let (who, secret) = app.notification_secret(viewer).await?;
+pub async fn notification_secret(call: Call<'_>) -> Result<Response<Body>, Error> {
+    let (who, secret) = call.app.notification_secret(call.viewer).await?;
     let mut response = respond::json(
         StatusCode::OK,
         &json!({ "signed_for": who, "secret": secret.to_text() }),

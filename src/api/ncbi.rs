@@ -35,6 +35,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use super::call::Call;
 use crate::access::Viewer;
 use crate::app::{blocking, App, Cancel, MAX_PAGE};
 use crate::blast::ncbi::format::{self, Format, Limits};
@@ -43,9 +44,8 @@ use crate::error::Error;
 use crate::http::negotiate::{media_type, same_origin};
 use crate::http::{body, respond, Body};
 use crate::model::{Record, State};
-use crate::query;
 use crate::queue::{Filter, View};
-use crate::submission::Accepted;
+use crate::submission;
 use crate::time::Timestamp;
 
 /// RTOE when the queue has no estimate yet (no run of the pipeline has
@@ -65,11 +65,11 @@ pub fn is_blast_cgi(path: &str) -> bool {
 }
 
 /// `GET` or `POST /Blast.cgi`.
-pub async fn handle(app: &App, request: Request<Incoming>, viewer: &Viewer) -> Response<Body> {
-    match answer(app, request, viewer).await {
+pub async fn handle(call: Call<'_>) -> Result<Response<Body>, Error> {
+    Ok(match answer(call.app, call.request, call.viewer).await {
         Ok(response) => response,
         Err(refusal) => refusal.response(),
-    }
+    })
 }
 
 /// Why a request was refused, and with which status.
@@ -268,21 +268,24 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
         ("", false) => Some(BARE_QUERY_NAME),
         (title, _) => Some(title),
     };
-    let mut queries = query::parse_submission(name, Some(&text), &app.limits)
+    // Accepted as every submission is: the pipeline must take the query and the settings.
+    let submitted = submission::Fields {
+        query_name: name.map(str::to_owned),
+        query_sequence: Some(text),
+        pipeline: Some(pipeline.name.clone()),
+        params: put.params,
+        ..submission::Fields::default()
+    };
+    let mut accepted = app
+        .accept(&submitted)
         .map_err(|err| Refusal::request(in_ncbi_terms(&err)))?;
-    if queries.len() > 1 {
+    if accepted.queries.len() > 1 {
         return Err(Refusal::request(format!(
             "QUERY holds {} FASTA records; send one search per record (each search is one experiment here)",
-            queries.len()
+            accepted.queries.len()
         )));
     }
-    let mut query = queries.remove(0);
-    pipeline
-        .takes(query.alphabet())
-        .map_err(|msg| Refusal::request(format!("QUERY: {msg} for {}", service.program)))?;
-    let params = pipeline
-        .check_params(&put.params)
-        .map_err(|err| Refusal::request(in_ncbi_terms(&err)))?;
+    let query = &mut accepted.queries[0];
     if let (Some(id), Some(database)) = (&identifier, fetched_from) {
         query.add_note(format!(
             "QUERY {id} was fetched from the lab's database {database}"
@@ -291,18 +294,7 @@ async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Bod
     for note in put.notes {
         query.add_note(note);
     }
-    let mut views = app
-        .submit(
-            Accepted {
-                queries: vec![query],
-                pipeline,
-                params,
-                upload: None,
-                notify_url: None,
-            },
-            viewer,
-        )
-        .await?;
+    let mut views = app.submit(accepted, viewer).await?;
     let view = views.remove(0);
     let rid = Rid::of(&view.record).ok_or_else(|| {
         Refusal::status(

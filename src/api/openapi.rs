@@ -1,15 +1,18 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of the routes scripts use.
 //!
 //! It is a static file of the source tree, `openapi.json` beside this one,
-//! written by hand and kept true by tests: `tests/openapi.rs` checks real
-//! answers of every route against it, and that it describes every route of
-//! [`super::routes::ROUTES`] that is not only for a browser.
+//! written by hand and kept true by tests: `tests/it/openapi.rs` checks real
+//! answers of every route against it, that it describes every route of
+//! [`super::routes::ROUTES`] that is not only for a browser and no other, and
+//! that each operation's `x-access` is what its route needs.
 
 use std::sync::LazyLock;
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
+use super::call::Call;
+use crate::error::Error;
 use crate::http::{respond, Body};
 
 /// The document as written in the source tree.
@@ -25,9 +28,13 @@ static SERVED: LazyLock<Bytes> = LazyLock::new(|| {
     Bytes::from(body)
 });
 
-/// The document, as JSON.
-pub fn document() -> Response<Body> {
-    respond::whole(StatusCode::OK, "application/json", SERVED.clone())
+/// `GET /openapi.json`: the document, as JSON.
+pub(crate) async fn document(_: Call<'_>) -> Result<Response<Body>, Error> {
+    Ok(respond::whole(
+        StatusCode::OK,
+        "application/json",
+        SERVED.clone(),
+    ))
 }
 
 #[cfg(test)]

@@ -9,22 +9,19 @@
 //! command outside the queue (the lab's `on_finish`) runs the same way,
 //! [`once`], through a runner of its own.
 
-use std::collections::{HashSet, VecDeque};
 use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
+use std::process::ExitStatus;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal as Sig};
-
-use super::runner::{self, Event, Request, RunRequest, PARENT_VAR, RUN_VAR};
+use super::process::{self, kill_marked, server_mark};
+use super::runner::client::{Runner, RUNNER_MARGIN};
+use super::runner::{Event, Request, RunRequest};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::error::Error;
 use crate::model::{ProcessIdentity, Record, RunHandle};
@@ -34,10 +31,6 @@ use crate::store::QUERY_FILE;
 /// POSIX shells exit with 126 when a command cannot be executed and 127 when it
 /// is not found: the workstation's set-up is at fault, not the query.
 const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
-
-/// How long past its own grace a runner told to stop may take before it is
-/// killed outright: it only has to signal a tree and reap it.
-pub(super) const RUNNER_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs each experiment's processing command through the runner.
 pub struct Local {
@@ -109,7 +102,7 @@ impl Executor for Local {
 
     fn recover(&self, record: &Record, _dir: &Path) -> Recovered {
         if let Some(RunHandle::Local(process)) = record.handle.as_deref() {
-            let killed = kill_run(process, self.grace);
+            let killed = process::kill_run(process, self.grace);
             if killed > 0 {
                 log::warn!(
                     "experiment {}: killed {killed} process(es) of its interrupted command (group {})",
@@ -137,7 +130,7 @@ pub struct Once<'a> {
     pub logs: [PathBuf; 2],
     /// Most bytes kept of each.
     pub max_output: u64,
-    /// The mark of its processes ([`RUN_VAR`]), which [`kill_run`] finds
+    /// The mark of its processes ([`process::RUN_VAR`]), which [`process::kill_run`] finds
     /// after a crash; [`once_mark`] makes one.
     pub mark: String,
     pub timeout: Duration,
@@ -151,7 +144,7 @@ pub enum Ended {
     /// It exited by itself, or was killed by a signal nobody here sent.
     Exited(ExitStatus),
     /// It ran past its time and was stopped with all it started.
-    TimedOut(ExitStatus),
+    TimedOut,
     /// The server stopped meanwhile: it was stopped with all it started.
     Interrupted,
     /// It did not run, or its end was lost: why, in words.
@@ -185,7 +178,7 @@ pub fn once(
     };
     match run_command(binary, &mut runner, &job, control, started) {
         Exit::Finished(status) => Ended::Exited(status),
-        Exit::TimedOut(status) => Ended::TimedOut(status),
+        Exit::TimedOut(_) => Ended::TimedOut,
         Exit::Interrupted | Exit::Canceled => Ended::Interrupted,
         Exit::NotStarted(err) => Ended::Failed(format!("could not start it: {err}")),
         Exit::Unrecorded(err) => Ended::Failed(format!("its start could not be recorded: {err}")),
@@ -202,31 +195,11 @@ pub fn once_mark(what: &str) -> String {
     format!("{}/{what}", server_mark())
 }
 
-/// Kills what is left of a run after a server crash: its runner's session,
-/// and the processes marked as the run's; returns how many were signalled.
-pub fn kill_run(process: &ProcessIdentity, grace: Duration) -> usize {
-    let marked = process
-        .mark
-        .as_deref()
-        .filter(|_| process.boot_id == boot_id())
-        .map_or(0, |mark| kill_marked(mark, grace));
-    kill_leftover(process, grace) + marked
-}
-
 /// The mark every process of a run carries in its environment: this server
 /// (its pid and start time, which no other process on this boot shares), the
 /// experiment and the attempt, so no other run, now or later, has the same.
 fn run_mark(record: &Record) -> String {
     format!("{}/{}/{}", server_mark(), record.id, record.attempts)
-}
-
-/// This server in a mark: its pid and start time.
-pub(super) fn server_mark() -> &'static str {
-    static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SERVER.get_or_init(|| {
-        let pid = std::process::id() as i32;
-        format!("{pid}.{}", start_ticks(pid).unwrap_or(0))
-    })
 }
 
 /// The variables a processing command finds in its environment.
@@ -252,7 +225,7 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
             Some(code) if SHELL_CANNOT_RUN.contains(&code) => Outcome::Retry {
                 error: format!(
                     "the command {} (the shell could not find or execute it; see its stderr.txt)",
-                    describe(status)
+                    process::describe(status)
                 ),
                 ran: true,
                 lasting: true,
@@ -260,7 +233,7 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
             exit_code => Outcome::Failed {
                 exit_code,
                 signal: status.signal(),
-                error: format!("the command {}", describe(status)),
+                error: format!("the command {}", process::describe(status)),
             },
         },
         Exit::TimedOut(status) => Outcome::Failed {
@@ -269,7 +242,7 @@ fn settle(exit: Exit, timeout: Option<Duration>) -> Outcome {
             error: format!(
                 "timed out after {} s and was stopped ({})",
                 timeout.map_or(0.0, |t| t.as_secs_f64()),
-                describe(status)
+                process::describe(status)
             ),
         },
         Exit::Canceled => Outcome::Canceled,
@@ -313,7 +286,7 @@ struct Job<'a> {
     command: &'a pipeline::Command,
     dir: &'a Path,
     env: Vec<(String, String)>,
-    /// The mark of the run's processes ([`RUN_VAR`]).
+    /// The mark of the run's processes ([`process::RUN_VAR`]).
     mark: String,
     timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
@@ -324,117 +297,6 @@ struct Job<'a> {
     input: Option<String>,
     /// Its standard output and error.
     logs: [PathBuf; 2],
-}
-
-/// The runner process, and what it said.
-pub(super) struct Runner {
-    child: Child,
-    /// Requests go here.
-    channel: UnixStream,
-    pub(super) heard: Arc<Heard>,
-    pub(super) identity: ProcessIdentity,
-}
-
-/// What the runner said, for the run that waits on it.
-#[derive(Default)]
-pub(super) struct Heard {
-    state: Mutex<HeardState>,
-}
-
-#[derive(Default)]
-pub(super) struct HeardState {
-    pub(super) events: VecDeque<Event>,
-    /// The runner's output has ended: it is gone.
-    pub(super) gone: bool,
-    /// Told of each event, when a run waits.
-    pub(super) listener: Option<Sender<Signal>>,
-}
-
-impl Heard {
-    pub(super) fn lock(&self) -> MutexGuard<'_, HeardState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Runner {
-    /// Starts the runner (of `what`, for the log) and the thread that listens to it.
-    pub(super) fn start(binary: &Path, what: &str) -> io::Result<Runner> {
-        let (channel, theirs) = UnixStream::pair()?;
-        let child = Command::new(binary)
-            .arg(runner::SUBCOMMAND)
-            .env(PARENT_VAR, std::process::id().to_string())
-            .stdin(std::os::fd::OwnedFd::from(theirs))
-            .stdout(Stdio::null())
-            .spawn()?;
-        let heard = Arc::new(Heard::default());
-        let reader = channel.try_clone()?;
-        let listening = heard.clone();
-        thread::Builder::new()
-            .name("runner".into())
-            .spawn(move || listen(reader, listening))?;
-        let pid = child.id() as i32;
-        log::info!("started the runner of {what} (pid {pid})");
-        Ok(Runner {
-            identity: identify(pid),
-            child,
-            channel,
-            heard,
-        })
-    }
-
-    pub(super) fn ask(&mut self, request: &Request) -> io::Result<()> {
-        let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.channel.write_all(&line)
-    }
-
-    /// Whether it still runs.
-    pub(super) fn is_alive(&mut self) -> bool {
-        !self.heard.lock().gone && matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Kills it outright (it did not stop when told), and reaps it.
-    pub(super) fn kill(&mut self) {
-        kill_group(self.child.id() as i32, Sig::KILL);
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Runner {
-    /// The end of its input tells the runner to stop whatever runs and exit.
-    fn drop(&mut self) {
-        let _ = self.channel.shutdown(std::net::Shutdown::Both);
-        let deadline = Instant::now() + RUNNER_MARGIN;
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        self.kill();
-    }
-}
-
-/// Reads the runner's events until it is gone; each one wakes the run that waits.
-fn listen(channel: UnixStream, heard: Arc<Heard>) {
-    for line in BufReader::new(channel).lines() {
-        let Ok(line) = line else { break };
-        match serde_json::from_str::<Event>(&line) {
-            Ok(event) => {
-                let mut state = heard.lock();
-                state.events.push_back(event);
-                if let Some(listener) = &state.listener {
-                    let _ = listener.send(Signal::Changed);
-                }
-            }
-            Err(err) => log::warn!("the runner said something unreadable ({err}): {line}"),
-        }
-    }
-    let mut state = heard.lock();
-    state.gone = true;
-    if let Some(listener) = &state.listener {
-        let _ = listener.send(Signal::Changed);
-    }
 }
 
 /// Runs `job` to its end through the runner (started here if it is not
@@ -585,231 +447,9 @@ enum Stop {
     Shutdown,
 }
 
-/// Signals a whole group; ESRCH (nobody left) is fine.
-fn kill_group(pgid: i32, signal: Sig) {
-    if let Some(pgid) = Pid::from_raw(pgid) {
-        let _ = rustix::process::kill_process_group(pgid, signal);
-    }
-}
-
-/// Kills, after a server crash, any process still marked as belonging to the
-/// run `mark` (whose supervisor was killed before it could clean up);
-/// returns how many there were.
-pub(super) fn kill_marked(mark: &str, grace: Duration) -> usize {
-    kill_carrying(&format!("{RUN_VAR}={mark}"), grace)
-}
-
-/// Kills every process whose environment holds `mark` (`NAME=value`):
-/// SIGTERM, then SIGKILL after `grace`; returns how many there were.
-pub(super) fn kill_carrying(mark: &str, grace: Duration) -> usize {
-    let marked = || -> Vec<i32> {
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                    environ.split(|&b| b == 0).any(|var| var == mark.as_bytes())
-                })
-            })
-            .filter(|&pid| start_ticks(pid).is_some())
-            .collect()
-    };
-    let found: HashSet<i32> = marked().into_iter().collect();
-    if found.is_empty() {
-        return 0;
-    }
-    let signal_all = |signal: Sig| {
-        for pid in marked() {
-            if let Some(pid) = Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(pid, signal);
-            }
-        }
-    };
-    signal_all(Sig::TERM);
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !marked().is_empty() {
-        thread::sleep(Duration::from_millis(20));
-    }
-    signal_all(Sig::KILL);
-    found.len()
-}
-
-/// Every live process and its parent, from `/proc`.
-pub(super) fn process_parents() -> Vec<(i32, i32)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = proc_stat(pid)?;
-            (stat.state != 'Z').then_some((pid, stat.ppid))
-        })
-        .collect()
-}
-
-/// What identifies the group whose leader is `pid`, for recovery after a crash.
-pub fn identify(pid: i32) -> ProcessIdentity {
-    ProcessIdentity {
-        pgid: pid,
-        start_ticks: start_ticks(pid).unwrap_or(0),
-        boot_id: boot_id(),
-        mark: None,
-    }
-}
-
-/// Kills what is left of a run after a server crash, if it is still alive and
-/// still the same; returns how many processes were signalled. `process` is
-/// the runner's identity: it leads a session (and a group) whose members are
-/// the runner and every command it started, unless one left the session,
-/// which [`kill_marked`] finds by its mark. (Records from before the runner
-/// name a command's process group; their members are found the same way.)
-///
-/// A session or group whose leader is alive is ours only if the leader's
-/// start time matches. One whose leader is gone is recognised by members
-/// started no earlier than the leader was: its id cannot have been given
-/// again while they lived.
-pub fn kill_leftover(process: &ProcessIdentity, grace: Duration) -> usize {
-    if process.boot_id != boot_id() {
-        return 0; // the machine rebooted since: nothing of it can be left
-    }
-    let members = |process: &ProcessIdentity| -> Vec<i32> {
-        if let Some(ticks) = start_ticks(process.pgid) {
-            if ticks != process.start_ticks {
-                return Vec::new(); // the leader's pid now belongs to someone else
-            }
-        }
-        members_of(process.pgid)
-            .into_iter()
-            .filter(|&(_, ticks)| ticks >= process.start_ticks)
-            .map(|(pid, _)| pid)
-            .collect()
-    };
-    let found = members(process);
-    if found.is_empty() {
-        return 0;
-    }
-    let signal_all = |signal: Sig| {
-        kill_group(process.pgid, signal);
-        for pid in members(process) {
-            if let Some(pid) = Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(pid, signal);
-            }
-        }
-    };
-    signal_all(Sig::TERM);
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !members(process).is_empty() {
-        thread::sleep(Duration::from_millis(20));
-    }
-    if !members(process).is_empty() {
-        signal_all(Sig::KILL);
-    }
-    found.len()
-}
-
-/// Every live process in the session or the process group `id`, with its start time.
-fn members_of(id: i32) -> Vec<(i32, u64)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = proc_stat(pid)?;
-            ((stat.pgrp == id || stat.session == id) && stat.state != 'Z')
-                .then_some((pid, stat.start_ticks))
-        })
-        .collect()
-}
-
-struct Stat {
-    state: char,
-    ppid: i32,
-    pgrp: i32,
-    session: i32,
-    start_ticks: u64,
-}
-
-/// The fields we need of `/proc/PID/stat`. The command name (field 2) may hold
-/// spaces and parentheses, so fields are counted from the last `)`.
-fn proc_stat(pid: i32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state); field N is fields[N - 3].
-    Some(Stat {
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
-    })
-}
-
-fn start_ticks(pid: i32) -> Option<u64> {
-    proc_stat(pid)
-        .filter(|stat| stat.state != 'Z')
-        .map(|stat| stat.start_ticks)
-}
-
-/// This boot's id; it cannot change while the process lives, so it is read once.
-fn boot_id() -> String {
-    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BOOT_ID
-        .get_or_init(|| {
-            fs::read_to_string("/proc/sys/kernel/random/boot_id")
-                .map(|id| id.trim().to_owned())
-                .unwrap_or_default()
-        })
-        .clone()
-}
-
-/// Describes how a process ended, in words for `error`.
-pub fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal} ({})", signal_name(signal)),
-        (None, None) => "ended in an unknown way".into(),
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    const NAMES: [(Sig, &str); 13] = [
-        (Sig::HUP, "SIGHUP"),
-        (Sig::INT, "SIGINT"),
-        (Sig::QUIT, "SIGQUIT"),
-        (Sig::ILL, "SIGILL"),
-        (Sig::ABORT, "SIGABRT"),
-        (Sig::BUS, "SIGBUS"),
-        (Sig::FPE, "SIGFPE"),
-        (Sig::KILL, "SIGKILL"),
-        (Sig::SEGV, "SIGSEGV"),
-        (Sig::PIPE, "SIGPIPE"),
-        (Sig::TERM, "SIGTERM"),
-        (Sig::XCPU, "SIGXCPU"),
-        (Sig::XFSZ, "SIGXFSZ"),
-    ];
-    NAMES
-        .iter()
-        .find(|(sig, _)| sig.as_raw() == signal)
-        .map_or("unnamed", |(_, name)| name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_are_described_in_words() {
-        assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with code 3");
-        assert_eq!(
-            describe(ExitStatus::from_raw(Sig::KILL.as_raw())),
-            "killed by signal 9 (SIGKILL)"
-        );
-    }
 
     #[test]
     fn a_shell_that_cannot_run_the_command_is_the_workstations_fault() {
@@ -836,22 +476,5 @@ mod tests {
             ),
             "{outcome:?}"
         );
-    }
-
-    #[test]
-    fn the_runners_events_are_read_as_it_writes_them() {
-        let line = serde_json::to_string(&Event::Ended {
-            status: 3 << 8,
-            strays: 1,
-        })
-        .unwrap();
-        assert_eq!(line, r#"{"event":"ended","status":768,"strays":1}"#);
-        assert!(matches!(
-            serde_json::from_str(&line).unwrap(),
-            Event::Ended {
-                status: 768,
-                strays: 1
-            }
-        ));
     }
 }

@@ -11,11 +11,12 @@
 //! Slurm job that still runs (or has finished) is re-attached and followed to
 //! its end ([`Executor::follow`]).
 
-pub mod builtin;
-pub mod local;
+pub(crate) mod builtin;
+pub(crate) mod local;
+pub(crate) mod process;
 pub mod runner;
-pub mod slurm;
-pub mod warm;
+pub(crate) mod slurm;
+pub(crate) mod warm;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -42,13 +43,13 @@ pub enum Signal {
 
 /// The channel a run is told things on. The worker keeps a sender for the
 /// queue (cancel, shutdown); the executor may clone it for its watchers.
-pub struct Control {
-    pub sender: Sender<Signal>,
-    pub receiver: Receiver<Signal>,
+pub(crate) struct Control {
+    pub(crate) sender: Sender<Signal>,
+    pub(crate) receiver: Receiver<Signal>,
 }
 
 impl Control {
-    pub fn new() -> Control {
+    pub(crate) fn new() -> Control {
         let (sender, receiver) = mpsc::channel();
         Control { sender, receiver }
     }
@@ -61,10 +62,10 @@ impl Default for Control {
 }
 
 /// One experiment, as the worker hands it to an executor.
-pub struct Run<'a> {
-    pub record: &'a Record,
+pub(crate) struct Run<'a> {
+    pub(crate) record: &'a Record,
     /// The experiment's directory, where it runs and writes.
-    pub dir: &'a Path,
+    pub(crate) dir: &'a Path,
 }
 
 /// Called by an executor once its run is identified and before anything of
@@ -72,11 +73,11 @@ pub struct Run<'a> {
 /// record could not be written, and the run must not begin. An executor may
 /// call it again to record a change of its handle (a batch job that began
 /// running); an error then is only logged.
-pub type Started<'a> = dyn FnMut(Option<RunHandle>) -> Result<(), Error> + 'a;
+pub(crate) type Started<'a> = dyn FnMut(Option<RunHandle>) -> Result<(), Error> + 'a;
 
 /// How a run ended, before the worker applies it to the record.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It did what was asked: COMPLETE (with exit code 0, for a command).
     Complete { exit_code: Option<i32> },
     /// The processing failed: EXECUTOR_ERROR, with the exit code or signal when there was one.
@@ -112,7 +113,7 @@ pub enum Outcome {
 }
 
 /// The command `definition` runs, or the outcome of a run whose pipeline names none.
-pub fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome> {
+pub(crate) fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome> {
     definition
         .command
         .as_ref()
@@ -124,7 +125,7 @@ pub fn command_of(definition: &Definition) -> Result<&pipeline::Command, Outcome
 
 /// The outcome of a run whose directory is gone or is no longer a directory;
 /// `nothing` says what did not happen ("nothing was run").
-pub fn vanished(nothing: &str) -> Outcome {
+pub(crate) fn vanished(nothing: &str) -> Outcome {
     Outcome::SystemError {
         exit_code: None,
         error: format!("its directory is gone or is no longer a directory; {nothing}"),
@@ -133,7 +134,7 @@ pub fn vanished(nothing: &str) -> Outcome {
 
 /// The outcome of a run that could not begin, for `error`: the workstation's
 /// fault, lasting unless `passing` (out of descriptors or processes for a moment).
-pub fn not_begun(error: String, passing: bool) -> Outcome {
+pub(crate) fn not_begun(error: String, passing: bool) -> Outcome {
     Outcome::Retry {
         error,
         ran: false,
@@ -144,7 +145,7 @@ pub fn not_begun(error: String, passing: bool) -> Outcome {
 /// The outcome of a run whose start could not be recorded: the experiment's
 /// own trouble when its directory was replaced or removed (a command can do
 /// that to its own), the workstation's otherwise.
-pub fn unrecorded(err: &Error) -> Outcome {
+pub(crate) fn unrecorded(err: &Error) -> Outcome {
     if err.is_experiment_fault() {
         return Outcome::SystemError {
             exit_code: None,
@@ -159,7 +160,7 @@ pub fn unrecorded(err: &Error) -> Outcome {
 
 /// What becomes of a run that a crash or a kill of the server interrupted.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Recovered {
+pub(crate) enum Recovered {
     /// Nothing of it is left running: it may run again (or fail, as the operator chose).
     Requeue,
     /// Nothing of it ever ran (a batch job submitted held and never
@@ -175,7 +176,7 @@ pub enum Recovered {
 }
 
 /// One way of running experiments.
-pub trait Executor: Send + Sync {
+pub(crate) trait Executor: Send + Sync {
     /// Whether a run can be stopped once it began (a cancel of a running experiment).
     fn stoppable(&self) -> bool;
 
@@ -226,7 +227,7 @@ pub struct Settings {
 }
 
 /// The executors of this server, and which one runs an experiment.
-pub struct Executors {
+pub(crate) struct Executors {
     builtin: builtin::Builtin,
     local: local::Local,
     slurm: slurm::Slurm,
@@ -235,7 +236,7 @@ pub struct Executors {
 
 impl Executors {
     /// The executors `config` sets up; they count what they start in `metrics`.
-    pub fn new(config: &Settings, metrics: Arc<Metrics>) -> Executors {
+    pub(crate) fn new(config: &Settings, metrics: Arc<Metrics>) -> Executors {
         Executors {
             builtin: builtin::Builtin,
             local: local::Local::new(
@@ -252,12 +253,12 @@ impl Executors {
     /// Starts what the executors keep ready before the first experiment:
     /// the warm processors of the pipelines that preload. Called on the
     /// worker's thread.
-    pub fn prepare(&self, catalog: &Catalog) {
+    pub(crate) fn prepare(&self, catalog: &Catalog) {
         self.warm.preload(&catalog.pipelines);
     }
 
     /// The executor that runs experiments of `definition`.
-    pub fn for_definition(&self, definition: &Definition) -> &dyn Executor {
+    pub(crate) fn for_definition(&self, definition: &Definition) -> &dyn Executor {
         match definition.executor {
             ExecutorKind::Builtin => &self.builtin,
             ExecutorKind::Local => &self.local,
@@ -275,7 +276,7 @@ const CHECK_OUTPUT: u64 = 4096;
 
 /// Runs a pipeline's start-up check (`/bin/sh -c`, in `dir`, with the
 /// pipeline's environment) and says how it went.
-pub fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
+pub(crate) fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
     use std::io::{Read, Seek};
     use std::os::unix::process::CommandExt;
     let at = Timestamp::now();
@@ -346,7 +347,7 @@ pub fn check(pipeline: &Pipeline, line: &str, dir: &Path) -> Check {
         },
         Ok(status) => failed(format!(
             "`{line}` {}{}",
-            local::describe(status),
+            process::describe(status),
             if said.is_empty() {
                 String::new()
             } else {

@@ -263,7 +263,7 @@ pub fn streamed(stall: Duration) -> (StreamSink, Body) {
         gathered: BytesMut::with_capacity(STREAM_CHUNK),
         stall,
     };
-    (sink, StreamBody { chunks }.boxed())
+    (sink, channel(chunks, ()))
 }
 
 /// The writing end of a [`streamed`] body; not for use on the runtime's own
@@ -322,11 +322,26 @@ impl io::Write for StreamSink {
     }
 }
 
-struct StreamBody {
+/// A body of the chunks a channel brings, until its senders are gone; an
+/// error ends it cut short. `guard` lives as long as the body does (an event
+/// stream's place among the streams, held until the connection drops it).
+pub fn channel<G: Send + Sync + Unpin + 'static>(
     chunks: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    guard: G,
+) -> Body {
+    ChannelBody {
+        chunks,
+        _guard: guard,
+    }
+    .boxed()
 }
 
-impl hyper::body::Body for StreamBody {
+struct ChannelBody<G> {
+    chunks: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    _guard: G,
+}
+
+impl<G: Unpin> hyper::body::Body for ChannelBody<G> {
     type Data = Bytes;
     type Error = io::Error;
 
@@ -334,10 +349,7 @@ impl hyper::body::Body for StreamBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        match ready!(self.get_mut().chunks.poll_recv(cx)) {
-            Some(Ok(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-            Some(Err(err)) => Poll::Ready(Some(Err(err))),
-            None => Poll::Ready(None),
-        }
+        let chunk = ready!(self.get_mut().chunks.poll_recv(cx));
+        Poll::Ready(chunk.map(|chunk| chunk.map(Frame::data)))
     }
 }

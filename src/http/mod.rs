@@ -1,6 +1,7 @@
-//! The HTTP/1 transport: the accept loop, graceful shutdown, request bodies
-//! and how answers are shaped. It knows nothing of seqspool's routes: [`serve`]
-//! takes a service, as axum's `serve` and mini-redis's `server::run` do.
+//! The HTTP/1 transport: the accept loop, graceful shutdown, request bodies,
+//! the percent coding of path segments, and how answers are shaped. It knows
+//! nothing of seqspool's routes: [`serve`] takes a service, as axum's `serve`
+//! and mini-redis's `server::run` do.
 //!
 //! Connections are served by hyper on the tokio runtime. At shutdown the
 //! listener is dropped and open connections get a bounded grace period to
@@ -12,6 +13,7 @@ pub mod body;
 pub mod host;
 pub mod linger;
 pub mod negotiate;
+pub mod percent;
 pub mod respond;
 
 use std::convert::Infallible;

@@ -70,25 +70,6 @@ pub fn content_type(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-/// Decodes `%XX` escapes in a path segment; `None` if one is malformed or the
-/// result is not UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,16 +127,5 @@ mod tests {
             HeaderValue::from_static("http://lab:8000/"),
         );
         assert!(!same_origin(&both));
-    }
-
-    #[test]
-    fn path_segments_are_percent_decoded_strictly() {
-        assert_eq!(
-            percent_decode("hits%20top.tsv").as_deref(),
-            Some("hits top.tsv")
-        );
-        assert_eq!(percent_decode("%2e%2e").as_deref(), Some(".."));
-        assert_eq!(percent_decode("bad%2"), None);
-        assert_eq!(percent_decode("%ff"), None);
     }
 }

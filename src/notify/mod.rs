@@ -53,6 +53,7 @@ pub use secret::{Secret, LAB_SECRET_FILE, ROOT_KEY_FILE};
 
 use crate::error::Error;
 use crate::exec::local::{self, Ended, Once};
+use crate::exec::process;
 use crate::exec::{Control, Signal};
 use crate::metrics::Metrics;
 use crate::model::{Id, Record};
@@ -409,7 +410,7 @@ impl Shared {
                 continue;
             };
             changed = true;
-            let killed = local::kill_run(&running.process, self.grace);
+            let killed = process::kill_run(&running.process, self.grace);
             log::warn!(
                 "experiment {}: {} was running since {} when the server stopped{}; it runs again",
                 outbox.experiment,
@@ -754,8 +755,8 @@ impl Shared {
         };
         Attempt::Done(match ended {
             Ended::Exited(status) if status.success() => Ok(()),
-            Ended::Exited(status) => Err(format!("{}{said}", local::describe(status))),
-            Ended::TimedOut(_) => Err(format!(
+            Ended::Exited(status) => Err(format!("{}{said}", process::describe(status))),
+            Ended::TimedOut => Err(format!(
                 "still running after {} s; it was stopped with everything it started",
                 COMMAND_TIMEOUT.as_secs()
             )),

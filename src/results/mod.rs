@@ -35,7 +35,7 @@ use crate::app::{blocking, App};
 use crate::blast::format::{self as blast, Columns, FormatError};
 use crate::blast::report::{self, Report};
 use crate::error::Error;
-use crate::http::negotiate::percent_decode;
+use crate::http::percent;
 use crate::http::{body, respond, Body};
 use crate::model::{FileInfo, Id, Record, State};
 use crate::pipeline::{Definition, ResultFile, View};
@@ -447,7 +447,7 @@ pub(crate) async fn download(
     query_string: Option<&str>,
 ) -> Result<Response<Body>, Error> {
     let experiment = app.experiment(id)?;
-    let name = percent_decode(name)
+    let name = percent::decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
     #[derive(Deserialize)]
     struct Params {

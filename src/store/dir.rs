@@ -37,7 +37,7 @@ impl ExperimentDir {
     /// Opens the directory `name` of the experiments root `root` (whose path
     /// is `root_path`), refusing a link or anything else that is not a
     /// directory. `op` says what for, in the error.
-    pub fn open(
+    pub(crate) fn open(
         root: impl AsFd,
         root_path: &Path,
         name: &str,
@@ -63,19 +63,19 @@ impl ExperimentDir {
     }
 
     /// The directory's path, for messages.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The path of `name` in this directory, for messages.
-    pub fn path_of(&self, name: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
     /// Opens the plain file `name` for reading, with its length: not a link
     /// (`O_NOFOLLOW`), not a directory, and not a pipe (`O_NONBLOCK`: opening
     /// one never waits for a writer; it is refused once open).
-    pub fn open_plain(&self, name: &str) -> io::Result<(File, u64)> {
+    pub(crate) fn open_plain(&self, name: &str) -> io::Result<(File, u64)> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let file = File::from(rustix::fs::openat(&self.fd, name, flags, Mode::empty())?);
         let meta = file.metadata()?;
@@ -86,7 +86,7 @@ impl ExperimentDir {
     }
 
     /// Reads the whole of the plain file `name`.
-    pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
+    pub(crate) fn read(&self, name: &str) -> io::Result<Vec<u8>> {
         use std::io::Read;
         let (mut file, length) = self.open_plain(name)?;
         let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
@@ -102,7 +102,7 @@ impl ExperimentDir {
     /// `scratch` is written only if it is seqspool's own: a plain file linked
     /// nowhere else. Whatever else a command left at that name (a link, a
     /// file hard-linked from elsewhere, a pipe) is removed, never written through.
-    pub fn replace(&self, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
+    pub(crate) fn replace(&self, name: &str, scratch: &str, bytes: &[u8]) -> Result<(), Error> {
         let scratch_path = || self.path_of(scratch);
         let (mut file, old_length) = self.own_file(scratch)?;
         file.write_all(bytes)
@@ -173,7 +173,7 @@ impl ExperimentDir {
     /// The plain files directly in the directory, by name, except hidden ones
     /// (the temporary files of an atomic replace start with a dot). Links and
     /// directories are never served, so they are never listed.
-    pub fn plain_files(&self) -> io::Result<Vec<FileInfo>> {
+    pub(crate) fn plain_files(&self) -> io::Result<Vec<FileInfo>> {
         let mut dir = Dir::read_from(&self.fd)?;
         let mut files = Vec::new();
         while let Some(entry) = dir.read() {

@@ -153,11 +153,6 @@ impl Watch {
             .and_then(|watched| watched.seen.clone())
     }
 
-    /// Why the controller does not answer, while it does not.
-    pub fn unreachable(&self) -> Option<String> {
-        self.poller.lock().unreachable.clone()
-    }
-
     /// Asks for a poll now rather than at the end of the interval.
     pub fn poll_soon(&self) {
         self.poller.tick.notify_all();

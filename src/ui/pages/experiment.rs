@@ -8,9 +8,9 @@ use maud::{html, Markup};
 use super::layout::{layout, Frame, Script};
 use super::notifications;
 use super::words::{
-    alphabet_word, badge, duration, encode_segment, estimate, run_time, size, state_word, time,
-    verbatim,
+    alphabet_word, badge, duration, estimate, run_time, size, state_word, time, verbatim,
 };
+use crate::http::percent::encode_segment;
 use crate::model::{FileInfo, Id, Moved, Record, RunHandle, State};
 use crate::notify::Outbox;
 use crate::pipeline::Pipeline;

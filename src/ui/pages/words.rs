@@ -4,8 +4,6 @@
 //! local time, estimates, durations, sizes, a form field's error, and the
 //! text of a `<pre>` or a `<textarea>`.
 
-use std::fmt::Write as _;
-
 use maud::{html, Markup};
 
 use crate::model::State;
@@ -148,20 +146,6 @@ pub(super) fn described_by(field: &str, error: Option<&str>) -> String {
     }
 }
 
-/// Percent-encodes a path segment (a file name in a link), keeping only
-/// unreserved characters as they are.
-pub(crate) fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 /// A file size: `532 B`, `12.4 KB`, `3.1 MB` (powers of 1024), as the pages show sizes.
 pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
@@ -181,13 +165,6 @@ pub(crate) fn size(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::results::thousands;
-
-    #[test]
-    fn file_names_in_links_are_percent_encoded() {
-        assert_eq!(encode_segment("hits top.tsv"), "hits%20top.tsv");
-        assert_eq!(encode_segment("a\"b<c>/d"), "a%22b%3Cc%3E%2Fd");
-        assert_eq!(encode_segment("é"), "%C3%A9");
-    }
 
     #[test]
     fn durations_sizes_and_counts_read_as_people_write_them() {

@@ -17,10 +17,11 @@ mod table;
 
 use maud::{html, Markup};
 
+use crate::http::percent::encode_segment;
 use crate::model::{FileInfo, Id, Record, State};
 use crate::pipeline::{ResultFile, View};
 use crate::results::{Download, Prepared, Section, Shown};
-use crate::ui::pages::words::{encode_segment, size, verbatim};
+use crate::ui::pages::words::{size, verbatim};
 
 /// The results section of an experiment's page: above its record, each
 /// result in a card. Empty (and hidden) when there is nothing to show yet,

@@ -1,0 +1,195 @@
+//! What the tests of the BLAST pipelines share: BLAST+ itself (a test marked
+//! `seqspool_test_blast` calls [`need_blast`] first; see `common`'s doc), the
+//! shipped references, their databases built per test, and a server running
+//! the example configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use super::*;
+
+pub fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fails the test (see [`missing`]) unless BLAST+ is on the PATH.
+pub fn need_blast() {
+    let missing: Vec<&str> = [
+        "blastn",
+        "blastp",
+        "makeblastdb",
+        "blast_formatter",
+        "blastdbcmd",
+    ]
+    .into_iter()
+    .filter(|tool| !on_path(tool))
+    .collect();
+    if !missing.is_empty() {
+        super::missing(
+            "blast",
+            &format!(
+                "{} not on the PATH (Debian: apt-get install ncbi-blast+)",
+                missing.join(", ")
+            ),
+        );
+    }
+}
+
+/// One record of a shipped reference.
+pub struct Reference {
+    pub id: String,
+    pub title: String,
+    pub sequence: String,
+}
+
+/// The records of `examples/data/<file>`.
+pub fn references(file: &str) -> Vec<Reference> {
+    let text = std::fs::read_to_string(repository().join("examples/data").join(file))
+        .unwrap_or_else(|err| panic!("examples/data/{file}: {err}"));
+    text.split('>')
+        .skip(1)
+        .map(|record| {
+            let (header, body) = record.split_once('\n').expect("a header line");
+            let (id, title) = header.split_once(' ').expect("an identifier and a title");
+            Reference {
+                id: id.to_owned(),
+                title: title.to_owned(),
+                sequence: body.split_whitespace().collect(),
+            }
+        })
+        .collect()
+}
+
+pub fn reference(file: &str, id: &str) -> Reference {
+    references(file)
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {file}"))
+}
+
+pub fn reverse_complement(sequence: &str) -> String {
+    sequence
+        .chars()
+        .rev()
+        .map(|base| match base {
+            'A' => 'T',
+            'C' => 'G',
+            'G' => 'C',
+            'T' => 'A',
+            other => other,
+        })
+        .collect()
+}
+
+/// Builds both BLAST databases in `dir` with `examples/data/make_databases.sh`.
+pub fn make_databases(dir: &Path) {
+    let output = Command::new("sh")
+        .arg(repository().join("examples/data/make_databases.sh"))
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running make_databases.sh");
+    assert!(
+        output.status.success(),
+        "make_databases.sh failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The example configuration's text, its databases in `db` instead.
+///
+/// The file sets `BLAST_DB` to `${CONFIG_DIR}/data/db/...` in each pipeline's
+/// `env`, which wins over the server's environment. Rather than build into
+/// the repository's `examples/data/db` (shared by tests running at once, and
+/// by a developer's own server), each test builds its own databases and loads
+/// the repository's file with only that directory replaced: everything else
+/// (commands, parameters, checks, results) is the file as shipped, with
+/// `${CONFIG_DIR}` the repository's `examples/`.
+pub fn example_config(db: &Path) -> String {
+    let text = std::fs::read_to_string(example_config_path()).expect("examples/seqspool.toml");
+    let shipped = "${CONFIG_DIR}/data/db/";
+    assert_eq!(
+        text.matches(shipped).count(),
+        2,
+        "examples/seqspool.toml no longer puts both databases in {shipped}: update this test"
+    );
+    let db = db.to_str().expect("a UTF-8 path");
+    assert!(
+        !db.contains(['"', '\\']),
+        "a path TOML would need to escape: {db}"
+    );
+    text.replace(shipped, &format!("{db}/"))
+}
+
+pub fn example_config_path() -> PathBuf {
+    repository().join("examples/seqspool.toml")
+}
+
+/// A server running the example configuration with its databases in `db`,
+/// once the start-up checks have run.
+pub fn example_server(db: &Path) -> Server {
+    let text = example_config(db);
+    let server = Server::start(|config| {
+        config
+            .apply_file(&text, &example_config_path(), None)
+            .expect("examples/seqspool.toml reads")
+    });
+    let mut pipelines = Value::Null;
+    wait_until("the example's start-up checks have run", || {
+        pipelines = server.get("/pipelines").json();
+        pipelines["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("check").is_none() || p.get("last_check").is_some())
+    });
+    server
+}
+
+/// A server running the example configuration with the databases built in
+/// `db` (by [`make_databases`]), once every pipeline passed its check.
+pub fn ready_example_server(db: &Path) -> Server {
+    make_databases(db);
+    let server = example_server(db);
+    assert_ready(&server);
+    server
+}
+
+/// Asserts every pipeline of `server` passed its check.
+pub fn assert_ready(server: &Server) {
+    let pipelines = server.get("/pipelines").json();
+    for pipeline in pipelines["pipelines"].as_array().unwrap() {
+        assert_eq!(pipeline["available"], true, "{pipeline:#}");
+    }
+    assert_eq!(server.get("/queue").json()["paused"], false);
+}
+
+/// Waits until experiment `id` has finished, whichever way, and returns its record.
+pub fn wait_finished(server: &Server, id: &str) -> Value {
+    let mut record = Value::Null;
+    wait_until(&format!("experiment {id} finishes"), || {
+        record = server.get(&format!("/experiments/{id}")).json();
+        !matches!(record["state"].as_str(), Some("QUEUED" | "RUNNING"))
+    });
+    record
+}
+
+/// Waits until experiment `id` is COMPLETE, saying why not if it fails.
+pub fn wait_complete(server: &Server, id: &str) -> Value {
+    let record = wait_finished(server, id);
+    assert_eq!(
+        record["state"],
+        "COMPLETE",
+        "{record:#}\nstderr.txt:\n{}",
+        file(server, id, "stderr.txt")
+    );
+    record
+}
+
+pub fn file(server: &Server, id: &str, name: &str) -> String {
+    let answer = server.get(&format!("/experiments/{id}/files/{name}"));
+    assert_eq!(answer.status, 200, "{name} of {id}: {}", answer.text());
+    answer.text()
+}
