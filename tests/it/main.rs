@@ -16,6 +16,7 @@ mod blast;
 mod browser;
 mod cancel;
 mod cli;
+mod client;
 mod downloads;
 mod events;
 mod examples;

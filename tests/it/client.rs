@@ -6,8 +6,7 @@
 //! and manual pages generated from the same definition. Following never
 //! polls: the server's metrics count what the client asked.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
