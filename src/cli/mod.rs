@@ -62,12 +62,15 @@ pub enum Command {
     Completions(manual::Completions),
     /// Prints the manual page (roff), or writes every command's page.
     Man(manual::Man),
-    /// Runs local commands for a server: the process it starts for each.
-    #[command(name = crate::exec::runner::SUBCOMMAND, hide = true)]
+    /// Runs local commands for a server: the process it starts for each
+    /// (`seqspool __runner`, added to the definition by [`parse`] only).
+    #[command(skip)]
     Runner,
 }
 
-/// The whole command line, as clap defines it: what `--help` shows.
+/// The command line a person uses, as clap defines it: what `--help`, the
+/// completions and the manual pages show. The runner's command is not in
+/// it: clap's completions would offer a hidden command all the same.
 pub fn definition() -> clap::Command {
     Cli::command().mut_subcommand("retention", |retention| {
         retention.mut_args(|arg| {
@@ -84,9 +87,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let runner = clap::Command::new(crate::exec::runner::SUBCOMMAND).hide(true);
     let matches = definition()
+        .subcommand(runner)
         .try_get_matches_from(args)
         .map_err(Refused::CommandLine)?;
+    if matches.subcommand_name() == Some(crate::exec::runner::SUBCOMMAND) {
+        return Ok(Command::Runner);
+    }
     let cli = Cli::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
     let sub = |name: &str| {
         matches

@@ -68,6 +68,12 @@ pub fn submit(server: &Server, submission: Submission) -> Result<Value, Failure>
         }
         Input::Stdin => Upload::Stdin(FASTA),
         Input::Sequence { name, sequence } => {
+            if name.is_none() && !sequence.trim_start().starts_with('>') {
+                return Err(Failure::Usage(
+                    "the sequence needs a name: --name NAME, or a FASTA header (>NAME) before it"
+                        .to_owned(),
+                ));
+            }
             let mut form = vec![("query_sequence", sequence)];
             if let Some(name) = name {
                 form.push(("query_name", name));

@@ -5,7 +5,9 @@
 //! `seqspool` alone serves as `seqspool serve` does. The options table of
 //! `docs/operator.md` says what the clap definition says (every option, its
 //! variable, its name in the configuration file, its default, its values),
-//! and every link of the manual lands on a file and a heading that exist.
+//! every other command's options are in the operator's manual or the
+//! scientist's guide, and every link of the manual lands on a file and a
+//! heading that exist.
 
 use crate::common::{request, seqspool as binary, Binary};
 
@@ -42,7 +44,22 @@ fn the_help_lists_the_commands_and_hides_the_runner() {
         let help = text(&out.stdout);
         assert_eq!(
             commands_listed(&help),
-            ["serve", "user", "retention", "help"],
+            [
+                "serve",
+                "submit",
+                "status",
+                "list",
+                "wait",
+                "results",
+                "cancel",
+                "retry",
+                "queue",
+                "user",
+                "retention",
+                "completions",
+                "man",
+                "help"
+            ],
             "{args:?}:\n{help}"
         );
         assert!(help.contains("Usage: seqspool [OPTIONS]"), "{help}");
@@ -220,15 +237,19 @@ fn the_options_table_says_what_the_command_line_says() {
             "--{long}: the file's `{key}`: {refused}"
         );
     }
-    // The other commands' options are in the manual too.
-    let manual = std::fs::read_to_string(repository().join("docs/operator.md")).unwrap();
+    // The other commands' options are in the manual too: the operator's
+    // commands in docs/operator.md, the client's in docs/guide.md.
+    let manual: String = ["docs/operator.md", "docs/guide.md"]
+        .iter()
+        .map(|page| std::fs::read_to_string(repository().join(page)).unwrap())
+        .collect();
     let mut commands = vec![cli.clone()];
     while let Some(command) = commands.pop() {
         commands.extend(command.get_subcommands().cloned());
         for long in shown(&command).iter().filter_map(|arg| arg.get_long()) {
             assert!(
                 manual.contains(&format!("`--{long}")),
-                "{} --{long} is not in docs/operator.md",
+                "{} --{long} is in neither docs/operator.md nor docs/guide.md",
                 command.get_name()
             );
         }

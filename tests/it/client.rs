@@ -233,7 +233,7 @@ fn on_a_members_server_submit_wait_shows_a_bar_on_a_terminal_and_results_fetch_t
     );
     let file = tmp.path().join("seqspool.toml");
     let toml = format!(
-        "[[pipeline]]\nname = \"blastn\"\ncommand = '{command}'\n\
+        "[[pipeline]]\nname = \"blastn\"\ncommand = '''{command}'''\n\
          [[pipeline.param]]\nname = \"evalue\"\ntype = \"number\"\ndefault = 1e-5\nabove = 0\n\
          [[pipeline.result]]\nfile = \"hits.tsv\"\nview = \"table\"\n"
     );
@@ -346,7 +346,10 @@ fn several_experiments_are_followed_on_one_event_stream_and_a_failure_exits_1_na
     let streams = requests_answered(server.addr, "/events", 200);
     open_gate(tmp.path(), "first");
     // The second fails: its command is cancelled.
-    wait_for_state(server.addr, &b, "RUNNING");
+    // Seen in the queue, not by its record: the test reads no record the client did not.
+    wait_until("the second runs", || {
+        server.get("/queue").json()["current"] == b.as_str()
+    });
     assert_eq!(server.delete(&format!("/experiments/{b}")).status, 202);
     let ran = running.finish();
     assert_eq!(ran.code, 1, "{ran:#?}");
@@ -541,13 +544,14 @@ fn submit_takes_standard_input_and_usage_errors_and_an_unreachable_server_have_t
     let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(answer["query_name"], "from-stdin");
 
-    let refused = expect(server.addr, &["submit", "--sequence", "ACGT@"], 3);
+    let refused = expect(server.addr, &["submit", "--name", "bad", "--sequence", "ACGT@"], 3);
     assert!(
         refused.stderr.contains("invalid character '@'") && refused.stderr.contains("422"),
         "{refused:?}"
     );
     for (args, says) in [
         (&["submit"][..], "required"),
+        (&["submit", "--sequence", "ACGT"], "--name NAME"),
         (&["submit", "--sequence", "ACGT", "--param", "evalue"], "NAME=VALUE"),
         (&["submit", "/no/such/plate.fasta"], "reading /no/such/plate.fasta"),
         (&["status", "abc"], "not an experiment id"),
