@@ -375,6 +375,12 @@ fn run_submit(command: Submit) -> Result<(), Failure> {
         let ids: String = seen.iter().map(|seen| format!("{}\n", seen.id)).collect();
         print(&ids)?;
     }
+    if let Some(batch) = batch {
+        eprintln!(
+            "batch {batch}: {} experiments; `seqspool results --batch {batch}` fetches their zip once they end",
+            seen.len()
+        );
+    }
     if !command.wait {
         return Ok(());
     }

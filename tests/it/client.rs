@@ -278,7 +278,10 @@ fn on_a_members_server_submit_wait_shows_a_bar_on_a_terminal_and_results_fetch_t
     let ran = running.finish();
     assert_eq!(ran.code, 0, "{ran:#?}");
     assert_eq!(ids(&ran.stdout), ["000001", "000002", "000003"]);
-    assert!(ran.stderr.contains("\r\x1b[2K["), "a bar redrawn in place: {ran:?}");
+    assert!(
+        ran.stderr.contains("\r\x1b[2K["),
+        "a bar redrawn in place: {ran:?}"
+    );
     assert!(
         ran.stderr.trim_end().ends_with("3 experiments COMPLETE"),
         "{:?}",
@@ -292,15 +295,25 @@ fn on_a_members_server_submit_wait_shows_a_bar_on_a_terminal_and_results_fetch_t
     // The batch's zip, under the server's name for it, and one experiment's files.
     let out = tmp.path().join("out");
     let out_arg = out.to_str().unwrap();
-    let zip = expect(server.addr, &["results", "--batch", "1", "--out", out_arg], 0);
-    assert_eq!(zip.stdout.trim(), out.join("plate-000001.zip").to_str().unwrap());
-    let archive = zip::ZipArchive::new(std::fs::File::open(out.join("plate-000001.zip")).unwrap())
-        .unwrap();
+    let zip = expect(
+        server.addr,
+        &["results", "--batch", "1", "--out", out_arg],
+        0,
+    );
+    assert_eq!(
+        zip.stdout.trim(),
+        out.join("plate-000001.zip").to_str().unwrap()
+    );
+    let archive =
+        zip::ZipArchive::new(std::fs::File::open(out.join("plate-000001.zip")).unwrap()).unwrap();
     let names: Vec<&str> = archive.file_names().collect();
     assert!(names.contains(&"000003-A03/hits.tsv"), "{names:?}");
     let files = expect(server.addr, &["results", "2", "--out", out_arg], 0);
     let hits = out.join("000002-A02/hits.tsv");
-    assert!(files.stdout.lines().any(|line| Path::new(line) == hits), "{files:?}");
+    assert!(
+        files.stdout.lines().any(|line| Path::new(line) == hits),
+        "{files:?}"
+    );
     assert_eq!(std::fs::read_to_string(hits).unwrap(), "1e-10\n");
 }
 
@@ -310,7 +323,14 @@ fn on_a_pipe_wait_draws_nothing_and_one_experiment_is_waited_for_with_one_long_p
     let server = gated_server_of_one_stream(tmp.path());
     let mut command = client(
         server.addr,
-        &["submit", "--name", "primer", "--sequence", "ATGGCCTAA", "--wait"],
+        &[
+            "submit",
+            "--name",
+            "primer",
+            "--sequence",
+            "ATGGCCTAA",
+            "--wait",
+        ],
     );
     command.env("SEQSPOOL_TOKEN_FILE", tmp.path().join("none"));
     // A token file that is not there is the user's mistake, said before anything is sent.
@@ -320,7 +340,14 @@ fn on_a_pipe_wait_draws_nothing_and_one_experiment_is_waited_for_with_one_long_p
 
     let running = Running::start(client(
         server.addr,
-        &["submit", "--name", "primer", "--sequence", "ATGGCCTAA", "--wait"],
+        &[
+            "submit",
+            "--name",
+            "primer",
+            "--sequence",
+            "ATGGCCTAA",
+            "--wait",
+        ],
     ));
     client_is_waiting(server.addr);
     open_gate(tmp.path(), "primer");
@@ -329,7 +356,10 @@ fn on_a_pipe_wait_draws_nothing_and_one_experiment_is_waited_for_with_one_long_p
     assert_eq!(ran.stdout, "000001\n");
     assert_eq!(ran.stderr, "experiment 000001 COMPLETE\n");
     // One read, held by the server until the run ended: no poll, no stream.
-    assert_eq!(requests_answered(server.addr, "/experiments/{id}", 200), 1.0);
+    assert_eq!(
+        requests_answered(server.addr, "/experiments/{id}", 200),
+        1.0
+    );
 }
 
 #[test]
@@ -355,7 +385,9 @@ fn several_experiments_are_followed_on_one_event_stream_and_a_failure_exits_1_na
     assert_eq!(ran.code, 1, "{ran:#?}");
     assert!(
         ran.stderr.contains("1 of 2 experiments did not complete")
-            && ran.stderr.contains(&format!("{b}  second  CANCELED  canceled by a client while it ran")),
+            && ran.stderr.contains(&format!(
+                "{b}  second  CANCELED  canceled by a client while it ran"
+            )),
         "{}",
         ran.stderr
     );
@@ -384,7 +416,10 @@ fn status_and_list_show_tables_tab_separated_lines_or_json_and_an_unknown_id_is_
     let plate = plate(tmp.path(), &["p1", "p2"]);
     let mut submit = client(server.addr, &["submit", &plate, "--wait"]);
     assert_eq!(run(submit.env("SEQSPOOL_TOKEN", &anna)).code, 0);
-    let mut submit = client(server.addr, &["submit", "--sequence", ">solo\nACGT", "--wait"]);
+    let mut submit = client(
+        server.addr,
+        &["submit", "--sequence", ">solo\nACGT", "--wait"],
+    );
     assert_eq!(run(submit.env("SEQSPOOL_TOKEN", &ben)).code, 0);
 
     let status = expect(server.addr, &["status", "1", "000003"], 0);
@@ -394,11 +429,20 @@ fn status_and_list_show_tables_tab_separated_lines_or_json_and_an_unknown_id_is_
         .map(|line| line.split('\t').collect())
         .collect();
     assert_eq!(rows.len(), 2, "{status:?}");
-    assert_eq!(rows[0][..5], ["000001", "COMPLETE", "analysis", "p1", "anna"]);
-    assert_eq!(rows[1][..5], ["000003", "COMPLETE", "analysis", "solo", "ben"]);
+    assert_eq!(
+        rows[0][..5],
+        ["000001", "COMPLETE", "analysis", "p1", "anna"]
+    );
+    assert_eq!(
+        rows[1][..5],
+        ["000003", "COMPLETE", "analysis", "solo", "ben"]
+    );
 
     let unknown = expect(server.addr, &["status", "2", "999999"], 3);
-    assert!(unknown.stdout.starts_with("000002\tCOMPLETE"), "{unknown:?}");
+    assert!(
+        unknown.stdout.starts_with("000002\tCOMPLETE"),
+        "{unknown:?}"
+    );
     assert!(
         unknown.stderr.contains("no experiment 999999") && unknown.stderr.contains("404"),
         "{}",
@@ -448,7 +492,11 @@ fn cancel_retry_and_queue_do_what_the_server_allows_and_say_what_it_refused() {
         run(&mut command)
     };
     let submitted = as_anna(&["submit", &plate(tmp.path(), &["run", "wait"])]);
-    assert_eq!(ids(&submitted.stdout), ["000001", "000002"], "{submitted:?}");
+    assert_eq!(
+        ids(&submitted.stdout),
+        ["000001", "000002"],
+        "{submitted:?}"
+    );
     assert!(
         submitted.stderr.contains("others may read the token file"),
         "{submitted:?}"
@@ -460,26 +508,42 @@ fn cancel_retry_and_queue_do_what_the_server_allows_and_say_what_it_refused() {
     assert_eq!(canceled.stdout, "000002 CANCELED\n000001 STOPPING\n");
     wait_for_state(server.addr, "000001", "CANCELED");
     let again = as_anna(&["cancel", "1"]);
-    assert_eq!((again.code, again.stdout.as_str()), (0, "000001 CANCELED\n"));
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (0, "000001 CANCELED\n")
+    );
 
     let retried = as_anna(&["retry", "1"]);
-    assert_eq!((retried.code, retried.stdout.as_str()), (0, "000003\n"), "{retried:?}");
+    assert_eq!(
+        (retried.code, retried.stdout.as_str()),
+        (0, "000003\n"),
+        "{retried:?}"
+    );
     open_gate(&gates, "run");
     let done = as_anna(&["wait", "3"]);
     assert_eq!(done.code, 0, "{done:?}");
     let finished = as_anna(&["cancel", "3"]);
     assert_eq!(finished.code, 3, "{finished:?}");
-    assert!(finished.stderr.contains("has finished (COMPLETE)"), "{finished:?}");
+    assert!(
+        finished.stderr.contains("has finished (COMPLETE)"),
+        "{finished:?}"
+    );
     let complete = as_anna(&["retry", "3"]);
     assert_eq!(complete.code, 3, "{complete:?}");
-    assert!(complete.stderr.contains("there is nothing to run again"), "{complete:?}");
+    assert!(
+        complete.stderr.contains("there is nothing to run again"),
+        "{complete:?}"
+    );
 
     let queue = expect(server.addr, &["queue"], 0);
     assert!(queue.stdout.contains("paused    no\n"), "{queue:?}");
     let member = as_anna(&["queue", "pause", "--reason", "swapping the GPU"]);
     assert_eq!(member.code, 3, "{member:?}");
     assert!(member.stderr.contains("only an admin"), "{member:?}");
-    let mut pause = client(server.addr, &["queue", "pause", "--reason", "swapping the GPU"]);
+    let mut pause = client(
+        server.addr,
+        &["queue", "pause", "--reason", "swapping the GPU"],
+    );
     let paused = run(pause.env("SEQSPOOL_TOKEN", &boss));
     assert_eq!(paused.code, 0, "{paused:?}");
     assert!(
@@ -487,7 +551,10 @@ fn cancel_retry_and_queue_do_what_the_server_allows_and_say_what_it_refused() {
         "{paused:?}"
     );
     let json = expect(server.addr, &["queue", "--json"], 0);
-    assert_eq!(serde_json::from_str::<Value>(&json.stdout).unwrap()["paused"], true);
+    assert_eq!(
+        serde_json::from_str::<Value>(&json.stdout).unwrap()["paused"],
+        true
+    );
     let mut resume = client(server.addr, &["queue", "resume"]);
     let resumed = run(resume.env("SEQSPOOL_TOKEN", &boss));
     assert!(resumed.stdout.contains("paused    no\n"), "{resumed:?}");
@@ -507,19 +574,27 @@ fn results_of_an_unfinished_experiment_exit_5_and_a_failed_ones_files_come_with_
     let out = tmp.path().join("out");
     let out = out.to_str().unwrap();
     let unfinished = expect(server.addr, &["results", &id, "--out", out], 5);
-    assert!(unfinished.stderr.contains("seqspool wait 000001"), "{unfinished:?}");
+    assert!(
+        unfinished.stderr.contains("seqspool wait 000001"),
+        "{unfinished:?}"
+    );
     let no_batch = expect(server.addr, &["results", "--batch", &id, "--out", out], 3);
     assert!(no_batch.stderr.contains("no batch"), "{no_batch:?}");
 
     open_gate(&gates, "doomed");
     let failed = expect(server.addr, &["wait", &id], 1);
     assert!(
-        failed.stderr.contains("EXECUTOR_ERROR  the command exited with code 3"),
+        failed
+            .stderr
+            .contains("EXECUTOR_ERROR  the command exited with code 3"),
         "{failed:?}"
     );
     let fetched = expect(server.addr, &["results", &id, "--out", out], 1);
     let stderr_file = Path::new(out).join("000001-doomed/stderr.txt");
-    assert!(fetched.stdout.contains(stderr_file.to_str().unwrap()), "{fetched:?}");
+    assert!(
+        fetched.stdout.contains(stderr_file.to_str().unwrap()),
+        "{fetched:?}"
+    );
     assert_eq!(std::fs::read_to_string(stderr_file).unwrap(), "oops\n");
 }
 
@@ -544,7 +619,11 @@ fn submit_takes_standard_input_and_usage_errors_and_an_unreachable_server_have_t
     let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(answer["query_name"], "from-stdin");
 
-    let refused = expect(server.addr, &["submit", "--name", "bad", "--sequence", "ACGT@"], 3);
+    let refused = expect(
+        server.addr,
+        &["submit", "--name", "bad", "--sequence", "ACGT@"],
+        3,
+    );
     assert!(
         refused.stderr.contains("invalid character '@'") && refused.stderr.contains("422"),
         "{refused:?}"
@@ -552,8 +631,14 @@ fn submit_takes_standard_input_and_usage_errors_and_an_unreachable_server_have_t
     for (args, says) in [
         (&["submit"][..], "required"),
         (&["submit", "--sequence", "ACGT"], "--name NAME"),
-        (&["submit", "--sequence", "ACGT", "--param", "evalue"], "NAME=VALUE"),
-        (&["submit", "/no/such/plate.fasta"], "reading /no/such/plate.fasta"),
+        (
+            &["submit", "--sequence", "ACGT", "--param", "evalue"],
+            "NAME=VALUE",
+        ),
+        (
+            &["submit", "/no/such/plate.fasta"],
+            "reading /no/such/plate.fasta",
+        ),
         (&["status", "abc"], "not an experiment id"),
         (&["wait"], "required"),
         (&["list", "--state", "done"], "not a state"),
@@ -574,7 +659,16 @@ fn submit_takes_standard_input_and_usage_errors_and_an_unreachable_server_have_t
 #[test]
 fn completions_and_manual_pages_are_generated_for_every_command() {
     let commands = [
-        "serve", "submit", "status", "list", "wait", "results", "cancel", "retry", "queue", "user",
+        "serve",
+        "submit",
+        "status",
+        "list",
+        "wait",
+        "results",
+        "cancel",
+        "retry",
+        "queue",
+        "user",
         "retention",
     ];
     let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
@@ -583,7 +677,10 @@ fn completions_and_manual_pages_are_generated_for_every_command() {
         for command in commands {
             assert!(script.contains(command), "{shell}: {command}");
         }
-        assert!(!script.contains("__runner"), "{shell}: the runner is hidden");
+        assert!(
+            !script.contains("__runner"),
+            "{shell}: the runner is hidden"
+        );
     }
     let bash = expect(addr, &["completions", "bash"], 0).stdout;
     if on_path("bash") {
@@ -609,13 +706,24 @@ fn completions_and_manual_pages_are_generated_for_every_command() {
     }
     let dir = tempfile::tempdir().unwrap();
     let written = expect(addr, &["man", "--out", dir.path().to_str().unwrap()], 0);
-    for command in ["seqspool", "seqspool-submit", "seqspool-queue-pause", "seqspool-user-add"] {
+    for command in [
+        "seqspool",
+        "seqspool-submit",
+        "seqspool-queue-pause",
+        "seqspool-user-add",
+    ] {
         let path = dir.path().join(format!("{command}.1"));
-        assert!(written.stdout.contains(path.to_str().unwrap()), "{written:?}");
+        assert!(
+            written.stdout.contains(path.to_str().unwrap()),
+            "{written:?}"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(".TH"), "{command}");
     }
     let submit = std::fs::read_to_string(dir.path().join("seqspool-submit.1")).unwrap();
-    assert!(submit.contains("SEQSPOOL_TOKEN") && submit.contains("Exit status"), "{submit}");
+    assert!(
+        submit.contains("SEQSPOOL_TOKEN") && submit.contains("Exit status"),
+        "{submit}"
+    );
     assert!(!dir.path().join("seqspool-__runner.1").exists());
 }
