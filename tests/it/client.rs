@@ -283,6 +283,10 @@ fn on_a_members_server_submit_wait_shows_a_bar_on_a_terminal_and_results_fetch_t
         "a bar redrawn in place: {ran:?}"
     );
     assert!(
+        ran.stderr.contains("`seqspool results --batch 000001` fetches their zip"),
+        "{ran:?}"
+    );
+    assert!(
         ran.stderr.trim_end().ends_with("3 experiments COMPLETE"),
         "{:?}",
         ran.stderr
