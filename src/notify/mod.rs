@@ -49,8 +49,7 @@ use tokio::task::JoinSet;
 
 pub use address::{Allowance, Allowed};
 pub use endpoint::Endpoint;
-pub use on_finish::{COMMAND_LOGS, COMMAND_TIMEOUT};
-pub use outbox::{Delivery, Outbox, Running, Status, Target, OUTBOX_FILE, RETRY_AFTER};
+pub use outbox::{Delivery, Outbox, Running, Status, Target, OUTBOX_FILE};
 pub use secret::{Secret, LAB_SECRET_FILE, ROOT_KEY_FILE};
 
 use crate::error::Error;

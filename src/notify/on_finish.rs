@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 
 /// How long the `on_finish` command may run before it is stopped with
 /// everything it started.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Bytes kept of each of the `on_finish` command's outputs: a mailer's
 /// complaint fits, a runaway script fills no disk.
@@ -25,7 +25,7 @@ const COMMAND_OUTPUT: u64 = 64 * 1024;
 
 /// The `on_finish` command's standard output and error, in the experiment's
 /// directory (hidden files, as the outbox is).
-pub const COMMAND_LOGS: [&str; 2] = [".on_finish.stdout.txt", ".on_finish.stderr.txt"];
+pub(super) const COMMAND_LOGS: [&str; 2] = [".on_finish.stdout.txt", ".on_finish.stderr.txt"];
 
 /// What of the command's standard error the reason it failed quotes.
 const STDERR_KEPT: usize = 500;
