@@ -381,12 +381,6 @@ fn run_submit(command: Submit) -> Result<(), Failure> {
             seen.len()
         );
     }
-    if let Some(batch) = batch {
-        eprintln!(
-            "batch {batch}: {} experiments; `seqspool results --batch {batch}` fetches their zip once they end",
-            seen.len()
-        );
-    }
     if !command.wait {
         return Ok(());
     }

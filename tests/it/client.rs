@@ -282,8 +282,11 @@ fn on_a_members_server_submit_wait_shows_a_bar_on_a_terminal_and_results_fetch_t
         ran.stderr.contains("\r\x1b[2K["),
         "a bar redrawn in place: {ran:?}"
     );
-    assert!(
-        ran.stderr.contains("`seqspool results --batch 000001` fetches their zip"),
+    assert_eq!(
+        ran.stderr
+            .matches("batch 000001: 3 experiments; `seqspool results --batch 000001` fetches their zip")
+            .count(),
+        1,
         "{ran:?}"
     );
     assert!(
