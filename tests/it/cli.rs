@@ -344,3 +344,30 @@ fn every_link_of_the_manual_lands_on_a_file_and_a_heading() {
         broken.join("\n")
     );
 }
+
+#[test]
+fn the_packages_configuration_file_is_one_the_server_reads_and_the_unit_names_it() {
+    let file = repository().join("packaging/seqspool.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = seqspool::Config::new(dir.path());
+    config
+        .apply_file(&text, &file, None)
+        .unwrap_or_else(|err| panic!("packaging/seqspool.toml: {err}"));
+    assert_eq!(config.bind.to_string(), "127.0.0.1:8000");
+    assert_eq!(
+        config.experiments,
+        Path::new("/var/lib/seqspool/experiments")
+    );
+
+    let unit = std::fs::read_to_string(repository().join("packaging/seqspool.service")).unwrap();
+    for line in [
+        "ExecStart=/usr/bin/seqspool serve",
+        "Environment=SEQSPOOL_CONFIG=/etc/seqspool/seqspool.toml",
+        "User=seqspool",
+        "ReadWritePaths=/var/lib/seqspool",
+        "LimitNOFILE=65536",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit lacks {line}");
+    }
+}

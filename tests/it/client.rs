@@ -284,7 +284,9 @@ fn on_a_members_server_submit_wait_shows_a_bar_on_a_terminal_and_results_fetch_t
     );
     assert_eq!(
         ran.stderr
-            .matches("batch 000001: 3 experiments; `seqspool results --batch 000001` fetches their zip")
+            .matches(
+                "batch 000001: 3 experiments; `seqspool results --batch 000001` fetches their zip"
+            )
             .count(),
         1,
         "{ran:?}"
