@@ -330,7 +330,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
             if !retry.wait {
                 return Ok(());
             }
-            let records = follow::follow(&server, Target::One(seen.id, Some(seen)))?;
+            let records = follow::follow(&server, Target::One(seen.id, Some(Box::new(seen))))?;
             finish(&records)
         }
         Command::Queue(command) => {
@@ -386,7 +386,7 @@ fn run_submit(command: Submit) -> Result<(), Failure> {
     }
     let target = match (batch, seen.len()) {
         (Some(batch), _) => Target::Batch(batch),
-        (None, 1) => Target::One(seen[0].id, seen.into_iter().next()),
+        (None, 1) => Target::One(seen[0].id, seen.into_iter().next().map(Box::new)),
         (None, _) => Target::Ids(seen.iter().map(|seen| seen.id).collect()),
     };
     let records = follow::follow(&server, target)?;

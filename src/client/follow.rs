@@ -44,7 +44,7 @@ const TICK: Duration = Duration::from_secs(1);
 /// What to follow.
 pub enum Target {
     /// One experiment (its record as last seen, when known).
-    One(Id, Option<Seen>),
+    One(Id, Option<Box<Seen>>),
     /// Several experiments.
     Ids(Vec<Id>),
     /// Every experiment of a batch.
@@ -66,12 +66,12 @@ enum Update {
 /// Follows `target` until every experiment has finished, drawing the
 /// progress on a terminal; returns their last records, in id order.
 pub fn follow(server: &Server, target: Target) -> Result<Vec<Seen>, Failure> {
-    let mut bar = Bar::new();
+    let mut bar = Bar::on_stderr();
     let (sender, updates) = mpsc::channel();
     let (batch, mut records) = match target {
         Target::One(id, known) => {
             let records = match known {
-                Some(seen) if seen.id == id => BTreeMap::from([(id, seen)]),
+                Some(seen) if seen.id == id => BTreeMap::from([(id, *seen)]),
                 _ => snapshot(server, &[id])?,
             };
             if !records[&id].is_finished() {

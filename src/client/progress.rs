@@ -92,7 +92,7 @@ pub struct Bar {
 
 impl Bar {
     /// A bar drawn only when standard error is a terminal.
-    pub fn new() -> Bar {
+    pub fn on_stderr() -> Bar {
         Bar {
             shown: std::io::stderr().is_terminal(),
             drawn: false,
