@@ -56,7 +56,7 @@
 //! - `client`: the commands a scientist runs against a running server
 //!   (submit, status, list, wait, results, cancel, retry, queue), over its
 //!   HTTP API; only `cli` imports it, and it imports nothing of the server
-//!   but the leaves (`model`, `time`, `zipstream`).
+//!   but the leaves (`model`, `time`, `zipstream`, `http::percent`).
 //! - `model`: what an experiment is (id, state, record, run handle);
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 //!

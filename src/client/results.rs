@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::http::percent::encode_segment;
 use crate::model::Id;
 
 use super::failure::Failure;
@@ -147,19 +148,6 @@ fn write_body(
     Ok(())
 }
 
-/// Percent-encodes a file name for a URL's path, keeping only unreserved
-/// characters as they are.
-fn encode_segment(name: &str) -> String {
-    name.bytes()
-        .map(|byte| match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(byte).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +174,5 @@ mod tests {
             Some("plate7-000006.zip")
         );
         assert_eq!(attachment_name("attachment"), None);
-        assert_eq!(encode_segment("a b#?%é.txt"), "a%20b%23%3F%25%C3%A9.txt");
     }
 }
