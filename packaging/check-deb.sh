@@ -60,6 +60,11 @@ getent passwd seqspool >/dev/null || fail "no seqspool user"
 [[ $(stat -c %U /var/lib/seqspool) == seqspool ]] || fail "/var/lib/seqspool is not seqspool's"
 /usr/bin/seqspool --version
 
+step "seqspool user, as the service's user, finds the data directory by the configuration"
+root setpriv --reuid seqspool --regid seqspool --init-groups \
+    /usr/bin/seqspool user add ci --config /etc/seqspool/seqspool.toml >/dev/null
+[[ -f /var/lib/seqspool/experiments/.users.json ]] || fail "user add wrote no /var/lib/seqspool/experiments/.users.json"
+
 step "the installed binary serves, as seqspool, with the installed configuration"
 root install -d -o seqspool -g seqspool "$work/data"
 # Started directly (not through root(), a function, which would run in a

@@ -371,3 +371,35 @@ fn the_packages_configuration_file_is_one_the_server_reads_and_the_unit_names_it
         assert!(unit.lines().any(|l| l == line), "the unit lacks {line}");
     }
 }
+
+#[test]
+fn seqspool_user_finds_the_experiments_directory_its_configuration_file_names() {
+    let lab = tempfile::tempdir().unwrap();
+    let data = lab.path().join("data");
+    let file = lab.path().join("seqspool.toml");
+    std::fs::write(
+        &file,
+        format!("experiments = {:?}\n", data.join("experiments")),
+    )
+    .unwrap();
+    let here = lab.path().join("elsewhere");
+    std::fs::create_dir(&here).unwrap();
+    for how in ["--config", "SEQSPOOL_CONFIG"] {
+        let mut command = binary();
+        command.current_dir(&here).args(["user", "list"]);
+        match how {
+            "--config" => command.arg("--config").arg(&file),
+            _ => command.env("SEQSPOOL_CONFIG", &file),
+        };
+        let out = command.env_remove("SEQSPOOL_EXPERIMENTS").output().unwrap();
+        assert!(out.status.success(), "{how}: {}", text(&out.stderr));
+        let said = text(&out.stderr);
+        assert!(
+            said.contains(&format!(
+                "no users in {}",
+                data.join("experiments/.users.json").display()
+            )),
+            "{how}: {said}"
+        );
+    }
+}
