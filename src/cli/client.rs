@@ -274,7 +274,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
             let server = status.connection.server()?;
             let (found, failures) = listing::status(&server, &status.ids);
             show(&found, status.json)?;
-            first_of(failures)
+            all_but_the_last_printed(failures)
         }
         Command::List(list) => {
             let server = list.connection.server()?;
@@ -318,7 +318,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
                     Err(failure) => failures.push(failure),
                 }
             }
-            first_of(failures)
+            all_but_the_last_printed(failures)
         }
         Command::Retry(retry) => {
             let server = retry.connection.server()?;
@@ -423,7 +423,7 @@ fn run_results(command: Results) -> Result<(), Failure> {
             Err(failure) => failures.push(failure),
         }
     }
-    first_of(failures)?;
+    all_but_the_last_printed(failures)?;
     follow::outcome(&fetched).map(|_| ())
 }
 
@@ -446,7 +446,7 @@ fn show(records: &[Seen], json: bool) -> Result<(), Failure> {
 
 /// Prints every failure but the last, which is returned (for the binary to
 /// print and exit with its code).
-fn first_of(mut failures: Vec<Failure>) -> Result<(), Failure> {
+fn all_but_the_last_printed(mut failures: Vec<Failure>) -> Result<(), Failure> {
     let Some(last) = failures.pop() else {
         return Ok(());
     };
