@@ -21,6 +21,7 @@ mod cache;
 pub(crate) mod plate;
 pub(crate) mod summary;
 pub(crate) mod table;
+pub(crate) mod wells;
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};

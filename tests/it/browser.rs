@@ -1064,6 +1064,104 @@ fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_e
     not(seqspool_test_chromium),
     ignore = "needs chromium and chromedriver"
 )]
+fn a_96_record_plate_shows_as_a_grid_filling_in_as_wells_finish() {
+    use crate::batch::{gated_search_lab, open_gates, wells};
+    let browser = Browser::start(true);
+    let lab = gated_search_lab();
+    let server = lab.server(|_| {});
+    let text: String = wells()
+        .iter()
+        .map(|well| format!(">{well} well {well}\n{ORF_DNA}\n"))
+        .collect();
+    let submitted = request(
+        server.addr,
+        "POST",
+        "/experiments?name=plate7.fasta",
+        &[("Content-Type", "text/x-fasta")],
+        text.as_bytes(),
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.text());
+    let batch = submitted.json()["batch"].as_str().unwrap().to_owned();
+    let first: u64 = batch.parse().unwrap();
+    server.wait_for_state(&batch, "RUNNING");
+
+    browser.go(&format!("http://{}/experiments?batch={batch}", server.addr));
+    wait_until("the batch page follows the batch's events", || {
+        browser.script("return [document.body.dataset.stream, document.body.dataset.live];")
+            == json!(["open", "idle"])
+    });
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    // Each well's look, row by row from A01, and what a screen reader hears of it.
+    let looks = "return Array.from(document.querySelectorAll('table[data-wells] td.well'), \
+                 c => c.className.replace('well ', ''));";
+    let heard = |well: &str| {
+        browser.script(&format!(
+            "return document.querySelector('[data-well={well}] a').textContent;"
+        ))
+    };
+    let shown = browser.script(looks);
+    let shown: Vec<&str> = shown.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(shown.len(), 96);
+    assert_eq!(shown[0], "well-running");
+    assert!(shown[1..].iter().all(|look| *look == "well-queued"), "{shown:?}");
+    assert_eq!(heard("A01"), "…A01: running");
+    let headers = browser.script(
+        "const t = document.querySelector('table[data-wells]'); \
+         return [t.querySelectorAll('thead th[scope=col]').length, \
+                 Array.from(t.querySelectorAll('tbody th[scope=row]'), h => h.textContent).join('')];",
+    );
+    assert_eq!(headers, json!([12, "ABCDEFGH"]));
+
+    // The first six wells finish: each takes its look without a reload.
+    open_gates(&lab, ["A01", "A02", "A03", "A04", "A05", "A06"]);
+    wait_until("the first six wells show their results", || {
+        let shown = browser.script(looks);
+        shown.as_array().unwrap()[..7]
+            == [
+                "well-hit",
+                "well-no-hit",
+                "well-failed",
+                "well-no-hit",
+                "well-hit",
+                "well-no-hit",
+                "well-running",
+            ]
+    });
+    assert_eq!(heard("A01"), "●A01: hit, ref_A01 (E = 3e-12)");
+    assert_eq!(heard("A02"), "○A02: no hit");
+    browser.fit_to_page();
+    browser.screenshot("batch-plate-filling.png");
+
+    // Then the rest.
+    open_gates(&lab, wells().iter().skip(6).map(String::as_str));
+    wait_until("every well has finished", || {
+        let shown = browser.script(looks);
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|look| matches!(look.as_str(), Some("well-hit" | "well-no-hit" | "well-failed")))
+    });
+    let shown = browser.script(looks);
+    let hits = shown.as_array().unwrap().iter().filter(|look| *look == "well-hit").count();
+    assert_eq!(hits, 47, "every odd column found a hit, but A03 failed");
+    assert_eq!(heard("H12"), "○H12: no hit");
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document"
+    );
+    browser.screenshot("batch-plate.png");
+
+    // A well opens its experiment.
+    browser.click(&browser.find("[data-well=B05] a"));
+    assert_eq!(browser.landed_on_an_experiment(), format!("{:06}", first + 16));
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
     let browser = Browser::start(false);
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
