@@ -514,7 +514,10 @@ mod tests {
             (summed.text.as_str(), summed.values.as_slice()),
             ("AAA · 5", &["AAA · 5".to_owned()][..])
         );
-        assert_eq!(summed.hit, None, "a table that is not BLAST's says nothing of hits");
+        assert_eq!(
+            summed.hit, None,
+            "a table that is not BLAST's says nothing of hits"
+        );
         let csv = with_results(State::Complete, &[("scores.csv", View::Table)]);
         assert_eq!(summary(&csv, &[("scores.csv", "a,b\nx,1\n")]).text, "x · 1");
     }

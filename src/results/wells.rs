@@ -104,10 +104,7 @@ pub(crate) struct Layout {
 /// plate they fit, or `None` when the batch is no plate (see the module's
 /// rule).
 pub(crate) fn layout<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Layout> {
-    let wells: Vec<Well> = names
-        .into_iter()
-        .map(Well::parse)
-        .collect::<Option<_>>()?;
+    let wells: Vec<Well> = names.into_iter().map(Well::parse).collect::<Option<_>>()?;
     if wells.is_empty() || wells.len() > MAX_WELLS {
         return None;
     }
@@ -118,8 +115,8 @@ pub(crate) fn layout<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Lay
     })?;
     let mut slots = vec![None; format.wells()];
     for (index, well) in wells.iter().enumerate() {
-        let slot = &mut slots[usize::from(well.row) * usize::from(format.columns)
-            + usize::from(well.column)];
+        let slot = &mut slots
+            [usize::from(well.row) * usize::from(format.columns) + usize::from(well.column)];
         if slot.replace(index).is_some() {
             // The same well twice: two records in one well is no plate.
             return None;
@@ -140,10 +137,28 @@ mod tests {
         assert_eq!(Well::parse("A1"), Some(Well { row: 0, column: 0 }));
         assert_eq!(Well::parse("a01"), Some(Well { row: 0, column: 0 }));
         assert_eq!(Well::parse("H12"), Some(Well { row: 7, column: 11 }));
-        assert_eq!(Well::parse("P24"), Some(Well { row: 15, column: 23 }));
+        assert_eq!(
+            Well::parse("P24"),
+            Some(Well {
+                row: 15,
+                column: 23
+            })
+        );
         for not in [
-            "", "A", "A0", "A00", "A001", "A25", "Q1", "1A", "A 1", "A1 ", "plate1_A01", "AA1",
-            "A+1", "Á1",
+            "",
+            "A",
+            "A0",
+            "A00",
+            "A001",
+            "A25",
+            "Q1",
+            "1A",
+            "A 1",
+            "A1 ",
+            "plate1_A01",
+            "AA1",
+            "A+1",
+            "Á1",
         ] {
             assert_eq!(Well::parse(not), None, "{not:?}");
         }

@@ -1560,7 +1560,11 @@ fn a_batch_named_as_wells_shows_its_plate_as_a_grid_and_a_list_named_otherwise_d
 
     // The JSON: the plate's size and each filled well, by its printed name, with its hit.
     let plate = &status["plate"];
-    assert_eq!((plate["rows"].as_u64(), plate["columns"].as_u64()), (Some(8), Some(12)), "{status:#}");
+    assert_eq!(
+        (plate["rows"].as_u64(), plate["columns"].as_u64()),
+        (Some(8), Some(12)),
+        "{status:#}"
+    );
     let wells: Vec<(String, String, Value)> = plate["wells"]
         .as_array()
         .unwrap()
@@ -1591,33 +1595,62 @@ fn a_batch_named_as_wells_shows_its_plate_as_a_grid_and_a_list_named_otherwise_d
     // The page, without any script: a table with its rows and columns as headers,
     // each well a link to its experiment, its look and its words.
     let html = page(&server, &format!("/experiments?batch={batch}"));
-    let grid = &html[html.find("<table class=\"wells wells-96\"").expect("a 96-well grid")..];
+    let grid = &html[html
+        .find("<table class=\"wells wells-96\"")
+        .expect("a 96-well grid")..];
     let grid = &grid[..grid.find("</table>").unwrap()];
-    assert!(html.find("class=\"wells").unwrap() < html.find("id=\"experiments-heading\"").unwrap(), "the grid is above the list");
+    assert!(
+        html.find("class=\"wells").unwrap() < html.find("id=\"experiments-heading\"").unwrap(),
+        "the grid is above the list"
+    );
     assert_eq!(grid.matches("<th scope=\"col\">").count(), 12);
     assert_eq!(grid.matches("<th scope=\"row\">").count(), 8);
     assert_eq!(grid.matches("<td class=\"well").count(), 96);
     assert_eq!(grid.matches("well-empty").count(), 90);
-    assert!(grid.contains("<caption class=\"visually-hidden\">96-well plate"), "{grid}");
+    assert!(
+        grid.contains("<caption class=\"visually-hidden\">96-well plate"),
+        "{grid}"
+    );
     for (well, offset, look, words) in [
         ("A01", 0, "well-hit", "A01: hit, ref_A1 (E = 3e-12)"),
         ("A02", 1, "well-no-hit", "A02: no hit<"),
-        ("A03", 2, "well-failed", "A03: failed, the command exited with code 2"),
+        (
+            "A03",
+            2,
+            "well-failed",
+            "A03: failed, the command exited with code 2",
+        ),
         ("H01", 5, "well-hit", "H01: hit, ref_h1 (E = 3e-12)"),
     ] {
         let cell = well_cell(grid, well).unwrap_or_else(|| panic!("{well} in {grid}"));
-        assert!(cell.starts_with(&format!("<td class=\"well {look}\" data-id=\"{:06}\"", first + offset)), "{cell}");
-        assert!(cell.contains(&format!("<a href=\"/experiments/{:06}\">", first + offset)), "{cell}");
+        assert!(
+            cell.starts_with(&format!(
+                "<td class=\"well {look}\" data-id=\"{:06}\"",
+                first + offset
+            )),
+            "{cell}"
+        );
+        assert!(
+            cell.contains(&format!("<a href=\"/experiments/{:06}\">", first + offset)),
+            "{cell}"
+        );
         assert!(cell.contains(words), "{cell}");
     }
 
     // On another page of the list, the grid is still the whole plate.
-    let second = page(&server, &format!("/experiments?batch={batch}&limit=2&page_token={first:06}"));
+    let second = page(
+        &server,
+        &format!("/experiments?batch={batch}&limit=2&page_token={first:06}"),
+    );
     assert_eq!(row_names(&second), ["A02", "A03"]);
-    let grid = &second[second.find("<table class=\"wells wells-96\"").expect("the grid")..];
+    let grid = &second[second
+        .find("<table class=\"wells wells-96\"")
+        .expect("the grid")..];
     assert!(well_cell(grid, "A01").unwrap().contains("well-hit"));
     assert!(well_cell(grid, "H01").unwrap().contains("well-hit"));
-    let json = server.get(&format!("/batches/{batch}?limit=2&page_token={first:06}")).json();
+    let json = server
+        .get(&format!("/batches/{batch}?limit=2&page_token={first:06}"))
+        .json();
     assert_eq!(json["plate"]["wells"].as_array().unwrap().len(), 6);
     assert_eq!(json["experiments"].as_array().unwrap().len(), 2);
 
@@ -1628,15 +1661,34 @@ fn a_batch_named_as_wells_shows_its_plate_as_a_grid_and_a_list_named_otherwise_d
         .unwrap()
         .to_owned();
     let status = wait_for_batch(&server, &big);
-    assert_eq!((status["plate"]["rows"].as_u64(), status["plate"]["columns"].as_u64()), (Some(16), Some(24)));
+    assert_eq!(
+        (
+            status["plate"]["rows"].as_u64(),
+            status["plate"]["columns"].as_u64()
+        ),
+        (Some(16), Some(24))
+    );
     let html = page(&server, &format!("/batches/{big}"));
-    let grid = &html[html.find("<table class=\"wells wells-384\"").expect("a 384-well grid")..];
-    assert_eq!(grid[..grid.find("</table>").unwrap()].matches("<td class=\"well").count(), 384);
+    let grid = &html[html
+        .find("<table class=\"wells wells-384\"")
+        .expect("a 384-well grid")..];
+    assert_eq!(
+        grid[..grid.find("</table>").unwrap()]
+            .matches("<td class=\"well")
+            .count(),
+        384
+    );
 
     // One record named otherwise, or a well twice: a list, no grid.
     open_gates(&lab, ["blank"]);
-    for text in [">A01\nACGT\n>A02\nACGT\n>blank\nACGT\n", ">A01\nACGT\n>A1\nACGT\n"] {
-        let list = post_fasta(&server, text).json()["batch"].as_str().unwrap().to_owned();
+    for text in [
+        ">A01\nACGT\n>A02\nACGT\n>blank\nACGT\n",
+        ">A01\nACGT\n>A1\nACGT\n",
+    ] {
+        let list = post_fasta(&server, text).json()["batch"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let status = wait_for_batch(&server, &list);
         assert!(status.get("plate").is_none(), "{status:#}");
         let html = page(&server, &format!("/batches/{list}"));

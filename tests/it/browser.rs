@@ -1100,10 +1100,18 @@ fn a_96_record_plate_shows_as_a_grid_filling_in_as_wells_finish() {
         ))
     };
     let shown = browser.script(looks);
-    let shown: Vec<&str> = shown.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let shown: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(shown.len(), 96);
     assert_eq!(shown[0], "well-running");
-    assert!(shown[1..].iter().all(|look| *look == "well-queued"), "{shown:?}");
+    assert!(
+        shown[1..].iter().all(|look| *look == "well-queued"),
+        "{shown:?}"
+    );
     assert_eq!(heard("A01"), "…A01: running");
     let headers = browser.script(
         "const t = document.querySelector('table[data-wells]'); \
@@ -1136,14 +1144,20 @@ fn a_96_record_plate_shows_as_a_grid_filling_in_as_wells_finish() {
     open_gates(&lab, wells().iter().skip(6).map(String::as_str));
     wait_until("every well has finished", || {
         let shown = browser.script(looks);
-        shown
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|look| matches!(look.as_str(), Some("well-hit" | "well-no-hit" | "well-failed")))
+        shown.as_array().unwrap().iter().all(|look| {
+            matches!(
+                look.as_str(),
+                Some("well-hit" | "well-no-hit" | "well-failed")
+            )
+        })
     });
     let shown = browser.script(looks);
-    let hits = shown.as_array().unwrap().iter().filter(|look| *look == "well-hit").count();
+    let hits = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|look| *look == "well-hit")
+        .count();
     assert_eq!(hits, 47, "every odd column found a hit, but A03 failed");
     assert_eq!(heard("H12"), "○H12: no hit");
     assert_eq!(
@@ -1154,7 +1168,10 @@ fn a_96_record_plate_shows_as_a_grid_filling_in_as_wells_finish() {
 
     // A well opens its experiment.
     browser.click(&browser.find("[data-well=B05] a"));
-    assert_eq!(browser.landed_on_an_experiment(), format!("{:06}", first + 16));
+    assert_eq!(
+        browser.landed_on_an_experiment(),
+        format!("{:06}", first + 16)
+    );
 }
 
 #[test]

@@ -97,9 +97,8 @@ pub(super) fn grid(wells: &Wells) -> Markup {
 /// look says already (`no hits`, `canceled`).
 fn said(cell: &PlateWell) -> Option<&str> {
     let text = cell.summary.text.as_str();
-    let adds = !text.is_empty()
-        && cell.summary.hit != Some(false)
-        && cell.record.state != State::Canceled;
+    let adds =
+        !text.is_empty() && cell.summary.hit != Some(false) && cell.record.state != State::Canceled;
     adds.then_some(text)
 }
 
@@ -190,7 +189,12 @@ mod tests {
         for (well, id, class, words) in [
             ("A01", "000001", "well-hit", "A01: hit, ref03 (E = 2e-31)"),
             ("A02", "000002", "well-no-hit", "A02: no hit<"),
-            ("A03", "000003", "well-failed", "A03: failed, exited with code 2<"),
+            (
+                "A03",
+                "000003",
+                "well-failed",
+                "A03: failed, exited with code 2<",
+            ),
             ("B01", "000004", "well-running", "B01: running<"),
         ] {
             let at = page
@@ -199,9 +203,15 @@ mod tests {
             let cell = &page[page[..at].rfind("<td").unwrap()..];
             let cell = &cell[..cell.find("</td>").unwrap()];
             assert!(cell.contains(class), "{cell}");
-            assert!(cell.contains(&format!("href=\"/experiments/{id}\"")), "{cell}");
+            assert!(
+                cell.contains(&format!("href=\"/experiments/{id}\"")),
+                "{cell}"
+            );
             assert!(cell.contains(words), "{cell}");
         }
-        assert!(page.contains("96-well plate, rows A to H, columns 1 to 12"), "{page}");
+        assert!(
+            page.contains("96-well plate, rows A to H, columns 1 to 12"),
+            "{page}"
+        );
     }
 }
