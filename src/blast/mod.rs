@@ -5,8 +5,9 @@
 //! - [`format`]: the formats made from an archive with `blast_formatter`
 //!   (the page's report, the downloads, the NCBI API's answers), under a
 //!   time limit, a size limit and a bound on how many run at once.
-//! - [`entries`]: the whole sequences of a search's hits, fetched from its
-//!   databases with `blastdbcmd -entry_batch`, for a download.
+//! - [`searched`]: the databases a search ran against, as `blastdbcmd`
+//!   knows them: their titles (a report names them so, never by a path on
+//!   the server), and the whole sequences of its hits for a download.
 //! - [`report`]: the hit model read from BLAST's JSON (a report, each
 //!   query's hits, their HSPs) and its numbers as BLAST writes them; no
 //!   HTML (`ui::results` draws it, `results` makes and caches it).
@@ -18,7 +19,7 @@
 //! A new BLAST capability (databases found on disk, the programs offered
 //! as pipelines, a run of several queries split per query) gets a file here.
 
-pub(crate) mod entries;
 pub(crate) mod format;
 pub(crate) mod ncbi;
 pub(crate) mod report;
+pub(crate) mod searched;

@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::searched::Database;
+
 /// Hits a report keeps for each query: the table, the overview and the
 /// alignments show these; the downloads hold them all.
 pub(crate) const MAX_HITS: usize = 100;
@@ -34,8 +36,14 @@ pub(crate) struct Report {
     pub program: String,
     /// `BLASTN 2.12.0+`.
     pub version: String,
-    /// The database searched, as the search named it.
+    /// The database searched, as the search named it (`-db`: a path on the
+    /// server, or several): for finding it again, never to show.
     pub database: Option<String>,
+    /// The databases searched, each by its name and title, as a page shows
+    /// them: read with `blastdbcmd` when the report is made; empty in a
+    /// report kept before they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<Database>,
     /// The search's expect threshold.
     pub expect: Option<f64>,
     /// The scoring matrix (protein searches).
@@ -313,6 +321,18 @@ impl Output {
 }
 
 impl Report {
+    /// What a page calls the databases searched: their titles, or, in a
+    /// report kept before they were read, their file names; never a path.
+    pub(crate) fn database_titles(&self) -> Vec<String> {
+        if !self.databases.is_empty() {
+            return self.databases.iter().map(|db| db.title.clone()).collect();
+        }
+        let words = self.database.as_deref().unwrap_or("").split_whitespace();
+        words
+            .map(|word| word.rsplit('/').next().unwrap_or(word).to_owned())
+            .collect()
+    }
+
     /// Reads BLAST's single-file JSON (`-outfmt 15`), with the bit scores
     /// of its tables (`-outfmt "6 bitscore"`) when there are; `more` says whether
     /// the search holds more hits than the JSON was cut to (`blast_formatter`
@@ -327,6 +347,7 @@ impl Report {
             program: String::new(),
             version: String::new(),
             database: None,
+            databases: Vec::new(),
             expect: None,
             matrix: None,
             queries: Vec::new(),

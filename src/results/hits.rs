@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 
-use crate::blast::entries;
 use crate::blast::format::{self as blast, Columns, Options};
+use crate::blast::searched;
 use crate::error::Error;
 
 /// Residues on a line of the FASTA written, as BLAST's own FASTA has them.
@@ -210,7 +210,7 @@ pub(crate) fn write(
             let database = found.database.as_deref().ok_or_else(|| {
                 Error::Internal("the archive names no database to fetch the hits from".into())
             })?;
-            entries::fetch(database, &ids, options, output)
+            searched::fetch(database, &ids, options, output)
         }
         Take::Aligned => aligned(&found, &wanted, output),
     }

@@ -35,6 +35,7 @@ use hyper::Response;
 use crate::app::{blocking, App};
 use crate::blast::format::{self as blast, Columns, FormatError};
 use crate::blast::report::{self, Report};
+use crate::blast::searched;
 use crate::error::Error;
 use crate::http::percent;
 use crate::http::{body, respond, Body};
@@ -350,10 +351,14 @@ fn make_report(
             None
         }
     };
-    let report = match Report::from_json(&json, tabular.as_deref()) {
+    let mut report = match Report::from_json(&json, tabular.as_deref()) {
         Ok(report) => report,
         Err(why) => return failed(why),
     };
+    // Named by their titles on the page, never by their paths.
+    if let Some(database) = &report.database {
+        report.databases = searched::databases(database, &options);
+    }
     log::debug!(
         "experiment {id}: made the report of {name} in {:.2} s",
         started.elapsed().as_secs_f64()

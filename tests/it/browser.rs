@@ -2176,6 +2176,100 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
     );
 }
 
+/// Waits until the browser has saved a file whose name ends in `suffix`
+/// (not one it is still writing), and returns its text.
+fn saved(browser: &Browser, suffix: &str) -> String {
+    let mut found = None;
+    wait_until(&format!("the browser saves a {suffix} file"), || {
+        found = downloaded(&browser.downloads())
+            .into_iter()
+            .find(|name| name.ends_with(suffix));
+        found.is_some()
+    });
+    std::fs::read_to_string(browser.downloads().join(found.unwrap())).unwrap()
+}
+
+#[test]
+#[cfg_attr(
+    any(not(seqspool_test_chromium), not(seqspool_test_blast)),
+    ignore = "needs chromium, chromedriver and NCBI BLAST+"
+)]
+fn hits_ticked_on_the_report_download_as_fasta_and_the_overview_as_svg() {
+    need_blast();
+    let browser = Browser::start(true);
+    let db = tempfile::tempdir().unwrap();
+    let server = ready_example_server(db.path());
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "chimeric-read-07"),
+            ("query_sequence", &chimeric_read()),
+            ("pipeline", "blastn"),
+            ("param.task", "blastn"),
+            ("param.evalue", "10"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + BLAST_PATIENCE;
+    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
+        assert!(Instant::now() < deadline, "the search did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    let ids = browser.script(
+        "return Array.from(document.querySelectorAll('table.hits tbody input[name=hits]'), b => b.value);",
+    );
+    let ids: Vec<String> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.len() >= 4, "{ids:?}");
+
+    // Three hits ticked, then their sequences, whole, from the database.
+    for hit in ["ref04", "ref06", &ids[3]] {
+        browser.click(&browser.find(&format!("table.hits input[name=hits][value='{hit}']")));
+    }
+    browser.click(&browser.find("form.take button[value=fasta]"));
+    let fasta = saved(&browser, "-sequences.fasta");
+    let names: Vec<&str> = fasta
+        .lines()
+        .filter_map(|line| line.strip_prefix('>'))
+        .map(|defline| defline.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(names, ["ref04", "ref06", ids[3].as_str()], "{fasta}");
+    let body: String = fasta.split('>').nth(2).unwrap().lines().skip(1).collect();
+    assert_eq!(body, reference("reference.fasta", "ref06").sequence);
+    assert!(
+        browser.url().ends_with(&format!("/experiments/{id}")),
+        "the page stays: {}",
+        browser.url()
+    );
+
+    // "All" ticks every hit; then their aligned parts.
+    let all = browser.find("table.hits input[data-pick-all]");
+    assert!(browser.displayed(&all), "the script shows all");
+    browser.click(&all);
+    let ticked = browser.script(
+        "return Array.from(document.querySelectorAll('table.hits tbody input[name=hits]')).every(b => b.checked);",
+    );
+    assert_eq!(ticked, true);
+    browser.click(&browser.find("form.take button[value=fasta-aligned]"));
+    let aligned = saved(&browser, "-aligned.fasta");
+    for hit in &ids {
+        assert!(aligned.contains(&format!(">{hit}:")), "{hit} in {aligned}");
+    }
+
+    // The overview, as an SVG file.
+    browser.click(&browser.find("p.overview-download a"));
+    let svg = saved(&browser, "-overview.svg");
+    assert!(svg.starts_with("<?xml"), "{svg}");
+    assert!(svg.contains("<svg class=\"overview-svg\""), "{svg}");
+    assert!(svg.contains("ref06"), "{svg}");
+}
+
 #[test]
 #[cfg_attr(
     not(seqspool_test_chromium),

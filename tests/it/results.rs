@@ -122,7 +122,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() {
     need_blast();
     let Searched {
-        tmp: _tmp,
+        tmp,
         server,
         id,
         html,
@@ -137,6 +137,15 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
         "</article>",
     );
     assert!(report.contains("data-view=\"blast\""), "{report}");
+    // The database by its title, never its path on the server.
+    assert!(
+        report.contains(
+            " against <strong class=\"database\">seqspool example nucleotide reference (synthetic)</strong>"
+        ),
+        "{report}"
+    );
+    let db_dir = tmp.path().to_str().unwrap();
+    assert!(!html.contains(db_dir), "the page names {db_dir}: {html}");
 
     // The hit table: ref04 first, with its title, 100.0 % identical over 200 nt; ref06 second.
     let table = between(report, "<table class=\"data hits\"", "</table>");

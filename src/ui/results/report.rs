@@ -25,9 +25,14 @@ pub(super) fn render(report: &Report, context: &Context) -> Markup {
     html! {
         p.result-note {
             (report.version) " against "
-            @match &report.database {
-                Some(db) => { code { (db) } }
-                None => { "its subject sequences" }
+            @let titles = report.database_titles();
+            @if titles.is_empty() {
+                "its subject sequences"
+            } @else {
+                @for (i, title) in titles.iter().enumerate() {
+                    @if i > 0 { @if i + 1 == titles.len() { " and " } @else { ", " } }
+                    strong.database { (title) }
+                }
             }
             @if let Some(expect) = report.expect { ", expect threshold " (threshold(expect)) }
             @if let Some(matrix) = &report.matrix { ", " (matrix) }
@@ -235,7 +240,22 @@ mod tests {
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(page.contains("Synthetic construct &quot;chiS&quot; &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), "{page}");
         assert!(page.contains("my_read &lt;i&gt;300&lt;/i&gt; nt"));
-        assert!(page.contains("<code>/data/&lt;db&gt;/reference</code>"));
+        // The database by its name, never its path on the server.
+        assert!(
+            page.contains("<strong class=\"database\">reference</strong>"),
+            "{page}"
+        );
+        assert!(!page.contains("/data/"), "{page}");
+        let mut titled = report();
+        titled.databases = vec![crate::blast::searched::Database {
+            name: "reference".into(),
+            title: "Lab <reference>".into(),
+        }];
+        let page = render(&titled, &Context::for_test()).into_string();
+        assert!(
+            page.contains("<strong class=\"database\">Lab &lt;reference&gt;</strong>"),
+            "{page}"
+        );
         assert!(page.contains(">100.0 %</td>"), "{page}");
         assert!(page.contains(">2.6e-157</td>"), "{page}");
         assert!(page.contains("Strand Plus/Minus"), "{page}");
