@@ -866,7 +866,10 @@ fn hits_download_as_fasta_all_or_chosen_whole_from_the_database_or_as_aligned() 
     assert_eq!(records[0].1, reference("ref04")[700..900]);
     assert_eq!(records[1].1, reference("ref04")[700..900]);
     let every = fasta_records(&fasta("format=fasta-aligned").text());
-    assert!(every.len() >= 4 && every.len().is_multiple_of(2), "{every:?}");
+    assert!(
+        every.len() >= 4 && every.len().is_multiple_of(2),
+        "{every:?}"
+    );
 
     // Hits the search did not find are named; hits= is for these formats only.
     let unknown = get("format=fasta&hits=ref06,nope,sp%7CX%7CY");
