@@ -10,7 +10,7 @@
 //! counts, not only the hundred a page shows, and an id is checked against
 //! the search's own before anything is fetched.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 
@@ -89,46 +89,56 @@ pub(crate) fn chosen<'a>(
     Ok((!ids.is_empty()).then_some(ids))
 }
 
-/// One HSP, as the archive's table gives it.
-struct Row {
-    fields: Vec<String>,
+/// One HSP, a line of the archive's table.
+struct Row<'a> {
+    fields: Vec<&'a str>,
 }
 
-impl Row {
-    fn get(&self, column: &str) -> &str {
+impl<'a> Row<'a> {
+    /// A line of the table, or `None` for a comment or a blank line.
+    fn read(line: &'a str) -> Option<Row<'a>> {
+        (!line.starts_with('#') && !line.trim().is_empty()).then(|| Row {
+            fields: line.split('\t').collect(),
+        })
+    }
+
+    fn get(&self, column: &str) -> &'a str {
         COLUMNS
             .iter()
             .position(|name| *name == column)
-            .and_then(|at| self.fields.get(at))
-            .map_or("", String::as_str)
+            .and_then(|at| self.fields.get(at).copied())
+            .unwrap_or("")
     }
 }
 
-/// What the archive says of its hits: the database searched and every HSP.
+/// The archive's hits as a table of every HSP, in an unnamed file (read a
+/// line at a time, never whole: a search may align thousands of long hits),
+/// with the database searched and the hits' ids, in the order they come.
 struct Found {
+    table: File,
     database: Option<String>,
-    rows: Vec<Row>,
+    ids: Vec<String>,
 }
 
 impl Found {
-    /// The hits' ids, in the order they first come.
-    fn ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = Vec::new();
-        for row in &self.rows {
-            let id = row.get("sseqid");
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        ids
+    /// Each line of the table, from its start.
+    fn lines(&self) -> Result<impl Iterator<Item = std::io::Result<String>>, Error> {
+        let mut table = self
+            .table
+            .try_clone()
+            .map_err(|e| Error::io("reading", "a table of hits", e))?;
+        table
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io("reading", "a table of hits", e))?;
+        Ok(BufReader::new(table).lines())
     }
 }
 
-/// Reads the hits of `archive` (`blast_formatter`'s table, written to an
-/// unnamed file, then read a line at a time).
+/// Formats `archive` as the table of its hits and reads their ids and the
+/// database from it.
 fn find(archive: File, options: &Options) -> Result<Found, Error> {
     let columns = Columns::Named(COLUMNS.iter().map(|c| (*c).to_owned()).collect());
-    let mut table =
+    let table =
         tempfile::tempfile().map_err(|e| Error::io("making room for", "a table of hits", e))?;
     blast::format_file(
         archive,
@@ -136,29 +146,25 @@ fn find(archive: File, options: &Options) -> Result<Found, Error> {
         options,
         &table,
     )?;
-    table
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| Error::io("reading", "a table of hits", e))?;
     let mut found = Found {
+        table,
         database: None,
-        rows: Vec::new(),
+        ids: Vec::new(),
     };
-    for line in BufReader::new(table).lines() {
+    let mut seen: HashSet<String> = HashSet::new();
+    for line in found.lines()? {
         let line = line.map_err(|e| Error::io("reading", "a table of hits", e))?;
-        if let Some(comment) = line.strip_prefix('#') {
-            if let Some(database) = comment.trim().strip_prefix("Database:") {
-                found
-                    .database
-                    .get_or_insert_with(|| database.trim().to_owned());
+        if let Some(database) = line.strip_prefix("# Database:") {
+            found
+                .database
+                .get_or_insert_with(|| database.trim().to_owned());
+        }
+        if let Some(row) = Row::read(&line) {
+            let id = row.get("sseqid");
+            if seen.insert(id.to_owned()) {
+                found.ids.push(id.to_owned());
             }
-            continue;
         }
-        if line.trim().is_empty() {
-            continue;
-        }
-        found.rows.push(Row {
-            fields: line.split('\t').map(str::to_owned).collect(),
-        });
     }
     Ok(found)
 }
@@ -175,7 +181,7 @@ pub(crate) fn write(
     output: &File,
 ) -> Result<u64, Error> {
     let found = find(archive, options)?;
-    let ids = found.ids();
+    let ids: Vec<&str> = found.ids.iter().map(String::as_str).collect();
     if let Some(chosen) = chosen {
         let unknown: Vec<&str> = chosen
             .iter()
@@ -223,23 +229,20 @@ fn aligned(found: &Found, wanted: &HashSet<&str>, output: &File) -> Result<u64, 
     let failed = |e| Error::io("writing", "the aligned parts", e);
     let mut out = std::io::BufWriter::new(output);
     let mut written = 0u64;
-    let mut hsp_of: Vec<(String, usize)> = Vec::new();
-    for row in &found.rows {
+    // Each hit's HSPs are counted for each query, from 1.
+    let mut hsps: HashMap<(String, String), usize> = HashMap::new();
+    for line in found.lines()? {
+        let line = line.map_err(|e| Error::io("reading", "a table of hits", e))?;
+        let Some(row) = Row::read(&line) else {
+            continue;
+        };
         let (query, hit) = (row.get("qseqid"), row.get("sseqid"));
         if !wanted.contains(hit) {
             continue;
         }
-        let key = format!("{query}\t{hit}");
-        let n = match hsp_of.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => {
-                *n += 1;
-                *n
-            }
-            None => {
-                hsp_of.push((key, 1));
-                1
-            }
-        };
+        let n = hsps.entry((query.to_owned(), hit.to_owned())).or_default();
+        *n += 1;
+        let n = *n;
         let (qstart, qend, sstart, send) = (
             row.get("qstart"),
             row.get("qend"),
