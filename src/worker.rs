@@ -346,6 +346,7 @@ impl Worker {
         let run = Run {
             record: &running,
             dir: &dir,
+            size: 1,
         };
         let outcome = {
             // RUNNING is written with the executor's handle before anything
