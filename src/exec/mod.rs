@@ -212,7 +212,7 @@ pub(crate) fn unrecorded(err: &Error) -> Outcome {
 }
 
 /// What becomes of a run that a crash or a kill of the server interrupted.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Recovered {
     /// Nothing of it is left running: it may run again (or fail, as the operator chose).
     Requeue,

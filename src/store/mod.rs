@@ -38,7 +38,7 @@ use crate::model::{FileInfo, Id};
 use dir::ExperimentDir;
 use queue_state::QueueState;
 
-pub(crate) use group::{FAILED_FILE, GROUPS_DIR, MANIFEST_FILE};
+pub(crate) use group::MANIFEST_FILE;
 pub(crate) use publish::{Published, Staged};
 pub use record::read_record;
 pub(crate) use scan::Scan;
