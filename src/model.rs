@@ -289,9 +289,10 @@ pub struct Record {
         skip_serializing_if = "Option::is_none"
     )]
     pub handle: Option<Box<RunHandle>>,
-    /// The warm processor that ran it (in its last attempt), for a warm pipeline.
+    /// The warm processor that ran it (in its last attempt), for a warm
+    /// pipeline. Boxed, as the handle: few records have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processor: Option<Processor>,
+    pub processor: Option<Box<Processor>>,
     /// The grouped run that serves (or served) it with others next in line,
     /// from its start; none for a run of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -560,8 +561,9 @@ mod tests {
     fn a_record_in_the_index_is_small_and_shares_what_records_hold_alike() {
         // Every experiment's record lives in the index: its inline size is
         // most of what a queued experiment costs (bench B4, under 512 bytes).
+        // (400 before a grouped run's `group` and `solo`, issue 21.)
         assert!(
-            std::mem::size_of::<Record>() <= 400,
+            std::mem::size_of::<Record>() <= 424,
             "{} bytes",
             std::mem::size_of::<Record>()
         );
@@ -653,7 +655,7 @@ mod tests {
         assert_eq!(handle.processor(), Some(&processor));
         let record = Record {
             handle: Some(Box::new(handle)),
-            processor: Some(processor),
+            processor: Some(Box::new(processor)),
             ..Record::for_test(1, State::Running)
         };
         let json = serde_json::to_value(&record).unwrap();

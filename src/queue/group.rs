@@ -38,9 +38,7 @@ fn joins(head: &Record, other: &Record) -> bool {
 fn limit(head: &Record) -> usize {
     let definition = head.definition();
     match definition.executor {
-        ExecutorKind::Local | ExecutorKind::Slurm if head.solo.is_none() => {
-            definition.group_size()
-        }
+        ExecutorKind::Local | ExecutorKind::Slurm if head.solo.is_none() => definition.group_size(),
         _ => 1,
     }
 }
@@ -76,7 +74,7 @@ impl Queue {
                 _ => break,
             }
         }
-        let group = (ids.len() > 1).then(|| Group {
+        let group = (ids.len() > 1).then_some(Group {
             id,
             size: ids.len() as u32,
         });
@@ -130,9 +128,8 @@ impl Queue {
                 index.update(id, |record| {
                     record.state = State::Canceled;
                     record.finished_at = Some(Timestamp::now());
-                    record.error = Some(
-                        "canceled by a client as its group started; it got no results".into(),
-                    );
+                    record.error =
+                        Some("canceled by a client as its group started; it got no results".into());
                 })
             })
             .collect()
@@ -252,5 +249,113 @@ impl Index {
             group: Some((group.id, Stage::Running)),
         });
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Definition;
+
+    /// A queued experiment of a pipeline grouping three, with `tag`.
+    fn waiting(id: u64, tag: &str) -> Record {
+        let mut record = Record::for_test(id, State::Queued);
+        record.definition = Some(Arc::new(Definition {
+            group: 3,
+            ..Definition::legacy("true")
+        }));
+        record.params.insert("tag".into(), tag.into());
+        record
+    }
+
+    fn ids(records: &[Record]) -> Vec<u64> {
+        records.iter().map(|record| record.id.0).collect()
+    }
+
+    #[test]
+    fn a_group_takes_those_alike_right_behind_the_head_up_to_its_size_and_stops_at_the_first_that_differs(
+    ) {
+        let mut solo = waiting(8, "a");
+        solo.solo = Some("its group 000007 failed".into());
+        let queue = Queue::new(
+            20,
+            vec![
+                waiting(1, "a"),
+                waiting(2, "a"),
+                waiting(3, "a"),
+                waiting(4, "a"),
+                waiting(5, "b"),
+                waiting(6, "a"),
+                waiting(7, "a"),
+                solo,
+                waiting(9, "a"),
+            ],
+            None,
+        );
+        let next = || queue.next_group(|_| Some(None)).unwrap();
+        let first = next();
+        assert_eq!(ids(&first), [1, 2, 3]);
+        assert!(first
+            .iter()
+            .all(|r| r.group == Some(Group { id: Id(1), size: 3 }) && r.state == State::Running));
+        for id in [1, 2, 3] {
+            queue.finish(Record {
+                state: State::Complete,
+                ..queue.get(Id(id)).unwrap().record
+            });
+        }
+        let alone = next();
+        assert_eq!(
+            (ids(&alone), alone[0].group),
+            (vec![4], None),
+            "a group of one is a run"
+        );
+        queue.finish(Record {
+            state: State::Complete,
+            ..alone[0].clone()
+        });
+        assert_eq!(ids(&next()), [5]);
+        queue.finish(Record {
+            state: State::Complete,
+            ..queue.get(Id(5)).unwrap().record
+        });
+        // One marked to run alone ends the group before it, and runs alone.
+        assert_eq!(ids(&next()), [6, 7]);
+    }
+
+    #[test]
+    fn a_member_is_cancelled_as_its_stage_allows_and_the_last_stops_the_run() {
+        let queue = Queue::new(10, (1..=3).map(|id| waiting(id, "a")).collect(), None);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        queue.next_group(|_| Some(Some(sender))).unwrap();
+        // Starting: noted, and cancelled by the worker once the start is on disk.
+        assert!(matches!(queue.cancel(Id(3)), Ok(Canceled::Stopping(_))));
+        let canceled = queue.begin_group(Id(1));
+        assert_eq!(ids(&canceled), [3]);
+        assert_eq!(queue.get(Id(3)).unwrap().record.state, State::Canceled);
+        // Running: CANCELED at once; the run goes on until the last is cancelled.
+        let Ok(Canceled::Member(record)) = queue.cancel(Id(2)) else {
+            panic!("not cancelled at once");
+        };
+        assert_eq!(record.state, State::Canceled);
+        assert!(receiver.try_recv().is_err(), "the others go on");
+        assert_eq!(queue.members(Id(1)), [Id(1)]);
+        // A cancel that could not be written is undone while the group runs.
+        queue.uncancel(Id(2));
+        assert_eq!(queue.get(Id(2)).unwrap().record.state, State::Running);
+        assert!(matches!(queue.cancel(Id(2)), Ok(Canceled::Member(_))));
+        assert!(matches!(queue.cancel(Id(1)), Ok(Canceled::Member(_))));
+        assert!(matches!(receiver.try_recv(), Ok(Signal::Cancel)));
+        assert!(queue.settle_group(Id(1)).is_empty());
+    }
+
+    #[test]
+    fn a_settling_member_ends_as_its_run_did() {
+        let queue = Queue::new(10, (1..=2).map(|id| waiting(id, "a")).collect(), None);
+        queue.next_group(|_| Some(None)).unwrap();
+        queue.begin_group(Id(1));
+        assert_eq!(queue.settle_group(Id(1)), [Id(1), Id(2)]);
+        assert!(matches!(queue.cancel(Id(2)), Ok(Canceled::Stopping(_))));
+        assert_eq!(queue.get(Id(2)).unwrap().record.state, State::Running);
     }
 }

@@ -392,7 +392,11 @@ impl Worker {
             // RUNNING is written with the executor's handle before anything
             // runs; if it cannot be, nothing runs.
             let mut record_start = |handle: Option<RunHandle>| {
-                record.processor = handle.as_ref().and_then(|h| h.processor()).cloned();
+                record.processor = handle
+                    .as_ref()
+                    .and_then(|h| h.processor())
+                    .cloned()
+                    .map(Box::new);
                 record.handle = handle.map(Box::new);
                 self.store.write_record(&record)?;
                 self.queue.update_running(record.clone());

@@ -1148,7 +1148,7 @@ fn warm_shapes(document: &Document, running: &Value) {
         },
         processor: processor.clone(),
     })));
-    record.processor = Some(processor);
+    record.processor = Some(Box::new(processor));
     let mut definition = (*record.definition()).clone();
     definition.executor = ExecutorKind::Warm;
     definition.start_timeout_ms = Some(120_000);
