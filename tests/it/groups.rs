@@ -465,3 +465,20 @@ fn a_kill_9_during_a_group_runs_it_again_and_every_member_completes_once() {
     assert!(group_dirs(&lab.experiments()).is_empty());
     drop(server);
 }
+
+#[test]
+fn a_warm_pipeline_that_says_group_does_not_start_and_says_why() {
+    let lab = Lab::new();
+    lab.config(
+        "[[pipeline]]\nname = \"model\"\nexecutor = \"warm\"\ncommand = \"cat\"\ngroup = 96\n",
+    );
+    let output = output_within(&mut lab.command(&[]));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it started: {said}");
+    assert!(
+        said.contains("pipeline 'model'")
+            && said.contains("warm pipeline does not group")
+            && said.contains("`group`"),
+        "{said}"
+    );
+}
