@@ -358,4 +358,44 @@ mod tests {
         assert!(matches!(queue.cancel(Id(2)), Ok(Canceled::Stopping(_))));
         assert_eq!(queue.get(Id(2)).unwrap().record.state, State::Running);
     }
+
+    #[test]
+    fn estimates_count_a_members_share_and_a_running_group_takes_its_size_in_shares() {
+        use std::time::Duration;
+        let minutes = |n: u64| Duration::from_secs(60 * n);
+        let an_hour_ago = Timestamp::from_millis(Timestamp::now().millis() - 3_600_000);
+        // A group of two that took four minutes: two minutes a member.
+        let done = |id: u64| Record {
+            state: State::Complete,
+            started_at: Some(an_hour_ago),
+            finished_at: Some(an_hour_ago.after(minutes(4))),
+            group: Some(Group { id: Id(1), size: 2 }),
+            ..waiting(id, "a")
+        };
+        let queue = Queue::new(
+            10,
+            vec![
+                done(1),
+                done(2),
+                waiting(3, "a"),
+                waiting(4, "a"),
+                waiting(5, "a"),
+                waiting(6, "b"),
+            ],
+            None,
+        );
+        let group = queue.next_group(|_| Some(None)).unwrap();
+        assert_eq!(ids(&group), [3, 4, 5]);
+        let started = group[0].started_at.unwrap();
+        let finish = queue.get(Id(4)).unwrap().eta.eta().unwrap().finish;
+        let behind = queue.get(Id(6)).unwrap().eta.eta().copied().unwrap();
+        let close =
+            |a: Timestamp, b: Timestamp| a.since(b).max(b.since(a)) < Duration::from_secs(1);
+        assert!(
+            close(finish, started.after(minutes(6))),
+            "three shares of two minutes"
+        );
+        assert!(close(behind.start.unwrap(), started.after(minutes(6))));
+        assert_eq!(behind.finish, behind.start.unwrap().after(minutes(2)));
+    }
 }
