@@ -1,7 +1,9 @@
-//! The one OS thread that processes experiments, strictly one at a time, in order.
+//! The one OS thread that processes experiments, strictly one run at a time, in order.
 //!
 //! It takes the oldest waiting experiment from the queue, hands it to its
-//! executor, waits for the end, and only then takes the next; when none is
+//! executor, waits for the end, and only then takes the next; a pipeline
+//! with `group` lets one run serve the head and the experiments right behind
+//! it that want the same search (`group`, the grouped run). When none is
 //! waiting, or the queue is paused, it sleeps until woken (by the intake, or
 //! by a resume). One at a time by construction: no other thread starts
 //! anything. It also settles, at start, the experiments a crash or a shutdown
