@@ -29,10 +29,13 @@
 //!   validated [`query::Query`] values it makes.
 //! - `intake`: acceptance: reserve, write, flush together, publish, answer.
 //! - `store`: the experiments directory: the scan, staging and publishing,
-//!   records, the queue's state, the trash, files opened without links.
-//! - `queue`: the in-memory index: FIFO order, positions, counts, estimates, cancel.
-//! - `worker`: the one thread that starts experiments, in order, one at a
-//!   time (or several of a Slurm pipeline that allows it).
+//!   records, the queue's state, the trash, files opened without links, a
+//!   grouped run's directory and the move of its members' results.
+//! - `queue`: the in-memory index: FIFO order, positions, counts, estimates,
+//!   cancel, and which experiments a grouped run takes.
+//! - `worker`: the one thread that starts experiments, in order, one run at
+//!   a time (a run may serve a group of alike experiments next in line; a
+//!   Slurm pipeline may allow several runs).
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process), `local` (a command as a process tree, through the `runner`
 //!   process), `warm` (a processor started once and fed one experiment at a

@@ -2500,3 +2500,56 @@ fn an_anonymous_submit_on_a_members_page_is_told_why_and_keeps_what_was_typed_th
         answer.text()
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
+fn a_members_page_says_which_group_serves_it_once_the_group_starts() {
+    let browser = Browser::start(true);
+    let lab = Lab::new();
+    lab.config(
+        "[[pipeline]]\nname = \"plate\"\ngroup = 96\n\
+         command = 'while [ ! -e \"@LAB@/gate\" ]; do sleep 0.05; done'\n",
+    );
+    let server = lab.server(|_| {});
+    pause_queue(server.addr, "loading");
+    let batch = post(
+        &server,
+        "/experiments?pipeline=plate",
+        "text/x-fasta",
+        b">A01\nACGTACGT\n>A02\nACGTTT\n>A03\nGGCCAA\n",
+    );
+    assert_eq!(batch.status, 202, "{}", batch.text());
+    let ids: Vec<String> = batch.json()["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["id"].as_str().unwrap().to_owned())
+        .collect();
+    browser.go(&format!("http://{}/experiments/{}", server.addr, ids[1]));
+    assert!(!browser.displayed(&browser.find("[data-fact='group']")));
+    let resumed = request(server.addr, "POST", "/queue/resume", &[], b"");
+    assert_eq!(resumed.status, 200);
+    wait_until("the page says which group serves it", || {
+        browser.script(
+            "const f = document.querySelector(\"[data-fact='group']\"); return !!f && !f.hidden;",
+        ) == true
+    });
+    let fact = browser.find("[data-fact='group'] dd");
+    assert_eq!(
+        browser.text(&fact),
+        format!("searched with 2 others in one run, the group of {}", ids[0])
+    );
+    assert_eq!(
+        browser.script(
+            "return document.querySelector(\"[data-fact='group'] dd a\").getAttribute('href');"
+        ),
+        format!("/experiments/{}", ids[0])
+    );
+    std::fs::write(lab.path("gate"), "").unwrap();
+    for id in &ids {
+        server.wait_for_state(id, "COMPLETE");
+    }
+}

@@ -20,6 +20,7 @@ mod downloads;
 mod events;
 mod examples;
 mod faults;
+mod groups;
 mod hostile;
 mod input;
 mod layout;
