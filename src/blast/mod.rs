@@ -16,6 +16,7 @@
 //! A new BLAST capability (databases found on disk, the programs offered
 //! as pipelines, a run of several queries split per query) gets a file here.
 
+pub(crate) mod archive;
 pub(crate) mod format;
 pub(crate) mod ncbi;
 pub(crate) mod report;
