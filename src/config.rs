@@ -78,6 +78,11 @@ pub const DEFAULT_STREAMS_SHARE: usize = 2;
 /// people behind one address, and their scripts.
 pub const DEFAULT_STREAMS_PER_CLIENT: usize = 32;
 
+/// Default most experiments one run of a built-in BLAST program serves: a
+/// 96-well plate in one search (one scan of the database, not 96), with
+/// room to spare; 1 turns grouping off.
+pub const DEFAULT_BLAST_GROUP: usize = 100;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -116,6 +121,19 @@ pub struct Config {
     /// [default: the built-in analysis, which writes analysis.json]
     #[arg(long, env = "SEQSPOOL_COMMAND", value_name = "CMD")]
     pub command: Option<String>,
+
+    /// A directory of BLAST databases: each one under it (found with
+    /// blastdbcmd -list) is offered by the built-in pipelines blastn, blastp,
+    /// blastx, tblastn and tblastx [default: none, no built-in BLAST]
+    #[arg(long, env = "SEQSPOOL_BLAST_DATABASES", value_name = "DIR")]
+    pub blast_databases: Option<PathBuf>,
+
+    /// Most experiments next in line one run of a built-in BLAST program
+    /// serves (the same program and settings, from the same submitter); 1
+    /// runs each alone.
+    #[arg(long, env = "SEQSPOOL_BLAST_GROUP", default_value_t = DEFAULT_BLAST_GROUP,
+          value_parser = parse_at_least_one, value_name = "N")]
+    pub blast_group: usize,
 
     /// Most experiments that may wait in the queue; past it submissions get 503.
     #[arg(long, env = "SEQSPOOL_CAPACITY", default_value_t = DEFAULT_CAPACITY,
@@ -274,6 +292,8 @@ impl Config {
             bind: DEFAULT_BIND.parse().expect("the default address parses"),
             experiments: experiments.into(),
             command: None,
+            blast_databases: None,
+            blast_group: DEFAULT_BLAST_GROUP,
             capacity: DEFAULT_CAPACITY,
             timeout: None,
             max_body: DEFAULT_MAX_BODY,
@@ -384,6 +404,7 @@ impl Config {
             ("max_connections", file.max_connections),
             ("max_streams", file.max_streams),
             ("max_streams_per_client", file.max_streams_per_client),
+            ("blast_group", file.blast_group),
         ] {
             if value == Some(0) {
                 return Err(format!(
@@ -403,11 +424,17 @@ impl Config {
             min_free,
             max_warm,
             access,
-            trusted_proxies
+            trusted_proxies,
+            blast_group
         );
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
                 self.experiments = dir.join(experiments);
+            }
+        }
+        if let Some(databases) = file.blast_databases {
+            if unset("blast_databases") {
+                self.blast_databases = Some(dir.join(databases));
             }
         }
         if let Some(command) = file.command {
@@ -722,6 +749,8 @@ struct FileOptions {
     bind: Option<SocketAddr>,
     experiments: Option<PathBuf>,
     command: Option<String>,
+    blast_databases: Option<PathBuf>,
+    blast_group: Option<usize>,
     capacity: Option<usize>,
     /// Seconds.
     timeout: Option<f64>,
@@ -775,6 +804,7 @@ mod tests {
         assert_eq!(parsed.allow_hosts, built.allow_hosts);
         assert_eq!(parsed.max_warm, built.max_warm);
         assert_eq!(parsed.warm_idle, built.warm_idle);
+        assert_eq!(parsed.blast_group, built.blast_group);
         assert_eq!(parsed.timeout, None);
         // Nothing is ever removed unless the operator asks for it.
         assert_eq!((parsed.retention_days, built.retention_days), (None, None));

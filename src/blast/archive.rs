@@ -184,16 +184,14 @@ fn query_of(seq: &Element) -> Query {
                 })
         })
         .unwrap_or_default();
-    let length = block
-        .and_then(|b| field(b, &["inst"]))
-        .and_then(|inst| {
-            inst.elements
-                .iter()
-                .find_map(|element| match element.tokens.as_slice() {
-                    [Token::Word("length"), Token::Word(n)] => n.parse().ok(),
-                    _ => None,
-                })
-        });
+    let length = block.and_then(|b| field(b, &["inst"])).and_then(|inst| {
+        inst.elements
+            .iter()
+            .find_map(|element| match element.tokens.as_slice() {
+                [Token::Word("length"), Token::Word(n)] => n.parse().ok(),
+                _ => None,
+            })
+    });
     Query { id, title, length }
 }
 
@@ -603,7 +601,12 @@ mod tests {
         let record = &records[0];
         let alignments = |record: &Record| {
             field(&record.body, &["results", "alignments"])
-                .map(|list| list.elements.iter().filter_map(first_query).collect::<Vec<_>>())
+                .map(|list| {
+                    list.elements
+                        .iter()
+                        .filter_map(first_query)
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default()
         };
         let all = alignments(record);
