@@ -261,6 +261,13 @@ pub struct Config {
     #[arg(skip)]
     pub ncbi: Arc<Services>,
 
+    /// The `[ncbi]` section, and the file's directory, when it may name the
+    /// built-in BLAST pipelines (`--blast-databases`): it is checked against
+    /// them once the databases are found, at start.
+    #[arg(skip)]
+    #[doc(hidden)]
+    pub ncbi_section: Option<(NcbiTable, String)>,
+
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
     #[doc(hidden)]
@@ -320,6 +327,7 @@ impl Config {
             config: None,
             pipelines: Vec::new(),
             ncbi: Arc::default(),
+            ncbi_section: None,
             faults: Faults::default(),
             notify: Default::default(),
             notify_allow: Vec::new(),
@@ -544,7 +552,11 @@ impl Config {
         }
         self.pipelines = pipelines;
         if let Some(ncbi) = file.ncbi {
-            self.ncbi = Arc::new(Services::build(ncbi, &self.offered(), &dir_text)?);
+            if self.blast_databases.is_some() {
+                self.ncbi_section = Some((ncbi, dir_text));
+            } else {
+                self.ncbi = Arc::new(Services::build(ncbi, &self.offered(), &dir_text)?);
+            }
         }
         if let Some(notify) = file.notify {
             self.notify = notify.build(&dir)?;

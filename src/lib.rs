@@ -146,8 +146,17 @@ async fn with_builtin_blast(
         !config.pipelines.is_empty() || config.command.is_some(),
         builtin,
     );
-    if config.ncbi.is_empty() {
-        config.ncbi = Arc::new(blast::programs::services(&offered, &databases));
+    let ncbi = match config.ncbi_section.take() {
+        Some((section, dir)) => Some(
+            blast::ncbi::Services::build(section, &offered, &dir).map_err(|err| {
+                Error::Internal(format!("the configuration's [ncbi] section: {err}"))
+            })?,
+        ),
+        None if config.ncbi.is_empty() => Some(blast::programs::services(&offered, &databases)),
+        None => None,
+    };
+    if let Some(ncbi) = ncbi {
+        config.ncbi = Arc::new(ncbi);
     }
     Ok((config, offered))
 }

@@ -104,7 +104,7 @@ impl fmt::Display for Program {
 }
 
 /// `[ncbi]` in the configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NcbiTable {
     #[serde(default)]
@@ -113,7 +113,7 @@ pub struct NcbiTable {
 
 /// `[[ncbi.program]]`: one program, the pipeline that runs it, and the
 /// database names scripts may send for it.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProgramTable {
     program: Program,
