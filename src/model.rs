@@ -292,6 +292,23 @@ pub struct Record {
     /// The warm processor that ran it (in its last attempt), for a warm pipeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processor: Option<Processor>,
+    /// The grouped run that serves (or served) it with others next in line,
+    /// from its start; none for a run of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    /// Why it runs alone, never grouped again: the group it was in failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solo: Option<Box<str>>,
+}
+
+/// A grouped run, as each member's record names it: one run of the
+/// pipeline's command served `size` experiments, the first of them `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The group's id: its first member's.
+    pub id: Id,
+    /// How many experiments the run served (more than one).
+    pub size: u32,
 }
 
 /// The pipeline a query was submitted to and what it runs there.
@@ -368,6 +385,8 @@ impl Record {
             moved_to_front: None,
             handle: None,
             processor: None,
+            group: None,
+            solo: None,
         }
     }
 
@@ -470,6 +489,8 @@ impl Record {
             moved_to_front: None,
             handle: None,
             processor: None,
+            group: None,
+            solo: None,
         }
     }
 }

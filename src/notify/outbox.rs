@@ -23,7 +23,7 @@ pub const NEXT_OUTBOX_FILE: &str = ".notify.json.next";
 /// Webhooks' own schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), eight
 /// attempts over a little more than a day, so a receiver down for a night
 /// still hears of the run.
-pub const RETRY_AFTER: [Duration; 7] = [
+pub(super) const RETRY_AFTER: [Duration; 7] = [
     Duration::from_secs(5),
     Duration::from_secs(5 * 60),
     Duration::from_secs(30 * 60),

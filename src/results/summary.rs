@@ -388,6 +388,7 @@ mod tests {
             start_timeout_ms: None,
             env: BTreeMap::new(),
             slurm: None,
+            group: 1,
             results: results
                 .iter()
                 .map(|(file, view)| ResultFile {

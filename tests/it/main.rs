@@ -20,6 +20,7 @@ mod cli;
 mod downloads;
 mod events;
 mod examples;
+mod groups;
 mod faults;
 mod hostile;
 mod input;
