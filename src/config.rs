@@ -132,7 +132,7 @@ pub struct Config {
     /// serves (the same program and settings, from the same submitter); 1
     /// runs each alone.
     #[arg(long, env = "SEQSPOOL_BLAST_GROUP", default_value_t = DEFAULT_BLAST_GROUP,
-          value_parser = parse_at_least_one, value_name = "N")]
+          value_parser = parse_group, value_name = "N")]
     pub blast_group: usize,
 
     /// Most experiments that may wait in the queue; past it submissions get 503.
@@ -412,7 +412,6 @@ impl Config {
             ("max_connections", file.max_connections),
             ("max_streams", file.max_streams),
             ("max_streams_per_client", file.max_streams_per_client),
-            ("blast_group", file.blast_group),
         ] {
             if value == Some(0) {
                 return Err(format!(
@@ -432,9 +431,15 @@ impl Config {
             min_free,
             max_warm,
             access,
-            trusted_proxies,
-            blast_group
+            trusted_proxies
         );
+        if let Some(group) = file.blast_group {
+            parse_group(&group.to_string())
+                .map_err(|err| format!("blast_group = {group}: {err}"))?;
+            if unset("blast_group") {
+                self.blast_group = group;
+            }
+        }
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
                 self.experiments = dir.join(experiments);
@@ -670,6 +675,17 @@ fn parse_at_least_one(text: &str) -> Result<usize, String> {
     match text.trim().parse() {
         Ok(0) | Err(_) => Err(format!("'{text}' is not a whole number of at least 1")),
         Ok(n) => Ok(n),
+    }
+}
+
+/// Parses `--blast-group`: at least 1 (alone), at most what one run may serve.
+fn parse_group(text: &str) -> Result<usize, String> {
+    match text.trim().parse() {
+        Ok(n) if (1..=crate::pipeline::MAX_GROUP).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a group size: give a whole number from 1 (each alone) to {}",
+            crate::pipeline::MAX_GROUP
+        )),
     }
 }
 

@@ -278,6 +278,7 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
                 },
             ],
             slurm: None,
+            group: settings.group,
         }),
     }
 }
@@ -448,6 +449,7 @@ mod tests {
             "the command is seqspool itself"
         );
         assert_eq!(definition.env[DATABASES_VAR], "/data/blastdb");
+        assert_eq!(definition.group_size(), 100, "grouped by --blast-group");
     }
 
     #[test]

@@ -38,9 +38,7 @@ fn joins(head: &Record, other: &Record) -> bool {
 fn limit(head: &Record) -> usize {
     let definition = head.definition();
     match definition.executor {
-        ExecutorKind::Local | ExecutorKind::Slurm if head.solo.is_none() => {
-            definition.group_size()
-        }
+        ExecutorKind::Local | ExecutorKind::Slurm if head.solo.is_none() => definition.group_size(),
         _ => 1,
     }
 }
@@ -130,9 +128,8 @@ impl Queue {
                 index.update(id, |record| {
                     record.state = State::Canceled;
                     record.finished_at = Some(Timestamp::now());
-                    record.error = Some(
-                        "canceled by a client as its group started; it got no results".into(),
-                    );
+                    record.error =
+                        Some("canceled by a client as its group started; it got no results".into());
                 })
             })
             .collect()

@@ -135,7 +135,10 @@ impl Store {
                 .is_some_and(|id| keep.contains(&id));
             if !kept {
                 let path = entry.path();
-                log::info!("removing {}, left by an interrupted grouped run", path.display());
+                log::info!(
+                    "removing {}, left by an interrupted grouped run",
+                    path.display()
+                );
                 if let Err(err) = fs::remove_dir_all(&path) {
                     log::warn!("could not remove {}: {err}", path.display());
                 }

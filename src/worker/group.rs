@@ -38,9 +38,7 @@ impl Worker {
         reattached: bool,
         mut begun: Option<channel::Sender<()>>,
     ) -> Next {
-        let group = members[0]
-            .group
-            .expect("the members of a group name it");
+        let group = members[0].group.expect("the members of a group name it");
         let id = group.id;
         let definition = members[0].definition();
         let executor = self.executors.for_definition(&definition);
@@ -94,7 +92,10 @@ impl Worker {
                     for mut canceled in self.queue.begin_group(id) {
                         canceled.handle = None;
                         if self.record_end(&canceled) {
-                            log::info!("experiment {} canceled as its group {id} started", canceled.id);
+                            log::info!(
+                                "experiment {} canceled as its group {id} started",
+                                canceled.id
+                            );
                         }
                     }
                     if self.queue.members(id).is_empty() {
@@ -211,7 +212,10 @@ impl Worker {
             for (name, text) in &logs {
                 let scratch = format!(".{name}.next");
                 if let Err(err) = self.store.write_own(member.id, name, &scratch, text) {
-                    log::warn!("experiment {}: could not write its {name}: {err}", member.id);
+                    log::warn!(
+                        "experiment {}: could not write its {name}: {err}",
+                        member.id
+                    );
                 }
             }
             member.state = if error.is_some() {
@@ -274,7 +278,10 @@ fn member_log(dir: &Path, name: &str, group: Group) -> Vec<u8> {
     if let Ok(mut file) = fs::File::open(dir.join(name)) {
         let length = file.metadata().map_or(0, |meta| meta.len());
         cut = length > MEMBER_LOG;
-        if file.seek(SeekFrom::Start(length.saturating_sub(MEMBER_LOG))).is_ok() {
+        if file
+            .seek(SeekFrom::Start(length.saturating_sub(MEMBER_LOG)))
+            .is_ok()
+        {
             let _ = file.take(MEMBER_LOG).read_to_end(&mut tail);
         }
     }

@@ -331,7 +331,7 @@ fn a_databases_directory_that_is_not_there_stops_the_start_naming_it() {
         said.contains("--blast-databases") && said.contains("no-such-dir"),
         "{said}"
     );
-    for bad in ["0", "many"] {
+    for bad in ["0", "many", "1001"] {
         let out = seqspool().args(["--blast-group", bad]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
@@ -513,10 +513,13 @@ fn a_plate_searched_in_one_run_gives_every_well_what_its_read_alone_gets() {
                 statistics_left_out(&solo_text),
                 "{name} {format}"
             );
-            assert!(
-                own.contains(&format!("read of {name}")),
-                "{name} {format}: {own}"
-            );
+            // The tabular format has no titles: its first column is checked above.
+            if format != "tabular" {
+                assert!(
+                    own.contains(&format!("read of {name}")),
+                    "{name} {format}: {own}"
+                );
+            }
             for (other, _) in wells.iter().filter(|(other, _)| other != name) {
                 assert!(
                     !own.contains(&format!("read of {other}")),
@@ -546,14 +549,17 @@ fn a_plate_searched_in_one_run_gives_every_well_what_its_read_alone_gets() {
             .text();
         let hits_of = |text: &str| -> Vec<String> {
             text.lines()
-                .filter(|l| l.contains('\t'))
+                .filter(|l| l.contains('\t') && !l.starts_with(['\t', '#']))
                 .map(str::to_owned)
                 .collect()
         };
         assert_eq!(hits_of(&own), hits_of(&solo_text), "{name} RID {rid}");
-        assert!(hits_of(&own)
-            .iter()
-            .all(|l| l.starts_with(&format!("{name}\t"))));
+        assert!(
+            hits_of(&own)
+                .iter()
+                .all(|l| l.starts_with(&format!("{name}\t"))),
+            "{own}"
+        );
     }
     assert!(
         (80..=90).contains(&with_hits),

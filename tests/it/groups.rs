@@ -142,7 +142,10 @@ fn a_group_forms_from_adjacent_alike_experiments_and_each_member_gets_its_own_re
         format!("alone {}", ids[4]),
         format!("group {} {}", ids[5], ids[6]),
     ];
-    assert_eq!(runs, expected, "every member was RUNNING with its group on disk before the command started");
+    assert_eq!(
+        runs, expected,
+        "every member was RUNNING with its group on disk before the command started"
+    );
     for (n, record) in records.iter().enumerate() {
         let group = match n {
             0..=2 => json!({"id": ids[0], "size": 3}),
@@ -168,7 +171,13 @@ fn a_group_forms_from_adjacent_alike_experiments_and_each_member_gets_its_own_re
         assert_eq!(letters(&server.dir, &ids[n]), expected, "{}", ids[n]);
         assert_eq!(
             files(&server.dir, &ids[n]),
-            ["experiment.json", "letters.tsv", "query.fasta", "stderr.txt", "stdout.txt"]
+            [
+                "experiment.json",
+                "letters.tsv",
+                "query.fasta",
+                "stderr.txt",
+                "stdout.txt"
+            ]
         );
     }
     // The member with an N failed alone, with the reason the command gave.
@@ -179,7 +188,11 @@ fn a_group_forms_from_adjacent_alike_experiments_and_each_member_gets_its_own_re
         ["experiment.json", "query.fasta", "stderr.txt", "stdout.txt"]
     );
     // Nothing anywhere else: no results at the root, no group directory left.
-    assert!(group_dirs(&server.dir).is_empty(), "{:?}", group_dirs(&server.dir));
+    assert!(
+        group_dirs(&server.dir).is_empty(),
+        "{:?}",
+        group_dirs(&server.dir)
+    );
     assert!(!server.dir.join("letters.tsv").exists());
     let log = fs::read_to_string(server.dir.join(&ids[1]).join("stdout.txt")).unwrap();
     assert!(
@@ -200,7 +213,10 @@ fn a_group_forms_from_adjacent_alike_experiments_and_each_member_gets_its_own_re
     )
     .text();
     assert!(page.contains("searched with 2 others in one run"), "{page}");
-    assert!(page.contains(&format!("href=\"/experiments/{}\"", ids[0])), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/experiments/{}\"", ids[0])),
+        "{page}"
+    );
 
     // /metrics counts the groups and their sizes.
     let metrics = server.get("/metrics").text();
@@ -221,7 +237,13 @@ fn a_group_whose_command_fails_runs_its_members_again_alone_and_only_a_bad_query
         "{}{}{}",
         pipeline(&lab, "exits", 3, &format!("{grouped} exit 2"), ""),
         pipeline(&lab, "killed", 3, &format!("{grouped} kill -9 $$"), ""),
-        pipeline(&lab, "slow", 3, &format!("{grouped} sleep 60"), "timeout = 2"),
+        pipeline(
+            &lab,
+            "slow",
+            3,
+            &format!("{grouped} sleep 60"),
+            "timeout = 2"
+        ),
     ));
     let server = lab.server(|_| {});
     pause_queue(server.addr, "loading");
@@ -235,9 +257,16 @@ fn a_group_whose_command_fails_runs_its_members_again_alone_and_only_a_bad_query
     for (n, (pipeline, id)) in ids.iter().enumerate() {
         let record = finished(&server, id);
         let first = &ids[n - n % 3].1;
-        let want = if n % 3 == 1 { "EXECUTOR_ERROR" } else { "COMPLETE" };
+        let want = if n % 3 == 1 {
+            "EXECUTOR_ERROR"
+        } else {
+            "COMPLETE"
+        };
         assert_eq!(record["state"], want, "{pipeline}: {record:#}");
-        assert_eq!(record["attempts"], 1, "the group's failure is not counted: {record:#}");
+        assert_eq!(
+            record["attempts"], 1,
+            "the group's failure is not counted: {record:#}"
+        );
         assert!(record.get("group").is_none(), "it ran alone: {record:#}");
         let solo = record["solo"].as_str().unwrap_or_default();
         let why = match *pipeline {
@@ -252,10 +281,18 @@ fn a_group_whose_command_fails_runs_its_members_again_alone_and_only_a_bad_query
     }
     // Each group ran once, then each member alone, in order.
     let log = lab.log();
-    let alone: Vec<String> = log.iter().filter(|l| l.starts_with("alone")).cloned().collect();
+    let alone: Vec<String> = log
+        .iter()
+        .filter(|l| l.starts_with("alone"))
+        .cloned()
+        .collect();
     let want: Vec<String> = ids.iter().map(|(_, id)| format!("alone {id}")).collect();
     assert_eq!(alone, want, "{log:?}");
-    assert_eq!(log.iter().filter(|l| l.starts_with("group")).count(), 3, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("group")).count(),
+        3,
+        "{log:?}"
+    );
     assert!(group_dirs(&server.dir).is_empty());
 }
 
@@ -283,7 +320,10 @@ fn a_member_cancelled_while_its_group_runs_is_canceled_at_once_and_cancelling_al
     assert_eq!(answer.json()["state"], "CANCELED");
     // At once, on disk and in the index, while the others run on.
     assert_eq!(record_on_disk(&server.dir, &ids[1])["state"], "CANCELED");
-    assert_eq!(server.get(&format!("/experiments/{}", ids[0])).json()["state"], "RUNNING");
+    assert_eq!(
+        server.get(&format!("/experiments/{}", ids[0])).json()["state"],
+        "RUNNING"
+    );
     fs::write(lab.path(&format!("gate-{}", ids[0])), "").unwrap();
     for id in [&ids[0], &ids[2]] {
         assert_eq!(finished(&server, id)["state"], "COMPLETE");
@@ -306,7 +346,9 @@ fn a_member_cancelled_while_its_group_runs_is_canceled_at_once_and_cancelling_al
         assert_eq!(finished(&server, id)["state"], "CANCELED");
     }
     wait_until("the group's command is gone", || leader.is_gone());
-    wait_until("its group directory is gone", || group_dirs(&server.dir).is_empty());
+    wait_until("its group directory is gone", || {
+        group_dirs(&server.dir).is_empty()
+    });
     for id in &ids {
         assert!(!server.dir.join(id).join("letters.tsv").exists());
     }
@@ -331,7 +373,11 @@ fn estimates_learn_a_members_share_of_its_groups_time() {
             .args(["-u", "-d", text, "+%s%3N"])
             .output()
             .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().parse::<u64>().unwrap()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
     };
     let mut shares: Vec<u64> = records
         .iter()
@@ -378,7 +424,10 @@ fn a_kill_9_during_a_group_runs_it_again_and_every_member_completes_once() {
             answer.json()["id"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(request(server.addr, "POST", "/queue/resume", &[], b"").status, 200);
+    assert_eq!(
+        request(server.addr, "POST", "/queue/resume", &[], b"").status,
+        200
+    );
     wait_until("the group blocks", || lab.path("child.pid").exists());
     let leftovers = Leftovers(vec![
         Process::from_pid_file(&lab.path("leader.pid")),
@@ -393,11 +442,24 @@ fn a_kill_9_during_a_group_runs_it_again_and_every_member_completes_once() {
         assert_eq!(record["group"]["id"], ids[0].as_str());
         assert_eq!(
             files(&lab.experiments(), id),
-            ["experiment.json", "letters.tsv", "query.fasta", "stderr.txt", "stdout.txt"]
+            [
+                "experiment.json",
+                "letters.tsv",
+                "query.fasta",
+                "stderr.txt",
+                "stdout.txt"
+            ]
         );
     }
-    assert!(leftovers.all_gone(), "the interrupted group's processes are gone");
-    let groups: Vec<String> = lab.log().into_iter().filter(|l| l.starts_with("group")).collect();
+    assert!(
+        leftovers.all_gone(),
+        "the interrupted group's processes are gone"
+    );
+    let groups: Vec<String> = lab
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("group"))
+        .collect();
     let once = format!("group {} {} {}", ids[0], ids[1], ids[2]);
     assert_eq!(groups, [once.clone(), once], "it ran again, whole");
     assert!(group_dirs(&lab.experiments()).is_empty());

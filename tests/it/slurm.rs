@@ -796,13 +796,20 @@ command = 'echo "job $EXPERIMENT_ID $SLURM_JOB_ID ${{SEQSPOOL_GROUP:+grouped}}" 
     let ids: Vec<String> = (0..4)
         .map(|_| submit_to(&server, "letters", json!({})))
         .collect();
-    assert_eq!(request(server.addr, "POST", "/queue/resume", &[], b"").status, 200);
+    assert_eq!(
+        request(server.addr, "POST", "/queue/resume", &[], b"").status,
+        200
+    );
     // Every member is RUNNING with the one job of its group.
     let job = wait_for_job(&server, &ids[0], "RUNNING");
     for id in &ids[1..3] {
         let record = record(&server, id);
         assert_eq!(record["handle"]["slurm"]["job_id"], job, "{record:#}");
-        assert_eq!(record["group"], json!({"id": ids[0], "size": 3}), "{record:#}");
+        assert_eq!(
+            record["group"],
+            json!({"id": ids[0], "size": 3}),
+            "{record:#}"
+        );
     }
     // The server dies while the job runs; the next start follows the job.
     server.crash();
@@ -815,11 +822,17 @@ command = 'echo "job $EXPERIMENT_ID $SLURM_JOB_ID ${{SEQSPOOL_GROUP:+grouped}}" 
         assert!(letters.starts_with("letter\tcount\n"), "{letters}");
     }
     let log = lab.log();
-    assert_eq!(log.len(), 2, "one job for the group, one for the fourth alone: {log:?}");
+    assert_eq!(
+        log.len(),
+        2,
+        "one job for the group, one for the fourth alone: {log:?}"
+    );
     assert_eq!(log[0], format!("job {} {job} grouped", ids[0]));
     assert!(
         log[1].starts_with(&format!("job {} ", ids[3])) && log[1].ends_with(' '),
         "{log:?}"
     );
-    assert!(fs::read_dir(lab.experiments().join(".groups")).map_or(true, |mut d| d.next().is_none()));
+    assert!(
+        fs::read_dir(lab.experiments().join(".groups")).map_or(true, |mut d| d.next().is_none())
+    );
 }
