@@ -30,6 +30,9 @@ pub(crate) const COLUMNS: [&str; 13] = [
     "send", "evalue", "bitscore", "stitle",
 ];
 
+/// The first argument that makes the binary the programs' command (`blast::run`).
+pub const SUBCOMMAND: &str = "__blast";
+
 /// The variable that names the databases' directory to the command.
 pub(crate) const DATABASES_VAR: &str = "SEQSPOOL_BLAST_DATABASES";
 
@@ -259,7 +262,7 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
             executor: ExecutorKind::Local,
             command: Some(Command::Program(vec![
                 settings.binary.display().to_string(),
-                super::run::SUBCOMMAND.to_owned(),
+                SUBCOMMAND.to_owned(),
                 program.to_owned(),
             ])),
             timeout_ms: settings.timeout.map(|t| t.as_millis() as u64),
@@ -353,7 +356,7 @@ pub(crate) fn services(offered: &[Arc<Pipeline>], databases: &Databases) -> Serv
 /// Whether `pipeline` is one of the built-in BLAST programs (not the lab's own of that name).
 fn is_builtin(pipeline: &Pipeline) -> bool {
     matches!(&pipeline.definition.command,
-        Some(Command::Program(words)) if words.get(1).map(String::as_str) == Some(super::run::SUBCOMMAND))
+        Some(Command::Program(words)) if words.get(1).map(String::as_str) == Some(SUBCOMMAND))
 }
 
 #[cfg(test)]

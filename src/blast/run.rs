@@ -27,10 +27,9 @@ use super::archive;
 use super::databases;
 use super::format::PROGRAM as FORMATTER;
 use super::ncbi::Program;
-use super::programs::{self, Spec, ARCHIVE, COLUMNS, DATABASES_VAR, MATRICES, TABLE, TASKS};
-
-/// The first argument that makes the binary this command.
-pub const SUBCOMMAND: &str = "__blast";
+use super::programs::{
+    self, Spec, ARCHIVE, COLUMNS, DATABASES_VAR, MATRICES, SUBCOMMAND, TABLE, TASKS,
+};
 
 /// The archive of a group's search, in the group's directory.
 const GROUP_ARCHIVE: &str = "group.asn";

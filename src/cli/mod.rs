@@ -56,7 +56,7 @@ pub enum Command {
     Runner,
     /// The built-in BLAST pipelines' command: one search, alone or for a
     /// group; its settings come from the environment.
-    #[command(name = crate::blast::run::SUBCOMMAND, hide = true)]
+    #[command(name = crate::blast::programs::SUBCOMMAND, hide = true)]
     Blast {
         /// blastn, blastp, blastx, tblastn or tblastx.
         program: String,
