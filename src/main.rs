@@ -17,6 +17,8 @@ fn main() {
         Command::Retention(command) => finish("seqspool", cli::retention::run(&command)),
         // Local commands are started by a runner: a process of this same binary.
         Command::Runner => seqspool::exec::runner::main(),
+        // The built-in BLAST pipelines' command, which the runner starts.
+        Command::Blast { program } => std::process::exit(cli::blast(&program)),
     }
 }
 

@@ -16,10 +16,21 @@
 //!   answers in, the lookup of an identifier sent as a query);
 //!   `api::ncbi` speaks its protocol.
 //!
-//! A new BLAST capability (databases found on disk, the programs offered
-//! as pipelines, a run of several queries split per query) gets a file here.
+//! - [`databases`]: the databases of `--blast-databases`, as `blastdbcmd
+//!   -list` finds them.
+//! - [`programs`]: the BLAST programs offered as pipelines the lab does not
+//!   write, their parameters and the arguments those become.
+//! - [`run`]: their command, `seqspool __blast PROGRAM`: one search, alone or
+//!   for a group of experiments, its archive split per query by
+//!   [`archive`] (a reader of BLAST's ASN.1 text archive).
+//!
+//! A new BLAST capability gets a file here.
 
+pub(crate) mod archive;
+pub(crate) mod databases;
 pub(crate) mod format;
 pub(crate) mod ncbi;
+pub(crate) mod programs;
 pub(crate) mod report;
+pub(crate) mod run;
 pub(crate) mod searched;

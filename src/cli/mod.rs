@@ -1,8 +1,9 @@
 //! The command line of the `seqspool` binary, one clap definition for all
 //! of it: `seqspool` alone (or `seqspool serve`) serves with the options of
 //! [`Config`]; `seqspool user` manages the lab's users; `seqspool retention`
-//! lists what a sweep would remove; and a hidden command is the runner the
-//! server starts for local commands. The commands sit above the rooms they
+//! lists what a sweep would remove; and two hidden commands are the runner
+//! the server starts for local commands and the built-in BLAST pipelines'
+//! command. The commands sit above the rooms they
 //! use, so that no room of the server imports the command line; only the
 //! binary imports this room.
 
@@ -53,6 +54,18 @@ pub enum Command {
     /// Runs local commands for a server: the process it starts for each.
     #[command(name = crate::exec::runner::SUBCOMMAND, hide = true)]
     Runner,
+    /// The built-in BLAST pipelines' command: one search, alone or for a
+    /// group; its settings come from the environment.
+    #[command(name = crate::blast::programs::SUBCOMMAND, hide = true)]
+    Blast {
+        /// blastn, blastp, blastx, tblastn or tblastx.
+        program: String,
+    },
+}
+
+/// Runs the built-in BLAST pipelines' command for `program`, and returns its exit code.
+pub fn blast(program: &str) -> i32 {
+    crate::blast::run::main(program)
 }
 
 /// The whole command line, as clap defines it: what `--help` shows.
@@ -88,7 +101,7 @@ where
             command.config = with_file(command.config, sub("retention"))?;
             Command::Retention(command)
         }
-        Some(command @ (Command::User(_) | Command::Runner)) => command,
+        Some(command @ (Command::User(_) | Command::Runner | Command::Blast { .. })) => command,
     })
 }
 

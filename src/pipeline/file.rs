@@ -281,7 +281,10 @@ impl ParamTable {
         }
         let kind = match self.kind.as_str() {
             "choice" => match self.options {
-                Some(options) if !options.is_empty() => ParamKind::Choice { options },
+                Some(options) if !options.is_empty() => ParamKind::Choice {
+                    options,
+                    titles: BTreeMap::new(),
+                },
                 _ => return Err(at("a choice needs its `options`".into())),
             },
             "integer" => ParamKind::Integer {

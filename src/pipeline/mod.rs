@@ -29,7 +29,7 @@ mod file;
 mod param;
 mod slurm;
 
-pub(crate) use file::PipelineTable;
+pub(crate) use file::{PipelineTable, MAX_GROUP};
 pub use param::{Param, Params};
 pub(crate) use param::{ParamKind, RawParams};
 pub use slurm::SlurmOptions;

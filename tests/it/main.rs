@@ -14,6 +14,7 @@ mod api;
 mod batch;
 mod blast;
 mod browser;
+mod builtin_blast;
 mod cancel;
 mod cli;
 mod downloads;
