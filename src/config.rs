@@ -78,6 +78,11 @@ pub const DEFAULT_STREAMS_SHARE: usize = 2;
 /// people behind one address, and their scripts.
 pub const DEFAULT_STREAMS_PER_CLIENT: usize = 32;
 
+/// Default most experiments one run of a built-in BLAST program serves: a
+/// 96-well plate in one search (one scan of the database, not 96), with
+/// room to spare; 1 turns grouping off.
+pub const DEFAULT_BLAST_GROUP: usize = 100;
+
 /// What to do at start with an experiment that was RUNNING when the server stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -116,6 +121,19 @@ pub struct Config {
     /// [default: the built-in analysis, which writes analysis.json]
     #[arg(long, env = "SEQSPOOL_COMMAND", value_name = "CMD")]
     pub command: Option<String>,
+
+    /// A directory of BLAST databases: each one under it (found with
+    /// blastdbcmd -list) is offered by the built-in pipelines blastn, blastp,
+    /// blastx, tblastn and tblastx [default: none, no built-in BLAST]
+    #[arg(long, env = "SEQSPOOL_BLAST_DATABASES", value_name = "DIR")]
+    pub blast_databases: Option<PathBuf>,
+
+    /// Most experiments next in line one run of a built-in BLAST program
+    /// serves (the same program and settings, from the same submitter); 1
+    /// runs each alone.
+    #[arg(long, env = "SEQSPOOL_BLAST_GROUP", default_value_t = DEFAULT_BLAST_GROUP,
+          value_parser = parse_group, value_name = "N")]
+    pub blast_group: usize,
 
     /// Most experiments that may wait in the queue; past it submissions get 503.
     #[arg(long, env = "SEQSPOOL_CAPACITY", default_value_t = DEFAULT_CAPACITY,
@@ -243,6 +261,13 @@ pub struct Config {
     #[arg(skip)]
     pub ncbi: Arc<Services>,
 
+    /// The `[ncbi]` section, and the file's directory, when it may name the
+    /// built-in BLAST pipelines (`--blast-databases`): it is checked against
+    /// them once the databases are found, at start.
+    #[arg(skip)]
+    #[doc(hidden)]
+    pub ncbi_section: Option<(NcbiTable, String)>,
+
     /// Faults injected into the store's writes, for tests; never set from the command line.
     #[arg(skip)]
     #[doc(hidden)]
@@ -274,6 +299,8 @@ impl Config {
             bind: DEFAULT_BIND.parse().expect("the default address parses"),
             experiments: experiments.into(),
             command: None,
+            blast_databases: None,
+            blast_group: DEFAULT_BLAST_GROUP,
             capacity: DEFAULT_CAPACITY,
             timeout: None,
             max_body: DEFAULT_MAX_BODY,
@@ -300,6 +327,7 @@ impl Config {
             config: None,
             pipelines: Vec::new(),
             ncbi: Arc::default(),
+            ncbi_section: None,
             faults: Faults::default(),
             notify: Default::default(),
             notify_allow: Vec::new(),
@@ -405,9 +433,21 @@ impl Config {
             access,
             trusted_proxies
         );
+        if let Some(group) = file.blast_group {
+            parse_group(&group.to_string())
+                .map_err(|err| format!("blast_group = {group}: {err}"))?;
+            if unset("blast_group") {
+                self.blast_group = group;
+            }
+        }
         if let Some(experiments) = file.experiments {
             if unset("experiments") {
                 self.experiments = dir.join(experiments);
+            }
+        }
+        if let Some(databases) = file.blast_databases {
+            if unset("blast_databases") {
+                self.blast_databases = Some(dir.join(databases));
             }
         }
         if let Some(command) = file.command {
@@ -517,7 +557,11 @@ impl Config {
         }
         self.pipelines = pipelines;
         if let Some(ncbi) = file.ncbi {
-            self.ncbi = Arc::new(Services::build(ncbi, &self.offered(), &dir_text)?);
+            if self.blast_databases.is_some() {
+                self.ncbi_section = Some((ncbi, dir_text));
+            } else {
+                self.ncbi = Arc::new(Services::build(ncbi, &self.offered(), &dir_text)?);
+            }
         }
         if let Some(notify) = file.notify {
             self.notify = notify.build(&dir)?;
@@ -634,6 +678,17 @@ fn parse_at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses `--blast-group`: at least 1 (alone), at most what one run may serve.
+fn parse_group(text: &str) -> Result<usize, String> {
+    match text.trim().parse() {
+        Ok(n) if (1..=crate::pipeline::MAX_GROUP).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a group size: give a whole number from 1 (each alone) to {}",
+            crate::pipeline::MAX_GROUP
+        )),
+    }
+}
+
 /// Parses a number of seconds, fractions allowed ("0.5"), into a duration.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
@@ -722,6 +777,8 @@ struct FileOptions {
     bind: Option<SocketAddr>,
     experiments: Option<PathBuf>,
     command: Option<String>,
+    blast_databases: Option<PathBuf>,
+    blast_group: Option<usize>,
     capacity: Option<usize>,
     /// Seconds.
     timeout: Option<f64>,
@@ -775,6 +832,7 @@ mod tests {
         assert_eq!(parsed.allow_hosts, built.allow_hosts);
         assert_eq!(parsed.max_warm, built.max_warm);
         assert_eq!(parsed.warm_idle, built.warm_idle);
+        assert_eq!(parsed.blast_group, built.blast_group);
         assert_eq!(parsed.timeout, None);
         // Nothing is ever removed unless the operator asks for it.
         assert_eq!((parsed.retention_days, built.retention_days), (None, None));

@@ -29,10 +29,13 @@
 //!   validated [`query::Query`] values it makes.
 //! - `intake`: acceptance: reserve, write, flush together, publish, answer.
 //! - `store`: the experiments directory: the scan, staging and publishing,
-//!   records, the queue's state, the trash, files opened without links.
-//! - `queue`: the in-memory index: FIFO order, positions, counts, estimates, cancel.
-//! - `worker`: the one thread that starts experiments, in order, one at a
-//!   time (or several of a Slurm pipeline that allows it).
+//!   records, the queue's state, the trash, files opened without links, a
+//!   grouped run's directory and the move of its members' results.
+//! - `queue`: the in-memory index: FIFO order, positions, counts, estimates,
+//!   cancel, and which experiments a grouped run takes.
+//! - `worker`: the one thread that starts experiments, in order, one run at
+//!   a time (a run may serve a group of alike experiments next in line; a
+//!   Slurm pipeline may allow several runs).
 //! - `exec`: the executors behind one seam: `builtin` (the analysis, in
 //!   process), `local` (a command as a process tree, through the `runner`
 //!   process), `warm` (a processor started once and fed one experiment at a
@@ -108,6 +111,64 @@ use queue::Queue;
 use store::Store;
 use worker::Worker;
 
+/// The pipelines `config` offers, with the built-in BLAST programs when
+/// `--blast-databases` names a directory (its databases found with
+/// `blastdbcmd`, off the async threads), and NCBI's URL API mapped onto them
+/// when the configuration has no `[ncbi]` section of its own.
+async fn with_builtin_blast(
+    mut config: Config,
+) -> Result<(Config, Vec<Arc<pipeline::Pipeline>>), Error> {
+    let Some(dir) = config.blast_databases.clone() else {
+        let offered = config.offered();
+        return Ok((config, offered));
+    };
+    let databases = tokio::task::spawn_blocking(move || blast::databases::Databases::find(&dir))
+        .await
+        .map_err(|err| Error::Internal(format!("finding the BLAST databases: {err}")))?
+        .map_err(Error::Internal)?;
+    if databases.found.is_empty() {
+        log::warn!(
+            "--blast-databases {}: no BLAST database found there (make one with makeblastdb); \
+             the built-in BLAST programs are not offered",
+            databases.dir.display()
+        );
+    }
+    for db in &databases.found {
+        log::info!(
+            "BLAST database {} ({:?}): {}, {} sequences, {} letters",
+            db.name,
+            db.molecule,
+            db.title,
+            db.sequences,
+            db.letters
+        );
+    }
+    let settings = blast::programs::Settings {
+        binary: config.runner(),
+        group: config.blast_group,
+        timeout: config.timeout,
+    };
+    let builtin = blast::programs::pipelines(&databases, &settings);
+    let offered = blast::programs::offer(
+        config.offered(),
+        !config.pipelines.is_empty() || config.command.is_some(),
+        builtin,
+    );
+    let ncbi = match config.ncbi_section.take() {
+        Some((section, dir)) => Some(
+            blast::ncbi::Services::build(section, &offered, &dir).map_err(|err| {
+                Error::Internal(format!("the configuration's [ncbi] section: {err}"))
+            })?,
+        ),
+        None if config.ncbi.is_empty() => Some(blast::programs::services(&offered, &databases)),
+        None => None,
+    };
+    if let Some(ncbi) = ncbi {
+        config.ncbi = Arc::new(ncbi);
+    }
+    Ok((config, offered))
+}
+
 /// Serves until `shutdown` completes, then stops in order: no new connections,
 /// requests in flight finish (within the grace period), the running command is
 /// stopped and left to run first at the next start.
@@ -119,8 +180,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    let (config, offered) = with_builtin_blast(config).await?;
     let config = Arc::new(config);
-    let catalog = Arc::new(Catalog::new(config.offered()));
+    let catalog = Arc::new(Catalog::new(offered));
     let max_connections = config
         .max_connections
         .unwrap_or_else(|| connections_for(raise_open_files_limit()));

@@ -27,6 +27,8 @@ fn main() {
         Command::Man(command) => finish("seqspool", cli::manual::man(&command)),
         // Local commands are started by a runner: a process of this same binary.
         Command::Runner => seqspool::exec::runner::main(),
+        // The built-in BLAST pipelines' command, which the runner starts.
+        Command::Blast { program } => std::process::exit(cli::blast(&program)),
     }
 }
 

@@ -44,6 +44,10 @@ const BUCKETS: [f64; 16] = [
     7.0 * 86_400.0,
 ];
 
+/// The upper bounds of the buckets of the group sizes: a few experiments,
+/// a row or column of a plate, a 96-well and a 384-well plate.
+const GROUP_SIZES: [f64; 8] = [2.0, 4.0, 8.0, 16.0, 48.0, 96.0, 384.0, 1000.0];
+
 /// The `Content-Type` of the OpenMetrics text format, which Prometheus asks for first.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -107,6 +111,8 @@ pub struct Metrics {
     webhooks: Family<Outcome, Counter>,
     requests: Family<Request, Counter>,
     warm_starts: Family<Pipeline, Counter>,
+    groups: Counter,
+    group_sizes: Histogram,
 }
 
 impl Default for Metrics {
@@ -162,6 +168,18 @@ impl Metrics {
             "Warm processors started since the server started, by pipeline",
             warm_starts.clone(),
         );
+        let groups = Counter::default();
+        registry.register(
+            "seqspool_groups_run",
+            "Grouped runs started since the server started: each served several experiments at once",
+            groups.clone(),
+        );
+        let group_sizes = Histogram::new(GROUP_SIZES);
+        registry.register(
+            "seqspool_group_size",
+            "How many experiments each grouped run served",
+            group_sizes.clone(),
+        );
         let build = Family::<Build, Gauge>::default();
         build
             .get_or_create(&Build {
@@ -182,7 +200,15 @@ impl Metrics {
             webhooks,
             requests,
             warm_starts,
+            groups,
+            group_sizes,
         }
+    }
+
+    /// A grouped run of `size` experiments started.
+    pub fn group_started(&self, size: usize) {
+        self.groups.inc();
+        self.group_sizes.observe(size as f64);
     }
 
     /// `count` experiments were accepted.

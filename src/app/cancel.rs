@@ -1,5 +1,6 @@
-//! Cancelling an experiment, queued or running, as `DELETE /experiments/{id}`,
-//! the page's Cancel button and NCBI's `CMD=Delete` ask for it.
+//! Cancelling an experiment, queued or running (alone, or as a member of a
+//! group whose others go on), as `DELETE /experiments/{id}`, the page's
+//! Cancel button and NCBI's `CMD=Delete` ask for it.
 
 use super::{blocking, App};
 use crate::access::Viewer;
@@ -37,6 +38,28 @@ impl App {
                     position: None,
                     eta: Waiting::Done,
                 }))
+            }
+            Canceled::Member(record) => {
+                // Written holding the pen, so the run's own writes of its
+                // members never come after it.
+                let store = self.store.clone();
+                let pen = self.queue.member_pen();
+                let written = record.clone();
+                let wrote = blocking(move || {
+                    let _held = pen.lock().unwrap_or_else(|p| p.into_inner());
+                    store.write_record(&written)
+                })
+                .await;
+                if let Err(err) = wrote {
+                    self.queue.uncancel(id);
+                    return Err(err);
+                }
+                log::info!(
+                    "experiment {id} canceled while its group ran{}; the others go on",
+                    by.by()
+                );
+                self.notifier.ended(&record);
+                Ok(Cancel::Done(View::finished(&record)))
             }
             Canceled::Stopping(view) => {
                 log::info!(

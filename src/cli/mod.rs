@@ -5,8 +5,10 @@
 //! server; `seqspool user` manages the lab's users; `seqspool retention`
 //! lists what a sweep would remove; `completions` and `man` generate the
 //! shells' completions and the manual pages from this same definition
-//! (`manual.rs`); and a hidden command is the runner the server starts for
-//! local commands. The commands sit above the rooms they
+//! (`manual.rs`); and two hidden commands are the runner the server starts
+//! for local commands and the built-in BLAST pipelines' command (neither is
+//! in the definition a person sees: only [`parse`] adds them). The commands
+//! sit above the rooms they
 //! use, so that no room of the server imports the command line; only the
 //! binary imports this room.
 
@@ -66,11 +68,24 @@ pub enum Command {
     /// (`seqspool __runner`, added to the definition by [`parse`] only).
     #[command(skip)]
     Runner,
+    /// The built-in BLAST pipelines' command: one search, alone or for a
+    /// group; its settings come from the environment (`seqspool __blast
+    /// PROGRAM`, added to the definition by [`parse`] only).
+    #[command(skip)]
+    Blast {
+        /// blastn, blastp, blastx, tblastn or tblastx.
+        program: String,
+    },
+}
+
+/// Runs the built-in BLAST pipelines' command for `program`, and returns its exit code.
+pub fn blast(program: &str) -> i32 {
+    crate::blast::run::main(program)
 }
 
 /// The command line a person uses, as clap defines it: what `--help`, the
-/// completions and the manual pages show. The runner's command is not in
-/// it: clap's completions would offer a hidden command all the same.
+/// completions and the manual pages show. The hidden commands (the runner's,
+/// BLAST's) are not in it: clap's completions would offer them all the same.
 pub fn definition() -> clap::Command {
     Cli::command().mut_subcommand("retention", |retention| {
         retention.mut_args(|arg| {
@@ -87,13 +102,27 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let runner = clap::Command::new(crate::exec::runner::SUBCOMMAND).hide(true);
+    use crate::blast::programs::SUBCOMMAND as BLAST;
+    use crate::exec::runner::SUBCOMMAND as RUNNER;
+    let runner = clap::Command::new(RUNNER).hide(true);
+    let blast = clap::Command::new(BLAST)
+        .hide(true)
+        .arg(clap::Arg::new("program").required(true));
     let matches = definition()
         .subcommand(runner)
+        .subcommand(blast)
         .try_get_matches_from(args)
         .map_err(Refused::CommandLine)?;
-    if matches.subcommand_name() == Some(crate::exec::runner::SUBCOMMAND) {
-        return Ok(Command::Runner);
+    match matches.subcommand() {
+        Some((RUNNER, _)) => return Ok(Command::Runner),
+        Some((BLAST, blast)) => {
+            let program = blast
+                .get_one::<String>("program")
+                .expect("clap requires the program")
+                .clone();
+            return Ok(Command::Blast { program });
+        }
+        _ => {}
     }
     let cli = Cli::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
     let sub = |name: &str| {
@@ -113,7 +142,8 @@ where
             | Command::User(_)
             | Command::Completions(_)
             | Command::Man(_)
-            | Command::Runner),
+            | Command::Runner
+            | Command::Blast { .. }),
         ) => command,
     })
 }

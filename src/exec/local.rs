@@ -26,7 +26,6 @@ use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::error::Error;
 use crate::model::{ProcessIdentity, Record, RunHandle};
 use crate::pipeline;
-use crate::store::QUERY_FILE;
 
 /// POSIX shells exit with 126 when a command cannot be executed and 127 when it
 /// is not found: the workstation's set-up is at fault, not the query.
@@ -74,19 +73,14 @@ impl Executor for Local {
             Ok(command) => command,
             Err(outcome) => return outcome,
         };
-        let mut env = environment(run.record, run.dir);
-        env.extend(pipeline::environment(
-            &run.record.pipeline,
-            &definition,
-            &run.record.params,
-        ));
+        let env = run.environment();
         // Records from before pipelines keep no timeout: the server's holds.
-        let timeout = definition.timeout().or(self.timeout);
+        let timeout = run.timeout(self.timeout);
         let job = Job {
             command,
             dir: run.dir,
             env,
-            mark: run_mark(run.record),
+            mark: run_mark(run),
             timeout,
             grace: self.grace,
             max_output: self.max_output,
@@ -197,22 +191,16 @@ pub fn once_mark(what: &str) -> String {
 
 /// The mark every process of a run carries in its environment: this server
 /// (its pid and start time, which no other process on this boot shares), the
-/// experiment and the attempt, so no other run, now or later, has the same.
-fn run_mark(record: &Record) -> String {
-    format!("{}/{}/{}", server_mark(), record.id, record.attempts)
-}
-
-/// The variables a processing command finds in its environment.
-pub(super) fn environment(record: &Record, dir: &Path) -> Vec<(String, String)> {
-    vec![
-        ("EXPERIMENT_ID".into(), record.id.to_string()),
-        ("EXPERIMENT_DIR".into(), dir.display().to_string()),
-        ("QUERY_NAME".into(), record.query_name.clone()),
-        (
-            "QUERY_FASTA".into(),
-            dir.join(QUERY_FILE).display().to_string(),
-        ),
-    ]
+/// experiment (or the group, whose first member may later run alone) and the
+/// attempt, so no other run, now or later, has the same.
+fn run_mark(run: &Run) -> String {
+    let group = if run.size > 1 { "/group" } else { "" };
+    format!(
+        "{}/{}/{}{group}",
+        server_mark(),
+        run.record.id,
+        run.record.attempts
+    )
 }
 
 /// Maps how a command ended to the experiment's outcome.

@@ -61,11 +61,64 @@ impl Default for Control {
     }
 }
 
-/// One experiment, as the worker hands it to an executor.
+/// One experiment, or a group of them, as the worker hands it to an executor.
 pub(crate) struct Run<'a> {
+    /// The experiment's record; for a group, its first member's (the
+    /// pipeline, parameters and definition are the same for all).
     pub(crate) record: &'a Record,
-    /// The experiment's directory, where it runs and writes.
+    /// The experiment's directory, where it runs and writes; for a group,
+    /// the group's directory (see `store::group`).
     pub(crate) dir: &'a Path,
+    /// How many experiments the run serves: more than one for a group,
+    /// whose command finds its manifest in `SEQSPOOL_GROUP`.
+    pub(crate) size: usize,
+}
+
+/// The variable that gives a grouped run's command its manifest.
+pub(crate) const GROUP_VAR: &str = "SEQSPOOL_GROUP";
+
+impl Run<'_> {
+    /// The variables a processing command finds in its environment: the
+    /// experiment (or, for a group, the group: its id, directory and
+    /// queries, and its manifest in [`GROUP_VAR`]), then the pipeline's.
+    pub(crate) fn environment(&self) -> Vec<(String, String)> {
+        let record = self.record;
+        let mut env = vec![
+            ("EXPERIMENT_ID".into(), record.id.to_string()),
+            ("EXPERIMENT_DIR".into(), self.dir.display().to_string()),
+            (
+                "QUERY_FASTA".into(),
+                self.dir
+                    .join(crate::store::QUERY_FILE)
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        if self.size > 1 {
+            env.push((
+                GROUP_VAR.into(),
+                self.dir
+                    .join(crate::store::MANIFEST_FILE)
+                    .display()
+                    .to_string(),
+            ));
+        } else {
+            env.push(("QUERY_NAME".into(), record.query_name.clone()));
+        }
+        env.extend(pipeline::environment(
+            &record.pipeline,
+            &record.definition(),
+            &record.params,
+        ));
+        env
+    }
+
+    /// How long its command may run: the pipeline's timeout (or the
+    /// server's, `default`) per experiment it serves.
+    pub(crate) fn timeout(&self, default: Option<Duration>) -> Option<Duration> {
+        let per = self.record.definition().timeout().or(default)?;
+        Some(per.saturating_mul(self.size as u32))
+    }
 }
 
 /// Called by an executor once its run is identified and before anything of
@@ -159,7 +212,7 @@ pub(crate) fn unrecorded(err: &Error) -> Outcome {
 }
 
 /// What becomes of a run that a crash or a kill of the server interrupted.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Recovered {
     /// Nothing of it is left running: it may run again (or fail, as the operator chose).
     Requeue,

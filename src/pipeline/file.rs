@@ -18,6 +18,9 @@ use crate::query::Alphabet;
 const MAX_NAME: usize = 40;
 /// Longest parameter name: it becomes `PARAM_<NAME>` in the environment.
 const MAX_PARAM_NAME: usize = 32;
+/// Most experiments one grouped run may serve: a 384-well plate and room
+/// to spare; the group's query file and manifest stay a few megabytes.
+pub(crate) const MAX_GROUP: usize = 1000;
 /// Default longest text a free-text parameter takes: a label, a short list,
 /// not a document.
 const DEFAULT_MAX_TEXT: usize = 200;
@@ -52,6 +55,9 @@ pub(crate) struct PipelineTable {
     slurm: Option<SlurmTable>,
     /// Most jobs of a Slurm pipeline in flight at once.
     max_running: Option<usize>,
+    /// Most experiments one run serves: those next in line with the same
+    /// pipeline, parameters and submitter (a local or Slurm pipeline's).
+    group: Option<usize>,
 }
 
 /// One `[[pipeline.param]]` table.
@@ -189,6 +195,29 @@ impl PipelineTable {
                     .into(),
             ));
         }
+        let group = match (self.group, executor) {
+            (None, _) => 1,
+            (Some(0), _) => return Err(at("`group` is at least 1 (1: never grouped)".into())),
+            (Some(1), _) => 1,
+            (Some(n), ExecutorKind::Local | ExecutorKind::Slurm) if n <= MAX_GROUP => n,
+            (Some(n), ExecutorKind::Local | ExecutorKind::Slurm) => {
+                return Err(at(format!(
+                    "`group` {n} is more than the {MAX_GROUP} experiments one run may serve"
+                )))
+            }
+            (Some(_), ExecutorKind::Warm) => {
+                return Err(at(
+                    "a warm pipeline does not group: its processor takes one experiment at a time; remove `group`"
+                        .into(),
+                ))
+            }
+            (Some(_), ExecutorKind::Builtin) => {
+                return Err(at(
+                    "the built-in analysis does not group; `group` is for a local or Slurm pipeline"
+                        .into(),
+                ))
+            }
+        };
         let results = if results.is_empty() && executor == ExecutorKind::Builtin {
             Definition::builtin().results
         } else {
@@ -209,6 +238,7 @@ impl PipelineTable {
                 env,
                 results,
                 slurm,
+                group,
             }),
             name,
         })
@@ -251,7 +281,10 @@ impl ParamTable {
         }
         let kind = match self.kind.as_str() {
             "choice" => match self.options {
-                Some(options) if !options.is_empty() => ParamKind::Choice { options },
+                Some(options) if !options.is_empty() => ParamKind::Choice {
+                    options,
+                    titles: BTreeMap::new(),
+                },
                 _ => return Err(at("a choice needs its `options`".into())),
             },
             "integer" => ParamKind::Integer {
@@ -463,6 +496,27 @@ mod tests {
             build("name = \"b\"\ncommand = \"x\"\npreload = true").contains("for a warm pipeline")
         );
         assert!(build("name = \"b\"\nexecutor = \"warm\"").contains("give its `command`"));
+        let warm = build("name = \"b\"\nexecutor = \"warm\"\ncommand = \"x\"\ngroup = 96");
+        assert!(
+            warm.contains("pipeline 'b'") && warm.contains("warm pipeline does not group"),
+            "{warm}"
+        );
+        assert!(build("name = \"b\"\ngroup = 2").contains("built-in analysis does not group"));
+        assert!(build("name = \"b\"\ncommand = \"x\"\ngroup = 0").contains("at least 1"));
+        assert!(build("name = \"b\"\ncommand = \"x\"\ngroup = 5000").contains("more than"));
+    }
+
+    #[test]
+    fn a_grouped_pipeline_keeps_its_group_in_its_definition() {
+        let table: PipelineTable =
+            toml::from_str("name = \"b\"\ncommand = \"x\"\ngroup = 96").unwrap();
+        let pipeline = table.build("/lab", None).unwrap();
+        assert_eq!(pipeline.definition.group_size(), 96);
+        let json = serde_json::to_value(&pipeline).unwrap();
+        assert_eq!(json["group"], 96);
+        let plain: PipelineTable = toml::from_str("name = \"b\"\ncommand = \"x\"").unwrap();
+        let json = serde_json::to_value(plain.build("/lab", None).unwrap()).unwrap();
+        assert!(json.get("group").is_none(), "{json}");
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod file;
 mod param;
 mod slurm;
 
-pub(crate) use file::PipelineTable;
+pub(crate) use file::{PipelineTable, MAX_GROUP};
 pub use param::{Param, Params};
 pub(crate) use param::{ParamKind, RawParams};
 pub use slurm::SlurmOptions;
@@ -64,6 +64,18 @@ pub struct Definition {
     /// What a Slurm pipeline's jobs ask of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmOptions>,
+    /// Most experiments one run serves (`group = N`): 1, never grouped,
+    /// unless the pipeline says so (see `group`).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub group: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl Definition {
@@ -81,6 +93,7 @@ impl Definition {
                 title: Some("Analysis".into()),
             }],
             slurm: None,
+            group: 1,
         }
     }
 
@@ -98,6 +111,7 @@ impl Definition {
             env: BTreeMap::new(),
             results: Vec::new(),
             slurm: None,
+            group: 1,
         }
     }
 
@@ -116,6 +130,11 @@ impl Definition {
     /// How long a warm processor may take to say it is ready, if its pipeline says.
     pub(crate) fn start_timeout(&self) -> Option<Duration> {
         self.start_timeout_ms.map(Duration::from_millis)
+    }
+
+    /// Most experiments one run of it serves: 1 unless its pipeline groups them.
+    pub(crate) fn group_size(&self) -> usize {
+        self.group.max(1)
     }
 
     /// Most runs of it in flight at once: one, unless a Slurm pipeline allows more.
@@ -263,6 +282,7 @@ impl Pipeline {
                 env: BTreeMap::new(),
                 results: Vec::new(),
                 slurm: None,
+                group: 1,
             }),
         }
     }

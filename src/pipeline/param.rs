@@ -34,6 +34,10 @@ pub struct Param {
 pub(crate) enum ParamKind {
     Choice {
         options: Vec<String>,
+        /// What each option is, in words, by option (a database's title):
+        /// the form shows it beside the option.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        titles: BTreeMap<String, String>,
     },
     Integer {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +95,7 @@ impl ParamKind {
                 ..
             } if min > max => nothing(format!("min = {min} is above max = {max}")),
             ParamKind::Text { max_length: 0, .. } => nothing("max_length = 0".into()),
-            ParamKind::Choice { options } => options
+            ParamKind::Choice { options, .. } => options
                 .iter()
                 .find(|option| {
                     option.is_empty()
@@ -119,7 +123,7 @@ impl Param {
             ));
         }
         match &self.kind {
-            ParamKind::Choice { options } => {
+            ParamKind::Choice { options, .. } => {
                 if options.iter().any(|option| option == value) {
                     Ok(value.to_owned())
                 } else {

@@ -18,13 +18,20 @@ impl Index {
             .map(|runs| Duration::from_millis(runs.median))
     }
 
+    /// How long the run serving `record` should take: its pipeline's median
+    /// (a member's share, for grouped runs) times the experiments it serves.
+    fn expected(&self, record: &Record) -> Option<Duration> {
+        let size = record.group.map_or(1, |group| group.size.max(1));
+        Some(self.median(&record.pipeline)?.saturating_mul(size))
+    }
+
     /// When a running experiment should finish: `None` without an estimate,
     /// and [`Waiting::Done`] for one that is not running.
     pub(super) fn running_eta(&self, record: &Record, now: Timestamp) -> Waiting {
         if record.state != State::Running {
             return Waiting::Done;
         }
-        let eta = match (self.median(&record.pipeline), record.started_at) {
+        let eta = match (self.expected(record), record.started_at) {
             (Some(median), Some(started)) => Some(Eta {
                 start: None,
                 finish: started.after(median).max(now),
@@ -68,7 +75,7 @@ impl Index {
         let mut first_end: Option<Option<Duration>> = None;
         for running in self.running.iter().filter_map(|r| self.find(r.id)) {
             let left = self
-                .median(&running.pipeline)
+                .expected(running)
                 .map(|median| match running.started_at {
                     Some(started) => median.saturating_sub(now.since(started)),
                     None => median,

@@ -12,7 +12,6 @@ use crate::events::Events;
 use crate::exec::Signal;
 use crate::metrics::Metrics;
 use crate::model::{Drain, Id, Pause, Record, State};
-use crate::time::Timestamp;
 
 /// Completed runs of a pipeline whose durations make its estimate.
 const RECENT_RUNS: usize = 20;
@@ -27,12 +26,12 @@ pub(super) struct Runs {
 }
 
 impl Runs {
-    pub(super) fn push(&mut self, started: Timestamp, finished: Timestamp) {
+    /// Adds a run of `took` milliseconds.
+    pub(super) fn push(&mut self, took: u64) {
         if self.recent.len() == RECENT_RUNS {
             self.recent.pop_front();
         }
-        self.recent
-            .push_back(finished.since(started).as_millis() as u64);
+        self.recent.push_back(took);
         let mut sorted: Vec<u64> = self.recent.iter().copied().collect();
         sorted.sort_unstable();
         self.median = sorted[sorted.len() / 2];
@@ -43,6 +42,30 @@ pub(super) struct Running {
     pub(super) id: Id,
     /// Reaches the run, for cancel and shutdown; `None` when its executor cannot stop it.
     pub(super) signals: Option<Sender<Signal>>,
+    /// For a member of a grouped run: the group's id, and where the member
+    /// stands in the run, which decides what a cancel of it does.
+    pub(super) group: Option<(Id, Stage)>,
+}
+
+/// Where a member of a grouped run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// Taken, its start not yet on disk: a cancel is noted, and the worker
+    /// cancels it before the command starts (`canceled`).
+    Starting { canceled: bool },
+    /// Its group's command runs: a cancel makes it CANCELED at once.
+    Running,
+    /// The command has ended and the worker settles it: a cancel comes too late.
+    Settling,
+}
+
+/// How long a completed experiment's run took, in milliseconds: from its
+/// start to its end, or its share of its group's (the group's time over its
+/// size), so the estimates learn what one more experiment costs a grouped run.
+pub(super) fn run_time(record: &Record) -> Option<u64> {
+    let took = record.finished_at?.since(record.started_at?).as_millis() as u64;
+    let size = record.group.map_or(1, |group| u64::from(group.size.max(1)));
+    Some(took / size)
 }
 
 /// Records and waiting ids are kept in id order in flat collections, not
@@ -160,13 +183,13 @@ impl Index {
             if !before.is_finished() && after.is_finished() {
                 self.metrics.ended(&changed);
             }
-            if let (State::Running, State::Complete, Some(started), Some(finished)) =
-                (before, after, changed.started_at, changed.finished_at)
-            {
-                self.durations
-                    .entry(changed.pipeline.clone())
-                    .or_default()
-                    .push(started, finished);
+            if (before, after) == (State::Running, State::Complete) {
+                if let Some(took) = run_time(&changed) {
+                    self.durations
+                        .entry(changed.pipeline.clone())
+                        .or_default()
+                        .push(took);
+                }
             }
         }
         self.tell(id);

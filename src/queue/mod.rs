@@ -26,6 +26,7 @@ use crate::model::{Drain, Id, Moved, Pause, Record, Sharing, State};
 use crate::time::Timestamp;
 
 mod estimate;
+mod group;
 mod index;
 mod view;
 
@@ -60,6 +61,10 @@ pub enum Canceled {
     Done { record: Record, changed: bool },
     /// It is running: the command is being stopped and will end CANCELED.
     Stopping(View),
+    /// It is a member of a grouped run that goes on: it is CANCELED now and
+    /// gets no results. The record is to be written by the caller, holding
+    /// [`Queue::member_pen`]; if that fails, [`Queue::uncancel`] puts it back.
+    Member(Record),
 }
 
 /// The index, shared by the HTTP side, the intake and the worker.
@@ -70,6 +75,8 @@ pub struct Queue {
     capacity: usize,
     /// Set at shutdown: nothing more is started.
     closing: AtomicBool,
+    /// See [`Queue::member_pen`].
+    member_pen: Arc<Mutex<()>>,
 }
 
 impl Queue {
@@ -96,14 +103,14 @@ impl Queue {
         moved.sort_unstable();
         index.front = moved.into_iter().map(|(_, id)| id).collect();
         for record in &records {
-            if let (State::Complete, Some(started), Some(finished)) =
-                (record.state, record.started_at, record.finished_at)
-            {
-                index
-                    .durations
-                    .entry(record.pipeline.clone())
-                    .or_default()
-                    .push(started, finished);
+            if record.state == State::Complete {
+                if let Some(took) = index::run_time(record) {
+                    index
+                        .durations
+                        .entry(record.pipeline.clone())
+                        .or_default()
+                        .push(took);
+                }
             }
         }
         index.records = records;
@@ -113,6 +120,7 @@ impl Queue {
             index: Mutex::new(index),
             capacity,
             closing: AtomicBool::new(false),
+            member_pen: Arc::default(),
         }
     }
 
@@ -177,6 +185,7 @@ impl Queue {
             index,
             capacity,
             closing,
+            member_pen,
             ..
         } = self;
         let mut index = index.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -186,6 +195,7 @@ impl Queue {
             metrics,
             capacity,
             closing,
+            member_pen,
         }
     }
 
@@ -313,7 +323,11 @@ impl Queue {
             record.attempts += 1;
             record.error = None;
         })?;
-        index.running.push(Running { id, signals });
+        index.running.push(Running {
+            id,
+            signals,
+            group: None,
+        });
         Some(record)
     }
 
@@ -337,6 +351,10 @@ impl Queue {
             index.running.push(Running {
                 id: record.id,
                 signals,
+                group: record
+                    .group
+                    .filter(|group| group.size > 1)
+                    .map(|group| (group.id, index::Stage::Running)),
             });
         }
         found
@@ -385,6 +403,7 @@ impl Queue {
                     changed: true,
                 })
             }
+            State::Running if index.is_member(id) => index.cancel_member(id),
             State::Running => {
                 let view = index.view(record);
                 match index.running.iter().find(|running| running.id == id).and_then(|r| r.signals.as_ref()) {
@@ -407,7 +426,11 @@ impl Queue {
     /// Undoes the cancel of a waiting experiment whose CANCELED record could
     /// not be written: it waits again, in its place.
     pub fn uncancel(&self, id: Id) {
-        self.lock().update(id, |record| {
+        let mut index = self.lock();
+        if index.uncancel_member(id) {
+            return;
+        }
+        index.update(id, |record| {
             if record.state == State::Canceled && record.started_at.is_none() {
                 record.state = State::Queued;
                 record.finished_at = None;

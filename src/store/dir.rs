@@ -62,6 +62,11 @@ impl ExperimentDir {
         }
     }
 
+    /// The open directory, for operations relative to it.
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     /// The directory's path, for messages.
     pub(crate) fn path(&self) -> &Path {
         &self.path

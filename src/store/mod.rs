@@ -14,9 +14,11 @@
 //! Here: the [`Store`], its lock and an experiment's files; `scan` reads the
 //! directory at start, `publish` stages and flushes what is accepted,
 //! `record` keeps each `experiment.json`, `queue_state` the queue's own file,
-//! `trash` removes experiments, `dir` opens an experiment's directory.
+//! `trash` removes experiments, `dir` opens an experiment's directory,
+//! `group` keeps a grouped run's directory and moves its results.
 
 mod dir;
+mod group;
 mod publish;
 mod queue_state;
 mod record;
@@ -36,6 +38,7 @@ use crate::model::{FileInfo, Id};
 use dir::ExperimentDir;
 use queue_state::QueueState;
 
+pub(crate) use group::MANIFEST_FILE;
 pub(crate) use publish::{Published, Staged};
 pub use record::read_record;
 pub(crate) use scan::Scan;

@@ -472,6 +472,16 @@
     return node;
   }
 
+  /* As the page's own words say it: "searched with 95 others in one run, the group of 000042". */
+  function groupFact(group) {
+    var others = group.size - 1;
+    var node = element("span", null, "searched with " + others + " other" + (others === 1 ? "" : "s") + " in one run, the group of ");
+    var link = element("a", null, group.id);
+    link.href = "/experiments/" + group.id;
+    node.appendChild(link);
+    return node;
+  }
+
   function experiment(main) {
     var id = main.dataset.experiment;
     var logSizes = {};
@@ -519,6 +529,8 @@
       fact("signal", view.signal === null || view.signal === undefined ? null : view.signal);
       fact("error", view.error || null);
       fact("processor", view.processor ? processorFact(view.processor) : null);
+      fact("group", view.group && view.group.size > 1 ? groupFact(view.group) : null);
+      fact("solo", view.solo || null);
 
       var status = main.querySelector("[data-status]");
       var sentence = statusSentence(view);

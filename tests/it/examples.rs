@@ -61,16 +61,16 @@ fn the_kmer_example_fails_a_sequence_shorter_than_k() {
 }
 
 fn example_config_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seqspool.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipelines/blast.toml")
 }
 
 /// Loads the example configuration into `config`, as `--config` would.
 fn apply_example_config(config: &mut Config) {
     let path = example_config_path();
-    let text = std::fs::read_to_string(&path).expect("examples/seqspool.toml");
+    let text = std::fs::read_to_string(&path).expect("examples/pipelines/blast.toml");
     config
         .apply_file(&text, &path, None)
-        .expect("examples/seqspool.toml reads");
+        .expect("examples/pipelines/blast.toml reads");
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn the_example_configuration_declares_the_pipelines_the_readme_names() {
             .unwrap();
         assert_eq!(
             Path::new(&pipeline.definition.env["BLAST_DB"]),
-            examples.join("data/db").join(db)
+            examples.join("../data/db").join(db)
         );
         assert!(pipeline.check.is_some(), "{pipeline:?}");
     }

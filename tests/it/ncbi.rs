@@ -171,7 +171,7 @@ fn members_server(db: &Path) -> Server {
     Server::start(|config| {
         config
             .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads");
+            .expect("examples/pipelines/blast.toml reads");
         config.access = seqspool::config::AccessMode::Members;
     })
 }
@@ -696,7 +696,7 @@ fn alignments_limit_the_report_and_the_rid_outlives_a_restart() {
     let configure = |config: &mut seqspool::Config| {
         config
             .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads")
+            .expect("examples/pipelines/blast.toml reads")
     };
     // A short common stretch: several references hit.
     let server = Server::start_in(experiments.path(), configure);

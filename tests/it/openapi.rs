@@ -289,7 +289,8 @@ on_finish = ["true"]
 name = "table"
 title = "Writes a table"
 description = "Every part of a pipeline a lab may declare."
-command = ["/bin/sh", "-c", "printf 'a\\tb\\n' > table.tsv"]
+command = ["/bin/sh", "-c", "if [ -n \"${SEQSPOOL_GROUP:-}\" ]; then cut -f2 \"$SEQSPOOL_GROUP\" | while read -r d; do printf 'a\\tb\\n' > \"$d/table.tsv\"; done; else printf 'a\\tb\\n' > table.tsv; fi"]
+group = 2
 timeout = 60
 check = "true"
 env = { LAB = "yes" }
@@ -1147,7 +1148,7 @@ fn warm_shapes(document: &Document, running: &Value) {
         },
         processor: processor.clone(),
     })));
-    record.processor = Some(processor);
+    record.processor = Some(Box::new(processor));
     let mut definition = (*record.definition()).clone();
     definition.executor = ExecutorKind::Warm;
     definition.start_timeout_ms = Some(120_000);

@@ -306,7 +306,7 @@ fn the_pipelines_are_listed_with_their_parameters_for_a_client_to_build_its_form
 
 #[test]
 fn an_e_value_of_0_is_refused_by_the_example_configurations_exclusive_bound() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seqspool.toml");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipelines/blast.toml");
     let text = fs::read_to_string(&example).unwrap();
     let server = Server::start(|config| config.apply_file(&text, &example, None).unwrap());
     // Whatever its checks find (no databases here), nothing runs.

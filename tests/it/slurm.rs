@@ -770,3 +770,69 @@ fn the_example_slurm_configuration_reads() {
         .iter()
         .any(|p| p.definition.slurm.is_some()));
 }
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_slurm),
+    ignore = "needs a private Slurm cluster: munge, slurmctld, slurmd, slurm-client, and root"
+)]
+fn a_group_is_one_slurm_job_and_a_kill_9_re_attaches_to_it() {
+    let cluster = cluster();
+    let _turn = cluster.shared();
+    let lab = SlurmLab::new(cluster);
+    lab.config(&format!(
+        r#"
+[[pipeline]]
+name = "letters"
+executor = "slurm"
+group = 3
+command = 'echo "job $EXPERIMENT_ID $SLURM_JOB_ID ${{SEQSPOOL_GROUP:+grouped}}" >> @LOG@; [ -z "${{SEQSPOOL_GROUP:-}}" ] || while [ ! -e @LAB@/gate ]; do sleep 0.1; done; sh {}/examples/group_letters.sh'
+"#,
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let mut server = lab.start();
+    let paused = request(server.addr, "POST", "/queue/pause?reason=loading", &[], b"");
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let ids: Vec<String> = (0..4)
+        .map(|_| submit_to(&server, "letters", json!({})))
+        .collect();
+    assert_eq!(
+        request(server.addr, "POST", "/queue/resume", &[], b"").status,
+        200
+    );
+    // Every member is RUNNING with the one job of its group.
+    let job = wait_for_job(&server, &ids[0], "RUNNING");
+    for id in &ids[1..3] {
+        let record = record(&server, id);
+        assert_eq!(record["handle"]["slurm"]["job_id"], job, "{record:#}");
+        assert_eq!(
+            record["group"],
+            json!({"id": ids[0], "size": 3}),
+            "{record:#}"
+        );
+    }
+    // The server dies while the job runs; the next start follows the job.
+    server.crash();
+    fs::write(lab.path("gate"), "").unwrap();
+    let server = lab.start();
+    for id in &ids {
+        let record = wait_for(&server, id, "COMPLETE");
+        assert_eq!(record["attempts"], 1, "{record:#}");
+        let letters = fs::read_to_string(lab.experiments().join(id).join("letters.tsv")).unwrap();
+        assert!(letters.starts_with("letter\tcount\n"), "{letters}");
+    }
+    let log = lab.log();
+    assert_eq!(
+        log.len(),
+        2,
+        "one job for the group, one for the fourth alone: {log:?}"
+    );
+    assert_eq!(log[0], format!("job {} {job} grouped", ids[0]));
+    assert!(
+        log[1].starts_with(&format!("job {} ", ids[3])) && log[1].ends_with(' '),
+        "{log:?}"
+    );
+    assert!(
+        fs::read_dir(lab.experiments().join(".groups")).map_or(true, |mut d| d.next().is_none())
+    );
+}

@@ -48,6 +48,9 @@ pub(crate) const SETTINGS: [(&str, &str); 9] = [
     ("QUERY_TO", "query_to"),
 ];
 
+/// The parameter of a built-in BLAST pipeline that takes `DATABASE`.
+const BUILTIN_DATABASE_PARAM: &str = "database";
+
 /// `FILTER` (`L`, `T`, `F`, `m L`, ...) becomes this boolean parameter:
 /// true when it asks for low-complexity filtering.
 const FILTER_PARAM: &str = "filter";
@@ -101,7 +104,7 @@ impl fmt::Display for Program {
 }
 
 /// `[ncbi]` in the configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NcbiTable {
     #[serde(default)]
@@ -110,7 +113,7 @@ pub struct NcbiTable {
 
 /// `[[ncbi.program]]`: one program, the pipeline that runs it, and the
 /// database names scripts may send for it.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProgramTable {
     program: Program,
@@ -250,6 +253,37 @@ impl Services {
             });
         }
         Ok(Services { services })
+    }
+
+    /// What the built-in BLAST pipelines serve when the configuration has
+    /// no `[ncbi]` section: each of `served` is a program, the pipeline
+    /// that runs it (its `database` parameter takes `DATABASE`, whose
+    /// options are the names scripts may send) and where identifiers are
+    /// looked up.
+    pub(crate) fn builtin(served: Vec<(Program, Arc<Pipeline>, Vec<String>)>) -> Services {
+        let services = served
+            .into_iter()
+            .map(|(program, pipeline, lookup)| {
+                let databases = pipeline
+                    .params
+                    .iter()
+                    .find(|param| param.name == BUILTIN_DATABASE_PARAM)
+                    .map(|param| match &param.kind {
+                        crate::pipeline::ParamKind::Choice { options, .. } => options.clone(),
+                        _ => Vec::new(),
+                    })
+                    .unwrap_or_default();
+                Service {
+                    program,
+                    pipeline,
+                    databases,
+                    database_param: Some(BUILTIN_DATABASE_PARAM.into()),
+                    params: RawParams::new(),
+                    lookup,
+                }
+            })
+            .collect();
+        Services { services }
     }
 
     pub fn is_empty(&self) -> bool {

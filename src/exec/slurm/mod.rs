@@ -31,7 +31,7 @@ use self::cli::JobStatus;
 use self::poll::{Poller, Seen};
 use super::{Control, Executor, Outcome, Recovered, Run, Signal, Started};
 use crate::model::{Id, Record, RunHandle, SlurmJob};
-use crate::pipeline::{self, Command};
+use crate::pipeline::Command;
 use crate::time::Timestamp;
 
 /// Where the job's script records the command's exit code, in the
@@ -128,12 +128,7 @@ impl Executor for Slurm {
                 return not_prepared(err, "creating its logs");
             }
         }
-        let mut env = super::local::environment(run.record, run.dir);
-        env.extend(pipeline::environment(
-            &run.record.pipeline,
-            &definition,
-            &run.record.params,
-        ));
+        let env = run.environment();
         let mut args: Vec<OsString> = [
             "--parsable",
             "--hold",
@@ -154,7 +149,7 @@ impl Executor for Slurm {
         let options = definition.slurm.clone().unwrap_or_default();
         args.extend(
             options
-                .arguments(definition.timeout())
+                .arguments(run.timeout(None))
                 .into_iter()
                 .map(OsString::from),
         );
@@ -288,7 +283,7 @@ impl Slurm {
     ) -> Outcome {
         let id = run.record.id;
         let job_id = job.job_id;
-        let timeout = run.record.definition().timeout();
+        let timeout = run.timeout(None);
         let Control { sender, receiver } = control;
         let watch = self.poller.watch(job_id, sender);
         let mut stop: Option<Stop> = None;

@@ -42,6 +42,15 @@ pub(crate) struct Logs {
 }
 
 /// One experiment's page.
+/// How a member of a grouped run of `size` was searched, in words.
+fn group_words(size: u32) -> String {
+    let others = size.saturating_sub(1);
+    format!(
+        "searched with {others} other{} in one run",
+        if others == 1 { "" } else { "s" }
+    )
+}
+
 pub(crate) fn experiment(frame: &Frame, page: &Experiment) -> Markup {
     let Experiment {
         view,
@@ -116,6 +125,11 @@ pub(crate) fn experiment(frame: &Frame, page: &Experiment) -> Markup {
                         (thousands(record.length as u64)) " "
                         (if record.length == 1 { "residue" } else { "residues" })
                     })))
+                    (fact("group", "Run", record.group.filter(|g| g.size > 1).map(|group| html! {
+                        (group_words(group.size)) ", the group of "
+                        a href={ "/experiments/" (group.id) } { (group.id) }
+                    })))
+                    (fact("solo", "Ran alone", record.solo.as_deref().and_then(text)))
                     (fact("batch", "Batch", record.batch.map(|batch| html! {
                         a href={ "/experiments?batch=" (batch) } { "the batch of " (batch) }
                     })))

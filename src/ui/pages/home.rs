@@ -391,12 +391,17 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
             }
             (field_error(&id, error))
             @match &param.kind {
-                ParamKind::Choice { options } => {
+                ParamKind::Choice { options, titles } => {
                     select id=(id) name=(name) aria-describedby=[&described]
                         aria-invalid=[invalid] autofocus[focus] {
                         @if unset { option value="" selected[value.is_empty()] { "not set" } }
                         @for option in options {
-                            option value=(option) selected[option == value] { (option) }
+                            option value=(option) selected[option == value] {
+                                (option)
+                                @if let Some(title) = titles.get(option) {
+                                    @if title != option { ": " (title) }
+                                }
+                            }
                         }
                     }
                 }

@@ -108,12 +108,13 @@ pub fn make_databases(dir: &Path) {
 /// (commands, parameters, checks, results) is the file as shipped, with
 /// `${CONFIG_DIR}` the repository's `examples/`.
 pub fn example_config(db: &Path) -> String {
-    let text = std::fs::read_to_string(example_config_path()).expect("examples/seqspool.toml");
-    let shipped = "${CONFIG_DIR}/data/db/";
+    let text =
+        std::fs::read_to_string(example_config_path()).expect("examples/pipelines/blast.toml");
+    let shipped = "${CONFIG_DIR}/../data/db/";
     assert_eq!(
         text.matches(shipped).count(),
         2,
-        "examples/seqspool.toml no longer puts both databases in {shipped}: update this test"
+        "examples/pipelines/blast.toml no longer puts both databases in {shipped}: update this test"
     );
     let db = db.to_str().expect("a UTF-8 path");
     assert!(
@@ -124,7 +125,7 @@ pub fn example_config(db: &Path) -> String {
 }
 
 pub fn example_config_path() -> PathBuf {
-    repository().join("examples/seqspool.toml")
+    repository().join("examples/pipelines/blast.toml")
 }
 
 /// A server running the example configuration with its databases in `db`,
@@ -134,7 +135,7 @@ pub fn example_server(db: &Path) -> Server {
     let server = Server::start(|config| {
         config
             .apply_file(&text, &example_config_path(), None)
-            .expect("examples/seqspool.toml reads")
+            .expect("examples/pipelines/blast.toml reads")
     });
     let mut pipelines = Value::Null;
     wait_until("the example's start-up checks have run", || {

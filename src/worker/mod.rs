@@ -1,7 +1,9 @@
-//! The one OS thread that processes experiments, strictly one at a time, in order.
+//! The one OS thread that processes experiments, strictly one run at a time, in order.
 //!
 //! It takes the oldest waiting experiment from the queue, hands it to its
-//! executor, waits for the end, and only then takes the next; when none is
+//! executor, waits for the end, and only then takes the next; a pipeline
+//! with `group` lets one run serve the head and the experiments right behind
+//! it that want the same search (`group`, the grouped run). When none is
 //! waiting, or the queue is paused, it sleeps until woken (by the intake, or
 //! by a resume). One at a time by construction: no other thread starts
 //! anything. It also settles, at start, the experiments a crash or a shutdown
@@ -35,6 +37,8 @@ use crate::pipeline::{Catalog, ExecutorKind};
 use crate::queue::Queue;
 use crate::store::{Scan, Store};
 use crate::time::Timestamp;
+
+mod group;
 
 /// The first wait before an experiment whose start failed for a passing
 /// reason (out of descriptors or processes) is tried again; it doubles at
@@ -186,43 +190,62 @@ impl Worker {
     /// Starts following, each on a thread of its own, the runs recovery
     /// re-attached, oldest first; they are in flight from now on.
     fn follow_reattached(self: &Arc<Self>, events: &channel::Sender<Event>) -> Vec<InFlight> {
-        let mut controls = Vec::new();
-        let reattached = self.queue.take_reattached(|_| {
+        let mut controls: Vec<(Option<Id>, Control)> = Vec::new();
+        let reattached = self.queue.take_reattached(|record| {
+            // The members of a group share one run, and so one control.
+            let group = record.group.filter(|g| g.size > 1).map(|g| g.id);
+            if let Some(shared) = controls
+                .iter()
+                .find(|(of, _)| group.is_some() && *of == group)
+            {
+                return Some(shared.1.sender.clone());
+            }
             let control = Control::new();
             let sender = control.sender.clone();
-            controls.push(control);
+            controls.push((group, control));
             Some(sender)
         });
+        let mut runs: Vec<Vec<Record>> = Vec::new();
+        for record in reattached {
+            let group = record.group.filter(|g| g.size > 1).map(|g| g.id);
+            match runs.iter_mut().find(|run| {
+                group.is_some() && run[0].group.filter(|g| g.size > 1).map(|g| g.id) == group
+            }) {
+                Some(run) => run.push(record),
+                None => runs.push(vec![record]),
+            }
+        }
         let mut in_flight = Vec::new();
-        for (record, control) in reattached.into_iter().zip(controls) {
+        for (members, (_, control)) in runs.into_iter().zip(controls) {
             in_flight.push(InFlight {
-                id: record.id,
-                pipeline: record.pipeline.clone(),
-                executor: record.definition().executor,
+                id: members[0].id,
+                pipeline: members[0].pipeline.clone(),
+                executor: members[0].definition().executor,
             });
-            self.spawn_run(record, control, true, events, None);
+            self.spawn_run(members, control, true, events, None);
         }
         in_flight
     }
 
-    /// Runs `record` on a thread of its own, which reports its end on
-    /// `events`, and its beginning (its handle recorded) on `begun`.
+    /// Runs `members` (one experiment, or a group) on a thread of its own,
+    /// which reports its end on `events`, and its beginning (its handle
+    /// recorded) on `begun`.
     fn spawn_run(
         self: &Arc<Self>,
-        record: Record,
+        members: Vec<Record>,
         control: Control,
         reattached: bool,
         events: &channel::Sender<Event>,
         begun: Option<channel::Sender<()>>,
     ) {
-        let id = record.id;
-        let kept = record.clone();
+        let id = members[0].id;
+        let kept = members.clone();
         let worker = self.clone();
         let ended = events.clone();
         let spawned = thread::Builder::new()
             .name(format!("run-{id}"))
             .spawn(move || {
-                let next = worker.run(record, control, reattached, begun);
+                let next = worker.run_members(members, control, reattached, begun);
                 let _ = ended.send(Event::Ended { id, next });
             });
         if let Err(err) = spawned {
@@ -231,15 +254,34 @@ impl Worker {
                 log::error!("experiment {id}: could not start following it: {err}");
                 Next::Sleep
             } else {
-                self.requeue(
-                    kept,
-                    format!("could not start a thread for it: {err}"),
-                    false,
-                    false,
-                )
+                let mut next = Next::Sleep;
+                for record in kept {
+                    next = self.requeue(
+                        record,
+                        format!("could not start a thread for it: {err}"),
+                        false,
+                        false,
+                    );
+                }
+                next
             };
             let _ = events.send(Event::Ended { id, next });
         }
+    }
+
+    /// Runs one experiment, or the group `members` make, to its end.
+    fn run_members(
+        &self,
+        mut members: Vec<Record>,
+        control: Control,
+        reattached: bool,
+        begun: Option<channel::Sender<()>>,
+    ) -> Next {
+        if members.len() == 1 && members[0].group.is_none_or(|g| g.size <= 1) {
+            let record = members.pop().expect("one member");
+            return self.run(record, control, reattached, begun);
+        }
+        self.run_group(members, control, reattached, begun)
     }
 
     /// Sleeps for `duration`, unless the server starts closing meanwhile.
@@ -278,7 +320,7 @@ impl Worker {
         // Which executor runs it is the head's to say: the queue hands the
         // head over with the stopper of the executor its definition names,
         // if the runs in flight let it start.
-        let Some(record) = self.queue.next_when(|head| {
+        let Some(members) = self.queue.next_group(|head| {
             let definition = head.definition();
             let max_running = definition.max_running();
             let joins = in_flight
@@ -294,17 +336,17 @@ impl Worker {
             return Next::Sleep;
         };
         if alone {
-            return self.run(record, control, false, None);
+            return self.run_members(members, control, false, None);
         }
         in_flight.push(InFlight {
-            id: record.id,
-            pipeline: record.pipeline.clone(),
-            executor: record.definition().executor,
+            id: members[0].id,
+            pipeline: members[0].pipeline.clone(),
+            executor: members[0].definition().executor,
         });
         // The next may start only once this one has begun (its job
         // submitted and recorded), or ended: submissions keep the queue's order.
         let (begun, beginning) = channel::channel();
-        self.spawn_run(record, control, false, events, Some(begun));
+        self.spawn_run(members, control, false, events, Some(begun));
         match beginning.recv() {
             Ok(()) => Next::Run,
             // It ended before it began: its end, on its way, says what next.
@@ -346,12 +388,17 @@ impl Worker {
         let run = Run {
             record: &running,
             dir: &dir,
+            size: 1,
         };
         let outcome = {
             // RUNNING is written with the executor's handle before anything
             // runs; if it cannot be, nothing runs.
             let mut record_start = |handle: Option<RunHandle>| {
-                record.processor = handle.as_ref().and_then(|h| h.processor()).cloned();
+                record.processor = handle
+                    .as_ref()
+                    .and_then(|h| h.processor())
+                    .cloned()
+                    .map(Box::new);
                 record.handle = handle.map(Box::new);
                 self.store.write_record(&record)?;
                 self.queue.update_running(record.clone());
@@ -451,6 +498,8 @@ impl Worker {
         let id = record.id;
         record.state = State::Queued;
         record.started_at = None;
+        record.group = None;
+        record.handle = None;
         if !ran {
             record.attempts = record.attempts.saturating_sub(1);
         }
@@ -620,13 +669,30 @@ pub struct Recovery {
 /// (a Slurm job): those stay RUNNING, and the worker follows them first.
 pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Executors) -> Recovery {
     let mut recovery = Recovery::default();
+    // The members of a group share one run: it is settled once, for all.
+    let mut groups: Vec<(Id, Recovered)> = Vec::new();
     for record in &mut scan.records {
         match record.state {
             State::Queued => recovery.queued += 1,
             State::Running => {
-                let recovered = executors
-                    .for_definition(&record.definition())
-                    .recover(record, &store.dir(record.id));
+                let group = record.group.filter(|group| group.size > 1).map(|g| g.id);
+                let known = groups
+                    .iter()
+                    .find(|(of, _)| Some(*of) == group)
+                    .map(|(_, recovered)| recovered.clone());
+                let recovered = match (known, group) {
+                    (Some(recovered), _) => recovered,
+                    (None, Some(group)) => {
+                        let recovered = executors
+                            .for_definition(&record.definition())
+                            .recover(record, &store.group_dir(group));
+                        groups.push((group, recovered.clone()));
+                        recovered
+                    }
+                    (None, None) => executors
+                        .for_definition(&record.definition())
+                        .recover(record, &store.dir(record.id)),
+                };
                 let on_interrupt = match recovered {
                     Recovered::Reattach { pause } => {
                         recovery.reattached += 1;
@@ -647,6 +713,8 @@ pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Exec
                     OnInterrupt::Requeue => {
                         record.state = State::Queued;
                         record.error = None;
+                        // It forms a group afresh when it reaches the head.
+                        record.group = None;
                         recovery.requeued += 1;
                         log::info!(
                             "experiment {} was interrupted (attempt {}); it runs again first",
@@ -675,5 +743,13 @@ pub fn recover(store: &Store, scan: &mut Scan, config: &Config, executors: &Exec
             _ => recovery.finished += 1,
         }
     }
+    // What interrupted groups left; those followed again keep theirs.
+    let followed: Vec<Id> = scan
+        .records
+        .iter()
+        .filter(|record| record.state == State::Running)
+        .filter_map(|record| record.group.map(|group| group.id))
+        .collect();
+    store.clear_groups(&followed);
     recovery
 }

@@ -1,0 +1,212 @@
+//! The BLAST databases of a directory (`--blast-databases`), as
+//! `blastdbcmd -list` finds them: each one's name (its path under the
+//! directory, without extension: `nt`, `lab/plasmids`), its molecule, title,
+//! number of sequences and letters. The built-in BLAST pipelines offer them
+//! (`blast::programs`), and NCBI's URL API names them; this list is the one
+//! place both read.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+/// The program that lists databases, found on the server's `PATH`.
+const LISTER: &str = "blastdbcmd";
+
+/// What `blastdbcmd -list_outfmt` writes a line of: path, molecule, title,
+/// sequences, letters, separated by tabs.
+const LIST_FORMAT: &str = "%f\t%p\t%t\t%n\t%l";
+
+/// What a database holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Molecule {
+    Nucleotide,
+    Protein,
+}
+
+/// One database found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct Database {
+    /// Its path under the directory, without extension: what `database` takes.
+    pub(crate) name: String,
+    #[serde(skip)]
+    pub(crate) path: PathBuf,
+    pub(crate) molecule: Molecule,
+    pub(crate) title: String,
+    pub(crate) sequences: u64,
+    pub(crate) letters: u64,
+}
+
+/// The databases under one directory, sorted by name.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Databases {
+    pub(crate) dir: PathBuf,
+    pub(crate) found: Vec<Database>,
+}
+
+impl Databases {
+    /// Lists the databases under `dir` (and its subdirectories). A name BLAST
+    /// could not take whole (with a space: `-db` splits on spaces) is left
+    /// out, and the log says so.
+    pub(crate) fn find(dir: &Path) -> Result<Databases, String> {
+        let dir = dir
+            .canonicalize()
+            .map_err(|err| format!("--blast-databases {}: {err}", dir.display()))?;
+        if !dir.is_dir() {
+            return Err(format!(
+                "--blast-databases {}: not a directory",
+                dir.display()
+            ));
+        }
+        let output = Command::new(LISTER)
+            .arg("-list")
+            .arg(&dir)
+            .args(["-recursive", "-list_outfmt", LIST_FORMAT])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| {
+                format!(
+                    "--blast-databases needs NCBI BLAST+ ({LISTER}, blastn, ... on the PATH; \
+                     Debian: apt-get install ncbi-blast+): running {LISTER}: {err}"
+                )
+            })?;
+        if !output.status.success() {
+            return Err(format!(
+                "{LISTER} -list {} failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let (found, skipped) = read_list(&dir, &String::from_utf8_lossy(&output.stdout));
+        for why in skipped {
+            log::warn!("--blast-databases: {why}");
+        }
+        Ok(Databases { dir, found })
+    }
+
+    /// The databases of one molecule.
+    pub(crate) fn of(&self, molecule: Molecule) -> impl Iterator<Item = &Database> {
+        self.found.iter().filter(move |db| db.molecule == molecule)
+    }
+}
+
+/// The databases `blastdbcmd -list DIR` wrote, and why any line was left out.
+fn read_list(dir: &Path, text: &str) -> (Vec<Database>, Vec<String>) {
+    let mut found: Vec<Database> = Vec::new();
+    let mut skipped = Vec::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [path, molecule, title, sequences, letters] = fields[..] else {
+            skipped.push(format!("an unreadable line of {LISTER} -list: {line}"));
+            continue;
+        };
+        let path = PathBuf::from(path);
+        let Some(name) = name_of(dir, &path) else {
+            skipped.push(format!(
+                "{} is not a database name seqspool can offer (a path under the directory, \
+                 without spaces)",
+                path.display()
+            ));
+            continue;
+        };
+        let molecule = match molecule {
+            "Nucleotide" => Molecule::Nucleotide,
+            "Protein" => Molecule::Protein,
+            other => {
+                skipped.push(format!("{name}: a database of '{other}'"));
+                continue;
+            }
+        };
+        if found.iter().any(|db| db.name == name) {
+            continue;
+        }
+        found.push(Database {
+            title: if title.trim().is_empty() {
+                name.clone()
+            } else {
+                title.trim().to_owned()
+            },
+            name,
+            path,
+            molecule,
+            sequences: sequences.trim().parse().unwrap_or(0),
+            letters: letters.trim().parse().unwrap_or(0),
+        });
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    (found, skipped)
+}
+
+/// A database's name: its path under `dir`, without extension; none for a
+/// path outside it, or one [`is_name`] refuses.
+fn name_of(dir: &Path, path: &Path) -> Option<String> {
+    let name = path.strip_prefix(dir).ok()?.to_str()?;
+    is_name(name).then(|| name.to_owned())
+}
+
+/// Whether `name` can name a database: a relative path that stays under its
+/// directory (no `..`, no empty part), that `-db` would not split (no space)
+/// and a value carries whole (no control character, comma or quote).
+pub(crate) fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
+}
+
+/// The path of the database `name` under `dir`, if it is a name at all.
+pub(crate) fn path_in(dir: &Path, name: &str) -> Option<PathBuf> {
+    is_name(name).then(|| dir.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_becomes_databases_named_by_their_path_under_the_directory() {
+        let dir = Path::new("/data/blastdb");
+        let text = "/data/blastdb/nt\tNucleotide\tNucleotide collection (nt)\t100\t2000\n\
+                    /data/blastdb/lab/plasmids\tNucleotide\t\t3\t15000\n\
+                    /data/blastdb/swissprot\tProtein\tUniProtKB/Swiss-Prot\t5\t900\n\
+                    /data/blastdb/my db\tNucleotide\tspaced\t1\t1\n\
+                    /elsewhere/x\tNucleotide\tx\t1\t1\n\
+                    /data/blastdb/nt\tNucleotide\tNucleotide collection (nt)\t100\t2000\n\
+                    garbage\n";
+        let (found, skipped) = read_list(dir, text);
+        let names: Vec<&str> = found.iter().map(|db| db.name.as_str()).collect();
+        assert_eq!(names, ["lab/plasmids", "nt", "swissprot"]);
+        assert_eq!(found[0].title, "lab/plasmids", "no title: its name");
+        assert_eq!(found[1].path, Path::new("/data/blastdb/nt"));
+        assert_eq!((found[1].sequences, found[1].letters), (100, 2000));
+        assert_eq!(found[2].molecule, Molecule::Protein);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(skipped[0].contains("my db"), "{skipped:?}");
+    }
+
+    #[test]
+    fn a_database_name_never_leaves_its_directory() {
+        let dir = Path::new("/data/blastdb");
+        assert_eq!(
+            path_in(dir, "lab/plasmids").unwrap(),
+            Path::new("/data/blastdb/lab/plasmids")
+        );
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a b",
+            "a,b",
+            "a//b",
+            "./a",
+        ] {
+            assert!(path_in(dir, bad).is_none(), "{bad}");
+        }
+    }
+}
