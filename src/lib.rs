@@ -56,6 +56,10 @@
 //! - `config`: every option, above the rooms it configures (they take their
 //!   settings, never the configuration); `cli`: the command line, above
 //!   everything, imported only by the binary.
+//! - `client`: the commands a scientist runs against a running server
+//!   (submit, status, list, wait, results, cancel, retry, queue), over its
+//!   HTTP API; only `cli` imports it, and it imports nothing of the server
+//!   but the leaves (`model`, `time`, `zipstream`, `http::percent`).
 //! - `model`: what an experiment is (id, state, record, run handle);
 //!   `error`, `time` and `fault` (a test hook) are leaves everyone may use.
 //!
@@ -67,6 +71,7 @@ pub mod api;
 pub(crate) mod app;
 pub(crate) mod blast;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod error;
 pub(crate) mod events;

@@ -13,8 +13,18 @@ fn main() {
     };
     match command {
         Command::Serve(config) => serve(*config),
+        Command::Client(command) => match cli::client::run(command) {
+            Ok(()) => std::process::exit(0),
+            // Each kind of failure has its exit code (`seqspool submit --help` lists them).
+            Err(failure) => {
+                eprintln!("seqspool: {failure}");
+                std::process::exit(failure.code());
+            }
+        },
         Command::User(command) => finish("seqspool user", cli::user::run(command)),
         Command::Retention(command) => finish("seqspool", cli::retention::run(&command)),
+        Command::Completions(command) => finish("seqspool", cli::manual::completions(&command)),
+        Command::Man(command) => finish("seqspool", cli::manual::man(&command)),
         // Local commands are started by a runner: a process of this same binary.
         Command::Runner => seqspool::exec::runner::main(),
         // The built-in BLAST pipelines' command, which the runner starts.

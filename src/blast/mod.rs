@@ -15,7 +15,6 @@
 //!   pipelines (programs, databases, settings, RIDs, the formats it
 //!   answers in, the lookup of an identifier sent as a query);
 //!   `api::ncbi` speaks its protocol.
-//!
 //! - [`databases`]: the databases of `--blast-databases`, as `blastdbcmd
 //!   -list` finds them.
 //! - [`programs`]: the BLAST programs offered as pipelines the lab does not

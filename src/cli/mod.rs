@@ -1,12 +1,19 @@
 //! The command line of the `seqspool` binary, one clap definition for all
 //! of it: `seqspool` alone (or `seqspool serve`) serves with the options of
-//! [`Config`]; `seqspool user` manages the lab's users; `seqspool retention`
-//! lists what a sweep would remove; and two hidden commands are the runner
-//! the server starts for local commands and the built-in BLAST pipelines'
-//! command. The commands sit above the rooms they
+//! [`Config`]; the client commands (`submit`, `status`, `list`, `wait`,
+//! `results`, `cancel`, `retry`, `queue`: `client.rs`) talk to a running
+//! server; `seqspool user` manages the lab's users; `seqspool retention`
+//! lists what a sweep would remove; `completions` and `man` generate the
+//! shells' completions and the manual pages from this same definition
+//! (`manual.rs`); and two hidden commands are the runner the server starts
+//! for local commands and the built-in BLAST pipelines' command (neither is
+//! in the definition a person sees: only [`parse`] adds them). The commands
+//! sit above the rooms they
 //! use, so that no room of the server imports the command line; only the
 //! binary imports this room.
 
+pub mod client;
+pub mod manual;
 pub mod retention;
 pub mod user;
 
@@ -40,6 +47,8 @@ struct Cli {
 pub enum Command {
     /// Serves (what `seqspool` alone does, with the same options).
     Serve(Box<Config>),
+    #[command(flatten)]
+    Client(client::Command),
     /// The lab's users and their tokens: add, list, rotate, remove.
     ///
     /// They may use this server with --access members or closed: each
@@ -51,12 +60,18 @@ pub enum Command {
     /// the server's daily sweep is what removes (--retention-days), and
     /// GET /retention lists the same.
     Retention(Box<retention::Command>),
-    /// Runs local commands for a server: the process it starts for each.
-    #[command(name = crate::exec::runner::SUBCOMMAND, hide = true)]
+    /// Prints the completions of a shell (bash, zsh, fish, ...) for seqspool's commands.
+    Completions(manual::Completions),
+    /// Prints the manual page (roff), or writes every command's page.
+    Man(manual::Man),
+    /// Runs local commands for a server: the process it starts for each
+    /// (`seqspool __runner`, added to the definition by [`parse`] only).
+    #[command(skip)]
     Runner,
     /// The built-in BLAST pipelines' command: one search, alone or for a
-    /// group; its settings come from the environment.
-    #[command(name = crate::blast::programs::SUBCOMMAND, hide = true)]
+    /// group; its settings come from the environment (`seqspool __blast
+    /// PROGRAM`, added to the definition by [`parse`] only).
+    #[command(skip)]
     Blast {
         /// blastn, blastp, blastx, tblastn or tblastx.
         program: String,
@@ -68,7 +83,9 @@ pub fn blast(program: &str) -> i32 {
     crate::blast::run::main(program)
 }
 
-/// The whole command line, as clap defines it: what `--help` shows.
+/// The command line a person uses, as clap defines it: what `--help`, the
+/// completions and the manual pages show. The hidden commands (the runner's,
+/// BLAST's) are not in it: clap's completions would offer them all the same.
 pub fn definition() -> clap::Command {
     Cli::command().mut_subcommand("retention", |retention| {
         retention.mut_args(|arg| {
@@ -85,9 +102,28 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    use crate::blast::programs::SUBCOMMAND as BLAST;
+    use crate::exec::runner::SUBCOMMAND as RUNNER;
+    let runner = clap::Command::new(RUNNER).hide(true);
+    let blast = clap::Command::new(BLAST)
+        .hide(true)
+        .arg(clap::Arg::new("program").required(true));
     let matches = definition()
+        .subcommand(runner)
+        .subcommand(blast)
         .try_get_matches_from(args)
         .map_err(Refused::CommandLine)?;
+    match matches.subcommand() {
+        Some((RUNNER, _)) => return Ok(Command::Runner),
+        Some((BLAST, blast)) => {
+            let program = blast
+                .get_one::<String>("program")
+                .expect("clap requires the program")
+                .clone();
+            return Ok(Command::Blast { program });
+        }
+        _ => {}
+    }
     let cli = Cli::from_arg_matches(&matches).map_err(Refused::CommandLine)?;
     let sub = |name: &str| {
         matches
@@ -101,7 +137,14 @@ where
             command.config = with_file(command.config, sub("retention"))?;
             Command::Retention(command)
         }
-        Some(command @ (Command::User(_) | Command::Runner | Command::Blast { .. })) => command,
+        Some(
+            command @ (Command::Client(_)
+            | Command::User(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Runner
+            | Command::Blast { .. }),
+        ) => command,
     })
 }
 

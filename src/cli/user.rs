@@ -23,12 +23,27 @@ pub struct Command {
     #[command(subcommand)]
     action: Action,
 
+    // Ids of their own: a global argument takes the value of the top
+    // level's argument of the same id (serving's --experiments, with its
+    // default), which would pass for one given here and hide the file's.
     /// The server's experiments directory, which holds the users file [default: as the server's]
-    #[arg(long, env = "SEQSPOOL_EXPERIMENTS", global = true, value_name = "DIR")]
+    #[arg(
+        id = "user_experiments",
+        long = "experiments",
+        env = "SEQSPOOL_EXPERIMENTS",
+        global = true,
+        value_name = "DIR"
+    )]
     experiments: Option<PathBuf>,
 
     /// The server's configuration file, for the experiments directory it names.
-    #[arg(long, env = "SEQSPOOL_CONFIG", global = true, value_name = "FILE")]
+    #[arg(
+        id = "user_config",
+        long = "config",
+        env = "SEQSPOOL_CONFIG",
+        global = true,
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
 }
 

@@ -5,7 +5,9 @@
 //! `seqspool` alone serves as `seqspool serve` does. The options table of
 //! `docs/operator.md` says what the clap definition says (every option, its
 //! variable, its name in the configuration file, its default, its values),
-//! and every link of the manual lands on a file and a heading that exist.
+//! every other command's options are in the operator's manual or the
+//! scientist's guide, and every link of the manual lands on a file and a
+//! heading that exist.
 
 use crate::common::{request, seqspool as binary, Binary};
 
@@ -42,7 +44,22 @@ fn the_help_lists_the_commands_and_hides_the_runner() {
         let help = text(&out.stdout);
         assert_eq!(
             commands_listed(&help),
-            ["serve", "user", "retention", "help"],
+            [
+                "serve",
+                "submit",
+                "status",
+                "list",
+                "wait",
+                "results",
+                "cancel",
+                "retry",
+                "queue",
+                "user",
+                "retention",
+                "completions",
+                "man",
+                "help"
+            ],
             "{args:?}:\n{help}"
         );
         assert!(help.contains("Usage: seqspool [OPTIONS]"), "{help}");
@@ -220,15 +237,19 @@ fn the_options_table_says_what_the_command_line_says() {
             "--{long}: the file's `{key}`: {refused}"
         );
     }
-    // The other commands' options are in the manual too.
-    let manual = std::fs::read_to_string(repository().join("docs/operator.md")).unwrap();
+    // The other commands' options are in the manual too: the operator's
+    // commands in docs/operator.md, the client's in docs/guide.md.
+    let manual: String = ["docs/operator.md", "docs/guide.md"]
+        .iter()
+        .map(|page| std::fs::read_to_string(repository().join(page)).unwrap())
+        .collect();
     let mut commands = vec![cli.clone()];
     while let Some(command) = commands.pop() {
         commands.extend(command.get_subcommands().cloned());
         for long in shown(&command).iter().filter_map(|arg| arg.get_long()) {
             assert!(
                 manual.contains(&format!("`--{long}")),
-                "{} --{long} is not in docs/operator.md",
+                "{} --{long} is in neither docs/operator.md nor docs/guide.md",
                 command.get_name()
             );
         }
@@ -322,4 +343,63 @@ fn every_link_of_the_manual_lands_on_a_file_and_a_heading() {
         "links that land nowhere:\n{}",
         broken.join("\n")
     );
+}
+
+#[test]
+fn the_packages_configuration_file_is_one_the_server_reads_and_the_unit_names_it() {
+    let file = repository().join("packaging/seqspool.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = seqspool::Config::new(dir.path());
+    config
+        .apply_file(&text, &file, None)
+        .unwrap_or_else(|err| panic!("packaging/seqspool.toml: {err}"));
+    assert_eq!(config.bind.to_string(), "127.0.0.1:8000");
+    assert_eq!(
+        config.experiments,
+        Path::new("/var/lib/seqspool/experiments")
+    );
+
+    let unit = std::fs::read_to_string(repository().join("packaging/seqspool.service")).unwrap();
+    for line in [
+        "ExecStart=/usr/bin/seqspool serve",
+        "Environment=SEQSPOOL_CONFIG=/etc/seqspool/seqspool.toml",
+        "User=seqspool",
+        "ReadWritePaths=/var/lib/seqspool",
+        "LimitNOFILE=65536",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit lacks {line}");
+    }
+}
+
+#[test]
+fn seqspool_user_finds_the_experiments_directory_its_configuration_file_names() {
+    let lab = tempfile::tempdir().unwrap();
+    let data = lab.path().join("data");
+    let file = lab.path().join("seqspool.toml");
+    std::fs::write(
+        &file,
+        format!("experiments = {:?}\n", data.join("experiments")),
+    )
+    .unwrap();
+    let here = lab.path().join("elsewhere");
+    std::fs::create_dir(&here).unwrap();
+    for how in ["--config", "SEQSPOOL_CONFIG"] {
+        let mut command = binary();
+        command.current_dir(&here).args(["user", "list"]);
+        match how {
+            "--config" => command.arg("--config").arg(&file),
+            _ => command.env("SEQSPOOL_CONFIG", &file),
+        };
+        let out = command.env_remove("SEQSPOOL_EXPERIMENTS").output().unwrap();
+        assert!(out.status.success(), "{how}: {}", text(&out.stderr));
+        let said = text(&out.stderr);
+        assert!(
+            said.contains(&format!(
+                "no users in {}",
+                data.join("experiments/.users.json").display()
+            )),
+            "{how}: {said}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The examples the README shows really work: `examples/kmer_count.sh` as a
 //! processing command and as a pipeline of `examples/seqspool.toml`, and
-//! `examples/submit.py` as a client, each against a real server.
+//! `examples/submit.py` as a client (one sequence, and a plate with a
+//! pipeline, its parameters and a token), each against a real server.
 //! (`blast` runs the example configuration's BLAST pipelines.)
 
 use crate::common::*;
@@ -185,17 +186,7 @@ fn the_client_example_submits_waits_and_prints_the_analysis() {
 
 /// How many `GET /experiments/{id}` the server has answered with 200, by its metrics.
 fn reads_answered(server: &Server) -> f64 {
-    server
-        .get("/metrics")
-        .text()
-        .lines()
-        .filter(|line| {
-            line.starts_with("seqspool_http_requests_total{")
-                && line.contains("route=\"/experiments/{id}\"")
-                && line.contains("status=\"200\"")
-        })
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .sum()
+    requests_answered(server.addr, "/experiments/{id}", 200)
 }
 
 #[test]
@@ -283,4 +274,71 @@ fn the_client_example_explains_a_refusal_and_exits_1() {
         "{stderr}"
     );
     assert!(server.experiment_dirs().is_empty());
+}
+
+#[test]
+#[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
+fn the_client_example_submits_a_plate_with_a_pipeline_its_parameters_and_a_token() {
+    let python = python3();
+    let lab = Lab::new();
+    lab.config(
+        "[[pipeline]]\nname = \"slow\"\ncommand = '''sleep 0.3; echo \"$PARAM_EVALUE\" > hits.tsv'''\n\
+         [[pipeline.param]]\nname = \"evalue\"\ntype = \"number\"\ndefault = 1e-5\nabove = 0\n",
+    );
+    let server = lab.server(|config| config.access = seqspool::config::AccessMode::Members);
+    let token = add_user(&server.dir, "anna", false);
+    let plate = lab.path("plate.fasta");
+    std::fs::write(&plate, ">A01\nACGTACGT\n>A02\nTTGCAACG\n>A03\nGGCATGCA\n").unwrap();
+    let submit = |token: Option<&str>| {
+        let mut command = Command::new(python);
+        command
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
+            .args(["--fasta", plate.to_str().unwrap()])
+            .args(["--pipeline", "slow", "--param", "evalue=1e-10"])
+            .env("SEQSPOOL_URL", format!("http://{}", server.addr))
+            .env_remove("SEQSPOOL_TOKEN");
+        if let Some(token) = token {
+            command.env("SEQSPOOL_TOKEN", token);
+        }
+        output_within(&mut command)
+    };
+
+    // Without the token: what to do, and nothing written.
+    let refused = submit(None);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("401")
+            && stderr.contains("set SEQSPOOL_TOKEN")
+            && stderr.contains("seqspool user add NAME"),
+        "{stderr}"
+    );
+    assert!(server.experiment_dirs().is_empty());
+
+    let done = submit(Some(&token));
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        stdout.starts_with("submitted batch 000001: 3 experiments, 000001 to 000003\n"),
+        "{stdout}"
+    );
+    for line in [
+        "000001   A01  COMPLETE",
+        "000002   A02  COMPLETE",
+        "000003   A03  COMPLETE",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    // One held read each, answered when it ended: no poll.
+    assert_eq!(reads_answered(&server), 3.0);
+    let record = server.get("/experiments/000003").json();
+    assert_eq!(record["submitted_by"], "anna");
+    assert_eq!(record["pipeline"], "slow");
+    assert_eq!(record["params"]["evalue"], "1e-10", "{record:#}");
+    let hits = server.get("/experiments/000002/files/hits.tsv").text();
+    assert_eq!(hits, "1e-10\n");
 }

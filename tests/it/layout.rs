@@ -1,7 +1,8 @@
 //! The house keeps its shape: no room of `src/` imports a room that imports it
 //! back, at the top or inside any folder; a module is a file or a folder with
 //! its `mod.rs`, never both; no source file is too long to read; the
-//! transport knows nothing of the routes; and the tests are one binary.
+//! transport knows nothing of the routes; the client knows the server only
+//! by its HTTP API; and the tests are one binary.
 //!
 //! A room is a file or a folder directly under a folder of `src/` (the
 //! folder's own `mod.rs`, and `lib.rs` at the top, is its door, not a room):
@@ -23,6 +24,12 @@ const MAX_LINES: usize = 900;
 const ABOVE_THE_TRANSPORT: [&str; 8] = [
     "api", "ui", "app", "intake", "queue", "worker", "exec", "store",
 ];
+
+/// The only rooms the client (`client/`) may name, besides `http::percent`:
+/// the shared types of an experiment (its id and state) and of time, and the
+/// batch zip's rule for a folder's name, so that `seqspool results` names
+/// folders as the zip does.
+const CLIENT_MAY_NAME: [&str; 3] = ["model", "time", "zipstream"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -489,6 +496,31 @@ fn the_transport_knows_nothing_of_the_routes_or_the_pages() {
             !ABOVE_THE_TRANSPORT.contains(&room.name.as_str()),
             "{http} names {room}: {evidence}"
         );
+    }
+}
+
+#[test]
+fn the_client_talks_to_the_server_over_http_and_imports_only_shared_leaves() {
+    let in_the_client =
+        |source: &&Source| source.module.first().is_some_and(|room| room == "client");
+    for source in sources().iter().filter(in_the_client) {
+        for named in named(source) {
+            let shared = match named.path.first().map(String::as_str) {
+                Some("client") => true,
+                Some(room) if CLIENT_MAY_NAME.contains(&room) => true,
+                // The one percent coding of a path segment, which the
+                // routes decode: a leaf of the transport, not the transport.
+                Some("http") => named.path.get(1).is_some_and(|file| file == "percent"),
+                _ => false,
+            };
+            assert!(
+                shared,
+                "src/{}:{} names {}; the client reaches the server over its HTTP API only",
+                source.path.display(),
+                named.line,
+                named.written
+            );
+        }
     }
 }
 

@@ -634,6 +634,22 @@ pub fn wait_for_state(addr: SocketAddr, id: &str, state: &str) -> Value {
     panic!("experiment {id} did not reach {state}; its record: {last:#}");
 }
 
+/// How many requests to `route` (a pattern of the routes table, such as
+/// `/experiments/{id}`) the server at `addr` has answered with `status`, by
+/// its metrics: what a client asked for, whatever it printed.
+pub fn requests_answered(addr: SocketAddr, route: &str, status: u16) -> f64 {
+    request(addr, "GET", "/metrics", &[], b"")
+        .text()
+        .lines()
+        .filter(|line| {
+            line.starts_with("seqspool_http_requests_total{")
+                && line.contains(&format!("route=\"{route}\""))
+                && line.contains(&format!("status=\"{status}\""))
+        })
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
 /// Checks an error answer and returns its JSON body: its status is `status`,
 /// it is JSON (`{msg, status_code, field?}`) with that `status_code`, its
 /// `field` is `field` (and absent for `None`: no one field is at fault), and
