@@ -193,10 +193,17 @@ fn reads_answered(server: &Server) -> f64 {
 #[cfg_attr(not(seqspool_test_python3), ignore = "needs python3")]
 fn the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate() {
     let python = python3();
-    // Long enough that a poll would ask more than once.
-    let server = Server::start(|config| {
-        config.command = Some("sleep 2; echo done > result.txt".into());
-    });
+    // Long enough that a poll would ask more than once. The experiment
+    // named `ahead` also waits for its gate, so that the second submission
+    // finds it still running however slowly python3 starts.
+    let gates = tempfile::tempdir().unwrap();
+    let gate = gates.path().join("ahead");
+    let command = format!(
+        "if [ \"$QUERY_NAME\" = ahead ]; then while [ ! -e '{}' ]; do sleep 0.02; done; fi; \
+         sleep 2; echo done > result.txt",
+        gate.display()
+    );
+    let server = Server::start(move |config| config.command = Some(command));
     let submit = || {
         let output = Command::new(python)
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/submit.py"))
@@ -239,7 +246,18 @@ fn the_client_example_waits_for_the_end_in_one_request_and_prints_the_estimate()
         &[("query_name", "ahead"), ("query_sequence", "ACGT")],
     );
     assert_eq!(ahead.status, 202, "{}", ahead.text());
-    let second = submit();
+    let second = std::thread::scope(|scope| {
+        let second = scope.spawn(submit);
+        // Once the second is accepted behind it (seen in the backlog, a
+        // route the read count leaves alone), `ahead` may go on.
+        wait_until("the second submission is queued", || {
+            request(server.addr, "GET", "/backlog", &[], b"")
+                .text()
+                .contains("Currently 2 jobs")
+        });
+        std::fs::write(&gate, "").unwrap();
+        second.join().unwrap()
+    });
     let line = second.lines().next().unwrap();
     assert!(
         (line.starts_with(
