@@ -99,6 +99,32 @@ struct Answer<'a> {
     next_page_token: Option<Id>,
     zip: String,
     tsv: String,
+    /// The whole batch in its wells, when its records are named as wells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plate: Option<PlateGrid<'a>>,
+}
+
+/// A batch laid out on its plate, for a script and the page's grid.
+#[derive(Serialize)]
+struct PlateGrid<'a> {
+    rows: u8,
+    columns: u8,
+    /// The wells that hold an experiment, row by row from A01.
+    wells: Vec<WellRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct WellRow<'a> {
+    /// Its well as plates print it: `A01`.
+    well: String,
+    id: Id,
+    query_name: &'a str,
+    state: State,
+    /// Whether its search found a hit: only once it is complete, and only
+    /// where its result says (a BLAST report's table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hit: Option<bool>,
+    summary: String,
 }
 
 #[derive(Serialize)]
@@ -173,6 +199,23 @@ impl<'a> Answer<'a> {
             next_page_token: plate.page.next,
             zip: format!("/batches/{batch}.zip"),
             tsv: format!("/batches/{batch}.tsv"),
+            plate: plate.wells.as_ref().map(|wells| PlateGrid {
+                rows: wells.format.rows,
+                columns: wells.format.columns,
+                wells: wells
+                    .wells
+                    .iter()
+                    .flatten()
+                    .map(|cell| WellRow {
+                        well: cell.well.name(),
+                        id: cell.record.id,
+                        state: cell.record.state,
+                        query_name: &cell.record.query_name,
+                        hit: cell.summary.hit,
+                        summary: cell.summary.text.clone(),
+                    })
+                    .collect(),
+            }),
         }
     }
 }

@@ -474,6 +474,31 @@ fn run(
         _ => FormatError::Io(err),
     })?;
 
+    let status = supervise(&mut child, started, options, written)?;
+    if status.success() {
+        return Ok(());
+    }
+    let mut said = Vec::new();
+    messages.seek(SeekFrom::Start(0)).map_err(FormatError::Io)?;
+    messages
+        .take(MAX_MESSAGE)
+        .read_to_end(&mut said)
+        .map_err(FormatError::Io)?;
+    Err(FormatError::Failed {
+        code: status.code(),
+        message: message(&String::from_utf8_lossy(&said)),
+    })
+}
+
+/// Waits for `child`, a BLAST+ program started at `started`, and stops
+/// (kills) it past `options`' time limit, past its size limit (what
+/// `written` says it wrote), or when `options.stop` says so.
+pub(crate) fn supervise(
+    child: &mut std::process::Child,
+    started: Instant,
+    options: &Options,
+    written: &dyn Fn() -> u64,
+) -> Result<std::process::ExitStatus, FormatError> {
     let mut pause = Duration::from_millis(2);
     let status = loop {
         if let Some(status) = child.try_wait().map_err(FormatError::Io)? {
@@ -499,24 +524,12 @@ fn run(
     if written() > options.max_bytes {
         return Err(FormatError::TooLarge(options.max_bytes));
     }
-    if status.success() {
-        return Ok(());
-    }
-    let mut said = Vec::new();
-    messages.seek(SeekFrom::Start(0)).map_err(FormatError::Io)?;
-    messages
-        .take(MAX_MESSAGE)
-        .read_to_end(&mut said)
-        .map_err(FormatError::Io)?;
-    Err(FormatError::Failed {
-        code: status.code(),
-        message: message(&String::from_utf8_lossy(&said)),
-    })
+    Ok(status)
 }
 
 /// What `blast_formatter` said, in one line: its error lines, without the
 /// pointer to the manual it adds to each.
-fn message(said: &str) -> String {
+pub(crate) fn message(said: &str) -> String {
     let lines: Vec<&str> = said
         .lines()
         .map(str::trim)
@@ -528,15 +541,16 @@ fn message(said: &str) -> String {
     lines.join(" ")
 }
 
-/// A turn to run `blast_formatter`: one of [`MAX_RUNNING`], given back on drop.
-struct Turn;
+/// A turn to run `blast_formatter` (or `blastdbcmd` for a download): one
+/// of [`MAX_RUNNING`], given back on drop.
+pub(crate) struct Turn;
 
 static RUNNING: Mutex<usize> = Mutex::new(0);
 static TURN_FREED: Condvar = Condvar::new();
 
 impl Turn {
     /// Waits for a turn, at most `limit`.
-    fn wait(limit: Duration) -> Option<Turn> {
+    pub(crate) fn wait(limit: Duration) -> Option<Turn> {
         let deadline = Instant::now() + limit;
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
         while *running >= MAX_RUNNING {

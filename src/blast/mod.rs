@@ -5,6 +5,9 @@
 //! - [`format`]: the formats made from an archive with `blast_formatter`
 //!   (the page's report, the downloads, the NCBI API's answers), under a
 //!   time limit, a size limit and a bound on how many run at once.
+//! - [`searched`]: the databases a search ran against, as `blastdbcmd`
+//!   knows them: their titles (a report names them so, never by a path on
+//!   the server), and the whole sequences of its hits for a download.
 //! - [`report`]: the hit model read from BLAST's JSON (a report, each
 //!   query's hits, their HSPs) and its numbers as BLAST writes them; no
 //!   HTML (`ui::results` draws it, `results` makes and caches it).
@@ -12,7 +15,6 @@
 //!   pipelines (programs, databases, settings, RIDs, the formats it
 //!   answers in, the lookup of an identifier sent as a query);
 //!   `api::ncbi` speaks its protocol.
-//!
 //! - [`databases`]: the databases of `--blast-databases`, as `blastdbcmd
 //!   -list` finds them.
 //! - [`programs`]: the BLAST programs offered as pipelines the lab does not
@@ -30,3 +32,4 @@ pub(crate) mod ncbi;
 pub(crate) mod programs;
 pub(crate) mod report;
 pub(crate) mod run;
+pub(crate) mod searched;

@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::searched::Database;
+
 /// Hits a report keeps for each query: the table, the overview and the
 /// alignments show these; the downloads hold them all.
 pub(crate) const MAX_HITS: usize = 100;
@@ -34,8 +36,14 @@ pub(crate) struct Report {
     pub program: String,
     /// `BLASTN 2.12.0+`.
     pub version: String,
-    /// The database searched, as the search named it.
+    /// The database searched, as the search named it (`-db`: a path on the
+    /// server, or several): for finding it again, never to show.
     pub database: Option<String>,
+    /// The databases searched, each by its name and title, as a page shows
+    /// them: read with `blastdbcmd` when the report is made; empty in a
+    /// report kept before they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<Database>,
     /// The search's expect threshold.
     pub expect: Option<f64>,
     /// The scoring matrix (protein searches).
@@ -313,6 +321,18 @@ impl Output {
 }
 
 impl Report {
+    /// What a page calls the databases searched: their titles, or, in a
+    /// report kept before they were read, their file names; never a path.
+    pub(crate) fn database_titles(&self) -> Vec<String> {
+        if !self.databases.is_empty() {
+            return self.databases.iter().map(|db| db.title.clone()).collect();
+        }
+        let words = self.database.as_deref().unwrap_or("").split_whitespace();
+        words
+            .map(|word| word.rsplit('/').next().unwrap_or(word).to_owned())
+            .collect()
+    }
+
     /// Reads BLAST's single-file JSON (`-outfmt 15`), with the bit scores
     /// of its tables (`-outfmt "6 bitscore"`) when there are; `more` says whether
     /// the search holds more hits than the JSON was cut to (`blast_formatter`
@@ -327,6 +347,7 @@ impl Report {
             program: String::new(),
             version: String::new(),
             database: None,
+            databases: Vec::new(),
             expect: None,
             matrix: None,
             queries: Vec::new(),
@@ -369,6 +390,26 @@ impl Report {
     }
 }
 
+/// What a database built without `-parse_seqids` calls its sequences in
+/// BLAST's JSON: `gnl|BL_ORD_ID|` and their place in it.
+const ORDINAL_ID: &str = "gnl|BL_ORD_ID|";
+
+/// A hit's id, accession and title as BLAST's tables and pairwise report
+/// name it: a sequence of a database built without `-parse_seqids` is named
+/// by the first word of its title there (`ref03`), where the JSON says
+/// `gnl|BL_ORD_ID|2`. One name everywhere, so the page's hits are the
+/// downloads' (`?hits=ref03`).
+fn named(id: String, accession: Option<String>, title: String) -> (String, Option<String>, String) {
+    if !id.starts_with(ORDINAL_ID) {
+        return (id, accession, title);
+    }
+    match title.split_once(' ') {
+        Some((word, rest)) => (word.to_owned(), None, rest.to_owned()),
+        None if !title.is_empty() => (title, None, String::new()),
+        None => (id, accession, title),
+    }
+}
+
 impl Hit {
     fn from_raw(raw: RawHit, query_len: u64) -> Hit {
         let mut spans: Vec<(u64, u64)> = raw
@@ -378,7 +419,7 @@ impl Hit {
             .collect();
         let description = raw.description.into_iter().next();
         let (id, accession, title) = match description {
-            Some(d) => (d.id, d.accession, d.title),
+            Some(d) => named(d.id, d.accession, d.title),
             None => (format!("hit {}", raw.num), None, String::new()),
         };
         Hit {
@@ -608,6 +649,21 @@ pub(crate) fn alignment_text(hsp: &Hsp, program: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    #[test]
+    fn a_hit_of_a_database_without_seqids_is_named_as_blasts_tables_name_it() {
+        let (id, accession, title) = super::named(
+            "gnl|BL_ORD_ID|2".into(),
+            Some("2".into()),
+            "ref03 Synthetic construct".into(),
+        );
+        assert_eq!(
+            (id.as_str(), accession, title.as_str()),
+            ("ref03", None, "Synthetic construct")
+        );
+        let kept = super::named("ref03".into(), Some("ref03".into()), "Synthetic".into());
+        assert_eq!(kept.0, "ref03");
+    }
+
     use super::*;
 
     /// BLAST's JSON for one query of 300 nt and two hits, as blast_formatter writes it.

@@ -18,9 +18,11 @@
 
 pub(crate) mod analysis;
 mod cache;
+pub(crate) mod hits;
 pub(crate) mod plate;
 pub(crate) mod summary;
 pub(crate) mod table;
+pub(crate) mod wells;
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -29,11 +31,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use hyper::Response;
-use serde::Deserialize;
 
 use crate::app::{blocking, App};
 use crate::blast::format::{self as blast, Columns, FormatError};
 use crate::blast::report::{self, Report};
+use crate::blast::searched;
 use crate::error::Error;
 use crate::http::percent;
 use crate::http::{body, respond, Body};
@@ -349,10 +351,14 @@ fn make_report(
             None
         }
     };
-    let report = match Report::from_json(&json, tabular.as_deref()) {
+    let mut report = match Report::from_json(&json, tabular.as_deref()) {
         Ok(report) => report,
         Err(why) => return failed(why),
     };
+    // Named by their titles on the page, never by their paths.
+    if let Some(database) = &report.database {
+        report.databases = searched::databases(database, &options);
+    }
     log::debug!(
         "experiment {id}: made the report of {name} in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -437,9 +443,41 @@ impl Download {
     }
 }
 
+/// What `?format=` asks of a BLAST archive.
+#[derive(Clone, Copy, Debug)]
+enum Wanted {
+    /// A report, formatted by `blast_formatter`.
+    Blast(Download),
+    /// The FASTA of its hits ([`hits`]).
+    Hits(hits::Take),
+}
+
+impl Wanted {
+    fn parse(word: &str) -> Result<Wanted, Error> {
+        let blast = Download::ALL.into_iter().find(|d| d.word() == word);
+        let take = hits::Take::ALL.into_iter().find(|t| t.word() == word);
+        match (blast, take) {
+            (Some(download), _) => Ok(Wanted::Blast(download)),
+            (None, Some(take)) => Ok(Wanted::Hits(take)),
+            (None, None) => {
+                let words: Vec<&str> = Download::ALL
+                    .iter()
+                    .map(|d| d.word())
+                    .chain(hits::Take::ALL.iter().map(|t| t.word()))
+                    .collect();
+                Err(Error::Malformed(format!(
+                    "format '{word}' is not one of {}",
+                    words.join(", ")
+                )))
+            }
+        }
+    }
+}
+
 /// `GET /experiments/{id}/results/{file}`: the result file as a download;
 /// with `?format=xml|tabular|tabular-all|pairwise|json`, a BLAST archive
-/// formatted so, made on demand.
+/// formatted so, made on demand; with `?format=fasta|fasta-aligned` (and
+/// `hits=ID,ID`), the FASTA of its hits ([`hits`]).
 pub(crate) async fn download(
     app: &App,
     id: Id,
@@ -449,27 +487,25 @@ pub(crate) async fn download(
     let experiment = app.experiment(id)?;
     let name = percent::decode(name)
         .ok_or_else(|| Error::NotFound(format!("experiment {id} has no file named '{name}'")))?;
-    #[derive(Deserialize)]
-    struct Params {
-        format: Option<String>,
-    }
-    let params: Params = serde_urlencoded::from_str(query_string.unwrap_or(""))
+    // `hits` may come repeated (a form's checkboxes), so the pairs are read as they come.
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query_string.unwrap_or(""))
         .map_err(|err| Error::Malformed(format!("malformed query string: {err}")))?;
-    let wanted_format = match params.format.as_deref() {
-        None | Some("") => None,
-        Some(word) => Some(
-            Download::ALL
-                .into_iter()
-                .find(|d| d.word() == word)
-                .ok_or_else(|| {
-                    let words: Vec<&str> = Download::ALL.iter().map(|d| d.word()).collect();
-                    Error::Malformed(format!(
-                        "format '{word}' is not one of {}",
-                        words.join(", ")
-                    ))
-                })?,
-        ),
+    let value = |key: &'static str| {
+        params
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     };
+    let chosen = hits::chosen(value("hits"))?;
+    let wanted_format = match value("format").next() {
+        None | Some("") => None,
+        Some(word) => Some(Wanted::parse(word)?),
+    };
+    if chosen.is_some() && !matches!(wanted_format, Some(Wanted::Hits(_))) {
+        return Err(Error::Malformed(
+            "hits= chooses hits for format=fasta or format=fasta-aligned".into(),
+        ));
+    }
     let store = app.store.clone();
     let opened = name.clone();
     let (file, length) = blocking(move || store.open_file(id, &opened)).await?;
@@ -492,7 +528,7 @@ pub(crate) async fn download(
             return Err(Error::WrongState(why));
         }
     }
-    let Some(download) = wanted_format else {
+    let Some(wanted_format) = wanted_format else {
         return Ok(respond::untrusted_file(
             &name,
             body::file(file, length),
@@ -520,6 +556,30 @@ pub(crate) async fn download(
     let queue = app.queue.clone();
     options.stop = Some(Arc::new(move || queue.is_closing()));
     let root = app.store.root().to_owned();
+    let download = match wanted_format {
+        Wanted::Blast(download) => download,
+        Wanted::Hits(take) => {
+            let (output, length) = blocking(move || {
+                let room = |e| Error::io("creating a file in", &root, e);
+                let mut output = tempfile::tempfile_in(&root).map_err(room)?;
+                let length = hits::write(take, file, chosen.as_deref(), &options, &output)?;
+                output.seek(SeekFrom::Start(0)).map_err(room)?;
+                Ok((output, length))
+            })
+            .await?;
+            log::info!(
+                "experiment {id}: {name} as {} ({})",
+                take.word(),
+                crate::store::bytes(length)
+            );
+            return Ok(respond::untrusted_file(
+                &take.file_name(id, &name),
+                body::file(output, length),
+                length,
+                true,
+            ));
+        }
+    };
     let (output, length) = blocking(move || {
         // Unnamed, on the experiments' disk: gone when the answer is sent.
         let made =

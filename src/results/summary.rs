@@ -104,6 +104,10 @@ pub(crate) struct Summary {
     pub detail: Option<String>,
     /// Its [`Kind::columns`] values, in order; empty when nothing was read.
     pub values: Vec<String>,
+    /// Whether a search found something: for a BLAST report, whether it has
+    /// a hit; `None` where the result says neither (another kind, a run that
+    /// did not complete, a table that is not BLAST's).
+    pub hit: Option<bool>,
 }
 
 impl Summary {
@@ -233,6 +237,7 @@ fn blast_hit(head: &TableHead) -> Summary {
             text: "no hits".into(),
             detail: None,
             values: vec![String::new(); 5],
+            hit: Some(false),
         };
     };
     let column = |name: &str| -> Option<&str> {
@@ -250,6 +255,7 @@ fn blast_hit(head: &TableHead) -> Summary {
             text,
             detail,
             values: vec![String::new(); 5],
+            hit: None,
         };
     };
     let title = column("stitle");
@@ -266,6 +272,7 @@ fn blast_hit(head: &TableHead) -> Summary {
         .iter()
         .map(|value| value.unwrap_or_default().to_owned())
         .collect(),
+        hit: Some(true),
     }
 }
 
@@ -276,6 +283,7 @@ fn first_row(head: &TableHead) -> Summary {
             text: "no rows".into(),
             detail: None,
             values: vec![String::new()],
+            hit: None,
         },
         Some(row) => {
             let whole = row.join(" · ");
@@ -284,6 +292,7 @@ fn first_row(head: &TableHead) -> Summary {
                 detail: (text != whole).then(|| shorten(&whole, 500)),
                 values: vec![text.clone()],
                 text,
+                hit: None,
             }
         }
     }
@@ -350,6 +359,7 @@ fn read_analysis(reader: impl Read, record: &Record) -> io::Result<Summary> {
             length.to_string(),
             gc.map_or(String::new(), |gc| format!("{:.2}", gc * 100.0)),
         ],
+        hit: None,
     })
 }
 
@@ -429,6 +439,7 @@ mod tests {
                     A01\tref05\t80.0\t40\t8\t0\t1\t40\t1\t40\t1e-5\t50.1\tref05 other\n";
         let with_header = summary(&blast(), &[("hits.tsv", &format!("{BLAST_HEADER}{rows}"))]);
         assert_eq!(with_header.text, "ref03 (E = 2.1e-31)");
+        assert_eq!(with_header.hit, Some(true));
         assert_eq!(
             with_header.detail.as_deref(),
             Some("ref03 synthetic kinase, plate 7")
@@ -459,6 +470,7 @@ mod tests {
     fn a_blast_report_with_only_its_header_has_no_hits() {
         let summed = summary(&blast(), &[("hits.tsv", BLAST_HEADER)]);
         assert_eq!(summed.text, "no hits");
+        assert_eq!(summed.hit, Some(false));
         assert_eq!(
             summed.values.len(),
             Kind::of(&blast().definition()).columns().len()
@@ -502,6 +514,10 @@ mod tests {
         assert_eq!(
             (summed.text.as_str(), summed.values.as_slice()),
             ("AAA · 5", &["AAA · 5".to_owned()][..])
+        );
+        assert_eq!(
+            summed.hit, None,
+            "a table that is not BLAST's says nothing of hits"
         );
         let csv = with_results(State::Complete, &[("scores.csv", View::Table)]);
         assert_eq!(summary(&csv, &[("scores.csv", "a,b\nx,1\n")]).text, "x · 1");

@@ -5,7 +5,8 @@
  * events (`GET /events?batch=ID`, the table's data-batch-stream) with
  * app.js's live(): each event, and each reconnection, makes it read the
  * page's JSON (`GET /batches/{id}`, the table's data-batch-source) once and
- * update the counts, the bar, and each row's state, estimate and result.
+ * update the counts, the bar, each row's state, estimate and result, and,
+ * on a plate, each well of its grid (its look as pages/wells.rs draws it).
  * Only where EventSource is missing, or the stream fails, does it poll
  * instead. The rows themselves never change: a batch does not grow. Text
  * from the server is only ever set with textContent.
@@ -14,8 +15,41 @@
   "use strict";
 
   var table = document.querySelector("table[data-batch-source]");
+  var grid = document.querySelector("table[data-wells]");
   var shared = window.seqspool;
   if (!table || !shared) return;
+
+  /* A well's class, mark and words, as pages/wells.rs's Look has them. */
+  function look(state, hit) {
+    switch (state) {
+      case "QUEUED": return ["well-queued", "", "queued"];
+      case "RUNNING": return ["well-running", "\u2026", "running"];
+      case "COMPLETE":
+        if (hit === true) return ["well-hit", "\u25cf", "hit"];
+        if (hit === false) return ["well-no-hit", "\u25cb", "no hit"];
+        return ["well-complete", "\u2713", "complete"];
+      case "CANCELED": return ["well-canceled", "\u2013", "canceled"];
+      default: return ["well-failed", "\u2715", "failed"];
+    }
+  }
+
+  function renderWells(plate) {
+    if (!grid || !plate) return;
+    plate.wells.forEach(function (well) {
+      var cell = grid.querySelector('td[data-id="' + well.id + '"]');
+      if (!cell) return;
+      var shape = look(well.state, well.hit);
+      var key = shape[0] + " " + well.summary;
+      if (cell.dataset.shown === key) return;
+      cell.dataset.shown = key;
+      cell.className = "well " + shape[0];
+      setText(cell.querySelector(".mark"), shape[1]);
+      /* The words add the result where the look does not say it already. */
+      var adds = well.summary && well.hit !== false && well.state !== "CANCELED";
+      setText(cell.querySelector(".visually-hidden"), well.well + ": " + shape[2] + (adds ? ", " + well.summary : ""));
+      cell.title = well.well + " \u00b7 " + well.query_name + " \u00b7 " + (well.summary || shape[2]);
+    });
+  }
 
   function setText(node, text) {
     if (node && node.textContent !== text) node.textContent = text;
@@ -72,6 +106,7 @@
         }
       });
     });
+    renderWells(answer.plate);
     return progress.queued + progress.running > 0;
   }
 

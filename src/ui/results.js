@@ -1,7 +1,8 @@
 /* seqspool: what an experiment page's results do with JavaScript on.
  *
  * The page shows every result without it; this only adds: tables sorted by
- * a column (click its heading), a Copy button beside a sequence, and the
+ * a column (click its heading), "all" above a report's hits, a Copy button
+ * beside a sequence, and the
  * results of an experiment that ends while its page is open (the page is
  * fetched again and its results section, the failure's log lines and the
  * logs' notes swapped in), also a BLAST report still being made.
@@ -55,14 +56,14 @@
     root.querySelectorAll("table[data-sortable]").forEach(function (table) {
       if (table.dataset.sortReady) return;
       table.dataset.sortReady = "yes";
-      table.querySelectorAll("thead th").forEach(function (th, index) {
+      table.querySelectorAll("thead th").forEach(function (th) {
         var button = document.createElement("button");
         button.type = "button";
         button.className = "sort";
         while (th.firstChild) button.appendChild(th.firstChild);
         button.title = (th.title ? th.title + ": " : "") + "sort by this column";
         th.appendChild(button);
-        button.addEventListener("click", function () { sortBy(table, th, index); });
+        button.addEventListener("click", function () { sortBy(table, th, th.cellIndex); });
       });
     });
   }
@@ -102,8 +103,26 @@
     });
   }
 
+  /* ---- choosing hits ---- */
+
+  /* "All" above a table of hits: ticks or clears every hit of it. */
+  function pickAll(root) {
+    root.querySelectorAll("input[data-pick-all]").forEach(function (all) {
+      if (all.dataset.pickReady) return;
+      all.dataset.pickReady = "yes";
+      all.hidden = false;
+      var table = all.closest("table");
+      all.addEventListener("change", function () {
+        table.querySelectorAll('tbody input[name="hits"]').forEach(function (box) {
+          box.checked = all.checked;
+        });
+      });
+    });
+  }
+
   function enhance(root) {
     sortable(root);
+    pickAll(root);
     copyButtons(root);
     selectOnFocus(root);
   }

@@ -15,7 +15,7 @@ use serde_json::Value;
 const BOUNDARY: &str = "----WebKitFormBoundaryq4ZGd0Ha8Fw2sT3x";
 
 /// The wells of a 96-well plate in reading order: A01, A02, ..., H12.
-fn wells() -> Vec<String> {
+pub(crate) fn wells() -> Vec<String> {
     ('A'..='H')
         .flat_map(|row| (1..=12).map(move |column| format!("{row}{column:02}")))
         .collect()
@@ -1491,4 +1491,208 @@ fn an_unknown_batch_is_not_found() {
     let answer = request(server.addr, "POST", "/batches/000001.zip", &[], b"");
     assert_eq!(answer.status, 405);
     assert_eq!(answer.header("Allow"), Some("GET, HEAD"));
+}
+
+/// A lab whose one pipeline searches as a BLAST pipeline reports: each query
+/// waits for a file named after it in `@LAB@/gates` (made here), then writes
+/// a table with a hit when its name ends in an odd digit, and only the header
+/// otherwise; `A03` fails.
+pub(crate) fn gated_search_lab() -> Lab {
+    let lab = Lab::new();
+    std::fs::create_dir(lab.path("gates")).unwrap();
+    lab.config(
+        r#"
+[[pipeline]]
+name = "search"
+title = "Search"
+command = '''
+while [ ! -e "@LAB@/gates/$QUERY_NAME" ]; do sleep 0.02; done
+if [ "$QUERY_NAME" = A03 ]; then echo "search: no database" >&2; exit 2; fi
+printf 'qseqid\tsseqid\tpident\tlength\tmismatch\tgapopen\tqstart\tqend\tsstart\tsend\tevalue\tbitscore\tstitle\n' > hits.tsv
+case "$QUERY_NAME" in
+*[13579]) printf '%s\tref_%s\t99.5\t30\t0\t0\t1\t30\t1\t30\t3e-12\t58.4\tref_%s reference\n' "$QUERY_NAME" "$QUERY_NAME" "$QUERY_NAME" >> hits.tsv ;;
+esac
+echo archive > hits.asn
+'''
+
+[[pipeline.result]]
+file = "hits.asn"
+view = "blast"
+
+[[pipeline.result]]
+file = "hits.tsv"
+view = "table"
+"#,
+    );
+    lab
+}
+
+/// Opens the gates of `names` in a [`gated_search_lab`].
+pub(crate) fn open_gates<'a>(lab: &Lab, names: impl IntoIterator<Item = &'a str>) {
+    for name in names {
+        std::fs::write(lab.path("gates").join(name), "").unwrap();
+    }
+}
+
+/// The start tag and the text of the grid's cell of `well`, or `None`.
+fn well_cell<'a>(html: &'a str, well: &str) -> Option<&'a str> {
+    let at = html.find(&format!("data-well=\"{well}\""))?;
+    let cell = &html[html[..at].rfind("<td")?..];
+    Some(&cell[..cell.find("</td>")?])
+}
+
+#[test]
+fn a_batch_named_as_wells_shows_its_plate_as_a_grid_and_a_list_named_otherwise_does_not() {
+    let lab = gated_search_lab();
+    let server = lab.server(|_| {});
+    // Wells as a lab writes them, padded or not, in any order: a 96-well plate.
+    let names = ["A1", "A02", "A03", "A04", "B12", "h1"];
+    open_gates(&lab, names);
+    let text: String = names
+        .iter()
+        .map(|well| format!(">{well}\nACGTACGTACGTACGTACGTACGTACGTAC\n"))
+        .collect();
+    let answer = post_fasta(&server, &text);
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let batch = answer.json()["batch"].as_str().unwrap().to_owned();
+    let first: u64 = batch.parse().unwrap();
+    let status = wait_for_batch(&server, &batch);
+
+    // The JSON: the plate's size and each filled well, by its printed name, with its hit.
+    let plate = &status["plate"];
+    assert_eq!(
+        (plate["rows"].as_u64(), plate["columns"].as_u64()),
+        (Some(8), Some(12)),
+        "{status:#}"
+    );
+    let wells: Vec<(String, String, Value)> = plate["wells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|well| {
+            (
+                well["well"].as_str().unwrap().to_owned(),
+                well["state"].as_str().unwrap().to_owned(),
+                well.get("hit").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, Value)> = [
+        ("A01", "COMPLETE", Value::Bool(true)),
+        ("A02", "COMPLETE", Value::Bool(false)),
+        ("A03", "EXECUTOR_ERROR", Value::Null),
+        ("A04", "COMPLETE", Value::Bool(false)),
+        ("B12", "COMPLETE", Value::Bool(false)),
+        ("H01", "COMPLETE", Value::Bool(true)),
+    ]
+    .into_iter()
+    .map(|(well, state, hit)| (well.to_owned(), state.to_owned(), hit))
+    .collect();
+    assert_eq!(wells, expected, "row by row from A01");
+    assert_eq!(plate["wells"][0]["id"], format!("{first:06}"));
+    assert_eq!(plate["wells"][0]["summary"], "ref_A1 (E = 3e-12)");
+
+    // The page, without any script: a table with its rows and columns as headers,
+    // each well a link to its experiment, its look and its words.
+    let html = page(&server, &format!("/experiments?batch={batch}"));
+    let grid = &html[html
+        .find("<table class=\"wells wells-96\"")
+        .expect("a 96-well grid")..];
+    let grid = &grid[..grid.find("</table>").unwrap()];
+    assert!(
+        html.find("class=\"wells").unwrap() < html.find("id=\"experiments-heading\"").unwrap(),
+        "the grid is above the list"
+    );
+    assert_eq!(grid.matches("<th scope=\"col\">").count(), 12);
+    assert_eq!(grid.matches("<th scope=\"row\">").count(), 8);
+    assert_eq!(grid.matches("<td class=\"well").count(), 96);
+    assert_eq!(grid.matches("well-empty").count(), 90);
+    assert!(
+        grid.contains("<caption class=\"visually-hidden\">96-well plate"),
+        "{grid}"
+    );
+    for (well, offset, look, words) in [
+        ("A01", 0, "well-hit", "A01: hit, ref_A1 (E = 3e-12)"),
+        ("A02", 1, "well-no-hit", "A02: no hit<"),
+        (
+            "A03",
+            2,
+            "well-failed",
+            "A03: failed, the command exited with code 2",
+        ),
+        ("H01", 5, "well-hit", "H01: hit, ref_h1 (E = 3e-12)"),
+    ] {
+        let cell = well_cell(grid, well).unwrap_or_else(|| panic!("{well} in {grid}"));
+        assert!(
+            cell.starts_with(&format!(
+                "<td class=\"well {look}\" data-id=\"{:06}\"",
+                first + offset
+            )),
+            "{cell}"
+        );
+        assert!(
+            cell.contains(&format!("<a href=\"/experiments/{:06}\">", first + offset)),
+            "{cell}"
+        );
+        assert!(cell.contains(words), "{cell}");
+    }
+
+    // On another page of the list, the grid is still the whole plate.
+    let second = page(
+        &server,
+        &format!("/experiments?batch={batch}&limit=2&page_token={first:06}"),
+    );
+    assert_eq!(row_names(&second), ["A02", "A03"]);
+    let grid = &second[second
+        .find("<table class=\"wells wells-96\"")
+        .expect("the grid")..];
+    assert!(well_cell(grid, "A01").unwrap().contains("well-hit"));
+    assert!(well_cell(grid, "H01").unwrap().contains("well-hit"));
+    let json = server
+        .get(&format!("/batches/{batch}?limit=2&page_token={first:06}"))
+        .json();
+    assert_eq!(json["plate"]["wells"].as_array().unwrap().len(), 6);
+    assert_eq!(json["experiments"].as_array().unwrap().len(), 2);
+
+    // Past H or 12, a 384-well plate.
+    open_gates(&lab, ["A01", "P24", "I1"]);
+    let big = post_fasta(&server, ">A01\nACGT\n>P24\nACGT\n>I1\nACGT\n").json()["batch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = wait_for_batch(&server, &big);
+    assert_eq!(
+        (
+            status["plate"]["rows"].as_u64(),
+            status["plate"]["columns"].as_u64()
+        ),
+        (Some(16), Some(24))
+    );
+    let html = page(&server, &format!("/batches/{big}"));
+    let grid = &html[html
+        .find("<table class=\"wells wells-384\"")
+        .expect("a 384-well grid")..];
+    assert_eq!(
+        grid[..grid.find("</table>").unwrap()]
+            .matches("<td class=\"well")
+            .count(),
+        384
+    );
+
+    // One record named otherwise, or a well twice: a list, no grid.
+    open_gates(&lab, ["blank"]);
+    for text in [
+        ">A01\nACGT\n>A02\nACGT\n>blank\nACGT\n",
+        ">A01\nACGT\n>A1\nACGT\n",
+    ] {
+        let list = post_fasta(&server, text).json()["batch"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let status = wait_for_batch(&server, &list);
+        assert!(status.get("plate").is_none(), "{status:#}");
+        let html = page(&server, &format!("/batches/{list}"));
+        assert!(!html.contains("data-wells"), "{html}");
+        assert!(html.contains("data-batch-source"));
+    }
 }

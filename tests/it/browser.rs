@@ -1064,6 +1064,121 @@ fn the_batch_page_follows_its_events_with_each_estimate_and_polls_only_without_e
     not(seqspool_test_chromium),
     ignore = "needs chromium and chromedriver"
 )]
+fn a_96_record_plate_shows_as_a_grid_filling_in_as_wells_finish() {
+    use crate::batch::{gated_search_lab, open_gates, wells};
+    let browser = Browser::start(true);
+    let lab = gated_search_lab();
+    let server = lab.server(|_| {});
+    let text: String = wells()
+        .iter()
+        .map(|well| format!(">{well} well {well}\n{ORF_DNA}\n"))
+        .collect();
+    let submitted = request(
+        server.addr,
+        "POST",
+        "/experiments?name=plate7.fasta",
+        &[("Content-Type", "text/x-fasta")],
+        text.as_bytes(),
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.text());
+    let batch = submitted.json()["batch"].as_str().unwrap().to_owned();
+    let first: u64 = batch.parse().unwrap();
+    server.wait_for_state(&batch, "RUNNING");
+
+    browser.go(&format!("http://{}/experiments?batch={batch}", server.addr));
+    wait_until("the batch page follows the batch's events", || {
+        browser.script("return [document.body.dataset.stream, document.body.dataset.live];")
+            == json!(["open", "idle"])
+    });
+    browser.script("window.seqspoolTestMarker = 'the same document';");
+    // Each well's look, row by row from A01, and what a screen reader hears of it.
+    let looks = "return Array.from(document.querySelectorAll('table[data-wells] td.well'), \
+                 c => c.className.replace('well ', ''));";
+    let heard = |well: &str| {
+        browser.script(&format!(
+            "return document.querySelector('[data-well={well}] a').textContent;"
+        ))
+    };
+    let shown = browser.script(looks);
+    let shown: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(shown.len(), 96);
+    assert_eq!(shown[0], "well-running");
+    assert!(
+        shown[1..].iter().all(|look| *look == "well-queued"),
+        "{shown:?}"
+    );
+    assert_eq!(heard("A01"), "…A01: running");
+    let headers = browser.script(
+        "const t = document.querySelector('table[data-wells]'); \
+         return [t.querySelectorAll('thead th[scope=col]').length, \
+                 Array.from(t.querySelectorAll('tbody th[scope=row]'), h => h.textContent).join('')];",
+    );
+    assert_eq!(headers, json!([12, "ABCDEFGH"]));
+
+    // The first six wells finish: each takes its look without a reload.
+    open_gates(&lab, ["A01", "A02", "A03", "A04", "A05", "A06"]);
+    wait_until("the first six wells show their results", || {
+        let shown = browser.script(looks);
+        shown.as_array().unwrap()[..7]
+            == [
+                "well-hit",
+                "well-no-hit",
+                "well-failed",
+                "well-no-hit",
+                "well-hit",
+                "well-no-hit",
+                "well-running",
+            ]
+    });
+    assert_eq!(heard("A01"), "●A01: hit, ref_A01 (E = 3e-12)");
+    assert_eq!(heard("A02"), "○A02: no hit");
+    browser.fit_to_page();
+    browser.screenshot("batch-plate-filling.png");
+
+    // Then the rest.
+    open_gates(&lab, wells().iter().skip(6).map(String::as_str));
+    wait_until("every well has finished", || {
+        let shown = browser.script(looks);
+        shown.as_array().unwrap().iter().all(|look| {
+            matches!(
+                look.as_str(),
+                Some("well-hit" | "well-no-hit" | "well-failed")
+            )
+        })
+    });
+    let shown = browser.script(looks);
+    let hits = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|look| *look == "well-hit")
+        .count();
+    assert_eq!(hits, 47, "every odd column found a hit, but A03 failed");
+    assert_eq!(heard("H12"), "○H12: no hit");
+    assert_eq!(
+        browser.script("return window.seqspoolTestMarker;"),
+        "the same document"
+    );
+    browser.screenshot("batch-plate.png");
+
+    // A well opens its experiment.
+    browser.click(&browser.find("[data-well=B05] a"));
+    assert_eq!(
+        browser.landed_on_an_experiment(),
+        format!("{:06}", first + 16)
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_chromium),
+    ignore = "needs chromium and chromedriver"
+)]
 fn without_javascript_the_form_submits_and_a_cancel_asks_on_a_page_of_its_own() {
     let browser = Browser::start(false);
     let server = Server::start(|config| config.command = Some("sleep 30".into()));
@@ -2059,6 +2174,100 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
         browser.script("return document.querySelector('table.hits thead th:last-child').getAttribute('aria-sort');"),
         "descending"
     );
+}
+
+/// Waits until the browser has saved a file whose name ends in `suffix`
+/// (not one it is still writing), and returns its text.
+fn saved(browser: &Browser, suffix: &str) -> String {
+    let mut found = None;
+    wait_until(&format!("the browser saves a {suffix} file"), || {
+        found = downloaded(&browser.downloads())
+            .into_iter()
+            .find(|name| name.ends_with(suffix));
+        found.is_some()
+    });
+    std::fs::read_to_string(browser.downloads().join(found.unwrap())).unwrap()
+}
+
+#[test]
+#[cfg_attr(
+    any(not(seqspool_test_chromium), not(seqspool_test_blast)),
+    ignore = "needs chromium, chromedriver and NCBI BLAST+"
+)]
+fn hits_ticked_on_the_report_download_as_fasta_and_the_overview_as_svg() {
+    need_blast();
+    let browser = Browser::start(true);
+    let db = tempfile::tempdir().unwrap();
+    let server = ready_example_server(db.path());
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "chimeric-read-07"),
+            ("query_sequence", &chimeric_read()),
+            ("pipeline", "blastn"),
+            ("param.task", "blastn"),
+            ("param.evalue", "10"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + BLAST_PATIENCE;
+    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
+        assert!(Instant::now() < deadline, "the search did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.go(&format!("http://{}/experiments/{id}", server.addr));
+    let ids = browser.script(
+        "return Array.from(document.querySelectorAll('table.hits tbody input[name=hits]'), b => b.value);",
+    );
+    let ids: Vec<String> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.len() >= 4, "{ids:?}");
+
+    // Three hits ticked, then their sequences, whole, from the database.
+    for hit in ["ref04", "ref06", &ids[3]] {
+        browser.click(&browser.find(&format!("table.hits input[name=hits][value='{hit}']")));
+    }
+    browser.click(&browser.find("form.take button[value=fasta]"));
+    let fasta = saved(&browser, "-sequences.fasta");
+    let names: Vec<&str> = fasta
+        .lines()
+        .filter_map(|line| line.strip_prefix('>'))
+        .map(|defline| defline.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(names, ["ref04", "ref06", ids[3].as_str()], "{fasta}");
+    let body: String = fasta.split('>').nth(2).unwrap().lines().skip(1).collect();
+    assert_eq!(body, reference("reference.fasta", "ref06").sequence);
+    assert!(
+        browser.url().ends_with(&format!("/experiments/{id}")),
+        "the page stays: {}",
+        browser.url()
+    );
+
+    // "All" ticks every hit; then their aligned parts.
+    let all = browser.find("table.hits input[data-pick-all]");
+    assert!(browser.displayed(&all), "the script shows all");
+    browser.click(&all);
+    let ticked = browser.script(
+        "return Array.from(document.querySelectorAll('table.hits tbody input[name=hits]')).every(b => b.checked);",
+    );
+    assert_eq!(ticked, true);
+    browser.click(&browser.find("form.take button[value=fasta-aligned]"));
+    let aligned = saved(&browser, "-aligned.fasta");
+    for hit in &ids {
+        assert!(aligned.contains(&format!(">{hit}:")), "{hit} in {aligned}");
+    }
+
+    // The overview, as an SVG file.
+    browser.click(&browser.find("p.overview-download a"));
+    let svg = saved(&browser, "-overview.svg");
+    assert!(svg.starts_with("<?xml"), "{svg}");
+    assert!(svg.contains("<svg class=\"overview-svg\""), "{svg}");
+    assert!(svg.contains("ref06"), "{svg}");
 }
 
 #[test]

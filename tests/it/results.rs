@@ -122,7 +122,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() {
     need_blast();
     let Searched {
-        tmp: _tmp,
+        tmp,
         server,
         id,
         html,
@@ -137,6 +137,15 @@ fn a_blastn_search_is_shown_as_a_report_made_once_and_kept_beside_its_archive() 
         "</article>",
     );
     assert!(report.contains("data-view=\"blast\""), "{report}");
+    // The database by its title, never its path on the server.
+    assert!(
+        report.contains(
+            " against <strong class=\"database\">seqspool example nucleotide reference (synthetic)</strong>"
+        ),
+        "{report}"
+    );
+    let db_dir = tmp.path().to_str().unwrap();
+    assert!(!html.contains(db_dir), "the page names {db_dir}: {html}");
 
     // The hit table: ref04 first, with its title, 100.0 % identical over 200 nt; ref06 second.
     let table = between(report, "<table class=\"data hits\"", "</table>");
@@ -761,4 +770,178 @@ fn a_failed_experiment_shows_the_last_lines_of_its_stderr() {
         script.header("content-type"),
         Some("text/javascript; charset=utf-8")
     );
+}
+
+/// The records of a FASTA text: each defline (without `>`) and its sequence on one line.
+fn fasta_records(text: &str) -> Vec<(String, String)> {
+    text.split('>')
+        .skip(1)
+        .map(|record| {
+            let (defline, body) = record.split_once('\n').expect("a defline");
+            (defline.to_owned(), body.split_whitespace().collect())
+        })
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn hits_download_as_fasta_all_or_chosen_whole_from_the_database_or_as_aligned() {
+    need_blast();
+    let Searched {
+        tmp: _tmp,
+        server,
+        id,
+        html,
+    } = searched();
+    let get = |query: &str| server.get(&format!("/experiments/{id}/results/hits.asn?{query}"));
+    let fasta = |query: &str| {
+        let answer = get(query);
+        assert_eq!(answer.status, 200, "{query}: {}", answer.text());
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        answer
+    };
+
+    // Every hit, whole, as the database holds it, in the report's order.
+    let all = fasta("format=fasta");
+    assert!(all
+        .header("content-disposition")
+        .unwrap()
+        .contains(&format!("filename=\"{id}-hits-sequences.fasta\"")));
+    let records = fasta_records(&all.text());
+    assert!(records.len() >= 2, "{records:?}");
+    assert!(
+        records[0]
+            .0
+            .starts_with("ref04 Synthetic construct chitinase"),
+        "{records:?}"
+    );
+    assert_eq!(records[0].1, reference("ref04"));
+    let ref06 = records
+        .iter()
+        .find(|(defline, _)| defline.starts_with("ref06 "))
+        .expect("ref06");
+    assert_eq!(ref06.1, reference("ref06"));
+
+    // Chosen, by commas or repeated (as a form's checkboxes send them), each once.
+    for query in ["format=fasta&hits=ref06", "format=fasta&hits=ref06,ref06"] {
+        let records = fasta_records(&fasta(query).text());
+        assert_eq!(records.len(), 1, "{query}: {records:?}");
+        assert_eq!(records[0].1, reference("ref06"), "{query}");
+    }
+    let both = fasta_records(&fasta("hits=ref06&format=fasta&hits=ref04").text());
+    let names: Vec<&str> = both
+        .iter()
+        .map(|(d, _)| d.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(names, ["ref04", "ref06"], "the report's order");
+
+    // The aligned parts: each HSP's query and hit segments, as aligned.
+    let aligned = fasta("format=fasta-aligned&hits=ref04");
+    assert!(aligned
+        .header("content-disposition")
+        .unwrap()
+        .contains(&format!("filename=\"{id}-hits-aligned.fasta\"")));
+    let records = fasta_records(&aligned.text());
+    // ref04's two HSPs (the second a short one on the other strand), each a pair.
+    assert_eq!(records.len(), 4, "{records:?}");
+    assert!(
+        records[3].0.starts_with("ref04:753-742 HSP 2 with chimera"),
+        "{records:?}"
+    );
+    assert!(
+        records[0]
+            .0
+            .starts_with("chimera:1-200 query, aligned with ref04:701-900"),
+        "{records:?}"
+    );
+    assert!(
+        records[1]
+            .0
+            .starts_with("ref04:701-900 HSP 1 with chimera, E = "),
+        "{records:?}"
+    );
+    assert_eq!(records[0].1, reference("ref04")[700..900]);
+    assert_eq!(records[1].1, reference("ref04")[700..900]);
+    let every = fasta_records(&fasta("format=fasta-aligned").text());
+    assert!(
+        every.len() >= 4 && every.len().is_multiple_of(2),
+        "{every:?}"
+    );
+
+    // Hits the search did not find are named; hits= is for these formats only.
+    let unknown = get("format=fasta&hits=ref06,nope,sp%7CX%7CY");
+    assert_error(
+        &unknown,
+        422,
+        Some("hits"),
+        &["nope, sp|X|Y are none of this search's hits"],
+        "unknown hits",
+    );
+    let unknown = get("format=fasta-aligned&hits=nope");
+    assert_error(
+        &unknown,
+        422,
+        Some("hits"),
+        &["nope is none of this search's hits"],
+        "an unknown hit",
+    );
+    let misplaced = get("format=xml&hits=ref04");
+    assert_error(
+        &misplaced,
+        400,
+        None,
+        &["hits= chooses hits for format=fasta"],
+        "hits with xml",
+    );
+    let unknown_format = get("format=fastq");
+    assert_error(
+        &unknown_format,
+        400,
+        None,
+        &["fasta, fasta-aligned"],
+        "an unknown format",
+    );
+
+    // The page: a form GET to the same downloads, a checkbox on each hit, "all"
+    // for the script to show, and the overview as an SVG file.
+    assert!(html.contains(&format!(
+        "<form class=\"take\" id=\"result-1-take\" method=\"get\" action=\"/experiments/{id}/results/hits.asn\">"
+    )), "{html}");
+    assert!(
+        html.contains("<button class=\"button\" type=\"submit\" name=\"format\" value=\"fasta\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<button class=\"button\" type=\"submit\" name=\"format\" value=\"fasta-aligned\">"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<input type=\"checkbox\" name=\"hits\" value=\"ref04\" form=\"result-1-take\" aria-label=\"Choose ref04\">"
+    ), "{html}");
+    assert!(html.contains("data-pick-all hidden"), "{html}");
+    let link = between(&html, "<p class=\"overview-download\"><a href=\"", "</a>");
+    assert!(
+        link.contains("href=\"data:image/svg+xml;charset=utf-8,%3C?xml"),
+        "{link}"
+    );
+    assert!(
+        link.contains(&format!("download=\"{id}-q1-overview.svg\"")),
+        "{link}"
+    );
+    let encoded = between(link, "charset=utf-8,", "\"");
+    let svg = percent_encoding::percent_decode_str(encoded.trim_end_matches('"'))
+        .decode_utf8()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(svg.contains("<svg class=\"overview-svg\""), "{svg}");
+    assert!(
+        svg.contains("xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
 }

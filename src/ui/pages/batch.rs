@@ -1,12 +1,14 @@
 //! A batch's page, read as a plate: named after the file it came in, its
 //! experiments in submission order (A01 first, H12 last) with each result in
-//! a few words, where the batch stands, and its results in one download.
+//! a few words, where the batch stands, and its results in one download;
+//! above the list, the plate's grid when its records are named as wells.
 
 use std::fmt::Write as _;
 
 use maud::{html, Markup};
 
 use super::layout::{layout, Frame, Script};
+use super::wells::grid;
 use super::words::{badge, estimate, none};
 use crate::app::Progress;
 use crate::model::Id;
@@ -81,6 +83,9 @@ pub(crate) fn batch(frame: &Frame, page: &Batch) -> Markup {
             }
         }
         (progress_card(page, progress))
+        @if let Some(wells) = &plate.wells {
+            (grid(wells))
+        }
         section.experiments aria-labelledby="experiments-heading" {
             div.section-head {
                 h2 id="experiments-heading" { "Its experiments" }

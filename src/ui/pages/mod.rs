@@ -1,6 +1,7 @@
 //! The pages' HTML, as maud templates, one page or piece a file: the
 //! [`layout`] around every page, the [`home`] page with its submission form,
-//! a [`listing`] of experiments, an [`experiment`]'s page, a [`batch`]'s, the
+//! a [`listing`] of experiments, an [`experiment`]'s page, a [`batch`]'s (and
+//! the grid of its [`wells`] when it is a plate), the
 //! [`sign_in`] page, the [`notifications`] an experiment's page lists (and the
 //! page of a user's secret), and the [`words`] they share (badges, times,
 //! estimates, durations). What each page shows is declared beside it, and
@@ -19,6 +20,7 @@ mod layout;
 mod listing;
 mod notifications;
 mod sign_in;
+mod wells;
 pub(crate) mod words;
 
 pub(crate) use batch::{batch, Batch, BATCH_PAGE};

@@ -2,9 +2,12 @@
 //! ticks, and below it one row per hit with a bar for each HSP where it lies
 //! on the query, coloured by its bit score in NCBI's five bands, with a
 //! legend. Drawn on the server as SVG (no script, no canvas): it is there
-//! without JavaScript, and the page policy allows it as it is.
+//! without JavaScript, and the page policy allows it as it is. The same
+//! drawing downloads as an SVG file, from a `data:` link the page carries
+//! (no request, no script).
 
 use maud::{html, Markup};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::blast::report::{evalue, QueryHits};
 
@@ -88,16 +91,52 @@ pub(super) fn ticks(len: u64) -> Vec<u64> {
     ticks
 }
 
-/// The overview of one query's hits; `prefix` makes its ids and links the
-/// query's own.
-pub(super) fn render(query: &QueryHits, prefix: &str) -> Markup {
+/// What a `data:` URL of an SVG must escape: what would end or confuse the
+/// URL (`#`, `%`, quotes, spaces) or the attribute it sits in.
+const DATA_ESCAPED: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'\'')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'&');
+
+/// The overview of one query's hits, and a link that downloads it as
+/// `file_name`; `prefix` makes its ids and links the query's own.
+pub(super) fn render(query: &QueryHits, prefix: &str, file_name: &str) -> Markup {
+    let drawing = drawing(query, prefix);
+    let file = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n",
+        drawing.0
+    );
+    let href = format!(
+        "data:image/svg+xml;charset=utf-8,{}",
+        utf8_percent_encode(&file, DATA_ESCAPED)
+    );
+    let shown = query.hits.len().min(MAX_ROWS);
+    html! {
+        figure.overview {
+            (drawing)
+            p.overview-download {
+                a href=(href) download=(file_name) type="image/svg+xml" { "Download the overview (SVG)" }
+            }
+            @if query.hits.len() > shown {
+                figcaption.hint { "The best " (shown) " of " (query.hits.len()) " hits; the table lists all." }
+            }
+        }
+    }
+}
+
+/// The drawing itself: an `svg` element that stands on its own.
+fn drawing(query: &QueryHits, prefix: &str) -> Markup {
     let hits: Vec<_> = query.hits.iter().take(MAX_ROWS).collect();
     let height = FIRST_ROW + ROW * hits.len() as f64 + 6.0;
     let title_id = format!("{prefix}-overview-title");
     let desc_id = format!("{prefix}-overview-desc");
     let axis_y = 58.0;
     html! {
-        figure.overview {
             svg.overview-svg viewBox={ "0 0 " (WIDTH) " " (height) } width=(WIDTH) height=(height)
                 preserveAspectRatio="xMinYMin meet" role="img"
                 aria-labelledby=(title_id) aria-describedby=(desc_id)
@@ -148,10 +187,6 @@ pub(super) fn render(query: &QueryHits, prefix: &str) -> Markup {
                     }
                 }
             }
-            @if query.hits.len() > hits.len() {
-                figcaption.hint { "The best " (hits.len()) " of " (query.hits.len()) " hits; the table lists all." }
-            }
-        }
     }
 }
 
@@ -196,7 +231,7 @@ mod tests {
     #[test]
     fn one_group_per_hit_with_a_bar_per_hsp_scaled_to_the_query() {
         let report = report();
-        let svg = render(&report.queries[0], "r1-q1").into_string();
+        let svg = render(&report.queries[0], "r1-q1", "000007-q1-overview.svg").into_string();
         assert_eq!(svg.matches("<g class=\"hit\"").count(), 2, "{svg}");
         assert!(svg.contains("<g class=\"hit\" data-hit=\"1\">"));
         assert!(svg.contains("<g class=\"hit\" data-hit=\"2\">"));

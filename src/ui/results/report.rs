@@ -1,13 +1,16 @@
 //! A BLAST report on an experiment's page, as a scientist reads it: what
 //! was searched, and for each query a graphical overview of where the hits
 //! fall on it ([`super::overview`]), a table of the hits, sortable, and each
-//! hit's alignments, the first few open. The report itself, read from
-//! BLAST's JSON, is [`crate::blast::report`]; it is only drawn here.
+//! hit's alignments, the first few open; a checkbox on each hit chooses the
+//! hits to take away as FASTA (a form GET: it works without JavaScript,
+//! which only adds "all"). The report itself, read from BLAST's JSON, is
+//! [`crate::blast::report`]; it is only drawn here.
 
 use maud::{html, Markup};
 
 use super::{overview, Context};
 use crate::blast::report::{alignment_text, evalue, percent, QueryHits, Report};
+use crate::results::hits::Take;
 use crate::results::thousands;
 
 /// Hits whose alignments are open when the page loads; the others open on a click.
@@ -17,16 +20,35 @@ const OPEN_HITS: usize = 5;
 /// overview, the hit table and the alignments.
 pub(super) fn render(report: &Report, context: &Context) -> Markup {
     let several = report.queries.len() > 1;
+    let form = format!("{}-take", context.id_prefix());
+    let any = report.queries.iter().any(|query| !query.hits.is_empty());
     html! {
         p.result-note {
             (report.version) " against "
-            @match &report.database {
-                Some(db) => { code { (db) } }
-                None => { "its subject sequences" }
+            @let titles = report.database_titles();
+            @if titles.is_empty() {
+                "its subject sequences"
+            } @else {
+                @for (i, title) in titles.iter().enumerate() {
+                    @if i > 0 { @if i + 1 == titles.len() { " and " } @else { ", " } }
+                    strong.database { (title) }
+                }
             }
             @if let Some(expect) = report.expect { ", expect threshold " (threshold(expect)) }
             @if let Some(matrix) = &report.matrix { ", " (matrix) }
             "."
+        }
+        @if any {
+            form.take id=(form) method="get" action=(context.download_url()) {
+                p {
+                    "Hits to take away: tick them in the table (none ticked: every hit), then download "
+                    @for (i, take) in Take::ALL.into_iter().enumerate() {
+                        @if i > 0 { " or " }
+                        button.button type="submit" name="format" value=(take.word()) { (take.label()) }
+                    }
+                    "."
+                }
+            }
         }
         @for (q, query) in report.queries.iter().enumerate() {
             @let prefix = format!("{}-q{}", context.id_prefix(), q + 1);
@@ -47,8 +69,8 @@ pub(super) fn render(report: &Report, context: &Context) -> Markup {
                     }
                 }
                 @if !query.hits.is_empty() {
-                    (overview::render(query, &prefix))
-                    (hit_table(query, &prefix, &context.heading_id()))
+                    (overview::render(query, &prefix, &format!("{}-q{}-overview.svg", context.id, q + 1)))
+                    (hit_table(query, &prefix, &context.heading_id(), &form))
                     (alignments(report, query, &prefix))
                 }
             }
@@ -73,13 +95,17 @@ fn is_protein_query(program: &str) -> bool {
 }
 
 /// The hits, best first, sortable by any column with JavaScript on.
-fn hit_table(query: &QueryHits, prefix: &str, heading: &str) -> Markup {
+fn hit_table(query: &QueryHits, prefix: &str, heading: &str, form: &str) -> Markup {
     html! {
         div.table-scroll tabindex="0" role="region" aria-labelledby=(heading) {
             table.data.hits data-sortable {
                 caption.visually-hidden { "Hits, best first" }
                 thead {
                     tr {
+                        // Not a heading (nothing to sort by): "all", which results.js shows.
+                        td.pick {
+                            input type="checkbox" data-pick-all hidden aria-label="Choose every hit of this query";
+                        }
                         th.num scope="col" data-type="number" { "#" }
                         th scope="col" { "Subject" }
                         th.num scope="col" data-type="number" { "% identity" }
@@ -93,6 +119,10 @@ fn hit_table(query: &QueryHits, prefix: &str, heading: &str) -> Markup {
                     @for hit in &query.hits {
                         @let best = hit.best();
                         tr data-hit=(hit.num) {
+                            td.pick {
+                                input type="checkbox" name="hits" value=(hit.id) form=(form)
+                                    aria-label={ "Choose " (hit.id) };
+                            }
                             td.num { (hit.num) }
                             td.subject {
                                 a.hit-id href={ "#" (prefix) "-hit-" (hit.num) } { (hit.id) }
@@ -210,7 +240,22 @@ mod tests {
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(page.contains("Synthetic construct &quot;chiS&quot; &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), "{page}");
         assert!(page.contains("my_read &lt;i&gt;300&lt;/i&gt; nt"));
-        assert!(page.contains("<code>/data/&lt;db&gt;/reference</code>"));
+        // The database by its name, never its path on the server.
+        assert!(
+            page.contains("<strong class=\"database\">reference</strong>"),
+            "{page}"
+        );
+        assert!(!page.contains("/data/"), "{page}");
+        let mut titled = report();
+        titled.databases = vec![crate::blast::searched::Database {
+            name: "reference".into(),
+            title: "Lab <reference>".into(),
+        }];
+        let page = render(&titled, &Context::for_test()).into_string();
+        assert!(
+            page.contains("<strong class=\"database\">Lab &lt;reference&gt;</strong>"),
+            "{page}"
+        );
         assert!(page.contains(">100.0 %</td>"), "{page}");
         assert!(page.contains(">2.6e-157</td>"), "{page}");
         assert!(page.contains("Strand Plus/Minus"), "{page}");

@@ -1,0 +1,187 @@
+//! The databases a search ran against, as `blastdbcmd` knows them: their
+//! titles (`-info`), which a report names them by (a page never shows a
+//! path on the server), and the whole sequences of the search's hits,
+//! fetched by their ids (`-entry_batch`) for a download (`?format=fasta`).
+//! The single lookup of an identifier sent as NCBI's `QUERY` is
+//! [`super::ncbi::entry`]'s.
+//!
+//! The database is the one the archive names, as `blast_formatter` finds it
+//! (the same directory and environment). The ids are those the search's own report names (the caller checks them
+//! against it) and reach `blastdbcmd` on its standard input, one a line,
+//! never on its command line. Each call runs under the formatter's limits
+//! and in one of its turns.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::format::{self, FormatError, Options, Turn};
+use super::ncbi::entry::PROGRAM;
+use crate::error::Error;
+
+/// Bytes of `blastdbcmd`'s own messages kept for an error.
+const MAX_MESSAGE: u64 = 4 * 1024;
+
+/// What `blastdbcmd` says of a database built without `-parse_seqids`.
+const NO_SEQIDS: &str = "no accession info";
+
+/// A database a search ran against, as a report names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Database {
+    /// Its name without its directory (`reference`).
+    pub name: String,
+    /// Its title (`makeblastdb -title`), or its name when it has none.
+    pub title: String,
+}
+
+/// The longest `-info` read for a title: its first line is the title.
+const MAX_INFO: u64 = 16 * 1024;
+
+/// The databases `database` (BLAST's `-db`: one name or several,
+/// space-separated) names, each with its title as `blastdbcmd -info` gives
+/// it; one it cannot read is named by its file name alone, never its path.
+pub(crate) fn databases(database: &str, options: &Options) -> Vec<Database> {
+    database
+        .split_whitespace()
+        .map(|word| {
+            let name = Path::new(word)
+                .file_name()
+                .map_or_else(|| word.to_owned(), |n| n.to_string_lossy().into_owned());
+            let title = title(word, options).unwrap_or_else(|why| {
+                log::debug!("no title of the database {word}: {why}");
+                name.clone()
+            });
+            Database { name, title }
+        })
+        .collect()
+}
+
+/// The title of one database: the first line of `blastdbcmd -info`,
+/// `Database: TITLE`.
+fn title(database: &str, options: &Options) -> Result<String, String> {
+    if database.starts_with('-') {
+        return Err("not a database name".into());
+    }
+    let mut info = tempfile::tempfile().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let _turn = Turn::wait(options.timeout).ok_or("no turn")?;
+    let mut command = Command::new(PROGRAM);
+    command
+        .args(["-db", database, "-info"])
+        .stdin(Stdio::null())
+        .stdout(info.try_clone().map_err(|e| e.to_string())?)
+        .stderr(Stdio::null())
+        .envs(options.env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &options.dir {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    let limits = Options {
+        max_bytes: MAX_INFO,
+        ..options.clone()
+    };
+    let written = || info.metadata().map_or(0, |m| m.len());
+    let status =
+        format::supervise(&mut child, started, &limits, &written).map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("{PROGRAM} -info failed"));
+    }
+    let mut text = String::new();
+    info.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    (&mut info)
+        .take(MAX_INFO)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    text.lines()
+        .next()
+        .and_then(|line| line.strip_prefix("Database:"))
+        .map(|title| title.trim().to_owned())
+        .filter(|title| !title.is_empty())
+        .ok_or_else(|| "no title in its -info".into())
+}
+
+/// Writes the entries `ids` of `database` (BLAST's `-db`: one or several
+/// names, space-separated) as FASTA into `output`, each under its own
+/// defline, and returns the bytes written.
+pub(crate) fn fetch(
+    database: &str,
+    ids: &[String],
+    options: &Options,
+    output: &File,
+) -> Result<u64, Error> {
+    if database.is_empty() || database.starts_with('-') || database.chars().any(char::is_control) {
+        return Err(Error::Internal(format!(
+            "the archive names no database {PROGRAM} may open: '{database}'"
+        )));
+    }
+    let room = |err| Error::io("making room for", "a list of hits", err);
+    let mut list = tempfile::tempfile().map_err(room)?;
+    for id in ids {
+        writeln!(list, "{id}").map_err(room)?;
+    }
+    list.seek(SeekFrom::Start(0)).map_err(room)?;
+    let mut messages = tempfile::tempfile().map_err(room)?;
+    let started = Instant::now();
+    let _turn = Turn::wait(options.timeout).ok_or_else(|| {
+        Error::Busy(format!(
+            "no turn to run {PROGRAM} within {} s",
+            options.timeout.as_secs()
+        ))
+    })?;
+    let mut command = Command::new(PROGRAM);
+    command
+        .args(["-db", database, "-entry_batch", "-"])
+        // Only the defline that names it, not those of every identical sequence.
+        .args(["-target_only", "-outfmt", "%f"])
+        .stdin(list)
+        .stdout(output.try_clone().map_err(room)?)
+        .stderr(messages.try_clone().map_err(room)?)
+        .envs(options.env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &options.dir {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => Error::Internal(format!(
+            "BLAST+ is not installed on this server ({PROGRAM} is not on its PATH)"
+        )),
+        _ => Error::Internal(format!("starting {PROGRAM}: {err}")),
+    })?;
+    let written = || output.metadata().map_or(0, |m| m.len());
+    let status =
+        format::supervise(&mut child, started, options, &written).map_err(|err| match err {
+            FormatError::TimedOut(limit) => Error::Internal(format!(
+                "{PROGRAM} took longer than {} s and was stopped",
+                limit.as_secs()
+            )),
+            FormatError::TooLarge(limit) => Error::TooLarge(format!(
+                "the hits' sequences are more than {}; choose fewer hits",
+                crate::store::bytes(limit)
+            )),
+            other => other.into(),
+        })?;
+    let mut said = Vec::new();
+    messages.seek(SeekFrom::Start(0)).map_err(room)?;
+    (&mut messages)
+        .take(MAX_MESSAGE)
+        .read_to_end(&mut said)
+        .map_err(room)?;
+    let said = format::message(&String::from_utf8_lossy(&said));
+    // It says so, and goes on, for a database built without ids.
+    if said.to_ascii_lowercase().contains(NO_SEQIDS) {
+        return Err(Error::WrongState(format!(
+            "the database {database} was built without -parse_seqids, so its sequences cannot be \
+             fetched by their ids; rebuild it with makeblastdb -parse_seqids (the aligned parts \
+             download, format=fasta-aligned, needs no database)"
+        )));
+    }
+    if !status.success() {
+        return Err(Error::Internal(format!(
+            "{PROGRAM} failed fetching the hits from {database}: {said}"
+        )));
+    }
+    Ok(written())
+}
