@@ -14,6 +14,7 @@ fn main() {
     match command {
         Command::Serve(config) => serve(*config),
         Command::User(command) => finish("seqspool user", cli::user::run(command)),
+        Command::Db(command) => finish("seqspool db", cli::db::run(command)),
         Command::Retention(command) => finish("seqspool", cli::retention::run(&command)),
         // Local commands are started by a runner: a process of this same binary.
         Command::Runner => seqspool::exec::runner::main(),

@@ -1,12 +1,14 @@
 //! The command line of the `seqspool` binary, one clap definition for all
 //! of it: `seqspool` alone (or `seqspool serve`) serves with the options of
 //! [`Config`]; `seqspool user` manages the lab's users; `seqspool retention`
-//! lists what a sweep would remove; and two hidden commands are the runner
+//! lists what a sweep would remove; `seqspool db` adds and lists the BLAST
+//! databases; and two hidden commands are the runner
 //! the server starts for local commands and the built-in BLAST pipelines'
 //! command. The commands sit above the rooms they
 //! use, so that no room of the server imports the command line; only the
 //! binary imports this room.
 
+pub mod db;
 pub mod retention;
 pub mod user;
 
@@ -51,6 +53,8 @@ pub enum Command {
     /// the server's daily sweep is what removes (--retention-days), and
     /// GET /retention lists the same.
     Retention(Box<retention::Command>),
+    /// The BLAST databases: add one from a FASTA file, list them.
+    Db(db::Command),
     /// Runs local commands for a server: the process it starts for each.
     #[command(name = crate::exec::runner::SUBCOMMAND, hide = true)]
     Runner,
@@ -70,12 +74,20 @@ pub fn blast(program: &str) -> i32 {
 
 /// The whole command line, as clap defines it: what `--help` shows.
 pub fn definition() -> clap::Command {
-    Cli::command().mut_subcommand("retention", |retention| {
-        retention.mut_args(|arg| {
-            let shown = retention::SHOWN.contains(&arg.get_id().as_str());
-            arg.hide(!shown)
+    let show = |shown: &'static [&'static str]| {
+        move |command: clap::Command| {
+            command.mut_args(|arg| {
+                let hide = !shown.contains(&arg.get_id().as_str());
+                arg.hide(hide)
+            })
+        }
+    };
+    Cli::command()
+        .mut_subcommand("retention", show(&retention::SHOWN))
+        .mut_subcommand("db", |db| {
+            db.mut_subcommand("add", show(&db::SHOWN))
+                .mut_subcommand("list", show(&db::SHOWN))
         })
-    })
 }
 
 /// Reads the command line `args` (the first is the program's name), and the
@@ -100,6 +112,14 @@ where
         Some(Command::Retention(mut command)) => {
             command.config = with_file(command.config, sub("retention"))?;
             Command::Retention(command)
+        }
+        Some(Command::Db(mut command)) => {
+            let (_, action) = sub("db")
+                .subcommand()
+                .expect("clap requires the subcommand of db");
+            let config = command.action.config();
+            *config = with_file(config.clone(), action)?;
+            Command::Db(command)
         }
         Some(command @ (Command::User(_) | Command::Runner | Command::Blast { .. })) => command,
     })
