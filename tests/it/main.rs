@@ -17,6 +17,7 @@ mod browser;
 mod builtin_blast;
 mod cancel;
 mod cli;
+mod databases;
 mod downloads;
 mod events;
 mod examples;
