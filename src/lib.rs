@@ -114,7 +114,21 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let (config, shelf) = blast::shelf::Shelf::open(config).await?;
+    let mut config = config;
+    let shelf = blast::shelf::Shelf::open(
+        config.blast_databases.clone(),
+        blast::programs::Settings {
+            binary: config.runner(),
+            group: config.blast_group,
+            timeout: config.timeout,
+        },
+        config.offered(),
+        !config.pipelines.is_empty() || config.command.is_some(),
+        config.ncbi_section.take(),
+        config.ncbi.clone(),
+    )
+    .await?;
+    config.ncbi = shelf.services();
     let config = Arc::new(config);
     let catalog = shelf.catalog().clone();
     let max_connections = config
@@ -320,7 +334,10 @@ fn report_changed_definitions(records: &[model::Record], catalog: &Catalog) {
     let mut changed: std::collections::BTreeMap<&str, (usize, bool)> = Default::default();
     for record in records.iter().filter(|r| r.state == model::State::Queued) {
         let current = catalog.get(&record.pipeline);
-        if current.as_ref().is_none_or(|pipeline| *pipeline.definition != *record.definition()) {
+        if current
+            .as_ref()
+            .is_none_or(|pipeline| *pipeline.definition != *record.definition())
+        {
             let entry = changed
                 .entry(&record.pipeline)
                 .or_insert((0, current.is_some()));

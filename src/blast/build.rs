@@ -77,8 +77,7 @@ pub(crate) fn add(
     }
     let (molecule, sequences) = read_fasta(fasta)?;
     let building = dir.join(format!("{BUILDING}{name}-{}", std::process::id()));
-    fs::create_dir(&building)
-        .map_err(|err| format!("creating {}: {err}", building.display()))?;
+    fs::create_dir(&building).map_err(|err| format!("creating {}: {err}", building.display()))?;
     let result = make(fasta, &building, &name, &title, molecule)
         .and_then(|()| move_into_place(&building, dir));
     // Whatever happened, nothing is left half built.
@@ -199,7 +198,11 @@ fn make(
         })?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
-        return Err(format!("{BUILDER} refused {}: {}", fasta.display(), said.trim()));
+        return Err(format!(
+            "{BUILDER} refused {}: {}",
+            fasta.display(),
+            said.trim()
+        ));
     }
     Ok(())
 }
@@ -221,8 +224,12 @@ fn move_into_place(building: &Path, dir: &Path) -> Result<(), String> {
     };
     files.sort_by_key(is_index);
     for file in &files {
-        let to = dir.join(file.file_name().expect("a file read from a directory has a name"));
-        fs::rename(file, &to).map_err(|err| format!("moving {} into place: {err}", to.display()))?;
+        let to = dir.join(
+            file.file_name()
+                .expect("a file read from a directory has a name"),
+        );
+        fs::rename(file, &to)
+            .map_err(|err| format!("moving {} into place: {err}", to.display()))?;
     }
     Ok(())
 }
@@ -261,7 +268,10 @@ mod tests {
             ("", "no sequence"),
         ] {
             let err = read_fasta(&write("bad.fa", text)).unwrap_err();
-            assert!(err.contains("not a FASTA file") && err.contains(why), "{err}");
+            assert!(
+                err.contains("not a FASTA file") && err.contains(why),
+                "{err}"
+            );
         }
         fs::write(dir.path().join("bin.fa"), [0xff, 0xfe, 0]).unwrap();
         let err = read_fasta(&dir.path().join("bin.fa")).unwrap_err();

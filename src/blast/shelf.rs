@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 use super::databases::Databases;
 use super::ncbi::{NcbiTable, Services};
 use super::programs::{self, Settings};
-use crate::config::Config;
 use crate::error::Error;
 use crate::pipeline::{Catalog, Pipeline};
 
@@ -47,24 +46,38 @@ struct Source {
     /// Whether NCBI's URL API is made here (from the section, or over the
     /// built-in programs); not when the configuration gave it whole.
     serves_ncbi: bool,
-    /// The databases found last, and the directory's times then. Held
-    /// while the list is read again, so that two looks never interleave.
-    seen: Mutex<(Arc<Databases>, Vec<(PathBuf, SystemTime)>)>,
+    /// Held while the list is read again, so that two looks never interleave.
+    seen: Mutex<Seen>,
+}
+
+/// The databases found last, and the directory's times then.
+#[derive(Debug)]
+struct Seen {
+    databases: Databases,
+    times: Vec<(PathBuf, SystemTime)>,
 }
 
 impl Shelf {
-    /// What `config` offers: its pipelines, and with `--blast-databases`
-    /// the built-in BLAST programs of the databases found there (off the
-    /// async threads), and NCBI's URL API mapped onto them when the
-    /// configuration has no `[ncbi]` section of its own.
-    pub(crate) async fn open(mut config: Config) -> Result<(Config, Arc<Shelf>), Error> {
-        let Some(dir) = config.blast_databases.clone() else {
+    /// What a server offers: the `lab` pipelines, and with a databases
+    /// directory (`--blast-databases`) the built-in BLAST programs of the
+    /// databases found there (off the async threads), and NCBI's URL API
+    /// mapped onto them by the configuration's `[ncbi]` section, or over
+    /// them when `fixed` (the configuration's own) is empty.
+    pub(crate) async fn open(
+        dir: Option<PathBuf>,
+        settings: Settings,
+        lab: Vec<Arc<Pipeline>>,
+        declared: bool,
+        ncbi: Option<(NcbiTable, String)>,
+        fixed: Arc<Services>,
+    ) -> Result<Arc<Shelf>, Error> {
+        let Some(dir) = dir else {
             let shelf = Shelf {
-                catalog: Arc::new(Catalog::new(config.offered())),
-                services: RwLock::new(config.ncbi.clone()),
+                catalog: Arc::new(Catalog::new(lab)),
+                services: RwLock::new(fixed),
                 source: None,
             };
-            return Ok((config, Arc::new(shelf)));
+            return Ok(Arc::new(shelf));
         };
         let (databases, times) = tokio::task::spawn_blocking(move || {
             let times = times_of(&dir);
@@ -74,34 +87,34 @@ impl Shelf {
         .map_err(|err| Error::Internal(format!("finding the BLAST databases: {err}")))?
         .map_err(Error::Internal)?;
         log_found(&databases);
-        let ncbi = config.ncbi_section.take();
         let source = Source {
             dir: databases.dir.clone(),
-            settings: Settings {
-                binary: config.runner(),
-                group: config.blast_group,
-                timeout: config.timeout,
-            },
-            lab: config.offered(),
-            declared: !config.pipelines.is_empty() || config.command.is_some(),
-            serves_ncbi: ncbi.is_some() || config.ncbi.is_empty(),
+            settings,
+            lab,
+            declared,
+            serves_ncbi: ncbi.is_some() || fixed.is_empty(),
             ncbi,
-            seen: Mutex::new((Arc::new(Databases::default()), times)),
+            seen: Mutex::new(Seen {
+                databases: Databases::default(),
+                times,
+            }),
         };
         let (offered, services) = source.offer(&databases)?;
         let services = if source.serves_ncbi {
             Arc::new(services)
         } else {
-            config.ncbi.clone()
+            fixed
         };
-        source.seen.lock().unwrap_or_else(|p| p.into_inner()).0 = Arc::new(databases);
-        let shelf = Shelf {
+        source
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .databases = databases;
+        Ok(Arc::new(Shelf {
             catalog: Arc::new(Catalog::new(offered)),
             services: RwLock::new(services),
             source: Some(source),
-        };
-        config.ncbi = shelf.services();
-        Ok((config, Arc::new(shelf)))
+        }))
     }
 
     /// The pipelines offered.
@@ -115,19 +128,6 @@ impl Shelf {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// The databases found last (none without `--blast-databases`).
-    pub(crate) fn databases(&self) -> Arc<Databases> {
-        match &self.source {
-            Some(source) => source
-                .seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .0
-                .clone(),
-            None => Arc::new(Databases::default()),
-        }
     }
 
     /// Watches the databases directory from a thread of its own, until the
@@ -159,7 +159,7 @@ impl Shelf {
         };
         let mut seen = source.seen.lock().unwrap_or_else(|p| p.into_inner());
         let times = times_of(&source.dir);
-        if times == seen.1 {
+        if times == seen.times {
             return;
         }
         let databases = match Databases::find(&source.dir) {
@@ -170,8 +170,8 @@ impl Shelf {
                 return;
             }
         };
-        seen.1 = times;
-        if databases.found == seen.0.found {
+        seen.times = times;
+        if databases.found == seen.databases.found {
             return;
         }
         match source.offer(&databases) {
@@ -181,7 +181,7 @@ impl Shelf {
                 if source.serves_ncbi {
                     *self.services.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(services);
                 }
-                seen.0 = Arc::new(databases);
+                seen.databases = databases;
             }
             Err(err) => log::warn!("offering the BLAST databases found again: {err}"),
         }
@@ -195,10 +195,11 @@ impl Source {
         let builtin = programs::pipelines(databases, &self.settings);
         let offered = programs::offer(self.lab.clone(), self.declared, builtin);
         let services = match &self.ncbi {
-            Some((section, dir)) => Services::build(section.clone(), &offered, dir)
-                .map_err(|err| {
+            Some((section, dir)) => {
+                Services::build(section.clone(), &offered, dir).map_err(|err| {
                     Error::Internal(format!("the configuration's [ncbi] section: {err}"))
-                })?,
+                })?
+            }
             None => programs::services(&offered, databases),
         };
         Ok((offered, services))
@@ -236,12 +237,18 @@ fn times_of(dir: &Path) -> Vec<(PathBuf, SystemTime)> {
         let Ok(meta) = std::fs::metadata(&dir) else {
             continue;
         };
-        times.push((dir.clone(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
+        times.push((
+            dir.clone(),
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        ));
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
-            let hidden = entry.file_name().to_str().is_none_or(|n| n.starts_with('.'));
+            let hidden = entry
+                .file_name()
+                .to_str()
+                .is_none_or(|n| n.starts_with('.'));
             if !hidden && entry.file_type().is_ok_and(|t| t.is_dir()) {
                 pending.push(entry.path());
             }

@@ -74,7 +74,7 @@ impl Queue {
                 _ => break,
             }
         }
-        let group = (ids.len() > 1).then(|| Group {
+        let group = (ids.len() > 1).then_some(Group {
             id,
             size: ids.len() as u32,
         });

@@ -22,7 +22,6 @@ mod sign_in;
 pub(crate) use notifications::secret as notification_secret;
 pub(crate) use sign_in::{sign_in, sign_in_form, sign_in_required, sign_in_to_submit, sign_out};
 
-
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};

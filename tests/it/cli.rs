@@ -42,7 +42,7 @@ fn the_help_lists_the_commands_and_hides_the_runner() {
         let help = text(&out.stdout);
         assert_eq!(
             commands_listed(&help),
-            ["serve", "user", "retention", "help"],
+            ["serve", "user", "retention", "db", "help"],
             "{args:?}:\n{help}"
         );
         assert!(help.contains("Usage: seqspool [OPTIONS]"), "{help}");

@@ -66,7 +66,10 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
     );
     assert_eq!(code, Some(0), "{said}");
     assert_eq!(out, "plasmids\n");
-    assert!(said.contains("nucleotide") && said.contains("3 sequences"), "{said}");
+    assert!(
+        said.contains("nucleotide") && said.contains("3 sequences"),
+        "{said}"
+    );
 
     wait_until("the open page offers the new database on reload", || {
         server.get("/").text().contains("Lab plasmids")
@@ -97,7 +100,10 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
     wait_complete(&server, &id);
     let hits = file(&server, &id, "hits.tsv");
     let top = hits.lines().nth(1).unwrap_or_else(|| panic!("{hits}"));
-    assert!(top.starts_with(&format!("read\t{}\t100.000\t300\t", wanted.id)), "{hits}");
+    assert!(
+        top.starts_with(&format!("read\t{}\t100.000\t300\t", wanted.id)),
+        "{hits}"
+    );
 
     // What it refuses, with nothing left behind in the directory.
     let before = snapshot(&dir);
@@ -106,13 +112,19 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
     let protein = lab.path("enzymes.fa");
     std::fs::write(&protein, ">e1 an enzyme\nMKVLAAGIVGLLLAQWERTYHHKLPP\n").unwrap();
     for (args, why) in [
-        (vec![fasta.to_str().unwrap()], "there is a database plasmids"),
+        (
+            vec![fasta.to_str().unwrap()],
+            "there is a database plasmids",
+        ),
         (vec![not_fasta.to_str().unwrap()], "not a FASTA file"),
         (
             vec![protein.to_str().unwrap(), "--name", "../enzymes"],
             "neither a path",
         ),
-        (vec![protein.to_str().unwrap(), "--name", "a/b"], "neither a path"),
+        (
+            vec![protein.to_str().unwrap(), "--name", "a/b"],
+            "neither a path",
+        ),
     ] {
         let mut all = vec!["add"];
         all.extend(args.iter().copied());
