@@ -111,64 +111,6 @@ use queue::Queue;
 use store::Store;
 use worker::Worker;
 
-/// The pipelines `config` offers, with the built-in BLAST programs when
-/// `--blast-databases` names a directory (its databases found with
-/// `blastdbcmd`, off the async threads), and NCBI's URL API mapped onto them
-/// when the configuration has no `[ncbi]` section of its own.
-async fn with_builtin_blast(
-    mut config: Config,
-) -> Result<(Config, Vec<Arc<pipeline::Pipeline>>), Error> {
-    let Some(dir) = config.blast_databases.clone() else {
-        let offered = config.offered();
-        return Ok((config, offered));
-    };
-    let databases = tokio::task::spawn_blocking(move || blast::databases::Databases::find(&dir))
-        .await
-        .map_err(|err| Error::Internal(format!("finding the BLAST databases: {err}")))?
-        .map_err(Error::Internal)?;
-    if databases.found.is_empty() {
-        log::warn!(
-            "--blast-databases {}: no BLAST database found there (make one with makeblastdb); \
-             the built-in BLAST programs are not offered",
-            databases.dir.display()
-        );
-    }
-    for db in &databases.found {
-        log::info!(
-            "BLAST database {} ({:?}): {}, {} sequences, {} letters",
-            db.name,
-            db.molecule,
-            db.title,
-            db.sequences,
-            db.letters
-        );
-    }
-    let settings = blast::programs::Settings {
-        binary: config.runner(),
-        group: config.blast_group,
-        timeout: config.timeout,
-    };
-    let builtin = blast::programs::pipelines(&databases, &settings);
-    let offered = blast::programs::offer(
-        config.offered(),
-        !config.pipelines.is_empty() || config.command.is_some(),
-        builtin,
-    );
-    let ncbi = match config.ncbi_section.take() {
-        Some((section, dir)) => Some(
-            blast::ncbi::Services::build(section, &offered, &dir).map_err(|err| {
-                Error::Internal(format!("the configuration's [ncbi] section: {err}"))
-            })?,
-        ),
-        None if config.ncbi.is_empty() => Some(blast::programs::services(&offered, &databases)),
-        None => None,
-    };
-    if let Some(ncbi) = ncbi {
-        config.ncbi = Arc::new(ncbi);
-    }
-    Ok((config, offered))
-}
-
 /// Serves until `shutdown` completes, then stops in order: no new connections,
 /// requests in flight finish (within the grace period), the running command is
 /// stopped and left to run first at the next start.
@@ -180,9 +122,23 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let (config, offered) = with_builtin_blast(config).await?;
+    let mut config = config;
+    let shelf = blast::shelf::Shelf::open(
+        config.blast_databases.clone(),
+        blast::programs::Settings {
+            binary: config.runner(),
+            group: config.blast_group,
+            timeout: config.timeout,
+        },
+        config.offered(),
+        !config.pipelines.is_empty() || config.command.is_some(),
+        config.ncbi_section.take(),
+        config.ncbi.clone(),
+    )
+    .await?;
+    config.ncbi = shelf.services();
     let config = Arc::new(config);
-    let catalog = Arc::new(Catalog::new(offered));
+    let catalog = shelf.catalog().clone();
     let max_connections = config
         .max_connections
         .unwrap_or_else(|| connections_for(raise_open_files_limit()));
@@ -289,6 +245,7 @@ pub async fn run(
         config: config.clone(),
         limits: config.limits(),
         catalog: catalog.clone(),
+        shelf: shelf.clone(),
         store,
         queue: queue.clone(),
         metrics: queue.metrics(),
@@ -301,6 +258,7 @@ pub async fn run(
         notifier: notifier.clone(),
         streams: events::Streams::new(max_streams, streams_per_client),
     });
+    shelf.watch();
     match listener.local_addr() {
         Ok(addr) => {
             app.access.warn_at_start(addr).await;
@@ -308,7 +266,7 @@ pub async fn run(
         }
         Err(err) => log::warn!("listening (address unknown: {err})"),
     }
-    for pipeline in &catalog.pipelines {
+    for pipeline in catalog.pipelines().iter() {
         log::info!(
             "pipeline {}: {}",
             pipeline.name,
@@ -384,7 +342,10 @@ fn report_changed_definitions(records: &[model::Record], catalog: &Catalog) {
     let mut changed: std::collections::BTreeMap<&str, (usize, bool)> = Default::default();
     for record in records.iter().filter(|r| r.state == model::State::Queued) {
         let current = catalog.get(&record.pipeline);
-        if current.is_none_or(|pipeline| *pipeline.definition != *record.definition()) {
+        if current
+            .as_ref()
+            .is_none_or(|pipeline| *pipeline.definition != *record.definition())
+        {
             let entry = changed
                 .entry(&record.pipeline)
                 .or_insert((0, current.is_some()));

@@ -22,6 +22,7 @@ fn main() {
             }
         },
         Command::User(command) => finish("seqspool user", cli::user::run(command)),
+        Command::Db(command) => finish("seqspool db", cli::db::run(command)),
         Command::Retention(command) => finish("seqspool", cli::retention::run(&command)),
         Command::Completions(command) => finish("seqspool", cli::manual::completions(&command)),
         Command::Man(command) => finish("seqspool", cli::manual::man(&command)),

@@ -111,7 +111,7 @@ pub async fn pipelines(call: Call<'_>) -> Result<Response<Body>, Error> {
 
 fn offered(app: &App) -> Vec<serde_json::Value> {
     app.catalog
-        .pipelines
+        .pipelines()
         .iter()
         .map(|pipeline| {
             let mut value = serde_json::to_value(&**pipeline).expect("pipelines serialize");
@@ -244,7 +244,7 @@ pub async fn service_info(call: Call<'_>) -> Result<Response<Body>, Error> {
         &Info {
             name: "seqspool",
             version: env!("CARGO_PKG_VERSION"),
-            command: &app.catalog.pipelines[0].definition.label(),
+            command: &app.catalog.pipelines()[0].definition.label(),
             experiments_dir: app.store.root().display().to_string(),
             capacity: config.capacity,
             timeout_secs: config.timeout.map(|t| t.as_secs_f64()),

@@ -236,7 +236,7 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
 
 /// `CMD=Put`: the search becomes an experiment; the answer names its RID.
 async fn put(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<Body>, Refusal> {
-    let services = &app.config.ncbi;
+    let services = app.shelf.services();
     let database = field(fields, "DATABASE");
     let service = services
         .find(field(fields, "PROGRAM"), database)
@@ -656,7 +656,7 @@ async fn delete(app: &App, fields: &Fields, viewer: &Viewer) -> Result<Response<
 
 /// `CMD=DisplayRIDs`: the searches this server knows, newest first.
 fn display_rids(app: &App) -> Response<Body> {
-    let services = &app.config.ncbi;
+    let services = app.shelf.services();
     let (views, _) = app.queue.list(&Filter {
         state: None,
         batch: None,

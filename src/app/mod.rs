@@ -46,6 +46,8 @@ pub struct App {
     pub limits: Limits,
     /// The pipelines offered.
     pub catalog: Arc<Catalog>,
+    /// The BLAST databases found, and what NCBI's URL API offers over them now.
+    pub(crate) shelf: Arc<crate::blast::shelf::Shelf>,
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
     /// What `GET /metrics` shows; the queue feeds it, the router counts requests in it.

@@ -53,7 +53,7 @@ impl App {
             .get(&original.pipeline)
             .filter(|pipeline| pipeline.check_params(&original.params).is_ok());
         let mut choice = match current {
-            Some(pipeline) => Choice::new(pipeline, original.params.clone()),
+            Some(pipeline) => Choice::new(&pipeline, original.params.clone()),
             None => Choice {
                 pipeline: original.pipeline.clone(),
                 params: original.params.clone(),

@@ -146,14 +146,15 @@ fn name_of(dir: &Path, path: &Path) -> Option<String> {
 }
 
 /// Whether `name` can name a database: a relative path that stays under its
-/// directory (no `..`, no empty part), that `-db` would not split (no space)
+/// directory (no `..`, no empty part) and out of hidden directories (where
+/// `seqspool db add` builds one before moving it into place), that `-db` would not split (no space)
 /// and a value carries whole (no control character, comma or quote).
 pub(crate) fn is_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('/')
         && name
             .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
+            .all(|part| !part.is_empty() && !part.starts_with('.'))
         && !name
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
@@ -205,6 +206,7 @@ mod tests {
             "a,b",
             "a//b",
             "./a",
+            ".building-x-1/plasmids",
         ] {
             assert!(path_in(dir, bad).is_none(), "{bad}");
         }

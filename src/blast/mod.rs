@@ -16,7 +16,8 @@
 //!   answers in, the lookup of an identifier sent as a query);
 //!   `api::ncbi` speaks its protocol.
 //! - [`databases`]: the databases of `--blast-databases`, as `blastdbcmd
-//!   -list` finds them.
+//!   -list` finds them; [`shelf`] keeps what they offer current while the
+//!   server runs, and [`build`] makes a new one (`seqspool db add`).
 //! - [`programs`]: the BLAST programs offered as pipelines the lab does not
 //!   write, their parameters and the arguments those become.
 //! - [`run`]: their command, `seqspool __blast PROGRAM`: one search, alone or
@@ -26,6 +27,7 @@
 //! A new BLAST capability gets a file here.
 
 pub(crate) mod archive;
+pub(crate) mod build;
 pub(crate) mod databases;
 pub(crate) mod format;
 pub(crate) mod ncbi;
@@ -33,3 +35,4 @@ pub(crate) mod programs;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod searched;
+pub(crate) mod shelf;

@@ -3,7 +3,8 @@
 //! [`Config`]; the client commands (`submit`, `status`, `list`, `wait`,
 //! `results`, `cancel`, `retry`, `queue`: `client.rs`) talk to a running
 //! server; `seqspool user` manages the lab's users; `seqspool retention`
-//! lists what a sweep would remove; `completions` and `man` generate the
+//! lists what a sweep would remove; `seqspool db` adds and lists the BLAST
+//! databases; `completions` and `man` generate the
 //! shells' completions and the manual pages from this same definition
 //! (`manual.rs`); and two hidden commands are the runner the server starts
 //! for local commands and the built-in BLAST pipelines' command (neither is
@@ -13,6 +14,7 @@
 //! binary imports this room.
 
 pub mod client;
+pub mod db;
 pub mod manual;
 pub mod retention;
 pub mod user;
@@ -60,6 +62,8 @@ pub enum Command {
     /// the server's daily sweep is what removes (--retention-days), and
     /// GET /retention lists the same.
     Retention(Box<retention::Command>),
+    /// The BLAST databases: add one from a FASTA file, list them.
+    Db(db::Command),
     /// Prints the completions of a shell (bash, zsh, fish, ...) for seqspool's commands.
     Completions(manual::Completions),
     /// Prints the manual page (roff), or writes every command's page.
@@ -87,12 +91,20 @@ pub fn blast(program: &str) -> i32 {
 /// completions and the manual pages show. The hidden commands (the runner's,
 /// BLAST's) are not in it: clap's completions would offer them all the same.
 pub fn definition() -> clap::Command {
-    Cli::command().mut_subcommand("retention", |retention| {
-        retention.mut_args(|arg| {
-            let shown = retention::SHOWN.contains(&arg.get_id().as_str());
-            arg.hide(!shown)
+    let show = |shown: &'static [&'static str]| {
+        move |command: clap::Command| {
+            command.mut_args(|arg| {
+                let hide = !shown.contains(&arg.get_id().as_str());
+                arg.hide(hide)
+            })
+        }
+    };
+    Cli::command()
+        .mut_subcommand("retention", show(&retention::SHOWN))
+        .mut_subcommand("db", |db| {
+            db.mut_subcommand("add", show(&db::SHOWN))
+                .mut_subcommand("list", show(&db::SHOWN))
         })
-    })
 }
 
 /// Reads the command line `args` (the first is the program's name), and the
@@ -136,6 +148,14 @@ where
         Some(Command::Retention(mut command)) => {
             command.config = with_file(command.config, sub("retention"))?;
             Command::Retention(command)
+        }
+        Some(Command::Db(mut command)) => {
+            let (_, action) = sub("db")
+                .subcommand()
+                .expect("clap requires the subcommand of db");
+            let config = command.action.config();
+            *config = with_file(config.clone(), action)?;
+            Command::Db(command)
         }
         Some(
             command @ (Command::Client(_)

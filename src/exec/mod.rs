@@ -307,7 +307,7 @@ impl Executors {
     /// the warm processors of the pipelines that preload. Called on the
     /// worker's thread.
     pub(crate) fn prepare(&self, catalog: &Catalog) {
-        self.warm.preload(&catalog.pipelines);
+        self.warm.preload(&catalog.pipelines());
     }
 
     /// The executor that runs experiments of `definition`.

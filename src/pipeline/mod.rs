@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -343,10 +343,11 @@ impl Pipeline {
 }
 
 /// The pipelines a server offers, the first the default, and how their
-/// start-up checks went.
+/// start-up checks went. The list may change while the server runs (a
+/// BLAST database added, `blast::shelf`): a reader takes it whole, once.
 #[derive(Debug)]
 pub struct Catalog {
-    pub(crate) pipelines: Vec<Arc<Pipeline>>,
+    pipelines: RwLock<Arc<[Arc<Pipeline>]>>,
     checks: Mutex<BTreeMap<String, Check>>,
     /// Set when the checks should run before anything more starts: at
     /// start, and when an operator resumes the queue (something was fixed).
@@ -365,10 +366,25 @@ pub(crate) struct Check {
 impl Catalog {
     pub(crate) fn new(pipelines: Vec<Arc<Pipeline>>) -> Catalog {
         Catalog {
-            pipelines,
+            pipelines: RwLock::new(pipelines.into()),
             checks: Mutex::new(BTreeMap::new()),
             checks_due: AtomicBool::new(true),
         }
+    }
+
+    /// The pipelines offered now, the first the default.
+    pub(crate) fn pipelines(&self) -> Arc<[Arc<Pipeline>]> {
+        self.pipelines
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Offers `pipelines` from now on, their checks run again before
+    /// anything more starts (a program may be new).
+    pub(crate) fn replace(&self, pipelines: Vec<Arc<Pipeline>>) {
+        *self.pipelines.write().unwrap_or_else(|p| p.into_inner()) = pipelines.into();
+        self.check_again();
     }
 
     /// How the pipeline's check went last, if it has one and it ran.
@@ -402,12 +418,13 @@ impl Catalog {
     /// name is refused naming those there are.
     pub(crate) fn choose(&self, name: Option<&str>) -> Result<Arc<Pipeline>, Error> {
         let name = name.map(str::trim).filter(|name| !name.is_empty());
+        let pipelines = self.pipelines();
         let found = match name {
-            None => self.pipelines.first(),
-            Some(name) => self.pipelines.iter().find(|p| p.name == name),
+            None => pipelines.first(),
+            Some(name) => pipelines.iter().find(|p| p.name == name),
         };
         found.cloned().ok_or_else(|| {
-            let names: Vec<&str> = self.pipelines.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();
             Error::Invalid {
                 field: "pipeline".into(),
                 msg: format!(
@@ -420,8 +437,8 @@ impl Catalog {
     }
 
     /// The pipeline named `name`, if this server offers it.
-    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Pipeline>> {
-        self.pipelines.iter().find(|p| p.name == name)
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Pipeline>> {
+        self.pipelines().iter().find(|p| p.name == name).cloned()
     }
 }
 

@@ -26,6 +26,7 @@ use fasta::{parse_fasta, split_header};
 use fastq::{is_fastq, parse_fastq};
 use header::{check_description, check_name, split_fasta_header};
 use sequence::clean_sequence;
+pub(crate) use sequence::detect_alphabet;
 
 /// Longest `query_name`, in characters: long enough for any sample sheet's
 /// naming scheme, short enough to show in a table and a log line.

@@ -194,7 +194,7 @@ fn mostly_plain(plain: usize, letters: usize) -> bool {
 /// Reads a clean sequence as nucleotides when every letter is a nucleotide code
 /// and at least 90% are A, C, G, T, U or N (so a peptide such as `MKV`, whose
 /// letters happen to be ambiguity codes, is a protein), as BLAST's guess does.
-fn detect_alphabet(sequence: &str) -> Alphabet {
+pub(crate) fn detect_alphabet(sequence: &str) -> Alphabet {
     let (mut letters, mut plain, mut t, mut u) = (0usize, 0usize, 0usize, 0usize);
     for b in sequence.bytes().filter(u8::is_ascii_alphabetic) {
         if !NUCLEOTIDE_CODES.contains(&b) {

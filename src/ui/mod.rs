@@ -22,8 +22,6 @@ mod sign_in;
 pub(crate) use notifications::secret as notification_secret;
 pub(crate) use sign_in::{sign_in, sign_in_form, sign_in_required, sign_in_to_submit, sign_out};
 
-use std::sync::Arc;
-
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -71,7 +69,7 @@ fn home_page(app: &App, filter: &Filter, form: &Form, viewer: &Viewer) -> maud::
         &Home {
             listing: Listing::new(&experiments, next_page, filter).for_viewer(viewer),
             backlog: app.queue.backlog(),
-            pipelines: &app.catalog.pipelines,
+            pipelines: &app.catalog.pipelines(),
             alphabet: app.limits.alphabet,
             max_residues: app.config.max_residues,
             max_records: app.config.max_records,
@@ -188,7 +186,7 @@ pub(crate) async fn experiment(
     .await?;
     let dir = app.store.dir(id).display().to_string();
     // Its title, while this server still offers the pipeline it ran in.
-    let pipeline = app.catalog.get(&view.record.pipeline).map(Arc::as_ref);
+    let pipeline = app.catalog.get(&view.record.pipeline);
     let results = results::section(
         &view.record,
         &crate::results::section(app, &view, &files).await,
@@ -196,7 +194,7 @@ pub(crate) async fn experiment(
     let outbox = app.notifier.outbox(&view.record).await;
     let page = Experiment {
         view: &view,
-        pipeline,
+        pipeline: pipeline.as_deref(),
         files: &files,
         logs: &logs,
         dir: &dir,

@@ -569,7 +569,7 @@ impl Worker {
     /// Runs every pipeline's start-up check; the first that fails says why.
     fn check_pipelines(&self) -> Result<(), String> {
         let mut failed = None;
-        for pipeline in &self.catalog.pipelines {
+        for pipeline in self.catalog.pipelines().iter() {
             let Some(line) = &pipeline.check else {
                 continue;
             };

@@ -56,6 +56,7 @@ fn the_help_lists_the_commands_and_hides_the_runner() {
                 "queue",
                 "user",
                 "retention",
+                "db",
                 "completions",
                 "man",
                 "help"

@@ -18,6 +18,7 @@ mod builtin_blast;
 mod cancel;
 mod cli;
 mod client;
+mod databases;
 mod downloads;
 mod events;
 mod examples;
