@@ -571,6 +571,8 @@ mod tests {
         let read = |id| -> Record {
             let mut record = Record::for_test(id, State::Queued);
             record.submitted_by = Some("anna".into());
+            // One instant for every read, so two reads of one id are equal.
+            record.submitted_at = Timestamp::parse("2026-12-07T10:00:00Z").unwrap();
             serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap()
         };
         let (mut first, mut second) = (read(1), read(2));
