@@ -4,8 +4,12 @@
 # upload (one FASTA file, one POST) to the last COMPLETE, side by side in one
 # run: seqspool's built-in blastn grouped (the default, --blast-group 100),
 # the same server binary with --blast-group 1 (each read alone), and one
-# direct `blastn` call of the same 96 queries, the floor; then a 384-read
-# plate grouped. Medians over RUNS runs.
+# direct `blastn` call of the same 96 queries, the floor (once as a shell
+# runs it, once as seqspool's runner runs a command: a session and autogroup
+# of its own at nice 19, so both sides wait the same for a loaded machine);
+# then a 384-read plate grouped. Medians over RUNS runs, with min and max,
+# the load average beside each run, and where the grouped 96-read run's time
+# went (its records' times and its results' files' mtimes).
 #
 #   bash bench/plate.sh target/release/seqspool
 #
@@ -23,6 +27,7 @@ done
 work=$(mktemp -d)
 pid=
 port=
+experiments=
 cleanup() {
     [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
     rm -rf "$work"
@@ -62,7 +67,8 @@ rm "$work/contigs.fasta"
 # Starts a server on a free port with $@: sets pid and port.
 start() {
     local dir=$work/run$RANDOM
-    mkdir -p "$dir"
+    mkdir -p "$dir" && : >"$dir/log"
+    experiments=$dir/experiments
     "$binary" --experiments "$dir/experiments" --bind 127.0.0.1:0 \
         --blast-databases "$work/db" --capacity 1000 "$@" >/dev/null 2>"$dir/log" &
     pid=$!
@@ -83,16 +89,23 @@ stop() {
     pid=
 }
 
-# Uploads a plate in one POST and waits for its last COMPLETE; prints seconds.
+# Uploads a plate in one POST and waits for its last COMPLETE; prints seconds,
+# and appends to $work/phases the seconds from the POST to each step: upload
+# answered, first member RUNNING, first member's hits.asn written (BLAST done
+# and its archive read), last hits.asn (the split), last hits.tsv (the
+# formatter's table split), last COMPLETE.
 plate() {
-    python3 - "$1" "$2" <<'EOF'
-import http.client, json, sys, time
+    python3 - "$1" "$2" "$experiments" "$work/phases" <<'EOF'
+import datetime, http.client, json, os, sys, time
 port, fasta = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+experiments, phases = sys.argv[3], sys.argv[4]
 conn = http.client.HTTPConnection("127.0.0.1", port)
+wall = time.time()
 started = time.monotonic()
 conn.request("POST", "/experiments?pipeline=blastn&param.database=contigs", fasta,
              {"Content-Type": "text/x-fasta"})
 answer = conn.getresponse(); body = json.loads(answer.read())
+answered = time.monotonic() - started
 assert answer.status == 202, body
 batch, last = body["batch"], body["experiments"][-1]["id"]
 # The queue runs in order: the plate is done when its last read is.
@@ -107,29 +120,58 @@ conn.request("GET", f"/batches/{batch}")
 progress = json.loads(conn.getresponse().read())["progress"]
 assert progress["complete"] == progress["total"], progress
 print(f"{elapsed:.3f}")
+def at(stamp):
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - wall
+records = [json.load(open(f"{experiments}/{e['id']}/experiment.json")) for e in body["experiments"]]
+mtimes = lambda name: [os.stat(f"{experiments}/{e['id']}/{name}").st_mtime - wall
+                       for e in body["experiments"] if os.path.exists(f"{experiments}/{e['id']}/{name}")]
+steps = [answered, min(at(r["started_at"]) for r in records), min(mtimes("hits.asn")),
+         max(mtimes("hits.asn")), max(mtimes("hits.tsv")), max(at(r["finished_at"]) for r in records)]
+with open(phases, "a") as out:
+    out.write(" ".join(f"{s:.3f}" for s in steps) + "\n")
 EOF
 }
 
+# One blastn call of the 96 queries; with "runner", in a session and autogroup
+# of its own at nice 19, as seqspool's runner starts a command.
 direct() {
-    local start end
+    local start end prefix=()
+    [[ ${1:-} == runner ]] && prefix=(setsid -w sh -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 "$@"' sh)
     start=$(date +%s.%N)
-    blastn -query "$work/plate96.fasta" -db "$work/db/contigs" -task megablast -evalue 1e-5 \
+    "${prefix[@]}" blastn -query "$work/plate96.fasta" -db "$work/db/contigs" -task megablast -evalue 1e-5 \
         -max_target_seqs 100 -dust yes -num_threads "$(nproc)" -outfmt 11 -out "$work/direct.asn"
     end=$(date +%s.%N)
     echo "$end - $start" | bc
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 direct >/dev/null # a warm page cache for everyone
-declare -A times
+declare -A times loads
+whats=(direct direct-nice19 grouped alone grouped384)
 for run in $(seq 1 "$runs"); do
-    times[direct]+="$(direct) "
-    start; times[grouped]+="$(plate "$port" "$work/plate96.fasta") "; stop
-    start --blast-group 1; times[alone]+="$(plate "$port" "$work/plate96.fasta") "; stop
-    start; times[grouped384]+="$(plate "$port" "$work/plate384.fasta") "; stop
-    echo "run $run: direct ${times[direct]##* }" >&2
+    loads[direct]+="$(load) "; times[direct]+="$(direct) "
+    loads[direct-nice19]+="$(load) "; times[direct-nice19]+="$(direct runner) "
+    loads[grouped]+="$(load) "; start; times[grouped]+="$(plate "$port" "$work/plate96.fasta") "; stop
+    cat "$work/phases" >>"$work/phases.grouped96"
+    loads[alone]+="$(load) "; start --blast-group 1; times[alone]+="$(plate "$port" "$work/plate96.fasta") "; stop
+    loads[grouped384]+="$(load) "; start; times[grouped384]+="$(plate "$port" "$work/plate384.fasta") "; stop
+    rm "$work/phases"
+    line="run $run:"
+    for what in "${whats[@]}"; do
+        line+=" $what $(awk '{print $NF}' <<<"${times[$what]}") (load $(awk '{print $NF}' <<<"${loads[$what]}"));"
+    done
+    echo "$line" >&2
 done
-for what in direct grouped alone grouped384; do
-    printf '%-12s median %6.3f s   (%s)\n' "$what" "$(tr ' ' '\n' <<<"${times[$what]}" | grep . | median)" "${times[$what]}"
+stats() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {printf "%7.3f  %7.3f  %7.3f", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), a[1], a[NR]}'; }
+printf '%-14s %7s  %7s  %7s   %s\n' what median min max 'load averages'
+for what in "${whats[@]}"; do
+    printf '%-14s %s   %s\n' "$what" "$(stats <<<"${times[$what]}")" "${loads[$what]}"
+done
+echo
+echo "grouped 96, seconds from the POST (median, min, max):"
+n=0
+for step in answered first-running first-hits.asn last-hits.asn last-hits.tsv last-complete; do
+    n=$((n + 1))
+    printf '  %-15s %s\n' "$step" "$(awk -v n=$n '{print $n}' "$work/phases.grouped96" | stats)"
 done

@@ -16,6 +16,7 @@
 //! keeps one effective search space per record, so the statistics footer of
 //! a query's report is its batch's; its hits, scores and E-values are its own.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The id BLAST gives the only query of a search of one.
@@ -99,42 +100,27 @@ impl<'a> Record<'a> {
             .unwrap_or_default()
     }
 
-    /// The record as a search of the query `id` alone would have written it:
-    /// its query renamed [`FIRST_QUERY`] and titled `title`; none if it did
-    /// not search `id`.
-    pub(crate) fn only(&self, id: &str, title: &str) -> Option<Record<'a>> {
-        let mut record = self.clone();
-        let entries = record.seqs_mut()?;
-        let kept: Vec<Element<'a>> = std::mem::take(entries)
-            .into_iter()
-            .filter(|seq| query_of(seq).id == id)
-            .collect();
-        if kept.is_empty() {
-            return None;
-        }
-        *entries = kept;
-        for seq in entries.iter_mut() {
-            retitle(seq, title);
-        }
-        let body = &mut record.body;
-        // What names another query goes: its alignments, masks and lower-case masks.
-        if let Some(request) = field_mut(body, &["request", "body"]) {
-            if let Some(options) = field_mut(request, &["program-options"]) {
-                keep_naming(options, id);
+    /// The record made ready to be split query by query ([`Split::only`]).
+    pub(crate) fn split(mut self) -> Split<'a> {
+        let seqs = self.seqs_mut().map(std::mem::take).unwrap_or_default();
+        let alignments = field_mut(&mut self.body, &["results", "alignments"])
+            .map(|list| std::mem::take(&mut list.elements))
+            .unwrap_or_default();
+        let mut by_query: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut shared = Vec::new();
+        for (n, alignment) in alignments.iter().enumerate() {
+            match first_query(alignment) {
+                Some(id) => by_query.entry(id).or_default().push(n),
+                None => shared.push(n),
             }
         }
-        if let Some(results) = field_mut(body, &["results"]) {
-            if let Some(alignments) = field_mut(results, &["alignments"]) {
-                alignments
-                    .elements
-                    .retain(|element| first_query(element).is_none_or(|first| first == id));
-            }
-            if let Some(masks) = field_mut(results, &["masks"]) {
-                keep_naming(masks, id);
-            }
+        Split {
+            skeleton: self,
+            seqs,
+            alignments,
+            by_query,
+            shared,
         }
-        rename(&mut record.body, id);
-        Some(record)
     }
 
     /// The record in NCBI's own layout.
@@ -156,6 +142,64 @@ impl<'a> Record<'a> {
         let request = field_mut(&mut self.body, &["request", "body"])?;
         let queries = field_mut(request, &["queries"])?;
         Some(&mut field_mut(queries, &["seq-set"])?.elements)
+    }
+}
+
+/// A record split query by query: the part every query's record shares
+/// (options, statistics, masks) apart from the parts that are each query's
+/// own (its `seq`, its alignments), so a record of N queries is copied in
+/// its shared part N times and in its own parts once, not whole N times.
+pub(crate) struct Split<'a> {
+    /// The record without its queries and alignments.
+    skeleton: Record<'a>,
+    seqs: Vec<Element<'a>>,
+    alignments: Vec<Element<'a>>,
+    /// The alignments of each query, by their place in `alignments`.
+    by_query: HashMap<String, Vec<usize>>,
+    /// The alignments that name no query, which every query's record keeps.
+    shared: Vec<usize>,
+}
+
+impl<'a> Split<'a> {
+    /// The record as a search of the query `id` alone would have written it:
+    /// its query renamed [`FIRST_QUERY`] and titled `title`; none if it did
+    /// not search `id`.
+    pub(crate) fn only(&self, id: &str, title: &str) -> Option<Record<'a>> {
+        let kept: Vec<Element<'a>> = self
+            .seqs
+            .iter()
+            .filter(|seq| query_of(seq).id == id)
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            return None;
+        }
+        let mut record = self.skeleton.clone();
+        let entries = record.seqs_mut()?;
+        *entries = kept;
+        for seq in entries.iter_mut() {
+            retitle(seq, title);
+        }
+        let body = &mut record.body;
+        // What names another query goes: its alignments, masks and lower-case masks.
+        if let Some(request) = field_mut(body, &["request", "body"]) {
+            if let Some(options) = field_mut(request, &["program-options"]) {
+                keep_naming(options, id);
+            }
+        }
+        if let Some(results) = field_mut(body, &["results"]) {
+            if let Some(alignments) = field_mut(results, &["alignments"]) {
+                let mut own: Vec<usize> = self.by_query.get(id).cloned().unwrap_or_default();
+                own.extend(&self.shared);
+                own.sort_unstable();
+                alignments.elements = own.iter().map(|n| self.alignments[*n].clone()).collect();
+            }
+            if let Some(masks) = field_mut(results, &["masks"]) {
+                keep_naming(masks, id);
+            }
+        }
+        rename(&mut record.body, id);
+        Some(record)
     }
 }
 
@@ -578,7 +622,7 @@ mod tests {
             .find(|(_, q)| q.title.contains("lowc"))
             .unwrap();
         let title = query.title.split_once(' ').unwrap().1;
-        let only = record.only(&query.id, title).unwrap();
+        let only = record.clone().split().only(&query.id, title).unwrap();
         let mut text = String::new();
         only.write(&mut text);
         assert_eq!(only.queries().len(), 1);
@@ -592,7 +636,7 @@ mod tests {
         assert!(text.contains("masks {\n      {"), "{text}");
         // And the whole of it reads again.
         assert_eq!(parse(&text).unwrap().len(), 1);
-        assert!(record.only("Query_99", "x").is_none());
+        assert!(record.clone().split().only("Query_99", "x").is_none());
     }
 
     #[test]
@@ -612,8 +656,9 @@ mod tests {
         let all = alignments(record);
         let queries = record.queries();
         assert_eq!(queries.len(), 2);
+        let split = record.clone().split();
         for query in &queries {
-            let only = record.only(&query.id, "q").unwrap();
+            let only = split.only(&query.id, "q").unwrap();
             let own = alignments(&only);
             assert_eq!(own.len(), all.iter().filter(|id| **id == query.id).count());
             assert!(own.iter().all(|id| id == FIRST_QUERY), "{own:?}");

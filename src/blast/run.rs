@@ -177,8 +177,10 @@ fn grouped(spec: &Spec, options: &[String], query: &Path, manifest: &Path) -> Re
         .map_err(|err| bad(format!("reading BLAST's archive {GROUP_ARCHIVE}: {err}")))?;
     let by_id: BTreeMap<&str, &Member> = members.iter().map(|m| (m.id.as_str(), m)).collect();
     let mut searched: BTreeMap<&str, bool> = BTreeMap::new();
-    for record in &records {
-        for query in record.queries() {
+    for record in records {
+        let queries = record.queries();
+        let split = record.split();
+        for query in queries {
             let id = query.title.split_whitespace().next().unwrap_or("");
             let member = by_id.get(id).ok_or_else(|| {
                 bad(format!(
@@ -194,7 +196,7 @@ fn grouped(spec: &Spec, options: &[String], query: &Path, manifest: &Path) -> Re
                 searched.insert(&member.id, false);
                 continue;
             }
-            let only = record
+            let only = split
                 .only(&query.id, &member.defline)
                 .expect("the record searched the query it lists");
             let mut own = String::new();
