@@ -12,6 +12,7 @@
 use crate::common::{request, seqspool as binary, Binary};
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -67,6 +68,21 @@ fn the_help_lists_the_commands_and_hides_the_runner() {
         assert!(help.contains("--experiments <DIR>"), "{help}");
         assert!(!help.contains("runner"), "{args:?}:\n{help}");
     }
+    // The README shows the same list, word for word.
+    let help = text(&seqspool(&["--help"]).stdout);
+    let listed = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|line| *line != "Commands:")
+            .take_while(|line| !line.trim().is_empty() && !line.starts_with("```"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let readme = fs::read_to_string(repository().join("README.md")).unwrap();
+    assert_eq!(
+        listed(&readme),
+        listed(&help),
+        "README.md's list of commands is not --help's"
+    );
     let version = seqspool(&["--version"]);
     assert!(version.status.success());
     assert!(text(&version.stdout).starts_with("seqspool "));
