@@ -353,6 +353,32 @@ pub(crate) fn services(offered: &[Arc<Pipeline>], databases: &Databases) -> Serv
     Services::builtin(served)
 }
 
+/// Why a built-in program refuses a query read as `alphabet`, and which
+/// would take it: the program that searches such a query in the same
+/// databases (a DNA read sent to blastp: blastx). None for a pipeline not
+/// built in, or a query it takes.
+pub(crate) fn fitting(pipeline: &Pipeline, alphabet: Alphabet) -> Option<String> {
+    if !is_builtin(pipeline) || pipeline.alphabets.contains(&alphabet) {
+        return None;
+    }
+    let refused = SPECS
+        .iter()
+        .find(|spec| spec.program.as_str() == pipeline.name)?;
+    let fits = SPECS
+        .iter()
+        .find(|spec| spec.database == refused.database && spec.query.contains(&alphabet))?;
+    let article = if alphabet == Alphabet::Rna { "an" } else { "a" };
+    let databases = match fits.database {
+        Molecule::Nucleotide => "nucleotide",
+        Molecule::Protein => "protein",
+    };
+    Some(format!(
+        "{} searches {article} {} query against {databases} databases",
+        fits.program.as_str(),
+        alphabet.word()
+    ))
+}
+
 /// Whether `pipeline` is one of the built-in BLAST programs (not the lab's own of that name).
 fn is_builtin(pipeline: &Pipeline) -> bool {
     matches!(&pipeline.definition.command,

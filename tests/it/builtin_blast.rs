@@ -584,3 +584,61 @@ fn statistics_left_out(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_query_the_program_does_not_take_is_told_the_program_that_would() {
+    need_blast();
+    let lab = Lab::new();
+    let db = lab.path("blastdb");
+    make_databases(&db);
+    let server = lab.server(|config| config.blast_databases = Some(db.clone()));
+    let dna = "ACGTACGTACGTACGTAGCTAGCTAGCATCGATCGA";
+    let protein = "MSKGEELFTGVVPILVELDGDVNGHKFSVSGEGEGDATYGKLTLKFICTT";
+    let before = server.experiment_dirs().len();
+    for (program, query, fits) in [
+        (
+            "blastp",
+            dna,
+            "blastx searches a DNA query against protein databases",
+        ),
+        (
+            "tblastn",
+            dna,
+            "blastn searches a DNA query against nucleotide databases",
+        ),
+        (
+            "blastn",
+            protein,
+            "tblastn searches a protein query against nucleotide databases",
+        ),
+        (
+            "blastx",
+            protein,
+            "blastp searches a protein query against protein databases",
+        ),
+        (
+            "tblastx",
+            protein,
+            "tblastn searches a protein query against nucleotide databases",
+        ),
+    ] {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("pipeline", program),
+                ("query_name", "q"),
+                ("query_sequence", query),
+            ],
+        );
+        assert_eq!(answer.status, 422, "{program}: {}", answer.text());
+        let json = answer.json();
+        assert_eq!(json["field"], "query_sequence", "{json:#}");
+        let message = json.to_string();
+        assert!(message.contains(fits), "{program}: {message}");
+    }
+    assert_eq!(server.experiment_dirs().len(), before, "nothing is written");
+}
