@@ -166,8 +166,10 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
         name: "database".into(),
         label: "Database".into(),
         help: match spec.database {
-            Molecule::Nucleotide => "The nucleotide database to search.".into(),
-            Molecule::Protein => "The protein database to search.".into(),
+            Molecule::Nucleotide => {
+                "The nucleotide databases to search: one, or several at once.".into()
+            }
+            Molecule::Protein => "The protein databases to search: one, or several at once.".into(),
         },
         kind: ParamKind::Choice {
             options: found.iter().map(|db| db.name.clone()).collect(),
@@ -175,6 +177,7 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
                 .iter()
                 .map(|db| (db.name.clone(), db.title.clone()))
                 .collect(),
+            multiple: true,
         },
         default: Some(found[0].name.clone()),
     }];
@@ -294,6 +297,7 @@ fn choice(name: &str, label: &str, help: &str, options: &[&str]) -> Param {
         kind: ParamKind::Choice {
             options: options.iter().map(|o| o.to_string()).collect(),
             titles: BTreeMap::new(),
+            multiple: false,
         },
         default: Some(options[0].to_owned()),
     }
