@@ -643,25 +643,6 @@ fn a_query_the_program_does_not_take_is_told_the_program_that_would() {
     assert_eq!(server.experiment_dirs().len(), before, "nothing is written");
 }
 
-/// Builds a nucleotide database `name` in `dir` from `fasta`, titled `title`.
-fn make_database(dir: &Path, name: &str, title: &str, fasta: &str) {
-    let source = dir.join(format!("{name}.fasta"));
-    std::fs::write(&source, fasta).unwrap();
-    let output = Command::new("makeblastdb")
-        .arg("-in")
-        .arg(&source)
-        .args(["-dbtype", "nucl", "-parse_seqids", "-title", title, "-out"])
-        .arg(dir.join(name))
-        .stdin(Stdio::null())
-        .output()
-        .expect("running makeblastdb");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 #[cfg_attr(
     not(seqspool_test_blast),
