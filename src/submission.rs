@@ -24,6 +24,7 @@ use bytes::Bytes;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::blast;
 use crate::error::Error;
 use crate::pipeline::{Catalog, Params, Pipeline, RawParams};
 use crate::query::{self, Limits, Query};
@@ -401,7 +402,10 @@ pub(crate) fn accept(
         Source::File(file) => (parse_file(&file, limits)?, "file"),
     };
     for (number, query) in queries.iter().enumerate() {
-        if let Err(msg) = pipeline.takes(query.alphabet()) {
+        if let Err(mut msg) = pipeline.takes(query.alphabet()) {
+            if let Some(fits) = blast::programs::fitting(&pipeline, query.alphabet()) {
+                msg = format!("{msg}; {fits}");
+            }
             let which = if queries.len() > 1 {
                 format!("record {} ({}): ", number + 1, query.name())
             } else {

@@ -166,8 +166,10 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
         name: "database".into(),
         label: "Database".into(),
         help: match spec.database {
-            Molecule::Nucleotide => "The nucleotide database to search.".into(),
-            Molecule::Protein => "The protein database to search.".into(),
+            Molecule::Nucleotide => {
+                "The nucleotide databases to search: one, or several at once.".into()
+            }
+            Molecule::Protein => "The protein databases to search: one, or several at once.".into(),
         },
         kind: ParamKind::Choice {
             options: found.iter().map(|db| db.name.clone()).collect(),
@@ -175,6 +177,7 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
                 .iter()
                 .map(|db| (db.name.clone(), db.title.clone()))
                 .collect(),
+            multiple: true,
         },
         default: Some(found[0].name.clone()),
     }];
@@ -294,6 +297,7 @@ fn choice(name: &str, label: &str, help: &str, options: &[&str]) -> Param {
         kind: ParamKind::Choice {
             options: options.iter().map(|o| o.to_string()).collect(),
             titles: BTreeMap::new(),
+            multiple: false,
         },
         default: Some(options[0].to_owned()),
     }
@@ -351,6 +355,32 @@ pub(crate) fn services(offered: &[Arc<Pipeline>], databases: &Databases) -> Serv
         })
         .collect();
     Services::builtin(served)
+}
+
+/// Why a built-in program refuses a query read as `alphabet`, and which
+/// would take it: the program that searches such a query in the same
+/// databases (a DNA read sent to blastp: blastx). None for a pipeline not
+/// built in, or a query it takes.
+pub(crate) fn fitting(pipeline: &Pipeline, alphabet: Alphabet) -> Option<String> {
+    if !is_builtin(pipeline) || pipeline.alphabets.contains(&alphabet) {
+        return None;
+    }
+    let refused = SPECS
+        .iter()
+        .find(|spec| spec.program.as_str() == pipeline.name)?;
+    let fits = SPECS
+        .iter()
+        .find(|spec| spec.database == refused.database && spec.query.contains(&alphabet))?;
+    let article = if alphabet == Alphabet::Rna { "an" } else { "a" };
+    let databases = match fits.database {
+        Molecule::Nucleotide => "nucleotide",
+        Molecule::Protein => "protein",
+    };
+    Some(format!(
+        "{} searches {article} {} query against {databases} databases",
+        fits.program.as_str(),
+        alphabet.word()
+    ))
 }
 
 /// Whether `pipeline` is one of the built-in BLAST programs (not the lab's own of that name).

@@ -85,9 +85,18 @@ fn run(program: &str) -> Result<(), Failure> {
 fn options(spec: &Spec, var: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>, Failure> {
     let dir = var(DATABASES_VAR).ok_or_else(|| bad(format!("{DATABASES_VAR} is not set")))?;
     let name = var("PARAM_DATABASE").ok_or_else(|| bad("PARAM_DATABASE is not set"))?;
-    let db = databases::path_in(Path::new(&dir), name.trim())
-        .ok_or_else(|| bad(format!("'{name}' is not a database name")))?;
-    let mut args = vec!["-db".to_owned(), db.display().to_string()];
+    // Several databases are one argument of BLAST, their paths space-separated.
+    let mut paths = Vec::new();
+    for one in name.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let db = databases::path_in(Path::new(&dir), one)
+            .filter(|db| !db.display().to_string().contains(char::is_whitespace))
+            .ok_or_else(|| bad(format!("'{one}' is not a database name")))?;
+        paths.push(db.display().to_string());
+    }
+    if paths.is_empty() {
+        return Err(bad("PARAM_DATABASE names no database"));
+    }
+    let mut args = vec!["-db".to_owned(), paths.join(" ")];
     if let Some(evalue) = var("PARAM_EVALUE") {
         let evalue: f64 = evalue
             .trim()

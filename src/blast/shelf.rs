@@ -195,11 +195,12 @@ impl Source {
         let builtin = programs::pipelines(databases, &self.settings);
         let offered = programs::offer(self.lab.clone(), self.declared, builtin);
         let services = match &self.ncbi {
-            Some((section, dir)) => {
-                Services::build(section.clone(), &offered, dir).map_err(|err| {
+            // The lab's mapping first; the databases found, by their own names, beside it.
+            Some((section, dir)) => Services::build(section.clone(), &offered, dir)
+                .map_err(|err| {
                     Error::Internal(format!("the configuration's [ncbi] section: {err}"))
                 })?
-            }
+                .beside(programs::services(&offered, databases)),
             None => programs::services(&offered, databases),
         };
         Ok((offered, services))

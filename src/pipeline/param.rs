@@ -38,6 +38,10 @@ pub(crate) enum ParamKind {
         /// the form shows it beside the option.
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         titles: BTreeMap<String, String>,
+        /// Whether several options may be chosen at once, comma-separated
+        /// (`a,b`): the built-in BLAST's databases, searched together.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        multiple: bool,
     },
     Integer {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +127,25 @@ impl Param {
             ));
         }
         match &self.kind {
+            ParamKind::Choice {
+                options,
+                multiple: true,
+                ..
+            } => {
+                let mut chosen: Vec<&str> = Vec::new();
+                for one in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                    if !options.iter().any(|option| option == one) {
+                        return Err(format!("'{one}' is not one of {}", options.join(", ")));
+                    }
+                    if !chosen.contains(&one) {
+                        chosen.push(one);
+                    }
+                }
+                if chosen.is_empty() {
+                    return Err(format!("names none of {}", options.join(", ")));
+                }
+                Ok(chosen.join(","))
+            }
             ParamKind::Choice { options, .. } => {
                 if options.iter().any(|option| option == value) {
                     Ok(value.to_owned())

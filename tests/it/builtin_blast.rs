@@ -584,3 +584,197 @@ fn statistics_left_out(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_query_the_program_does_not_take_is_told_the_program_that_would() {
+    need_blast();
+    let lab = Lab::new();
+    let db = lab.path("blastdb");
+    make_databases(&db);
+    let server = lab.server(|config| config.blast_databases = Some(db.clone()));
+    let dna = "ACGTACGTACGTACGTAGCTAGCTAGCATCGATCGA";
+    let protein = "MSKGEELFTGVVPILVELDGDVNGHKFSVSGEGEGDATYGKLTLKFICTT";
+    let before = server.experiment_dirs().len();
+    for (program, query, fits) in [
+        (
+            "blastp",
+            dna,
+            "blastx searches a DNA query against protein databases",
+        ),
+        (
+            "tblastn",
+            dna,
+            "blastn searches a DNA query against nucleotide databases",
+        ),
+        (
+            "blastn",
+            protein,
+            "tblastn searches a protein query against nucleotide databases",
+        ),
+        (
+            "blastx",
+            protein,
+            "blastp searches a protein query against protein databases",
+        ),
+        (
+            "tblastx",
+            protein,
+            "tblastn searches a protein query against nucleotide databases",
+        ),
+    ] {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("pipeline", program),
+                ("query_name", "q"),
+                ("query_sequence", query),
+            ],
+        );
+        assert_eq!(answer.status, 422, "{program}: {}", answer.text());
+        let json = answer.json();
+        assert_eq!(json["field"], "query_sequence", "{json:#}");
+        let message = json.to_string();
+        assert!(message.contains(fits), "{program}: {message}");
+    }
+    assert_eq!(server.experiment_dirs().len(), before, "nothing is written");
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn several_databases_are_searched_at_once_each_named_in_the_report() {
+    need_blast();
+    let lab = Lab::new();
+    let db = lab.path("blastdb");
+    make_databases(&db);
+    let ref01 = reference("reference.fasta", "ref01");
+    let ref04 = reference("reference.fasta", "ref04");
+    // The lab's own database holds a part of ref01 under a name of its own.
+    make_database(
+        &db,
+        "plasmids",
+        "Lab plasmids",
+        &format!(">pLab01 a lab plasmid\n{}\n", &ref01.sequence[..600]),
+    );
+    let server = lab.server(|config| {
+        config.blast_databases = Some(db.clone());
+        config.blast_group = 1;
+    });
+    let listed = server.get("/pipelines").json();
+    let blastn = listed["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "blastn")
+        .unwrap()
+        .clone();
+    let database = blastn["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "database")
+        .unwrap()
+        .clone();
+    assert_eq!(database["multiple"], true, "{database:#}");
+    assert_eq!(
+        database["options"],
+        serde_json::json!(["plasmids", "reference"])
+    );
+    wait_until("the start-up checks pass", || {
+        let listed = server.get("/pipelines").json();
+        listed["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("check").is_none() || p["available"] == true)
+    });
+
+    // One read made of a part of ref04 (only in reference) and of ref01 (in both).
+    let read = format!(
+        "{}{}",
+        &ref04.sequence[700..1000],
+        &ref01.sequence[100..400]
+    );
+    let id = submit(
+        &server,
+        &[
+            ("pipeline", "blastn"),
+            ("query_name", "two_parts"),
+            ("query_sequence", &read),
+            ("param.database", "reference, plasmids"),
+        ],
+    );
+    let record = wait_complete(&server, &id);
+    assert_eq!(
+        record["params"]["database"], "reference,plasmids",
+        "{record:#}"
+    );
+    let hits = rows(&file(&server, &id, "hits.tsv"));
+    let subjects: Vec<&str> = hits.iter().map(|row| row[1].as_str()).collect();
+    for subject in ["ref04", "ref01", "pLab01"] {
+        assert!(subjects.contains(&subject), "{subject}: {hits:?}");
+    }
+    // The command gave BLAST one -db of both paths, and the report names both by title.
+    let stdout = file(&server, &id, "stdout.txt");
+    let plasmids = db.join("plasmids").display().to_string();
+    let reference_path = db.join("reference").display().to_string();
+    assert!(
+        stdout.contains(&format!("-db {reference_path} {plasmids} ")),
+        "{stdout}"
+    );
+    let page = request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{id}"),
+        &[("Accept", BROWSER_ACCEPT)],
+        b"",
+    )
+    .text();
+    assert!(page.contains("Lab plasmids"), "{page}");
+    assert!(
+        page.contains("seqspool example nucleotide reference (synthetic)"),
+        "{page}"
+    );
+    let note = page.split("<p class=\"result-note\">").nth(1).unwrap();
+    let note = &note[..note.find("</p>").unwrap()];
+    assert!(
+        note.contains(
+            "<strong class=\"database\">seqspool example nucleotide reference (synthetic)</strong> \
+             and <strong class=\"database\">Lab plasmids</strong>"
+        ),
+        "the report names each database by its title, never a path: {note}"
+    );
+
+    // Each name is checked against the databases of the program's kind.
+    let before = server.experiment_dirs().len();
+    for database in [
+        "reference,reference_proteins",
+        "reference,nt",
+        ",",
+        "plasmids,../x",
+    ] {
+        let answer = server.post_form(
+            "/experiments",
+            &[
+                ("pipeline", "blastn"),
+                ("query_name", "bad"),
+                ("query_sequence", "ACGTACGTACGTACGTACGT"),
+                ("param.database", database),
+            ],
+        );
+        assert_eq!(answer.status, 422, "{database}: {}", answer.text());
+        assert_eq!(
+            answer.json()["field"],
+            "param.database",
+            "{}",
+            answer.text()
+        );
+    }
+    assert_eq!(server.experiment_dirs().len(), before);
+}

@@ -1297,3 +1297,97 @@ fn identifiers_are_looked_up_where_the_configuration_says() {
     );
     assert_eq!(experiment_dirs(&server.dir), Vec::<String>::new());
 }
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() {
+    need_blast();
+    let db = tempfile::tempdir().unwrap();
+    make_databases(db.path());
+    let ref01 = reference("reference.fasta", "ref01");
+    make_database(
+        db.path(),
+        "plasmids",
+        "Lab plasmids",
+        &format!(">pLab01 a lab plasmid\n{}\n", &ref01.sequence[..600]),
+    );
+    // The built-in blastn serves NCBI's nt by the mapping; plasmids is in no mapping.
+    let file = db.path().join("seqspool.toml");
+    let text =
+        "[[ncbi.program]]\nprogram = \"blastn\"\npipeline = \"blastn\"\ndatabases = [\"nt\"]\n";
+    let dir = db.path().to_owned();
+    let server = Server::start(|config| {
+        config.blast_databases = Some(dir.clone());
+        config.blast_group = 1;
+        config
+            .apply_file(text, &file, None)
+            .expect("the [ncbi] section reads");
+    });
+    wait_until("the start-up checks pass", || {
+        let listed = server.get("/pipelines").json();
+        listed["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("check").is_none() || p["available"] == true)
+    });
+    let dna = format!(
+        "{}{}",
+        cut("reference.fasta", "ref06", 240),
+        &ref01.sequence[100..400]
+    );
+    let fasta = format!(">two_parts\n{dna}\n");
+    let search = |database: &str| -> String {
+        let put = cgi(
+            &server,
+            &[
+                ("CMD", "Put"),
+                ("PROGRAM", "blastn"),
+                ("DATABASE", database),
+                ("QUERY", &fasta),
+            ],
+        );
+        assert_eq!(put.status, 200, "{}", put.text());
+        let page = put.text();
+        let rid = info(&page, "RID")
+            .unwrap_or_else(|| panic!("{database}: {page}"))
+            .to_owned();
+        let mut tabular = String::new();
+        wait_until("the search is ready", || {
+            tabular = server
+                .get(&format!("/Blast.cgi?CMD=Get&FORMAT_TYPE=Tabular&RID={rid}"))
+                .text();
+            tabular.contains("two_parts\t")
+        });
+        tabular
+    };
+    let both = search("reference plasmids");
+    assert!(both.contains("two_parts\tref06\t"), "{both}");
+    assert!(both.contains("two_parts\tpLab01\t"), "{both}");
+    let plasmids = search("plasmids");
+    assert!(plasmids.contains("two_parts\tpLab01\t"), "{plasmids}");
+    assert!(!plasmids.contains("\tref06\t"), "{plasmids}");
+    // The mapping still serves NCBI's names (nt: the pipeline's default database, the first found).
+    let nt = search("nt");
+    assert!(nt.contains("two_parts\tpLab01\t"), "{nt}");
+
+    let refused = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "plasmids refseq_rna"),
+            ("QUERY", &fasta),
+        ],
+    );
+    assert!(
+        refused
+            .text()
+            .contains("DATABASE plasmids refseq_rna is not offered for blastn"),
+        "{}",
+        refused.text()
+    );
+}

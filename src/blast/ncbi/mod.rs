@@ -308,24 +308,45 @@ impl Services {
         if program.trim().is_empty() {
             return Err(format!("PROGRAM is missing; {}", offered()));
         }
-        let service = Program::parse(program)
-            .and_then(|program| self.services.iter().find(|s| s.program == program))
+        let program = Program::parse(program)
+            .filter(|program| self.services.iter().any(|s| s.program == *program))
             .ok_or_else(|| format!("PROGRAM {program} is not offered; {}", offered()))?;
-        if database.trim().is_empty() {
+        let services = || self.services.iter().filter(move |s| s.program == program);
+        let mut searched: Vec<&str> = Vec::new();
+        for service in services() {
+            for name in &service.databases {
+                if !searched.contains(&name.as_str()) {
+                    searched.push(name);
+                }
+            }
+        }
+        // Several names, space-separated, as NCBI takes them: one search of them all.
+        let names: Vec<&str> = database.split_whitespace().collect();
+        if names.is_empty() {
             return Err(format!(
-                "DATABASE is missing; {} searches {}",
-                service.program,
-                service.databases.join(", ")
+                "DATABASE is missing; {program} searches {}",
+                searched.join(", ")
             ));
         }
-        if !service.databases.iter().any(|d| d == database.trim()) {
-            return Err(format!(
-                "DATABASE {database} is not offered for {}; it searches {}",
-                service.program,
-                service.databases.join(", ")
-            ));
-        }
-        Ok(service)
+        services()
+            .find(|service| {
+                names
+                    .iter()
+                    .all(|name| service.databases.iter().any(|d| d == name))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "DATABASE {} is not offered for {program}; it searches {}",
+                    database.trim(),
+                    searched.join(", ")
+                )
+            })
+    }
+
+    /// These services, then those of `more` for what these do not map.
+    pub(crate) fn beside(mut self, more: Services) -> Services {
+        self.services.extend(more.services);
+        self
     }
 
     /// The services a pipeline serves: its experiments have RIDs.
@@ -397,7 +418,9 @@ impl Service {
             params.insert(TASK_PARAM.into(), task.into());
         }
         if let Some(param) = &self.database_param {
-            params.insert(param.clone(), database.trim().into());
+            // Several databases reach the parameter comma-separated, as a form gives them.
+            let names: Vec<&str> = database.split_whitespace().collect();
+            params.insert(param.clone(), names.join(","));
         }
         if let Some(entrez) = fields.get("ENTREZ_QUERY").map(|v| v.trim()) {
             if !entrez.is_empty() && entrez != "(none)" {

@@ -391,7 +391,7 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
             }
             (field_error(&id, error))
             @match &param.kind {
-                ParamKind::Choice { options, titles } => {
+                ParamKind::Choice { options, titles, .. } => {
                     select id=(id) name=(name) aria-describedby=[&described]
                         aria-invalid=[invalid] autofocus[focus] {
                         @if unset { option value="" selected[value.is_empty()] { "not set" } }

@@ -98,6 +98,25 @@ pub fn make_databases(dir: &Path) {
     );
 }
 
+/// Builds a nucleotide database `name` in `dir` from `fasta`, titled `title`.
+pub fn make_database(dir: &Path, name: &str, title: &str, fasta: &str) {
+    let source = dir.join(format!("{name}.fasta"));
+    std::fs::write(&source, fasta).unwrap();
+    let output = Command::new("makeblastdb")
+        .arg("-in")
+        .arg(&source)
+        .args(["-dbtype", "nucl", "-parse_seqids", "-title", title, "-out"])
+        .arg(dir.join(name))
+        .stdin(Stdio::null())
+        .output()
+        .expect("running makeblastdb");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The example configuration's text, its databases in `db` instead.
 ///
 /// The file sets `BLAST_DB` to `${CONFIG_DIR}/data/db/...` in each pipeline's
