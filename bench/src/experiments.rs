@@ -121,6 +121,8 @@ pub(crate) fn write(
             moved_to_front: None,
             handle: None,
             processor: None,
+            group: None,
+            solo: None,
         };
         let mut json = serde_json::to_vec_pretty(&record).map_err(|e| format!("encoding: {e}"))?;
         json.push(b'\n');
