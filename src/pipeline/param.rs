@@ -118,6 +118,12 @@ impl ParamKind {
 }
 
 impl Param {
+    /// Whether the parameter takes several values at once (comma-separated,
+    /// or its field repeated).
+    pub(crate) fn takes_several(&self) -> bool {
+        matches!(self.kind, ParamKind::Choice { multiple: true, .. })
+    }
+
     /// Checks one value, and gives it as the command will see it.
     pub(super) fn check(&self, value: &str) -> Result<String, String> {
         if let Some(c) = value.chars().find(|c| c.is_control()) {
