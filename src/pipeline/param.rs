@@ -38,6 +38,10 @@ pub(crate) enum ParamKind {
         /// the form shows it beside the option.
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         titles: BTreeMap<String, String>,
+        /// How much each option holds, in words, by option (a database's
+        /// sequences and letters): the form shows it after the title.
+        #[serde(skip)]
+        sizes: BTreeMap<String, String>,
         /// Whether several options may be chosen at once, comma-separated
         /// (`a,b`): the built-in BLAST's databases, searched together.
         #[serde(skip_serializing_if = "std::ops::Not::not")]

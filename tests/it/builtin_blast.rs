@@ -806,6 +806,35 @@ fn the_database_field_repeated_chooses_several_as_checkboxes_send_them() {
         ("query_name", "q"),
         ("query_sequence", "ACGTACGTACGTACGTAGCTAGCTAGCATCGATCGA"),
     ];
+    // The page offers each program's databases as boxes, titled and sized,
+    // nucleotide and protein apart, the default ticked.
+    let page = request(server.addr, "GET", "/", &[("Accept", BROWSER_ACCEPT)], b"").text();
+    let fieldset = page
+        .split("<fieldset class=\"field choices\" id=\"param.blastn.database\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no boxes for blastn's databases: {page}"));
+    let fieldset = &fieldset[..fieldset.find("</fieldset>").unwrap()];
+    assert!(
+        fieldset.contains("<legend>Nucleotide databases</legend>"),
+        "{fieldset}"
+    );
+    assert!(
+        fieldset.contains(
+            r#"<input type="checkbox" id="param.blastn.database.plasmids" name="param.blastn.database" value="plasmids" checked>"#
+        ),
+        "{fieldset}"
+    );
+    assert!(
+        fieldset.contains(
+            r#"<label for="param.blastn.database.plasmids">Lab plasmids <span class="option-name">(plasmids)</span> <span class="option-size">1 sequence, 29 bases</span></label>"#
+        ),
+        "{fieldset}"
+    );
+    assert!(fieldset.contains(r#"value="reference">"#), "{fieldset}");
+    assert!(!fieldset.contains("reference_proteins"), "{fieldset}");
+    assert!(page.contains(r#"<fieldset class="field choices" id="param.blastp.database""#));
+    assert!(page.contains("<legend>Protein databases</legend>"));
+
     // A form's checkboxes, named as the page names them or as a script would.
     for name in ["param.database", "param.blastn.database"] {
         let mut fields = query.to_vec();
