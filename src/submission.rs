@@ -541,9 +541,7 @@ pub(crate) fn accept(
                     Several::Repeated(format) => given_twice(format, &format!("param.{key}")),
                     Several::List => Error::Invalid {
                         field: format!("param.{name}").into(),
-                        msg: format!(
-                            "is given a list, and takes one value; only a parameter that takes several (such as the built-in BLAST's database) takes a list"
-                        ),
+                        msg: "is given a list, and takes one value; only a parameter that takes several (such as the built-in BLAST's database) takes a list".into(),
                     },
                 });
             }
