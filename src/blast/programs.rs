@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::databases::{Databases, Molecule};
 use super::ncbi::{Program, Services};
 use crate::pipeline::{
-    Command, Definition, ExecutorKind, Param, ParamKind, Pipeline, ResultFile, View,
+    Command, Definition, ExecutorKind, Param, ParamKind, Pipeline, ResultFile, Size, View,
 };
 use crate::query::Alphabet;
 
@@ -187,14 +187,12 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
                         Molecule::Nucleotide => ("base", "bases"),
                         Molecule::Protein => ("residue", "residues"),
                     };
-                    let words = format!(
-                        "{} sequence{}, {} {}",
-                        crate::results::thousands(db.sequences),
-                        if db.sequences == 1 { "" } else { "s" },
-                        crate::results::thousands(db.letters),
-                        if db.letters == 1 { one } else { many },
-                    );
-                    (db.name.clone(), words)
+                    let size = Size {
+                        sequences: db.sequences,
+                        letters: db.letters,
+                        letter: (one, many),
+                    };
+                    (db.name.clone(), size)
                 })
                 .collect(),
             multiple: true,

@@ -90,7 +90,9 @@ fn the_databases_found_are_offered_by_every_program_they_allow() {
     // The form offers each database with its title.
     let home = server.get("/").text();
     assert!(
-        home.contains("lab/reference: seqspool example nucleotide reference (synthetic)"),
+        home.contains(
+            "seqspool example nucleotide reference (synthetic) <span class=\"option-name\">(lab/reference)</span>"
+        ),
         "{home}"
     );
     wait_until("the start-up checks pass", || {

@@ -407,7 +407,12 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
                                 _ => (option),
                             }
                             @if let Some(size) = sizes.get(option) {
-                                " " span.option-size { (size) }
+                                " " span.option-size {
+                                    (crate::results::thousands(size.sequences))
+                                    @if size.sequences == 1 { " sequence, " } @else { " sequences, " }
+                                    (crate::results::thousands(size.letters)) " "
+                                    @if size.letters == 1 { (size.letter.0) } @else { (size.letter.1) }
+                                }
                             }
                         }
                     }
