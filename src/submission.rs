@@ -5,7 +5,10 @@
 //! client sent (which a page shows again when the submission fails), and then
 //! into the [`Query`] values they make, the pipeline they name and its
 //! checked parameters, all or none. Whatever the format, a field given twice
-//! is refused rather than one of its values silently kept.
+//! is refused rather than one of its values silently kept, except a
+//! parameter that takes several values (the built-in BLAST's databases): a
+//! form's checkboxes give it once a box, and its values are joined with
+//! commas, as `param.database=a,b` gives them (in JSON, a list).
 //!
 //! A pipeline is named by `pipeline` (the first offered when none is), and a
 //! parameter by `param.NAME` (in JSON, `"params": {"NAME": ...}`); a page
@@ -21,7 +24,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::blast;
@@ -98,6 +101,38 @@ pub struct Fields {
     pub upload: Option<String>,
     /// Where to post each experiment's end.
     pub notify_url: Option<String>,
+    /// The `params` keys given several values (joined with commas in
+    /// `params`), and how: allowed only for a parameter that takes several.
+    pub several: BTreeMap<String, Several>,
+}
+
+/// How a parameter came with several values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Several {
+    /// Its field repeated, in the body of this format (a form's checkboxes).
+    Repeated(&'static str),
+    /// A JSON list.
+    List,
+}
+
+impl Fields {
+    /// Keeps `value` for the parameter `name` (what follows `param.`); a
+    /// second value joins the first after a comma, and the name is marked
+    /// as given several, in `format`.
+    fn add_param(&mut self, name: &str, value: String, format: &'static str) {
+        match self.params.get_mut(name) {
+            Some(before) => {
+                before.push(',');
+                before.push_str(&value);
+                self.several
+                    .entry(name.to_owned())
+                    .or_insert(Several::Repeated(format));
+            }
+            None => {
+                self.params.insert(name.to_owned(), value);
+            }
+        }
+    }
 }
 
 /// The text fields of a form or a JSON object, and the first of them given
@@ -108,17 +143,45 @@ struct Sent {
     twice: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for Sent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Sent, D::Error> {
+impl Sent {
+    /// Reads a form or a query string; `format` names it in errors.
+    fn from_urlencoded(
+        text: &str,
+        format: &'static str,
+    ) -> Result<Sent, serde_urlencoded::de::Error> {
+        serde_urlencoded::from_str::<Shape>(text).map(|shape| shape.0.named(format))
+    }
+
+    /// Reads a JSON object.
+    fn from_json(body: &[u8]) -> serde_json::Result<Sent> {
+        serde_json::from_slice::<Shape>(body).map(|shape| shape.0.named("JSON"))
+    }
+
+    /// Marks the repeated parameters as repeated in `format`.
+    fn named(mut self, format: &'static str) -> Sent {
+        for several in self.fields.several.values_mut() {
+            if let Several::Repeated(said) = several {
+                *said = format;
+            }
+        }
+        self
+    }
+}
+
+/// A [`Sent`] as serde reads it, before its format is named.
+struct Shape(Sent);
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Shape, D::Error> {
         struct Keys;
         impl<'de> Visitor<'de> for Keys {
-            type Value = Sent;
+            type Value = Shape;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object with query_name and query_sequence")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Sent, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
                 let mut sent = Sent {
                     fields: Fields::default(),
                     twice: None,
@@ -135,7 +198,9 @@ impl<'de> Deserialize<'de> for Sent {
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     }
-                    if seen.iter().any(|s| s == key) {
+                    // A parameter's field may repeat: whether its parameter
+                    // takes several values is known once the pipeline is.
+                    if seen.iter().any(|s| s == key) && !key.starts_with("param.") {
                         sent.twice.get_or_insert_with(|| key.to_owned());
                     }
                     seen.push(key.to_owned());
@@ -147,48 +212,82 @@ impl<'de> Deserialize<'de> for Sent {
                         "params" => {
                             let params: BTreeMap<String, Scalar> = map.next_value()?;
                             for (name, value) in params {
-                                sent.fields.params.insert(name, value.0);
+                                if value.list {
+                                    sent.fields.several.insert(name.clone(), Several::List);
+                                }
+                                sent.fields.add_param(&name, value.text, "");
                             }
                         }
                         _ => {
-                            let name = key["param.".len()..].to_owned();
+                            let name = &key["param.".len()..];
                             let value: Scalar = map.next_value()?;
-                            sent.fields.params.insert(name, value.0);
+                            if value.list {
+                                sent.fields.several.insert(name.to_owned(), Several::List);
+                            }
+                            sent.fields.add_param(name, value.text, "");
                         }
                     }
                 }
-                Ok(sent)
+                Ok(Shape(sent))
             }
         }
         deserializer.deserialize_map(Keys)
     }
 }
 
-/// A parameter's value, as JSON may give it (a string, a number, a boolean).
-struct Scalar(String);
+/// A parameter's value, as JSON may give it (a string, a number, a
+/// boolean, or a list of them, joined with commas, for a parameter that
+/// takes several).
+struct Scalar {
+    text: String,
+    list: bool,
+}
+
+impl Scalar {
+    fn one(text: String) -> Scalar {
+        Scalar { text, list: false }
+    }
+}
 
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Scalar, D::Error> {
         struct Value;
-        impl Visitor<'_> for Value {
+        impl<'de> Visitor<'de> for Value {
             type Value = Scalar;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a parameter's value: a string, a number or true or false")
+                f.write_str(
+                    "a parameter's value: a string, a number, true or false, or a list of them",
+                )
             }
             fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_owned()))
+                Ok(Scalar::one(v.to_owned()))
             }
             fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+                Ok(Scalar::one(v.to_string()))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+                Ok(Scalar::one(v.to_string()))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+                Ok(Scalar::one(v.to_string()))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+                Ok(Scalar::one(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                let mut values: Vec<String> = Vec::new();
+                while let Some(value) = seq.next_element::<Scalar>()? {
+                    if value.list {
+                        return Err(serde::de::Error::custom(
+                            "a parameter's list holds values, not lists",
+                        ));
+                    }
+                    values.push(value.text);
+                }
+                Ok(Scalar {
+                    text: values.join(","),
+                    list: true,
+                })
             }
         }
         deserializer.deserialize_any(Value)
@@ -358,6 +457,9 @@ impl Fields {
                 _ => *mine = Some(in_url),
             }
         }
+        for (name, several) in url.several {
+            self.several.entry(name).or_insert(several);
+        }
         for (name, in_url) in url.params {
             match self.params.get(&name) {
                 Some(given) if *given != in_url => {
@@ -429,6 +531,21 @@ pub(crate) fn accept(
             Some(_) => continue,
             None => key,
         };
+        if let Some(several) = fields.several.get(key) {
+            let takes_several = pipeline
+                .params
+                .iter()
+                .any(|param| param.name == name && param.takes_several());
+            if !takes_several {
+                return Err(match several {
+                    Several::Repeated(format) => given_twice(format, &format!("param.{key}")),
+                    Several::List => Error::Invalid {
+                        field: format!("param.{name}").into(),
+                        msg: "is given a list, and takes one value; only a parameter that takes several (such as the built-in BLAST's database) takes a list".into(),
+                    },
+                });
+            }
+        }
         if own
             .insert(name.to_owned(), value.clone())
             .is_some_and(|before| before != *value)
@@ -492,7 +609,7 @@ fn parse_query_string(query_string: Option<&str>) -> Result<Fields, Error> {
             Error::Malformed(format!("malformed query string: {err}"))
         }
     };
-    let mut fields = serde_urlencoded::from_str::<Sent>(text)
+    let mut fields = Sent::from_urlencoded(text, "query string")
         .map_err(malformed)?
         .fields("query string")?;
     fields.upload = serde_urlencoded::from_str::<Named>(text)
@@ -513,7 +630,7 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, Error> {
             )));
         }
     }
-    serde_urlencoded::from_str::<Sent>(text)
+    Sent::from_urlencoded(text, "form")
         .map_err(|err| Error::Malformed(format!("malformed form: {err}")))?
         .fields("form")
 }
@@ -530,7 +647,7 @@ fn parse_json(body: &[u8]) -> Result<Fields, Error> {
             "malformed JSON: send an object, {\"query_name\": ..., \"query_sequence\": ...}".into(),
         ));
     }
-    serde_json::from_slice::<Sent>(body)
+    Sent::from_json(body)
         .map_err(|err| Error::Malformed(format!("malformed JSON: {err}")))?
         .fields("JSON")
 }
@@ -610,13 +727,7 @@ async fn read_parts(
                 let text = std::str::from_utf8(&data).map_err(|_| {
                     Error::Malformed(format!("the form field '{name}' is not valid UTF-8"))
                 })?;
-                if fields
-                    .params
-                    .insert(param["param.".len()..].to_owned(), text.to_owned())
-                    .is_some()
-                {
-                    return Err(given_twice("multipart form", &name));
-                }
+                fields.add_param(&param["param.".len()..], text.to_owned(), "multipart form");
                 continue;
             }
             // A submit button's value and the like: not ours to judge.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::databases::{Databases, Molecule};
 use super::ncbi::{Program, Services};
 use crate::pipeline::{
-    Command, Definition, ExecutorKind, Param, ParamKind, Pipeline, ResultFile, View,
+    Command, Definition, ExecutorKind, Param, ParamKind, Pipeline, ResultFile, Size, View,
 };
 use crate::query::Alphabet;
 
@@ -164,7 +164,10 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
     let found: Vec<_> = databases.of(spec.database).collect();
     let mut params = vec![Param {
         name: "database".into(),
-        label: "Database".into(),
+        label: match spec.database {
+            Molecule::Nucleotide => "Nucleotide databases".into(),
+            Molecule::Protein => "Protein databases".into(),
+        },
         help: match spec.database {
             Molecule::Nucleotide => {
                 "The nucleotide databases to search: one, or several at once.".into()
@@ -176,6 +179,21 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
             titles: found
                 .iter()
                 .map(|db| (db.name.clone(), db.title.clone()))
+                .collect(),
+            sizes: found
+                .iter()
+                .map(|db| {
+                    let (one, many) = match db.molecule {
+                        Molecule::Nucleotide => ("base", "bases"),
+                        Molecule::Protein => ("residue", "residues"),
+                    };
+                    let size = Size {
+                        sequences: db.sequences,
+                        letters: db.letters,
+                        letter: (one, many),
+                    };
+                    (db.name.clone(), size)
+                })
                 .collect(),
             multiple: true,
         },
@@ -297,6 +315,7 @@ fn choice(name: &str, label: &str, help: &str, options: &[&str]) -> Param {
         kind: ParamKind::Choice {
             options: options.iter().map(|o| o.to_string()).collect(),
             titles: BTreeMap::new(),
+            sizes: BTreeMap::new(),
             multiple: false,
         },
         default: Some(options[0].to_owned()),

@@ -284,6 +284,7 @@ impl ParamTable {
                 Some(options) if !options.is_empty() => ParamKind::Choice {
                     options,
                     titles: BTreeMap::new(),
+                    sizes: BTreeMap::new(),
                     multiple: false,
                 },
                 _ => return Err(at("a choice needs its `options`".into())),

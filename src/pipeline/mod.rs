@@ -31,7 +31,7 @@ mod slurm;
 
 pub(crate) use file::{PipelineTable, MAX_GROUP};
 pub use param::{Param, Params};
-pub(crate) use param::{ParamKind, RawParams};
+pub(crate) use param::{ParamKind, RawParams, Size};
 pub use slurm::SlurmOptions;
 
 /// The name of the pipeline a server without a configuration file runs: the

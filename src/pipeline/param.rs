@@ -28,6 +28,15 @@ pub struct Param {
     pub(crate) default: Option<String>,
 }
 
+/// How much an option holds: a database's sequences and letters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Size {
+    pub(crate) sequences: u64,
+    pub(crate) letters: u64,
+    /// What a letter is, one and several ("base", "bases").
+    pub(crate) letter: (&'static str, &'static str),
+}
+
 /// A parameter's type, and what values it takes.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -38,6 +47,10 @@ pub(crate) enum ParamKind {
         /// the form shows it beside the option.
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         titles: BTreeMap<String, String>,
+        /// How much each option holds, in words, by option (a database's
+        /// sequences and letters): the form shows it after the title.
+        #[serde(skip)]
+        sizes: BTreeMap<String, Size>,
         /// Whether several options may be chosen at once, comma-separated
         /// (`a,b`): the built-in BLAST's databases, searched together.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -118,6 +131,12 @@ impl ParamKind {
 }
 
 impl Param {
+    /// Whether the parameter takes several values at once (comma-separated,
+    /// or its field repeated).
+    pub(crate) fn takes_several(&self) -> bool {
+        matches!(self.kind, ParamKind::Choice { multiple: true, .. })
+    }
+
     /// Checks one value, and gives it as the command will see it.
     pub(super) fn check(&self, value: &str) -> Result<String, String> {
         if let Some(c) = value.chars().find(|c| c.is_control()) {

@@ -90,7 +90,9 @@ fn the_databases_found_are_offered_by_every_program_they_allow() {
     // The form offers each database with its title.
     let home = server.get("/").text();
     assert!(
-        home.contains("lab/reference: seqspool example nucleotide reference (synthetic)"),
+        home.contains(
+            "seqspool example nucleotide reference (synthetic) <span class=\"option-name\">(lab/reference)</span>"
+        ),
         "{home}"
     );
     wait_until("the start-up checks pass", || {
@@ -776,5 +778,131 @@ fn several_databases_are_searched_at_once_each_named_in_the_report() {
             answer.text()
         );
     }
+    assert_eq!(server.experiment_dirs().len(), before);
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn the_database_field_repeated_chooses_several_as_checkboxes_send_them() {
+    need_blast();
+    let lab = Lab::new();
+    let db = lab.path("blastdb");
+    make_databases(&db);
+    make_database(
+        &db,
+        "plasmids",
+        "Lab plasmids",
+        ">pLab01\nACGTACGTAGCTAGCTAGCATCGATCGAT\n",
+    );
+    let server = lab.server(|config| config.blast_databases = Some(db.clone()));
+    let chosen = |answer: Response| {
+        assert_eq!(answer.status, 202, "{}", answer.text());
+        let id = answer.json()["id"].as_str().unwrap().to_owned();
+        server.get(&format!("/experiments/{id}")).json()["params"]["database"].clone()
+    };
+    let query = [
+        ("pipeline", "blastn"),
+        ("query_name", "q"),
+        ("query_sequence", "ACGTACGTACGTACGTAGCTAGCTAGCATCGATCGA"),
+    ];
+    // The page offers each program's databases as boxes, titled and sized,
+    // nucleotide and protein apart, the default ticked.
+    let page = request(server.addr, "GET", "/", &[("Accept", BROWSER_ACCEPT)], b"").text();
+    let fieldset = page
+        .split("<fieldset class=\"field choices\" id=\"param.blastn.database\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no boxes for blastn's databases: {page}"));
+    let fieldset = &fieldset[..fieldset.find("</fieldset>").unwrap()];
+    assert!(
+        fieldset.contains("<legend>Nucleotide databases</legend>"),
+        "{fieldset}"
+    );
+    assert!(
+        fieldset.contains(
+            r#"<input type="checkbox" id="param.blastn.database.plasmids" name="param.blastn.database" value="plasmids" checked>"#
+        ),
+        "{fieldset}"
+    );
+    assert!(
+        fieldset.contains(
+            r#"<label for="param.blastn.database.plasmids">Lab plasmids <span class="option-name">(plasmids)</span> <span class="option-size">1 sequence, 29 bases</span></label>"#
+        ),
+        "{fieldset}"
+    );
+    assert!(fieldset.contains(r#"value="reference">"#), "{fieldset}");
+    assert!(!fieldset.contains("reference_proteins"), "{fieldset}");
+    assert!(page.contains(r#"<fieldset class="field choices" id="param.blastp.database""#));
+    assert!(page.contains("<legend>Protein databases</legend>"));
+
+    // A form's checkboxes, named as the page names them or as a script would.
+    for name in ["param.database", "param.blastn.database"] {
+        let mut fields = query.to_vec();
+        fields.extend([(name, "reference"), (name, "plasmids")]);
+        assert_eq!(
+            chosen(server.post_form("/experiments", &fields)),
+            "reference,plasmids"
+        );
+    }
+    // A multipart form, as a browser sends a form with a file picker.
+    let mut body = String::new();
+    for (name, value) in query.iter().chain(&[
+        ("param.database", "plasmids"),
+        ("param.database", "reference"),
+    ]) {
+        body.push_str(&format!(
+            "--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str("--b--\r\n");
+    let answer = post(
+        &server,
+        "/experiments",
+        "multipart/form-data; boundary=b",
+        body.as_bytes(),
+    );
+    assert_eq!(chosen(answer), "plasmids,reference");
+    // JSON takes a list.
+    let answer = server.post_json(
+        "/experiments",
+        &serde_json::json!({
+            "pipeline": "blastn", "query_name": "q", "query_sequence": query[2].1,
+            "params": {"database": ["reference", "plasmids"]},
+        }),
+    );
+    assert_eq!(chosen(answer), "reference,plasmids");
+
+    // Any other field given twice is still refused, and nothing is written.
+    let before = server.experiment_dirs().len();
+    let mut fields = query.to_vec();
+    fields.extend([("param.evalue", "1"), ("param.evalue", "2")]);
+    let answer = server.post_form("/experiments", &fields);
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(
+        answer
+            .text()
+            .contains("the field 'param.evalue' is given twice"),
+        "{}",
+        answer.text()
+    );
+    let mut fields = query.to_vec();
+    fields.push(("query_name", "again"));
+    assert_eq!(server.post_form("/experiments", &fields).status, 400);
+    let answer = server.post_json(
+        "/experiments",
+        &serde_json::json!({
+            "pipeline": "blastn", "query_name": "q", "query_sequence": query[2].1,
+            "params": {"evalue": [1, 2]},
+        }),
+    );
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(answer.json()["field"], "param.evalue", "{}", answer.text());
+    let mut fields = query.to_vec();
+    fields.extend([("param.database", "reference"), ("param.database", "nt")]);
+    let answer = server.post_form("/experiments", &fields);
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(answer.json()["field"], "param.database");
     assert_eq!(server.experiment_dirs().len(), before);
 }

@@ -377,6 +377,49 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
     let focus = error.is_some();
     // Without a default, the parameter may be left unset (out of the environment).
     let unset = param.default.is_none();
+    if let ParamKind::Choice {
+        options,
+        titles,
+        sizes,
+        multiple: true,
+    } = &param.kind
+    {
+        // A box an option, so that several are chosen without JavaScript;
+        // each box sends the field once (the server joins them).
+        let ticked: Vec<&str> = value.split(',').map(str::trim).collect();
+        return html! {
+            fieldset.field.choices.invalid[error.is_some()] id=(id)
+                aria-describedby=[&described] aria-invalid=[invalid] {
+                legend { (param.label) }
+                @if let Some(hint) = &hint { p.hint id=(hint) { (param.help) } }
+                (field_error(&id, error))
+                @for (n, option) in options.iter().enumerate() {
+                    @let box_id = format!("{id}.{option}");
+                    div.choice {
+                        input type="checkbox" id=(box_id) name=(name) value=(option)
+                            checked[ticked.contains(&option.as_str())]
+                            autofocus[focus && n == 0];
+                        label for=(box_id) {
+                            @match titles.get(option) {
+                                Some(title) if title != option => {
+                                    (title) " " span.option-name { "(" (option) ")" }
+                                }
+                                _ => (option),
+                            }
+                            @if let Some(size) = sizes.get(option) {
+                                " " span.option-size {
+                                    (crate::results::thousands(size.sequences))
+                                    @if size.sequences == 1 { " sequence, " } @else { " sequences, " }
+                                    (crate::results::thousands(size.letters)) " "
+                                    @if size.letters == 1 { (size.letter.0) } @else { (size.letter.1) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+    }
     html! {
         div.field.invalid[error.is_some()] {
             label for=(id) { (param.label) }
