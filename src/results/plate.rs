@@ -11,7 +11,7 @@ use crate::model::{Id, Record};
 use crate::queue::{BatchPage, Waiting};
 
 use super::summary::{self, Kind, Summary};
-use super::wells::{self, Format, Well};
+use super::wells::{self, Format, Layout, Well};
 
 /// A page of a batch, oldest first, each experiment's result summed up.
 pub(crate) struct Plate {
@@ -33,6 +33,30 @@ pub(crate) struct Wells {
     pub format: Format,
     /// One per well, row by row from A01: the experiment in it, if any.
     pub wells: Vec<Option<PlateWell>>,
+}
+
+impl Wells {
+    /// A batch's experiments (in its order, each with its summary) in the
+    /// wells `layout` found for their names.
+    pub(crate) fn place(layout: &Layout, records: Vec<(Record, Summary)>) -> Wells {
+        let mut records: Vec<Option<(Record, Summary)>> = records.into_iter().map(Some).collect();
+        Wells {
+            format: layout.format,
+            wells: layout
+                .wells
+                .iter()
+                .enumerate()
+                .map(|(at, slot)| {
+                    let (record, summary) = records[(*slot)?].take()?;
+                    Some(PlateWell {
+                        well: layout.format.well(at),
+                        record,
+                        summary,
+                    })
+                })
+                .collect(),
+        }
+    }
 }
 
 /// An experiment in its well, as the grid shows it.
@@ -111,29 +135,16 @@ pub(crate) async fn plate(
                 .into_iter()
                 .map(|record| {
                     let summary = read.remove(&record.id).unwrap_or_default();
-                    Some((record, summary))
+                    (record, summary)
                 })
                 .collect::<Vec<_>>()
         });
         Ok((page, summaries, whole))
     })
     .await?;
-    let wells = layout.zip(whole).map(|(layout, mut whole)| Wells {
-        format: layout.format,
-        wells: layout
-            .wells
-            .iter()
-            .enumerate()
-            .map(|(at, slot)| {
-                let (record, summary) = whole[(*slot)?].take()?;
-                Some(PlateWell {
-                    well: layout.format.well(at),
-                    record,
-                    summary,
-                })
-            })
-            .collect(),
-    });
+    let wells = layout
+        .zip(whole)
+        .map(|(layout, whole)| Wells::place(&layout, whole));
     let mut pipelines: Vec<PlatePipeline> = Vec::new();
     for record in &page.records {
         if pipelines.iter().all(|p| p.name != record.pipeline) {

@@ -146,7 +146,7 @@ mod tests {
             (State::ExecutorError, None, "exited with code 2"),
             (State::Running, None, ""),
         ];
-        let mut records: Vec<Option<(Record, Summary)>> = names
+        let records: Vec<(Record, Summary)> = names
             .iter()
             .zip(states)
             .enumerate()
@@ -158,25 +158,10 @@ mod tests {
                     hit,
                     ..Summary::default()
                 };
-                Some((record, summary))
+                (record, summary)
             })
             .collect();
-        Wells {
-            format: layout.format,
-            wells: layout
-                .wells
-                .iter()
-                .enumerate()
-                .map(|(at, slot)| {
-                    let (record, summary) = records[(*slot)?].take()?;
-                    Some(PlateWell {
-                        well: layout.format.well(at),
-                        record,
-                        summary,
-                    })
-                })
-                .collect(),
-        }
+        Wells::place(&layout, records)
     }
 
     #[test]
