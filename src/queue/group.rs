@@ -44,7 +44,7 @@ fn limit(head: &Record) -> usize {
 }
 
 impl Queue {
-    /// Like [`Queue::next_when`], for a run that may serve a group: the
+    /// Like [`Queue::next`], for a run that may serve a group: the
     /// head, and behind it those it may take ([`joins`]), up to its
     /// pipeline's `group`, all RUNNING, in run order. A group of one is an
     /// ordinary run (no `group` in its record).
@@ -53,14 +53,7 @@ impl Queue {
         admit: impl FnOnce(&Record) -> Option<Option<Sender<Signal>>>,
     ) -> Option<Vec<Record>> {
         let mut index = self.lock();
-        if self.is_closing() || index.pause.is_some() {
-            return None;
-        }
-        let id = index.head()?;
-        if index.pinned.contains(&id) {
-            // Its move is being written; whoever writes it wakes the worker.
-            return None;
-        }
+        let id = self.startable_head(&index)?;
         let head = index.find(id)?;
         let signals = admit(head)?;
         let limit = limit(head);

@@ -132,6 +132,17 @@ impl Queue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The head, if it may start now: none waits, the queue is paused, the
+    /// server is closing, or the head's move to the front is being written
+    /// (whoever writes it wakes the worker).
+    fn startable_head(&self, index: &Index) -> Option<Id> {
+        if self.is_closing() || index.pause.is_some() {
+            return None;
+        }
+        let id = index.head()?;
+        (!index.pinned.contains(&id)).then_some(id)
+    }
+
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -296,27 +307,13 @@ impl Queue {
     /// returns its record, unless none is waiting, the queue is paused or the
     /// server is closing. `signals` gives, for the head's record, what will
     /// reach its run for cancel and shutdown (none if it cannot be stopped).
+    /// The worker takes runs by [`Queue::next_group`]; this one-record form
+    /// is the unit tests' way to start an experiment.
+    #[cfg(test)]
     pub fn next(&self, signals: impl FnOnce(&Record) -> Option<Sender<Signal>>) -> Option<Record> {
-        self.next_when(|head| Some(signals(head)))
-    }
-
-    /// Like [`Queue::next`], if `admit` admits the head: it answers `None`
-    /// to leave the head waiting (the runs in flight do not let it start
-    /// yet), or what reaches the head's run.
-    pub fn next_when(
-        &self,
-        admit: impl FnOnce(&Record) -> Option<Option<Sender<Signal>>>,
-    ) -> Option<Record> {
         let mut index = self.lock();
-        if self.is_closing() || index.pause.is_some() {
-            return None;
-        }
-        let id = index.head()?;
-        if index.pinned.contains(&id) {
-            // Its move is being written; whoever writes it wakes the worker.
-            return None;
-        }
-        let signals = admit(index.find(id)?)?;
+        let id = self.startable_head(&index)?;
+        let signals = signals(index.find(id)?);
         let record = index.update(id, |record| {
             record.state = State::Running;
             record.started_at = Some(Timestamp::now());
