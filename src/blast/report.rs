@@ -81,6 +81,10 @@ pub(crate) struct Hit {
     /// HSPs the search found, of which the first [`MAX_HSPS`] are kept.
     pub hsp_count: usize,
     pub hsps: Vec<Hsp>,
+    /// The title of the database it came from, when the search ran
+    /// against several (`searched::sources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One high-scoring segment pair: an alignment of part of the query with part of the hit.
@@ -436,6 +440,7 @@ impl Hit {
                 .take(MAX_HSPS)
                 .map(Hsp::from_raw)
                 .collect(),
+            source: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! never on its command line. Each call runs under the formatter's limits
 //! and in one of its turns.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -113,6 +114,76 @@ pub(crate) fn fetch(
     options: &Options,
     output: &File,
 ) -> Result<u64, Error> {
+    let (success, said) = entries(database, ids, "%f", options, output)?;
+    // It says so, and goes on, for a database built without ids.
+    if said.to_ascii_lowercase().contains(NO_SEQIDS) {
+        return Err(Error::WrongState(format!(
+            "the database {database} was built without -parse_seqids, so its sequences cannot be \
+             fetched by their ids; rebuild it with makeblastdb -parse_seqids (the aligned parts \
+             download, format=fasta-aligned, needs no database)"
+        )));
+    }
+    if !success {
+        return Err(Error::Internal(format!(
+            "{PROGRAM} failed fetching the hits from {database}: {said}"
+        )));
+    }
+    Ok(output.metadata().map_or(0, |m| m.len()))
+}
+
+/// Which of the databases a search of several ran against holds each of
+/// `ids`: `database` is BLAST's `-db` (their paths, space-separated, in the
+/// order of `databases`), and the answer maps a hit's id to the title of
+/// the first that holds it. A database that cannot say (built without
+/// `-parse_seqids`, say) names none of its hits: the report then says
+/// nothing of where they came from.
+pub(crate) fn sources(
+    database: &str,
+    databases: &[Database],
+    ids: &[String],
+    options: &Options,
+) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for (word, db) in database.split_whitespace().zip(databases) {
+        let held = tempfile::tempfile()
+            .map_err(|err| Error::io("making room for", "a list of hits", err))
+            .and_then(|mut held| {
+                // Ids it does not hold are skipped, and make it exit 1.
+                entries(word, ids, "%a", options, &held)?;
+                let mut text = String::new();
+                held.seek(SeekFrom::Start(0))
+                    .and_then(|_| {
+                        (&mut held)
+                            .take(options.max_bytes)
+                            .read_to_string(&mut text)
+                    })
+                    .map_err(|err| Error::io("reading", "the hits a database holds", err))?;
+                Ok(text)
+            });
+        match held {
+            Ok(text) => {
+                for id in text.lines().map(str::trim) {
+                    if ids.iter().any(|wanted| wanted == id) && !found.contains_key(id) {
+                        found.insert(id.to_owned(), db.title.clone());
+                    }
+                }
+            }
+            Err(err) => log::debug!("which hits {word} holds: {err}"),
+        }
+    }
+    found
+}
+
+/// Runs `blastdbcmd -entry_batch` on `ids` (on its standard input, one a
+/// line) of `database`, each entry written as `outfmt` says into `output`;
+/// answers whether it succeeded, and what it said.
+fn entries(
+    database: &str,
+    ids: &[String],
+    outfmt: &str,
+    options: &Options,
+    output: &File,
+) -> Result<(bool, String), Error> {
     if database.is_empty() || database.starts_with('-') || database.chars().any(char::is_control) {
         return Err(Error::Internal(format!(
             "the archive names no database {PROGRAM} may open: '{database}'"
@@ -136,7 +207,7 @@ pub(crate) fn fetch(
     command
         .args(["-db", database, "-entry_batch", "-"])
         // Only the defline that names it, not those of every identical sequence.
-        .args(["-target_only", "-outfmt", "%f"])
+        .args(["-target_only", "-outfmt", outfmt])
         .stdin(list)
         .stdout(output.try_clone().map_err(room)?)
         .stderr(messages.try_clone().map_err(room)?)
@@ -170,18 +241,5 @@ pub(crate) fn fetch(
         .read_to_end(&mut said)
         .map_err(room)?;
     let said = format::message(&String::from_utf8_lossy(&said));
-    // It says so, and goes on, for a database built without ids.
-    if said.to_ascii_lowercase().contains(NO_SEQIDS) {
-        return Err(Error::WrongState(format!(
-            "the database {database} was built without -parse_seqids, so its sequences cannot be \
-             fetched by their ids; rebuild it with makeblastdb -parse_seqids (the aligned parts \
-             download, format=fasta-aligned, needs no database)"
-        )));
-    }
-    if !status.success() {
-        return Err(Error::Internal(format!(
-            "{PROGRAM} failed fetching the hits from {database}: {said}"
-        )));
-    }
-    Ok(written())
+    Ok((status.success(), said))
 }

@@ -324,8 +324,10 @@ impl Pipeline {
         }
         let mut params = Params::new();
         for param in &self.params {
+            // An empty value is a field left blank, so the default; but a
+            // choice of several sent empty is every box unticked: refused.
             let value = match raw.get(&param.name).map(|v| v.trim()) {
-                Some(value) if !value.is_empty() => {
+                Some(value) if !value.is_empty() || param.takes_several() => {
                     param.check(value).map_err(|msg| Error::Invalid {
                         field: format!("param.{}", param.name).into(),
                         msg,

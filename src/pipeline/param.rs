@@ -161,7 +161,10 @@ impl Param {
                     }
                 }
                 if chosen.is_empty() {
-                    return Err(format!("names none of {}", options.join(", ")));
+                    return Err(format!(
+                        "names none of {}: choose at least one",
+                        options.join(", ")
+                    ));
                 }
                 Ok(chosen.join(","))
             }

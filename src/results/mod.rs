@@ -358,6 +358,17 @@ fn make_report(
     // Named by their titles on the page, never by their paths.
     if let Some(database) = &report.database {
         report.databases = searched::databases(database, &options);
+        // Against several, each hit says which it came from.
+        if report.databases.len() > 1 {
+            let hits = report.queries.iter().flat_map(|query| &query.hits);
+            let ids: Vec<String> = hits.map(|hit| hit.id.clone()).collect();
+            let sources = searched::sources(database, &report.databases, &ids, &options);
+            for query in &mut report.queries {
+                for hit in &mut query.hits {
+                    hit.source = sources.get(&hit.id).cloned();
+                }
+            }
+        }
     }
     log::debug!(
         "experiment {id}: made the report of {name} in {:.2} s",

@@ -12,7 +12,10 @@
 //! on the form only the chosen pipeline's parameters (the others hidden and
 //! disabled, so they are not sent). An experiment's page also loads
 //! `results.js` for its results ([`results`]): sorting, copying, and
-//! showing them when the experiment ends while the page is open.
+//! showing them when the experiment ends while the page is open; a batch's
+//! page `batch.js`; a form that offers databases (the built-in BLAST's)
+//! `databases.js`: one list of them, and the programs narrowed to those
+//! that fit the databases ticked and the sequence pasted.
 
 mod notifications;
 mod pages;
@@ -47,6 +50,8 @@ const SCRIPT: &str = include_str!("app.js");
 const RESULTS_SCRIPT: &str = include_str!("results.js");
 /// The batch page's own script: its counts, bar and rows kept current.
 const BATCH_SCRIPT: &str = include_str!("batch.js");
+/// The form's databases as one choice, narrowing the programs offered.
+const DATABASES_SCRIPT: &str = include_str!("databases.js");
 const ICON: &str = include_str!("icon.svg");
 
 /// `GET /?state=&page_token=`: the lab's page: the form, the backlog, the experiments.
@@ -279,6 +284,7 @@ pub(crate) fn asset(name: &str) -> Result<Response<Body>, Error> {
         "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
         "results.js" => ("text/javascript; charset=utf-8", RESULTS_SCRIPT),
         "batch.js" => ("text/javascript; charset=utf-8", BATCH_SCRIPT),
+        "databases.js" => ("text/javascript; charset=utf-8", DATABASES_SCRIPT),
         "icon.svg" => ("image/svg+xml", ICON),
         _ => return Err(Error::NotFound(format!("no file /ui/{name}"))),
     };

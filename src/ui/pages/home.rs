@@ -258,6 +258,10 @@ fn submit_form(home: &Home, viewer: &Viewer) -> Markup {
                 (parameters(home, chosen))
                 div.actions { button.primary type="submit" { "Submit" } }
             }
+            @if home.pipelines.len() > 1
+                && home.pipelines.iter().any(|p| p.params.iter().any(Param::takes_several)) {
+                script src="/ui/databases.js" defer {}
+            }
         }
     }
 }
@@ -303,6 +307,7 @@ fn pipeline_picker(home: &Home, chosen: Option<&Pipeline>) -> Markup {
                         input type="radio" name="pipeline" id=(id) value=(pipeline.name)
                             checked[is_chosen(pipeline)]
                             data-takes=(sentence_case(&takes_words(&pipeline.alphabets, home.alphabet)))
+                            data-alphabets=(alphabet_names(&pipeline.alphabets))
                             aria-describedby=[(!described.is_empty()).then_some(&described)]
                             aria-invalid=[error.map(|_| "true")]
                             autofocus[error.is_some() && is_chosen(pipeline)];
@@ -385,14 +390,17 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
     } = &param.kind
     {
         // A box an option, so that several are chosen without JavaScript;
-        // each box sends the field once (the server joins them).
+        // each box sends the field once (the server joins them). The empty
+        // field before them is sent even with no box ticked, so that the
+        // server refuses that rather than take the default.
         let ticked: Vec<&str> = value.split(',').map(str::trim).collect();
         return html! {
-            fieldset.field.choices.invalid[error.is_some()] id=(id)
+            fieldset.field.choices.invalid[error.is_some()] id=(id) data-several=(param.name)
                 aria-describedby=[&described] aria-invalid=[invalid] {
                 legend { (param.label) }
                 @if let Some(hint) = &hint { p.hint id=(hint) { (param.help) } }
                 (field_error(&id, error))
+                input type="hidden" name=(name) value="";
                 @for (n, option) in options.iter().enumerate() {
                     @let box_id = format!("{id}.{option}");
                     div.choice {
@@ -534,6 +542,12 @@ fn takes_words(alphabets: &[Alphabet], server: AlphabetPolicy) -> String {
         Some((last, [])) => (*last).to_owned(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
+}
+
+/// The alphabets a pipeline takes as the page's script reads them: `dna rna`.
+fn alphabet_names(alphabets: &[Alphabet]) -> String {
+    let names: Vec<&str> = alphabets.iter().map(|a| a.as_str()).collect();
+    names.join(" ")
 }
 
 /// `protein` as a sentence starts it: `Protein`.

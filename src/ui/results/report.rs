@@ -129,6 +129,9 @@ fn hit_table(query: &QueryHits, prefix: &str, heading: &str, form: &str) -> Mark
                                 @if !hit.title.is_empty() {
                                     " " span.hit-title { (hit.title) }
                                 }
+                                @if let Some(source) = &hit.source {
+                                    " " span.hit-source { "in " (source) }
+                                }
                             }
                             td.num data-value=[hit.identity()] {
                                 @if let Some(identity) = hit.identity() { (format!("{identity:.1} %")) }
@@ -166,6 +169,9 @@ fn alignments(report: &Report, query: &QueryHits, prefix: &str) -> Markup {
                         " " span.hit-len {
                             "(" (thousands(hit.len))
                             @if is_protein_subject(program) { " aa)" } @else { " nt)" }
+                        }
+                        @if let Some(source) = &hit.source {
+                            " " span.hit-source { "in " (source) }
                         }
                     }
                     @for (n, hsp) in hit.hsps.iter().enumerate() {

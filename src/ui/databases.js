@@ -1,0 +1,293 @@
+/* The home form's databases, made one choice (the built-in BLAST's).
+ *
+ * Without this script each program's parameters carry their own list of
+ * databases, of the kind it searches, and the form works as it is. With it,
+ * the lists become one, above the choice of pipeline, kind by kind
+ * (nucleotide databases, protein databases): what is ticked there is copied
+ * into every program's own list (the chosen program's is what is sent), and
+ * the databases ticked and the sequence pasted narrow the programs to those
+ * that fit, choose the usual one, and say why in a line:
+ *
+ *   DNA query, nucleotide databases   blastn (tblastx fits too)
+ *   DNA query, protein databases      blastx
+ *   protein query, protein databases  blastp
+ *   protein query, nucleotide ones    tblastn
+ *
+ * Nothing here knows those names: a pipeline fits a query when it takes the
+ * query's alphabet (the radio's data-alphabets), and fits the databases
+ * ticked when its own list offers every one; the usual one is the first that
+ * fits, in the order the server offers them. A pipeline without databases
+ * (the built-in analysis, the lab's own) is narrowed by the query only.
+ * Text from the server is only ever copied as nodes or set with textContent.
+ */
+(function () {
+  "use strict";
+
+  /* IUPAC's nucleotide codes, and the letters most of a nucleotide sequence
+     is written in: the server's own guess (query/sequence.rs, detect_alphabet). */
+  var NUCLEOTIDE_CODES = "ACGTURYSWKMBDHVN";
+  var PLAIN_NUCLEOTIDES = "ACGTUN";
+  /* The start of a chosen file read to tell its alphabet. */
+  var FILE_PEEK_BYTES = 64 * 1024;
+  /* Typing settles for this long before the programs are narrowed again. */
+  var SETTLE_MS = 150;
+  var WORDS = { dna: "DNA", rna: "RNA", protein: "protein" };
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  /* The sequence letters of FASTA or FASTQ text: not headers, nor FASTQ's
+     separator and quality lines. */
+  function letters(text) {
+    var lines = text.split(/\r?\n/);
+    var first = lines.filter(function (line) { return line.trim() !== ""; })[0] || "";
+    var fastq = first.charAt(0) === "@";
+    var kept = lines.filter(function (line, i) {
+      if (fastq) return i % 4 === 1;
+      var start = line.trimStart().charAt(0);
+      return start !== ">" && start !== ";";
+    });
+    return kept.join("").toUpperCase().replace(/[^A-Z]/g, "");
+  }
+
+  /* "dna", "rna" or "protein", as the server reads it; null for no letters. */
+  function alphabetOf(text) {
+    var seen = letters(text);
+    if (seen === "") return null;
+    var plain = 0, t = 0, u = 0;
+    for (var i = 0; i < seen.length; i++) {
+      var letter = seen.charAt(i);
+      if (NUCLEOTIDE_CODES.indexOf(letter) < 0) return "protein";
+      if (PLAIN_NUCLEOTIDES.indexOf(letter) >= 0) plain++;
+      if (letter === "T") t++;
+      if (letter === "U") u++;
+    }
+    if (plain * 10 < seen.length * 9) return "protein";
+    return u > 0 && t === 0 ? "rna" : "dna";
+  }
+
+  /* "a", "a or b", "a, b or c". */
+  function either(names) {
+    if (names.length < 2) return names.join("");
+    return names.slice(0, -1).join(", ") + " or " + names[names.length - 1];
+  }
+
+  function chooser(form) {
+    var picker = form.querySelector("fieldset.picker");
+    var lists = Array.prototype.slice.call(form.querySelectorAll("fieldset[data-several]"));
+    if (!picker || lists.length === 0) return;
+    var radios = Array.prototype.slice.call(picker.querySelectorAll('input[type="radio"][name="pipeline"]'));
+    var sequence = form.querySelector("#query_sequence");
+    var file = form.querySelector("#file");
+    var fileAlphabet = null;
+
+    /* The kinds of database, by their lists' legends, in the order met; and
+       which kind, with which names, each pipeline searches. */
+    var kinds = [];
+    var searches = {};
+    lists.forEach(function (list) {
+      var legend = list.querySelector("legend").textContent;
+      var kind = kinds.filter(function (k) { return k.legend === legend; })[0];
+      if (!kind) {
+        kind = { legend: legend, lists: [], boxes: [] };
+        kinds.push(kind);
+      }
+      kind.lists.push(list);
+      var owner = list.closest("fieldset[data-pipeline]");
+      if (owner) {
+        searches[owner.dataset.pipeline] = {
+          kind: kind,
+          names: Array.prototype.map.call(list.querySelectorAll('input[type="checkbox"]'), function (box) {
+            return box.value;
+          })
+        };
+      }
+    });
+
+    /* One list of every kind, its boxes copies of the first list's, without
+       names (the programs' own lists are what is sent). */
+    var chosen = picker.querySelector('input[type="radio"]:checked') || radios[0];
+    var start = searches[chosen.value];
+    var shared = element("fieldset", "field databases");
+    shared.append(element("legend", null, "Databases"));
+    var hint = element("p", "hint", "Tick the databases to search: the programs below are narrowed to those that fit them and the sequence.");
+    hint.id = "databases-hint";
+    shared.append(hint);
+    shared.setAttribute("aria-describedby", hint.id);
+    kinds.forEach(function (kind, k) {
+      var group = element("fieldset", "field choices");
+      group.append(element("legend", null, kind.legend));
+      var invalid = kind.lists.filter(function (list) { return list.classList.contains("invalid"); })[0];
+      if (invalid) {
+        /* The error the server sent back, beside the boxes the reader sees. */
+        group.classList.add("invalid");
+        var error = invalid.querySelector(".field-error");
+        if (error) group.append(error.cloneNode(true));
+      }
+      kind.lists[0].querySelectorAll("div.choice").forEach(function (choice) {
+        var copy = choice.cloneNode(true);
+        var box = copy.querySelector('input[type="checkbox"]');
+        var label = copy.querySelector("label");
+        box.removeAttribute("name");
+        box.removeAttribute("autofocus");
+        box.id = "databases." + k + "." + box.value;
+        label.htmlFor = box.id;
+        /* Ticked as the chosen program's list is (a form sent back keeps them). */
+        var own = start && start.kind === kind
+          ? form.querySelector('fieldset[data-pipeline="' + CSS.escape(chosen.value) + '"] fieldset[data-several] input[value="' + CSS.escape(box.value) + '"]')
+          : null;
+        box.checked = !!(own && own.checked);
+        box.addEventListener("change", function () {
+          copyTicks();
+          narrow(true);
+        });
+        kind.boxes.push(box);
+        group.append(copy);
+      });
+      shared.append(group);
+    });
+    var why = element("p", "hint fit");
+    why.id = "fit";
+    why.setAttribute("role", "status");
+    picker.parentNode.insertBefore(shared, picker);
+    picker.querySelector("legend").after(why);
+    lists.forEach(function (list) { list.hidden = true; });
+
+    /* Every program's own list ticked as the shared one is. */
+    function copyTicks() {
+      kinds.forEach(function (kind) {
+        kind.lists.forEach(function (list) {
+          kind.boxes.forEach(function (box) {
+            var own = list.querySelector('input[type="checkbox"][value="' + CSS.escape(box.value) + '"]');
+            if (own) own.checked = box.checked;
+          });
+        });
+      });
+    }
+
+    function ticked() {
+      var found = [];
+      kinds.forEach(function (kind) {
+        kind.boxes.forEach(function (box) {
+          if (box.checked) found.push({ kind: kind, name: box.value });
+        });
+      });
+      return found;
+    }
+
+    function alphabet() {
+      if (sequence && sequence.value.trim() !== "") return alphabetOf(sequence.value);
+      return fileAlphabet;
+    }
+
+    /* Whether `radio`'s pipeline takes the query and searches every database ticked. */
+    function fits(radio, query, databases) {
+      var takes = (radio.dataset.alphabets || "").split(" ");
+      if (query && takes.indexOf(query) < 0) return false;
+      var own = searches[radio.value];
+      if (!own || databases.length === 0) return true;
+      return databases.every(function (db) {
+        return db.kind === own.kind && own.names.indexOf(db.name) >= 0;
+      });
+    }
+
+    function choose(radio) {
+      radio.checked = true;
+      /* The page's own script shows that pipeline's parameters. */
+      radio.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+
+    /* Narrows the programs; `databasesChanged` when the reader just ticked
+       or unticked a database, which moves a choice of a pipeline without
+       databases to the usual program. */
+    function narrow(databasesChanged) {
+      var query = alphabet();
+      var databases = ticked();
+      var kindsTicked = kinds.filter(function (kind) {
+        return databases.some(function (db) { return db.kind === kind; });
+      });
+      var fitting = radios.filter(function (radio) { return fits(radio, query, databases); });
+      var searching = fitting.filter(function (radio) { return searches[radio.value]; });
+      var current = radios.filter(function (radio) { return radio.checked; })[0];
+      var wantsDatabases = databases.length > 0 && (databasesChanged || (current && searches[current.value]));
+      var usual = (wantsDatabases ? searching : fitting)[0];
+      if (usual && (!current || fitting.indexOf(current) < 0 || (databasesChanged && databases.length > 0 && !searches[current.value]))) {
+        choose(usual);
+        current = usual;
+      }
+      /* What does not fit cannot be chosen, unless nothing would be left;
+         the choice standing stays, so that the form always sends one. */
+      radios.forEach(function (radio) {
+        radio.disabled = fitting.length > 0 && fitting.indexOf(radio) < 0 && radio !== current;
+      });
+      why.textContent = saying(query, databases, kindsTicked, searching, current);
+      /* Two kinds at once: the browser says why and sends nothing. */
+      kinds.forEach(function (kind) {
+        kind.boxes.forEach(function (box) { box.setCustomValidity(""); });
+      });
+      if (kindsTicked.length > 1) {
+        var first = databases[0].kind.boxes.filter(function (box) { return box.checked; })[0];
+        first.setCustomValidity(why.textContent);
+      }
+    }
+
+    /* The line that says why the programs offered are these. */
+    function saying(query, databases, kindsTicked, searching, current) {
+      if (kindsTicked.length > 1) {
+        return either(kindsTicked.map(function (kind) { return kind.legend.toLowerCase(); })) +
+          " are not searched in one run: tick one kind.";
+      }
+      var what = kindsTicked.length === 1 ? kindsTicked[0].legend.toLowerCase() : null;
+      var names = searching.map(function (radio) { return radio.value; });
+      if (!query && !what) return "";
+      if (!what) {
+        return names.length === 0 ? "" :
+          "A " + WORDS[query] + " query: " + either(names) + " search databases with it; tick the databases to search.";
+      }
+      if (!query) {
+        return names.length === 0 ? "" :
+          (names.length === 1 ? names[0] + " searches " : either(names) + " search ") + what +
+          "; paste a sequence to narrow them to those that take it.";
+      }
+      var pair = "A " + WORDS[query] + " query and " + what;
+      if (names.length === 0) return pair + ": no program here searches those with such a query.";
+      if (!current || names.indexOf(current.value) < 0) return pair + ": " + either(names) + " fit.";
+      var others = names.filter(function (name) { return name !== current.value; });
+      return pair + ": " + current.value + (others.length === 0
+        ? ", the one program that fits."
+        : " is chosen; " + either(others) + (others.length === 1 ? " fits" : " fit") + " too.");
+    }
+
+    var settling = null;
+    if (sequence) {
+      sequence.addEventListener("input", function () {
+        clearTimeout(settling);
+        settling = setTimeout(function () { narrow(false); }, SETTLE_MS);
+      });
+    }
+    if (file) {
+      file.addEventListener("change", function () {
+        var chosenFile = file.files && file.files[0];
+        fileAlphabet = null;
+        if (!chosenFile) return narrow(false);
+        chosenFile.slice(0, FILE_PEEK_BYTES).text().then(function (text) {
+          fileAlphabet = alphabetOf(text);
+          narrow(false);
+        });
+      });
+    }
+    radios.forEach(function (radio) {
+      radio.addEventListener("change", function () { narrow(false); });
+    });
+    /* The browser may restore another choice or other text when the user comes back. */
+    window.addEventListener("pageshow", function () { narrow(false); });
+    copyTicks();
+    narrow(false);
+  }
+
+  document.querySelectorAll("form[data-submit]").forEach(chooser);
+})();
