@@ -162,7 +162,7 @@ impl Param {
                 }
                 if chosen.is_empty() {
                     return Err(format!(
-                        "names none of {}: choose at least one",
+                        "none chosen: choose at least one of {}",
                         options.join(", ")
                     ));
                 }

@@ -12,7 +12,9 @@
 //! browser: they check over plain HTTP what a browser is
 //! answered, and that scripts keep getting JSON.
 
-use crate::common::blast::{need_blast, ready_example_server, reference};
+use crate::common::blast::{
+    make_database, make_databases, need_blast, ready_example_server, reference, wait_complete,
+};
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -2552,4 +2554,240 @@ fn a_members_page_says_which_group_serves_it_once_the_group_starts() {
     for id in &ids {
         server.wait_for_state(id, "COMPLETE");
     }
+}
+
+/// The databases of the form's one list (`databases.js`), ticked as `names`
+/// say, each box clicked as a scientist would.
+fn tick(browser: &Browser, names: &[&str]) {
+    let boxes = browser.script(
+        "return Array.from(document.querySelectorAll('fieldset.databases input[type=checkbox]'), b => [b.value, b.checked]);",
+    );
+    for pair in boxes.as_array().unwrap() {
+        let name = pair[0].as_str().unwrap();
+        if pair[1].as_bool().unwrap() != names.contains(&name) {
+            browser.click(&browser.find(&format!("fieldset.databases input[value='{name}']")));
+        }
+    }
+}
+
+/// The program chosen, those that may be chosen, and the line saying why.
+fn offered(browser: &Browser) -> Value {
+    browser.script(
+        "const radios = Array.from(document.querySelectorAll('input[name=pipeline]')); \
+         return [radios.filter(r => r.checked).map(r => r.value).join(), \
+                 radios.filter(r => !r.disabled).map(r => r.value), \
+                 document.getElementById('fit').textContent];",
+    )
+}
+
+/// The hits of the report on the page: each one's id and the database it came from.
+fn hits_shown(browser: &Browser) -> Vec<(String, String)> {
+    let rows = browser.script(
+        "return Array.from(document.querySelectorAll('table.hits tbody tr'), r => \
+           [r.querySelector('input[name=hits]').value, \
+            (r.querySelector('.hit-source') || {textContent: ''}).textContent]);",
+    );
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().into(),
+                row[1].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    not(all(
+        seqspool_test_chromium,
+        seqspool_test_blast,
+        seqspool_test_python_packages
+    )),
+    ignore = "needs chromium and chromedriver, NCBI BLAST+, and tests/requirements.txt in .venv (see the README)"
+)]
+fn a_scientist_searches_the_labs_databases_from_the_page_with_the_program_that_fits() {
+    need_blast();
+    let python = crate::ncbi::biopython();
+    let browser = Browser::start(true);
+    let lab = Lab::new();
+    let dir = lab.path("blastdb");
+    // The shipped references (nucleotide, and the enzymes they encode), and
+    // the lab's contigs, two of them assembled over ref04's chitinase gene.
+    make_databases(&dir);
+    let ref04 = reference("reference.fasta", "ref04").sequence;
+    make_database(
+        &dir,
+        "contigs",
+        "Lab contigs",
+        &format!(
+            ">contig7 assembled contig 7\n{}\n>contig8 assembled contig 8\n{}\n",
+            &ref04[..1500],
+            &ref04[250..1400]
+        ),
+    );
+    let server = lab.server(|config| config.blast_databases = Some(dir.clone()));
+    let home = format!("http://{}/", server.addr);
+    let nucleotide_title = "seqspool example nucleotide reference (synthetic)";
+
+    // Two nucleotide databases and a DNA read: blastn, searching both.
+    browser.go(&home);
+    tick(&browser, &["reference", "contigs"]);
+    browser.type_into(
+        &browser.find("#query_sequence"),
+        &format!(">read-07\n{}", &ref04[300..700]),
+    );
+    let narrowed = json!([
+        "blastn",
+        ["blastn", "tblastx", "analysis"],
+        "A DNA query and nucleotide databases: blastn is chosen; tblastx fits too."
+    ]);
+    wait_until(
+        "blastn is chosen for a DNA read and nucleotide databases",
+        || offered(&browser) == narrowed,
+    );
+    browser.fit_to_page();
+    browser.screenshot("form-databases-blastn.png");
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let id = browser.landed_on_an_experiment();
+    wait_complete(&server, &id);
+    browser.find("table.hits");
+    let note = browser.text(&browser.find("p.result-note"));
+    assert!(
+        note.contains(&format!("against Lab contigs and {nucleotide_title},")),
+        "named by their titles, in the order offered: {note}"
+    );
+    let mut shown = hits_shown(&browser);
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            ("contig7".into(), "in Lab contigs".into()),
+            ("contig8".into(), "in Lab contigs".into()),
+            ("ref04".into(), format!("in {nucleotide_title}")),
+        ]
+    );
+
+    // Three hits ticked: their whole sequences, from both databases.
+    for hit in ["ref04", "contig7", "contig8"] {
+        browser.click(&browser.find(&format!("table.hits input[name=hits][value='{hit}']")));
+    }
+    browser.click(&browser.find("form.take button[value=fasta]"));
+    let fasta = saved(&browser, "-sequences.fasta");
+    let mut records: Vec<(String, String)> = fasta
+        .split('>')
+        .skip(1)
+        .map(|record| {
+            let (defline, body) = record.split_once('\n').unwrap();
+            let id = defline.split(' ').next().unwrap().to_owned();
+            (id, body.split_whitespace().collect())
+        })
+        .collect();
+    records.sort();
+    assert_eq!(
+        records,
+        [
+            ("contig7".into(), ref04[..1500].to_owned()),
+            ("contig8".into(), ref04[250..1400].to_owned()),
+            ("ref04".into(), ref04.clone()),
+        ],
+        "{fasta}"
+    );
+
+    // A coding sequence, every box unticked by mistake: refused, and said
+    // where the boxes are; the enzymes ticked, blastx.
+    browser.go(&home);
+    tick(&browser, &[]);
+    browser.type_into(
+        &browser.find("#query_sequence"),
+        &format!(">chiS-cds\n{}", &ref04[200..1463]),
+    );
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let said = browser.text(&browser.find("fieldset.databases .field-error"));
+    assert!(said.contains("choose at least one"), "{said}");
+    browser.fit_to_page();
+    browser.screenshot("form-databases-none.png");
+    assert!(
+        server.experiment_dirs().len() == 1,
+        "nothing more was submitted"
+    );
+    tick(&browser, &["reference_proteins"]);
+    assert_eq!(
+        offered(&browser),
+        json!([
+            "blastx",
+            ["blastx", "analysis"],
+            "A DNA query and protein databases: blastx, the one program that fits."
+        ])
+    );
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let id = browser.landed_on_an_experiment();
+    let record = wait_complete(&server, &id);
+    assert_eq!(record["pipeline"], "blastx");
+    browser.find("table.hits");
+    assert_eq!(
+        hits_shown(&browser)[0].0,
+        "prot01",
+        "the chitinase it encodes"
+    );
+
+    // A protein: blastp for protein databases, tblastn for nucleotide ones.
+    browser.go(&home);
+    tick(&browser, &["reference_proteins"]);
+    let chitinase = reference("reference_proteins.fasta", "prot01").sequence;
+    browser.type_into(&browser.find("#query_sequence"), &chitinase[..120]);
+    wait_until("blastp is chosen for a protein", || {
+        offered(&browser)[2]
+            == "A protein query and protein databases: blastp, the one program that fits."
+    });
+    tick(&browser, &["contigs"]);
+    assert_eq!(
+        offered(&browser),
+        json!([
+            "tblastn",
+            ["tblastn", "analysis"],
+            "A protein query and nucleotide databases: tblastn, the one program that fits."
+        ])
+    );
+
+    // A database made in one command, offered by the open page on reload.
+    let plasmid = reference("reference.fasta", "ref01").sequence[..900].to_owned();
+    let fasta = lab.path("plasmids.fa");
+    std::fs::write(&fasta, format!(">pLab01 Lab plasmid pLab01\n{plasmid}\n")).unwrap();
+    let made = seqspool()
+        .args(["db", "add"])
+        .arg(&fasta)
+        .args(["--title", "Lab plasmids", "--blast-databases"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    wait_until("the server offers the new database", || {
+        server.get("/").text().contains("Lab plasmids")
+    });
+    browser.go(&home);
+    let label = browser.text(&browser.find("label[for='databases.0.plasmids']"));
+    assert!(
+        label.starts_with("Lab plasmids (plasmids) 1 sequence, 900 bases"),
+        "{label}"
+    );
+
+    // A script written for NCBI names it directly.
+    let found = crate::ncbi::Client::start(
+        &python,
+        &server,
+        "new",
+        "blastn",
+        "plasmids",
+        &plasmid[100..400],
+    )
+    .result();
+    assert_eq!(found["title"], "pLab01 Lab plasmid pLab01", "{found}");
+    assert_eq!(found["identities"], 300, "{found}");
 }

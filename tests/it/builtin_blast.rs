@@ -873,9 +873,43 @@ fn the_database_field_repeated_chooses_several_as_checkboxes_send_them() {
         }),
     );
     assert_eq!(chosen(answer), "reference,plasmids");
+    // The page sends an empty field before its boxes: with one ticked, that one.
+    let mut fields = query.to_vec();
+    fields.extend([
+        ("param.blastn.database", ""),
+        ("param.blastn.database", "plasmids"),
+    ]);
+    assert_eq!(
+        chosen(server.post_form("/experiments", &fields)),
+        "plasmids"
+    );
+
+    // Every box unticked is refused, not read as the default, and nothing is written.
+    let before = server.experiment_dirs().len();
+    assert!(page.contains(r#"<input type="hidden" name="param.blastn.database" value="">"#));
+    let mut fields = query.to_vec();
+    fields.push(("param.blastn.database", ""));
+    let answer = server.post_form("/experiments", &fields);
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(answer.json()["field"], "param.database");
+    assert!(
+        answer
+            .text()
+            .contains("none chosen: choose at least one of plasmids, reference"),
+        "{}",
+        answer.text()
+    );
+    let answer = server.post_json(
+        "/experiments",
+        &serde_json::json!({
+            "pipeline": "blastn", "query_name": "q", "query_sequence": query[2].1,
+            "params": {"database": []},
+        }),
+    );
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(server.experiment_dirs().len(), before);
 
     // Any other field given twice is still refused, and nothing is written.
-    let before = server.experiment_dirs().len();
     let mut fields = query.to_vec();
     fields.extend([("param.evalue", "1"), ("param.evalue", "2")]);
     let answer = server.post_form("/experiments", &fields);

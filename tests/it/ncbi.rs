@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// A Python that can `import Bio` (see `common::python_with`).
-fn biopython() -> PathBuf {
+pub(crate) fn biopython() -> PathBuf {
     python_with("Bio.Blast.NCBIWWW")
 }
 
@@ -67,14 +67,14 @@ else:
 "#;
 
 /// One Biopython client, running.
-struct Client {
+pub(crate) struct Client {
     child: Child,
     marks: tempfile::TempDir,
     what: String,
 }
 
 impl Client {
-    fn start(
+    pub(crate) fn start(
         python: &Path,
         server: &Server,
         which: &str,
@@ -118,7 +118,7 @@ impl Client {
     }
 
     /// What the client printed, once it has ended (Biopython polls every 20 s).
-    fn result(mut self) -> Value {
+    pub(crate) fn result(mut self) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
