@@ -1,7 +1,9 @@
 //! The databases a search ran against, as `blastdbcmd` knows them: their
 //! titles (`-info`), which a report names them by (a page never shows a
-//! path on the server), and the whole sequences of the search's hits,
-//! fetched by their ids (`-entry_batch`) for a download (`?format=fasta`).
+//! path on the server), which of several holds each hit (`-entry_batch`,
+//! for a report that says where each hit came from), and the whole
+//! sequences of the search's hits, fetched by their ids (`-entry_batch`)
+//! for a download (`?format=fasta`).
 //! The single lookup of an identifier sent as NCBI's `QUERY` is
 //! [`super::ncbi::entry`]'s.
 //!
@@ -16,12 +18,13 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::format::{self, FormatError, Options, Turn};
 use super::ncbi::entry::PROGRAM;
+use super::report::Hit;
 use crate::error::Error;
 
 /// Bytes of `blastdbcmd`'s own messages kept for an error.
@@ -131,47 +134,79 @@ pub(crate) fn fetch(
     Ok(output.metadata().map_or(0, |m| m.len()))
 }
 
+/// How long finding which database holds each hit may take, per database:
+/// a lookup of at most a report's hits in an index, well under a second.
+const SOURCES_TIME: Duration = Duration::from_secs(30);
+/// The most bytes of ids a database's lookup answers with: a report's
+/// hundred-odd ids, each one line.
+const SOURCES_BYTES: u64 = 1024 * 1024;
+
 /// Which of the databases a search of several ran against holds each of
-/// `ids`: `database` is BLAST's `-db` (their paths, space-separated, in the
+/// `hits`: `database` is BLAST's `-db` (their paths, space-separated, in the
 /// order of `databases`), and the answer maps a hit's id to the title of
-/// the first that holds it. A database that cannot say (built without
-/// `-parse_seqids`, say) names none of its hits: the report then says
-/// nothing of where they came from.
+/// the database that holds it ("A or B" when several hold an id, since the
+/// search does not say which it found). A database that cannot say (built
+/// without `-parse_seqids`, say) names none of its hits: the report then
+/// says nothing of where they came from.
 pub(crate) fn sources(
     database: &str,
     databases: &[Database],
-    ids: &[String],
+    hits: &[&Hit],
     options: &Options,
 ) -> BTreeMap<String, String> {
-    let mut found = BTreeMap::new();
+    let options = Options {
+        timeout: SOURCES_TIME.min(options.timeout),
+        max_bytes: SOURCES_BYTES,
+        ..options.clone()
+    };
+    let ids: Vec<String> = hits.iter().map(|hit| hit.id.clone()).collect();
+    let mut holders: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (word, db) in database.split_whitespace().zip(databases) {
-        let held = tempfile::tempfile()
-            .map_err(|err| Error::io("making room for", "a list of hits", err))
-            .and_then(|mut held| {
-                // Ids it does not hold are skipped, and make it exit 1.
-                entries(word, ids, "%a", options, &held)?;
-                let mut text = String::new();
-                held.seek(SeekFrom::Start(0))
-                    .and_then(|_| {
-                        (&mut held)
-                            .take(options.max_bytes)
-                            .read_to_string(&mut text)
-                    })
-                    .map_err(|err| Error::io("reading", "the hits a database holds", err))?;
-                Ok(text)
+        let held = match held(word, &ids, &options) {
+            Ok(held) => held,
+            Err(err) => {
+                log::debug!("which hits {word} holds: {err}");
+                continue;
+            }
+        };
+        // Each line is an entry's accession and its whole id (`ref04`,
+        // `lcl|ref04`; `NM_000001.1`, `ref|NM_000001.1|`): a hit is named by
+        // either, as BLAST's report names it.
+        for line in held.lines() {
+            let (accession, id) = line.split_once('\t').unwrap_or((line, line));
+            let found = hits.iter().find(|hit| {
+                hit.id == id || hit.id == accession || hit.accession.as_deref() == Some(accession)
             });
-        match held {
-            Ok(text) => {
-                for id in text.lines().map(str::trim) {
-                    if ids.iter().any(|wanted| wanted == id) && !found.contains_key(id) {
-                        found.insert(id.to_owned(), db.title.clone());
-                    }
+            if let Some(hit) = found {
+                let names = holders.entry(hit.id.clone()).or_default();
+                if !names.contains(&db.title.as_str()) {
+                    names.push(&db.title);
                 }
             }
-            Err(err) => log::debug!("which hits {word} holds: {err}"),
         }
     }
-    found
+    holders
+        .into_iter()
+        .map(|(id, names)| (id, names.join(" or ")))
+        .collect()
+}
+
+/// The accessions and ids `database` (one name) holds of `ids`, a line each.
+fn held(database: &str, ids: &[String], options: &Options) -> Result<String, Error> {
+    let mut output =
+        tempfile::tempfile().map_err(|err| Error::io("making room for", "a list of hits", err))?;
+    // Ids it does not hold are skipped, and make it exit 1: not a failure here.
+    entries(database, ids, "%a\t%i", options, &output)?;
+    let mut text = String::new();
+    output
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| {
+            (&mut output)
+                .take(options.max_bytes)
+                .read_to_string(&mut text)
+        })
+        .map_err(|err| Error::io("reading", "the hits a database holds", err))?;
+    Ok(text)
 }
 
 /// Runs `blastdbcmd -entry_batch` on `ids` (on its standard input, one a

@@ -23,7 +23,7 @@ use crate::blast::report::Report;
 use crate::model::Id;
 
 /// Bumped when [`Report`] changes, so reports cached before are made again.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// The largest cached report read back: many times what [`Report`] keeps.
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -360,9 +360,8 @@ fn make_report(
         report.databases = searched::databases(database, &options);
         // Against several, each hit says which it came from.
         if report.databases.len() > 1 {
-            let hits = report.queries.iter().flat_map(|query| &query.hits);
-            let ids: Vec<String> = hits.map(|hit| hit.id.clone()).collect();
-            let sources = searched::sources(database, &report.databases, &ids, &options);
+            let hits: Vec<_> = report.queries.iter().flat_map(|q| &q.hits).collect();
+            let sources = searched::sources(database, &report.databases, &hits, &options);
             for query in &mut report.queries {
                 for hit in &mut query.hits {
                     hit.source = sources.get(&hit.id).cloned();

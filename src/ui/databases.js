@@ -31,7 +31,8 @@
   var FILE_PEEK_BYTES = 64 * 1024;
   /* Typing settles for this long before the programs are narrowed again. */
   var SETTLE_MS = 150;
-  var WORDS = { dna: "DNA", rna: "RNA", protein: "protein" };
+  /* A query of each alphabet, as the line says it. */
+  var QUERIES = { dna: "A DNA query", rna: "An RNA query", protein: "A protein query" };
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -43,9 +44,8 @@
   /* The sequence letters of FASTA or FASTQ text: not headers, nor FASTQ's
      separator and quality lines. */
   function letters(text) {
-    var lines = text.split(/\r?\n/);
-    var first = lines.filter(function (line) { return line.trim() !== ""; })[0] || "";
-    var fastq = first.charAt(0) === "@";
+    var lines = text.split(/\r?\n/).filter(function (line) { return line.trim() !== ""; });
+    var fastq = (lines[0] || "").trimStart().charAt(0) === "@";
     var kept = lines.filter(function (line, i) {
       if (fastq) return i % 4 === 1;
       var start = line.trimStart().charAt(0);
@@ -70,10 +70,14 @@
     return u > 0 && t === 0 ? "rna" : "dna";
   }
 
-  /* "a", "a or b", "a, b or c". */
-  function either(names) {
+  /* "a", "a or b", "a, b or c"; `and` for "a and b". */
+  function either(names, and) {
     if (names.length < 2) return names.join("");
-    return names.slice(0, -1).join(", ") + " or " + names[names.length - 1];
+    return names.slice(0, -1).join(", ") + (and ? " and " : " or ") + names[names.length - 1];
+  }
+
+  function boxes(list) {
+    return Array.prototype.slice.call(list.querySelectorAll('input[type="checkbox"]'));
   }
 
   function chooser(form) {
@@ -84,9 +88,11 @@
     var sequence = form.querySelector("#query_sequence");
     var file = form.querySelector("#file");
     var fileAlphabet = null;
+    var fileReads = 0;
 
     /* The kinds of database, by their lists' legends, in the order met; and
-       which kind, with which names, each pipeline searches. */
+       which kind each pipeline searches: its list, the names in it, and
+       those the server ticked (its defaults, or what a form sent back had). */
     var kinds = [];
     var searches = {};
     lists.forEach(function (list) {
@@ -101,50 +107,53 @@
       if (owner) {
         searches[owner.dataset.pipeline] = {
           kind: kind,
-          names: Array.prototype.map.call(list.querySelectorAll('input[type="checkbox"]'), function (box) {
-            return box.value;
-          })
+          list: list,
+          names: boxes(list).map(function (box) { return box.value; }),
+          ticked: boxes(list).filter(function (box) { return box.checked; }).map(function (box) { return box.value; })
         };
       }
     });
 
     /* One list of every kind, its boxes copies of the first list's, without
-       names (the programs' own lists are what is sent). */
-    var chosen = picker.querySelector('input[type="radio"]:checked') || radios[0];
-    var start = searches[chosen.value];
+       names (the programs' own lists are what is sent), and not restored by
+       the browser (the programs' are, and the shared one follows them). */
     var shared = element("fieldset", "field databases");
     shared.append(element("legend", null, "Databases"));
     var hint = element("p", "hint", "Tick the databases to search: the programs below are narrowed to those that fit them and the sequence.");
     hint.id = "databases-hint";
     shared.append(hint);
     shared.setAttribute("aria-describedby", hint.id);
+    var focus = null;
     kinds.forEach(function (kind, k) {
       var group = element("fieldset", "field choices");
       group.append(element("legend", null, kind.legend));
       var invalid = kind.lists.filter(function (list) { return list.classList.contains("invalid"); })[0];
       if (invalid) {
         /* The error the server sent back, beside the boxes the reader sees. */
-        group.classList.add("invalid");
         var error = invalid.querySelector(".field-error");
-        if (error) group.append(error.cloneNode(true));
+        group.classList.add("invalid");
+        group.setAttribute("aria-invalid", "true");
+        if (error) {
+          var said = error.cloneNode(true);
+          said.id = "databases." + k + "-error";
+          group.setAttribute("aria-describedby", said.id);
+          group.append(said);
+        }
       }
-      kind.lists[0].querySelectorAll("div.choice").forEach(function (choice) {
-        var copy = choice.cloneNode(true);
+      boxes(kind.lists[0]).forEach(function (original) {
+        var copy = original.closest("div.choice").cloneNode(true);
         var box = copy.querySelector('input[type="checkbox"]');
         var label = copy.querySelector("label");
         box.removeAttribute("name");
         box.removeAttribute("autofocus");
+        box.autocomplete = "off";
         box.id = "databases." + k + "." + box.value;
         label.htmlFor = box.id;
-        /* Ticked as the chosen program's list is (a form sent back keeps them). */
-        var own = start && start.kind === kind
-          ? form.querySelector('fieldset[data-pipeline="' + CSS.escape(chosen.value) + '"] fieldset[data-several] input[value="' + CSS.escape(box.value) + '"]')
-          : null;
-        box.checked = !!(own && own.checked);
         box.addEventListener("change", function () {
           copyTicks();
           narrow(true);
         });
+        if (invalid && !focus) focus = box;
         kind.boxes.push(box);
         group.append(copy);
       });
@@ -156,14 +165,37 @@
     picker.parentNode.insertBefore(shared, picker);
     picker.querySelector("legend").after(why);
     lists.forEach(function (list) { list.hidden = true; });
+    /* A radio the keyboard reaches says why some are greyed out. */
+    radios.forEach(function (radio) {
+      var described = radio.getAttribute("aria-describedby");
+      radio.setAttribute("aria-describedby", described ? described + " fit" : "fit");
+    });
+
+    function current() {
+      return radios.filter(function (radio) { return radio.checked; })[0];
+    }
+
+    /* The shared list ticked as the chosen program's own is: at the start,
+       and when the browser restores the form on the way back to it. */
+    function fromChosen() {
+      var chosen = current();
+      var own = chosen && searches[chosen.value];
+      if (!own) return;
+      kinds.forEach(function (kind) {
+        kind.boxes.forEach(function (box) {
+          var mine = kind === own.kind && boxes(own.list).some(function (b) { return b.value === box.value && b.checked; });
+          box.checked = mine;
+        });
+      });
+    }
 
     /* Every program's own list ticked as the shared one is. */
     function copyTicks() {
       kinds.forEach(function (kind) {
         kind.lists.forEach(function (list) {
-          kind.boxes.forEach(function (box) {
-            var own = list.querySelector('input[type="checkbox"][value="' + CSS.escape(box.value) + '"]');
-            if (own) own.checked = box.checked;
+          boxes(list).forEach(function (own) {
+            var box = kind.boxes.filter(function (b) { return b.value === own.value; })[0];
+            own.checked = !!(box && box.checked);
           });
         });
       });
@@ -212,52 +244,55 @@
       });
       var fitting = radios.filter(function (radio) { return fits(radio, query, databases); });
       var searching = fitting.filter(function (radio) { return searches[radio.value]; });
-      var current = radios.filter(function (radio) { return radio.checked; })[0];
-      var wantsDatabases = databases.length > 0 && (databasesChanged || (current && searches[current.value]));
+      var chosen = current();
+      var chosenSearches = chosen && searches[chosen.value];
+      var wantsDatabases = databases.length > 0 && (databasesChanged || chosenSearches);
       var usual = (wantsDatabases ? searching : fitting)[0];
-      if (usual && (!current || fitting.indexOf(current) < 0 || (databasesChanged && databases.length > 0 && !searches[current.value]))) {
+      if (usual && (!chosen || fitting.indexOf(chosen) < 0 || (databasesChanged && databases.length > 0 && !chosenSearches))) {
         choose(usual);
-        current = usual;
+        chosen = usual;
       }
       /* What does not fit cannot be chosen, unless nothing would be left;
          the choice standing stays, so that the form always sends one. */
       radios.forEach(function (radio) {
-        radio.disabled = fitting.length > 0 && fitting.indexOf(radio) < 0 && radio !== current;
+        radio.disabled = fitting.length > 0 && fitting.indexOf(radio) < 0 && radio !== chosen;
       });
-      why.textContent = saying(query, databases, kindsTicked, searching, current);
-      /* Two kinds at once: the browser says why and sends nothing. */
+      var line = saying(query, kindsTicked, searching, chosen);
+      if (why.textContent !== line) why.textContent = line;
+      /* Two kinds at once, for a program that searches them: the browser
+         says why and sends nothing. */
       kinds.forEach(function (kind) {
         kind.boxes.forEach(function (box) { box.setCustomValidity(""); });
       });
-      if (kindsTicked.length > 1) {
+      if (kindsTicked.length > 1 && chosen && searches[chosen.value]) {
         var first = databases[0].kind.boxes.filter(function (box) { return box.checked; })[0];
-        first.setCustomValidity(why.textContent);
+        first.setCustomValidity(line);
       }
     }
 
     /* The line that says why the programs offered are these. */
-    function saying(query, databases, kindsTicked, searching, current) {
+    function saying(query, kindsTicked, searching, chosen) {
       if (kindsTicked.length > 1) {
-        return either(kindsTicked.map(function (kind) { return kind.legend.toLowerCase(); })) +
-          " are not searched in one run: tick one kind.";
+        var both = either(kindsTicked.map(function (kind) { return kind.legend.replace(/ databases$/i, "").toLowerCase(); }), true);
+        return both.charAt(0).toUpperCase() + both.slice(1) + " databases are not searched in one run: tick one kind.";
       }
       var what = kindsTicked.length === 1 ? kindsTicked[0].legend.toLowerCase() : null;
       var names = searching.map(function (radio) { return radio.value; });
       if (!query && !what) return "";
       if (!what) {
         return names.length === 0 ? "" :
-          "A " + WORDS[query] + " query: " + either(names) + " search databases with it; tick the databases to search.";
+          QUERIES[query] + ": " + either(names) + " search databases with it; tick the databases to search.";
       }
       if (!query) {
         return names.length === 0 ? "" :
           (names.length === 1 ? names[0] + " searches " : either(names) + " search ") + what +
           "; paste a sequence to narrow them to those that take it.";
       }
-      var pair = "A " + WORDS[query] + " query and " + what;
+      var pair = QUERIES[query] + " and " + what;
       if (names.length === 0) return pair + ": no program here searches those with such a query.";
-      if (!current || names.indexOf(current.value) < 0) return pair + ": " + either(names) + " fit.";
-      var others = names.filter(function (name) { return name !== current.value; });
-      return pair + ": " + current.value + (others.length === 0
+      if (!chosen || names.indexOf(chosen.value) < 0) return pair + ": " + either(names) + " fit.";
+      var others = names.filter(function (name) { return name !== chosen.value; });
+      return pair + ": " + chosen.value + (others.length === 0
         ? ", the one program that fits."
         : " is chosen; " + either(others) + (others.length === 1 ? " fits" : " fit") + " too.");
     }
@@ -272,21 +307,43 @@
     if (file) {
       file.addEventListener("change", function () {
         var chosenFile = file.files && file.files[0];
+        var read = ++fileReads;
         fileAlphabet = null;
         if (!chosenFile) return narrow(false);
         chosenFile.slice(0, FILE_PEEK_BYTES).text().then(function (text) {
+          /* Only the file chosen last counts. */
+          if (read !== fileReads) return;
           fileAlphabet = alphabetOf(text);
           narrow(false);
+        }, function () {
+          /* Unreadable here: the server reads it when it is sent. */
         });
       });
     }
     radios.forEach(function (radio) {
-      radio.addEventListener("change", function () { narrow(false); });
+      radio.addEventListener("change", function (event) {
+        /* A program the reader chose with nothing ticked: its own defaults. */
+        var own = searches[radio.value];
+        if (event.isTrusted && own && ticked().length === 0) {
+          own.kind.boxes.forEach(function (box) { box.checked = own.ticked.indexOf(box.value) >= 0; });
+          copyTicks();
+        }
+        narrow(false);
+      });
     });
-    /* The browser may restore another choice or other text when the user comes back. */
-    window.addEventListener("pageshow", function () { narrow(false); });
+    /* What is ticked is what is sent, whatever the browser restored. */
+    form.addEventListener("submit", copyTicks);
+    /* Back to the page: the browser may have restored another choice, other
+       ticks or other text. */
+    window.addEventListener("pageshow", function () {
+      fromChosen();
+      copyTicks();
+      narrow(false);
+    });
+    fromChosen();
     copyTicks();
     narrow(false);
+    if (focus) focus.focus();
   }
 
   document.querySelectorAll("form[data-submit]").forEach(chooser);

@@ -165,6 +165,11 @@ impl Browser {
         self.call("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// The browser's Back button.
+    fn back(&self) {
+        self.call("POST", "/back", Some(json!({})));
+    }
+
     fn url(&self) -> String {
         self.call("GET", "/url", None).as_str().unwrap().to_owned()
     }
@@ -2696,41 +2701,62 @@ fn a_scientist_searches_the_labs_databases_from_the_page_with_the_program_that_f
         "{fasta}"
     );
 
-    // A coding sequence, every box unticked by mistake: refused, and said
-    // where the boxes are; the enzymes ticked, blastx.
+    // A coding sequence with the enzymes ticked: blastx.
+    let cds = format!(">chiS-cds\n{}", &ref04[200..1463]);
     browser.go(&home);
-    tick(&browser, &[]);
-    browser.type_into(
-        &browser.find("#query_sequence"),
-        &format!(">chiS-cds\n{}", &ref04[200..1463]),
-    );
-    browser.click(&browser.find("form[data-submit] button[type=submit]"));
-    let said = browser.text(&browser.find("fieldset.databases .field-error"));
-    assert!(said.contains("choose at least one"), "{said}");
-    browser.fit_to_page();
-    browser.screenshot("form-databases-none.png");
-    assert!(
-        server.experiment_dirs().len() == 1,
-        "nothing more was submitted"
-    );
     tick(&browser, &["reference_proteins"]);
-    assert_eq!(
-        offered(&browser),
-        json!([
-            "blastx",
-            ["blastx", "analysis"],
-            "A DNA query and protein databases: blastx, the one program that fits."
-        ])
+    browser.type_into(&browser.find("#query_sequence"), &cds);
+    let narrowed = json!([
+        "blastx",
+        ["blastx", "analysis"],
+        "A DNA query and protein databases: blastx, the one program that fits."
+    ]);
+    wait_until(
+        "blastx is chosen for a coding sequence and protein databases",
+        || offered(&browser) == narrowed,
     );
     browser.click(&browser.find("form[data-submit] button[type=submit]"));
     let id = browser.landed_on_an_experiment();
     let record = wait_complete(&server, &id);
     assert_eq!(record["pipeline"], "blastx");
+    assert_eq!(record["params"]["database"], "reference_proteins");
     browser.find("table.hits");
     assert_eq!(
         hits_shown(&browser)[0].0,
         "prot01",
         "the chitinase it encodes"
+    );
+
+    // Back to the form (afresh, or restored by the browser): what it shows
+    // ticked is what it sends.
+    browser.back();
+    wait_until("the form is back", || {
+        browser.url() == home && browser.try_find("#fit").is_some()
+    });
+    let sent = browser.script(
+        "const chosen = document.querySelector('input[name=pipeline]:checked').value; \
+         const names = sel => Array.from(document.querySelectorAll(sel), b => b.value).join(); \
+         return [names('fieldset.databases input:checked'), \
+                 names(`fieldset[data-pipeline=${chosen}] fieldset[data-several] input[type=checkbox]:checked`)];",
+    );
+    assert_eq!(sent[0], sent[1], "shown ticked, and sent");
+
+    // Every box unticked by mistake: refused, and said beside the boxes.
+    let submitted = server.experiment_dirs().len();
+    browser.go(&home);
+    tick(&browser, &[]);
+    browser.type_into(&browser.find("#query_sequence"), &cds);
+    browser.click(&browser.find("form[data-submit] button[type=submit]"));
+    let said = browser.text(&browser.find("fieldset.databases .field-error"));
+    assert!(said.contains("none chosen: choose at least one"), "{said}");
+    let focused = browser.script("return document.activeElement.id;");
+    assert_eq!(focused, "databases.0.contigs", "the first box, to tick one");
+    browser.fit_to_page();
+    browser.screenshot("form-databases-none.png");
+    assert_eq!(
+        server.experiment_dirs().len(),
+        submitted,
+        "nothing more was submitted"
     );
 
     // A protein: blastp for protein databases, tblastn for nucleotide ones.

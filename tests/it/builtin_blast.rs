@@ -753,6 +753,74 @@ fn several_databases_are_searched_at_once_each_named_in_the_report() {
         "the report names each database by its title, never a path: {note}"
     );
 
+    // Each hit says which database holds it: by NCBI's ids too, and both
+    // when both hold it (the search does not say which it found).
+    make_database(
+        &db,
+        "refseq",
+        "Lab RefSeq",
+        &format!(
+            ">ref|NM_000001.1| a RefSeq-style copy of part of ref04\n{}\n>ref01 a second copy of ref01\n{}\n",
+            &ref04.sequence[600..1100],
+            &ref01.sequence[..600]
+        ),
+    );
+    wait_until("the new database is offered", || {
+        server.get("/").text().contains("Lab RefSeq")
+    });
+    let id = submit(
+        &server,
+        &[
+            ("pipeline", "blastn"),
+            ("query_name", "two_parts"),
+            ("query_sequence", &read),
+            ("param.database", "reference,refseq"),
+        ],
+    );
+    wait_complete(&server, &id);
+    let page = request(
+        server.addr,
+        "GET",
+        &format!("/experiments/{id}"),
+        &[("Accept", BROWSER_ACCEPT)],
+        b"",
+    )
+    .text();
+    let table = page.split("<table class=\"data hits\"").nth(1).unwrap();
+    let table = &table[..table.find("</table>").unwrap()];
+    let mut sources: Vec<(String, String)> = table
+        .split("<tr data-hit=")
+        .skip(1)
+        .map(|row| {
+            let between = |start: &str, end: &str| {
+                let from = row
+                    .find(start)
+                    .map(|at| at + start.len())
+                    .unwrap_or(row.len());
+                row[from..][..row[from..].find(end).unwrap_or(0)].to_owned()
+            };
+            (
+                between("value=\"", "\""),
+                between("<span class=\"hit-source\">", "</span>"),
+            )
+        })
+        .collect();
+    sources.sort();
+    sources.dedup();
+    let reference_title = "seqspool example nucleotide reference (synthetic)";
+    assert_eq!(
+        sources,
+        [
+            (
+                "ref01".into(),
+                format!("in {reference_title} or Lab RefSeq")
+            ),
+            ("ref04".into(), format!("in {reference_title}")),
+            ("ref|NM_000001.1|".into(), "in Lab RefSeq".into()),
+        ],
+        "{table}"
+    );
+
     // Each name is checked against the databases of the program's kind.
     let before = server.experiment_dirs().len();
     for database in [
