@@ -1327,10 +1327,12 @@ fn reference_and_plasmids() -> (tempfile::TempDir, String) {
 fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() {
     need_blast();
     let (db, fasta) = reference_and_plasmids();
-    // The built-in blastn serves NCBI's nt by the mapping; plasmids is in no mapping.
+    // The built-in blastn serves NCBI's nt (the lab's two databases) and
+    // core_nt (said nothing of: the default) by the mapping; plasmids is in no mapping.
     let file = db.path().join("seqspool.toml");
-    let text =
-        "[[ncbi.program]]\nprogram = \"blastn\"\npipeline = \"blastn\"\ndatabases = [\"nt\"]\n";
+    let text = "[[ncbi.program]]\nprogram = \"blastn\"\npipeline = \"blastn\"\n\
+                databases = [\"nt\", \"core_nt\"]\n\
+                searches = { nt = [\"reference\", \"plasmids\"] }\n";
     let dir = db.path().to_owned();
     let server = Server::start(|config| {
         config.blast_databases = Some(dir.clone());
@@ -1377,9 +1379,14 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
     let plasmids = search("plasmids");
     assert!(plasmids.contains("two_parts\tpLab01\t"), "{plasmids}");
     assert!(!plasmids.contains("\tref06\t"), "{plasmids}");
-    // The mapping still serves NCBI's names (nt: the pipeline's default database, the first found).
+    // The mapping still serves NCBI's names: nt searches what it says,
+    // core_nt the pipeline's default database (the first found).
     let nt = search("nt");
+    assert!(nt.contains("two_parts\tref06\t"), "{nt}");
     assert!(nt.contains("two_parts\tpLab01\t"), "{nt}");
+    let core_nt = search("core_nt");
+    assert!(core_nt.contains("two_parts\tpLab01\t"), "{core_nt}");
+    assert!(!core_nt.contains("\tref06\t"), "{core_nt}");
 
     let refused = cgi(
         &server,
