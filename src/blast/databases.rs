@@ -11,7 +11,12 @@ use std::process::{Command, Stdio};
 use serde::Serialize;
 
 /// The program that lists databases, found on the server's `PATH`.
-const LISTER: &str = "blastdbcmd";
+pub(crate) const LISTER: &str = "blastdbcmd";
+
+/// The variable that names the databases' directory to the built-in
+/// programs' command (and to what formats their archives: a database is
+/// named by its path under it).
+pub(crate) const DATABASES_VAR: &str = "SEQSPOOL_BLAST_DATABASES";
 
 /// What `blastdbcmd -list_outfmt` writes a line of: path, molecule, title,
 /// sequences, letters, separated by tabs.

@@ -176,6 +176,16 @@ impl Format {
         }
     }
 
+    /// Whether the format names the databases searched as the search's
+    /// `-db` gave them, paths and all ([`super::searched::unpath`] names
+    /// them otherwise); the pairwise report names them by title itself.
+    pub(crate) fn names_databases(&self) -> bool {
+        matches!(
+            self,
+            Format::Xml | Format::CommentedTabular(_) | Format::Json
+        )
+    }
+
     /// The usual file extension of the format.
     pub(crate) fn extension(&self) -> &'static str {
         match self {

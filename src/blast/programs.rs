@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::databases::{Databases, Molecule};
+use super::databases::{Databases, Molecule, DATABASES_VAR};
 use super::ncbi::{Program, Services};
 use crate::pipeline::{
     Command, Definition, ExecutorKind, Param, ParamKind, Pipeline, ResultFile, Size, View,
@@ -32,9 +32,6 @@ pub(crate) const COLUMNS: [&str; 13] = [
 
 /// The first argument that makes the binary the programs' command (`blast::run`).
 pub const SUBCOMMAND: &str = "__blast";
-
-/// The variable that names the databases' directory to the command.
-pub(crate) const DATABASES_VAR: &str = "SEQSPOOL_BLAST_DATABASES";
 
 /// The E-value a search reports hits at or below unless told otherwise:
 /// SequenceServer's, which keeps a plate's reports to the hits that mean

@@ -24,12 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::archive;
-use super::databases;
+use super::databases::{self, DATABASES_VAR};
 use super::format::PROGRAM as FORMATTER;
 use super::ncbi::Program;
-use super::programs::{
-    self, Spec, ARCHIVE, COLUMNS, DATABASES_VAR, MATRICES, SUBCOMMAND, TABLE, TASKS,
-};
+use super::programs::{self, Spec, ARCHIVE, COLUMNS, MATRICES, SUBCOMMAND, TABLE, TASKS};
 
 /// The archive of a group's search, in the group's directory.
 const GROUP_ARCHIVE: &str = "group.asn";

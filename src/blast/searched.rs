@@ -3,7 +3,10 @@
 //! path on the server), which of several holds each hit (`-entry_batch`,
 //! for a report that says where each hit came from), and the whole
 //! sequences of the search's hits, fetched by their ids (`-entry_batch`)
-//! for a download (`?format=fasta`).
+//! for a download (`?format=fasta`). The formats a client reads (XML,
+//! JSON, the commented table) carry the search's `-db` as BLAST wrote it,
+//! paths and all; [`unpath`] rewrites those lines to the databases' names,
+//! or titles where a person reads them.
 //! The single lookup of an identifier sent as NCBI's `QUERY` is
 //! [`super::ncbi::entry`]'s.
 //!
@@ -13,17 +16,17 @@
 //! never on its command line. Each call runs under the formatter's limits
 //! and in one of its turns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::databases::{is_name, DATABASES_VAR, LISTER as PROGRAM};
 use super::format::{self, FormatError, Options, Turn};
-use super::ncbi::entry::PROGRAM;
 use super::report::Hit;
 use crate::error::Error;
 
@@ -52,9 +55,7 @@ pub(crate) fn databases(database: &str, options: &Options) -> Vec<Database> {
     database
         .split_whitespace()
         .map(|word| {
-            let name = Path::new(word)
-                .file_name()
-                .map_or_else(|| word.to_owned(), |n| n.to_string_lossy().into_owned());
+            let name = name_of(word, options);
             let title = title(word, options).unwrap_or_else(|why| {
                 log::debug!("no title of the database {word}: {why}");
                 name.clone()
@@ -62,6 +63,119 @@ pub(crate) fn databases(database: &str, options: &Options) -> Vec<Database> {
             Database { name, title }
         })
         .collect()
+}
+
+/// The name a report gives the database `word` (one path of BLAST's
+/// `-db`): its path under the directory its search found databases in
+/// (the built-in programs' [`DATABASES_VAR`], or `BLASTDB`, in
+/// `options.env`), else its file name; never a path on the server.
+pub(crate) fn name_of(word: &str, options: &Options) -> String {
+    let path = Path::new(word);
+    let dirs = options
+        .env
+        .iter()
+        .filter(|(key, _)| key == DATABASES_VAR || key == "BLASTDB")
+        .flat_map(|(_, dirs)| dirs.split(':'))
+        .filter(|dir| !dir.is_empty());
+    for dir in dirs {
+        let under = path.strip_prefix(dir).ok().and_then(|p| p.to_str());
+        if let Some(name) = under.filter(|name| is_name(name)) {
+            return name.to_owned();
+        }
+    }
+    path.file_name()
+        .map_or_else(|| word.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// How a line of a formatted report names the databases searched.
+#[derive(Clone, Copy)]
+enum Shown {
+    /// By name, for a program to read (`reference plasmids`).
+    Names,
+    /// By title, for a person (`Reference set; Lab plasmids`), as the
+    /// pairwise report's own header has them.
+    Titles,
+}
+
+/// The lines BLAST writes its search's `-db` into: what comes before the
+/// value and after it, and how the value is shown instead.
+const DATABASE_LINES: [(&str, &str, Shown); 4] = [
+    // -outfmt 7, the commented table.
+    ("# Database: ", "", Shown::Titles),
+    // -outfmt 5, BLAST XML (Biopython's `record.database`).
+    ("<BlastOutput_db>", "</BlastOutput_db>", Shown::Names),
+    // -outfmt 14, XML2's search target.
+    ("<db>", "</db>", Shown::Names),
+    // -outfmt 13 and 15, JSON's search target.
+    ("\"db\": \"", "\"", Shown::Names),
+];
+
+/// Copies `input`, a report `blast_formatter` wrote with `options`, into
+/// `output`, each line that names the databases searched naming them as
+/// [`DATABASE_LINES`] says instead of by their paths, and returns the bytes
+/// written. Every other line is copied as it is.
+pub(crate) fn unpath(
+    mut input: impl BufRead,
+    output: impl Write,
+    options: &Options,
+) -> io::Result<u64> {
+    let mut output = BufWriter::new(output);
+    let mut titles: HashMap<String, String> = HashMap::new();
+    let mut line = Vec::new();
+    let mut written = 0u64;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let shown = database_line(&line, options, &mut titles);
+        let bytes = shown.as_deref().map_or(&line[..], str::as_bytes);
+        output.write_all(bytes)?;
+        written += bytes.len() as u64;
+    }
+    output.flush()?;
+    Ok(written)
+}
+
+/// `line` naming the databases without their paths, if it is one of
+/// [`DATABASE_LINES`]; `titles` keeps the titles already looked up.
+fn database_line(
+    line: &[u8],
+    options: &Options,
+    titles: &mut HashMap<String, String>,
+) -> Option<String> {
+    let body = line.trim_ascii_start();
+    let (start, end, shown) = DATABASE_LINES
+        .into_iter()
+        .find(|(start, _, _)| body.starts_with(start.as_bytes()))?;
+    let text = std::str::from_utf8(line).ok()?;
+    let indent = &text[..text.len() - text.trim_start().len()];
+    let rest = text.trim_start().strip_prefix(start)?;
+    let content = rest.trim_end_matches(['\r', '\n']);
+    let newline = &rest[content.len()..];
+    let (value, tail) = if end.is_empty() {
+        (content, "")
+    } else {
+        content.split_at(content.rfind(end)?)
+    };
+    let value = match shown {
+        Shown::Names => value
+            .split_whitespace()
+            .map(|word| name_of(word, options))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Shown::Titles => titles
+            .entry(value.to_owned())
+            .or_insert_with(|| {
+                databases(value, options)
+                    .into_iter()
+                    .map(|db| db.title)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .clone(),
+    };
+    Some(format!("{indent}{start}{value}{tail}{newline}"))
 }
 
 /// The title of one database: the first line of `blastdbcmd -info`,
@@ -277,4 +391,56 @@ fn entries(
         .map_err(room)?;
     let said = format::message(&String::from_utf8_lossy(&said));
     Ok((status.success(), said))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn options(dir: &str) -> Options {
+        let mut options = Options::new(Duration::from_secs(5), 1 << 20);
+        options.env = vec![(DATABASES_VAR.into(), dir.into())];
+        options
+    }
+
+    #[test]
+    fn a_database_is_named_by_its_path_under_the_directory_or_its_file_name() {
+        let options = options("/data/blastdb");
+        assert_eq!(
+            name_of("/data/blastdb/lab/plasmids", &options),
+            "lab/plasmids"
+        );
+        assert_eq!(name_of("/data/blastdb/nt", &options), "nt");
+        assert_eq!(name_of("/srv/other/swissprot", &options), "swissprot");
+        assert_eq!(name_of("nt", &options), "nt");
+        assert_eq!(name_of("/data/blastdb/.building-x-1/x", &options), "x");
+    }
+
+    #[test]
+    fn the_lines_that_name_the_databases_lose_their_paths_and_no_other_changes() {
+        let options = options("/data/blastdb");
+        let db = "/data/blastdb/reference /data/blastdb/lab/plasmids";
+        let report = format!(
+            "<BlastOutput_db>{db}</BlastOutput_db>\n\
+             \x20         <db>{db}</db>\r\n\
+             \x20       \"db\": \"{db}\",\n\
+             <Hit_def>/data/blastdb/reference is a defline</Hit_def>\n\
+             # Database: {db}\n\
+             last line without an end"
+        );
+        let mut out = Vec::new();
+        let written = unpath(report.as_bytes(), &mut out, &options).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(written, out.len() as u64);
+        assert_eq!(
+            out,
+            "<BlastOutput_db>reference lab/plasmids</BlastOutput_db>\n\
+             \x20         <db>reference lab/plasmids</db>\r\n\
+             \x20       \"db\": \"reference lab/plasmids\",\n\
+             <Hit_def>/data/blastdb/reference is a defline</Hit_def>\n\
+             # Database: reference; lab/plasmids\n\
+             last line without an end"
+        );
+    }
 }

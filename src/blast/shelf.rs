@@ -3,9 +3,11 @@
 //! with `seqspool db add`, or by hand), so that the built-in BLAST
 //! pipelines' `database` choices and the names NCBI's URL API takes follow
 //! without a restart. The directory is watched by its directories'
-//! modification times, read every [`POLL`] from a thread of its own; a
-//! change lists the databases again (`blastdbcmd -list`) and rebuilds both
-//! under one lock, so they never disagree for long.
+//! modification times and its databases' index files' times and sizes (a
+//! database rebuilt in place, with a new title or more sequences, leaves
+//! its directory's time as it was), read every [`POLL`] from a thread of
+//! its own; a change lists the databases again (`blastdbcmd -list`) and
+//! rebuilds both under one lock, so they never disagree for long.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -50,12 +52,22 @@ struct Source {
     seen: Mutex<Seen>,
 }
 
-/// The databases found last, and the directory's times then.
+/// The databases found last, and the directory's stamps then.
 #[derive(Debug)]
 struct Seen {
     databases: Databases,
-    times: Vec<(PathBuf, SystemTime)>,
+    times: Vec<Stamp>,
 }
+
+/// A directory or an index file of a database as a look saw it: its path,
+/// modification time and size.
+type Stamp = (PathBuf, SystemTime, u64);
+
+/// The files that say what a database is: its index (`.nin`, `.pin`: the
+/// title, the number of sequences and letters), its alias file (`.nal`,
+/// `.pal`: the volumes of one made of several), its metadata (`.njs`,
+/// `.pjs`, BLAST databases of version 5). A database rebuilt rewrites them.
+const INDEX_FILES: [&str; 6] = ["nin", "pin", "nal", "pal", "njs", "pjs"];
 
 impl Shelf {
     /// What a server offers: the `lab` pipelines, and with a databases
@@ -228,30 +240,43 @@ fn log_found(databases: &Databases) {
     }
 }
 
-/// The modification times of `dir` and every directory under it (hidden
-/// ones left out, as the lister leaves them out): a database added,
-/// removed or moved into place changes one.
-fn times_of(dir: &Path) -> Vec<(PathBuf, SystemTime)> {
+/// The stamps of `dir`, of every directory under it and of the databases'
+/// [`INDEX_FILES`] in them (hidden ones left out, as the lister leaves them
+/// out): a database added, removed or moved into place changes a
+/// directory's, one rebuilt in place its index files'. Only `stat` calls.
+fn times_of(dir: &Path) -> Vec<Stamp> {
+    let stamp = |path: PathBuf, meta: &std::fs::Metadata| {
+        let time = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        (path, time, meta.len())
+    };
     let mut times = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(dir) = pending.pop() {
         let Ok(meta) = std::fs::metadata(&dir) else {
             continue;
         };
-        times.push((
-            dir.clone(),
-            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-        ));
+        times.push(stamp(dir.clone(), &meta));
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
-            let hidden = entry
-                .file_name()
-                .to_str()
-                .is_none_or(|n| n.starts_with('.'));
-            if !hidden && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let name = entry.file_name();
+            let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) else {
+                continue;
+            };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 pending.push(entry.path());
+                continue;
+            }
+            let index = name
+                .rsplit_once('.')
+                .is_some_and(|(_, extension)| INDEX_FILES.contains(&extension));
+            // A file is followed if it is a link: a database's files may be.
+            if let Some(meta) = index
+                .then(|| std::fs::metadata(entry.path()).ok())
+                .flatten()
+            {
+                times.push(stamp(entry.path(), &meta));
             }
         }
     }

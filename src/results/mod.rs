@@ -602,6 +602,15 @@ pub(crate) async fn download(
         let output = made()?;
         let length = blast::format_file(file, &download.format(), &options, &output)?;
         let output = rewound(output)?;
+        // Named by name or title, never by their paths on the server.
+        let (output, length) = if download.format().names_databases() {
+            let named = made()?;
+            let length = searched::unpath(std::io::BufReader::new(output), &named, &options)
+                .map_err(|e| Error::io("naming the databases of a report in", &root, e))?;
+            (rewound(named)?, length)
+        } else {
+            (output, length)
+        };
         if !download.is_table() {
             return Ok((output, length));
         }

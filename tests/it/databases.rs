@@ -141,3 +141,81 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
         names(&server).contains(&"blastp".to_owned())
     });
 }
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_database_rebuilt_in_place_is_offered_anew_without_a_restart() {
+    need_blast();
+    let lab = Lab::new();
+    let dir = lab.path("blastdb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let plasmids: Vec<Reference> = references("reference.fasta").into_iter().take(2).collect();
+    let fasta = |n: usize| -> String {
+        plasmids[..n]
+            .iter()
+            .map(|r| format!(">{} {}\n{}\n", r.id, r.title, r.sequence))
+            .collect()
+    };
+    make_database(&dir, "plasmids", "Lab plasmids", &fasta(1));
+    let server = lab.server(|config| {
+        config.blast_databases = Some(dir.clone());
+        config.blast_group = 1;
+    });
+    let title = |server: &Server| -> String {
+        let listed = server.get("/pipelines").json();
+        let blastn = listed["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "blastn")
+            .cloned()
+            .unwrap_or_else(|| panic!("no blastn: {listed}"));
+        let database = blastn["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "database")
+            .cloned()
+            .unwrap();
+        database["titles"]["plasmids"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(title(&server), "Lab plasmids");
+    assert!(server.get("/").text().contains("1 sequence,"));
+
+    // Rebuilt beside, then written over the files in place, as `cp` or
+    // `rsync --inplace` would: the directory's own time does not change.
+    let scratch = lab.path("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    make_database(
+        &scratch,
+        "plasmids",
+        "Lab plasmids, second edition",
+        &fasta(2),
+    );
+    let before = std::fs::metadata(&dir).unwrap().modified().unwrap();
+    let mut rebuilt = 0;
+    for entry in std::fs::read_dir(&scratch).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if dir.join(&name).exists() && !name.to_string_lossy().ends_with(".fasta") {
+            std::fs::copy(entry.path(), dir.join(&name)).unwrap();
+            rebuilt += 1;
+        }
+    }
+    assert!(rebuilt >= 3, "{rebuilt} files of the database written over");
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().modified().unwrap(),
+        before,
+        "the directory's time is as it was"
+    );
+    wait_until("the new title is offered", || {
+        title(&server) == "Lab plasmids, second edition"
+    });
+    assert!(
+        server.get("/").text().contains("2 sequences,"),
+        "the form shows its new size"
+    );
+}

@@ -1298,13 +1298,10 @@ fn identifiers_are_looked_up_where_the_configuration_says() {
     assert_eq!(experiment_dirs(&server.dir), Vec::<String>::new());
 }
 
-#[test]
-#[cfg_attr(
-    not(seqspool_test_blast),
-    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
-)]
-fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() {
-    need_blast();
+/// The example databases and `plasmids` ("Lab plasmids": pLab01, the
+/// first 600 bases of ref01) in a new directory, and a read in two parts,
+/// one of ref06 and one of pLab01, as FASTA named `two_parts`.
+fn reference_and_plasmids() -> (tempfile::TempDir, String) {
     let db = tempfile::tempdir().unwrap();
     make_databases(db.path());
     let ref01 = reference("reference.fasta", "ref01");
@@ -1314,10 +1311,28 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
         "Lab plasmids",
         &format!(">pLab01 a lab plasmid\n{}\n", &ref01.sequence[..600]),
     );
-    // The built-in blastn serves NCBI's nt by the mapping; plasmids is in no mapping.
+    let fasta = format!(
+        ">two_parts\n{}{}\n",
+        cut("reference.fasta", "ref06", 240),
+        &ref01.sequence[100..400]
+    );
+    (db, fasta)
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() {
+    need_blast();
+    let (db, fasta) = reference_and_plasmids();
+    // The built-in blastn serves NCBI's nt (the lab's two databases) and
+    // core_nt (said nothing of: the default) by the mapping; plasmids is in no mapping.
     let file = db.path().join("seqspool.toml");
-    let text =
-        "[[ncbi.program]]\nprogram = \"blastn\"\npipeline = \"blastn\"\ndatabases = [\"nt\"]\n";
+    let text = "[[ncbi.program]]\nprogram = \"blastn\"\npipeline = \"blastn\"\n\
+                databases = [\"nt\", \"core_nt\"]\n\
+                searches = { nt = [\"reference\", \"plasmids\"] }\n";
     let dir = db.path().to_owned();
     let server = Server::start(|config| {
         config.blast_databases = Some(dir.clone());
@@ -1334,12 +1349,6 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
             .iter()
             .all(|p| p.get("check").is_none() || p["available"] == true)
     });
-    let dna = format!(
-        "{}{}",
-        cut("reference.fasta", "ref06", 240),
-        &ref01.sequence[100..400]
-    );
-    let fasta = format!(">two_parts\n{dna}\n");
     let search = |database: &str| -> String {
         let put = cgi(
             &server,
@@ -1370,9 +1379,14 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
     let plasmids = search("plasmids");
     assert!(plasmids.contains("two_parts\tpLab01\t"), "{plasmids}");
     assert!(!plasmids.contains("\tref06\t"), "{plasmids}");
-    // The mapping still serves NCBI's names (nt: the pipeline's default database, the first found).
+    // The mapping still serves NCBI's names: nt searches what it says,
+    // core_nt the pipeline's default database (the first found).
     let nt = search("nt");
+    assert!(nt.contains("two_parts\tref06\t"), "{nt}");
     assert!(nt.contains("two_parts\tpLab01\t"), "{nt}");
+    let core_nt = search("core_nt");
+    assert!(core_nt.contains("two_parts\tpLab01\t"), "{core_nt}");
+    assert!(!core_nt.contains("\tref06\t"), "{core_nt}");
 
     let refused = cgi(
         &server,
@@ -1389,5 +1403,113 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
             .contains("DATABASE plasmids refseq_rna is not offered for blastn"),
         "{}",
         refused.text()
+    );
+}
+
+/// The text of every file of a zip archive, one after the other.
+fn unzip_text(bytes: &[u8]) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a whole zip");
+    let mut text = String::new();
+    for index in 0..archive.len() {
+        archive
+            .by_index(index)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+    }
+    text
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn no_format_of_a_search_names_a_path_on_the_server_only_names_and_titles() {
+    need_blast();
+    let (db, fasta) = reference_and_plasmids();
+    let dir = db.path().to_owned();
+    let server = Server::start(|config| {
+        config.blast_databases = Some(dir.clone());
+        config.blast_group = 1;
+    });
+    let put = cgi(
+        &server,
+        &[
+            ("CMD", "Put"),
+            ("PROGRAM", "blastn"),
+            ("DATABASE", "reference plasmids"),
+            ("QUERY", &fasta),
+        ],
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    let rid = info(&put.text(), "RID").unwrap().to_owned();
+    let get = |format: &str| {
+        server.get(&format!(
+            "/Blast.cgi?CMD=Get&FORMAT_TYPE={format}&RID={rid}"
+        ))
+    };
+    wait_until("the search is ready", || {
+        get("Tabular").text().contains("two_parts\t")
+    });
+    // The databases' directory, as given and as the server resolved it.
+    let paths = [
+        db.path().display().to_string(),
+        db.path().canonicalize().unwrap().display().to_string(),
+    ];
+    let no_path = |what: &str, text: &str| {
+        for path in &paths {
+            assert!(
+                !text.contains(path.as_str()),
+                "{what} names {path}:\n{text}"
+            );
+        }
+    };
+    let mut answers = Vec::new();
+    for format in ["XML", "Text", "Tabular", "HTML"] {
+        let answer = get(format);
+        assert_eq!(answer.status, 200, "{format}: {}", answer.text());
+        answers.push((format.to_owned(), answer.text()));
+    }
+    for format in ["JSON2", "XML2"] {
+        let answer = get(format);
+        assert_eq!(answer.status, 200, "{format}");
+        answers.push((format.to_owned(), unzip_text(&answer.body)));
+    }
+    let id = newest(&server)["id"].as_str().unwrap().to_owned();
+    for format in ["xml", "tabular", "tabular-all", "pairwise", "json"] {
+        let answer = server.get(&format!(
+            "/experiments/{id}/results/hits.asn?format={format}"
+        ));
+        assert_eq!(answer.status, 200, "?format={format}: {}", answer.text());
+        answers.push((format!("?format={format}"), answer.text()));
+    }
+    for (what, text) in &answers {
+        assert!(text.contains("pLab01"), "{what} has no hit:\n{text}");
+        no_path(what, text);
+    }
+    let answer = |what: &str| &answers.iter().find(|(w, _)| w == what).unwrap().1;
+    // Names where a program reads them, titles where a person does.
+    assert!(
+        answer("XML").contains("<BlastOutput_db>reference plasmids</BlastOutput_db>"),
+        "{}",
+        answer("XML")
+    );
+    assert!(
+        answer("JSON2").contains("\"db\": \"reference plasmids\""),
+        "{}",
+        answer("JSON2")
+    );
+    assert!(
+        answer("Tabular").contains(
+            "# Database: seqspool example nucleotide reference (synthetic); Lab plasmids"
+        ),
+        "{}",
+        answer("Tabular")
+    );
+    assert!(
+        answer("?format=tabular-all").contains("# Database: seqspool example nucleotide"),
+        "{}",
+        answer("?format=tabular-all")
     );
 }

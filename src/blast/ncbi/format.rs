@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::blast::format::{self as blast, Columns, Split};
+use crate::blast::searched;
 use crate::error::Error;
 use crate::time::Timestamp;
 use crate::zipstream::ZipStream;
@@ -88,7 +89,8 @@ pub(crate) fn report(job: Job, format: Format, limits: Limits) -> Result<Vec<u8>
                 Format::Xml => blast::Format::Xml,
                 _ => blast::Format::CommentedTabular(Columns::Standard),
             };
-            blast::format(job.archive, &format, &options).map_err(too_large)
+            let report = blast::format(job.archive, &format, &options).map_err(too_large)?;
+            unpath(&report, &options)
         }
         Format::Json2 | Format::Xml2 => {
             options.max_hits = limits.alignments.or(limits.descriptions).map(|n| n.max(1));
@@ -109,9 +111,18 @@ pub(crate) fn report(job: Job, format: Format, limits: Limits) -> Result<Vec<u8>
             };
             blast::format_split(job.archive, split, &options, dir.path(), &job.rid)
                 .map_err(too_large)?;
-            zip_files(dir.path(), &job.rid, format)
+            zip_files(dir.path(), &job.rid, format, &options)
         }
     }
+}
+
+/// `report` naming the databases searched by name (or title), not by their
+/// paths on the server.
+fn unpath(report: &[u8], options: &blast::Options) -> Result<Vec<u8>, Error> {
+    let mut named = Vec::with_capacity(report.len());
+    searched::unpath(report, &mut named, options)
+        .map_err(|err| Error::Internal(format!("naming the databases of a report: {err}")))?;
+    Ok(named)
 }
 
 /// A report too large says what to do about it.
@@ -140,7 +151,12 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, Error> {
 
 /// NCBI's zip of a multi-file report: the file that names the others as
 /// `RID.json` (or `.xml`), then one file per query, `RID_1.json`, ...
-fn zip_files(dir: &Path, rid: &str, format: Format) -> Result<Vec<u8>, Error> {
+fn zip_files(
+    dir: &Path,
+    rid: &str,
+    format: Format,
+    options: &blast::Options,
+) -> Result<Vec<u8>, Error> {
     let extension = if format == Format::Json2 {
         "json"
     } else {
@@ -162,7 +178,7 @@ fn zip_files(dir: &Path, rid: &str, format: Format) -> Result<Vec<u8>, Error> {
     let mut total = 0u64;
     for name in names {
         let path = dir.join(&name);
-        let bytes = read_capped(&path)?;
+        let bytes = unpath(&read_capped(&path)?, options)?;
         total += bytes.len() as u64;
         if total > MAX_REPORT {
             return Err(too_large(blast::FormatError::TooLarge(MAX_REPORT)));
@@ -204,7 +220,8 @@ mod tests {
         std::fs::write(dir.path().join("RID_2.json"), "two").unwrap();
         std::fs::write(dir.path().join("RID_1.json"), "one").unwrap();
         std::fs::write(dir.path().join("search.asn"), "not zipped").unwrap();
-        let bytes = zip_files(dir.path(), "RID", Format::Json2).unwrap();
+        let options = blast::Options::new(TIME_LIMIT, MAX_REPORT);
+        let bytes = zip_files(dir.path(), "RID", Format::Json2, &options).unwrap();
         assert!(bytes.starts_with(b"PK\x03\x04"));
         let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let names: Vec<String> = (0..archive.len())

@@ -17,6 +17,7 @@
 //! databases = ["reference", "nt", "core_nt"]  # DATABASE names it accepts
 //! lookup = ["${CONFIG_DIR}/data/db/reference"] # where QUERY=AC123456 is found
 //!                                             # (default: the pipeline's BLAST_DB)
+//! searches = { nt = ["reference", "plasmids"] } # the lab's databases a name means
 //! ```
 
 pub(crate) mod entry;
@@ -129,6 +130,12 @@ struct ProgramTable {
     /// The BLAST databases an identifier sent as `QUERY` is looked up in
     /// (`blastdbcmd -db`), in order; by default the pipeline's `BLAST_DB`.
     lookup: Option<Vec<String>>,
+    /// What a name of `databases` means among the lab's databases (`nt =
+    /// ["reference", "plasmids"]`): the values its database parameter gets,
+    /// searched at once. A name not here searches what the pipeline
+    /// searches by default (or, with `database_param`, goes to it as sent).
+    #[serde(default)]
+    searches: BTreeMap<String, Vec<String>>,
 }
 
 /// What the URL API offers: a service per program.
@@ -143,7 +150,11 @@ pub struct Service {
     pub program: Program,
     pub pipeline: Arc<Pipeline>,
     pub databases: Vec<String>,
+    /// The parameter that gets `DATABASE` as sent.
     database_param: Option<String>,
+    /// The lab's databases a name sent means, and the parameter they go to.
+    searches: BTreeMap<String, Vec<String>>,
+    searches_param: Option<String>,
     params: RawParams,
     /// Where an identifier sent as `QUERY` is looked up, in order.
     pub lookup: Vec<String>,
@@ -206,6 +217,34 @@ impl Services {
                     ));
                 }
             }
+            // A built-in program's own parameter takes the lab's databases, several at once.
+            let searches_param = entry.database_param.clone().or_else(|| {
+                declared(BUILTIN_DATABASE_PARAM).then(|| BUILTIN_DATABASE_PARAM.to_owned())
+            });
+            for (name, lab) in &entry.searches {
+                let here = format!("{here}: searches.{name}");
+                if !entry.databases.contains(name) {
+                    return Err(format!(
+                        "{here}: {name} is not one of the databases scripts may send ({})",
+                        entry.databases.join(", ")
+                    ));
+                }
+                if lab.is_empty() || lab.iter().any(|db| db.trim().is_empty()) {
+                    return Err(format!("{here}: must list the lab's databases, none empty"));
+                }
+                let Some(param) = &searches_param else {
+                    return Err(format!(
+                        "{here}: the pipeline '{}' has no parameter '{BUILTIN_DATABASE_PARAM}'; \
+                         name the one that takes its databases with database_param",
+                        pipeline.name
+                    ));
+                };
+                // A database not found now may be added later: said, not refused.
+                let value = RawParams::from([(param.clone(), lab.join(","))]);
+                if let Err(err) = pipeline.check_params(&value) {
+                    log::warn!("{here}: {err}; a search of {name} is refused until it is found");
+                }
+            }
             let mut params = RawParams::new();
             for (name, value) in entry.params {
                 let value = match value {
@@ -248,6 +287,8 @@ impl Services {
                 pipeline: pipeline.clone(),
                 databases: entry.databases,
                 database_param: entry.database_param,
+                searches: entry.searches,
+                searches_param,
                 params,
                 lookup,
             });
@@ -278,6 +319,8 @@ impl Services {
                     pipeline,
                     databases,
                     database_param: Some(BUILTIN_DATABASE_PARAM.into()),
+                    searches: BTreeMap::new(),
+                    searches_param: None,
                     params: RawParams::new(),
                     lookup,
                 }
@@ -417,10 +460,31 @@ impl Service {
             let task = if megablast { "megablast" } else { "blastn" };
             params.insert(TASK_PARAM.into(), task.into());
         }
-        if let Some(param) = &self.database_param {
-            // Several databases reach the parameter comma-separated, as a form gives them.
-            let names: Vec<&str> = database.split_whitespace().collect();
-            params.insert(param.clone(), names.join(","));
+        // Several databases reach the parameter comma-separated, as a form gives them.
+        let mut names: Vec<&str> = Vec::new();
+        let mut param = None;
+        for name in database.split_whitespace() {
+            match (self.searches.get(name), &self.searches_param) {
+                (Some(lab), Some(to)) => {
+                    names.extend(lab.iter().map(String::as_str));
+                    param = Some(to);
+                }
+                _ => {
+                    if let Some(to) = &self.database_param {
+                        names.push(name);
+                        param = Some(to);
+                    }
+                }
+            }
+        }
+        if let Some(param) = param {
+            let mut unique: Vec<&str> = Vec::new();
+            for name in names {
+                if !unique.contains(&name) {
+                    unique.push(name);
+                }
+            }
+            params.insert(param.clone(), unique.join(","));
         }
         if let Some(entrez) = fields.get("ENTREZ_QUERY").map(|v| v.trim()) {
             if !entrez.is_empty() && entrez != "(none)" {
@@ -475,6 +539,11 @@ mod tests {
             [[pipeline.param]]
             name = "filter"
             type = "boolean"
+            [[pipeline.param]]
+            name = "db"
+            type = "choice"
+            options = ["reference", "plasmids"]
+            default = "reference"
             [[pipeline.result]]
             file = "hits.asn"
             view = "blast"
@@ -600,6 +669,36 @@ mod tests {
         );
         let err = services(&format!("{BLASTN}lookup = [\" \"]\n")).unwrap_err();
         assert!(err.contains("lookup must list BLAST databases"), "{err}");
+    }
+
+    #[test]
+    fn a_name_searches_the_labs_databases_the_mapping_says() {
+        let mapped =
+            format!("{BLASTN}database_param = \"db\"\nsearches = {{ nt = [\"plasmids\"] }}\n");
+        let mapped = services(&mapped).unwrap();
+        let service = mapped.find("blastn", "nt").unwrap();
+        let put = |database: &str| service.put(database, &fields(&[])).unwrap().params;
+        assert_eq!(put("nt")["db"], "plasmids");
+        assert_eq!(put("reference")["db"], "reference", "sent as it is");
+        assert_eq!(put("nt plasmids reference")["db"], "plasmids,reference");
+        let err = services(&format!("{BLASTN}searches = {{ nt = [\"plasmids\"] }}\n")).unwrap_err();
+        assert!(
+            err.contains("searches.nt: the pipeline 'blastn' has no parameter 'database'"),
+            "{err}"
+        );
+        let err = services(&format!(
+            "{BLASTN}database_param = \"db\"\nsearches = {{ nr = [\"plasmids\"] }}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("nr is not one of the databases scripts may send (reference, nt)"),
+            "{err}"
+        );
+        let err = services(&format!(
+            "{BLASTN}database_param = \"db\"\nsearches = {{ nt = [] }}\n"
+        ))
+        .unwrap_err();
+        assert!(err.contains("must list the lab's databases"), "{err}");
     }
 
     #[test]
