@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 
 use super::databases::{is_name, DATABASES_VAR, LISTER as PROGRAM};
 use super::format::{self, FormatError, Options, Turn};
-use super::report::Hit;
 use crate::error::Error;
 
 /// Bytes of `blastdbcmd`'s own messages kept for an error.
@@ -256,7 +255,7 @@ const SOURCES_TIME: Duration = Duration::from_secs(30);
 const SOURCES_BYTES: u64 = 1024 * 1024;
 
 /// Which of the databases a search of several ran against holds each of
-/// `hits`: `database` is BLAST's `-db` (their paths, space-separated, in the
+/// `hits` (each one's id and accession, as the report names it): `database` is BLAST's `-db` (their paths, space-separated, in the
 /// order of `databases`), and the answer maps a hit's id to the title of
 /// the database that holds it ("A or B" when several hold an id, since the
 /// search does not say which it found). A database that cannot say (built
@@ -265,7 +264,7 @@ const SOURCES_BYTES: u64 = 1024 * 1024;
 pub(crate) fn sources(
     database: &str,
     databases: &[Database],
-    hits: &[&Hit],
+    hits: &[(&str, Option<&str>)],
     options: &Options,
 ) -> BTreeMap<String, String> {
     let options = Options {
@@ -273,7 +272,7 @@ pub(crate) fn sources(
         max_bytes: SOURCES_BYTES,
         ..options.clone()
     };
-    let ids: Vec<String> = hits.iter().map(|hit| hit.id.clone()).collect();
+    let ids: Vec<String> = hits.iter().map(|(id, _)| id.to_string()).collect();
     let mut holders: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (word, db) in database.split_whitespace().zip(databases) {
         let held = match held(word, &ids, &options) {
@@ -288,11 +287,11 @@ pub(crate) fn sources(
         // either, as BLAST's report names it.
         for line in held.lines() {
             let (accession, id) = line.split_once('\t').unwrap_or((line, line));
-            let found = hits.iter().find(|hit| {
-                hit.id == id || hit.id == accession || hit.accession.as_deref() == Some(accession)
+            let found = hits.iter().find(|(hit, hit_accession)| {
+                *hit == id || *hit == accession || *hit_accession == Some(accession)
             });
-            if let Some(hit) = found {
-                let names = holders.entry(hit.id.clone()).or_default();
+            if let Some((hit, _)) = found {
+                let names = holders.entry(hit.to_string()).or_default();
                 if !names.contains(&db.title.as_str()) {
                     names.push(&db.title);
                 }

@@ -360,7 +360,10 @@ fn make_report(
         report.databases = searched::databases(database, &options);
         // Against several, each hit says which it came from.
         if report.databases.len() > 1 {
-            let hits: Vec<_> = report.queries.iter().flat_map(|q| &q.hits).collect();
+            let hits: Vec<(&str, Option<&str>)> = (report.queries.iter())
+                .flat_map(|query| &query.hits)
+                .map(|hit| (hit.id.as_str(), hit.accession.as_deref()))
+                .collect();
             let sources = searched::sources(database, &report.databases, &hits, &options);
             for query in &mut report.queries {
                 for hit in &mut query.hits {
