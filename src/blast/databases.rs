@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -41,6 +42,40 @@ pub(crate) struct Database {
     pub(crate) title: String,
     pub(crate) sequences: u64,
     pub(crate) letters: u64,
+    /// When its index was written (`None` when unreadable): the database
+    /// made first is the programs' default, so that one added later never
+    /// changes what a search that names none searches.
+    #[serde(skip)]
+    pub(crate) made: Option<SystemTime>,
+    /// Whether its sequences can be looked up by id (`makeblastdb
+    /// -parse_seqids`): one without is searched only alone, as BLAST cannot
+    /// report its hits beside another database's.
+    #[serde(skip)]
+    pub(crate) ids: bool,
+}
+
+impl Database {
+    /// What `path` (a database as `blastdbcmd -list` names it) says of
+    /// itself on disk: when its index was written, and whether it has the
+    /// id lookups `-parse_seqids` writes (`.nos`/`.pos` in version 5,
+    /// `.nsd`/`.psd` before). An alias of several (`.nal`/`.pal`) is taken
+    /// to have them: its volumes are not read.
+    fn on_disk(path: &Path) -> (Option<SystemTime>, bool) {
+        let with = |ext: &str| {
+            let mut file = path.as_os_str().to_owned();
+            file.push(".");
+            file.push(ext);
+            PathBuf::from(file)
+        };
+        let made = ["nal", "pal", "nin", "pin"]
+            .into_iter()
+            .find_map(|ext| std::fs::metadata(with(ext)).ok())
+            .and_then(|meta| meta.modified().ok());
+        let ids = ["nal", "pal", "nos", "pos", "nsd", "psd"]
+            .into_iter()
+            .any(|ext| with(ext).exists());
+        (made, ids)
+    }
 }
 
 /// The databases under one directory, sorted by name.
@@ -94,6 +129,14 @@ impl Databases {
     pub(crate) fn of(&self, molecule: Molecule) -> impl Iterator<Item = &Database> {
         self.found.iter().filter(move |db| db.molecule == molecule)
     }
+
+    /// The default of one molecule's: the one made first (by name among
+    /// those made at once, or whose time is unknown, which come last).
+    pub(crate) fn first_made(&self, molecule: Molecule) -> Option<&Database> {
+        self.of(molecule).min_by(|a, b| {
+            (a.made.is_none(), a.made, &a.name).cmp(&(b.made.is_none(), b.made, &b.name))
+        })
+    }
 }
 
 /// The databases `blastdbcmd -list DIR` wrote, and why any line was left out.
@@ -126,7 +169,10 @@ fn read_list(dir: &Path, text: &str) -> (Vec<Database>, Vec<String>) {
         if found.iter().any(|db| db.name == name) {
             continue;
         }
+        let (made, ids) = Database::on_disk(&path);
         found.push(Database {
+            made,
+            ids,
             title: if title.trim().is_empty() {
                 name.clone()
             } else {

@@ -42,6 +42,10 @@ const DEFAULT_MAX_HITS: i64 = 100;
 /// The most hits a scientist may ask for: past it a report is unreadable,
 /// and BLAST's archive grows with every hit of every query of a group.
 const MOST_HITS: i64 = 5000;
+/// Why a database built without `-parse_seqids` is searched only alone:
+/// `blast_formatter` cannot write the hits of a search of it and another.
+const WITHOUT_IDS: &str = "it was built without -parse_seqids, so BLAST cannot report its hits \
+     beside another database's; search it alone, or build it again with seqspool db add";
 /// blastn's words: BLAST refuses fewer than 4 letters.
 const NUCLEOTIDE_WORDS: (i64, i64) = (4, 128);
 /// The protein programs' words: BLAST takes 2 to 7 letters.
@@ -158,7 +162,12 @@ pub(crate) fn pipelines(databases: &Databases, settings: &Settings) -> Vec<Pipel
 
 fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline {
     let program = spec.program.as_str();
-    let found: Vec<_> = databases.of(spec.database).collect();
+    // As the page lists them: by title, as a scientist reads them.
+    let mut found: Vec<_> = databases.of(spec.database).collect();
+    found.sort_by_key(|db| (db.title.to_lowercase(), db.name.clone()));
+    let default = databases
+        .first_made(spec.database)
+        .expect("a program is offered only with a database to search");
     let mut params = vec![Param {
         name: "database".into(),
         label: match spec.database {
@@ -193,8 +202,13 @@ fn pipeline(spec: &Spec, databases: &Databases, settings: &Settings) -> Pipeline
                 })
                 .collect(),
             multiple: true,
+            alone: found
+                .iter()
+                .filter(|db| !db.ids)
+                .map(|db| (db.name.clone(), WITHOUT_IDS.to_owned()))
+                .collect(),
         },
-        default: Some(found[0].name.clone()),
+        default: Some(default.name.clone()),
     }];
     params.push(Param {
         name: "evalue".into(),
@@ -314,6 +328,7 @@ fn choice(name: &str, label: &str, help: &str, options: &[&str]) -> Param {
             titles: BTreeMap::new(),
             sizes: BTreeMap::new(),
             multiple: false,
+            alone: BTreeMap::new(),
         },
         default: Some(options[0].to_owned()),
     }
@@ -423,6 +438,8 @@ mod tests {
                     title: format!("{name} title"),
                     sequences: 1,
                     letters: 1,
+                    made: None,
+                    ids: true,
                 })
                 .collect(),
         }
@@ -450,20 +467,40 @@ mod tests {
         );
         assert_eq!(names(&[("nr", Molecule::Protein)]), ["blastp", "blastx"]);
         assert_eq!(names(&[]), Vec::<String>::new());
-        let all = pipelines(
-            &databases(&[
-                ("nt", Molecule::Nucleotide),
-                ("lab/plasmids", Molecule::Nucleotide),
-                ("nr", Molecule::Protein),
-            ]),
-            &settings(),
-        );
+        let mut found = databases(&[
+            ("nt", Molecule::Nucleotide),
+            ("lab/plasmids", Molecule::Nucleotide),
+            ("nr", Molecule::Protein),
+        ]);
+        // nt made first, the plasmids since, without -parse_seqids.
+        let at = |seconds| Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds));
+        found.found[0].made = at(100);
+        found.found[1].made = at(200);
+        found.found[1].ids = false;
+        let all = pipelines(&found, &settings());
         assert_eq!(all.len(), 5);
         let blastn = &all[0];
         assert_eq!(blastn.alphabets, [Alphabet::Dna, Alphabet::Rna]);
         let json = serde_json::to_value(&blastn.params[0]).unwrap();
-        assert_eq!(json["options"], serde_json::json!(["nt", "lab/plasmids"]));
+        // Listed by title; the default the one made first, whatever is added since.
+        assert_eq!(json["options"], serde_json::json!(["lab/plasmids", "nt"]));
+        assert_eq!(json["default"], "nt");
         assert_eq!(json["titles"]["lab/plasmids"], "lab/plasmids title");
+        let database = |value: &str| {
+            let raw = [("database".to_owned(), value.to_owned())]
+                .into_iter()
+                .collect();
+            blastn
+                .check_params(&raw)
+                .map(|params| params["database"].clone())
+        };
+        assert_eq!(database("nt").unwrap(), "nt");
+        assert_eq!(database("lab/plasmids").unwrap(), "lab/plasmids");
+        let why = database("nt,lab/plasmids").unwrap_err().to_string();
+        assert!(
+            why.contains("'lab/plasmids' is chosen only alone: it was built without -parse_seqids"),
+            "{why}"
+        );
         let params: Vec<&str> = blastn.params.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             params,

@@ -286,6 +286,7 @@ impl ParamTable {
                     titles: BTreeMap::new(),
                     sizes: BTreeMap::new(),
                     multiple: false,
+                    alone: BTreeMap::new(),
                 },
                 _ => return Err(at("a choice needs its `options`".into())),
             },

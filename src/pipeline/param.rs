@@ -55,6 +55,10 @@ pub(crate) enum ParamKind {
         /// (`a,b`): the built-in BLAST's databases, searched together.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         multiple: bool,
+        /// The options of a `multiple` choice that may only be chosen
+        /// alone, each with why (a database BLAST cannot search with others).
+        #[serde(skip)]
+        alone: BTreeMap<String, String>,
     },
     Integer {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,6 +153,7 @@ impl Param {
             ParamKind::Choice {
                 options,
                 multiple: true,
+                alone,
                 ..
             } => {
                 let mut chosen: Vec<&str> = Vec::new();
@@ -165,6 +170,11 @@ impl Param {
                         "none chosen: choose at least one of {}",
                         options.join(", ")
                     ));
+                }
+                if chosen.len() > 1 {
+                    if let Some((one, why)) = chosen.iter().find_map(|c| alone.get_key_value(*c)) {
+                        return Err(format!("'{one}' is chosen only alone: {why}"));
+                    }
                 }
                 Ok(chosen.join(","))
             }

@@ -668,21 +668,7 @@ fn several_databases_are_searched_at_once_each_named_in_the_report() {
         config.blast_databases = Some(db.clone());
         config.blast_group = 1;
     });
-    let listed = server.get("/pipelines").json();
-    let blastn = listed["pipelines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "blastn")
-        .unwrap()
-        .clone();
-    let database = blastn["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "database")
-        .unwrap()
-        .clone();
+    let database = database_param(&server, "blastn");
     assert_eq!(database["multiple"], true, "{database:#}");
     assert_eq!(
         database["options"],
@@ -890,7 +876,7 @@ fn the_database_field_repeated_chooses_several_as_checkboxes_send_them() {
     );
     assert!(
         fieldset.contains(
-            r#"<input type="checkbox" id="param.blastn.database.plasmids" name="param.blastn.database" value="plasmids" checked>"#
+            r#"<input type="checkbox" id="param.blastn.database.plasmids" name="param.blastn.database" value="plasmids">"#
         ),
         "{fieldset}"
     );
@@ -900,7 +886,10 @@ fn the_database_field_repeated_chooses_several_as_checkboxes_send_them() {
         ),
         "{fieldset}"
     );
-    assert!(fieldset.contains(r#"value="reference">"#), "{fieldset}");
+    assert!(
+        fieldset.contains(r#"value="reference" checked>"#),
+        "the one made first ticked: {fieldset}"
+    );
     assert!(!fieldset.contains("reference_proteins"), "{fieldset}");
     assert!(page.contains(r#"<fieldset class="field choices" id="param.blastp.database""#));
     assert!(page.contains("<legend>Protein databases</legend>"));
@@ -1007,4 +996,109 @@ fn the_database_field_repeated_chooses_several_as_checkboxes_send_them() {
     assert_eq!(answer.status, 422, "{}", answer.text());
     assert_eq!(answer.json()["field"], "param.database");
     assert_eq!(server.experiment_dirs().len(), before);
+}
+
+#[test]
+#[cfg_attr(
+    not(seqspool_test_blast),
+    ignore = "needs NCBI BLAST+ (blastn, blastp, makeblastdb, blast_formatter, blastdbcmd on the PATH)"
+)]
+fn a_database_added_later_never_becomes_the_default_and_one_without_ids_is_searched_alone() {
+    need_blast();
+    let lab = Lab::new();
+    let db = lab.path("blastdb");
+    make_databases(&db);
+    let server = lab.server(|config| {
+        config.blast_databases = Some(db.clone());
+        config.blast_group = 1;
+    });
+    let database = |server: &Server| database_param(server, "blastn");
+    assert_eq!(database(&server)["default"], "reference");
+
+    // Two more, made since: one first by name, one without -parse_seqids.
+    let ref03 = reference("reference.fasta", "ref03");
+    make_database(
+        &db,
+        "aaa",
+        "Assembly A",
+        &format!(">aaa1\n{}\n", &ref03.sequence[..600]),
+    );
+    let fasta = lab.path("noids.fasta");
+    std::fs::write(&fasta, format!(">n1 no ids\n{}\n", &ref03.sequence[..600])).unwrap();
+    let made = Command::new("makeblastdb")
+        .arg("-in")
+        .arg(&fasta)
+        .args(["-dbtype", "nucl", "-title", "No ids", "-out"])
+        .arg(db.join("noids"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    wait_until("both are offered", || {
+        database(&server)["options"].as_array().unwrap().len() == 3
+    });
+    let offered = database(&server);
+    assert_eq!(
+        offered["options"],
+        serde_json::json!(["aaa", "noids", "reference"]),
+        "by title (Assembly A, No ids, seqspool ...): {offered:#}"
+    );
+    assert_eq!(
+        offered["default"], "reference",
+        "the one made first: {offered:#}"
+    );
+    let query = &ref03.sequence[100..400];
+    let id = submit(
+        &server,
+        &[
+            ("pipeline", "blastn"),
+            ("query_name", "q"),
+            ("query_sequence", query),
+        ],
+    );
+    assert_eq!(
+        wait_complete(&server, &id)["params"]["database"],
+        "reference"
+    );
+
+    // One without ids is refused beside another, naming it and why; alone, it is searched.
+    let before = server.experiment_dirs().len();
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("pipeline", "blastn"),
+            ("query_name", "q"),
+            ("query_sequence", query),
+            ("param.database", "reference,noids"),
+        ],
+    );
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(answer.json()["field"], "param.database");
+    assert!(
+        answer
+            .text()
+            .contains("'noids' is chosen only alone: it was built without -parse_seqids"),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(server.experiment_dirs().len(), before);
+    let id = submit(
+        &server,
+        &[
+            ("pipeline", "blastn"),
+            ("query_name", "q"),
+            ("query_sequence", query),
+            ("param.database", "noids"),
+        ],
+    );
+    wait_complete(&server, &id);
+    let hits = rows(&file(&server, &id, "hits.tsv"));
+    assert!(
+        !hits.is_empty(),
+        "the search of the database alone finds the read"
+    );
 }

@@ -165,21 +165,7 @@ fn a_database_rebuilt_in_place_is_offered_anew_without_a_restart() {
         config.blast_group = 1;
     });
     let title = |server: &Server| -> String {
-        let listed = server.get("/pipelines").json();
-        let blastn = listed["pipelines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "blastn")
-            .cloned()
-            .unwrap_or_else(|| panic!("no blastn: {listed}"));
-        let database = blastn["params"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "database")
-            .cloned()
-            .unwrap();
+        let database = database_param(server, "blastn");
         database["titles"]["plasmids"].as_str().unwrap().to_owned()
     };
     assert_eq!(title(&server), "Lab plasmids");

@@ -1380,13 +1380,13 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
     assert!(plasmids.contains("two_parts\tpLab01\t"), "{plasmids}");
     assert!(!plasmids.contains("\tref06\t"), "{plasmids}");
     // The mapping still serves NCBI's names: nt searches what it says,
-    // core_nt the pipeline's default database (the first found).
+    // core_nt the pipeline's default database (the one made first).
     let nt = search("nt");
     assert!(nt.contains("two_parts\tref06\t"), "{nt}");
     assert!(nt.contains("two_parts\tpLab01\t"), "{nt}");
     let core_nt = search("core_nt");
-    assert!(core_nt.contains("two_parts\tpLab01\t"), "{core_nt}");
-    assert!(!core_nt.contains("\tref06\t"), "{core_nt}");
+    assert!(core_nt.contains("two_parts\tref06\t"), "{core_nt}");
+    assert!(!core_nt.contains("\tpLab01\t"), "{core_nt}");
 
     let refused = cgi(
         &server,

@@ -387,6 +387,7 @@ fn param_field(form: &Form, pipeline: &Pipeline, param: &Param, chosen: bool) ->
         titles,
         sizes,
         multiple: true,
+        ..
     } = &param.kind
     {
         // A box an option, so that several are chosen without JavaScript;

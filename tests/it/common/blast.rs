@@ -213,3 +213,22 @@ pub fn file(server: &Server, id: &str, name: &str) -> String {
     assert_eq!(answer.status, 200, "{name} of {id}: {}", answer.text());
     answer.text()
 }
+
+/// The `database` parameter of the built-in `program`, as `GET /pipelines`
+/// gives it (its options, titles, default, whether it takes several).
+pub fn database_param(server: &Server, program: &str) -> Value {
+    let listed = server.get("/pipelines").json();
+    let pipeline = listed["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == program)
+        .unwrap_or_else(|| panic!("no {program}: {listed}"));
+    pipeline["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "database")
+        .unwrap_or_else(|| panic!("{program} has no database: {pipeline}"))
+        .clone()
+}
