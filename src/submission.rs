@@ -505,7 +505,9 @@ pub(crate) fn accept(
     };
     for (number, query) in queries.iter().enumerate() {
         if let Err(mut msg) = pipeline.takes(query.alphabet()) {
-            if let Some(fits) = blast::programs::fitting(&pipeline, query.alphabet()) {
+            let fits = would_take(catalog, &pipeline, fields, &queries)
+                .or_else(|| blast::programs::fitting(&pipeline, query.alphabet()));
+            if let Some(fits) = fits {
                 msg = format!("{msg}; {fits}");
             }
             let which = if queries.len() > 1 {
@@ -559,7 +561,14 @@ pub(crate) fn accept(
             });
         }
     }
-    let params = pipeline.check_params(&own)?;
+    let params = pipeline.check_params(&own).map_err(|err| match err {
+        Error::Invalid { field, msg } => {
+            let fits = would_take(catalog, &pipeline, fields, &queries);
+            let msg = fits.map_or_else(|| msg.clone(), |fits| format!("{msg}; {fits}"));
+            Error::Invalid { field, msg }
+        }
+        other => other,
+    })?;
     // An empty field is no URL: a form sends one when it was left blank.
     let notify_url = fields
         .notify_url
@@ -574,6 +583,42 @@ pub(crate) fn accept(
         upload: fields.upload.as_deref().and_then(upload_name),
         notify_url,
     })
+}
+
+/// Another pipeline offered that would take what `refused` did not: every
+/// query's alphabet and the parameters given (the bare ones and those
+/// named for `refused`), in words; none when no parameter was given, since
+/// then any pipeline of the right alphabet would, and saying so is the
+/// refused pipeline's own business (`blast::programs::fitting`).
+fn would_take(
+    catalog: &Catalog,
+    refused: &Pipeline,
+    fields: &Fields,
+    queries: &[Query],
+) -> Option<String> {
+    let given: RawParams = (fields.params.iter())
+        .filter_map(|(key, value)| match key.split_once('.') {
+            Some((name, param)) if name == refused.name => Some((param, value)),
+            Some(_) => None,
+            None => Some((key.as_str(), value)),
+        })
+        .map(|(name, value)| (name.to_owned(), value.clone()))
+        .collect();
+    if given.is_empty() {
+        return None;
+    }
+    let pipelines = catalog.pipelines();
+    let other = pipelines.iter().find(|other| {
+        other.name != refused.name
+            && queries
+                .iter()
+                .all(|query| other.takes(query.alphabet()).is_ok())
+            && other.check_params(&given).is_ok()
+    })?;
+    Some(format!(
+        "{} would take it with these parameters ({})",
+        other.name, other.title
+    ))
 }
 
 /// The longest upload name kept, in characters: a file name, not a document.

@@ -47,10 +47,16 @@ pub(crate) fn add(
 ) -> Result<Built, String> {
     let name = match name {
         Some(name) => name.to_owned(),
-        None => fasta
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .ok_or_else(|| format!("{}: give the database a name (--name)", fasta.display()))?
+        // `plasmids` of `plasmids.fa`, when that is a name.
+        None => (fasta.file_stem().and_then(|stem| stem.to_str()))
+            .filter(|stem| check_name(stem).is_ok())
+            .ok_or_else(|| {
+                format!(
+                    "{}: its file name makes no database name (letters, digits, '-', '_' \
+                     and '.'); give one with --name",
+                    fasta.display()
+                )
+            })?
             .to_owned(),
     };
     check_name(&name)?;

@@ -642,6 +642,28 @@ fn a_query_the_program_does_not_take_is_told_the_program_that_would() {
         let message = json.to_string();
         assert!(message.contains(fits), "{program}: {message}");
     }
+    // With the databases named, the program that searches those with such a query.
+    for (pipeline, query, field, fits) in [
+        (None, protein, "query_sequence", "blastp would take it"),
+        (
+            Some("blastn"),
+            dna,
+            "param.database",
+            "blastx would take it",
+        ),
+    ] {
+        let mut fields = vec![
+            ("query_name", "q"),
+            ("query_sequence", query),
+            ("param.database", "reference_proteins"),
+        ];
+        fields.extend(pipeline.map(|name| ("pipeline", name)));
+        let answer = server.post_form("/experiments", &fields);
+        assert_eq!(answer.status, 422, "{fields:?}: {}", answer.text());
+        let json = answer.json();
+        assert_eq!(json["field"], field, "{json:#}");
+        assert!(json.to_string().contains(fits), "{fields:?}: {json:#}");
+    }
     assert_eq!(server.experiment_dirs().len(), before, "nothing is written");
 }
 

@@ -109,6 +109,8 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
     let before = snapshot(&dir);
     let not_fasta = lab.path("notes.txt");
     std::fs::write(&not_fasta, "ACGT is no header\n").unwrap();
+    let spaced = lab.path("my plasmids.fa");
+    std::fs::copy(&fasta, &spaced).unwrap();
     let protein = lab.path("enzymes.fa");
     std::fs::write(&protein, ">e1 an enzyme\nMKVLAAGIVGLLLAQWERTYHHKLPP\n").unwrap();
     for (args, why) in [
@@ -117,6 +119,7 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
             "there is a database plasmids",
         ),
         (vec![not_fasta.to_str().unwrap()], "not a FASTA file"),
+        (vec![spaced.to_str().unwrap()], "makes no database name"),
         (
             vec![protein.to_str().unwrap(), "--name", "../enzymes"],
             "neither a path",
