@@ -41,23 +41,31 @@
     return node;
   }
 
-  /* The sequence letters of FASTA or FASTQ text: not headers, nor FASTQ's
-     separator and quality lines. */
-  function letters(text) {
+  /* The sequence letters of each record of FASTA or FASTQ text (a text
+     without headers is one record): not headers, nor FASTQ's separator and
+     quality lines. */
+  function records(text) {
     var lines = text.split(/\r?\n/).filter(function (line) { return line.trim() !== ""; });
     var fastq = (lines[0] || "").trimStart().charAt(0) === "@";
-    var kept = lines.filter(function (line, i) {
-      if (fastq) return i % 4 === 1;
+    var found = [];
+    lines.forEach(function (line, i) {
       var start = line.trimStart().charAt(0);
-      return start !== ">" && start !== ";";
+      if (fastq) {
+        if (i % 4 === 1) found.push(line);
+      } else if (start === ">") {
+        found.push("");
+      } else if (start !== ";") {
+        if (found.length === 0) found.push("");
+        found[found.length - 1] += line;
+      }
     });
-    return kept.join("").toUpperCase().replace(/[^A-Z]/g, "");
+    return found
+      .map(function (record) { return record.toUpperCase().replace(/[^A-Z]/g, ""); })
+      .filter(function (record) { return record !== ""; });
   }
 
-  /* "dna", "rna" or "protein", as the server reads it; null for no letters. */
-  function alphabetOf(text) {
-    var seen = letters(text);
-    if (seen === "") return null;
+  /* "dna", "rna" or "protein", as the server reads one record. */
+  function alphabetOfRecord(seen) {
     var plain = 0, t = 0, u = 0;
     for (var i = 0; i < seen.length; i++) {
       var letter = seen.charAt(i);
@@ -68,6 +76,19 @@
     }
     if (plain * 10 < seen.length * 9) return "protein";
     return u > 0 && t === 0 ? "rna" : "dna";
+  }
+
+  /* What the records read as: "dna", "rna", "protein", "mixed" when some
+     are nucleotides and some protein, or null for no letters. DNA and RNA
+     together are DNA: the programs that take one take the other. */
+  function alphabetOf(text) {
+    var seen = records(text).map(alphabetOfRecord);
+    if (seen.length === 0) return null;
+    var protein = seen.indexOf("protein") >= 0;
+    var nucleotide = seen.some(function (a) { return a !== "protein"; });
+    if (protein && nucleotide) return "mixed";
+    if (protein) return "protein";
+    return seen.indexOf("dna") >= 0 ? "dna" : "rna";
   }
 
   /* "a", "a or b", "a, b or c"; `and` for "a and b". */
@@ -272,6 +293,9 @@
 
     /* The line that says why the programs offered are these. */
     function saying(query, kindsTicked, searching, chosen) {
+      if (query === "mixed") {
+        return "Some records read as DNA or RNA and some as protein: no one program takes both; submit them apart.";
+      }
       if (kindsTicked.length > 1) {
         var both = either(kindsTicked.map(function (kind) { return kind.legend.replace(/ databases$/i, "").toLowerCase(); }), true);
         return both.charAt(0).toUpperCase() + both.slice(1) + " databases are not searched in one run: tick one kind.";

@@ -2767,6 +2767,11 @@ fn a_scientist_searches_the_labs_databases_from_the_page_with_the_program_that_f
     browser.go(&home);
     tick(&browser, &[]);
     browser.type_into(&browser.find("#query_sequence"), &cds);
+    // The line settles first (it moves the button down as it grows).
+    wait_until("the line asks for databases", || {
+        offered(&browser)[2]
+            == "A DNA query: blastn, blastx or tblastx search databases with it; tick the databases to search."
+    });
     browser.click(&browser.find("form[data-submit] button[type=submit]"));
     let said = browser.text(&browser.find("fieldset.databases .field-error"));
     assert!(said.contains("none chosen: choose at least one"), "{said}");
@@ -2798,6 +2803,20 @@ fn a_scientist_searches_the_labs_databases_from_the_page_with_the_program_that_f
             "A protein query and nucleotide databases: tblastn, the one program that fits."
         ])
     );
+    // Records of both kinds at once: no one program takes them, and it says so.
+    browser.go(&home);
+    browser.type_into(
+        &browser.find("#query_sequence"),
+        &format!(
+            ">read\n{}\n>protein\n{}",
+            &ref04[300..400],
+            &chitinase[..60]
+        ),
+    );
+    wait_until("the line says no one program takes both", || {
+        offered(&browser)[2]
+            == "Some records read as DNA or RNA and some as protein: no one program takes both; submit them apart."
+    });
 
     // A database made in one command, offered by the open page on reload.
     let plasmid = reference("reference.fasta", "ref01").sequence[..900].to_owned();
