@@ -60,20 +60,21 @@ impl Database {
     /// id lookups `-parse_seqids` writes (`.nos`/`.pos` in version 5,
     /// `.nsd`/`.psd` before). An alias of several (`.nal`/`.pal`) is taken
     /// to have them: its volumes are not read.
-    fn on_disk(path: &Path) -> (Option<SystemTime>, bool) {
+    fn on_disk(path: &Path, molecule: Molecule) -> (Option<SystemTime>, bool) {
         let with = |ext: &str| {
             let mut file = path.as_os_str().to_owned();
             file.push(".");
             file.push(ext);
             PathBuf::from(file)
         };
-        let made = ["nal", "pal", "nin", "pin"]
-            .into_iter()
+        let (index, lookups) = match molecule {
+            Molecule::Nucleotide => (["nal", "nin"], ["nal", "nos", "nsd"]),
+            Molecule::Protein => (["pal", "pin"], ["pal", "pos", "psd"]),
+        };
+        let made = (index.into_iter())
             .find_map(|ext| std::fs::metadata(with(ext)).ok())
             .and_then(|meta| meta.modified().ok());
-        let ids = ["nal", "pal", "nos", "pos", "nsd", "psd"]
-            .into_iter()
-            .any(|ext| with(ext).exists());
+        let ids = lookups.into_iter().any(|ext| with(ext).exists());
         (made, ids)
     }
 }
@@ -166,10 +167,15 @@ fn read_list(dir: &Path, text: &str) -> (Vec<Database>, Vec<String>) {
                 continue;
             }
         };
-        if found.iter().any(|db| db.name == name) {
+        // Listed twice (through an alias, say); a nucleotide and a protein
+        // database of one name are two, each offered to its own programs.
+        if found
+            .iter()
+            .any(|db| db.name == name && db.molecule == molecule)
+        {
             continue;
         }
-        let (made, ids) = Database::on_disk(&path);
+        let (made, ids) = Database::on_disk(&path, molecule);
         found.push(Database {
             made,
             ids,
@@ -229,10 +235,11 @@ mod tests {
                     /data/blastdb/my db\tNucleotide\tspaced\t1\t1\n\
                     /elsewhere/x\tNucleotide\tx\t1\t1\n\
                     /data/blastdb/nt\tNucleotide\tNucleotide collection (nt)\t100\t2000\n\
+                    /data/blastdb/swissprot\tNucleotide\tSwiss-Prot's genes\t7\t7000\n\
                     garbage\n";
         let (found, skipped) = read_list(dir, text);
         let names: Vec<&str> = found.iter().map(|db| db.name.as_str()).collect();
-        assert_eq!(names, ["lab/plasmids", "nt", "swissprot"]);
+        assert_eq!(names, ["lab/plasmids", "nt", "swissprot", "swissprot"]);
         assert_eq!(found[0].title, "lab/plasmids", "no title: its name");
         assert_eq!(found[1].path, Path::new("/data/blastdb/nt"));
         assert_eq!((found[1].sequences, found[1].letters), (100, 2000));
