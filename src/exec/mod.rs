@@ -242,6 +242,22 @@ pub(crate) trait Executor: Send + Sync {
     /// else runs.
     fn recover(&self, record: &Record, dir: &Path) -> Recovered;
 
+    /// Runs `run` to its end: anew ([`Executor::run`]), or, when
+    /// `reattached` at start, following what is left of it ([`Executor::follow`]).
+    fn drive(
+        &self,
+        reattached: bool,
+        run: &Run,
+        control: Control,
+        started: &mut Started,
+    ) -> Outcome {
+        if reattached {
+            self.follow(run, control, started)
+        } else {
+            self.run(run, control, started)
+        }
+    }
+
     /// Follows a run that [`Executor::recover`] re-attached to its end, as
     /// [`Executor::run`] would have; `run.record` holds its handle.
     fn follow(&self, run: &Run, control: Control, started: &mut Started) -> Outcome {

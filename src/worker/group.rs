@@ -110,11 +110,7 @@ impl Worker {
                 }
                 Ok(())
             };
-            if reattached {
-                executor.follow(&run, control, &mut record_start)
-            } else {
-                executor.run(&run, control, &mut record_start)
-            }
+            executor.drive(reattached, &run, control, &mut record_start)
         };
         let took = started.elapsed();
         // From here on, a cancel of a member comes too late: it ends as its run did.
@@ -134,15 +130,10 @@ impl Worker {
         for member in &mut members {
             member.handle = None;
         }
-        let outcome = match outcome {
-            _ if none_left => Outcome::Canceled,
-            // A failure while the disk is full is the disk's.
-            Outcome::Failed { error, .. } if self.room().is_err() => Outcome::Retry {
-                error: format!("{error}, while {}", self.room().unwrap_err()),
-                ran: true,
-                lasting: true,
-            },
-            outcome => outcome,
+        let outcome = if none_left {
+            Outcome::Canceled
+        } else {
+            self.disk_fault(outcome)
         };
         let next = match outcome {
             Outcome::Complete { .. } => self.publish(id, group, &dir, members, took.as_secs_f64()),

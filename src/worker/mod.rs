@@ -407,11 +407,7 @@ impl Worker {
                 }
                 Ok(())
             };
-            if reattached {
-                executor.follow(&run, control, &mut record_start)
-            } else {
-                executor.run(&run, control, &mut record_start)
-            }
+            executor.drive(reattached, &run, control, &mut record_start)
         };
         let took = started.elapsed();
         if outcome == Outcome::Detached {
@@ -424,15 +420,7 @@ impl Worker {
             return Next::Sleep;
         }
         record.handle = None;
-        let outcome = match outcome {
-            // A failure while the disk is full is the disk's.
-            Outcome::Failed { error, .. } if self.room().is_err() => Outcome::Retry {
-                error: format!("{error}, while {}", self.room().unwrap_err()),
-                ran: true,
-                lasting: true,
-            },
-            outcome => outcome,
-        };
+        let outcome = self.disk_fault(outcome);
         let (state, exit_code, signal, error) = match outcome {
             Outcome::Interrupted => {
                 // Still RUNNING on disk, with nothing of it left: recovery requeues it at the head.
@@ -592,6 +580,19 @@ impl Worker {
             self.catalog.record_check(&pipeline.name, check);
         }
         failed.map_or(Ok(()), Err)
+    }
+
+    /// A run's failure while the disk is full is the disk's, not the
+    /// experiment's: it runs again once there is room.
+    fn disk_fault(&self, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::Failed { error, .. } if self.room().is_err() => Outcome::Retry {
+                error: format!("{error}, while {}", self.room().unwrap_err()),
+                ran: true,
+                lasting: true,
+            },
+            outcome => outcome,
+        }
     }
 
     /// Whether the experiments' disk has room for a run; why not, in words.
