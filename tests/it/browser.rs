@@ -13,7 +13,7 @@
 //! answered, and that scripts keep getting JSON.
 
 use crate::common::blast::{
-    make_database, make_databases, need_blast, ready_example_server, reference,
+    make_database, make_databases, need_blast, ready_example_server, reference, seqspool_db,
 };
 
 use std::net::{SocketAddr, TcpListener};
@@ -2822,18 +2822,9 @@ fn a_scientist_searches_the_labs_databases_from_the_page_with_the_program_that_f
     let plasmid = reference("reference.fasta", "ref01").sequence[..900].to_owned();
     let fasta = lab.path("plasmids.fa");
     std::fs::write(&fasta, format!(">pLab01 Lab plasmid pLab01\n{plasmid}\n")).unwrap();
-    let made = seqspool()
-        .args(["db", "add"])
-        .arg(&fasta)
-        .args(["--title", "Lab plasmids", "--blast-databases"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let fasta = fasta.to_str().unwrap();
+    let (code, _, said) = seqspool_db(&dir, &["add", fasta, "--title", "Lab plasmids"]);
+    assert_eq!(code, Some(0), "{said}");
     wait_until("the server offers the new database", || {
         server.get("/").text().contains("Lab plasmids")
     });

@@ -11,7 +11,6 @@ use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -361,29 +360,8 @@ pub fn synthetic_database(dir: &Path, contigs: usize, length: usize) -> Vec<Stri
         fasta.push_str(&format!(">contig{n:04} synthetic contig {n}\n{sequence}\n"));
         sequences.push(sequence);
     }
-    let input = dir.join("contigs.fasta");
-    std::fs::write(&input, fasta).unwrap();
-    let out = Command::new("makeblastdb")
-        .arg("-in")
-        .arg(&input)
-        .args([
-            "-dbtype",
-            "nucl",
-            "-parse_seqids",
-            "-title",
-            "synthetic contigs",
-            "-out",
-        ])
-        .arg(dir.join("contigs"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::remove_file(input).unwrap();
+    make_database(dir, "contigs", "synthetic contigs", &fasta);
+    std::fs::remove_file(dir.join("contigs.fasta")).unwrap();
     sequences
 }
 
@@ -1045,20 +1023,11 @@ fn a_database_added_later_never_becomes_the_default_and_one_without_ids_is_searc
         "Assembly A",
         &format!(">aaa1\n{}\n", &ref03.sequence[..600]),
     );
-    let fasta = lab.path("noids.fasta");
-    std::fs::write(&fasta, format!(">n1 no ids\n{}\n", &ref03.sequence[..600])).unwrap();
-    let made = Command::new("makeblastdb")
-        .arg("-in")
-        .arg(&fasta)
-        .args(["-dbtype", "nucl", "-title", "No ids", "-out"])
-        .arg(db.join("noids"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_database_without_ids(
+        &db,
+        "noids",
+        "No ids",
+        &format!(">n1 no ids\n{}\n", &ref03.sequence[..600]),
     );
     wait_until("both are offered", || {
         database(&server)["options"].as_array().unwrap().len() == 3

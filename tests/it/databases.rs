@@ -9,25 +9,6 @@
 use crate::common::blast::*;
 use crate::common::*;
 
-use std::path::Path;
-
-/// `seqspool db ARGS --blast-databases DIR`, run to its end: its exit code,
-/// standard output and standard error.
-fn db(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = seqspool()
-        .arg("db")
-        .args(args)
-        .arg("--blast-databases")
-        .arg(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 #[cfg_attr(
     not(seqspool_test_blast),
@@ -60,7 +41,7 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
         .map(|r| format!(">{} {}\n{}\n", r.id, r.title, r.sequence))
         .collect();
     std::fs::write(&fasta, text).unwrap();
-    let (code, out, said) = db(
+    let (code, out, said) = seqspool_db(
         &dir,
         &["add", fasta.to_str().unwrap(), "--title", "Lab plasmids"],
     );
@@ -75,7 +56,7 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
         server.get("/").text().contains("Lab plasmids")
     });
     assert_eq!(names(&server), ["blastn", "tblastn", "tblastx", "analysis"]);
-    let (code, out, _) = db(&dir, &["list"]);
+    let (code, out, _) = seqspool_db(&dir, &["list"]);
     assert_eq!(code, Some(0));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "name\tmolecule\tsequences\tletters\ttitle");
@@ -131,13 +112,13 @@ fn a_database_added_beside_a_running_server_is_offered_and_searched_without_a_re
     ] {
         let mut all = vec!["add"];
         all.extend(args.iter().copied());
-        let (code, out, said) = db(&dir, &all);
+        let (code, out, said) = seqspool_db(&dir, &all);
         assert_eq!(code, Some(1), "{all:?}: {said}");
         assert!(out.is_empty(), "{all:?}: {out}");
         assert!(said.contains(why), "{all:?}: {said}");
     }
     assert_eq!(snapshot(&dir), before, "a refusal changes nothing");
-    let (code, _, said) = db(&dir, &["add", protein.to_str().unwrap()]);
+    let (code, _, said) = seqspool_db(&dir, &["add", protein.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("protein database enzymes"), "{said}");
     wait_until("the protein programs are offered", || {

@@ -98,14 +98,26 @@ pub fn make_databases(dir: &Path) {
     );
 }
 
-/// Builds a nucleotide database `name` in `dir` from `fasta`, titled `title`.
+/// Builds a nucleotide database `name` in `dir` from `fasta`, titled
+/// `title`, its sequences found by their ids (`-parse_seqids`).
 pub fn make_database(dir: &Path, name: &str, title: &str, fasta: &str) {
+    build_database(dir, name, title, fasta, &["-parse_seqids"]);
+}
+
+/// As [`make_database`], without `-parse_seqids`: sequences with no ids to look up.
+pub fn make_database_without_ids(dir: &Path, name: &str, title: &str, fasta: &str) {
+    build_database(dir, name, title, fasta, &[]);
+}
+
+fn build_database(dir: &Path, name: &str, title: &str, fasta: &str, flags: &[&str]) {
     let source = dir.join(format!("{name}.fasta"));
     std::fs::write(&source, fasta).unwrap();
     let output = Command::new("makeblastdb")
         .arg("-in")
         .arg(&source)
-        .args(["-dbtype", "nucl", "-parse_seqids", "-title", title, "-out"])
+        .args(["-dbtype", "nucl"])
+        .args(flags)
+        .args(["-title", title, "-out"])
         .arg(dir.join(name))
         .stdin(Stdio::null())
         .output()
@@ -115,6 +127,23 @@ pub fn make_database(dir: &Path, name: &str, title: &str, fasta: &str) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `seqspool db ARGS --blast-databases DIR`, run to its end: its exit code,
+/// standard output and standard error.
+pub fn seqspool_db(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = seqspool()
+        .arg("db")
+        .args(args)
+        .arg("--blast-databases")
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The example configuration's text, its databases in `db` instead.
