@@ -2075,23 +2075,7 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
     let server = ready_example_server(db.path());
     let read = chimeric_read();
     let length = read.len() as f64;
-    let answer = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "chimeric-read-07"),
-            ("query_sequence", &read),
-            ("pipeline", "blastn"),
-            ("param.task", "blastn"),
-            ("param.evalue", "10"),
-        ],
-    );
-    assert_eq!(answer.status, 202, "{}", answer.text());
-    let id = answer.json()["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + BLAST_PATIENCE;
-    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
-        assert!(Instant::now() < deadline, "the search did not complete");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let id = search_chimeric_read(&server);
 
     browser.go(&format!("http://{}/experiments/{id}", server.addr));
     // The hit table: the read's source first, whole and identical.
@@ -2185,6 +2169,30 @@ fn a_blast_search_reads_as_a_report_with_its_hits_alignments_and_overview() {
 
 /// Waits until the browser has saved a file whose name ends in `suffix`
 /// (not one it is still writing), and returns its text.
+/// Searches [`chimeric_read`] with blastn (task blastn, E-value 10, for
+/// hits of every strength), and waits as long as BLAST may take until it is
+/// COMPLETE; returns its id.
+fn search_chimeric_read(server: &Server) -> String {
+    let answer = server.post_form(
+        "/experiments",
+        &[
+            ("query_name", "chimeric-read-07"),
+            ("query_sequence", &chimeric_read()),
+            ("pipeline", "blastn"),
+            ("param.task", "blastn"),
+            ("param.evalue", "10"),
+        ],
+    );
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + BLAST_PATIENCE;
+    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
+        assert!(Instant::now() < deadline, "the search did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    id
+}
+
 fn saved(browser: &Browser, suffix: &str) -> String {
     let mut found = None;
     wait_until(&format!("the browser saves a {suffix} file"), || {
@@ -2206,23 +2214,7 @@ fn hits_ticked_on_the_report_download_as_fasta_and_the_overview_as_svg() {
     let browser = Browser::start(true);
     let db = tempfile::tempdir().unwrap();
     let server = ready_example_server(db.path());
-    let answer = server.post_form(
-        "/experiments",
-        &[
-            ("query_name", "chimeric-read-07"),
-            ("query_sequence", &chimeric_read()),
-            ("pipeline", "blastn"),
-            ("param.task", "blastn"),
-            ("param.evalue", "10"),
-        ],
-    );
-    assert_eq!(answer.status, 202, "{}", answer.text());
-    let id = answer.json()["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + BLAST_PATIENCE;
-    while server.get(&format!("/experiments/{id}")).json()["state"] != "COMPLETE" {
-        assert!(Instant::now() < deadline, "the search did not complete");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let id = search_chimeric_read(&server);
     browser.go(&format!("http://{}/experiments/{id}", server.addr));
     let ids = browser.script(
         "return Array.from(document.querySelectorAll('table.hits tbody input[name=hits]'), b => b.value);",
