@@ -94,14 +94,7 @@ fn the_databases_found_are_offered_by_every_program_they_allow() {
         ),
         "{home}"
     );
-    wait_until("the start-up checks pass", || {
-        let listed = server.get("/pipelines").json();
-        listed["pipelines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p.get("check").is_none() || p["available"] == true)
-    });
+    wait_checks_pass(&server);
 
     // Each program finds what each query was cut from.
     let ref04 = reference("reference.fasta", "ref04");
@@ -674,14 +667,7 @@ fn several_databases_are_searched_at_once_each_named_in_the_report() {
         database["options"],
         serde_json::json!(["plasmids", "reference"])
     );
-    wait_until("the start-up checks pass", || {
-        let listed = server.get("/pipelines").json();
-        listed["pipelines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p.get("check").is_none() || p["available"] == true)
-    });
+    wait_checks_pass(&server);
 
     // One read made of a part of ref04 (only in reference) and of ref01 (in both).
     let read = format!(

@@ -1341,14 +1341,7 @@ fn database_names_the_databases_found_several_at_once_beside_the_ncbi_mapping() 
             .apply_file(text, &file, None)
             .expect("the [ncbi] section reads");
     });
-    wait_until("the start-up checks pass", || {
-        let listed = server.get("/pipelines").json();
-        listed["pipelines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p.get("check").is_none() || p["available"] == true)
-    });
+    wait_checks_pass(&server);
     let search = |database: &str| -> String {
         let put = cgi(
             &server,

@@ -206,6 +206,18 @@ pub fn ready_example_server(db: &Path) -> Server {
     server
 }
 
+/// Waits until every pipeline of `server` with a start-up check has passed it.
+pub fn wait_checks_pass(server: &Server) {
+    wait_until("the start-up checks pass", || {
+        let listed = server.get("/pipelines").json();
+        listed["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("check").is_none() || p["available"] == true)
+    });
+}
+
 /// Asserts every pipeline of `server` passed its check.
 pub fn assert_ready(server: &Server) {
     let pipelines = server.get("/pipelines").json();
